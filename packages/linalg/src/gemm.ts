@@ -1,0 +1,151 @@
+/**
+ * General matrix multiply, BLAS level 3: C = α·op(A)·op(B) + β·C, op(X) ∈ {X, Xᵀ}.
+ *
+ * Three layers (after stdlib-js blas/base/sgemm): `gemm` validates matrices and views; `gemmStrided`
+ * takes raw buffers with offsets and leading dimensions (BLAS's lda/ldb/ldc, row-major) and validates
+ * them; `internal/gemm-kernel.ts` trusts its caller. β = 0 overwrites C, so NaN or Inf already in C
+ * vanish, as in reference BLAS. C must not alias A or B (checked for whole-buffer aliasing).
+ */
+import { gemmKernel } from "./internal/gemm-kernel.ts";
+import {
+  allocate,
+  assertMatrix,
+  assertSameDtype,
+  dtypeOf,
+  type FloatArray,
+  type Matrix,
+  offsetOf,
+  shapeOf,
+  strideOf,
+} from "./matrix.ts";
+
+export interface MatmulOptions {
+  /** Use Aᵀ in place of A (read in place, never materialised). */
+  readonly transA?: boolean;
+  /** Use Bᵀ in place of B. */
+  readonly transB?: boolean;
+}
+
+function checkScalar(fn: string, name: string, v: number): void {
+  if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be a number (got ${typeof v})`);
+}
+
+/**
+ * C = α·op(A)·op(B) + β·C, writing into and returning `c`. op(A) is m×k, op(B) is k×n, C is m×n.
+ * Accepts strided views for A, B and C.
+ */
+export function gemm(
+  transA: boolean,
+  transB: boolean,
+  alpha: number,
+  a: Matrix,
+  b: Matrix,
+  beta: number,
+  c: Matrix,
+): Matrix {
+  const fn = "gemm";
+  assertMatrix(fn, "a", a);
+  assertMatrix(fn, "b", b);
+  assertMatrix(fn, "c", c);
+  assertSameDtype(fn, "a", a.data, "b", b.data);
+  assertSameDtype(fn, "a", a.data, "c", c.data);
+  checkScalar(fn, "alpha", alpha);
+  checkScalar(fn, "beta", beta);
+  const m = transA ? a.cols : a.rows;
+  const k = transA ? a.rows : a.cols;
+  const kb = transB ? b.cols : b.rows;
+  const n = transB ? b.rows : b.cols;
+  const opA = `${transA ? "aᵀ" : "a"} is ${m}×${k}`;
+  const opB = `${transB ? "bᵀ" : "b"} is ${kb}×${n}`;
+  if (k !== kb) throw new RangeError(`${fn}: inner dimensions differ (${opA}, ${opB})`);
+  if (c.rows !== m || c.cols !== n) {
+    throw new RangeError(`${fn}: c is ${shapeOf(c)}, expected ${m}×${n} (${opA}, ${opB})`);
+  }
+  if (c.data === a.data || c.data === b.data) {
+    throw new RangeError(`${fn}: c must not share its buffer with a or b (the product would read overwritten values)`);
+  }
+  gemmKernel(
+    transA,
+    transB,
+    m,
+    n,
+    k,
+    alpha,
+    a.data,
+    offsetOf(a),
+    strideOf(a),
+    b.data,
+    offsetOf(b),
+    strideOf(b),
+    beta,
+    c.data,
+    offsetOf(c),
+    strideOf(c),
+  );
+  return c;
+}
+
+/**
+ * The strided (BLAS-style, row-major) layer: op(A) is m×k stored from `offA` with leading dimension
+ * `lda`, and so on. Validates that every addressed element lies inside its buffer.
+ */
+export function gemmStrided(
+  transA: boolean,
+  transB: boolean,
+  m: number,
+  n: number,
+  k: number,
+  alpha: number,
+  a: FloatArray,
+  offA: number,
+  lda: number,
+  b: FloatArray,
+  offB: number,
+  ldb: number,
+  beta: number,
+  c: FloatArray,
+  offC: number,
+  ldc: number,
+): FloatArray {
+  const fn = "gemmStrided";
+  for (const [name, v] of [["m", m], ["n", n], ["k", k], ["offA", offA], ["offB", offB], ["offC", offC]] as const) {
+    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${fn}: ${name} must be a non-negative integer (got ${v})`);
+  }
+  for (const [name, arr] of [["a", a], ["b", b], ["c", c]] as const) {
+    if (!(arr instanceof Float32Array || arr instanceof Float64Array)) {
+      throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
+    }
+  }
+  assertSameDtype(fn, "a", a, "b", b);
+  assertSameDtype(fn, "a", a, "c", c);
+  const check = (name: string, buf: FloatArray, off: number, ld: number, rows: number, cols: number): void => {
+    if (!Number.isInteger(ld) || ld < Math.max(1, cols)) {
+      throw new RangeError(`${fn}: ld${name} = ${ld} must be ≥ max(1, ${cols}) for a stored ${rows}×${cols} matrix`);
+    }
+    const need = rows === 0 || cols === 0 ? 0 : off + (rows - 1) * ld + cols;
+    if (need > buf.length) {
+      throw new RangeError(`${fn}: ${name} (stored ${rows}×${cols}, offset ${off}, ld ${ld}) needs ${need} elements, has ${buf.length}`);
+    }
+  };
+  check("a", a, offA, lda, transA ? k : m, transA ? m : k);
+  check("b", b, offB, ldb, transB ? n : k, transB ? k : n);
+  check("c", c, offC, ldc, m, n);
+  if (c === a || c === b) throw new RangeError(`${fn}: c must not share its buffer with a or b`);
+  gemmKernel(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);
+  return c;
+}
+
+/** out = op(A)·op(B), overwriting `out` (β = 0). */
+export function matmulInto(out: Matrix, a: Matrix, b: Matrix, options: MatmulOptions = {}): Matrix {
+  return gemm(options.transA ?? false, options.transB ?? false, 1, a, b, 0, out);
+}
+
+/** op(A)·op(B) in a new matrix of A's element type. */
+export function matmul(a: Matrix, b: Matrix, options: MatmulOptions = {}): Matrix {
+  assertMatrix("matmul", "a", a);
+  assertMatrix("matmul", "b", b);
+  const m = options.transA ? a.cols : a.rows;
+  const n = options.transB ? b.rows : b.cols;
+  const out = { rows: m, cols: n, data: allocate(m * n, dtypeOf(a.data)) };
+  return matmulInto(out, a, b, options);
+}

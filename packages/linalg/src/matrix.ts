@@ -1,0 +1,175 @@
+/**
+ * Dense row-major matrices over Float32Array or Float64Array.
+ *
+ * A `Matrix` is a plain structural record `{ rows, cols, data }` with `data.length === rows * cols`
+ * and element (i, j) at `data[i * cols + j]`. Any object of that shape is accepted, so users of other
+ * libraries can pass their own buffers without copying. Float32 is the default element type; Float64
+ * serves verification (the property tests) and users who need it. Every function accepts both, and
+ * operands of one call must share the element type (mixing would silently round one of them).
+ *
+ * Strided views (`MatrixView`, with `offset` and row `stride`) address a sub-block of a larger buffer
+ * without copying; the BLAS-style kernels in `gemm.ts` take them where they pay off.
+ */
+
+export type FloatArray = Float32Array | Float64Array;
+export type DType = "float32" | "float64";
+
+export interface Matrix<T extends FloatArray = FloatArray> {
+  readonly rows: number;
+  readonly cols: number;
+  readonly data: T;
+}
+
+/** A row-major view: element (i, j) lives at `data[offset + i * stride + j]`, `stride >= cols`. */
+export interface MatrixView<T extends FloatArray = FloatArray> extends Matrix<T> {
+  readonly offset: number;
+  readonly stride: number;
+}
+
+export function dtypeOf(data: FloatArray): DType {
+  return data instanceof Float64Array ? "float64" : "float32";
+}
+
+/** Machine epsilon (unit roundoff × 2) of the element type: 2⁻²³ for float32, 2⁻⁵² for float64. */
+export function epsilonOf(data: FloatArray): number {
+  return data instanceof Float64Array ? 2 ** -52 : 2 ** -23;
+}
+
+export function allocate(length: number, dtype: DType = "float32"): FloatArray {
+  return dtype === "float64" ? new Float64Array(length) : new Float32Array(length);
+}
+
+function checkDim(fn: string, name: string, value: number): void {
+  if (!Number.isInteger(value) || value < 0) {
+    throw new RangeError(`${fn}: ${name} must be a non-negative integer (got ${value})`);
+  }
+}
+
+/** A zero-filled `rows × cols` matrix. */
+export function zeros(rows: number, cols: number, dtype: DType = "float32"): Matrix {
+  checkDim("zeros", "rows", rows);
+  checkDim("zeros", "cols", cols);
+  return { rows, cols, data: allocate(rows * cols, dtype) };
+}
+
+/** The `n × n` identity. */
+export function eye(n: number, dtype: DType = "float32"): Matrix {
+  checkDim("eye", "n", n);
+  const m = { rows: n, cols: n, data: allocate(n * n, dtype) };
+  for (let i = 0; i < n; i++) m.data[i * n + i] = 1;
+  return m;
+}
+
+/**
+ * A matrix from row-major values. Throws a RangeError when `values.length !== rows * cols`: values are
+ * never truncated or padded.
+ */
+export function fromArray(rows: number, cols: number, values: ArrayLike<number>, dtype: DType = "float32"): Matrix {
+  checkDim("fromArray", "rows", rows);
+  checkDim("fromArray", "cols", cols);
+  if (values.length !== rows * cols) {
+    throw new RangeError(`fromArray: values has length ${values.length}, expected rows·cols = ${rows}·${cols} = ${rows * cols}`);
+  }
+  const data = allocate(rows * cols, dtype);
+  for (let i = 0; i < data.length; i++) data[i] = values[i] as number;
+  return { rows, cols, data };
+}
+
+/** A matrix from nested rows (`[[1, 2], [3, 4]]`); every row must have the same length. */
+export function fromRows(rows: ArrayLike<ArrayLike<number>>, dtype: DType = "float32"): Matrix {
+  const r = rows.length;
+  const c = r === 0 ? 0 : (rows[0] as ArrayLike<number>).length;
+  const data = allocate(r * c, dtype);
+  for (let i = 0; i < r; i++) {
+    const row = rows[i] as ArrayLike<number>;
+    if (row.length !== c) throw new RangeError(`fromRows: row ${i} has length ${row.length}, expected ${c}`);
+    for (let j = 0; j < c; j++) data[i * c + j] = row[j] as number;
+  }
+  return { rows: r, cols: c, data };
+}
+
+/** A copy of `a` (optionally converted to another element type). */
+export function clone(a: Matrix, dtype: DType = dtypeOf(a.data)): Matrix {
+  assertMatrix("clone", "a", a);
+  const data = allocate(a.data.length, dtype);
+  data.set(a.data);
+  return { rows: a.rows, cols: a.cols, data };
+}
+
+/** Element (i, j), bounds-checked; for tests and examples, not for inner loops. */
+export function get(a: Matrix, i: number, j: number): number {
+  if (!(i >= 0 && i < a.rows && j >= 0 && j < a.cols)) {
+    throw new RangeError(`get: index (${i}, ${j}) is outside a ${a.rows}×${a.cols} matrix`);
+  }
+  return a.data[i * a.cols + j] as number;
+}
+
+/** A strided view of the block `rows × cols` starting at (i0, j0) of `a`; shares `a.data`. */
+export function view(a: Matrix, i0: number, j0: number, rows: number, cols: number): MatrixView {
+  assertMatrix("view", "a", a);
+  const base = a as Partial<MatrixView>;
+  const offset = base.offset ?? 0;
+  const stride = base.stride ?? a.cols;
+  if (i0 < 0 || j0 < 0 || rows < 0 || cols < 0 || i0 + rows > a.rows || j0 + cols > a.cols) {
+    throw new RangeError(
+      `view: block (${i0}, ${j0}) of size ${rows}×${cols} does not fit in a ${a.rows}×${a.cols} matrix`,
+    );
+  }
+  return { rows, cols, data: a.data, offset: offset + i0 * stride + j0, stride };
+}
+
+export function shapeOf(a: Matrix): string {
+  return `${a.rows}×${a.cols}`;
+}
+
+/**
+ * Validates the structural contract at a public boundary: a Float32Array or Float64Array `data` of
+ * exactly `rows * cols` elements (or, for a view, enough elements for its offset and stride).
+ */
+export function assertMatrix(fn: string, name: string, a: Matrix): void {
+  if (a === null || typeof a !== "object") {
+    throw new TypeError(`${fn}: ${name} must be a matrix {rows, cols, data} (got ${a === null ? "null" : typeof a})`);
+  }
+  if (!(a.data instanceof Float32Array || a.data instanceof Float64Array)) {
+    const kind = (a.data as { constructor?: { name?: string } } | undefined)?.constructor?.name ?? typeof a.data;
+    throw new TypeError(`${fn}: ${name}.data must be a Float32Array or Float64Array (got ${kind})`);
+  }
+  if (!Number.isInteger(a.rows) || !Number.isInteger(a.cols) || a.rows < 0 || a.cols < 0) {
+    throw new RangeError(`${fn}: ${name} has invalid shape ${a.rows}×${a.cols}`);
+  }
+  const v = a as Partial<MatrixView>;
+  if (v.offset !== undefined || v.stride !== undefined) {
+    const offset = v.offset ?? 0;
+    const stride = v.stride ?? a.cols;
+    if (!Number.isInteger(offset) || offset < 0 || !Number.isInteger(stride) || stride < a.cols) {
+      throw new RangeError(`${fn}: ${name} has invalid view offset ${offset} / stride ${stride} for ${a.cols} columns`);
+    }
+    const needed = a.rows === 0 || a.cols === 0 ? 0 : offset + (a.rows - 1) * stride + a.cols;
+    if (needed > a.data.length) {
+      throw new RangeError(`${fn}: ${name} view (${shapeOf(a)}, offset ${offset}, stride ${stride}) needs ${needed} elements, data has ${a.data.length}`);
+    }
+    return;
+  }
+  if (a.data.length !== a.rows * a.cols) {
+    throw new RangeError(
+      `${fn}: ${name}.data has length ${a.data.length}, expected rows·cols = ${a.rows}·${a.cols} = ${a.rows * a.cols}`,
+    );
+  }
+}
+
+/** Throws a TypeError unless `b` has the element type of `a`. */
+export function assertSameDtype(fn: string, nameA: string, a: FloatArray, nameB: string, b: FloatArray): void {
+  const da = dtypeOf(a);
+  const db = dtypeOf(b);
+  if (da !== db) {
+    throw new TypeError(`${fn}: ${nameA} is ${da} but ${nameB} is ${db}; operands must share one element type`);
+  }
+}
+
+export function offsetOf(a: Matrix): number {
+  return (a as Partial<MatrixView>).offset ?? 0;
+}
+
+export function strideOf(a: Matrix): number {
+  return (a as Partial<MatrixView>).stride ?? a.cols;
+}
