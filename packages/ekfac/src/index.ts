@@ -1,1 +1,1 @@
-export {};
+export type { CurvatureLayer, CurvatureModel, LayerStatistics, ParameterRef } from "./capture.ts";
