@@ -1,0 +1,211 @@
+/**
+ * The usual optimizers, each a `chain` of the transforms in basic.ts and adaptive.ts, reproducing
+ * torch.optim's algorithm boxes (SGD, Adam, AdamW, Adagrad, RMSprop, Adadelta) with PyTorch's defaults:
+ *
+ * | alias                  | chain                                                            | PyTorch equivalent |
+ * | ---                    | ---                                                              | --- |
+ * | `sgd(η)`               | [addL2] → [traceMomentum] → scaleByLearningRate                  | `SGD(lr, momentum, dampening, weight_decay, nesterov)` |
+ * | `momentum(η, μ)`       | sgd with momentum μ                                              | `SGD(lr, momentum=μ)` |
+ * | `nesterov(η, μ)`       | sgd with Nesterov momentum μ                                     | `SGD(lr, momentum=μ, nesterov=True)` |
+ * | `adam(η)`              | [addL2] → scaleByAdam → scaleByLearningRate                      | `Adam(lr, betas, eps, weight_decay)` |
+ * | `adamw(η)`             | scaleByAdam → addDecayedWeights(λ = 0.01) → scaleByLearningRate  | `AdamW(lr, betas, eps, weight_decay)` |
+ * | `adagrad(η)`           | [addL2] → scaleByAdaGrad → scaleByLearningRate(η/(1 + c·decay))  | `Adagrad(lr, lr_decay, weight_decay, initial_accumulator_value, eps)` |
+ * | `rmsprop(η)`           | [addL2] → scaleByRms → scaleByLearningRate                       | `RMSprop(lr, alpha, eps, weight_decay, momentum, centered)` |
+ * | `adadelta(η = 1)`      | [addL2] → scaleByAdadelta → scaleByLearningRate                  | `Adadelta(lr, rho, eps, weight_decay)` |
+ *
+ * Bracketed transforms appear only when their option is non-zero, so the state holds no dead buffers.
+ * `η` may be a number or a `Schedule` (evaluated at the number of steps already taken). None of these
+ * is wrapped in `skipNonFinite`: use `safe(adam(…))`, or the `Optimizer` class, which wraps by default.
+ *
+ * Where tfjs-core (tfjs-core/src/optimizers/*.ts) and Keras 3 (keras/src/optimizers/*.py) differ, as
+ * read in their sources:
+ * - Adam: Keras adds ε to √v BEFORE un-biasing ("ε̂": `η·√(1−β₂ᵗ)/(1−β₁ᵗ) · m/(√v + ε)`), default ε =
+ *   1e-7 → option `epsilonHat: true`. tfjs uses the bias-corrected form, like PyTorch, with ε defaulting
+ *   to the backend's epsilon.
+ * - Adagrad: tfjs and Keras start the accumulator at 0.1 (PyTorch 0) and put ε inside the square root,
+ *   `g/√(s + ε)` → options `initialAccumulator: 0.1, epsilonInsideSqrt: true`.
+ * - RMSProp: tfjs and Keras default the decay to 0.9 (PyTorch α = 0.99), put ε inside the square root
+ *   (`epsilonInsideSqrt: true`) and fold η into the momentum buffer (`b ← μb + η·r`; equal to PyTorch's
+ *   `η·b` for a constant η). tfjs's centered variant computes `√(v − ḡ² − ε)` (ε subtracted) — not
+ *   reproduced.
+ * - Adadelta: tfjs and Keras default ρ = 0.95 and η = 0.001 (PyTorch ρ = 0.9, η = 1). tfjs divides by
+ *   the previous squared-gradient average instead of the updated one — not reproduced.
+ * - Momentum (tfjs `MomentumOptimizer`): η inside the buffer; equal to PyTorch for a constant η.
+ */
+import {
+  type AdadeltaOptions,
+  type AdaGradOptions,
+  type AdamOptions,
+  type RmsOptions,
+  scaleByAdadelta,
+  scaleByAdaGrad,
+  scaleByAdam,
+  scaleByRms,
+} from "./adaptive.ts";
+import { addDecayedWeights, addL2, scaleByLearningRate, traceMomentum, type WeightDecayOptions } from "./basic.ts";
+import { checkDecay, checkNonNegative, checkPositive } from "./checks.ts";
+import type { Schedule } from "./schedules.ts";
+import { chain, type GradientTransformation, type StateValue } from "./transform.ts";
+
+/** A learning rate: a constant > 0 or a schedule of the step count. */
+export type LearningRate = number | Schedule;
+
+/** Optimizers built here: a chain whose state is the list of its transforms' states. */
+export type OptimizerTransform = GradientTransformation<StateValue[]>;
+
+function checkLearningRate(fn: string, lr: unknown): asserts lr is LearningRate {
+  if (typeof lr === "function") return;
+  checkPositive(fn, "learningRate", lr);
+}
+
+function build(parts: readonly (GradientTransformation | null)[]): OptimizerTransform {
+  const kept: GradientTransformation[] = [];
+  for (let i = 0; i < parts.length; i++) {
+    const p = parts[i];
+    if (p !== undefined && p !== null) kept.push(p);
+  }
+  return chain(...kept) as OptimizerTransform;
+}
+
+function l2(fn: string, weightDecay: number, mask: readonly boolean[] | undefined) {
+  checkNonNegative(fn, "weightDecay", weightDecay);
+  if (weightDecay === 0) return null;
+  return addL2(weightDecay, mask === undefined ? {} : { mask });
+}
+
+export interface SgdOptions {
+  /** μ ∈ [0, 1). Default 0 (no buffer). */
+  readonly momentum?: number;
+  /** τ ∈ [0, 1). Default 0. */
+  readonly dampening?: number;
+  readonly nesterov?: boolean;
+  /** Coupled L2 λ ≥ 0 (PyTorch `weight_decay`). Default 0. */
+  readonly weightDecay?: number;
+  readonly weightDecayMask?: readonly boolean[];
+}
+
+/** torch.optim.SGD: `g ← g + λθ; b ← μb + (1−τ)g; θ ← θ − η·(b or g + μb)`. */
+export function sgd(learningRate: LearningRate, options: SgdOptions = {}): OptimizerTransform {
+  const fn = "sgd";
+  checkLearningRate(fn, learningRate);
+  const { momentum: mu = 0, dampening = 0, nesterov: useNesterov = false, weightDecay = 0 } = options;
+  // As in torch.optim.SGD, dampening only acts through the momentum buffer: μ = 0 means no buffer.
+  checkDecay(fn, "dampening", dampening);
+  const trace = mu === 0 && !useNesterov ? null : traceMomentum({ momentum: mu, nesterov: useNesterov, dampening });
+  return build([l2(fn, weightDecay, options.weightDecayMask), trace, scaleByLearningRate(learningRate)]);
+}
+
+/** Heavy-ball SGD, `SGD(lr, momentum=μ)`. */
+export function momentum(
+  learningRate: LearningRate,
+  mu = 0.9,
+  options: Omit<SgdOptions, "momentum" | "nesterov"> = {},
+): OptimizerTransform {
+  return sgd(learningRate, { ...options, momentum: mu });
+}
+
+/** Nesterov SGD, `SGD(lr, momentum=μ, nesterov=True)`. */
+export function nesterov(
+  learningRate: LearningRate,
+  mu = 0.9,
+  options: Omit<SgdOptions, "momentum" | "nesterov" | "dampening"> = {},
+): OptimizerTransform {
+  return sgd(learningRate, { ...options, momentum: mu, nesterov: true });
+}
+
+export interface AdamAliasOptions extends AdamOptions {
+  /** Coupled L2 λ ≥ 0, added to the gradient before the moments (PyTorch Adam). Default 0. */
+  readonly weightDecay?: number;
+  readonly weightDecayMask?: readonly boolean[];
+}
+
+/** torch.optim.Adam (η = 1e-3, β = (0.9, 0.999), ε = 1e-8). */
+export function adam(learningRate: LearningRate = 1e-3, options: AdamAliasOptions = {}): OptimizerTransform {
+  const fn = "adam";
+  checkLearningRate(fn, learningRate);
+  return build([
+    l2(fn, options.weightDecay ?? 0, options.weightDecayMask),
+    scaleByAdam(options),
+    scaleByLearningRate(learningRate),
+  ]);
+}
+
+export interface AdamWOptions extends AdamOptions {
+  /** Decoupled λ ≥ 0. Default 0.01 (PyTorch AdamW). */
+  readonly weightDecay?: number;
+  readonly weightDecayMask?: readonly boolean[];
+}
+
+/**
+ * torch.optim.AdamW: `θ ← θ − ηλθ − η·m̂/(√v̂ + ε)` (Loshchilov & Hutter 2019). The decay is multiplied
+ * by the (scheduled) learning rate, as in PyTorch and optax.
+ */
+export function adamw(learningRate: LearningRate = 1e-3, options: AdamWOptions = {}): OptimizerTransform {
+  const fn = "adamw";
+  checkLearningRate(fn, learningRate);
+  const wd = options.weightDecay ?? 0.01;
+  checkNonNegative(fn, "weightDecay", wd);
+  const mask: WeightDecayOptions = options.weightDecayMask === undefined ? {} : { mask: options.weightDecayMask };
+  return build([
+    scaleByAdam(options),
+    wd === 0 ? null : addDecayedWeights(wd, mask),
+    scaleByLearningRate(learningRate),
+  ]);
+}
+
+export interface AdaGradAliasOptions extends AdaGradOptions {
+  /** PyTorch `lr_decay` ≥ 0: step t uses η/(1 + (t−1)·lrDecay). Default 0. */
+  readonly lrDecay?: number;
+  readonly weightDecay?: number;
+  readonly weightDecayMask?: readonly boolean[];
+}
+
+/** torch.optim.Adagrad (η = 1e-2, s₀ = 0, ε = 1e-10). */
+export function adagrad(learningRate: LearningRate = 1e-2, options: AdaGradAliasOptions = {}): OptimizerTransform {
+  const fn = "adagrad";
+  checkLearningRate(fn, learningRate);
+  const lrDecay = options.lrDecay ?? 0;
+  checkNonNegative(fn, "lrDecay", lrDecay);
+  let lr: LearningRate = learningRate;
+  if (lrDecay > 0) {
+    const base = learningRate;
+    lr = typeof base === "number" ? (c) => base / (1 + c * lrDecay) : (c) => base(c) / (1 + c * lrDecay);
+  }
+  return build([
+    l2(fn, options.weightDecay ?? 0, options.weightDecayMask),
+    scaleByAdaGrad(options),
+    scaleByLearningRate(lr),
+  ]);
+}
+
+export interface RmsAliasOptions extends RmsOptions {
+  readonly weightDecay?: number;
+  readonly weightDecayMask?: readonly boolean[];
+}
+
+/** torch.optim.RMSprop (η = 1e-2, α = 0.99, ε = 1e-8, μ = 0, not centered). */
+export function rmsprop(learningRate: LearningRate = 1e-2, options: RmsAliasOptions = {}): OptimizerTransform {
+  const fn = "rmsprop";
+  checkLearningRate(fn, learningRate);
+  return build([
+    l2(fn, options.weightDecay ?? 0, options.weightDecayMask),
+    scaleByRms(options),
+    scaleByLearningRate(learningRate),
+  ]);
+}
+
+export interface AdadeltaAliasOptions extends AdadeltaOptions {
+  readonly weightDecay?: number;
+  readonly weightDecayMask?: readonly boolean[];
+}
+
+/** torch.optim.Adadelta (η = 1, ρ = 0.9, ε = 1e-6). */
+export function adadelta(learningRate: LearningRate = 1, options: AdadeltaAliasOptions = {}): OptimizerTransform {
+  const fn = "adadelta";
+  checkLearningRate(fn, learningRate);
+  return build([
+    l2(fn, options.weightDecay ?? 0, options.weightDecayMask),
+    scaleByAdadelta(options),
+    scaleByLearningRate(learningRate),
+  ]);
+}

@@ -1,0 +1,136 @@
+/**
+ * After `init`, an update allocates no typed arrays and keeps every state buffer's identity.
+ *
+ * The typed-array constructors are replaced by counting proxies for the duration of the loop (module
+ * code looks the globals up at call time), with a positive control showing the spy does count.
+ */
+import { describe, expect, it } from "vitest";
+import {
+  adadelta,
+  adagrad,
+  adam,
+  adamw,
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  clipByValue,
+  type GradientTransformation,
+  momentum,
+  nesterov,
+  Optimizer,
+  rmsprop,
+  type StateValue,
+  scale,
+  scaleByLearningRate,
+  sgd,
+  skipNonFinite,
+  traceMomentum,
+  warmupCosineDecay,
+} from "../index.ts";
+
+type FloatArray = Float32Array | Float64Array;
+
+function countTypedArrayConstructions(body: () => void): number {
+  const g = globalThis as unknown as Record<string, unknown>;
+  const originals = { Float32Array: g.Float32Array, Float64Array: g.Float64Array };
+  let count = 0;
+  const trap: ProxyHandler<new (...args: unknown[]) => object> = {
+    construct(target, args, newTarget) {
+      count++;
+      return Reflect.construct(target, args, newTarget);
+    },
+  };
+  g.Float32Array = new Proxy(originals.Float32Array as new (...args: unknown[]) => object, trap);
+  g.Float64Array = new Proxy(originals.Float64Array as new (...args: unknown[]) => object, trap);
+  try {
+    body();
+  } finally {
+    g.Float32Array = originals.Float32Array;
+    g.Float64Array = originals.Float64Array;
+  }
+  return count;
+}
+
+function buffersOf(state: unknown, out: FloatArray[] = []): FloatArray[] {
+  if (state instanceof Float32Array || state instanceof Float64Array) out.push(state);
+  else if (Array.isArray(state)) for (const s of state) buffersOf(s, out);
+  else if (state !== null && typeof state === "object") for (const v of Object.values(state)) buffersOf(v, out);
+  return out;
+}
+
+const transforms: readonly [string, () => GradientTransformation][] = [
+  ["sgd", () => sgd(0.01, { weightDecay: 1e-4 })],
+  ["momentum", () => momentum(0.01, 0.9)],
+  ["nesterov", () => nesterov(0.01, 0.9)],
+  ["adam", () => adam(1e-3, { weightDecay: 1e-4 })],
+  ["adamw", () => adamw(1e-3)],
+  ["adagrad", () => adagrad(0.01, { lrDecay: 0.01 })],
+  ["rmsprop", () => rmsprop(0.01, { centered: true, momentum: 0.9 })],
+  ["adadelta", () => adadelta()],
+  [
+    "skipNonFinite(clip → scale → clipByValue → momentum → schedule)",
+    () =>
+      skipNonFinite(
+        chain(
+          clipByGlobalNorm(1),
+          scale(0.5),
+          clipByValue(0.1),
+          traceMomentum({ momentum: 0.9 }),
+          scaleByLearningRate(warmupCosineDecay({ initValue: 0, peakValue: 0.01, warmupSteps: 10, decaySteps: 500 })),
+        ),
+      ),
+  ],
+];
+
+describe("no allocation per step after init", () => {
+  it("positive control: the spy counts typed-array constructions", () => {
+    expect(
+      countTypedArrayConstructions(() => {
+        new Float64Array(3);
+        adam().init([new Float32Array(4)]); // the argument, then Adam's m and v
+      }),
+    ).toBe(4);
+  });
+
+  for (const [name, make] of transforms) {
+    it(`${name}: 1000 updates create no typed array and keep the state's buffers`, () => {
+      const params = [new Float32Array(16).fill(0.5), new Float64Array(5).fill(-0.25)];
+      const grads = [new Float32Array(16), new Float64Array(5)];
+      const t = make();
+      const state: StateValue = t.init(params);
+      const before = buffersOf(state);
+      const created = countTypedArrayConstructions(() => {
+        for (let s = 0; s < 1000; s++) {
+          for (let k = 0; k < grads.length; k++) {
+            const g = grads[k] as FloatArray;
+            const p = params[k] as FloatArray;
+            for (let i = 0; i < g.length; i++) g[i] = Math.sin(s + i) + 0.1 * (p[i] as number);
+          }
+          t.update(grads, state, params);
+          applyUpdates(params, grads);
+        }
+      });
+      expect(created).toBe(0);
+      const after = buffersOf(state);
+      expect(after.length).toBe(before.length);
+      after.forEach((b, i) => {
+        expect(b).toBe(before[i]);
+      });
+      for (const p of params) for (const x of p) expect(Number.isFinite(x)).toBe(true);
+    });
+  }
+
+  it("Optimizer.step: 1000 steps create no typed array", () => {
+    const params = [new Float32Array(8).fill(1)];
+    const opt = new Optimizer(adam(1e-2), params);
+    const g = [new Float32Array(8)];
+    const created = countTypedArrayConstructions(() => {
+      for (let s = 0; s < 1000; s++) {
+        g[0]?.fill(Math.cos(s));
+        opt.step(g);
+      }
+    });
+    expect(created).toBe(0);
+    expect(opt.stepsApplied).toBe(1000);
+  });
+});

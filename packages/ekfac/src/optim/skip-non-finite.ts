@@ -1,0 +1,75 @@
+/**
+ * `skipNonFinite(inner)`: NaN/±Inf never pass silently through an optimizer step.
+ *
+ * Before delegating, the wrapper scans the incoming updates. If any entry is NaN or ±Inf it
+ *   - zeroes the updates, so `applyUpdates` leaves the parameters bit-for-bit unchanged,
+ *   - leaves the inner state untouched (moments, step counts, schedules all stay where they were),
+ *   - counts: `skipped` (steps skipped in total), `consecutive` (skipped since the last good step) and
+ *     `nonFinite` (non-finite entries seen in total).
+ * Otherwise it resets `consecutive` and delegates. The next finite step therefore continues exactly as
+ * if the bad step had never happened.
+ *
+ * Source: optax `apply_if_finite`. Deviations: optax stops skipping after `max_consecutive_errors`
+ * and lets the NaN through; here skipping never stops — the caller reads `consecutive` and decides
+ * (e.g. lower the learning rate, or abort). Only the INPUT is checked: a transform that makes a
+ * non-finite output from finite input (e.g. Adam with ε = 0 and a zero gradient, 0/0) is not caught,
+ * because its state has already advanced; keep ε > 0.
+ *
+ * Cost: one extra read pass over the updates.
+ */
+import type { FloatArray } from "@ekfac-ts/linalg";
+import { checkParamList } from "./checks.ts";
+import type { GradientTransformation, StateValue } from "./transform.ts";
+
+export type SkipState<S extends StateValue> = {
+  inner: S;
+  /** Steps skipped since init. */
+  skipped: number;
+  /** Steps skipped since the last finite one. */
+  consecutive: number;
+  /** Non-finite entries seen since init. */
+  nonFinite: number;
+};
+
+/** Wraps `inner` so that a step whose incoming updates hold NaN or ±Inf becomes a no-op. */
+export function skipNonFinite<S extends StateValue>(
+  inner: GradientTransformation<S>,
+): GradientTransformation<SkipState<S>> {
+  if (inner === null || typeof inner !== "object" || typeof inner.update !== "function") {
+    throw new TypeError(
+      `skipNonFinite: inner must be a GradientTransformation (got ${inner === null ? "null" : typeof inner})`,
+    );
+  }
+  const name = `skipNonFinite(${inner.name})`;
+  return {
+    name,
+    init(params) {
+      checkParamList("skipNonFinite.init", "params", params);
+      return { inner: inner.init(params), skipped: 0, consecutive: 0, nonFinite: 0 };
+    },
+    update(updates, state, params) {
+      checkParamList(name, "updates", updates);
+      let bad = 0;
+      for (let k = 0; k < updates.length; k++) {
+        const u = updates[k] as FloatArray;
+        for (let i = 0; i < u.length; i++) {
+          // x − x is 0 for finite x and NaN for NaN and ±Inf: one subtraction and compare per entry.
+          const x = u[i] as number;
+          if (x - x !== 0) bad++;
+        }
+      }
+      if (bad > 0) {
+        for (let k = 0; k < updates.length; k++) (updates[k] as FloatArray).fill(0);
+        state.skipped += 1;
+        state.consecutive += 1;
+        state.nonFinite += bad;
+        return;
+      }
+      state.consecutive = 0;
+      inner.update(updates, state.inner, params);
+    },
+  };
+}
+
+/** Alias of `skipNonFinite`: `safe(adam(1e-3))`. */
+export const safe = skipNonFinite;

@@ -1,0 +1,186 @@
+import { frobenius } from "@ekfac-ts/linalg";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import {
+  addDecayedWeights,
+  addL2,
+  applyUpdates,
+  chain,
+  clipByGlobalNorm,
+  clipByValue,
+  globalNorm,
+  identity,
+  Optimizer,
+  scale,
+  scaleByAdam,
+  scaleByLearningRate,
+  sgd,
+  traceMomentum,
+} from "../index.ts";
+
+const vec = (xs: number[]) => Float64Array.from(xs);
+
+describe("chain and applyUpdates", () => {
+  it("applyUpdates: θ ← θ + u, in place, and returns θ", () => {
+    const p = [vec([1, 2]), vec([3])];
+    const out = applyUpdates(p, [vec([0.5, -1]), vec([2])]);
+    expect(out).toBe(p);
+    expect(Array.from(p[0] as Float64Array)).toEqual([1.5, 1]);
+    expect(Array.from(p[1] as Float64Array)).toEqual([5]);
+  });
+
+  it("chain runs left to right: clip(1) ∘ scale(10) ≠ scale(10) ∘ clip(1)", () => {
+    const a = chain(scale(10), clipByValue(1));
+    const b = chain(clipByValue(1), scale(10));
+    const ua = [vec([0.5, -0.05])];
+    const ub = [vec([0.5, -0.05])];
+    a.update(ua, a.init(ua));
+    b.update(ub, b.init(ub));
+    expect(Array.from(ua[0] as Float64Array)).toEqual([1, -0.5]);
+    expect(Array.from(ub[0] as Float64Array)).toEqual([5, -0.5]);
+  });
+
+  it("chain's state is the tuple of the inner states", () => {
+    const p = [new Float64Array(2)];
+    const t = chain(traceMomentum({ momentum: 0.9 }), scaleByLearningRate(0.1));
+    const s = t.init(p);
+    expect(s.length).toBe(2);
+    expect(s[0].trace[0]?.length).toBe(2);
+    expect(s[1].count).toBe(0);
+    t.update([vec([1, 1])], s);
+    expect(s[0].count).toBe(1);
+    expect(s[1].count).toBe(1);
+  });
+
+  it("chain() of nothing and identity() leave updates unchanged", () => {
+    const u = [vec([1, -2])];
+    const e = chain();
+    e.update(u, e.init(u));
+    const i = identity();
+    i.update(u, i.init(u));
+    expect(Array.from(u[0] as Float64Array)).toEqual([1, -2]);
+  });
+
+  it("sgd(η) moves θ by exactly −η·g", () => {
+    const p = [vec([1, 2])];
+    new Optimizer(sgd(0.5), p).step([vec([4, -2])]);
+    expect(Array.from(p[0] as Float64Array)).toEqual([-1, 3]);
+  });
+
+  it("Optimizer.step does not modify the caller's gradient", () => {
+    const g = [vec([4, -2])];
+    new Optimizer(scaleByAdamChain(), [vec([1, 2])]).step(g);
+    expect(Array.from(g[0] as Float64Array)).toEqual([4, -2]);
+  });
+});
+
+function scaleByAdamChain() {
+  return chain(scaleByAdam(), scaleByLearningRate(0.1));
+}
+
+describe("weight decay", () => {
+  it("addDecayedWeights: u ← u + λθ; the mask exempts arrays", () => {
+    const p = [vec([2, -4]), vec([10])];
+    const u = [vec([1, 1]), vec([1])];
+    const t = addDecayedWeights(0.5, { mask: [true, false] });
+    t.update(u, t.init(p), p);
+    expect(Array.from(u[0] as Float64Array)).toEqual([2, -1]);
+    expect(Array.from(u[1] as Float64Array)).toEqual([1]);
+  });
+
+  it("addL2 is the same map as addDecayedWeights (their place in the chain differs)", () => {
+    fc.assert(
+      fc.property(
+        fc.float64Array({ minLength: 1, maxLength: 6, noDefaultInfinity: true, noNaN: true }),
+        fc.double({ min: 0, max: 10, noNaN: true }),
+        (p, wd) => {
+          const u1 = [Float64Array.from(p, (x) => x / 3)];
+          const u2 = [Float64Array.from(p, (x) => x / 3)];
+          addL2(wd).update(u1, {}, [p]);
+          addDecayedWeights(wd).update(u2, {}, [p]);
+          return u1[0]?.every((x, i) => Object.is(x, u2[0]?.[i]));
+        },
+      ),
+    );
+  });
+});
+
+describe("clipping", () => {
+  const arrays = fc.array(fc.float64Array({ minLength: 0, maxLength: 5, min: -1e3, max: 1e3, noNaN: true }), {
+    minLength: 1,
+    maxLength: 4,
+  });
+
+  it("clipByGlobalNorm: ‖clip(u)‖ ≤ c and clip(u) = s·u with s ∈ (0, 1]", () => {
+    fc.assert(
+      fc.property(arrays, fc.double({ min: 1e-3, max: 100, noNaN: true }), (us, c) => {
+        const orig = us.map((u) => u.slice());
+        clipByGlobalNorm(c).update(us, {});
+        const n = globalNorm(us);
+        if (n > c * (1 + 1e-12)) return false;
+        const n0 = globalNorm(orig);
+        const s = n0 > c ? c / n0 : 1;
+        return us.every((u, k) =>
+          u.every((x, i) => Math.abs(x - s * (orig[k]?.[i] as number)) <= 1e-12 * Math.abs(x) + 1e-300),
+        );
+      }),
+    );
+  });
+
+  it("clipByGlobalNorm leaves updates with ‖u‖ ≤ c bit-for-bit unchanged", () => {
+    const u = [vec([0.3, -0.4])]; // norm 0.5
+    clipByGlobalNorm(0.5).update(u, {});
+    expect(Array.from(u[0] as Float64Array)).toEqual([0.3, -0.4]);
+  });
+
+  it("clipByGlobalNorm leaves non-finite updates untouched (for skipNonFinite to see)", () => {
+    const u = [vec([1e3, Number.NaN]), vec([Number.POSITIVE_INFINITY])];
+    clipByGlobalNorm(1).update(u, {});
+    expect(u[0]?.[0]).toBe(1e3);
+    expect(Number.isNaN(u[0]?.[1])).toBe(true);
+    expect(u[1]?.[0]).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("globalNorm does not overflow for entries near 1e200 and equals the Frobenius norm of the concatenation", () => {
+    const u = [vec([3e200]), vec([4e200])];
+    expect(globalNorm(u)).toBeCloseTo(5e200, -190);
+    const parts = [vec([1, 2, 3]), vec([]), vec([-4])];
+    expect(globalNorm(parts)).toBeCloseTo(frobenius(vec([1, 2, 3, -4])), 14);
+    expect(Number.isNaN(globalNorm([vec([Number.NaN, 1])]))).toBe(true);
+    expect(globalNorm([vec([Number.NEGATIVE_INFINITY, 1])])).toBe(Number.POSITIVE_INFINITY);
+  });
+
+  it("clipByValue clamps to [−c, c] and keeps NaN", () => {
+    const u = [vec([5, -5, 0.5, Number.NaN, -0])];
+    clipByValue(1).update(u, {});
+    const r = Array.from(u[0] as Float64Array);
+    expect(r.slice(0, 3)).toEqual([1, -1, 0.5]);
+    expect(Number.isNaN(r[3])).toBe(true);
+    expect(Object.is(r[4], -0)).toBe(true);
+  });
+});
+
+describe("scale and learning rate", () => {
+  it("scale(s): u ← s·u; scaleByLearningRate(η): u ← −η·u; flipSign: false gives +η·u", () => {
+    const u = [vec([2, -1])];
+    scale(3).update(u, {});
+    expect(Array.from(u[0] as Float64Array)).toEqual([6, -3]);
+    const lr = scaleByLearningRate(0.5);
+    lr.update(u, lr.init(u));
+    expect(Array.from(u[0] as Float64Array)).toEqual([-3, 1.5]);
+    const up = scaleByLearningRate(2, { flipSign: false });
+    up.update(u, up.init(u));
+    expect(Array.from(u[0] as Float64Array)).toEqual([-6, 3]);
+  });
+
+  it("momentum with a constant direction converges to g/(1 − μ) (heavy-ball fixed point)", () => {
+    const t = traceMomentum({ momentum: 0.5 });
+    const s = t.init([new Float64Array(1)]);
+    const u = [vec([1])];
+    for (let k = 0; k < 60; k++) {
+      u[0]?.fill(1);
+      t.update(u, s);
+    }
+    expect(u[0]?.[0]).toBeCloseTo(2, 14);
+  });
+});

@@ -1,0 +1,132 @@
+/**
+ * First-order optimizers as small composable gradient transformations (optax's design, PyTorch's
+ * formulas).
+ *
+ * Model
+ * -----
+ * - Parameters are a list of flat typed arrays, `Params = readonly FloatArray[]` (one entry per weight
+ *   tensor, row-major, Float32Array or Float64Array). Nothing here knows about layers or shapes, so the
+ *   curvature optimizers (KFAC/EKFAC) feed their preconditioned direction into these transforms exactly
+ *   like a gradient.
+ * - A `GradientTransformation<S>` is `{ init(params) → S; update(updates, state, params?) }`. `update`
+ *   rewrites `updates` IN PLACE: they come in as gradients (or as the output of the previous transform)
+ *   and leave as the increments to ADD to the parameters, `θ ← θ + u` (`applyUpdates`). In place so that
+ *   a step allocates nothing once `init` has made the state: every buffer lives in the state, and
+ *   `update` only mutates it (typed-array contents and the numeric fields such as `count`).
+ * - `chain(t₁, …, tₖ)` runs `t₁ … tₖ` in order; its state is the tuple of their states. A full optimizer
+ *   is a chain, e.g. `adam = chain(scaleByAdam, scaleByLearningRate)`; decoupled weight decay
+ *   (`addDecayedWeights`) sits between the direction and the learning rate, coupled L2 (`addL2`) first.
+ * - `scaleByLearningRate` negates (`u ← −η·u`), so every transform before it works with descent
+ *   directions in gradient orientation, and `applyUpdates` always adds.
+ * - State is data: numbers (step counts) and typed arrays, nested in plain objects and arrays
+ *   (`StateValue`). No closures, no class instances, no derived values that cannot be recomputed from
+ *   the counts (schedules are pure functions of the step count). `saveState`/`loadState` (state.ts)
+ *   therefore checkpoint and resume bit-identically.
+ * - The transforms trust nothing about finiteness: a NaN gradient poisons the moments. Wrap with
+ *   `skipNonFinite` (alias `safe`) — a wrapper, not code inside every optimizer, as in optax's
+ *   `apply_if_finite`. The aliases (`sgd`, `adam`, …) are NOT wrapped; the `Optimizer` class is, by
+ *   default.
+ *
+ * Conventions (the defaults follow torch.optim's documented algorithms; differences from tfjs and Keras
+ * are listed in aliases.ts and at each transform):
+ * - momentum: heavy ball `b ← μ·b + g`, lr applied after the buffer (PyTorch), Nesterov `g + μ·b`.
+ * - Adam: `u = m̂ / (√v̂ + ε)` with both moments bias-corrected.
+ * - the step counter `count` is the number of updates already applied (0 before the first);
+ *   schedules are evaluated at `count` (optax), so the first step uses `schedule(0)`.
+ *
+ * Validation happens at the public boundary of each function (constructor arguments, and cheap
+ * list/length checks in `update`); the per-element loops trust them.
+ */
+import type { FloatArray } from "@ekfac-ts/linalg";
+import { checkParamList, checkSameShapes } from "./checks.ts";
+
+/** A list of flat parameter (or gradient, or update) buffers. */
+export type Params = readonly FloatArray[];
+
+/** What an optimizer state may contain: numbers, typed arrays, and plain arrays/records of them. */
+export type StateValue = number | FloatArray | readonly StateValue[] | { readonly [key: string]: StateValue };
+
+/** The state of a transform that keeps none. */
+export type EmptyState = { readonly [key: string]: never };
+
+/**
+ * An optimizer building block: `init` makes the state for a parameter list, `update` turns `updates`
+ * (gradients on entry) into the increments to add to the parameters, in place, mutating `state`.
+ * `params` are the current parameter values, needed only by weight decay.
+ */
+export interface GradientTransformation<S extends StateValue = StateValue> {
+  /** For error messages and debugging. */
+  readonly name: string;
+  init(params: Params): S;
+  update(updates: Params, state: S, params?: Params): void;
+}
+
+/** The state type of a transform. */
+export type StateOf<T> = T extends GradientTransformation<infer S> ? S : never;
+
+/** The state of `chain(...T)`: the tuple of the states. */
+export type ChainState<T extends readonly GradientTransformation[]> = { -readonly [K in keyof T]: StateOf<T[K]> };
+
+/**
+ * Composes transforms left to right: `chain(a, b).update(u)` is `a.update(u); b.update(u)`. The state is
+ * the tuple `[stateA, stateB]`.
+ */
+export function chain<const T extends readonly GradientTransformation[]>(
+  ...transforms: T
+): GradientTransformation<ChainState<T> & StateValue[]> {
+  for (let i = 0; i < transforms.length; i++) {
+    const t = transforms[i];
+    if (t === null || typeof t !== "object" || typeof t.init !== "function" || typeof t.update !== "function") {
+      throw new TypeError(`chain: argument ${i} must be a GradientTransformation (got ${describe(t)})`);
+    }
+  }
+  // Copied once so that a caller mutating its array later cannot change the optimizer.
+  const ts: readonly GradientTransformation[] = transforms.slice();
+  const name = `chain(${ts.map((t) => t.name).join(", ")})`;
+  return {
+    name,
+    init(params) {
+      checkParamList("chain.init", "params", params);
+      const states: StateValue[] = [];
+      for (let i = 0; i < ts.length; i++) states.push((ts[i] as GradientTransformation).init(params));
+      return states as ChainState<T> & StateValue[];
+    },
+    update(updates, state, params) {
+      if (!Array.isArray(state) || state.length !== ts.length) {
+        throw new RangeError(
+          `${name}.update: state must be a list of ${ts.length} states, one per transform (got ${Array.isArray(state) ? `${state.length} entries` : describe(state)})`,
+        );
+      }
+      for (let i = 0; i < ts.length; i++) {
+        (ts[i] as GradientTransformation).update(updates, state[i] as StateValue, params);
+      }
+    },
+  };
+}
+
+/** The transform that leaves updates unchanged (useful as a placeholder in a chain). */
+export function identity(): GradientTransformation<EmptyState> {
+  return {
+    name: "identity",
+    init: () => ({}),
+    update: () => {},
+  };
+}
+
+/** `params[k][i] += updates[k][i]`, in place; returns `params`. */
+export function applyUpdates(params: Params, updates: Params): Params {
+  checkParamList("applyUpdates", "params", params);
+  checkSameShapes("applyUpdates", "updates", updates, "params", params);
+  for (let k = 0; k < params.length; k++) {
+    const p = params[k] as FloatArray;
+    const u = updates[k] as FloatArray;
+    for (let i = 0; i < p.length; i++) p[i] = (p[i] as number) + (u[i] as number);
+  }
+  return params;
+}
+
+function describe(x: unknown): string {
+  if (x === null) return "null";
+  if (typeof x === "object") return (x as object).constructor?.name ?? "object";
+  return typeof x;
+}
