@@ -1,0 +1,59 @@
+/**
+ * Matrix product of 2-D tensors with optional transposed operands: C = op(A)·op(B).
+ *
+ * Transposes are never materialised: the flags go straight to linalg's gemm, and so do the backward
+ * products (rules.ts): for C = A·B, Ā += C̄·Bᵀ and B̄ += Aᵀ·C̄ (gemm with β = 1 accumulates, which is
+ * the fan-in sum). A dense layer `x·Wᵀ` is `matmul(x, w, { transB: true })` with W stored out × in.
+ *
+ * Cost: 2·m·n·k flops forward, twice that backward (when both operands need gradients).
+ */
+import { gemmStrided } from "@ekfac-ts/linalg";
+import { formatShape } from "../broadcast.ts";
+import { allocLike, assertSameType, assertTensor } from "../internal/check.ts";
+import { record } from "../tape.ts";
+import { Tensor } from "../tensor.ts";
+
+export interface MatmulOptions {
+  /** Use Aᵀ in place of A. */
+  readonly transA?: boolean;
+  /** Use Bᵀ in place of B. */
+  readonly transB?: boolean;
+}
+
+export interface MatmulAttrs {
+  readonly transA: boolean;
+  readonly transB: boolean;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly [key: string]: unknown;
+}
+
+/** op(A)·op(B) for 2-D tensors; RangeError naming both shapes when the inner dimensions differ. */
+export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
+  const fn = "matmul";
+  assertTensor(fn, "a", a);
+  assertTensor(fn, "b", b);
+  assertSameType(fn, "a", a, "b", b);
+  if (a.ndim !== 2) throw new RangeError(`${fn}: a must be 2-D (got shape ${formatShape(a.shape)})`);
+  if (b.ndim !== 2) throw new RangeError(`${fn}: b must be 2-D (got shape ${formatShape(b.shape)})`);
+  const transA = options.transA ?? false;
+  const transB = options.transB ?? false;
+  const [ar, ac] = a.shape as [number, number];
+  const [br, bc] = b.shape as [number, number];
+  const m = transA ? ac : ar;
+  const k = transA ? ar : ac;
+  const kb = transB ? bc : br;
+  const n = transB ? br : bc;
+  if (k !== kb) {
+    const opA = `${transA ? "aᵀ" : "a"} is ${m}×${k}`;
+    const opB = `${transB ? "bᵀ" : "b"} is ${kb}×${n}`;
+    throw new RangeError(`${fn}: inner dimensions differ (${opA}, ${opB})`);
+  }
+  const c = allocLike(m * n, a.data);
+  if (m > 0 && n > 0)
+    gemmStrided(transA, transB, m, n, k, 1, a.data, 0, Math.max(1, ac), b.data, 0, Math.max(1, bc), 0, c, 0, n);
+  const out = new Tensor(c, [m, n]);
+  record("matmul", [a, b], out, { transA, transB, m, n, k } satisfies MatmulAttrs);
+  return out;
+}

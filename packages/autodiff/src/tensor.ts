@@ -1,0 +1,308 @@
+/**
+ * The Tensor: a shape, a contiguous row-major Float32Array or Float64Array, and the bookkeeping of
+ * reverse-mode differentiation (whether it requires a gradient, its gradient, the node that made it).
+ *
+ * Float32 is the default element type; Float64 serves gradient checks and users who need it. Every
+ * op requires its tensor operands to share one element type (a TypeError otherwise): mixing would
+ * silently round one of them. Plain numbers are accepted where an op takes a second operand and take
+ * the tensor's element type.
+ *
+ * Creation helpers copy their input (`tensor`, `fromMatrix`) except `wrap`, which adopts a buffer so a
+ * model can keep its parameters in buffers it owns and hand them to an optimizer without copies.
+ */
+import { allocate, type DType, dtypeOf, type FloatArray, type Matrix, type Rng } from "@ekfac-ts/linalg";
+import { formatShape, type Shape, sizeOf } from "./broadcast.ts";
+import { type BackwardOptions, backward, type Node } from "./tape.ts";
+
+/** Called during backward with the complete gradient of the tensor it was registered on. */
+export type GradHook = (grad: Tensor) => void;
+
+export interface TensorOptions {
+  readonly dtype?: DType;
+  readonly requiresGrad?: boolean;
+}
+
+/** Nested arrays of numbers (`[[1, 2], [3, 4]]`), as accepted by `tensor`. */
+export type NestedArray = number | readonly NestedArray[];
+
+export class Tensor {
+  readonly shape: readonly number[];
+  /** Number of elements, the product of `shape` (1 for a scalar of shape []). */
+  readonly size: number;
+  /** Contiguous row-major values. The reference is fixed; optimizers update the contents in place. */
+  readonly data: FloatArray;
+  /** Whether gradients flow to this tensor. Set it on leaves (parameters); ops set it on their outputs. */
+  requiresGrad: boolean;
+  /**
+   * The gradient from backward: accumulated across backward calls for leaves (call `zeroGrad`), and
+   * kept for intermediates only after `retainGrad()`.
+   */
+  grad: Tensor | null = null;
+  /** @internal The node of the graph that produced this tensor; null for leaves. */
+  node: Node | null = null;
+  /** @internal The gradient being accumulated during a backward pass. */
+  gradBuffer: FloatArray | null = null;
+  /** @internal Set by `retainGrad`. */
+  retainsGrad = false;
+  /** @internal Registered gradient hooks. */
+  hooks: GradHook[] | null = null;
+  /** @internal Traversal mark of the last backward that visited this tensor. */
+  mark = 0;
+
+  /** Adopts `data` (no copy). Prefer the creation helpers; this validates only the length. */
+  constructor(data: FloatArray, shape: Shape, requiresGrad = false) {
+    const size = sizeOf(shape);
+    if (data.length !== size) {
+      throw new RangeError(`Tensor: data has length ${data.length}, expected ${size} for shape ${formatShape(shape)}`);
+    }
+    this.data = data;
+    this.shape = shape.slice();
+    this.size = size;
+    this.requiresGrad = requiresGrad;
+  }
+
+  get dtype(): DType {
+    return dtypeOf(this.data);
+  }
+
+  get ndim(): number {
+    return this.shape.length;
+  }
+
+  /** True when no recorded op produced this tensor (created directly, detached, or under noGrad). */
+  get isLeaf(): boolean {
+    return this.node === null;
+  }
+
+  /** The single value of a one-element tensor. */
+  item(): number {
+    if (this.size !== 1) {
+      throw new RangeError(`item: tensor has shape ${formatShape(this.shape)} (${this.size} elements), expected 1`);
+    }
+    return this.data[0] as number;
+  }
+
+  /** The values as a flat array of numbers, row-major. */
+  toArray(): number[] {
+    return Array.from(this.data);
+  }
+
+  /** Keep this intermediate tensor's gradient in `.grad` after backward (leaves always keep theirs). */
+  retainGrad(): this {
+    this.retainsGrad = true;
+    return this;
+  }
+
+  /**
+   * Observe this tensor's complete gradient during backward (before it flows further back). The grad
+   * tensor passed to `hook` is only valid during the call: its buffer is recycled afterwards, so copy
+   * what you keep. Returns a function that removes the hook.
+   */
+  registerHook(hook: GradHook): () => void {
+    if (typeof hook !== "function") throw new TypeError("registerHook: hook must be a function");
+    if (this.hooks === null) this.hooks = [];
+    this.hooks.push(hook);
+    return () => {
+      const i = this.hooks?.indexOf(hook) ?? -1;
+      if (i >= 0) this.hooks?.splice(i, 1);
+    };
+  }
+
+  /** Reverse-mode differentiation from this tensor; see `backward`. */
+  backward(seed?: Tensor | ArrayLike<number>, options: BackwardOptions = {}): void {
+    backward(this, seed, options);
+  }
+
+  /** A tensor sharing this one's data, cut from the graph (no gradient flows through it). */
+  detach(): Tensor {
+    return new Tensor(this.data, this.shape, false);
+  }
+
+  /** Sets the gradient to zero, keeping its buffer (no allocation on the next backward). */
+  zeroGrad(): void {
+    this.grad?.data.fill(0);
+  }
+
+  toString(): string {
+    return `Tensor(${formatShape(this.shape)}, ${this.dtype}${this.requiresGrad ? ", requiresGrad" : ""})`;
+  }
+}
+
+export function checkShape(fn: string, shape: unknown): readonly number[] {
+  if (!Array.isArray(shape)) throw new TypeError(`${fn}: shape must be an array of sizes (got ${typeof shape})`);
+  for (const d of shape as unknown[]) {
+    if (typeof d !== "number" || !Number.isInteger(d) || d < 0) {
+      throw new RangeError(`${fn}: shape ${formatShape(shape as number[])} must hold non-negative integers`);
+    }
+  }
+  return shape as readonly number[];
+}
+
+function dtypeOption(fn: string, options: TensorOptions): DType {
+  const dtype = options.dtype ?? "float32";
+  if (dtype !== "float32" && dtype !== "float64") {
+    throw new TypeError(`${fn}: dtype must be "float32" or "float64" (got ${String(dtype)})`);
+  }
+  return dtype;
+}
+
+function nestedShape(v: NestedArray): number[] {
+  const shape: number[] = [];
+  let cur: NestedArray = v;
+  while (Array.isArray(cur)) {
+    shape.push(cur.length);
+    if (cur.length === 0) break;
+    cur = cur[0] as NestedArray;
+  }
+  return shape;
+}
+
+function flattenInto(
+  fn: string,
+  v: NestedArray,
+  shape: readonly number[],
+  depth: number,
+  out: FloatArray,
+  pos: number,
+): number {
+  if (depth === shape.length) {
+    if (typeof v !== "number") throw new TypeError(`${fn}: expected a number at depth ${depth} (ragged nested array)`);
+    out[pos] = v;
+    return pos + 1;
+  }
+  if (!Array.isArray(v) || v.length !== shape[depth]) {
+    throw new RangeError(`${fn}: ragged nested array (expected length ${shape[depth]} at depth ${depth})`);
+  }
+  let p = pos;
+  for (const e of v as readonly NestedArray[]) p = flattenInto(fn, e, shape, depth + 1, out, p);
+  return p;
+}
+
+/**
+ * A tensor from values: a number (a scalar), nested arrays (shape inferred), or a flat array-like
+ * with an explicit `shape`. Values are copied. Throws when the count does not match the shape.
+ */
+export function tensor(
+  values: NestedArray | ArrayLike<number>,
+  shape?: readonly number[],
+  options: TensorOptions = {},
+): Tensor {
+  const fn = "tensor";
+  const dtype = options.dtype === undefined && values instanceof Float64Array ? "float64" : dtypeOption(fn, options);
+  if (typeof values === "number") {
+    const s = shape === undefined ? [] : checkShape(fn, shape);
+    if (sizeOf(s) !== 1) throw new RangeError(`${fn}: a single number cannot fill shape ${formatShape(s)}`);
+    const data = allocate(1, dtype);
+    data[0] = values;
+    return new Tensor(data, s, options.requiresGrad ?? false);
+  }
+  if (Array.isArray(values) && shape === undefined) {
+    const s = nestedShape(values as NestedArray);
+    const data = allocate(sizeOf(s), dtype);
+    flattenInto(fn, values as NestedArray, s, 0, data, 0);
+    return new Tensor(data, s, options.requiresGrad ?? false);
+  }
+  const flat = values as ArrayLike<number>;
+  const s = shape === undefined ? [flat.length] : checkShape(fn, shape);
+  if (flat.length !== sizeOf(s)) {
+    throw new RangeError(`${fn}: ${flat.length} values cannot fill shape ${formatShape(s)} (${sizeOf(s)} elements)`);
+  }
+  const data = allocate(flat.length, dtype);
+  for (let i = 0; i < flat.length; i++) data[i] = flat[i] as number;
+  return new Tensor(data, s, options.requiresGrad ?? false);
+}
+
+/** A tensor that adopts `data` without copying (its element type is `data`'s). */
+export function wrap(
+  data: FloatArray,
+  shape: readonly number[],
+  options: { readonly requiresGrad?: boolean } = {},
+): Tensor {
+  if (!(data instanceof Float32Array || data instanceof Float64Array)) {
+    throw new TypeError("wrap: data must be a Float32Array or Float64Array");
+  }
+  const s = checkShape("wrap", shape);
+  if (data.length !== sizeOf(s)) {
+    throw new RangeError(`wrap: data has length ${data.length}, expected ${sizeOf(s)} for shape ${formatShape(s)}`);
+  }
+  return new Tensor(data, s, options.requiresGrad ?? false);
+}
+
+/** A scalar (shape []) tensor. */
+export function scalar(value: number, options: TensorOptions = {}): Tensor {
+  const data = allocate(1, dtypeOption("scalar", options));
+  data[0] = value;
+  return new Tensor(data, [], options.requiresGrad ?? false);
+}
+
+export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
+  const s = checkShape("full", shape);
+  const data = allocate(sizeOf(s), dtypeOption("full", options));
+  if (value !== 0) data.fill(value);
+  return new Tensor(data, s, options.requiresGrad ?? false);
+}
+
+export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  return full(shape, 0, options);
+}
+
+export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
+  return full(shape, 1, options);
+}
+
+/** N(mean, std²) samples from the seeded generator. */
+export function randn(
+  shape: readonly number[],
+  rng: Rng,
+  options: TensorOptions & { readonly mean?: number; readonly std?: number } = {},
+): Tensor {
+  const t = zeros(shape, options);
+  rng.fillNormal(t.data, options.mean ?? 0, options.std ?? 1);
+  return t;
+}
+
+/** Uniform samples on [lo, hi) from the seeded generator. */
+export function rand(
+  shape: readonly number[],
+  rng: Rng,
+  options: TensorOptions & { readonly lo?: number; readonly hi?: number } = {},
+): Tensor {
+  const t = zeros(shape, options);
+  rng.fillUniform(t.data, options.lo ?? 0, options.hi ?? 1);
+  return t;
+}
+
+/** A `rows × cols` tensor copied from a linalg Matrix (strided views are read correctly). */
+export function fromMatrix(m: Matrix, options: TensorOptions = {}): Tensor {
+  const view = m as Matrix & { offset?: number; stride?: number };
+  const dtype = options.dtype ?? dtypeOf(m.data);
+  const data = allocate(m.rows * m.cols, dtype);
+  const off = view.offset ?? 0;
+  const ld = view.stride ?? m.cols;
+  for (let i = 0; i < m.rows; i++) {
+    for (let j = 0; j < m.cols; j++) data[i * m.cols + j] = m.data[off + i * ld + j] as number;
+  }
+  return new Tensor(data, [m.rows, m.cols], options.requiresGrad ?? false);
+}
+
+/** A linalg Matrix sharing a 2-D tensor's data (no copy). */
+export function toMatrix(t: Tensor): Matrix {
+  if (t.ndim !== 2) throw new RangeError(`toMatrix: tensor must be 2-D (got shape ${formatShape(t.shape)})`);
+  return { rows: t.shape[0] as number, cols: t.shape[1] as number, data: t.data };
+}
+
+/** A constant `n × depth` one-hot matrix: row i has a 1 in column `indices[i]`. */
+export function oneHot(indices: ArrayLike<number>, depth: number, options: TensorOptions = {}): Tensor {
+  if (!Number.isInteger(depth) || depth < 0)
+    throw new RangeError(`oneHot: depth must be a non-negative integer (got ${depth})`);
+  const n = indices.length;
+  const t = zeros([n, depth], { dtype: dtypeOption("oneHot", options) });
+  for (let i = 0; i < n; i++) {
+    const k = indices[i] as number;
+    if (!Number.isInteger(k) || k < 0 || k >= depth) {
+      throw new RangeError(`oneHot: indices[${i}] = ${k} is outside [0, ${depth})`);
+    }
+    t.data[i * depth + k] = 1;
+  }
+  return t;
+}
