@@ -1,0 +1,111 @@
+/**
+ * Diagonal Fisher of one dense or conv2d layer: D = diag(F) = (1/N) Σ_n vec(∇_n)², ∇_n = Σ_t g_{n,t} ā_{n,t}ᵀ.
+ *
+ * It is EKFAC's scaling in the identity basis (scaling.ts with U_A = I, U_G = I): for dense layers the
+ * one-product form D = (1/N)(g∘g)ᵀ(ā∘ā). Empirical or true Fisher depending on the g the producer
+ * captured (see fisher-mode in index docs). Moving average over steps as for the Kronecker factors.
+ * Update: Δ = ∇ ⊘ (D + ε). Cost per step: N·T·g·a for D (T = 1) and g·a for the update; no allocation
+ * after warm-up. A grouped conv keeps only its within-group diagonal (cross-group entries are not
+ * parameters of the same block, but the diagonal of F is complete: a diagonal has no cross terms).
+ */
+import type { LayerStatistics } from "../capture.ts";
+import { asFloat64, type BlockDims, checkShape, checkStatistics, ensure, type LayerShape } from "../internal/stats.ts";
+import { checkDamping } from "./kronecker-block.ts";
+import { chooseScalingStrategy, type ScalingWorkspace, scalingInto, scalingRowsSize } from "./scaling.ts";
+
+export interface DiagonalFisherOptions {
+  /** Moving-average decay of D (0 = current minibatch only). Default 0.95. */
+  readonly decay?: number;
+}
+
+export class DiagonalFisher {
+  readonly shape: LayerShape;
+  readonly dims: BlockDims;
+  readonly decay: number;
+  /** diag(F) in W̄'s row-major layout (groups × gDim × aDim). */
+  readonly D: Float64Array;
+  updates = 0;
+  private wsA: Float64Array = new Float64Array(0);
+  private wsG: Float64Array = new Float64Array(0);
+  private ws: ScalingWorkspace = { rows: new Float64Array(0), m1: new Float64Array(0), m2: new Float64Array(0) };
+  private batch: Float64Array = new Float64Array(0);
+
+  constructor(shape: LayerShape, options: DiagonalFisherOptions = {}) {
+    this.dims = checkShape("DiagonalFisher", shape);
+    this.shape = {
+      kind: shape.kind,
+      outDim: shape.outDim,
+      inDim: shape.inDim,
+      hasBias: shape.hasBias,
+      groups: shape.groups,
+    };
+    this.decay = options.decay ?? 0.95;
+    if (typeof this.decay !== "number" || !(this.decay >= 0 && this.decay < 1)) {
+      throw new RangeError(`DiagonalFisher: options.decay must be a number in [0, 1) (got ${String(this.decay)})`);
+    }
+    this.D = new Float64Array(this.dims.size);
+  }
+
+  /** D ← ρ D + (1 − ρ) D_batch (the first update takes D_batch). */
+  update(stats: LayerStatistics): void {
+    const rows = checkStatistics("DiagonalFisher.update", this.shape.kind, this.dims, stats);
+    const { aDim: a, gDim: g, groups } = this.dims;
+    const n = stats.batchSize;
+    const t = stats.positions;
+    if (!(stats.a instanceof Float64Array)) this.wsA = ensure(this.wsA, groups * rows * a);
+    if (!(stats.g instanceof Float64Array)) this.wsG = ensure(this.wsG, groups * rows * g);
+    const aData = asFloat64(stats.a, this.wsA);
+    const gData = asFloat64(stats.g, this.wsG);
+    const strategy = chooseScalingStrategy(n, t, a, g, true);
+    this.ws.rows = ensure(this.ws.rows, scalingRowsSize(strategy, n, t, a, g));
+    this.ws.m1 = ensure(this.ws.m1, g * a);
+    this.ws.m2 = ensure(this.ws.m2, g * a);
+    this.batch = ensure(this.batch, g * a);
+    const rho = this.updates === 0 ? 0 : this.decay;
+    const ga = g * a;
+    for (let k = 0; k < groups; k++) {
+      scalingInto(
+        this.batch,
+        0,
+        aData,
+        k * rows * a,
+        gData,
+        k * rows * g,
+        n,
+        t,
+        a,
+        g,
+        null,
+        0,
+        null,
+        0,
+        strategy,
+        this.ws,
+      );
+      for (let i = 0; i < ga; i++)
+        this.D[k * ga + i] = rho * (this.D[k * ga + i] as number) + (1 - rho) * (this.batch[i] as number);
+    }
+    this.updates++;
+  }
+
+  /** out = grad ⊘ (D + ε); `out` may be `grad`. */
+  precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {
+    const size = this.dims.size;
+    if (grad.length !== size || out.length !== size) {
+      throw new RangeError(
+        `DiagonalFisher.precondition: grad and out must have outDim·aDim = ${size} elements (got ${grad.length}, ${out.length})`,
+      );
+    }
+    checkDamping("DiagonalFisher.precondition", damping);
+    for (let i = 0; i < size; i++) out[i] = (grad[i] as number) / ((this.D[i] as number) + damping);
+    return out;
+  }
+
+  /** diag(D) as a dense P × P matrix (tests and diagnostics). */
+  denseApproximation(): Float64Array {
+    const p = this.dims.size;
+    const out = new Float64Array(p * p);
+    for (let i = 0; i < p; i++) out[i * p + i] = this.D[i] as number;
+    return out;
+  }
+}

@@ -1,0 +1,224 @@
+/**
+ * EKFAC's scaling: the second moment of per-example gradients in a Kronecker-factored eigenbasis.
+ *
+ *   S*[i,j] = (1/N) Σ_n ((U_Gᵀ ∇_n U_A)[i,j])²,   ∇_n = Σ_t g_{n,t} ā_{n,t}ᵀ   (gDim × aDim)
+ *
+ * Source: George et al. 2018, §3.2 and Algorithm 1 (line "s* ← E[(U_Gᵀ ∇_n U_A)²]"); paper-notes §2, §6.
+ * With U_A = I and U_G = I it is the diagonal of the Fisher (DiagonalFisher reuses this kernel).
+ *
+ * Strategies (all give the same S*; a test checks they agree to rounding):
+ * - "gram": with rotated rows Ã = ā U_A, G̃ = g U_G,
+ *     S* = (1/N) Σ_n Σ_{t,t'} (G̃_{n,t} ∘ G̃_{n,t'})ᵀ (Ã_{n,t} ∘ Ã_{n,t'})
+ *   stacked over the T(T+1)/2 unordered pairs (t ≤ t', weight 2 off the diagonal) as ONE product.
+ *   For T = 1 (dense layers) this is the paper's rank-one trick S* = (1/N)(G̃∘G̃)ᵀ(Ã∘Ã).
+ * - "rotate-rows": Ã, G̃ as above, then per example M_n = G̃_nᵀ Ã_n (a batched product over T), S* += M_n∘M_n.
+ * - "rotate-gradients": per example ∇_n = g_nᵀ a_n, then M_n = U_Gᵀ ∇_n U_A, S* += M_n∘M_n.
+ * Multiply-add counts (a = aDim, g = gDim, R = N·T rows; rotation terms vanish with an identity basis):
+ *   gram R(a²+g²) + N·T(T+1)/2·g·a;  rotate-rows R(a²+g²) + R·g·a;  rotate-gradients R·g·a + N(g²a + ga²).
+ * `chooseScalingStrategy` picks the smallest; gram wins for T = 1, rotate-gradients for large T.
+ *
+ * Deviation: none in the estimator. Allocation: none; the caller passes workspaces sized by
+ * `scalingRowsSize` (see `ScalingWorkspace`).
+ */
+import { gemmStrided } from "@ekfac-ts/linalg";
+
+export type ScalingStrategy = "gram" | "rotate-rows" | "rotate-gradients";
+
+export function scalingCost(
+  strategy: ScalingStrategy,
+  n: number,
+  t: number,
+  aDim: number,
+  gDim: number,
+  identityBasis: boolean,
+): number {
+  const r = n * t;
+  const rotateRows = identityBasis ? 0 : r * (aDim * aDim + gDim * gDim);
+  switch (strategy) {
+    case "gram":
+      return rotateRows + ((n * t * (t + 1)) / 2) * gDim * aDim;
+    case "rotate-rows":
+      return rotateRows + r * gDim * aDim;
+    case "rotate-gradients":
+      return r * gDim * aDim + (identityBasis ? 0 : n * (gDim * gDim * aDim + gDim * aDim * aDim));
+  }
+}
+
+export function chooseScalingStrategy(
+  n: number,
+  t: number,
+  aDim: number,
+  gDim: number,
+  identityBasis: boolean,
+): ScalingStrategy {
+  let best: ScalingStrategy = "gram";
+  let bestCost = scalingCost("gram", n, t, aDim, gDim, identityBasis);
+  for (const s of ["rotate-rows", "rotate-gradients"] as const) {
+    const c = scalingCost(s, n, t, aDim, gDim, identityBasis);
+    if (c < bestCost) {
+      best = s;
+      bestCost = c;
+    }
+  }
+  return best;
+}
+
+/**
+ * Workspaces of `scalingInto`: `rows` holds `scalingRowsSize(…)` elements, `m1` and `m2` gDim·aDim each
+ * (three distinct buffers because a product must not write into a buffer it reads).
+ */
+export interface ScalingWorkspace {
+  rows: Float64Array;
+  m1: Float64Array;
+  m2: Float64Array;
+}
+
+/** Float64 elements `ScalingWorkspace.rows` needs. */
+export function scalingRowsSize(strategy: ScalingStrategy, n: number, t: number, aDim: number, gDim: number): number {
+  const r = n * t;
+  switch (strategy) {
+    case "gram":
+      return r * (aDim + gDim) + ((n * t * (t + 1)) / 2) * (aDim + gDim);
+    case "rotate-rows":
+      return r * (aDim + gDim);
+    case "rotate-gradients":
+      return 0;
+  }
+}
+
+/**
+ * Writes S* (gDim × aDim, row-major, at `out[outOff…]`) for one Kronecker block.
+ * `a` holds rows = N·T rows of length aDim from `aOff`, `g` the matching rows of length gDim from `gOff`
+ * (example-major: row n·T + t). `uA`/`uG` are the eigenvectors as columns (row-major), or null for the
+ * identity basis.
+ */
+export function scalingInto(
+  out: Float64Array,
+  outOff: number,
+  a: Float64Array,
+  aOff: number,
+  g: Float64Array,
+  gOff: number,
+  n: number,
+  t: number,
+  aDim: number,
+  gDim: number,
+  uA: Float64Array | null,
+  uAOff: number,
+  uG: Float64Array | null,
+  uGOff: number,
+  strategy: ScalingStrategy,
+  workspace: ScalingWorkspace,
+): Float64Array {
+  const { rows: ws, m1, m2 } = workspace;
+  const r = n * t;
+  const ga = gDim * aDim;
+  if (strategy === "rotate-gradients") {
+    out.fill(0, outOff, outOff + ga);
+    for (let e = 0; e < n; e++) {
+      // ∇_e = Σ_t g_{e,t} ā_{e,t}ᵀ = g_eᵀ a_e with g_e (T × gDim) and a_e (T × aDim).
+      gemmStrided(
+        true,
+        false,
+        gDim,
+        aDim,
+        t,
+        1,
+        g,
+        gOff + e * t * gDim,
+        gDim,
+        a,
+        aOff + e * t * aDim,
+        aDim,
+        0,
+        m1,
+        0,
+        aDim,
+      );
+      if (uA !== null && uG !== null) {
+        // m2 = U_Gᵀ ∇_e, then m1 = m2 U_A.
+        gemmStrided(true, false, gDim, aDim, gDim, 1, uG, uGOff, gDim, m1, 0, aDim, 0, m2, 0, aDim);
+        gemmStrided(false, false, gDim, aDim, aDim, 1, m2, 0, aDim, uA, uAOff, aDim, 0, m1, 0, aDim);
+      }
+      for (let k = 0; k < ga; k++) {
+        const v = m1[k] as number;
+        out[outOff + k] = (out[outOff + k] as number) + v * v;
+      }
+    }
+    const inv = 1 / n;
+    for (let k = 0; k < ga; k++) out[outOff + k] = (out[outOff + k] as number) * inv;
+    return out;
+  }
+
+  // Rotated rows: Ã (r × aDim) at 0, G̃ (r × gDim) after it; with the identity basis, read a, g directly.
+  const atOff = 0;
+  const gtOff = r * aDim;
+  let at = a;
+  let atBase = aOff;
+  let gt = g;
+  let gtBase = gOff;
+  if (uA !== null && uG !== null) {
+    gemmStrided(false, false, r, aDim, aDim, 1, a, aOff, aDim, uA, uAOff, aDim, 0, ws, atOff, aDim);
+    gemmStrided(false, false, r, gDim, gDim, 1, g, gOff, gDim, uG, uGOff, gDim, 0, ws, gtOff, gDim);
+    at = ws;
+    atBase = atOff;
+    gt = ws;
+    gtBase = gtOff;
+  }
+  const restOff = r * (aDim + gDim);
+
+  if (strategy === "rotate-rows") {
+    out.fill(0, outOff, outOff + ga);
+    for (let e = 0; e < n; e++) {
+      gemmStrided(
+        true,
+        false,
+        gDim,
+        aDim,
+        t,
+        1,
+        gt,
+        gtBase + e * t * gDim,
+        gDim,
+        at,
+        atBase + e * t * aDim,
+        aDim,
+        0,
+        m1,
+        0,
+        aDim,
+      );
+      for (let k = 0; k < ga; k++) {
+        const v = m1[k] as number;
+        out[outOff + k] = (out[outOff + k] as number) + v * v;
+      }
+    }
+    const inv = 1 / n;
+    for (let k = 0; k < ga; k++) out[outOff + k] = (out[outOff + k] as number) * inv;
+    return out;
+  }
+
+  // gram: pair rows P_g (pairs × gDim, weighted) and P_a (pairs × aDim), then S* = (1/N) P_gᵀ P_a.
+  const pairs = (n * t * (t + 1)) / 2;
+  const pgOff = restOff;
+  const paOff = pgOff + pairs * gDim;
+  let p = 0;
+  for (let e = 0; e < n; e++) {
+    for (let t1 = 0; t1 < t; t1++) {
+      for (let t2 = t1; t2 < t; t2++) {
+        const w = t1 === t2 ? 1 : 2;
+        const g1 = gtBase + (e * t + t1) * gDim;
+        const g2 = gtBase + (e * t + t2) * gDim;
+        const pg = pgOff + p * gDim;
+        for (let i = 0; i < gDim; i++) ws[pg + i] = w * (gt[g1 + i] as number) * (gt[g2 + i] as number);
+        const a1 = atBase + (e * t + t1) * aDim;
+        const a2 = atBase + (e * t + t2) * aDim;
+        const pa = paOff + p * aDim;
+        for (let j = 0; j < aDim; j++) ws[pa + j] = (at[a1 + j] as number) * (at[a2 + j] as number);
+        p++;
+      }
+    }
+  }
+  gemmStrided(true, false, gDim, aDim, pairs, 1 / n, ws, pgOff, gDim, ws, paOff, aDim, 0, out, outOff, aDim);
+  return out;
+}

@@ -1,0 +1,105 @@
+/**
+ * Validation of layer shapes and captured statistics, and their conversion to float64 workspaces.
+ * Shared by every curvature block; kernels downstream trust what leaves this file.
+ */
+import type { FloatArray } from "@ekfac-ts/linalg";
+import type { LayerStatistics } from "../capture.ts";
+
+/** The shape of one curvature layer, as the blocks need it (a subset of `CurvatureLayer`). */
+export interface LayerShape {
+  readonly kind: "dense" | "conv2d";
+  /** dout (dense) or C_out (conv). */
+  readonly outDim: number;
+  /** din (dense) or (C_in/groups)·kh·kw (conv), without the bias column. */
+  readonly inDim: number;
+  readonly hasBias: boolean;
+  /** 1 for dense layers. */
+  readonly groups: number;
+}
+
+/** Derived sizes: `aDim = inDim (+1)`, `gDim = outDim/groups`, `P = outDim·aDim`. */
+export interface BlockDims {
+  readonly aDim: number;
+  readonly gDim: number;
+  readonly groups: number;
+  /** Parameters of the whole layer including the bias: outDim·aDim. */
+  readonly size: number;
+}
+
+function isPositiveInt(v: unknown): v is number {
+  return typeof v === "number" && Number.isInteger(v) && v >= 1;
+}
+
+export function checkShape(fn: string, shape: LayerShape): BlockDims {
+  if (shape === null || typeof shape !== "object") throw new TypeError(`${fn}: shape must be an object`);
+  if (shape.kind !== "dense" && shape.kind !== "conv2d") {
+    throw new TypeError(`${fn}: shape.kind must be "dense" or "conv2d" (got ${String(shape.kind)})`);
+  }
+  for (const key of ["outDim", "inDim", "groups"] as const) {
+    if (!isPositiveInt(shape[key])) {
+      throw new RangeError(`${fn}: shape.${key} must be a positive integer (got ${String(shape[key])})`);
+    }
+  }
+  if (typeof shape.hasBias !== "boolean") throw new TypeError(`${fn}: shape.hasBias must be a boolean`);
+  if (shape.outDim % shape.groups !== 0) {
+    throw new RangeError(`${fn}: shape.outDim = ${shape.outDim} is not divisible by groups = ${shape.groups}`);
+  }
+  if (shape.kind === "dense" && shape.groups !== 1) {
+    throw new RangeError(`${fn}: a dense layer has groups = 1 (got ${shape.groups})`);
+  }
+  const aDim = shape.inDim + (shape.hasBias ? 1 : 0);
+  const gDim = shape.outDim / shape.groups;
+  return { aDim, gDim, groups: shape.groups, size: shape.outDim * aDim };
+}
+
+/** Checks the statistics against the layer; returns rows = N·T. Throws TypeError/RangeError. */
+export function checkStatistics(fn: string, kind: "dense" | "conv2d", dims: BlockDims, stats: LayerStatistics): number {
+  if (stats === null || typeof stats !== "object") throw new TypeError(`${fn}: statistics must be an object`);
+  const { batchSize: n, positions: t } = stats;
+  if (!isPositiveInt(n)) throw new RangeError(`${fn}: statistics.batchSize must be a positive integer (got ${n})`);
+  if (!isPositiveInt(t)) throw new RangeError(`${fn}: statistics.positions must be a positive integer (got ${t})`);
+  if (kind === "dense" && t !== 1) {
+    throw new RangeError(`${fn}: a dense layer has statistics.positions = 1 (got ${t})`);
+  }
+  for (const key of ["a", "g"] as const) {
+    const arr = stats[key];
+    if (!(arr instanceof Float32Array || arr instanceof Float64Array)) {
+      throw new TypeError(`${fn}: statistics.${key} must be a Float32Array or Float64Array`);
+    }
+  }
+  const rows = n * t;
+  const expectA = dims.groups * rows * dims.aDim;
+  const expectG = dims.groups * rows * dims.gDim;
+  if (stats.a.length !== expectA) {
+    throw new RangeError(
+      `${fn}: statistics.a has length ${stats.a.length}, expected groups·N·T·aDim = ${dims.groups}·${n}·${t}·${dims.aDim} = ${expectA}`,
+    );
+  }
+  if (stats.g.length !== expectG) {
+    throw new RangeError(
+      `${fn}: statistics.g has length ${stats.g.length}, expected groups·N·T·gDim = ${dims.groups}·${n}·${t}·${dims.gDim} = ${expectG}`,
+    );
+  }
+  return rows;
+}
+
+export function allFinite(x: ArrayLike<number>): boolean {
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i] as number;
+    // v − v is NaN exactly for NaN and ±Inf; cheaper than Number.isFinite per element.
+    if (v - v !== 0) return false;
+  }
+  return true;
+}
+
+/** A float64 view of `x`: `x` itself when it already is float64, otherwise a copy into `ws`. */
+export function asFloat64(x: FloatArray, ws: Float64Array): Float64Array {
+  if (x instanceof Float64Array) return x;
+  ws.set(x);
+  return ws;
+}
+
+/** `buf` if it holds at least `n` elements, else a new buffer (workspaces grow to the largest batch). */
+export function ensure(buf: Float64Array, n: number): Float64Array {
+  return buf.length >= n ? buf : new Float64Array(n);
+}
