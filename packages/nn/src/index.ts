@@ -1,1 +1,93 @@
-export {};
+export { loadCheckpoint, saveCheckpoint } from "./checkpoint/model-checkpoint.ts";
+export {
+  readSafetensors,
+  SAFETENSORS_DTYPES,
+  type SafetensorsData,
+  type SafetensorsDtype,
+  type SafetensorsFile,
+  type SafetensorsTensor,
+  safetensorsItemSize,
+  writeSafetensors,
+} from "./checkpoint/safetensors.ts";
+export { type Batch, BatchLoader, type BatchOptions, type Dataset, type RowArray } from "./data/batches.ts";
+export { type IdxData, type IdxDtype, type IdxTensor, readIdx, writeIdx } from "./data/idx.ts";
+export {
+  type FeatureStatistics,
+  featureStatistics,
+  oneHot,
+  oneHotInto,
+  scaleBytes,
+  scaleBytesInto,
+  standardize,
+  standardizeInto,
+} from "./data/normalize.ts";
+export {
+  constant,
+  type Fans,
+  fans,
+  glorotNormal,
+  glorotUniform,
+  type HeOptions,
+  heNormal,
+  heUniform,
+  pytorchDefaultBias,
+  pytorchDefaultWeight,
+  truncatedNormal,
+  zerosInit,
+} from "./init.ts";
+export {
+  AvgPool2d,
+  Dropout,
+  Flatten,
+  GELU,
+  GlobalAvgPool2d,
+  Identity,
+  LeakyReLU,
+  MaxPool2d,
+  type PoolOptions,
+  ReLU,
+  Residual,
+  Sequential,
+  Sigmoid,
+  Softplus,
+  Tanh,
+} from "./layers/basic.ts";
+export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from "./layers/batchnorm.ts";
+export { Conv2d, type Conv2dOptions, type Pair } from "./layers/conv.ts";
+export { type LayerInit, Linear, type LinearOptions } from "./layers/linear.ts";
+export {
+  type Loss,
+  mseLoss,
+  sampleBernoulli,
+  sampleBernoulliInto,
+  sampleCategorical,
+  sampleCategoricalInto,
+  sampleGaussian,
+  sampleGaussianInto,
+  sigmoidCrossEntropy,
+  sigmoidCrossEntropyLoss,
+  softmaxCrossEntropy,
+  softmaxCrossEntropyLoss,
+  softmaxCrossEntropyOneHot,
+  squaredErrorLoss,
+} from "./losses.ts";
+export {
+  type Activation,
+  type AutoencoderOptions,
+  activationModule,
+  type CnnOptions,
+  deepAutoencoder,
+  type ModelOptions,
+  mlp,
+  smallResNet,
+  smallVgg,
+} from "./models.ts";
+export {
+  type CurvatureLayer,
+  type CurvatureModel,
+  type LayerStatistics,
+  type LoadOptions,
+  Module,
+  Parameter,
+  type ParameterRef,
+} from "./module.ts";

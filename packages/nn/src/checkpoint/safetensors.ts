@@ -1,0 +1,396 @@
+/**
+ * The safetensors checkpoint format (Hugging Face, reference implementation `safetensors` crate,
+ * `tensor.rs`), read and written without platform assumptions.
+ *
+ * Layout: `N` (u64, little-endian) · `N` bytes of UTF-8 JSON header · the data buffer. The header maps
+ * each tensor name to `{"dtype", "shape", "data_offsets": [begin, end]}` (offsets relative to the data
+ * buffer) and may hold `"__metadata__": {string: string}`. Element bytes are little-endian, C order.
+ *
+ * Writing follows the reference serializer byte for byte: tensors sorted by dtype in DESCENDING
+ * reference enum order (`U64, I64, F64, F32, U32, I32, BF16, F16, U16, I16, F8_E4M3, F8_E5M2, I8, U8,
+ * BOOL`, i.e. largest alignment first), ties by name (byte order of the UTF-8 names); compact JSON with
+ * `__metadata__` first, then the tensors in layout order, each as `dtype, shape, data_offsets`; the
+ * header padded with spaces to a multiple of 8 bytes; data contiguous in that order.
+ * Deviation: the reference keeps `__metadata__` in a hash map (unspecified order); here its keys are
+ * sorted so output is deterministic.
+ *
+ * Reading rejects (never a crash, a hang or a silently wrong tensor): files shorter than 8 bytes, a
+ * header longer than 100 MB (the reference's cap) or than the file, invalid UTF-8 or JSON, a header
+ * that is not an object, duplicated names (JSON.parse would silently keep the last one), unknown
+ * dtypes, shapes that are not arrays of non-negative safe integers, offsets that are not
+ * `[begin, end]` with `begin ≤ end`, `end − begin ≠ numel·itemsize`, and offsets that overlap, leave a
+ * gap, or do not cover the data buffer exactly (the reference's `validate` + `MetadataIncompleteBuffer`).
+ * Unknown fields inside a tensor entry are ignored, as the reference's serde derive does.
+ *
+ * Element conversion goes through DataView with explicit little-endian flags. NaN payload bits of
+ * floats may be canonicalised by the engine (the values stay NaN).
+ * Cost: O(file size) time; the returned arrays are fresh copies (no aliasing of the input).
+ */
+import { JsonSyntaxError, type JsonValue, parseJson, stringifyJson } from "../internal/json.ts";
+import { decodeUtf8, encodeUtf8 } from "../internal/utf8.ts";
+
+/** The reference dtypes, in the reference enum order (ascending alignment). */
+export const SAFETENSORS_DTYPES = [
+  "BOOL",
+  "U8",
+  "I8",
+  "F8_E5M2",
+  "F8_E4M3",
+  "I16",
+  "U16",
+  "F16",
+  "BF16",
+  "I32",
+  "U32",
+  "F32",
+  "F64",
+  "I64",
+  "U64",
+] as const;
+export type SafetensorsDtype = (typeof SAFETENSORS_DTYPES)[number];
+
+/**
+ * Element storage per dtype: F32 → Float32Array, F64 → Float64Array, I8/I16/I32/I64 → Int8Array/
+ * Int16Array/Int32Array/BigInt64Array, U8/U16/U32/U64 → Uint8Array/…/BigUint64Array, BOOL and the
+ * 8-bit floats → Uint8Array of raw bytes, F16/BF16 → Uint16Array of raw bit patterns.
+ */
+export type SafetensorsData =
+  | Float32Array
+  | Float64Array
+  | Int8Array
+  | Int16Array
+  | Int32Array
+  | BigInt64Array
+  | Uint8Array
+  | Uint16Array
+  | Uint32Array
+  | BigUint64Array;
+
+export interface SafetensorsTensor {
+  readonly dtype: SafetensorsDtype;
+  readonly shape: readonly number[];
+  readonly data: SafetensorsData;
+}
+
+export interface SafetensorsFile {
+  /** Tensors in file (offset) order. */
+  readonly tensors: Map<string, SafetensorsTensor>;
+  /** `__metadata__`, or null when the header has none. */
+  readonly metadata: Map<string, string> | null;
+}
+
+const MAX_HEADER_SIZE = 100_000_000;
+const METADATA_KEY = "__metadata__";
+
+interface DtypeInfo {
+  readonly size: number;
+  readonly rank: number;
+  readonly ctor: abstract new (n: number) => SafetensorsData;
+  readonly make: (n: number) => SafetensorsData;
+  readonly get: (v: DataView, off: number) => number | bigint;
+  readonly set: (v: DataView, off: number, x: number | bigint) => void;
+}
+
+const u8get = (v: DataView, o: number) => v.getUint8(o);
+const u8set = (v: DataView, o: number, x: number | bigint) => v.setUint8(o, x as number);
+const u16get = (v: DataView, o: number) => v.getUint16(o, true);
+const u16set = (v: DataView, o: number, x: number | bigint) => v.setUint16(o, x as number, true);
+
+const DTYPES: Record<SafetensorsDtype, DtypeInfo> = {
+  BOOL: { size: 1, rank: 0, ctor: Uint8Array, make: (n) => new Uint8Array(n), get: u8get, set: u8set },
+  U8: { size: 1, rank: 1, ctor: Uint8Array, make: (n) => new Uint8Array(n), get: u8get, set: u8set },
+  I8: {
+    size: 1,
+    rank: 2,
+    ctor: Int8Array,
+    make: (n) => new Int8Array(n),
+    get: (v, o) => v.getInt8(o),
+    set: (v, o, x) => v.setInt8(o, x as number),
+  },
+  F8_E5M2: { size: 1, rank: 3, ctor: Uint8Array, make: (n) => new Uint8Array(n), get: u8get, set: u8set },
+  F8_E4M3: { size: 1, rank: 4, ctor: Uint8Array, make: (n) => new Uint8Array(n), get: u8get, set: u8set },
+  I16: {
+    size: 2,
+    rank: 5,
+    ctor: Int16Array,
+    make: (n) => new Int16Array(n),
+    get: (v, o) => v.getInt16(o, true),
+    set: (v, o, x) => v.setInt16(o, x as number, true),
+  },
+  U16: { size: 2, rank: 6, ctor: Uint16Array, make: (n) => new Uint16Array(n), get: u16get, set: u16set },
+  F16: { size: 2, rank: 7, ctor: Uint16Array, make: (n) => new Uint16Array(n), get: u16get, set: u16set },
+  BF16: { size: 2, rank: 8, ctor: Uint16Array, make: (n) => new Uint16Array(n), get: u16get, set: u16set },
+  I32: {
+    size: 4,
+    rank: 9,
+    ctor: Int32Array,
+    make: (n) => new Int32Array(n),
+    get: (v, o) => v.getInt32(o, true),
+    set: (v, o, x) => v.setInt32(o, x as number, true),
+  },
+  U32: {
+    size: 4,
+    rank: 10,
+    ctor: Uint32Array,
+    make: (n) => new Uint32Array(n),
+    get: (v, o) => v.getUint32(o, true),
+    set: (v, o, x) => v.setUint32(o, x as number, true),
+  },
+  F32: {
+    size: 4,
+    rank: 11,
+    ctor: Float32Array,
+    make: (n) => new Float32Array(n),
+    get: (v, o) => v.getFloat32(o, true),
+    set: (v, o, x) => v.setFloat32(o, x as number, true),
+  },
+  F64: {
+    size: 8,
+    rank: 12,
+    ctor: Float64Array,
+    make: (n) => new Float64Array(n),
+    get: (v, o) => v.getFloat64(o, true),
+    set: (v, o, x) => v.setFloat64(o, x as number, true),
+  },
+  I64: {
+    size: 8,
+    rank: 13,
+    ctor: BigInt64Array,
+    make: (n) => new BigInt64Array(n),
+    get: (v, o) => v.getBigInt64(o, true),
+    set: (v, o, x) => v.setBigInt64(o, x as bigint, true),
+  },
+  U64: {
+    size: 8,
+    rank: 14,
+    ctor: BigUint64Array,
+    make: (n) => new BigUint64Array(n),
+    get: (v, o) => v.getBigUint64(o, true),
+    set: (v, o, x) => v.setBigUint64(o, x as bigint, true),
+  },
+};
+
+function isDtype(s: string): s is SafetensorsDtype {
+  return Object.hasOwn(DTYPES, s);
+}
+
+/** Byte size of one element of `dtype`. */
+export function safetensorsItemSize(dtype: SafetensorsDtype): number {
+  return DTYPES[dtype].size;
+}
+
+function numelOf(fn: string, name: string, shape: readonly number[]): number {
+  let n = 1;
+  for (const d of shape) {
+    if (!Number.isSafeInteger(d) || d < 0) {
+      throw new RangeError(
+        `${fn}: tensor ${JSON.stringify(name)} has an invalid dimension ${String(d)} in shape [${shape.join(", ")}] (expected non-negative integers)`,
+      );
+    }
+    n *= d;
+    if (!Number.isSafeInteger(n)) {
+      throw new RangeError(
+        `${fn}: tensor ${JSON.stringify(name)} shape [${shape.join(", ")}] overflows (more than 2^53 elements)`,
+      );
+    }
+  }
+  return n;
+}
+
+/** Lexicographic byte order of UTF-8 encodings = code-point order (Rust's `String` ordering). */
+function compareCodePoints(a: string, b: string): number {
+  const ia = a[Symbol.iterator]();
+  const ib = b[Symbol.iterator]();
+  for (;;) {
+    const x = ia.next();
+    const y = ib.next();
+    if (x.done === true) return y.done === true ? 0 : -1;
+    if (y.done === true) return 1;
+    const cx = x.value.codePointAt(0) as number;
+    const cy = y.value.codePointAt(0) as number;
+    if (cx !== cy) return cx - cy;
+  }
+}
+
+/**
+ * Serializes tensors (and optional `__metadata__`) to safetensors bytes. Throws a TypeError for an
+ * unknown dtype or a data array of the wrong kind, a RangeError when `data.length ≠ numel(shape)`.
+ */
+export function writeSafetensors(
+  tensors: ReadonlyMap<string, SafetensorsTensor> | Readonly<Record<string, SafetensorsTensor>>,
+  metadata?: ReadonlyMap<string, string> | Readonly<Record<string, string>>,
+): Uint8Array {
+  const fn = "writeSafetensors";
+  const entries: [string, SafetensorsTensor][] =
+    tensors instanceof Map ? [...tensors.entries()] : Object.entries(tensors as Record<string, SafetensorsTensor>);
+  for (const [name, t] of entries) {
+    if (name === METADATA_KEY) throw new TypeError(`${fn}: "${METADATA_KEY}" is reserved and cannot name a tensor`);
+    if (typeof t.dtype !== "string" || !isDtype(t.dtype)) {
+      throw new TypeError(
+        `${fn}: tensor ${JSON.stringify(name)} has unknown dtype ${String(t.dtype)} (expected one of ${SAFETENSORS_DTYPES.join(", ")})`,
+      );
+    }
+    const info = DTYPES[t.dtype];
+    if (!(t.data instanceof info.ctor)) {
+      throw new TypeError(
+        `${fn}: tensor ${JSON.stringify(name)} with dtype ${t.dtype} needs a ${info.ctor.name} (got ${t.data?.constructor?.name ?? typeof t.data})`,
+      );
+    }
+    const n = numelOf(fn, name, t.shape);
+    if (t.data.length !== n) {
+      throw new RangeError(
+        `${fn}: tensor ${JSON.stringify(name)} has ${t.data.length} elements, expected numel([${t.shape.join(", ")}]) = ${n}`,
+      );
+    }
+  }
+  entries.sort(([na, a], [nb, b]) => DTYPES[b.dtype].rank - DTYPES[a.dtype].rank || compareCodePoints(na, nb));
+
+  const header = new Map<string, JsonValue>();
+  if (metadata !== undefined) {
+    const m: [string, string][] =
+      metadata instanceof Map ? [...metadata.entries()] : Object.entries(metadata as Record<string, string>);
+    for (const [k, v] of m) {
+      if (typeof v !== "string")
+        throw new TypeError(`${fn}: metadata ${JSON.stringify(k)} must be a string (got ${typeof v})`);
+    }
+    m.sort(([a], [b]) => compareCodePoints(a, b));
+    header.set(METADATA_KEY, new Map<string, JsonValue>(m));
+  }
+  let offset = 0;
+  for (const [name, t] of entries) {
+    const nbytes = t.data.length * DTYPES[t.dtype].size;
+    header.set(
+      name,
+      new Map<string, JsonValue>([
+        ["dtype", t.dtype],
+        ["shape", [...t.shape]],
+        ["data_offsets", [offset, offset + nbytes]],
+      ]),
+    );
+    offset += nbytes;
+  }
+  const json = encodeUtf8(stringifyJson(header), fn);
+  const padded = json.length + ((8 - (json.length % 8)) % 8);
+  const out = new Uint8Array(8 + padded + offset);
+  const view = new DataView(out.buffer);
+  view.setUint32(0, padded, true); // u64 little-endian: low word, then a zero high word
+  view.setUint32(4, 0, true);
+  out.set(json, 8);
+  out.fill(0x20, 8 + json.length, 8 + padded);
+  let pos = 8 + padded;
+  for (const [, t] of entries) {
+    const info = DTYPES[t.dtype];
+    for (let i = 0; i < t.data.length; i++, pos += info.size) info.set(view, pos, t.data[i] as number | bigint);
+  }
+  return out;
+}
+
+function isObject(v: JsonValue | undefined): v is Map<string, JsonValue> {
+  return v instanceof Map;
+}
+
+/** Parses and validates safetensors bytes (see the file header for everything that is rejected). */
+export function readSafetensors(bytes: Uint8Array): SafetensorsFile {
+  const fn = "readSafetensors";
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: bytes must be a Uint8Array`);
+  if (bytes.length < 8)
+    throw new RangeError(`${fn}: file has ${bytes.length} bytes, fewer than the 8-byte header length`);
+  const view = new DataView(bytes.buffer, bytes.byteOffset, bytes.byteLength);
+  const lo = view.getUint32(0, true);
+  const hi = view.getUint32(4, true);
+  if (hi !== 0 || lo > MAX_HEADER_SIZE) {
+    throw new RangeError(`${fn}: header length ${hi * 2 ** 32 + lo} exceeds the ${MAX_HEADER_SIZE}-byte limit`);
+  }
+  const n = lo;
+  if (8 + n > bytes.length) {
+    throw new RangeError(`${fn}: header length ${n} runs past the end of the file (${bytes.length} bytes)`);
+  }
+  const text = decodeUtf8(bytes, 8, 8 + n);
+  if (text === null) throw new TypeError(`${fn}: header is not valid UTF-8`);
+  let header: JsonValue;
+  try {
+    header = parseJson(text);
+  } catch (e) {
+    if (e instanceof JsonSyntaxError) throw new TypeError(`${fn}: header is not valid JSON (${e.message})`);
+    throw e;
+  }
+  if (!isObject(header)) throw new TypeError(`${fn}: header must be a JSON object`);
+
+  let metadata: Map<string, string> | null = null;
+  const parsed: { name: string; dtype: SafetensorsDtype; shape: number[]; begin: number; end: number }[] = [];
+  for (const [name, entry] of header) {
+    if (name === METADATA_KEY) {
+      if (entry === null) continue;
+      if (!isObject(entry)) throw new TypeError(`${fn}: "${METADATA_KEY}" must be an object of strings`);
+      metadata = new Map();
+      for (const [k, v] of entry) {
+        if (typeof v !== "string")
+          throw new TypeError(`${fn}: "${METADATA_KEY}" entry ${JSON.stringify(k)} must be a string`);
+        metadata.set(k, v);
+      }
+      continue;
+    }
+    const what = `tensor ${JSON.stringify(name)}`;
+    if (!isObject(entry)) throw new TypeError(`${fn}: ${what} must be an object`);
+    const dtype = entry.get("dtype");
+    if (typeof dtype !== "string" || !isDtype(dtype)) {
+      throw new TypeError(
+        `${fn}: ${what} has unknown dtype ${JSON.stringify(dtype ?? null)} (expected one of ${SAFETENSORS_DTYPES.join(", ")})`,
+      );
+    }
+    const shape = entry.get("shape");
+    if (!Array.isArray(shape) || !shape.every((d) => typeof d === "number")) {
+      throw new TypeError(`${fn}: ${what} shape must be an array of integers`);
+    }
+    const offsets = entry.get("data_offsets");
+    if (!Array.isArray(offsets) || offsets.length !== 2 || !offsets.every((d) => typeof d === "number")) {
+      throw new TypeError(`${fn}: ${what} data_offsets must be [begin, end]`);
+    }
+    const [begin, end] = offsets as [number, number];
+    if (!Number.isSafeInteger(begin) || !Number.isSafeInteger(end) || begin < 0 || end < begin) {
+      throw new RangeError(
+        `${fn}: ${what} has invalid data_offsets [${begin}, ${end}] (expected integers 0 ≤ begin ≤ end)`,
+      );
+    }
+    const numel = numelOf(fn, name, shape as number[]);
+    const nbytes = numel * DTYPES[dtype].size;
+    if (end - begin !== nbytes) {
+      throw new RangeError(
+        `${fn}: ${what} spans ${end - begin} bytes but dtype ${dtype} and shape [${shape.join(", ")}] need ${nbytes}`,
+      );
+    }
+    parsed.push({ name, dtype, shape: shape as number[], begin, end });
+  }
+
+  // Sorted by offsets, each tensor must start where the previous one ended and the last must end at
+  // the end of the file: this rules out overlaps, gaps and out-of-range offsets in one pass.
+  parsed.sort((a, b) => a.begin - b.begin || a.end - b.end);
+  const dataStart = 8 + n;
+  const dataLength = bytes.length - dataStart;
+  let expected = 0;
+  for (const t of parsed) {
+    if (t.begin !== expected) {
+      const kind = t.begin < expected ? "overlaps the previous tensor" : "leaves a gap after the previous tensor";
+      throw new RangeError(
+        `${fn}: tensor ${JSON.stringify(t.name)} data_offsets [${t.begin}, ${t.end}] ${kind} (expected begin ${expected})`,
+      );
+    }
+    expected = t.end;
+  }
+  if (expected !== dataLength) {
+    throw new RangeError(
+      `${fn}: tensors cover ${expected} bytes but the data buffer has ${dataLength} (offsets out of range, or trailing bytes)`,
+    );
+  }
+
+  const tensors = new Map<string, SafetensorsTensor>();
+  for (const t of parsed) {
+    const info = DTYPES[t.dtype];
+    const count = (t.end - t.begin) / info.size;
+    const data = info.make(count);
+    let pos = dataStart + t.begin;
+    for (let i = 0; i < count; i++, pos += info.size) data[i] = info.get(view, pos) as never;
+    tensors.set(t.name, { dtype: t.dtype, shape: t.shape, data });
+  }
+  return { tensors, metadata };
+}

@@ -1,0 +1,143 @@
+/**
+ * Minibatch iteration over an in-memory dataset, with seeded shuffling and reused buffers.
+ *
+ * Each epoch draws a permutation with `Rng.permutation` (Fisher–Yates, bit-identical across runtimes)
+ * and gathers rows into two batch buffers allocated once in the constructor; every yielded `Batch` is
+ * the SAME object with its buffers overwritten, so a training loop allocates nothing per step. Copy
+ * what you need to keep. With `dropLast`, a final short batch is skipped (every batch has exactly
+ * `batchSize` rows, as `torch.utils.data.DataLoader(drop_last=True)`); without it, the final batch
+ * exposes `size < batchSize` rows through views made once in the constructor.
+ * Cost: O(batchSize · (inputSize + targetSize)) copies per batch, O(count) per epoch for the permutation.
+ */
+import { Rng } from "@ekfac-ts/linalg";
+
+export type RowArray = Float32Array | Float64Array | Int32Array | Uint8Array | Uint32Array;
+
+export interface Dataset<X extends RowArray = RowArray, Y extends RowArray = RowArray> {
+  /** `count × inputSize` row-major. */
+  readonly inputs: X;
+  /** `count × targetSize` row-major (e.g. integer labels with targetSize 1, or one-hot rows). */
+  readonly targets: Y;
+  readonly count: number;
+}
+
+export interface Batch<X extends RowArray = RowArray, Y extends RowArray = RowArray> {
+  /** Rows in this batch (`batchSize`, or fewer for a final short batch). */
+  size: number;
+  /** `size × inputSize` (a reused buffer). */
+  inputs: X;
+  /** `size × targetSize` (a reused buffer). */
+  targets: Y;
+  /** The dataset row of each batch row (a reused buffer). */
+  indices: Uint32Array;
+}
+
+export interface BatchOptions {
+  readonly batchSize: number;
+  /** Shuffle each epoch (default true). */
+  readonly shuffle?: boolean;
+  /** Seed or generator for the shuffles (default seed 0). The loader keeps drawing from it. */
+  readonly rng?: Rng | number;
+  /** Skip a final short batch (default false). */
+  readonly dropLast?: boolean;
+}
+
+export class BatchLoader<X extends RowArray = RowArray, Y extends RowArray = RowArray> {
+  readonly batchSize: number;
+  readonly inputSize: number;
+  readonly targetSize: number;
+  readonly shuffle: boolean;
+  readonly dropLast: boolean;
+  private readonly rng: Rng;
+  private readonly order: Uint32Array;
+  private readonly full: Batch<X, Y>;
+  private readonly short: Batch<X, Y> | null;
+
+  constructor(
+    readonly dataset: Dataset<X, Y>,
+    options: BatchOptions,
+  ) {
+    const fn = "BatchLoader";
+    const { count, inputs, targets } = dataset;
+    const { batchSize } = options;
+    if (!Number.isInteger(count) || count < 0)
+      throw new RangeError(`${fn}: count must be a non-negative integer (got ${count})`);
+    if (!Number.isInteger(batchSize) || batchSize < 1)
+      throw new RangeError(`${fn}: batchSize must be a positive integer (got ${batchSize})`);
+    const whole =
+      count === 0
+        ? inputs.length === 0 && targets.length === 0
+        : inputs.length % count === 0 && targets.length % count === 0;
+    if (!whole) {
+      throw new RangeError(
+        `${fn}: inputs (length ${inputs.length}) and targets (length ${targets.length}) must both hold count = ${count} rows`,
+      );
+    }
+    this.inputSize = count === 0 ? 0 : inputs.length / count;
+    this.targetSize = count === 0 ? 0 : targets.length / count;
+    this.batchSize = batchSize;
+    this.shuffle = options.shuffle ?? true;
+    this.dropLast = options.dropLast ?? false;
+    const r = options.rng ?? 0;
+    this.rng = r instanceof Rng ? r : new Rng(r);
+    this.order = new Uint32Array(count);
+    for (let i = 0; i < count; i++) this.order[i] = i;
+    const make = <A extends RowArray>(like: A, n: number): A => new (like.constructor as new (n: number) => A)(n);
+    const full: Batch<X, Y> = {
+      size: batchSize,
+      inputs: make(inputs, batchSize * this.inputSize),
+      targets: make(targets, batchSize * this.targetSize),
+      indices: new Uint32Array(batchSize),
+    };
+    this.full = full;
+    const rest = count % batchSize;
+    this.short =
+      rest === 0 || this.dropLast
+        ? null
+        : {
+            size: rest,
+            inputs: full.inputs.subarray(0, rest * this.inputSize) as X,
+            targets: full.targets.subarray(0, rest * this.targetSize) as Y,
+            indices: full.indices.subarray(0, rest),
+          };
+  }
+
+  /** Batches per epoch: `⌊count/batchSize⌋` with dropLast, else `⌈count/batchSize⌉`. */
+  get batchesPerEpoch(): number {
+    const c = this.dataset.count;
+    return this.dropLast ? Math.floor(c / this.batchSize) : Math.ceil(c / this.batchSize);
+  }
+
+  /** One pass over the data (reshuffled first when `shuffle`). Yields the same reused Batch object. */
+  *epoch(): Generator<Batch<X, Y>, void, undefined> {
+    if (this.shuffle) this.rng.permutation(this.order.length, this.order);
+    const n = this.batchesPerEpoch;
+    for (let b = 0; b < n; b++) yield this.fill(b);
+  }
+
+  /** Batch `b` of the current order (as `epoch` yields it), without reshuffling. */
+  fill(b: number): Batch<X, Y> {
+    const start = b * this.batchSize;
+    const size = Math.min(this.batchSize, this.dataset.count - start);
+    if (!Number.isInteger(b) || b < 0 || b >= this.batchesPerEpoch) {
+      throw new RangeError(`BatchLoader.fill: batch ${b} out of range [0, ${this.batchesPerEpoch})`);
+    }
+    const batch = size === this.batchSize ? this.full : (this.short as Batch<X, Y>);
+    const { inputs, targets } = this.dataset;
+    const di = this.inputSize;
+    const dt = this.targetSize;
+    for (let r = 0; r < size; r++) {
+      const i = this.order[start + r] as number;
+      batch.indices[r] = i;
+      // Index loops rather than subarray views: nothing is allocated per row.
+      for (let j = 0; j < di; j++) batch.inputs[r * di + j] = inputs[i * di + j] as number;
+      for (let j = 0; j < dt; j++) batch.targets[r * dt + j] = targets[i * dt + j] as number;
+    }
+    return batch;
+  }
+
+  /** The current epoch's row order (read-only view). */
+  currentOrder(): Readonly<Uint32Array> {
+    return this.order;
+  }
+}

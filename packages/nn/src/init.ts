@@ -1,0 +1,134 @@
+/**
+ * Weight initialisers, as PyTorch's `torch.nn.init` defines them, drawn from a seeded `Rng` so that
+ * one seed gives bit-identical weights in every runtime.
+ *
+ * Fans (PyTorch `_calculate_fan_in_and_fan_out`): for a weight of shape `[out, in, …kernel]`, the
+ * receptive field is `r = Π kernel` (1 for Linear), `fanIn = in·r`, `fanOut = out·r`. For Conv2d the
+ * weight is `C_out × C_in/groups × kh × kw`, so `fanIn = (C_in/groups)·kh·kw`, `fanOut = C_out·kh·kw`.
+ *
+ * - Glorot/Xavier (Glorot & Bengio 2010, eq. 16): uniform on `±gain·√(6/(fanIn+fanOut))`, or normal
+ *   with `std = gain·√(2/(fanIn+fanOut))`.
+ * - He/Kaiming (He et al. 2015, eq. 10): `std = gain/√fan` with `fan = fanIn` (default) or `fanOut`
+ *   and `gain = √2` (ReLU); uniform on `±√3·std`, or normal with that std.
+ * - `pytorchDefaultLinear`: what `nn.Linear`/`nn.Conv2d` do by default — weight uniform on
+ *   `±1/√fanIn` (kaiming_uniform with a = √5), bias uniform on `±1/√fanIn`.
+ * Normals are NOT truncated (PyTorch's xavier_normal_/kaiming_normal_ are not either); use
+ * `truncatedNormal` explicitly when wanted (it redraws samples outside ±2 std, as TF/JAX do).
+ * Cost: O(numel) draws. Every function writes into `out` and returns it.
+ */
+import { type FloatArray, Rng } from "@ekfac-ts/linalg";
+
+export interface Fans {
+  readonly fanIn: number;
+  readonly fanOut: number;
+}
+
+/** PyTorch's fans of a weight of shape `[out, in, …kernel]` (at least 2 dimensions). */
+export function fans(shape: readonly number[]): Fans {
+  if (shape.length < 2) throw new RangeError(`fans: shape [${shape.join(", ")}] needs at least 2 dimensions`);
+  for (const d of shape) {
+    if (!Number.isInteger(d) || d < 0)
+      throw new RangeError(`fans: shape [${shape.join(", ")}] has an invalid dimension ${d}`);
+  }
+  let receptive = 1;
+  for (let i = 2; i < shape.length; i++) receptive *= shape[i] as number;
+  return { fanIn: (shape[1] as number) * receptive, fanOut: (shape[0] as number) * receptive };
+}
+
+function checkOut(fn: string, out: FloatArray, shape: readonly number[]): Fans {
+  const f = fans(shape);
+  const numel = shape.reduce((a, b) => a * b, 1);
+  if (out.length !== numel)
+    throw new RangeError(`${fn}: out has length ${out.length}, expected numel([${shape.join(", ")}]) = ${numel}`);
+  return f;
+}
+
+function checkRng(fn: string, rng: Rng): void {
+  if (!(rng instanceof Rng)) throw new TypeError(`${fn}: rng must be an Rng from @ekfac-ts/linalg`);
+}
+
+/** Glorot/Xavier uniform: `U(−b, b)`, `b = gain·√(6/(fanIn+fanOut))`. */
+export function glorotUniform<T extends FloatArray>(out: T, shape: readonly number[], rng: Rng, gain = 1): T {
+  const { fanIn, fanOut } = checkOut("glorotUniform", out, shape);
+  checkRng("glorotUniform", rng);
+  const b = gain * Math.sqrt(6 / (fanIn + fanOut));
+  return rng.fillUniform(out, -b, b);
+}
+
+/** Glorot/Xavier normal: `N(0, σ²)`, `σ = gain·√(2/(fanIn+fanOut))` (not truncated). */
+export function glorotNormal<T extends FloatArray>(out: T, shape: readonly number[], rng: Rng, gain = 1): T {
+  const { fanIn, fanOut } = checkOut("glorotNormal", out, shape);
+  checkRng("glorotNormal", rng);
+  return rng.fillNormal(out, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
+}
+
+export interface HeOptions {
+  /** `"fanIn"` (default: preserves forward variance) or `"fanOut"` (backward). */
+  readonly mode?: "fanIn" | "fanOut";
+  /** Default √2, the ReLU gain. */
+  readonly gain?: number;
+}
+
+function heStd(fn: string, out: FloatArray, shape: readonly number[], options: HeOptions): number {
+  const f = checkOut(fn, out, shape);
+  const fan = (options.mode ?? "fanIn") === "fanIn" ? f.fanIn : f.fanOut;
+  return (options.gain ?? Math.SQRT2) / Math.sqrt(fan);
+}
+
+/** He/Kaiming uniform: `U(−√3·σ, √3·σ)`, `σ = gain/√fan`. */
+export function heUniform<T extends FloatArray>(
+  out: T,
+  shape: readonly number[],
+  rng: Rng,
+  options: HeOptions = {},
+): T {
+  const std = heStd("heUniform", out, shape, options);
+  checkRng("heUniform", rng);
+  const b = Math.sqrt(3) * std;
+  return rng.fillUniform(out, -b, b);
+}
+
+/** He/Kaiming normal: `N(0, σ²)`, `σ = gain/√fan` (not truncated). */
+export function heNormal<T extends FloatArray>(out: T, shape: readonly number[], rng: Rng, options: HeOptions = {}): T {
+  const std = heStd("heNormal", out, shape, options);
+  checkRng("heNormal", rng);
+  return rng.fillNormal(out, 0, std);
+}
+
+/** PyTorch's default Linear/Conv2d weight init: `U(−1/√fanIn, 1/√fanIn)`. */
+export function pytorchDefaultWeight<T extends FloatArray>(out: T, shape: readonly number[], rng: Rng): T {
+  const { fanIn } = checkOut("pytorchDefaultWeight", out, shape);
+  checkRng("pytorchDefaultWeight", rng);
+  const b = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+  return rng.fillUniform(out, -b, b);
+}
+
+/** PyTorch's default bias init: `U(−1/√fanIn, 1/√fanIn)` with the fanIn of the layer's weight. */
+export function pytorchDefaultBias<T extends FloatArray>(out: T, fanIn: number, rng: Rng): T {
+  checkRng("pytorchDefaultBias", rng);
+  const b = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
+  return rng.fillUniform(out, -b, b);
+}
+
+/** `N(mean, std²)` conditioned on `|x − mean| ≤ 2·std` (rejection: expected 1.05 draws per value). */
+export function truncatedNormal<T extends FloatArray>(out: T, rng: Rng, std = 1, mean = 0): T {
+  checkRng("truncatedNormal", rng);
+  for (let i = 0; i < out.length; i++) {
+    let z = rng.normal();
+    while (z < -2 || z > 2) z = rng.normal();
+    out[i] = mean + std * z;
+  }
+  return out;
+}
+
+/** Fills `out` with a constant; returns `out`. */
+export function constant<T extends FloatArray>(out: T, value: number): T {
+  out.fill(value);
+  return out;
+}
+
+/** Fills `out` with zeros; returns `out`. */
+export function zerosInit<T extends FloatArray>(out: T): T {
+  out.fill(0);
+  return out;
+}

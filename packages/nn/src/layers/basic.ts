@@ -1,0 +1,176 @@
+/**
+ * Parameter-free layers: activations, pooling, flattening, dropout, and the containers `Sequential`
+ * and `Residual`. Each is a thin module over one autodiff op (or a composite of them), so its
+ * derivative is autodiff's rule; the gradient checks in layers.test.ts cover them in train and eval
+ * mode.
+ *
+ * - ReLU max(0, x); LeakyReLU x or slope·x (default slope 0.01); Tanh; Sigmoid 1/(1+e⁻ˣ);
+ *   Softplus ln(1+eˣ); GELU x·Φ(x) (exact erf form by default, as PyTorch, or the tanh approximation).
+ * - MaxPool2d / AvgPool2d over kh×kw windows (stride defaults to the kernel); GlobalAvgPool2d
+ *   `N×C×H×W → N×C` (mean over positions); Flatten `N×… → N×(…)`.
+ * - Dropout (Srivastava et al. 2014, inverted scaling): train mode zeroes each element with
+ *   probability p and scales the rest by 1/(1−p), masks drawn from the layer's seeded Rng; eval mode is
+ *   the identity.
+ * - Residual (He et al. 2016, "Deep residual learning", eq. 1–2): `y = act(F(x) + shortcut(x))`,
+ *   shortcut the identity or a projection (1×1 conv + BatchNorm when shapes change).
+ */
+import {
+  add,
+  avgPool2d,
+  dropout,
+  flatten,
+  gelu,
+  leakyRelu,
+  maxPool2d,
+  mean,
+  relu,
+  sigmoid,
+  softplus,
+  type Tensor,
+  tanh,
+} from "@ekfac-ts/autodiff";
+import type { Rng } from "@ekfac-ts/linalg";
+import { Module } from "../module.ts";
+import type { Pair } from "./conv.ts";
+import { rngOf } from "./linear.ts";
+
+export class ReLU extends Module {
+  forward(x: Tensor): Tensor {
+    return relu(x);
+  }
+}
+
+export class LeakyReLU extends Module {
+  constructor(readonly slope = 0.01) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return leakyRelu(x, this.slope);
+  }
+}
+
+export class Tanh extends Module {
+  forward(x: Tensor): Tensor {
+    return tanh(x);
+  }
+}
+
+export class Sigmoid extends Module {
+  forward(x: Tensor): Tensor {
+    return sigmoid(x);
+  }
+}
+
+export class Softplus extends Module {
+  forward(x: Tensor): Tensor {
+    return softplus(x);
+  }
+}
+
+export class GELU extends Module {
+  constructor(readonly approximate: "none" | "tanh" = "none") {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return gelu(x, { approximate: this.approximate });
+  }
+}
+
+export class Identity extends Module {
+  forward(x: Tensor): Tensor {
+    return x;
+  }
+}
+
+export class Flatten extends Module {
+  forward(x: Tensor): Tensor {
+    return flatten(x, 1);
+  }
+}
+
+export interface PoolOptions {
+  /** Default: the kernel size. */
+  readonly stride?: Pair;
+  readonly padding?: Pair;
+}
+
+export class MaxPool2d extends Module {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly options: PoolOptions = {},
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return maxPool2d(x, { kernelSize: this.kernelSize, ...this.options });
+  }
+}
+
+export class AvgPool2d extends Module {
+  constructor(
+    readonly kernelSize: Pair,
+    readonly options: PoolOptions & { readonly countIncludePad?: boolean } = {},
+  ) {
+    super();
+  }
+  forward(x: Tensor): Tensor {
+    return avgPool2d(x, { kernelSize: this.kernelSize, ...this.options });
+  }
+}
+
+/** `N×C×H×W → N×C`, the mean over the H·W positions. */
+export class GlobalAvgPool2d extends Module {
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 4)
+      throw new RangeError(`GlobalAvgPool2d: input must be N × C × H × W (got [${x.shape.join(", ")}])`);
+    return mean(x, [2, 3]);
+  }
+}
+
+export class Dropout extends Module {
+  private readonly rng: Rng;
+  constructor(
+    readonly p = 0.5,
+    rng?: Rng | number,
+  ) {
+    super();
+    if (typeof p !== "number" || !(p >= 0 && p <= 1)) throw new RangeError(`Dropout: p must be in [0, 1] (got ${p})`);
+    this.rng = rngOf(rng);
+  }
+  forward(x: Tensor): Tensor {
+    return dropout(x, this.p, this.rng, { training: this.training });
+  }
+}
+
+/** Applies its children in order; they are named "0", "1", … as in PyTorch. */
+export class Sequential extends Module {
+  readonly layers: readonly Module[];
+  constructor(...layers: Module[]) {
+    super();
+    layers.forEach((l, i) => {
+      this.registerModule(String(i), l);
+    });
+    this.layers = layers;
+  }
+  forward(x: Tensor): Tensor {
+    let y = x;
+    for (const l of this.layers) y = l.forward(y);
+    return y;
+  }
+}
+
+/** `y = act(body(x) + shortcut(x))`; the shortcut defaults to the identity. */
+export class Residual extends Module {
+  readonly body: Module;
+  readonly shortcut: Module;
+  readonly activation: Module;
+  constructor(body: Module, shortcut: Module = new Identity(), activation: Module = new ReLU()) {
+    super();
+    this.body = this.registerModule("body", body);
+    this.shortcut = this.registerModule("shortcut", shortcut);
+    this.activation = this.registerModule("activation", activation);
+  }
+  forward(x: Tensor): Tensor {
+    return this.activation.forward(add(this.body.forward(x), this.shortcut.forward(x)));
+  }
+}

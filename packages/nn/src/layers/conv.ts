@@ -1,0 +1,146 @@
+/**
+ * 2-D convolution layer (NCHW), with stride, zero padding, dilation and groups; PyTorch's weight layout
+ * `C_out × C_in/groups × kh × kw` and output size `H_out = ⌊(H + 2p − d(kh − 1) − 1)/s⌋ + 1`.
+ * The arithmetic is autodiff's `conv2d` (im2col + gemm per group).
+ *
+ * Curvature capture (KFC — Grosse & Martens 2016; shared/paper-notes.md §6): with capture on, the
+ * patch matrix that `conv2d` builds anyway is copied (through its `onPatches` callback) into
+ * `a = groups × (N·T) × aDim`, with `aDim = (C_in/groups)·kh·kw + 1` (the trailing 1 is the bias
+ * column; no column without a bias), rows example-major `n·T + t`, columns in the flattened-kernel order
+ * `(c_in, kh, kw)`. A hook on the output stores `g = groups × (N·T) × (C_out/groups)` with
+ * `g[k][n·T + t][c] = N·∂L/∂s[n, k·C_out/groups + c, t]`. Then per group k the weight gradient is
+ * `∇W̄_k = (1/N) Σ_n Σ_t g_{n,t} ā_{n,t}ᵀ` (summed over positions, averaged over examples).
+ * Cost: 2·N·T·C_out·(C_in/groups)·kh·kw flops forward; capture adds O(groups·N·T·(aDim + C_out/groups)).
+ */
+import { conv2d, type Tensor } from "@ekfac-ts/autodiff";
+import { allocate, type FloatArray } from "@ekfac-ts/linalg";
+import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
+import { gatherOutputGradInto } from "../internal/patches.ts";
+import { type CurvatureLayer, type LayerStatistics, Module, type Parameter } from "../module.ts";
+import { CaptureBuffers, type LayerInit, rngOf } from "./linear.ts";
+
+export type Pair = number | readonly [number, number];
+
+export interface Conv2dOptions extends LayerInit {
+  readonly stride?: Pair;
+  readonly padding?: Pair;
+  readonly dilation?: Pair;
+  readonly groups?: number;
+  /** Default true. */
+  readonly bias?: boolean;
+}
+
+function pair(name: string, v: Pair | undefined, dflt: number, min: number): readonly [number, number] {
+  const p = v === undefined ? ([dflt, dflt] as const) : typeof v === "number" ? ([v, v] as const) : v;
+  if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
+    throw new RangeError(`Conv2d: ${name} must be an integer ≥ ${min} or a pair of them (got ${String(v)})`);
+  }
+  return p;
+}
+
+export class Conv2d extends Module implements CurvatureLayer {
+  readonly kind = "conv2d" as const;
+  readonly hasBias: boolean;
+  readonly groups: number;
+  /** (C_in/groups)·kh·kw. */
+  readonly inDim: number;
+  readonly outDim: number;
+  readonly kernel: readonly [number, number];
+  readonly stride: readonly [number, number];
+  readonly padding: readonly [number, number];
+  readonly dilation: readonly [number, number];
+  readonly weight: Parameter;
+  readonly bias: Parameter | null;
+  private readonly capture = new CaptureBuffers();
+  private published: LayerStatistics | null = null;
+
+  constructor(
+    readonly inChannels: number,
+    readonly outChannels: number,
+    kernelSize: Pair,
+    options: Conv2dOptions = {},
+  ) {
+    super();
+    const groups = options.groups ?? 1;
+    if (!Number.isInteger(groups) || groups < 1)
+      throw new RangeError(`Conv2d: groups must be a positive integer (got ${groups})`);
+    for (const [k, v] of [
+      ["inChannels", inChannels],
+      ["outChannels", outChannels],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1 || v % groups !== 0) {
+        throw new RangeError(`Conv2d: ${k} must be a positive multiple of groups = ${groups} (got ${v})`);
+      }
+    }
+    this.groups = groups;
+    this.kernel = pair("kernelSize", kernelSize, 1, 1);
+    this.stride = pair("stride", options.stride, 1, 1);
+    this.padding = pair("padding", options.padding, 0, 0);
+    this.dilation = pair("dilation", options.dilation, 1, 1);
+    this.hasBias = options.bias ?? true;
+    this.outDim = outChannels;
+    const [kh, kw] = this.kernel;
+    this.inDim = (inChannels / groups) * kh * kw;
+    const dtype = options.dtype ?? "float32";
+    const rng = rngOf(options.rng);
+    const shape = [outChannels, inChannels / groups, kh, kw];
+    this.weight = this.registerParameter(
+      "weight",
+      pytorchDefaultWeight(allocate(outChannels * this.inDim, dtype), shape, rng),
+      shape,
+    );
+    this.bias = this.hasBias
+      ? this.registerParameter("bias", pytorchDefaultBias(allocate(outChannels, dtype), this.inDim, rng), [outChannels])
+      : null;
+  }
+
+  get statistics(): LayerStatistics | null {
+    return this.published;
+  }
+
+  override curvatureLayers(): readonly CurvatureLayer[] {
+    return [this];
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 4 || x.shape[1] !== this.inChannels) {
+      throw new RangeError(
+        `Conv2d(${this.path || "root"}): input must be N × ${this.inChannels} × H × W (got [${x.shape.join(", ")}])`,
+      );
+    }
+    const params = { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups };
+    if (!this.capturing) return conv2d(x, this.weight.tensor, this.bias?.tensor ?? null, params);
+    const cap = this.capture;
+    const K = this.inDim;
+    const aDim = K + (this.hasBias ? 1 : 0);
+    const cg = this.outChannels / this.groups;
+    let rows = 0;
+    const s = conv2d(x, this.weight.tensor, this.bias?.tensor ?? null, {
+      ...params,
+      onPatches: (patches, geometry) => {
+        rows = geometry.batch * geometry.positions;
+        cap.ensure(this.groups * rows * aDim, this.groups * rows * cg, x.dtype);
+        const a = cap.a as FloatArray;
+        if (!this.hasBias) {
+          a.set(patches.subarray(0, a.length));
+          return;
+        }
+        for (let r = 0; r < this.groups * rows; r++) {
+          const src = r * K;
+          const dst = r * aDim;
+          for (let j = 0; j < K; j++) a[dst + j] = patches[src + j] as number;
+          a[dst + K] = 1;
+        }
+      },
+    });
+    const n = s.shape[0] as number;
+    const T = (s.shape[2] as number) * (s.shape[3] as number);
+    this.published = null;
+    s.registerHook((grad) => {
+      gatherOutputGradInto(cap.g as FloatArray, grad.data, n, this.outChannels, T, this.groups, n);
+      cap.publish(n, T);
+      this.published = cap.stats;
+    });
+    return s;
+  }
+}

@@ -1,0 +1,132 @@
+/**
+ * Dense layer `s = W a + b` (W is `outDim × inDim`, PyTorch's layout), computed for a batch as
+ * `S = X·Wᵀ + 1·bᵀ` with one gemm (transB, no transposed copy).
+ *
+ * Curvature capture (shared/paper-notes.md §1, KFAC — Martens & Grosse 2015 §3): with capture on, the
+ * forward copies the homogeneous inputs `ā_n = [a_n; 1]` (`N × (inDim+1)`, or `N × inDim` without a
+ * bias) and registers a gradient hook on `S` that stores `g_n = N·∂L/∂s_n` (reverse mode on the MEAN
+ * loss yields `g_n/N`). Then `∇W̄ = (1/N) Σ_n g_n ā_nᵀ`. Buffers are reused while N is unchanged; with
+ * capture off nothing is copied and no hook is registered. `statistics` is null from a capturing
+ * forward until the backward through it has run.
+ * Cost: 2·N·outDim·inDim flops forward; capture adds O(N·(inDim + outDim)) copies.
+ */
+import { add, matmul, type Tensor } from "@ekfac-ts/autodiff";
+import { allocate, type DType, type FloatArray, Rng } from "@ekfac-ts/linalg";
+import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
+import { type CurvatureLayer, type LayerStatistics, Module, type Parameter } from "../module.ts";
+
+export interface LayerInit {
+  /** Element type of the parameters (default float32; float64 for gradient checks). */
+  readonly dtype?: DType;
+  /** Seed or generator for the initial weights (default seed 0). */
+  readonly rng?: Rng | number;
+}
+
+export interface LinearOptions extends LayerInit {
+  /** Default true. */
+  readonly bias?: boolean;
+}
+
+export function rngOf(r: Rng | number | undefined): Rng {
+  return r instanceof Rng ? r : new Rng(r ?? 0);
+}
+
+/** Reusable capture buffers: reallocated only when the required length changes. */
+export class CaptureBuffers {
+  a: FloatArray | null = null;
+  g: FloatArray | null = null;
+  stats: LayerStatistics | null = null;
+
+  ensure(aLength: number, gLength: number, dtype: DType): void {
+    if (this.a === null || this.a.length !== aLength || this.a instanceof Float64Array !== (dtype === "float64"))
+      this.a = allocate(aLength, dtype);
+    if (this.g === null || this.g.length !== gLength || this.g instanceof Float64Array !== (dtype === "float64"))
+      this.g = allocate(gLength, dtype);
+  }
+
+  publish(batchSize: number, positions: number): void {
+    const a = this.a as FloatArray;
+    const g = this.g as FloatArray;
+    const s = this.stats;
+    if (s === null || s.batchSize !== batchSize || s.positions !== positions || s.a !== a || s.g !== g) {
+      this.stats = { batchSize, positions, a, g };
+    }
+  }
+}
+
+export class Linear extends Module implements CurvatureLayer {
+  readonly kind = "dense" as const;
+  readonly groups = 1;
+  readonly hasBias: boolean;
+  readonly weight: Parameter;
+  readonly bias: Parameter | null;
+  private readonly capture = new CaptureBuffers();
+  private published: LayerStatistics | null = null;
+
+  constructor(
+    readonly inDim: number,
+    readonly outDim: number,
+    options: LinearOptions = {},
+  ) {
+    super();
+    for (const [k, v] of [
+      ["inDim", inDim],
+      ["outDim", outDim],
+    ] as const) {
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`Linear: ${k} must be a positive integer (got ${v})`);
+    }
+    const dtype = options.dtype ?? "float32";
+    const rng = rngOf(options.rng);
+    this.hasBias = options.bias ?? true;
+    const w = pytorchDefaultWeight(allocate(outDim * inDim, dtype), [outDim, inDim], rng);
+    this.weight = this.registerParameter("weight", w, [outDim, inDim]);
+    this.bias = this.hasBias
+      ? this.registerParameter("bias", pytorchDefaultBias(allocate(outDim, dtype), inDim, rng), [outDim])
+      : null;
+  }
+
+  get statistics(): LayerStatistics | null {
+    return this.published;
+  }
+
+  override curvatureLayers(): readonly CurvatureLayer[] {
+    return [this];
+  }
+
+  forward(x: Tensor): Tensor {
+    if (x.ndim !== 2 || x.shape[1] !== this.inDim) {
+      throw new RangeError(
+        `Linear(${this.path || "root"}): input must be N × ${this.inDim} (got [${x.shape.join(", ")}])`,
+      );
+    }
+    let s = matmul(x, this.weight.tensor, { transB: true });
+    if (this.bias !== null) s = add(s, this.bias.tensor);
+    if (this.capturing) this.captureInputs(x, s);
+    return s;
+  }
+
+  private captureInputs(x: Tensor, s: Tensor): void {
+    const n = x.shape[0] as number;
+    const din = this.inDim;
+    const aDim = din + (this.hasBias ? 1 : 0);
+    const cap = this.capture;
+    cap.ensure(n * aDim, n * this.outDim, x.dtype);
+    const a = cap.a as FloatArray;
+    const xd = x.data;
+    // Plain index loops, not subarray views: no per-row allocation in the training step.
+    for (let r = 0; r < n; r++) {
+      const src = r * din;
+      const dst = r * aDim;
+      for (let j = 0; j < din; j++) a[dst + j] = xd[src + j] as number;
+      if (this.hasBias) a[dst + din] = 1;
+    }
+    this.published = null;
+    s.registerHook((grad) => {
+      const g = cap.g as FloatArray;
+      const gd = grad.data;
+      for (let i = 0; i < g.length; i++) g[i] = n * (gd[i] as number);
+      cap.publish(n, 1);
+      this.published = cap.stats;
+    });
+  }
+}

@@ -1,0 +1,165 @@
+/**
+ * Ready-made models. All are `Sequential` compositions of this package's layers, so they implement
+ * `CurvatureModel` (their Linear and Conv2d layers are the curvature layers, in forward order).
+ *
+ * - `mlp(sizes, activation)`: Linear layers `sizes[0] → sizes[1] → …` with the activation between
+ *   them and none after the last (it outputs logits / raw predictions).
+ * - `deepAutoencoder`: the MNIST autoencoder of Hinton & Salakhutdinov (2006) used by KFAC (Martens &
+ *   Grosse 2015 §13) and EKFAC (George et al. 2018 §4.1): 784-1000-500-250-30-250-500-1000-784, hidden
+ *   units sigmoid (or tanh/relu), a LINEAR 30-unit code layer, and output logits (use
+ *   `sigmoidCrossEntropy` against pixel intensities in [0, 1], or `mseLoss` after a sigmoid).
+ * - `smallVgg`: a VGG-style stand-in (Simonyan & Zisserman 2015) for VGG11 on CIFAR-10, sized for one
+ *   CPU: [conv3×3-BN-ReLU ×2, maxpool2] × stages, then global average pooling and a Linear classifier.
+ * - `smallResNet`: a ResNet-style stand-in (He et al. 2016) for ResNet34: a 3×3 stem, then basic
+ *   blocks (conv-BN-ReLU-conv-BN + shortcut, ReLU) per stage, stride 2 between stages with a
+ *   1×1-conv+BN projection shortcut, global average pooling, Linear classifier.
+ * Both CNNs take `N × C × H × W` inputs of any size ≥ 2^(stages) (28×28 MNIST or 32×32 CIFAR).
+ * Seeds: each layer gets its own generator derived from the model seed (`seed·1000 + index`), so
+ * adding a layer at the end does not change the earlier layers' weights.
+ */
+import type { DType } from "@ekfac-ts/linalg";
+import {
+  GELU,
+  GlobalAvgPool2d,
+  Identity,
+  MaxPool2d,
+  ReLU,
+  Residual,
+  Sequential,
+  Sigmoid,
+  Softplus,
+  Tanh,
+} from "./layers/basic.ts";
+import { BatchNorm2d } from "./layers/batchnorm.ts";
+import { Conv2d } from "./layers/conv.ts";
+import { Linear } from "./layers/linear.ts";
+import type { Module } from "./module.ts";
+
+export type Activation = "relu" | "tanh" | "sigmoid" | "softplus" | "gelu";
+
+export function activationModule(a: Activation): Module {
+  switch (a) {
+    case "relu":
+      return new ReLU();
+    case "tanh":
+      return new Tanh();
+    case "sigmoid":
+      return new Sigmoid();
+    case "softplus":
+      return new Softplus();
+    case "gelu":
+      return new GELU();
+    default:
+      throw new TypeError(`activation must be relu, tanh, sigmoid, softplus or gelu (got ${String(a)})`);
+  }
+}
+
+export interface ModelOptions {
+  /** Default 0. */
+  readonly seed?: number;
+  /** Default float32. */
+  readonly dtype?: DType;
+}
+
+/** A multilayer perceptron: Linear, activation, …, Linear (no activation on the output). */
+export function mlp(sizes: readonly number[], activation: Activation = "relu", options: ModelOptions = {}): Sequential {
+  if (sizes.length < 2) throw new RangeError(`mlp: sizes needs at least 2 entries (got [${sizes.join(", ")}])`);
+  const seed = options.seed ?? 0;
+  const dtype = options.dtype ?? "float32";
+  const layers: Module[] = [];
+  for (let i = 0; i + 1 < sizes.length; i++) {
+    layers.push(new Linear(sizes[i] as number, sizes[i + 1] as number, { rng: seed * 1000 + i, dtype }));
+    if (i + 2 < sizes.length) layers.push(activationModule(activation));
+  }
+  return new Sequential(...layers);
+}
+
+export interface AutoencoderOptions extends ModelOptions {
+  /** Encoder sizes from the input to the code (default [784, 1000, 500, 250, 30]); mirrored for the decoder. */
+  readonly sizes?: readonly number[];
+  /** Hidden-unit nonlinearity (default sigmoid); the code layer is linear and the output is logits. */
+  readonly activation?: Activation;
+}
+
+/** The deep autoencoder 784-1000-500-250-30-250-500-1000-784 (sizes configurable). */
+export function deepAutoencoder(options: AutoencoderOptions = {}): Sequential {
+  const enc = options.sizes ?? [784, 1000, 500, 250, 30];
+  if (enc.length < 2) throw new RangeError(`deepAutoencoder: sizes needs at least 2 entries`);
+  const all = [...enc, ...enc.slice(0, -1).reverse()];
+  const act = options.activation ?? "sigmoid";
+  const seed = options.seed ?? 0;
+  const dtype = options.dtype ?? "float32";
+  const codeIndex = enc.length - 2; // the Linear producing the code
+  const layers: Module[] = [];
+  for (let i = 0; i + 1 < all.length; i++) {
+    layers.push(new Linear(all[i] as number, all[i + 1] as number, { rng: seed * 1000 + i, dtype }));
+    // No nonlinearity after the code layer (linear code) nor after the output layer (logits).
+    if (i !== codeIndex && i + 2 < all.length) layers.push(activationModule(act));
+  }
+  return new Sequential(...layers);
+}
+
+export interface CnnOptions extends ModelOptions {
+  /** Input channels (default 1). */
+  readonly inChannels?: number;
+  readonly classes?: number;
+  /** Channels per stage (default [16, 32]). */
+  readonly widths?: readonly number[];
+}
+
+/** VGG-style: per stage [conv3×3-BN-ReLU ×2, maxpool 2], then global average pool and Linear. */
+export function smallVgg(options: CnnOptions = {}): Sequential {
+  const seed = options.seed ?? 0;
+  const dtype = options.dtype ?? "float32";
+  const widths = options.widths ?? [16, 32];
+  let k = 0;
+  const rng = () => seed * 1000 + k++;
+  const layers: Module[] = [];
+  let c = options.inChannels ?? 1;
+  for (const w of widths) {
+    for (let r = 0; r < 2; r++) {
+      layers.push(new Conv2d(c, w, 3, { padding: 1, rng: rng(), dtype }), new BatchNorm2d(w, { dtype }), new ReLU());
+      c = w;
+    }
+    layers.push(new MaxPool2d(2));
+  }
+  layers.push(new GlobalAvgPool2d(), new Linear(c, options.classes ?? 10, { rng: rng(), dtype }));
+  return new Sequential(...layers);
+}
+
+/** ResNet-style: 3×3 stem, one basic block per stage (stride 2 after the first), GAP, Linear. */
+export function smallResNet(options: CnnOptions = {}): Sequential {
+  const seed = options.seed ?? 0;
+  const dtype = options.dtype ?? "float32";
+  const widths = options.widths ?? [16, 32];
+  let k = 0;
+  const rng = () => seed * 1000 + k++;
+  const first = widths[0] ?? 16;
+  const layers: Module[] = [
+    new Conv2d(options.inChannels ?? 1, first, 3, { padding: 1, bias: false, rng: rng(), dtype }),
+    new BatchNorm2d(first, { dtype }),
+    new ReLU(),
+  ];
+  let c = first;
+  widths.forEach((w, i) => {
+    const stride = i === 0 ? 1 : 2;
+    const body = new Sequential(
+      new Conv2d(c, w, 3, { stride, padding: 1, bias: false, rng: rng(), dtype }),
+      new BatchNorm2d(w, { dtype }),
+      new ReLU(),
+      new Conv2d(w, w, 3, { padding: 1, bias: false, rng: rng(), dtype }),
+      new BatchNorm2d(w, { dtype }),
+    );
+    const shortcut =
+      stride === 1 && c === w
+        ? new Identity()
+        : new Sequential(
+            new Conv2d(c, w, 1, { stride, bias: false, rng: rng(), dtype }),
+            new BatchNorm2d(w, { dtype }),
+          );
+    layers.push(new Residual(body, shortcut));
+    c = w;
+  });
+  layers.push(new GlobalAvgPool2d(), new Linear(c, options.classes ?? 10, { rng: rng(), dtype }));
+  return new Sequential(...layers);
+}
