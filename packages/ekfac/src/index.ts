@@ -40,6 +40,32 @@ export {
   gramFrobeniusError,
 } from "./diagnostics.ts";
 export { ekfac } from "./ekfac.ts";
+// Influence functions (Grosse et al. 2023; kronfluence conventions) on the same curvature blocks.
+export type {
+  Float64Statistics,
+  InfluenceBatch,
+  InfluenceLayer,
+  InfluenceProgress,
+  InfluenceTargets,
+} from "./influence/common.ts";
+export { defaultInfluenceDamping, type InfluenceDamping } from "./influence/damping.ts";
+export {
+  ExactInfluence,
+  type FitExactInfluenceOptions,
+  fitExactInfluence,
+  maxExactInfluenceParameters,
+} from "./influence/exact.ts";
+export { type FitInfluenceOptions, fitInfluence, KroneckerInfluence } from "./influence/fit.ts";
+export type { InfluenceMethod, InfluencePreconditioner } from "./influence/preconditioner.ts";
+export {
+  type InfluenceScores,
+  pearson,
+  type ScoreInfluenceOptions,
+  type SelfInfluenceOptions,
+  type SelfInfluenceScores,
+  scoreInfluence,
+  selfInfluence,
+} from "./influence/score.ts";
 export type { BlockDims, LayerShape } from "./internal/stats.ts";
 export {
   CurvatureOptimizer,
