@@ -4,9 +4,11 @@
  * Three layers (after stdlib-js blas/base/sgemm): `gemm` validates matrices and views; `gemmStrided`
  * takes raw buffers with offsets and leading dimensions (BLAS's lda/ldb/ldc, row-major) and validates
  * them; `internal/gemm-kernel.ts` trusts its caller. β = 0 overwrites C, so NaN or Inf already in C
- * vanish, as in reference BLAS. C must not alias A or B (checked for whole-buffer aliasing).
+ * vanish, as in reference BLAS. C must not alias A or B: the check rejects any overlap of the typed
+ * arrays' memory (also a `subarray` of the same ArrayBuffer), even where the views themselves are disjoint.
+ * The packing workspace is module-level and reused (see `gemmWorkspaceStats`).
  */
-import { gemmKernel } from "./internal/gemm-kernel.ts";
+import { gemmKernel, gemmWorkspace } from "./internal/gemm-kernel.ts";
 import {
   allocate,
   assertMatrix,
@@ -24,6 +26,12 @@ export interface MatmulOptions {
   readonly transA?: boolean;
   /** Use Bᵀ in place of B. */
   readonly transB?: boolean;
+}
+
+/** True when the two typed arrays overlap in memory (same array, or overlapping views of one buffer). */
+function sharesMemory(x: FloatArray, y: FloatArray): boolean {
+  if (x.buffer !== y.buffer) return false;
+  return x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
 }
 
 function checkScalar(fn: string, name: string, v: number): void {
@@ -61,7 +69,7 @@ export function gemm(
   if (c.rows !== m || c.cols !== n) {
     throw new RangeError(`${fn}: c is ${shapeOf(c)}, expected ${m}×${n} (${opA}, ${opB})`);
   }
-  if (c.data === a.data || c.data === b.data) {
+  if (sharesMemory(c.data, a.data) || sharesMemory(c.data, b.data)) {
     throw new RangeError(`${fn}: c must not share its buffer with a or b (the product would read overwritten values)`);
   }
   gemmKernel(
@@ -108,10 +116,21 @@ export function gemmStrided(
   ldc: number,
 ): FloatArray {
   const fn = "gemmStrided";
-  for (const [name, v] of [["m", m], ["n", n], ["k", k], ["offA", offA], ["offB", offB], ["offC", offC]] as const) {
+  for (const [name, v] of [
+    ["m", m],
+    ["n", n],
+    ["k", k],
+    ["offA", offA],
+    ["offB", offB],
+    ["offC", offC],
+  ] as const) {
     if (!Number.isInteger(v) || v < 0) throw new RangeError(`${fn}: ${name} must be a non-negative integer (got ${v})`);
   }
-  for (const [name, arr] of [["a", a], ["b", b], ["c", c]] as const) {
+  for (const [name, arr] of [
+    ["a", a],
+    ["b", b],
+    ["c", c],
+  ] as const) {
     if (!(arr instanceof Float32Array || arr instanceof Float64Array)) {
       throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
     }
@@ -124,13 +143,15 @@ export function gemmStrided(
     }
     const need = rows === 0 || cols === 0 ? 0 : off + (rows - 1) * ld + cols;
     if (need > buf.length) {
-      throw new RangeError(`${fn}: ${name} (stored ${rows}×${cols}, offset ${off}, ld ${ld}) needs ${need} elements, has ${buf.length}`);
+      throw new RangeError(
+        `${fn}: ${name} (stored ${rows}×${cols}, offset ${off}, ld ${ld}) needs ${need} elements, has ${buf.length}`,
+      );
     }
   };
   check("a", a, offA, lda, transA ? k : m, transA ? m : k);
   check("b", b, offB, ldb, transB ? n : k, transB ? k : n);
   check("c", c, offC, ldc, m, n);
-  if (c === a || c === b) throw new RangeError(`${fn}: c must not share its buffer with a or b`);
+  if (sharesMemory(c, a) || sharesMemory(c, b)) throw new RangeError(`${fn}: c must not share its buffer with a or b`);
   gemmKernel(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);
   return c;
 }
@@ -148,4 +169,21 @@ export function matmul(a: Matrix, b: Matrix, options: MatmulOptions = {}): Matri
   const n = options.transB ? b.rows : b.cols;
   const out = { rows: m, cols: n, data: allocate(m * n, dtypeOf(a.data)) };
   return matmulInto(out, a, b, options);
+}
+
+/** Diagnostics of the shared packing workspace used by gemm, matmul and syrk. */
+export interface GemmWorkspaceStats {
+  /** How many times a packing buffer was (re)allocated since the module loaded. */
+  readonly allocations: number;
+  /** Bytes currently held by the packing buffers. */
+  readonly bytes: number;
+}
+
+/**
+ * The packing buffers are module-level and grow on demand; after the first call at a given size no
+ * further allocation happens. Benchmarks record `allocations` before and after their timed runs.
+ */
+export function gemmWorkspaceStats(): GemmWorkspaceStats {
+  const w = gemmWorkspace();
+  return { allocations: w.allocations, bytes: w.packA.byteLength + w.packB.byteLength };
 }

@@ -1,4 +1,65 @@
-export { gemm, gemmStrided, type MatmulOptions, matmul, matmulInto } from "./gemm.ts";
+export {
+  add,
+  addInto,
+  axpy,
+  copyInto,
+  dot,
+  fill,
+  gemv,
+  map,
+  mapInto,
+  normFrobenius,
+  normMaxAbs,
+  scal,
+  scale,
+  scaleInto,
+  sub,
+  subInto,
+  transpose,
+  transposeInto,
+  zip,
+  zipInto,
+} from "./blas.ts";
+export {
+  type CholeskyResult,
+  type CholeskyStatus,
+  cholesky,
+  choleskyInto,
+  choleskySolve,
+  solveTriangular,
+  solveTriangularInto,
+  spdInverse,
+  spdSolve,
+  type TriangularOptions,
+} from "./cholesky.ts";
+export {
+  type EighAlgorithm,
+  type EighOptions,
+  type EighOutput,
+  type EighResult,
+  type EighStatus,
+  EighWorkspace,
+  eigh,
+  eighInto,
+} from "./eigh.ts";
+export {
+  type GemmWorkspaceStats,
+  gemm,
+  gemmStrided,
+  gemmWorkspaceStats,
+  type MatmulOptions,
+  matmul,
+  matmulInto,
+} from "./gemm.ts";
+export {
+  gradedSymmetric,
+  randomCovariance,
+  randomOrthogonal,
+  randomSymmetric,
+  symmetricWithSpectrum,
+  wilkinsonMatrix,
+} from "./generators.ts";
+export { kron, kronMatVec, kronMatVecInto } from "./kron.ts";
 export {
   allocate,
   assertMatrix,
@@ -21,4 +82,12 @@ export {
   zeros,
 } from "./matrix.ts";
 export { detLog, Rng, type RngState } from "./random.ts";
+export { type SyrkOptions, syrk } from "./syrk.ts";
 export { assertClose, type CloseOptions, type CloseReport, closeness, defaultRtol, frobenius } from "./testing.ts";
+export {
+  type Tridiagonalization,
+  type TridiagonalQROptions,
+  type TridiagonalQRResult,
+  tridiagonalize,
+  tridiagonalQR,
+} from "./tridiagonal.ts";

@@ -68,7 +68,9 @@ export function fromArray(rows: number, cols: number, values: ArrayLike<number>,
   checkDim("fromArray", "rows", rows);
   checkDim("fromArray", "cols", cols);
   if (values.length !== rows * cols) {
-    throw new RangeError(`fromArray: values has length ${values.length}, expected rows·cols = ${rows}·${cols} = ${rows * cols}`);
+    throw new RangeError(
+      `fromArray: values has length ${values.length}, expected rows·cols = ${rows}·${cols} = ${rows * cols}`,
+    );
   }
   const data = allocate(rows * cols, dtype);
   for (let i = 0; i < data.length; i++) data[i] = values[i] as number;
@@ -146,7 +148,9 @@ export function assertMatrix(fn: string, name: string, a: Matrix): void {
     }
     const needed = a.rows === 0 || a.cols === 0 ? 0 : offset + (a.rows - 1) * stride + a.cols;
     if (needed > a.data.length) {
-      throw new RangeError(`${fn}: ${name} view (${shapeOf(a)}, offset ${offset}, stride ${stride}) needs ${needed} elements, data has ${a.data.length}`);
+      throw new RangeError(
+        `${fn}: ${name} view (${shapeOf(a)}, offset ${offset}, stride ${stride}) needs ${needed} elements, data has ${a.data.length}`,
+      );
     }
     return;
   }

@@ -15,8 +15,8 @@
  */
 
 const scratch = new DataView(new ArrayBuffer(8));
-const LN2_HI = 6.93147180369123816490e-1; // fdlibm's split of ln 2: LN2_HI has trailing zero bits
-const LN2_LO = 1.90821492927058770002e-10;
+const LN2_HI = 0.6931471803691238; // fdlibm's split of ln 2 (6.93147180369123816490e-1): LN2_HI has trailing zero bits
+const LN2_LO = 1.9082149292705877e-10; // 1.90821492927058770002e-10, written as its shortest round-trip form
 
 /** Natural logarithm from basic IEEE operations only (deterministic across engines). x > 0, finite. */
 export function detLog(x: number): number {

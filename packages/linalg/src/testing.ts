@@ -37,34 +37,56 @@ export function closeness(x: ArrayLike<number>, y: ArrayLike<number>, options: C
   }
   const rtol = options.rtol ?? defaultRtol(x, y);
   const atol = options.atol ?? 0;
-  let diff2 = 0;
-  let ref2 = 0;
+  // Two passes so that the sums of squares are scaled (no overflow for values near 1e300).
+  let scale = 0;
   for (let i = 0; i < x.length; i++) {
     const a = x[i] as number;
     const b = y[i] as number;
     if (!Number.isFinite(a) || !Number.isFinite(b)) {
       if (!(Object.is(a, b) || (Number.isNaN(a) && Number.isNaN(b)))) {
-        return { ok: false, residual: Infinity, relative: Infinity, message: `index ${i}: ${a} vs ${b} (non-finite values must match exactly)` };
+        return {
+          ok: false,
+          residual: Infinity,
+          relative: Infinity,
+          message: `index ${i}: ${a} vs ${b} (non-finite values must match exactly)`,
+        };
       }
       continue;
     }
-    diff2 += (a - b) * (a - b);
-    ref2 += b * b;
+    scale = Math.max(scale, Math.abs(a), Math.abs(b));
   }
-  const residual = Math.sqrt(diff2);
-  const refNorm = Math.sqrt(ref2);
+  let diff2 = 0;
+  let ref2 = 0;
+  if (scale > 0) {
+    for (let i = 0; i < x.length; i++) {
+      const a = (x[i] as number) / scale;
+      const b = (y[i] as number) / scale;
+      if (!Number.isFinite(a) || !Number.isFinite(b)) continue;
+      diff2 += (a - b) * (a - b);
+      ref2 += b * b;
+    }
+  }
+  const residual = scale * Math.sqrt(diff2);
+  const refNorm = scale * Math.sqrt(ref2);
   const relative = refNorm > 0 ? residual / refNorm : residual;
   const ok = residual <= atol + rtol * refNorm;
   return {
     ok,
     residual,
     relative,
-    message: ok ? "" : `‖x − y‖ = ${residual.toExponential(3)} > atol + rtol·‖y‖ = ${atol} + ${rtol}·${refNorm.toExponential(3)}`,
+    message: ok
+      ? ""
+      : `‖x − y‖ = ${residual.toExponential(3)} > atol + rtol·‖y‖ = ${atol} + ${rtol}·${refNorm.toExponential(3)}`,
   };
 }
 
 /** Throws an Error with the report's message unless `x` is close to `y`. */
-export function assertClose(x: ArrayLike<number>, y: ArrayLike<number>, options: CloseOptions = {}, label = "values"): void {
+export function assertClose(
+  x: ArrayLike<number>,
+  y: ArrayLike<number>,
+  options: CloseOptions = {},
+  label = "values",
+): void {
   const r = closeness(x, y, options);
   if (!r.ok) throw new Error(`${label} not close: ${r.message}`);
 }

@@ -4,6 +4,7 @@
  */
 import {
   backward,
+  conv2d,
   gradcheck,
   logSoftmax,
   matmul,
@@ -60,6 +61,39 @@ export const cases: PortableCase[] = [
       const v = normal(rng, [7], true);
       const elementwise = gradcheck((t) => mul(sigmoid(t), tanh(t)), [v]);
       check(elementwise.ok, `gradcheck: ${elementwise.message}`);
+    },
+  },
+  {
+    name: "conv2d: forward equals the direct sum, and gradcheck passes for x, w and b (stride 2, padding 1)",
+    run() {
+      const rng = new Rng(23);
+      const x = normal(rng, [2, 2, 5, 5], true);
+      const w = normal(rng, [3, 2, 3, 3], true);
+      const b = normal(rng, [3], true);
+      const options = { stride: 2, padding: 1 } as const;
+      const y = conv2d(x, w, b, options);
+      check(y.shape.join() === "2,3,3,3", `output shape ${y.shape.join("×")}`);
+      const direct = new Float64Array(2 * 3 * 3 * 3);
+      for (let n = 0; n < 2; n++)
+        for (let o = 0; o < 3; o++)
+          for (let i = 0; i < 3; i++)
+            for (let j = 0; j < 3; j++) {
+              let s = b.data[o] as number;
+              for (let c = 0; c < 2; c++)
+                for (let u = 0; u < 3; u++)
+                  for (let v = 0; v < 3; v++) {
+                    const r = 2 * i - 1 + u;
+                    const q = 2 * j - 1 + v;
+                    if (r < 0 || r >= 5 || q < 0 || q >= 5) continue; // zero padding
+                    s +=
+                      (x.data[((n * 2 + c) * 5 + r) * 5 + q] as number) *
+                      (w.data[((o * 2 + c) * 3 + u) * 3 + v] as number);
+                  }
+              direct[((n * 3 + o) * 3 + i) * 3 + j] = s;
+            }
+      checkClose(y.data, direct, "conv2d vs direct sum");
+      const report = gradcheck((xt, wt, bt) => conv2d(xt, wt, bt, options), [x, w, b]);
+      check(report.ok, `gradcheck: ${report.message}`);
     },
   },
 ];

@@ -1,0 +1,523 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { type EighAlgorithm, type EighOptions, EighWorkspace, eigh, eighInto } from "./eigh.ts";
+import {
+  gradedSymmetric,
+  randomCovariance,
+  randomOrthogonal,
+  randomSymmetric,
+  symmetricWithSpectrum,
+  wilkinsonMatrix,
+} from "./generators.ts";
+import { allocate, type DType, epsilonOf, fromRows, type Matrix } from "./matrix.ts";
+import { Rng } from "./random.ts";
+import { tridiagonalize, tridiagonalQR } from "./tridiagonal.ts";
+
+/** ‖A·V − V·Λ‖_F / ‖A‖_F and ‖VᵀV − I‖_F, computed in float64 from whatever the element type is. */
+function residuals(a: Matrix, values: ArrayLike<number>, v: Matrix): { res: number; orth: number } {
+  const n = a.rows;
+  let num = 0;
+  let den = 0;
+  let orth = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      let o = 0;
+      for (let k = 0; k < n; k++) {
+        s += (a.data[i * n + k] as number) * (v.data[k * n + j] as number);
+        o += (v.data[k * n + i] as number) * (v.data[k * n + j] as number);
+      }
+      s -= (v.data[i * n + j] as number) * (values[j] as number);
+      num += s * s;
+      den += (a.data[i * n + j] as number) ** 2;
+      o -= i === j ? 1 : 0;
+      orth += o * o;
+    }
+  }
+  return { res: den > 0 ? Math.sqrt(num / den) : Math.sqrt(num), orth: Math.sqrt(orth) };
+}
+
+function expectEigenLaws(a: Matrix, label = "", options: EighOptions = {}): Float64Array {
+  const n = a.rows;
+  const r = eigh(a, options);
+  const eps = epsilonOf(a.data);
+  const m = Math.max(n, 4);
+  expect(r.status, label).toBe("success");
+  expect(r.values).toBeInstanceOf(a.data.constructor);
+  const v = r.vectors as Matrix;
+  expect(v.data).toBeInstanceOf(a.data.constructor);
+  const { res, orth } = residuals(a, r.values, v);
+  expect(res, `${label} ‖AV − VΛ‖/‖A‖`).toBeLessThanOrEqual(8 * m * eps);
+  expect(orth, `${label} ‖VᵀV − I‖`).toBeLessThanOrEqual(8 * m ** 1.5 * eps);
+  for (let i = 1; i < n; i++) expect(r.values[i] as number).toBeGreaterThanOrEqual(r.values[i - 1] as number);
+  return Float64Array.from(r.values);
+}
+
+type Kind = "random" | "clustered" | "repeated" | "graded" | "covariance" | "diagonal" | "tridiagonal" | "spectrum";
+
+function build(kind: Kind, n: number, seed: number, dtype: DType): Matrix {
+  const rng = new Rng(seed);
+  switch (kind) {
+    case "random":
+      return randomSymmetric(n, rng, dtype);
+    case "clustered": {
+      // Eigenvalues 1 + k·1e-9: a tight cluster, plus a far one.
+      const vals = Array.from({ length: n }, (_, k) => (k === 0 ? -3 : 1 + k * 1e-9));
+      return symmetricWithSpectrum(vals, rng, dtype);
+    }
+    case "repeated": {
+      const vals = Array.from({ length: n }, (_, k) => [2, 2, 2, -1, 0][k % 5] as number);
+      return symmetricWithSpectrum(vals, rng, dtype);
+    }
+    case "graded":
+      return gradedSymmetric(n, rng, 1e-6, 1e6, dtype);
+    case "covariance":
+      return randomCovariance(n, Math.max(1, Math.floor(n / 3)), rng, dtype);
+    case "diagonal": {
+      const a = allocate(n * n, dtype);
+      for (let i = 0; i < n; i++) a[i * n + i] = rng.normal();
+      return { rows: n, cols: n, data: a };
+    }
+    case "tridiagonal": {
+      const a = allocate(n * n, dtype);
+      for (let i = 0; i < n; i++) {
+        a[i * n + i] = rng.normal();
+        if (i + 1 < n) {
+          const x = rng.normal();
+          a[i * n + i + 1] = x;
+          a[(i + 1) * n + i] = x;
+        }
+      }
+      return { rows: n, cols: n, data: a };
+    }
+    case "spectrum": {
+      const vals = Array.from({ length: n }, () => rng.normal() * 10 ** (3 * rng.uniform()));
+      return symmetricWithSpectrum(vals, rng, dtype);
+    }
+  }
+}
+
+const kinds: Kind[] = [
+  "random",
+  "clustered",
+  "repeated",
+  "graded",
+  "covariance",
+  "diagonal",
+  "tridiagonal",
+  "spectrum",
+];
+
+describe("eigh", () => {
+  for (const dtype of ["float32", "float64"] as const) {
+    it(`A·V = V·Λ, VᵀV = I and λ ascending on generated spectra (${dtype})`, () => {
+      fc.assert(
+        fc.property(
+          fc.constantFrom(...kinds),
+          fc.integer({ min: 1, max: 40 }),
+          fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+          (kind, n, seed) => {
+            expectEigenLaws(build(kind, n, seed, dtype), `${kind} n=${n} seed=${seed}`);
+          },
+        ),
+        { numRuns: 60 },
+      );
+    });
+
+    it(`A·V = V·Λ at n = 100: random, covariance with N < n, graded (${dtype})`, () => {
+      expectEigenLaws(build("random", 100, 1, dtype), "random");
+      expectEigenLaws(build("covariance", 100, 2, dtype), "covariance");
+      expectEigenLaws(build("graded", 100, 3, dtype), "graded");
+    });
+
+    it(`the zero matrix has λ = 0 and V = I (${dtype})`, () => {
+      const n = 5;
+      const r = eigh({ rows: n, cols: n, data: allocate(n * n, dtype) });
+      expect(r.status).toBe("success");
+      for (let i = 0; i < n; i++) expect(r.values[i]).toBe(0);
+      const { orth } = residuals({ rows: n, cols: n, data: allocate(n * n, dtype) }, r.values, r.vectors as Matrix);
+      expect(orth).toBe(0);
+    });
+
+    it(`Wilkinson W⁺₂₁ (regression): laws hold and its top pair agrees to 1e-13 (${dtype})`, () => {
+      const a = wilkinsonMatrix(21, dtype);
+      expectEigenLaws(a, "W21+");
+      const r = eigh(a);
+      const top = r.values[20] as number;
+      const next = r.values[19] as number;
+      const tol = dtype === "float64" ? 1e-12 : 1e-4;
+      expect(Math.abs(top - 10.746194182903393)).toBeLessThanOrEqual(tol * 10.75);
+      expect(Math.abs(next - 10.746194182903322)).toBeLessThanOrEqual(tol * 10.75);
+      expect(Math.abs((r.values[0] as number) + 1.1254415221199847)).toBeLessThanOrEqual(tol * 10.75);
+    });
+  }
+
+  it("1×1: λ = a₀₀, V = [1]", () => {
+    const r = eigh(fromRows([[-3.5]], "float64"));
+    expect(r.values[0]).toBe(-3.5);
+    expect(Math.abs(r.vectors?.data[0] as number)).toBe(1);
+  });
+
+  it("2×2: λ = (a+c)/2 ∓ √(((a−c)/2)² + b²)", () => {
+    fc.assert(
+      fc.property(
+        fc.double({ min: -100, max: 100, noNaN: true }),
+        fc.double({ min: -100, max: 100, noNaN: true }),
+        fc.double({ min: -100, max: 100, noNaN: true }),
+        (x, b, c) => {
+          const r = eigh(
+            fromRows(
+              [
+                [x, b],
+                [b, c],
+              ],
+              "float64",
+            ),
+          );
+          const mid = (x + c) / 2;
+          const rad = Math.hypot((x - c) / 2, b);
+          const scale = Math.max(Math.abs(x), Math.abs(b), Math.abs(c), 1e-300);
+          expect(Math.abs((r.values[0] as number) - (mid - rad))).toBeLessThanOrEqual(8 * 2 ** -52 * scale);
+          expect(Math.abs((r.values[1] as number) - (mid + rad))).toBeLessThanOrEqual(8 * 2 ** -52 * scale);
+        },
+      ),
+    );
+  });
+
+  it("reads only the lower triangle", () => {
+    const a = fromRows(
+      [
+        [2, 999],
+        [1, 3],
+      ],
+      "float64",
+    );
+    const b = fromRows(
+      [
+        [2, 1],
+        [1, 3],
+      ],
+      "float64",
+    );
+    expect(Array.from(eigh(a).values)).toEqual(Array.from(eigh(b).values));
+  });
+
+  it("eigenvalues-only mode agrees with full mode and returns vectors = null", () => {
+    fc.assert(
+      fc.property(fc.constantFrom(...kinds), fc.integer({ min: 1, max: 30 }), fc.nat(), (kind, n, seed) => {
+        const a = build(kind, n, seed, "float64");
+        const full = eigh(a);
+        const only = eigh(a, { vectors: false });
+        expect(only.vectors).toBeNull();
+        const scale = Math.max(1e-300, ...Array.from(full.values, Math.abs));
+        for (let i = 0; i < n; i++) {
+          expect(Math.abs((only.values[i] as number) - (full.values[i] as number))).toBeLessThanOrEqual(1e-13 * scale);
+        }
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("eigenvalues of Q·diag(λ)·Qᵀ are λ sorted (to O(ε‖A‖))", () => {
+    fc.assert(
+      fc.property(
+        fc.array(fc.double({ min: -1e3, max: 1e3, noNaN: true }), { minLength: 1, maxLength: 25 }),
+        fc.nat(),
+        (vals, seed) => {
+          const r = eigh(symmetricWithSpectrum(vals, new Rng(seed)));
+          const sorted = [...vals].sort((x, y) => x - y);
+          const scale = Math.max(1, ...vals.map(Math.abs));
+          for (let i = 0; i < vals.length; i++) {
+            expect(Math.abs((r.values[i] as number) - (sorted[i] as number))).toBeLessThanOrEqual(
+              64 * vals.length * 2 ** -52 * scale,
+            );
+          }
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it("NaN or ±Inf input returns no-convergence at once with NaN outputs", () => {
+    for (const bad of [Number.NaN, Infinity, -Infinity]) {
+      const a = randomSymmetric(50, new Rng(1));
+      (a.data as Float64Array)[7 * 50 + 3] = bad;
+      const r = eigh(a);
+      expect(r.status).toBe("no-convergence");
+      expect(r.iterations).toBe(0);
+      expect(Number.isNaN(r.values[0] as number)).toBe(true);
+      expect(Number.isNaN(r.vectors?.data[0] as number)).toBe(true);
+    }
+  });
+
+  it("the sweep cap is honoured: maxIterations = 0 on a non-diagonal matrix gives no-convergence", () => {
+    const r = eigh(randomSymmetric(6, new Rng(2)), { maxIterations: 0 });
+    expect(r.status).toBe("no-convergence");
+    expect(r.iterations).toBe(0);
+    expect(eigh(randomSymmetric(6, new Rng(2)), { maxIterations: 3 }).iterations).toBeLessThanOrEqual(3);
+  });
+
+  it("clampNegative zeroes the tiny negative eigenvalues of a rank-deficient covariance, and only those", () => {
+    const a = randomCovariance(30, 5, new Rng(3));
+    const raw = eigh(a);
+    const tol = 1e-12;
+    const clamped = eigh(a, { clampNegative: tol });
+    for (let i = 0; i < 30; i++) {
+      const v = raw.values[i] as number;
+      const c = clamped.values[i] as number;
+      if (v < 0 && v >= -tol) expect(c).toBe(0);
+      else expect(c).toBe(v);
+      expect(c).toBeGreaterThanOrEqual(0);
+    }
+    expect(Array.from(raw.values).filter((v) => Math.abs(v) < 1e-12).length).toBe(25); // rank 5
+  });
+
+  it("eighInto reuses a workspace and writes into out (same results as eigh, repeatedly)", () => {
+    const n = 12;
+    const ws = new EighWorkspace(n);
+    const out = { values: new Float32Array(n), vectors: { rows: n, cols: n, data: new Float32Array(n * n) } };
+    for (let seed = 0; seed < 3; seed++) {
+      const a = randomSymmetric(n, new Rng(seed), "float32");
+      const r = eighInto(out, a, {}, ws);
+      expect(r.values).toBe(out.values);
+      expect(r.vectors).toBe(out.vectors);
+      const ref = eigh(a);
+      expect(Array.from(out.values)).toEqual(Array.from(ref.values));
+      expect(Array.from(out.vectors.data)).toEqual(Array.from((ref.vectors as Matrix).data));
+    }
+  });
+
+  it("rejects bad input with messages naming the function, the argument and the shapes", () => {
+    expect(() => eigh({ rows: 2, cols: 3, data: new Float64Array(6) })).toThrow(RangeError);
+    expect(() => eigh({ rows: 2, cols: 3, data: new Float64Array(6) })).toThrow(/eigh: a must be square \(got 2×3\)/);
+    expect(() => eigh({ rows: 2, cols: 2, data: [1, 2, 3, 4] as unknown as Float64Array })).toThrow(TypeError);
+    expect(() => eigh({ rows: 2, cols: 2, data: new Float64Array(3) })).toThrow(/eigh: a\.data has length 3/);
+    const ws = new EighWorkspace(3);
+    const out = { values: new Float64Array(2), vectors: { rows: 2, cols: 2, data: new Float64Array(4) } };
+    expect(() => eighInto(out, randomSymmetric(2, new Rng(0)), {}, ws)).toThrow(
+      /eighInto: workspace is for n = 3, a is 2×2/,
+    );
+    const out3 = { values: new Float64Array(3), vectors: { rows: 3, cols: 3, data: new Float64Array(9) } };
+    expect(() => eighInto(out3, randomSymmetric(2, new Rng(0)))).toThrow(
+      /eighInto: out.values has length 3, expected 2/,
+    );
+    expect(() => eighInto(out, randomSymmetric(2, new Rng(0), "float32"))).toThrow(TypeError);
+    expect(() => eigh(randomSymmetric(2, new Rng(0)), { maxIterations: -1 })).toThrow(RangeError);
+  });
+});
+
+describe("eigh algorithms: divide and conquer and QR", () => {
+  const algorithms: EighAlgorithm[] = ["divide-and-conquer", "qr"];
+  /** max |λ_dc − λ_qr| ≤ 8·m·ε·max|λ|: both are backward stable, so they agree to O(ε‖A‖). */
+  function expectSameValues(x: Float64Array, y: Float64Array, eps: number, label: string): void {
+    const m = Math.max(x.length, 4);
+    let scale = 0;
+    for (const v of x) scale = Math.max(scale, Math.abs(v));
+    for (let i = 0; i < x.length; i++) {
+      expect(Math.abs((x[i] as number) - (y[i] as number)), `${label} λ${i}`).toBeLessThanOrEqual(8 * m * eps * scale);
+    }
+  }
+
+  for (const dtype of ["float32", "float64"] as const) {
+    // Sizes past the D&C leaf (32), the blocked reduction's crossover (160) and odd splits.
+    it(`A·V = V·Λ, VᵀV = I for both algorithms, and their eigenvalues agree, at n = 70, 129, 200 (${dtype})`, () => {
+      const eps = dtype === "float32" ? 2 ** -23 : 2 ** -52;
+      for (const n of [70, 129, 200]) {
+        for (const kind of kinds) {
+          if (n === 200 && kind !== "random" && kind !== "covariance" && kind !== "clustered") continue;
+          const a = build(kind, n, 7 * n, dtype);
+          const [dc, qr] = algorithms.map((algorithm) =>
+            expectEigenLaws(a, `${kind} n=${n} ${algorithm}`, { algorithm }),
+          ) as [Float64Array, Float64Array];
+          expectSameValues(dc, qr, eps, `${kind} n=${n}`);
+        }
+      }
+    });
+
+    it(`divide and conquer: A·V = V·Λ, VᵀV = I on generated spectra, n ∈ [33, 96] (${dtype})`, () => {
+      fc.assert(
+        fc.property(
+          fc.constantFrom(...kinds),
+          fc.integer({ min: 33, max: 96 }),
+          fc.integer({ min: 0, max: 2 ** 31 - 1 }),
+          (kind, n, seed) => {
+            expectEigenLaws(build(kind, n, seed, dtype), `${kind} n=${n} seed=${seed}`, {
+              algorithm: "divide-and-conquer",
+            });
+          },
+        ),
+        { numRuns: 12 },
+      );
+    });
+  }
+
+  it("Wilkinson W⁺₁₀₁ (pairs closer than ε‖A‖: deflation by rotation): laws hold, both algorithms agree", () => {
+    const a = wilkinsonMatrix(101, "float64");
+    const dc = expectEigenLaws(a, "W101+ dc", { algorithm: "divide-and-conquer" });
+    const qr = expectEigenLaws(a, "W101+ qr", { algorithm: "qr" });
+    expectSameValues(dc, qr, 2 ** -52, "W101+");
+  });
+
+  it("a tridiagonal with zero and tiny couplings at the split points (decoupled and fully deflated merges)", () => {
+    const n = 150;
+    const rng = new Rng(11);
+    const a = allocate(n * n, "float64");
+    for (let i = 0; i < n; i++) {
+      a[i * n + i] = i % 3 === 0 ? 1 : rng.normal();
+      if (i + 1 < n) {
+        const x = i % 37 === 36 ? 0 : i % 19 === 18 ? 1e-30 : rng.normal();
+        a[i * n + i + 1] = x;
+        a[(i + 1) * n + i] = x;
+      }
+    }
+    const m = { rows: n, cols: n, data: a };
+    expectSameValues(
+      expectEigenLaws(m, "dc", { algorithm: "divide-and-conquer" }),
+      expectEigenLaws(m, "qr", { algorithm: "qr" }),
+      2 ** -52,
+      "split tridiagonal",
+    );
+  });
+
+  it("a rank-1 matrix n = 100 (everything deflates but one eigenvalue) and the zero matrix n = 100", () => {
+    const n = 100;
+    const rng = new Rng(5);
+    const x = Array.from({ length: n }, () => rng.normal());
+    const a = allocate(n * n, "float64");
+    for (let i = 0; i < n; i++) for (let j = 0; j < n; j++) a[i * n + j] = (x[i] as number) * (x[j] as number);
+    const vals = expectEigenLaws({ rows: n, cols: n, data: a }, "rank 1");
+    const norm2 = x.reduce((s, v) => s + v * v, 0);
+    expect(Math.abs((vals[n - 1] as number) - norm2)).toBeLessThanOrEqual(8 * n * 2 ** -52 * norm2);
+    const zero = eigh({ rows: n, cols: n, data: allocate(n * n, "float64") });
+    expect(zero.status).toBe("success");
+    const { orth } = residuals(
+      { rows: n, cols: n, data: allocate(n * n, "float64") },
+      zero.values,
+      zero.vectors as Matrix,
+    );
+    expect(orth).toBe(0);
+  });
+
+  it("divide and conquer honours the sweep cap of its leaves: no-convergence with NaN outputs", () => {
+    const r = eigh(randomSymmetric(100, new Rng(2)), { maxIterations: 0 });
+    expect(r.status).toBe("no-convergence");
+    expect(Number.isNaN(r.values[0] as number)).toBe(true);
+    expect(Number.isNaN(r.vectors?.data[0] as number)).toBe(true);
+  });
+
+  it("eighInto with a reused workspace gives identical D&C results on repeated calls (n = 90)", () => {
+    const n = 90;
+    const ws = new EighWorkspace(n);
+    const a = randomSymmetric(n, new Rng(4));
+    const out = { values: new Float64Array(n), vectors: { rows: n, cols: n, data: new Float64Array(n * n) } };
+    eighInto(out, a, {}, ws);
+    const v1 = out.vectors.data.slice();
+    const l1 = out.values.slice();
+    eighInto(out, randomSymmetric(n, new Rng(5)), { algorithm: "qr" }, ws);
+    eighInto(out, a, {}, ws);
+    expect(Array.from(out.values)).toEqual(Array.from(l1));
+    expect(Array.from(out.vectors.data)).toEqual(Array.from(v1));
+  });
+
+  it("rejects an unknown algorithm naming the option", () => {
+    expect(() => eigh(randomSymmetric(3, new Rng(0)), { algorithm: "jacobi" as EighAlgorithm })).toThrow(
+      /eighInto: options.algorithm must be "qr" or "divide-and-conquer" \(got jacobi\)/,
+    );
+  });
+});
+
+describe("tridiagonalize", () => {
+  it("A = Q·T·Qᵀ with QᵀQ = I", () => {
+    fc.assert(
+      fc.property(fc.oneof(fc.integer({ min: 0, max: 30 }), fc.constantFrom(161, 200, 230)), fc.nat(), (n, seed) => {
+        const a = randomSymmetric(n, new Rng(seed));
+        const { diagonal: d, offDiagonal: e, q } = tridiagonalize(a);
+        const qd = (q as Matrix).data;
+        let err = 0;
+        let orth = 0;
+        for (let i = 0; i < n; i++) {
+          for (let j = 0; j < n; j++) {
+            // (Q T Qᵀ)_ij = Σ_k Q_ik (T Qᵀ)_kj
+            let s = 0;
+            let o = 0;
+            for (let k = 0; k < n; k++) {
+              let tq = (d[k] as number) * (qd[j * n + k] as number);
+              if (k > 0) tq += (e[k - 1] as number) * (qd[j * n + k - 1] as number);
+              if (k + 1 < n) tq += (e[k] as number) * (qd[j * n + k + 1] as number);
+              s += (qd[i * n + k] as number) * tq;
+              o += (qd[k * n + i] as number) * (qd[k * n + j] as number);
+            }
+            err = Math.max(err, Math.abs(s - (a.data[i * n + j] as number)));
+            orth = Math.max(orth, Math.abs(o - (i === j ? 1 : 0)));
+          }
+        }
+        expect(err).toBeLessThanOrEqual(64 * Math.max(n, 4) * 2 ** -52 * 10);
+        expect(orth).toBeLessThanOrEqual(64 * Math.max(n, 4) * 2 ** -52);
+      }),
+      { numRuns: 40 },
+    );
+  });
+});
+
+describe("tridiagonalQR", () => {
+  it("T·z_kᵀ = d_k·z_kᵀ for every row of z (z = I on entry), on random tridiagonals", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 40 }), fc.nat(), fc.boolean(), (n, seed, f32) => {
+        const rng = new Rng(seed);
+        const d0 = Array.from({ length: n }, () => rng.normal());
+        const e0 = Array.from({ length: n - 1 }, () => rng.normal());
+        const d = f32 ? Float32Array.from(d0) : Float64Array.from(d0);
+        const e = f32 ? Float32Array.from(e0) : Float64Array.from(e0);
+        const dIn = Array.from(d);
+        const eIn = Array.from(e);
+        const z = { rows: n, cols: n, data: f32 ? new Float32Array(n * n) : new Float64Array(n * n) };
+        for (let i = 0; i < n; i++) z.data[i * n + i] = 1;
+        const r = tridiagonalQR(d, e, z);
+        expect(r.status).toBe("success");
+        const eps = f32 ? 2 ** -23 : 2 ** -52;
+        let norm = 0;
+        for (const x of [...dIn, ...eIn, ...eIn]) norm += x * x;
+        norm = Math.sqrt(norm);
+        let res = 0;
+        for (let k = 0; k < n; k++) {
+          for (let i = 0; i < n; i++) {
+            let tz = (dIn[i] as number) * (z.data[k * n + i] as number);
+            if (i > 0) tz += (eIn[i - 1] as number) * (z.data[k * n + i - 1] as number);
+            if (i + 1 < n) tz += (eIn[i] as number) * (z.data[k * n + i + 1] as number);
+            res += (tz - (d[k] as number) * (z.data[k * n + i] as number)) ** 2;
+          }
+        }
+        expect(Math.sqrt(res) / Math.max(norm, 1e-300)).toBeLessThanOrEqual(8 * Math.max(n, 4) * eps);
+        // Trace is preserved: Σ d_k = Σ dIn_k.
+        const tr0 = dIn.reduce((s, x) => s + x, 0);
+        const tr1 = Array.from(d).reduce((s, x) => s + x, 0);
+        expect(Math.abs(tr1 - tr0)).toBeLessThanOrEqual(8 * n * eps * Math.max(norm, 1));
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("without z it gives the same eigenvalues as with z", () => {
+    const rng = new Rng(9);
+    const n = 25;
+    const d1 = Float64Array.from({ length: n }, () => rng.normal());
+    const e1 = Float64Array.from({ length: n - 1 }, () => rng.normal());
+    const d2 = d1.slice();
+    const e2 = e1.slice();
+    tridiagonalQR(d1, e1, null);
+    tridiagonalQR(d2, e2, randomOrthogonal(n, new Rng(1)));
+    expect(Array.from(d1)).toEqual(Array.from(d2));
+  });
+
+  it("non-finite input returns no-convergence promptly; bad lengths throw naming the argument", () => {
+    const d = Float64Array.from([1, Number.NaN, 2]);
+    const e = Float64Array.from([1, 1]);
+    expect(tridiagonalQR(d, e).status).toBe("no-convergence");
+    expect(() => tridiagonalQR(new Float64Array(3), new Float64Array(3))).toThrow(
+      /tridiagonalQR: e has length 3, expected n − 1 = 2/,
+    );
+    expect(() =>
+      tridiagonalQR(new Float64Array(3), new Float64Array(2), { rows: 2, cols: 2, data: new Float64Array(4) }),
+    ).toThrow(/tridiagonalQR: z is 2×2/);
+  });
+});

@@ -1,0 +1,301 @@
+/**
+ * Symmetric eigendecomposition A = V·diag(λ)·Vᵀ, λ ascending, V orthogonal (eigenvectors as COLUMNS).
+ *
+ * Named steps (after Eigen's SelfAdjointEigenSolver, with LAPACK dsyevd's solver):
+ *   validate → check finite → scale by s = max|a_ij| → blocked Householder tridiagonalization
+ *   T = Qᵀ(A/s)Q (GVL Alg. 8.3.1, LAPACK dsytrd/dlatrd; internal/householder-blocked.ts) → then
+ *   - algorithm "divide-and-conquer" (default): T = Y·Λ·Yᵀ by Cuppen's divide and conquer with the
+ *     Gu–Eisenstat eigenvectors (LAPACK dstedc; internal/divide-conquer.ts), sort, V = Q·Y applied by
+ *     compact-WY blocks (LAPACK dormtr);
+ *   - algorithm "qr": Qᵀ accumulated, implicit symmetric QR with Wilkinson shift on T (GVL Alg. 8.3.2,
+ *     8.3.3, LAPACK dsteqr) with the rotations applied to Qᵀ (internal/symmetric-eigen.ts), sort;
+ *   → unscale by s. Eigenvalues only (`vectors: false`): QR on T without vectors, O(n²).
+ * Only the LOWER triangle (a_ij with i ≥ j) is read; the strict upper triangle is ignored.
+ * Computation is in float64 whatever the input type; float32 inputs are copied in and the results are
+ * rounded to float32 on output (so the float32 results are as accurate as float32 storage allows).
+ *
+ * Deviations: see the kernels' headers (row-major lower storage, rotations batched, D&C merges sorted
+ * per level, safeguarded secular iteration). Sweep cap: LAPACK dsteqr's 30·n QR sweeps in total (in
+ * the D&C leaves for divide and conquer); exceeding it, or a secular equation that fails, gives
+ * status "no-convergence" (with NaN outputs for divide and conquer).
+ * Cost (flops): 4n³/3 for the reduction (half gemm); D&C ≈ 4n³/3 gemm without deflation (far less
+ * with it) + 2n³ gemm for V = Q·Y; QR path 4n³/3 for Qᵀ + ≈ 6n³ in rotations. Memory: the workspace's
+ * two n×n float64 buffers, plus three more for divide and conquer (made on first use), plus O(n).
+ *
+ * Errors: TypeError for a non-matrix, RangeError for non-square input, mis-sized outputs or a bad
+ * option. NaN or ±Inf anywhere in the lower triangle gives status "no-convergence" with NaN values
+ * (and vectors) at once.
+ */
+import { DivideConquerWorkspace, divideConquerKernel } from "./internal/divide-conquer.ts";
+import { applyQKernel, householderScratchSize, tridiagonalizeBlockedKernel } from "./internal/householder-blocked.ts";
+import {
+  accumulateQtKernel,
+  applyRotationsKernel,
+  RotationLog,
+  tridiagonalQRKernel,
+} from "./internal/symmetric-eigen.ts";
+import {
+  allocate,
+  assertMatrix,
+  dtypeOf,
+  type FloatArray,
+  type Matrix,
+  offsetOf,
+  shapeOf,
+  strideOf,
+} from "./matrix.ts";
+
+export type EighStatus = "success" | "no-convergence";
+
+/**
+ * How the tridiagonal eigenproblem is solved when vectors are wanted. "divide-and-conquer" (default):
+ * Cuppen / Gu–Eisenstat D&C with gemm merges, then V = Q·Y by compact-WY blocks (LAPACK dsyevd's
+ * route). "qr": implicit QR with the rotations applied to Qᵀ (LAPACK dsteqr's route), kept for
+ * comparison. Eigenvalues-only runs always use QR on the tridiagonal (O(n²)).
+ */
+export type EighAlgorithm = "divide-and-conquer" | "qr";
+
+export interface EighOptions {
+  /** Compute eigenvectors (default true). With false only eigenvalues are computed, in O(n²) after the reduction. */
+  readonly vectors?: boolean;
+  /** Cap on implicit QR sweeps in total (default 30·n, as LAPACK dsteqr). */
+  readonly maxIterations?: number;
+  /**
+   * Eigenvalues in [−clampNegative, 0) are set to +0 (absolute tolerance, in the units of A). For PSD
+   * matrices such as covariance factors, where rounding leaves tiny negative eigenvalues. Default: no clamp.
+   */
+  readonly clampNegative?: number;
+  /** Tridiagonal solver for the vectors (default "divide-and-conquer"). */
+  readonly algorithm?: EighAlgorithm;
+}
+
+export interface EighResult<T extends FloatArray = FloatArray> {
+  readonly status: EighStatus;
+  /** Eigenvalues in ascending order, same element type as the input. */
+  readonly values: T;
+  /** n×n, column j is the unit eigenvector for values[j]; null when `vectors: false`. */
+  readonly vectors: Matrix<T> | null;
+  /** Implicit QR sweeps performed (for divide and conquer: in its leaves). */
+  readonly iterations: number;
+}
+
+/** Where `eighInto` writes: `values` of length n and, unless `vectors: false`, an n×n `vectors`. */
+export interface EighOutput<T extends FloatArray = FloatArray> {
+  readonly values: T;
+  readonly vectors: Matrix<T> | null;
+}
+
+/**
+ * Reusable float64 buffers for one size n, so that repeated decompositions (a KFAC refresh every T
+ * steps) allocate nothing but the small result record.
+ */
+export class EighWorkspace {
+  readonly n: number;
+  /** Working copy of A; after the reduction its rows hold the Householder vectors. */
+  readonly w: Float64Array;
+  /** Qᵀ, then the eigenvectors as rows. */
+  readonly z: Float64Array;
+  readonly d: Float64Array;
+  readonly e: Float64Array;
+  readonly beta: Float64Array;
+  readonly p: Float64Array;
+  readonly perm: Uint32Array;
+  readonly log: RotationLog;
+  /** Scratch of the blocked Householder kernels. */
+  readonly hh: Float64Array;
+  /** Divide-and-conquer buffers (3 n×n), made on first use. */
+  dc: DivideConquerWorkspace | null = null;
+  constructor(n: number) {
+    if (!Number.isInteger(n) || n < 0)
+      throw new RangeError(`EighWorkspace: n must be a non-negative integer (got ${n})`);
+    this.n = n;
+    this.w = new Float64Array(n * n);
+    this.z = new Float64Array(n * n);
+    this.d = new Float64Array(n);
+    this.e = new Float64Array(Math.max(n - 1, 0));
+    this.beta = new Float64Array(n);
+    this.p = new Float64Array(n);
+    this.perm = new Uint32Array(n);
+    // Enough rotations per batch that Z is streamed through the cache about n/16 times in total.
+    this.log = new RotationLog(Math.max(1024, 16 * n));
+    const hs = householderScratchSize(n);
+    this.hh = new Float64Array(Math.max(hs.panel, hs.wy));
+  }
+}
+
+function checkOptions(fn: string, options: EighOptions): void {
+  if (options.maxIterations !== undefined && !(Number.isInteger(options.maxIterations) && options.maxIterations >= 0)) {
+    throw new RangeError(`${fn}: options.maxIterations must be a non-negative integer (got ${options.maxIterations})`);
+  }
+  if (options.clampNegative !== undefined && !(options.clampNegative >= 0)) {
+    throw new RangeError(`${fn}: options.clampNegative must be a number ≥ 0 (got ${options.clampNegative})`);
+  }
+  const alg = options.algorithm;
+  if (alg !== undefined && alg !== "qr" && alg !== "divide-and-conquer") {
+    throw new RangeError(`${fn}: options.algorithm must be "qr" or "divide-and-conquer" (got ${String(alg)})`);
+  }
+}
+
+function checkSquare(fn: string, a: Matrix): void {
+  assertMatrix(fn, "a", a);
+  if (a.rows !== a.cols) throw new RangeError(`${fn}: a must be square (got ${shapeOf(a)})`);
+}
+
+/** Symmetric eigendecomposition of the lower triangle of `a` (see the file header). */
+export function eigh<T extends FloatArray>(a: Matrix<T>, options: EighOptions = {}): EighResult<T> {
+  checkSquare("eigh", a);
+  const n = a.rows;
+  const dtype = dtypeOf(a.data);
+  const wantVectors = options.vectors ?? true;
+  const out: EighOutput<T> = {
+    values: allocate(n, dtype) as T,
+    vectors: wantVectors ? { rows: n, cols: n, data: allocate(n * n, dtype) as T } : null,
+  };
+  return eighInto(out, a, options, new EighWorkspace(n));
+}
+
+/**
+ * `eigh` writing into `out` (values of length n and, unless `options.vectors === false`, an n×n
+ * `vectors` of the input's element type) using `workspace` (created when omitted). Returns a result
+ * record that shares `out`'s arrays.
+ */
+export function eighInto<T extends FloatArray>(
+  out: EighOutput<T>,
+  a: Matrix<T>,
+  options: EighOptions = {},
+  workspace?: EighWorkspace,
+): EighResult<T> {
+  const fn = "eighInto";
+  checkSquare(fn, a);
+  checkOptions(fn, options);
+  const n = a.rows;
+  const wantVectors = options.vectors ?? true;
+  const dtype = dtypeOf(a.data);
+  if (out === null || typeof out !== "object") throw new TypeError(`${fn}: out must be {values, vectors}`);
+  if (!(out.values instanceof Float32Array || out.values instanceof Float64Array) || dtypeOf(out.values) !== dtype) {
+    throw new TypeError(`${fn}: out.values must be a ${dtype === "float64" ? "Float64Array" : "Float32Array"} like a`);
+  }
+  if (out.values.length !== n)
+    throw new RangeError(`${fn}: out.values has length ${out.values.length}, expected ${n} (a is ${shapeOf(a)})`);
+  const vecs = wantVectors ? out.vectors : null;
+  if (wantVectors) {
+    if (vecs === null) throw new TypeError(`${fn}: out.vectors is null but options.vectors is true`);
+    assertMatrix(fn, "out.vectors", vecs);
+    if (dtypeOf(vecs.data) !== dtype)
+      throw new TypeError(`${fn}: out.vectors is ${dtypeOf(vecs.data)} but a is ${dtype}`);
+    if (vecs.rows !== n || vecs.cols !== n || strideOf(vecs) !== n) {
+      throw new RangeError(`${fn}: out.vectors is ${shapeOf(vecs)}, expected a dense ${n}×${n} (a is ${shapeOf(a)})`);
+    }
+  }
+  const ws = workspace ?? new EighWorkspace(n);
+  if (!(ws instanceof EighWorkspace)) throw new TypeError(`${fn}: workspace must be an EighWorkspace`);
+  if (ws.n !== n) throw new RangeError(`${fn}: workspace is for n = ${ws.n}, a is ${shapeOf(a)}`);
+
+  const values = out.values;
+  const vdata = vecs === null ? null : vecs.data;
+  const voff = vecs === null ? 0 : offsetOf(vecs);
+
+  // Copy the lower triangle in (float64), checking finiteness and the scale on the way.
+  const w = ws.w;
+  const ad = a.data;
+  const aoff = offsetOf(a);
+  const as = strideOf(a);
+  let scale = 0;
+  let finite = true;
+  for (let i = 0; i < n; i++) {
+    const src = aoff + i * as;
+    const dst = i * n;
+    for (let j = 0; j <= i; j++) {
+      const v = ad[src + j] as number;
+      w[dst + j] = v;
+      const m = Math.abs(v);
+      if (m > scale) scale = m;
+      else if (!(m <= scale)) finite = false; // NaN
+    }
+  }
+  if (!finite || scale === Infinity) {
+    values.fill(Number.NaN);
+    if (vdata !== null) vdata.fill(Number.NaN, voff, voff + n * n);
+    return { status: "no-convergence", values, vectors: vecs, iterations: 0 };
+  }
+  if (scale > 0) {
+    // Divide (not multiply by 1/scale, which overflows for a subnormal scale).
+    for (let i = 0; i < n; i++) {
+      const dst = i * n;
+      for (let j = 0; j <= i; j++) w[dst + j] = (w[dst + j] as number) / scale;
+    }
+  } else {
+    scale = 1; // the zero matrix: T = 0, every step below is exact
+  }
+
+  const { d, e, z, perm } = ws;
+  tridiagonalizeBlockedKernel(n, w, d, e, ws.beta, ws.p, ws.hh);
+  const maxSweeps = options.maxIterations ?? 30 * n;
+  const useDC = vdata !== null && (options.algorithm ?? "divide-and-conquer") === "divide-and-conquer";
+  let status: EighStatus = "success";
+  let iterations = 0;
+  let useQR = !useDC;
+  if (useDC) {
+    if (ws.dc === null) ws.dc = new DivideConquerWorkspace(n);
+    const dc = ws.dc;
+    // Keep T: if a secular equation fails (never seen in testing), fall back to the QR path.
+    dc.d0.set(d);
+    dc.e0.set(e);
+    const outcome = divideConquerKernel(n, d, e, dc, maxSweeps);
+    iterations = dc.sweeps;
+    status = outcome === "success" ? "success" : "no-convergence";
+    if (outcome === "sweep-cap") {
+      values.fill(Number.NaN);
+      if (vdata !== null) vdata.fill(Number.NaN, voff, voff + n * n);
+      return { status, values, vectors: vecs, iterations };
+    }
+    if (outcome === "secular-failure") {
+      d.set(dc.d0);
+      e.set(dc.e0);
+      useQR = true;
+    }
+  }
+  if (useQR) {
+    if (vdata !== null) accumulateQtKernel(n, w, ws.beta, z);
+    const r = tridiagonalQRKernel(n, d, e, vdata === null ? null : z, n, vdata === null ? null : ws.log, maxSweeps);
+    if (vdata !== null && ws.log.count > 0) applyRotationsKernel(z, n, ws.log);
+    status = r >= 0 ? "success" : "no-convergence";
+    iterations = r >= 0 ? r : -r - 1;
+  }
+
+  // Sort ascending (stable insertion sort on indices: O(n²) worst case, negligible beside O(n³)).
+  for (let i = 0; i < n; i++) perm[i] = i;
+  for (let i = 1; i < n; i++) {
+    const pi = perm[i] as number;
+    const v = d[pi] as number;
+    let j = i - 1;
+    while (j >= 0 && (d[perm[j] as number] as number) > v) {
+      perm[j + 1] = perm[j] as number;
+      j--;
+    }
+    perm[j + 1] = pi;
+  }
+  const clamp = options.clampNegative;
+  for (let j = 0; j < n; j++) {
+    let v = (d[perm[j] as number] as number) * scale;
+    if (clamp !== undefined && v < 0 && v >= -clamp) v = 0;
+    values[j] = v;
+  }
+  if (vdata !== null && !useQR) {
+    // Column perm[j] of Y (T's eigenvectors) becomes column j; then V = Q·Y by compact-WY blocks.
+    const y = (ws.dc as DivideConquerWorkspace).y;
+    for (let i = 0; i < n; i++) {
+      const row = i * n;
+      for (let j = 0; j < n; j++) z[row + j] = y[row + (perm[j] as number)] as number;
+    }
+    applyQKernel(n, w, ws.beta, z, n, n, ws.hh);
+    for (let i = 0; i < n * n; i++) vdata[voff + i] = z[i] as number;
+  } else if (vdata !== null) {
+    // Row perm[j] of Z is the eigenvector for values[j]; it becomes column j of the output.
+    for (let j = 0; j < n; j++) {
+      const src = (perm[j] as number) * n;
+      for (let i = 0; i < n; i++) vdata[voff + i * n + j] = z[src + i] as number;
+    }
+  }
+  return { status, values, vectors: vecs, iterations };
+}

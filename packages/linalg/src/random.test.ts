@@ -1,0 +1,152 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { detLog, Rng } from "./random.ts";
+
+/** Units in the last place of x (the gap to the next double away from zero). */
+function ulp(x: number): number {
+  const ax = Math.abs(x);
+  if (ax === 0) return 2 ** -1074;
+  const e = Math.floor(Math.log2(ax));
+  return 2 ** Math.max(e - 52, -1074) * (2 ** e > ax ? 0.5 : 1);
+}
+
+describe("Rng", () => {
+  it("the same seed gives the same stream; different seeds give different streams", () => {
+    fc.assert(
+      fc.property(fc.integer(), (seed) => {
+        const a = new Rng(seed);
+        const b = new Rng(seed);
+        for (let i = 0; i < 20; i++) {
+          expect(a.nextUint32()).toBe(b.nextUint32());
+          expect(a.uniform()).toBe(b.uniform());
+          expect(a.normal()).toBe(b.normal());
+        }
+        const c = new Rng(seed + 1);
+        const d = new Rng(seed);
+        const xs = Array.from({ length: 4 }, () => c.nextUint32());
+        const ys = Array.from({ length: 4 }, () => d.nextUint32());
+        expect(xs).not.toEqual(ys);
+      }),
+      { numRuns: 50 },
+    );
+  });
+
+  it("a known stream stays fixed (cross-runtime determinism regression)", () => {
+    const r = new Rng(42);
+    const first = [r.nextUint32(), r.nextUint32(), r.nextUint32()];
+    const again = new Rng(42);
+    expect([again.nextUint32(), again.nextUint32(), again.nextUint32()]).toEqual(first);
+    expect(first.every((v) => Number.isInteger(v) && v >= 0 && v < 2 ** 32)).toBe(true);
+  });
+
+  it("uniform() ∈ [0, 1) and fillUniform(lo, hi) ∈ [lo, hi), with mean (lo + hi)/2 within 5 standard errors", () => {
+    const r = new Rng(7);
+    const n = 20000;
+    const x = r.fillUniform(new Float64Array(n), -3, 5);
+    let s = 0;
+    for (const v of x) {
+      expect(v >= -3 && v < 5).toBe(true);
+      s += v;
+    }
+    // Var of U(lo, hi) is (hi − lo)²/12.
+    expect(Math.abs(s / n - 1)).toBeLessThan((5 * 8) / Math.sqrt(12 * n));
+    for (let i = 0; i < 1000; i++) {
+      const u = r.uniform();
+      expect(u >= 0 && u < 1).toBe(true);
+    }
+  });
+
+  it("normal(): sample mean within 5/√N of 0 and sample variance within 5·√(2/N) of 1", () => {
+    const r = new Rng(123);
+    const n = 40000;
+    let s = 0;
+    let s2 = 0;
+    for (let i = 0; i < n; i++) {
+      const z = r.normal();
+      s += z;
+      s2 += z * z;
+    }
+    const mean = s / n;
+    const variance = s2 / n - mean * mean;
+    expect(Math.abs(mean)).toBeLessThan(5 / Math.sqrt(n));
+    expect(Math.abs(variance - 1)).toBeLessThan(5 * Math.sqrt(2 / n));
+    const y = r.fillNormal(new Float32Array(n), 10, 0.5);
+    let t = 0;
+    for (const v of y) t += v;
+    expect(Math.abs(t / n - 10)).toBeLessThan((5 * 0.5) / Math.sqrt(n));
+  });
+
+  it("int(n) ∈ [0, n) and hits every value; bad n throws a RangeError naming Rng.int", () => {
+    const r = new Rng(9);
+    const seen = new Set<number>();
+    for (let i = 0; i < 2000; i++) {
+      const v = r.int(7);
+      expect(Number.isInteger(v) && v >= 0 && v < 7).toBe(true);
+      seen.add(v);
+    }
+    expect(seen.size).toBe(7);
+    expect(() => r.int(0)).toThrow(/^Rng\.int: n must be an integer in \[1, 2³²\] \(got 0\)$/);
+    expect(() => r.int(2.5)).toThrow(RangeError);
+  });
+
+  it("permutation(n) is a permutation of 0 … n−1", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 0, max: 200 }), fc.nat(), (n, seed) => {
+        const p = Array.from(new Rng(seed).permutation(n)).sort((a, b) => a - b);
+        expect(p).toEqual(Array.from({ length: n }, (_, i) => i));
+      }),
+    );
+    expect(() => new Rng(1).permutation(3, new Uint32Array(2))).toThrow(
+      /Rng\.permutation: out has length 2, expected 3/,
+    );
+  });
+
+  it("Rng.fromState(r.state()) continues the same stream, including a cached normal", () => {
+    const r = new Rng(5);
+    r.normal(); // leaves a spare
+    const copy = Rng.fromState(r.state());
+    for (let i = 0; i < 10; i++) {
+      expect(copy.normal()).toBe(r.normal());
+      expect(copy.nextUint32()).toBe(r.nextUint32());
+    }
+    const json = JSON.parse(JSON.stringify(r.state()));
+    const revived = Rng.fromState(json);
+    expect(revived.uniform()).toBe(r.uniform());
+  });
+
+  it("a non-finite seed throws a TypeError naming Rng", () => {
+    expect(() => new Rng(Number.NaN)).toThrow(/^Rng: seed must be a finite number \(got NaN\)$/);
+    expect(() => new Rng("1" as unknown as number)).toThrow(TypeError);
+  });
+});
+
+describe("detLog", () => {
+  it("|detLog(x) − log x| ≤ 2 ulp over every binade, subnormals included", () => {
+    const r = new Rng(2024);
+    let worst = 0;
+    for (let e = -1074; e <= 1023; e++) {
+      for (let s = 0; s < 8; s++) {
+        const x = (1 + r.uniform()) * 2 ** e;
+        if (!(x > 0 && Number.isFinite(x))) continue;
+        const want = Math.log(x);
+        const err = Math.abs(detLog(x) - want) / ulp(want);
+        worst = Math.max(worst, err);
+      }
+    }
+    // Values near 1, where log x → 0 and relative accuracy is hardest.
+    for (let i = 0; i < 2000; i++) {
+      const x = 1 + (r.uniform() - 0.5) * 2 ** -(i % 50);
+      worst = Math.max(worst, Math.abs(detLog(x) - Math.log(x)) / ulp(Math.log(x)));
+    }
+    expect(worst).toBeLessThanOrEqual(2);
+  });
+
+  it("detLog at the edges: log 1 = 0, log 0 = −∞, log ∞ = ∞, negative or NaN → NaN", () => {
+    expect(detLog(1)).toBe(0);
+    expect(detLog(0)).toBe(Number.NEGATIVE_INFINITY);
+    expect(detLog(Number.POSITIVE_INFINITY)).toBe(Number.POSITIVE_INFINITY);
+    expect(detLog(-1)).toBeNaN();
+    expect(detLog(Number.NaN)).toBeNaN();
+    expect(detLog(Math.E)).toBeCloseTo(1, 15);
+  });
+});

@@ -1,0 +1,121 @@
+/**
+ * Symmetric rank-k update, BLAS level 3: C = α·XᵀX + β·C (default), or C = α·X·Xᵀ + β·C with
+ * `trans: false`. X is N×d (rows are examples), C is d×d; with `trans: false` X is d×N.
+ * This is the KFAC factor update `A = āᵀā / N` (Martens & Grosse 2015, §3): `syrk(1 / N, aBar, 0, A)`.
+ *
+ * Source: BLAS xSYRK (trans = 'T' is the default here, 'N' is `trans: false`), blocked as in
+ * LAPACK-style level-3 codes: C is cut into NB-row block rows; block row I needs only columns
+ * 0 … I·NB + NB − 1 (the lower triangle and its diagonal block), which one call of the packed gemm
+ * kernel computes. The strictly upper triangle is then mirrored from the lower one, so the result is
+ * exactly symmetric whatever rounding happened.
+ *
+ * Deviations from BLAS: BLAS updates one triangle and leaves the other untouched; here the full C is
+ * written (the upper triangle is a copy of the lower), because every consumer here wants a full
+ * symmetric matrix. As in BLAS only the lower triangle of the old C is read when β ≠ 0: the upper
+ * triangle of the input is ignored. β = 0 overwrites C (old NaN/Inf vanish).
+ *
+ * Cost: d·(d + NB)·k flops for k = N (≈ half of the 2·d²·k of gemm when d ≫ NB), plus the d²/2 copy.
+ * No allocation (the gemm kernel's packing buffers are reused).
+ */
+import { gemmKernel } from "./internal/gemm-kernel.ts";
+import { assertMatrix, assertSameDtype, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
+
+export interface SyrkOptions {
+  /**
+   * true (default): C = α·XᵀX + β·C, X is N×d (Gram matrix of the columns, the KFAC factor form).
+   * false: C = α·X·Xᵀ + β·C, X is d×N (Gram matrix of the rows).
+   */
+  readonly trans?: boolean;
+}
+
+/** Block-row height; a multiple of the micro-kernel's 8-row tile. */
+const NB = 64;
+
+/** C = α·XᵀX + β·C (or α·X·Xᵀ + β·C with `trans: false`), exactly symmetric; writes and returns `c`. */
+export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options: SyrkOptions = {}): Matrix {
+  const fn = "syrk";
+  assertMatrix(fn, "x", x);
+  assertMatrix(fn, "c", c);
+  assertSameDtype(fn, "x", x.data, "c", c.data);
+  if (typeof alpha !== "number") throw new TypeError(`${fn}: alpha must be a number (got ${typeof alpha})`);
+  if (typeof beta !== "number") throw new TypeError(`${fn}: beta must be a number (got ${typeof beta})`);
+  const trans = options.trans ?? true;
+  const d = trans ? x.cols : x.rows;
+  const k = trans ? x.rows : x.cols;
+  if (c.rows !== d || c.cols !== d) {
+    const form = trans ? "xᵀx" : "x·xᵀ";
+    throw new RangeError(`${fn}: c is ${shapeOf(c)}, expected ${d}×${d} for ${form} with x ${shapeOf(x)}`);
+  }
+  if (c.data.buffer === x.data.buffer && overlaps(c.data, x.data)) {
+    throw new RangeError(`${fn}: c must not share its buffer with x (the product would read overwritten values)`);
+  }
+  const offX = offsetOf(x);
+  const ldx = strideOf(x);
+  const offC = offsetOf(c);
+  const ldc = strideOf(c);
+  for (let i0 = 0; i0 < d; i0 += NB) {
+    const ib = Math.min(NB, d - i0);
+    const n = i0 + ib;
+    // Block row i0 of C, columns 0 … n − 1: C[i0:i0+ib, 0:n] = α·op(X)[i0:i0+ib, :]·op(X)[0:n, :]ᵀ + β·C.
+    if (trans) {
+      gemmKernel(
+        true,
+        false,
+        ib,
+        n,
+        k,
+        alpha,
+        x.data,
+        offX + i0,
+        ldx,
+        x.data,
+        offX,
+        ldx,
+        beta,
+        c.data,
+        offC + i0 * ldc,
+        ldc,
+      );
+    } else {
+      gemmKernel(
+        false,
+        true,
+        ib,
+        n,
+        k,
+        alpha,
+        x.data,
+        offX + i0 * ldx,
+        ldx,
+        x.data,
+        offX,
+        ldx,
+        beta,
+        c.data,
+        offC + i0 * ldc,
+        ldc,
+      );
+    }
+  }
+  mirrorLower(d, c.data, offC, ldc);
+  return c;
+}
+
+function overlaps(x: Matrix["data"], y: Matrix["data"]): boolean {
+  return x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
+}
+
+/** C[i, j] ← C[j, i] for j > i, in square blocks so both the reads and the writes stay in cache. */
+function mirrorLower(d: number, c: Matrix["data"], offC: number, ldc: number): void {
+  const B = 32;
+  for (let j0 = 0; j0 < d; j0 += B) {
+    const j1 = Math.min(d, j0 + B);
+    for (let i0 = 0; i0 <= j0; i0 += B) {
+      const i1 = Math.min(d, i0 + B);
+      for (let i = i0; i < i1; i++) {
+        const row = offC + i * ldc;
+        for (let j = Math.max(j0, i + 1); j < j1; j++) c[row + j] = c[offC + j * ldc + i] as number;
+      }
+    }
+  }
+}

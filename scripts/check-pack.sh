@@ -1,0 +1,128 @@
+#!/usr/bin/env bash
+# Publishability check for the library packages, as a consumer outside the workspace sees them:
+#   1. `pnpm pack` each library package (after `turbo run build`: the tarballs ship dist/)
+#   2. inspect each tarball: manifest fields, no `workspace:` ranges, dist entry + .d.ts present, no tests
+#   3. `npm install` all tarballs into a scratch project in a temp dir (nothing from the workspace)
+#   4. import every package with plain Node ESM and run a tiny computation
+#   5. type-check a consumer .ts with the repo's tsc, NodeNext and Bundler resolution, skipLibCheck off
+#
+#   scripts/check-pack.sh [WORK_DIR]     (default: a fresh temp dir)
+# Ends with `check-pack: N passed, M failed`; exits non-zero on any failure.
+set -uo pipefail
+cd "$(dirname "$0")/.."
+root=$PWD
+work=${1:-$(mktemp -d)}
+rm -rf "$work"
+mkdir -p "$work/tarballs" "$work/consumer"
+work=$(cd "$work" && pwd)
+PNPM_VERSION=12.4.2
+libs=(linalg autodiff nn ekfac)
+passed=0 failed=0
+ok() { echo "ok: $*"; passed=$((passed + 1)); }
+fail() { echo "FAILED: $*"; failed=$((failed + 1)); }
+check() { # check NAME CMD...
+  local name=$1 log
+  shift
+  if log=$("$@" 2>&1); then ok "$name"; else fail "$name"; echo "$log" | tail -30; fi
+}
+
+for lib in "${libs[@]}"; do
+  if [ ! -f "packages/$lib/dist/index.js" ]; then
+    fail "$lib: no dist/index.js (run turbo run build first)"
+    continue
+  fi
+  check "$lib: pnpm pack" bash -c "cd packages/$lib && npx -y pnpm@${PNPM_VERSION} pack --pack-destination '$work/tarballs'"
+done
+
+# Manifest and contents of each tarball.
+check "tarballs: manifests and contents" node --input-type=module -e '
+  import { execFileSync } from "node:child_process";
+  import { readdirSync } from "node:fs";
+  const dir = process.argv[1];
+  const problems = [];
+  for (const file of readdirSync(dir).filter((f) => f.endsWith(".tgz"))) {
+    const list = execFileSync("tar", ["-tzf", `${dir}/${file}`], { encoding: "utf8" }).split("\n").filter(Boolean);
+    const pkg = JSON.parse(execFileSync("tar", ["-xzOf", `${dir}/${file}`, "package/package.json"], { encoding: "utf8" }));
+    const has = (p) => list.includes(`package/${p.replace(/^\.\//, "")}`);
+    const where = `${file} (${pkg.name})`;
+    if (pkg.type !== "module") problems.push(`${where}: "type" is not "module"`);
+    if (pkg.sideEffects !== false) problems.push(`${where}: "sideEffects" is not false (tree-shaking)`);
+    if (!pkg.license) problems.push(`${where}: no "license"`);
+    const root = pkg.exports?.["."];
+    if (!root || typeof root !== "object") problems.push(`${where}: no exports["."] conditions`);
+    else {
+      const keys = Object.keys(root);
+      if (keys.indexOf("types") < 0 || keys.indexOf("types") > keys.indexOf("default")) problems.push(`${where}: exports["."].types must come before default`);
+      for (const [cond, target] of Object.entries(root)) if (!has(target)) problems.push(`${where}: exports["."]["${cond}"] → ${target} is not in the tarball`);
+    }
+    for (const field of ["dependencies", "peerDependencies", "optionalDependencies"]) {
+      for (const [name, range] of Object.entries(pkg[field] ?? {})) {
+        if (String(range).startsWith("workspace:")) problems.push(`${where}: ${field}.${name} is still ${range}`);
+        if (!name.startsWith("@ekfac-ts/")) problems.push(`${where}: runtime dependency ${name} outside the project`);
+      }
+    }
+    const tests = list.filter((p) => /\.test\.ts$|\/test\//.test(p));
+    if (tests.length) problems.push(`${where}: ships tests: ${tests.slice(0, 3).join(", ")}`);
+    console.log(`${where}: ${list.length} files, exports ${Object.keys(root ?? {}).join("/")}`);
+  }
+  if (problems.length) { console.error(problems.join("\n")); process.exit(1); }
+' "$work/tarballs"
+
+# A scratch consumer: only the tarballs, installed by npm (the registry is not needed: every
+# dependency of a tarball is another tarball).
+cd "$work/consumer"
+cat >package.json <<'JSON'
+{ "name": "ekfac-ts-consumer", "private": true, "type": "module" }
+JSON
+check "npm install the tarballs (offline)" npm install --offline --no-audit --no-fund --no-package-lock "$work"/tarballs/*.tgz
+
+cat >plain.mjs <<'JS'
+// Plain Node ESM consumer: default export conditions, no TypeScript, no loader.
+import * as linalg from "@ekfac-ts/linalg";
+import * as autodiff from "@ekfac-ts/autodiff";
+import * as nn from "@ekfac-ts/nn";
+import * as ekfac from "@ekfac-ts/ekfac";
+
+const a = linalg.fromArray(2, 2, [1, 2, 3, 4]);
+const c = linalg.matmul(a, a);
+if (c.data.join() !== "7,10,15,22") throw new Error(`matmul gave ${c.data.join()}`);
+const where = import.meta.resolve("@ekfac-ts/linalg");
+if (!where.includes("/node_modules/@ekfac-ts/linalg/dist/")) throw new Error(`resolved to ${where}, not the installed dist`);
+console.log(`plain node ESM: A·A = ${c.data.join(",")}; exports linalg ${Object.keys(linalg).length}, autodiff ${Object.keys(autodiff).length}, nn ${Object.keys(nn).length}, ekfac ${Object.keys(ekfac).length}`);
+JS
+check "plain Node ESM import + matmul" node plain.mjs
+
+cat >consumer.ts <<'TS'
+// A TypeScript consumer: the published declarations must type-check with strict settings.
+import { fromArray, type Matrix, matmul, Rng } from "@ekfac-ts/linalg";
+import type * as autodiff from "@ekfac-ts/autodiff";
+import type * as nn from "@ekfac-ts/nn";
+import type { CurvatureModel } from "@ekfac-ts/ekfac";
+
+const a: Matrix = fromArray(2, 2, [1, 2, 3, 4], "float64");
+const c: Matrix = matmul(a, a, { transB: true });
+const x: number = new Rng(1).normal() + (c.data[0] ?? 0);
+export type Surface = [typeof autodiff, typeof nn, CurvatureModel | null];
+export const value: number = x;
+TS
+for mode in NodeNext Bundler; do
+  module=$([ "$mode" = NodeNext ] && echo NodeNext || echo ESNext)
+  cat >"tsconfig.$mode.json" <<JSON
+{ "compilerOptions": { "module": "$module", "moduleResolution": "$mode", "target": "ES2022", "lib": ["ES2022"],
+  "types": [], "strict": true, "noUncheckedIndexedAccess": true, "exactOptionalPropertyTypes": true,
+  "skipLibCheck": false, "noEmit": true }, "files": ["consumer.ts"] }
+JSON
+  check "tsc consumer ($mode, skipLibCheck off)" node "$root/node_modules/typescript/bin/tsc" -p "tsconfig.$mode.json"
+done
+
+# JSR: `deno publish --dry-run` on a copy of linalg (no package.json beside it, so Deno's npm/workspace
+# handling stays out of the way). It checks jsr.json, the file list and JSR's "no slow types" rule. The
+# other packages import their siblings as jsr:@ekfac-ts/*, which cannot resolve before linalg is
+# published, so only linalg is dry-run here.
+mkdir -p "$work/jsr"
+cp -r "$root/packages/linalg/src" "$root/packages/linalg/jsr.json" "$work/jsr/"
+[ -f "$root/packages/linalg/README.md" ] && cp "$root/packages/linalg/README.md" "$work/jsr/"
+check "jsr: deno publish --dry-run (linalg)" bash -c "cd '$work/jsr' && NO_COLOR=1 npx -y deno@2.9.6 publish --dry-run --allow-dirty --no-provenance"
+
+echo "check-pack: ${passed} passed, ${failed} failed"
+[ "$failed" -eq 0 ]
