@@ -1,0 +1,92 @@
+/**
+ * The implementation a law is checked against: the library functions it exercises, gathered in one
+ * object so that a caller can substitute any of them (mutation tests pass deliberately broken
+ * variants; a port of the library to another backend can pass its own functions).
+ */
+import * as autodiff from "@ekfac-ts/autodiff";
+import {
+  adam,
+  applyUpdates,
+  Conv2dEigenCorrected,
+  Conv2dKroneckerFactored,
+  DenseEigenCorrected,
+  DenseKroneckerFactored,
+  exactFisher,
+  kroneckerDense,
+  meanGradient,
+  perExampleGradients,
+  sgd,
+} from "@ekfac-ts/ekfac";
+import { cholesky, eigh, gemm, kron, kronMatVec, solveTriangular, spdSolve, syrk } from "@ekfac-ts/linalg";
+import { Conv2d, Linear } from "@ekfac-ts/nn";
+
+/** The autodiff namespace (ops, gradcheck, tensors). */
+export type Autodiff = typeof autodiff;
+
+export interface Implementation {
+  readonly linalg: {
+    readonly gemm: typeof gemm;
+    readonly syrk: typeof syrk;
+    readonly eigh: typeof eigh;
+    readonly cholesky: typeof cholesky;
+    readonly solveTriangular: typeof solveTriangular;
+    readonly spdSolve: typeof spdSolve;
+    readonly kron: typeof kron;
+    readonly kronMatVec: typeof kronMatVec;
+  };
+  readonly autodiff: Autodiff;
+  readonly nn: {
+    readonly Linear: typeof Linear;
+    readonly Conv2d: typeof Conv2d;
+  };
+  readonly ekfac: {
+    readonly DenseKroneckerFactored: typeof DenseKroneckerFactored;
+    readonly DenseEigenCorrected: typeof DenseEigenCorrected;
+    readonly Conv2dKroneckerFactored: typeof Conv2dKroneckerFactored;
+    readonly Conv2dEigenCorrected: typeof Conv2dEigenCorrected;
+    readonly exactFisher: typeof exactFisher;
+    readonly perExampleGradients: typeof perExampleGradients;
+    readonly meanGradient: typeof meanGradient;
+    readonly kroneckerDense: typeof kroneckerDense;
+  };
+  readonly optim: {
+    readonly sgd: typeof sgd;
+    readonly adam: typeof adam;
+    readonly applyUpdates: typeof applyUpdates;
+  };
+}
+
+/** The real library. */
+export const defaultImplementation: Implementation = {
+  linalg: { gemm, syrk, eigh, cholesky, solveTriangular, spdSolve, kron, kronMatVec },
+  autodiff,
+  nn: { Linear, Conv2d },
+  ekfac: {
+    DenseKroneckerFactored,
+    DenseEigenCorrected,
+    Conv2dKroneckerFactored,
+    Conv2dEigenCorrected,
+    exactFisher,
+    perExampleGradients,
+    meanGradient,
+    kroneckerDense,
+  },
+  optim: { sgd, adam, applyUpdates },
+};
+
+/**
+ * `base` with some sections partly replaced: `withImplementation({ linalg: { gemm: broken } })` keeps
+ * every other linalg function and every other section.
+ */
+export function withImplementation(
+  overrides: { readonly [K in keyof Implementation]?: Partial<Implementation[K]> },
+  base: Implementation = defaultImplementation,
+): Implementation {
+  return {
+    linalg: { ...base.linalg, ...overrides.linalg },
+    autodiff: { ...base.autodiff, ...overrides.autodiff },
+    nn: { ...base.nn, ...overrides.nn },
+    ekfac: { ...base.ekfac, ...overrides.ekfac },
+    optim: { ...base.optim, ...overrides.optim },
+  };
+}

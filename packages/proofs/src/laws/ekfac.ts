@@ -1,0 +1,345 @@
+/**
+ * Laws of @ekfac-ts/ekfac's curvature blocks against the exact Fisher block, in the setting of EKFAC's
+ * theorem (George et al. 2018, §3.2; paper-notes §3): ONE minibatch, factors and basis fitted to it
+ * (no moving averages), the same examples for F, KFAC and EKFAC.
+ *
+ * Rounding scale: every matrix is formed in float64 from sums of O(P) terms and from eigendecompositions
+ * of the a×a and g×g factors (backward error O((a + g)·ε) relative), so each law's tolerance is
+ * c·(P + a + g)·ε times the natural scale σ = max(‖F‖_F, ‖G‖_F·‖A‖_F) (P = outDim·aDim).
+ */
+import type { KroneckerBlock } from "@ekfac-ts/ekfac";
+import type { Matrix } from "@ekfac-ts/linalg";
+import fc from "fast-check";
+import { convLayerArb, denseLayerArb, type LayerCase } from "../arbitraries.ts";
+import type { Implementation } from "../impl.ts";
+import { distance, frob, trace } from "../internal/dense.ts";
+import { defineLaw, type Law, type Measurement, worstOf } from "../law.ts";
+
+const EPS = 2 ** -52;
+
+interface Fitted {
+  readonly kfac: KroneckerBlock;
+  readonly ekfac: KroneckerBlock;
+  readonly f: Float64Array;
+  readonly p: number;
+  readonly a: number;
+  readonly g: number;
+  /** σ = max(‖F‖_F, Σ_k ‖G_k‖_F·‖A_k‖_F). */
+  readonly scale: number;
+}
+
+function newBlock(
+  impl: Implementation,
+  c: LayerCase,
+  approximation: "kfac" | "ekfac",
+  options: object,
+): KroneckerBlock {
+  const e = impl.ekfac;
+  if (c.shape.kind === "dense") {
+    return approximation === "kfac"
+      ? new e.DenseKroneckerFactored(c.shape, options)
+      : new e.DenseEigenCorrected(c.shape, options);
+  }
+  return approximation === "kfac"
+    ? new e.Conv2dKroneckerFactored(c.shape, options)
+    : new e.Conv2dEigenCorrected(c.shape, options);
+}
+
+function fit(impl: Implementation, c: LayerCase, kfacOptions: object = {}): Fitted {
+  const kfac = newBlock(impl, c, "kfac", { factorDecay: 0, ...kfacOptions });
+  const ekfac = newBlock(impl, c, "ekfac", { factorDecay: 0, scalingDecay: 0 });
+  for (const b of [kfac, ekfac]) {
+    b.updateFactors(c.stats);
+    b.updateBasis();
+    b.updateScaling(c.stats);
+  }
+  const f = impl.ekfac.exactFisher(c.shape, c.stats);
+  const { aDim: a, gDim: g, groups, size: p } = kfac.dims;
+  let ga = 0;
+  for (let k = 0; k < groups; k++)
+    ga += frob(kfac.G.subarray(k * g * g, (k + 1) * g * g)) * frob(kfac.A.subarray(k * a * a, (k + 1) * a * a));
+  return { kfac, ekfac, f, p, a, g, scale: Math.max(frob(f), ga) };
+}
+
+const rel = (x: number, s: number): number => (s > 0 ? x / s : x);
+const roundingTol = (x: Fitted, c = 32): number => c * (x.p + x.a + x.g) * EPS;
+const roundingWords = "32·(P + a + g)·ε relative to σ = max(‖F‖_F, Σ_groups ‖G‖_F·‖A‖_F)";
+
+/** G ⊗ A (block-diagonal over groups) through the implementation's `kroneckerDense`. */
+function kroneckerOfFactors(
+  impl: Implementation,
+  b: KroneckerBlock,
+  shiftG = (_k: number) => 0,
+  shiftA = (_k: number) => 0,
+): Float64Array {
+  const { aDim: a, gDim: g, groups, size: p } = b.dims;
+  const out = new Float64Array(p * p);
+  const ga = g * a;
+  for (let k = 0; k < groups; k++) {
+    const G = b.G.slice(k * g * g, (k + 1) * g * g);
+    const A = b.A.slice(k * a * a, (k + 1) * a * a);
+    for (let i = 0; i < g; i++) G[i * g + i] = (G[i * g + i] as number) + shiftG(k);
+    for (let i = 0; i < a; i++) A[i * a + i] = (A[i * a + i] as number) + shiftA(k);
+    const kr = impl.ekfac.kroneckerDense(G, g, A, a);
+    for (let r = 0; r < ga; r++)
+      for (let s = 0; s < ga; s++) out[(k * ga + r) * p + k * ga + s] = kr[r * ga + s] as number;
+  }
+  return out;
+}
+
+const denseAll = denseLayerArb();
+const convAll = convLayerArb();
+const anyLayer = fc.oneof(denseAll, convAll);
+
+const denseGenerator =
+  "dense: dout, din ∈ [1, 8], bias or not, N ∈ [1, 32]; special cases mixed in: N = 1, every ā_n equal, rank-deficient factors (N < min(a, g)), g scaled by 10^±4 and ā by 10^∓2; ā carries the bias 1";
+const convGenerator =
+  "conv2d: groups ∈ {1, 2}, 1–3 outputs per group, 1–5 inputs, bias or not, N ∈ [1, 5], T ∈ [1, 4] positions (KFC normalisation: A summed, G averaged over positions); special cases N = T = 1, rank-deficient, scaled";
+const layerGenerator = `${denseGenerator}. ${convGenerator}`;
+
+const kfacOneExample = defineLaw({
+  id: "ekfac.kfac.one-example",
+  title: "KFAC is exact for one example",
+  statement: "N = 1 (and T = 1): F = v vᵀ with v = g ⊗ ā, and G ⊗ A = (g gᵀ) ⊗ (ā āᵀ) = F; so F_kfac = F_ekfac = F",
+  source: "George et al. (2018) §3; paper-notes §3 corollary; row-major vec(g āᵀ) = g ⊗ ā (paper-notes §1)",
+  generator: "one example: dense dout, din ∈ [1, 8] with or without bias; conv2d with one group, one position",
+  tolerance: `‖F − G ⊗ A‖_F, ‖F − F_kfac‖_F and ‖F − F_ekfac‖_F ≤ ${roundingWords}`,
+  why: "The identity is exact in real arithmetic; the only error is rounding in the factors and eigendecompositions. The factor ORDER matters: A ⊗ G is a permutation of G ⊗ A and differs from F whenever dout, aDim > 1.",
+  arbitrary: fc.oneof(
+    denseLayerArb({ specials: ["one-example"] }),
+    convLayerArb({ specials: ["one-example"], maxGroups: 1 }),
+  ),
+  measure(impl, c): Measurement {
+    const x = fit(impl, c);
+    const tol = roundingTol(x);
+    return worstOf(
+      { error: rel(distance(x.f, kroneckerOfFactors(impl, x.kfac)), x.scale), tolerance: tol, note: "F = G ⊗ A" },
+      { error: rel(distance(x.f, x.kfac.denseApproximation()), x.scale), tolerance: tol, note: "F = F_kfac" },
+      { error: rel(distance(x.f, x.ekfac.denseApproximation()), x.scale), tolerance: tol, note: "F = F_ekfac" },
+    );
+  },
+});
+
+const kfacSameInput = defineLaw({
+  id: "ekfac.kfac.same-input",
+  title: "KFAC is exact when every ā_n is the same vector",
+  statement: "ā_n = ā for all n: F = (1/N) Σ (g_n g_nᵀ) ⊗ (ā āᵀ) = G ⊗ A, so F_kfac = F_ekfac = F",
+  source: "paper-notes §3 corollary (the Kronecker factorisation of a sum needs one factor constant)",
+  generator: "dense layers, dout, din ∈ [1, 8], bias or not, N ∈ [1, 32], one shared input vector",
+  tolerance: `‖F − F_kfac‖_F and ‖F − F_ekfac‖_F ≤ ${roundingWords}`,
+  why: "Exact in real arithmetic; the tolerance is rounding only (see the header of laws/ekfac.ts).",
+  arbitrary: denseLayerArb({ specials: ["same-input"] }),
+  measure(impl, c): Measurement {
+    const x = fit(impl, c);
+    const tol = roundingTol(x);
+    return worstOf(
+      { error: rel(distance(x.f, x.kfac.denseApproximation()), x.scale), tolerance: tol, note: "F = F_kfac" },
+      { error: rel(distance(x.f, x.ekfac.denseApproximation()), x.scale), tolerance: tol, note: "F = F_ekfac" },
+    );
+  },
+});
+
+function ekfacBeatsKfac(id: string, kind: string, arbitrary: fc.Arbitrary<LayerCase>, generator: string): Law {
+  return defineLaw({
+    id,
+    title: `EKFAC Frobenius error ≤ KFAC Frobenius error (${kind})`,
+    statement:
+      "on the same examples and the same basis Q = U_G ⊗ U_A: ‖F − Q diag(vec S*) Qᵀ‖_F ≤ ‖F − G ⊗ A‖_F, S* = diag(Qᵀ F Q)",
+    source:
+      "George et al. (2018) §3.2 (for a fixed orthogonal Q the diagonal minimising ‖F − Q D Qᵀ‖_F is diag(Qᵀ F Q)); paper-notes §3",
+    generator,
+    tolerance: `‖F − F_ekfac‖_F − ‖F − F_kfac‖_F ≤ ${roundingWords} (the reported error is signed: negative values are EKFAC's margin)`,
+    why: "The inequality is exact in real arithmetic with equality iff S_kfac = S* (e.g. one example, identical inputs); in those equality cases both sides are pure rounding, which the tolerance covers.",
+    arbitrary,
+    measure(impl, c): Measurement {
+      const x = fit(impl, c);
+      const ek = distance(x.f, x.ekfac.denseApproximation());
+      const kf = distance(x.f, x.kfac.denseApproximation());
+      return {
+        error: rel(ek - kf, x.scale),
+        tolerance: roundingTol(x),
+        note: `‖F − F_ekfac‖ = ${ek}, ‖F − F_kfac‖ = ${kf}`,
+      };
+    },
+  });
+}
+
+const ekfacDense = ekfacBeatsKfac("ekfac.ekfac-le-kfac.dense", "dense", denseAll, denseGenerator);
+const ekfacConv = ekfacBeatsKfac("ekfac.ekfac-le-kfac.conv", "conv2d", convAll, convGenerator);
+
+const traceLaw = defineLaw({
+  id: "ekfac.trace",
+  title: "trace(F_ekfac) = trace(F)",
+  statement: "trace(Q diag(vec S*) Qᵀ) = Σ S* = (1/N) Σ_n ‖U_Gᵀ ∇_n U_A‖²_F = (1/N) Σ_n ‖∇_n‖²_F = trace(F)",
+  source: "George et al. (2018) §3.2 (S* = diag(Qᵀ F Q) and Q orthogonal); paper-notes §3 corollary",
+  generator: layerGenerator,
+  tolerance: "|trace(F_ekfac) − trace(F)| / trace(F) ≤ 32·(P + a + g)·ε",
+  why: "Exact in real arithmetic; the only error is the orthogonality of the computed U_A, U_G (O((a + g)·ε)) and the summation of P terms.",
+  arbitrary: anyLayer,
+  measure(impl, c): Measurement {
+    const x = fit(impl, c);
+    const trF = trace(x.f, x.p);
+    const trE = trace(x.ekfac.denseApproximation(), x.p);
+    return { error: rel(Math.abs(trE - trF), trF), tolerance: roundingTol(x) };
+  },
+});
+
+const sStarLaw = defineLaw({
+  id: "ekfac.s-star",
+  title: "S* = diag(Qᵀ F Q)",
+  statement: "S*[i, j] = (1/N) Σ_n ((U_Gᵀ ∇_n U_A)[i, j])² = q_{ij}ᵀ F q_{ij}, q_{ij} = U_G[:, i] ⊗ U_A[:, j]",
+  source: "George et al. (2018) eq. (9)–(10) and §3.2; paper-notes §2",
+  generator:
+    "dense and conv2d layers with one group (see the EKFAC ≤ KFAC laws), S* from the library's fastest strategy for the shape",
+  tolerance: "‖S* − diag(Qᵀ F Q)‖_F ≤ 32·(P + a + g)·ε·σ",
+  why: "Both sides are the same quadratic forms summed in different orders (the library never forms F or Q); the difference is summation rounding.",
+  arbitrary: fc.oneof(denseAll, convLayerArb({ maxGroups: 1 })),
+  measure(impl, c): Measurement {
+    const x = fit(impl, c);
+    const b = x.ekfac;
+    const { aDim: a, gDim: g, size: p } = b.dims;
+    const diag = new Float64Array(p);
+    const q = new Float64Array(p);
+    for (let i = 0; i < g; i++) {
+      for (let j = 0; j < a; j++) {
+        for (let k = 0; k < g; k++)
+          for (let l = 0; l < a; l++) q[k * a + l] = (b.uG[k * g + i] as number) * (b.uA[l * a + j] as number);
+        let s = 0;
+        for (let r = 0; r < p; r++) {
+          let t = 0;
+          for (let cc = 0; cc < p; cc++) t += (x.f[r * p + cc] as number) * (q[cc] as number);
+          s += (q[r] as number) * t;
+        }
+        diag[i * a + j] = s;
+      }
+    }
+    return { error: rel(distance(b.S, diag), x.scale), tolerance: roundingTol(x) };
+  },
+});
+
+// ---- damped directions -----------------------------------------------------------------------------
+
+const dampedArb = fc.tuple(anyLayer, fc.double({ min: -3, max: 0, noNaN: true }));
+
+function solveDense(impl: Implementation, m: Float64Array, p: number, rhs: Float64Array): Float64Array {
+  const a: Matrix<Float64Array> = { rows: p, cols: p, data: m };
+  const b: Matrix<Float64Array> = { rows: p, cols: 1, data: rhs.slice() };
+  return impl.linalg.spdSolve(a, b).data;
+}
+
+/** ε = δ·trace(F)/P: damping relative to the mean eigenvalue of F, so scaled cases keep κ ≲ P/δ. */
+function dampingOf(x: Fitted, logDelta: number): number {
+  return Math.max(10 ** logDelta * (trace(x.f, x.p) / x.p), 1e-300);
+}
+
+function maxOf(s: Float64Array): number {
+  let m = 0;
+  for (const v of s) m = Math.max(m, v);
+  return m;
+}
+
+const dampedTolerance =
+  "‖Δ − Δ_ref‖ / ‖Δ_ref‖ ≤ 64·(P + a + g)·ε·κ with κ = (max scaling + damping)/(damping) the condition number of the damped matrix";
+const dampedWhy =
+  "The block rotates into the eigenbasis, divides, and rotates back (backward stable, error O((a + g)·ε) relative to the damped matrix); the reference solves the explicit P×P system by Cholesky (Higham Thm. 10.4). Both forward errors are bounded by κ times their backward errors.";
+const dampingGenerator = `${layerGenerator}; damping ε = δ·trace(F)/P with δ ∈ [1e-3, 1] log-uniform`;
+
+const dampedEkfac = defineLaw({
+  id: "ekfac.damped.ekfac",
+  title: "EKFAC damped direction = dense solve",
+  statement: "precondition(∇, ε) = U_G [(U_Gᵀ ∇ U_A) ⊘ (S* + ε)] U_Aᵀ = (Q diag(vec S*) Qᵀ + εI)⁻¹ vec ∇",
+  source: "George et al. (2018) eq. (11) and Algorithm 1; paper-notes §4",
+  generator: dampingGenerator,
+  tolerance: dampedTolerance,
+  why: dampedWhy,
+  runScale: 0.5,
+  arbitrary: dampedArb,
+  measure(impl, [c, logDelta]): Measurement {
+    const x = fit(impl, c);
+    const eps = dampingOf(x, logDelta);
+    const grad = impl.ekfac.meanGradient(c.shape, c.stats);
+    const got = x.ekfac.precondition(grad, new Float64Array(x.p), eps);
+    const m = x.ekfac.denseApproximation();
+    for (let i = 0; i < x.p; i++) m[i * x.p + i] = (m[i * x.p + i] as number) + eps;
+    const want = solveDense(impl, m, x.p, grad);
+    const kappa = (maxOf(x.ekfac.eigenScaling()) + eps) / eps;
+    return { error: rel(distance(got, want), frob(want)), tolerance: 64 * (x.p + x.a + x.g) * EPS * kappa };
+  },
+});
+
+const dampedKfac = defineLaw({
+  id: "ekfac.damped.kfac-eigenbasis",
+  title: "KFAC damped direction (eigenbasis damping) = dense solve",
+  statement: "precondition(∇, ε) = U_G [(U_Gᵀ ∇ U_A) ⊘ (λ_G λ_Aᵀ + ε)] U_Aᵀ = (G ⊗ A + εI)⁻¹ vec ∇",
+  source: "George et al. (2018) §3.1 (KFAC in the KFE); paper-notes §4",
+  generator: dampingGenerator,
+  tolerance: dampedTolerance,
+  why: dampedWhy,
+  runScale: 0.5,
+  arbitrary: dampedArb,
+  measure(impl, [c, logDelta]): Measurement {
+    const x = fit(impl, c);
+    const eps = dampingOf(x, logDelta);
+    const grad = impl.ekfac.meanGradient(c.shape, c.stats);
+    const got = x.kfac.precondition(grad, new Float64Array(x.p), eps);
+    const m = kroneckerOfFactors(impl, x.kfac);
+    for (let i = 0; i < x.p; i++) m[i * x.p + i] = (m[i * x.p + i] as number) + eps;
+    const want = solveDense(impl, m, x.p, grad);
+    const kappa = (maxOf(x.kfac.eigenScaling()) + eps) / eps;
+    return { error: rel(distance(got, want), frob(want)), tolerance: 64 * (x.p + x.a + x.g) * EPS * kappa };
+  },
+});
+
+const dampedTikhonov = defineLaw({
+  id: "ekfac.damped.kfac-tikhonov",
+  title: "KFAC damped direction (factored Tikhonov) = dense solve",
+  statement:
+    "precondition(∇, ε) = (G + (√ε/π) I)⁻¹ ∇ (A + π√ε I)⁻¹ = ((G + (√ε/π) I) ⊗ (A + π√ε I))⁻¹ vec ∇, π = √((tr A / a)/(tr G / g)), per group",
+  source: "Martens & Grosse (2015) §6.3 (factored Tikhonov damping); paper-notes §4",
+  generator: dampingGenerator,
+  tolerance: `${dampedTolerance}, here κ = (‖G‖ + √ε/π)(‖A‖ + π√ε)/ε`,
+  why: dampedWhy,
+  runScale: 0.5,
+  arbitrary: dampedArb,
+  measure(impl, [c, logDelta]): Measurement {
+    const x = fit(impl, c, { kfacDamping: "factored-tikhonov" });
+    const eps = dampingOf(x, logDelta);
+    const grad = impl.ekfac.meanGradient(c.shape, c.stats);
+    const got = x.kfac.precondition(grad, new Float64Array(x.p), eps);
+    const b = x.kfac;
+    const { aDim: a, gDim: g } = b.dims;
+    const pis = Array.from({ length: b.dims.groups }, (_, k) => {
+      const trA = trace(b.A.subarray(k * a * a, (k + 1) * a * a), a);
+      const trG = trace(b.G.subarray(k * g * g, (k + 1) * g * g), g);
+      return trA > 0 && trG > 0 ? Math.sqrt(trA / a / (trG / g)) : 1;
+    });
+    const s = Math.sqrt(eps);
+    const m = kroneckerOfFactors(
+      impl,
+      b,
+      (k) => s / (pis[k] as number),
+      (k) => (pis[k] as number) * s,
+    );
+    const want = solveDense(impl, m, x.p, grad);
+    let kappa = 1;
+    for (let k = 0; k < b.dims.groups; k++) {
+      const pi = pis[k] as number;
+      const nG = frob(b.G.subarray(k * g * g, (k + 1) * g * g));
+      const nA = frob(b.A.subarray(k * a * a, (k + 1) * a * a));
+      kappa = Math.max(kappa, ((nG + s / pi) * (nA + pi * s)) / eps);
+    }
+    return { error: rel(distance(got, want), frob(want)), tolerance: 64 * (x.p + x.a + x.g) * EPS * kappa };
+  },
+});
+
+export const ekfacLaws: readonly Law[] = [
+  kfacOneExample,
+  kfacSameInput,
+  ekfacDense,
+  ekfacConv,
+  traceLaw,
+  sStarLaw,
+  dampedEkfac,
+  dampedKfac,
+  dampedTikhonov,
+];

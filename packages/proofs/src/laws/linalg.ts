@@ -1,0 +1,533 @@
+/**
+ * Laws of @ekfac-ts/linalg: BLAS-3 products, the symmetric eigensolver, Cholesky and triangular solves,
+ * Kronecker products. Tolerances are the classical rounding-error bounds (Higham, "Accuracy and
+ * Stability of Numerical Algorithms", 2nd ed.; GVL = Golub & Van Loan, "Matrix Computations", 4th ed.),
+ * with ε the machine epsilon of the element type (2⁻⁵² for float64, 2⁻²³ for float32).
+ */
+import { type DType, type EighAlgorithm, type Matrix, Rng } from "@ekfac-ts/linalg";
+import fc from "fast-check";
+import { gaussianMatrix, labelled, type SymmetricCase, seedArb, spdArb, symmetricArb } from "../arbitraries.ts";
+import { at, distance, frob, maxEntrywise, naiveGemm } from "../internal/dense.ts";
+import { defineLaw, type Law, type Measurement, worstOf } from "../law.ts";
+
+const dtypeArb = fc.constantFrom<DType>("float64", "float32");
+const epsOf = (dtype: DType): number => (dtype === "float64" ? 2 ** -52 : 2 ** -23);
+/** η/ε: smallest subnormal over machine epsilon, the underflow floor of the entrywise bounds. */
+const floorOf = (dtype: DType): number => (dtype === "float64" ? 2 ** -1074 / 2 ** -52 : 2 ** -149 / 2 ** -23);
+
+function blank(rows: number, cols: number, dtype: DType): Matrix {
+  return { rows, cols, data: dtype === "float64" ? new Float64Array(rows * cols) : new Float32Array(rows * cols) };
+}
+
+function copy(m: Matrix): Matrix {
+  return { rows: m.rows, cols: m.cols, data: m.data.slice() };
+}
+
+const scalarArb = fc.oneof(fc.constantFrom(0, 1, -1, 0.5), fc.double({ min: -4, max: 4, noNaN: true }));
+
+const gemmCaseArb = fc
+  .record({
+    m: fc.integer({ min: 0, max: 10 }),
+    n: fc.integer({ min: 0, max: 10 }),
+    k: fc.integer({ min: 0, max: 10 }),
+    tA: fc.boolean(),
+    tB: fc.boolean(),
+    alpha: scalarArb,
+    beta: scalarArb,
+    dtype: dtypeArb,
+    seed: seedArb,
+    square: fc.boolean(),
+  })
+  // Half the cases square (m = n = k): a dropped or misplaced transpose flag still type-checks there.
+  .map(({ square, ...c }) => (square ? { ...c, n: c.m, k: c.m } : c))
+  .map((c) => {
+    const rng = new Rng(c.seed);
+    const a = c.tA ? gaussianMatrix(c.k, c.m, rng, c.dtype) : gaussianMatrix(c.m, c.k, rng, c.dtype);
+    const b = c.tB ? gaussianMatrix(c.n, c.k, rng, c.dtype) : gaussianMatrix(c.k, c.n, rng, c.dtype);
+    const c0 = gaussianMatrix(c.m, c.n, rng, c.dtype);
+    return labelled({ ...c, a, b, c0 }, JSON.stringify(c));
+  });
+
+const gemmNaive = defineLaw({
+  id: "linalg.gemm.naive",
+  title: "gemm = the naive triple loop",
+  statement: "gemm(tA, tB, α, A, B, β, C) = α·op(A)·op(B) + β·C, op(X) ∈ {X, Xᵀ}, entrywise within rounding",
+  source: "BLAS xGEMM; rounding bound of inner products: Higham (2002) §3.1 and §3.5 (|C − Ĉ| ≤ γ_{k+2}·|α||A||B| + …)",
+  generator:
+    "m, n, k ∈ [0, 10] (zero-sized dimensions included; half the cases square, m = n = k), all four transpose combinations, α and β from {0, ±1, 0.5} or uniform in [−4, 4] (β = 0 overwrites C), N(0, 1) entries, float64 and float32",
+  tolerance:
+    "max_ij |Ĉ_ij − C_ij| / (M_ij + η/ε) ≤ (k + 3)·ε, with M = |α|·|op(A)|·|op(B)| + |β|·|C₀|, C the float64 reference on the same stored inputs and η the smallest subnormal (gradual underflow: β and α may be subnormal)",
+  why: "Each entry is an inner product of length k plus two scalings and one rounding to storage: γ_{k+2} ≤ (k + 3)·u with u = ε/2, and the factor 2 covers the reference's own rounding. A componentwise bound, so a wrong entry anywhere cannot hide behind a large norm.",
+  arbitrary: gemmCaseArb,
+  measure(impl, c): Measurement {
+    const out = copy(c.c0);
+    impl.linalg.gemm(c.tA, c.tB, c.alpha, c.a, c.b, c.beta, out);
+    const { ref, mag } = naiveGemm(c.tA, c.tB, c.alpha, c.a, c.b, c.beta, c.c0);
+    return { error: maxEntrywise(out.data, ref, mag, floorOf(c.dtype)), tolerance: (c.k + 3) * epsOf(c.dtype) };
+  },
+});
+
+const transposeCaseArb = fc
+  .record({
+    m: fc.integer({ min: 1, max: 9 }),
+    n: fc.integer({ min: 1, max: 9 }),
+    k: fc.integer({ min: 1, max: 9 }),
+    dtype: dtypeArb,
+    seed: seedArb,
+    square: fc.boolean(),
+  })
+  .map(({ square, ...c }) => (square ? { ...c, n: c.k } : c))
+  .map((c) => {
+    const rng = new Rng(c.seed);
+    return labelled(
+      { ...c, a: gaussianMatrix(c.m, c.k, rng, c.dtype), b: gaussianMatrix(c.k, c.n, rng, c.dtype) },
+      JSON.stringify(c),
+    );
+  });
+
+const gemmTranspose = defineLaw({
+  id: "linalg.gemm.transpose",
+  title: "(AB)ᵀ = BᵀAᵀ",
+  statement: "gemm(false, false, 1, A, B) = (gemm(true, true, 1, B, A))ᵀ for A m×k, B k×n stored as they are",
+  source: "Transpose of a product; transposed operands read in place (BLAS transa/transb flags)",
+  generator:
+    "m, n, k ∈ [1, 9] (half the cases with square B, n = k, where a dropped transpose flag still type-checks), N(0, 1) entries, float64 and float32",
+  tolerance: "max_ij |(AB)_ij − (BᵀAᵀ)_ji| / ((|A||B|)_ij + η/ε) ≤ 2·(k + 2)·ε",
+  why: "Both sides are computed approximations of the same inner products, each within γ_{k+1} of the exact value (Higham §3.1), so they differ by at most twice that.",
+  arbitrary: transposeCaseArb,
+  measure(impl, c): Measurement {
+    const ab = blank(c.m, c.n, c.dtype);
+    const btat = blank(c.n, c.m, c.dtype);
+    impl.linalg.gemm(false, false, 1, c.a, c.b, 0, ab);
+    impl.linalg.gemm(true, true, 1, c.b, c.a, 0, btat);
+    const { mag } = naiveGemm(false, false, 1, c.a, c.b, 0, ab);
+    const t = new Float64Array(c.m * c.n);
+    for (let i = 0; i < c.m; i++) for (let j = 0; j < c.n; j++) t[i * c.n + j] = at(btat, j, i);
+    return { error: maxEntrywise(ab.data, t, mag, floorOf(c.dtype)), tolerance: 2 * (c.k + 2) * epsOf(c.dtype) };
+  },
+});
+
+const syrkCaseArb = fc
+  .record({
+    d: fc.integer({ min: 0, max: 10 }),
+    samples: fc.integer({ min: 0, max: 12 }),
+    trans: fc.boolean(),
+    alpha: scalarArb,
+    beta: scalarArb,
+    dtype: dtypeArb,
+    seed: seedArb,
+  })
+  .map((c) => {
+    const rng = new Rng(c.seed);
+    const x = c.trans ? gaussianMatrix(c.samples, c.d, rng, c.dtype) : gaussianMatrix(c.d, c.samples, rng, c.dtype);
+    const c0 = gaussianMatrix(c.d, c.d, rng, c.dtype);
+    for (let i = 0; i < c.d; i++) for (let j = 0; j < i; j++) c0.data[j * c.d + i] = c0.data[i * c.d + j] as number;
+    return labelled({ ...c, x, c0 }, JSON.stringify(c));
+  });
+
+const syrkGemm = defineLaw({
+  id: "linalg.syrk.gemm",
+  title: "syrk = gemm, exactly symmetric",
+  statement:
+    "syrk(α, X, β, C) = α·XᵀX + β·C = gemm(true, false, α, X, X, β, C)  (X·Xᵀ with trans = false), and Ĉ = Ĉᵀ bit for bit",
+  source: "BLAS xSYRK (the KFAC factor update A = āᵀā/N, Martens & Grosse 2015 §3)",
+  generator:
+    "d ∈ [0, 10], N ∈ [0, 12] (N < d: rank-deficient), both orientations, α, β as for gemm, symmetric C₀, float64 and float32",
+  tolerance: "max_ij |syrk_ij − gemm_ij| / ((|α||X|ᵀ|X| + |β||C₀|)_ij + η/ε) ≤ 2·(N + 3)·ε; max_ij |Ĉ_ij − Ĉ_ji| = 0",
+  why: "Both are within γ_{N+2} of the exact product entrywise (Higham §3.5); the upper triangle is a copy of the lower one, so symmetry is exact, which the eigensolver downstream relies on.",
+  arbitrary: syrkCaseArb,
+  measure(impl, c): Measurement {
+    const s = copy(c.c0);
+    const g = copy(c.c0);
+    impl.linalg.syrk(c.alpha, c.x, c.beta, s, { trans: c.trans });
+    impl.linalg.gemm(c.trans, !c.trans, c.alpha, c.x, c.x, c.beta, g);
+    const { mag } = naiveGemm(c.trans, !c.trans, c.alpha, c.x, c.x, c.beta, c.c0);
+    let asym = 0;
+    for (let i = 0; i < c.d; i++)
+      for (let j = 0; j < i; j++) asym = Math.max(asym, Math.abs(at(s, i, j) - at(s, j, i)));
+    return worstOf(
+      {
+        error: maxEntrywise(s.data, g.data, mag, floorOf(c.dtype)),
+        tolerance: 2 * (c.samples + 3) * epsOf(c.dtype),
+        note: "syrk vs gemm",
+      },
+      { error: Number.isNaN(asym) ? Number.POSITIVE_INFINITY : asym, tolerance: 0, note: "symmetry" },
+    );
+  },
+});
+
+/** ‖A·V − V·Λ‖_F / ‖A‖_F and ‖VᵀV − I‖_F in float64 from the stored values. */
+function eigenResiduals(a: Matrix, values: ArrayLike<number>, v: Matrix): { res: number; orth: number } {
+  const n = a.rows;
+  let num = 0;
+  let den = 0;
+  let orth = 0;
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      let s = 0;
+      let o = 0;
+      for (let k = 0; k < n; k++) {
+        s += at(a, i, k) * at(v, k, j);
+        o += at(v, k, i) * at(v, k, j);
+      }
+      s -= at(v, i, j) * (values[j] as number);
+      num += s * s;
+      den += at(a, i, j) ** 2;
+      o -= i === j ? 1 : 0;
+      orth += o * o;
+    }
+  }
+  return { res: den > 0 ? Math.sqrt(num / den) : Math.sqrt(num), orth: Math.sqrt(orth) };
+}
+
+/**
+ * The eigensolver's two paths: implicit QR, and divide and conquer, whose merges only run above its
+ * 32-row leaves, so a quarter of the cases are 33…72 rows.
+ */
+const eighCaseArb: fc.Arbitrary<SymmetricCase & { readonly algorithm: EighAlgorithm }> = fc
+  .tuple(
+    fc.oneof(
+      { weight: 3, arbitrary: symmetricArb({ maxN: 16, dtypes: ["float64", "float32"] }) },
+      { weight: 1, arbitrary: symmetricArb({ minN: 33, maxN: 72, dtypes: ["float64", "float32"] }) },
+    ),
+    fc.constantFrom<EighAlgorithm>("divide-and-conquer", "qr"),
+  )
+  .map(([c, algorithm]) =>
+    labelled(
+      { ...c, algorithm },
+      `{ kind: "${c.kind}", n: ${c.n}, seed: ${c.seed}, dtype: "${c.dtype}", algorithm: "${algorithm}" }`,
+    ),
+  );
+
+const eighGenerator =
+  'algorithm "divide-and-conquer" (default) or "qr"; n ∈ [0, 16] (3/4 of the cases) or [33, 72] (above the 32-row divide-and-conquer leaves); GOE random, prescribed spectra (uniform, clustered within 1e-9, repeated values from {−1, 0, 2}, wide-range |λ| ∈ [1e-8, 1e8] with random signs) built as Q·diag(λ)·Qᵀ, graded D·B·D (entries 1e-6…1e6), rank-deficient covariances XᵀX/N with N ≤ n, Wilkinson W⁺_n, diagonal, zero; float64 and float32';
+
+const failed = (status: string): Measurement => ({
+  error: Number.POSITIVE_INFINITY,
+  tolerance: 0,
+  note: `status ${status}`,
+});
+
+const eighResidual = defineLaw({
+  id: "linalg.eigh.residual",
+  title: "A·V = V·Λ",
+  statement: 'eigh(A) = (Λ, V) with ‖A·V − V·Λ‖_F ≤ c·n·ε·‖A‖_F and status "success"',
+  source:
+    "GVL Alg. 8.3.1 (Householder tridiagonalization) + 8.3.2/8.3.3 (implicit symmetric QR, Wilkinson shift); backward stability GVL §8.3.5",
+  generator: eighGenerator,
+  tolerance: "‖AV − VΛ‖_F / ‖A‖_F ≤ 8·max(n, 4)·ε",
+  why: "The symmetric QR algorithm is normwise backward stable: the computed pairs are exact for A + E with ‖E‖ ≈ p(n)·u·‖A‖ and p(n) a modest multiple of n (GVL §8.3.5). The scaling by max|a_ij| keeps graded and wide-range matrices inside the same bound.",
+  arbitrary: eighCaseArb,
+  measure(impl, c): Measurement {
+    const r = impl.linalg.eigh(c.matrix, { algorithm: c.algorithm });
+    if (r.status !== "success" || r.vectors === null) return failed(r.status);
+    const { res } = eigenResiduals(c.matrix, r.values, r.vectors);
+    return { error: res, tolerance: 8 * Math.max(c.n, 4) * epsOf(c.dtype) };
+  },
+});
+
+const eighOrthogonal = defineLaw({
+  id: "linalg.eigh.orthogonal",
+  title: "VᵀV = I",
+  statement: "the eigenvector matrix of eigh(A) is orthogonal: ‖VᵀV − I‖_F ≤ c·n^{3/2}·ε",
+  source:
+    "GVL §8.3.5 (V is a product of Householder reflections and Givens rotations, each orthogonal to working precision)",
+  generator: eighGenerator,
+  tolerance: "‖VᵀV − I‖_F ≤ 8·max(n, 4)^{3/2}·ε",
+  why: "About n reflections and O(n²) rotations, each orthogonal to O(ε); the Frobenius norm of an n×n error adds √n. Repeated and clustered eigenvalues are the hard case: the vectors are not unique there, but must stay orthonormal.",
+  arbitrary: eighCaseArb,
+  measure(impl, c): Measurement {
+    const r = impl.linalg.eigh(c.matrix, { algorithm: c.algorithm });
+    if (r.status !== "success" || r.vectors === null) return failed(r.status);
+    const { orth } = eigenResiduals(c.matrix, r.values, r.vectors);
+    return { error: orth, tolerance: 8 * Math.max(c.n, 4) ** 1.5 * epsOf(c.dtype) };
+  },
+});
+
+const eighSpectrum = defineLaw({
+  id: "linalg.eigh.spectrum",
+  title: "eigenvalues ascending, equal to the prescribed spectrum (Weyl)",
+  statement: "λ̂₁ ≤ λ̂₂ ≤ … ≤ λ̂ₙ, and |λ̂ᵢ − λᵢ| ≤ c·n·ε·‖A‖₂ when A = Q·diag(λ)·Qᵀ is built with known λ",
+  source: "Weyl's inequality |λᵢ(A + E) − λᵢ(A)| ≤ ‖E‖₂ (GVL Thm. 8.1.5) with the backward error of GVL §8.3.5",
+  generator: `${eighGenerator} (the spectrum comparison applies to the prescribed-spectrum, diagonal and zero kinds; ordering to all)`,
+  tolerance: "max_i |λ̂ᵢ − λᵢ| / max|λ| ≤ 8·max(n, 4)·ε; max_i (λ̂ᵢ₋₁ − λ̂ᵢ)₊ = 0",
+  why: "A backward error E with ‖E‖₂ ≤ p(n)·u·‖A‖₂ moves each eigenvalue by at most ‖E‖₂ (Weyl); forming and rounding A = QΛQᵀ adds an error of the same order. The order is a contract (sorted ascending), hence tolerance 0.",
+  arbitrary: eighCaseArb,
+  measure(impl, c): Measurement {
+    // With vectors, as KFAC calls it: divide and conquer computes its eigenvalues by the secular equation.
+    const r = impl.linalg.eigh(c.matrix, { algorithm: c.algorithm });
+    if (r.status !== "success") return failed(r.status);
+    let disorder = 0;
+    for (let i = 1; i < c.n; i++) disorder = Math.max(disorder, (r.values[i - 1] as number) - (r.values[i] as number));
+    const order: Measurement = {
+      error: Number.isNaN(disorder) ? Number.NaN : disorder,
+      tolerance: 0,
+      note: "ascending order",
+    };
+    if (c.spectrum === null) return order;
+    let norm = 0;
+    let err = 0;
+    for (let i = 0; i < c.n; i++) {
+      norm = Math.max(norm, Math.abs(c.spectrum[i] as number));
+      err = Math.max(err, Math.abs((r.values[i] as number) - (c.spectrum[i] as number)));
+    }
+    return worstOf(order, {
+      error: norm > 0 ? err / norm : err,
+      tolerance: 8 * Math.max(c.n, 4) * epsOf(c.dtype),
+      note: "prescribed spectrum",
+    });
+  },
+});
+
+const entryArb = fc.oneof(fc.constantFrom(0, 1, -1), fc.double({ min: -1e3, max: 1e3, noNaN: true }));
+
+const eighClosedForm = defineLaw({
+  id: "linalg.eigh.closed-form",
+  title: "closed forms for n ≤ 2",
+  statement: "n = 1: λ = a, V = [±1]. n = 2, A = [[a, b], [b, d]]: λ± = (a + d)/2 ± √(((a − d)/2)² + b²), ascending",
+  source: "Characteristic polynomial of a 2×2 symmetric matrix (GVL §8.5.2, the 2-by-2 symmetric Schur decomposition)",
+  generator:
+    "n ∈ {1, 2}; a, b, d from {0, ±1} or uniform in [−1e3, 1e3] (so b = 0, a = d and repeated eigenvalues all occur), float64",
+  tolerance:
+    "max_i |λ̂ᵢ − λᵢ| ≤ 8·(ε·max(|a|, |b|, |d|) + η), η the smallest subnormal; for n = 1 also |V₁₁| = 1 exactly",
+  why: "Both the closed form (evaluated with hypot) and the solver are backward stable for a 2×2 matrix, a few ulps of max|a_ij| each.",
+  arbitrary: fc
+    .record({ n: fc.constantFrom(1, 2), a: entryArb, b: entryArb, d: entryArb })
+    .map((c) => labelled(c, JSON.stringify(c))),
+  measure(impl, c): Measurement {
+    const m: Matrix =
+      c.n === 1
+        ? { rows: 1, cols: 1, data: Float64Array.of(c.a) }
+        : { rows: 2, cols: 2, data: Float64Array.of(c.a, c.b, c.b, c.d) };
+    const r = impl.linalg.eigh(m);
+    if (r.status !== "success" || r.vectors === null) return failed(r.status);
+    const scale = Math.max(Math.abs(c.a), c.n === 2 ? Math.abs(c.b) : 0, c.n === 2 ? Math.abs(c.d) : 0);
+    const tol = 8 * (2 ** -52 * scale + 2 ** -1074);
+    if (c.n === 1) {
+      return worstOf(
+        { error: Math.abs((r.values[0] as number) - c.a), tolerance: tol, note: "λ = a" },
+        { error: Math.abs(Math.abs(r.vectors.data[0] as number) - 1), tolerance: 0, note: "V = [±1]" },
+      );
+    }
+    const mid = (c.a + c.d) / 2;
+    const rad = Math.hypot((c.a - c.d) / 2, c.b);
+    return {
+      error: Math.max(Math.abs((r.values[0] as number) - (mid - rad)), Math.abs((r.values[1] as number) - (mid + rad))),
+      tolerance: tol,
+      note: `expected [${mid - rad}, ${mid + rad}], got [${r.values[0]}, ${r.values[1]}]`,
+    };
+  },
+});
+
+const choleskyLaw = defineLaw({
+  id: "linalg.cholesky.reconstruct",
+  title: "L·Lᵀ = A",
+  statement:
+    "cholesky(A) = L lower triangular with positive diagonal and |L·Lᵀ − A| ≤ γ_{n+1}·|L|·|Lᵀ| entrywise, for SPD A",
+  source: "GVL Alg. 4.2.1 (Cholesky); componentwise backward error: Higham (2002) Thm. 10.3",
+  generator: "SPD float64 A = Q·diag(λ)·Qᵀ, n ∈ [1, 12], λ geometric from 1 to κ with κ ∈ [1, 1e8]",
+  tolerance: "max_ij |L·Lᵀ − A|_ij / (|L|·|Lᵀ|)_ij ≤ (n + 2)·ε; upper triangle exactly 0; L_ii > 0",
+  why: "Higham Thm. 10.3: the computed factor satisfies L̂L̂ᵀ = A + ΔA with |ΔA| ≤ γ_{n+1}|L̂||L̂ᵀ| (γ_{n+1} ≈ (n + 1)·ε/2) whenever the factorisation runs to completion, which it does for κ·n·ε ≪ 1.",
+  arbitrary: spdArb({ maxN: 12, maxCondition: 1e8 }),
+  measure(impl, c): Measurement {
+    const r = impl.linalg.cholesky(c.matrix);
+    if (r.status !== "success") return failed(r.status);
+    const l = r.factor;
+    const n = c.n;
+    const llt = new Float64Array(n * n);
+    const mag = new Float64Array(n * n);
+    let shape = 0;
+    for (let i = 0; i < n; i++) {
+      if (!(at(l, i, i) > 0)) shape = Number.POSITIVE_INFINITY;
+      for (let j = 0; j < n; j++) {
+        if (j > i) shape = Math.max(shape, Math.abs(at(l, i, j)));
+        let s = 0;
+        let t = 0;
+        for (let k = 0; k < n; k++) {
+          s += at(l, i, k) * at(l, j, k);
+          t += Math.abs(at(l, i, k) * at(l, j, k));
+        }
+        llt[i * n + j] = s;
+        mag[i * n + j] = t;
+      }
+    }
+    return worstOf(
+      { error: maxEntrywise(llt, c.matrix.data, mag), tolerance: (n + 2) * 2 ** -52, note: "L·Lᵀ = A" },
+      { error: shape, tolerance: 0, note: "L lower triangular with positive diagonal" },
+    );
+  },
+});
+
+const triangularArb = fc
+  .record({
+    n: fc.integer({ min: 1, max: 10 }),
+    k: fc.integer({ min: 1, max: 3 }),
+    lower: fc.boolean(),
+    transpose: fc.boolean(),
+    unitDiagonal: fc.boolean(),
+    dtype: dtypeArb,
+    seed: seedArb,
+  })
+  .map((c) => {
+    const rng = new Rng(c.seed);
+    const t = gaussianMatrix(c.n, c.n, rng, c.dtype);
+    for (let i = 0; i < c.n; i++) {
+      // Diagonal away from 0; with a unit diagonal the stored value is garbage that must not be read.
+      t.data[i * c.n + i] = c.unitDiagonal ? 7 : (rng.uniform() < 0.5 ? -1 : 1) * (1 + Math.abs(rng.normal()));
+      for (let j = 0; j < c.n; j++) if (j !== i) t.data[i * c.n + j] = (t.data[i * c.n + j] as number) / Math.sqrt(c.n);
+    }
+    return labelled({ ...c, t, b: gaussianMatrix(c.n, c.k, rng, c.dtype) }, JSON.stringify(c));
+  });
+
+const solveTriangularLaw = defineLaw({
+  id: "linalg.solve.triangular",
+  title: "op(T)·X = B (triangular solve, backward stable)",
+  statement:
+    "X = solveTriangular(T, B, {lower, transpose, unitDiagonal}) satisfies |op(T)·X − B| ≤ γ_n·|op(T)|·|X| entrywise",
+  source:
+    "GVL Alg. 3.1.1/3.1.2 (forward and back substitution); Higham (2002) Thm. 8.5 (componentwise backward stability)",
+  generator:
+    "n ∈ [1, 10], k ∈ [1, 3] right-hand sides, lower/upper, transposed or not, unit diagonal (stored diagonal 7, must be ignored) or |T_ii| ∈ [1, ∞), off-diagonals N(0, 1/n), float64 and float32",
+  tolerance: "max_ij |op(T)X − B|_ij / (|op(T)||X|)_ij ≤ (n + 1)·ε, using only the referenced triangle",
+  why: "Substitution computes the exact solution of (T + ΔT)x = b with |ΔT| ≤ γ_n|T| (Higham Thm. 8.5), whatever the conditioning of T, so the residual is bounded componentwise by γ_n|T||x̂|.",
+  arbitrary: triangularArb,
+  measure(impl, c): Measurement {
+    const x = impl.linalg.solveTriangular(c.t, c.b, {
+      lower: c.lower,
+      transpose: c.transpose,
+      unitDiagonal: c.unitDiagonal,
+    });
+    const n = c.n;
+    // The referenced triangle of T only, with the implied unit diagonal.
+    const tri = (i: number, j: number): number => {
+      if (i === j) return c.unitDiagonal ? 1 : at(c.t, i, i);
+      return (c.lower ? i > j : i < j) ? at(c.t, i, j) : 0;
+    };
+    const r = new Float64Array(n * c.k);
+    const mag = new Float64Array(n * c.k);
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < c.k; j++) {
+        let s = 0;
+        let t = 0;
+        for (let p = 0; p < n; p++) {
+          const v = (c.transpose ? tri(p, i) : tri(i, p)) * at(x, p, j);
+          s += v;
+          t += Math.abs(v);
+        }
+        r[i * c.k + j] = s;
+        mag[i * c.k + j] = t;
+      }
+    }
+    return { error: maxEntrywise(r, c.b.data, mag), tolerance: (n + 1) * epsOf(c.dtype) };
+  },
+});
+
+const spdSolveArb = fc
+  .tuple(spdArb({ maxN: 12, maxCondition: 1e8 }), fc.integer({ min: 1, max: 3 }), seedArb)
+  .map(([a, k, seed]) =>
+    labelled(
+      { a, b: gaussianMatrix(a.n, k, new Rng(seed), "float64") as Matrix<Float64Array>, k, seed },
+      `{ a: ${fc.stringify(a)}, k: ${k}, seed: ${seed} }`,
+    ),
+  );
+
+const spdSolveLaw = defineLaw({
+  id: "linalg.solve.spd",
+  title: "A·X = B (SPD solve via Cholesky, backward stable)",
+  statement: "X = spdSolve(A, B) satisfies ‖A·X − B‖_F ≤ γ_{3n+1}·√n·‖A‖_F·‖X‖_F",
+  source: "GVL §4.2 (Cholesky solve: L·Lᵀ·X = B by two triangular solves); Higham (2002) Thm. 10.4",
+  generator:
+    "SPD A as for the Cholesky law (n ∈ [1, 12], κ ∈ [1, 1e8]), B n×k with k ∈ [1, 3] right-hand sides, float64",
+  tolerance: "‖AX − B‖_F / (‖A‖_F‖X‖_F) ≤ (3n + 2)·√n·ε",
+  why: "Higham Thm. 10.4: (A + ΔA)x̂ = b with |ΔA| ≤ γ_{3n+1}|L||Lᵀ|, and ‖|L||Lᵀ|‖_F ≤ ‖L‖²_F = trace(A) ≤ √n‖A‖_F. A normwise residual bound: independent of κ, unlike the forward error.",
+  arbitrary: spdSolveArb,
+  measure(impl, c): Measurement {
+    const x = impl.linalg.spdSolve(c.a.matrix, c.b);
+    const n = c.a.n;
+    const { ref } = naiveGemm(false, false, 1, c.a.matrix, x, 0, x);
+    const res = distance(ref, c.b.data);
+    const scale = frob(c.a.matrix.data) * frob(x.data);
+    return { error: scale > 0 ? res / scale : res, tolerance: (3 * n + 2) * Math.sqrt(n) * 2 ** -52 };
+  },
+});
+
+const kronArb = fc
+  .record({
+    m: fc.integer({ min: 1, max: 4 }),
+    p: fc.integer({ min: 1, max: 4 }),
+    n: fc.integer({ min: 1, max: 4 }),
+    q: fc.integer({ min: 1, max: 4 }),
+    seed: seedArb,
+  })
+  .map((c) => {
+    const rng = new Rng(c.seed);
+    const b = gaussianMatrix(c.m, c.p, rng) as Matrix<Float64Array>;
+    const a = gaussianMatrix(c.n, c.q, rng) as Matrix<Float64Array>;
+    const x = rng.fillNormal(new Float64Array(c.p * c.q));
+    return labelled({ ...c, a, b, x }, JSON.stringify(c));
+  });
+
+const kronLaw = defineLaw({
+  id: "linalg.kron.matvec",
+  title: "(B ⊗ A)·vec(X) = vec(B·X·Aᵀ), explicit and implicit",
+  statement:
+    "row-major vec: kronMatVec(B, A, vec X) = kron(B, A)·vec X = vec(B·X·Aᵀ), with kron(B, A)[i·n + k, j·q + l] = B_ij·A_kl",
+  source:
+    'Van Loan, "The ubiquitous Kronecker product" (2000), property vec(BXAᵀ) = (A ⊗ B)vec(X) in column-major form; row-major form per paper-notes §1',
+  generator:
+    "B m×p, A n×q with m, p, n, q ∈ [1, 4] (non-square, so the factor order is visible), X p×q, N(0, 1) float64 entries",
+  tolerance: "max_i |ŷᵢ − yᵢ| / (|B||X||A|ᵀ)ᵢ ≤ 2·(p + q + 2)·ε, for both the explicit and the implicit product",
+  why: "Each output entry is a double sum of p·q products; summed as nested dot products of lengths q and p it is within γ_{p+q} of the exact value (Higham §3.1), as is the float64 reference.",
+  arbitrary: kronArb,
+  measure(impl, c): Measurement {
+    const implicit = impl.linalg.kronMatVec(c.b, c.a, c.x);
+    const k = impl.linalg.kron(c.b, c.a);
+    const rows = c.m * c.n;
+    const cols = c.p * c.q;
+    const explicit = new Float64Array(rows);
+    if (k.rows !== rows || k.cols !== cols)
+      return { error: Number.POSITIVE_INFINITY, tolerance: 0, note: "kron shape" };
+    for (let r = 0; r < rows; r++) {
+      let s = 0;
+      for (let j = 0; j < cols; j++) s += at(k, r, j) * (c.x[j] as number);
+      explicit[r] = s;
+    }
+    // vec(B·X·Aᵀ)[i·n + k] = Σ_{j,l} B_ij X_jl A_kl, and its magnitude.
+    const ref = new Float64Array(rows);
+    const mag = new Float64Array(rows);
+    for (let i = 0; i < c.m; i++) {
+      for (let kk = 0; kk < c.n; kk++) {
+        let s = 0;
+        let t = 0;
+        for (let j = 0; j < c.p; j++) {
+          for (let l = 0; l < c.q; l++) {
+            const v = at(c.b, i, j) * (c.x[j * c.q + l] as number) * at(c.a, kk, l);
+            s += v;
+            t += Math.abs(v);
+          }
+        }
+        ref[i * c.n + kk] = s;
+        mag[i * c.n + kk] = t;
+      }
+    }
+    const tol = 2 * (c.p + c.q + 2) * 2 ** -52;
+    return worstOf(
+      { error: maxEntrywise(implicit, ref, mag), tolerance: tol, note: "kronMatVec" },
+      { error: maxEntrywise(explicit, ref, mag), tolerance: tol, note: "kron(B, A)·x" },
+    );
+  },
+});
+
+export const linalgLaws: readonly Law[] = [
+  gemmNaive,
+  gemmTranspose,
+  syrkGemm,
+  eighResidual,
+  eighOrthogonal,
+  eighSpectrum,
+  eighClosedForm,
+  choleskyLaw,
+  solveTriangularLaw,
+  spdSolveLaw,
+  kronLaw,
+];
