@@ -16,6 +16,7 @@
  * Cost: O(size) for everything except gemv (2mn flops). transposeInto works in 32×32 blocks so reads
  * and writes stay in cache.
  */
+import { gemvKernel } from "./internal/gemv-kernel.ts";
 import {
   allocate,
   assertMatrix,
@@ -125,12 +126,10 @@ export function scal<T extends FloatArray>(alpha: number, x: T): T {
 // ---------------------------------------------------------------------------------------------------
 // Level 2
 
-let gemvAcc = new Float64Array(0);
-
 /**
  * y ← α·op(A)·x + β·y, op(A) = A or Aᵀ (m×n after op); x has n elements, y has m. β = 0 overwrites y.
  * y must not share its buffer with A or x. Sums accumulate in double (transposed case: in a reused
- * module-level double workspace, so nothing is allocated after warm-up).
+ * module-level double workspace, so nothing is allocated after warm-up); see internal/gemv-kernel.ts.
  */
 export function gemv<T extends FloatArray>(trans: boolean, alpha: number, a: Matrix, x: T, beta: number, y: T): T {
   const fn = "gemv";
@@ -149,32 +148,7 @@ export function gemv<T extends FloatArray>(trans: boolean, alpha: number, a: Mat
   if (y === x || y === a.data || y.buffer === x.buffer || y.buffer === a.data.buffer) {
     throw new RangeError(`${fn}: y must not share its buffer with a or x`);
   }
-  const off = offsetOf(a);
-  const ld = strideOf(a);
-  if (alpha === 0 || n === 0) {
-    if (beta === 0) y.fill(0);
-    else if (beta !== 1) for (let i = 0; i < m; i++) y[i] = beta * (y[i] as number);
-    return y;
-  }
-  if (!trans) {
-    for (let i = 0; i < m; i++) {
-      const row = off + i * ld;
-      let s = 0;
-      for (let j = 0; j < n; j++) s += (a.data[row + j] as number) * (x[j] as number);
-      y[i] = alpha * s + (beta === 0 ? 0 : beta * (y[i] as number));
-    }
-    return y;
-  }
-  // y = α·Aᵀx: sweep A by rows (contiguous) and accumulate axpy-style into a double workspace.
-  if (gemvAcc.length < m) gemvAcc = new Float64Array(m);
-  const acc = gemvAcc;
-  acc.fill(0, 0, m);
-  for (let i = 0; i < n; i++) {
-    const xi = x[i] as number;
-    const row = off + i * ld;
-    for (let j = 0; j < m; j++) acc[j] = (acc[j] as number) + xi * (a.data[row + j] as number);
-  }
-  for (let j = 0; j < m; j++) y[j] = alpha * (acc[j] as number) + (beta === 0 ? 0 : beta * (y[j] as number));
+  gemvKernel(trans, m, n, alpha, a.data, offsetOf(a), strideOf(a), x, 0, 1, beta, y, 0, 1);
   return y;
 }
 

@@ -198,6 +198,27 @@ describe("gemm kernel", () => {
     }
   });
 
+  it("C = α·op(A)·op(B) + β·C for one-row and one-column products (the gemv route)", () => {
+    const shapes: [number, number, number][] = [
+      [1, 300, 70],
+      [1, 70, 300],
+      [90, 1, 200],
+      [1, 1, 5000],
+    ];
+    for (const [m, n, k] of shapes) {
+      for (const tA of [false, true]) {
+        for (const tB of [false, true]) {
+          for (const dtype of ["float32", "float64"] as const) {
+            for (const beta of [0, -1.5]) {
+              const msg = runCase(gemmKernel, dtype, tA, tB, m, n, k, 1.25, beta, [2, 1, 3], [1, 4, 2], m + 7 * n + k);
+              expect(msg, `${m}×${n}×${k} ${tA ? "T" : "N"}${tB ? "T" : "N"} ${dtype} β=${beta}`).toBe("");
+            }
+          }
+        }
+      }
+    }
+  });
+
   it("β = 0 overwrites C: NaN and Inf already in C vanish (both kernels)", () => {
     for (const kernel of [gemmSmall, gemmBlocked]) {
       const a = new Float32Array(20 * 20).fill(1);

@@ -1,4 +1,14 @@
 export {
+  type BackendName,
+  type BackendSetting,
+  getBackend,
+  getBackendSetting,
+  setBackend,
+  type WasmWorkspaceStats,
+  wasmSupported,
+  wasmWorkspaceStats,
+} from "./backend.ts";
+export {
   add,
   addInto,
   axpy,

@@ -22,7 +22,8 @@
  * shape 8×4 and KC = 384, MC = 64 were chosen by measurement in V8 (4×4, 4×8, 6×4, 2×8, 3×4, … were
  * within 10 %; 8×4 and 6×4 were best; KC from 128 to 512 within noise). Block sizes are balanced
  * (k = 784 runs as 2 × 392, not 384 + 384 + 16). Small products (m·n·k < SMALL_WORK) skip packing: a
- * dot-product loop in double is cheaper there and is equally accurate.
+ * dot-product loop in double is cheaper there and is equally accurate. Products with one row or one
+ * column go to the gemv kernel (an 8×4 tile would be 7/8 or 3/4 padding).
  *
  * Cost: 2mnk flops; packing moves mk·⌈n/NC⌉ + kn elements. Workspace: ⌈MC/MR⌉·MR·KC + KC·⌈NC/NR⌉·NR
  * doubles at most (≈ 0.13 MB + 4 MB), module-level, grown on demand and reused: after the first call
@@ -30,6 +31,8 @@
  * vanish); α = 0 or k = 0 only scales C (A and B are not read).
  */
 import type { FloatArray } from "../matrix.ts";
+import { gemvKernel } from "./gemv-kernel.ts";
+import { tryGemmWasm } from "./wasm/gemm-wasm.ts";
 
 const MR = 8;
 const NR = 4;
@@ -83,7 +86,15 @@ export function gemmKernel(
   offC: number,
   ldc: number,
 ): void {
-  if (m * n * k < SMALL_WORK) {
+  // wasm backend dispatch (float32, big enough, backend "wasm"/"auto"): see internal/wasm/gemm-wasm.ts
+  if (tryGemmWasm(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc)) return;
+  if (m === 1 && n * k >= SMALL_WORK) {
+    // One row: cᵀ = α·op(B)ᵀ·op(A)[0, :]ᵀ + β·cᵀ, a gemv with B (n×k when transB, else k×n).
+    gemvKernel(!transB, n, k, alpha, b, offB, ldb, a, offA, transA ? lda : 1, beta, c, offC, 1);
+  } else if (n === 1 && m * k >= SMALL_WORK) {
+    // One column: c = α·op(A)·op(B)[:, 0] + β·c.
+    gemvKernel(transA, m, k, alpha, a, offA, lda, b, offB, transB ? 1 : ldb, beta, c, offC, ldc);
+  } else if (m * n * k < SMALL_WORK) {
     gemmSmall(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);
   } else {
     gemmBlocked(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);

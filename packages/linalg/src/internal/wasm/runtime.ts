@@ -1,0 +1,104 @@
+/**
+ * The WebAssembly runtime seen by the library: a minimal local typing of `globalThis.WebAssembly`
+ * (only what the kernels use), feature detection, and the backend choice shared by every kernel.
+ *
+ * Why local types: the library compiles with lib ES2022 and `types: []` (no DOM, no Node), where
+ * `WebAssembly` is not declared. Declaring it globally would leak into consumers' types, so the
+ * namespace is read from `globalThis` through the interfaces below and nothing global is declared.
+ *
+ * Detection (once, cached): `WebAssembly.validate` on a tiny module using v128 and f32x4 ops, then a
+ * synchronous `new WebAssembly.Module(bytes)` of that module, since runtimes that forbid run-time
+ * compilation (CSP without 'wasm-unsafe-eval', some edge workers) throw there, not in `validate`.
+ * Cost: one validation and one compile of a ~60-byte module on first use.
+ */
+import { Code, encodeModule, ValType } from "./encoder.ts";
+
+export interface WasmMemory {
+  readonly buffer: ArrayBuffer;
+  grow(deltaPages: number): number;
+}
+export interface WasmInstance {
+  readonly exports: Record<string, unknown>;
+}
+export interface WasmNamespace {
+  validate(bytes: Uint8Array): boolean;
+  Module: new (bytes: Uint8Array) => object;
+  Instance: new (module: object, imports?: Record<string, Record<string, unknown>>) => WasmInstance;
+  Memory: new (descriptor: { initial: number; maximum?: number; shared?: boolean }) => WasmMemory;
+}
+
+export function wasmNamespace(): WasmNamespace | undefined {
+  const ns = (globalThis as { WebAssembly?: unknown }).WebAssembly;
+  return typeof ns === "object" && ns !== null ? (ns as WasmNamespace) : undefined;
+}
+
+export interface WasmSupport {
+  readonly ok: boolean;
+  /** Why not, when `ok` is false. */
+  readonly reason: string;
+}
+
+/** (func (param i32) (v128.store (local.get 0) (f32x4.add (f32x4.mul (v128.load …) (f32x4.splat 1.0)) …))) */
+function probeModule(): Uint8Array {
+  const body = new Code()
+    .get(0)
+    .get(0)
+    .v128Load()
+    .f32Const(1)
+    .f32x4Splat()
+    .f32x4Mul()
+    .get(0)
+    .v128Load32Splat(16)
+    .f32x4Add()
+    .v128Store();
+  return encodeModule({ minPages: 1, export: "memory" }, [
+    { name: "probe", params: [ValType.i32], results: [], locals: [], body },
+  ]);
+}
+
+function detect(): WasmSupport {
+  const ns = wasmNamespace();
+  if (!ns) return { ok: false, reason: "globalThis.WebAssembly is not defined" };
+  try {
+    const bytes = probeModule();
+    if (!ns.validate(bytes)) return { ok: false, reason: "WebAssembly SIMD (v128, f32x4) is not supported" };
+    new ns.Module(bytes);
+  } catch (e) {
+    return { ok: false, reason: `compiling WebAssembly from bytes failed (${e instanceof Error ? e.message : e})` };
+  }
+  return { ok: true, reason: "" };
+}
+
+let detector: () => WasmSupport = detect;
+let support: WasmSupport | null = null;
+
+export function wasmSupport(): WasmSupport {
+  if (support === null) support = detector();
+  return support;
+}
+
+/** Tests only: replace the detection (e.g. to simulate a runtime without SIMD); `null` restores it. */
+export function setWasmDetectorForTesting(fn: (() => WasmSupport) | null): void {
+  detector = fn ?? detect;
+  support = null;
+}
+
+export type BackendName = "wasm" | "js";
+export type BackendSetting = BackendName | "auto";
+
+let setting: BackendSetting = "auto";
+
+export function backendSetting(): BackendSetting {
+  return setting;
+}
+
+export function setBackendSetting(s: BackendSetting): void {
+  setting = s;
+}
+
+/** The backend kernels use now: "auto" resolves to "wasm" when supported. */
+export function activeBackend(): BackendName {
+  if (setting === "js") return "js";
+  if (setting === "wasm") return "wasm";
+  return wasmSupport().ok ? "wasm" : "js";
+}
