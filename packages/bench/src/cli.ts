@@ -1,0 +1,110 @@
+/**
+ * `pnpm bench <suite…|all> [--smoke] [--time MS] [--out DIR]`
+ *
+ * Runs the named suites, prints one table per suite (impl, case, shape, median ms, GFLOP/s, ratio vs
+ * ours, check) and writes each suite's records to `<out>/<suite>.json` (default `results/bench`,
+ * written atomically). Exits non-zero if a suite throws or any record fails its validation
+ * (`ok: false`), so a benchmark cannot silently go stale.
+ */
+import { availableParallelism, loadavg } from "node:os";
+import { join } from "node:path";
+import type { BenchRecord, Suite } from "./harness.ts";
+import { eighSuite } from "./suites/eigh.ts";
+import { fisherSuite } from "./suites/fisher.ts";
+import { gemmSuite } from "./suites/gemm.ts";
+import { trainSuite } from "./suites/train.ts";
+import { formatTable, isFailure, writeJsonAtomic } from "./util.ts";
+
+// ── Suite registry: one line per suite (add yours here, e.g. `eighSuite` from "./suites/eigh.ts"). ──
+const SUITES: readonly Suite[] = [gemmSuite, eighSuite, fisherSuite, trainSuite];
+
+interface Args {
+  readonly names: string[];
+  readonly smoke: boolean;
+  readonly timeMs: number | undefined;
+  readonly out: string;
+  readonly help: boolean;
+}
+
+function parseArgs(argv: readonly string[]): Args {
+  const names: string[] = [];
+  let smoke = false;
+  let timeMs: number | undefined;
+  let out = join("results", "bench");
+  let help = false;
+  for (let i = 0; i < argv.length; i++) {
+    const arg = argv[i] as string;
+    if (arg === "--smoke") smoke = true;
+    else if (arg === "--help" || arg === "-h") help = true;
+    else if (arg === "--time" || arg === "--out") {
+      const value = argv[++i];
+      if (value === undefined) throw new Error(`bench: ${arg} needs a value`);
+      if (arg === "--out") out = value;
+      else {
+        timeMs = Number(value);
+        if (!(timeMs > 0)) throw new Error(`bench: --time must be a positive number of milliseconds (got ${value})`);
+      }
+    } else if (arg.startsWith("--")) throw new Error(`bench: unknown option ${arg}`);
+    else names.push(arg);
+  }
+  return { names, smoke, timeMs, out, help };
+}
+
+function usage(): string {
+  const list = SUITES.map((s) => `  ${s.name.padEnd(8)} ${s.description}`).join("\n");
+  return `usage: pnpm bench <suite…|all> [--smoke] [--time MS] [--out DIR]\n\nsuites:\n${list}`;
+}
+
+async function main(): Promise<number> {
+  const args = parseArgs(process.argv.slice(2));
+  if (args.help || args.names.length === 0) {
+    console.log(usage());
+    return args.help ? 0 : 2;
+  }
+  const selected = args.names.includes("all")
+    ? [...SUITES]
+    : args.names.map((n) => SUITES.find((s) => s.name === n) ?? n);
+  const unknown = selected.filter((s): s is string => typeof s === "string");
+  if (unknown.length > 0) {
+    console.error(`bench: unknown suite ${unknown.join(", ")}\n\n${usage()}`);
+    return 2;
+  }
+  let failures = 0;
+  for (const suite of selected as Suite[]) {
+    const timeMs = args.timeMs ?? (args.smoke ? 20 : 1000);
+    console.log(`\n=== ${suite.name}: ${suite.description} (${args.smoke ? "smoke, " : ""}time ${timeMs} ms/case)`);
+    const loadBefore = loadavg()[0] as number;
+    let records: BenchRecord[];
+    try {
+      records = await suite.run({ smoke: args.smoke, timeMs, log: (line) => console.log(line) });
+    } catch (err) {
+      console.error(`bench: suite ${suite.name} threw:`, err);
+      failures++;
+      continue;
+    }
+    const loadAfter = loadavg()[0] as number;
+    console.log(`\n${formatTable(records)}`);
+    // The machine may be shared: report the 1-minute load so noisy timings can be recognised.
+    const cores = availableParallelism();
+    const busy = Math.max(loadBefore, loadAfter) > cores / 2;
+    console.log(
+      `\nload average ${loadBefore.toFixed(1)} → ${loadAfter.toFixed(1)} on ${cores} cores${busy ? " (BUSY: timings are unreliable)" : ""}`,
+    );
+    const path = join(args.out, `${suite.name}.json`);
+    writeJsonAtomic(path, records);
+    const bad = records.filter(isFailure);
+    failures += bad.length;
+    console.log(`\n${records.length} records → ${path}${bad.length > 0 ? `; ${bad.length} FAILED validation` : ""}`);
+  }
+  return failures > 0 ? 1 : 0;
+}
+
+main().then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (err: unknown) => {
+    console.error(err instanceof Error ? err.message : err);
+    process.exitCode = 2;
+  },
+);

@@ -1,0 +1,45 @@
+/**
+ * The demo's tuned defaults, shared with the bench suites (which import them rather than the demo's
+ * entry point). How they were chosen: packages/bench/README.md, "Tuning".
+ */
+import type { OptimizerConfig, OptimizerName } from "./trainer.ts";
+
+const T_KFE = 100;
+
+export const DEFAULTS = {
+  /** Encoder sizes of the default network (mirrored: 784-256-128-32-128-256-784). */
+  sizes: [784, 256, 128, 32] as readonly number[],
+  /** The paper's network (George et al. 2018 §4.1; Hinton & Salakhutdinov 2006). */
+  paperSizes: [784, 1000, 500, 250, 30] as readonly number[],
+  trainCount: 8000,
+  batchSize: 250,
+  epochs: 8,
+  seed: 1,
+  optimizers: {
+    sgd: { name: "sgd", learningRate: 0.01, momentum: 0.9 },
+    adam: { name: "adam", learningRate: 1e-2 },
+    kfac: {
+      name: "kfac",
+      learningRate: 0.1,
+      momentum: 0.9,
+      damping: 0.01,
+      klClip: 0.01,
+      basisEvery: T_KFE,
+      factorsEvery: 1,
+      factorDecay: 0.95,
+    },
+    // EKFAC Algorithm 1: A, G only at a basis refresh (from that minibatch), S* every step.
+    ekfac: {
+      name: "ekfac",
+      learningRate: 0.1,
+      momentum: 0.9,
+      damping: 0.01,
+      klClip: 0.01,
+      basisEvery: T_KFE,
+      scalingEvery: 1,
+      factorsEvery: T_KFE,
+      factorDecay: 0,
+      scalingDecay: 0.95,
+    },
+  } satisfies Record<OptimizerName, OptimizerConfig> as Record<OptimizerName, OptimizerConfig>,
+};

