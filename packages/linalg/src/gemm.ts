@@ -93,6 +93,37 @@ export function gemm(
   return c;
 }
 
+function checkIndex(fn: string, name: string, v: number): void {
+  if (!Number.isInteger(v) || v < 0) throw new RangeError(`${fn}: ${name} must be a non-negative integer (got ${v})`);
+}
+
+function checkFloatArray(fn: string, name: string, arr: unknown): void {
+  if (!(arr instanceof Float32Array || arr instanceof Float64Array)) {
+    throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
+  }
+}
+
+/** A stored rows×cols matrix at `off` with leading dimension `ld` must fit inside `buf`. */
+function checkStored(
+  fn: string,
+  name: string,
+  buf: FloatArray,
+  off: number,
+  ld: number,
+  rows: number,
+  cols: number,
+): void {
+  if (!Number.isInteger(ld) || ld < Math.max(1, cols)) {
+    throw new RangeError(`${fn}: ld${name} = ${ld} must be ≥ max(1, ${cols}) for a stored ${rows}×${cols} matrix`);
+  }
+  const need = rows === 0 || cols === 0 ? 0 : off + (rows - 1) * ld + cols;
+  if (need > buf.length) {
+    throw new RangeError(
+      `${fn}: ${name} (stored ${rows}×${cols}, offset ${off}, ld ${ld}) needs ${need} elements, has ${buf.length}`,
+    );
+  }
+}
+
 /**
  * The strided (BLAS-style, row-major) layer: op(A) is m×k stored from `offA` with leading dimension
  * `lda`, and so on. Validates that every addressed element lies inside its buffer.
@@ -115,42 +146,23 @@ export function gemmStrided(
   offC: number,
   ldc: number,
 ): FloatArray {
+  // Validation allocates nothing (no argument arrays, no closures): this is the entry point that
+  // autodiff and ekfac call on every step.
   const fn = "gemmStrided";
-  for (const [name, v] of [
-    ["m", m],
-    ["n", n],
-    ["k", k],
-    ["offA", offA],
-    ["offB", offB],
-    ["offC", offC],
-  ] as const) {
-    if (!Number.isInteger(v) || v < 0) throw new RangeError(`${fn}: ${name} must be a non-negative integer (got ${v})`);
-  }
-  for (const [name, arr] of [
-    ["a", a],
-    ["b", b],
-    ["c", c],
-  ] as const) {
-    if (!(arr instanceof Float32Array || arr instanceof Float64Array)) {
-      throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
-    }
-  }
+  checkIndex(fn, "m", m);
+  checkIndex(fn, "n", n);
+  checkIndex(fn, "k", k);
+  checkIndex(fn, "offA", offA);
+  checkIndex(fn, "offB", offB);
+  checkIndex(fn, "offC", offC);
+  checkFloatArray(fn, "a", a);
+  checkFloatArray(fn, "b", b);
+  checkFloatArray(fn, "c", c);
   assertSameDtype(fn, "a", a, "b", b);
   assertSameDtype(fn, "a", a, "c", c);
-  const check = (name: string, buf: FloatArray, off: number, ld: number, rows: number, cols: number): void => {
-    if (!Number.isInteger(ld) || ld < Math.max(1, cols)) {
-      throw new RangeError(`${fn}: ld${name} = ${ld} must be ≥ max(1, ${cols}) for a stored ${rows}×${cols} matrix`);
-    }
-    const need = rows === 0 || cols === 0 ? 0 : off + (rows - 1) * ld + cols;
-    if (need > buf.length) {
-      throw new RangeError(
-        `${fn}: ${name} (stored ${rows}×${cols}, offset ${off}, ld ${ld}) needs ${need} elements, has ${buf.length}`,
-      );
-    }
-  };
-  check("a", a, offA, lda, transA ? k : m, transA ? m : k);
-  check("b", b, offB, ldb, transB ? n : k, transB ? k : n);
-  check("c", c, offC, ldc, m, n);
+  checkStored(fn, "a", a, offA, lda, transA ? k : m, transA ? m : k);
+  checkStored(fn, "b", b, offB, ldb, transB ? n : k, transB ? k : n);
+  checkStored(fn, "c", c, offC, ldc, m, n);
   if (sharesMemory(c, a) || sharesMemory(c, b)) throw new RangeError(`${fn}: c must not share its buffer with a or b`);
   gemmKernel(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);
   return c;
