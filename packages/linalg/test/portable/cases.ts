@@ -2,7 +2,25 @@
  * Portable conformance cases for @ekfac-ts/linalg (see harness.ts). They check laws and cross-runtime
  * determinism, not every edge case: the exhaustive suites are the vitest files in src/.
  */
-import { cholesky, eigh, fromArray, gemm, gemmStrided, type Matrix, matmul, Rng, view, zeros } from "@ekfac-ts/linalg";
+import {
+  cholesky,
+  type EighOptions,
+  eigh,
+  fromArray,
+  gemm,
+  gemmStrided,
+  getBackend,
+  getBackendSetting,
+  type Matrix,
+  matmul,
+  Rng,
+  setBackend,
+  symmetricWithSpectrum,
+  view,
+  wasmSupported,
+  wasmWorkspaceStats,
+  zeros,
+} from "@ekfac-ts/linalg";
 import fc from "fast-check";
 import { check, checkClose, checkThrows, type PortableCase, portableRuns } from "./harness.ts";
 
@@ -34,6 +52,20 @@ function naiveGemm(
   return out;
 }
 
+/** |α|·|op(A)|·|op(B)| + |β|·|C| entrywise, in float64: the scale of gemm's rounding error bound. */
+function naiveAbsGemm(
+  transA: boolean,
+  transB: boolean,
+  alpha: number,
+  a: Matrix,
+  b: Matrix,
+  beta: number,
+  c: Matrix,
+): Float64Array {
+  const abs = (x: Matrix): Matrix => ({ ...x, data: Float64Array.from(x.data, Math.abs) });
+  return naiveGemm(transA, transB, alpha, abs(a), abs(b), beta, abs(c));
+}
+
 function randomMatrix(rng: Rng, rows: number, cols: number, dtype: "float32" | "float64" = "float64"): Matrix {
   const m = zeros(rows, cols, dtype);
   rng.fillNormal(m.data);
@@ -53,10 +85,10 @@ function symmetric(rng: Rng, n: number): Matrix {
   return a;
 }
 
-/** Checks A·V = V·Λ and VᵀV = I, residuals scaled by ‖A‖_F and n, and λ ascending. */
-function checkEigh(a: Matrix, label: string): void {
+/** Checks A·V = V·Λ and VᵀV = I, residuals scaled by ‖A‖_F and n, and λ ascending; returns Λ. */
+function checkEigh(a: Matrix, label: string, options: EighOptions = {}): Float64Array {
   const n = a.rows;
-  const { status, values, vectors } = eigh(a);
+  const { status, values, vectors } = eigh(a, options);
   check(status === "success", `${label}: eigh status ${status}`);
   check(vectors !== null, `${label}: no eigenvectors`);
   for (let j = 1; j < n; j++)
@@ -73,6 +105,7 @@ function checkEigh(a: Matrix, label: string): void {
   const eye = zeros(n, n, "float64");
   for (let i = 0; i < n; i++) eye.data[i * n + i] = 1;
   checkClose(vtv.data, eye.data, `${label}: VᵀV vs I`, { rtol: 0, atol: 1e-13 * Math.max(1, n) });
+  return Float64Array.from(values);
 }
 
 export const cases: PortableCase[] = [
@@ -198,6 +231,72 @@ export const cases: PortableCase[] = [
       for (let i = 0; i < 12; i++)
         for (let j = i + 1; j < 12; j++) check(factor.data[i * 12 + j] === 0, `L[${i}, ${j}] is not 0`);
       checkClose(matmul(factor, factor, { transB: true }).data, a.data, "L·Lᵀ vs A");
+    },
+  },
+  {
+    name: "eigh (float64, n = 48 > the divide-and-conquer leaf of 32): A·V = V·Λ, VᵀV = I, Λ equals QR's and a known spectrum",
+    run() {
+      const n = 48;
+      const a = symmetric(new Rng(6), n);
+      const dc = checkEigh(a, "48×48 divide and conquer", { algorithm: "divide-and-conquer" });
+      const qr = checkEigh(a, "48×48 QR", { algorithm: "qr" });
+      let norm = 0;
+      for (const x of a.data) norm += x * x;
+      checkClose(dc, qr, "λ by divide and conquer vs QR", { rtol: 0, atol: 1e-13 * n * Math.sqrt(norm) });
+      // Clusters of equal eigenvalues exercise the merge's deflation: λ ∈ {−2 (×12), 0.5 (×12), 1 … 24}.
+      const spectrum = Float64Array.from({ length: n }, (_, i) => (i < 12 ? -2 : i < 24 ? 0.5 : i - 23));
+      const known = symmetricWithSpectrum(spectrum, new Rng(7));
+      const got = checkEigh(known, "48×48 with repeated eigenvalues", { algorithm: "divide-and-conquer" });
+      checkClose(got, spectrum, "λ vs the spectrum it was built from", { rtol: 0, atol: 1e-12 * n });
+    },
+  },
+  {
+    name: 'gemm: the "wasm" and "js" backends agree within float32 rounding on 37×41×29 with transposes',
+    run() {
+      const before = getBackendSetting();
+      try {
+        setBackend("auto");
+        if (!wasmSupported()) {
+          // No WebAssembly SIMD (or run-time compilation forbidden): "auto" must fall back silently.
+          check(getBackend() === "js", `"auto" resolved to ${getBackend()} without wasm support`);
+          checkThrows(() => setBackend("wasm"), Error, /setBackend.*wasm/);
+          return;
+        }
+        check(getBackend() === "wasm", `"auto" resolved to ${getBackend()} although wasm is supported`);
+        const rng = new Rng(8);
+        const [m, n, k] = [37, 41, 29];
+        const [alpha, beta] = [0.75, -0.5];
+        for (const transA of [false, true]) {
+          for (const transB of [false, true]) {
+            const a = randomMatrix(rng, transA ? k : m, transA ? m : k, "float32");
+            const b = randomMatrix(rng, transB ? n : k, transB ? k : n, "float32");
+            const c0 = randomMatrix(rng, m, n, "float32");
+            const label = `transA=${transA}, transB=${transB}`;
+            setBackend("js");
+            const cJs = fromArray(m, n, c0.data, "float32");
+            gemm(transA, transB, alpha, a, b, beta, cJs);
+            setBackend("wasm");
+            const calls = wasmWorkspaceStats().calls;
+            const cWasm = fromArray(m, n, c0.data, "float32");
+            gemm(transA, transB, alpha, a, b, beta, cWasm);
+            check(wasmWorkspaceStats().calls === calls + 1, `${label}: the product did not run on wasm`);
+            // Entrywise: both lie within (k + 2)·u·(|α|·|op(A)||op(B)| + |β||C|) of the exact value
+            // (Higham §3.5, u = 2⁻²⁴), so they lie within twice that of each other.
+            const bound = naiveAbsGemm(transA, transB, Math.abs(alpha), a, b, Math.abs(beta), c0);
+            const u = 2 ** -24;
+            for (let i = 0; i < m * n; i++) {
+              const d = Math.abs((cWasm.data[i] as number) - (cJs.data[i] as number));
+              check(
+                d <= 2 * (k + 2) * u * (bound[i] as number),
+                `${label}: entry ${i} differs by ${d} (wasm ${cWasm.data[i]}, js ${cJs.data[i]}, bound ${2 * (k + 2) * u * (bound[i] as number)})`,
+              );
+            }
+          }
+        }
+      } finally {
+        setBackend(before);
+      }
+      check(getBackendSetting() === before, `backend setting not restored (${getBackendSetting()} vs ${before})`);
     },
   },
   {

@@ -1,22 +1,66 @@
 /**
  * Portable conformance cases for @ekfac-ts/nn (see ../../../linalg/test/portable/harness.ts): the byte
- * formats (safetensors, IDX) must round-trip identically on every runtime — they go through
- * DataView/TextEncoder, where engines could differ — and initialisers must respect their bounds.
+ * formats (safetensors, IDX, checkpoints) must round-trip identically on every runtime — they go
+ * through DataView/TextEncoder, where engines could differ — initialisers must respect their bounds, and
+ * the captured curvature statistics must reproduce the gradient.
  */
 
 import { wrap } from "@ekfac-ts/autodiff";
 import { Rng } from "@ekfac-ts/linalg";
 import {
+  BatchNorm2d,
+  Conv2d,
+  type CurvatureLayer,
+  Flatten,
   fans,
   glorotUniform,
   Linear,
+  loadCheckpoint,
   oneHot,
+  ReLU,
   readIdx,
   readSafetensors,
+  Sequential,
+  saveCheckpoint,
+  softmaxCrossEntropy,
+  Tanh,
   writeIdx,
   writeSafetensors,
 } from "@ekfac-ts/nn";
 import { check, checkClose, checkIdentical, type PortableCase } from "../../../linalg/test/portable/harness.ts";
+
+/** Σ_n Σ_t g ā ᵀ / N per group from a layer's captured statistics, as the flat [W | b] (outDim × aDim). */
+function gradientFromStatistics(layer: CurvatureLayer): Float64Array {
+  const s = layer.statistics;
+  check(s !== null, `${layer.name}: no statistics captured`);
+  const og = layer.outDim / layer.groups;
+  const aDim = layer.inDim + (layer.hasBias ? 1 : 0);
+  const rows = s.batchSize * s.positions;
+  const out = new Float64Array(layer.outDim * aDim);
+  for (let k = 0; k < layer.groups; k++)
+    for (let r = 0; r < rows; r++)
+      for (let o = 0; o < og; o++) {
+        const g = s.g[(k * rows + r) * og + o] as number;
+        const base = (k * og + o) * aDim;
+        for (let j = 0; j < aDim; j++)
+          out[base + j] = (out[base + j] as number) + (g * (s.a[(k * rows + r) * aDim + j] as number)) / s.batchSize;
+      }
+  return out;
+}
+
+/** The layer's backward-pass gradient as the flat [W | b] (outDim × aDim). */
+function gradientFromBackward(layer: CurvatureLayer): Float64Array {
+  const aDim = layer.inDim + (layer.hasBias ? 1 : 0);
+  const out = new Float64Array(layer.outDim * aDim);
+  const w = layer.weight.grad;
+  check(w !== null, `${layer.name}: no weight gradient`);
+  const b = layer.bias?.grad ?? null;
+  for (let o = 0; o < layer.outDim; o++) {
+    for (let j = 0; j < layer.inDim; j++) out[o * aDim + j] = w[o * layer.inDim + j] as number;
+    if (b !== null) out[o * aDim + layer.inDim] = b[o] as number;
+  }
+  return out;
+}
 
 export const cases: PortableCase[] = [
   {
@@ -126,6 +170,77 @@ export const cases: PortableCase[] = [
     run() {
       const y = oneHot([2, 0, 1], 3);
       check(y.join() === "0,0,1,1,0,0,0,1,0", `oneHot gave ${y.join()}`);
+    },
+  },
+  {
+    name: "Conv2d capture: the captured ā, g reproduce the weight gradient, ∇W̄ = (1/N) Σ_n Σ_t g āᵀ",
+    run() {
+      // Grouped, strided, padded conv (T = 3·3 positions) feeding a dense layer; float64 so the law
+      // holds to rounding.
+      const f64 = { dtype: "float64" as const };
+      const model = new Sequential(
+        new Conv2d(2, 4, 3, { ...f64, groups: 2, stride: 2, padding: 1, rng: 21 }),
+        new Tanh(),
+        new Flatten(),
+        new Linear(4 * 3 * 3, 3, { ...f64, rng: 22 }),
+      );
+      const n = 5;
+      const x = wrap(new Rng(23).fillNormal(new Float64Array(n * 2 * 5 * 5)), [n, 2, 5, 5]);
+      model.setCapture(true);
+      model.zeroGrad();
+      softmaxCrossEntropy(model.forward(x), [0, 2, 1, 1, 0]).backward();
+      const layers = model.curvatureLayers();
+      check(layers.map((l) => l.kind).join() === "conv2d,dense", `layers ${layers.map((l) => l.kind).join()}`);
+      const conv = layers[0] as CurvatureLayer;
+      check(
+        conv.statistics?.batchSize === n && conv.statistics.positions === 9,
+        `conv statistics N = ${conv.statistics?.batchSize}, T = ${conv.statistics?.positions} (expected ${n}, 9)`,
+      );
+      for (const layer of layers) {
+        const fromBackward = gradientFromBackward(layer);
+        check(
+          fromBackward.some((v) => v !== 0),
+          `${layer.name}: the gradient is zero, the check would be vacuous`,
+        );
+        checkClose(gradientFromStatistics(layer), fromBackward, `∇W̄ of ${layer.name}`, { rtol: 1e-10 });
+      }
+    },
+  },
+  {
+    name: "checkpoint: loadCheckpoint(saveCheckpoint(model)) restores every parameter and buffer bit for bit",
+    run() {
+      const make = (seed: number): Sequential =>
+        new Sequential(
+          new Conv2d(1, 3, 3, { padding: 1, rng: seed }),
+          new BatchNorm2d(3),
+          new ReLU(),
+          new Flatten(),
+          new Linear(3 * 4 * 4, 2, { rng: seed + 1 }),
+        );
+      const source = make(31);
+      // One train-mode forward moves BatchNorm's running statistics off their initial 0 and 1.
+      source.forward(wrap(new Rng(32).fillNormal(new Float32Array(4 * 16)), [4, 1, 4, 4]));
+      const bytes = saveCheckpoint(source, { step: "7" });
+      const target = make(33);
+      const before = target.stateDict();
+      const want = source.stateDict();
+      check(
+        [...want].some(([k, t]) => t.data.some((v, i) => !Object.is(v, before.get(k)?.data[i]))),
+        "the two models start equal: the round trip would prove nothing",
+      );
+      const metadata = loadCheckpoint(target, bytes);
+      check(metadata.get("step") === "7", `metadata step = ${metadata.get("step")}`);
+      const got = target.stateDict();
+      check([...got.keys()].join() === [...want.keys()].join(), `keys ${[...got.keys()].join()}`);
+      check(
+        want.get("1.running_mean")?.data.some((v) => v !== 0) === true,
+        "BatchNorm's running mean was not updated: the buffer round trip would prove little",
+      );
+      for (const [k, t] of want) {
+        const g = got.get(k);
+        check(g !== undefined && g.data instanceof Float32Array, `${k}: missing or not float32`);
+        checkIdentical(g.data, t.data, k);
+      }
     },
   },
 ];
