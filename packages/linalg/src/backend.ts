@@ -1,14 +1,15 @@
 /**
- * Kernel backend selection: "wasm" (WebAssembly SIMD kernels generated at run time by this package,
- * float32 gemm and everything built on it, e.g. syrk and matmul), "js" (the portable pure-JavaScript
- * kernels), or "auto" (the default: wasm where the runtime validates and compiles a SIMD module from
- * bytes, else js, silently).
+ * Kernel backend selection: "wasm" (WebAssembly SIMD kernels generated at run time by this package:
+ * float32 and float64 gemm and everything built on it, e.g. syrk, matmul and eigh), "js" (the
+ * portable pure-JavaScript kernels), or "auto" (the default: wasm where the runtime validates and
+ * compiles a SIMD module from bytes, else js, silently).
  *
  * Both backends compute the same BLAS contract; they differ in rounding only: the wasm gemm
  * accumulates float32 products in float32 (forward error ≤ γ_k·|α||A||B| per entry, Higham,
- * "Accuracy and Stability of Numerical Algorithms", §3.5), the js kernel in double. float64 always
- * runs on js. Small products (see `internal/gemm-kernel.ts`) also stay on js, where the copy into
- * WebAssembly memory would cost more than it saves.
+ * "Accuracy and Stability of Numerical Algorithms", §3.5), the js kernel in double; float64 products
+ * accumulate in double on both (f64x2 on wasm), as does eigh's float64 reduction (its symmetric
+ * matrix-vector products run on wasm too). Small products (see `internal/gemm-kernel.ts`) stay on
+ * js, where the copy into WebAssembly memory would cost more than it saves.
  */
 
 import { wasmGemmStats } from "./internal/wasm/gemm-wasm.ts";
@@ -20,6 +21,13 @@ import {
   setBackendSetting,
   wasmSupport,
 } from "./internal/wasm/runtime.ts";
+import {
+  type SpawnWorker,
+  startThreads,
+  stopThreads,
+  type ThreadWorker,
+  threadCount,
+} from "./internal/wasm/threads.ts";
 
 export type { BackendName, BackendSetting };
 
@@ -69,4 +77,42 @@ export interface WasmWorkspaceStats {
 export function wasmWorkspaceStats(): WasmWorkspaceStats {
   const s = wasmGemmStats();
   return { allocations: s.grows, bytes: s.bytes, calls: s.calls, fma: s.fma };
+}
+
+export type { SpawnWorker, ThreadWorker };
+
+/** Options of `setThreads`: how to create a worker running an ES module given its URL. */
+export interface ThreadOptions {
+  /**
+   * Browsers, Deno, Bun: `(url) => new Worker(url, { type: "module" })`. Node: an adapter over
+   * worker_threads that installs web-style `postMessage`/`addEventListener` in the worker.
+   */
+  readonly spawn: SpawnWorker;
+}
+
+/**
+ * Opt-in multi-threading of large wasm gemm products (≥ 128³ multiply-adds): `n` threads in all, the
+ * calling thread and n − 1 workers made by `options.spawn`, sharing one WebAssembly memory; each takes
+ * a range of C's columns (results equal the single-threaded ones bit for bit). `setThreads(1)` stops
+ * them. Rejects with an Error naming the reason where it cannot work: no wasm, no SharedArrayBuffer
+ * (browsers need cross-origin isolation), or a thread that may not block (a browser's main thread).
+ * Call `shutdownThreads()` before exit so the workers do not keep the process alive.
+ */
+export async function setThreads(n: number, options?: ThreadOptions): Promise<void> {
+  if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: n must be an integer ≥ 1 (got ${n})`);
+  if (n > 1 && typeof options?.spawn !== "function") {
+    throw new TypeError("setThreads: options.spawn (a worker factory) is required for n > 1");
+  }
+  if (n === 1) await stopThreads();
+  else await startThreads(n, (options as ThreadOptions).spawn);
+}
+
+/** Terminates the worker threads (if any); gemm runs on the calling thread afterwards. */
+export async function shutdownThreads(): Promise<void> {
+  await stopThreads();
+}
+
+/** Threads gemm uses now (1 unless `setThreads` started workers). */
+export function getThreads(): number {
+  return threadCount();
 }

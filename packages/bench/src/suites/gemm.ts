@@ -15,6 +15,8 @@
  * Every result is validated: no NaN, relative residual against ours ≤ 1e-4 (float32 accumulation
  * error on these sizes is ~1e-6), and ours against a float64 reference on sampled entries.
  * GFLOP/s = 2mnk / t. Also recorded: our packing workspace allocates nothing after warm-up.
+ * At 1024³ (AB) ours also runs on 2 threads (`setThreads(2)`, Node worker_threads), float32 and
+ * float64, against 1 thread; those rows' ratio_vs_ours is the speedup.
  */
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
@@ -25,6 +27,8 @@ import {
   type Matrix,
   Rng,
   setBackend,
+  setThreads,
+  shutdownThreads,
   syrk,
   wasmWorkspaceStats,
   zeros,
@@ -34,6 +38,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { Matrix as MlMatrix } from "ml-matrix";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
+import { spawnNodeWorker } from "../node-threads.ts";
 import { hasNaN, relativeResidual, timeIt } from "../util.ts";
 
 const SUITE = "gemm";
@@ -107,6 +112,62 @@ async function initTfWasm(): Promise<void> {
   await tf.ready();
 }
 
+/**
+ * Rows for `setThreads(2)` (Node worker_threads): float32 against the single-threaded `c` already
+ * computed, and float64 single vs 2 threads; the threaded result must equal the single-threaded one
+ * bit for bit. ratio_vs_ours = single-thread time / 2-thread time (the speedup).
+ */
+async function threadRows(
+  caseName: string,
+  shape: string,
+  a: Matrix,
+  b: Matrix,
+  c: Matrix,
+  timing: { timeMs: number; minRuns: number; maxRuns: number; warmup: number },
+  gf: (ms: number) => number,
+  ctx: SuiteContext,
+): Promise<BenchRecord[]> {
+  const rows: BenchRecord[] = [];
+  const a64 = { rows: a.rows, cols: a.cols, data: Float64Array.from(a.data) };
+  const b64 = { rows: b.rows, cols: b.cols, data: Float64Array.from(b.data) };
+  const single32 = timeIt(() => gemm(false, false, 1, a, b, 0, c), timing);
+  const c64 = zeros(c.rows, c.cols, "float64");
+  gemm(false, false, 1, a64, b64, 0, c64);
+  const single64 = timeIt(() => gemm(false, false, 1, a64, b64, 0, c64), timing);
+  await setThreads(2, { spawn: spawnNodeWorker });
+  try {
+    for (const [dtype, x, y, ref, single] of [
+      ["f32", a, b, c, single32],
+      ["f64", a64, b64, c64, single64],
+    ] as const) {
+      const out = zeros(c.rows, c.cols, dtype === "f32" ? "float32" : "float64");
+      gemm(false, false, 1, x, y, 0, out);
+      const t = timeIt(() => gemm(false, false, 1, x, y, 0, out), timing);
+      let same = true;
+      for (let i = 0; i < out.data.length; i++) if (!Object.is(out.data[i], ref.data[i])) same = false;
+      ctx.log(
+        `  ${caseName}: ours ${dtype} 1 thread ${single.medianMs.toFixed(1)} ms, 2 threads ${t.medianMs.toFixed(1)} ms`,
+      );
+      rows.push({
+        suite: SUITE,
+        case: caseName,
+        impl: `ekfac-ts gemm wasm 2 threads (${dtype})`,
+        shape,
+        median_ms: t.medianMs,
+        gflops: gf(t.medianMs),
+        ratio_vs_ours: single.medianMs / t.medianMs,
+        single_thread_ms: single.medianMs,
+        check: `equal to 1 thread bit for bit: ${same}; speedup ${(single.medianMs / t.medianMs).toFixed(2)}×`,
+        ok: same,
+        runs: t.runs,
+      });
+    }
+  } finally {
+    await shutdownThreads();
+  }
+  return rows;
+}
+
 async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
   await initTfWasm();
   await tf.setBackend("cpu");
@@ -170,6 +231,11 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
           ok: !hasNaN(cj.data) && jsFwd <= (k + 3) * 2 ** -23,
           runs: js.runs,
         });
+      }
+
+      // ours on 2 threads (this thread + 1 worker; 1024³ AB only), float32 and float64, vs 1 thread
+      if (getBackend() === "wasm" && m === 1024 && !tA && !tB) {
+        records.push(...(await threadRows(caseName, shape, a, b, c, { ...timing, warmup: 0 }, gf, ctx)));
       }
 
       // ml-matrix (float64)

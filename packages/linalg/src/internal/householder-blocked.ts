@@ -16,20 +16,34 @@
  *    and ignored). The last leading block below the crossover is reduced by the unblocked kernel.
  *    Cost: 4n³/3 flops as unblocked, but only half (the symmetric matrix-vector products, 2n³/3,
  *    memory-bound) remains level-2; the other 2n³/3 are gemm.
+ *    With the wasm backend the panels run on a copy of the matrix held in wasm memory
+ *    (`reserveResident`, one copy in and out, 2n² moves): the symmetric matrix-vector product's inner
+ *    loop over four rows is `symv4` (f64x2, each matrix entry loaded once for the row dot product and
+ *    the column axpy), the panel's rank-2 corrections (row i's update and y −= U(Wᵀu) + W(Uᵀu)) are
+ *    `axpy2` / `dot2` with W held there too, and the syr2k gemms copy from and to that region.
+ *    Measured at n = 1000 (load ≈ 2–3 on 2 cores): reduction 290 ms → 120–170 ms (the JS symv took
+ *    170 ms of the 290, symv4 55 ms; the JS corrections ≈ 60 ms).
  * 2. `applyQKernel` — V ← Q·V (LAPACK dormtr / dormql with compact WY blocks, dlarft + dlarfb;
  *    Schreiber & Van Loan, "A storage-efficient WY representation", SIAM J. Sci. Stat. Comput. 10 (1989);
  *    GVL §5.1.7). Reflectors are grouped in blocks [b0, b1) taken in ascending order (Q applies H_2
  *    first): H_{b0} ⋯ H_{b1−1} = I − U T Uᵀ with T upper triangular (forward dlarft:
  *    T[0:q, q] = −β_q T[0:q, 0:q] Uᵀu_q), so H_{b1−1} ⋯ H_{b0} = I − U Tᵀ Uᵀ and
- *    V ← V − U (Tᵀ (Uᵀ V)): two gemms and a k×k triangular product. Cost ≈ 2n²·cols flops.
+ *    V ← V − U (Tᵀ (Uᵀ V)): three gemms (Uᵀ V, Tᵀ X with T's zeros included, U Y), and T is built
+ *    from the Gram matrix G = Ut·Utᵀ (a gemm) by the O(k³) recurrence T[0:q, q] = −β_q T[0:q, 0:q]
+ *    G[0:q, q]. Cost ≈ 2n²·cols flops + 2n·k·(n + cols) for G and TᵀX, all gemm. (Building G and TᵀX
+ *    in JS loops instead took 60 ms of 230 at n = 1000.) With the wasm backend V is copied into wasm
+ *    memory for the whole product (`reserveResident`), so each block's C copies are memmoves there.
+ *    Measured at n = 1000, V = I (load ≈ 1–2 on 2 cores): 250 ms → 160 ms.
  *    Used with V = the tridiagonal's eigenvectors this gives A's eigenvectors directly (dsyevd's
  *    dormtr step) without ever forming Q; with V = I it forms Q.
  *
  * Deviation from LAPACK: u_i is not normalised to a unit last entry (β absorbs the scale, as in the
- * unblocked kernel); the syr2k is done by gemm on block rows.
+ * unblocked kernel); the syr2k is done by gemm on block rows; dlarft's triangular products and
+ * dlarfb's T·X become full gemms over the zero-padded reflectors / T (more flops, far faster kernel).
  */
 import { gemmKernel } from "./gemm-kernel.ts";
 import { tridiagonalizeKernel } from "./symmetric-eigen.ts";
+import { axpy2Wasm, dot2Wasm, gemmWasmBytes64, releaseResident, reserveResident, symv4Wasm } from "./wasm/gemm-wasm.ts";
 
 /** Rows per panel (nb) and the size below which the unblocked kernel finishes (LAPACK's nx). */
 export const TRD_BLOCK = 32;
@@ -44,8 +58,8 @@ export function householderScratchSize(n: number): { panel: number; wy: number }
   return {
     // panel W (nb×n) + [U; W; U] (3nb×n)
     panel: 4 * TRD_BLOCK * n,
-    // Ut (k×n) + T (k×k) + X (k×n)
-    wy: 2 * WY_BLOCK * n + WY_BLOCK * WY_BLOCK,
+    // Ut (k×n) + T (k×k) + X (k×n) + G (k×k) + TᵀX (k×n)
+    wy: 3 * WY_BLOCK * n + 2 * WY_BLOCK * WY_BLOCK,
   };
 }
 
@@ -62,8 +76,51 @@ export function tridiagonalizeBlockedKernel(
   p: Float64Array,
   scratch: Float64Array,
 ): void {
+  let hi = n;
+  const nn = n * n;
+  // With the wasm backend the matrix moves into wasm memory for the panels (symv4 reads it there):
+  // [A (n·n) | p (n) | symv4's / dot2's lane pairs (8) | W (nb·n)], plus room for the syr2k products.
+  const res =
+    n - TRD_BLOCK >= TRD_CROSSOVER
+      ? reserveResident(nn + n + 8 + TRD_BLOCK * n, gemmWasmBytes64(SYR2K_ROWS, n, 2 * TRD_BLOCK))
+      : null;
+  if (res === null) hi = reducePanels(n, w, d, e, beta, p, scratch, -1, scratch, -1);
+  else {
+    try {
+      // set() copies natively (memcpy); whole arrays, so no view objects when w is exactly n·n.
+      res.set(w.length === nn ? w : w.subarray(0, nn));
+      const wOff = nn + n + 8;
+      const wp = res.subarray(wOff, wOff + TRD_BLOCK * n);
+      hi = reducePanels(n, res, d, e, beta, res.subarray(nn, nn + n), wp, wOff, scratch, nn);
+      w.set(res.length === nn ? res : res.subarray(0, nn));
+    } finally {
+      releaseResident();
+    }
+  }
+  tridiagonalizeKernel(n, w, d, e, beta, p, hi);
+}
+
+/**
+ * The panels of `tridiagonalizeBlockedKernel` down to the crossover; returns the size of the leading
+ * block left for the unblocked kernel. `pOff` ≥ 0: `w` is the resident wasm region and `p` its view at
+ * element offset pOff (symv on wasm); −1: plain arrays (symv in JS).
+ */
+function reducePanels(
+  n: number,
+  w: Float64Array,
+  d: Float64Array,
+  e: Float64Array,
+  beta: Float64Array,
+  p: Float64Array,
+  wp: Float64Array,
+  wOff: number,
+  scratch: Float64Array,
+  pOff: number,
+): number {
   const nb = TRD_BLOCK;
-  const wp = scratch; // W: row (i − lo) holds w_i in columns 0..i−1
+  // wp = W: row (i − lo) holds w_i in columns 0..i−1 (at element offset wOff of the resident region)
+  const onWasm = pOff >= 0;
+  const out = pOff + n;
   const zoff = nb * n; // [U; W; U], each nb × lo with leading dimension lo
   let hi = n;
   while (hi - nb >= TRD_CROSSOVER) {
@@ -76,6 +133,10 @@ export function tridiagonalizeBlockedKernel(
         const wq = (q - lo) * n;
         const a1 = w[uq + i] as number;
         const a2 = wp[wq + i] as number;
+        if (onWasm) {
+          axpy2Wasm(w, ri, wOff + wq, uq, a1, a2, i + 1);
+          continue;
+        }
         for (let c = 0; c <= i; c++) {
           w[ri + c] = (w[ri + c] as number) - a1 * (wp[wq + c] as number) - a2 * (w[uq + c] as number);
         }
@@ -110,11 +171,17 @@ export function tridiagonalizeBlockedKernel(
       const bt = 1 / h;
       beta[i] = bt;
 
-      symvLower(n, w, ri, i, p);
+      if (pOff < 0) symvLower(n, w, ri, i, p);
+      else symvLowerWasm(n, w, ri, i, p, pOff);
       // y −= U (Wᵀu) + W (Uᵀu) for the panel's earlier reflectors.
       for (let q = i + 1; q < hi; q++) {
         const uq = q * n;
         const wq = (q - lo) * n;
+        if (onWasm) {
+          dot2Wasm(w, wOff + wq, uq, ri, i, out);
+          axpy2Wasm(w, pOff, uq, wOff + wq, w[out] as number, w[out + 1] as number, i);
+          continue;
+        }
         let wu = 0;
         let uu = 0;
         for (let c = 0; c < i; c++) {
@@ -175,7 +242,7 @@ export function tridiagonalizeBlockedKernel(
     }
     hi = lo;
   }
-  tridiagonalizeKernel(n, w, d, e, beta, p, hi);
+  return hi;
 }
 
 /**
@@ -211,19 +278,71 @@ function symvLower(n: number, w: Float64Array, ri: number, i: number, p: Float64
       a3 += b3 * uc;
       p[c] = (p[c] as number) + b0 * u0 + b1 * u1 + b2 * u2 + b3 * u3;
     }
-    // The 4×4 diagonal block (lower triangle: rows r..r+3, columns r..row).
-    const b10 = w[o1 + r] as number;
-    const b20 = w[o2 + r] as number;
-    const b21 = w[o2 + r + 1] as number;
-    const b30 = w[o3 + r] as number;
-    const b31 = w[o3 + r + 1] as number;
-    const b32 = w[o3 + r + 2] as number;
-    p[r] = (p[r] as number) + a0 + (w[o0 + r] as number) * u0 + b10 * u1 + b20 * u2 + b30 * u3;
-    p[r + 1] = (p[r + 1] as number) + a1 + b10 * u0 + (w[o1 + r + 1] as number) * u1 + b21 * u2 + b31 * u3;
-    p[r + 2] = (p[r + 2] as number) + a2 + b20 * u0 + b21 * u1 + (w[o2 + r + 2] as number) * u2 + b32 * u3;
-    p[r + 3] = (p[r + 3] as number) + a3 + b30 * u0 + b31 * u1 + b32 * u2 + (w[o3 + r + 3] as number) * u3;
+    symvDiagonal4(n, w, ri, r, p, a0, a1, a2, a3);
   }
-  for (; r < i; r++) {
+  symvTail(n, w, ri, r, i, p);
+}
+
+/**
+ * `symvLower` with the four-row inner loop on wasm (`symv4`, f64x2) over the resident region `w`;
+ * p is the region's view at element offset pOff, and symv4 leaves its lane pairs after p.
+ */
+function symvLowerWasm(n: number, w: Float64Array, ri: number, i: number, p: Float64Array, pOff: number): void {
+  const out = pOff + n;
+  for (let r = 0; r < i; r++) p[r] = 0;
+  let r = 0;
+  for (; r + 3 < i; r += 4) {
+    symv4Wasm(r * n, n, ri, pOff, r, out);
+    symvDiagonal4(
+      n,
+      w,
+      ri,
+      r,
+      p,
+      (w[out] as number) + (w[out + 1] as number),
+      (w[out + 2] as number) + (w[out + 3] as number),
+      (w[out + 4] as number) + (w[out + 5] as number),
+      (w[out + 6] as number) + (w[out + 7] as number),
+    );
+  }
+  symvTail(n, w, ri, r, i, p);
+}
+
+/** Adds rows r..r+3's dot products a0..a3 and their 4×4 diagonal block (lower triangle) into p. */
+function symvDiagonal4(
+  n: number,
+  w: Float64Array,
+  ri: number,
+  r: number,
+  p: Float64Array,
+  a0: number,
+  a1: number,
+  a2: number,
+  a3: number,
+): void {
+  const o0 = r * n;
+  const o1 = o0 + n;
+  const o2 = o1 + n;
+  const o3 = o2 + n;
+  const u0 = w[ri + r] as number;
+  const u1 = w[ri + r + 1] as number;
+  const u2 = w[ri + r + 2] as number;
+  const u3 = w[ri + r + 3] as number;
+  const b10 = w[o1 + r] as number;
+  const b20 = w[o2 + r] as number;
+  const b21 = w[o2 + r + 1] as number;
+  const b30 = w[o3 + r] as number;
+  const b31 = w[o3 + r + 1] as number;
+  const b32 = w[o3 + r + 2] as number;
+  p[r] = (p[r] as number) + a0 + (w[o0 + r] as number) * u0 + b10 * u1 + b20 * u2 + b30 * u3;
+  p[r + 1] = (p[r + 1] as number) + a1 + b10 * u0 + (w[o1 + r + 1] as number) * u1 + b21 * u2 + b31 * u3;
+  p[r + 2] = (p[r + 2] as number) + a2 + b20 * u0 + b21 * u1 + (w[o2 + r + 2] as number) * u2 + b32 * u3;
+  p[r + 3] = (p[r + 3] as number) + a3 + b30 * u0 + b31 * u1 + b32 * u2 + (w[o3 + r + 3] as number) * u3;
+}
+
+/** Rows r0..i−1 of the symmetric product one at a time (the < 4 rows left over). */
+function symvTail(n: number, w: Float64Array, ri: number, r0: number, i: number, p: Float64Array): void {
+  for (let r = r0; r < i; r++) {
     const rr = r * n;
     const ur = w[ri + r] as number;
     let acc = 0;
@@ -249,10 +368,38 @@ export function applyQKernel(
   ldv: number,
   scratch: Float64Array,
 ): void {
+  // With the wasm backend V moves into wasm memory for the duration, so that the products' C copies
+  // are memmoves inside it.
+  const size = (n - 1) * ldv + cols;
+  const res = n > WY_BLOCK && cols > 1 ? reserveResident(size, gemmWasmBytes64(n, cols, n)) : null;
+  if (res === null) {
+    applyQBlocks(n, w, beta, v, cols, ldv, scratch);
+    return;
+  }
+  try {
+    res.set(v.length === size ? v : v.subarray(0, size));
+    applyQBlocks(n, w, beta, res, cols, ldv, scratch);
+    v.set(res);
+  } finally {
+    releaseResident();
+  }
+}
+
+function applyQBlocks(
+  n: number,
+  w: Float64Array,
+  beta: Float64Array,
+  v: Float64Array,
+  cols: number,
+  ldv: number,
+  scratch: Float64Array,
+): void {
   const kb = WY_BLOCK;
   const utOff = 0;
   const tOff = kb * n;
   const xOff = tOff + kb * kb;
+  const gOff = xOff + kb * n;
+  const yOff = gOff + kb * kb;
   for (let b0 = 2; b0 < n; b0 += kb) {
     const b1 = Math.min(n, b0 + kb);
     const k = b1 - b0;
@@ -265,21 +412,15 @@ export function applyQKernel(
       for (let c = 0; c < j; c++) scratch[dst + c] = w[src + c] as number;
       for (let c = j; c < len; c++) scratch[dst + c] = 0;
     }
-    // T (k × k, upper): T[q][q] = β_q, T[0:q, q] = −β_q T[0:q, 0:q] (Uᵀ u_q)[0:q].
+    // G = Uᵀ U (k × k, inner len) as a gemm: the Gram matrix of the reflectors (zeros past each support).
+    gemmKernel(false, true, k, k, len, 1, scratch, utOff, len, scratch, utOff, len, 0, scratch, gOff, kb);
+    // T (k × k, upper): T[q][q] = β_q, T[0:q, q] = −β_q T[0:q, 0:q] G[0:q, q]  (O(k³), small).
     for (let q = 0; q < k; q++) {
       const bq = beta[b0 + q] as number;
-      const uq = utOff + q * len;
-      const lq = b0 + q; // support of u_q
-      for (let r = 0; r < q; r++) {
-        const ur = utOff + r * len;
-        const lr = Math.min(b0 + r, lq);
-        let s = 0;
-        for (let c = 0; c < lr; c++) s += (scratch[ur + c] as number) * (scratch[uq + c] as number);
-        scratch[xOff + r] = s; // temporary: Uᵀu_q
-      }
       for (let r = 0; r < q; r++) {
         let s = 0;
-        for (let t = r; t < q; t++) s += (scratch[tOff + r * kb + t] as number) * (scratch[xOff + t] as number);
+        for (let t = r; t < q; t++)
+          s += (scratch[tOff + r * kb + t] as number) * (scratch[gOff + t * kb + q] as number);
         scratch[tOff + r * kb + q] = -bq * s;
       }
       scratch[tOff + q * kb + q] = bq;
@@ -287,20 +428,9 @@ export function applyQKernel(
     }
     // X = Uᵀ V[0:len, :]   (k × cols)
     gemmKernel(false, false, k, cols, len, 1, scratch, utOff, len, v, 0, ldv, 0, scratch, xOff, cols);
-    // X ← Tᵀ X, bottom row first so that the rows still needed are unchanged.
-    for (let q = k - 1; q >= 0; q--) {
-      const xq = xOff + q * cols;
-      const tqq = scratch[tOff + q * kb + q] as number;
-      for (let c = 0; c < cols; c++) scratch[xq + c] = tqq * (scratch[xq + c] as number);
-      for (let r = 0; r < q; r++) {
-        const trq = scratch[tOff + r * kb + q] as number;
-        if (trq === 0) continue;
-        const xr = xOff + r * cols;
-        for (let c = 0; c < cols; c++)
-          scratch[xq + c] = (scratch[xq + c] as number) + trq * (scratch[xr + c] as number);
-      }
-    }
+    // Y = Tᵀ X (a gemm over the full k × k T, zeros below its diagonal: 2k²·cols flops, on the fast kernel).
+    gemmKernel(true, false, k, cols, k, 1, scratch, tOff, kb, scratch, xOff, cols, 0, scratch, yOff, cols);
     // V[0:len, :] −= U X
-    gemmKernel(true, false, len, cols, k, -1, scratch, utOff, len, scratch, xOff, cols, 1, v, 0, ldv);
+    gemmKernel(true, false, len, cols, k, -1, scratch, utOff, len, scratch, yOff, cols, 1, v, 0, ldv);
   }
 }

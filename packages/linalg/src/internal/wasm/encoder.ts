@@ -5,9 +5,10 @@
  * Source: WebAssembly Core Specification 2.0 (W3C, 2022), §5 "Binary Format": §5.1.2 LEB128 integers
  * (unsigned uN, signed sN), §5.3 types (valtype 0x7F i32 … 0x7B v128, functype 0x60, limits),
  * §5.4 instructions (control 0x02–0x0F, variables 0x20–0x22, memory 0x28–0x40 with a memarg
- * {align, offset}, numeric 0x41–0xBF, and the 0xFD prefix followed by a u32 LEB128 SIMD opcode), §5.5
+ * {align, offset}, numeric 0x41–0xBF (f32.const 0x43, f64.const 0x44), and the 0xFD prefix followed by a u32 LEB128 SIMD opcode), §5.5
  * modules (magic 0x00 0x61 0x73 0x6D, version 1, sections id + u32 size + content; ids 1 type,
- * 2 import, 3 function, 5 memory, 7 export, 10 code). Fixed-width SIMD opcodes from §5.4.8.
+ * 2 import, 3 function, 5 memory, 7 export, 10 code). Fixed-width SIMD opcodes from §5.4.8
+ * (f32x4 and f64x2 splat/add/sub/mul, load32/64_splat); relaxed_madd from the relaxed-SIMD proposal.
  *
  * Deviations: only what the kernels use is encoded (no tables, globals, data, start or custom
  * sections; one memory). Function type indices equal function indices (one type per function, no
@@ -123,6 +124,13 @@ export class Code {
     uleb(this.bytes, offset);
     return this;
   }
+  /** v128.load64_splat: one f64 from memory broadcast to two lanes. */
+  v128Load64Splat(offset = 0): this {
+    this.bytes.push(0xfd, 0x0a);
+    uleb(this.bytes, 3);
+    uleb(this.bytes, offset);
+    return this;
+  }
   v128Store(offset = 0): this {
     this.bytes.push(0xfd, 0x0b);
     uleb(this.bytes, 4);
@@ -139,6 +147,12 @@ export class Code {
   f32Const(v: number): this {
     this.bytes.push(0x43);
     const b = new Uint8Array(new Float32Array([v]).buffer);
+    for (const x of b) this.bytes.push(x);
+    return this;
+  }
+  f64Const(v: number): this {
+    this.bytes.push(0x44);
+    const b = new Uint8Array(new Float64Array([v]).buffer);
     for (const x of b) this.bytes.push(x);
     return this;
   }
@@ -188,6 +202,22 @@ export class Code {
   /** f32x4.relaxed_madd (relaxed-SIMD proposal, opcode 0x105): a·b + c, fused or not. */
   f32x4RelaxedMadd(): this {
     return this.simd(0x105);
+  }
+  f64x2Splat(): this {
+    return this.simd(0x14);
+  }
+  f64x2Add(): this {
+    return this.simd(0xf0);
+  }
+  f64x2Sub(): this {
+    return this.simd(0xf1);
+  }
+  f64x2Mul(): this {
+    return this.simd(0xf2);
+  }
+  /** f64x2.relaxed_madd (relaxed-SIMD proposal, opcode 0x107): a·b + c, fused or not. */
+  f64x2RelaxedMadd(): this {
+    return this.simd(0x107);
   }
 }
 
