@@ -42,7 +42,7 @@
  * dlarfb's T·X become full gemms over the zero-padded reflectors / T (more flops, far faster kernel).
  */
 import { gemmKernel } from "./gemm-kernel.ts";
-import { tridiagonalizeKernel } from "./symmetric-eigen.ts";
+import { householderRow, tridiagonalizeKernel } from "./symmetric-eigen.ts";
 import { axpy2Wasm, dot2Wasm, gemmWasmBytes64, releaseResident, reserveResident, symv4Wasm } from "./wasm/gemm-wasm.ts";
 
 /** Rows per panel (nb) and the size below which the unblocked kernel finishes (LAPACK's nx). */
@@ -143,33 +143,11 @@ function reducePanels(
       }
       const wr = (i - lo) * n;
       d[i] = w[ri + i] as number;
-      const xl = w[ri + i - 1] as number;
-      let scale = 0;
-      for (let j = 0; j < i - 1; j++) {
-        const v = Math.abs(w[ri + j] as number);
-        if (v > scale) scale = v;
-      }
-      if (scale === 0) {
-        // Row already reduced: H_i = I, w_i = 0.
-        e[i - 1] = xl;
-        beta[i] = 0;
-        wp.fill(0, wr, wr + i);
+      const bt = householderRow(w, ri, i, e, beta);
+      if (bt === 0) {
+        wp.fill(0, wr, wr + i); // H_i = I, w_i = 0
         continue;
       }
-      if (Math.abs(xl) > scale) scale = Math.abs(xl);
-      let h = 0;
-      for (let j = 0; j < i; j++) {
-        const v = (w[ri + j] as number) / scale;
-        w[ri + j] = v;
-        h += v * v;
-      }
-      const f = w[ri + i - 1] as number;
-      const g = f >= 0 ? -Math.sqrt(h) : Math.sqrt(h);
-      e[i - 1] = scale * g;
-      h -= f * g;
-      w[ri + i - 1] = f - g;
-      const bt = 1 / h;
-      beta[i] = bt;
 
       if (pOff < 0) symvLower(n, w, ri, i, p);
       else symvLowerWasm(n, w, ri, i, p, pOff);

@@ -37,6 +37,43 @@ function hypot2(x: number, y: number): number {
 }
 
 /**
+ * The Householder reflector that annihilates row i of the lower triangle left of the subdiagonal
+ * (GVL Alg. 5.1.1, "house", in LAPACK dlarfg's sign convention), shared by the unblocked and the
+ * blocked tridiagonalization. x = w[ri … ri+i−1] is scaled to unit max-norm (so ‖x‖² cannot under- or
+ * overflow) and overwritten by u = x − g·e_last; e[i−1] = scale·g is T's subdiagonal entry.
+ * Returns β = 2/‖u‖², also stored in beta[i]; β = 0 means the row is already reduced (H_i = I).
+ */
+export function householderRow(w: Float64Array, ri: number, i: number, e: Float64Array, beta: Float64Array): number {
+  const xl = w[ri + i - 1] as number;
+  let scale = 0;
+  for (let j = 0; j < i - 1; j++) {
+    const v = Math.abs(w[ri + j] as number);
+    if (v > scale) scale = v;
+  }
+  if (scale === 0) {
+    e[i - 1] = xl;
+    beta[i] = 0;
+    return 0;
+  }
+  if (Math.abs(xl) > scale) scale = Math.abs(xl);
+  let h = 0;
+  for (let j = 0; j < i; j++) {
+    const v = (w[ri + j] as number) / scale;
+    w[ri + j] = v;
+    h += v * v;
+  }
+  const f = w[ri + i - 1] as number;
+  // g takes the sign opposite to f so that u_last = f − g involves no cancellation.
+  const g = f >= 0 ? -Math.sqrt(h) : Math.sqrt(h);
+  e[i - 1] = scale * g;
+  h -= f * g; // h = ‖u‖² / 2 with u = x − g·e_last
+  w[ri + i - 1] = f - g;
+  const bt = 1 / h;
+  beta[i] = bt;
+  return bt;
+}
+
+/**
  * Householder tridiagonalization of the lower triangle of `w` (row-major n×n, float64, overwritten).
  * On return: d (length n), e (length max(n−1, 0)) hold T; row i of `w` holds u_i in columns 0..i−1 and
  * beta[i] its β (beta[i] = 0 means H_i = I). `p` is scratch of length ≥ n. `top` (default n): reduce only
@@ -55,35 +92,11 @@ export function tridiagonalizeKernel(
   // top×top block, already updated, remains.
   for (let i = top - 1; i >= 2; i--) {
     const ri = i * n;
-    const xl = w[ri + i - 1] as number;
-    let scale = 0;
-    for (let j = 0; j < i - 1; j++) {
-      const v = Math.abs(w[ri + j] as number);
-      if (v > scale) scale = v;
-    }
-    if (scale === 0) {
-      // Row already reduced: H_i = I.
-      e[i - 1] = xl;
-      beta[i] = 0;
+    const bt = householderRow(w, ri, i, e, beta);
+    if (bt === 0) {
       d[i] = w[ri + i] as number;
       continue;
     }
-    if (Math.abs(xl) > scale) scale = Math.abs(xl);
-    // Scale x to unit max-norm so its squared norm cannot under- or overflow.
-    let h = 0;
-    for (let j = 0; j < i; j++) {
-      const v = (w[ri + j] as number) / scale;
-      w[ri + j] = v;
-      h += v * v;
-    }
-    const f = w[ri + i - 1] as number;
-    // g takes the sign opposite to f so that u_last = f − g involves no cancellation.
-    const g = f >= 0 ? -Math.sqrt(h) : Math.sqrt(h);
-    e[i - 1] = scale * g;
-    h -= f * g; // h = ‖u‖² / 2 with u = x − g·e_last
-    w[ri + i - 1] = f - g;
-    const bt = 1 / h;
-    beta[i] = bt;
 
     // p = β·B·u over the lower triangle of the leading i×i block B (row r: columns 0..r).
     for (let r = 0; r < i; r++) p[r] = 0;
