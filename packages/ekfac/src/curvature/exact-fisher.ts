@@ -10,16 +10,34 @@
  * Cost: N·T·P for the per-example gradients, N·P² for F; memory P². Allocates (diagnostics only).
  */
 import type { LayerStatistics } from "../capture.ts";
-import { checkShape, checkStatistics, type LayerShape } from "../internal/stats.ts";
+import { type BlockDims, checkShape, checkStatistics, type LayerShape } from "../internal/stats.ts";
 
 /** N × P matrix of per-example gradients vec(∇_n), row-major. */
 export function perExampleGradients(shape: LayerShape, stats: LayerStatistics): Float64Array {
   const dims = checkShape("perExampleGradients", shape);
-  const rows = checkStatistics("perExampleGradients", shape.kind, dims, stats);
-  const { aDim: a, gDim: g, groups, size: p } = dims;
+  checkStatistics("perExampleGradients", shape.kind, dims, stats);
+  const out = new Float64Array(stats.batchSize * dims.size);
+  perExampleGradientsInto(out, dims.size, 0, dims, stats);
+  return out;
+}
+
+/**
+ * The unchecked kernel of `perExampleGradients`: vec(∇_n) for every example n (row-major, per group),
+ * written to `out` (N rows) at row stride `stride` and column offset `col` — 0 and P for one layer, the
+ * running offset inside a whole-model vector for influence functions. Cost N·T·P.
+ */
+export function perExampleGradientsInto(
+  out: Float64Array,
+  stride: number,
+  col: number,
+  dims: BlockDims,
+  stats: LayerStatistics,
+): void {
+  const { aDim: a, gDim: g, groups, size } = dims;
   const n = stats.batchSize;
   const t = stats.positions;
-  const out = new Float64Array(n * p);
+  const rows = n * t;
+  for (let e = 0; e < n; e++) out.fill(0, e * stride + col, e * stride + col + size);
   for (let k = 0; k < groups; k++) {
     for (let e = 0; e < n; e++) {
       for (let s = 0; s < t; s++) {
@@ -28,13 +46,13 @@ export function perExampleGradients(shape: LayerShape, stats: LayerStatistics): 
         const aOff = (k * rows + row) * a;
         for (let i = 0; i < g; i++) {
           const gi = stats.g[gOff + i] as number;
-          const base = e * p + (k * g + i) * a;
+          if (gi === 0) continue;
+          const base = e * stride + col + (k * g + i) * a;
           for (let j = 0; j < a; j++) out[base + j] = (out[base + j] as number) + gi * (stats.a[aOff + j] as number);
         }
       }
     }
   }
-  return out;
 }
 
 /** F = (1/N) Σ_n v_n v_nᵀ, P × P row-major (float64). */

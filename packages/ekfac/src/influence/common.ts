@@ -199,37 +199,3 @@ export function forEachBatch(
   }
   return examples;
 }
-
-/**
- * Per-example gradients of one layer, ∇_n = Σ_t g_{n,t} ā_{n,t}ᵀ in W̄'s layout (groups × gDim × aDim,
- * row-major), written to `out` (N × P) at row stride `stride` and column offset `col` (0 and P for a
- * per-layer array; the running offset inside a whole-model vector otherwise). Cost N·T·P.
- */
-export function perExampleGradientsInto(
-  out: Float64Array,
-  stride: number,
-  col: number,
-  dims: BlockDims,
-  stats: Float64Statistics,
-): void {
-  const { aDim: a, gDim: g, groups, size } = dims;
-  const n = stats.batchSize;
-  const t = stats.positions;
-  const rows = n * t;
-  for (let e = 0; e < n; e++) out.fill(0, e * stride + col, e * stride + col + size);
-  for (let k = 0; k < groups; k++) {
-    for (let e = 0; e < n; e++) {
-      for (let s = 0; s < t; s++) {
-        const row = e * t + s;
-        const gOff = (k * rows + row) * g;
-        const aOff = (k * rows + row) * a;
-        for (let i = 0; i < g; i++) {
-          const gi = stats.g[gOff + i] as number;
-          if (gi === 0) continue;
-          const base = e * stride + col + (k * g + i) * a;
-          for (let j = 0; j < a; j++) out[base + j] = (out[base + j] as number) + gi * (stats.a[aOff + j] as number);
-        }
-      }
-    }
-  }
-}

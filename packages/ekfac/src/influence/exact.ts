@@ -17,13 +17,13 @@
 
 import { gemmStrided, spdInverse } from "@ekfac-ts/linalg";
 import type { CurvatureModel } from "../capture.ts";
+import { perExampleGradientsInto } from "../curvature/exact-fisher.ts";
 import {
   type Float64Statistics,
   forEachBatch,
   type InfluenceBatch,
   type InfluenceLayer,
   type InfluenceProgress,
-  perExampleGradientsInto,
   snapshotLayers,
 } from "./common.ts";
 import { checkDampingOption, defaultInfluenceDamping, type InfluenceDamping, resolveDamping } from "./damping.ts";

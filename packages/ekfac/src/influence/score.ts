@@ -25,6 +25,7 @@
 
 import { gemmStrided } from "@ekfac-ts/linalg";
 import type { CurvatureModel } from "../capture.ts";
+import { perExampleGradientsInto } from "../curvature/exact-fisher.ts";
 import {
   checkSameLayers,
   type Float64Statistics,
@@ -32,7 +33,6 @@ import {
   type InfluenceBatch,
   type InfluenceLayer,
   type InfluenceProgress,
-  perExampleGradientsInto,
 } from "./common.ts";
 import type { InfluencePreconditioner } from "./preconditioner.ts";
 
