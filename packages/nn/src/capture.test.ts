@@ -1,7 +1,7 @@
 import { type Tensor, wrap } from "@ekfac-ts/autodiff";
 import { assertClose, Rng } from "@ekfac-ts/linalg";
 import { describe, expect, it } from "vitest";
-import { extractPatchesInto, outputSize } from "./internal/patches.ts";
+import { extractPatchesInto, outputSize } from "../test/naive-patches.ts";
 import { Flatten, GlobalAvgPool2d, ReLU, Sequential, Tanh } from "./layers/basic.ts";
 import { Conv2d } from "./layers/conv.ts";
 import { Linear } from "./layers/linear.ts";
