@@ -9,6 +9,7 @@
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import type { BenchRecord, Suite } from "./harness.ts";
+import { classifierSuite } from "./suites/classifier.ts";
 import { eighSuite } from "./suites/eigh.ts";
 import { fisherSuite } from "./suites/fisher.ts";
 import { gemmSuite } from "./suites/gemm.ts";
@@ -16,7 +17,7 @@ import { trainSuite } from "./suites/train.ts";
 import { formatTable, isFailure, writeJsonAtomic } from "./util.ts";
 
 // ── Suite registry: one line per suite (add yours here, e.g. `eighSuite` from "./suites/eigh.ts"). ──
-const SUITES: readonly Suite[] = [gemmSuite, eighSuite, fisherSuite, trainSuite];
+const SUITES: readonly Suite[] = [gemmSuite, eighSuite, fisherSuite, trainSuite, classifierSuite];
 
 interface Args {
   readonly names: string[];
