@@ -83,11 +83,15 @@ export {
   smallVgg,
 } from "./models.ts";
 export {
+  type CaptureRequest,
   type CurvatureLayer,
   type CurvatureModel,
+  type FisherMode,
   type LayerStatistics,
   type LoadOptions,
   Module,
   Parameter,
   type ParameterRef,
+  type ScaleShiftLayer,
+  type ScaleShiftStatistics,
 } from "./module.ts";
