@@ -32,6 +32,8 @@ export {
   heUniform,
   pytorchDefaultBias,
   pytorchDefaultWeight,
+  type SparseOptions,
+  sparseInit,
   truncatedNormal,
   zerosInit,
 } from "./init.ts";
