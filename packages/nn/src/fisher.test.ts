@@ -296,6 +296,39 @@ describe("the user's loop: forward → loss → backward", () => {
   });
 });
 
+describe("the link between a loss and the capturing layers", () => {
+  it("two models capturing at once: each loss runs the pass of the model its prediction depends on", () => {
+    const x = input([4, 3], 1);
+    const a = mlp([3, 4, 3], "tanh", { seed: 1, dtype: "float64" });
+    const b = mlp([3, 4, 3], "tanh", { seed: 2, dtype: "float64" });
+    a.setCapture(true, { fisher: "true", seed: 1 });
+    b.setCapture(true, { fisher: "exact", seed: 1 });
+    const ya = a.forward(x);
+    const yb = b.forward(x);
+    softmaxCrossEntropy(ya, [0, 1, 2, 0]);
+    for (const l of a.curvatureLayers()) expect(l.statistics?.fisher).toBe("true");
+    for (const l of b.curvatureLayers()) expect(l.statistics).toBeNull();
+    softmaxCrossEntropy(yb, [0, 1, 2, 0]);
+    for (const l of b.curvatureLayers()) expect(l.statistics?.batchSize).toBe(12);
+  });
+
+  it("layers of one prediction capturing with different requests: a RangeError naming both", () => {
+    const model = mlp([3, 4, 3], "tanh", { seed: 1, dtype: "float64" });
+    model.setCapture(true, { fisher: "true", seed: 1 });
+    (model.childModules()[2] as Module).setCapture(true, { fisher: "true", seed: 2 });
+    expect(() => softmaxCrossEntropy(model.forward(input([4, 3], 1)), [0, 1, 2, 0])).toThrow(
+      /softmaxCrossEntropy: the prediction depends on layers capturing with different requests/,
+    );
+  });
+
+  it("the pass also runs when the prediction is a later op of the model's output (here a Tanh head)", () => {
+    const model = new Sequential(new Linear(3, 2, { ...f64, rng: 1 }), new Tanh());
+    model.setCapture(true, { fisher: "true", seed: 1 });
+    mseLoss(model.forward(input([4, 3], 1)), input([4, 2], 2)).backward();
+    expect(model.curvatureLayers()[0]?.statistics?.fisher).toBe("true");
+  });
+});
+
 describe("BatchNorm scale-and-shift capture", () => {
   /** (1/N) Σ_e per-example gradients of γ and β from the captured x̂ and g. */
   function fromCapture(m: Module): { dGamma: Float64Array; dBeta: Float64Array } {

@@ -78,7 +78,8 @@ export function sigmoidCrossEntropy(logits: Tensor, targets: Tensor): Tensor {
   const fn = "sigmoidCrossEntropy";
   const [n] = check2d(fn, "logits", logits);
   checkSame(fn, logits, targets);
-  if (fisherPending()) runFisherPasses(fn, logits, () => bernoulliHead(logits));
+  if (fisherPending())
+    runFisherPasses(fn, logits, () => diagonalHead(logits, sampleBernoulliInto, sigmoidOf, bernoulliVariance));
   return mul(sum(sub(softplus(logits), mul(targets, logits))), 1 / n);
 }
 
@@ -87,7 +88,7 @@ export function mseLoss(output: Tensor, target: Tensor): Tensor {
   const fn = "mseLoss";
   const [n] = check2d(fn, "output", output);
   checkSame(fn, output, target);
-  if (fisherPending()) runFisherPasses(fn, output, () => gaussianHead(output));
+  if (fisherPending()) runFisherPasses(fn, output, () => diagonalHead(output, sampleGaussianInto, identity, one));
   return mul(sum(square(sub(output, target))), 0.5 / n);
 }
 
@@ -130,44 +131,38 @@ function categoricalHead(logits: Tensor): FisherHead {
   };
 }
 
-/** Independent Bernoulli(σ(s_j)) outputs: F_s = diag(p(1 − p)). */
-function bernoulliHead(logits: Tensor): FisherHead {
-  const n = logits.shape[0] as number;
-  const d = logits.shape[1] as number;
-  const z = logits.data;
+/**
+ * Outputs independent given s, with mean `mean(s_j)` and Fisher `variance(s_j)` per output (so
+ * F_s = diag(variance) and ∂ℓ/∂s_j = mean(s_j) − y_j): Bernoulli (σ, σ(1 − σ)) and N(s, I) (s, 1).
+ */
+function diagonalHead(
+  prediction: Tensor,
+  sampleInto: (out: Float64Array, prediction: Tensor, rng: Rng) => Float64Array,
+  mean: (s: number) => number,
+  variance: (s: number) => number,
+): FisherHead {
+  const n = prediction.shape[0] as number;
+  const d = prediction.shape[1] as number;
+  const z = prediction.data;
   return {
     exactClasses: d,
     sampled(out, rng) {
-      sampleBernoulliInto(out, logits, rng);
-      for (let i = 0; i < out.length; i++) out[i] = (sigmoidOf(z[i] as number) - (out[i] as number)) / n;
+      sampleInto(out, prediction, rng);
+      for (let i = 0; i < out.length; i++) out[i] = (mean(z[i] as number) - (out[i] as number)) / n;
     },
     exactColumn(out, k) {
       out.fill(0);
-      for (let i = 0; i < n; i++) {
-        const q = sigmoidOf(z[i * d + k] as number);
-        out[i * d + k] = Math.sqrt(d * q * (1 - q)) / n;
-      }
+      for (let i = 0; i < n; i++) out[i * d + k] = Math.sqrt(d * variance(z[i * d + k] as number)) / n;
     },
   };
 }
 
-/** N(s, I) outputs: F_s = I. */
-function gaussianHead(output: Tensor): FisherHead {
-  const n = output.shape[0] as number;
-  const d = output.shape[1] as number;
-  const f = output.data;
-  return {
-    exactClasses: d,
-    sampled(out, rng) {
-      sampleGaussianInto(out, output, rng);
-      for (let i = 0; i < out.length; i++) out[i] = ((f[i] as number) - (out[i] as number)) / n;
-    },
-    exactColumn(out, k) {
-      out.fill(0);
-      for (let i = 0; i < n; i++) out[i * d + k] = Math.sqrt(d) / n;
-    },
-  };
-}
+const bernoulliVariance = (s: number): number => {
+  const q = sigmoidOf(s);
+  return q * (1 - q);
+};
+const identity = (s: number): number => s;
+const one = (): number => 1;
 
 /** Draws `out[n] ~ Categorical(softmax(logits_n))` (inverse CDF, float64 accumulation); returns out. */
 export function sampleCategoricalInto(out: Int32Array, logits: Tensor, rng: Rng): Int32Array {
