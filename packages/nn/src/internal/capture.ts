@@ -19,6 +19,9 @@
  * the user's backward and are labelled "empirical", which the optimizer can detect. Pending sites are
  * dropped when their layer forwards again or turns capture off.
  *
+ * Deviation: the capture contract states "exact" for categorical heads (g = sqrt(C·p_c)·∂ℓ(y=c)/∂s);
+ * Bernoulli and Gaussian heads use the same pseudo-example form with their own square-root columns,
+ * K = D passes.
  * Cost: "true" ≈ one backward without the weight products; "exact" K of them. The claim walk is
  * O(nodes of the graph) and runs only while sites are pending. Buffers are reused while sizes hold.
  */
