@@ -187,3 +187,49 @@ describe("no-grad, detach and capture hooks", () => {
     expect((captured as unknown as Float64Array).length).toBe(2 * 2 * g.positions * 2 * 3 * 2);
   });
 });
+
+describe("tape: hooks-only backward ({ accumulate: false })", () => {
+  it("hooks see the same gradient as a normal backward; no leaf or retained grad changes; the graph stays", () => {
+    fc.assert(
+      fc.property(seedArb, (seed) => {
+        const rng = rngOf(seed);
+        const x = normal(rng, [4, 3]);
+        const w = ad.randn([2, 3], rng, { dtype: "float64", requiresGrad: true });
+        const s = ad.matmul(x, w, { transB: true }).retainGrad();
+        const y = ad.tanh(s);
+        const seen: number[][] = [];
+        s.registerHook((g) => {
+          seen.push(g.toArray());
+        });
+        const v = rng.fillNormal(new Float64Array(8));
+        y.backward(v, { retainGraph: true, accumulate: false });
+        expect(w.grad).toBeNull();
+        expect(s.grad).toBeNull();
+        y.backward(v); // the graph was kept
+        expect(seen.length).toBe(2);
+        expect(seen[0]).toEqual(seen[1]); // bit-identical ∂/∂s both times
+        expect(s.grad?.toArray()).toEqual(seen[1]);
+      }),
+    );
+  });
+
+  it("matmul's weight product is skipped: a hooks-only pass leaves an existing gradient bit-unchanged", () => {
+    const rng = new Rng(4);
+    const w = ad.randn([3, 2], rng, { dtype: "float64", requiresGrad: true });
+    const x = ad.randn([5, 3], rng, { dtype: "float64", requiresGrad: true });
+    const h = ad.matmul(x, w);
+    const z = ad.sum(ad.mul(h, h));
+    z.backward(undefined, { retainGraph: true });
+    const before = [...(w.grad?.data ?? [])];
+    const beforeX = [...(x.grad?.data ?? [])];
+    z.backward(undefined, { accumulate: false });
+    expect([...(w.grad?.data ?? [])]).toEqual(before);
+    expect([...(x.grad?.data ?? [])]).toEqual(beforeX);
+  });
+
+  it("a hooks-only pass from a leaf returns its seed to the pool and writes nothing", () => {
+    const x = ad.tensor([1, 2], [2], { requiresGrad: true });
+    x.backward([1, 1], { accumulate: false });
+    expect(x.grad).toBeNull();
+  });
+});

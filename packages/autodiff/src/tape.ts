@@ -19,7 +19,7 @@
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
 import { formatShape, sameShape } from "./broadcast.ts";
-import { slot } from "./internal/slot.ts";
+import { setLeafSlots, slot } from "./internal/slot.ts";
 import { acquire, type PoolArray, release } from "./pool.ts";
 import { rules } from "./rules.ts";
 import { Tensor } from "./tensor.ts";
@@ -78,6 +78,12 @@ export type OpName =
 export interface BackwardOptions {
   /** Keep the graph (inputs and saved scratch) so backward can run through it again. Default false. */
   readonly retainGraph?: boolean;
+  /**
+   * false: a pass for the hooks alone (curvature capture). No leaf gradient and no retained `.grad` is
+   * written, no product that only a leaf's gradient needs runs (matmul's and conv2d's weight
+   * gradients), and hooks registered on leaves do not fire. Default true.
+   */
+  readonly accumulate?: boolean;
 }
 
 let gradEnabled = true;
@@ -223,6 +229,7 @@ export function backward(root: Tensor, seed?: Tensor | ArrayLike<number>, option
     );
   }
   const retain = options.retainGraph ?? false;
+  const accumulate = options.accumulate ?? true;
 
   // Collect the nodes and leaves that gradients can reach, checking none was released.
   const mark = ++epoch;
@@ -253,6 +260,7 @@ export function backward(root: Tensor, seed?: Tensor | ArrayLike<number>, option
   nodes.sort((a, b) => b.id - a.id);
 
   root.gradBuffer = seedInto(root, seed);
+  const leafSlots = setLeafSlots(accumulate);
   try {
     for (const node of nodes) {
       const out = node.output;
@@ -261,7 +269,7 @@ export function backward(root: Tensor, seed?: Tensor | ArrayLike<number>, option
         runHooks(out, g);
         rules[node.op](node, g);
         out.gradBuffer = null;
-        if (out.retainsGrad) keepGrad(out, g);
+        if (out.retainsGrad && accumulate) keepGrad(out, g);
         else release(g);
       }
       if (!retain) releaseNode(node);
@@ -269,11 +277,16 @@ export function backward(root: Tensor, seed?: Tensor | ArrayLike<number>, option
     for (const leaf of leaves) {
       const g = leaf.gradBuffer;
       if (g === null) continue;
-      runHooks(leaf, g);
       leaf.gradBuffer = null;
+      if (!accumulate) {
+        release(g); // only a leaf root holds a buffer here: its seed
+        continue;
+      }
+      runHooks(leaf, g);
       keepGrad(leaf, g);
     }
   } finally {
+    setLeafSlots(leafSlots);
     // After an error, leave no half-accumulated buffers behind for the next backward.
     for (const node of nodes) node.output.gradBuffer = null;
     for (const leaf of leaves) leaf.gradBuffer = null;

@@ -163,10 +163,14 @@ describe("capture costs nothing when off and reuses its buffers when on", () => 
     const s1 = step();
     const a1 = s1?.a;
     const s2 = step();
+    const pass2 = s2?.pass ?? -1;
     expect(s2?.a).toBe(a1);
     expect(s2).toBe(s1);
     lin.setCapture(false);
-    lin.forward(input([4, 3], 3));
-    expect(lin.statistics).toBe(s2); // the last captured pass stays available
+    expect(lin.statistics).toBeNull(); // nothing stale can be read once capture is off
+    lin.forward(input([4, 3], 3)).backward(new Float64Array(8).fill(1));
+    expect(lin.statistics).toBeNull();
+    lin.setCapture(true);
+    expect(step()?.pass).toBe(pass2 + 1);
   });
 });

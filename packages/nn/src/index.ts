@@ -32,6 +32,8 @@ export {
   heUniform,
   pytorchDefaultBias,
   pytorchDefaultWeight,
+  type SparseOptions,
+  sparseInit,
   truncatedNormal,
   zerosInit,
 } from "./init.ts";
@@ -83,11 +85,15 @@ export {
   smallVgg,
 } from "./models.ts";
 export {
+  type CaptureRequest,
   type CurvatureLayer,
   type CurvatureModel,
+  type FisherMode,
   type LayerStatistics,
   type LoadOptions,
   Module,
   Parameter,
   type ParameterRef,
+  type ScaleShiftLayer,
+  type ScaleShiftStatistics,
 } from "./module.ts";

@@ -7,6 +7,7 @@ import {
   heNormal,
   heUniform,
   pytorchDefaultWeight,
+  sparseInit,
   truncatedNormal,
 } from "./init.ts";
 
@@ -95,5 +96,53 @@ describe("the same seed gives bit-identical weights (pinned values for cross-run
     expect(b.reduce((x, y) => x + y, 0)).toBe(-0.6210410590265414);
     const f = glorotUniform(new Float32Array(1000), [10, 100], new Rng(99));
     expect(f.reduce((x, y) => x + y, 0)).toBe(5.2559746885017375);
+  });
+});
+
+describe("sparseInit (Martens 2010): K non-zero N(0, scale²) incoming weights per unit", () => {
+  const nonZerosPerUnit = (w: Float64Array, units: number, fanIn: number): number[] =>
+    Array.from({ length: units }, (_, u) => w.subarray(u * fanIn, (u + 1) * fanIn).filter((v) => v !== 0).length);
+
+  it("exactly K = 15 non-zeros per unit when fanIn ≥ K (dense and conv shapes), every weight when fanIn < K", () => {
+    expect(nonZerosPerUnit(sparseInit(new Float64Array(30 * 100), [30, 100], new Rng(1)), 30, 100)).toEqual(
+      new Array(30).fill(15),
+    );
+    expect(nonZerosPerUnit(sparseInit(new Float64Array(8 * 4 * 9), [8, 4, 3, 3], new Rng(2)), 8, 36)).toEqual(
+      new Array(8).fill(15),
+    );
+    expect(nonZerosPerUnit(sparseInit(new Float64Array(5 * 10), [5, 10], new Rng(3)), 5, 10)).toEqual(
+      new Array(5).fill(10),
+    );
+    expect(nonZerosPerUnit(sparseInit(new Float64Array(6 * 40), [6, 40], new Rng(4), { nonZeros: 3 }), 6, 40)).toEqual(
+      new Array(6).fill(3),
+    );
+  });
+
+  it("non-zeros are N(0, scale²): moments over many units; positions cover every input", () => {
+    const fanIn = 50;
+    const w = sparseInit(new Float64Array(4000 * fanIn), [4000, fanIn], new Rng(5), { scale: 0.5 });
+    const nz = w.filter((v) => v !== 0);
+    const m = moments(nz);
+    expect(nz.length).toBe(4000 * 15);
+    expect(Math.abs(m.mean)).toBeLessThan((5 * 0.5) / Math.sqrt(nz.length));
+    expect(m.variance).toBeCloseTo(0.25, 2);
+    // each input position is chosen with probability K/fanIn = 0.3 per unit
+    for (let j = 0; j < fanIn; j++) {
+      let c = 0;
+      for (let u = 0; u < 4000; u++) if (w[u * fanIn + j] !== 0) c++;
+      expect(Math.abs(c / 4000 - 0.3)).toBeLessThan(5 * Math.sqrt((0.3 * 0.7) / 4000));
+    }
+  });
+
+  it("deterministic per seed, different across seeds; invalid arguments are RangeErrors", () => {
+    const a = sparseInit(new Float32Array(20 * 30), [20, 30], new Rng(7));
+    expect([...sparseInit(new Float32Array(20 * 30), [20, 30], new Rng(7))]).toEqual([...a]);
+    expect([...sparseInit(new Float32Array(20 * 30), [20, 30], new Rng(8))]).not.toEqual([...a]);
+    expect(() => sparseInit(new Float32Array(6), [2, 3], new Rng(1), { nonZeros: 0 })).toThrow(
+      "sparseInit: nonZeros must be a positive integer (got 0)",
+    );
+    expect(() => sparseInit(new Float32Array(6), [2, 3], new Rng(1), { scale: Number.NaN })).toThrow(RangeError);
+    expect(() => sparseInit(new Float32Array(5), [2, 3], new Rng(1))).toThrow(/out has length 5/);
+    expect(() => sparseInit(new Float32Array(6), [2, 3], 1 as unknown as Rng)).toThrow(TypeError);
   });
 });

@@ -12,6 +12,12 @@
  *   and `gain = √2` (ReLU); uniform on `±√3·std`, or normal with that std.
  * - `pytorchDefaultLinear`: what `nn.Linear`/`nn.Conv2d` do by default — weight uniform on
  *   `±1/√fanIn` (kaiming_uniform with a = √5), bias uniform on `±1/√fanIn`.
+ * - Sparse (Martens 2010, "Deep learning via Hessian-free optimization", §5 "sparse initialization"):
+ *   every unit (row of the weight, `fanIn` incoming weights) gets K = 15 non-zero weights drawn from
+ *   `N(0, scale²)` (scale 1 in the paper) at positions chosen uniformly without replacement (partial
+ *   Fisher–Yates); the rest are zero, and biases are zero (`zerosInit`). With `fanIn ≤ K` every
+ *   incoming weight is drawn. It keeps units' inputs from being tiny averages of many small weights,
+ *   so that deep nets start neither saturated nor with vanishing signals.
  * Normals are NOT truncated (PyTorch's xavier_normal_/kaiming_normal_ are not either); use
  * `truncatedNormal` explicitly when wanted (it redraws samples outside ±2 std, as TF/JAX do).
  * Cost: O(numel) draws. Every function writes into `out` and returns it.
@@ -117,6 +123,47 @@ export function truncatedNormal<T extends FloatArray>(out: T, rng: Rng, std = 1,
     let z = rng.normal();
     while (z < -2 || z > 2) z = rng.normal();
     out[i] = mean + std * z;
+  }
+  return out;
+}
+
+export interface SparseOptions {
+  /** Non-zero incoming weights per unit, K (default 15, Martens 2010). */
+  readonly nonZeros?: number;
+  /** Standard deviation of the non-zero weights (default 1). */
+  readonly scale?: number;
+}
+
+/** Martens' sparse initialisation: K = 15 (default) N(0, scale²) weights per unit, the rest zero. */
+export function sparseInit<T extends FloatArray>(
+  out: T,
+  shape: readonly number[],
+  rng: Rng,
+  options: SparseOptions = {},
+): T {
+  const fn = "sparseInit";
+  const { fanIn } = checkOut(fn, out, shape);
+  checkRng(fn, rng);
+  const k = options.nonZeros ?? 15;
+  const scale = options.scale ?? 1;
+  if (!Number.isInteger(k) || k < 1) throw new RangeError(`${fn}: nonZeros must be a positive integer (got ${k})`);
+  if (!Number.isFinite(scale) || scale <= 0) {
+    throw new RangeError(`${fn}: scale must be a positive finite number (got ${scale})`);
+  }
+  out.fill(0);
+  if (fanIn === 0) return out;
+  const units = shape[0] as number;
+  const take = Math.min(k, fanIn);
+  const idx = new Int32Array(fanIn);
+  for (let u = 0; u < units; u++) {
+    for (let j = 0; j < fanIn; j++) idx[j] = j;
+    for (let j = 0; j < take; j++) {
+      const r = j + rng.int(fanIn - j);
+      const t = idx[r] as number;
+      idx[r] = idx[j] as number;
+      idx[j] = t;
+      out[u * fanIn + t] = scale * rng.normal();
+    }
   }
   return out;
 }

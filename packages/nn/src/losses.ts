@@ -20,10 +20,24 @@
  *
  * Sigmoid CE is computed as `softplus(s) − y·s` (= `−y log σ(s) − (1 − y) log(1 − σ(s))`, without
  * overflow); softmax CE through `logSoftmax` (max-shifted log-sum-exp).
- * Cost: O(N·D) per loss; samplers one uniform (Bernoulli, Categorical) or normal draw per value.
+ *
+ * The Fisher inside the losses: when the prediction comes from layers capturing with
+ * `setCapture(true, { fisher: "true" | "exact", seed })`, each loss runs that Fisher's backward
+ * pass(es) from the prediction before returning (`internal/capture.ts` holds the link and the
+ * equations). The cotangents per example row, divided by N (the mean):
+ *
+ * | loss | "true" (ŷ drawn by `Rng(seed)` with the samplers below) | "exact": K and column k |
+ * | --- | --- | --- |
+ * | softmax CE (both forms) | `softmax(s) − e_ŷ` | K = C, `sqrt(C·p_k)·(p − e_k)` |
+ * | sigmoid CE | `σ(s) − ŷ` | K = D, `sqrt(D·p_k(1 − p_k))·e_k` |
+ * | squared error | `s − ŷ` | K = D, `sqrt(D)·e_k` |
+ *
+ * Cost: O(N·D) per loss; samplers one uniform (Bernoulli, Categorical) or normal draw per value; a
+ * Fisher pass ≈ one backward without weight products ("true"), K of them ("exact").
  */
 import { gather, logSoftmax, mul, softplus, square, sub, sum, type Tensor, wrap } from "@ekfac-ts/autodiff";
 import { allocate, type FloatArray, type Rng } from "@ekfac-ts/linalg";
+import { type FisherHead, fisherPending, runFisherPasses } from "./internal/capture.ts";
 
 function check2d(fn: string, name: string, t: Tensor): [number, number] {
   if (t.ndim !== 2) throw new RangeError(`${fn}: ${name} must be N × D (got [${t.shape.join(", ")}])`);
@@ -46,6 +60,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): 
     if (!Number.isInteger(y) || y < 0 || y >= c)
       throw new RangeError(`${fn}: labels[${i}] = ${y} is outside [0, ${c})`);
   }
+  if (fisherPending()) runFisherPasses(fn, logits, () => categoricalHead(logits));
   return mul(sum(gather(logSoftmax(logits, 1), 1, labels)), -1 / n);
 }
 
@@ -54,6 +69,7 @@ export function softmaxCrossEntropyOneHot(logits: Tensor, targets: Tensor): Tens
   const fn = "softmaxCrossEntropyOneHot";
   const [n] = check2d(fn, "logits", logits);
   checkSame(fn, logits, targets);
+  if (fisherPending()) runFisherPasses(fn, logits, () => categoricalHead(logits));
   return mul(sum(mul(targets, logSoftmax(logits, 1))), -1 / n);
 }
 
@@ -62,6 +78,8 @@ export function sigmoidCrossEntropy(logits: Tensor, targets: Tensor): Tensor {
   const fn = "sigmoidCrossEntropy";
   const [n] = check2d(fn, "logits", logits);
   checkSame(fn, logits, targets);
+  if (fisherPending())
+    runFisherPasses(fn, logits, () => diagonalHead(logits, sampleBernoulliInto, sigmoidOf, bernoulliVariance));
   return mul(sum(sub(softplus(logits), mul(targets, logits))), 1 / n);
 }
 
@@ -70,8 +88,81 @@ export function mseLoss(output: Tensor, target: Tensor): Tensor {
   const fn = "mseLoss";
   const [n] = check2d(fn, "output", output);
   checkSame(fn, output, target);
+  if (fisherPending()) runFisherPasses(fn, output, () => diagonalHead(output, sampleGaussianInto, identity, one));
   return mul(sum(square(sub(output, target))), 0.5 / n);
 }
+
+/** σ(s) without overflow for either sign. */
+function sigmoidOf(s: number): number {
+  return s >= 0 ? 1 / (1 + Math.exp(-s)) : Math.exp(s) / (1 + Math.exp(s));
+}
+
+let labelScratch = new Int32Array(0);
+let probScratch = new Float64Array(0);
+
+/** Categorical(softmax s) per row; p is computed once per loss call into a reused buffer. */
+function categoricalHead(logits: Tensor): FisherHead {
+  const n = logits.shape[0] as number;
+  const c = logits.shape[1] as number;
+  if (probScratch.length !== logits.size) probScratch = new Float64Array(logits.size);
+  const p = probScratch;
+  const z = logits.data;
+  for (let i = 0; i < n; i++) {
+    let m = -Infinity;
+    for (let j = 0; j < c; j++) m = Math.max(m, z[i * c + j] as number);
+    let total = 0;
+    for (let j = 0; j < c; j++) total += p[i * c + j] = Math.exp((z[i * c + j] as number) - m);
+    for (let j = 0; j < c; j++) p[i * c + j] = (p[i * c + j] as number) / total;
+  }
+  return {
+    exactClasses: c,
+    sampled(out, rng) {
+      if (labelScratch.length !== n) labelScratch = new Int32Array(n);
+      const y = sampleCategoricalInto(labelScratch, logits, rng);
+      for (let i = 0; i < n * c; i++) out[i] = (p[i] as number) / n;
+      for (let i = 0; i < n; i++) out[i * c + (y[i] as number)] = (out[i * c + (y[i] as number)] as number) - 1 / n;
+    },
+    exactColumn(out, k) {
+      for (let i = 0; i < n; i++) {
+        const w = Math.sqrt(c * (p[i * c + k] as number)) / n;
+        for (let j = 0; j < c; j++) out[i * c + j] = w * ((p[i * c + j] as number) - (j === k ? 1 : 0));
+      }
+    },
+  };
+}
+
+/**
+ * Outputs independent given s, with mean `mean(s_j)` and Fisher `variance(s_j)` per output (so
+ * F_s = diag(variance) and ∂ℓ/∂s_j = mean(s_j) − y_j): Bernoulli (σ, σ(1 − σ)) and N(s, I) (s, 1).
+ */
+function diagonalHead(
+  prediction: Tensor,
+  sampleInto: (out: Float64Array, prediction: Tensor, rng: Rng) => Float64Array,
+  mean: (s: number) => number,
+  variance: (s: number) => number,
+): FisherHead {
+  const n = prediction.shape[0] as number;
+  const d = prediction.shape[1] as number;
+  const z = prediction.data;
+  return {
+    exactClasses: d,
+    sampled(out, rng) {
+      sampleInto(out, prediction, rng);
+      for (let i = 0; i < out.length; i++) out[i] = (mean(z[i] as number) - (out[i] as number)) / n;
+    },
+    exactColumn(out, k) {
+      out.fill(0);
+      for (let i = 0; i < n; i++) out[i * d + k] = Math.sqrt(d * variance(z[i * d + k] as number)) / n;
+    },
+  };
+}
+
+const bernoulliVariance = (s: number): number => {
+  const q = sigmoidOf(s);
+  return q * (1 - q);
+};
+const identity = (s: number): number => s;
+const one = (): number => 1;
 
 /** Draws `out[n] ~ Categorical(softmax(logits_n))` (inverse CDF, float64 accumulation); returns out. */
 export function sampleCategoricalInto(out: Int32Array, logits: Tensor, rng: Rng): Int32Array {
@@ -108,9 +199,7 @@ export function sampleBernoulliInto<T extends FloatArray>(out: T, logits: Tensor
     throw new RangeError(`sampleBernoulliInto: out has length ${out.length}, expected ${logits.size}`);
   const z = logits.data;
   for (let i = 0; i < out.length; i++) {
-    const s = z[i] as number;
-    const p = s >= 0 ? 1 / (1 + Math.exp(-s)) : Math.exp(s) / (1 + Math.exp(s));
-    out[i] = rng.uniform() < p ? 1 : 0;
+    out[i] = rng.uniform() < sigmoidOf(z[i] as number) ? 1 : 0;
   }
   return out;
 }

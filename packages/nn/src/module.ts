@@ -1,7 +1,8 @@
 /**
  * Modules: a tree of layers owning named parameters (trainable tensors) and buffers (state such as
  * BatchNorm running statistics), with train/eval mode, state dicts and the structural curvature
- * interface ekfac consumes (`CurvatureModel`: curvatureLayers(), parameters(), setCapture()).
+ * interface ekfac consumes (`CurvatureModel`: curvatureLayers(), scaleShiftLayers(), parameters(),
+ * setCapture()).
  *
  * Names are dotted paths (`"0.weight"`, `"block.conv1.bias"`), as PyTorch's `state_dict` keys. A child
  * learns its path when a parent registers it, so every `ParameterRef.name` and `CurvatureLayer.name`
@@ -13,15 +14,49 @@
  */
 import { type Tensor, wrap } from "@ekfac-ts/autodiff";
 import type { FloatArray } from "@ekfac-ts/linalg";
+import { EMPIRICAL } from "./internal/capture.ts";
 
-/** Per-layer statistics of the last forward/backward pass with capture on (ekfac `LayerStatistics`). */
+/** Which Fisher the captured g realise (ekfac `FisherMode`). */
+export type FisherMode = "empirical" | "true" | "exact";
+
+/** What to capture on the following passes (ekfac `CaptureRequest`). */
+export interface CaptureRequest {
+  /**
+   * "empirical": g of the user's own loss. "true": g of the loss against targets sampled from the
+   * model's predictive distribution (categorical / Bernoulli / Gaussian), computed by nn's losses.
+   * "exact": every class (or output) weighted by the model's probability, as E = N·K pseudo-examples.
+   */
+  readonly fisher: FisherMode;
+  /** Seed of the target sampler of the next captured pass ("true"). */
+  readonly seed: number;
+}
+
+/** Per-layer statistics of the last captured pass (ekfac `LayerStatistics`). */
 export interface LayerStatistics {
+  /** E: N examples, or N·K pseudo-examples (rows `n·K + k`) in "exact" mode. */
   readonly batchSize: number;
   readonly positions: number;
-  /** `groups × (N·T) × aDim` homogeneous inputs ā, row-major. */
+  /** `groups × (E·T) × aDim` homogeneous inputs ā, row-major. */
   readonly a: FloatArray;
-  /** `groups × (N·T) × (outDim/groups)` per-example output gradients g = N·∂L/∂s. */
+  /** `groups × (E·T) × (outDim/groups)` per-example output gradients g = N·∂L/∂s. */
   readonly g: FloatArray;
+  /** Which Fisher these g realise ("empirical" when the user's own backward produced them). */
+  readonly fisher: FisherMode;
+  /** Counter of captured passes of this layer (increments with every new statistics). */
+  readonly pass: number;
+}
+
+/** BatchNorm's captured x̂ and g (ekfac `ScaleShiftStatistics`); layouts as `LayerStatistics`. */
+export interface ScaleShiftStatistics {
+  readonly batchSize: number;
+  /** H·W for BatchNorm2d, 1 for BatchNorm1d. */
+  readonly positions: number;
+  /** `(E·T) × C` normalised inputs x̂, rows `e·T + t`. */
+  readonly xhat: FloatArray;
+  /** `(E·T) × C` output gradients g = N·∂L/∂y. */
+  readonly g: FloatArray;
+  readonly fisher: FisherMode;
+  readonly pass: number;
 }
 
 /** A view of one parameter: values and the gradient of the last backward (ekfac `ParameterRef`). */
@@ -44,11 +79,38 @@ export interface CurvatureLayer {
   readonly statistics: LayerStatistics | null;
 }
 
+/** Per-channel scale γ and shift β, `y = γ·x̂ + β` (ekfac `ScaleShiftLayer`). */
+export interface ScaleShiftLayer {
+  readonly name: string;
+  readonly kind: "scale-shift";
+  readonly channels: number;
+  readonly scale: ParameterRef;
+  readonly shift: ParameterRef | null;
+  readonly statistics: ScaleShiftStatistics | null;
+}
+
 /** A model as ekfac sees it (ekfac `CurvatureModel`). */
 export interface CurvatureModel {
   curvatureLayers(): readonly CurvatureLayer[];
+  scaleShiftLayers?(): readonly ScaleShiftLayer[];
   parameters(): readonly ParameterRef[];
-  setCapture(on: boolean): void;
+  setCapture(on: boolean, request?: CaptureRequest): void;
+}
+
+const FISHER_MODES: readonly FisherMode[] = ["empirical", "true", "exact"];
+
+function checkRequest(fn: string, request: unknown): CaptureRequest {
+  if (typeof request !== "object" || request === null) {
+    throw new TypeError(`${fn}: request must be { fisher, seed } (got ${request === null ? "null" : typeof request})`);
+  }
+  const { fisher, seed } = request as { fisher?: unknown; seed?: unknown };
+  if (!FISHER_MODES.includes(fisher as FisherMode)) {
+    throw new RangeError(`${fn}: request.fisher must be "empirical", "true" or "exact" (got ${String(fisher)})`);
+  }
+  if (typeof seed !== "number" || !Number.isSafeInteger(seed)) {
+    throw new RangeError(`${fn}: request.seed must be a safe integer (got ${String(seed)})`);
+  }
+  return Object.freeze({ fisher: fisher as FisherMode, seed });
 }
 
 function join(prefix: string, name: string): string {
@@ -90,6 +152,8 @@ export abstract class Module implements CurvatureModel {
   /** Train mode (dropout active, BatchNorm uses batch statistics) or eval mode. */
   training = true;
   protected capturing = false;
+  /** The request of the following captured passes; see `setCapture`. */
+  protected captureRequest: CaptureRequest = EMPIRICAL;
   private readonly ownParams: Parameter[] = [];
   private readonly ownBuffers = new Map<string, FloatArray>();
   private readonly ownBufferShapes = new Map<string, readonly number[]>();
@@ -170,11 +234,34 @@ export abstract class Module implements CurvatureModel {
     return out;
   }
 
-  /** Turns capture of ā and g on or off for the whole subtree (off: no copies, no hooks). */
-  setCapture(on: boolean): void {
-    this.capturing = on;
-    for (const [, c] of this.children) c.setCapture(on);
+  /** BatchNorm-style layers of the subtree in registration order; BatchNorm (affine) adds itself. */
+  scaleShiftLayers(): readonly ScaleShiftLayer[] {
+    const out: ScaleShiftLayer[] = [];
+    for (const [, c] of this.children) out.push(...c.scaleShiftLayers());
+    return out;
   }
+
+  /**
+   * Turns capture on or off for the whole subtree (off: no copies, no hooks, and every statistics
+   * object becomes null so nothing stale can be read). `request` (default: keep the current one,
+   * initially `{ fisher: "empirical", seed: 0 }`) says which Fisher the next passes capture; "true"
+   * and "exact" are computed by nn's losses (see the package README).
+   */
+  setCapture(on: boolean, request?: CaptureRequest): void {
+    const fn = "setCapture";
+    if (typeof on !== "boolean") throw new TypeError(`${fn}: on must be a boolean (got ${typeof on})`);
+    this.applyCapture(on, request === undefined ? null : checkRequest(fn, request));
+  }
+
+  private applyCapture(on: boolean, request: CaptureRequest | null): void {
+    this.capturing = on;
+    if (request !== null) this.captureRequest = request;
+    this.captureChanged(on);
+    for (const [, c] of this.children) c.applyCapture(on, request);
+  }
+
+  /** Layers with capture state react here (set the request on their site; clear when off). */
+  protected captureChanged(_on: boolean): void {}
 
   /** Sets train (true) or eval (false) mode for the whole subtree; returns this. */
   train(on = true): this {

@@ -12,6 +12,6 @@ it("the README example runs, learns the toy problem and reloads its checkpoint",
   }
   const loss = Number(/loss after 20 epochs: ([0-9.]+)/.exec(lines[0] ?? "")?.[1]);
   expect(loss).toBeLessThan(0.1); // ln 2 ≈ 0.69 at chance
-  expect(lines[1]).toBe("0: dense 16×2, ā 96, g 512");
+  expect(lines[1]).toBe("0: dense 16×2, ā 96, g 512, true Fisher");
   expect(lines[3]).toMatch(new RegExp(`reloaded loss ${loss.toFixed(4)}$`));
 });

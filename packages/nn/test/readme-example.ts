@@ -1,6 +1,6 @@
 import { noGrad, wrap } from "@ekfac-ts/autodiff";
 import { Rng } from "@ekfac-ts/linalg";
-import { BatchLoader, loadCheckpoint, mlp, sampleCategorical, saveCheckpoint, softmaxCrossEntropy } from "@ekfac-ts/nn";
+import { BatchLoader, loadCheckpoint, mlp, saveCheckpoint, softmaxCrossEntropy } from "@ekfac-ts/nn";
 
 // A toy 2-class problem: 256 points in R², label = [x₀ + x₁ > 0].
 const rng = new Rng(1);
@@ -28,16 +28,18 @@ const all = wrap(inputs, [count, 2]);
 const finalLoss = noGrad(() => softmaxCrossEntropy(model.forward(all), targets).item());
 console.log(`loss after 20 epochs: ${finalLoss.toFixed(4)}`);
 
-// Curvature capture for KFAC/EKFAC: ā and g = N·∂L/∂s of the last pass, per layer.
-model.setCapture(true);
+// Curvature capture for KFAC/EKFAC: ā and g = N·∂L/∂s per layer. With fisher "true" the loss itself
+// backpropagates targets sampled from the model (seeded) for g; backward still gives the gradients.
+model.setCapture(true, { fisher: "true", seed: 3 });
 model.zeroGrad();
-const logits = model.forward(wrap(inputs.subarray(0, 64), [32, 2]));
-softmaxCrossEntropy(logits, sampleCategorical(logits, new Rng(3))).backward(); // true-Fisher targets
+softmaxCrossEntropy(model.forward(wrap(inputs.subarray(0, 64), [32, 2])), targets.subarray(0, 32)).backward();
 for (const layer of model.curvatureLayers()) {
   const s = layer.statistics;
-  console.log(`${layer.name}: ${layer.kind} ${layer.outDim}×${layer.inDim}, ā ${s?.a.length}, g ${s?.g.length}`);
+  console.log(
+    `${layer.name}: ${layer.kind} ${layer.outDim}×${layer.inDim}, ā ${s?.a.length}, g ${s?.g.length}, ${s?.fisher} Fisher`,
+  );
 }
-model.setCapture(false);
+model.setCapture(false); // statistics become null: nothing stale can be read
 
 // Checkpoints are safetensors files (PyTorch state_dict names).
 const bytes = saveCheckpoint(model, { epochs: "20" });

@@ -12,14 +12,13 @@ import {
   DenseEigenCorrected,
   type GradientTransformation,
   kroneckerDense,
-  type LayerStatistics,
   type OptimizerTransform,
   type Params,
   scaleByLearningRate,
   sgd,
 } from "@ekfac-ts/ekfac";
 import { cholesky, eigh, gemm } from "@ekfac-ts/linalg";
-import { Linear } from "@ekfac-ts/nn";
+import { type LayerStatistics, Linear } from "@ekfac-ts/nn";
 import { describe, expect, it } from "vitest";
 import { lawById } from "./catalogue.ts";
 import { defaultImplementation, type Implementation, withImplementation } from "./impl.ts";

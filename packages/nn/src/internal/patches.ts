@@ -1,14 +1,18 @@
 /**
- * Reorders a Conv2d's output gradient into the row layout of ekfac's capture interface
- * (shared/paper-notes.md §6): `groups × (N·T) × (C_out/G)`, example-major rows `n·T + t`.
+ * Reorders a layer's output gradient into the row layout of ekfac's capture interface
+ * (shared conventions of `capture.ts`): `groups × (E·T) × (C_out/G)`, example-major rows `e·T + t`.
+ * Dense layers are the case T = 1, groups = 1; BatchNorm2d's x̂ uses the same reordering (groups = 1).
  * The patches ā themselves come from autodiff's im2col (its `onPatches` hook), so there is one im2col.
+ *
+ * Exact-Fisher passes write pseudo-example rows: pass `cls` of `classes` puts example n at row
+ * `e = n·classes + cls` of `E = N·classes` rows (example-major, as the capture contract fixes).
  * Cost: O(N·C_out·T) writes, no allocation (the caller owns `out`).
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
 
 /**
- * Reorders the output gradient `N × C_out × T` (NCHW) into `groups × (N·T) × (C_out/G)` rows, scaled
- * by `scale` (= N, turning ∂L/∂s into the per-example g of the capture convention).
+ * Reorders the output gradient `N × C_out × T` (NCHW) into `groups × (N·classes·T) × (C_out/G)` rows
+ * `(n·classes + cls)·T + t`, scaled by `scale` (= N, turning ∂L/∂s into the per-example g).
  */
 export function gatherOutputGradInto(
   out: FloatArray,
@@ -18,14 +22,16 @@ export function gatherOutputGradInto(
   T: number,
   groups: number,
   scale: number,
+  classes = 1,
+  cls = 0,
 ): FloatArray {
   const cg = cOut / groups;
-  const rows = n * T;
+  const rows = n * classes * T;
   for (let k = 0; k < groups; k++) {
     for (let e = 0; e < n; e++) {
       for (let c = 0; c < cg; c++) {
         const src = (e * cOut + k * cg + c) * T;
-        let dst = (k * rows + e * T) * cg + c;
+        let dst = (k * rows + (e * classes + cls) * T) * cg + c;
         for (let t = 0; t < T; t++, dst += cg) out[dst] = scale * (grad[src + t] as number);
       }
     }

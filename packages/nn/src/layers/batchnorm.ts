@@ -12,11 +12,26 @@
  * gradient — including the paths through μ and σ²_B — is autodiff's; the running-stat update is done
  * on plain arrays and is not differentiated. Deviation: with m = 1 the unbiased variance is undefined;
  * the running variance then takes σ²_B (= 0) rather than NaN.
- * Cost: O(m·C) per pass, a handful of elementwise ops.
+ *
+ * Scale-and-shift capture (the `ScaleShiftLayer` of ekfac's capture interface): with capture on and
+ * learnable γ, β, the forward copies x̂ (the normalised input, before γ and β) as `(N·T) × C` rows
+ * `n·T + t` (T = H·W for 2d, 1 for 1d) and a hook on y stores `g = N·∂L/∂y` in the same layout, so
+ * `∂L/∂γ_c = (1/N) Σ_{n,t} g[n,t,c]·x̂[n,t,c]` and `∂L/∂β_c = (1/N) Σ_{n,t} g[n,t,c]` (γ multiplies x̂
+ * directly, so these hold in train mode too, where x̂ itself depends on the whole batch). Fisher
+ * modes and pass counting as for Linear (see `internal/capture.ts`).
+ * Cost: O(m·C) per pass, a handful of elementwise ops; capture adds O(m·C) copies.
  */
 import { add, div, mean, mul, reshape, sqrt, sub, type Tensor, wrap } from "@ekfac-ts/autodiff";
 import { allocate, type FloatArray } from "@ekfac-ts/linalg";
-import { Module, type Parameter } from "../module.ts";
+import { CaptureSite } from "../internal/capture.ts";
+import { gatherOutputGradInto } from "../internal/patches.ts";
+import {
+  Module,
+  type Parameter,
+  type ParameterRef,
+  type ScaleShiftLayer,
+  type ScaleShiftStatistics,
+} from "../module.ts";
 import type { LayerInit } from "./linear.ts";
 
 export interface BatchNormOptions extends Pick<LayerInit, "dtype"> {
@@ -37,6 +52,8 @@ abstract class BatchNorm extends Module {
   readonly runningVar: FloatArray;
   /** Number of train-mode batches seen (PyTorch's num_batches_tracked), kept as a float buffer. */
   readonly batchesTracked: FloatArray;
+  readonly kind = "scale-shift" as const;
+  private readonly site: CaptureSite<"xhat">;
 
   constructor(
     readonly features: number,
@@ -55,6 +72,34 @@ abstract class BatchNorm extends Module {
     this.runningMean = this.registerBuffer("running_mean", allocate(features, dtype));
     this.runningVar = this.registerBuffer("running_var", allocate(features, dtype).fill(1));
     this.batchesTracked = this.registerBuffer("num_batches_tracked", allocate(1, dtype), []);
+    this.site = new CaptureSite("xhat", 1, features, features);
+  }
+
+  get channels(): number {
+    return this.features;
+  }
+
+  /** γ (listed as a scale-shift layer only when affine). */
+  get scale(): ParameterRef {
+    if (this.weight === null) throw new RangeError(`BatchNorm(${this.path || "root"}): scale: affine is false`);
+    return this.weight;
+  }
+
+  get shift(): ParameterRef | null {
+    return this.bias;
+  }
+
+  get statistics(): ScaleShiftStatistics | null {
+    return this.site.statistics;
+  }
+
+  override scaleShiftLayers(): readonly ScaleShiftLayer[] {
+    return this.weight === null ? [] : [this];
+  }
+
+  protected override captureChanged(on: boolean): void {
+    this.site.request = this.captureRequest;
+    if (!on) this.site.clear();
   }
 
   forward(x: Tensor): Tensor {
@@ -81,9 +126,19 @@ abstract class BatchNorm extends Module {
       y = div(sub(x, rm), sqrt(add(rv, this.eps)));
     }
     if (this.weight !== null && this.bias !== null) {
+      const xhat = y;
       y = add(mul(y, reshape(this.weight.tensor, bshape)), reshape(this.bias.tensor, bshape));
+      if (this.capturing) this.captureXhat(xhat, y);
     }
     return y;
+  }
+
+  private captureXhat(xhat: Tensor, y: Tensor): void {
+    const n = xhat.shape[0] as number;
+    const T = xhat.size / (n * this.features);
+    // NCHW → rows n·T + t, columns c: the same reordering as an output gradient (scale 1).
+    gatherOutputGradInto(this.site.inputs(n, T, xhat.dtype), xhat.data, n, this.features, T, 1, 1);
+    this.site.attach(y);
   }
 
   private updateRunning(mu: FloatArray, v: FloatArray, m: number): void {

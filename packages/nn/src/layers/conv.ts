@@ -13,11 +13,11 @@
  * Cost: 2·N·T·C_out·(C_in/groups)·kh·kw flops forward; capture adds O(groups·N·T·(aDim + C_out/groups)).
  */
 import { conv2d, type Tensor } from "@ekfac-ts/autodiff";
-import { allocate, type FloatArray } from "@ekfac-ts/linalg";
+import { allocate } from "@ekfac-ts/linalg";
 import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
-import { gatherOutputGradInto } from "../internal/patches.ts";
+import { CaptureSite } from "../internal/capture.ts";
 import { type CurvatureLayer, type LayerStatistics, Module, type Parameter } from "../module.ts";
-import { CaptureBuffers, type LayerInit, rngOf } from "./linear.ts";
+import { type LayerInit, rngOf } from "./linear.ts";
 
 export type Pair = number | readonly [number, number];
 
@@ -51,8 +51,7 @@ export class Conv2d extends Module implements CurvatureLayer {
   readonly dilation: readonly [number, number];
   readonly weight: Parameter;
   readonly bias: Parameter | null;
-  private readonly capture = new CaptureBuffers();
-  private published: LayerStatistics | null = null;
+  private readonly site: CaptureSite<"a">;
 
   constructor(
     readonly inChannels: number,
@@ -92,10 +91,16 @@ export class Conv2d extends Module implements CurvatureLayer {
     this.bias = this.hasBias
       ? this.registerParameter("bias", pytorchDefaultBias(allocate(outChannels, dtype), this.inDim, rng), [outChannels])
       : null;
+    this.site = new CaptureSite("a", groups, this.inDim + (this.hasBias ? 1 : 0), outChannels);
   }
 
   get statistics(): LayerStatistics | null {
-    return this.published;
+    return this.site.statistics;
+  }
+
+  protected override captureChanged(on: boolean): void {
+    this.site.request = this.captureRequest;
+    if (!on) this.site.clear();
   }
 
   override curvatureLayers(): readonly CurvatureLayer[] {
@@ -110,22 +115,18 @@ export class Conv2d extends Module implements CurvatureLayer {
     }
     const params = { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups };
     if (!this.capturing) return conv2d(x, this.weight.tensor, this.bias?.tensor ?? null, params);
-    const cap = this.capture;
+    const site = this.site;
     const K = this.inDim;
     const aDim = K + (this.hasBias ? 1 : 0);
-    const cg = this.outChannels / this.groups;
-    let rows = 0;
     const s = conv2d(x, this.weight.tensor, this.bias?.tensor ?? null, {
       ...params,
       onPatches: (patches, geometry) => {
-        rows = geometry.batch * geometry.positions;
-        cap.ensure(this.groups * rows * aDim, this.groups * rows * cg, x.dtype);
-        const a = cap.a as FloatArray;
+        const a = site.inputs(geometry.batch, geometry.positions, x.dtype);
         if (!this.hasBias) {
           a.set(patches.subarray(0, a.length));
           return;
         }
-        for (let r = 0; r < this.groups * rows; r++) {
+        for (let r = 0; r < a.length / aDim; r++) {
           const src = r * K;
           const dst = r * aDim;
           for (let j = 0; j < K; j++) a[dst + j] = patches[src + j] as number;
@@ -133,14 +134,7 @@ export class Conv2d extends Module implements CurvatureLayer {
         }
       },
     });
-    const n = s.shape[0] as number;
-    const T = (s.shape[2] as number) * (s.shape[3] as number);
-    this.published = null;
-    s.registerHook((grad) => {
-      gatherOutputGradInto(cap.g as FloatArray, grad.data, n, this.outChannels, T, this.groups, n);
-      cap.publish(n, T);
-      this.published = cap.stats;
-    });
+    site.attach(s);
     return s;
   }
 }

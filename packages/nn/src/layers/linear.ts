@@ -7,12 +7,14 @@
  * bias) and registers a gradient hook on `S` that stores `g_n = N·∂L/∂s_n` (reverse mode on the MEAN
  * loss yields `g_n/N`). Then `∇W̄ = (1/N) Σ_n g_n ā_nᵀ`. Buffers are reused while N is unchanged; with
  * capture off nothing is copied and no hook is registered. `statistics` is null from a capturing
- * forward until the backward through it has run.
+ * forward until g is known: after the Fisher pass of an nn loss ("true"/"exact", see
+ * `internal/capture.ts`) or after the backward through it ("empirical"), and again after capture off.
  * Cost: 2·N·outDim·inDim flops forward; capture adds O(N·(inDim + outDim)) copies.
  */
 import { add, matmul, type Tensor } from "@ekfac-ts/autodiff";
-import { allocate, type DType, type FloatArray, Rng } from "@ekfac-ts/linalg";
+import { allocate, type DType, Rng } from "@ekfac-ts/linalg";
 import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
+import { CaptureSite } from "../internal/capture.ts";
 import { type CurvatureLayer, type LayerStatistics, Module, type Parameter } from "../module.ts";
 
 export interface LayerInit {
@@ -31,37 +33,13 @@ export function rngOf(r: Rng | number | undefined): Rng {
   return r instanceof Rng ? r : new Rng(r ?? 0);
 }
 
-/** Reusable capture buffers: reallocated only when the required length changes. */
-export class CaptureBuffers {
-  a: FloatArray | null = null;
-  g: FloatArray | null = null;
-  stats: LayerStatistics | null = null;
-
-  ensure(aLength: number, gLength: number, dtype: DType): void {
-    if (this.a === null || this.a.length !== aLength || this.a instanceof Float64Array !== (dtype === "float64"))
-      this.a = allocate(aLength, dtype);
-    if (this.g === null || this.g.length !== gLength || this.g instanceof Float64Array !== (dtype === "float64"))
-      this.g = allocate(gLength, dtype);
-  }
-
-  publish(batchSize: number, positions: number): void {
-    const a = this.a as FloatArray;
-    const g = this.g as FloatArray;
-    const s = this.stats;
-    if (s === null || s.batchSize !== batchSize || s.positions !== positions || s.a !== a || s.g !== g) {
-      this.stats = { batchSize, positions, a, g };
-    }
-  }
-}
-
 export class Linear extends Module implements CurvatureLayer {
   readonly kind = "dense" as const;
   readonly groups = 1;
   readonly hasBias: boolean;
   readonly weight: Parameter;
   readonly bias: Parameter | null;
-  private readonly capture = new CaptureBuffers();
-  private published: LayerStatistics | null = null;
+  private readonly site: CaptureSite<"a">;
 
   constructor(
     readonly inDim: number,
@@ -83,10 +61,16 @@ export class Linear extends Module implements CurvatureLayer {
     this.bias = this.hasBias
       ? this.registerParameter("bias", pytorchDefaultBias(allocate(outDim, dtype), inDim, rng), [outDim])
       : null;
+    this.site = new CaptureSite("a", 1, inDim + (this.hasBias ? 1 : 0), outDim);
   }
 
   get statistics(): LayerStatistics | null {
-    return this.published;
+    return this.site.statistics;
+  }
+
+  protected override captureChanged(on: boolean): void {
+    this.site.request = this.captureRequest;
+    if (!on) this.site.clear();
   }
 
   override curvatureLayers(): readonly CurvatureLayer[] {
@@ -109,9 +93,7 @@ export class Linear extends Module implements CurvatureLayer {
     const n = x.shape[0] as number;
     const din = this.inDim;
     const aDim = din + (this.hasBias ? 1 : 0);
-    const cap = this.capture;
-    cap.ensure(n * aDim, n * this.outDim, x.dtype);
-    const a = cap.a as FloatArray;
+    const a = this.site.inputs(n, 1, x.dtype);
     const xd = x.data;
     // Plain index loops, not subarray views: no per-row allocation in the training step.
     for (let r = 0; r < n; r++) {
@@ -120,13 +102,6 @@ export class Linear extends Module implements CurvatureLayer {
       for (let j = 0; j < din; j++) a[dst + j] = xd[src + j] as number;
       if (this.hasBias) a[dst + din] = 1;
     }
-    this.published = null;
-    s.registerHook((grad) => {
-      const g = cap.g as FloatArray;
-      const gd = grad.data;
-      for (let i = 0; i < g.length; i++) g[i] = n * (gd[i] as number);
-      cap.publish(n, 1);
-      this.published = cap.stats;
-    });
+    this.site.attach(s);
   }
 }
