@@ -3,7 +3,7 @@
  * Shared by every curvature block; kernels downstream trust what leaves this file.
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
-import type { LayerStatistics } from "../capture.ts";
+import type { LayerBatch } from "../capture.ts";
 
 /** The shape of one curvature layer, as the blocks need it (a subset of `CurvatureLayer`). */
 export interface LayerShape {
@@ -53,7 +53,7 @@ export function checkShape(fn: string, shape: LayerShape): BlockDims {
 }
 
 /** Checks the statistics against the layer; returns rows = N·T. Throws TypeError/RangeError. */
-export function checkStatistics(fn: string, kind: "dense" | "conv2d", dims: BlockDims, stats: LayerStatistics): number {
+export function checkStatistics(fn: string, kind: "dense" | "conv2d", dims: BlockDims, stats: LayerBatch): number {
   if (stats === null || typeof stats !== "object") throw new TypeError(`${fn}: statistics must be an object`);
   const { batchSize: n, positions: t } = stats;
   if (!isPositiveInt(n)) throw new RangeError(`${fn}: statistics.batchSize must be a positive integer (got ${n})`);
