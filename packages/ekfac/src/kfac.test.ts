@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { blobs, lowRankData, TinyMlp } from "../test/tiny-mlp.ts";
-import type { CaptureRequest, CurvatureModel } from "./capture.ts";
+import type { CaptureRequest, CurvatureModel, ScaleShiftLayer } from "./capture.ts";
 import { meanGradient } from "./curvature/exact-fisher.ts";
 import { DenseEigenCorrected, type KroneckerBlock } from "./curvature/kronecker-block.ts";
 import { ekfac } from "./ekfac.ts";
@@ -526,6 +526,57 @@ describe("every parameter is covered", () => {
     opt.step();
     expect(extra.value[0]).toBeCloseTo(1 - (0.1 * 0.5) / (32 * 0.25 + 1e-3), 6);
     expect(extra.value[1]).toBeCloseTo(2 + (0.1 * 0.25) / (32 * 0.0625 + 1e-3), 6);
+  });
+
+  it("a scale-shift layer gets its per-channel 2×2 Fisher: Δ_c = (F_c + εI)⁻¹ ∇_c, checked pass and Fisher", () => {
+    const t = classifier();
+    const channels = 2;
+    const gamma = { name: "bn.weight", value: new Float32Array([1, 1]), grad: new Float32Array([0.3, -0.2]) };
+    const beta = { name: "bn.bias", value: new Float32Array([0, 0]), grad: new Float32Array([0.1, 0.4]) };
+    const e = 3;
+    const xhat = Float64Array.of(1, -1, 0.5, 2, -1.5, 0.25);
+    const g = Float64Array.of(0.2, 0.1, -0.4, 0.3, 0.6, -0.2);
+    const layer: ScaleShiftLayer = {
+      name: "bn",
+      kind: "scale-shift",
+      channels,
+      scale: gamma,
+      shift: beta,
+      get statistics() {
+        return { batchSize: e, positions: 1, xhat, g, fisher: "true" as const, pass: t.model.pass };
+      },
+    };
+    const model: CurvatureModel = {
+      curvatureLayers: () => t.model.curvatureLayers(),
+      scaleShiftLayers: () => [layer],
+      parameters: () => [...t.model.parameters(), gamma, beta],
+      setCapture: (on, request) => t.model.setCapture(on, request),
+    };
+    const chainT = ekfac(model, { learningRate: 0.1, momentum: 0, klClip: null, damping: 0.01 });
+    expect(chainT.curvature.plan.slice(4).map((p) => p.rule)).toEqual(["ScaleAndShift scale", "ScaleAndShift shift"]);
+    const opt = new Optimizer(chainT, model);
+    const b = t.batch(0);
+    t.model.forwardBackward(b.x, b.y, b.n);
+    opt.step();
+    for (let c = 0; c < channels; c++) {
+      let f00 = 0;
+      let f01 = 0;
+      let f11 = 0;
+      for (let n = 0; n < e; n++) {
+        const vg = (g[n * channels + c] as number) * (xhat[n * channels + c] as number);
+        const vb = g[n * channels + c] as number;
+        f00 += (vg * vg) / e;
+        f01 += (vg * vb) / e;
+        f11 += (vb * vb) / e;
+      }
+      const a = f00 + 0.01;
+      const d = f11 + 0.01;
+      const det = a * d - f01 * f01;
+      const gg = gamma.grad[c] as number;
+      const gb = beta.grad[c] as number;
+      expect(gamma.value[c]).toBeCloseTo(1 - (0.1 * (d * gg - f01 * gb)) / det, 5);
+      expect(beta.value[c]).toBeCloseTo(-(0.1 * (a * gb - f01 * gg)) / det, 5);
+    }
   });
 
   it('otherParameters: "first-order" gives the raw gradient, as an explicit choice', () => {

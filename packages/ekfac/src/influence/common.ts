@@ -24,7 +24,15 @@ import type {
   BatchCaptureModel as CurvatureModel,
   LayerBatch as LayerStatistics,
 } from "../capture.ts";
-import { allFinite, type BlockDims, checkShape, checkStatistics, type LayerShape } from "../internal/stats.ts";
+import {
+  allFinite,
+  type BlockDims,
+  checkShape,
+  checkStatistics,
+  type LayerShape,
+  layerShape,
+} from "../internal/stats.ts";
+
 
 /** Which targets a batch callback backpropagates: the dataset's labels or samples from the model. */
 export type InfluenceTargets = "labels" | "sampled";
@@ -56,16 +64,6 @@ export interface Float64Statistics {
   readonly positions: number;
   readonly a: Float64Array;
   readonly g: Float64Array;
-}
-
-export function layerShape(layer: CurvatureLayer): LayerShape {
-  return {
-    kind: layer.kind,
-    outDim: layer.outDim,
-    inDim: layer.inDim,
-    hasBias: layer.hasBias,
-    groups: layer.groups,
-  };
 }
 
 export function describeShape(s: LayerShape): string {

@@ -17,6 +17,17 @@ export interface LayerShape {
   readonly groups: number;
 }
 
+/** The block shape of a layer (the fields of `LayerShape`, copied so later changes to the layer cannot leak in). */
+export function layerShape(layer: LayerShape): LayerShape {
+  return {
+    kind: layer.kind,
+    outDim: layer.outDim,
+    inDim: layer.inDim,
+    hasBias: layer.hasBias,
+    groups: layer.groups,
+  };
+}
+
 /** Derived sizes: `aDim = inDim (+1)`, `gDim = outDim/groups`, `P = outDim·aDim`. */
 export interface BlockDims {
   readonly aDim: number;

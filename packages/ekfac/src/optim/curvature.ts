@@ -54,7 +54,7 @@ import { klScaleFromDot } from "../curvature/kl-clip.ts";
 import { checkDamping, type KfacDamping, KroneckerBlock } from "../curvature/kronecker-block.ts";
 import { ParameterDiagonalFisher } from "../curvature/parameter-diagonal.ts";
 import { ScaleShiftBlock } from "../curvature/scale-shift.ts";
-import { allFinite } from "../internal/stats.ts";
+import { allFinite, layerShape } from "../internal/stats.ts";
 import { checkCount, checkDecay, checkParamList, checkPositive } from "./checks.ts";
 import type { Schedule } from "./schedules.ts";
 import type { GradientTransformation, Params, SkipReason, TransformReport } from "./transform.ts";
@@ -269,13 +269,7 @@ export function curvature(
   };
 
   layers.forEach((layer, li) => {
-    const shape = {
-      kind: layer.kind,
-      outDim: layer.outDim,
-      inDim: layer.inDim,
-      hasBias: layer.hasBias,
-      groups: layer.groups,
-    };
+    const shape = layerShape(layer);
     const block =
       approximation === "diagonal"
         ? new DiagonalFisher(shape, { decay: scalingDecay })
