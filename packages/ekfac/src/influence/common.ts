@@ -33,7 +33,6 @@ import {
   layerShape,
 } from "../internal/stats.ts";
 
-
 /** Which targets a batch callback backpropagates: the dataset's labels or samples from the model. */
 export type InfluenceTargets = "labels" | "sampled";
 
