@@ -410,6 +410,19 @@ describe("guards: non-finite input and output, stale statistics, bad arguments",
     );
   });
 
+  it('fisher "exact" refuses the options that need the real batch size ("ra", the diagonal fallback)', () => {
+    const t = classifier();
+    expect(() => ekfac(t.model, { learningRate: 0.1, fisher: "exact", scaling: "ra" })).toThrow(/"ra"/);
+    const extra = { name: "extra", value: new Float32Array(2), grad: null };
+    const model: CurvatureModel = {
+      curvatureLayers: () => t.model.curvatureLayers(),
+      parameters: () => [...t.model.parameters(), extra],
+      setCapture: (on, request) => t.model.setCapture(on, request),
+    };
+    expect(() => kfac(model, { learningRate: 0.1, fisher: "exact" })).toThrow(/otherParameters: "first-order"/);
+    expect(() => kfac(model, { learningRate: 0.1, fisher: "exact", otherParameters: "first-order" })).not.toThrow();
+  });
+
   it("bad options and mismatched capture shapes throw errors naming the argument", () => {
     const m = classifier().model;
     expect(() => kfac(m, { learningRate: 0.1, damping: -1 })).toThrow(/damping must be a finite number > 0 \(got -1\)/);

@@ -67,10 +67,11 @@ export function curvatureChain(
     { ...rest, klClip: kappa === null ? null : { kappa, learningRate: lr } },
     fn,
   );
-  const parts: GradientTransformation[] = [curv as unknown as GradientTransformation];
-  if (mu > 0) parts.push(traceMomentum({ momentum: mu }) as unknown as GradientTransformation);
-  parts.push(scaleByLearningRate(lr) as unknown as GradientTransformation);
-  const c = chain(...parts) as unknown as GradientTransformation<StateValue[]>;
+  const c = (
+    mu > 0
+      ? chain(curv, traceMomentum({ momentum: mu }), scaleByLearningRate(lr))
+      : chain(curv, scaleByLearningRate(lr))
+  ) as GradientTransformation<StateValue[]>;
   return Object.assign(c, { curvature: curv });
 }
 

@@ -95,7 +95,9 @@ export interface CurvatureOptions {
   /** kfac: "eigenbasis" (exact (G⊗A + εI)⁻¹) or "factored-tikhonov" (Martens & Grosse §6.3). Default "eigenbasis". */
   readonly kfacDamping?: KfacDamping;
   /** Parameters outside every curvature and scale-shift layer: "diagonal-fisher" (default, see
-   *  curvature/parameter-diagonal.ts) or "first-order" (their raw gradient, an explicit choice). */
+   *  curvature/parameter-diagonal.ts) or "first-order" (their raw gradient, an explicit choice).
+   *  The fallback, like "ra", needs the number of real examples, so with fisher "exact" (which presents
+   *  N·C pseudo-examples) both are a RangeError. */
   readonly otherParameters?: "diagonal-fisher" | "first-order";
   /** KL-clipping: κ > 0 and the learning rate η (number or schedule) of the chain, or null (none).
    *  The aliases fill it from their own options so the learning rate is given once. Default null. */
@@ -392,6 +394,13 @@ export function curvature(
   for (const s of slots) {
     if (keys.has(s.key)) throw new RangeError(`${fn}: two blocks share the key ${s.key} (rename a layer or parameter)`);
     keys.add(s.key);
+  }
+  if (fisher === "exact" && (fallback.length > 0 || (approximation === "ekfac" && scalingMode === "ra"))) {
+    // Both scale by the number of REAL examples N, which "exact" statistics (E = N·C pseudo-examples)
+    // do not carry.
+    throw new RangeError(
+      `${fn}: fisher: "exact" cannot be combined with ${fallback.length > 0 ? `the diagonal fallback of ${fallback.map((f) => f.key).join(", ")} (set otherParameters: "first-order")` : 'scaling: "ra"'}: both need the batch's number of examples, which exact-mode statistics (N·C pseudo-examples) do not carry`,
+    );
   }
   const firstOrder = parameters.map((_, i) => plan[i]?.block === null);
   const sources = layers.length + scaleShift.length;
