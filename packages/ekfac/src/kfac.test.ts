@@ -5,6 +5,7 @@ import { meanGradient } from "./curvature/exact-fisher.ts";
 import { DenseEigenCorrected, type KroneckerBlock } from "./curvature/kronecker-block.ts";
 import { ekfac } from "./ekfac.ts";
 import { type CurvatureChain, type CurvatureOptimizerOptions, diagonalFisher, kfac } from "./kfac.ts";
+import { adam } from "./optim/aliases.ts";
 import { scaleByLearningRate, traceMomentum } from "./optim/basic.ts";
 import { type CurvatureState, describeCurvature } from "./optim/curvature.ts";
 import { Optimizer } from "./optim/optimizer.ts";
@@ -162,6 +163,30 @@ describe("one optimizer: Optimizer.step for curvature chains", () => {
     const pb = b.model.parameters();
     for (let i = 0; i < pa.length; i++)
       expect(sameBits(pa[i]?.value as Float32Array, pb[i]?.value as Float32Array)).toBe(true);
+  });
+
+  it("first-order chains take the model too: Optimizer(adam, model).step() = step(grads), report without curvature", () => {
+    const a = classifier();
+    const b = classifier();
+    const oa = new Optimizer(adam(1e-2), a.model);
+    const ob = new Optimizer(
+      adam(1e-2),
+      b.model.parameters().map((p) => p.value),
+    );
+    a.model.setCapture(false);
+    b.model.setCapture(false);
+    for (let s = 0; s < 3; s++) {
+      const x = a.batch(s);
+      a.model.forwardBackward(x.x, x.y, x.n);
+      b.model.forwardBackward(x.x, x.y, x.n);
+      expect(oa.step()).toEqual({ skipped: false, reason: null, curvature: null });
+      ob.step(b.model.parameters().map((p) => p.grad as Float32Array));
+    }
+    const pa = a.model.parameters();
+    const pb = b.model.parameters();
+    for (let i = 0; i < pa.length; i++)
+      expect(sameBits(pa[i]?.value as Float32Array, pb[i]?.value as Float32Array)).toBe(true);
+    expect(() => ob.step()).toThrow(/grads is required/);
   });
 
   it("the report says when the basis was refreshed and how much KL-clipping scaled the step", () => {
