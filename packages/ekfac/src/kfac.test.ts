@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { blobs, lowRankData, TinyMlp } from "../test/tiny-mlp.ts";
-import type { CaptureRequest, CurvatureModel, ScaleShiftLayer } from "./capture.ts";
+import type { CaptureRequest, CurvatureModel, ParameterRef, ScaleShiftLayer } from "./capture.ts";
 import { meanGradient } from "./curvature/exact-fisher.ts";
 import { DenseEigenCorrected, type KroneckerBlock } from "./curvature/kronecker-block.ts";
 import { ekfac } from "./ekfac.ts";
@@ -111,6 +111,15 @@ function stateBits(opt: Optimizer): string {
     JSON.stringify(s.meta) +
     s.arrays.map((a) => Array.from(new Uint8Array(a.buffer, a.byteOffset, a.byteLength)).join(",")).join("|")
   );
+}
+
+/** The task's model with one more parameter that no layer owns. */
+function withExtra(t: Task, extra: ParameterRef): CurvatureModel {
+  return {
+    curvatureLayers: () => t.model.curvatureLayers(),
+    parameters: () => [...t.model.parameters(), extra],
+    setCapture: (on, request) => t.model.setCapture(on, request),
+  };
 }
 
 // Curvature settings: for the classifier the library defaults (true Fisher, KL-clipping κ = 1e-3,
@@ -439,11 +448,7 @@ describe("guards: non-finite input and output, stale statistics, bad arguments",
     const t = classifier();
     expect(() => ekfac(t.model, { learningRate: 0.1, fisher: "exact", scaling: "ra" })).toThrow(/"ra"/);
     const extra = { name: "extra", value: new Float32Array(2), grad: null };
-    const model: CurvatureModel = {
-      curvatureLayers: () => t.model.curvatureLayers(),
-      parameters: () => [...t.model.parameters(), extra],
-      setCapture: (on, request) => t.model.setCapture(on, request),
-    };
+    const model = withExtra(t, extra);
     expect(() => kfac(model, { learningRate: 0.1, fisher: "exact" })).toThrow(/otherParameters: "first-order"/);
     expect(() => kfac(model, { learningRate: 0.1, fisher: "exact", otherParameters: "first-order" })).not.toThrow();
   });
@@ -543,11 +548,7 @@ describe("every parameter is covered", () => {
   it("the plan names a block for every parameter; an extra parameter gets the diagonal fallback", () => {
     const t = classifier();
     const extra = { name: "extra", value: new Float32Array([1, 2]), grad: new Float32Array([0.5, -0.25]) };
-    const model: CurvatureModel = {
-      curvatureLayers: () => t.model.curvatureLayers(),
-      parameters: () => [...t.model.parameters(), extra],
-      setCapture: (on, request) => t.model.setCapture(on, request),
-    };
+    const model = withExtra(t, extra);
     const chainT = ekfac(model, classifierOptions);
     expect(chainT.curvature.plan.map((p) => `${p.name}:${p.rule}`)).toEqual([
       "fc0.weight:DenseEigenCorrected weight",
@@ -620,11 +621,7 @@ describe("every parameter is covered", () => {
   it('otherParameters: "first-order" gives the raw gradient, as an explicit choice', () => {
     const t = classifier();
     const extra = { name: "extra", value: new Float32Array([1, 2]), grad: new Float32Array([0.5, -0.25]) };
-    const model: CurvatureModel = {
-      curvatureLayers: () => t.model.curvatureLayers(),
-      parameters: () => [...t.model.parameters(), extra],
-      setCapture: (on, request) => t.model.setCapture(on, request),
-    };
+    const model = withExtra(t, extra);
     const chainT = kfac(model, { learningRate: 0.1, momentum: 0, klClip: null, otherParameters: "first-order" });
     expect(chainT.curvature.plan[4]).toEqual({ name: "extra", block: null, rule: "first-order (raw gradient)" });
     const opt = new Optimizer(chainT, model);

@@ -96,10 +96,7 @@ export class TinyMlp implements CurvatureModel {
       const ys: Float64Array | Int32Array = this.loss === "softmax-ce" ? new Int32Array(n) : new Float64Array(n * k);
       for (let e = 0; e < n; e++) {
         if (this.loss === "softmax-ce") {
-          let m = -Infinity;
-          for (let i = 0; i < k; i++) m = Math.max(m, out[e * k + i] as number);
-          let z = 0;
-          for (let i = 0; i < k; i++) z += Math.exp((out[e * k + i] as number) - m);
+          const { m, z } = logitShift(out, e, k);
           let u = rng.uniform() * z;
           let c = 0;
           for (; c < k - 1; c++) {
@@ -135,10 +132,7 @@ export class TinyMlp implements CurvatureModel {
     let loss = 0;
     for (let e = 0; e < n; e++) {
       if (this.loss === "softmax-ce") {
-        let m = -Infinity;
-        for (let i = 0; i < k; i++) m = Math.max(m, out[e * k + i] as number);
-        let z = 0;
-        for (let i = 0; i < k; i++) z += Math.exp((out[e * k + i] as number) - m);
+        const { m, z } = logitShift(out, e, k);
         const label = y[e] as number;
         loss += -((out[e * k + label] as number) - m - Math.log(z));
         for (let i = 0; i < k; i++)
@@ -217,6 +211,15 @@ export class TinyMlp implements CurvatureModel {
       p.value.set(values[i] as Float32Array);
     });
   }
+}
+
+/** Row e's max logit m and Σ_i exp(s_i − m) (the stable softmax normaliser). */
+function logitShift(out: Float64Array, e: number, k: number): { m: number; z: number } {
+  let m = -Infinity;
+  for (let i = 0; i < k; i++) m = Math.max(m, out[e * k + i] as number);
+  let z = 0;
+  for (let i = 0; i < k; i++) z += Math.exp((out[e * k + i] as number) - m);
+  return { m, z };
 }
 
 /** Three Gaussian blobs in `dim` dimensions: `n` examples (x row-major, integer labels). */
