@@ -7,7 +7,7 @@
 // Data: /build/digits.json (written by make-digits.mjs from the `mnist` package: 14×14 digits) when
 // served, else a synthetic set of 10 Gaussian classes, so the page also works opened on its own.
 import { backward, wrap } from "@ekfac-ts/autodiff";
-import { applyUpdates, ekfac, sgd } from "@ekfac-ts/ekfac";
+import { applyUpdates, ekfac, Optimizer, sgd } from "@ekfac-ts/ekfac";
 import { Rng, zeros } from "@ekfac-ts/linalg";
 import { mlp, softmaxCrossEntropy } from "@ekfac-ts/nn";
 
@@ -77,8 +77,8 @@ async function train({ train: { x, labels }, test }, optimizer, steps, curves) {
   const values = params.map((p) => p.value);
   let step;
   if (optimizer === "ekfac") {
-    const opt = ekfac(model, { learningRate: 0.1, damping: 0.03, basisEvery: 10 });
-    model.setCapture(true);
+    // The optimizer requests capture from the model itself (issue 13's contract with nn).
+    const opt = new Optimizer(ekfac(model, { learningRate: 0.1, damping: 0.03, basisEvery: 10 }), model);
     step = () => opt.step();
   } else {
     const opt = sgd(0.1, { momentum: 0.9 });

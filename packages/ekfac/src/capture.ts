@@ -3,7 +3,8 @@
  *
  * ekfac depends on linalg alone. Any framework that can hand over, per layer, the homogeneous inputs
  * `ā` and the per-example output gradients `g` of the last forward/backward pass can use KFAC and
- * EKFAC; `@ekfac-ts/nn` implements these interfaces (its Linear and Conv2d layers, and its modules).
+ * EKFAC; `@ekfac-ts/nn` implements these interfaces (its Linear, Conv2d and BatchNorm layers, its
+ * losses and its modules).
  *
  * Conventions (shared/paper-notes.md §1 and §6):
  * - Dense layer `s = W a + b`, `W` is `outDim × inDim`. `ā = [a; 1]` when `hasBias`, else `a`, so each
@@ -19,19 +20,49 @@
  *   of `g` (`groups × rows × outDim/groups`), and it is an independent Kronecker block.
  * - The combined parameter `W̄ = [W | b]` is `outDim × aDim` (per group for conv), flattened row-major:
  *   `vec(W̄)[i·aDim + j] = W̄[i, j]`, so `vec(g āᵀ) = g ⊗ ā` and `F ≈ G ⊗ A`.
+ * - Which Fisher: the optimizer asks for one (`CaptureRequest.fisher`), the producer states which one
+ *   its g realise (`fisher` on every statistics object) and numbers its captured passes (`pass`), so
+ *   the consumer can refuse a mismatched or stale batch instead of trusting it silently.
+ * - BatchNorm-style layers (`ScaleShiftLayer`): y = γ·x̂ + β per channel; the per-example gradients are
+ *   ∂ℓ_e/∂γ_c = Σ_t g[e,t,c]·x̂[e,t,c] and ∂ℓ_e/∂β_c = Σ_t g[e,t,c].
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
 
+/** Which Fisher the captured g realise. */
+export type FisherMode = "empirical" | "true" | "exact";
+
+/** What the optimizer asks the model to capture on the following passes. */
+export interface CaptureRequest {
+  /** "empirical": g of the training loss itself. "true": g of the loss against targets sampled from the
+   *  model's predictive distribution (categorical / Bernoulli / Gaussian). "exact": for heads with few
+   *  classes, every class c weighted by the model's probability p_c (kfac-jax's exact Fisher). */
+  readonly fisher: FisherMode;
+  /** Seed of the producer's target sampler for the next captured pass (the optimizer passes a fresh
+   *  seed every step, baseSeed + step, so runs are reproducible). */
+  readonly seed: number;
+}
+
 /** Per-layer statistics of the last forward/backward pass with capture on. */
 export interface LayerStatistics {
-  /** N, the number of examples in the minibatch. */
+  /** Number of (pseudo-)examples E. "exact" mode presents N examples × C classes as E = N·C
+   *  pseudo-examples (rows example-major: e = n·C + c), ā replicated per class and
+   *  g_{(n,c)} = sqrt(C·p_{n,c}) · ∂ℓ_n(y=c)/∂s_n, so that every block formula written for an ordinary
+   *  batch (A = (1/E)Σ āāᵀ, G = (1/E)Σ ggᵀ, S* = (1/E)Σ (…)²) yields the exact Fisher's factors
+   *  without any change in the blocks. */
   readonly batchSize: number;
   /** T, output positions per example (1 for dense layers). */
   readonly positions: number;
-  /** `groups × (N·T) × aDim` homogeneous inputs ā, row-major. */
+  /** `groups × (E·T) × aDim` homogeneous inputs ā, row-major. */
   readonly a: FloatArray;
-  /** `groups × (N·T) × (outDim/groups)` per-example output gradients g, scaled by N. */
+  /** `groups × (E·T) × (outDim/groups)` per-example output gradients g, scaled by N. */
   readonly g: FloatArray;
+  /** Which Fisher these g realise — the producer's statement. The optimizer throws if it differs from
+   *  the mode it requested (e.g. "true" was requested but the loss was not one that can sample). */
+  readonly fisher: FisherMode;
+  /** Counter of captured passes (increments each time new statistics are captured). The optimizer
+   *  remembers the last pass it consumed per layer and throws on reuse (stale statistics) unless the
+   *  user opted in (`reuseStatistics: true`). */
+  readonly pass: number;
 }
 
 /** A view of one parameter tensor: its values and its gradient from the last backward pass. */
@@ -41,6 +72,11 @@ export interface ParameterRef {
   readonly value: FloatArray;
   /** The gradient of the mean loss, same length as `value`, or null when none was computed. */
   readonly grad: FloatArray | null;
+}
+
+/** Anything that lists its parameters (a model): what `new Optimizer(transform, source)` accepts. */
+export interface ParameterSource {
+  parameters(): readonly ParameterRef[];
 }
 
 /** A layer whose curvature KFAC and EKFAC approximate. */
@@ -62,12 +98,61 @@ export interface CurvatureLayer {
   readonly statistics: LayerStatistics | null;
 }
 
+/** BatchNorm-style per-channel scale γ and shift β (y = γ·x̂ + β). */
+export interface ScaleShiftStatistics {
+  /** N examples (E pseudo-examples in "exact" mode, as above). */
+  readonly batchSize: number;
+  /** T positions per example (H·W for BatchNorm2d, 1 for BatchNorm1d). */
+  readonly positions: number;
+  /** `(E·T) × C` normalised inputs x̂, row-major, example-major rows (row e·T + t). */
+  readonly xhat: FloatArray;
+  /** `(E·T) × C` output gradients g = N·∂L/∂y (same Fisher conventions as LayerStatistics.g). */
+  readonly g: FloatArray;
+  readonly fisher: FisherMode;
+  readonly pass: number;
+}
+
+/** A BatchNorm-style layer: per-channel scale (and shift), with its captured statistics. */
+export interface ScaleShiftLayer {
+  readonly name: string;
+  readonly kind: "scale-shift";
+  readonly channels: number;
+  /** C values (γ). */
+  readonly scale: ParameterRef;
+  /** C values (β) or null. */
+  readonly shift: ParameterRef | null;
+  readonly statistics: ScaleShiftStatistics | null;
+}
+
 /** A model as ekfac sees it: its curvature layers and every parameter (including theirs). */
 export interface CurvatureModel {
   /** The layers to precondition with Kronecker-factored curvature, in a stable order. */
   curvatureLayers(): readonly CurvatureLayer[];
+  /** Optional: BatchNorm-style layers with per-channel scale-and-shift curvature. */
+  scaleShiftLayers?(): readonly ScaleShiftLayer[];
   /** Every trainable parameter, in a stable order, including the curvature layers' own. */
   parameters(): readonly ParameterRef[];
-  /** Turn capture of `ā` and `g` on or off for the following passes (off costs nothing). */
-  setCapture(on: boolean): void;
+  /** Turn capture on or off for the following passes. `request` omitted keeps the current request
+   *  (initially { fisher: "empirical", seed: 0 }). Turning capture OFF clears every layer's statistics
+   *  to null (so nothing stale can be read). */
+  setCapture(on: boolean, request?: CaptureRequest): void;
+}
+
+/** The numeric part of `LayerStatistics`: what the curvature blocks read (no provenance fields). */
+export type LayerBatch = Pick<LayerStatistics, "batchSize" | "positions" | "a" | "g">;
+
+/** The numeric part of `ScaleShiftStatistics`. */
+export type ScaleShiftBatch = Pick<ScaleShiftStatistics, "batchSize" | "positions" | "xhat" | "g">;
+
+/** A curvature layer whose statistics carry no provenance (what influence functions read). */
+export type BatchLayer = Omit<CurvatureLayer, "statistics"> & { readonly statistics: LayerBatch | null };
+
+/**
+ * The looser model influence functions accept: layers with plain batches. Every `CurvatureModel` is
+ * one; they ask for the empirical Fisher's g (the training loss's own gradients), as kronfluence does.
+ */
+export interface BatchCaptureModel {
+  curvatureLayers(): readonly BatchLayer[];
+  parameters(): readonly ParameterRef[];
+  setCapture(on: boolean, request?: CaptureRequest): void;
 }

@@ -17,15 +17,15 @@
  *   result is accurate to about ε_machine·‖F‖²_F in the square; it is clamped at 0.
  * Grouped conv layers: F̂ is block-diagonal over groups; F's cross-group blocks count in ‖F‖ only.
  */
-import type { LayerStatistics } from "./capture.ts";
+import type { LayerBatch } from "./capture.ts";
 import { DiagonalFisher } from "./curvature/diagonal.ts";
 import { exactFisher, frobeniusDistance, traceOf } from "./curvature/exact-fisher.ts";
 import { KroneckerBlock } from "./curvature/kronecker-block.ts";
 import { chooseScalingStrategy, scalingInto, scalingRowsSize } from "./curvature/scaling.ts";
 import { checkShape, checkStatistics, type LayerShape } from "./internal/stats.ts";
 
-/** Anything with a dense reconstruction and a trace: the three kinds of block. */
-export type CurvatureBlock = KroneckerBlock | DiagonalFisher;
+/** The layer blocks the Gram error knows how to evaluate (Kronecker and diagonal). */
+type LayerBlock = KroneckerBlock | DiagonalFisher;
 
 export interface ApproximationErrors {
   /** ‖F‖_F of the exact block. */
@@ -40,7 +40,7 @@ export interface ApproximationErrors {
  * from these statistics) and compares them with the exact F: the setting of EKFAC's theorem
  * (paper-notes §3). For small layers (forms P × P matrices).
  */
-export function fisherApproximationReport(shape: LayerShape, stats: LayerStatistics): ApproximationErrors {
+export function fisherApproximationReport(shape: LayerShape, stats: LayerBatch): ApproximationErrors {
   const fn = "fisherApproximationReport";
   const dims = checkShape(fn, shape);
   checkStatistics(fn, shape.kind, dims, stats);
@@ -100,7 +100,7 @@ export interface GramErrorReport {
  * without forming F (paper-notes §3b; see header). Works for dense and conv2d blocks and for
  * DiagonalFisher (identity basis).
  */
-export function gramFrobeniusError(block: CurvatureBlock, stats: LayerStatistics): GramErrorReport {
+export function gramFrobeniusError(block: LayerBlock, stats: LayerBatch): GramErrorReport {
   const fn = "gramFrobeniusError";
   if (!(block instanceof KroneckerBlock || block instanceof DiagonalFisher)) {
     throw new TypeError(`${fn}: block must be a KroneckerBlock or a DiagonalFisher`);

@@ -1,14 +1,15 @@
 /**
  * EKFAC (George, Laurent, Bouthillier, Ballas, Vincent, NeurIPS 2018, Algorithm 1): KFAC's
  * Kronecker-factored eigenbasis refreshed every T_kfe = `basisEvery` steps, and the diagonal scaling
- * S* = E[(U_Gᵀ ∇_n U_A)²] re-estimated every T_s = `scalingEvery` steps from per-example statistics
- * (moving average, restarted on every new basis), or the "ra" variant (`scaling: "ra"`).
- * The schedule, guards and first-order chain are shared with KFAC: see kfac.ts; the block mathematics
- * and per-step cost are in curvature/kronecker-block.ts and curvature/scaling.ts.
+ * S* = E[(U_Gᵀ ∇_n U_A)²] re-estimated every T_s = `scalingEvery` steps (counted globally) from
+ * per-example statistics (moving average, restarted on every new basis), or the "ra" variant
+ * (`scaling: "ra"`). The chain, schedule and guards are shared with KFAC: see kfac.ts and
+ * optim/curvature.ts; the block mathematics and per-step cost are in curvature/kronecker-block.ts and
+ * curvature/scaling.ts. Ignores (RangeError if set): kfacDamping.
  */
 import type { CurvatureModel } from "./capture.ts";
-import { CurvatureOptimizer, type CurvatureOptimizerOptions } from "./kfac.ts";
+import { type CurvatureChain, type CurvatureOptimizerOptions, curvatureChain } from "./kfac.ts";
 
-export function ekfac(model: CurvatureModel, options: CurvatureOptimizerOptions): CurvatureOptimizer {
-  return new CurvatureOptimizer("ekfac", model, "ekfac", options);
+export function ekfac(model: CurvatureModel, options: CurvatureOptimizerOptions): CurvatureChain {
+  return curvatureChain("ekfac", model, "ekfac", options);
 }

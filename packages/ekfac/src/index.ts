@@ -1,15 +1,21 @@
 // Curvature: blocks, references, diagnostics, optimizers, state (George et al. 2018; Martens & Grosse 2015).
-export {
-  type AdaptedLayer,
-  type AdapterOptions,
-  CurvatureAdapter,
-  type CurvatureApproximation,
-  curvaturePrecondition,
-  type FisherMode,
-  type ParameterPlan,
-} from "./adapter.ts";
-export type { CurvatureLayer, CurvatureModel, LayerStatistics, ParameterRef } from "./capture.ts";
-export { DiagonalFisher, type DiagonalFisherOptions } from "./curvature/diagonal.ts";
+export type {
+  BatchCaptureModel,
+  BatchLayer,
+  CaptureRequest,
+  CurvatureLayer,
+  CurvatureModel,
+  FisherMode,
+  LayerBatch,
+  LayerStatistics,
+  ParameterRef,
+  ParameterSource,
+  ScaleShiftBatch,
+  ScaleShiftLayer,
+  ScaleShiftStatistics,
+} from "./capture.ts";
+export type { BasisUpdate, BlockState, CurvatureBlock } from "./curvature/block.ts";
+export { DiagonalFisher, type DiagonalFisherOptions, type DiagonalState } from "./curvature/diagonal.ts";
 export {
   exactFisher,
   frobeniusDistance,
@@ -20,7 +26,6 @@ export {
 } from "./curvature/exact-fisher.ts";
 export { klClipScale } from "./curvature/kl-clip.ts";
 export {
-  type BasisUpdate,
   Conv2dEigenCorrected,
   Conv2dKroneckerFactored,
   DenseEigenCorrected,
@@ -29,11 +34,25 @@ export {
   type KroneckerApproximation,
   KroneckerBlock,
   type KroneckerBlockOptions,
+  type KroneckerState,
 } from "./curvature/kronecker-block.ts";
+export {
+  type Contribution,
+  contributionMeans,
+  layerContribution,
+  mergeBatches,
+  mergeContributions,
+  scaleShiftContribution,
+} from "./curvature/merge.ts";
+export {
+  type MeanGradientBatch,
+  ParameterDiagonalFisher,
+  type ParameterDiagonalState,
+} from "./curvature/parameter-diagonal.ts";
+export { ScaleShiftBlock, type ScaleShiftOptions, type ScaleShiftState } from "./curvature/scale-shift.ts";
 export { chooseScalingStrategy, type ScalingStrategy, scalingCost } from "./curvature/scaling.ts";
 export {
   type ApproximationErrors,
-  type CurvatureBlock,
   compareWithFisher,
   fisherApproximationReport,
   type GramErrorReport,
@@ -68,12 +87,11 @@ export {
 } from "./influence/score.ts";
 export type { BlockDims, LayerShape } from "./internal/stats.ts";
 export {
-  CurvatureOptimizer,
+  type CurvatureChain,
   type CurvatureOptimizerOptions,
-  type CurvatureStats,
+  curvatureChain,
   diagonalFisher,
   kfac,
-  type StepReport,
 } from "./kfac.ts";
 export {
   type AdadeltaOptions,
@@ -120,7 +138,16 @@ export {
   type WeightDecayOptions,
 } from "./optim/basic.ts";
 export { clipByGlobalNorm, clipByValue, globalNorm } from "./optim/clipping.ts";
-export { Optimizer, type OptimizerOptions } from "./optim/optimizer.ts";
+export {
+  type CurvatureApproximation,
+  type CurvatureOptions,
+  type CurvatureState,
+  type CurvatureTransform,
+  curvature,
+  describeCurvature,
+  type ParameterPlan,
+} from "./optim/curvature.ts";
+export { Optimizer, type OptimizerOptions, type StepReport } from "./optim/optimizer.ts";
 export {
   type CosineDecayOptions,
   constantSchedule,
@@ -142,12 +169,14 @@ export { type JsonValue, loadState, loadStateInto, type SavedState, saveState } 
 export {
   applyUpdates,
   type ChainState,
+  type CurvatureStepInfo,
   chain,
   type EmptyState,
   type GradientTransformation,
   identity,
   type Params,
+  type SkipReason,
   type StateOf,
   type StateValue,
+  type TransformReport,
 } from "./optim/transform.ts";
-export { restoreCurvatureState, type SavedCurvatureState, saveCurvatureState } from "./state.ts";

@@ -3,7 +3,7 @@
  * Everything in float64, written for clarity, never used by library code.
  */
 import { Rng } from "@ekfac-ts/linalg";
-import type { LayerStatistics } from "../src/capture.ts";
+import type { LayerBatch } from "../src/capture.ts";
 
 export interface DenseCase {
   readonly shape: {
@@ -13,7 +13,7 @@ export interface DenseCase {
     readonly hasBias: boolean;
     readonly groups: number;
   };
-  readonly stats: LayerStatistics;
+  readonly stats: LayerBatch;
 }
 
 /** Random statistics for a layer: ā rows with the trailing 1 when hasBias; g rows N(0,1)·scale. */

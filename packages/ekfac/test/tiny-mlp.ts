@@ -4,9 +4,15 @@
  * parameters; captures ā (with the trailing 1) and g = N·∂L/∂s per layer, as capture.ts specifies.
  * Hidden activations tanh; output layer linear, then softmax cross-entropy (labels) or squared error
  * ½‖s − y‖² (autoencoder).
+ *
+ * It follows the capture contract (capture.ts): `setCapture(on, { fisher, seed })`; with "true" the
+ * captured g come from a second backward pass against targets sampled from the model (categorical for
+ * softmax, N(s, I) for squared error) with `Rng(seed)`, and the parameter gradients stay those of the
+ * training loss; "exact" is not implemented here, so such passes are labelled "empirical" (the
+ * producer's honest statement). Every captured pass increments `pass`; capture off clears statistics.
  */
 import { Rng } from "@ekfac-ts/linalg";
-import type { CurvatureLayer, CurvatureModel, LayerStatistics, ParameterRef } from "../src/capture.ts";
+import type { CaptureRequest, CurvatureLayer, CurvatureModel, LayerStatistics, ParameterRef } from "../src/capture.ts";
 
 interface MutableLayer extends CurvatureLayer {
   statistics: LayerStatistics | null;
@@ -18,6 +24,9 @@ export class TinyMlp implements CurvatureModel {
   private readonly layers: MutableLayer[] = [];
   private readonly params: ParameterRef[] = [];
   private capture = true;
+  private request: CaptureRequest = { fisher: "empirical", seed: 0 };
+  /** Captured passes so far (the `pass` of the latest statistics). */
+  pass = 0;
 
   constructor(sizes: readonly number[], seed: number, loss: "softmax-ce" | "squared") {
     this.sizes = sizes;
@@ -52,8 +61,10 @@ export class TinyMlp implements CurvatureModel {
   parameters(): readonly ParameterRef[] {
     return this.params;
   }
-  setCapture(on: boolean): void {
+  setCapture(on: boolean, request?: CaptureRequest): void {
     this.capture = on;
+    if (request !== undefined) this.request = request;
+    if (!on) for (const l of this.layers) l.statistics = null;
   }
 
   /** Mean loss over the N rows of x; fills gradients (and statistics when capture is on). */
@@ -77,14 +88,51 @@ export class TinyMlp implements CurvatureModel {
     }
     const out = acts[acts.length - 1] as Float64Array;
     const k = this.sizes[this.sizes.length - 1] as number;
-    let delta = new Float64Array(n * k); // ∂L/∂s of the last layer (mean loss: includes 1/N)
+    const { delta, loss } = this.outputDelta(out, y, n, k);
+    const sampled = this.capture && this.request.fisher === "true";
+    this.backward(delta, acts, pre, n, true, this.capture && !sampled);
+    if (sampled) {
+      const rng = new Rng(this.request.seed);
+      const ys: Float64Array | Int32Array = this.loss === "softmax-ce" ? new Int32Array(n) : new Float64Array(n * k);
+      for (let e = 0; e < n; e++) {
+        if (this.loss === "softmax-ce") {
+          const { m, z } = logitShift(out, e, k);
+          let u = rng.uniform() * z;
+          let c = 0;
+          for (; c < k - 1; c++) {
+            u -= Math.exp((out[e * k + c] as number) - m);
+            if (u <= 0) break;
+          }
+          ys[e] = c;
+        } else {
+          for (let i = 0; i < k; i++) ys[e * k + i] = (out[e * k + i] as number) + rng.normal();
+        }
+      }
+      this.backward(this.outputDelta(out, ys, n, k).delta, acts, pre, n, false, true);
+    }
+    if (this.capture) this.pass++;
+    const fisher = sampled ? "true" : "empirical";
+    if (this.capture) {
+      for (const L of this.layers) {
+        const st = L.statistics as LayerStatistics;
+        L.statistics = { ...st, fisher, pass: this.pass };
+      }
+    }
+    return loss / n;
+  }
+
+  /** ∂L/∂s of the last layer for the mean loss (includes 1/N), and the summed loss. */
+  private outputDelta(
+    out: Float64Array,
+    y: Float64Array | Int32Array,
+    n: number,
+    k: number,
+  ): { delta: Float64Array; loss: number } {
+    const delta = new Float64Array(n * k);
     let loss = 0;
     for (let e = 0; e < n; e++) {
       if (this.loss === "softmax-ce") {
-        let m = -Infinity;
-        for (let i = 0; i < k; i++) m = Math.max(m, out[e * k + i] as number);
-        let z = 0;
-        for (let i = 0; i < k; i++) z += Math.exp((out[e * k + i] as number) - m);
+        const { m, z } = logitShift(out, e, k);
         const label = y[e] as number;
         loss += -((out[e * k + label] as number) - m - Math.log(z));
         for (let i = 0; i < k; i++)
@@ -97,22 +145,36 @@ export class TinyMlp implements CurvatureModel {
         }
       }
     }
+    return { delta, loss };
+  }
+
+  private backward(
+    top: Float64Array,
+    acts: readonly Float64Array[],
+    pre: readonly Float64Array[],
+    n: number,
+    writeGrads: boolean,
+    captureG: boolean,
+  ): void {
+    let delta = top;
     for (let l = this.layers.length - 1; l >= 0; l--) {
       const L = this.layers[l] as MutableLayer;
       const a = acts[l] as Float64Array;
-      const gw = L.weight.grad as Float32Array;
-      const gb = L.bias?.grad as Float32Array;
-      gw.fill(0);
-      gb.fill(0);
-      for (let e = 0; e < n; e++) {
-        for (let i = 0; i < L.outDim; i++) {
-          const d = delta[e * L.outDim + i] as number;
-          gb[i] = (gb[i] as number) + d;
-          for (let j = 0; j < L.inDim; j++)
-            gw[i * L.inDim + j] = (gw[i * L.inDim + j] as number) + d * (a[e * L.inDim + j] as number);
+      if (writeGrads) {
+        const gw = L.weight.grad as Float32Array;
+        const gb = L.bias?.grad as Float32Array;
+        gw.fill(0);
+        gb.fill(0);
+        for (let e = 0; e < n; e++) {
+          for (let i = 0; i < L.outDim; i++) {
+            const d = delta[e * L.outDim + i] as number;
+            gb[i] = (gb[i] as number) + d;
+            for (let j = 0; j < L.inDim; j++)
+              gw[i * L.inDim + j] = (gw[i * L.inDim + j] as number) + d * (a[e * L.inDim + j] as number);
+          }
         }
       }
-      if (this.capture) {
+      if (captureG) {
         const aDim = L.inDim + 1;
         const sa = new Float32Array(n * aDim);
         const sg = new Float32Array(n * L.outDim);
@@ -121,7 +183,7 @@ export class TinyMlp implements CurvatureModel {
           sa[e * aDim + L.inDim] = 1;
           for (let i = 0; i < L.outDim; i++) sg[e * L.outDim + i] = n * (delta[e * L.outDim + i] as number);
         }
-        L.statistics = { batchSize: n, positions: 1, a: sa, g: sg };
+        L.statistics = { batchSize: n, positions: 1, a: sa, g: sg, fisher: "empirical", pass: this.pass };
       }
       if (l > 0) {
         const prev = new Float64Array(n * L.inDim);
@@ -138,7 +200,6 @@ export class TinyMlp implements CurvatureModel {
         delta = prev;
       }
     }
-    return loss / n;
   }
 
   /** Copies of the parameter values (for checkpoints in tests). */
@@ -150,6 +211,15 @@ export class TinyMlp implements CurvatureModel {
       p.value.set(values[i] as Float32Array);
     });
   }
+}
+
+/** Row e's max logit m and Σ_i exp(s_i − m) (the stable softmax normaliser). */
+function logitShift(out: Float64Array, e: number, k: number): { m: number; z: number } {
+  let m = -Infinity;
+  for (let i = 0; i < k; i++) m = Math.max(m, out[e * k + i] as number);
+  let z = 0;
+  for (let i = 0; i < k; i++) z += Math.exp((out[e * k + i] as number) - m);
+  return { m, z };
 }
 
 /** Three Gaussian blobs in `dim` dimensions: `n` examples (x row-major, integer labels). */

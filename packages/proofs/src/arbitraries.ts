@@ -9,7 +9,7 @@
  * `Rng`, so fast-check shrinks the sizes and the seed, and a counterexample prints as that record
  * (`fc.toStringMethod`) instead of hundreds of numbers.
  */
-import type { LayerShape, LayerStatistics } from "@ekfac-ts/ekfac";
+import type { LayerBatch, LayerShape } from "@ekfac-ts/ekfac";
 import {
   type DType,
   gradedSymmetric,
@@ -203,7 +203,7 @@ export type LayerSpecial = "generic" | "one-example" | "same-input" | "rank-defi
 
 export interface LayerCase {
   readonly shape: LayerShape;
-  readonly stats: LayerStatistics & { readonly a: Float64Array; readonly g: Float64Array };
+  readonly stats: LayerBatch & { readonly a: Float64Array; readonly g: Float64Array };
   readonly special: LayerSpecial;
   readonly seed: number;
 }

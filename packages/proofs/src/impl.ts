@@ -9,12 +9,20 @@ import {
   applyUpdates,
   Conv2dEigenCorrected,
   Conv2dKroneckerFactored,
+  contributionMeans,
   DenseEigenCorrected,
   DenseKroneckerFactored,
+  ekfac,
   exactFisher,
+  kfac,
   kroneckerDense,
+  layerContribution,
   meanGradient,
+  mergeBatches,
+  mergeContributions,
+  Optimizer,
   perExampleGradients,
+  ScaleShiftBlock,
   sgd,
 } from "@ekfac-ts/ekfac";
 import { cholesky, eigh, gemm, kron, kronMatVec, solveTriangular, spdSolve, syrk } from "@ekfac-ts/linalg";
@@ -48,6 +56,14 @@ export interface Implementation {
     readonly perExampleGradients: typeof perExampleGradients;
     readonly meanGradient: typeof meanGradient;
     readonly kroneckerDense: typeof kroneckerDense;
+    readonly kfac: typeof kfac;
+    readonly ekfac: typeof ekfac;
+    readonly Optimizer: typeof Optimizer;
+    readonly layerContribution: typeof layerContribution;
+    readonly mergeContributions: typeof mergeContributions;
+    readonly contributionMeans: typeof contributionMeans;
+    readonly mergeBatches: typeof mergeBatches;
+    readonly ScaleShiftBlock: typeof ScaleShiftBlock;
   };
   readonly optim: {
     readonly sgd: typeof sgd;
@@ -70,6 +86,14 @@ export const defaultImplementation: Implementation = {
     perExampleGradients,
     meanGradient,
     kroneckerDense,
+    kfac,
+    ekfac,
+    Optimizer,
+    layerContribution,
+    mergeContributions,
+    contributionMeans,
+    mergeBatches,
+    ScaleShiftBlock,
   },
   optim: { sgd, adam, applyUpdates },
 };

@@ -12,13 +12,14 @@ import {
   DenseEigenCorrected,
   type GradientTransformation,
   kroneckerDense,
+  type LayerBatch,
   type OptimizerTransform,
   type Params,
   scaleByLearningRate,
   sgd,
 } from "@ekfac-ts/ekfac";
 import { cholesky, eigh, gemm } from "@ekfac-ts/linalg";
-import { type LayerStatistics, Linear } from "@ekfac-ts/nn";
+import { Linear } from "@ekfac-ts/nn";
 import { describe, expect, it } from "vitest";
 import { lawById } from "./catalogue.ts";
 import { defaultImplementation, type Implementation, withImplementation } from "./impl.ts";
@@ -69,7 +70,7 @@ const kroneckerSwapped: typeof kroneckerDense = (gMat, g, aMat, a) => kroneckerD
 
 /** A Linear layer whose captured g lacks the factor N (g = ∂L/∂s of the MEAN loss). */
 class LinearWithoutN extends Linear {
-  override get statistics(): LayerStatistics | null {
+  override get statistics() {
     const s = super.statistics;
     if (s === null) return null;
     return { ...s, g: Float64Array.from(s.g, (v) => v / s.batchSize) };
@@ -116,13 +117,13 @@ const sgdEma: typeof sgd = (lr, options = {}) =>
 
 /** EKFAC with S* missing its 1/N (scaled by N). */
 class DenseEkfacTimesN extends DenseEigenCorrected {
-  override updateScaling(stats: LayerStatistics): void {
+  override updateScaling(stats: LayerBatch): void {
     super.updateScaling(stats);
     for (let i = 0; i < this.S.length; i++) this.S[i] = (this.S[i] as number) * stats.batchSize;
   }
 }
 class ConvEkfacTimesN extends Conv2dEigenCorrected {
-  override updateScaling(stats: LayerStatistics): void {
+  override updateScaling(stats: LayerBatch): void {
     super.updateScaling(stats);
     for (let i = 0; i < this.S.length; i++) this.S[i] = (this.S[i] as number) * stats.batchSize;
   }
@@ -130,13 +131,13 @@ class ConvEkfacTimesN extends Conv2dEigenCorrected {
 
 /** EKFAC whose preconditioner adds the damping twice. */
 class DenseEkfacDoubleDamping extends DenseEigenCorrected {
-  override precondition(grad: Float64Array, out: Float64Array, damping: number, raUpdate = false): Float64Array {
-    return super.precondition(grad, out, 2 * damping, raUpdate);
+  override precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {
+    return super.precondition(grad, out, 2 * damping);
   }
 }
 class ConvEkfacDoubleDamping extends Conv2dEigenCorrected {
-  override precondition(grad: Float64Array, out: Float64Array, damping: number, raUpdate = false): Float64Array {
-    return super.precondition(grad, out, 2 * damping, raUpdate);
+  override precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {
+    return super.precondition(grad, out, 2 * damping);
   }
 }
 

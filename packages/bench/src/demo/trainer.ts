@@ -15,14 +15,26 @@
  * Optimizers:
  * - `sgd`: heavy-ball momentum (torch.optim.SGD convention: v ← μv + ∇, θ ← θ − ηv);
  * - `adam`: torch.optim.Adam;
- * - `kfac` / `ekfac`: ekfac's `CurvatureOptimizer` (factors every step, eigendecomposition every T_kfe
- *   steps; EKFAC re-estimates S* every T_s steps) followed by the same heavy-ball momentum.
+ * - `kfac` / `ekfac`: ekfac's curvature chain run by `Optimizer` (factors every step, eigendecomposition
+ *   every T_kfe steps; EKFAC re-estimates S* every T_s steps) followed by the same heavy-ball momentum.
+ *   Until nn labels its statistics itself (issue 13), `curvatureView` adds the Fisher mode this trainer
+ *   realises and a pass counter.
  *
  * Eigendecomposition time is measured by wrapping each block's `updateBasis` (the only place the
  * optimizer eigendecomposes) with a timer: instrumentation of this instance only.
  */
 import { noGrad, wrap } from "@ekfac-ts/autodiff";
-import { adam, type CurvatureOptimizer, ekfac, KroneckerBlock, kfac, Optimizer, sgd } from "@ekfac-ts/ekfac";
+import {
+  adam,
+  type CurvatureLayer,
+  type CurvatureModel,
+  ekfac,
+  type FisherMode,
+  KroneckerBlock,
+  kfac,
+  Optimizer,
+  sgd,
+} from "@ekfac-ts/ekfac";
 import { type FloatArray, Rng } from "@ekfac-ts/linalg";
 import {
   type Sequential,
@@ -128,6 +140,35 @@ function noGradLoss(
   return noGrad(() => lossOf(model, task, x, n, inputSize, labels).data[0] as number);
 }
 
+/** The model as the curvature optimizer reads it, with each statistics object labelled by this trainer. */
+function curvatureView(model: Sequential, fisher: FisherMode): CurvatureModel & { capturing: boolean; pass: number } {
+  const view = {
+    capturing: false,
+    pass: 0,
+    curvatureLayers: (): readonly CurvatureLayer[] =>
+      model.curvatureLayers().map((l) => ({
+        name: l.name,
+        kind: l.kind,
+        outDim: l.outDim,
+        inDim: l.inDim,
+        hasBias: l.hasBias,
+        groups: l.groups,
+        weight: l.weight,
+        bias: l.bias,
+        get statistics() {
+          const st = l.statistics;
+          return st === null ? null : { ...st, fisher, pass: view.pass };
+        },
+      })),
+    parameters: () => model.parameters(),
+    setCapture(on: boolean) {
+      view.capturing = on;
+      model.setCapture(on);
+    },
+  };
+  return view;
+}
+
 /** Builds the trainer for `config` on `model` (whose parameters it updates in place). */
 export function makeTrainer(model: Sequential, task: Task, inputSize: number, config: OptimizerConfig): Trainer {
   const params = model.parameters();
@@ -170,7 +211,10 @@ export function makeTrainer(model: Sequential, task: Task, inputSize: number, co
     fisher: config.fisher ?? "true",
     klClip: config.klClip ?? null,
   } as const;
-  const opt: CurvatureOptimizer = config.name === "kfac" ? kfac(model, options) : ekfac(model, options);
+  const view = curvatureView(model, options.fisher);
+  const transform = config.name === "kfac" ? kfac(view, options) : ekfac(view, options);
+  const opt = new Optimizer(transform, view);
+  let basisRefreshes = 0;
   // Buffers of the true-Fisher pass, made once (they grow only if the batch does).
   const saved = values.map((v) => new Float32Array(v.length));
   const rng = new Rng(12345);
@@ -186,8 +230,7 @@ export function makeTrainer(model: Sequential, task: Task, inputSize: number, co
   };
   let eigenMs = 0;
   const blocks: KroneckerBlock[] = [];
-  for (const l of opt.adapter.layers) {
-    const block = l.block;
+  for (const { block } of transform.curvature.blocks) {
     if (!(block instanceof KroneckerBlock)) continue;
     blocks.push(block);
     const inner = block.updateBasis.bind(block);
@@ -205,19 +248,22 @@ export function makeTrainer(model: Sequential, task: Task, inputSize: number, co
       return eigenMs;
     },
     get basisRefreshes() {
-      return opt.stats.basisRefreshes;
+      return basisRefreshes;
     },
     get skipped() {
-      return opt.stats.skippedSteps;
+      return opt.stepsSkipped;
     },
     step(x, n, labels) {
-      const capture = opt.wantsStatistics;
-      model.setCapture(capture);
+      const capture = view.capturing;
       model.zeroGrad();
+      view.pass++;
+      const apply = () => {
+        if (opt.step().curvature?.basisRefreshed) basisRefreshes++;
+      };
       if (!capture || options.fisher === "empirical") {
         const loss = lossOf(model, task, x, n, inputSize, labels);
         loss.backward();
-        opt.step();
+        apply();
         return loss.data[0] as number;
       }
       // True Fisher: backpropagate the training loss (keeping the graph), save the gradients, then
@@ -240,7 +286,7 @@ export function makeTrainer(model: Sequential, task: Task, inputSize: number, co
         const grad = params[i]?.grad;
         if (grad) grad.set(saved[i] as FloatArray);
       }
-      opt.step();
+      apply();
       return loss.data[0] as number;
     },
   };

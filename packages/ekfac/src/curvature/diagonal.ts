@@ -8,9 +8,10 @@
  * after warm-up. A grouped conv keeps only its within-group diagonal (cross-group entries are not
  * parameters of the same block, but the diagonal of F is complete: a diagonal has no cross terms).
  */
-import type { LayerStatistics } from "../capture.ts";
+import type { LayerBatch } from "../capture.ts";
 import { asFloat64, type BlockDims, checkShape, checkStatistics, ensure, type LayerShape } from "../internal/stats.ts";
-import { checkDamping } from "./kronecker-block.ts";
+import type { BasisUpdate, CurvatureBlock } from "./block.ts";
+import { checkDamping, checkPlainState } from "./kronecker-block.ts";
 import { chooseScalingStrategy, type ScalingWorkspace, scalingInto, scalingRowsSize } from "./scaling.ts";
 
 export interface DiagonalFisherOptions {
@@ -18,13 +19,18 @@ export interface DiagonalFisherOptions {
   readonly decay?: number;
 }
 
-export class DiagonalFisher {
+/** diag(F) in W̄'s row-major layout (groups × gDim × aDim), and the updates folded into it. */
+export type DiagonalState = { D: Float64Array; updates: number };
+
+const NO_BASIS: BasisUpdate = { succeeded: 0, failed: 0 };
+
+export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch> {
+  readonly kind = "Diagonal";
   readonly shape: LayerShape;
   readonly dims: BlockDims;
+  readonly size: number;
   readonly decay: number;
-  /** diag(F) in W̄'s row-major layout (groups × gDim × aDim). */
-  readonly D: Float64Array;
-  updates = 0;
+  state: DiagonalState;
   private wsA: Float64Array = new Float64Array(0);
   private wsG: Float64Array = new Float64Array(0);
   private ws: ScalingWorkspace = { rows: new Float64Array(0), m1: new Float64Array(0), m2: new Float64Array(0) };
@@ -43,11 +49,47 @@ export class DiagonalFisher {
     if (typeof this.decay !== "number" || !(this.decay >= 0 && this.decay < 1)) {
       throw new RangeError(`DiagonalFisher: options.decay must be a number in [0, 1) (got ${String(this.decay)})`);
     }
-    this.D = new Float64Array(this.dims.size);
+    this.size = this.dims.size;
+    this.state = this.initState();
   }
 
+  initState(): DiagonalState {
+    return { D: new Float64Array(this.dims.size), updates: 0 };
+  }
+
+  checkState(fn: string, st: unknown): asserts st is DiagonalState {
+    checkPlainState(fn, st, this.state, ["updates"]);
+  }
+
+  bindState(fn: string, st: DiagonalState): void {
+    if (st === this.state) return;
+    this.checkState(fn, st);
+    this.state = st;
+  }
+
+  get D(): Float64Array {
+    return this.state.D;
+  }
+  get updates(): number {
+    return this.state.updates;
+  }
+
+  /** Checks statistics against this layer (TypeError/RangeError), without touching any state. */
+  checkStatistics(fn: string, stats: LayerBatch): void {
+    checkStatistics(fn, this.shape.kind, this.dims, stats);
+  }
+
+  updateStatistics(stats: LayerBatch): void {
+    this.update(stats);
+  }
+  refreshBasis(): BasisUpdate {
+    return NO_BASIS;
+  }
+  updateScaling(_stats: LayerBatch): void {}
+  updateScalingFromGradient(_grad: Float64Array, _batchSize: number): void {}
+
   /** D ← ρ D + (1 − ρ) D_batch (the first update takes D_batch). */
-  update(stats: LayerStatistics): void {
+  update(stats: LayerBatch): void {
     const rows = checkStatistics("DiagonalFisher.update", this.shape.kind, this.dims, stats);
     const { aDim: a, gDim: g, groups } = this.dims;
     const n = stats.batchSize;
@@ -61,7 +103,8 @@ export class DiagonalFisher {
     this.ws.m1 = ensure(this.ws.m1, g * a);
     this.ws.m2 = ensure(this.ws.m2, g * a);
     this.batch = ensure(this.batch, g * a);
-    const rho = this.updates === 0 ? 0 : this.decay;
+    const st = this.state;
+    const rho = st.updates === 0 ? 0 : this.decay;
     const ga = g * a;
     for (let k = 0; k < groups; k++) {
       scalingInto(
@@ -83,9 +126,9 @@ export class DiagonalFisher {
         this.ws,
       );
       for (let i = 0; i < ga; i++)
-        this.D[k * ga + i] = rho * (this.D[k * ga + i] as number) + (1 - rho) * (this.batch[i] as number);
+        st.D[k * ga + i] = rho * (st.D[k * ga + i] as number) + (1 - rho) * (this.batch[i] as number);
     }
-    this.updates++;
+    st.updates++;
   }
 
   /** out = grad ⊘ (D + ε); `out` may be `grad`. */
@@ -97,7 +140,8 @@ export class DiagonalFisher {
       );
     }
     checkDamping("DiagonalFisher.precondition", damping);
-    for (let i = 0; i < size; i++) out[i] = (grad[i] as number) / ((this.D[i] as number) + damping);
+    const d = this.state.D;
+    for (let i = 0; i < size; i++) out[i] = (grad[i] as number) / ((d[i] as number) + damping);
     return out;
   }
 
@@ -105,7 +149,7 @@ export class DiagonalFisher {
   denseApproximation(): Float64Array {
     const p = this.dims.size;
     const out = new Float64Array(p * p);
-    for (let i = 0; i < p; i++) out[i * p + i] = this.D[i] as number;
+    for (let i = 0; i < p; i++) out[i * p + i] = this.state.D[i] as number;
     return out;
   }
 }

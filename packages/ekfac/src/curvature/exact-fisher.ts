@@ -9,11 +9,11 @@
  * cross-group blocks included. Empirical or true Fisher depending on the g the producer captured.
  * Cost: N·T·P for the per-example gradients, N·P² for F; memory P². Allocates (diagnostics only).
  */
-import type { LayerStatistics } from "../capture.ts";
+import type { LayerBatch } from "../capture.ts";
 import { type BlockDims, checkShape, checkStatistics, type LayerShape } from "../internal/stats.ts";
 
 /** N × P matrix of per-example gradients vec(∇_n), row-major. */
-export function perExampleGradients(shape: LayerShape, stats: LayerStatistics): Float64Array {
+export function perExampleGradients(shape: LayerShape, stats: LayerBatch): Float64Array {
   const dims = checkShape("perExampleGradients", shape);
   checkStatistics("perExampleGradients", shape.kind, dims, stats);
   const out = new Float64Array(stats.batchSize * dims.size);
@@ -31,7 +31,7 @@ export function perExampleGradientsInto(
   stride: number,
   col: number,
   dims: BlockDims,
-  stats: LayerStatistics,
+  stats: LayerBatch,
 ): void {
   const { aDim: a, gDim: g, groups, size } = dims;
   const n = stats.batchSize;
@@ -56,7 +56,7 @@ export function perExampleGradientsInto(
 }
 
 /** F = (1/N) Σ_n v_n v_nᵀ, P × P row-major (float64). */
-export function exactFisher(shape: LayerShape, stats: LayerStatistics): Float64Array {
+export function exactFisher(shape: LayerShape, stats: LayerBatch): Float64Array {
   const v = perExampleGradients(shape, stats);
   const n = stats.batchSize;
   const p = v.length / n;
@@ -73,7 +73,7 @@ export function exactFisher(shape: LayerShape, stats: LayerStatistics): Float64A
 }
 
 /** The mean gradient (1/N) Σ_n vec(∇_n) — what reverse mode on the mean loss returns for W̄. */
-export function meanGradient(shape: LayerShape, stats: LayerStatistics): Float64Array {
+export function meanGradient(shape: LayerShape, stats: LayerBatch): Float64Array {
   const v = perExampleGradients(shape, stats);
   const n = stats.batchSize;
   const p = v.length / n;

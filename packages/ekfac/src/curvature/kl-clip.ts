@@ -26,6 +26,11 @@ export function klClipScale(
     if (g === null || g === undefined) continue;
     for (let i = 0; i < d.length; i++) s += (d[i] as number) * (g[i] as number);
   }
+  return klScaleFromDot(s, learningRate, kappa);
+}
+
+/** ν from s = Σ Δᵀ∇ (the curvature transform accumulates s while it preconditions). */
+export function klScaleFromDot(s: number, learningRate: number, kappa: number): number {
   if (!(s > 0) || !Number.isFinite(s)) return 1;
   return Math.min(1, Math.sqrt(kappa / (learningRate * learningRate * s)));
 }

@@ -312,7 +312,7 @@ describe("scaling variants and input types", () => {
     b.updateScaling(c.stats); // a new basis starts from the per-example S*
     const s0 = b.S.slice();
     const grad = meanGradient(c.shape, c.stats);
-    b.precondition(grad, new Float64Array(grad.length), 0.1, true);
+    b.updateScalingFromGradient(grad, 6);
     // Expected: rotate ∇ by hand, (U_Gᵀ ∇ U_A)[i,j] = Σ_kl uG[k,i] ∇[k,l] uA[l,j].
     const { aDim: a, gDim: g } = b.dims;
     for (let i = 0; i < g; i++) {

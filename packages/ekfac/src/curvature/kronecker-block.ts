@@ -15,13 +15,21 @@
  * Eigenbasis (George et al. 2018 §3.1): A = U_A diag(λ_A) U_Aᵀ, G = U_G diag(λ_G) U_Gᵀ, Q = U_G ⊗ U_A.
  * Refreshed by `updateBasis` (every T_kfe steps, the optimizer decides). Guarded: on no-convergence or
  * non-finite output the previous basis is kept and the failure counted; before any successful
- * decomposition the basis is the identity with λ = diag(factor).
+ * decomposition the basis is the identity with λ = diag(factor). Argument errors of the eigensolver
+ * (RangeError/TypeError: a bug, not a numerical event) propagate. A factor holding NaN/±Inf (it can
+ * only get there by overflow, since the optimizer refuses non-finite statistics) is reset to zero and
+ * its moving average restarted, so the next statistics and refresh can succeed.
  *
  * Scalings S (gDim × aDim per group), the preconditioner being Q diag(vec S) Qᵀ:
  * - "kfac": S_kfac[i,j] = λ_G[i] λ_A[j], i.e. exactly G ⊗ A at the last refresh.
  * - "ekfac": S = moving average of S* = (1/N) Σ_n (U_Gᵀ ∇_n U_A)² (George et al. Algorithm 1; see
  *   scaling.ts), re-estimated from scratch after every basis change (never reused across bases), or
- *   the "ra" variant S ← α S + (1−α) N (U_Gᵀ ∇ U_A)² from the minibatch gradient (paper-notes §5).
+ *   the "ra" variant S ← α S + (1−α) N (U_Gᵀ ∇ U_A)² from the minibatch gradient (paper-notes §5,
+ *   `updateScalingFromGradient`, N the size of THAT gradient's batch, passed by the caller).
+ *
+ * State: every array and counter lives in one plain-data record (`state`, `KroneckerState`), so the
+ * optimizer saves and restores it through the one state format (optim/state.ts); the block object
+ * only adds workspaces. `precondition` reads the state and writes `out`, nothing else.
  *
  * Update (paper-notes §4; George et al. eq. (11)): Δ = U_G [ (U_Gᵀ ∇ U_A) ⊘ (S + ε) ] U_Aᵀ.
  * KFAC with factored Tikhonov damping (Martens & Grosse §6.3): Δ = (G + (√ε/π) I)⁻¹ ∇ (A + π√ε I)⁻¹,
@@ -35,9 +43,18 @@
  * after that, `updateFactors`, `updateScaling` and `precondition` allocate nothing.
  */
 import { gemmStrided } from "@ekfac-ts/linalg";
-import type { LayerStatistics } from "../capture.ts";
-import { asFloat64, type BlockDims, checkShape, checkStatistics, ensure, type LayerShape } from "../internal/stats.ts";
+import type { LayerBatch } from "../capture.ts";
+import {
+  allFinite,
+  asFloat64,
+  type BlockDims,
+  checkShape,
+  checkStatistics,
+  ensure,
+  type LayerShape,
+} from "../internal/stats.ts";
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
+import type { BasisUpdate, CurvatureBlock } from "./block.ts";
 import {
   chooseScalingStrategy,
   type ScalingStrategy,
@@ -66,18 +83,37 @@ export interface KroneckerBlockOptions {
   readonly maxEigIterations?: number;
 }
 
-export interface BasisUpdate {
-  /** Eigendecompositions that succeeded (2 per group when all is well). */
-  readonly succeeded: number;
-  /** Eigendecompositions that failed; the previous basis of that factor was kept. */
-  readonly failed: number;
-}
+/** The plain-data state of a Kronecker block (see the header): arrays and integer counters. */
+export type KroneckerState = {
+  /** Factors, groups × a² and groups × g², row-major. */
+  A: Float64Array;
+  G: Float64Array;
+  /** Eigenvectors (as columns) and eigenvalues (ascending) of the factors at the last refresh. */
+  uA: Float64Array;
+  lambdaA: Float64Array;
+  uG: Float64Array;
+  lambdaG: Float64Array;
+  /** EKFAC scaling (groups × g × a); zeros for KFAC. */
+  S: Float64Array;
+  /** Factor updates since the moving average (re)started. */
+  factorUpdates: number;
+  basisRefreshes: number;
+  basisFailures: number;
+  /** Scaling updates since the last basis change (0: the next one overwrites S). */
+  scalingUpdates: number;
+  /** 1 once every factor has been decomposed successfully, else 0. */
+  hasBasis: number;
+};
+
+const KRONECKER_COUNTERS = ["factorUpdates", "basisRefreshes", "basisFailures", "scalingUpdates", "hasBasis"] as const;
 
 function checkDecay(fn: string, name: string, v: number): void {
   if (typeof v !== "number" || !(v >= 0 && v < 1)) {
     throw new RangeError(`${fn}: ${name} must be a number in [0, 1) (got ${String(v)})`);
   }
 }
+
+export type { BasisUpdate } from "./block.ts";
 
 export function checkDamping(fn: string, damping: number): void {
   if (typeof damping !== "number") throw new TypeError(`${fn}: damping must be a number (got ${typeof damping})`);
@@ -87,34 +123,20 @@ export function checkDamping(fn: string, damping: number): void {
 }
 
 /** Kronecker-factored curvature of one layer. Use the named subclasses below. */
-export class KroneckerBlock {
+export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
+  readonly kind: string;
   readonly approximation: KroneckerApproximation;
   readonly shape: LayerShape;
   readonly dims: BlockDims;
+  readonly size: number;
   readonly factorDecay: number;
   readonly scalingDecay: number;
   readonly scalingMode: "batch" | "ra";
   readonly kfacDamping: KfacDamping;
-  /** Factors, groups × a² and groups × g², row-major. */
-  readonly A: Float64Array;
-  readonly G: Float64Array;
-  /** Eigenvectors (as columns) and eigenvalues (ascending) of the factors at the last refresh. */
-  readonly uA: Float64Array;
-  readonly lambdaA: Float64Array;
-  readonly uG: Float64Array;
-  readonly lambdaG: Float64Array;
-  /** EKFAC scaling (groups × g × a); unused by KFAC. */
-  readonly S: Float64Array;
-  /** Number of factor updates, basis refreshes, scaling updates since the last basis change. */
-  factorUpdates = 0;
-  basisRefreshes = 0;
-  basisFailures = 0;
-  scalingUpdates = 0;
-  /** N of the last statistics seen (used by the "ra" scaling). */
-  lastBatchSize = 0;
+  /** The block's data (see `KroneckerState`); `bindState` swaps in a restored record. */
+  state: KroneckerState;
   private readonly forcedStrategy: ScalingStrategy | undefined;
   private readonly maxEigIterations: number | undefined;
-  private hasBasis = false;
   // Error-message prefixes, built once so that the per-step paths build no strings.
   private readonly fnFactors: string;
   private readonly fnScaling: string;
@@ -134,6 +156,7 @@ export class KroneckerBlock {
     options: KroneckerBlockOptions = {},
   ) {
     this.dims = checkShape(fn, shape);
+    this.size = this.dims.size;
     this.shape = {
       kind: shape.kind,
       outDim: shape.outDim,
@@ -141,7 +164,11 @@ export class KroneckerBlock {
       hasBias: shape.hasBias,
       groups: shape.groups,
     };
+    if (approximation !== "kfac" && approximation !== "ekfac") {
+      throw new TypeError(`${fn}: approximation must be "kfac" or "ekfac" (got ${String(approximation)})`);
+    }
     this.approximation = approximation;
+    this.kind = `${shape.kind === "dense" ? "Dense" : "Conv2d"}${approximation === "kfac" ? "KroneckerFactored" : "EigenCorrected"}`;
     this.factorDecay = options.factorDecay ?? 0.95;
     this.scalingDecay = options.scalingDecay ?? 0.95;
     checkDecay(fn, "options.factorDecay", this.factorDecay);
@@ -161,45 +188,109 @@ export class KroneckerBlock {
     this.fnScaling = `${fn}.updateScaling`;
     this.fnPrecondition = `${fn}.precondition`;
     this.maxEigIterations = options.maxEigIterations;
-    const { aDim: a, gDim: g, groups } = this.dims;
-    this.A = new Float64Array(groups * a * a);
-    this.G = new Float64Array(groups * g * g);
-    this.uA = new Float64Array(groups * a * a);
-    this.uG = new Float64Array(groups * g * g);
-    this.lambdaA = new Float64Array(groups * a);
-    this.lambdaG = new Float64Array(groups * g);
-    this.S = new Float64Array(groups * g * a);
-    this.setIdentityBasis();
+    this.state = this.initState();
   }
 
-  private setIdentityBasis(): void {
+  /** A fresh state: zero factors, identity basis, counters 0. */
+  initState(): KroneckerState {
     const { aDim: a, gDim: g, groups } = this.dims;
-    this.uA.fill(0);
-    this.uG.fill(0);
-    for (let k = 0; k < groups; k++) {
-      for (let i = 0; i < a; i++) this.uA[k * a * a + i * a + i] = 1;
-      for (let i = 0; i < g; i++) this.uG[k * g * g + i * g + i] = 1;
-    }
+    const st: KroneckerState = {
+      A: new Float64Array(groups * a * a),
+      G: new Float64Array(groups * g * g),
+      uA: new Float64Array(groups * a * a),
+      lambdaA: new Float64Array(groups * a),
+      uG: new Float64Array(groups * g * g),
+      lambdaG: new Float64Array(groups * g),
+      S: new Float64Array(groups * g * a),
+      factorUpdates: 0,
+      basisRefreshes: 0,
+      basisFailures: 0,
+      scalingUpdates: 0,
+      hasBasis: 0,
+    };
+    setIdentity(st.uA, a, groups);
+    setIdentity(st.uG, g, groups);
+    return st;
+  }
+
+  /** Throws (RangeError/TypeError naming `fn` and the field) unless `st` is a valid state of this block. */
+  checkState(fn: string, st: unknown): asserts st is KroneckerState {
+    const ref = this.state as unknown as Record<string, unknown>;
+    checkPlainState(fn, st, ref, KRONECKER_COUNTERS);
+    const hb = (st as KroneckerState).hasBasis;
+    if (hb !== 0 && hb !== 1) throw new RangeError(`${fn}: hasBasis must be 0 or 1 (got ${hb})`);
+  }
+
+  /** Uses `st` (checked) as this block's state from now on; no copy. */
+  bindState(fn: string, st: KroneckerState): void {
+    if (st === this.state) return;
+    this.checkState(fn, st);
+    this.state = st;
+  }
+
+  get A(): Float64Array {
+    return this.state.A;
+  }
+  get G(): Float64Array {
+    return this.state.G;
+  }
+  get uA(): Float64Array {
+    return this.state.uA;
+  }
+  get uG(): Float64Array {
+    return this.state.uG;
+  }
+  get lambdaA(): Float64Array {
+    return this.state.lambdaA;
+  }
+  get lambdaG(): Float64Array {
+    return this.state.lambdaG;
+  }
+  get S(): Float64Array {
+    return this.state.S;
+  }
+  get factorUpdates(): number {
+    return this.state.factorUpdates;
+  }
+  get basisRefreshes(): number {
+    return this.state.basisRefreshes;
+  }
+  get basisFailures(): number {
+    return this.state.basisFailures;
+  }
+  get scalingUpdates(): number {
+    return this.state.scalingUpdates;
   }
 
   /** Whether `updateBasis` has succeeded at least once for every factor. */
   get basisReady(): boolean {
-    return this.hasBasis;
+    return this.state.hasBasis === 1;
   }
 
   /** Checks statistics against this layer (TypeError/RangeError), without touching any state. */
-  checkStatistics(fn: string, stats: LayerStatistics): void {
+  checkStatistics(fn: string, stats: LayerBatch): void {
     checkStatistics(fn, this.shape.kind, this.dims, stats);
   }
 
+  /** CurvatureBlock: the factors are this block's statistics. */
+  updateStatistics(stats: LayerBatch): void {
+    this.updateFactors(stats);
+  }
+
+  /** CurvatureBlock: the eigenbasis. */
+  refreshBasis(): BasisUpdate {
+    return this.updateBasis();
+  }
+
   /** A ← ρA + (1−ρ)A_batch, G ← ρG + (1−ρ)G_batch (KFC normalisation, see header). */
-  updateFactors(stats: LayerStatistics): void {
+  updateFactors(stats: LayerBatch): void {
     const rows = checkStatistics(this.fnFactors, this.shape.kind, this.dims, stats);
     const { aDim: a, gDim: g, groups } = this.dims;
     const n = stats.batchSize;
     const t = stats.positions;
     const [aData, gData] = this.float64Statistics(stats, rows);
-    const rho = this.factorUpdates === 0 ? 0 : this.factorDecay;
+    const st = this.state;
+    const rho = st.factorUpdates === 0 ? 0 : this.factorDecay;
     for (let k = 0; k < groups; k++) {
       gemmStrided(
         true,
@@ -215,7 +306,7 @@ export class KroneckerBlock {
         k * rows * a,
         a,
         rho,
-        this.A,
+        st.A,
         k * a * a,
         a,
       );
@@ -233,16 +324,15 @@ export class KroneckerBlock {
         k * rows * g,
         g,
         rho,
-        this.G,
+        st.G,
         k * g * g,
         g,
       );
     }
-    this.factorUpdates++;
-    this.lastBatchSize = n;
+    st.factorUpdates++;
   }
 
-  private float64Statistics(stats: LayerStatistics, rows: number): [Float64Array, Float64Array] {
+  private float64Statistics(stats: LayerBatch, rows: number): [Float64Array, Float64Array] {
     const { aDim: a, gDim: g, groups } = this.dims;
     if (!(stats.a instanceof Float64Array)) this.wsA = ensure(this.wsA, groups * rows * a);
     if (!(stats.g instanceof Float64Array)) this.wsG = ensure(this.wsG, groups * rows * g);
@@ -255,27 +345,37 @@ export class KroneckerBlock {
    */
   updateBasis(): BasisUpdate {
     const { aDim: a, gDim: g, groups } = this.dims;
+    const st = this.state;
     let succeeded = 0;
     let failed = 0;
+    // A factor holding NaN/±Inf (overflow) cannot be decomposed: keep its previous basis, count the
+    // failure, and restart the moving averages so that the next batch overwrites the factors.
+    const badA = !allFinite(st.A);
+    const badG = !allFinite(st.G);
+    if (badA || badG) {
+      if (badA) st.A.fill(0);
+      if (badG) st.G.fill(0);
+      st.factorUpdates = 0;
+    }
     const opts = this.maxEigIterations !== undefined ? { maxIterations: this.maxEigIterations } : {};
     for (let k = 0; k < groups; k++) {
-      if (symmetricEigenInto(this.A, k * a * a, a, this.uA, k * a * a, this.lambdaA, k * a, opts)) succeeded++;
+      if (!badA && symmetricEigenInto(st.A, k * a * a, a, st.uA, k * a * a, st.lambdaA, k * a, opts)) succeeded++;
       else {
         failed++;
-        if (!this.hasBasis)
-          for (let i = 0; i < a; i++) this.lambdaA[k * a + i] = Math.max(0, this.A[k * a * a + i * a + i] as number);
+        if (st.hasBasis === 0)
+          for (let i = 0; i < a; i++) st.lambdaA[k * a + i] = Math.max(0, st.A[k * a * a + i * a + i] as number);
       }
-      if (symmetricEigenInto(this.G, k * g * g, g, this.uG, k * g * g, this.lambdaG, k * g, opts)) succeeded++;
+      if (!badG && symmetricEigenInto(st.G, k * g * g, g, st.uG, k * g * g, st.lambdaG, k * g, opts)) succeeded++;
       else {
         failed++;
-        if (!this.hasBasis)
-          for (let i = 0; i < g; i++) this.lambdaG[k * g + i] = Math.max(0, this.G[k * g * g + i * g + i] as number);
+        if (st.hasBasis === 0)
+          for (let i = 0; i < g; i++) st.lambdaG[k * g + i] = Math.max(0, st.G[k * g * g + i * g + i] as number);
       }
     }
-    if (failed === 0) this.hasBasis = true;
-    this.basisRefreshes++;
-    this.basisFailures += failed;
-    if (succeeded > 0) this.scalingUpdates = 0;
+    if (failed === 0) st.hasBasis = 1;
+    st.basisRefreshes++;
+    st.basisFailures += failed;
+    if (succeeded > 0) st.scalingUpdates = 0;
     return { succeeded, failed };
   }
 
@@ -288,7 +388,7 @@ export class KroneckerBlock {
    * EKFAC: S ← ρ_S S + (1 − ρ_S) S* with S* from these statistics in the current basis; the first
    * update after a basis change overwrites S. No-op for KFAC.
    */
-  updateScaling(stats: LayerStatistics): void {
+  updateScaling(stats: LayerBatch): void {
     const rows = checkStatistics(this.fnScaling, this.shape.kind, this.dims, stats);
     if (this.approximation !== "ekfac") return;
     const { aDim: a, gDim: g, groups } = this.dims;
@@ -297,7 +397,8 @@ export class KroneckerBlock {
     const [aData, gData] = this.float64Statistics(stats, rows);
     const strategy = this.strategyFor(n, t);
     this.ensureScalingWorkspace(strategy, n, t);
-    const rho = this.scalingUpdates === 0 ? 0 : this.scalingDecay;
+    const st = this.state;
+    const rho = st.scalingUpdates === 0 ? 0 : this.scalingDecay;
     const ga = g * a;
     for (let k = 0; k < groups; k++) {
       scalingInto(
@@ -311,19 +412,51 @@ export class KroneckerBlock {
         t,
         a,
         g,
-        this.uA,
+        st.uA,
         k * a * a,
-        this.uG,
+        st.uG,
         k * g * g,
         strategy,
         this.scalingWs,
       );
       const off = k * ga;
       for (let i = 0; i < ga; i++)
-        this.S[off + i] = rho * (this.S[off + i] as number) + (1 - rho) * (this.sBatch[i] as number);
+        st.S[off + i] = rho * (st.S[off + i] as number) + (1 - rho) * (this.sBatch[i] as number);
     }
-    this.scalingUpdates++;
-    this.lastBatchSize = n;
+    st.scalingUpdates++;
+  }
+
+  /**
+   * EKFAC "ra" (paper-notes §5): S ← α S + (1−α) N (U_Gᵀ ∇ U_A)² from the minibatch gradient `grad`
+   * (W̄ layout) of a batch of `batchSize` examples; the first update after a basis change overwrites
+   * S. No-op for KFAC.
+   */
+  updateScalingFromGradient(grad: Float64Array, batchSize: number): void {
+    if (this.approximation !== "ekfac") return;
+    const { aDim: a, gDim: g, groups } = this.dims;
+    const st = this.state;
+    const ga = g * a;
+    this.rot1 = ensure(this.rot1, ga);
+    this.rot2 = ensure(this.rot2, ga);
+    const alpha = st.scalingUpdates === 0 ? 0 : this.scalingDecay;
+    for (let k = 0; k < groups; k++) {
+      const off = k * ga;
+      this.rotateIn(grad, off, k);
+      const r2 = this.rot2;
+      for (let i = 0; i < ga; i++) {
+        const v = r2[i] as number;
+        st.S[off + i] = alpha * (st.S[off + i] as number) + (1 - alpha) * batchSize * v * v;
+      }
+    }
+    st.scalingUpdates++;
+  }
+
+  /** rot2 = U_Gᵀ grad_k U_A for group k (rot1 is scratch). */
+  private rotateIn(grad: Float64Array, off: number, k: number): void {
+    const { aDim: a, gDim: g } = this.dims;
+    const st = this.state;
+    gemmStrided(true, false, g, a, g, 1, st.uG, k * g * g, g, grad, off, a, 0, this.rot1, 0, a);
+    gemmStrided(false, false, g, a, a, 1, this.rot1, 0, a, st.uA, k * a * a, a, 0, this.rot2, 0, a);
   }
 
   private ensureScalingWorkspace(strategy: ScalingStrategy, n: number, t: number): void {
@@ -340,8 +473,8 @@ export class KroneckerBlock {
     const { aDim: a, gDim: g } = this.dims;
     let trA = 0;
     let trG = 0;
-    for (let i = 0; i < a; i++) trA += this.lambdaA[k * a + i] as number;
-    for (let i = 0; i < g; i++) trG += this.lambdaG[k * g + i] as number;
+    for (let i = 0; i < a; i++) trA += this.state.lambdaA[k * a + i] as number;
+    for (let i = 0; i < g; i++) trG += this.state.lambdaG[k * g + i] as number;
     if (!(trA > 0) || !(trG > 0)) return 1;
     return Math.sqrt(trA / a / (trG / g));
   }
@@ -349,9 +482,9 @@ export class KroneckerBlock {
   /**
    * out = Q diag(vec S + ε)⁻¹ Qᵀ grad per group (see header for KFAC's two damping rules).
    * `grad` and `out` are groups × gDim × aDim row-major (W̄'s layout); they may be the same array.
-   * With `raUpdate` (EKFAC "ra"), the rotated gradient first updates S ← α S + (1−α) N (U_Gᵀ∇U_A)².
+   * Pure: reads the state, writes only `out` (and workspaces).
    */
-  precondition(grad: Float64Array, out: Float64Array, damping: number, raUpdate = false): Float64Array {
+  precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {
     const fn = this.fnPrecondition;
     const { aDim: a, gDim: g, groups, size } = this.dims;
     if (grad.length !== size || out.length !== size) {
@@ -360,6 +493,7 @@ export class KroneckerBlock {
       );
     }
     checkDamping(fn, damping);
+    const st = this.state;
     const ga = g * a;
     this.rot1 = ensure(this.rot1, ga);
     this.rot2 = ensure(this.rot2, ga);
@@ -370,18 +504,9 @@ export class KroneckerBlock {
     const sqrtEps = Math.sqrt(damping);
     for (let k = 0; k < groups; k++) {
       const off = k * ga;
-      gemmStrided(true, false, g, a, g, 1, this.uG, k * g * g, g, grad, off, a, 0, r1, 0, a);
-      gemmStrided(false, false, g, a, a, 1, r1, 0, a, this.uA, k * a * a, a, 0, r2, 0, a);
+      this.rotateIn(grad, off, k);
       if (ekfac) {
-        if (raUpdate) {
-          const alpha = this.scalingUpdates === 0 ? 0 : this.scalingDecay;
-          const nb = this.lastBatchSize;
-          for (let i = 0; i < ga; i++) {
-            const v = r2[i] as number;
-            this.S[off + i] = alpha * (this.S[off + i] as number) + (1 - alpha) * nb * v * v;
-          }
-        }
-        for (let i = 0; i < ga; i++) r2[i] = (r2[i] as number) / ((this.S[off + i] as number) + damping);
+        for (let i = 0; i < ga; i++) r2[i] = (r2[i] as number) / ((st.S[off + i] as number) + damping);
       } else {
         const la = k * a;
         const lg = k * g;
@@ -390,16 +515,15 @@ export class KroneckerBlock {
         const cA = tikhonov ? p * sqrtEps : 0;
         const add = tikhonov ? 0 : damping;
         for (let i = 0; i < g; i++) {
-          const gi = (this.lambdaG[lg + i] as number) + cG;
+          const gi = (st.lambdaG[lg + i] as number) + cG;
           for (let j = 0; j < a; j++) {
-            r2[i * a + j] = (r2[i * a + j] as number) / (gi * ((this.lambdaA[la + j] as number) + cA) + add);
+            r2[i * a + j] = (r2[i * a + j] as number) / (gi * ((st.lambdaA[la + j] as number) + cA) + add);
           }
         }
       }
-      gemmStrided(false, false, g, a, g, 1, this.uG, k * g * g, g, r2, 0, a, 0, r1, 0, a);
-      gemmStrided(false, true, g, a, a, 1, r1, 0, a, this.uA, k * a * a, a, 0, out, off, a);
+      gemmStrided(false, false, g, a, g, 1, st.uG, k * g * g, g, r2, 0, a, 0, r1, 0, a);
+      gemmStrided(false, true, g, a, a, 1, r1, 0, a, st.uA, k * a * a, a, 0, out, off, a);
     }
-    if (ekfac && raUpdate) this.scalingUpdates++;
     return out;
   }
 
@@ -409,12 +533,13 @@ export class KroneckerBlock {
    */
   eigenScaling(): Float64Array {
     const { aDim: a, gDim: g, groups } = this.dims;
-    if (this.approximation === "ekfac") return this.S.slice();
+    if (this.approximation === "ekfac") return this.state.S.slice();
     const s = new Float64Array(groups * g * a);
     for (let k = 0; k < groups; k++) {
       for (let i = 0; i < g; i++) {
         for (let j = 0; j < a; j++)
-          s[k * g * a + i * a + j] = (this.lambdaG[k * g + i] as number) * (this.lambdaA[k * a + j] as number);
+          s[k * g * a + i * a + j] =
+            (this.state.lambdaG[k * g + i] as number) * (this.state.lambdaA[k * a + j] as number);
       }
     }
     return s;
@@ -436,7 +561,7 @@ export class KroneckerBlock {
           for (let c = 0; c < g; c++) {
             for (let d = 0; d < a; d++) {
               q[(i * a + j) * ga + c * a + d] =
-                (this.uG[k * g * g + i * g + c] as number) * (this.uA[k * a * a + j * a + d] as number);
+                (this.state.uG[k * g * g + i * g + c] as number) * (this.state.uA[k * a * a + j * a + d] as number);
             }
           }
         }
@@ -453,54 +578,47 @@ export class KroneckerBlock {
     }
     return out;
   }
+}
 
-  /** Copies of the mutable state (for state.ts). */
-  exportState(): { arrays: Record<string, Float64Array>; json: Record<string, number | boolean> } {
-    return {
-      arrays: {
-        A: this.A.slice(),
-        G: this.G.slice(),
-        uA: this.uA.slice(),
-        uG: this.uG.slice(),
-        lambdaA: this.lambdaA.slice(),
-        lambdaG: this.lambdaG.slice(),
-        S: this.S.slice(),
-      },
-      json: {
-        factorUpdates: this.factorUpdates,
-        basisRefreshes: this.basisRefreshes,
-        basisFailures: this.basisFailures,
-        scalingUpdates: this.scalingUpdates,
-        lastBatchSize: this.lastBatchSize,
-        hasBasis: this.hasBasis,
-      },
-    };
+function setIdentity(u: Float64Array, n: number, groups: number): void {
+  u.fill(0);
+  for (let k = 0; k < groups; k++) for (let i = 0; i < n; i++) u[k * n * n + i * n + i] = 1;
+}
+
+/**
+ * Checks that `st` is a plain record with exactly the keys of `ref`: Float64Arrays of the same lengths
+ * holding finite values, and the listed counters as integers ≥ 0. Shared by every block's `checkState`.
+ */
+export function checkPlainState(
+  fn: string,
+  st: unknown,
+  ref: Record<string, unknown>,
+  counters: readonly string[],
+): void {
+  if (st === null || typeof st !== "object" || Array.isArray(st)) throw new TypeError(`${fn}: state must be a record`);
+  const rec = st as Record<string, unknown>;
+  const keys = Object.keys(ref);
+  const got = Object.keys(rec);
+  if (got.length !== keys.length || keys.some((k) => !(k in rec))) {
+    throw new RangeError(`${fn}: state has keys {${got.join(", ")}}, expected {${keys.join(", ")}}`);
   }
-
-  importState(fn: string, arrays: Record<string, Float64Array | undefined>, json: Record<string, unknown>): void {
-    for (const key of ["A", "G", "uA", "uG", "lambdaA", "lambdaG", "S"] as const) {
-      const src = arrays[key];
-      const dst = this[key];
-      if (!(src instanceof Float64Array) || src.length !== dst.length) {
+  for (const k of keys) {
+    const want = ref[k];
+    const v = rec[k];
+    if (want instanceof Float64Array) {
+      if (!(v instanceof Float64Array) || v.length !== want.length) {
         throw new RangeError(
-          `${fn}: array ${key} must be a Float64Array of length ${dst.length} (got ${src?.length ?? "none"})`,
+          `${fn}: state.${k} must be a Float64Array of length ${want.length} (got ${v instanceof Float64Array ? `length ${v.length}` : typeof v})`,
         );
       }
-      dst.set(src);
+      if (!allFinite(v)) throw new RangeError(`${fn}: state.${k} holds NaN or ±Infinity`);
+    } else if (counters.includes(k)) {
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
+        throw new RangeError(`${fn}: state.${k} must be an integer ≥ 0 (got ${String(v)})`);
+      }
+    } else if (typeof v !== "number" || !Number.isFinite(v)) {
+      throw new RangeError(`${fn}: state.${k} must be a finite number (got ${String(v)})`);
     }
-    const num = (k: string): number => {
-      const v = json[k];
-      if (typeof v !== "number" || !Number.isInteger(v) || v < 0)
-        throw new TypeError(`${fn}: ${k} must be a non-negative integer (got ${String(v)})`);
-      return v;
-    };
-    this.factorUpdates = num("factorUpdates");
-    this.basisRefreshes = num("basisRefreshes");
-    this.basisFailures = num("basisFailures");
-    this.scalingUpdates = num("scalingUpdates");
-    this.lastBatchSize = num("lastBatchSize");
-    if (typeof json.hasBasis !== "boolean") throw new TypeError(`${fn}: hasBasis must be a boolean`);
-    this.hasBasis = json.hasBasis;
   }
 }
 

@@ -19,8 +19,19 @@
  * Validation happens here, at the public boundary: shapes, equal N across layers, finite values.
  * Statistics are copied into float64 workspaces (capture buffers are reused by the next pass).
  */
-import type { CurvatureLayer, CurvatureModel, LayerStatistics } from "../capture.ts";
-import { allFinite, type BlockDims, checkShape, checkStatistics, type LayerShape } from "../internal/stats.ts";
+import type {
+  BatchLayer as CurvatureLayer,
+  BatchCaptureModel as CurvatureModel,
+  LayerBatch as LayerStatistics,
+} from "../capture.ts";
+import {
+  allFinite,
+  type BlockDims,
+  checkShape,
+  checkStatistics,
+  type LayerShape,
+  layerShape,
+} from "../internal/stats.ts";
 
 /** Which targets a batch callback backpropagates: the dataset's labels or samples from the model. */
 export type InfluenceTargets = "labels" | "sampled";
@@ -52,16 +63,6 @@ export interface Float64Statistics {
   readonly positions: number;
   readonly a: Float64Array;
   readonly g: Float64Array;
-}
-
-export function layerShape(layer: CurvatureLayer): LayerShape {
-  return {
-    kind: layer.kind,
-    outDim: layer.outDim,
-    inDim: layer.inDim,
-    hasBias: layer.hasBias,
-    groups: layer.groups,
-  };
 }
 
 export function describeShape(s: LayerShape): string {
@@ -152,7 +153,7 @@ export function forEachBatch(
   let b = 0;
   // Copies grow to the largest batch and are reused (capture buffers belong to the model).
   const copies = layers.map(() => ({ a: new Float64Array(0), g: new Float64Array(0) }));
-  model.setCapture(true);
+  model.setCapture(true, { fisher: "empirical", seed: 0 });
   try {
     for (const batch of batches) {
       if (typeof batch !== "function") {

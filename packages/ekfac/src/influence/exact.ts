@@ -16,7 +16,7 @@
  */
 
 import { gemmStrided, spdInverse } from "@ekfac-ts/linalg";
-import type { CurvatureModel } from "../capture.ts";
+import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import { perExampleGradientsInto } from "../curvature/exact-fisher.ts";
 import {
   type Float64Statistics,

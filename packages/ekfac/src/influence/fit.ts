@@ -31,7 +31,7 @@
  */
 
 import { gemmStrided } from "@ekfac-ts/linalg";
-import type { CurvatureModel } from "../capture.ts";
+import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import { KroneckerBlock } from "../curvature/kronecker-block.ts";
 import { ensure } from "../internal/stats.ts";
 import {

@@ -24,7 +24,7 @@
  */
 
 import { gemmStrided } from "@ekfac-ts/linalg";
-import type { CurvatureModel } from "../capture.ts";
+import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import { perExampleGradientsInto } from "../curvature/exact-fisher.ts";
 import {
   checkSameLayers,

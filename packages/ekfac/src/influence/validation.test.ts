@@ -2,7 +2,7 @@ import { wrap } from "@ekfac-ts/autodiff";
 import { mlp, softmaxCrossEntropy } from "@ekfac-ts/nn";
 import { describe, expect, it } from "vitest";
 import { batchesOf, blobData, trainedMlp } from "../../test/influence-fixtures.ts";
-import type { CurvatureModel } from "../capture.ts";
+import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import type { InfluenceBatch } from "./common.ts";
 import { fitExactInfluence } from "./exact.ts";
 import { fitInfluence } from "./fit.ts";

@@ -3,7 +3,7 @@
  * Shared by every curvature block; kernels downstream trust what leaves this file.
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
-import type { LayerStatistics } from "../capture.ts";
+import type { LayerBatch } from "../capture.ts";
 
 /** The shape of one curvature layer, as the blocks need it (a subset of `CurvatureLayer`). */
 export interface LayerShape {
@@ -15,6 +15,17 @@ export interface LayerShape {
   readonly hasBias: boolean;
   /** 1 for dense layers. */
   readonly groups: number;
+}
+
+/** The block shape of a layer (the fields of `LayerShape`, copied so later changes to the layer cannot leak in). */
+export function layerShape(layer: LayerShape): LayerShape {
+  return {
+    kind: layer.kind,
+    outDim: layer.outDim,
+    inDim: layer.inDim,
+    hasBias: layer.hasBias,
+    groups: layer.groups,
+  };
 }
 
 /** Derived sizes: `aDim = inDim (+1)`, `gDim = outDim/groups`, `P = outDim·aDim`. */
@@ -53,7 +64,7 @@ export function checkShape(fn: string, shape: LayerShape): BlockDims {
 }
 
 /** Checks the statistics against the layer; returns rows = N·T. Throws TypeError/RangeError. */
-export function checkStatistics(fn: string, kind: "dense" | "conv2d", dims: BlockDims, stats: LayerStatistics): number {
+export function checkStatistics(fn: string, kind: "dense" | "conv2d", dims: BlockDims, stats: LayerBatch): number {
   if (stats === null || typeof stats !== "object") throw new TypeError(`${fn}: statistics must be an object`);
   const { batchSize: n, positions: t } = stats;
   if (!isPositiveInt(n)) throw new RangeError(`${fn}: statistics.batchSize must be a positive integer (got ${n})`);

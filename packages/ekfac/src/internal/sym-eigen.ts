@@ -5,8 +5,10 @@
  * symmetrise ((X + Xᵀ)/2, so that rounding asymmetry from the moving averages cannot leak in), call
  * linalg's `eigh` (reads the lower triangle; scale → Householder tridiagonalisation GVL 8.3.1 → implicit QR with Wilkinson
  * shift GVL 8.3.2/8.3.3 → sort → unscale), clamp tiny negative eigenvalues to 0 (the factors are PSD),
- * and check the result is finite. Any failure returns false and leaves `outU`/`outLambda` untouched, so
- * the caller keeps its previous basis.
+ * and check the result is finite. A NUMERICAL failure (non-finite input, no convergence, non-finite
+ * output) returns false and leaves `outU`/`outLambda` untouched, so the caller keeps its previous basis.
+ * Argument errors thrown by `eigh` (RangeError/TypeError) are bugs in the caller, not numerical events:
+ * they propagate.
  *
  * Cost: O(n³) and it allocates (linalg's `eigh` returns fresh arrays); it is amortised over T_kfe
  * steps and is deliberately not part of the allocation-free per-step path.
@@ -39,18 +41,13 @@ export function symmetricEigenInto(
       sym[i * n + j] = v;
     }
   }
-  let result: ReturnType<typeof eigh>;
-  try {
-    result = eigh(
-      { rows: n, cols: n, data: sym },
-      {
-        vectors: true,
-        ...(options.maxIterations !== undefined ? { maxIterations: options.maxIterations } : {}),
-      },
-    );
-  } catch {
-    return false;
-  }
+  const result = eigh(
+    { rows: n, cols: n, data: sym },
+    {
+      vectors: true,
+      ...(options.maxIterations !== undefined ? { maxIterations: options.maxIterations } : {}),
+    },
+  );
   if (result.status !== "success" || result.vectors === null) return false;
   const u = result.vectors.data;
   const lam = result.values;

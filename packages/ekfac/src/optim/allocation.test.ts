@@ -5,6 +5,7 @@
  * code looks the globals up at call time), with a positive control showing the spy does count.
  */
 import { describe, expect, it } from "vitest";
+import { blobs, TinyMlp } from "../../test/tiny-mlp.ts";
 import {
   adadelta,
   adagrad,
@@ -14,7 +15,10 @@ import {
   chain,
   clipByGlobalNorm,
   clipByValue,
+  diagonalFisher,
+  ekfac,
   type GradientTransformation,
+  kfac,
   momentum,
   nesterov,
   Optimizer,
@@ -133,4 +137,28 @@ describe("no allocation per step after init", () => {
     expect(created).toBe(0);
     expect(opt.stepsApplied).toBe(1000);
   });
+
+  for (const [name, make] of [
+    ["kfac", (m: TinyMlp) => kfac(m, { learningRate: 0.05, basisEvery: 1000 })],
+    ["ekfac", (m: TinyMlp) => ekfac(m, { learningRate: 0.05, basisEvery: 1000 })],
+    ["ekfac ra", (m: TinyMlp) => ekfac(m, { learningRate: 0.05, basisEvery: 1000, scaling: "ra", scalingEvery: 2 })],
+    ["diagonalFisher", (m: TinyMlp) => diagonalFisher(m, { learningRate: 0.05 })],
+  ] as const) {
+    it(`Optimizer.step with ${name} (curvature chain): 20 steps after warm-up create no typed array`, () => {
+      const { x, y } = blobs(3, 32, 5);
+      const model = new TinyMlp([5, 7, 3], 4, "softmax-ce");
+      const opt = new Optimizer(make(model), model);
+      const stepOnce = (count: boolean): number => {
+        model.forwardBackward(x, y, 32); // the model's own pass allocates; only the step is counted
+        if (count) return countTypedArrayConstructions(() => opt.step());
+        opt.step();
+        return 0;
+      };
+      for (let s = 0; s < 2; s++) stepOnce(false); // warm-up: workspaces and the first eigendecomposition
+      let created = 0;
+      for (let s = 0; s < 20; s++) created += stepOnce(true);
+      expect(created).toBe(0);
+      expect(opt.stepsApplied).toBe(22);
+    });
+  }
 });

@@ -1,23 +1,83 @@
 /**
- * `Optimizer`: a thin stateful wrapper binding a `GradientTransformation` to a parameter list.
+ * `Optimizer`: the one stateful optimizer, binding a `GradientTransformation` (a first-order chain, or a
+ * curvature chain from `kfac`/`ekfac`/`diagonalFisher`) to parameters.
  *
- * `step(grads)` copies the gradients into an internal updates buffer made in the constructor (so the
- * caller's gradients are never overwritten and a step allocates nothing), runs `update`, and adds the
- * result to the parameters in place. By default the transform is wrapped in `skipNonFinite`: a step
- * whose gradient holds NaN/±Inf is skipped (parameters and optimizer state untouched) and `step`
- * returns false. `state()`/`load()` checkpoint through `saveState`/`loadStateInto`.
+ * Two ways to give the parameters:
+ * - a list of arrays: `new Optimizer(adam(1e-3), params)`, then `step(grads)`;
+ * - a model (anything with `parameters(): ParameterRef[]`): `new Optimizer(ekfac(model, o), model)`,
+ *   then `step()` reads every parameter's gradient from its ref (a null gradient counts as zero);
+ *   `step(grads)` still works.
  *
- * The curvature optimizers pass their preconditioned direction to `step` in place of the gradient.
+ * `step` copies the gradients into an internal buffer (the caller's arrays are never written), runs the
+ * transform, checks the resulting update, and only then adds it to the parameters in place. It returns
+ * one `StepReport` for every optimizer. A step is skipped — parameters bit-unchanged, counted in
+ * `stepsSkipped` — when (1) a gradient holds NaN/±Inf (`skipNonFinite`, on by default: the transform's
+ * state is untouched), (2) the transform refuses it (curvature with non-finite statistics or a non-finite
+ * preconditioned update: nothing after the curvature runs), or (3) the final update is not finite (the
+ * last line of defence: the transform's state has advanced, since its output is only known after it
+ * ran; with a finite input this needs an overflow inside momentum or the learning rate).
+ *
+ * `state()`/`load()` checkpoint through the one state format (state.ts). `load` validates EVERYTHING
+ * before it writes anything: the structure (keys, list lengths, dtypes, array lengths — so a state of
+ * another model, approximation or chain, e.g. with momentum into one without, is refused), every number
+ * and array finite, and the transform's own rules (integer counters ≥ 0, blocks of this model).
+ * After warm-up a step allocates no typed array.
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
+import type { ParameterRef, ParameterSource } from "../capture.ts";
 import { checkParamList, checkSameShapes, zerosLike } from "./checks.ts";
 import { type SkipState, skipNonFinite } from "./skip-non-finite.ts";
-import { loadStateInto, type SavedState, saveState } from "./state.ts";
-import { applyUpdates, type GradientTransformation, type Params, type StateValue } from "./transform.ts";
+import { loadState, loadStateInto, type SavedState, saveState } from "./state.ts";
+import {
+  applyUpdates,
+  type CurvatureStepInfo,
+  type GradientTransformation,
+  type Params,
+  type SkipReason,
+  type StateValue,
+} from "./transform.ts";
 
 export interface OptimizerOptions {
   /** Wrap the transform in `skipNonFinite`. Default true. */
   readonly skipNonFinite?: boolean;
+}
+
+/** What one `step` did, for every optimizer. */
+export interface StepReport {
+  /** True when the parameters were left bit-unchanged. */
+  readonly skipped: boolean;
+  readonly reason: SkipReason | null;
+  /** Curvature details of this step (null for first-order optimizers). */
+  readonly curvature: CurvatureStepInfo | null;
+}
+
+function isSource(x: unknown): x is ParameterSource {
+  return (
+    x !== null && typeof x === "object" && !Array.isArray(x) && typeof (x as ParameterSource).parameters === "function"
+  );
+}
+
+function checkFiniteState(fn: string, value: unknown, path: string): void {
+  if (typeof value === "number") {
+    if (!Number.isFinite(value)) throw new RangeError(`${fn}: ${path} is ${value}, expected a finite number`);
+    return;
+  }
+  if (value instanceof Float32Array || value instanceof Float64Array) {
+    for (let i = 0; i < value.length; i++) {
+      const x = value[i] as number;
+      if (x - x !== 0) throw new RangeError(`${fn}: ${path}[${i}] is ${x}, expected a finite number`);
+    }
+    return;
+  }
+  if (Array.isArray(value)) {
+    value.forEach((v, i) => {
+      checkFiniteState(fn, v, `${path}[${i}]`);
+    });
+    return;
+  }
+  if (value !== null && typeof value === "object") {
+    for (const [k, v] of Object.entries(value)) checkFiniteState(fn, v, `${path}.${k}`);
+  }
 }
 
 export class Optimizer {
@@ -25,39 +85,81 @@ export class Optimizer {
   readonly params: Params;
   /** The transform actually run (wrapped in `skipNonFinite` unless disabled). */
   readonly transform: GradientTransformation;
+  private readonly refs: readonly ParameterRef[] | null;
   private readonly updates: FloatArray[];
   private readonly rawState: StateValue;
-  private readonly guarded: boolean;
   private applied = 0;
+  private skipped = 0;
 
-  constructor(transform: GradientTransformation, params: Params, options: OptimizerOptions = {}) {
+  constructor(transform: GradientTransformation, source: Params | ParameterSource, options: OptimizerOptions = {}) {
     const fn = "Optimizer";
     if (transform === null || typeof transform !== "object" || typeof transform.update !== "function") {
       throw new TypeError(
         `${fn}: transform must be a GradientTransformation (got ${transform === null ? "null" : typeof transform})`,
       );
     }
+    let params: Params;
+    if (isSource(source)) {
+      this.refs = [...source.parameters()];
+      params = this.refs.map((r) => r.value);
+    } else {
+      this.refs = null;
+      params = source;
+    }
     checkParamList(fn, "params", params);
-    this.guarded = options.skipNonFinite ?? true;
-    this.transform = this.guarded ? (skipNonFinite(transform) as GradientTransformation) : transform;
+    const guarded = options.skipNonFinite ?? true;
+    this.transform = guarded ? (skipNonFinite(transform) as GradientTransformation) : transform;
     this.params = params.slice();
     this.updates = zerosLike(params);
     this.rawState = this.transform.init(this.params);
   }
 
   /**
-   * One step with gradients (or any descent-orientation direction) `grads`, same shapes as `params`.
-   * Returns false when the step was skipped because `grads` held NaN/±Inf.
+   * One step with gradients `grads` (same shapes as `params`), or, for an optimizer built from a model,
+   * with the gradients its parameter refs hold. Never writes `grads`.
    */
-  step(grads: Params): boolean {
-    checkSameShapes("Optimizer.step", "grads", grads, "params", this.params);
-    const skippedBefore = this.guarded ? (this.rawState as SkipState<StateValue>).skipped : 0;
-    for (let k = 0; k < grads.length; k++) (this.updates[k] as FloatArray).set(grads[k] as FloatArray);
-    this.transform.update(this.updates, this.rawState, this.params);
-    if (this.guarded && (this.rawState as SkipState<StateValue>).skipped !== skippedBefore) return false;
+  step(grads?: Params): StepReport {
+    const fn = "Optimizer.step";
+    if (grads === undefined) {
+      if (this.refs === null) {
+        throw new TypeError(
+          `${fn}: grads is required for an optimizer built from a parameter list (pass the gradients)`,
+        );
+      }
+      for (let k = 0; k < this.refs.length; k++) {
+        const g = (this.refs[k] as ParameterRef).grad;
+        const u = this.updates[k] as FloatArray;
+        if (g === null) u.fill(0);
+        else if (g.length !== u.length) {
+          throw new RangeError(
+            `${fn}: parameter ${(this.refs[k] as ParameterRef).name} has a gradient of length ${g.length}, expected ${u.length}`,
+          );
+        } else u.set(g);
+      }
+    } else {
+      checkSameShapes(fn, "grads", grads, "params", this.params);
+      for (let k = 0; k < grads.length; k++) (this.updates[k] as FloatArray).set(grads[k] as FloatArray);
+    }
+    const refused = this.transform.update(this.updates, this.rawState, this.params) === false;
+    const report = this.transform.report?.(this.rawState) ?? null;
+    const curvature = report?.curvature ?? null;
+    if (refused) {
+      this.skipped += 1;
+      return { skipped: true, reason: report?.vetoReason ?? "non-finite gradient", curvature };
+    }
+    for (let k = 0; k < this.updates.length; k++) {
+      const u = this.updates[k] as FloatArray;
+      for (let i = 0; i < u.length; i++) {
+        const x = u[i] as number;
+        if (x - x !== 0) {
+          this.skipped += 1;
+          return { skipped: true, reason: "non-finite update", curvature };
+        }
+      }
+    }
     applyUpdates(this.params, this.updates);
     this.applied += 1;
-    return true;
+    return { skipped: false, reason: null, curvature };
   }
 
   /** Steps applied (not skipped) by this instance. */
@@ -65,9 +167,9 @@ export class Optimizer {
     return this.applied;
   }
 
-  /** Steps skipped for non-finite gradients (0 when not guarded). */
+  /** Steps skipped by this instance (non-finite gradient, refused by the transform, non-finite update). */
   get stepsSkipped(): number {
-    return this.guarded ? (this.rawState as SkipState<StateValue>).skipped : 0;
+    return this.skipped;
   }
 
   /** The live state object (mutated by every step). */
@@ -75,13 +177,29 @@ export class Optimizer {
     return this.rawState;
   }
 
+  /** The `skipNonFinite` counters (null when not guarded). */
+  get skipState(): SkipState<StateValue> | null {
+    const s = this.rawState as SkipState<StateValue>;
+    return typeof s === "object" && s !== null && "skipped" in s && "inner" in s ? s : null;
+  }
+
   /** A snapshot of the optimizer state (not the parameters: checkpoint those separately). */
   state(): SavedState {
     return saveState(this.rawState);
   }
 
-  /** Restores a snapshot from `state()` of an optimizer built the same way, in place. */
+  /**
+   * Restores a snapshot from `state()` of an optimizer built the same way, in place. Validates
+   * everything first (see the header); on any error nothing has been written.
+   */
   load(saved: SavedState): void {
+    const fn = "Optimizer.load";
+    const candidate = loadState(saved);
+    checkFiniteState(fn, candidate, "state");
+    // Structure against this optimizer's state, as a dry run into a throwaway copy of it.
+    loadStateInto(loadState(this.state()), saved);
+    this.transform.validateState?.(fn, candidate);
     loadStateInto(this.rawState, saved);
+    this.transform.restored?.(this.rawState);
   }
 }

@@ -6,8 +6,9 @@
  *   - leaves the inner state untouched (moments, step counts, schedules all stay where they were),
  *   - counts: `skipped` (steps skipped in total), `consecutive` (skipped since the last good step) and
  *     `nonFinite` (non-finite entries seen in total).
- * Otherwise it resets `consecutive` and delegates. The next finite step therefore continues exactly as
- * if the bad step had never happened.
+ * Otherwise it delegates. The next finite step therefore continues exactly as if the bad step had never
+ * happened. A step the inner transform refuses (its `update` returns false: curvature with non-finite
+ * statistics or a non-finite preconditioned update) is counted in `skipped`/`consecutive` as well.
  *
  * Source: optax `apply_if_finite`. Deviations: optax stops skipping after `max_consecutive_errors`
  * and lets the NaN through; here skipping never stops — the caller reads `consecutive` and decides
@@ -18,7 +19,7 @@
  * Cost: one extra read pass over the updates.
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
-import { checkParamList } from "./checks.ts";
+import { checkCount, checkParamList } from "./checks.ts";
 import type { GradientTransformation, StateValue } from "./transform.ts";
 
 export type SkipState<S extends StateValue> = {
@@ -29,6 +30,8 @@ export type SkipState<S extends StateValue> = {
   consecutive: number;
   /** Non-finite entries seen since init. */
   nonFinite: number;
+  /** 1 when the last update was skipped here for non-finite input, else 0. */
+  lastSkipped: number;
 };
 
 /** Wraps `inner` so that a step whose incoming updates hold NaN or ±Inf becomes a no-op. */
@@ -45,7 +48,7 @@ export function skipNonFinite<S extends StateValue>(
     name,
     init(params) {
       checkParamList("skipNonFinite.init", "params", params);
-      return { inner: inner.init(params), skipped: 0, consecutive: 0, nonFinite: 0 };
+      return { inner: inner.init(params), skipped: 0, consecutive: 0, nonFinite: 0, lastSkipped: 0 };
     },
     update(updates, state, params) {
       checkParamList(name, "updates", updates);
@@ -63,10 +66,31 @@ export function skipNonFinite<S extends StateValue>(
         state.skipped += 1;
         state.consecutive += 1;
         state.nonFinite += bad;
-        return;
+        state.lastSkipped = 1;
+        return false;
+      }
+      state.lastSkipped = 0;
+      if (inner.update(updates, state.inner, params) === false) {
+        // The inner transform refused the step (e.g. curvature with non-finite statistics): count it too.
+        state.skipped += 1;
+        state.consecutive += 1;
+        return false;
       }
       state.consecutive = 0;
-      inner.update(updates, state.inner, params);
+      return undefined;
+    },
+    validateState(fn, state) {
+      for (const key of ["skipped", "consecutive", "nonFinite", "lastSkipped"] as const) {
+        checkCount(fn, `skipNonFinite state.${key}`, state[key]);
+      }
+      inner.validateState?.(fn, state.inner);
+    },
+    restored(state) {
+      inner.restored?.(state.inner);
+    },
+    report(state) {
+      if (state.lastSkipped === 1) return { vetoReason: "non-finite gradient", curvature: null };
+      return inner.report?.(state.inner) ?? null;
     },
   };
 }

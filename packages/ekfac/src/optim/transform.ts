@@ -49,16 +49,50 @@ export type StateValue = number | FloatArray | readonly StateValue[] | { readonl
 /** The state of a transform that keeps none. */
 export type EmptyState = { readonly [key: string]: never };
 
+/** Why a step was refused (see `StepReport`). */
+export type SkipReason = "non-finite gradient" | "non-finite statistics" | "non-finite update";
+
+/** What the curvature transform says about its last update (absent for first-order transforms). */
+export interface CurvatureStepInfo {
+  /** Whether this step refreshed the eigenbases (every T_kfe steps). */
+  readonly basisRefreshed: boolean;
+  /** Eigendecompositions of this step that failed numerically (their previous basis was kept). */
+  readonly basisFailures: number;
+  /** KL-clipping factor ν of this step (1 without clipping or when not binding). */
+  readonly klScale: number;
+}
+
+/** What a transform reports about its last `update` (`report`), read by `Optimizer.step`. */
+export interface TransformReport {
+  /** Set when the transform refused the step (its `update` returned false). */
+  readonly vetoReason: SkipReason | null;
+  readonly curvature: CurvatureStepInfo | null;
+}
+
 /**
  * An optimizer building block: `init` makes the state for a parameter list, `update` turns `updates`
  * (gradients on entry) into the increments to add to the parameters, in place, mutating `state`.
  * `params` are the current parameter values, needed only by weight decay.
+ *
+ * `update` may return `false` to REFUSE the step (the curvature transform does when its statistics or
+ * its own output are not finite): it then zeroes `updates`, and `chain` runs no later transform, so
+ * momentum buffers and step counts after it stay where they were and the parameters are not touched.
  */
 export interface GradientTransformation<S extends StateValue = StateValue> {
   /** For error messages and debugging. */
   readonly name: string;
   init(params: Params): S;
-  update(updates: Params, state: S, params?: Params): void;
+  update(updates: Params, state: S, params?: Params): undefined | boolean;
+  /**
+   * Optional: throws a TypeError/RangeError naming `fn` unless `state` (a candidate for restore, same
+   * structure as `init`'s) holds values this transform can continue from: integer counters ≥ 0,
+   * finite arrays, blocks matching the model. Never writes.
+   */
+  validateState?(fn: string, state: S): void;
+  /** Optional: what the last `update` did (veto reason, curvature details). */
+  report?(state: S): TransformReport | null;
+  /** Optional: called by `Optimizer.load` after a restore wrote `state` (e.g. to re-request capture). */
+  restored?(state: S): void;
 }
 
 /** The state type of a transform. */
@@ -98,8 +132,25 @@ export function chain<const T extends readonly GradientTransformation[]>(
         );
       }
       for (let i = 0; i < ts.length; i++) {
-        (ts[i] as GradientTransformation).update(updates, state[i] as StateValue, params);
+        if ((ts[i] as GradientTransformation).update(updates, state[i] as StateValue, params) === false) return false;
       }
+      return undefined;
+    },
+    validateState(fn, state) {
+      if (!Array.isArray(state) || state.length !== ts.length) {
+        throw new RangeError(`${fn}: the state of ${name} must be a list of ${ts.length} states`);
+      }
+      for (let i = 0; i < ts.length; i++) (ts[i] as GradientTransformation).validateState?.(fn, state[i] as StateValue);
+    },
+    restored(state) {
+      for (let i = 0; i < ts.length; i++) (ts[i] as GradientTransformation).restored?.(state[i] as StateValue);
+    },
+    report(state) {
+      for (let i = 0; i < ts.length; i++) {
+        const r = (ts[i] as GradientTransformation).report?.(state[i] as StateValue);
+        if (r !== undefined && r !== null) return r;
+      }
+      return null;
     },
   };
 }
@@ -109,7 +160,7 @@ export function identity(): GradientTransformation<EmptyState> {
   return {
     name: "identity",
     init: () => ({}),
-    update: () => {},
+    update: () => undefined,
   };
 }
 

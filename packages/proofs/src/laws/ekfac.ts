@@ -7,12 +7,13 @@
  * of the a×a and g×g factors (backward error O((a + g)·ε) relative), so each law's tolerance is
  * c·(P + a + g)·ε times the natural scale σ = max(‖F‖_F, ‖G‖_F·‖A‖_F) (P = outDim·aDim).
  */
-import type { KroneckerBlock } from "@ekfac-ts/ekfac";
-import type { Matrix } from "@ekfac-ts/linalg";
+import type { CurvatureModel, KroneckerBlock, LayerBatch, LayerStatistics } from "@ekfac-ts/ekfac";
+import { type Matrix, Rng } from "@ekfac-ts/linalg";
 import fc from "fast-check";
-import { convLayerArb, denseLayerArb, type LayerCase } from "../arbitraries.ts";
+import { convLayerArb, denseLayerArb, type LayerCase, labelled, seedArb } from "../arbitraries.ts";
 import type { Implementation } from "../impl.ts";
 import { distance, frob, trace } from "../internal/dense.ts";
+import { PreviousDenseCurvature, type PreviousOptions } from "../internal/previous-curvature.ts";
 import { defineLaw, type Law, type Measurement, worstOf } from "../law.ts";
 
 const EPS = 2 ** -52;
@@ -332,6 +333,301 @@ const dampedTikhonov = defineLaw({
   },
 });
 
+// ---- the optimizer as a transform, merging, scale-and-shift ------------------------------------------
+
+interface ScheduleCase {
+  readonly options: PreviousOptions;
+  readonly dout: number;
+  readonly din: number;
+  readonly n: number;
+  readonly steps: number;
+  readonly seed: number;
+}
+
+const scheduleArb: fc.Arbitrary<ScheduleCase> = fc
+  .record({
+    approximation: fc.constantFrom("kfac" as const, "ekfac" as const),
+    dout: fc.integer({ min: 1, max: 4 }),
+    din: fc.integer({ min: 1, max: 4 }),
+    n: fc.integer({ min: 1, max: 8 }),
+    factorsEvery: fc.integer({ min: 1, max: 2 }),
+    basisEvery: fc.integer({ min: 1, max: 3 }),
+    scalingEvery: fc.integer({ min: 1, max: 2 }),
+    factorDecay: fc.constantFrom(0, 0.5, 0.95),
+    scalingDecay: fc.constantFrom(0, 0.5, 0.95),
+    logDamping: fc.double({ min: -2, max: 0, noNaN: true }),
+    momentum: fc.constantFrom(0, 0.9),
+    klClip: fc.constantFrom(null, 1e-3),
+    seed: seedArb,
+  })
+  .map((r) => {
+    const options: PreviousOptions = {
+      approximation: r.approximation,
+      learningRate: 0.1,
+      damping: 10 ** r.logDamping,
+      momentum: r.momentum,
+      klClip: r.klClip,
+      factorsEvery: r.factorsEvery,
+      basisEvery: r.basisEvery,
+      scalingEvery: r.approximation === "ekfac" ? r.scalingEvery : 1,
+      factorDecay: r.factorDecay,
+      scalingDecay: r.scalingDecay,
+    };
+    return labelled({ options, dout: r.dout, din: r.din, n: r.n, steps: 6, seed: r.seed }, JSON.stringify(r));
+  });
+
+/** One dense layer as a `CurvatureModel` fed by hand: statistics and gradients set before each step. */
+function handFedLayer(dout: number, din: number, theta: Float64Array) {
+  const aDim = din + 1;
+  const weight = { name: "w", value: new Float64Array(dout * din), grad: new Float64Array(dout * din) };
+  const bias = { name: "b", value: new Float64Array(dout), grad: new Float64Array(dout) };
+  for (let r = 0; r < dout; r++) {
+    for (let j = 0; j < din; j++) weight.value[r * din + j] = theta[r * aDim + j] as number;
+    bias.value[r] = theta[r * aDim + din] as number;
+  }
+  let statistics: LayerStatistics | null = null;
+  const layer = {
+    name: "dense",
+    kind: "dense" as const,
+    outDim: dout,
+    inDim: din,
+    hasBias: true,
+    groups: 1,
+    weight,
+    bias,
+    get statistics() {
+      return statistics;
+    },
+  };
+  const model: CurvatureModel = {
+    curvatureLayers: () => [layer],
+    parameters: () => [weight, bias],
+    setCapture: () => {},
+  };
+  return {
+    model,
+    feed(s: LayerStatistics, grad: Float64Array) {
+      statistics = s;
+      for (let r = 0; r < dout; r++) {
+        for (let j = 0; j < din; j++) weight.grad[r * din + j] = grad[r * aDim + j] as number;
+        bias.grad[r] = grad[r * aDim + din] as number;
+      }
+    },
+    packed(): Float64Array {
+      const out = new Float64Array(dout * aDim);
+      for (let r = 0; r < dout; r++) {
+        for (let j = 0; j < din; j++) out[r * aDim + j] = weight.value[r * din + j] as number;
+        out[r * aDim + din] = bias.value[r] as number;
+      }
+      return out;
+    },
+  };
+}
+
+const transformEqualsPrevious = defineLaw({
+  id: "ekfac.transform.previous",
+  title: "Transform-form KFAC/EKFAC equal the previous implementation",
+  statement:
+    "for the same statistics and gradients at every step, Optimizer(kfac|ekfac(model)) moves θ exactly as the previous CurvatureOptimizer did: factors every f steps, bases every T_kfe, S* every T_s and after each new basis, Δ = Q[(Qᵀ∇) ⊘ (S + ε)], KL-clipping ν, heavy-ball momentum, θ ← θ − η b",
+  source:
+    "George et al. (2018) Algorithm 1; Martens & Grosse (2015); Ba, Grosse & Martens (2017) §5; the frozen reference packages/proofs/src/internal/previous-curvature.ts",
+  generator:
+    "one dense layer dout, din ∈ [1, 4] with bias, N ∈ [1, 8], 6 steps of fresh Gaussian statistics (g = N·∂L/∂s) and their mean gradient; KFAC or EKFAC, factorsEvery ∈ {1, 2}, T_kfe ∈ {1, 2, 3}, T_s ∈ {1, 2}, decays ∈ {0, 0.5, 0.95}, ε ∈ [1e-2, 1] log-uniform, μ ∈ {0, 0.9}, κ ∈ {none, 1e-3}, η = 0.1",
+  tolerance:
+    "‖θ_new − θ_prev‖_F ≤ 16·(P + a + g)·ε·(1 + σ/δ)·‖θ_prev − θ₀‖_F, σ = ‖G‖_F‖A‖_F of the last factors, δ the damping",
+  why: "Both compute the same factors bit for bit (same gemm calls) and hence the same eigenbases; they differ in summation order for S* and the rotations, rounding errors that the preconditioner amplifies by at most its condition (σ + δ)/δ; the worst of 200 cases used 0.15 of this bound.",
+  arbitrary: scheduleArb,
+  runScale: 0.5,
+  measure(impl, c): Measurement {
+    const { dout, din, n, options: o } = c;
+    const aDim = din + 1;
+    const rng = new Rng(c.seed);
+    const theta0 = rng.fillNormal(new Float64Array(dout * aDim));
+    const prev = new PreviousDenseCurvature(aDim, dout, o);
+    const thetaPrev = theta0.slice();
+    const fed = handFedLayer(dout, din, theta0);
+    const common = {
+      learningRate: o.learningRate,
+      damping: o.damping,
+      momentum: o.momentum,
+      klClip: o.klClip,
+      factorsEvery: o.factorsEvery,
+      basisEvery: o.basisEvery,
+      factorDecay: o.factorDecay,
+      fisher: "empirical" as const,
+    };
+    const chain =
+      o.approximation === "kfac"
+        ? impl.ekfac.kfac(fed.model, common)
+        : impl.ekfac.ekfac(fed.model, { ...common, scalingEvery: o.scalingEvery, scalingDecay: o.scalingDecay });
+    const opt = new impl.ekfac.Optimizer(chain, fed.model);
+    const shape = { kind: "dense" as const, outDim: dout, inDim: din, hasBias: true, groups: 1 };
+    for (let step = 0; step < c.steps; step++) {
+      const a = new Float64Array(n * aDim);
+      const g = rng.fillNormal(new Float64Array(n * dout));
+      for (let e = 0; e < n; e++) {
+        for (let j = 0; j < din; j++) a[e * aDim + j] = rng.normal();
+        a[e * aDim + din] = 1;
+      }
+      const batch: LayerBatch = { batchSize: n, positions: 1, a, g };
+      const grad = impl.ekfac.meanGradient(shape, batch);
+      prev.step(n, a, g, grad, thetaPrev);
+      fed.feed({ ...batch, fisher: "empirical", pass: step + 1 }, grad);
+      const r = opt.step();
+      if (r.skipped)
+        return { error: Number.POSITIVE_INFINITY, tolerance: 0, note: `step ${step} skipped: ${r.reason}` };
+    }
+    const moved = distance(thetaPrev, theta0);
+    const sigma = frob(prev.G) * frob(prev.A);
+    const p = dout * aDim;
+    const tol = 16 * (p + aDim + dout) * EPS * (1 + sigma / o.damping) * Math.max(moved, Number.MIN_VALUE);
+    return { error: distance(fed.packed(), thetaPrev), tolerance: tol };
+  },
+});
+
+/** Splits a layer case's batch into examples [0, n1) and [n1, N). */
+function splitBatch(c: LayerCase, n1: number): [LayerBatch, LayerBatch] {
+  const { groups } = c.shape;
+  const t = c.stats.positions;
+  const n = c.stats.batchSize;
+  const aDim = c.shape.inDim + (c.shape.hasBias ? 1 : 0);
+  const gDim = c.shape.outDim / groups;
+  const part = (x: Float64Array, width: number, from: number, count: number): Float64Array => {
+    const out = new Float64Array(groups * count * t * width);
+    for (let k = 0; k < groups; k++) {
+      const src = (k * n * t + from * t) * width;
+      out.set(x.subarray(src, src + count * t * width), k * count * t * width);
+    }
+    return out;
+  };
+  const mk = (from: number, count: number): LayerBatch => ({
+    batchSize: count,
+    positions: t,
+    a: part(c.stats.a, aDim, from, count),
+    g: part(c.stats.g, gDim, from, count),
+  });
+  return [mk(0, n1), mk(n1, n - n1)];
+}
+
+const mergeArb = fc
+  .tuple(anyLayer, fc.double({ min: 0, max: 1, noNaN: true }))
+  .filter(([c]) => c.stats.batchSize >= 2)
+  .map(([c, u]) => {
+    const n1 = 1 + Math.min(c.stats.batchSize - 2, Math.floor(u * (c.stats.batchSize - 1)));
+    return [c, n1] as const;
+  });
+
+const mergeLaw = defineLaw({
+  id: "ekfac.merge.union",
+  title: "Merged statistics of two disjoint batches equal the whole batch's",
+  statement:
+    "for a batch B = B₁ ⊔ B₂: means(merge(contribution(B₁), contribution(B₂))) = (A, G, S*) fitted to B, and mergeBatches(B₁, B₂) = B; contribution = (E, Σ āāᵀ, Σ_n (1/T)Σ_t ggᵀ, Σ_n (U_Gᵀ∇_nU_A)²) in a shared basis",
+  source: "linearity of the empirical means (paper-notes §1, §2); George et al. (2018) Alg. 1 for S*",
+  generator: `${layerGenerator}; N ≥ 2 split at a random example; the basis is the whole batch's eigenbasis`,
+  tolerance: "each of A, G, S*: ‖merged − whole‖_F ≤ 32·(N·T + a + g)·ε·‖whole‖_F",
+  why: "Sums of the same terms in a different order and one extra rescaling by E and 1/E: rounding only, O(terms·ε) relative.",
+  arbitrary: mergeArb,
+  measure(impl, [c, n1]): Measurement {
+    const whole = newBlock(impl, c, "ekfac", { factorDecay: 0, scalingDecay: 0 });
+    const union = impl.ekfac.mergeBatches(c.shape, ...splitBatch(c, n1));
+    whole.updateFactors(union);
+    whole.updateBasis();
+    whole.updateScaling(union);
+    const basis = { uA: whole.uA, uG: whole.uG };
+    const [b1, b2] = splitBatch(c, n1);
+    const merged = impl.ekfac.contributionMeans(
+      impl.ekfac.mergeContributions(
+        impl.ekfac.layerContribution(c.shape, b1, basis),
+        impl.ekfac.layerContribution(c.shape, b2, basis),
+      ),
+    );
+    const { aDim: a, gDim: g } = whole.dims;
+    const tol = 32 * (c.stats.batchSize * c.stats.positions + a + g) * EPS;
+    const part = (x: Float64Array | undefined, want: Float64Array, note: string): Measurement => ({
+      error: x === undefined ? Number.POSITIVE_INFINITY : rel(distance(x, want), frob(want)),
+      tolerance: tol,
+      note,
+    });
+    return worstOf(
+      { error: distance(union.a, c.stats.a) + distance(union.g, c.stats.g), tolerance: 0, note: "mergeBatches = B" },
+      part(merged.A, whole.A, "A"),
+      part(merged.G, whole.G, "G"),
+      part(merged.S, whole.S, "S*"),
+    );
+  },
+});
+
+interface ScaleShiftCase {
+  readonly channels: number;
+  readonly hasShift: boolean;
+  readonly e: number;
+  readonly t: number;
+  readonly logDamping: number;
+  readonly seed: number;
+}
+
+const scaleShiftArb: fc.Arbitrary<ScaleShiftCase> = fc
+  .record({
+    channels: fc.integer({ min: 1, max: 4 }),
+    hasShift: fc.boolean(),
+    e: fc.integer({ min: 1, max: 8 }),
+    t: fc.integer({ min: 1, max: 4 }),
+    logDamping: fc.double({ min: -3, max: 0, noNaN: true }),
+    seed: seedArb,
+  })
+  .map((r) => labelled(r, JSON.stringify(r)));
+
+const scaleShiftLaw = defineLaw({
+  id: "ekfac.scale-shift.dense",
+  title: "The scale-and-shift block equals its dense per-channel Fisher",
+  statement:
+    "with per-example gradients v_e = (Σ_t g x̂, Σ_t g) per channel: F̂ = blockdiag_c (1/E) Σ_e v_{e,c} v_{e,c}ᵀ, and precondition(∇) = (F̂ + εI)⁻¹ ∇",
+  source: "capture.ts (per-example gradients of γ, β); kfac-jax's scale-and-shift block; Grosse & Martens (2016) §3",
+  generator:
+    "C ∈ [1, 4] channels, shift or not, E ∈ [1, 8] examples, T ∈ [1, 4] positions, x̂ and g standard normal, ε ∈ [1e-3, 1] log-uniform",
+  tolerance: "‖F̂ − F_dense‖_F ≤ 32·E·T·ε·‖F_dense‖_F; ‖Δ − Δ_dense‖ ≤ 64·(‖F‖ + ε)/ε·ε_machine·‖Δ_dense‖",
+  why: "Both sum the same E·T products per entry; the solve is a 2×2 closed form against a dense SPD solve, whose error is bounded by the condition number (‖F‖ + ε)/ε.",
+  arbitrary: scaleShiftArb,
+  measure(impl, c): Measurement {
+    const rng = new Rng(c.seed);
+    const rows = c.e * c.t;
+    const ch = c.channels;
+    const xhat = rng.fillNormal(new Float64Array(rows * ch));
+    const g = rng.fillNormal(new Float64Array(rows * ch));
+    const block = new impl.ekfac.ScaleShiftBlock(ch, c.hasShift, { decay: 0 });
+    block.updateStatistics({ batchSize: c.e, positions: c.t, xhat, g });
+    const p = block.size;
+    const dense = new Float64Array(p * p);
+    for (let e = 0; e < c.e; e++) {
+      const v = new Float64Array(p);
+      for (let k = 0; k < ch; k++) {
+        for (let s = 0; s < c.t; s++) {
+          const i = (e * c.t + s) * ch + k;
+          v[k] = (v[k] as number) + (g[i] as number) * (xhat[i] as number);
+          if (c.hasShift) v[ch + k] = (v[ch + k] as number) + (g[i] as number);
+        }
+      }
+      // Keep only the within-channel entries: (γ_k, γ_k), (γ_k, β_k), (β_k, γ_k), (β_k, β_k).
+      for (let i = 0; i < p; i++)
+        for (let j = 0; j < p; j++)
+          if (i % ch === j % ch)
+            dense[i * p + j] = (dense[i * p + j] as number) + ((v[i] as number) * (v[j] as number)) / c.e;
+    }
+    const got = block.denseApproximation();
+    const eps = 10 ** c.logDamping;
+    const grad = rng.fillNormal(new Float64Array(p));
+    const delta = block.precondition(grad, new Float64Array(p), eps);
+    const damped = dense.slice();
+    for (let i = 0; i < p; i++) damped[i * p + i] = (damped[i * p + i] as number) + eps;
+    const want = solveDense(impl, damped, p, grad);
+    const cond = (frob(dense) + eps) / eps;
+    return worstOf(
+      { error: rel(distance(got, dense), frob(dense)), tolerance: 32 * rows * EPS, note: "F̂ = F_dense" },
+      { error: rel(distance(delta, want), frob(want)), tolerance: 64 * cond * EPS, note: "Δ = (F + εI)⁻¹∇" },
+    );
+  },
+});
+
 export const ekfacLaws: readonly Law[] = [
   kfacOneExample,
   kfacSameInput,
@@ -342,4 +638,7 @@ export const ekfacLaws: readonly Law[] = [
   dampedEkfac,
   dampedKfac,
   dampedTikhonov,
+  transformEqualsPrevious,
+  mergeLaw,
+  scaleShiftLaw,
 ];

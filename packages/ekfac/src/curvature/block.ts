@@ -1,0 +1,54 @@
+/**
+ * The one interface between the curvature transform (optim/curvature.ts) and every kind of curvature
+ * block: Kronecker-factored (KFAC/KFC, EKFAC; kronecker-block.ts), the diagonal Fisher of a layer
+ * (diagonal.ts), the per-channel scale-and-shift block of BatchNorm-style layers (scale-shift.ts) and
+ * the diagonal fallback for any other parameter (parameter-diagonal.ts). The transform never asks
+ * which kind it holds.
+ *
+ * Each block covers `size` parameters in its own float64 layout (W̄ = [W | b] row-major for layers,
+ * [γ; β] for scale-and-shift, the parameter itself for the fallback); the transform packs gradients
+ * into that layout and unpacks directions out of it.
+ *
+ * State: all of a block's data is one plain record (`state`: Float64Arrays and integer counters), so
+ * the optimizer saves and restores it through optim/state.ts; `checkState` validates a candidate
+ * record (keys, lengths, finite values, integer counters ≥ 0) without writing anything, `bindState`
+ * adopts one. The block object itself holds only configuration and workspaces.
+ */
+
+/** Result of a basis refresh. */
+export interface BasisUpdate {
+  /** Eigendecompositions that succeeded (2 per group for a Kronecker block when all is well). */
+  readonly succeeded: number;
+  /** Eigendecompositions that failed numerically; the previous basis of that factor was kept. */
+  readonly failed: number;
+}
+
+/** What a block's state may hold: arrays and numbers, one level deep. */
+export type BlockState = { [key: string]: Float64Array | number };
+
+export interface CurvatureBlock<S extends BlockState = BlockState, B = unknown> {
+  /** The block kind, named after kfac-jax's blocks (e.g. "DenseKroneckerFactored", "ScaleAndShift"). */
+  readonly kind: string;
+  /** Parameters covered (the length of `precondition`'s vectors). */
+  readonly size: number;
+  /** The block's data; replaced only through `bindState`. */
+  readonly state: S;
+  /** A fresh state for this block (what a new optimizer starts from). */
+  initState(): S;
+  /** Throws a TypeError/RangeError naming `fn` unless `state` is a valid state of this block. */
+  checkState(fn: string, state: unknown): asserts state is S;
+  /** Adopts `state` (checked unless it already is the current one); no copy. */
+  bindState(fn: string, state: S): void;
+  /** Folds one batch's statistics into the running estimate (factors, diagonal, 2×2 per channel). */
+  updateStatistics(batch: B): void;
+  /** Recomputes the basis (eigendecompositions); blocks without a basis return { 0, 0 }. */
+  refreshBasis(): BasisUpdate;
+  /** Re-estimates the scaling in the current basis (EKFAC's S*); a no-op for the other blocks. */
+  updateScaling(batch: B): void;
+  /** EKFAC "ra": the scaling from a minibatch gradient of `batchSize` examples; a no-op elsewhere. */
+  updateScalingFromGradient(grad: Float64Array, batchSize: number): void;
+  /** out = (F̂ + εI)⁻¹ grad. Pure: reads the state, writes only `out` (may alias `grad`). */
+  precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array;
+  /** F̂ as a dense size × size matrix (diagnostics and tests; allocates). */
+  denseApproximation(): Float64Array;
+}
