@@ -1,48 +1,36 @@
 /**
  * One training step of an `@ekfac-ts/nn` model under one of the compared optimizers, behind a common
- * interface, so that the demo and the `train` bench suite run exactly the same code.
+ * interface, so that the demo and the bench suites run exactly the same code — and the same code a
+ * user writes: forward → nn loss → backward → `Optimizer.step()`, for every optimizer.
  *
- * Loss: the mean over the minibatch of the per-example loss (paper-notes §1), here
+ * Loss: the mean over the minibatch of the per-example loss (MATH.md §1), here
  * `sigmoidCrossEntropy(logits, pixels)` = (1/N) Σ_n Σ_j softplus(s_nj) − y_nj s_nj (Bernoulli NLL of
  * the pixel intensities, summed over the 784 pixels) for the autoencoder, `softmaxCrossEntropy` for
- * classifiers. The curvature layers capture `ā` and `g·N` (nn's capture). By default the curvature
- * optimizers see the TRUE Fisher (paper-notes §2): g comes from a second backward pass of the loss
- * against targets sampled from the model (Bernoulli(σ(s)) per pixel, or Categorical(softmax s)) through
- * the same graph, as Martens & Grosse (2015 §5) do. The empirical Fisher (`fisher: "empirical"`) is
- * kept as an option: on this autoencoder it made every damping/learning-rate pair we tried either
- * diverge or stall (its steps scale like 1/‖∇‖ along the mean gradient, Kunstner et al. 2019).
+ * classifiers.
  *
- * Optimizers:
+ * Optimizers (ekfac's transforms, run by its one `Optimizer` bound to the model's parameters):
  * - `sgd`: heavy-ball momentum (torch.optim.SGD convention: v ← μv + ∇, θ ← θ − ηv);
  * - `adam`: torch.optim.Adam;
- * - `kfac` / `ekfac`: ekfac's curvature chain run by `Optimizer` (factors every step, eigendecomposition
- *   every T_kfe steps; EKFAC re-estimates S* every T_s steps) followed by the same heavy-ball momentum.
- *   Until nn labels its statistics itself (issue 13), `curvatureView` adds the Fisher mode this trainer
- *   realises and a pass counter.
+ * - `kfac` / `ekfac`: the curvature chain (curvature → momentum → learning rate). The optimizer asks the
+ *   model to capture what each step needs (`setCapture`), and nn's loss runs the Fisher pass the
+ *   optimizer requested (by default the TRUE Fisher: targets sampled from the model). Options left
+ *   undefined in the config keep the library defaults.
  *
- * Eigendecomposition time is measured by wrapping each block's `updateBasis` (the only place the
+ * Eigendecomposition time is measured by wrapping each block's `refreshBasis` (the only place the
  * optimizer eigendecomposes) with a timer: instrumentation of this instance only.
  */
 import { noGrad, wrap } from "@ekfac-ts/autodiff";
 import {
   adam,
-  type CurvatureLayer,
-  type CurvatureModel,
+  type CurvatureBlock,
+  type CurvatureOptimizerOptions,
   ekfac,
   type FisherMode,
-  KroneckerBlock,
   kfac,
   Optimizer,
   sgd,
 } from "@ekfac-ts/ekfac";
-import { type FloatArray, Rng } from "@ekfac-ts/linalg";
-import {
-  type Sequential,
-  sampleBernoulliInto,
-  sampleCategoricalInto,
-  sigmoidCrossEntropy,
-  softmaxCrossEntropy,
-} from "@ekfac-ts/nn";
+import { type Sequential, sigmoidCrossEntropy, softmaxCrossEntropy } from "@ekfac-ts/nn";
 
 export type OptimizerName = "sgd" | "adam" | "kfac" | "ekfac";
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ["sgd", "adam", "kfac", "ekfac"];
@@ -64,14 +52,10 @@ export interface OptimizerConfig {
   readonly factorDecay?: number;
   /** Moving-average decay of S (ekfac). */
   readonly scalingDecay?: number;
-  /** κ of KL-clipping (Ba et al. 2017) for kfac/ekfac, or null/undefined for none. */
+  /** κ of KL-clipping (Ba et al. 2017) for kfac/ekfac, null for none; undefined: the library default. */
   readonly klClip?: number | null;
-  /**
-   * Which Fisher the curvature statistics estimate (kfac, ekfac): "true" (default) backpropagates a
-   * second loss against targets SAMPLED from the model's predictive distribution to capture g;
-   * "empirical" uses the g of the training loss itself.
-   */
-  readonly fisher?: "true" | "empirical";
+  /** Which Fisher the curvature statistics estimate (kfac, ekfac); undefined: the library default ("true"). */
+  readonly fisher?: FisherMode;
 }
 
 /** What the model is trained to do: reconstruct its input, or classify. */
@@ -87,8 +71,8 @@ export interface Trainer {
   readonly basisRefreshes: number;
   /** Steps skipped for non-finite values. */
   readonly skipped: number;
-  /** The curvature optimizer's Kronecker blocks (empty for first-order optimizers). */
-  readonly blocks: readonly KroneckerBlock[];
+  /** The curvature transform's blocks (empty for first-order optimizers). */
+  readonly blocks: readonly CurvatureBlock[];
 }
 
 function lossOf(
@@ -140,101 +124,27 @@ function noGradLoss(
   return noGrad(() => lossOf(model, task, x, n, inputSize, labels).data[0] as number);
 }
 
-/** The model as the curvature optimizer reads it, with each statistics object labelled by this trainer. */
-function curvatureView(model: Sequential, fisher: FisherMode): CurvatureModel & { capturing: boolean; pass: number } {
-  const view = {
-    capturing: false,
-    pass: 0,
-    curvatureLayers: (): readonly CurvatureLayer[] =>
-      model.curvatureLayers().map((l) => ({
-        name: l.name,
-        kind: l.kind,
-        outDim: l.outDim,
-        inDim: l.inDim,
-        hasBias: l.hasBias,
-        groups: l.groups,
-        weight: l.weight,
-        bias: l.bias,
-        get statistics() {
-          const st = l.statistics;
-          return st === null ? null : { ...st, fisher, pass: view.pass };
-        },
-      })),
-    parameters: () => model.parameters(),
-    setCapture(on: boolean) {
-      view.capturing = on;
-      model.setCapture(on);
-    },
-  };
-  return view;
+/** The transform for `config` (library defaults for every option the config leaves undefined). */
+function transformFor(model: Sequential, config: OptimizerConfig) {
+  if (config.name === "sgd")
+    return { chain: sgd(config.learningRate, { momentum: config.momentum ?? 0.9 }), blocks: [] };
+  if (config.name === "adam") return { chain: adam(config.learningRate), blocks: [] };
+  // Only what the config sets: everything else keeps the library default (exactOptionalPropertyTypes).
+  const { name: _name, ...options } = config;
+  const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
+  const chain = (config.name === "kfac" ? kfac : ekfac)(model, defined as unknown as CurvatureOptimizerOptions);
+  return { chain, blocks: chain.curvature.blocks.map((b) => b.block) };
 }
 
 /** Builds the trainer for `config` on `model` (whose parameters it updates in place). */
 export function makeTrainer(model: Sequential, task: Task, inputSize: number, config: OptimizerConfig): Trainer {
-  const params = model.parameters();
-  const values = params.map((p) => p.value);
-  if (config.name === "sgd" || config.name === "adam") {
-    const transform =
-      config.name === "sgd"
-        ? sgd(config.learningRate, { momentum: config.momentum ?? 0.9 })
-        : adam(config.learningRate);
-    const opt = new Optimizer(transform, values);
-    const grads: FloatArray[] = values.map(() => new Float32Array(0));
-    model.setCapture(false);
-    return {
-      config,
-      eigenMs: 0,
-      basisRefreshes: 0,
-      blocks: [],
-      get skipped() {
-        return opt.stepsSkipped;
-      },
-      step(x, n, labels) {
-        model.zeroGrad();
-        const loss = lossOf(model, task, x, n, inputSize, labels);
-        loss.backward();
-        for (let i = 0; i < params.length; i++) grads[i] = params[i]?.grad as FloatArray;
-        opt.step(grads);
-        return loss.data[0] as number;
-      },
-    };
-  }
-  const options = {
-    learningRate: config.learningRate,
-    momentum: config.momentum ?? 0.9,
-    damping: config.damping ?? 1e-3,
-    basisEvery: config.basisEvery ?? 20,
-    scalingEvery: config.scalingEvery ?? 1,
-    ...(config.factorsEvery !== undefined ? { factorsEvery: config.factorsEvery } : {}),
-    ...(config.factorDecay !== undefined ? { factorDecay: config.factorDecay } : {}),
-    ...(config.scalingDecay !== undefined ? { scalingDecay: config.scalingDecay } : {}),
-    fisher: config.fisher ?? "true",
-    klClip: config.klClip ?? null,
-  } as const;
-  const view = curvatureView(model, options.fisher);
-  const transform = config.name === "kfac" ? kfac(view, options) : ekfac(view, options);
-  const opt = new Optimizer(transform, view);
-  let basisRefreshes = 0;
-  // Buffers of the true-Fisher pass, made once (they grow only if the batch does).
-  const saved = values.map((v) => new Float32Array(v.length));
-  const rng = new Rng(12345);
-  let samples = new Float32Array(0);
-  let sampledLabels = new Int32Array(0);
-  const sampleBuffer = (size: number) => {
-    if (samples.length !== size) samples = new Float32Array(size);
-    return samples;
-  };
-  const labelBuffer = (size: number) => {
-    if (sampledLabels.length !== size) sampledLabels = new Int32Array(size);
-    return sampledLabels;
-  };
+  const { chain, blocks } = transformFor(model, config);
+  const opt = new Optimizer(chain, model);
   let eigenMs = 0;
-  const blocks: KroneckerBlock[] = [];
-  for (const { block } of transform.curvature.blocks) {
-    if (!(block instanceof KroneckerBlock)) continue;
-    blocks.push(block);
-    const inner = block.updateBasis.bind(block);
-    block.updateBasis = () => {
+  let basisRefreshes = 0;
+  for (const block of blocks) {
+    const inner = block.refreshBasis.bind(block);
+    block.refreshBasis = () => {
       const t0 = performance.now();
       const r = inner();
       eigenMs += performance.now() - t0;
@@ -254,39 +164,10 @@ export function makeTrainer(model: Sequential, task: Task, inputSize: number, co
       return opt.stepsSkipped;
     },
     step(x, n, labels) {
-      const capture = view.capturing;
       model.zeroGrad();
-      view.pass++;
-      const apply = () => {
-        if (opt.step().curvature?.basisRefreshed) basisRefreshes++;
-      };
-      if (!capture || options.fisher === "empirical") {
-        const loss = lossOf(model, task, x, n, inputSize, labels);
-        loss.backward();
-        apply();
-        return loss.data[0] as number;
-      }
-      // True Fisher: backpropagate the training loss (keeping the graph), save the gradients, then
-      // backpropagate the loss against sampled targets through the same graph — the capture hooks
-      // keep the g of this LAST pass — and restore the training gradients.
-      const input = wrap(x.length === n * inputSize ? x : x.subarray(0, n * inputSize), [n, inputSize]);
-      const logits = model.forward(input);
-      const loss =
-        task.kind === "autoencoder"
-          ? sigmoidCrossEntropy(logits, input)
-          : softmaxCrossEntropy(logits, labels as ArrayLike<number>);
-      loss.backward(undefined, { retainGraph: true });
-      for (let i = 0; i < params.length; i++) (saved[i] as FloatArray).set(params[i]?.grad as FloatArray);
-      const sampledLoss =
-        task.kind === "autoencoder"
-          ? sigmoidCrossEntropy(logits, wrap(sampleBernoulliInto(sampleBuffer(logits.size), logits, rng), logits.shape))
-          : softmaxCrossEntropy(logits, sampleCategoricalInto(labelBuffer(n), logits, rng));
-      sampledLoss.backward();
-      for (let i = 0; i < params.length; i++) {
-        const grad = params[i]?.grad;
-        if (grad) grad.set(saved[i] as FloatArray);
-      }
-      apply();
+      const loss = lossOf(model, task, x, n, inputSize, labels);
+      loss.backward();
+      if (opt.step().curvature?.basisRefreshed) basisRefreshes++;
       return loss.data[0] as number;
     },
   };

@@ -8,7 +8,7 @@
  *   cross-entropy against the pixels.
  * Ours: SGD, SGD + momentum, Adam, KFAC, EKFAC (ekfac's optimizers on nn's model). KFAC/EKFAC are
  * reported AMORTISED over T_kfe steps: median regular step + (one basis refresh) / T_kfe, where the
- * refresh time is measured by timing every block's `updateBasis()` (the eigendecompositions, which
+ * refresh time is measured by timing every block's `refreshBasis()` (the eigendecompositions, which
  * is all a refresh step adds); EKFAC as in the demo (factors only at refreshes, S* every step).
  * Anchors: the same plain-SGD step in tfjs (written out by hand, see "tfjs anchor" below) with the same
  * initial weights (copied from ours), float32, on the `cpu` backend (pure JS) and the `wasm` backend (XNNPACK; the .wasm binaries are
@@ -292,7 +292,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         tkfe = config.basisEvery ?? 20;
         // What a refresh step adds: every block's eigendecompositions.
         const t0 = performance.now();
-        for (const b of trainer.blocks) b.updateBasis();
+        for (const b of trainer.blocks) b.refreshBasis();
         refreshMs = performance.now() - t0;
       }
       const amortised = t.medianMs + refreshMs / Math.max(1, tkfe);
