@@ -2,11 +2,11 @@
  * One training step of an `@ekfac-ts/nn` model under one of the compared optimizers, behind a common
  * interface, so that the demo and the `train` bench suite run exactly the same code.
  *
- * Loss: the mean over the minibatch of the per-example loss (paper-notes §1), here
+ * Loss: the mean over the minibatch of the per-example loss (MATH.md §1), here
  * `sigmoidCrossEntropy(logits, pixels)` = (1/N) Σ_n Σ_j softplus(s_nj) − y_nj s_nj (Bernoulli NLL of
  * the pixel intensities, summed over the 784 pixels) for the autoencoder, `softmaxCrossEntropy` for
  * classifiers. The curvature layers capture `ā` and `g·N` (nn's capture). By default the curvature
- * optimizers see the TRUE Fisher (paper-notes §2): g comes from a second backward pass of the loss
+ * optimizers see the TRUE Fisher (MATH.md §2): g comes from a second backward pass of the loss
  * against targets sampled from the model (Bernoulli(σ(s)) per pixel, or Categorical(softmax s)) through
  * the same graph, as Martens & Grosse (2015 §5) do. The empirical Fisher (`fisher: "empirical"`) is
  * kept as an option: on this autoencoder it made every damping/learning-rate pair we tried either

@@ -1,6 +1,6 @@
 /**
  * Reorders a Conv2d's output gradient into the row layout of ekfac's capture interface
- * (shared/paper-notes.md §6): `groups × (N·T) × (C_out/G)`, example-major rows `n·T + t`.
+ * (MATH.md §6): `groups × (N·T) × (C_out/G)`, example-major rows `n·T + t`.
  * The patches ā themselves come from autodiff's im2col (its `onPatches` hook), so there is one im2col.
  * Cost: O(N·C_out·T) writes, no allocation (the caller owns `out`).
  */

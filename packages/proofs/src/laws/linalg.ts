@@ -473,7 +473,7 @@ const kronLaw = defineLaw({
   statement:
     "row-major vec: kronMatVec(B, A, vec X) = kron(B, A)·vec X = vec(B·X·Aᵀ), with kron(B, A)[i·n + k, j·q + l] = B_ij·A_kl",
   source:
-    'Van Loan, "The ubiquitous Kronecker product" (2000), property vec(BXAᵀ) = (A ⊗ B)vec(X) in column-major form; row-major form per paper-notes §1',
+    'Van Loan, "The ubiquitous Kronecker product" (2000), property vec(BXAᵀ) = (A ⊗ B)vec(X) in column-major form; row-major form per MATH.md §1',
   generator:
     "B m×p, A n×q with m, p, n, q ∈ [1, 4] (non-square, so the factor order is visible), X p×q, N(0, 1) float64 entries",
   tolerance: "max_i |ŷᵢ − yᵢ| / (|B||X||A|ᵀ)ᵢ ≤ 2·(p + q + 2)·ε, for both the explicit and the implicit product",
