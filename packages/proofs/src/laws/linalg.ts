@@ -182,13 +182,13 @@ function eigenResiduals(a: Matrix, values: ArrayLike<number>, v: Matrix): { res:
 
 /**
  * The eigensolver's two paths: implicit QR, and divide and conquer, whose merges only run above its
- * 32-row leaves, so a quarter of the cases are 33…72 rows.
+ * 32-row leaves, so a quarter of the cases are 33…96 rows (one and two levels of merges).
  */
 const eighCaseArb: fc.Arbitrary<SymmetricCase & { readonly algorithm: EighAlgorithm }> = fc
   .tuple(
     fc.oneof(
       { weight: 3, arbitrary: symmetricArb({ maxN: 16, dtypes: ["float64", "float32"] }) },
-      { weight: 1, arbitrary: symmetricArb({ minN: 33, maxN: 72, dtypes: ["float64", "float32"] }) },
+      { weight: 1, arbitrary: symmetricArb({ minN: 33, maxN: 96, dtypes: ["float64", "float32"] }) },
     ),
     fc.constantFrom<EighAlgorithm>("divide-and-conquer", "qr"),
   )
@@ -200,7 +200,7 @@ const eighCaseArb: fc.Arbitrary<SymmetricCase & { readonly algorithm: EighAlgori
   );
 
 const eighGenerator =
-  'algorithm "divide-and-conquer" (default) or "qr"; n ∈ [0, 16] (3/4 of the cases) or [33, 72] (above the 32-row divide-and-conquer leaves); GOE random, prescribed spectra (uniform, clustered within 1e-9, repeated values from {−1, 0, 2}, wide-range |λ| ∈ [1e-8, 1e8] with random signs) built as Q·diag(λ)·Qᵀ, graded D·B·D (entries 1e-6…1e6), rank-deficient covariances XᵀX/N with N ≤ n, Wilkinson W⁺_n, diagonal, zero; float64 and float32';
+  'algorithm "divide-and-conquer" (default) or "qr"; n ∈ [0, 16] (3/4 of the cases) or [33, 96] (above the 32-row divide-and-conquer leaves); GOE random, prescribed spectra (uniform, clustered within 1e-9, repeated values from {−1, 0, 2}, wide-range |λ| ∈ [1e-8, 1e8] with random signs) built as Q·diag(λ)·Qᵀ, graded D·B·D (entries 1e-6…1e6), rank-deficient covariances XᵀX/N with N ≤ n, Wilkinson W⁺_n, random symmetric tridiagonal (nothing left to reduce), diagonal, zero; float64 and float32';
 
 const failed = (status: string): Measurement => ({
   error: Number.POSITIVE_INFINITY,
@@ -276,6 +276,149 @@ const eighSpectrum = defineLaw({
       tolerance: 8 * Math.max(c.n, 4) * epsOf(c.dtype),
       note: "prescribed spectrum",
     });
+  },
+});
+
+const eighValuesOnly = defineLaw({
+  id: "linalg.eigh.values-only",
+  title: "eigenvalues-only mode = the full decomposition's eigenvalues",
+  statement:
+    "eigh(A, { vectors: false }) returns vectors = null and eigenvalues with max_i |λ̂ᵢ − λᵢ| ≤ c·n·ε·max|λ| from those of eigh(A)",
+  source:
+    "GVL §8.3.5: implicit QR without vectors (the values-only route) and the route with vectors (QR or divide and conquer) are each backward stable, so they agree to the sum of their backward errors (Weyl, GVL Thm. 8.1.5)",
+  generator: eighGenerator,
+  tolerance: "max_i |λ̂ᵢ − λᵢ| / max|λ| ≤ 16·max(n, 4)·ε (twice the one-solver bound of linalg.eigh.spectrum)",
+  why: "Each route moves the eigenvalues by at most its backward error p(n)·u·‖A‖₂; two routes differ by at most the sum. A values-only route that skipped the sort, the unscaling or a deflation would be off by O(‖A‖).",
+  arbitrary: eighCaseArb,
+  measure(impl, c): Measurement {
+    const full = impl.linalg.eigh(c.matrix, { algorithm: c.algorithm });
+    const only = impl.linalg.eigh(c.matrix, { vectors: false });
+    if (full.status !== "success") return failed(full.status);
+    if (only.status !== "success") return failed(only.status);
+    if (only.vectors !== null) return { error: Number.POSITIVE_INFINITY, tolerance: 0, note: "vectors not null" };
+    let norm = 0;
+    let err = 0;
+    for (let i = 0; i < c.n; i++) {
+      norm = Math.max(norm, Math.abs(full.values[i] as number));
+      err = Math.max(err, Math.abs((only.values[i] as number) - (full.values[i] as number)));
+    }
+    return { error: norm > 0 ? err / norm : err, tolerance: 16 * Math.max(c.n, 4) * epsOf(c.dtype) };
+  },
+});
+
+/**
+ * The reduction eigh starts from: every kind of symmetric matrix at n ≤ 30 (unblocked Householder), and
+ * GOE random matrices at 161…230 rows, past the blocked reduction's 160-row crossover.
+ */
+const tridiagonalizeCaseArb: fc.Arbitrary<SymmetricCase> = fc.oneof(
+  { weight: 4, arbitrary: symmetricArb({ maxN: 30 }) },
+  { weight: 1, arbitrary: symmetricArb({ minN: 161, maxN: 230, kinds: ["random"] }) },
+);
+
+const tridiagonalizeLaw = defineLaw({
+  id: "linalg.tridiagonalize.reconstruct",
+  title: "A = Q·T·Qᵀ with QᵀQ = I",
+  statement:
+    "tridiagonalize(A) = (d, e, Q) with T = tridiag(e, d, e): ‖A − Q·T·Qᵀ‖_F ≤ c·n·ε·‖A‖_F and ‖QᵀQ − I‖_F ≤ c·n^{3/2}·ε",
+  source:
+    "GVL Alg. 8.3.1 (Householder tridiagonalization) and its backward stability (GVL §8.3.1, §5.1.12); blocked as LAPACK dsytrd/dlatrd",
+  generator:
+    "n ∈ [0, 30] (4/5 of the cases) over every kind of symmetricArb, or n ∈ [161, 230] GOE random (the blocked path); float64",
+  tolerance: "‖A − QTQᵀ‖_F / ‖A‖_F ≤ 8·max(n, 4)·ε and ‖QᵀQ − I‖_F ≤ 8·max(n, 4)^{3/2}·ε",
+  why: "n − 2 Householder reflections, each applied with a relative error of a few ε, give a backward error p(n)·ε·‖A‖ with p a small multiple of n; Q is their product, orthogonal to working precision, with the √n of a Frobenius norm. A wrong reflector, or a blocked update that drops a WY term, is off by O(‖A‖).",
+  runScale: 0.2,
+  arbitrary: tridiagonalizeCaseArb,
+  measure(impl, c): Measurement {
+    const n = c.n;
+    const { diagonal: d, offDiagonal: e, q } = impl.linalg.tridiagonalize(c.matrix);
+    if (q === null) return { error: Number.POSITIVE_INFINITY, tolerance: 0, note: "no Q" };
+    let num = 0;
+    let den = 0;
+    let orth = 0;
+    for (let i = 0; i < n; i++) {
+      for (let j = 0; j < n; j++) {
+        // (Q T Qᵀ)_ij = Σ_k Q_ik (T Qᵀ)_kj
+        let s = 0;
+        let o = 0;
+        for (let k = 0; k < n; k++) {
+          let tq = (d[k] as number) * at(q, j, k);
+          if (k > 0) tq += (e[k - 1] as number) * at(q, j, k - 1);
+          if (k + 1 < n) tq += (e[k] as number) * at(q, j, k + 1);
+          s += at(q, i, k) * tq;
+          o += at(q, k, i) * at(q, k, j);
+        }
+        num += (s - at(c.matrix, i, j)) ** 2;
+        den += at(c.matrix, i, j) ** 2;
+        orth += (o - (i === j ? 1 : 0)) ** 2;
+      }
+    }
+    const m = Math.max(n, 4);
+    return worstOf(
+      { error: den > 0 ? Math.sqrt(num / den) : Math.sqrt(num), tolerance: 8 * m * epsOf(c.dtype), note: "A = QTQᵀ" },
+      { error: Math.sqrt(orth), tolerance: 8 * m ** 1.5 * epsOf(c.dtype), note: "QᵀQ = I" },
+    );
+  },
+});
+
+interface TridiagonalCase {
+  readonly n: number;
+  readonly seed: number;
+  readonly dtype: DType;
+}
+
+const tridiagonalQRLaw = defineLaw({
+  id: "linalg.tridiagonal-qr.residual",
+  title: "implicit QR on T: T·z_k = d_k·z_k, trace preserved",
+  statement:
+    "tridiagonalQR(d, e, Z = I) overwrites d with the eigenvalues of T = tridiag(e, d, e) and the rows of Z with its eigenvectors: ‖(T·z_kᵀ − d_k·z_kᵀ)_k‖_F ≤ c·n·ε·‖T‖_F, and Σ_k d_k = tr T",
+  source: "GVL Alg. 8.3.2 (implicit symmetric QR step with Wilkinson shift) and 8.3.3 (symmetric QR algorithm), §8.3.5",
+  generator: "n ∈ [1, 40]; diagonal and off-diagonal N(0, 1); float64 and float32 (computed in the input's type)",
+  tolerance: "residual / ‖T‖_F ≤ 8·max(n, 4)·ε; |Σd_k − tr T| ≤ 8·n·ε·max(‖T‖_F, 1)",
+  why: "Each QR sweep applies orthogonal Givens rotations with a relative error of a few ε, so the computed pairs are exact for T + E with ‖E‖ ≈ p(n)·ε·‖T‖ (GVL §8.3.5); the trace is a similarity invariant. A wrong shift only slows convergence, but a wrong rotation or deflation breaks both.",
+  arbitrary: fc
+    .record({
+      n: fc.integer({ min: 1, max: 40 }),
+      seed: seedArb,
+      dtype: fc.constantFrom<DType>("float64", "float32"),
+    })
+    .map((c) => labelled(c, JSON.stringify(c))),
+  measure(impl, c: TridiagonalCase): Measurement {
+    const { n, dtype } = c;
+    const rng = new Rng(c.seed);
+    const dIn = Array.from({ length: n }, () => rng.normal());
+    const eIn = Array.from({ length: n - 1 }, () => rng.normal());
+    const d = dtype === "float32" ? Float32Array.from(dIn) : Float64Array.from(dIn);
+    const e = dtype === "float32" ? Float32Array.from(eIn) : Float64Array.from(eIn);
+    // The rounded inputs are T (float32 rounds them on the way in).
+    const d0 = Array.from(d);
+    const e0 = Array.from(e);
+    const z: Matrix = {
+      rows: n,
+      cols: n,
+      data: dtype === "float32" ? new Float32Array(n * n) : new Float64Array(n * n),
+    };
+    for (let i = 0; i < n; i++) z.data[i * n + i] = 1;
+    const r = impl.linalg.tridiagonalQR(d, e, z);
+    if (r.status !== "success") return failed(r.status);
+    let norm = 0;
+    for (const x of [...d0, ...e0, ...e0]) norm += x * x;
+    norm = Math.sqrt(norm);
+    let res = 0;
+    for (let k = 0; k < n; k++) {
+      for (let i = 0; i < n; i++) {
+        let tz = (d0[i] as number) * at(z, k, i);
+        if (i > 0) tz += (e0[i - 1] as number) * at(z, k, i - 1);
+        if (i + 1 < n) tz += (e0[i] as number) * at(z, k, i + 1);
+        res += (tz - (d[k] as number) * at(z, k, i)) ** 2;
+      }
+    }
+    const eps = epsOf(dtype);
+    const trace0 = d0.reduce((s, x) => s + x, 0);
+    const trace1 = Array.from(d).reduce((s, x) => s + x, 0);
+    return worstOf(
+      { error: Math.sqrt(res) / Math.max(norm, 1e-300), tolerance: 8 * Math.max(n, 4) * eps, note: "T·z = d·z" },
+      { error: Math.abs(trace1 - trace0), tolerance: 8 * n * eps * Math.max(norm, 1), note: "trace" },
+    );
   },
 });
 
@@ -525,7 +668,10 @@ export const linalgLaws: readonly Law[] = [
   eighResidual,
   eighOrthogonal,
   eighSpectrum,
+  eighValuesOnly,
   eighClosedForm,
+  tridiagonalizeLaw,
+  tridiagonalQRLaw,
   choleskyLaw,
   solveTriangularLaw,
   spdSolveLaw,
