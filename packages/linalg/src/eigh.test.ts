@@ -5,6 +5,7 @@ import {
   randomCovariance,
   randomOrthogonal,
   randomSymmetric,
+  randomTridiagonal,
   symmetricWithSpectrum,
   wilkinsonMatrix,
 } from "./generators.ts";
@@ -77,18 +78,8 @@ function build(kind: Kind, n: number, seed: number, dtype: DType): Matrix {
       for (let i = 0; i < n; i++) a[i * n + i] = rng.normal();
       return { rows: n, cols: n, data: a };
     }
-    case "tridiagonal": {
-      const a = allocate(n * n, dtype);
-      for (let i = 0; i < n; i++) {
-        a[i * n + i] = rng.normal();
-        if (i + 1 < n) {
-          const x = rng.normal();
-          a[i * n + i + 1] = x;
-          a[(i + 1) * n + i] = x;
-        }
-      }
-      return { rows: n, cols: n, data: a };
-    }
+    case "tridiagonal":
+      return randomTridiagonal(n, rng, dtype);
     case "spectrum": {
       const vals = Array.from({ length: n }, () => rng.normal() * 10 ** (3 * rng.uniform()));
       return symmetricWithSpectrum(vals, rng, dtype);

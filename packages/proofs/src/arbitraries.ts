@@ -17,6 +17,7 @@ import {
   Rng,
   randomCovariance,
   randomSymmetric,
+  randomTridiagonal,
   symmetricWithSpectrum,
   wilkinsonMatrix,
 } from "@ekfac-ts/linalg";
@@ -120,20 +121,9 @@ function buildSymmetric(kind: SpectrumKind, n: number, seed: number, dtype: DTyp
     case "wilkinson":
       matrix = wilkinsonMatrix(n, dtype);
       break;
-    case "tridiagonal": {
-      // Already reduced: the Householder vectors below the subdiagonal are zero (β = 0 reflections).
-      const data = dtype === "float64" ? new Float64Array(n * n) : new Float32Array(n * n);
-      for (let i = 0; i < n; i++) {
-        data[i * n + i] = rng.normal();
-        if (i + 1 < n) {
-          const x = rng.normal();
-          data[i * n + i + 1] = x;
-          data[(i + 1) * n + i] = x;
-        }
-      }
-      matrix = { rows: n, cols: n, data };
+    case "tridiagonal":
+      matrix = randomTridiagonal(n, rng, dtype);
       break;
-    }
     case "diagonal":
     case "zero": {
       const d = new Float64Array(n);
