@@ -3,8 +3,8 @@
  * derivative rules (rules.ts). A leaf module: both sides import it, so neither imports the other.
  *
  * σ(v) = 1/(1 + e^(−v)) is evaluated through e^(−|v|) only, so it never overflows: for v < 0 it uses
- * the equal form e^v/(1 + e^v). GELU's tanh approximation (Hendrycks & Gimpel 2016, eq. after §2)
- * x·Φ(x) ≈ ½x(1 + tanh(√(2/π)(x + 0.044715x³))) = x·σ(2u) with u = √(2/π)(x + 0.044715x³).
+ * the equal form e^v/(1 + e^v). GELU's tanh approximation (Hendrycks & Gimpel 2016, "Gaussian Error
+ * Linear Units", §2): x·Φ(x) ≈ ½x(1 + tanh(√(2/π)(x + 0.044715x³))) = x·σ(2u), u = √(2/π)(x + 0.044715x³).
  */
 
 /** √½, the scale inside erf for the exact GELU Φ(x) = ½ erfc(−x/√2). */
