@@ -16,19 +16,119 @@
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 import { broadcastStrides, contiguousStrides, forEachRun } from "./broadcast.ts";
-import { col2imKernel, patchesLength } from "./conv.ts";
+import { type Conv2dGeometry, col2imKernel, patchesLength } from "./conv.ts";
 import { erfc } from "./erf.ts";
 import { slot } from "./internal/slot.ts";
-import type { Conv2dAttrs, Pool2dAttrs } from "./ops/conv.ts";
-import { type BinaryAttrs, sigmoidOf } from "./ops/elementwise.ts";
-import type { MatmulAttrs } from "./ops/matmul.ts";
-import type { AxisAttrs, ReduceAttrs } from "./ops/reduce.ts";
-import type { ConcatAttrs, PermuteAttrs, SliceAttrs } from "./ops/shape.ts";
 import { acquire, release } from "./pool.ts";
+import { GELU_C, SQRT_HALF, sigmoidOf } from "./scalar.ts";
 import type { Node, OpName } from "./tape.ts";
 import type { Tensor } from "./tensor.ts";
 
-export type Rule = (node: Node, g: FloatArray) => void;
+// ── what each op records for its rule (ops/* write these, the rules below read them) ─────────
+
+/** Binary ops: the output's strides and both operands' broadcast strides. */
+export interface BinaryAttrs {
+  readonly so: readonly number[];
+  readonly sa: readonly number[];
+  readonly sb: readonly number[];
+}
+
+/** Unary ops: the op's parameter (leakyRelu's slope; 0 for the others). */
+export interface UnaryAttrs {
+  readonly p: number;
+}
+
+export interface MatmulAttrs {
+  readonly transA: boolean;
+  readonly transB: boolean;
+  readonly m: number;
+  readonly n: number;
+  readonly k: number;
+}
+
+export interface ReduceAttrs {
+  /** The output shape with reduced axes kept as 1 (what the strides refer to). */
+  readonly keptShape: readonly number[];
+}
+
+/** Ops along one axis, the tensor seen as outer × len × inner. */
+export interface AxisAttrs {
+  readonly outer: number;
+  readonly len: number;
+  readonly inner: number;
+}
+
+export interface PermuteAttrs {
+  /** Strides of x read in the output's axis order. */
+  readonly xStrides: readonly number[];
+}
+
+export interface SliceAttrs {
+  readonly offset: number;
+  readonly xStrides: readonly number[];
+}
+
+export interface ConcatAttrs {
+  readonly outer: number;
+  /** Per input, its axis length × inner size (the width of its block in each outer row). */
+  readonly widths: readonly number[];
+}
+
+export interface Conv2dAttrs {
+  readonly geometry: Conv2dGeometry;
+  readonly outChannels: number;
+}
+
+export interface Pool2dAttrs {
+  readonly geometry: Conv2dGeometry;
+  readonly countIncludePad: boolean;
+}
+
+/** Ops whose rule needs nothing beyond the inputs, the output and the saved scratch. */
+export type NoAttrs = Readonly<Record<string, never>>;
+
+/** The attributes each primitive records: `record(op, …, attrs)` and its rule agree through this map. */
+export interface OpAttrs {
+  add: BinaryAttrs;
+  sub: BinaryAttrs;
+  mul: BinaryAttrs;
+  div: BinaryAttrs;
+  pow: BinaryAttrs;
+  maximum: BinaryAttrs;
+  minimum: BinaryAttrs;
+  neg: UnaryAttrs;
+  exp: UnaryAttrs;
+  log: UnaryAttrs;
+  sqrt: UnaryAttrs;
+  abs: UnaryAttrs;
+  tanh: UnaryAttrs;
+  sigmoid: UnaryAttrs;
+  relu: UnaryAttrs;
+  leakyRelu: UnaryAttrs;
+  softplus: UnaryAttrs;
+  gelu: UnaryAttrs;
+  geluTanh: UnaryAttrs;
+  matmul: MatmulAttrs;
+  sum: ReduceAttrs;
+  max: ReduceAttrs;
+  logsumexp: AxisAttrs;
+  logSoftmax: AxisAttrs;
+  reshape: NoAttrs;
+  permute: PermuteAttrs;
+  slice: SliceAttrs;
+  concat: ConcatAttrs;
+  gather: NoAttrs;
+  conv2d: Conv2dAttrs;
+  maxPool2d: Pool2dAttrs;
+  avgPool2d: Pool2dAttrs;
+  dropout: NoAttrs;
+}
+
+/** The rule of one primitive: its node (attributes typed by the op) and ȳ. */
+export type Rule<Op extends OpName = OpName> = (node: Node<Op>, g: FloatArray) => void;
+
+/** The ops that record attributes of type `A`. */
+type OpsWith<A> = { [Op in OpName]: OpAttrs[Op] extends A ? Op : never }[OpName];
 
 type BinaryGrad = (
   g: FloatArray,
@@ -45,11 +145,11 @@ type BinaryGrad = (
 ) => void;
 
 /** A binary op's rule from its two per-run partials (ga is indexed by ia, gb by ib). */
-function binary(da: BinaryGrad, db: BinaryGrad): Rule {
+function binary(da: BinaryGrad, db: BinaryGrad): Rule<OpsWith<BinaryAttrs>> {
   return (node, g) => {
     const a = node.inputs[0] as Tensor;
     const b = node.inputs[1] as Tensor;
-    const { so, sa, sb } = node.attrs as BinaryAttrs;
+    const { so, sa, sb } = node.attrs;
     const y = node.output.data;
     const ad = a.data;
     const bd = b.data;
@@ -69,20 +169,18 @@ function binary(da: BinaryGrad, db: BinaryGrad): Rule {
 type UnaryGrad = (g: FloatArray, x: FloatArray, y: FloatArray, gx: FloatArray, n: number, p: number) => void;
 
 /** A unary op's rule from its elementwise partial. */
-function unary(dx: UnaryGrad): Rule {
+function unary(dx: UnaryGrad): Rule<OpsWith<UnaryAttrs>> {
   return (node, g) => {
     const x = node.inputs[0] as Tensor;
     const gx = slot(x);
-    if (gx !== null) dx(g, x.data, node.output.data, gx, x.size, (node.attrs.p as number) ?? 0);
+    if (gx !== null) dx(g, x.data, node.output.data, gx, x.size, node.attrs.p);
   };
 }
 
-const SQRT_HALF = Math.SQRT1_2;
 const INV_SQRT_2PI = 1 / Math.sqrt(2 * Math.PI);
-const GELU_C = Math.sqrt(2 / Math.PI);
 
 // biome-ignore format: the table reads best with one derivative per line
-export const rules: Record<OpName, Rule> = {
+const table: { readonly [Op in OpName]: Rule<Op> } = {
   // ── binary, broadcasting ───────────────────────────────────────────────────────────────
   add: binary(
     (g, _y, _a, _b, ga, o, ia, _ib, n, sa) => { for (let i = 0; i < n; i++, ia += sa) ga[ia] = (ga[ia] as number) + (g[o + i] as number); },
@@ -124,7 +222,7 @@ export const rules: Record<OpName, Rule> = {
   matmul: (node, g) => {
     const a = node.inputs[0] as Tensor;
     const b = node.inputs[1] as Tensor;
-    const { transA, transB, m, n, k } = node.attrs as MatmulAttrs;
+    const { transA, transB, m, n, k } = node.attrs;
     if (m === 0 || n === 0 || k === 0) return;
     const lda = a.shape[1] as number;
     const ldb = b.shape[1] as number;
@@ -147,7 +245,7 @@ export const rules: Record<OpName, Rule> = {
     const x = node.inputs[0] as Tensor;
     const gx = slot(x);
     if (gx === null) return;
-    const { keptShape } = node.attrs as ReduceAttrs;
+    const { keptShape } = node.attrs;
     forEachRun(x.shape, contiguousStrides(x.shape), broadcastStrides(keptShape, x.shape), x.shape.map(() => 0), (ox, oy, _o, n, tx, ty) => {
       for (let i = 0; i < n; i++, ox += tx, oy += ty) gx[ox] = (gx[ox] as number) + (g[oy] as number);
     });
@@ -161,7 +259,7 @@ export const rules: Record<OpName, Rule> = {
     const x = node.inputs[0] as Tensor;
     const gx = slot(x);
     if (gx === null) return;
-    const { outer, len, inner } = node.attrs as AxisAttrs;
+    const { outer, len, inner } = node.attrs;
     const xd = x.data;
     const y = node.output.data;
     for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
@@ -175,7 +273,7 @@ export const rules: Record<OpName, Rule> = {
     const x = node.inputs[0] as Tensor;
     const gx = slot(x);
     if (gx === null) return;
-    const { outer, len, inner } = node.attrs as AxisAttrs;
+    const { outer, len, inner } = node.attrs;
     const y = node.output.data;
     for (let o = 0; o < outer; o++) for (let i = 0; i < inner; i++) {
       const base = o * len * inner + i;
@@ -193,7 +291,7 @@ export const rules: Record<OpName, Rule> = {
   permute: (node, g) => { // scatter ȳ back through the same index map
     const gx = slot(node.inputs[0] as Tensor);
     if (gx === null) return;
-    const { xStrides } = node.attrs as PermuteAttrs;
+    const { xStrides } = node.attrs;
     const shape = node.output.shape;
     forEachRun(shape, contiguousStrides(shape), xStrides, xStrides, (oy, ox, _o, n, _t, tx) => {
       for (let i = 0; i < n; i++, ox += tx) gx[ox] = (gx[ox] as number) + (g[oy + i] as number);
@@ -202,14 +300,14 @@ export const rules: Record<OpName, Rule> = {
   slice: (node, g) => {
     const gx = slot(node.inputs[0] as Tensor);
     if (gx === null) return;
-    const { offset, xStrides } = node.attrs as SliceAttrs;
+    const { offset, xStrides } = node.attrs;
     const shape = node.output.shape;
     forEachRun(shape, contiguousStrides(shape), xStrides, xStrides, (oy, ox, _o, n, _t, tx) => {
       for (let i = 0; i < n; i++, ox += tx) gx[ox] = (gx[ox] as number) + (g[oy + i] as number);
     }, 0, offset, offset);
   },
   concat: (node, g) => { // each input takes its block of ȳ
-    const { outer, widths } = node.attrs as ConcatAttrs;
+    const { outer, widths } = node.attrs;
     let row = 0;
     for (const w of widths) row += w;
     let col = 0;
@@ -230,7 +328,7 @@ export const rules: Record<OpName, Rule> = {
   conv2d: (node, g) => {
     const x = node.inputs[0] as Tensor;
     const w = node.inputs[1] as Tensor;
-    const { geometry: geo, outChannels } = node.attrs as Conv2dAttrs;
+    const { geometry: geo, outChannels } = node.attrs;
     const patches = node.saved[0] as FloatArray;
     const N = geo.batch;
     const T = geo.positions;
@@ -260,7 +358,7 @@ export const rules: Record<OpName, Rule> = {
   avgPool2d: (node, g) => { // each tap of a window receives ȳ / divisor
     const gx = slot(node.inputs[0] as Tensor);
     if (gx === null) return;
-    const { geometry: geo, countIncludePad } = node.attrs as Pool2dAttrs;
+    const { geometry: geo, countIncludePad } = node.attrs;
     const { batch: N, inChannels: C, height: H, width: W, kernelH: kh, kernelW: kw, outH, outW } = geo;
     const { strideH: sh, strideW: sw, padH: ph, padW: pw } = geo;
     let r = 0;
@@ -284,3 +382,9 @@ export const rules: Record<OpName, Rule> = {
     if (gx !== null) for (let i = 0; i < g.length; i++) gx[i] = (gx[i] as number) + (g[i] as number) * (mask[i] as number);
   },
 };
+
+/**
+ * The table as tape.ts indexes it, by a node's op at run time. `table`'s type is what checks that each
+ * rule reads exactly the attributes its op records; this view forgets the pairing, once, here.
+ */
+export const rules = table as Readonly<Record<OpName, Rule>>;

@@ -21,17 +21,17 @@ import type { FloatArray } from "@ekfac-ts/linalg";
 import { formatShape, sameShape } from "./broadcast.ts";
 import { setLeafSlots, slot } from "./internal/slot.ts";
 import { acquire, type PoolArray, release } from "./pool.ts";
-import { rules } from "./rules.ts";
-import { Tensor } from "./tensor.ts";
+import { type OpAttrs, rules } from "./rules.ts";
+import { registerBackward, Tensor } from "./tensor.ts";
 
 /** A recorded op application. */
-export interface Node {
-  readonly op: OpName;
+export interface Node<Op extends OpName = OpName> {
+  readonly op: Op;
   readonly id: number;
   inputs: readonly Tensor[];
   readonly output: Tensor;
-  /** Op parameters the rule needs (axes, strides, flags). */
-  readonly attrs: Readonly<Record<string, unknown>>;
+  /** Op parameters the rule needs (axes, strides, flags), typed per op in rules.ts. */
+  readonly attrs: OpAttrs[Op];
   /** Pooled scratch kept for the rule (im2col patches, argmax indices, masks); returned on release. */
   saved: readonly PoolArray[];
   released: boolean;
@@ -133,11 +133,11 @@ export function recording(inputs: readonly Tensor[]): boolean {
  * Records `op` on the tape if `recording(inputs)`; returns whether it did. When not recorded, the
  * saved scratch goes straight back to the pool.
  */
-export function record(
-  op: OpName,
+export function record<Op extends OpName>(
+  op: Op,
   inputs: readonly Tensor[],
   output: Tensor,
-  attrs: Readonly<Record<string, unknown>> = {},
+  attrs: OpAttrs[Op],
   saved: readonly PoolArray[] = EMPTY,
 ): boolean {
   if (!recording(inputs)) {
@@ -292,6 +292,8 @@ export function backward(root: Tensor, seed?: Tensor | ArrayLike<number>, option
     for (const leaf of leaves) leaf.gradBuffer = null;
   }
 }
+
+registerBackward(backward);
 
 /** Adds `g` into `t.grad`, adopting the buffer the first time (then it never returns to the pool). */
 function keepGrad(t: Tensor, g: FloatArray): void {

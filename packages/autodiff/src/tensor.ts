@@ -12,7 +12,19 @@
  */
 import { allocate, type DType, dtypeOf, type FloatArray, type Matrix, type Rng } from "@ekfac-ts/linalg";
 import { formatShape, type Shape, sizeOf } from "./broadcast.ts";
-import { type BackwardOptions, backward, type Node } from "./tape.ts";
+import type { BackwardOptions, Node, backward as tapeBackward } from "./tape.ts";
+
+/**
+ * tape.ts's `backward`, handed over by tape.ts when it loads (as tfjs-core's tensor.ts receives its
+ * op handler): the tape builds Tensors, so this file may not import it back (scripts/check-cycles.mjs).
+ * Every op imports the tape, so it is loaded before any tensor can have a graph to walk.
+ */
+let runBackward: typeof tapeBackward | null = null;
+
+/** @internal Called once by tape.ts. */
+export function registerBackward(fn: typeof tapeBackward): void {
+  runBackward = fn;
+}
 
 /** Called during backward with the complete gradient of the tensor it was registered on. */
 export type GradHook = (grad: Tensor) => void;
@@ -110,7 +122,8 @@ export class Tensor {
 
   /** Reverse-mode differentiation from this tensor; see `backward`. */
   backward(seed?: Tensor | ArrayLike<number>, options: BackwardOptions = {}): void {
-    backward(this, seed, options);
+    if (runBackward === null) throw new Error("Tensor.backward: the tape is not loaded; import @ekfac-ts/autodiff");
+    runBackward(this, seed, options);
   }
 
   /** A tensor sharing this one's data, cut from the graph (no gradient flows through it). */

@@ -6,7 +6,7 @@
  * EKFAC; `@ekfac-ts/nn` implements these interfaces (its Linear, Conv2d and BatchNorm layers, its
  * losses and its modules).
  *
- * Conventions (shared/paper-notes.md §1 and §6):
+ * Conventions (MATH.md §1 and §6):
  * - Dense layer `s = W a + b`, `W` is `outDim × inDim`. `ā = [a; 1]` when `hasBias`, else `a`, so each
  *   row of `a` below has `aDim = inDim + (hasBias ? 1 : 0)` entries.
  * - `g_n = ∂ℓ_n/∂s_n` is the PER-EXAMPLE signal: reverse mode on the mean loss yields `g_n / N`, and the

@@ -33,7 +33,7 @@ function make(c: Case, seedShift = 0) {
     : randomCase(c.seed + seedShift, "dense", c.outPerGroup, c.inDim, c.hasBias, c.n);
 }
 
-describe("‖F − F̂‖_F without forming F (paper-notes §3b)", () => {
+describe("‖F − F̂‖_F without forming F (MATH.md §5)", () => {
   it("Gram-matrix ‖F − F̂‖_F equals the explicit dense one, for KFAC, EKFAC and diagonal blocks with a stale basis", () => {
     fc.assert(
       fc.property(caseArb, (c) => {

@@ -1,7 +1,7 @@
 /**
  * Approximation quality of curvature blocks: ‖F − F̂‖_F and traces for diagonal, KFAC and EKFAC.
  *
- * Two ways to measure (paper-notes §3, §3b):
+ * Two ways to measure (MATH.md §4, §5):
  * - explicit (`fisherApproximationReport`): forms the exact Fisher block F (exact-fisher.ts, P × P) and
  *   each block's dense F̂ = Q diag(vec S) Qᵀ. Small layers only (memory P², time N·P² + P³·… for F̂).
  * - Gram (`gramFrobeniusError`): never forms F. With per-example gradients v_n = vec(∇_n):
@@ -38,7 +38,7 @@ export interface ApproximationErrors {
 /**
  * Fits the diagonal, KFAC and EKFAC approximations to ONE minibatch (no moving averages, fresh basis
  * from these statistics) and compares them with the exact F: the setting of EKFAC's theorem
- * (paper-notes §3). For small layers (forms P × P matrices).
+ * (MATH.md §4). For small layers (forms P × P matrices).
  */
 export function fisherApproximationReport(shape: LayerShape, stats: LayerBatch): ApproximationErrors {
   const fn = "fisherApproximationReport";
@@ -97,7 +97,7 @@ export interface GramErrorReport {
 
 /**
  * ‖F − F̂‖_F on these statistics for a block's current approximation F̂ (any basis, e.g. stale),
- * without forming F (paper-notes §3b; see header). Works for dense and conv2d blocks and for
+ * without forming F (MATH.md §5; see header). Works for dense and conv2d blocks and for
  * DiagonalFisher (identity basis).
  */
 export function gramFrobeniusError(block: LayerBlock, stats: LayerBatch): GramErrorReport {

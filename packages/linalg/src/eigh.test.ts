@@ -1,40 +1,40 @@
-import fc from "fast-check";
+/**
+ * eigh's worked examples, edge cases, errors and regressions. Its laws (A·V = V·Λ, VᵀV = I, the
+ * spectrum and its order, the eigenvalues-only route, the closed forms for n ≤ 2) and those of its two
+ * halves (A = Q·T·Qᵀ, implicit QR on T) are properties of the proofs catalogue
+ * (packages/proofs/src/laws/linalg.ts), run by `pnpm test`; the fixed sizes here (70, 100, 129, 200:
+ * past the divide-and-conquer leaves and the blocked reduction's crossover) are larger than the
+ * catalogue's generated ones.
+ */
 import { describe, expect, it } from "vitest";
+import { map, normFrobenius, sub } from "./blas.ts";
 import { type EighAlgorithm, type EighOptions, EighWorkspace, eigh, eighInto } from "./eigh.ts";
+import { matmul } from "./gemm.ts";
 import {
   gradedSymmetric,
   randomCovariance,
   randomOrthogonal,
   randomSymmetric,
+  randomTridiagonal,
   symmetricWithSpectrum,
   wilkinsonMatrix,
 } from "./generators.ts";
-import { allocate, type DType, epsilonOf, fromRows, type Matrix } from "./matrix.ts";
+import { allocate, clone, type DType, epsilonOf, eye, fromRows, type Matrix } from "./matrix.ts";
 import { Rng } from "./random.ts";
-import { tridiagonalize, tridiagonalQR } from "./tridiagonal.ts";
+import { tridiagonalQR } from "./tridiagonal.ts";
 
-/** ‖A·V − V·Λ‖_F / ‖A‖_F and ‖VᵀV − I‖_F, computed in float64 from whatever the element type is. */
+/**
+ * ‖A·V − V·Λ‖_F / ‖A‖_F and ‖VᵀV − I‖_F in float64 whatever the element type, with the library's own
+ * products (gemm's laws are in the catalogue; the catalogue's independent version is eigenResiduals).
+ */
 function residuals(a: Matrix, values: ArrayLike<number>, v: Matrix): { res: number; orth: number } {
-  const n = a.rows;
-  let num = 0;
-  let den = 0;
-  let orth = 0;
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      let s = 0;
-      let o = 0;
-      for (let k = 0; k < n; k++) {
-        s += (a.data[i * n + k] as number) * (v.data[k * n + j] as number);
-        o += (v.data[k * n + i] as number) * (v.data[k * n + j] as number);
-      }
-      s -= (v.data[i * n + j] as number) * (values[j] as number);
-      num += s * s;
-      den += (a.data[i * n + j] as number) ** 2;
-      o -= i === j ? 1 : 0;
-      orth += o * o;
-    }
-  }
-  return { res: den > 0 ? Math.sqrt(num / den) : Math.sqrt(num), orth: Math.sqrt(orth) };
+  const a64 = clone(a, "float64");
+  const v64 = clone(v, "float64");
+  const vl = map(v64, (x, _i, j) => x * (values[j] as number));
+  const den = normFrobenius(a64);
+  const res = normFrobenius(sub(matmul(a64, v64), vl));
+  const orth = normFrobenius(sub(matmul(v64, v64, { transA: true }), eye(a.rows, "float64")));
+  return { res: den > 0 ? res / den : res, orth };
 }
 
 function expectEigenLaws(a: Matrix, label = "", options: EighOptions = {}): Float64Array {
@@ -78,18 +78,8 @@ function build(kind: Kind, n: number, seed: number, dtype: DType): Matrix {
       for (let i = 0; i < n; i++) a[i * n + i] = rng.normal();
       return { rows: n, cols: n, data: a };
     }
-    case "tridiagonal": {
-      const a = allocate(n * n, dtype);
-      for (let i = 0; i < n; i++) {
-        a[i * n + i] = rng.normal();
-        if (i + 1 < n) {
-          const x = rng.normal();
-          a[i * n + i + 1] = x;
-          a[(i + 1) * n + i] = x;
-        }
-      }
-      return { rows: n, cols: n, data: a };
-    }
+    case "tridiagonal":
+      return randomTridiagonal(n, rng, dtype);
     case "spectrum": {
       const vals = Array.from({ length: n }, () => rng.normal() * 10 ** (3 * rng.uniform()));
       return symmetricWithSpectrum(vals, rng, dtype);
@@ -110,20 +100,6 @@ const kinds: Kind[] = [
 
 describe("eigh", () => {
   for (const dtype of ["float32", "float64"] as const) {
-    it(`A·V = V·Λ, VᵀV = I and λ ascending on generated spectra (${dtype})`, () => {
-      fc.assert(
-        fc.property(
-          fc.constantFrom(...kinds),
-          fc.integer({ min: 1, max: 40 }),
-          fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-          (kind, n, seed) => {
-            expectEigenLaws(build(kind, n, seed, dtype), `${kind} n=${n} seed=${seed}`);
-          },
-        ),
-        { numRuns: 60 },
-      );
-    });
-
     it(`A·V = V·Λ at n = 100: random, covariance with N < n, graded (${dtype})`, () => {
       expectEigenLaws(build("random", 100, 1, dtype), "random");
       expectEigenLaws(build("covariance", 100, 2, dtype), "covariance");
@@ -158,32 +134,6 @@ describe("eigh", () => {
     expect(Math.abs(r.vectors?.data[0] as number)).toBe(1);
   });
 
-  it("2×2: λ = (a+c)/2 ∓ √(((a−c)/2)² + b²)", () => {
-    fc.assert(
-      fc.property(
-        fc.double({ min: -100, max: 100, noNaN: true }),
-        fc.double({ min: -100, max: 100, noNaN: true }),
-        fc.double({ min: -100, max: 100, noNaN: true }),
-        (x, b, c) => {
-          const r = eigh(
-            fromRows(
-              [
-                [x, b],
-                [b, c],
-              ],
-              "float64",
-            ),
-          );
-          const mid = (x + c) / 2;
-          const rad = Math.hypot((x - c) / 2, b);
-          const scale = Math.max(Math.abs(x), Math.abs(b), Math.abs(c), 1e-300);
-          expect(Math.abs((r.values[0] as number) - (mid - rad))).toBeLessThanOrEqual(8 * 2 ** -52 * scale);
-          expect(Math.abs((r.values[1] as number) - (mid + rad))).toBeLessThanOrEqual(8 * 2 ** -52 * scale);
-        },
-      ),
-    );
-  });
-
   it("reads only the lower triangle", () => {
     const a = fromRows(
       [
@@ -200,42 +150,6 @@ describe("eigh", () => {
       "float64",
     );
     expect(Array.from(eigh(a).values)).toEqual(Array.from(eigh(b).values));
-  });
-
-  it("eigenvalues-only mode agrees with full mode and returns vectors = null", () => {
-    fc.assert(
-      fc.property(fc.constantFrom(...kinds), fc.integer({ min: 1, max: 30 }), fc.nat(), (kind, n, seed) => {
-        const a = build(kind, n, seed, "float64");
-        const full = eigh(a);
-        const only = eigh(a, { vectors: false });
-        expect(only.vectors).toBeNull();
-        const scale = Math.max(1e-300, ...Array.from(full.values, Math.abs));
-        for (let i = 0; i < n; i++) {
-          expect(Math.abs((only.values[i] as number) - (full.values[i] as number))).toBeLessThanOrEqual(1e-13 * scale);
-        }
-      }),
-      { numRuns: 30 },
-    );
-  });
-
-  it("eigenvalues of Q·diag(λ)·Qᵀ are λ sorted (to O(ε‖A‖))", () => {
-    fc.assert(
-      fc.property(
-        fc.array(fc.double({ min: -1e3, max: 1e3, noNaN: true }), { minLength: 1, maxLength: 25 }),
-        fc.nat(),
-        (vals, seed) => {
-          const r = eigh(symmetricWithSpectrum(vals, new Rng(seed)));
-          const sorted = [...vals].sort((x, y) => x - y);
-          const scale = Math.max(1, ...vals.map(Math.abs));
-          for (let i = 0; i < vals.length; i++) {
-            expect(Math.abs((r.values[i] as number) - (sorted[i] as number))).toBeLessThanOrEqual(
-              64 * vals.length * 2 ** -52 * scale,
-            );
-          }
-        },
-      ),
-      { numRuns: 40 },
-    );
   });
 
   it("NaN or ±Inf input returns no-convergence at once with NaN outputs", () => {
@@ -333,22 +247,6 @@ describe("eigh algorithms: divide and conquer and QR", () => {
         }
       }
     });
-
-    it(`divide and conquer: A·V = V·Λ, VᵀV = I on generated spectra, n ∈ [33, 96] (${dtype})`, () => {
-      fc.assert(
-        fc.property(
-          fc.constantFrom(...kinds),
-          fc.integer({ min: 33, max: 96 }),
-          fc.integer({ min: 0, max: 2 ** 31 - 1 }),
-          (kind, n, seed) => {
-            expectEigenLaws(build(kind, n, seed, dtype), `${kind} n=${n} seed=${seed}`, {
-              algorithm: "divide-and-conquer",
-            });
-          },
-        ),
-        { numRuns: 12 },
-      );
-    });
   }
 
   it("Wilkinson W⁺₁₀₁ (pairs closer than ε‖A‖: deflation by rotation): laws hold, both algorithms agree", () => {
@@ -426,77 +324,7 @@ describe("eigh algorithms: divide and conquer and QR", () => {
   });
 });
 
-describe("tridiagonalize", () => {
-  it("A = Q·T·Qᵀ with QᵀQ = I", () => {
-    fc.assert(
-      fc.property(fc.oneof(fc.integer({ min: 0, max: 30 }), fc.constantFrom(161, 200, 230)), fc.nat(), (n, seed) => {
-        const a = randomSymmetric(n, new Rng(seed));
-        const { diagonal: d, offDiagonal: e, q } = tridiagonalize(a);
-        const qd = (q as Matrix).data;
-        let err = 0;
-        let orth = 0;
-        for (let i = 0; i < n; i++) {
-          for (let j = 0; j < n; j++) {
-            // (Q T Qᵀ)_ij = Σ_k Q_ik (T Qᵀ)_kj
-            let s = 0;
-            let o = 0;
-            for (let k = 0; k < n; k++) {
-              let tq = (d[k] as number) * (qd[j * n + k] as number);
-              if (k > 0) tq += (e[k - 1] as number) * (qd[j * n + k - 1] as number);
-              if (k + 1 < n) tq += (e[k] as number) * (qd[j * n + k + 1] as number);
-              s += (qd[i * n + k] as number) * tq;
-              o += (qd[k * n + i] as number) * (qd[k * n + j] as number);
-            }
-            err = Math.max(err, Math.abs(s - (a.data[i * n + j] as number)));
-            orth = Math.max(orth, Math.abs(o - (i === j ? 1 : 0)));
-          }
-        }
-        expect(err).toBeLessThanOrEqual(64 * Math.max(n, 4) * 2 ** -52 * 10);
-        expect(orth).toBeLessThanOrEqual(64 * Math.max(n, 4) * 2 ** -52);
-      }),
-      { numRuns: 40 },
-    );
-  });
-});
-
 describe("tridiagonalQR", () => {
-  it("T·z_kᵀ = d_k·z_kᵀ for every row of z (z = I on entry), on random tridiagonals", () => {
-    fc.assert(
-      fc.property(fc.integer({ min: 1, max: 40 }), fc.nat(), fc.boolean(), (n, seed, f32) => {
-        const rng = new Rng(seed);
-        const d0 = Array.from({ length: n }, () => rng.normal());
-        const e0 = Array.from({ length: n - 1 }, () => rng.normal());
-        const d = f32 ? Float32Array.from(d0) : Float64Array.from(d0);
-        const e = f32 ? Float32Array.from(e0) : Float64Array.from(e0);
-        const dIn = Array.from(d);
-        const eIn = Array.from(e);
-        const z = { rows: n, cols: n, data: f32 ? new Float32Array(n * n) : new Float64Array(n * n) };
-        for (let i = 0; i < n; i++) z.data[i * n + i] = 1;
-        const r = tridiagonalQR(d, e, z);
-        expect(r.status).toBe("success");
-        const eps = f32 ? 2 ** -23 : 2 ** -52;
-        let norm = 0;
-        for (const x of [...dIn, ...eIn, ...eIn]) norm += x * x;
-        norm = Math.sqrt(norm);
-        let res = 0;
-        for (let k = 0; k < n; k++) {
-          for (let i = 0; i < n; i++) {
-            let tz = (dIn[i] as number) * (z.data[k * n + i] as number);
-            if (i > 0) tz += (eIn[i - 1] as number) * (z.data[k * n + i - 1] as number);
-            if (i + 1 < n) tz += (eIn[i] as number) * (z.data[k * n + i + 1] as number);
-            res += (tz - (d[k] as number) * (z.data[k * n + i] as number)) ** 2;
-          }
-        }
-        expect(Math.sqrt(res) / Math.max(norm, 1e-300)).toBeLessThanOrEqual(8 * Math.max(n, 4) * eps);
-        // Trace is preserved: Σ d_k = Σ dIn_k.
-        const tr0 = dIn.reduce((s, x) => s + x, 0);
-        const tr1 = Array.from(d).reduce((s, x) => s + x, 0);
-        expect(Math.abs(tr1 - tr0)).toBeLessThanOrEqual(8 * n * eps * Math.max(norm, 1));
-      }),
-      { numRuns: 60 },
-    );
-  });
-
   it("without z it gives the same eigenvalues as with z", () => {
     const rng = new Rng(9);
     const n = 25;

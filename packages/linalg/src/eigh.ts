@@ -157,7 +157,7 @@ export function eigh<T extends FloatArray>(a: Matrix<T>, options: EighOptions = 
 /**
  * `eigh` writing into `out` (values of length n and, unless `options.vectors === false`, an n×n
  * `vectors` of the input's element type) using `workspace` (created when omitted). Returns a result
- * record that shares `out`'s arrays.
+ * record that shares `out`'s arrays. The body is the header's steps, one function each.
  */
 export function eighInto<T extends FloatArray>(
   out: EighOutput<T>,
@@ -169,7 +169,31 @@ export function eighInto<T extends FloatArray>(
   checkSquare(fn, a);
   checkOptions(fn, options);
   const n = a.rows;
-  const wantVectors = options.vectors ?? true;
+  const vecs = checkOutput(fn, out, a, options.vectors ?? true);
+  const ws = workspace ?? new EighWorkspace(n);
+  if (!(ws instanceof EighWorkspace)) throw new TypeError(`${fn}: workspace must be an EighWorkspace`);
+  if (ws.n !== n) throw new RangeError(`${fn}: workspace is for n = ${ws.n}, a is ${shapeOf(a)}`);
+  const values = out.values;
+
+  const scale = copyScaled(ws.w, a);
+  if (Number.isNaN(scale)) return failed(values, vecs, 0);
+  tridiagonalizeBlockedKernel(n, ws.w, ws.d, ws.e, ws.beta, ws.p, ws.hh);
+  const solved = solveTridiagonal(ws, vecs !== null, options);
+  if (solved.route === "none") return failed(values, vecs, solved.iterations);
+  sortAscending(ws.perm, ws.d, n);
+  writeValues(values, ws.d, ws.perm, scale, options.clampNegative);
+  if (vecs !== null) writeVectors(vecs, ws, solved.route);
+  return { status: solved.status, values, vectors: vecs, iterations: solved.iterations };
+}
+
+/** Checks `out` against `a` and returns the matrix the vectors go to (null when none are wanted). */
+function checkOutput<T extends FloatArray>(
+  fn: string,
+  out: EighOutput<T>,
+  a: Matrix<T>,
+  wantVectors: boolean,
+): Matrix<T> | null {
+  const n = a.rows;
   const dtype = dtypeOf(a.data);
   if (out === null || typeof out !== "object") throw new TypeError(`${fn}: out must be {values, vectors}`);
   if (!(out.values instanceof Float32Array || out.values instanceof Float64Array) || dtypeOf(out.values) !== dtype) {
@@ -177,26 +201,32 @@ export function eighInto<T extends FloatArray>(
   }
   if (out.values.length !== n)
     throw new RangeError(`${fn}: out.values has length ${out.values.length}, expected ${n} (a is ${shapeOf(a)})`);
-  const vecs = wantVectors ? out.vectors : null;
-  if (wantVectors) {
-    if (vecs === null) throw new TypeError(`${fn}: out.vectors is null but options.vectors is true`);
-    assertMatrix(fn, "out.vectors", vecs);
-    if (dtypeOf(vecs.data) !== dtype)
-      throw new TypeError(`${fn}: out.vectors is ${dtypeOf(vecs.data)} but a is ${dtype}`);
-    if (vecs.rows !== n || vecs.cols !== n || strideOf(vecs) !== n) {
-      throw new RangeError(`${fn}: out.vectors is ${shapeOf(vecs)}, expected a dense ${n}×${n} (a is ${shapeOf(a)})`);
-    }
+  if (!wantVectors) return null;
+  const vecs = out.vectors;
+  if (vecs === null) throw new TypeError(`${fn}: out.vectors is null but options.vectors is true`);
+  assertMatrix(fn, "out.vectors", vecs);
+  if (dtypeOf(vecs.data) !== dtype)
+    throw new TypeError(`${fn}: out.vectors is ${dtypeOf(vecs.data)} but a is ${dtype}`);
+  if (vecs.rows !== n || vecs.cols !== n || strideOf(vecs) !== n) {
+    throw new RangeError(`${fn}: out.vectors is ${shapeOf(vecs)}, expected a dense ${n}×${n} (a is ${shapeOf(a)})`);
   }
-  const ws = workspace ?? new EighWorkspace(n);
-  if (!(ws instanceof EighWorkspace)) throw new TypeError(`${fn}: workspace must be an EighWorkspace`);
-  if (ws.n !== n) throw new RangeError(`${fn}: workspace is for n = ${ws.n}, a is ${shapeOf(a)}`);
+  return vecs;
+}
 
-  const values = out.values;
-  const vdata = vecs === null ? null : vecs.data;
-  const voff = vecs === null ? 0 : offsetOf(vecs);
+/** The "no-convergence" result: NaN values (and vectors), as for non-finite input. */
+function failed<T extends FloatArray>(values: T, vecs: Matrix<T> | null, iterations: number): EighResult<T> {
+  values.fill(Number.NaN);
+  if (vecs !== null) vecs.data.fill(Number.NaN, offsetOf(vecs), offsetOf(vecs) + vecs.rows * vecs.rows);
+  return { status: "no-convergence", values, vectors: vecs, iterations };
+}
 
-  // Copy the lower triangle in (float64), checking finiteness and the scale on the way.
-  const w = ws.w;
+/**
+ * Step 1, scale: copies the lower triangle of `a` into `w` (float64) divided by s = max|a_ij|, and
+ * returns s; NaN when an entry is NaN or ±Inf. The zero matrix gets s = 1 (T = 0, every later step is
+ * exact).
+ */
+function copyScaled(w: Float64Array, a: Matrix): number {
+  const n = a.rows;
   const ad = a.data;
   const aoff = offsetOf(a);
   const as = strideOf(a);
@@ -213,57 +243,57 @@ export function eighInto<T extends FloatArray>(
       else if (!(m <= scale)) finite = false; // NaN
     }
   }
-  if (!finite || scale === Infinity) {
-    values.fill(Number.NaN);
-    if (vdata !== null) vdata.fill(Number.NaN, voff, voff + n * n);
-    return { status: "no-convergence", values, vectors: vecs, iterations: 0 };
+  if (!finite || scale === Infinity) return Number.NaN;
+  if (scale === 0) return 1;
+  // Divide (not multiply by 1/scale, which overflows for a subnormal scale).
+  for (let i = 0; i < n; i++) {
+    const dst = i * n;
+    for (let j = 0; j <= i; j++) w[dst + j] = (w[dst + j] as number) / scale;
   }
-  if (scale > 0) {
-    // Divide (not multiply by 1/scale, which overflows for a subnormal scale).
-    for (let i = 0; i < n; i++) {
-      const dst = i * n;
-      for (let j = 0; j <= i; j++) w[dst + j] = (w[dst + j] as number) / scale;
-    }
-  } else {
-    scale = 1; // the zero matrix: T = 0, every step below is exact
-  }
+  return scale;
+}
 
-  const { d, e, z, perm } = ws;
-  tridiagonalizeBlockedKernel(n, w, d, e, ws.beta, ws.p, ws.hh);
+/**
+ * How step 3 ended. "divide-and-conquer": T's eigenvectors are the columns of `ws.dc.y`; "qr": A's
+ * (scaled) eigenvectors are the rows of `ws.z`, or no vectors were wanted; "none": divide and conquer
+ * hit the sweep cap and nothing usable was produced.
+ */
+interface TridiagonalSolution {
+  readonly status: EighStatus;
+  readonly iterations: number;
+  readonly route: EighAlgorithm | "none";
+}
+
+/**
+ * Step 3, the tridiagonal eigenproblem T = Y·Λ·Yᵀ in place on `ws.d` (then the eigenvalues, unsorted)
+ * and `ws.e`: divide and conquer when vectors are wanted (unless `options.algorithm` is "qr"), else
+ * implicit QR with the rotations applied to Qᵀ. A secular equation that fails (never seen in testing)
+ * falls back to QR on the kept T.
+ */
+function solveTridiagonal(ws: EighWorkspace, wantVectors: boolean, options: EighOptions): TridiagonalSolution {
+  const { n, d, e, z } = ws;
   const maxSweeps = options.maxIterations ?? 30 * n;
-  const useDC = vdata !== null && (options.algorithm ?? "divide-and-conquer") === "divide-and-conquer";
-  let status: EighStatus = "success";
-  let iterations = 0;
-  let useQR = !useDC;
-  if (useDC) {
+  if (wantVectors && (options.algorithm ?? "divide-and-conquer") === "divide-and-conquer") {
     if (ws.dc === null) ws.dc = new DivideConquerWorkspace(n);
     const dc = ws.dc;
-    // Keep T: if a secular equation fails (never seen in testing), fall back to the QR path.
     dc.d0.set(d);
     dc.e0.set(e);
     const outcome = divideConquerKernel(n, d, e, dc, maxSweeps);
-    iterations = dc.sweeps;
-    status = outcome === "success" ? "success" : "no-convergence";
-    if (outcome === "sweep-cap") {
-      values.fill(Number.NaN);
-      if (vdata !== null) vdata.fill(Number.NaN, voff, voff + n * n);
-      return { status, values, vectors: vecs, iterations };
-    }
-    if (outcome === "secular-failure") {
-      d.set(dc.d0);
-      e.set(dc.e0);
-      useQR = true;
-    }
+    if (outcome === "sweep-cap") return { status: "no-convergence", iterations: dc.sweeps, route: "none" };
+    if (outcome === "success") return { status: "success", iterations: dc.sweeps, route: "divide-and-conquer" };
+    d.set(dc.d0);
+    e.set(dc.e0);
   }
-  if (useQR) {
-    if (vdata !== null) accumulateQtKernel(n, w, ws.beta, z);
-    const r = tridiagonalQRKernel(n, d, e, vdata === null ? null : z, n, vdata === null ? null : ws.log, maxSweeps);
-    if (vdata !== null && ws.log.count > 0) applyRotationsKernel(z, n, ws.log);
-    status = r >= 0 ? "success" : "no-convergence";
-    iterations = r >= 0 ? r : -r - 1;
-  }
+  if (wantVectors) accumulateQtKernel(n, ws.w, ws.beta, z);
+  const r = tridiagonalQRKernel(n, d, e, wantVectors ? z : null, n, wantVectors ? ws.log : null, maxSweeps);
+  if (wantVectors && ws.log.count > 0) applyRotationsKernel(z, n, ws.log);
+  return r >= 0
+    ? { status: "success", iterations: r, route: "qr" }
+    : { status: "no-convergence", iterations: -r - 1, route: "qr" };
+}
 
-  // Sort ascending (stable insertion sort on indices: O(n²) worst case, negligible beside O(n³)).
+/** Step 4, sort: `perm` orders `d` ascending (stable insertion sort: O(n²), negligible beside O(n³)). */
+function sortAscending(perm: Uint32Array, d: Float64Array, n: number): void {
   for (let i = 0; i < n; i++) perm[i] = i;
   for (let i = 1; i < n; i++) {
     const pi = perm[i] as number;
@@ -275,27 +305,36 @@ export function eighInto<T extends FloatArray>(
     }
     perm[j + 1] = pi;
   }
-  const clamp = options.clampNegative;
-  for (let j = 0; j < n; j++) {
+}
+
+/** Step 5, unscale: values[j] = s·d[perm[j]], with tiny negatives clamped to +0 on request. */
+function writeValues(values: FloatArray, d: Float64Array, perm: Uint32Array, scale: number, clamp?: number): void {
+  for (let j = 0; j < perm.length; j++) {
     let v = (d[perm[j] as number] as number) * scale;
     if (clamp !== undefined && v < 0 && v >= -clamp) v = 0;
     values[j] = v;
   }
-  if (vdata !== null && !useQR) {
+}
+
+/** The eigenvectors in sorted order as the columns of `vecs` (unit length: no unscaling needed). */
+function writeVectors(vecs: Matrix, ws: EighWorkspace, route: EighAlgorithm): void {
+  const { n, z, perm } = ws;
+  const vdata = vecs.data;
+  const voff = offsetOf(vecs);
+  if (route === "divide-and-conquer") {
     // Column perm[j] of Y (T's eigenvectors) becomes column j; then V = Q·Y by compact-WY blocks.
     const y = (ws.dc as DivideConquerWorkspace).y;
     for (let i = 0; i < n; i++) {
       const row = i * n;
       for (let j = 0; j < n; j++) z[row + j] = y[row + (perm[j] as number)] as number;
     }
-    applyQKernel(n, w, ws.beta, z, n, n, ws.hh);
+    applyQKernel(n, ws.w, ws.beta, z, n, n, ws.hh);
     for (let i = 0; i < n * n; i++) vdata[voff + i] = z[i] as number;
-  } else if (vdata !== null) {
-    // Row perm[j] of Z is the eigenvector for values[j]; it becomes column j of the output.
-    for (let j = 0; j < n; j++) {
-      const src = (perm[j] as number) * n;
-      for (let i = 0; i < n; i++) vdata[voff + i * n + j] = z[src + i] as number;
-    }
+    return;
   }
-  return { status, values, vectors: vecs, iterations };
+  // Row perm[j] of Z is the eigenvector for values[j]; it becomes column j of the output.
+  for (let j = 0; j < n; j++) {
+    const src = (perm[j] as number) * n;
+    for (let i = 0; i < n; i++) vdata[voff + i * n + j] = z[src + i] as number;
+  }
 }

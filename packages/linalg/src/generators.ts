@@ -12,6 +12,8 @@
  *   entries range over [lo, hi] in magnitude.
  * - `wilkinsonMatrix`: W⁺_n, tridiagonal with diagonal |m − i| (m = (n−1)/2) and unit off-diagonal; its
  *   largest eigenvalues come in pairs agreeing to many digits (Wilkinson 1965), a classic hard case.
+ * - `randomTridiagonal`: symmetric tridiagonal with N(0, 1) diagonal and off-diagonal: input that is
+ *   already reduced, so every Householder reflection of the tridiagonalization is the identity.
  * Everything is built in float64 and rounded once to the requested element type.
  */
 
@@ -126,6 +128,21 @@ export function wilkinsonMatrix(n: number, dtype: DType = "float64"): Matrix {
     if (i + 1 < n) {
       a[i * n + i + 1] = 1;
       a[(i + 1) * n + i] = 1;
+    }
+  }
+  return toMatrix(n, n, a, dtype);
+}
+
+/** Symmetric tridiagonal with N(0, 1) diagonal and off-diagonal entries (drawn row by row). */
+export function randomTridiagonal(n: number, rng: Rng, dtype: DType = "float64"): Matrix {
+  checkN("randomTridiagonal", n);
+  const a = new Float64Array(n * n);
+  for (let i = 0; i < n; i++) {
+    a[i * n + i] = rng.normal();
+    if (i + 1 < n) {
+      const x = rng.normal();
+      a[i * n + i + 1] = x;
+      a[(i + 1) * n + i] = x;
     }
   }
   return toMatrix(n, n, a, dtype);

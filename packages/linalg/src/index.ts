@@ -72,6 +72,7 @@ export {
   randomCovariance,
   randomOrthogonal,
   randomSymmetric,
+  randomTridiagonal,
   symmetricWithSpectrum,
   wilkinsonMatrix,
 } from "./generators.ts";

@@ -1,5 +1,5 @@
 /**
- * Kronecker products with the ROW-MAJOR vec convention of this project (paper-notes §1):
+ * Kronecker products with the ROW-MAJOR vec convention of this project (MATH.md §1):
  * vec(X)[i·q + j] = X[i, j] for a p×q matrix X. Then, for B (m×p) and A (n×q),
  *
  *   (B ⊗ A)·vec(X) = vec(B·X·Aᵀ)                                  (m·n entries, B·X·Aᵀ is m×n)

@@ -1,5 +1,5 @@
 /**
- * Losses (MEAN over the batch of N examples: `L = (1/N) Σ_n ℓ_n`, shared/paper-notes.md §1) and
+ * Losses (MEAN over the batch of N examples: `L = (1/N) Σ_n ℓ_n`, MATH.md §1) and
  * samplers of targets from the model's own predictive distribution, for the TRUE Fisher (§2).
  *
  * Each loss is the negative log-likelihood of a distribution, summed over the output dimensions, so

@@ -17,6 +17,7 @@ import {
   Rng,
   randomCovariance,
   randomSymmetric,
+  randomTridiagonal,
   symmetricWithSpectrum,
   wilkinsonMatrix,
 } from "@ekfac-ts/linalg";
@@ -43,6 +44,7 @@ export type SpectrumKind =
   | "graded"
   | "covariance"
   | "wilkinson"
+  | "tridiagonal"
   | "diagonal"
   | "zero";
 
@@ -55,6 +57,7 @@ export const spectrumKinds: readonly SpectrumKind[] = [
   "graded",
   "covariance",
   "wilkinson",
+  "tridiagonal",
   "diagonal",
   "zero",
 ];
@@ -117,6 +120,9 @@ function buildSymmetric(kind: SpectrumKind, n: number, seed: number, dtype: DTyp
       break;
     case "wilkinson":
       matrix = wilkinsonMatrix(n, dtype);
+      break;
+    case "tridiagonal":
+      matrix = randomTridiagonal(n, rng, dtype);
       break;
     case "diagonal":
     case "zero": {

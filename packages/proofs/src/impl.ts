@@ -25,7 +25,18 @@ import {
   ScaleShiftBlock,
   sgd,
 } from "@ekfac-ts/ekfac";
-import { cholesky, eigh, gemm, kron, kronMatVec, solveTriangular, spdSolve, syrk } from "@ekfac-ts/linalg";
+import {
+  cholesky,
+  eigh,
+  gemm,
+  kron,
+  kronMatVec,
+  solveTriangular,
+  spdSolve,
+  syrk,
+  tridiagonalize,
+  tridiagonalQR,
+} from "@ekfac-ts/linalg";
 import { Conv2d, Linear } from "@ekfac-ts/nn";
 
 /** The autodiff namespace (ops, gradcheck, tensors). */
@@ -36,6 +47,8 @@ export interface Implementation {
     readonly gemm: typeof gemm;
     readonly syrk: typeof syrk;
     readonly eigh: typeof eigh;
+    readonly tridiagonalize: typeof tridiagonalize;
+    readonly tridiagonalQR: typeof tridiagonalQR;
     readonly cholesky: typeof cholesky;
     readonly solveTriangular: typeof solveTriangular;
     readonly spdSolve: typeof spdSolve;
@@ -74,7 +87,7 @@ export interface Implementation {
 
 /** The real library. */
 export const defaultImplementation: Implementation = {
-  linalg: { gemm, syrk, eigh, cholesky, solveTriangular, spdSolve, kron, kronMatVec },
+  linalg: { gemm, syrk, eigh, tridiagonalize, tridiagonalQR, cholesky, solveTriangular, spdSolve, kron, kronMatVec },
   autodiff,
   nn: { Linear, Conv2d },
   ekfac: {

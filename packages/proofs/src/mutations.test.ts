@@ -50,6 +50,20 @@ const eighValueSignFlip: typeof eigh = (a, options) => {
   return r;
 };
 
+/** eigh whose eigenvalues-only route forgets to undo the scaling by max|a_ij|. */
+const eighValuesOnlyUnscaled: typeof eigh = (a, options) => {
+  const r = eigh(a, options);
+  if (options?.vectors !== false) return r;
+  let scale = 0;
+  for (const v of a.data) scale = Math.max(scale, Math.abs(v));
+  if (scale > 0) for (let i = 0; i < r.values.length; i++) r.values[i] = (r.values[i] as number) / scale;
+  return r;
+};
+
+/** sub that cuts a broadcast second operand out of the graph (its gradient never arrives). */
+const subDropsBroadcastOperand: typeof ad.sub = (a, b) =>
+  typeof b === "number" || typeof a === "number" || b.size === a.size ? ad.sub(a, b) : ad.sub(a, b.detach());
+
 /** eigh with one COMPONENT of the last eigenvector negated (a broken rotation, not a valid sign choice). */
 const eighComponentFlip: typeof eigh = (a, options) => {
   const r = eigh(a, options);
@@ -169,6 +183,16 @@ const mutations: readonly Mutation[] = [
     name: "eigh flips one component of an eigenvector",
     laws: ["linalg.eigh.orthogonal", "linalg.eigh.residual"],
     impl: withImplementation({ linalg: { eigh: eighComponentFlip } }),
+  },
+  {
+    name: "eigh's eigenvalues-only route skips the unscaling",
+    laws: ["linalg.eigh.values-only"],
+    impl: withImplementation({ linalg: { eigh: eighValuesOnlyUnscaled } }),
+  },
+  {
+    name: "sub drops a broadcast operand from the graph",
+    laws: ["autodiff.broadcast.gradient"],
+    impl: withImplementation({ autodiff: { sub: subDropsBroadcastOperand } }),
   },
   {
     name: "Cholesky factor off by 1e-9 relative in one entry",

@@ -38,12 +38,6 @@ export interface Conv2dOptions extends Conv2dParams {
   readonly onPatches?: (patches: Float32Array | Float64Array, geometry: Conv2dGeometry) => void;
 }
 
-export interface Conv2dAttrs {
-  readonly geometry: Conv2dGeometry;
-  readonly outChannels: number;
-  readonly [key: string]: unknown;
-}
-
 /** 2-D convolution of x (N×C×H×W) with w (C_out×C/groups×kh×kw), plus an optional bias (C_out). */
 export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, options: Conv2dOptions = {}): Tensor {
   const fn = "conv2d";
@@ -101,7 +95,7 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, options
     }
   }
   const out = new Tensor(y, [N, outChannels, g.outH, g.outW]);
-  record("conv2d", [x, w], out, { geometry: g, outChannels } satisfies Conv2dAttrs, [patches]);
+  record("conv2d", [x, w], out, { geometry: g, outChannels }, [patches]);
   return bias === null ? out : add(out, reshape(bias, [1, outChannels, 1, 1]));
 }
 
@@ -116,12 +110,6 @@ export interface Pool2dOptions {
 export interface AvgPool2dOptions extends Pool2dOptions {
   /** Divide by kh·kw even where the window overlaps padding (default true, as PyTorch). */
   readonly countIncludePad?: boolean;
-}
-
-export interface Pool2dAttrs {
-  readonly geometry: Conv2dGeometry;
-  readonly countIncludePad: boolean;
-  readonly [key: string]: unknown;
 }
 
 function poolGeometry(fn: string, x: Tensor, options: Pool2dOptions): Conv2dGeometry {
@@ -175,7 +163,7 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
     }
   }
   const out = new Tensor(y, [N, C, outH, outW]);
-  record("maxPool2d", [x], out, { geometry: g, countIncludePad: false } satisfies Pool2dAttrs, [arg]);
+  record("maxPool2d", [x], out, { geometry: g, countIncludePad: false }, [arg]);
   return out;
 }
 
@@ -203,6 +191,6 @@ export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
     }
   }
   const out = new Tensor(y, [N, C, outH, outW]);
-  record("avgPool2d", [x], out, { geometry: g, countIncludePad } satisfies Pool2dAttrs);
+  record("avgPool2d", [x], out, { geometry: g, countIncludePad });
   return out;
 }

@@ -19,16 +19,9 @@ import type { FloatArray } from "@ekfac-ts/linalg";
 import { broadcastShapes, broadcastStrides, contiguousStrides, forEachRun, sizeOf } from "../broadcast.ts";
 import { erfc } from "../erf.ts";
 import { allocLike, assertTensor, operands } from "../internal/check.ts";
+import { GELU_C, SQRT_HALF, sigmoidOf } from "../scalar.ts";
 import { type OpName, record } from "../tape.ts";
 import { Tensor } from "../tensor.ts";
-
-/** Attributes of a recorded binary op: the output's strides and both operands' broadcast strides. */
-export interface BinaryAttrs {
-  readonly so: readonly number[];
-  readonly sa: readonly number[];
-  readonly sb: readonly number[];
-  readonly [key: string]: unknown;
-}
 
 type BinaryKernel = (
   y: FloatArray,
@@ -67,7 +60,7 @@ function binary(op: BinaryOp & OpName, a: Tensor | number, b: Tensor | number): 
   const bd = tb.data;
   forEachRun(shape, so, sa, sb, (o, ia, ib, n, _t, ra, rb) => kernel(y, ad, bd, o, ia, ib, n, ra, rb));
   const out = new Tensor(y, shape);
-  record(op, [ta, tb], out, { so, sa, sb } satisfies BinaryAttrs);
+  record(op, [ta, tb], out, { so, sa, sb });
   return out;
 }
 
@@ -100,17 +93,7 @@ export function minimum(a: Tensor | number, b: Tensor | number): Tensor {
   return binary("minimum", a, b);
 }
 
-/** σ(v) without overflow: e^(−|v|) only. */
-export function sigmoidOf(v: number): number {
-  if (v >= 0) return 1 / (1 + Math.exp(-v));
-  const e = Math.exp(v);
-  return e / (1 + e);
-}
-
 type UnaryKernel = (x: FloatArray, y: FloatArray, n: number, p: number) => void;
-
-const SQRT_HALF = Math.SQRT1_2;
-const GELU_C = Math.sqrt(2 / Math.PI);
 
 // biome-ignore format: one line per op reads as a table
 const unaryKernels = {

@@ -20,15 +20,6 @@ export interface MatmulOptions {
   readonly transB?: boolean;
 }
 
-export interface MatmulAttrs {
-  readonly transA: boolean;
-  readonly transB: boolean;
-  readonly m: number;
-  readonly n: number;
-  readonly k: number;
-  readonly [key: string]: unknown;
-}
-
 /** op(A)·op(B) for 2-D tensors; RangeError naming both shapes when the inner dimensions differ. */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const fn = "matmul";
@@ -54,6 +45,6 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   if (m > 0 && n > 0)
     gemmStrided(transA, transB, m, n, k, 1, a.data, 0, Math.max(1, ac), b.data, 0, Math.max(1, bc), 0, c, 0, n);
   const out = new Tensor(c, [m, n]);
-  record("matmul", [a, b], out, { transA, transB, m, n, k } satisfies MatmulAttrs);
+  record("matmul", [a, b], out, { transA, transB, m, n, k });
   return out;
 }

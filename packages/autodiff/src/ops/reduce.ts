@@ -18,15 +18,10 @@ import type { FloatArray } from "@ekfac-ts/linalg";
 import { broadcastStrides, contiguousStrides, forEachRun, normalizeAxes, normalizeAxis, sizeOf } from "../broadcast.ts";
 import { allocLike, assertTensor, constant } from "../internal/check.ts";
 import { acquireInt } from "../pool.ts";
+import type { AxisAttrs } from "../rules.ts";
 import { record } from "../tape.ts";
 import { Tensor } from "../tensor.ts";
 import { exp, mul, neg } from "./elementwise.ts";
-
-export interface ReduceAttrs {
-  /** The output shape with reduced axes kept as 1 (what the strides refer to). */
-  readonly keptShape: readonly number[];
-  readonly [key: string]: unknown;
-}
 
 function reducedShapes(op: string, x: Tensor, axes: number | readonly number[] | undefined, keepdims: boolean) {
   const ax = normalizeAxes(op, axes, x.ndim);
@@ -57,7 +52,7 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepdims = fal
     },
   );
   const out = new Tensor(y, shape);
-  record("sum", [x], out, { keptShape: kept } satisfies ReduceAttrs);
+  record("sum", [x], out, { keptShape: kept });
   return out;
 }
 
@@ -96,20 +91,13 @@ export function max(x: Tensor, axes?: number | readonly number[], keepdims = fal
     },
   );
   const out = new Tensor(y, shape);
-  record("max", [x], out, { keptShape: kept } satisfies ReduceAttrs, [arg]);
+  record("max", [x], out, { keptShape: kept }, [arg]);
   return out;
 }
 
 /** Minimum over `axes` (composite: −max(−x)). */
 export function min(x: Tensor, axes?: number | readonly number[], keepdims = false): Tensor {
   return neg(max(neg(x), axes, keepdims));
-}
-
-export interface AxisAttrs {
-  readonly outer: number;
-  readonly len: number;
-  readonly inner: number;
-  readonly [key: string]: unknown;
 }
 
 function split(x: Tensor, axis: number): AxisAttrs {

@@ -44,7 +44,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     throw new RangeError(`${fn}: cannot reshape ${formatShape(x.shape)} (${x.size} elements) to ${formatShape(shape)}`);
   }
   const out = new Tensor(x.data, s);
-  record("reshape", [x], out);
+  record("reshape", [x], out, {});
   return out;
 }
 
@@ -53,12 +53,6 @@ export function flatten(x: Tensor, startAxis = 1): Tensor {
   assertTensor("flatten", "x", x);
   const a = normalizeAxis("flatten", startAxis, x.ndim);
   return reshape(x, [...x.shape.slice(0, a), -1]);
-}
-
-export interface PermuteAttrs {
-  /** Strides of x read in the output's axis order. */
-  readonly xStrides: readonly number[];
-  readonly [key: string]: unknown;
 }
 
 /** Reorders axes: y.shape[k] = x.shape[axes[k]] (copies). */
@@ -83,7 +77,7 @@ export function permute(x: Tensor, axes: readonly number[]): Tensor {
   const y = allocLike(x.size, x.data);
   copyStrided(y, x.data, shape, xStrides, 0);
   const out = new Tensor(y, shape);
-  record("permute", [x], out, { xStrides } satisfies PermuteAttrs);
+  record("permute", [x], out, { xStrides });
   return out;
 }
 
@@ -113,12 +107,6 @@ function copyStrided(
     offset,
     offset,
   );
-}
-
-export interface SliceAttrs {
-  readonly offset: number;
-  readonly xStrides: readonly number[];
-  readonly [key: string]: unknown;
 }
 
 /**
@@ -151,15 +139,8 @@ export function slice(x: Tensor, starts: readonly number[], ends: readonly numbe
   const y = allocLike(sizeOf(shape), x.data);
   copyStrided(y, x.data, shape, xStrides, offset);
   const out = new Tensor(y, shape);
-  record("slice", [x], out, { offset, xStrides } satisfies SliceAttrs);
+  record("slice", [x], out, { offset, xStrides });
   return out;
-}
-
-export interface ConcatAttrs {
-  readonly outer: number;
-  /** Per input, its axis length × inner size (the width of its block in each outer row). */
-  readonly widths: readonly number[];
-  readonly [key: string]: unknown;
 }
 
 /** Joins tensors along `axis`; all other sizes must agree. */
@@ -197,7 +178,7 @@ export function concat(tensors: readonly Tensor[], axis = 0): Tensor {
   const shape = first.shape.slice();
   shape[ax] = total;
   const out = new Tensor(y, shape);
-  record("concat", tensors, out, { outer, widths } satisfies ConcatAttrs);
+  record("concat", tensors, out, { outer, widths });
   return out;
 }
 

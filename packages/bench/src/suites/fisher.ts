@@ -3,7 +3,7 @@
  * a minibatch on the layers of a deep autoencoder during training, and how that degrades as the
  * eigenbasis gets stale (George et al. 2018 §4.3 / Fig. 3, scaled down).
  *
- * Measure (paper-notes §3b): ‖F − F̂‖_F / ‖F‖_F per layer, with F = (1/N) Σ_n vec(∇_n) vec(∇_n)ᵀ the
+ * Measure (MATH.md §5): ‖F − F̂‖_F / ‖F‖_F per layer, with F = (1/N) Σ_n vec(∇_n) vec(∇_n)ᵀ the
  * exact empirical Fisher block of the current minibatch, computed by ekfac's `gramFrobeniusError`
  * (Gram matrix of per-example gradients: no P × P matrix is formed). Cross-check: on the code layer
  * (small enough, P ≈ 1,000) the same numbers from the explicit F (`fisherApproximationReport`).
@@ -18,7 +18,7 @@
  * - "EKFAC (S frozen)": t0's basis and t0's S* (T_s = ∞);
  * - "diagonal": the diagonal Fisher of the current minibatch (no basis, never stale).
  * Validation (the suite fails otherwise): on the same minibatch and the same basis, EKFAC's error ≤
- * KFAC's (paper-notes §3: diag(QᵀFQ) is the best diagonal in any fixed basis Q) at every measurement,
+ * KFAC's (MATH.md §4: diag(QᵀFQ) is the best diagonal in any fixed basis Q) at every measurement,
  * every error finite, and the Gram and explicit errors agree to 1e-6·‖F‖.
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";

@@ -3,7 +3,7 @@
  * against, and a diagnostic for small layers.
  *
  *   v_n = vec(∇_n),  ∇_n = Σ_t g_{n,t} ā_{n,t}ᵀ  (outDim × aDim, row-major vec: v[i·aDim + j] = ∇[i, j])
- *   F = (1/N) Σ_n v_n v_nᵀ                                        (paper-notes §2)
+ *   F = (1/N) Σ_n v_n v_nᵀ                                        (MATH.md §2)
  *
  * With a grouped conv, ∇_n is block-sparse (group k fills rows k·gDim…) and F is the full P × P matrix,
  * cross-group blocks included. Empirical or true Fisher depending on the g the producer captured.

@@ -34,7 +34,7 @@ const convArb = fc.record({
   t: fc.integer({ min: 1, max: 4 }),
 });
 
-describe("Kronecker-factored blocks against the exact Fisher (paper-notes §3)", () => {
+describe("Kronecker-factored blocks against the exact Fisher (MATH.md §4)", () => {
   it("EKFAC Frobenius error ≤ KFAC Frobenius error (dense, same examples and basis)", () => {
     fc.assert(
       fc.property(denseArb, ({ seed, outDim, inDim, hasBias, n }) => {
@@ -201,7 +201,7 @@ describe("Kronecker-factored blocks against the exact Fisher (paper-notes §3)",
   });
 });
 
-describe("preconditioned directions equal the explicit dense computation (paper-notes §4)", () => {
+describe("preconditioned directions equal the explicit dense computation (MATH.md §7)", () => {
   const epsArb = fc.double({ min: 1e-3, max: 1, noNaN: true });
 
   function setup(block: KroneckerBlock, c: ReturnType<typeof randomCase>): Float64Array {

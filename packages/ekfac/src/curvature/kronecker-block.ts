@@ -1,14 +1,14 @@
 /**
  * Kronecker-factored curvature of one dense or conv2d layer: KFAC / KFC and EKFAC.
  *
- * Conventions (paper-notes §1, §6; capture.ts): W̄ = [W | b] is outDim × aDim, flattened row-major, so
+ * Conventions (MATH.md §1, §6; capture.ts): W̄ = [W | b] is outDim × aDim, flattened row-major, so
  * vec(g āᵀ) = g ⊗ ā and the blocks approximate F ≈ G ⊗ A. A grouped conv is `groups` independent
  * blocks (rows k·gDim… of W̄), i.e. a block-diagonal approximation.
  *
  * Factors (Martens & Grosse 2015 eq. (1)/§3; Grosse & Martens 2016 §3.1 for conv), R = N·T rows:
  *   A = (1/N) Σ_n Σ_t ā_{n,t} ā_{n,t}ᵀ            (summed over positions)
  *   G = (1/N) Σ_n (1/T) Σ_t g_{n,t} g_{n,t}ᵀ       (averaged over positions)
- * This is KFC's normalisation (paper-notes §6): with T = 1 both are the dense KFAC factors. Moving
+ * This is KFC's normalisation (MATH.md §6): with T = 1 both are the dense KFAC factors. Moving
  * averages over steps: X ← ρ X + (1 − ρ) X_batch (the first update takes X_batch; ρ = 0 keeps only
  * the current minibatch, as the official EKFAC code does).
  *
@@ -24,14 +24,14 @@
  * - "kfac": S_kfac[i,j] = λ_G[i] λ_A[j], i.e. exactly G ⊗ A at the last refresh.
  * - "ekfac": S = moving average of S* = (1/N) Σ_n (U_Gᵀ ∇_n U_A)² (George et al. Algorithm 1; see
  *   scaling.ts), re-estimated from scratch after every basis change (never reused across bases), or
- *   the "ra" variant S ← α S + (1−α) N (U_Gᵀ ∇ U_A)² from the minibatch gradient (paper-notes §5,
+ *   the "ra" variant S ← α S + (1−α) N (U_Gᵀ ∇ U_A)² from the minibatch gradient (MATH.md §8,
  *   `updateScalingFromGradient`, N the size of THAT gradient's batch, passed by the caller).
  *
  * State: every array and counter lives in one plain-data record (`state`, `KroneckerState`), so the
  * optimizer saves and restores it through the one state format (optim/state.ts); the block object
  * only adds workspaces. `precondition` reads the state and writes `out`, nothing else.
  *
- * Update (paper-notes §4; George et al. eq. (11)): Δ = U_G [ (U_Gᵀ ∇ U_A) ⊘ (S + ε) ] U_Aᵀ.
+ * Update (MATH.md §7; George et al. eq. (11)): Δ = U_G [ (U_Gᵀ ∇ U_A) ⊘ (S + ε) ] U_Aᵀ.
  * KFAC with factored Tikhonov damping (Martens & Grosse §6.3): Δ = (G + (√ε/π) I)⁻¹ ∇ (A + π√ε I)⁻¹,
  * π = sqrt((tr A / aDim) / (tr G / gDim)), computed in the same eigenbasis as
  * (U_Gᵀ ∇ U_A) ⊘ ((λ_G + √ε/π)(λ_A + π√ε)ᵀ) (exact, since A + cI shares A's eigenvectors). π = 1
@@ -427,7 +427,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   }
 
   /**
-   * EKFAC "ra" (paper-notes §5): S ← α S + (1−α) N (U_Gᵀ ∇ U_A)² from the minibatch gradient `grad`
+   * EKFAC "ra" (MATH.md §8): S ← α S + (1−α) N (U_Gᵀ ∇ U_A)² from the minibatch gradient `grad`
    * (W̄ layout) of a batch of `batchSize` examples; the first update after a basis change overwrites
    * S. No-op for KFAC.
    */

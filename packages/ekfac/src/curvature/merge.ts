@@ -12,7 +12,7 @@
  * compares with, and what a single machine would have captured).
  * S* needs the SAME basis on every worker (broadcast U_A, U_G after each refresh).
  *
- * Source: linearity of the empirical means (paper-notes §1, §2). Deviation: none. Cost: one block update
+ * Source: linearity of the empirical means (MATH.md §1, §2). Deviation: none. Cost: one block update
  * per contribution (see kronecker-block.ts, scale-shift.ts); merging is O(size).
  */
 import type { LayerBatch, ScaleShiftBatch } from "../capture.ts";

@@ -3,7 +3,7 @@
  *
  *   S*[i,j] = (1/N) Σ_n ((U_Gᵀ ∇_n U_A)[i,j])²,   ∇_n = Σ_t g_{n,t} ā_{n,t}ᵀ   (gDim × aDim)
  *
- * Source: George et al. 2018, §3.2 and Algorithm 1 (line "s* ← E[(U_Gᵀ ∇_n U_A)²]"); paper-notes §2, §6.
+ * Source: George et al. 2018, §3.2 and Algorithm 1 (line "s* ← E[(U_Gᵀ ∇_n U_A)²]"); MATH.md §3, §6.
  * With U_A = I and U_G = I it is the diagonal of the Fisher (DiagonalFisher reuses this kernel).
  *
  * Strategies (all give the same S*; a test checks they agree to rounding):

@@ -6,7 +6,7 @@
  * - an array: one absolute λ per curvature layer (in `curvatureLayers()` order);
  * - `{ factor }`: λ_l = factor · mean eigenvalue of F̂_l = factor · mean(S_l), kronfluence's default
  *   rule (`damping_factor = None` → 0.1 · mean(lambda_matrix), per module). For EKFAC mean(S*) equals
- *   tr(F_l)/P_l exactly (S* = diag(Qᵀ F Q), paper-notes §3), so EKFAC and the exact reference get the
+ *   tr(F_l)/P_l exactly (S* = diag(Qᵀ F Q), MATH.md §4), so EKFAC and the exact reference get the
  *   same λ; KFAC's mean(λ_G λ_Aᵀ) = tr(G)·tr(A)/P is a different number.
  * A layer whose curvature is identically 0 (dead units) would get λ = 0; it gets `factor · 1e-12`
  * instead (its gradients are 0 too, so any λ > 0 gives the same scores).

@@ -1,7 +1,7 @@
 /**
  * Guarded symmetric eigendecomposition of one Kronecker factor: X = U diag(λ) Uᵀ, λ ascending.
  *
- * Steps (paper-notes §7 and the "guarded eigendecompositions" requirement): reject non-finite input,
+ * Steps (MATH.md §9 and the "guarded eigendecompositions" requirement): reject non-finite input,
  * symmetrise ((X + Xᵀ)/2, so that rounding asymmetry from the moving averages cannot leak in), call
  * linalg's `eigh` (reads the lower triangle; scale → Householder tridiagonalisation GVL 8.3.1 → implicit QR with Wilkinson
  * shift GVL 8.3.2/8.3.3 → sort → unscale), clamp tiny negative eigenvalues to 0 (the factors are PSD),

@@ -7,7 +7,7 @@
  * prediction claims the pending sites whose `s` the prediction's graph reaches (a walk over the tape,
  * so two models capturing at once never see each other's passes) and runs, from the prediction:
  * - "true": one backward with the cotangent `∂ℓ(ŷ)/∂s / N` of targets ŷ sampled from the model's
- *   predictive distribution by `Rng(request.seed)` (Martens & Grosse 2015 §5; paper-notes §2);
+ *   predictive distribution by `Rng(request.seed)` (Martens & Grosse 2015 §5; MATH.md §2);
  * - "exact": K backward passes, pass k with `sqrt(K)·b_k / N`, where `F_s = Σ_k b_k b_kᵀ` is the
  *   output Fisher per example (categorical: `b_c = sqrt(p_c)(p − e_c)`, kfac-jax's exact Fisher;
  *   Bernoulli: `b_j = sqrt(p_j(1−p_j)) e_j`; Gaussian: `b_j = e_j`), written as E = N·K pseudo-example

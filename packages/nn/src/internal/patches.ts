@@ -1,6 +1,6 @@
 /**
  * Reorders a layer's output gradient into the row layout of ekfac's capture interface
- * (shared conventions of `capture.ts`): `groups × (E·T) × (C_out/G)`, example-major rows `e·T + t`.
+ * (MATH.md §6): `groups × (E·T) × (C_out/G)`, example-major rows `e·T + t`.
  * Dense layers are the case T = 1, groups = 1; BatchNorm2d's x̂ uses the same reordering (groups = 1).
  * The patches ā themselves come from autodiff's im2col (its `onPatches` hook), so there is one im2col.
  *

@@ -3,7 +3,7 @@
  * `C_out × C_in/groups × kh × kw` and output size `H_out = ⌊(H + 2p − d(kh − 1) − 1)/s⌋ + 1`.
  * The arithmetic is autodiff's `conv2d` (im2col + gemm per group).
  *
- * Curvature capture (KFC — Grosse & Martens 2016; shared/paper-notes.md §6): with capture on, the
+ * Curvature capture (KFC — Grosse & Martens 2016; MATH.md §6): with capture on, the
  * patch matrix that `conv2d` builds anyway is copied (through its `onPatches` callback) into
  * `a = groups × (N·T) × aDim`, with `aDim = (C_in/groups)·kh·kw + 1` (the trailing 1 is the bias
  * column; no column without a bias), rows example-major `n·T + t`, columns in the flattened-kernel order

@@ -2,7 +2,7 @@
  * Dense layer `s = W a + b` (W is `outDim × inDim`, PyTorch's layout), computed for a batch as
  * `S = X·Wᵀ + 1·bᵀ` with one gemm (transB, no transposed copy).
  *
- * Curvature capture (shared/paper-notes.md §1, KFAC — Martens & Grosse 2015 §3): with capture on, the
+ * Curvature capture (MATH.md §1, KFAC — Martens & Grosse 2015 §3): with capture on, the
  * forward copies the homogeneous inputs `ā_n = [a_n; 1]` (`N × (inDim+1)`, or `N × inDim` without a
  * bias) and registers a gradient hook on `S` that stores `g_n = N·∂L/∂s_n` (reverse mode on the MEAN
  * loss yields `g_n/N`). Then `∇W̄ = (1/N) Σ_n g_n ā_nᵀ`. Buffers are reused while N is unchanged; with

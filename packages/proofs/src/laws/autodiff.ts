@@ -246,4 +246,65 @@ function ruleLaw(op: OpName): Law {
   });
 }
 
-export const autodiffLaws: readonly Law[] = derivativeRuleNames.map(ruleLaw);
+type BinaryOpName = "add" | "sub" | "mul" | "div" | "maximum";
+const broadcastOps: readonly BinaryOpName[] = ["add", "sub", "mul", "div", "maximum"];
+
+/** Two shapes that broadcast together: from one output shape, drop leading axes and set some axes to 1, independently. */
+const broadcastPairArb = fc
+  .tuple(shapeArb, fc.array(fc.boolean(), { minLength: 6, maxLength: 6 }), fc.nat(3), fc.nat(3))
+  .map(([out, ones, dropA, dropB]) => {
+    const a = out.map((d, i) => (ones[i] ? 1 : d)).slice(Math.min(dropA, out.length - 1));
+    const b = out.map((d, i) => (ones[i + 3] ? 1 : d)).slice(Math.min(dropB, out.length - 1));
+    return [a, b] as const;
+  });
+
+const sameShape = (x: readonly number[], y: readonly number[]): boolean =>
+  x.length === y.length && x.every((d, i) => d === y[i]);
+
+/**
+ * The reduction of a broadcast gradient: for y = a ∘ b with broadcast shapes, ∂L/∂a and ∂L/∂b come back
+ * in a's and b's own shapes (summed over the broadcast axes) and equal finite differences.
+ */
+const broadcastGradientLaw = defineLaw({
+  id: "autodiff.broadcast.gradient",
+  title: "binary gradients reduce to the operands' shapes and equal finite differences",
+  statement:
+    "for y = a ∘ b (∘ ∈ {+, −, ×, ÷, max}) with a, b of any two NumPy-broadcastable shapes: y has the broadcast shape, ∂Σy/∂a has a's shape and ∂Σy/∂b has b's (the broadcast axes summed out), and ∇⟨r, a ∘ b⟩ equals central finite differences",
+  source:
+    "NumPy broadcasting rules; the gradient of a broadcast is the sum over the broadcast axes (its adjoint); rules.ts's stride-0 accumulators",
+  generator:
+    "an output shape of rank 1–3, sizes 1–4; each operand drops 0–3 leading axes and sets each axis to 1 with probability ½, independently; float64 N(0, 1) operands, divisor and max's second operand |b| ≥ 0.5",
+  tolerance:
+    "shapes exactly equal; gradcheck's relative error ≤ 1e-6 as in the per-rule laws (max is checked for shapes only: with broadcast operands it has near-ties, where finite differences straddle the kink)",
+  why: "A missing reduction over a broadcast axis leaves a gradient of the wrong shape or off by the broadcast factor, an O(1) error; 1e-6 is the per-rule laws' finite-difference margin.",
+  runScale: 0.6,
+  arbitrary: fc
+    .tuple(seedArb, broadcastPairArb, fc.constantFrom(...broadcastOps))
+    .map(([seed, [sa, sb], op]) =>
+      labelled({ seed, sa, sb, op }, `{ seed: ${seed}, op: ${op}, a: [${sa.join(", ")}], b: [${sb.join(", ")}] }`),
+    ),
+  measure(impl, c) {
+    const ad = impl.autodiff;
+    const r = new Rng(c.seed);
+    const op = ad[c.op];
+    const a = c.op === "div" ? awayFromZero(ad, r, c.sa, 0.5) : normal(ad, r, c.sa);
+    const b = c.op === "div" || c.op === "maximum" ? awayFromZero(ad, r, c.sb, 0.5) : normal(ad, r, c.sb);
+    const y = op(a, b);
+    ad.sum(y).backward();
+    const shapes =
+      sameShape(y.shape, ad.broadcastShapes("law", c.sa, c.sb)) &&
+      sameShape(a.grad?.shape ?? [], c.sa) &&
+      sameShape(b.grad?.shape ?? [], c.sb);
+    if (!shapes) {
+      const note = `y ${JSON.stringify(y.shape)}, ∂a ${JSON.stringify(a.grad?.shape)}, ∂b ${JSON.stringify(b.grad?.shape)}`;
+      return { error: Number.POSITIVE_INFINITY, tolerance: RTOL, note };
+    }
+    if (c.op === "maximum") return { error: 0, tolerance: RTOL };
+    a.grad = null;
+    b.grad = null;
+    const report = ad.gradcheck(op, [a, b]);
+    return { error: report.maxRelError, tolerance: RTOL, note: report.message };
+  },
+});
+
+export const autodiffLaws: readonly Law[] = [...derivativeRuleNames.map(ruleLaw), broadcastGradientLaw];

@@ -1,6 +1,6 @@
 /**
  * Laws of @ekfac-ts/ekfac's curvature blocks against the exact Fisher block, in the setting of EKFAC's
- * theorem (George et al. 2018, §3.2; paper-notes §3): ONE minibatch, factors and basis fitted to it
+ * theorem (George et al. 2018, §3.2; MATH.md §4): ONE minibatch, factors and basis fitted to it
  * (no moving averages), the same examples for F, KFAC and EKFAC.
  *
  * Rounding scale: every matrix is formed in float64 from sums of O(P) terms and from eigendecompositions
@@ -102,7 +102,7 @@ const kfacOneExample = defineLaw({
   id: "ekfac.kfac.one-example",
   title: "KFAC is exact for one example",
   statement: "N = 1 (and T = 1): F = v vᵀ with v = g ⊗ ā, and G ⊗ A = (g gᵀ) ⊗ (ā āᵀ) = F; so F_kfac = F_ekfac = F",
-  source: "George et al. (2018) §3; paper-notes §3 corollary; row-major vec(g āᵀ) = g ⊗ ā (paper-notes §1)",
+  source: "George et al. (2018) §3; MATH.md §4 corollary; row-major vec(g āᵀ) = g ⊗ ā (MATH.md §1)",
   generator: "one example: dense dout, din ∈ [1, 8] with or without bias; conv2d with one group, one position",
   tolerance: `‖F − G ⊗ A‖_F, ‖F − F_kfac‖_F and ‖F − F_ekfac‖_F ≤ ${roundingWords}`,
   why: "The identity is exact in real arithmetic; the only error is rounding in the factors and eigendecompositions. The factor ORDER matters: A ⊗ G is a permutation of G ⊗ A and differs from F whenever dout, aDim > 1.",
@@ -125,7 +125,7 @@ const kfacSameInput = defineLaw({
   id: "ekfac.kfac.same-input",
   title: "KFAC is exact when every ā_n is the same vector",
   statement: "ā_n = ā for all n: F = (1/N) Σ (g_n g_nᵀ) ⊗ (ā āᵀ) = G ⊗ A, so F_kfac = F_ekfac = F",
-  source: "paper-notes §3 corollary (the Kronecker factorisation of a sum needs one factor constant)",
+  source: "MATH.md §4 corollary (the Kronecker factorisation of a sum needs one factor constant)",
   generator: "dense layers, dout, din ∈ [1, 8], bias or not, N ∈ [1, 32], one shared input vector",
   tolerance: `‖F − F_kfac‖_F and ‖F − F_ekfac‖_F ≤ ${roundingWords}`,
   why: "Exact in real arithmetic; the tolerance is rounding only (see the header of laws/ekfac.ts).",
@@ -147,7 +147,7 @@ function ekfacBeatsKfac(id: string, kind: string, arbitrary: fc.Arbitrary<LayerC
     statement:
       "on the same examples and the same basis Q = U_G ⊗ U_A: ‖F − Q diag(vec S*) Qᵀ‖_F ≤ ‖F − G ⊗ A‖_F, S* = diag(Qᵀ F Q)",
     source:
-      "George et al. (2018) §3.2 (for a fixed orthogonal Q the diagonal minimising ‖F − Q D Qᵀ‖_F is diag(Qᵀ F Q)); paper-notes §3",
+      "George et al. (2018) §3.2 (for a fixed orthogonal Q the diagonal minimising ‖F − Q D Qᵀ‖_F is diag(Qᵀ F Q)); MATH.md §4",
     generator,
     tolerance: `‖F − F_ekfac‖_F − ‖F − F_kfac‖_F ≤ ${roundingWords} (the reported error is signed: negative values are EKFAC's margin)`,
     why: "The inequality is exact in real arithmetic with equality iff S_kfac = S* (e.g. one example, identical inputs); in those equality cases both sides are pure rounding, which the tolerance covers.",
@@ -172,7 +172,7 @@ const traceLaw = defineLaw({
   id: "ekfac.trace",
   title: "trace(F_ekfac) = trace(F)",
   statement: "trace(Q diag(vec S*) Qᵀ) = Σ S* = (1/N) Σ_n ‖U_Gᵀ ∇_n U_A‖²_F = (1/N) Σ_n ‖∇_n‖²_F = trace(F)",
-  source: "George et al. (2018) §3.2 (S* = diag(Qᵀ F Q) and Q orthogonal); paper-notes §3 corollary",
+  source: "George et al. (2018) §3.2 (S* = diag(Qᵀ F Q) and Q orthogonal); MATH.md §4 corollary",
   generator: layerGenerator,
   tolerance: "|trace(F_ekfac) − trace(F)| / trace(F) ≤ 32·(P + a + g)·ε",
   why: "Exact in real arithmetic; the only error is the orthogonality of the computed U_A, U_G (O((a + g)·ε)) and the summation of P terms.",
@@ -189,7 +189,7 @@ const sStarLaw = defineLaw({
   id: "ekfac.s-star",
   title: "S* = diag(Qᵀ F Q)",
   statement: "S*[i, j] = (1/N) Σ_n ((U_Gᵀ ∇_n U_A)[i, j])² = q_{ij}ᵀ F q_{ij}, q_{ij} = U_G[:, i] ⊗ U_A[:, j]",
-  source: "George et al. (2018) eq. (9)–(10) and §3.2; paper-notes §2",
+  source: "George et al. (2018) eq. (9)–(10) and §3.2; MATH.md §3",
   generator:
     "dense and conv2d layers with one group (see the EKFAC ≤ KFAC laws), S* from the library's fastest strategy for the shape",
   tolerance: "‖S* − diag(Qᵀ F Q)‖_F ≤ 32·(P + a + g)·ε·σ",
@@ -249,7 +249,7 @@ const dampedEkfac = defineLaw({
   id: "ekfac.damped.ekfac",
   title: "EKFAC damped direction = dense solve",
   statement: "precondition(∇, ε) = U_G [(U_Gᵀ ∇ U_A) ⊘ (S* + ε)] U_Aᵀ = (Q diag(vec S*) Qᵀ + εI)⁻¹ vec ∇",
-  source: "George et al. (2018) eq. (11) and Algorithm 1; paper-notes §4",
+  source: "George et al. (2018) eq. (11) and Algorithm 1; MATH.md §7",
   generator: dampingGenerator,
   tolerance: dampedTolerance,
   why: dampedWhy,
@@ -272,7 +272,7 @@ const dampedKfac = defineLaw({
   id: "ekfac.damped.kfac-eigenbasis",
   title: "KFAC damped direction (eigenbasis damping) = dense solve",
   statement: "precondition(∇, ε) = U_G [(U_Gᵀ ∇ U_A) ⊘ (λ_G λ_Aᵀ + ε)] U_Aᵀ = (G ⊗ A + εI)⁻¹ vec ∇",
-  source: "George et al. (2018) §3.1 (KFAC in the KFE); paper-notes §4",
+  source: "George et al. (2018) §3.1 (KFAC in the KFE); MATH.md §7",
   generator: dampingGenerator,
   tolerance: dampedTolerance,
   why: dampedWhy,
@@ -296,7 +296,7 @@ const dampedTikhonov = defineLaw({
   title: "KFAC damped direction (factored Tikhonov) = dense solve",
   statement:
     "precondition(∇, ε) = (G + (√ε/π) I)⁻¹ ∇ (A + π√ε I)⁻¹ = ((G + (√ε/π) I) ⊗ (A + π√ε I))⁻¹ vec ∇, π = √((tr A / a)/(tr G / g)), per group",
-  source: "Martens & Grosse (2015) §6.3 (factored Tikhonov damping); paper-notes §4",
+  source: "Martens & Grosse (2015) §6.3 (factored Tikhonov damping); MATH.md §7",
   generator: dampingGenerator,
   tolerance: `${dampedTolerance}, here κ = (‖G‖ + √ε/π)(‖A‖ + π√ε)/ε`,
   why: dampedWhy,
@@ -522,7 +522,7 @@ const mergeLaw = defineLaw({
   title: "Merged statistics of two disjoint batches equal the whole batch's",
   statement:
     "for a batch B = B₁ ⊔ B₂: means(merge(contribution(B₁), contribution(B₂))) = (A, G, S*) fitted to B, and mergeBatches(B₁, B₂) = B; contribution = (E, Σ āāᵀ, Σ_n (1/T)Σ_t ggᵀ, Σ_n (U_Gᵀ∇_nU_A)²) in a shared basis",
-  source: "linearity of the empirical means (paper-notes §1, §2); George et al. (2018) Alg. 1 for S*",
+  source: "linearity of the empirical means (MATH.md §1, §2); George et al. (2018) Alg. 1 for S*",
   generator: `${layerGenerator}; N ≥ 2 split at a random example; the basis is the whole batch's eigenbasis`,
   tolerance: "each of A, G, S*: ‖merged − whole‖_F ≤ 32·(N·T + a + g)·ε·‖whole‖_F",
   why: "Sums of the same terms in a different order and one extra rescaling by E and 1/E: rounding only, O(terms·ε) relative.",

@@ -182,7 +182,7 @@ function eigenResiduals(a: Matrix, values: ArrayLike<number>, v: Matrix): { res:
 
 /**
  * The eigensolver's two paths: implicit QR, and divide and conquer, whose merges only run above its
- * 32-row leaves, so a quarter of the cases are 33…72 rows.
+ * 32-row leaves, so a quarter of the cases are 33…72 rows (one and two levels of merges).
  */
 const eighCaseArb: fc.Arbitrary<SymmetricCase & { readonly algorithm: EighAlgorithm }> = fc
   .tuple(
@@ -200,7 +200,7 @@ const eighCaseArb: fc.Arbitrary<SymmetricCase & { readonly algorithm: EighAlgori
   );
 
 const eighGenerator =
-  'algorithm "divide-and-conquer" (default) or "qr"; n ∈ [0, 16] (3/4 of the cases) or [33, 72] (above the 32-row divide-and-conquer leaves); GOE random, prescribed spectra (uniform, clustered within 1e-9, repeated values from {−1, 0, 2}, wide-range |λ| ∈ [1e-8, 1e8] with random signs) built as Q·diag(λ)·Qᵀ, graded D·B·D (entries 1e-6…1e6), rank-deficient covariances XᵀX/N with N ≤ n, Wilkinson W⁺_n, diagonal, zero; float64 and float32';
+  'algorithm "divide-and-conquer" (default) or "qr"; n ∈ [0, 16] (3/4 of the cases) or [33, 72] (above the 32-row divide-and-conquer leaves); GOE random, prescribed spectra (uniform, clustered within 1e-9, repeated values from {−1, 0, 2}, wide-range |λ| ∈ [1e-8, 1e8] with random signs) built as Q·diag(λ)·Qᵀ, graded D·B·D (entries 1e-6…1e6), rank-deficient covariances XᵀX/N with N ≤ n, Wilkinson W⁺_n, random symmetric tridiagonal (nothing left to reduce), diagonal, zero; float64 and float32';
 
 const failed = (status: string): Measurement => ({
   error: Number.POSITIVE_INFINITY,
@@ -276,6 +276,149 @@ const eighSpectrum = defineLaw({
       tolerance: 8 * Math.max(c.n, 4) * epsOf(c.dtype),
       note: "prescribed spectrum",
     });
+  },
+});
+
+const eighValuesOnly = defineLaw({
+  id: "linalg.eigh.values-only",
+  title: "eigenvalues-only mode = the full decomposition's eigenvalues",
+  statement:
+    "eigh(A, { vectors: false }) returns vectors = null and eigenvalues with max_i |λ̂ᵢ − λᵢ| ≤ c·n·ε·max|λ| from those of eigh(A)",
+  source:
+    "GVL §8.3.5: implicit QR without vectors (the values-only route) and the route with vectors (QR or divide and conquer) are each backward stable, so they agree to the sum of their backward errors (Weyl, GVL Thm. 8.1.5)",
+  generator: eighGenerator,
+  tolerance: "max_i |λ̂ᵢ − λᵢ| / max|λ| ≤ 16·max(n, 4)·ε (twice the one-solver bound of linalg.eigh.spectrum)",
+  why: "Each route moves the eigenvalues by at most its backward error p(n)·u·‖A‖₂; two routes differ by at most the sum. A values-only route that skipped the sort, the unscaling or a deflation would be off by O(‖A‖).",
+  arbitrary: eighCaseArb,
+  measure(impl, c): Measurement {
+    const full = impl.linalg.eigh(c.matrix, { algorithm: c.algorithm });
+    const only = impl.linalg.eigh(c.matrix, { vectors: false });
+    if (full.status !== "success") return failed(full.status);
+    if (only.status !== "success") return failed(only.status);
+    if (only.vectors !== null) return { error: Number.POSITIVE_INFINITY, tolerance: 0, note: "vectors not null" };
+    let norm = 0;
+    let err = 0;
+    for (let i = 0; i < c.n; i++) {
+      norm = Math.max(norm, Math.abs(full.values[i] as number));
+      err = Math.max(err, Math.abs((only.values[i] as number) - (full.values[i] as number)));
+    }
+    return { error: norm > 0 ? err / norm : err, tolerance: 16 * Math.max(c.n, 4) * epsOf(c.dtype) };
+  },
+});
+
+/**
+ * The reduction eigh starts from: every kind of symmetric matrix at n ≤ 30 (unblocked Householder), and
+ * GOE random matrices at 161…192 rows, past the blocked reduction's 160-row crossover.
+ */
+const tridiagonalizeCaseArb: fc.Arbitrary<SymmetricCase> = fc.oneof(
+  { weight: 9, arbitrary: symmetricArb({ maxN: 30 }) },
+  { weight: 1, arbitrary: symmetricArb({ minN: 161, maxN: 192, kinds: ["random"] }) },
+);
+
+const tridiagonalizeLaw = defineLaw({
+  id: "linalg.tridiagonalize.reconstruct",
+  title: "A = Q·T·Qᵀ with QᵀQ = I",
+  statement:
+    "tridiagonalize(A) = (d, e, Q) with T = tridiag(e, d, e): ‖A − Q·T·Qᵀ‖_F ≤ c·n·ε·‖A‖_F and ‖QᵀQ − I‖_F ≤ c·n^{3/2}·ε",
+  source:
+    "GVL Alg. 8.3.1 (Householder tridiagonalization) and its backward stability (GVL §8.3.1, §5.1.12); blocked as LAPACK dsytrd/dlatrd",
+  generator:
+    "n ∈ [0, 30] (9/10 of the cases) over every kind of symmetricArb, or n ∈ [161, 192] GOE random (the blocked path); float64",
+  tolerance: "‖A − QTQᵀ‖_F / ‖A‖_F ≤ 8·max(n, 4)·ε and ‖QᵀQ − I‖_F ≤ 8·max(n, 4)^{3/2}·ε",
+  why: "n − 2 Householder reflections, each applied with a relative error of a few ε, give a backward error p(n)·ε·‖A‖ with p a small multiple of n; Q is their product, orthogonal to working precision, with the √n of a Frobenius norm. A wrong reflector, or a blocked update that drops a WY term, is off by O(‖A‖).",
+  runScale: 0.05,
+  arbitrary: tridiagonalizeCaseArb,
+  measure(impl, c): Measurement {
+    const n = c.n;
+    const { diagonal: d, offDiagonal: e, q } = impl.linalg.tridiagonalize(c.matrix);
+    if (q === null) return { error: Number.POSITIVE_INFINITY, tolerance: 0, note: "no Q" };
+    // Q·T column by column (T has three diagonals), then the two dense products.
+    const qt: Matrix = { rows: n, cols: n, data: new Float64Array(n * n) };
+    for (let i = 0; i < n; i++) {
+      for (let k = 0; k < n; k++) {
+        let v = at(q, i, k) * (d[k] as number);
+        if (k > 0) v += at(q, i, k - 1) * (e[k - 1] as number);
+        if (k + 1 < n) v += at(q, i, k + 1) * (e[k] as number);
+        qt.data[i * n + k] = v;
+      }
+    }
+    const qtqt = naiveGemm(false, true, 1, qt, q, 0, qt).ref;
+    const qtq = naiveGemm(true, false, 1, q, q, 0, qt).ref;
+    const identity = new Float64Array(n * n);
+    for (let i = 0; i < n; i++) identity[i * n + i] = 1;
+    const a = Float64Array.from(c.matrix.data);
+    const norm = frob(a);
+    const m = Math.max(n, 4);
+    return worstOf(
+      {
+        error: norm > 0 ? distance(qtqt, a) / norm : distance(qtqt, a),
+        tolerance: 8 * m * epsOf(c.dtype),
+        note: "A = QTQᵀ",
+      },
+      { error: distance(qtq, identity), tolerance: 8 * m ** 1.5 * epsOf(c.dtype), note: "QᵀQ = I" },
+    );
+  },
+});
+
+interface TridiagonalCase {
+  readonly n: number;
+  readonly seed: number;
+  readonly dtype: DType;
+}
+
+const tridiagonalQRLaw = defineLaw({
+  id: "linalg.tridiagonal-qr.residual",
+  title: "implicit QR on T: T·z_k = d_k·z_k, trace preserved",
+  statement:
+    "tridiagonalQR(d, e, Z = I) overwrites d with the eigenvalues of T = tridiag(e, d, e) and the rows of Z with its eigenvectors: ‖(T·z_kᵀ − d_k·z_kᵀ)_k‖_F ≤ c·n·ε·‖T‖_F, and Σ_k d_k = tr T",
+  source: "GVL Alg. 8.3.2 (implicit symmetric QR step with Wilkinson shift) and 8.3.3 (symmetric QR algorithm), §8.3.5",
+  generator: "n ∈ [1, 40]; diagonal and off-diagonal N(0, 1); float64 and float32 (computed in the input's type)",
+  tolerance: "residual / ‖T‖_F ≤ 8·max(n, 4)·ε; |Σd_k − tr T| ≤ 8·n·ε·max(‖T‖_F, 1)",
+  why: "Each QR sweep applies orthogonal Givens rotations with a relative error of a few ε, so the computed pairs are exact for T + E with ‖E‖ ≈ p(n)·ε·‖T‖ (GVL §8.3.5); the trace is a similarity invariant. A wrong shift only slows convergence, but a wrong rotation or deflation breaks both.",
+  arbitrary: fc
+    .record({
+      n: fc.integer({ min: 1, max: 40 }),
+      seed: seedArb,
+      dtype: fc.constantFrom<DType>("float64", "float32"),
+    })
+    .map((c) => labelled(c, JSON.stringify(c))),
+  measure(impl, c: TridiagonalCase): Measurement {
+    const { n, dtype } = c;
+    const rng = new Rng(c.seed);
+    const dIn = Array.from({ length: n }, () => rng.normal());
+    const eIn = Array.from({ length: n - 1 }, () => rng.normal());
+    const d = dtype === "float32" ? Float32Array.from(dIn) : Float64Array.from(dIn);
+    const e = dtype === "float32" ? Float32Array.from(eIn) : Float64Array.from(eIn);
+    // The rounded inputs are T (float32 rounds them on the way in).
+    const d0 = Array.from(d);
+    const e0 = Array.from(e);
+    const z: Matrix = {
+      rows: n,
+      cols: n,
+      data: dtype === "float32" ? new Float32Array(n * n) : new Float64Array(n * n),
+    };
+    for (let i = 0; i < n; i++) z.data[i * n + i] = 1;
+    const r = impl.linalg.tridiagonalQR(d, e, z);
+    if (r.status !== "success") return failed(r.status);
+    let norm = 0;
+    for (const x of [...d0, ...e0, ...e0]) norm += x * x;
+    norm = Math.sqrt(norm);
+    let res = 0;
+    for (let k = 0; k < n; k++) {
+      for (let i = 0; i < n; i++) {
+        let tz = (d0[i] as number) * at(z, k, i);
+        if (i > 0) tz += (e0[i - 1] as number) * at(z, k, i - 1);
+        if (i + 1 < n) tz += (e0[i] as number) * at(z, k, i + 1);
+        res += (tz - (d[k] as number) * at(z, k, i)) ** 2;
+      }
+    }
+    const eps = epsOf(dtype);
+    const trace0 = d0.reduce((s, x) => s + x, 0);
+    const trace1 = Array.from(d).reduce((s, x) => s + x, 0);
+    return worstOf(
+      { error: Math.sqrt(res) / Math.max(norm, 1e-300), tolerance: 8 * Math.max(n, 4) * eps, note: "T·z = d·z" },
+      { error: Math.abs(trace1 - trace0), tolerance: 8 * n * eps * Math.max(norm, 1), note: "trace" },
+    );
   },
 });
 
@@ -473,7 +616,7 @@ const kronLaw = defineLaw({
   statement:
     "row-major vec: kronMatVec(B, A, vec X) = kron(B, A)·vec X = vec(B·X·Aᵀ), with kron(B, A)[i·n + k, j·q + l] = B_ij·A_kl",
   source:
-    'Van Loan, "The ubiquitous Kronecker product" (2000), property vec(BXAᵀ) = (A ⊗ B)vec(X) in column-major form; row-major form per paper-notes §1',
+    'Van Loan, "The ubiquitous Kronecker product" (2000), property vec(BXAᵀ) = (A ⊗ B)vec(X) in column-major form; row-major form per MATH.md §1',
   generator:
     "B m×p, A n×q with m, p, n, q ∈ [1, 4] (non-square, so the factor order is visible), X p×q, N(0, 1) float64 entries",
   tolerance: "max_i |ŷᵢ − yᵢ| / (|B||X||A|ᵀ)ᵢ ≤ 2·(p + q + 2)·ε, for both the explicit and the implicit product",
@@ -525,7 +668,10 @@ export const linalgLaws: readonly Law[] = [
   eighResidual,
   eighOrthogonal,
   eighSpectrum,
+  eighValuesOnly,
   eighClosedForm,
+  tridiagonalizeLaw,
+  tridiagonalQRLaw,
   choleskyLaw,
   solveTriangularLaw,
   spdSolveLaw,

@@ -1,7 +1,7 @@
 /**
  * Laws of @ekfac-ts/nn's curvature capture: the homogeneous inputs ā and the per-example signals
  * g = N·∂L/∂s that Linear and Conv2d capture reproduce the parameter gradients autodiff computes,
- * for the minibatch and for each example alone (paper-notes §1, §6).
+ * for the minibatch and for each example alone (MATH.md §1, §6).
  */
 import type { Tensor } from "@ekfac-ts/autodiff";
 import { Rng } from "@ekfac-ts/linalg";
@@ -120,7 +120,7 @@ const linearCapture = defineLaw({
   title: "captured ā and g reproduce the gradients (Linear)",
   statement:
     "for s_n = W a_n + b, L = (1/N) Σ_n ℓ_n: ∇_W̄ L = (1/N) Σ_n g_n ā_nᵀ with g_n = N·∂L/∂s_n, ā_n = [a_n; 1]; and ∇_W̄ ℓ_n (a backward on example n alone) = g_n ā_nᵀ",
-  source: "Martens & Grosse (2015) §2–3 (per-example gradient g āᵀ of a dense layer); paper-notes §1",
+  source: "Martens & Grosse (2015) §2–3 (per-example gradient g āᵀ of a dense layer); MATH.md §1",
   generator:
     "float64 Linear with din, dout ∈ [1, 6], with or without bias, N ∈ [1, 6], N(0, 1) inputs, loss (1/N) Σ_n ⟨r_n, tanh(s_n)⟩ with random r",
   tolerance: captureTolerance,
@@ -141,7 +141,7 @@ const convCapture = defineLaw({
   title: "captured patches and g reproduce the gradients (Conv2d, summed over positions)",
   statement:
     "for a conv layer with T output positions: ∇_W̄ L = (1/N) Σ_n Σ_t g_{n,t} ā_{n,t}ᵀ (ā = patch vector in kernel order, then 1), and ∇_W̄ ℓ_n = Σ_t g_{n,t} ā_{n,t}ᵀ; per group for grouped convolutions",
-  source: "Grosse & Martens (2016) §3.1 (KFC: the conv gradient as a sum over spatial positions); paper-notes §6",
+  source: "Grosse & Martens (2016) §3.1 (KFC: the conv gradient as a sum over spatial positions); MATH.md §6",
   generator:
     "float64 Conv2d with groups ∈ {1, 2}, 1–2 channels per group in and out, kernel 1–3 × 1–3, stride 1–2, padding 0–1, dilation 1–2, bias or not, N ∈ [1, 3], input just large enough for ≥ 1 output plus 0–3",
   tolerance: captureTolerance,
