@@ -15,6 +15,7 @@ import { allocate, type DType, type FloatArray, Rng } from "@ekfac-ts/linalg";
 import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
 import { type CurvatureLayer, type LayerStatistics, Module, type Parameter } from "../module.ts";
 
+/** Element type and initial-weight randomness shared by the layers with parameters. */
 export interface LayerInit {
   /** Element type of the parameters (default float32; float64 for gradient checks). */
   readonly dtype?: DType;
@@ -22,6 +23,7 @@ export interface LayerInit {
   readonly rng?: Rng | number;
 }
 
+/** Options of {@link Linear}. */
 export interface LinearOptions extends LayerInit {
   /** Default true. */
   readonly bias?: boolean;
@@ -54,6 +56,17 @@ export class CaptureBuffers {
   }
 }
 
+/**
+ * Dense layer s = W·a + b (W is `outDim × inDim`, PyTorch's layout and default initialisation), one gemm
+ * per batch. A {@link CurvatureLayer}: with capture on it records the homogeneous inputs ā = [a; 1] and
+ * the output gradients g = N·∂L/∂s that KFAC/EKFAC need (Martens & Grosse 2015 §3).
+ *
+ * @example
+ * ```ts
+ * const layer = new Linear(784, 10, { rng: 1 });
+ * const logits = layer.forward(x); // x: N × 784 → N × 10
+ * ```
+ */
 export class Linear extends Module implements CurvatureLayer {
   readonly kind = "dense" as const;
   readonly groups = 1;
@@ -85,6 +98,7 @@ export class Linear extends Module implements CurvatureLayer {
       : null;
   }
 
+  /** ā and g of the last capturing pass; null from a capturing forward until its backward has run. */
   get statistics(): LayerStatistics | null {
     return this.published;
   }
@@ -93,6 +107,7 @@ export class Linear extends Module implements CurvatureLayer {
     return [this];
   }
 
+  /** N × inDim → N × outDim. */
   forward(x: Tensor): Tensor {
     if (x.ndim !== 2 || x.shape[1] !== this.inDim) {
       throw new RangeError(
