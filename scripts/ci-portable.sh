@@ -185,7 +185,7 @@ fi
 
 step "pack: pnpm pack:all → npm publish --dry-run → npm install the tarballs → consumers → JSR dry run"
 t=$(now_ms)
-run_logged "$logs/pack.txt" 300 bash scripts/check-pack.sh "$logs/pack" >/dev/null
+run_logged "$logs/pack.txt" 480 bash scripts/check-pack.sh "$logs/pack" >/dev/null
 rc=$?
 read -r p f < <(sed -nE 's/^check-pack: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$logs/pack.txt"; echo)
 record pack "${p:-0}" "${f:-0}" "$rc" "$t"

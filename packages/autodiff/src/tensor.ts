@@ -36,7 +36,7 @@ export type NestedArray = number | readonly NestedArray[];
  *
  * @example
  * ```ts
- * const w = tensor([[1, 2], [3, 4]], { requiresGrad: true });
+ * const w = tensor([[1, 2], [3, 4]], undefined, { requiresGrad: true });
  * const loss = sum(square(w));
  * loss.backward();
  * w.grad?.toArray(); // [2, 4, 6, 8]

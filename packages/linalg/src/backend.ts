@@ -74,7 +74,7 @@ export interface WasmWorkspaceStats {
   readonly fma: boolean;
 }
 
-/** Counters of the WebAssembly gemm workspace: how often it grew, its size, calls served, FMA use. */
+/** The wasm backend's memory diagnostics now: growths, bytes held, products run, FMA use. */
 export function wasmWorkspaceStats(): WasmWorkspaceStats {
   const s = wasmGemmStats();
   return { allocations: s.grows, bytes: s.bytes, calls: s.calls, fma: s.fma };

@@ -24,7 +24,7 @@ export interface Dataset<X extends RowArray = RowArray, Y extends RowArray = Row
   readonly count: number;
 }
 
-/** One minibatch from {@link BatchLoader}: the same object every step, its buffers overwritten. */
+/** One minibatch from {@link BatchLoader}: the object and its buffers are reused from step to step. */
 export interface Batch<X extends RowArray = RowArray, Y extends RowArray = RowArray> {
   /** Rows in this batch (`batchSize`, or fewer for a final short batch). */
   size: number;

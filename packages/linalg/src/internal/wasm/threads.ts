@@ -40,7 +40,7 @@ export interface ThreadWorker {
   postMessage(message: unknown): void;
   /** Subscribes to the worker's replies and to its load or runtime errors. */
   addEventListener(type: "message" | "error", listener: (event: { data?: unknown; message?: string }) => void): void;
-  /** Stops the worker (called by `shutdownThreads`). */
+  /** Stops the worker when the pool shuts down or fails to start. */
   terminate(): unknown;
 }
 /** Creates a worker running the ES module at `url` (e.g. `(url) => new Worker(url, { type: "module" })`). */
