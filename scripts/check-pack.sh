@@ -65,12 +65,13 @@ check "tarballs: manifests and contents" node --input-type=module -e '
 ' "$work/tarballs"
 
 # npm's own publish path on the exact tarballs: it prints "npm warn publish …" for every manifest field it
-# had to correct; the only warning allowed is the missing login that a dry run cannot avoid.
+# had to correct; the only warning allowed is the missing login that a dry run cannot avoid. Scoped
+# packages publish as restricted unless the manifest says otherwise: publishConfig.access must be public.
 for tarball in "$work"/tarballs/*.tgz; do
   check "npm publish --dry-run $(basename "$tarball")" bash -c '
-    log=$(cd "$1" && npm publish --dry-run --access public "$2" 2>&1) || { echo "$log"; exit 1; }
+    log=$(cd "$1" && npm publish --dry-run "$2" 2>&1) || { echo "$log"; exit 1; }
     if echo "$log" | grep -i "npm warn" | grep -vi "logged in"; then exit 1; fi
-    echo "$log" | grep -q "(dry-run)"' _ "$work" "$tarball"
+    echo "$log" | grep -q "public access (dry-run)" || { echo "$log" | tail -3; echo "not published with public access"; exit 1; }' _ "$work" "$tarball"
 done
 
 # A scratch consumer: only the tarballs, installed by npm (the registry is not needed: every
