@@ -13,8 +13,10 @@
 #   bun-dist  Bun, against the built dist
 #   chromium  headless Chromium, the built dist via an import map (scripts/browser/portable.html)
 #   train     headless Chromium trains a digit classifier in a page and must see its loss fall
-#   pack      scripts/check-pack.sh: pnpm pack → npm install tarballs → plain Node ESM + tsc consumer
-#   docs      TypeDoc builds the API docs without errors
+#   pack      scripts/check-pack.sh: pnpm pack:all → npm publish --dry-run → npm install the tarballs →
+#             plain Node ESM + tsc consumers → JSR deno publish --dry-run of all four packages
+#   docs      the README's `pnpm api-docs`: TypeDoc without warnings, every export of the packages in
+#             typedoc.json's packagesRequiringDocumentation documented
 # Prints `portable <runtime>: N passed, M failed` per runtime, writes OUT_DIR/portable-counts.txt
 # (`<runtime> <passed> <failed>` lines) and OUT_DIR/portable/* logs; exits non-zero on any failure.
 # Network: the npm registry (npx pins, Deno's npm: fast-check) and apt for Chromium if it is missing.
@@ -181,18 +183,18 @@ else
   kill "$server" 2>/dev/null || true
 fi
 
-step "pack: pnpm pack → npm install the tarballs → plain Node ESM + tsc consumers"
+step "pack: pnpm pack:all → npm publish --dry-run → npm install the tarballs → consumers → JSR dry run"
 t=$(now_ms)
-run_logged "$logs/pack.txt" 300 bash scripts/check-pack.sh "$logs/pack" >/dev/null
+run_logged "$logs/pack.txt" 480 bash scripts/check-pack.sh "$logs/pack" >/dev/null
 rc=$?
 read -r p f < <(sed -nE 's/^check-pack: ([0-9]+) passed, ([0-9]+) failed$/\1 \2/p' "$logs/pack.txt"; echo)
 record pack "${p:-0}" "${f:-0}" "$rc" "$t"
 grep -E '^FAILED' -A5 "$logs/pack.txt" || true
 
-step "docs: typedoc"
+step "docs: pnpm api-docs (TypeDoc; undocumented exports fail it)"
 t=$(now_ms)
 rm -rf docs
-run_logged "$logs/docs.txt" 180 "${pnpm[@]}" exec typedoc >/dev/null
+run_logged "$logs/docs.txt" 180 "${pnpm[@]}" api-docs >/dev/null
 rc=$?
 # typedoc can stop before rendering (e.g. a validation warning promoted to an error) yet exit 0.
 [ -f docs/index.html ] || { echo "docs: no docs/index.html was written"; [ "$rc" -ne 0 ] || rc=1; }

@@ -16,8 +16,10 @@
  * Cost: O(size) element visits; O(size / run length) body calls.
  */
 
+/** A tensor shape: the size of each axis, outermost first. */
 export type Shape = readonly number[];
 
+/** A shape as `[2,3,4]`, for error messages. */
 export function formatShape(shape: Shape): string {
   return `[${shape.join(",")}]`;
 }

@@ -21,20 +21,35 @@ import type { FloatArray } from "@ekfac-ts/linalg";
 
 /** Everything im2col/col2im need; build it with `conv2dGeometry`. */
 export interface Conv2dGeometry {
+  /** N, the number of examples. */
   readonly batch: number;
+  /** C_in, the input channels (all groups). */
   readonly inChannels: number;
+  /** H, the input height. */
   readonly height: number;
+  /** W, the input width. */
   readonly width: number;
+  /** kh, the kernel height. */
   readonly kernelH: number;
+  /** kw, the kernel width. */
   readonly kernelW: number;
+  /** sh, the vertical stride. */
   readonly strideH: number;
+  /** sw, the horizontal stride. */
   readonly strideW: number;
+  /** ph, zero rows added above and below. */
   readonly padH: number;
+  /** pw, zero columns added left and right. */
   readonly padW: number;
+  /** dh, the vertical spacing of kernel taps. */
   readonly dilationH: number;
+  /** dw, the horizontal spacing of kernel taps. */
   readonly dilationW: number;
+  /** Channel groups; each sees C_in/groups input channels. */
   readonly groups: number;
+  /** H_out = ⌊(H + 2ph − dh(kh − 1) − 1)/sh⌋ + 1. */
   readonly outH: number;
+  /** W_out = ⌊(W + 2pw − dw(kw − 1) − 1)/sw⌋ + 1. */
   readonly outW: number;
   /** T = outH·outW. */
   readonly positions: number;
@@ -42,12 +57,18 @@ export interface Conv2dGeometry {
   readonly patchSize: number;
 }
 
+/** One integer for both spatial axes, or a `[height, width]` pair. */
 export type IntPair = number | readonly [number, number];
 
+/** The convolution hyper-parameters besides the kernel size, PyTorch's `Conv2d` conventions. */
 export interface Conv2dParams {
+  /** Step between output positions (default 1). */
   readonly stride?: IntPair;
+  /** Zeros added on each side of the input (default 0). */
   readonly padding?: IntPair;
+  /** Spacing of the kernel taps (default 1). */
   readonly dilation?: IntPair;
+  /** Channel groups: input and output channels split into this many independent convolutions (default 1). */
   readonly groups?: number;
 }
 

@@ -47,6 +47,7 @@ export function erfc(x: number): number {
   return 1 - erf(x);
 }
 
+/** The error function erf(x) = (2/√π) ∫₀ˣ e^(−t²) dt, to about 1 ulp in double precision (see the file header). */
 export function erf(x: number): number {
   if (Number.isNaN(x)) return Number.NaN;
   const ax = Math.abs(x);

@@ -18,6 +18,7 @@ import { formatShape } from "./broadcast.ts";
 import { backward, enableGrad, noGrad } from "./tape.ts";
 import { Tensor } from "./tensor.ts";
 
+/** Step, tolerances and projection seed of {@link gradcheck}. */
 export interface GradcheckOptions {
   /** Relative finite-difference step. Default 1e-6. */
   readonly h?: number;
@@ -29,19 +30,30 @@ export interface GradcheckOptions {
   readonly seed?: number;
 }
 
+/** The comparison for one input of {@link gradcheck}. */
 export interface GradcheckInputReport {
   /** Position of the input in `inputs`. */
   readonly index: number;
+  /** ‖∇ − ∇_num‖∞ / max(‖∇‖∞, ‖∇_num‖∞, atol) for this input. */
   readonly relError: number;
   /** Element with the largest discrepancy. */
   readonly worst: number;
+  /** ∇⟨r, f(x)⟩ with respect to this input by reverse mode, flattened. */
   readonly analytic: Float64Array;
+  /** The same gradient by central finite differences. */
   readonly numeric: Float64Array;
 }
 
+/**
+ * The verdict of {@link gradcheck}: reverse-mode gradients of L(x) = ⟨r, f(x)⟩ (r a fixed random
+ * projection) against central finite differences in float64.
+ */
 export interface GradcheckReport {
+  /** Whether every checked input's relative error is within `rtol`. */
   readonly ok: boolean;
+  /** The largest relative error over the checked inputs. */
   readonly maxRelError: number;
+  /** One report per input that requires grad. */
   readonly inputs: readonly GradcheckInputReport[];
   /** Empty when ok; otherwise names the input, element and both values. */
   readonly message: string;

@@ -1,3 +1,10 @@
+/**
+ * Tape-based reverse-mode automatic differentiation over Float32/Float64 tensors: elementwise,
+ * reduction, layout, matmul and convolution ops with one derivative-rule table, gradient checks, and
+ * the hooks that capture per-layer statistics for curvature estimators.
+ *
+ * @packageDocumentation
+ */
 export { broadcastShapes, formatShape } from "./broadcast.ts";
 export {
   type Conv2dGeometry,

@@ -18,6 +18,7 @@ import type { DType, FloatArray } from "@ekfac-ts/linalg";
 
 export type PoolArray = Float32Array | Float64Array | Int32Array;
 
+/** Counters of the pool that recycles intermediate gradients and the scratch ops save for backward ({@link poolStats}). */
 export interface PoolStats {
   /** Buffers created because no free one of the right type and length was available. */
   readonly allocations: number;
@@ -27,8 +28,9 @@ export interface PoolStats {
   readonly releases: number;
   /** Buffers handed back but dropped because the pool was full. */
   readonly dropped: number;
-  /** Buffers currently waiting in the free lists, and their bytes. */
+  /** Buffers currently waiting in the free lists. */
   readonly freeBuffers: number;
+  /** Bytes held by those free buffers. */
   readonly freeBytes: number;
 }
 
@@ -113,6 +115,7 @@ export function poolStats(): PoolStats {
   return { allocations, reuses, releases, dropped, freeBuffers, freeBytes };
 }
 
+/** Zeroes the allocation, reuse, release and drop counters (the free lists are kept). */
 export function resetPoolStats(): void {
   allocations = 0;
   reuses = 0;

@@ -75,6 +75,7 @@ export type OpName =
   | "avgPool2d"
   | "dropout";
 
+/** Options of {@link backward}. */
 export interface BackwardOptions {
   /** Keep the graph (inputs and saved scratch) so backward can run through it again. Default false. */
   readonly retainGraph?: boolean;
@@ -91,6 +92,7 @@ let nextId = 1;
 let epoch = 0;
 const EMPTY: readonly never[] = [];
 
+/** Whether operations are being recorded on the tape now (see {@link noGrad}, {@link setGradEnabled}). */
 export function isGradEnabled(): boolean {
   return gradEnabled;
 }

@@ -29,15 +29,33 @@ export function registerBackward(fn: typeof tapeBackward): void {
 /** Called during backward with the complete gradient of the tensor it was registered on. */
 export type GradHook = (grad: Tensor) => void;
 
+/** Element type and gradient tracking of a newly created tensor. */
 export interface TensorOptions {
+  /** "float32" (default) or "float64". */
   readonly dtype?: DType;
+  /** Whether gradients flow to the new tensor, as for a parameter (default false). */
   readonly requiresGrad?: boolean;
 }
 
 /** Nested arrays of numbers (`[[1, 2], [3, 4]]`), as accepted by `tensor`. */
 export type NestedArray = number | readonly NestedArray[];
 
+/**
+ * An n-dimensional array for reverse-mode differentiation: a shape, contiguous row-major `data`
+ * (Float32Array by default, Float64Array for gradient checks), and the bookkeeping of the tape —
+ * whether it requires a gradient, its gradient after {@link backward}, the node that produced it.
+ * The operands of one op must share the element type; plain numbers take the tensor's.
+ *
+ * @example
+ * ```ts
+ * const w = tensor([[1, 2], [3, 4]], undefined, { requiresGrad: true });
+ * const loss = sum(square(w));
+ * loss.backward();
+ * w.grad?.toArray(); // [2, 4, 6, 8]
+ * ```
+ */
 export class Tensor {
+  /** Size of each axis, outermost first ([] for a scalar). */
   readonly shape: readonly number[];
   /** Number of elements, the product of `shape` (1 for a scalar of shape []). */
   readonly size: number;
@@ -73,10 +91,12 @@ export class Tensor {
     this.requiresGrad = requiresGrad;
   }
 
+  /** The element type of `data`. */
   get dtype(): DType {
     return dtypeOf(this.data);
   }
 
+  /** Number of axes (0 for a scalar). */
   get ndim(): number {
     return this.shape.length;
   }
@@ -136,6 +156,7 @@ export class Tensor {
     this.grad?.data.fill(0);
   }
 
+  /** `Tensor([2,3], float32, requiresGrad)`: shape, type and tracking, not the values. */
   toString(): string {
     return `Tensor(${formatShape(this.shape)}, ${this.dtype}${this.requiresGrad ? ", requiresGrad" : ""})`;
   }
@@ -248,6 +269,7 @@ export function scalar(value: number, options: TensorOptions = {}): Tensor {
   return new Tensor(data, [], options.requiresGrad ?? false);
 }
 
+/** A tensor of `shape` with every element equal to `value`. */
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
   const s = checkShape("full", shape);
   const data = allocate(sizeOf(s), dtypeOption("full", options));
@@ -255,10 +277,12 @@ export function full(shape: readonly number[], value: number, options: TensorOpt
   return new Tensor(data, s, options.requiresGrad ?? false);
 }
 
+/** A zero-filled tensor of `shape`. */
 export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
   return full(shape, 0, options);
 }
 
+/** A tensor of `shape` filled with ones. */
 export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
   return full(shape, 1, options);
 }

@@ -74,6 +74,7 @@ export interface WasmWorkspaceStats {
   readonly fma: boolean;
 }
 
+/** The wasm backend's memory diagnostics now: growths, bytes held, products run, FMA use. */
 export function wasmWorkspaceStats(): WasmWorkspaceStats {
   const s = wasmGemmStats();
   return { allocations: s.grows, bytes: s.bytes, calls: s.calls, fma: s.fma };

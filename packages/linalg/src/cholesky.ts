@@ -28,9 +28,12 @@ import {
   strideOf,
 } from "./matrix.ts";
 
+/** Outcome of {@link cholesky}: it reports a non-positive pivot instead of throwing. */
 export type CholeskyStatus = "success" | "not-positive-definite";
 
+/** The factor of A = L·Lᵀ from {@link cholesky} and whether the factorisation completed. */
 export interface CholeskyResult<T extends FloatArray = FloatArray> {
+  /** "success", or "not-positive-definite" when a pivot was ≤ 0 or NaN (see `failedAt`). */
   readonly status: CholeskyStatus;
   /** Lower-triangular L with A = L·Lᵀ (upper triangle zero). Partial when status is not "success". */
   readonly factor: Matrix<T>;
@@ -90,6 +93,7 @@ export function choleskyInto<T extends FloatArray>(out: Matrix<T>, a: Matrix<T>)
   return { status: "success", factor: out };
 }
 
+/** Which triangle of T, and which of T·X = B or Tᵀ·X = B, {@link solveTriangular} solves. */
 export interface TriangularOptions {
   /** T is lower triangular (default true); otherwise upper. Only that triangle is read. */
   readonly lower?: boolean;

@@ -45,6 +45,10 @@ import {
   strideOf,
 } from "./matrix.ts";
 
+/**
+ * Outcome of {@link eigh}: "no-convergence" when the sweep cap was exceeded, a secular equation failed,
+ * or the input held NaN/±Inf (the outputs are then NaN for divide and conquer and for non-finite input).
+ */
 export type EighStatus = "success" | "no-convergence";
 
 /**
@@ -55,6 +59,7 @@ export type EighStatus = "success" | "no-convergence";
  */
 export type EighAlgorithm = "divide-and-conquer" | "qr";
 
+/** Options of {@link eigh} and {@link eighInto}. */
 export interface EighOptions {
   /** Compute eigenvectors (default true). With false only eigenvalues are computed, in O(n²) after the reduction. */
   readonly vectors?: boolean;
@@ -69,7 +74,9 @@ export interface EighOptions {
   readonly algorithm?: EighAlgorithm;
 }
 
+/** A = V·diag(λ)·Vᵀ from {@link eigh}: ascending eigenvalues, eigenvectors as columns, and the status. */
 export interface EighResult<T extends FloatArray = FloatArray> {
+  /** Check before use: "no-convergence" means the values (and vectors) are not an eigendecomposition. */
   readonly status: EighStatus;
   /** Eigenvalues in ascending order, same element type as the input. */
   readonly values: T;
@@ -81,7 +88,9 @@ export interface EighResult<T extends FloatArray = FloatArray> {
 
 /** Where `eighInto` writes: `values` of length n and, unless `vectors: false`, an n×n `vectors`. */
 export interface EighOutput<T extends FloatArray = FloatArray> {
+  /** Receives the eigenvalues, ascending; length n, the input's element type. */
   readonly values: T;
+  /** Receives the unit eigenvectors as columns (n×n); null when only eigenvalues are wanted. */
   readonly vectors: Matrix<T> | null;
 }
 
@@ -90,16 +99,23 @@ export interface EighOutput<T extends FloatArray = FloatArray> {
  * steps) allocate nothing but the small result record.
  */
 export class EighWorkspace {
+  /** The matrix size the buffers are sized for. */
   readonly n: number;
   /** Working copy of A; after the reduction its rows hold the Householder vectors. */
   readonly w: Float64Array;
   /** Qᵀ, then the eigenvectors as rows. */
   readonly z: Float64Array;
+  /** Diagonal of the tridiagonal T, then the eigenvalues. */
   readonly d: Float64Array;
+  /** Off-diagonal of T (length n − 1); destroyed by the tridiagonal solver. */
   readonly e: Float64Array;
+  /** Householder scalars τ of the reduction. */
   readonly beta: Float64Array;
+  /** Scratch vector of the reduction (p = τ·A·v). */
   readonly p: Float64Array;
+  /** Sorting permutation of the eigenvalues. */
   readonly perm: Uint32Array;
+  /** Batched Givens rotations of the QR path, applied to Qᵀ in cache-friendly blocks. */
   readonly log: RotationLog;
   /** Scratch of the blocked Householder kernels. */
   readonly hh: Float64Array;

@@ -21,6 +21,7 @@ import {
   strideOf,
 } from "./matrix.ts";
 
+/** Which operands {@link matmul}, {@link matmulInto} and {@link gemm} read transposed. */
 export interface MatmulOptions {
   /** Use Aᵀ in place of A (read in place, never materialised). */
   readonly transA?: boolean;

@@ -1,3 +1,10 @@
+/**
+ * Dense linear algebra in pure TypeScript: row-major Float32/Float64 matrices, BLAS-style kernels
+ * (gemm, syrk, gemv), the symmetric eigensolver `eigh`, Cholesky solves, Kronecker products, and a
+ * seeded random generator whose streams are identical on every runtime.
+ *
+ * @packageDocumentation
+ */
 export {
   type BackendName,
   type BackendSetting,

@@ -11,21 +11,35 @@
  * without copying; the BLAS-style kernels in `gemm.ts` take them where they pay off.
  */
 
+/** The element storage of a {@link Matrix}: float32 (the default) or float64. */
 export type FloatArray = Float32Array | Float64Array;
+/** The name of an element type, as the constructors take it. */
 export type DType = "float32" | "float64";
 
+/**
+ * A dense row-major matrix: the plain structural record `{ rows, cols, data }` with
+ * `data.length === rows * cols` and element (i, j) at `data[i * cols + j]`. Any object of that shape is
+ * accepted, so buffers from other libraries pass without copying. Operands of one call must share the
+ * element type.
+ */
 export interface Matrix<T extends FloatArray = FloatArray> {
+  /** Number of rows. */
   readonly rows: number;
+  /** Number of columns. */
   readonly cols: number;
+  /** The elements, row after row. */
   readonly data: T;
 }
 
 /** A row-major view: element (i, j) lives at `data[offset + i * stride + j]`, `stride >= cols`. */
 export interface MatrixView<T extends FloatArray = FloatArray> extends Matrix<T> {
+  /** Index in `data` of element (0, 0). */
   readonly offset: number;
+  /** Distance in `data` between the starts of consecutive rows (≥ `cols`). */
   readonly stride: number;
 }
 
+/** The element type of a typed array: "float64" for a Float64Array, else "float32". */
 export function dtypeOf(data: FloatArray): DType {
   return data instanceof Float64Array ? "float64" : "float32";
 }
@@ -35,6 +49,7 @@ export function epsilonOf(data: FloatArray): number {
   return data instanceof Float64Array ? 2 ** -52 : 2 ** -23;
 }
 
+/** A zero-filled typed array of `length` elements of the given type (float32 by default). */
 export function allocate(length: number, dtype: DType = "float32"): FloatArray {
   return dtype === "float64" ? new Float64Array(length) : new Float32Array(length);
 }
@@ -120,6 +135,7 @@ export function view(a: Matrix, i0: number, j0: number, rows: number, cols: numb
   return { rows, cols, data: a.data, offset: offset + i0 * stride + j0, stride };
 }
 
+/** The shape as `rows×cols`, for error messages. */
 export function shapeOf(a: Matrix): string {
   return `${a.rows}×${a.cols}`;
 }
@@ -170,10 +186,12 @@ export function assertSameDtype(fn: string, nameA: string, a: FloatArray, nameB:
   }
 }
 
+/** The offset of element (0, 0) in `data`: a view's `offset`, 0 for a plain matrix. */
 export function offsetOf(a: Matrix): number {
   return (a as Partial<MatrixView>).offset ?? 0;
 }
 
+/** The row stride in `data`: a view's `stride`, `cols` for a plain matrix. */
 export function strideOf(a: Matrix): number {
   return (a as Partial<MatrixView>).stride ?? a.cols;
 }

@@ -54,12 +54,27 @@ function splitMix32(state: { s: number }): number {
   return (z ^ (z >>> 16)) >>> 0;
 }
 
+/** A snapshot of an {@link Rng}'s state, plain data for checkpoints (see `Rng.state`, `Rng.fromState`). */
 export interface RngState {
+  /** The four 32-bit xoshiro128** state words. */
   readonly s: readonly [number, number, number, number];
   /** A cached second normal from the polar method, or null. */
   readonly spare: number | null;
 }
 
+/**
+ * A seeded pseudo-random generator whose streams are bit-identical in every JavaScript runtime:
+ * xoshiro128** (Blackman & Vigna 2021) seeded through SplitMix32, 32-bit integer operations only;
+ * uniforms are 53-bit doubles, normals come from Marsaglia's polar method with the engine-independent
+ * logarithm {@link detLog}.
+ *
+ * @example
+ * ```ts
+ * const rng = new Rng(42);
+ * const u = rng.uniform(); // [0, 1)
+ * const x = rng.normal(); // standard normal
+ * ```
+ */
 export class Rng {
   private s0 = 0;
   private s1 = 0;
@@ -162,6 +177,7 @@ export class Rng {
     return { s: [this.s0, this.s1, this.s2, this.s3], spare: this.spare };
   }
 
+  /** A generator that continues the stream a {@link RngState} snapshot was taken from. */
   static fromState(state: RngState): Rng {
     const r = new Rng(0);
     const [a, b, c, d] = state.s;

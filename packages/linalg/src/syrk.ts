@@ -20,6 +20,7 @@
 import { gemmKernel } from "./internal/gemm-kernel.ts";
 import { assertMatrix, assertSameDtype, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
 
+/** Which Gram matrix {@link syrk} forms: of the columns (XᵀX, default) or of the rows (X·Xᵀ). */
 export interface SyrkOptions {
   /**
    * true (default): C = α·XᵀX + β·C, X is N×d (Gram matrix of the columns, the KFAC factor form).

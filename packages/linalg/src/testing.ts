@@ -7,6 +7,7 @@
  */
 import type { FloatArray } from "./matrix.ts";
 
+/** Tolerances of {@link closeness} and {@link assertClose}: ok when residual ≤ atol + rtol·‖y‖_F. */
 export interface CloseOptions {
   /** Relative tolerance on the scaled residual ‖x − y‖_F / max(‖y‖_F, tiny); default per dtype. */
   readonly rtol?: number;
@@ -14,7 +15,9 @@ export interface CloseOptions {
   readonly atol?: number;
 }
 
+/** The verdict of {@link closeness}, with the numbers behind it. */
 export interface CloseReport {
+  /** Whether x and y agree within the tolerances and in their non-finite positions. */
   readonly ok: boolean;
   /** ‖x − y‖_F over the finite positions. */
   readonly residual: number;

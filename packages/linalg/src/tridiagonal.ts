@@ -29,6 +29,7 @@ import {
   strideOf,
 } from "./matrix.ts";
 
+/** A = Q·T·Qᵀ with T symmetric tridiagonal, from {@link tridiagonalize}. */
 export interface Tridiagonalization<T extends FloatArray = FloatArray> {
   /** T's diagonal, length n. */
   readonly diagonal: T;
@@ -72,12 +73,15 @@ export function tridiagonalize<T extends FloatArray>(
   return { diagonal, offDiagonal, q: { rows: n, cols: n, data: q } };
 }
 
+/** Options of {@link tridiagonalQR}. */
 export interface TridiagonalQROptions {
   /** Cap on QR sweeps (default 30·n). */
   readonly maxIterations?: number;
 }
 
+/** Outcome of {@link tridiagonalQR}; the eigenvalues are written into its arguments. */
 export interface TridiagonalQRResult {
+  /** "no-convergence" when the sweep cap was reached. */
   readonly status: EighStatus;
   /** QR sweeps performed. */
   readonly iterations: number;

@@ -1,3 +1,10 @@
+/**
+ * Neural-network building blocks on `@ekfac-ts/autodiff`: modules and layers, losses with target
+ * sampling, initialisers, model builders, IDX data and minibatches, safetensors checkpoints, and the
+ * per-layer curvature capture (`CurvatureModel`) that `@ekfac-ts/ekfac` consumes.
+ *
+ * @packageDocumentation
+ */
 export { loadCheckpoint, saveCheckpoint } from "./checkpoint/model-checkpoint.ts";
 export {
   readSafetensors,

@@ -24,8 +24,11 @@
  */
 import { type FloatArray, Rng } from "@ekfac-ts/linalg";
 
+/** The fans of a weight tensor, as PyTorch computes them (see {@link fans}). */
 export interface Fans {
+  /** in · Π kernel: the inputs each output sums over. */
   readonly fanIn: number;
+  /** out · Π kernel. */
   readonly fanOut: number;
 }
 
@@ -68,6 +71,7 @@ export function glorotNormal<T extends FloatArray>(out: T, shape: readonly numbe
   return rng.fillNormal(out, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
 }
 
+/** Options of {@link heNormal} and {@link heUniform}. */
 export interface HeOptions {
   /** `"fanIn"` (default: preserves forward variance) or `"fanOut"` (backward). */
   readonly mode?: "fanIn" | "fanOut";

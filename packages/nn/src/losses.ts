@@ -189,6 +189,7 @@ export function sampleCategoricalInto(out: Int32Array, logits: Tensor, rng: Rng)
   return out;
 }
 
+/** Draws one class label per row of the N×C `logits` from softmax(logits_n) (a fresh Int32Array of N labels). */
 export function sampleCategorical(logits: Tensor, rng: Rng): Int32Array {
   return sampleCategoricalInto(new Int32Array(logits.shape[0] ?? 0), logits, rng);
 }
@@ -204,6 +205,7 @@ export function sampleBernoulliInto<T extends FloatArray>(out: T, logits: Tensor
   return out;
 }
 
+/** Draws 0/1 targets ~ Bernoulli(σ(logits)) elementwise, as a fresh tensor of the logits' shape. */
 export function sampleBernoulli(logits: Tensor, rng: Rng): Tensor {
   return wrap(sampleBernoulliInto(allocate(logits.size, logits.dtype), logits, rng), logits.shape);
 }
@@ -217,6 +219,7 @@ export function sampleGaussianInto<T extends FloatArray>(out: T, output: Tensor,
   return out;
 }
 
+/** Draws output + ε, ε ~ N(0, I), as a fresh tensor of the output's shape. */
 export function sampleGaussian(output: Tensor, rng: Rng): Tensor {
   return wrap(sampleGaussianInto(allocate(output.size, output.dtype), output, rng), output.shape);
 }
@@ -226,23 +229,29 @@ export function sampleGaussian(output: Tensor, rng: Rng): Tensor {
  * from the model's predictive distribution at `output` (for the true Fisher's extra backward pass).
  */
 export interface Loss<Y> {
+  /** A short identifier (`"softmaxCrossEntropy"`, `"mse"`, …). */
   readonly name: string;
+  /** The mean loss over the batch, a scalar tensor on the tape. */
   value(output: Tensor, target: Y): Tensor;
+  /** Targets drawn from the model's predictive distribution at `output`. */
   sample(output: Tensor, rng: Rng): Y;
 }
 
+/** {@link softmaxCrossEntropy} with integer labels, sampled from the categorical softmax(logits). */
 export const softmaxCrossEntropyLoss: Loss<ArrayLike<number>> = {
   name: "softmaxCrossEntropy",
   value: softmaxCrossEntropy,
   sample: sampleCategorical,
 };
 
+/** {@link sigmoidCrossEntropy} with 0/1 (or [0, 1]) targets, sampled from Bernoulli(σ(logits)). */
 export const sigmoidCrossEntropyLoss: Loss<Tensor> = {
   name: "sigmoidCrossEntropy",
   value: sigmoidCrossEntropy,
   sample: sampleBernoulli,
 };
 
+/** {@link mseLoss}, sampled from the unit-variance Gaussian N(output, I). */
 export const squaredErrorLoss: Loss<Tensor> = {
   name: "mse",
   value: mseLoss,

@@ -35,8 +35,10 @@ import { Conv2d } from "./layers/conv.ts";
 import { Linear } from "./layers/linear.ts";
 import type { Module } from "./module.ts";
 
+/** The hidden-layer nonlinearities the model builders accept. */
 export type Activation = "relu" | "tanh" | "sigmoid" | "softplus" | "gelu";
 
+/** The layer for an {@link Activation} name (`"relu"` → `new ReLU()`, …). */
 export function activationModule(a: Activation): Module {
   switch (a) {
     case "relu":
@@ -54,6 +56,7 @@ export function activationModule(a: Activation): Module {
   }
 }
 
+/** Seed and element type of a model builder's parameters. */
 export interface ModelOptions {
   /** Default 0. */
   readonly seed?: number;
@@ -74,6 +77,7 @@ export function mlp(sizes: readonly number[], activation: Activation = "relu", o
   return new Sequential(...layers);
 }
 
+/** Options of {@link deepAutoencoder}. */
 export interface AutoencoderOptions extends ModelOptions {
   /** Encoder sizes from the input to the code (default [784, 1000, 500, 250, 30]); mirrored for the decoder. */
   readonly sizes?: readonly number[];
@@ -99,9 +103,11 @@ export function deepAutoencoder(options: AutoencoderOptions = {}): Sequential {
   return new Sequential(...layers);
 }
 
+/** Options of {@link smallVgg} and {@link smallResNet}. */
 export interface CnnOptions extends ModelOptions {
   /** Input channels (default 1). */
   readonly inChannels?: number;
+  /** Outputs of the final Linear layer (default 10). */
   readonly classes?: number;
   /** Channels per stage (default [16, 32]). */
   readonly widths?: readonly number[];

@@ -35,6 +35,7 @@ export interface CaptureRequest {
 export interface LayerStatistics {
   /** E: N examples, or N·K pseudo-examples (rows `n·K + k`) in "exact" mode. */
   readonly batchSize: number;
+  /** T, the positions per example a weight is shared over (1 for dense layers, H_out·W_out for conv). */
   readonly positions: number;
   /** `groups × (E·T) × aDim` homogeneous inputs ā, row-major. */
   readonly a: FloatArray;
@@ -61,21 +62,33 @@ export interface ScaleShiftStatistics {
 
 /** A view of one parameter: values and the gradient of the last backward (ekfac `ParameterRef`). */
 export interface ParameterRef {
+  /** The dotted path from the root (`"0.weight"`). */
   readonly name: string;
+  /** The live values; optimizers update them in place. */
   readonly value: FloatArray;
+  /** The gradient of the last backward, or null before any. */
   readonly grad: FloatArray | null;
 }
 
 /** A layer whose curvature KFAC/EKFAC approximate (ekfac `CurvatureLayer`). */
 export interface CurvatureLayer {
+  /** The layer's dotted path in the model. */
   readonly name: string;
+  /** A dense (fully connected) or a 2-D convolution layer. */
   readonly kind: "dense" | "conv2d";
+  /** Output units (dense) or output channels (conv2d), all groups together. */
   readonly outDim: number;
+  /** Inputs per output unit without the bias: input features, or (C_in/groups)·kh·kw for conv2d. */
   readonly inDim: number;
+  /** Whether ā carries the homogeneous coordinate 1 for a bias. */
   readonly hasBias: boolean;
+  /** Channel groups; each has its own Kronecker factors. */
   readonly groups: number;
+  /** The weight, `outDim × inDim` row-major (PyTorch's layout). */
   readonly weight: ParameterRef;
+  /** The bias (`outDim`), or null. */
   readonly bias: ParameterRef | null;
+  /** ā and g of the last pass with capture on; null when none was captured. */
   readonly statistics: LayerStatistics | null;
 }
 
@@ -91,9 +104,13 @@ export interface ScaleShiftLayer {
 
 /** A model as ekfac sees it (ekfac `CurvatureModel`). */
 export interface CurvatureModel {
+  /** The layers whose curvature is approximated, in a fixed order. */
   curvatureLayers(): readonly CurvatureLayer[];
+  /** BatchNorm-style layers with per-channel scale-and-shift curvature (optional). */
   scaleShiftLayers?(): readonly ScaleShiftLayer[];
+  /** Every trainable parameter, the curvature layers' included. */
   parameters(): readonly ParameterRef[];
+  /** Turns capture of the layers' statistics on or off; `request` says which Fisher (kept when omitted). */
   setCapture(on: boolean, request?: CaptureRequest): void;
 }
 
@@ -123,34 +140,48 @@ function join(prefix: string, name: string): string {
  */
 export class Parameter implements ParameterRef {
   constructor(
+    /** The autodiff leaf tensor holding the values (requiresGrad). */
     readonly tensor: Tensor,
     private readonly owner: Module,
     private readonly localName: string,
   ) {}
+  /** The dotted path from the root, e.g. `"0.weight"`. */
   get name(): string {
     return join(this.owner.path, this.localName);
   }
+  /** The tensor's data: the live values, updated in place by optimizers. */
   get value(): FloatArray {
     return this.tensor.data;
   }
+  /** The data of the tensor's gradient, or null before any backward. */
   get grad(): FloatArray | null {
     return this.tensor.grad?.data ?? null;
   }
+  /** The tensor's shape. */
   get shape(): readonly number[] {
     return this.tensor.shape;
   }
 }
 
+/** Options of {@link Module.loadStateDict}. */
 export interface LoadOptions {
   /** Require every parameter and buffer to be present and no extra keys (default true). */
   readonly strict?: boolean;
 }
 
+/**
+ * The base of every layer and model: a tree of modules owning named parameters (trainable tensors)
+ * and buffers (state such as BatchNorm running statistics), with train/eval mode, state dicts, and
+ * the structural {@link CurvatureModel} interface that `@ekfac-ts/ekfac` consumes. Names are dotted
+ * paths (`"block.conv1.bias"`) like PyTorch's `state_dict` keys; curvature layers are registered
+ * explicitly, never guessed from class names. Subclasses implement `forward`.
+ */
 export abstract class Module implements CurvatureModel {
   /** Dotted path from the root ("" for the root). Set by the parent's `registerModule`. */
   path = "";
   /** Train mode (dropout active, BatchNorm uses batch statistics) or eval mode. */
   training = true;
+  /** Whether capture of ā and g is on (see `setCapture`). */
   protected capturing = false;
   /** The request of the following captured passes; see `setCapture`. */
   protected captureRequest: CaptureRequest = EMPIRICAL;
@@ -160,6 +191,7 @@ export abstract class Module implements CurvatureModel {
   private readonly children: [string, Module][] = [];
   private readonly names = new Set<string>();
 
+  /** The layer's computation, recorded on the autodiff tape when gradients are enabled. */
   abstract forward(x: Tensor): Tensor;
 
   /** The layer's name in the model: its path. */
@@ -183,6 +215,7 @@ export abstract class Module implements CurvatureModel {
     return data;
   }
 
+  /** Adds `child` under `name`; its parameters, buffers and curvature layers become part of this subtree. */
   protected registerModule<M extends Module>(name: string, child: M): M {
     this.checkFreeName(name);
     this.children.push([name, child]);
@@ -270,6 +303,7 @@ export abstract class Module implements CurvatureModel {
     return this;
   }
 
+  /** Sets eval mode for the whole subtree (`train(false)`); returns this. */
   eval(): this {
     return this.train(false);
   }
@@ -280,7 +314,15 @@ export abstract class Module implements CurvatureModel {
   }
 
   /** Parameters and buffers by path → (shape, data). The arrays are the live ones (no copy). */
-  stateDict(): Map<string, { readonly shape: readonly number[]; readonly data: FloatArray }> {
+  stateDict(): Map<
+    string,
+    {
+      /** The parameter's or buffer's shape. */
+      readonly shape: readonly number[];
+      /** Its live values. */
+      readonly data: FloatArray;
+    }
+  > {
     const out = new Map<string, { readonly shape: readonly number[]; readonly data: FloatArray }>();
     for (const p of this.parameters()) out.set(p.name, { shape: p.shape, data: p.value });
     for (const [name, data, shape] of this.buffers()) out.set(name, { shape, data });

@@ -29,6 +29,7 @@ import { Tensor } from "../tensor.ts";
 import { add } from "./elementwise.ts";
 import { reshape } from "./shape.ts";
 
+/** Options of {@link conv2d}: stride, padding, dilation, groups, and an optional patch hook for curvature capture. */
 export interface Conv2dOptions extends Conv2dParams {
   /**
    * Called during the forward pass with the patch matrix (groups × (N·T) × K, rows example-major,
@@ -99,7 +100,9 @@ export function conv2d(x: Tensor, w: Tensor, bias: Tensor | null = null, options
   return bias === null ? out : add(out, reshape(bias, [1, outChannels, 1, 1]));
 }
 
+/** Window of {@link maxPool2d} (and, with `countIncludePad`, {@link avgPool2d}). */
 export interface Pool2dOptions {
+  /** Window size: one integer for both axes or `[height, width]`. */
   readonly kernelSize: IntPair;
   /** Default: the kernel size. */
   readonly stride?: IntPair;
@@ -107,6 +110,7 @@ export interface Pool2dOptions {
   readonly padding?: IntPair;
 }
 
+/** Window of {@link avgPool2d} and how the padded border is averaged. */
 export interface AvgPool2dOptions extends Pool2dOptions {
   /** Divide by kh·kw even where the window overlaps padding (default true, as PyTorch). */
   readonly countIncludePad?: boolean;

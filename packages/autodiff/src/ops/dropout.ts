@@ -12,6 +12,7 @@ import { acquire } from "../pool.ts";
 import { record } from "../tape.ts";
 import { Tensor } from "../tensor.ts";
 
+/** Options of {@link dropout}. */
 export interface DropoutOptions {
   /** When false, dropout is the identity (returns x itself). Default true. */
   readonly training?: boolean;

@@ -123,9 +123,11 @@ function unary(op: UnaryOp & OpName, x: Tensor, p = 0): Tensor {
   return out;
 }
 
+/** −x elementwise. */
 export function neg(x: Tensor): Tensor {
   return unary("neg", x);
 }
+/** eˣ elementwise. */
 export function exp(x: Tensor): Tensor {
   return unary("exp", x);
 }
@@ -133,6 +135,7 @@ export function exp(x: Tensor): Tensor {
 export function log(x: Tensor): Tensor {
   return unary("log", x);
 }
+/** √x elementwise (NaN below 0). */
 export function sqrt(x: Tensor): Tensor {
   return unary("sqrt", x);
 }
@@ -140,9 +143,11 @@ export function sqrt(x: Tensor): Tensor {
 export function abs(x: Tensor): Tensor {
   return unary("abs", x);
 }
+/** Hyperbolic tangent elementwise. */
 export function tanh(x: Tensor): Tensor {
   return unary("tanh", x);
 }
+/** The logistic function 1/(1 + e⁻ˣ) elementwise. */
 export function sigmoid(x: Tensor): Tensor {
   return unary("sigmoid", x);
 }
@@ -162,6 +167,7 @@ export function softplus(x: Tensor): Tensor {
   return unary("softplus", x);
 }
 
+/** Options of {@link gelu}. */
 export interface GeluOptions {
   /** "none" (default, as PyTorch): x·Φ(x) with this package's erf; "tanh": the tanh approximation. */
   readonly approximate?: "none" | "tanh";

@@ -13,6 +13,7 @@ import { allocLike, assertSameType, assertTensor } from "../internal/check.ts";
 import { record } from "../tape.ts";
 import { Tensor } from "../tensor.ts";
 
+/** Which operands the autodiff {@link matmul} reads transposed. */
 export interface MatmulOptions {
   /** Use Aᵀ in place of A. */
   readonly transA?: boolean;

@@ -47,6 +47,7 @@ export const SAFETENSORS_DTYPES = [
   "I64",
   "U64",
 ] as const;
+/** A dtype name of the safetensors format (`"F32"`, `"BF16"`, `"I64"`, …). */
 export type SafetensorsDtype = (typeof SAFETENSORS_DTYPES)[number];
 
 /**
@@ -66,12 +67,17 @@ export type SafetensorsData =
   | Uint32Array
   | BigUint64Array;
 
+/** One named tensor of a safetensors file. */
 export interface SafetensorsTensor {
+  /** The element type as the file names it. */
   readonly dtype: SafetensorsDtype;
+  /** Size of each axis ([] for a scalar). */
   readonly shape: readonly number[];
+  /** The elements, row-major, in the typed array {@link SafetensorsData} assigns to `dtype`. */
   readonly data: SafetensorsData;
 }
 
+/** The contents of a safetensors file, as {@link readSafetensors} returns and {@link writeSafetensors} takes them. */
 export interface SafetensorsFile {
   /** Tensors in file (offset) order. */
   readonly tensors: Map<string, SafetensorsTensor>;

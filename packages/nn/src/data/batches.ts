@@ -11,16 +11,20 @@
  */
 import { Rng } from "@ekfac-ts/linalg";
 
+/** The typed arrays a {@link Dataset} may store its rows in. */
 export type RowArray = Float32Array | Float64Array | Int32Array | Uint8Array | Uint32Array;
 
+/** An in-memory dataset: `count` rows of inputs and of targets, each row-major in one typed array. */
 export interface Dataset<X extends RowArray = RowArray, Y extends RowArray = RowArray> {
   /** `count × inputSize` row-major. */
   readonly inputs: X;
   /** `count × targetSize` row-major (e.g. integer labels with targetSize 1, or one-hot rows). */
   readonly targets: Y;
+  /** The number of examples (rows). */
   readonly count: number;
 }
 
+/** One minibatch from {@link BatchLoader}: the object and its buffers are reused from step to step. */
 export interface Batch<X extends RowArray = RowArray, Y extends RowArray = RowArray> {
   /** Rows in this batch (`batchSize`, or fewer for a final short batch). */
   size: number;
@@ -32,7 +36,9 @@ export interface Batch<X extends RowArray = RowArray, Y extends RowArray = RowAr
   indices: Uint32Array;
 }
 
+/** Options of {@link BatchLoader}. */
 export interface BatchOptions {
+  /** Rows per batch (a positive integer). */
   readonly batchSize: number;
   /** Shuffle each epoch (default true). */
   readonly shuffle?: boolean;
@@ -42,11 +48,30 @@ export interface BatchOptions {
   readonly dropLast?: boolean;
 }
 
+/**
+ * Minibatch iteration over an in-memory {@link Dataset} with seeded shuffling: each epoch draws a
+ * permutation (`Rng.permutation`, identical on every runtime) and gathers rows into buffers allocated
+ * once, so a training loop allocates nothing per step. Every yielded {@link Batch} is the SAME object
+ * with its buffers overwritten: copy what you keep. With `dropLast` a final short batch is skipped.
+ *
+ * @example
+ * ```ts
+ * const loader = new BatchLoader({ inputs, targets, count }, { batchSize: 64, rng: 1 });
+ * for (const batch of loader.epoch()) {
+ *   // batch.inputs: batch.size × inputSize, batch.targets: batch.size × targetSize
+ * }
+ * ```
+ */
 export class BatchLoader<X extends RowArray = RowArray, Y extends RowArray = RowArray> {
+  /** Rows per full batch. */
   readonly batchSize: number;
+  /** Values per input row (`inputs.length / count`). */
   readonly inputSize: number;
+  /** Values per target row (`targets.length / count`). */
   readonly targetSize: number;
+  /** Whether each epoch visits the rows in a fresh random order. */
   readonly shuffle: boolean;
+  /** Whether a final short batch is skipped. */
   readonly dropLast: boolean;
   private readonly rng: Rng;
   private readonly order: Uint32Array;
@@ -54,6 +79,7 @@ export class BatchLoader<X extends RowArray = RowArray, Y extends RowArray = Row
   private readonly short: Batch<X, Y> | null;
 
   constructor(
+    /** The rows iterated over (not copied). */
     readonly dataset: Dataset<X, Y>,
     options: BatchOptions,
   ) {

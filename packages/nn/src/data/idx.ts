@@ -13,12 +13,18 @@
  * big-endian, no platform endianness assumed).
  */
 
+/** The element types of the IDX format (codes 0x08, 0x09, 0x0B–0x0E). */
 export type IdxDtype = "uint8" | "int8" | "int16" | "int32" | "float32" | "float64";
+/** The typed array that holds each {@link IdxDtype}. */
 export type IdxData = Uint8Array | Int8Array | Int16Array | Int32Array | Float32Array | Float64Array;
 
+/** The contents of an IDX file (MNIST's format), as {@link readIdx} returns and {@link writeIdx} takes them. */
 export interface IdxTensor {
+  /** The element type. */
   readonly dtype: IdxDtype;
+  /** Size of each dimension (at least one). */
   readonly shape: readonly number[];
+  /** The elements, row-major (decoded to native byte order). */
   readonly data: IdxData;
 }
 

@@ -14,8 +14,11 @@
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
 
+/** Per-feature mean and standard deviation from {@link featureStatistics}, for {@link standardize}. */
 export interface FeatureStatistics {
+  /** Mean of each feature (column). */
   readonly mean: Float64Array;
+  /** Population standard deviation of each feature. */
   readonly std: Float64Array;
 }
 

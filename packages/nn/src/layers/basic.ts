@@ -34,13 +34,16 @@ import { Module } from "../module.ts";
 import type { Pair } from "./conv.ts";
 import { rngOf } from "./linear.ts";
 
+/** max(0, x) elementwise. */
 export class ReLU extends Module {
   forward(x: Tensor): Tensor {
     return relu(x);
   }
 }
 
+/** x for x ≥ 0, slope·x below. */
 export class LeakyReLU extends Module {
+  /** @param slope The gradient for negative inputs (default 0.01). */
   constructor(readonly slope = 0.01) {
     super();
   }
@@ -49,25 +52,30 @@ export class LeakyReLU extends Module {
   }
 }
 
+/** Hyperbolic tangent elementwise. */
 export class Tanh extends Module {
   forward(x: Tensor): Tensor {
     return tanh(x);
   }
 }
 
+/** 1/(1 + e⁻ˣ) elementwise. */
 export class Sigmoid extends Module {
   forward(x: Tensor): Tensor {
     return sigmoid(x);
   }
 }
 
+/** ln(1 + eˣ) elementwise. */
 export class Softplus extends Module {
   forward(x: Tensor): Tensor {
     return softplus(x);
   }
 }
 
+/** x·Φ(x): the exact erf form by default (as PyTorch), or the tanh approximation. */
 export class GELU extends Module {
+  /** @param approximate "none" (default) for the erf form, "tanh" for the approximation. */
   constructor(readonly approximate: "none" | "tanh" = "none") {
     super();
   }
@@ -76,27 +84,34 @@ export class GELU extends Module {
   }
 }
 
+/** Returns its input (the default residual shortcut). */
 export class Identity extends Module {
   forward(x: Tensor): Tensor {
     return x;
   }
 }
 
+/** `N×… → N×(…)`: keeps the batch axis, flattens the rest. */
 export class Flatten extends Module {
   forward(x: Tensor): Tensor {
     return flatten(x, 1);
   }
 }
 
+/** Stride and padding of {@link MaxPool2d} and {@link AvgPool2d}. */
 export interface PoolOptions {
   /** Default: the kernel size. */
   readonly stride?: Pair;
+  /** Zero padding on each side, at most half the kernel (default 0). */
   readonly padding?: Pair;
 }
 
+/** The maximum over kh×kw windows of an N×C×H×W input (stride defaults to the kernel size). */
 export class MaxPool2d extends Module {
   constructor(
+    /** The window: kh = kw, or `[kh, kw]`. */
     readonly kernelSize: Pair,
+    /** Stride and padding. */
     readonly options: PoolOptions = {},
   ) {
     super();
@@ -106,10 +121,16 @@ export class MaxPool2d extends Module {
   }
 }
 
+/** The mean over kh×kw windows of an N×C×H×W input (stride defaults to the kernel size). */
 export class AvgPool2d extends Module {
   constructor(
+    /** The window: kh = kw, or `[kh, kw]`. */
     readonly kernelSize: Pair,
-    readonly options: PoolOptions & { readonly countIncludePad?: boolean } = {},
+    /** Stride, padding, and whether padded positions count in the divisor (default true, as PyTorch). */
+    readonly options: PoolOptions & {
+      /** Divide by kh·kw even where the window overlaps padding (default true). */
+      readonly countIncludePad?: boolean;
+    } = {},
   ) {
     super();
   }
@@ -127,9 +148,14 @@ export class GlobalAvgPool2d extends Module {
   }
 }
 
+/**
+ * Inverted dropout (Srivastava et al. 2014): in train mode zeroes each element with probability p and
+ * scales the rest by 1/(1 − p), masks drawn from the layer's seeded generator; the identity in eval mode.
+ */
 export class Dropout extends Module {
   private readonly rng: Rng;
   constructor(
+    /** The probability of zeroing an element (default 0.5). */
     readonly p = 0.5,
     rng?: Rng | number,
   ) {
@@ -144,6 +170,7 @@ export class Dropout extends Module {
 
 /** Applies its children in order; they are named "0", "1", … as in PyTorch. */
 export class Sequential extends Module {
+  /** The children in application order. */
   readonly layers: readonly Module[];
   constructor(...layers: Module[]) {
     super();
@@ -161,8 +188,11 @@ export class Sequential extends Module {
 
 /** `y = act(body(x) + shortcut(x))`; the shortcut defaults to the identity. */
 export class Residual extends Module {
+  /** F, the residual branch. */
   readonly body: Module;
+  /** The identity or a projection (1×1 conv + BatchNorm when shapes change). */
   readonly shortcut: Module;
+  /** Applied to the sum (ReLU by default). */
   readonly activation: Module;
   constructor(body: Module, shortcut: Module = new Identity(), activation: Module = new ReLU()) {
     super();

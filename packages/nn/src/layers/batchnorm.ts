@@ -34,6 +34,7 @@ import {
 } from "../module.ts";
 import type { LayerInit } from "./linear.ts";
 
+/** Options of {@link BatchNorm1d} and {@link BatchNorm2d} (PyTorch's defaults). */
 export interface BatchNormOptions extends Pick<LayerInit, "dtype"> {
   /** Default 0.1 (PyTorch). */
   readonly momentum?: number;
@@ -44,11 +45,17 @@ export interface BatchNormOptions extends Pick<LayerInit, "dtype"> {
 }
 
 abstract class BatchNorm extends Module {
+  /** Weight of the newest batch in the running statistics. */
   readonly momentum: number;
+  /** ε, added to the variance before the square root. */
   readonly eps: number;
+  /** γ, the learnable scale per feature (null without `affine`). */
   readonly weight: Parameter | null;
+  /** β, the learnable shift per feature (null without `affine`). */
   readonly bias: Parameter | null;
+  /** Running mean per feature, used in eval mode (buffer `running_mean`). */
   readonly runningMean: FloatArray;
+  /** Running unbiased variance per feature, used in eval mode (buffer `running_var`). */
   readonly runningVar: FloatArray;
   /** Number of train-mode batches seen (PyTorch's num_batches_tracked), kept as a float buffer. */
   readonly batchesTracked: FloatArray;
@@ -56,6 +63,7 @@ abstract class BatchNorm extends Module {
   private readonly site: CaptureSite<"xhat">;
 
   constructor(
+    /** C, the features (1d) or channels (2d). */
     readonly features: number,
     options: BatchNormOptions,
     private readonly rank: 2 | 4,
@@ -102,6 +110,7 @@ abstract class BatchNorm extends Module {
     if (!on) this.site.clear();
   }
 
+  /** Normalises per feature with the batch statistics (train mode) or the running ones (eval mode). */
   forward(x: Tensor): Tensor {
     const C = this.features;
     if (x.ndim !== this.rank || x.shape[1] !== C) {

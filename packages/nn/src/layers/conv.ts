@@ -19,12 +19,18 @@ import { CaptureSite } from "../internal/capture.ts";
 import { type CurvatureLayer, type LayerStatistics, Module, type Parameter } from "../module.ts";
 import { type LayerInit, rngOf } from "./linear.ts";
 
+/** One integer for both spatial axes, or a `[height, width]` pair. */
 export type Pair = number | readonly [number, number];
 
+/** Options of {@link Conv2d}, PyTorch's `Conv2d` conventions. */
 export interface Conv2dOptions extends LayerInit {
+  /** Step between output positions (default 1). */
   readonly stride?: Pair;
+  /** Zeros added on each side of the input (default 0). */
   readonly padding?: Pair;
+  /** Spacing of the kernel taps (default 1). */
   readonly dilation?: Pair;
+  /** Channel groups; inChannels and outChannels must be multiples of it (default 1). */
   readonly groups?: number;
   /** Default true. */
   readonly bias?: boolean;
@@ -38,23 +44,36 @@ function pair(name: string, v: Pair | undefined, dflt: number, min: number): rea
   return p;
 }
 
+/**
+ * 2-D convolution over N × C_in × H × W inputs (NCHW) with stride, zero padding, dilation and groups;
+ * PyTorch's weight layout `C_out × C_in/groups × kh × kw` and output size
+ * H_out = ⌊(H + 2p − d(kh − 1) − 1)/s⌋ + 1. A {@link CurvatureLayer}: with capture on it records the
+ * patch matrix ā and the output gradients g per position (KFC, Grosse & Martens 2016).
+ */
 export class Conv2d extends Module implements CurvatureLayer {
   readonly kind = "conv2d" as const;
   readonly hasBias: boolean;
   readonly groups: number;
   /** (C_in/groups)·kh·kw. */
   readonly inDim: number;
+  /** C_out. */
   readonly outDim: number;
+  /** [kh, kw]. */
   readonly kernel: readonly [number, number];
+  /** [sh, sw]. */
   readonly stride: readonly [number, number];
+  /** [ph, pw], zeros on each side. */
   readonly padding: readonly [number, number];
+  /** [dh, dw]. */
   readonly dilation: readonly [number, number];
   readonly weight: Parameter;
   readonly bias: Parameter | null;
   private readonly site: CaptureSite<"a">;
 
   constructor(
+    /** C_in, the input channels. */
     readonly inChannels: number,
+    /** C_out, the output channels. */
     readonly outChannels: number,
     kernelSize: Pair,
     options: Conv2dOptions = {},
@@ -94,6 +113,7 @@ export class Conv2d extends Module implements CurvatureLayer {
     this.site = new CaptureSite("a", groups, this.inDim + (this.hasBias ? 1 : 0), outChannels);
   }
 
+  /** ā and g of the last capturing pass; null from a capturing forward until its backward has run. */
   get statistics(): LayerStatistics | null {
     return this.site.statistics;
   }
@@ -107,6 +127,7 @@ export class Conv2d extends Module implements CurvatureLayer {
     return [this];
   }
 
+  /** N × C_in × H × W → N × C_out × H_out × W_out. */
   forward(x: Tensor): Tensor {
     if (x.ndim !== 4 || x.shape[1] !== this.inChannels) {
       throw new RangeError(

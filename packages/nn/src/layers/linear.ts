@@ -17,6 +17,7 @@ import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
 import { CaptureSite } from "../internal/capture.ts";
 import { type CurvatureLayer, type LayerStatistics, Module, type Parameter } from "../module.ts";
 
+/** Element type and initial-weight randomness shared by the layers with parameters. */
 export interface LayerInit {
   /** Element type of the parameters (default float32; float64 for gradient checks). */
   readonly dtype?: DType;
@@ -24,6 +25,7 @@ export interface LayerInit {
   readonly rng?: Rng | number;
 }
 
+/** Options of {@link Linear}. */
 export interface LinearOptions extends LayerInit {
   /** Default true. */
   readonly bias?: boolean;
@@ -33,6 +35,17 @@ export function rngOf(r: Rng | number | undefined): Rng {
   return r instanceof Rng ? r : new Rng(r ?? 0);
 }
 
+/**
+ * Dense layer s = W·a + b (W is `outDim × inDim`, PyTorch's layout and default initialisation), one gemm
+ * per batch. A {@link CurvatureLayer}: with capture on it records the homogeneous inputs ā = [a; 1] and
+ * the output gradients g = N·∂L/∂s that KFAC/EKFAC need (Martens & Grosse 2015 §3).
+ *
+ * @example
+ * ```ts
+ * const layer = new Linear(784, 10, { rng: 1 });
+ * const logits = layer.forward(x); // x: N × 784 → N × 10
+ * ```
+ */
 export class Linear extends Module implements CurvatureLayer {
   readonly kind = "dense" as const;
   readonly groups = 1;
@@ -64,6 +77,7 @@ export class Linear extends Module implements CurvatureLayer {
     this.site = new CaptureSite("a", 1, inDim + (this.hasBias ? 1 : 0), outDim);
   }
 
+  /** ā and g of the last capturing pass; null from a capturing forward until its backward has run. */
   get statistics(): LayerStatistics | null {
     return this.site.statistics;
   }
@@ -77,6 +91,7 @@ export class Linear extends Module implements CurvatureLayer {
     return [this];
   }
 
+  /** N × inDim → N × outDim. */
   forward(x: Tensor): Tensor {
     if (x.ndim !== 2 || x.shape[1] !== this.inDim) {
       throw new RangeError(

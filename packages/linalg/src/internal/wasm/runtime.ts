@@ -83,7 +83,9 @@ export function setWasmDetectorForTesting(fn: (() => WasmSupport) | null): void 
   support = null;
 }
 
+/** A gemm backend: WebAssembly SIMD kernels, or the portable JavaScript kernels. */
 export type BackendName = "wasm" | "js";
+/** The backend choice: one of {@link BackendName}, or "auto" (WebAssembly when the runtime supports it). */
 export type BackendSetting = BackendName | "auto";
 
 let setting: BackendSetting = "auto";

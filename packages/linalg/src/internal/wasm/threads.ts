@@ -36,8 +36,11 @@ import { type WasmMemory, wasmNamespace, wasmSupport } from "./runtime.ts";
 
 /** What the worker factory returns: the part of a web `Worker` the pool uses. */
 export interface ThreadWorker {
+  /** Sends a job (the shared memory and kernel arguments) to the worker. */
   postMessage(message: unknown): void;
+  /** Subscribes to the worker's replies and to its load or runtime errors. */
   addEventListener(type: "message" | "error", listener: (event: { data?: unknown; message?: string }) => void): void;
+  /** Stops the worker when the pool shuts down or fails to start. */
   terminate(): unknown;
 }
 /** Creates a worker running the ES module at `url` (e.g. `(url) => new Worker(url, { type: "module" })`). */
