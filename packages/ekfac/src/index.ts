@@ -9,6 +9,13 @@ export {
   type ParameterPlan,
 } from "./adapter.ts";
 export type { CurvatureLayer, CurvatureModel, LayerStatistics, ParameterRef } from "./capture.ts";
+export {
+  adaptDamping,
+  type DampingAdaptation,
+  type DampingAdaptationOptions,
+  dampingAdaptation,
+  reductionRatio,
+} from "./curvature/adaptive-damping.ts";
 export { DiagonalFisher, type DiagonalFisherOptions } from "./curvature/diagonal.ts";
 export {
   exactFisher,
@@ -30,6 +37,18 @@ export {
   KroneckerBlock,
   type KroneckerBlockOptions,
 } from "./curvature/kronecker-block.ts";
+export {
+  type QuadraticModelBatch,
+  QuadraticModelWorkspace,
+  type QuadraticStep,
+  type QuadraticStepOptions,
+  type QuadraticStepReason,
+  type QuadraticStepStatus,
+  type QuadraticTerms,
+  quadraticModelValue,
+  quadraticStep,
+  solveQuadraticStep,
+} from "./curvature/quadratic-model.ts";
 export { chooseScalingStrategy, type ScalingStrategy, scalingCost } from "./curvature/scaling.ts";
 export {
   type ApproximationErrors,

@@ -5,8 +5,8 @@ import { countTypedArrayConstructions } from "../../test/allocation-spy.ts";
 import { type DenseCase, denseSolve, randomCase } from "../../test/dense-reference.ts";
 import { perExampleGradients } from "./exact-fisher.ts";
 import {
-  type QuadraticTerms,
   QuadraticModelWorkspace,
+  type QuadraticTerms,
   quadraticModelValue,
   quadraticStep,
   solveQuadraticStep,
@@ -74,7 +74,8 @@ function fisherForm(d: ReturnType<typeof denseNet>, n: number, x: Float64Array, 
     }
   }
   let s = 0;
-  for (let i = 0; i < d.p; i++) for (let j = 0; j < d.p; j++) s += (x[i] as number) * (f[i * d.p + j] as number) * (y[j] as number);
+  for (let i = 0; i < d.p; i++)
+    for (let j = 0; j < d.p; j++) s += (x[i] as number) * (f[i * d.p + j] as number) * (y[j] as number);
   return s;
 }
 
@@ -87,7 +88,13 @@ function dot(x: ArrayLike<number>, y: ArrayLike<number>): number {
 function termsOf(net: Net, ws = new QuadraticModelWorkspace(), withPrevious = true): QuadraticTerms {
   ws.begin(net.n);
   net.layers.forEach((c, l) => {
-    ws.addLayer(c.shape, c.stats, net.dir[l] as Float64Array, withPrevious ? (net.prev[l] as Float64Array) : null, net.grad[l] as Float64Array);
+    ws.addLayer(
+      c.shape,
+      c.stats,
+      net.dir[l] as Float64Array,
+      withPrevious ? (net.prev[l] as Float64Array) : null,
+      net.grad[l] as Float64Array,
+    );
   });
   return ws.terms();
 }
@@ -119,38 +126,60 @@ function buildNet(c: NetParams): Net {
 describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4, §7)", () => {
   it("M(αΔ + μδ₀) = ∇ᵀδ + ½δᵀ(F + λI)δ with F from explicit per-example gradients (dense + dense/conv, cross-layer)", () => {
     fc.assert(
-      fc.property(netArb, fc.double({ min: -3, max: 3, noNaN: true }), fc.double({ min: -3, max: 3, noNaN: true }), (c, alpha, mu) => {
-        const net = buildNet(c);
-        const t = termsOf(net);
-        const d = denseNet(net);
-        const delta = d.dir.map((x, i) => alpha * x + mu * (d.prev[i] as number));
-        const want = dot(d.grad, delta) + 0.5 * (fisherForm(d, net.n, delta, delta) + c.lambda * dot(delta, delta));
-        const got = quadraticModelValue(t, c.lambda, alpha, mu);
-        // Every term is a float64 sum of O(N·T·P) products: ~1e3·ε relative to the magnitudes summed.
-        const scale =
-          Math.abs(dot(d.grad, delta)) + fisherForm(d, net.n, delta, delta) + c.lambda * dot(delta, delta) + 1e-300;
-        expect(Math.abs(got - want)).toBeLessThanOrEqual(1e4 * EPS * scale * (1 + net.n * d.p));
-        // The individual Gram entries, against the dense forms.
-        const fdd = fisherForm(d, net.n, d.dir, d.dir);
-        const fdp = fisherForm(d, net.n, d.dir, d.prev);
-        const fpp = fisherForm(d, net.n, d.prev, d.prev);
-        const tol = 1e3 * EPS * (1 + net.n * d.p) * (fdd + fpp + 1e-300);
-        expect(Math.abs(t.curvature11 - fdd)).toBeLessThanOrEqual(tol);
-        expect(Math.abs(t.curvature12 - fdp)).toBeLessThanOrEqual(tol);
-        expect(Math.abs(t.curvature22 - fpp)).toBeLessThanOrEqual(tol);
-        expect(t.inner12).toBeCloseTo(dot(d.dir, d.prev), 10);
-        expect(t.linear2).toBeCloseTo(dot(d.grad, d.prev), 10);
-      }),
+      fc.property(
+        netArb,
+        fc.double({ min: -3, max: 3, noNaN: true }),
+        fc.double({ min: -3, max: 3, noNaN: true }),
+        (c, alpha, mu) => {
+          const net = buildNet(c);
+          const t = termsOf(net);
+          const d = denseNet(net);
+          const delta = d.dir.map((x, i) => alpha * x + mu * (d.prev[i] as number));
+          const want = dot(d.grad, delta) + 0.5 * (fisherForm(d, net.n, delta, delta) + c.lambda * dot(delta, delta));
+          const got = quadraticModelValue(t, c.lambda, alpha, mu);
+          // Every term is a float64 sum of O(N·T·P) products: ~1e3·ε relative to the magnitudes summed.
+          const scale =
+            Math.abs(dot(d.grad, delta)) + fisherForm(d, net.n, delta, delta) + c.lambda * dot(delta, delta) + 1e-300;
+          expect(Math.abs(got - want)).toBeLessThanOrEqual(1e4 * EPS * scale * (1 + net.n * d.p));
+          // The individual Gram entries, against the dense forms.
+          const fdd = fisherForm(d, net.n, d.dir, d.dir);
+          const fdp = fisherForm(d, net.n, d.dir, d.prev);
+          const fpp = fisherForm(d, net.n, d.prev, d.prev);
+          const tol = 1e3 * EPS * (1 + net.n * d.p) * (fdd + fpp + 1e-300);
+          expect(Math.abs(t.curvature11 - fdd)).toBeLessThanOrEqual(tol);
+          expect(Math.abs(t.curvature12 - fdp)).toBeLessThanOrEqual(tol);
+          expect(Math.abs(t.curvature22 - fpp)).toBeLessThanOrEqual(tol);
+          expect(t.inner12).toBeCloseTo(dot(d.dir, d.prev), 10);
+          expect(t.linear2).toBeCloseTo(dot(d.grad, d.prev), 10);
+        },
+      ),
       { numRuns: 60 },
     );
   });
 
   it("keeps the cross-layer terms: the joint ΔᵀFΔ differs from the sum of per-layer blocks", () => {
-    const net = buildNet({ seed: 7, n: 6, out1: 3, in1: 4, out2: 2, bias: true, t: 3, groups: 2, conv: true, lambda: 0 });
+    const net = buildNet({
+      seed: 7,
+      n: 6,
+      out1: 3,
+      in1: 4,
+      out2: 2,
+      bias: true,
+      t: 3,
+      groups: 2,
+      conv: true,
+      lambda: 0,
+    });
     const joint = termsOf(net).curvature11;
     let blockwise = 0;
     net.layers.forEach((_, l) => {
-      const one: Net = { ...net, layers: [net.layers[l] as DenseCase], dir: [net.dir[l] as Float64Array], prev: [net.prev[l] as Float64Array], grad: [net.grad[l] as Float64Array] };
+      const one: Net = {
+        ...net,
+        layers: [net.layers[l] as DenseCase],
+        dir: [net.dir[l] as Float64Array],
+        prev: [net.prev[l] as Float64Array],
+        grad: [net.grad[l] as Float64Array],
+      };
       blockwise += termsOf(one).curvature11;
     });
     const d = denseNet(net);
@@ -159,27 +188,54 @@ describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4,
   });
 
   it("float32 statistics give the terms of their float64 copies (the inputs are widened, not rounded)", () => {
-    const net = buildNet({ seed: 3, n: 5, out1: 3, in1: 3, out2: 2, bias: true, t: 2, groups: 1, conv: true, lambda: 0 });
+    const net = buildNet({
+      seed: 3,
+      n: 5,
+      out1: 3,
+      in1: 3,
+      out2: 2,
+      bias: true,
+      t: 2,
+      groups: 1,
+      conv: true,
+      lambda: 0,
+    });
     const narrow = (c: DenseCase): DenseCase => ({
       shape: c.shape,
       stats: { ...c.stats, a: Float32Array.from(c.stats.a), g: Float32Array.from(c.stats.g) },
     });
     const f32 = { ...net, layers: net.layers.map(narrow) };
-    const widened = { ...net, layers: f32.layers.map((c) => ({ shape: c.shape, stats: { ...c.stats, a: Float64Array.from(c.stats.a), g: Float64Array.from(c.stats.g) } })) };
+    const widened = {
+      ...net,
+      layers: f32.layers.map((c) => ({
+        shape: c.shape,
+        stats: { ...c.stats, a: Float64Array.from(c.stats.a), g: Float64Array.from(c.stats.g) },
+      })),
+    };
     const a = { ...termsOf(f32) };
     const b = { ...termsOf(widened) };
     expect(a).toEqual(b);
   });
 
   it("addParameter adds linear and λ‖·‖² terms but no Fisher curvature", () => {
-    const net = buildNet({ seed: 11, n: 4, out1: 2, in1: 2, out2: 2, bias: false, t: 1, groups: 1, conv: false, lambda: 0 });
+    const net = buildNet({
+      seed: 11,
+      n: 4,
+      out1: 2,
+      in1: 2,
+      out2: 2,
+      bias: false,
+      t: 1,
+      groups: 1,
+      conv: false,
+      lambda: 0,
+    });
     const ws = new QuadraticModelWorkspace();
     const before = { ...termsOf(net, ws) };
     const x = Float64Array.of(1, -2, 3);
     const y = Float64Array.of(0.5, 0.5, -1);
     const g = Float64Array.of(2, 0, 1);
-    ws.begin(net.n);
-    net.layers.forEach((c, l) => ws.addLayer(c.shape, c.stats, net.dir[l] as Float64Array, net.prev[l] as Float64Array, net.grad[l] as Float64Array));
+    termsOf(net, ws);
     const after = ws.addParameter(x, y, g).terms();
     expect(after.curvature11).toBe(before.curvature11);
     expect(after.curvature22).toBe(before.curvature22);
@@ -190,7 +246,18 @@ describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4,
   });
 
   it("allocates nothing after the first evaluation at the largest size", () => {
-    const net = buildNet({ seed: 5, n: 8, out1: 4, in1: 5, out2: 3, bias: true, t: 3, groups: 1, conv: true, lambda: 0 });
+    const net = buildNet({
+      seed: 5,
+      n: 8,
+      out1: 4,
+      in1: 5,
+      out2: 3,
+      bias: true,
+      t: 3,
+      groups: 1,
+      conv: true,
+      lambda: 0,
+    });
     const ws = new QuadraticModelWorkspace();
     const out = quadraticStep();
     termsOf(net, ws);
@@ -201,7 +268,18 @@ describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4,
   });
 
   it("rejects bad input naming the function and argument", () => {
-    const net = buildNet({ seed: 1, n: 3, out1: 2, in1: 2, out2: 2, bias: true, t: 1, groups: 1, conv: false, lambda: 0 });
+    const net = buildNet({
+      seed: 1,
+      n: 3,
+      out1: 2,
+      in1: 2,
+      out2: 2,
+      bias: true,
+      t: 1,
+      groups: 1,
+      conv: false,
+      lambda: 0,
+    });
     const c = net.layers[0] as DenseCase;
     const ws = new QuadraticModelWorkspace();
     const v = net.dir[0] as Float64Array;
@@ -284,8 +362,11 @@ describe("the 2×2 solve for (α, μ)", () => {
         // At the minimiser M = ½ bᵀx; and the reduction-ratio model drops exactly ½λ‖δ‖².
         // M(x) − ½bᵀx = ½xᵀ(Cx + b), so it inherits the residual bound above.
         const half = 0.5 * (t.linear1 * r.alpha + t.linear2 * r.momentum);
-        const scaleM = Math.abs(t.linear1 * r.alpha) + Math.abs(t.linear2 * r.momentum) + Math.abs(c11 * r.alpha * r.alpha);
-        expect(Math.abs(r.dampedChange - half)).toBeLessThanOrEqual(64 * EPS * cond * (scaleM + Math.abs(c22 * r.momentum * r.momentum)));
+        const scaleM =
+          Math.abs(t.linear1 * r.alpha) + Math.abs(t.linear2 * r.momentum) + Math.abs(c11 * r.alpha * r.alpha);
+        expect(Math.abs(r.dampedChange - half)).toBeLessThanOrEqual(
+          64 * EPS * cond * (scaleM + Math.abs(c22 * r.momentum * r.momentum)),
+        );
         expect(r.predictedChange).toBe(quadraticModelValue(t, 0, r.alpha, r.momentum));
         expect(r.predictedChange).toBeLessThanOrEqual(r.dampedChange);
       }),
@@ -320,7 +401,17 @@ describe("the 2×2 solve for (α, μ)", () => {
     const pos = fc.double({ min: 0, noNaN: true, noDefaultInfinity: true });
     fc.assert(
       fc.property(num, num, num, pos, num, pos, num, num, pos, (c11, c12, c22, i11, i12, i22, b1, b2, lambda) => {
-        const t = { batchSize: 1, curvature11: c11, curvature12: c12, curvature22: c22, inner11: i11, inner12: i12, inner22: i22, linear1: b1, linear2: b2 };
+        const t = {
+          batchSize: 1,
+          curvature11: c11,
+          curvature12: c12,
+          curvature22: c22,
+          inner11: i11,
+          inner12: i12,
+          inner22: i22,
+          linear1: b1,
+          linear2: b2,
+        };
         const r = solveQuadraticStep(t, lambda);
         for (const v of [r.alpha, r.momentum, r.dampedChange, r.predictedChange]) expect(Number.isFinite(v)).toBe(true);
         if (r.status === "fallback") expect([r.alpha, r.momentum]).toEqual([0, 0]);
@@ -330,7 +421,18 @@ describe("the 2×2 solve for (α, μ)", () => {
   });
 
   it("first step (δ₀ = 0): α alone, α = −∇ᵀΔ / (ΔᵀFΔ + λ‖Δ‖²) (§6.4)", () => {
-    const net = buildNet({ seed: 2, n: 5, out1: 3, in1: 3, out2: 2, bias: true, t: 1, groups: 1, conv: false, lambda: 0 });
+    const net = buildNet({
+      seed: 2,
+      n: 5,
+      out1: 3,
+      in1: 3,
+      out2: 2,
+      bias: true,
+      t: 1,
+      groups: 1,
+      conv: false,
+      lambda: 0,
+    });
     const t = termsOf(net, undefined, false);
     const r = solveQuadraticStep(t, 0.5);
     expect([r.status, r.reason, r.momentum]).toEqual(["alpha-only", "no-previous-update", 0]);
@@ -338,7 +440,18 @@ describe("the 2×2 solve for (α, μ)", () => {
   });
 
   it("δ₀ parallel to Δ (singular Gram): α alone, and the model value matches the joint optimum", () => {
-    const net = buildNet({ seed: 4, n: 5, out1: 3, in1: 3, out2: 2, bias: true, t: 1, groups: 1, conv: false, lambda: 0 });
+    const net = buildNet({
+      seed: 4,
+      n: 5,
+      out1: 3,
+      in1: 3,
+      out2: 2,
+      bias: true,
+      t: 1,
+      groups: 1,
+      conv: false,
+      lambda: 0,
+    });
     const parallel = { ...net, prev: net.dir.map((x) => x.map((v) => -2 * v)) };
     const t = termsOf(parallel);
     const r = solveQuadraticStep(t, 0.1);
@@ -348,15 +461,41 @@ describe("the 2×2 solve for (α, μ)", () => {
   });
 
   it("no positive curvature along Δ (λ = 0, Δ in the null space of F): fallback, α = μ = 0", () => {
-    const t = { batchSize: 4, curvature11: 0, curvature12: 0, curvature22: 1, inner11: 3, inner12: 0, inner22: 1, linear1: -1, linear2: 0 };
+    const t = {
+      batchSize: 4,
+      curvature11: 0,
+      curvature12: 0,
+      curvature22: 1,
+      inner11: 3,
+      inner12: 0,
+      inner22: 1,
+      linear1: -1,
+      linear2: 0,
+    };
     const r = solveQuadraticStep(t, 0);
-    expect([r.status, r.reason, r.alpha, r.momentum, r.predictedChange]).toEqual(["fallback", "curvature-not-positive", 0, 0, 0]);
+    expect([r.status, r.reason, r.alpha, r.momentum, r.predictedChange]).toEqual([
+      "fallback",
+      "curvature-not-positive",
+      0,
+      0,
+      0,
+    ]);
     const nan = solveQuadraticStep({ ...t, curvature11: Number.NaN }, 1);
     expect([nan.status, nan.reason]).toEqual(["fallback", "non-finite"]);
   });
 
   it("a non-PD Gram from an indefinite 'curvature' drops δ₀ (C₂₂ ≤ 0)", () => {
-    const t = { batchSize: 1, curvature11: 1, curvature12: 0.3, curvature22: -2, inner11: 0, inner12: 0, inner22: 1, linear1: -1, linear2: 1 };
+    const t = {
+      batchSize: 1,
+      curvature11: 1,
+      curvature12: 0.3,
+      curvature22: -2,
+      inner11: 0,
+      inner12: 0,
+      inner22: 1,
+      linear1: -1,
+      linear2: 1,
+    };
     const r = solveQuadraticStep(t, 0.5);
     expect([r.status, r.reason, r.momentum, r.alpha]).toEqual(["alpha-only", "gram-not-positive-definite", 0, 1]);
   });
@@ -370,13 +509,17 @@ describe("the 2×2 solve for (α, μ)", () => {
         if (m.status !== "fallback") {
           const dAlpha = c11 * m.alpha + c12 * m.momentum + t.linear1;
           expect(m.momentum).toBe(fixed);
-          expect(Math.abs(dAlpha)).toBeLessThanOrEqual(1e-12 * (Math.abs(c11 * m.alpha) + Math.abs(c12 * fixed) + Math.abs(t.linear1)));
+          expect(Math.abs(dAlpha)).toBeLessThanOrEqual(
+            1e-12 * (Math.abs(c11 * m.alpha) + Math.abs(c12 * fixed) + Math.abs(t.linear1)),
+          );
         }
         const a = solveQuadraticStep(t, c.lambda, { alpha: fixed });
         expect(a.alpha).toBe(fixed);
         if (a.status === "joint") {
           const dMu = c12 * fixed + c22 * a.momentum + t.linear2;
-          expect(Math.abs(dMu)).toBeLessThanOrEqual(1e-12 * (Math.abs(c12 * fixed) + Math.abs(c22 * a.momentum) + Math.abs(t.linear2)));
+          expect(Math.abs(dMu)).toBeLessThanOrEqual(
+            1e-12 * (Math.abs(c12 * fixed) + Math.abs(c22 * a.momentum) + Math.abs(t.linear2)),
+          );
         }
         const both = solveQuadraticStep(t, c.lambda, { alpha: fixed, momentum: 0.5 });
         expect([both.alpha, both.momentum]).toEqual([fixed, 0.5]);

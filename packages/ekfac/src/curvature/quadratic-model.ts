@@ -78,12 +78,12 @@ type Mutable<T> = { -readonly [K in keyof T]: T[K] };
  * stands for δ₀ = 0 (the first step, or no momentum).
  */
 export class QuadraticModelWorkspace {
-  private dDir = new Float64Array(0);
-  private dPrev = new Float64Array(0);
-  private aWs = new Float64Array(0);
-  private gWs = new Float64Array(0);
-  private vWs = new Float64Array(0);
-  private uWs = new Float64Array(0);
+  private dDir: Float64Array = new Float64Array(0);
+  private dPrev: Float64Array = new Float64Array(0);
+  private aWs: Float64Array = new Float64Array(0);
+  private gWs: Float64Array = new Float64Array(0);
+  private vWs: Float64Array = new Float64Array(0);
+  private uWs: Float64Array = new Float64Array(0);
   private readonly sums: Mutable<QuadraticTerms> = {
     batchSize: 0,
     curvature11: 0,
@@ -338,6 +338,7 @@ export function quadraticStep(): QuadraticStep {
   return { status: "fallback", reason: "ok", alpha: 0, momentum: 0, dampedChange: 0, predictedChange: 0 };
 }
 
+/** Fills `out`; a non-finite coefficient or model value turns any status into "fallback". */
 function finish(
   out: QuadraticStep,
   terms: QuadraticTerms,
@@ -350,18 +351,15 @@ function finish(
 ): QuadraticStep {
   const damped = quadraticModelValue(terms, damping + l2, alpha, momentum);
   const predicted = quadraticModelValue(terms, l2, alpha, momentum);
-  if (
-    status !== "fallback" &&
-    !(Number.isFinite(alpha) && Number.isFinite(momentum) && Number.isFinite(damped) && Number.isFinite(predicted))
-  ) {
-    return finish(out, terms, damping, l2, "fallback", "non-finite", 0, 0);
-  }
-  out.status = status;
-  out.reason = reason;
-  out.alpha = alpha;
-  out.momentum = momentum;
-  out.dampedChange = status === "fallback" ? 0 : damped;
-  out.predictedChange = status === "fallback" ? 0 : predicted;
+  const finite =
+    Number.isFinite(alpha) && Number.isFinite(momentum) && Number.isFinite(damped) && Number.isFinite(predicted);
+  const ok = status !== "fallback" && finite;
+  out.status = ok ? status : "fallback";
+  out.reason = ok || status === "fallback" ? reason : "non-finite";
+  out.alpha = ok ? alpha : 0;
+  out.momentum = ok ? momentum : 0;
+  out.dampedChange = ok ? damped : 0;
+  out.predictedChange = ok ? predicted : 0;
   return out;
 }
 
@@ -388,50 +386,57 @@ export function solveQuadraticStep(
   const c22 = terms.curvature22 + lambda * terms.inner22;
   const b1 = terms.linear1;
   const b2 = terms.linear2;
-  if (!(Number.isFinite(c11) && Number.isFinite(c12) && Number.isFinite(c22))) {
-    return finish(out, terms, damping, l2, "fallback", "non-finite", 0, 0);
-  }
-  if (!(Number.isFinite(b1) && Number.isFinite(b2))) return finish(out, terms, damping, l2, "fallback", "non-finite", 0, 0);
   const noPrevious = terms.inner22 === 0 && terms.curvature22 === 0;
   const fixedAlpha = options.alpha;
   const fixedMomentum = noPrevious ? 0 : options.momentum;
-
-  if (fixedAlpha !== undefined && fixedMomentum !== undefined) {
-    return finish(out, terms, damping, l2, noPrevious ? "alpha-only" : "joint", noPrevious ? "no-previous-update" : "ok", fixedAlpha, fixedMomentum);
-  }
-  // α from μ (fixed or 0): α = −(b₁ + μC₁₂)/C₁₁, which needs C₁₁ > 0 unless α is fixed too.
-  if (fixedAlpha === undefined && !(c11 > 0)) {
-    return finish(out, terms, damping, l2, "fallback", "curvature-not-positive", 0, 0);
-  }
-  if (noPrevious) {
-    const alpha = fixedAlpha ?? -b1 / c11;
-    return finish(out, terms, damping, l2, "alpha-only", "no-previous-update", alpha, 0);
-  }
-  if (fixedMomentum !== undefined) {
-    return finish(out, terms, damping, l2, "joint", "ok", -(b1 + fixedMomentum * c12) / c11, fixedMomentum);
-  }
-  if (fixedAlpha !== undefined) {
+  let status: QuadraticStepStatus = noPrevious ? "alpha-only" : "joint";
+  let reason: QuadraticStepReason = noPrevious ? "no-previous-update" : "ok";
+  let alpha = 0;
+  let momentum = 0;
+  if (!(Number.isFinite(c11) && Number.isFinite(c12) && Number.isFinite(c22) && Number.isFinite(b1 + b2))) {
+    status = "fallback";
+    reason = "non-finite";
+  } else if (fixedAlpha !== undefined && fixedMomentum !== undefined) {
+    alpha = fixedAlpha;
+    momentum = fixedMomentum;
+  } else if (fixedAlpha === undefined && !(c11 > 0)) {
+    // α = −(b₁ + μC₁₂)/C₁₁ minimises M along Δ only when C₁₁ > 0.
+    status = "fallback";
+    reason = "curvature-not-positive";
+  } else if (fixedMomentum !== undefined) {
+    alpha = -(b1 + fixedMomentum * c12) / c11;
+    momentum = fixedMomentum;
+  } else if (fixedAlpha !== undefined) {
     // μ = −(b₂ + αC₁₂)/C₂₂ needs C₂₂ > 0; otherwise δ₀ is dropped.
-    if (!(c22 > 0)) return finish(out, terms, damping, l2, "alpha-only", "gram-not-positive-definite", fixedAlpha, 0);
-    return finish(out, terms, damping, l2, "joint", "ok", fixedAlpha, -(b2 + fixedAlpha * c12) / c22);
+    alpha = fixedAlpha;
+    if (c22 > 0) momentum = -(b2 + fixedAlpha * c12) / c22;
+    else {
+      status = "alpha-only";
+      reason = "gram-not-positive-definite";
+    }
+  } else {
+    alpha = -b1 / c11;
+    // Equilibrated solve: C̃ = D C D = [[1, r], [r, 1]], b̃ = D b, x = D x̃ (see the header).
+    const s1 = Math.sqrt(c11);
+    const s2 = Math.sqrt(c22);
+    const r = c12 / s1 / s2;
+    const det = 1 - r * r;
+    const t1 = b1 / s1;
+    const t2 = b2 / s2;
+    const jointAlpha = -(t1 - r * t2) / det / s1;
+    const jointMomentum = -(t2 - r * t1) / det / s2;
+    // The joint minimum is never above the α-only one; if rounding says otherwise, keep the simpler step.
+    if (
+      c22 > 0 &&
+      det > SINGULAR &&
+      quadraticModelValue(terms, lambda, jointAlpha, jointMomentum) <= quadraticModelValue(terms, lambda, alpha, 0)
+    ) {
+      alpha = jointAlpha;
+      momentum = jointMomentum;
+    } else {
+      status = "alpha-only";
+      reason = "gram-not-positive-definite";
+    }
   }
-  const alphaOnly = -b1 / c11;
-  if (!(c22 > 0)) return finish(out, terms, damping, l2, "alpha-only", "gram-not-positive-definite", alphaOnly, 0);
-  // Equilibrated solve: C̃ = [[1, r], [r, 1]], b̃ = D b, x = D x̃.
-  const s1 = Math.sqrt(c11);
-  const s2 = Math.sqrt(c22);
-  const r = c12 / s1 / s2;
-  const det = 1 - r * r;
-  if (!(det > SINGULAR)) {
-    return finish(out, terms, damping, l2, "alpha-only", "gram-not-positive-definite", alphaOnly, 0);
-  }
-  const t1 = b1 / s1;
-  const t2 = b2 / s2;
-  const alpha = -(t1 - r * t2) / det / s1;
-  const momentum = -(t2 - r * t1) / det / s2;
-  // The joint minimum is never above the α-only one; if rounding says otherwise, keep the simpler step.
-  const joint = quadraticModelValue(terms, lambda, alpha, momentum);
-  const single = quadraticModelValue(terms, lambda, alphaOnly, 0);
-  if (!(joint <= single)) return finish(out, terms, damping, l2, "alpha-only", "gram-not-positive-definite", alphaOnly, 0);
-  return finish(out, terms, damping, l2, "joint", "ok", alpha, momentum);
+  return finish(out, terms, damping, l2, status, reason, alpha, momentum);
 }
