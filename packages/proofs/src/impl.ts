@@ -15,7 +15,10 @@ import {
   kroneckerDense,
   meanGradient,
   perExampleGradients,
+  QuadraticModelWorkspace,
+  quadraticModelValue,
   sgd,
+  solveQuadraticStep,
 } from "@ekfac-ts/ekfac";
 import { cholesky, eigh, gemm, kron, kronMatVec, solveTriangular, spdSolve, syrk } from "@ekfac-ts/linalg";
 import { Conv2d, Linear } from "@ekfac-ts/nn";
@@ -48,6 +51,9 @@ export interface Implementation {
     readonly perExampleGradients: typeof perExampleGradients;
     readonly meanGradient: typeof meanGradient;
     readonly kroneckerDense: typeof kroneckerDense;
+    readonly QuadraticModelWorkspace: typeof QuadraticModelWorkspace;
+    readonly quadraticModelValue: typeof quadraticModelValue;
+    readonly solveQuadraticStep: typeof solveQuadraticStep;
   };
   readonly optim: {
     readonly sgd: typeof sgd;
@@ -70,6 +76,9 @@ export const defaultImplementation: Implementation = {
     perExampleGradients,
     meanGradient,
     kroneckerDense,
+    QuadraticModelWorkspace,
+    quadraticModelValue,
+    solveQuadraticStep,
   },
   optim: { sgd, adam, applyUpdates },
 };
