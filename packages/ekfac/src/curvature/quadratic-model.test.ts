@@ -123,6 +123,12 @@ function buildNet(c: NetParams): Net {
   return randomNet(c.seed, [first, second]);
 }
 
+/** A 3×3 dense layer followed by a 2-output dense or conv layer (fixed sizes for the example tests). */
+function fixedNet(seed: number, n: number, conv?: { t: number; groups: number }): Net {
+  const c = conv ?? { t: 1, groups: 1 };
+  return buildNet({ seed, n, out1: 3, in1: 3, out2: 2, bias: true, ...c, conv: conv !== undefined, lambda: 0 });
+}
+
 describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4, §7)", () => {
   it("M(αΔ + μδ₀) = ∇ᵀδ + ½δᵀ(F + λI)δ with F from explicit per-example gradients (dense + dense/conv, cross-layer)", () => {
     fc.assert(
@@ -158,18 +164,7 @@ describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4,
   });
 
   it("keeps the cross-layer terms: the joint ΔᵀFΔ differs from the sum of per-layer blocks", () => {
-    const net = buildNet({
-      seed: 7,
-      n: 6,
-      out1: 3,
-      in1: 4,
-      out2: 2,
-      bias: true,
-      t: 3,
-      groups: 2,
-      conv: true,
-      lambda: 0,
-    });
+    const net = fixedNet(7, 6, { t: 3, groups: 2 });
     const joint = termsOf(net).curvature11;
     let blockwise = 0;
     net.layers.forEach((_, l) => {
@@ -188,18 +183,7 @@ describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4,
   });
 
   it("float32 statistics give the terms of their float64 copies (the inputs are widened, not rounded)", () => {
-    const net = buildNet({
-      seed: 3,
-      n: 5,
-      out1: 3,
-      in1: 3,
-      out2: 2,
-      bias: true,
-      t: 2,
-      groups: 1,
-      conv: true,
-      lambda: 0,
-    });
+    const net = fixedNet(3, 5, { t: 2, groups: 1 });
     const narrow = (c: DenseCase): DenseCase => ({
       shape: c.shape,
       stats: { ...c.stats, a: Float32Array.from(c.stats.a), g: Float32Array.from(c.stats.g) },
@@ -218,18 +202,7 @@ describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4,
   });
 
   it("addParameter adds linear and λ‖·‖² terms but no Fisher curvature", () => {
-    const net = buildNet({
-      seed: 11,
-      n: 4,
-      out1: 2,
-      in1: 2,
-      out2: 2,
-      bias: false,
-      t: 1,
-      groups: 1,
-      conv: false,
-      lambda: 0,
-    });
+    const net = fixedNet(11, 4);
     const ws = new QuadraticModelWorkspace();
     const before = { ...termsOf(net, ws) };
     const x = Float64Array.of(1, -2, 3);
@@ -245,19 +218,75 @@ describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4,
     expect(after.linear2).toBeCloseTo(before.linear2, 12);
   });
 
-  it("allocates nothing after the first evaluation at the largest size", () => {
-    const net = buildNet({
-      seed: 5,
-      n: 8,
-      out1: 4,
-      in1: 5,
-      out2: 3,
-      bias: true,
-      t: 3,
-      groups: 1,
-      conv: true,
-      lambda: 0,
+  it("a BatchNorm-style scale-and-shift layer enters like a layer: terms = dense forms with its per-example gradients", () => {
+    fc.assert(
+      fc.property(
+        fc.record({
+          seed: fc.integer(),
+          n: fc.integer({ min: 1, max: 6 }),
+          t: fc.integer({ min: 1, max: 4 }),
+          channels: fc.integer({ min: 1, max: 4 }),
+          hasShift: fc.boolean(),
+        }),
+        ({ seed, n, t, channels, hasShift }) => {
+          const dense = randomNet(seed, [randomCase(seed, "dense", 2, 3, true, n)]);
+          const rng = new Rng(seed + 17);
+          const xhat = rng.fillNormal(new Float64Array(n * t * channels));
+          const g = rng.fillNormal(new Float64Array(n * t * channels));
+          const k = hasShift ? 2 : 1;
+          const [dir, prev, grad] = [0, 1, 2].map(() => rng.fillNormal(new Float64Array(k * channels))) as [
+            Float64Array,
+            Float64Array,
+            Float64Array,
+          ];
+          const ws = new QuadraticModelWorkspace();
+          termsOf(dense, ws);
+          const got = ws.addScaleShift({ batchSize: n, positions: t, xhat, g }, hasShift, dir, prev, grad).terms();
+          // Oracle: the dense layer's per-example gradients followed by (Σ_t g x̂, Σ_t g) per channel.
+          const d = denseNet(dense);
+          const p = d.p + k * channels;
+          const v = new Float64Array(n * p);
+          for (let e = 0; e < n; e++) {
+            v.set(d.v.subarray(e * d.p, (e + 1) * d.p), e * p);
+            for (let s = 0; s < t; s++) {
+              for (let c = 0; c < channels; c++) {
+                const r = (e * t + s) * channels + c;
+                v[e * p + d.p + c] = (v[e * p + d.p + c] as number) + (g[r] as number) * (xhat[r] as number);
+                if (hasShift)
+                  v[e * p + d.p + channels + c] = (v[e * p + d.p + channels + c] as number) + (g[r] as number);
+              }
+            }
+          }
+          const cat = (x: Float64Array, y: Float64Array) => Float64Array.of(...x, ...y);
+          const whole = { p, v, dir: cat(d.dir, dir), prev: cat(d.prev, prev), grad: cat(d.grad, grad) };
+          const fdd = fisherForm(whole, n, whole.dir, whole.dir);
+          const fpp = fisherForm(whole, n, whole.prev, whole.prev);
+          const tol = 1e3 * EPS * (1 + n * p) * (fdd + fpp);
+          expect(Math.abs(got.curvature11 - fdd)).toBeLessThanOrEqual(tol);
+          expect(Math.abs(got.curvature12 - fisherForm(whole, n, whole.dir, whole.prev))).toBeLessThanOrEqual(tol);
+          expect(Math.abs(got.curvature22 - fpp)).toBeLessThanOrEqual(tol);
+          expect(got.linear1).toBeCloseTo(dot(whole.grad, whole.dir), 10);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("float32 directions give the terms of their float64 copies", () => {
+    const net = fixedNet(9, 4, { t: 2, groups: 1 });
+    const narrow = { ...net, dir: net.dir.map((x) => Float64Array.from(Float32Array.from(x))) };
+    const want = { ...termsOf(narrow) };
+    const ws = new QuadraticModelWorkspace().begin(net.n);
+    net.layers.forEach((c, l) => {
+      ws.addLayer(c.shape, c.stats, Float32Array.from(net.dir[l] as Float64Array), null, net.grad[l] as Float64Array);
     });
+    const got = ws.terms();
+    expect(got.curvature11).toBe(want.curvature11);
+    expect(got.linear1).toBe(want.linear1);
+  });
+
+  it("allocates nothing after the first evaluation at the largest size", () => {
+    const net = fixedNet(5, 8, { t: 3, groups: 1 });
     const ws = new QuadraticModelWorkspace();
     const out = quadraticStep();
     termsOf(net, ws);
@@ -268,18 +297,7 @@ describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4,
   });
 
   it("rejects bad input naming the function and argument", () => {
-    const net = buildNet({
-      seed: 1,
-      n: 3,
-      out1: 2,
-      in1: 2,
-      out2: 2,
-      bias: true,
-      t: 1,
-      groups: 1,
-      conv: false,
-      lambda: 0,
-    });
+    const net = fixedNet(1, 3);
     const c = net.layers[0] as DenseCase;
     const ws = new QuadraticModelWorkspace();
     const v = net.dir[0] as Float64Array;
@@ -291,46 +309,41 @@ describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4,
     expect(() => ws.addLayer(c.shape, c.stats, v.subarray(1), null, v)).toThrow(/direction has length/);
     expect(() => ws.addLayer(c.shape, c.stats, v, v.subarray(1), v)).toThrow(/previous has length/);
     expect(() => ws.addLayer(c.shape, c.stats, v, null, [] as unknown as Float64Array)).toThrow(TypeError);
+    const rows = { batchSize: 3, positions: 2, xhat: new Float64Array(12), g: new Float64Array(12) };
+    const four = new Float64Array(4);
+    expect(() => ws.addScaleShift(rows, true, four.subarray(1), null, four)).toThrow(
+      /addScaleShift: direction has length 3, expected 4/,
+    );
+    expect(() => ws.addScaleShift({ ...rows, xhat: new Float64Array(13) }, true, four, null, four)).toThrow(/N·T·C/);
+    expect(() => ws.addScaleShift({ ...rows, batchSize: 2 }, true, four, null, four)).toThrow(/expected 3/);
     expect(() => solveQuadraticStep(ws.terms(), -1)).toThrow(/solveQuadraticStep: damping/);
     expect(() => solveQuadraticStep(ws.terms(), 1, { momentum: Number.NaN })).toThrow(/options.momentum/);
   });
 });
 
-/** Terms of a random problem in P dimensions: F = BᵀB/m (rank ≤ m, so singular for m < P). */
+/** Terms of one random dense layer with N = m examples: F has rank ≤ m, singular when m < P. */
 const problemArb = fc.record({
   seed: fc.integer(),
-  p: fc.integer({ min: 1, max: 8 }),
+  out: fc.integer({ min: 1, max: 3 }),
+  in: fc.integer({ min: 1, max: 3 }),
   m: fc.integer({ min: 1, max: 8 }),
   lambda: fc.oneof(fc.constant(0), fc.double({ min: 1e-6, max: 10, noNaN: true })),
   logScale: fc.integer({ min: -6, max: 6 }),
 });
 
-function problem(c: { seed: number; p: number; m: number; lambda: number; logScale: number }): QuadraticTerms {
-  const rng = new Rng(c.seed);
-  const s = 10 ** c.logScale;
-  const b = rng.fillNormal(new Float64Array(c.m * c.p));
-  const x = rng.fillNormal(new Float64Array(c.p)).map((v) => v * s);
-  const y = rng.fillNormal(new Float64Array(c.p));
-  const g = rng.fillNormal(new Float64Array(c.p));
-  const fx = new Float64Array(c.m);
-  const fy = new Float64Array(c.m);
-  for (let r = 0; r < c.m; r++) {
-    for (let i = 0; i < c.p; i++) {
-      fx[r] = (fx[r] as number) + (b[r * c.p + i] as number) * (x[i] as number);
-      fy[r] = (fy[r] as number) + (b[r * c.p + i] as number) * (y[i] as number);
-    }
-  }
-  return {
-    batchSize: c.m,
-    curvature11: dot(fx, fx) / c.m,
-    curvature12: dot(fx, fy) / c.m,
-    curvature22: dot(fy, fy) / c.m,
-    inner11: dot(x, x),
-    inner12: dot(x, y),
-    inner22: dot(y, y),
-    linear1: dot(g, x),
-    linear2: dot(g, y),
-  };
+function problem(c: {
+  seed: number;
+  out: number;
+  in: number;
+  m: number;
+  lambda: number;
+  logScale: number;
+}): QuadraticTerms {
+  const net = randomNet(c.seed, [randomCase(c.seed, "dense", c.out, c.in, false, c.m)]);
+  (net.dir[0] as Float64Array).forEach((v, i, x) => {
+    x[i] = v * 10 ** c.logScale;
+  });
+  return termsOf(net);
 }
 
 function gram(t: QuadraticTerms, lambda: number): [number, number, number] {
@@ -426,18 +439,7 @@ describe("the 2×2 solve for (α, μ)", () => {
   });
 
   it("first step (δ₀ = 0): α alone, α = −∇ᵀΔ / (ΔᵀFΔ + λ‖Δ‖²) (§6.4)", () => {
-    const net = buildNet({
-      seed: 2,
-      n: 5,
-      out1: 3,
-      in1: 3,
-      out2: 2,
-      bias: true,
-      t: 1,
-      groups: 1,
-      conv: false,
-      lambda: 0,
-    });
+    const net = fixedNet(2, 5);
     const t = termsOf(net, undefined, false);
     const r = solveQuadraticStep(t, 0.5);
     expect([r.status, r.reason, r.momentum]).toEqual(["alpha-only", "no-previous-update", 0]);
@@ -445,18 +447,7 @@ describe("the 2×2 solve for (α, μ)", () => {
   });
 
   it("δ₀ parallel to Δ (singular Gram): α alone, and the model value matches the joint optimum", () => {
-    const net = buildNet({
-      seed: 4,
-      n: 5,
-      out1: 3,
-      in1: 3,
-      out2: 2,
-      bias: true,
-      t: 1,
-      groups: 1,
-      conv: false,
-      lambda: 0,
-    });
+    const net = fixedNet(4, 5);
     const parallel = { ...net, prev: net.dir.map((x) => x.map((v) => -2 * v)) };
     const t = termsOf(parallel);
     const r = solveQuadraticStep(t, 0.1);

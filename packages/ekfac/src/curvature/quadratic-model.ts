@@ -16,13 +16,15 @@
  * is L = (1/N) Σ ℓ_n) and its per-example gradient is ∇_n = Σ_t g_{n,t} ā_{n,t}ᵀ (outDim × aDim, W̄ = [W|b]).
  * For a direction V (W̄-shaped per layer, one block per group for grouped conv):
  *
- *   d_n(V) = ∇ℓ_nᵀ v = Σ_layers Σ_groups Σ_t g_{n,t}ᵀ V ā_{n,t}                (paper-notes §1, §6)
+ *   d_n(V) = ∇ℓ_nᵀ v = Σ_layers Σ_groups Σ_t g_{n,t}ᵀ V ā_{n,t}                (conventions of capture.ts)
  *   vᵀFv = (1/N) Σ_n d_n(V)²,   ΔᵀFδ₀ = (1/N) Σ_n d_n(Δ) d_n(δ₀)
  *
  * with F = (1/N) Σ_n ∇ℓ_n ∇ℓ_nᵀ the Fisher of the whole network. The per-example directional derivatives
  * are summed over every layer BEFORE they are squared, so the cross-layer blocks of F (which KFAC and
  * EKFAC drop) are in the model — this is the "exact F" of §6.4 restricted to the minibatch. Had g not
- * been scaled by N, every F term would come out N² too small.
+ * been scaled by N, every F term would come out N² too small. BatchNorm-style scale and shift
+ * (`addScaleShift`) enter the same sums: their per-example gradients (Σ_t g x̂, Σ_t g) per channel are
+ * known from the captured rows.
  *
  * Deviations:
  * - M&G evaluate vᵀFv as (Jv)ᵀ F_R (Jv) with forward-mode products and the output-distribution Fisher
@@ -41,7 +43,7 @@
  *
  * Cost per layer and direction: N·T·outDim·aDim multiply-adds (one gemm Ā Vᵀ per group, like the
  * layer's forward pass) plus N·T·outDim for the row dots and O(outDim·aDim) for the inner products;
- * the solve is O(1). After the first call at the largest sizes nothing is allocated.
+ * the solve is O(1); a scale-and-shift layer costs N·T·C per direction. After the first call at the largest sizes nothing is allocated.
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 import type { LayerStatistics } from "../capture.ts";
@@ -50,6 +52,18 @@ import { checkFinite, checkNonNegative } from "../optim/checks.ts";
 
 /** The numeric part of one layer's captured statistics (what the model reads). */
 export type QuadraticModelBatch = Pick<LayerStatistics, "batchSize" | "positions" | "a" | "g">;
+
+/**
+ * A BatchNorm-style layer's captured rows (y = γ·x̂ + β per channel): `xhat` and `g` are `(N·T) × C`
+ * row-major, example-major, g scaled by N as for every layer. Per example the gradient is
+ * (∂ℓ_n/∂γ_c, ∂ℓ_n/∂β_c) = (Σ_t g_{n,t,c} x̂_{n,t,c}, Σ_t g_{n,t,c}).
+ */
+export interface ScaleShiftRows {
+  readonly batchSize: number;
+  readonly positions: number;
+  readonly xhat: FloatArray;
+  readonly g: FloatArray;
+}
 
 /**
  * The terms of M along Δ (index 1) and δ₀ (index 2), summed over every layer and parameter added:
@@ -148,6 +162,50 @@ export class QuadraticModelWorkspace {
     if (previous !== null) {
       directionalDerivatives(this.dPrev, dims, stats.positions, rows, a, g, asFloat64(previous, this.vWs), this.uWs);
     }
+    this.hasFisher = true;
+    this.addInner(direction, previous, gradient);
+    return this;
+  }
+
+  /**
+   * Adds a BatchNorm-style scale (and shift) layer with C channels: d_n += Σ_t Σ_c g_{n,t,c}(V_γ[c]·x̂_{n,t,c}
+   * + V_β[c]). Vectors are laid out [γ_0 … γ_{C−1}, β_0 … β_{C−1}] (C entries without a shift).
+   * Cost per direction N·T·C.
+   */
+  addScaleShift(
+    stats: ScaleShiftRows,
+    hasShift: boolean,
+    direction: FloatArray,
+    previous: FloatArray | null,
+    gradient: FloatArray,
+  ): this {
+    const fn = "QuadraticModelWorkspace.addScaleShift";
+    this.checkStarted(fn);
+    if (stats === null || typeof stats !== "object") throw new TypeError(`${fn}: statistics must be an object`);
+    if (typeof hasShift !== "boolean") throw new TypeError(`${fn}: hasShift must be a boolean`);
+    for (const key of ["xhat", "g"] as const) {
+      if (!(stats[key] instanceof Float32Array || stats[key] instanceof Float64Array)) {
+        throw new TypeError(`${fn}: statistics.${key} must be a Float32Array or Float64Array`);
+      }
+    }
+    if (stats.batchSize !== this.n) {
+      throw new RangeError(`${fn}: statistics.batchSize = ${stats.batchSize}, expected ${this.n} (as passed to begin)`);
+    }
+    const t = stats.positions;
+    if (typeof t !== "number" || !Number.isInteger(t) || t < 1) {
+      throw new RangeError(`${fn}: statistics.positions must be a positive integer (got ${t})`);
+    }
+    const rows = this.n * t;
+    const channels = stats.xhat.length / rows;
+    if (!Number.isInteger(channels) || channels < 1 || stats.g.length !== stats.xhat.length) {
+      throw new RangeError(
+        `${fn}: statistics.xhat and statistics.g must both hold N·T·C = ${rows}·C entries (got ${stats.xhat.length} and ${stats.g.length})`,
+      );
+    }
+    this.checkVectors(fn, channels * (hasShift ? 2 : 1), direction, previous, gradient);
+    scaleShiftDerivatives(this.dDir, t, rows, channels, hasShift, stats.xhat, stats.g, direction);
+    if (previous !== null)
+      scaleShiftDerivatives(this.dPrev, t, rows, channels, hasShift, stats.xhat, stats.g, previous);
     this.hasFisher = true;
     this.addInner(direction, previous, gradient);
     return this;
@@ -276,6 +334,29 @@ function directionalDerivatives(
       const e = (r / positions) | 0;
       d[e] = (d[e] as number) + s;
     }
+  }
+}
+
+/** d[n] += Σ_t Σ_c g_{n,t,c}(v[c]·x̂_{n,t,c} + v[C + c]) (the shift term only with a shift). Trusts its caller. */
+function scaleShiftDerivatives(
+  d: Float64Array,
+  positions: number,
+  rows: number,
+  channels: number,
+  hasShift: boolean,
+  xhat: FloatArray,
+  g: FloatArray,
+  v: FloatArray,
+): void {
+  for (let r = 0; r < rows; r++) {
+    let s = 0;
+    const off = r * channels;
+    for (let c = 0; c < channels; c++) {
+      const shift = hasShift ? (v[channels + c] as number) : 0;
+      s += (g[off + c] as number) * ((v[c] as number) * (xhat[off + c] as number) + shift);
+    }
+    const e = (r / positions) | 0;
+    d[e] = (d[e] as number) + s;
   }
 }
 

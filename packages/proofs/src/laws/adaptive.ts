@@ -90,7 +90,7 @@ const modelLaw = defineLaw({
   title: "quadratic model from captured ā, g = dense ∇ᵀδ + ½δᵀ(F + λI)δ, cross-layer terms included",
   statement:
     "for δ = αΔ + μδ₀ over two layers, M(δ) from Σₙ (Σ_layers Σ_t gₙₜᵀ V āₙₜ)² / N equals ∇ᵀδ + ½δᵀ(F + λI)δ with F = (1/N) Σₙ vₙvₙᵀ, vₙ the whole network's per-example gradient",
-  source: "Martens & Grosse (2015) §6.4 (M with the exact F) and §7 (the 2×2 model over Δ and δ₀); paper-notes §1, §6",
+  source: "Martens & Grosse (2015) §6.4 (M with the exact F) and §7 (the 2×2 model over Δ and δ₀); the capture conventions of packages/ekfac/src/capture.ts",
   generator:
     "dense (1–5 × 1–5) then dense or grouped conv2d (groups ∈ {1, 2}, T ∈ [1, 4]) sharing N ∈ [1, 10] examples; g scaled by 10^k, k ∈ [−4, 4]; λ ∈ {0} ∪ [1e-4, 10]; α, μ ∈ [−3, 3] on a 0.01 grid",
   tolerance: "|M − M_ref| ≤ 8·(T·a + P)·ε·(|∇|ᵀ|δ| + (1/N) Σₙ mₙ² + λ‖δ‖²), mₙ = Σ |g||δ||ā| the magnitude of vₙᵀδ",
