@@ -18,13 +18,13 @@ import { runLaw } from "./runner.ts";
 /** Squares the directional derivatives per layer: F block-diagonal over layers (KFAC's structure). */
 class BlockDiagonalWorkspace extends QuadraticModelWorkspace {
   private readonly inner = new QuadraticModelWorkspace();
-  private n = 0;
+  private examples = 0;
   private c11 = 0;
   private c12 = 0;
   private c22 = 0;
 
   override begin(batchSize: number): this {
-    this.n = batchSize;
+    this.examples = batchSize;
     this.c11 = this.c12 = this.c22 = 0;
     return super.begin(batchSize);
   }
@@ -36,7 +36,7 @@ class BlockDiagonalWorkspace extends QuadraticModelWorkspace {
     previous: FloatArray | null,
     gradient: FloatArray,
   ): this {
-    const t = this.inner.begin(this.n).addLayer(shape, stats, direction, previous, gradient).terms();
+    const t = this.inner.begin(this.examples).addLayer(shape, stats, direction, previous, gradient).terms();
     this.c11 += t.curvature11;
     this.c12 += t.curvature12;
     this.c22 += t.curvature22;
