@@ -43,7 +43,8 @@
  *
  * Cost per layer and direction: N·T·outDim·aDim multiply-adds (one gemm Ā Vᵀ per group, like the
  * layer's forward pass) plus N·T·outDim for the row dots and O(outDim·aDim) for the inner products;
- * the solve is O(1); a scale-and-shift layer costs N·T·C per direction. After the first call at the largest sizes nothing is allocated.
+ * a scale-and-shift layer costs N·T·C per direction; the solve is O(1). After the first call at the
+ * largest sizes nothing is allocated.
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 import type { LayerStatistics } from "../capture.ts";
