@@ -14,6 +14,13 @@ export type {
   ScaleShiftLayer,
   ScaleShiftStatistics,
 } from "./capture.ts";
+export {
+  adaptDamping,
+  type DampingAdaptation,
+  type DampingAdaptationOptions,
+  dampingAdaptation,
+  reductionRatio,
+} from "./curvature/adaptive-damping.ts";
 export type { BasisUpdate, BlockState, CurvatureBlock } from "./curvature/block.ts";
 export { DiagonalFisher, type DiagonalFisherOptions, type DiagonalState } from "./curvature/diagonal.ts";
 export {
@@ -49,6 +56,18 @@ export {
   ParameterDiagonalFisher,
   type ParameterDiagonalState,
 } from "./curvature/parameter-diagonal.ts";
+export {
+  type QuadraticModelBatch,
+  QuadraticModelWorkspace,
+  type QuadraticStep,
+  type QuadraticStepOptions,
+  type QuadraticStepReason,
+  type QuadraticStepStatus,
+  type QuadraticTerms,
+  quadraticModelValue,
+  quadraticStep,
+  solveQuadraticStep,
+} from "./curvature/quadratic-model.ts";
 export { ScaleShiftBlock, type ScaleShiftOptions, type ScaleShiftState } from "./curvature/scale-shift.ts";
 export { chooseScalingStrategy, type ScalingStrategy, scalingCost } from "./curvature/scaling.ts";
 export {

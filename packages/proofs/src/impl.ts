@@ -22,8 +22,11 @@ import {
   mergeContributions,
   Optimizer,
   perExampleGradients,
+  QuadraticModelWorkspace,
+  quadraticModelValue,
   ScaleShiftBlock,
   sgd,
+  solveQuadraticStep,
 } from "@ekfac-ts/ekfac";
 import {
   cholesky,
@@ -77,6 +80,9 @@ export interface Implementation {
     readonly contributionMeans: typeof contributionMeans;
     readonly mergeBatches: typeof mergeBatches;
     readonly ScaleShiftBlock: typeof ScaleShiftBlock;
+    readonly QuadraticModelWorkspace: typeof QuadraticModelWorkspace;
+    readonly quadraticModelValue: typeof quadraticModelValue;
+    readonly solveQuadraticStep: typeof solveQuadraticStep;
   };
   readonly optim: {
     readonly sgd: typeof sgd;
@@ -107,6 +113,9 @@ export const defaultImplementation: Implementation = {
     contributionMeans,
     mergeBatches,
     ScaleShiftBlock,
+    QuadraticModelWorkspace,
+    quadraticModelValue,
+    solveQuadraticStep,
   },
   optim: { sgd, adam, applyUpdates },
 };
