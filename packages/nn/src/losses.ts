@@ -73,7 +73,11 @@ export function mseLoss(output: Tensor, target: Tensor): Tensor {
   return mul(sum(square(sub(output, target))), 0.5 / n);
 }
 
-/** Draws `out[n] ~ Categorical(softmax(logits_n))` (inverse CDF, float64 accumulation); returns out. */
+/**
+ * Draws `out[n] ~ Categorical(softmax(logits_n))` (inverse CDF, float64 accumulation); returns out.
+ * A row with a NaN, a +∞, or no finite logit (all −∞, or no classes) defines no distribution: a
+ * RangeError naming the row, as PyTorch's multinomial refuses such probabilities — never a class.
+ */
 export function sampleCategoricalInto(out: Int32Array, logits: Tensor, rng: Rng): Int32Array {
   const [n, c] = check2d("sampleCategoricalInto", "logits", logits);
   if (out.length !== n) throw new RangeError(`sampleCategoricalInto: out has length ${out.length}, expected ${n}`);
@@ -81,6 +85,11 @@ export function sampleCategoricalInto(out: Int32Array, logits: Tensor, rng: Rng)
   for (let i = 0; i < n; i++) {
     let m = -Infinity;
     for (let j = 0; j < c; j++) m = Math.max(m, z[i * c + j] as number);
+    if (!Number.isFinite(m)) {
+      throw new RangeError(
+        `sampleCategoricalInto: logits row ${i} defines no distribution (its maximum is ${m}; expected finite logits, −∞ allowed but not all)`,
+      );
+    }
     let total = 0;
     for (let j = 0; j < c; j++) total += Math.exp((z[i * c + j] as number) - m);
     const u = rng.uniform() * total;
@@ -109,6 +118,7 @@ export function sampleBernoulliInto<T extends FloatArray>(out: T, logits: Tensor
   const z = logits.data;
   for (let i = 0; i < out.length; i++) {
     const s = z[i] as number;
+    if (Number.isNaN(s)) throw new RangeError(`sampleBernoulliInto: logits[${i}] is NaN (no probability)`);
     const p = s >= 0 ? 1 / (1 + Math.exp(-s)) : Math.exp(s) / (1 + Math.exp(s));
     out[i] = rng.uniform() < p ? 1 : 0;
   }

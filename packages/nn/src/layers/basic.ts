@@ -31,7 +31,7 @@ import {
 } from "@ekfac-ts/autodiff";
 import type { Rng } from "@ekfac-ts/linalg";
 import { Module } from "../module.ts";
-import type { Pair } from "./conv.ts";
+import { type Pair, pair } from "./conv.ts";
 import { rngOf } from "./linear.ts";
 
 export class ReLU extends Module {
@@ -43,6 +43,9 @@ export class ReLU extends Module {
 export class LeakyReLU extends Module {
   constructor(readonly slope = 0.01) {
     super();
+    // A NaN or infinite slope would turn every negative input into NaN (∞·0 at x = 0) at the forward.
+    if (typeof slope !== "number" || !Number.isFinite(slope))
+      throw new RangeError(`LeakyReLU: slope must be a finite number (got ${String(slope)})`);
   }
   forward(x: Tensor): Tensor {
     return leakyRelu(x, this.slope);
@@ -94,12 +97,20 @@ export interface PoolOptions {
   readonly padding?: Pair;
 }
 
+/** Pool windows are checked when the layer is built, not at its first forward (kernel 0 has no window). */
+function checkPool(fn: string, kernelSize: Pair, options: PoolOptions): void {
+  pair("kernelSize", kernelSize, 1, 1, fn);
+  pair("stride", options.stride, 1, 1, fn);
+  pair("padding", options.padding, 0, 0, fn);
+}
+
 export class MaxPool2d extends Module {
   constructor(
     readonly kernelSize: Pair,
     readonly options: PoolOptions = {},
   ) {
     super();
+    checkPool("MaxPool2d", kernelSize, options);
   }
   forward(x: Tensor): Tensor {
     return maxPool2d(x, { kernelSize: this.kernelSize, ...this.options });
@@ -112,6 +123,7 @@ export class AvgPool2d extends Module {
     readonly options: PoolOptions & { readonly countIncludePad?: boolean } = {},
   ) {
     super();
+    checkPool("AvgPool2d", kernelSize, options);
   }
   forward(x: Tensor): Tensor {
     return avgPool2d(x, { kernelSize: this.kernelSize, ...this.options });
