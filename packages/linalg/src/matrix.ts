@@ -106,9 +106,9 @@ export function fromRows(rows: ArrayLike<ArrayLike<number>>, dtype: DType = "flo
 }
 
 /** A copy of `a` (optionally converted to another element type). */
-export function clone(a: Matrix, dtype: DType = dtypeOf(a.data)): Matrix {
-  assertMatrix("clone", "a", a);
-  const data = allocate(a.data.length, dtype);
+export function clone(a: Matrix, dtype?: DType): Matrix {
+  assertMatrix("clone", "a", a); // before reading a.data for the default type: clone(null) is a TypeError
+  const data = allocate(a.data.length, dtype ?? dtypeOf(a.data), "clone");
   data.set(a.data);
   return { rows: a.rows, cols: a.cols, data };
 }
