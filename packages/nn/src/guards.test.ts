@@ -8,7 +8,7 @@ import { AvgPool2d, LeakyReLU, MaxPool2d, Sequential } from "./layers/basic.ts";
 import { BatchNorm1d, BatchNorm2d } from "./layers/batchnorm.ts";
 import { Conv2d } from "./layers/conv.ts";
 import { Linear } from "./layers/linear.ts";
-import { sampleBernoulliInto, sampleCategorical, softmaxCrossEntropy } from "./losses.ts";
+import { mseLoss, sampleBernoulliInto, sampleCategorical, softmaxCrossEntropy } from "./losses.ts";
 
 describe("BatchNorm on an empty batch (issue 19: running statistics became NaN for good)", () => {
   it("a train-mode forward on N = 0 returns an empty output and changes no state (PyTorch)", () => {
@@ -94,6 +94,13 @@ describe("clear errors (issue 19)", () => {
   });
   it("an empty batch without capture is fine (a zero-size loss input is the caller's business)", () => {
     expect(new Linear(2, 3).forward(zeros([0, 2])).shape).toEqual([0, 3]);
+  });
+  it("a mean loss over an empty batch is a RangeError, not NaN (found by the fuzz suite)", () => {
+    expect(() => softmaxCrossEntropy(zeros([0, 3]), [])).toThrow(/softmaxCrossEntropy: the batch is empty/);
+    expect(() => mseLoss(zeros([0, 2]), zeros([0, 2]))).toThrow(RangeError);
+  });
+  it("pool padding above half the kernel is refused at construction (found by the fuzz suite)", () => {
+    expect(() => new AvgPool2d(1, { padding: 1 })).toThrow(/AvgPool2d: padding 1×1 must be at most half/);
   });
   it("huge sizes name the layer and the size", () => {
     expect(() => new Linear(1e6, 1e6)).toThrow(/Linear: cannot allocate 1000000000000 float32 elements/);

@@ -30,6 +30,14 @@ function check2d(fn: string, name: string, t: Tensor): [number, number] {
   return [t.shape[0] as number, t.shape[1] as number];
 }
 
+/**
+ * A mean loss over an empty batch is 0/0: PyTorch returns NaN; here it is a RangeError, since a NaN
+ * loss would reach the parameters through the optimizer without a word.
+ */
+function checkBatch(fn: string, n: number): void {
+  if (n === 0) throw new RangeError(`${fn}: the batch is empty (a mean over 0 examples has no value)`);
+}
+
 function checkSame(fn: string, a: Tensor, b: Tensor): void {
   if (a.ndim !== b.ndim || a.shape.some((d, i) => d !== b.shape[i])) {
     throw new RangeError(`${fn}: output [${a.shape.join(", ")}] and target [${b.shape.join(", ")}] shapes differ`);
@@ -40,6 +48,7 @@ function checkSame(fn: string, a: Tensor, b: Tensor): void {
 export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): Tensor {
   const fn = "softmaxCrossEntropy";
   const [n, c] = check2d(fn, "logits", logits);
+  checkBatch(fn, n);
   if (labels.length !== n) throw new RangeError(`${fn}: ${labels.length} labels for ${n} rows of logits`);
   for (let i = 0; i < n; i++) {
     const y = labels[i] as number;
@@ -53,6 +62,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): 
 export function softmaxCrossEntropyOneHot(logits: Tensor, targets: Tensor): Tensor {
   const fn = "softmaxCrossEntropyOneHot";
   const [n] = check2d(fn, "logits", logits);
+  checkBatch(fn, n);
   checkSame(fn, logits, targets);
   return mul(sum(mul(targets, logSoftmax(logits, 1))), -1 / n);
 }
@@ -61,6 +71,7 @@ export function softmaxCrossEntropyOneHot(logits: Tensor, targets: Tensor): Tens
 export function sigmoidCrossEntropy(logits: Tensor, targets: Tensor): Tensor {
   const fn = "sigmoidCrossEntropy";
   const [n] = check2d(fn, "logits", logits);
+  checkBatch(fn, n);
   checkSame(fn, logits, targets);
   return mul(sum(sub(softplus(logits), mul(targets, logits))), 1 / n);
 }
@@ -69,6 +80,7 @@ export function sigmoidCrossEntropy(logits: Tensor, targets: Tensor): Tensor {
 export function mseLoss(output: Tensor, target: Tensor): Tensor {
   const fn = "mseLoss";
   const [n] = check2d(fn, "output", output);
+  checkBatch(fn, n);
   checkSame(fn, output, target);
   return mul(sum(square(sub(output, target))), 0.5 / n);
 }

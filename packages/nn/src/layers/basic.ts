@@ -99,9 +99,11 @@ export interface PoolOptions {
 
 /** Pool windows are checked when the layer is built, not at its first forward (kernel 0 has no window). */
 function checkPool(fn: string, kernelSize: Pair, options: PoolOptions): void {
-  pair("kernelSize", kernelSize, 1, 1, fn);
+  const [kh, kw] = pair("kernelSize", kernelSize, 1, 1, fn);
   pair("stride", options.stride, 1, 1, fn);
-  pair("padding", options.padding, 0, 0, fn);
+  const [ph, pw] = pair("padding", options.padding, 0, 0, fn);
+  if (2 * ph > kh || 2 * pw > kw)
+    throw new RangeError(`${fn}: padding ${ph}×${pw} must be at most half the ${kh}×${kw} kernel`);
 }
 
 export class MaxPool2d extends Module {
