@@ -106,6 +106,7 @@ export {
   type Closeable,
   type CloseOptions,
   type CloseReport,
+  clearErrorOr,
   closeness,
   defaultRtol,
   frobenius,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { assertClose, closeness, frobenius } from "./testing.ts";
+import { assertClose, clearErrorOr, closeness, frobenius } from "./testing.ts";
 
 describe("closeness", () => {
   it("identical arrays near the float64 maximum are close (scaled sums of squares)", () => {
@@ -48,5 +48,24 @@ describe("closeness with Matrix objects (issue 19: it read .length and compared 
     expect(() => closeness({} as unknown as number[], [1])).toThrow(TypeError);
     expect(() => closeness(m(1, 1, [1]), [1])).toThrow(TypeError);
     expect(() => closeness(null as unknown as number[], [1])).toThrow(TypeError);
+  });
+});
+
+describe("clearErrorOr", () => {
+  it("returns the result, or undefined for a TypeError/RangeError naming the function; re-throws anything else", () => {
+    expect(clearErrorOr("f:", () => 3)).toBe(3);
+    expect(
+      clearErrorOr(["g:", "f:"], () => {
+        throw new RangeError("f: bad size");
+      }),
+    ).toBeUndefined();
+    expect(() =>
+      clearErrorOr("f:", () => {
+        throw new RangeError("h: bad size");
+      }),
+    ).toThrow(/naming f:/);
+    expect(() => clearErrorOr("f:", () => (null as unknown as { x: number }).x)).toThrow(
+      /expected a TypeError or RangeError/,
+    );
   });
 });

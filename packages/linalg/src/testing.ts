@@ -143,3 +143,24 @@ export function frobenius(x: ArrayLike<number> | FloatArray): number {
   }
   return scale * Math.sqrt(s);
 }
+
+/**
+ * For fuzz tests of "a clear error or a correct result": runs `f` and returns its result, or
+ * undefined when it threw a clear error — a TypeError or RangeError whose message starts with one of
+ * `names` (case-insensitive; a layer's shape errors may come from the op it calls). Any other throw
+ * (an engine TypeError such as "Cannot read properties of undefined", a plain Error) is re-thrown
+ * as an Error saying what was expected.
+ */
+export function clearErrorOr<T>(names: string | readonly string[], f: () => T): T | undefined {
+  try {
+    return f();
+  } catch (e) {
+    const list = typeof names === "string" ? [names] : names;
+    const msg = e instanceof Error ? e.message : String(e);
+    const clear =
+      (e instanceof TypeError || e instanceof RangeError) &&
+      list.some((n) => msg.toLowerCase().startsWith(n.toLowerCase()));
+    if (!clear) throw new Error(`expected a TypeError or RangeError naming ${list.join(" or ")}, got ${String(e)}`);
+    return undefined;
+  }
+}
