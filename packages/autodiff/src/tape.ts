@@ -151,8 +151,8 @@ export function record(
 }
 
 function versionSum(inputs: readonly Tensor[], output: Tensor): number {
-  let v = output.versionCount;
-  for (const x of inputs) v += x.versionCount;
+  let v = (output.base ?? output).versionCount;
+  for (const x of inputs) v += (x.base ?? x).versionCount;
   return v;
 }
 
@@ -162,9 +162,9 @@ function versionSum(inputs: readonly Tensor[], output: Tensor): number {
  */
 export function checkVersions(fn: string, node: Node): void {
   if (versionSum(node.inputs, node.output) === node.version) return;
-  const now = node.inputs.map((x) => `${formatShape(x.shape)} at version ${x.versionCount}`).join(", ");
+  const now = node.inputs.map((x) => `${formatShape(x.shape)} at version ${x.version}`).join(", ");
   throw new Error(
-    `${fn}: a tensor saved by "${node.op}" was modified in place after the op ran (inputs: ${now}; output at version ${node.output.versionCount}); the gradient would use the new values. Recompute the forward pass after changing it`,
+    `${fn}: a tensor saved by "${node.op}" was modified in place after the op ran (inputs: ${now}; output at version ${node.output.version}); the gradient would use the new values. Recompute the forward pass after changing it`,
   );
 }
 

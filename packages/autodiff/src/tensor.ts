@@ -11,7 +11,9 @@
  * Recording an op remembers the versions of its inputs and output, and backward throws, naming the
  * op, if any of them changed since — the rule would read the new values and return a wrong gradient.
  * Every input counts, also those a rule never reads (add's): stricter than PyTorch, which tracks only
- * the tensors a rule saves, but one number per node instead of a per-rule list.
+ * the tensors a rule saves, but one number per node instead of a per-rule list. `detach()` and
+ * `reshape` share their source's buffer and therefore its counter; separate `wrap` calls on one buffer
+ * make tensors that count separately (mark each, or wrap once).
  * What counts: `markModified()` (call it after writing `.data` yourself; plain writes to a typed array
  * cannot be seen), and the library's own in-place writes to tensors (nn's `loadStateDict`). Optimizers
  * writing parameters through nn's `ParameterRef.value` arrays do so after backward, outside this check.
@@ -57,8 +59,10 @@ export class Tensor {
   hooks: GradHook[] | null = null;
   /** @internal Traversal mark of the last backward that visited this tensor. */
   mark = 0;
-  /** @internal See `version`. */
+  /** @internal See `version`; read it through `counter`, which follows `base`. */
   versionCount = 0;
+  /** @internal The tensor whose buffer this one shares (`detach`, `reshape`): versions count there. */
+  base: Tensor | null = null;
 
   /** Adopts `data` (no copy). Prefer the creation helpers; this validates only the length. */
   constructor(data: FloatArray, shape: Shape, requiresGrad = false) {
@@ -87,7 +91,7 @@ export class Tensor {
 
   /** The number of in-place changes to this tensor's values so far (see the file header). */
   get version(): number {
-    return this.versionCount;
+    return (this.base ?? this).versionCount;
   }
 
   /**
@@ -95,7 +99,7 @@ export class Tensor {
    * tensor before the change then throws instead of returning a gradient of the old values.
    */
   markModified(): this {
-    this.versionCount++;
+    (this.base ?? this).versionCount++;
     return this;
   }
 
@@ -140,7 +144,9 @@ export class Tensor {
 
   /** A tensor sharing this one's data, cut from the graph (no gradient flows through it). */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape, false);
+    const t = new Tensor(this.data, this.shape, false);
+    t.base = this.base ?? this; // one buffer, one version counter (as PyTorch's detach)
+    return t;
   }
 
   /** Sets the gradient to zero, keeping its buffer (no allocation on the next backward). */

@@ -95,3 +95,21 @@ describe("clear errors (issue 19)", () => {
     expect(() => ad.zeros([1e6, 1e6])).toThrow(/full: cannot allocate 1000000000000 float32 elements/);
   });
 });
+
+describe("shared buffers share one version counter", () => {
+  it("modifying a constant whose reshape (sharing its buffer) was saved is refused", () => {
+    const w = ad.tensor([1, 2], [1, 2], { dtype: "float64", requiresGrad: true });
+    const x = ad.tensor([3, 4], [2], { dtype: "float64" });
+    const y = ad.sum(ad.matmul(w, ad.reshape(x, [2, 1])));
+    x.data[0] = 30;
+    x.markModified();
+    expect(() => y.backward()).toThrow(/"matmul" was modified in place/);
+  });
+  it("marking a detached view marks its source", () => {
+    const w = ad.tensor([1, 2], [2], { dtype: "float64", requiresGrad: true });
+    const y = ad.sum(ad.mul(w, w));
+    w.detach().markModified();
+    expect(w.version).toBe(1);
+    expect(() => y.backward()).toThrow(/modified in place/);
+  });
+});
