@@ -22,6 +22,7 @@ export {
   type GradcheckReport,
   gradcheck,
 } from "./gradcheck.ts";
+export { assertTensor } from "./internal/check.ts";
 export {
   type AvgPool2dOptions,
   avgPool2d,

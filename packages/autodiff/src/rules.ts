@@ -195,8 +195,8 @@ const table: { readonly [Op in OpName]: Rule<Op> } = {
     (g, _y, _a, b, ga, o, ia, ib, n, sa, sb) => { for (let i = 0; i < n; i++, ia += sa, ib += sb) ga[ia] = (ga[ia] as number) + (g[o + i] as number) / (b[ib] as number); },
     (g, _y, a, b, gb, o, ia, ib, n, sa, sb) => { for (let i = 0; i < n; i++, ia += sa, ib += sb) { const v = b[ib] as number; gb[ib] = (gb[ib] as number) - ((g[o + i] as number) * ((a[ia] as number) / v)) / v; } }),
   pow: binary( // ∂(aᵇ)/∂a = b·a^(b−1), ∂(aᵇ)/∂b = aᵇ·ln a
-    (g, _y, a, b, ga, o, ia, ib, n, sa, sb) => { for (let i = 0; i < n; i++, ia += sa, ib += sb) { const e = b[ib] as number; ga[ia] = (ga[ia] as number) + (g[o + i] as number) * e * (a[ia] as number) ** (e - 1); } },
-    (g, _y, a, b, gb, o, ia, ib, n, sa, sb) => { for (let i = 0; i < n; i++, ia += sa, ib += sb) { const u = a[ia] as number; gb[ib] = (gb[ib] as number) + (g[o + i] as number) * u ** (b[ib] as number) * Math.log(u); } }),
+    (g, _y, a, b, ga, o, ia, ib, n, sa, sb) => { for (let i = 0; i < n; i++, ia += sa, ib += sb) { const e = b[ib] as number; ga[ia] = (ga[ia] as number) + (e === 0 ? 0 : (g[o + i] as number) * e * (a[ia] as number) ** (e - 1)); } }, // b = 0: aᵇ ≡ 1, so 0 even at a = 0 (PyTorch), not 0·0⁻¹ = NaN
+    (g, _y, a, b, gb, o, ia, ib, n, sa, sb) => { for (let i = 0; i < n; i++, ia += sa, ib += sb) { const u = a[ia] as number; const e = b[ib] as number; gb[ib] = (gb[ib] as number) + (u === 0 && e >= 0 ? 0 : (g[o + i] as number) * u ** e * Math.log(u)); } }), // a = 0, b ≥ 0: 0 as PyTorch (aᵇ·ln a → 0), not 0·(−∞)
   maximum: binary( // the larger operand takes ȳ; ties (and NaN in a) go to a, as the forward picks
     (g, _y, a, b, ga, o, ia, ib, n, sa, sb) => { for (let i = 0; i < n; i++, ia += sa, ib += sb) { const u = a[ia] as number; if (u >= (b[ib] as number) || Number.isNaN(u)) ga[ia] = (ga[ia] as number) + (g[o + i] as number); } },
     (g, _y, a, b, gb, o, ia, ib, n, sa, sb) => { for (let i = 0; i < n; i++, ia += sa, ib += sb) { const u = a[ia] as number; if (!(u >= (b[ib] as number) || Number.isNaN(u))) gb[ib] = (gb[ib] as number) + (g[o + i] as number); } }),

@@ -15,6 +15,10 @@
  * saved scratch back to the pool; a later backward reaching a released node throws. Intermediate
  * gradient buffers go back to the pool as soon as their producer's rule has consumed them.
  *
+ * Versions: a node records the sum of its inputs' and output's versions (tensor.ts). Versions only
+ * grow, so the sum changes exactly when one of them was modified in place; one number per node keeps
+ * recording allocation-free. Backward compares while collecting the graph, before any rule runs, and throws naming the op.
+ *
  * Cost: one pass over the reachable nodes plus a sort of their ids (O(V log V)); the rules dominate.
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
@@ -37,6 +41,8 @@ export interface Node<Op extends OpName = OpName> {
   released: boolean;
   /** @internal Traversal mark of the last backward that visited this node. */
   mark: number;
+  /** @internal Sum of the inputs' and the output's versions when the op ran (see `checkVersions`). */
+  readonly version: number;
 }
 
 /** The primitive ops: exactly the keys of the rule table (rules.ts); everything else is composite. */
@@ -147,8 +153,27 @@ export function record<Op extends OpName>(
     return false;
   }
   output.requiresGrad = true;
-  output.node = { op, id: nextId++, inputs, output, attrs, saved, released: false, mark: 0 };
+  const version = versionSum(inputs, output);
+  output.node = { op, id: nextId++, inputs, output, attrs, saved, released: false, mark: 0, version };
   return true;
+}
+
+function versionSum(inputs: readonly Tensor[], output: Tensor): number {
+  let v = (output.base ?? output).versionCount;
+  for (const x of inputs) v += (x.base ?? x).versionCount;
+  return v;
+}
+
+/**
+ * Throws when an input or the output of `node` was modified in place after the op ran (PyTorch:
+ * "one of the variables needed for gradient computation has been modified by an inplace operation").
+ */
+export function checkVersions(fn: string, node: Node): void {
+  if (versionSum(node.inputs, node.output) === node.version) return;
+  const now = node.inputs.map((x) => `${formatShape(x.shape)} at version ${x.version}`).join(", ");
+  throw new Error(
+    `${fn}: a tensor saved by "${node.op}" was modified in place after the op ran (inputs: ${now}; output at version ${node.output.version}); the gradient would use the new values. Recompute the forward pass after changing it`,
+  );
 }
 
 function releaseNode(node: Node): void {
@@ -251,6 +276,8 @@ export function backward(root: Tensor, seed?: Tensor | ArrayLike<number>, option
         `${fn}: the graph through "${node.op}" was released by an earlier backward; pass { retainGraph: true } to the first backward to run backward twice`,
       );
     }
+    // Before any rule runs, so a refused backward leaves gradients and the graph untouched.
+    checkVersions(fn, node);
     nodes.push(node);
     for (const x of node.inputs) {
       if (x.requiresGrad && x.mark !== mark) {

@@ -7,6 +7,17 @@
  * silently round one of them. Plain numbers are accepted where an op takes a second operand and take
  * the tensor's element type.
  *
+ * Versions (PyTorch's version counter): every tensor counts the in-place changes made to its values.
+ * Recording an op remembers the versions of its inputs and output, and backward throws, naming the
+ * op, if any of them changed since — the rule would read the new values and return a wrong gradient.
+ * Every input counts, also those a rule never reads (add's): stricter than PyTorch, which tracks only
+ * the tensors a rule saves, but one number per node instead of a per-rule list. `detach()` and
+ * `reshape` share their source's buffer and therefore its counter; separate `wrap` calls on one buffer
+ * make tensors that count separately (mark each, or wrap once).
+ * What counts: `markModified()` (call it after writing `.data` yourself; plain writes to a typed array
+ * cannot be seen), and the library's own in-place writes to tensors (nn's `loadStateDict`). Optimizers
+ * writing parameters through nn's `ParameterRef.value` arrays do so after backward, outside this check.
+ *
  * Creation helpers copy their input (`tensor`, `fromMatrix`) except `wrap`, which adopts a buffer so a
  * model can keep its parameters in buffers it owns and hand them to an optimizer without copies.
  */
@@ -78,6 +89,10 @@ export class Tensor {
   hooks: GradHook[] | null = null;
   /** @internal Traversal mark of the last backward that visited this tensor. */
   mark = 0;
+  /** @internal See `version`; read it through `counter`, which follows `base`. */
+  versionCount = 0;
+  /** @internal The tensor whose buffer this one shares (`detach`, `reshape`): versions count there. */
+  base: Tensor | null = null;
 
   /** Adopts `data` (no copy). Prefer the creation helpers; this validates only the length. */
   constructor(data: FloatArray, shape: Shape, requiresGrad = false) {
@@ -104,6 +119,20 @@ export class Tensor {
   /** True when no recorded op produced this tensor (created directly, detached, or under noGrad). */
   get isLeaf(): boolean {
     return this.node === null;
+  }
+
+  /** The number of in-place changes to this tensor's values so far (see the file header). */
+  get version(): number {
+    return (this.base ?? this).versionCount;
+  }
+
+  /**
+   * Records an in-place change of `data` (bumps `version`). Backward through an op that saved this
+   * tensor before the change then throws instead of returning a gradient of the old values.
+   */
+  markModified(): this {
+    (this.base ?? this).versionCount++;
+    return this;
   }
 
   /** The single value of a one-element tensor. */
@@ -148,7 +177,9 @@ export class Tensor {
 
   /** A tensor sharing this one's data, cut from the graph (no gradient flows through it). */
   detach(): Tensor {
-    return new Tensor(this.data, this.shape, false);
+    const t = new Tensor(this.data, this.shape, false);
+    t.base = this.base ?? this; // one buffer, one version counter (as PyTorch's detach)
+    return t;
   }
 
   /** Sets the gradient to zero, keeping its buffer (no allocation on the next backward). */
@@ -222,17 +253,24 @@ export function tensor(
   options: TensorOptions = {},
 ): Tensor {
   const fn = "tensor";
+  const isArrayLike =
+    typeof values === "object" && values !== null && Number.isInteger((values as { length?: unknown }).length);
+  if (typeof values !== "number" && !isArrayLike) {
+    throw new TypeError(
+      `tensor: values must be a number, nested arrays or an array-like of numbers (got ${values === null ? "null" : typeof values})`,
+    );
+  }
   const dtype = options.dtype === undefined && values instanceof Float64Array ? "float64" : dtypeOption(fn, options);
   if (typeof values === "number") {
     const s = shape === undefined ? [] : checkShape(fn, shape);
     if (sizeOf(s) !== 1) throw new RangeError(`${fn}: a single number cannot fill shape ${formatShape(s)}`);
-    const data = allocate(1, dtype);
+    const data = allocate(1, dtype, fn);
     data[0] = values;
     return new Tensor(data, s, options.requiresGrad ?? false);
   }
   if (Array.isArray(values) && shape === undefined) {
     const s = nestedShape(values as NestedArray);
-    const data = allocate(sizeOf(s), dtype);
+    const data = allocate(sizeOf(s), dtype, fn);
     flattenInto(fn, values as NestedArray, s, 0, data, 0);
     return new Tensor(data, s, options.requiresGrad ?? false);
   }
@@ -241,7 +279,7 @@ export function tensor(
   if (flat.length !== sizeOf(s)) {
     throw new RangeError(`${fn}: ${flat.length} values cannot fill shape ${formatShape(s)} (${sizeOf(s)} elements)`);
   }
-  const data = allocate(flat.length, dtype);
+  const data = allocate(flat.length, dtype, fn);
   for (let i = 0; i < flat.length; i++) data[i] = flat[i] as number;
   return new Tensor(data, s, options.requiresGrad ?? false);
 }
@@ -272,7 +310,7 @@ export function scalar(value: number, options: TensorOptions = {}): Tensor {
 /** A tensor of `shape` with every element equal to `value`. */
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
   const s = checkShape("full", shape);
-  const data = allocate(sizeOf(s), dtypeOption("full", options));
+  const data = allocate(sizeOf(s), dtypeOption("full", options), "full");
   if (value !== 0) data.fill(value);
   return new Tensor(data, s, options.requiresGrad ?? false);
 }

@@ -1,6 +1,14 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { cholesky, choleskyInto, choleskySolve, solveTriangular, spdInverse, spdSolve } from "./cholesky.ts";
+import {
+  cholesky,
+  choleskyInto,
+  choleskySolve,
+  solveTriangular,
+  solveTriangularInto,
+  spdInverse,
+  spdSolve,
+} from "./cholesky.ts";
 import { randomCovariance, symmetricWithSpectrum } from "./generators.ts";
 import { allocate, type DType, epsilonOf, type Matrix } from "./matrix.ts";
 import { Rng } from "./random.ts";
@@ -148,5 +156,46 @@ describe("cholesky", () => {
       solveTriangular(l, { rows: 3, cols: 1, data: new Float32Array(3) as unknown as Float64Array }),
     ).toThrow(TypeError);
     expect(epsilonOf(l.data)).toBe(2 ** -52);
+  });
+});
+
+describe("aliasing (issue 19: only identical buffers were checked)", () => {
+  it("choleskyInto in place (out = a) equals the out-of-place factor", () => {
+    const a = spd(5, 3, "float64");
+    const ref = cholesky(a).factor;
+    const inPlace = { rows: 5, cols: 5, data: Float64Array.from(a.data) };
+    expect(choleskyInto(inPlace, inPlace).status).toBe("success");
+    expect(Array.from(inPlace.data)).toEqual(Array.from(ref.data));
+  });
+  it("choleskyInto with an out that partly overlaps a is a RangeError", () => {
+    const a = spd(3, 4, "float64");
+    const buf = new Float64Array(12);
+    buf.set(a.data, 0);
+    const aView = { rows: 3, cols: 3, data: buf.subarray(0, 9) };
+    const out = { rows: 3, cols: 3, data: buf.subarray(3, 12) };
+    expect(() => choleskyInto(out, aView)).toThrow(/choleskyInto: out and a partly overlap/);
+  });
+  it("solveTriangularInto with an out that partly overlaps b, or overlaps t, is a RangeError", () => {
+    const l = cholesky(spd(3, 5, "float64")).factor;
+    const buf = new Float64Array(9);
+    buf.set([1, 2, 3, 4, 5, 6], 0);
+    const b = { rows: 3, cols: 2, data: buf.subarray(0, 6) };
+    const out = { rows: 3, cols: 2, data: buf.subarray(2, 8) };
+    expect(() => solveTriangularInto(out, l, b)).toThrow(/out and b partly overlap/);
+    const tBuf = new Float64Array(15);
+    tBuf.set(l.data);
+    const t = { rows: 3, cols: 3, data: tBuf.subarray(0, 9) };
+    const outOnT = { rows: 3, cols: 2, data: tBuf.subarray(9, 15) };
+    expect(() => solveTriangularInto(outOnT, t, b)).not.toThrow();
+    const outInT = { rows: 3, cols: 2, data: tBuf.subarray(5, 11) };
+    expect(() => solveTriangularInto(outInT, t, b)).toThrow(/out and t/);
+  });
+  it("solveTriangularInto in place (out = b) equals the out-of-place solution", () => {
+    const l = cholesky(spd(4, 6, "float64")).factor;
+    const b = randomMatrix(4, 3, 7, "float64");
+    const ref = solveTriangular(l, b);
+    const inPlace = { rows: 4, cols: 3, data: Float64Array.from(b.data) };
+    solveTriangularInto(inPlace, l, inPlace);
+    expect(Array.from(inPlace.data)).toEqual(Array.from(ref.data));
   });
 });

@@ -13,12 +13,19 @@
  * versions), B and X n×k; each step is an axpy on a contiguous row of X. Cost n²k flops. Like BLAS
  * trsm, a zero diagonal is not checked for and yields ±Inf/NaN.
  *
+ * Aliasing (as LAPACK: dpotrf factors in place, dtrsm overwrites B): `choleskyInto` may write over
+ * `a` itself (row i of L only reads rows ≤ i of L and the element of A it replaces), and
+ * `solveTriangularInto` over `b` itself. Any other sharing of memory — an `out` that is a shifted
+ * subarray of the input's buffer, or an `out` overlapping `t` — is a RangeError, since the substitution
+ * would read elements it has already overwritten.
+ *
  * `spdSolve` and `spdInverse` THROW a RangeError when A is not positive definite (they have no useful
  * partial result); use `cholesky` and check `status` to branch without exceptions.
  */
 import {
   allocate,
   assertMatrix,
+  assertNoOverlap,
   assertSameDtype,
   dtypeOf,
   type FloatArray,
@@ -69,6 +76,7 @@ export function choleskyInto<T extends FloatArray>(out: Matrix<T>, a: Matrix<T>)
   const n = a.rows;
   if (out.rows !== n || out.cols !== n)
     throw new RangeError(`${fn}: out is ${shapeOf(out)}, expected ${n}×${n} (a is ${shapeOf(a)})`);
+  assertNoOverlap(fn, "out", out.data, "a", a.data, true);
   const ad = a.data;
   const l = out.data;
   for (let i = 0; i < n; i++) {
@@ -135,7 +143,8 @@ export function solveTriangularInto<T extends FloatArray>(
   assertSameDtype(fn, "b", b.data, "out", out.data);
   if (out.rows !== b.rows || out.cols !== b.cols)
     throw new RangeError(`${fn}: out is ${shapeOf(out)}, expected ${shapeOf(b)}`);
-  if (out.data === t.data) throw new RangeError(`${fn}: out must not share its buffer with t`);
+  assertNoOverlap(fn, "out", out.data, "t", t.data);
+  assertNoOverlap(fn, "out", out.data, "b", b.data, true);
   const n = t.rows;
   const m = b.cols;
   const lower = options.lower ?? true;

@@ -87,6 +87,7 @@ export { kron, kronMatVec, kronMatVecInto } from "./kron.ts";
 export {
   allocate,
   assertMatrix,
+  assertNoOverlap,
   assertSameDtype,
   clone,
   type DType,
@@ -100,6 +101,7 @@ export {
   type Matrix,
   type MatrixView,
   offsetOf,
+  overlapOf,
   shapeOf,
   strideOf,
   view,
@@ -107,7 +109,16 @@ export {
 } from "./matrix.ts";
 export { detLog, Rng, type RngState } from "./random.ts";
 export { type SyrkOptions, syrk } from "./syrk.ts";
-export { assertClose, type CloseOptions, type CloseReport, closeness, defaultRtol, frobenius } from "./testing.ts";
+export {
+  assertClose,
+  type Closeable,
+  type CloseOptions,
+  type CloseReport,
+  clearErrorOr,
+  closeness,
+  defaultRtol,
+  frobenius,
+} from "./testing.ts";
 export {
   type Tridiagonalization,
   type TridiagonalQROptions,

@@ -77,3 +77,26 @@ describe("kron", () => {
     expect(() => kronMatVec(b, a, new Float32Array(20) as unknown as Float64Array)).toThrow(TypeError);
   });
 });
+
+describe("kronMatVecInto aliasing (issue 19: scratch = x or out returned wrong values)", () => {
+  const rng = new Rng(11);
+  const b = randomMatrix(3, 3, rng, "float64");
+  const a = randomMatrix(3, 3, rng, "float64");
+  it("scratch equal to x or to out is a RangeError", () => {
+    const x = new Float64Array(9).fill(1);
+    const out = new Float64Array(9);
+    expect(() => kronMatVecInto(out, b, a, x, x)).toThrow(/scratch and x/);
+    expect(() => kronMatVecInto(out, b, a, x, out)).toThrow(/scratch and out/);
+  });
+  it("out partly overlapping x (a subarray of the same buffer) is a RangeError", () => {
+    const buf = new Float64Array(12).fill(1);
+    expect(() => kronMatVecInto(buf.subarray(3, 12), b, a, buf.subarray(0, 9))).toThrow(/out and x/);
+  });
+  it("disjoint subarrays of one buffer are accepted and give the allocating result", () => {
+    const buf = new Float64Array(27);
+    const x = buf.subarray(0, 9);
+    rng.fillNormal(x);
+    const got = kronMatVecInto(buf.subarray(9, 18), b, a, x, buf.subarray(18, 27));
+    expect(Array.from(got)).toEqual(Array.from(kronMatVec(b, a, Float64Array.from(x))));
+  });
+});

@@ -6,12 +6,16 @@
  *
  * The papers use column-major vec, where the same identity reads (A ⊗ B)·vec_c(X) = vec_c(B·X·Aᵀ).
  * `kron(b, a)` forms B ⊗ A explicitly, (B ⊗ A)[i·n + k, j·q + l] = B[i, j]·A[k, l] — for tests and small
- * cases only (size m·n × p·q). `kronMatVec` applies it WITHOUT forming it, as two small products
+ * cases only (size m·n × p·q).
+ * Aliasing: `kronMatVecInto` writes `scratch` while reading x and A, then `out` while reading B and
+ * the scratch, so no two of out, scratch, x, A, B may share memory (a RangeError, as BLAS leaves such
+ * calls undefined; here they would silently return wrong values). `kronMatVec` applies it WITHOUT forming it, as two small products
  * Y = X·Aᵀ (p×n) then B·Y (m×n): cost 2·p·q·n + 2·m·p·n flops instead of 2·m·n·p·q.
  */
 import {
   allocate,
   assertMatrix,
+  assertNoOverlap,
   assertSameDtype,
   dtypeOf,
   type FloatArray,
@@ -91,9 +95,19 @@ export function kronMatVecInto<T extends FloatArray>(
       `${fn}: out has length ${out.length}, expected b.rows·a.rows = ${m}·${n} = ${m * n} (b is ${shapeOf(b)}, a is ${shapeOf(a)})`,
     );
   }
-  if (out === x) throw new RangeError(`${fn}: out must not alias x`);
+  assertNoOverlap(fn, "out", out, "x", x);
+  assertNoOverlap(fn, "out", out, "a.data", a.data);
+  assertNoOverlap(fn, "out", out, "b.data", b.data);
+  if (scratch !== undefined && !(scratch instanceof Float32Array || scratch instanceof Float64Array))
+    throw new TypeError(`${fn}: scratch must be a Float32Array or Float64Array`);
   const y = scratch ?? new Float64Array(p * n);
   if (y.length < p * n) throw new RangeError(`${fn}: scratch has length ${y.length}, expected at least ${p * n}`);
+  if (scratch !== undefined) {
+    assertNoOverlap(fn, "scratch", scratch, "x", x);
+    assertNoOverlap(fn, "scratch", scratch, "out", out);
+    assertNoOverlap(fn, "scratch", scratch, "a.data", a.data);
+    assertNoOverlap(fn, "scratch", scratch, "b.data", b.data);
+  }
   const ad = a.data;
   const bd = b.data;
   // Y = X·Aᵀ: Y[i, k] = Σ_l X[i, l]·A[k, l] — a dot of two contiguous rows.

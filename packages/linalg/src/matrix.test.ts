@@ -125,3 +125,20 @@ describe("assertMatrix", () => {
     expect(() => assertMatrix("f", "v", narrow)).toThrow(/invalid view offset 0 \/ stride 2 for 3 columns/);
   });
 });
+
+describe("get and sizes (issue 19)", () => {
+  it("get(m, 0.5, 0) is a RangeError, not element (0, 1)", () => {
+    const m = fromArray(2, 2, [1, 2, 3, 4], "float64");
+    expect(() => get(m, 0.5, 0)).toThrow(RangeError);
+    expect(() => get(m, 0, Number.NaN)).toThrow(RangeError);
+    expect(get(m, 1, 0)).toBe(3);
+  });
+  it("get reads a strided view's own element", () => {
+    const m = fromArray(2, 3, [1, 2, 3, 4, 5, 6], "float64");
+    expect(get(view(m, 0, 1, 2, 2), 1, 1)).toBe(6);
+  });
+  it("a huge size names the function and the size, not the engine's 'Invalid typed array length'", () => {
+    expect(() => zeros(1e6, 1e6)).toThrow(/zeros: cannot allocate 1000000000000 float32 elements/);
+    expect(() => eye(1e7, "float64")).toThrow(/eye: cannot allocate/);
+  });
+});

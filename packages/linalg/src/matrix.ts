@@ -49,9 +49,23 @@ export function epsilonOf(data: FloatArray): number {
   return data instanceof Float64Array ? 2 ** -52 : 2 ** -23;
 }
 
-/** A zero-filled typed array of `length` elements of the given type (float32 by default). */
-export function allocate(length: number, dtype: DType = "float32"): FloatArray {
-  return dtype === "float64" ? new Float64Array(length) : new Float32Array(length);
+/**
+ * A zero-filled array of `length` elements. `fn` names the public function for the error when the
+ * size is not a non-negative integer or the engine cannot allocate it (its own message, "Invalid typed
+ * array length", names neither the function nor the size).
+ */
+export function allocate(length: number, dtype: DType = "float32", fn = "allocate"): FloatArray {
+  if (!Number.isInteger(length) || length < 0) {
+    throw new RangeError(`${fn}: cannot allocate ${length} elements (expected a non-negative integer size)`);
+  }
+  try {
+    return dtype === "float64" ? new Float64Array(length) : new Float32Array(length);
+  } catch (e) {
+    const bytes = length * (dtype === "float64" ? 8 : 4);
+    throw new RangeError(
+      `${fn}: cannot allocate ${length} ${dtype} elements (${bytes.toExponential(2)} bytes): ${(e as Error).message}`,
+    );
+  }
 }
 
 function checkDim(fn: string, name: string, value: number): void {
@@ -64,13 +78,13 @@ function checkDim(fn: string, name: string, value: number): void {
 export function zeros(rows: number, cols: number, dtype: DType = "float32"): Matrix {
   checkDim("zeros", "rows", rows);
   checkDim("zeros", "cols", cols);
-  return { rows, cols, data: allocate(rows * cols, dtype) };
+  return { rows, cols, data: allocate(rows * cols, dtype, "zeros") };
 }
 
 /** The `n × n` identity. */
 export function eye(n: number, dtype: DType = "float32"): Matrix {
   checkDim("eye", "n", n);
-  const m = { rows: n, cols: n, data: allocate(n * n, dtype) };
+  const m = { rows: n, cols: n, data: allocate(n * n, dtype, "eye") };
   for (let i = 0; i < n; i++) m.data[i * n + i] = 1;
   return m;
 }
@@ -87,7 +101,7 @@ export function fromArray(rows: number, cols: number, values: ArrayLike<number>,
       `fromArray: values has length ${values.length}, expected rows·cols = ${rows}·${cols} = ${rows * cols}`,
     );
   }
-  const data = allocate(rows * cols, dtype);
+  const data = allocate(rows * cols, dtype, "fromArray");
   for (let i = 0; i < data.length; i++) data[i] = values[i] as number;
   return { rows, cols, data };
 }
@@ -106,19 +120,26 @@ export function fromRows(rows: ArrayLike<ArrayLike<number>>, dtype: DType = "flo
 }
 
 /** A copy of `a` (optionally converted to another element type). */
-export function clone(a: Matrix, dtype: DType = dtypeOf(a.data)): Matrix {
-  assertMatrix("clone", "a", a);
-  const data = allocate(a.data.length, dtype);
+export function clone(a: Matrix, dtype?: DType): Matrix {
+  assertMatrix("clone", "a", a); // before reading a.data for the default type: clone(null) is a TypeError
+  const data = allocate(a.data.length, dtype ?? dtypeOf(a.data), "clone");
   data.set(a.data);
   return { rows: a.rows, cols: a.cols, data };
 }
 
-/** Element (i, j), bounds-checked; for tests and examples, not for inner loops. */
+/**
+ * Element (i, j), bounds-checked; for tests and examples, not for inner loops. Indices must be
+ * integers: `get(m, 0.5, 0)` would otherwise read `data[0.5·cols]`, a different element or undefined.
+ */
 export function get(a: Matrix, i: number, j: number): number {
+  assertMatrix("get", "a", a);
+  if (!Number.isInteger(i) || !Number.isInteger(j)) {
+    throw new RangeError(`get: indices must be integers (got (${i}, ${j}))`);
+  }
   if (!(i >= 0 && i < a.rows && j >= 0 && j < a.cols)) {
     throw new RangeError(`get: index (${i}, ${j}) is outside a ${a.rows}×${a.cols} matrix`);
   }
-  return a.data[i * a.cols + j] as number;
+  return a.data[offsetOf(a) + i * strideOf(a) + j] as number;
 }
 
 /** A strided view of the block `rows × cols` starting at (i0, j0) of `a`; shares `a.data`. */
@@ -194,4 +215,40 @@ export function offsetOf(a: Matrix): number {
 /** The row stride in `data`: a view's `stride`, `cols` for a plain matrix. */
 export function strideOf(a: Matrix): number {
   return (a as Partial<MatrixView>).stride ?? a.cols;
+}
+
+/**
+ * How two arrays share memory: "none", "identical" (the same elements, e.g. `out === a` or two equal
+ * subarrays) or "partial" (same buffer, overlapping but different byte ranges). Comparing the typed
+ * arrays by reference misses `subarray` views of one buffer, which alias just as much.
+ */
+export function overlapOf(a: ArrayBufferView, b: ArrayBufferView): "none" | "identical" | "partial" {
+  if (a.buffer !== b.buffer) return "none";
+  const a0 = a.byteOffset;
+  const a1 = a0 + a.byteLength;
+  const b0 = b.byteOffset;
+  const b1 = b0 + b.byteLength;
+  if (a1 <= b0 || b1 <= a0 || a.byteLength === 0 || b.byteLength === 0) return "none";
+  return a0 === b0 && a1 === b1 ? "identical" : "partial";
+}
+
+/**
+ * Throws a RangeError when `a` and `b` share memory, except identical arrays where `allowIdentical`
+ * (the routine is documented as in-place safe for that pair, as LAPACK's in-place factorisations).
+ * A partial overlap is never safe: the routine would read elements it has already overwritten.
+ */
+export function assertNoOverlap(
+  fn: string,
+  nameA: string,
+  a: ArrayBufferView,
+  nameB: string,
+  b: ArrayBufferView,
+  allowIdentical = false,
+): void {
+  const o = overlapOf(a, b);
+  if (o === "none" || (o === "identical" && allowIdentical)) return;
+  throw new RangeError(
+    `${fn}: ${nameA} and ${nameB} ${o === "identical" ? "are the same memory" : "partly overlap in memory"}; ` +
+      (allowIdentical ? `pass the same array for in-place use or disjoint arrays` : `they must be disjoint`),
+  );
 }

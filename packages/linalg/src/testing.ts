@@ -4,8 +4,40 @@
  * One helper, per-dtype default tolerances, residuals scaled by a norm, and NaN/±Inf positions required
  * to match exactly (tfjs-core's pitfall was a closeness check that treated NaN and Infinity as equal).
  * ±0 compare equal: numerical kernels legitimately turn −0 into +0 (−0·1 + 0 = +0).
+ *
+ * Inputs are array-likes or the library's own `Matrix` objects (views included): matrices compare by
+ * shape, then element by element. Anything else is a TypeError — a helper reading `.length` of a
+ * Matrix (undefined) would compare zero elements and report every pair close.
  */
-import type { FloatArray } from "./matrix.ts";
+import { assertMatrix, type FloatArray, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
+
+/** What `closeness` compares: an array-like of numbers or a `Matrix` (dense or a strided view). */
+export type Closeable = ArrayLike<number> | Matrix;
+
+function isMatrix(v: unknown): v is Matrix {
+  return typeof v === "object" && v !== null && "data" in v && "rows" in v && "cols" in v;
+}
+
+/** The row-major values of a matrix (a copy for views), or the array-like itself. */
+function valuesOf(name: string, v: Closeable): ArrayLike<number> {
+  if (isMatrix(v)) {
+    assertMatrix("closeness", name, v);
+    const off = offsetOf(v);
+    const ld = strideOf(v);
+    if (off === 0 && ld === v.cols) return v.data;
+    const out = new Float64Array(v.rows * v.cols);
+    for (let i = 0; i < v.rows; i++)
+      for (let j = 0; j < v.cols; j++) out[i * v.cols + j] = v.data[off + i * ld + j] as number;
+    return v.data instanceof Float32Array ? Float32Array.from(out) : out;
+  }
+  const len = (v as { length?: unknown } | null)?.length;
+  if (typeof v !== "object" || v === null || typeof len !== "number" || !Number.isInteger(len) || len < 0) {
+    throw new TypeError(
+      `closeness: ${name} must be an array of numbers or a Matrix {rows, cols, data} (got ${v === null ? "null" : typeof v})`,
+    );
+  }
+  return v as ArrayLike<number>;
+}
 
 /** Tolerances of {@link closeness} and {@link assertClose}: ok when residual ≤ atol + rtol·‖y‖_F. */
 export interface CloseOptions {
@@ -34,7 +66,20 @@ export function defaultRtol(x: ArrayLike<number>, y: ArrayLike<number>): number 
 }
 
 /** Compares two arrays as vectors: non-finite values must match in position and kind. */
-export function closeness(x: ArrayLike<number>, y: ArrayLike<number>, options: CloseOptions = {}): CloseReport {
+export function closeness(xIn: Closeable, yIn: Closeable, options: CloseOptions = {}): CloseReport {
+  if (isMatrix(xIn) !== isMatrix(yIn)) {
+    throw new TypeError("closeness: x and y must both be matrices or both be arrays");
+  }
+  if (isMatrix(xIn) && isMatrix(yIn) && (xIn.rows !== yIn.rows || xIn.cols !== yIn.cols)) {
+    return {
+      ok: false,
+      residual: Infinity,
+      relative: Infinity,
+      message: `shapes differ: ${shapeOf(xIn)} vs ${shapeOf(yIn)}`,
+    };
+  }
+  const x = valuesOf("x", xIn);
+  const y = valuesOf("y", yIn);
   if (x.length !== y.length) {
     return { ok: false, residual: Infinity, relative: Infinity, message: `lengths differ: ${x.length} vs ${y.length}` };
   }
@@ -84,12 +129,7 @@ export function closeness(x: ArrayLike<number>, y: ArrayLike<number>, options: C
 }
 
 /** Throws an Error with the report's message unless `x` is close to `y`. */
-export function assertClose(
-  x: ArrayLike<number>,
-  y: ArrayLike<number>,
-  options: CloseOptions = {},
-  label = "values",
-): void {
+export function assertClose(x: Closeable, y: Closeable, options: CloseOptions = {}, label = "values"): void {
   const r = closeness(x, y, options);
   if (!r.ok) throw new Error(`${label} not close: ${r.message}`);
 }
@@ -105,4 +145,25 @@ export function frobenius(x: ArrayLike<number> | FloatArray): number {
     s += v * v;
   }
   return scale * Math.sqrt(s);
+}
+
+/**
+ * For fuzz tests of "a clear error or a correct result": runs `f` and returns its result, or
+ * undefined when it threw a clear error — a TypeError or RangeError whose message starts with one of
+ * `names` (case-insensitive; a layer's shape errors may come from the op it calls). Any other throw
+ * (an engine TypeError such as "Cannot read properties of undefined", a plain Error) is re-thrown
+ * as an Error saying what was expected.
+ */
+export function clearErrorOr<T>(names: string | readonly string[], f: () => T): T | undefined {
+  try {
+    return f();
+  } catch (e) {
+    const list = typeof names === "string" ? [names] : names;
+    const msg = e instanceof Error ? e.message : String(e);
+    const clear =
+      (e instanceof TypeError || e instanceof RangeError) &&
+      list.some((n) => msg.toLowerCase().startsWith(n.toLowerCase()));
+    if (!clear) throw new Error(`expected a TypeError or RangeError naming ${list.join(" or ")}, got ${String(e)}`);
+    return undefined;
+  }
 }

@@ -123,6 +123,10 @@ export function pytorchDefaultBias<T extends FloatArray>(out: T, fanIn: number, 
 /** `N(mean, std²)` conditioned on `|x − mean| ≤ 2·std` (rejection: expected 1.05 draws per value). */
 export function truncatedNormal<T extends FloatArray>(out: T, rng: Rng, std = 1, mean = 0): T {
   checkRng("truncatedNormal", rng);
+  // NaN would fill `out` with NaN weights; a negative std is no distribution.
+  if (!Number.isFinite(std) || std < 0)
+    throw new RangeError(`truncatedNormal: std must be a finite number ≥ 0 (got ${std})`);
+  if (!Number.isFinite(mean)) throw new RangeError(`truncatedNormal: mean must be finite (got ${mean})`);
   for (let i = 0; i < out.length; i++) {
     let z = rng.normal();
     while (z < -2 || z > 2) z = rng.normal();

@@ -44,6 +44,14 @@ function check2d(fn: string, name: string, t: Tensor): [number, number] {
   return [t.shape[0] as number, t.shape[1] as number];
 }
 
+/**
+ * A mean loss over an empty batch is 0/0: PyTorch returns NaN; here it is a RangeError, since a NaN
+ * loss would reach the parameters through the optimizer without a word.
+ */
+function checkBatch(fn: string, n: number): void {
+  if (n === 0) throw new RangeError(`${fn}: the batch is empty (a mean over 0 examples has no value)`);
+}
+
 function checkSame(fn: string, a: Tensor, b: Tensor): void {
   if (a.ndim !== b.ndim || a.shape.some((d, i) => d !== b.shape[i])) {
     throw new RangeError(`${fn}: output [${a.shape.join(", ")}] and target [${b.shape.join(", ")}] shapes differ`);
@@ -54,6 +62,7 @@ function checkSame(fn: string, a: Tensor, b: Tensor): void {
 export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): Tensor {
   const fn = "softmaxCrossEntropy";
   const [n, c] = check2d(fn, "logits", logits);
+  checkBatch(fn, n);
   if (labels.length !== n) throw new RangeError(`${fn}: ${labels.length} labels for ${n} rows of logits`);
   for (let i = 0; i < n; i++) {
     const y = labels[i] as number;
@@ -68,6 +77,7 @@ export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): 
 export function softmaxCrossEntropyOneHot(logits: Tensor, targets: Tensor): Tensor {
   const fn = "softmaxCrossEntropyOneHot";
   const [n] = check2d(fn, "logits", logits);
+  checkBatch(fn, n);
   checkSame(fn, logits, targets);
   if (fisherPending()) runFisherPasses(fn, logits, () => categoricalHead(logits));
   return mul(sum(mul(targets, logSoftmax(logits, 1))), -1 / n);
@@ -77,6 +87,7 @@ export function softmaxCrossEntropyOneHot(logits: Tensor, targets: Tensor): Tens
 export function sigmoidCrossEntropy(logits: Tensor, targets: Tensor): Tensor {
   const fn = "sigmoidCrossEntropy";
   const [n] = check2d(fn, "logits", logits);
+  checkBatch(fn, n);
   checkSame(fn, logits, targets);
   if (fisherPending())
     runFisherPasses(fn, logits, () => diagonalHead(logits, sampleBernoulliInto, sigmoidOf, bernoulliVariance));
@@ -87,6 +98,7 @@ export function sigmoidCrossEntropy(logits: Tensor, targets: Tensor): Tensor {
 export function mseLoss(output: Tensor, target: Tensor): Tensor {
   const fn = "mseLoss";
   const [n] = check2d(fn, "output", output);
+  checkBatch(fn, n);
   checkSame(fn, output, target);
   if (fisherPending()) runFisherPasses(fn, output, () => diagonalHead(output, sampleGaussianInto, identity, one));
   return mul(sum(square(sub(output, target))), 0.5 / n);
@@ -164,7 +176,11 @@ const bernoulliVariance = (s: number): number => {
 const identity = (s: number): number => s;
 const one = (): number => 1;
 
-/** Draws `out[n] ~ Categorical(softmax(logits_n))` (inverse CDF, float64 accumulation); returns out. */
+/**
+ * Draws `out[n] ~ Categorical(softmax(logits_n))` (inverse CDF, float64 accumulation); returns out.
+ * A row with a NaN, a +∞, or no finite logit (all −∞, or no classes) defines no distribution: a
+ * RangeError naming the row, as PyTorch's multinomial refuses such probabilities — never a class.
+ */
 export function sampleCategoricalInto(out: Int32Array, logits: Tensor, rng: Rng): Int32Array {
   const [n, c] = check2d("sampleCategoricalInto", "logits", logits);
   if (out.length !== n) throw new RangeError(`sampleCategoricalInto: out has length ${out.length}, expected ${n}`);
@@ -172,6 +188,11 @@ export function sampleCategoricalInto(out: Int32Array, logits: Tensor, rng: Rng)
   for (let i = 0; i < n; i++) {
     let m = -Infinity;
     for (let j = 0; j < c; j++) m = Math.max(m, z[i * c + j] as number);
+    if (!Number.isFinite(m)) {
+      throw new RangeError(
+        `sampleCategoricalInto: logits row ${i} defines no distribution (its maximum is ${m}; expected finite logits, −∞ allowed but not all)`,
+      );
+    }
     let total = 0;
     for (let j = 0; j < c; j++) total += Math.exp((z[i * c + j] as number) - m);
     const u = rng.uniform() * total;
@@ -200,7 +221,9 @@ export function sampleBernoulliInto<T extends FloatArray>(out: T, logits: Tensor
     throw new RangeError(`sampleBernoulliInto: out has length ${out.length}, expected ${logits.size}`);
   const z = logits.data;
   for (let i = 0; i < out.length; i++) {
-    out[i] = rng.uniform() < sigmoidOf(z[i] as number) ? 1 : 0;
+    const s = z[i] as number;
+    if (Number.isNaN(s)) throw new RangeError(`sampleBernoulliInto: logits[${i}] is NaN (no probability)`);
+    out[i] = rng.uniform() < sigmoidOf(s) ? 1 : 0;
   }
   return out;
 }

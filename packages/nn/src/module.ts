@@ -331,7 +331,7 @@ export abstract class Module implements CurvatureModel {
 
   /**
    * Copies values into the parameters and buffers (their element types are kept: float64 values into
-   * a float32 model are rounded). RangeError on a missing or extra key (strict) or a shape mismatch.
+   * a float32 model are rounded), bumping each loaded parameter tensor's version. RangeError on a missing or extra key (strict) or a shape mismatch.
    */
   loadStateDict(
     state: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: ArrayLike<number> }>,
@@ -368,5 +368,7 @@ export abstract class Module implements CurvatureModel {
       if (dst === undefined) continue;
       for (let i = 0; i < dst.data.length; i++) dst.data[i] = src.data[i] as number;
     }
+    // An in-place change autodiff must see: a backward through a graph built before the load throws.
+    for (const p of this.parameters()) if (state.has(p.name)) p.tensor.markModified();
   }
 }

@@ -1,12 +1,15 @@
 /** The command line (main.ts, portable) and PROOFS.md being current. */
-import { readFileSync } from "node:fs";
+import { mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { catalogue } from "./catalogue.ts";
 import { defineLaw } from "./law.ts";
-import { type Io, main, parseArgs } from "./main.ts";
+import { type Io, MAX_RUNS, main, PROGRESS_MS, parseArgs } from "./main.ts";
 import { catalogueMarkdown } from "./markdown.ts";
 import { exactPattern, selectLaws } from "./runner.ts";
+import { writeFileAtomic } from "./write-atomic.ts";
 
 function capture(): Io & { lines: string[]; errors: string[]; files: Map<string, string> } {
   const lines: string[] = [];
@@ -23,14 +26,17 @@ function capture(): Io & { lines: string[]; errors: string[]; files: Map<string,
 }
 
 /** A law that holds for x < 1000 only: its shrunk counterexample is exactly 1000. */
-const falseLaw = defineLaw({
-  id: "test.false",
+const lawFields = {
   title: "every integer is below 1000",
   statement: "x < 1000",
   source: "none",
   generator: "integers in [0, 10⁶]",
   tolerance: "x ≤ 999",
   why: "to test the runner",
+};
+const falseLaw = defineLaw({
+  ...lawFields,
+  id: "test.false",
   arbitrary: fc.integer({ min: 0, max: 1_000_000 }),
   measure: (_impl, x) => ({ error: x, tolerance: 999 }),
 });
@@ -117,5 +123,51 @@ describe("command line", () => {
     expect(io.files.get("P.md")).toBe(catalogueMarkdown(catalogue));
     expect(main(["--filter", "no-such-law-anywhere"], capture())).toBe(2);
     expect(main(["--runs", "x"], capture())).toBe(2);
+  });
+});
+
+describe("long runs and file output (issue 19)", () => {
+  it("--runs above MAX_RUNS is a usage error naming the cap, not a silent endless run", () => {
+    expect(() => parseArgs(["--runs", "1e9"])).toThrow(new RegExp(`--runs must be at most ${MAX_RUNS}`));
+    const io = capture();
+    expect(main(["--runs", "1000000000"], io, [falseLaw])).toBe(2);
+    expect(io.lines).toEqual([]);
+    expect(parseArgs(["--runs", String(MAX_RUNS)]).runs).toBe(MAX_RUNS);
+  });
+
+  it("a long law prints progress lines on stderr (at most one per PROGRESS_MS of the clock)", () => {
+    const io = capture();
+    let t = 0;
+    const clock: Io = { ...io, now: () => (t += PROGRESS_MS / 4) };
+    const trueLaw = defineLaw({
+      ...lawFields,
+      id: "test.true",
+      arbitrary: fc.integer(),
+      measure: () => ({ error: 0, tolerance: 1 }),
+    });
+    expect(main(["--runs", "40"], clock, [trueLaw])).toBe(0);
+    const progress = io.errors.filter((l) => l.startsWith("proofs: law 1/1 test.true: "));
+    expect(progress.length).toBeGreaterThan(0);
+    expect(progress.length).toBeLessThanOrEqual(40 / 4 + 1);
+    expect(progress.at(-1)).toMatch(/\d+\/40 cases/);
+  });
+
+  it("the Node entry writes --json/--markdown atomically: the complete text, no temporary file left", () => {
+    const dir = mkdtempSync(join(tmpdir(), "proofs-"));
+    try {
+      const path = join(dir, "out.json");
+      writeFileSync(path, "old");
+      writeFileAtomic(path, "new text\n");
+      expect(readFileSync(path, "utf8")).toBe("new text\n");
+      expect(readdirSync(dir)).toEqual(["out.json"]);
+      // A failed write (the target is a directory) leaves the target and no temporary file behind.
+      const sub = join(dir, "sub");
+      mkdirSync(sub);
+      expect(() => writeFileAtomic(sub, "x")).toThrow();
+      expect(readdirSync(dir).sort()).toEqual(["out.json", "sub"]);
+      expect(readFileSync(new URL("./cli.ts", import.meta.url), "utf8")).toMatch(/writeFile: writeFileAtomic/);
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -12,13 +12,20 @@ import { main } from "./main.ts";
 interface DenoLike {
   readonly args: readonly string[];
   exit(code: number): never;
+  readonly pid: number;
   writeTextFileSync(path: string, text: string): void;
+  renameSync(from: string, to: string): void;
 }
 
 const deno = (globalThis as unknown as { readonly Deno: DenoLike }).Deno;
 const code = main(deno.args, {
   out: (line) => console.log(line),
   err: (line) => console.error(line),
-  writeFile: (path, text) => deno.writeTextFileSync(path, text),
+  // Temporary file + rename, as the Node entry: a killed run never leaves half a file.
+  writeFile: (path, text) => {
+    const tmp = `${path}.${deno.pid}.tmp`;
+    deno.writeTextFileSync(tmp, text);
+    deno.renameSync(tmp, path);
+  },
 });
 deno.exit(code);

@@ -12,9 +12,23 @@ import { casesFor, formatReport, formatSummary, freshSeed, type LawReport, runLa
 export interface Io {
   out(line: string): void;
   err(line: string): void;
-  /** Writes a text file (--json, --markdown); absent where the runtime cannot write. */
+  /**
+   * Writes a text file (--json, --markdown); absent where the runtime cannot write. The entries write
+   * atomically (temporary file + rename), so a killed run leaves the old file or the complete new one.
+   */
   writeFile?(path: string, text: string): void;
+  /** Milliseconds of a clock for progress lines (default Date.now). */
+  now?(): number;
 }
+
+/**
+ * The largest --runs: the default is 100 and deep CI runs use a few thousand; at ≥ 0.1 ms a case,
+ * 10⁶ cases per law is already hours for the catalogue, so more is almost surely a typo (1e9).
+ */
+export const MAX_RUNS = 1_000_000;
+
+/** Progress on long runs: a line on stderr at most this often while a law runs. */
+export const PROGRESS_MS = 10_000;
 
 export interface CliOptions {
   readonly runs: number;
@@ -69,6 +83,8 @@ export function parseArgs(argv: readonly string[]): CliOptions {
     switch (flag) {
       case "--runs":
         o.runs = integer("--runs", value(), 1);
+        if (o.runs > MAX_RUNS)
+          throw new RangeError(`proofs: --runs must be at most ${MAX_RUNS} (got ${o.runs}); see MAX_RUNS in main.ts`);
         break;
       case "--seed":
         o.seed = integer("--seed", value(), -(2 ** 31));
@@ -138,14 +154,24 @@ export function main(argv: readonly string[], io: Io, laws: readonly Law[] = cat
   }
   const seed = o.seed ?? freshSeed();
   io.out(`proofs: ${selected.length} laws, --runs ${o.runs}, --seed ${seed}`);
-  const t0 = Date.now();
+  const now = io.now ?? Date.now;
+  const t0 = now();
   const reports: LawReport[] = [];
-  for (const law of selected) {
-    const r = runLaw(law, { runs: o.runs, seed, ...(o.path !== undefined ? { path: o.path } : {}) });
+  for (const [k, law] of selected.entries()) {
+    let last = now();
+    const onCase = (done: number, requested: number): void => {
+      const t = now();
+      if (t - last < PROGRESS_MS) return;
+      last = t;
+      io.err(
+        `proofs: law ${k + 1}/${selected.length} ${law.id}: ${done}/${requested} cases, ${((t - t0) / 1000).toFixed(0)} s elapsed`,
+      );
+    };
+    const r = runLaw(law, { runs: o.runs, seed, onCase, ...(o.path !== undefined ? { path: o.path } : {}) });
     reports.push(r);
     io.out(formatReport(r));
   }
-  const ms = Date.now() - t0;
+  const ms = now() - t0;
   io.out(formatSummary(reports, ms));
   if (o.json !== undefined) {
     if (io.writeFile === undefined) io.err("proofs: --json needs a runtime that can write files");

@@ -16,6 +16,8 @@ export interface RunOptions {
   readonly path?: string;
   /** The implementation under test (default: the real library). */
   readonly impl?: Implementation;
+  /** Called after every executed case (shrinking included) with the count so far and the requested count. */
+  readonly onCase?: (done: number, requested: number) => void;
 }
 
 export interface LawReport {
@@ -65,6 +67,28 @@ export function exactPattern(id: string): string {
 
 const now = (): number => (typeof performance !== "undefined" ? performance.now() : Date.now());
 
+/** The property with `onCase` called after each of its runs (fast-check has no per-case hook). */
+function counted<P extends object>(
+  property: P,
+  requested: number,
+  onCase?: (done: number, requested: number) => void,
+): P {
+  if (onCase === undefined) return property;
+  let done = 0;
+  return new Proxy(property, {
+    get(target, key) {
+      const v = Reflect.get(target, key, target) as unknown;
+      if (typeof v !== "function") return v;
+      if (key !== "run") return v.bind(target);
+      return (...args: unknown[]) => {
+        const r = (v as (...a: unknown[]) => unknown).apply(target, args);
+        onCase(++done, requested);
+        return r;
+      };
+    },
+  });
+}
+
 /** Runs one law. Never throws for a failing law: the failure is in the report. */
 export function runLaw(law: Law, options: RunOptions = {}): LawReport {
   const requested = casesFor(law, options.runs ?? 100);
@@ -79,7 +103,7 @@ export function runLaw(law: Law, options: RunOptions = {}): LawReport {
       lastFailure = m;
     } else if (!failing && (worst === null || ratioOf(m) > ratioOf(worst))) worst = m;
   };
-  const property = law.property(options.impl ?? defaultImplementation, observe);
+  const property = counted(law.property(options.impl ?? defaultImplementation, observe), requested, options.onCase);
   const t0 = now();
   const details = fc.check(property, {
     numRuns: requested,

@@ -176,5 +176,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
 
 /** exp(logSoftmax(x)) along `axis` (composite). */
 export function softmax(x: Tensor, axis = -1): Tensor {
+  assertTensor("softmax", "x", x);
+  normalizeAxis("softmax", axis, x.ndim); // errors name the op the user called, not logSoftmax
   return exp(logSoftmax(x, axis));
 }

@@ -44,6 +44,7 @@ export function reshape(x: Tensor, shape: readonly number[]): Tensor {
     throw new RangeError(`${fn}: cannot reshape ${formatShape(x.shape)} (${x.size} elements) to ${formatShape(shape)}`);
   }
   const out = new Tensor(x.data, s);
+  out.base = x.base ?? x; // shares x's buffer: an in-place change of x changes out (tensor.ts, versions)
   record("reshape", [x], out, {});
   return out;
 }

@@ -8,7 +8,7 @@ import { dirname } from "node:path";
 import { linePlot } from "../plot/svg.ts";
 import type { CurvePoint, RunResult } from "./experiment.ts";
 
-export function writeTextAtomic(path: string, text: string): void {
+export function writeTextAtomic(path: string, text: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
   const tmp = `${path}.${process.pid}.tmp`;
   writeFileSync(tmp, text);

@@ -12,12 +12,13 @@
  * 3. Mislabel detection: 5 % of the training labels are flipped (seeded), a fresh model is trained,
  *    and the training set is ranked by self-influence ∇ᵀ(F̂ + λ)⁻¹∇; we count flipped labels in the top
  *    5 % against the 5 % of flips a random 5 % holds on average.
- * Figures and timings go to results/influence/summary.json and stdout.
+ * Figures and timings go to results/influence/summary.json and stdout; every file is written
+ * atomically (temporary file + rename), so an interrupted run leaves the old file or the new one.
  *
  * Run: `pnpm influence` (or `npx tsx --conditions=@ekfac-ts/source packages/bench/src/examples/influence.ts`);
  * `--smoke` uses 300 training digits and one epoch.
  */
-import { mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { mkdirSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { wrap } from "@ekfac-ts/autodiff";
@@ -33,6 +34,7 @@ import {
 } from "@ekfac-ts/ekfac";
 import { Rng } from "@ekfac-ts/linalg";
 import { mlp, type Sequential, sampleCategorical, softmaxCrossEntropy } from "@ekfac-ts/nn";
+import { writeTextAtomic } from "../demo/report.ts";
 import { type Tile, tileGridPng } from "./image-grid.ts";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -216,10 +218,10 @@ function main(): void {
   const png = tileGridPng(rows, side, 2, 2);
   const outDir = join(repoRoot, "results/influence");
   mkdirSync(outDir, { recursive: true });
-  writeFileSync(join(outDir, "influence-grid.png"), png);
+  writeTextAtomic(join(outDir, "influence-grid.png"), png);
   const smallPng = tileGridPng(rows, side, 1, 1);
   mkdirSync(join(repoRoot, "packages/bench/figures"), { recursive: true });
-  writeFileSync(join(repoRoot, "packages/bench/figures/influence-grid.png"), smallPng);
+  writeTextAtomic(join(repoRoot, "packages/bench/figures/influence-grid.png"), smallPng);
   for (const t of tops) {
     console.log(
       `  query ${t.query} (label ${t.label}): helpful labels [${t.helpful.join(" ")}], harmful labels [${t.harmful.join(" ")}]`,
@@ -298,7 +300,7 @@ function main(): void {
     queries: tops,
     mislabel: { ...mislabel, ratioVsRandom: ratio },
   };
-  writeFileSync(join(outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
+  writeTextAtomic(join(outDir, "summary.json"), `${JSON.stringify(summary, null, 2)}\n`);
   console.log(
     `wrote ${join(outDir, "influence-grid.png")}, summary.json and packages/bench/figures/influence-grid.png`,
   );

@@ -263,3 +263,20 @@ describe("safetensors writer validates its input", () => {
     );
   });
 });
+
+describe("bounded reading (issue 19)", () => {
+  it("a header length over the 100 MB cap (the reference's MAX_HEADER_SIZE) is refused from the length field", () => {
+    expect(() => readSafetensors(Uint8Array.from([...u64le(100_000_001), ...ascii("{}")]))).toThrow(
+      /exceeds the 100000000-byte limit/,
+    );
+  });
+  it("many tensors and a long escaped metadata value read back exactly", () => {
+    const tensors = new Map<string, SafetensorsTensor>();
+    for (let i = 0; i < 3000; i++) tensors.set(`t${i}`, { dtype: "U8", shape: [1], data: Uint8Array.of(i & 255) });
+    const note = 'line "1"\n\tline 2\\'.repeat(2000);
+    const back = readSafetensors(writeSafetensors(tensors, { note }));
+    expect(back.tensors.size).toBe(3000);
+    expect(back.tensors.get("t2999")?.data[0]).toBe(2999 & 255);
+    expect(back.metadata?.get("note")).toBe(note);
+  });
+});

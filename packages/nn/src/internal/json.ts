@@ -6,7 +6,12 @@
  * depth (no stack overflow on `[[[[…`), and rejects lone-surrogate `\u` escapes (as serde_json does).
  * Objects are returned as `Map`s so that a key like `__proto__` is plain data.
  * Cost: O(length), one pass; recursion depth ≤ `maxDepth`.
+ *
+ * Streaming members: with `member`, the root object's members go to the callback one by one and are
+ * not kept (the returned Map is empty), so a caller that converts each entry to a compact record holds
+ * one generic JSON tree per member, not one for the whole header. Duplicated root keys still fail.
  */
+import { StringBuilder } from "./utf8.ts";
 
 export type JsonValue = null | boolean | number | string | JsonValue[] | Map<string, JsonValue>;
 
@@ -14,8 +19,30 @@ export class JsonSyntaxError extends Error {}
 
 const MAX_DEPTH = 64;
 
-/** Parses `text` or throws a JsonSyntaxError naming the position. */
-export function parseJson(text: string, maxDepth = MAX_DEPTH): JsonValue {
+/** The code unit each one-character escape stands for, indexed by the character after the backslash. */
+const ESCAPES: number[] = [];
+ESCAPES[0x22] = 0x22; // \"
+ESCAPES[0x5c] = 0x5c; // \\
+ESCAPES[0x2f] = 0x2f; // \/
+ESCAPES[0x62] = 0x08; // \b
+ESCAPES[0x66] = 0x0c; // \f
+ESCAPES[0x6e] = 0x0a; // \n
+ESCAPES[0x72] = 0x0d; // \r
+ESCAPES[0x74] = 0x09; // \t
+
+function hexDigit(c: number): number {
+  if (c >= 0x30 && c <= 0x39) return c - 0x30;
+  if (c >= 0x41 && c <= 0x46) return c - 0x37;
+  if (c >= 0x61 && c <= 0x66) return c - 0x57;
+  return -1;
+}
+
+/** Parses `text` or throws a JsonSyntaxError naming the position (see the header for `member`). */
+export function parseJson(
+  text: string,
+  maxDepth = MAX_DEPTH,
+  member?: (key: string, value: JsonValue) => void,
+): JsonValue {
   let pos = 0;
   const fail = (what: string): never => {
     throw new JsonSyntaxError(`${what} at position ${pos}`);
@@ -29,62 +56,44 @@ export function parseJson(text: string, maxDepth = MAX_DEPTH): JsonValue {
   };
   const parseString = (): string => {
     pos++; // opening quote
-    let out = "";
+    let out: StringBuilder | null = null; // only for strings with escapes: a plain one is one slice
     let runStart = pos;
     for (;;) {
       if (pos >= text.length) fail("unterminated string");
       const c = text.charCodeAt(pos);
       if (c === 0x22) {
-        out += text.slice(runStart, pos);
+        if (out === null) {
+          pos++;
+          return text.slice(runStart, pos - 1);
+        }
+        out.text(text, runStart, pos);
         pos++;
-        return out;
+        return out.toString();
       }
       if (c < 0x20) fail("control character in string");
       if (c === 0x5c) {
-        out += text.slice(runStart, pos);
-        const e = text[pos + 1];
+        out ??= new StringBuilder();
+        out.text(text, runStart, pos);
+        const e = text.charCodeAt(pos + 1);
         pos += 2;
-        switch (e) {
-          case '"':
-            out += '"';
-            break;
-          case "\\":
-            out += "\\";
-            break;
-          case "/":
-            out += "/";
-            break;
-          case "b":
-            out += "\b";
-            break;
-          case "f":
-            out += "\f";
-            break;
-          case "n":
-            out += "\n";
-            break;
-          case "r":
-            out += "\r";
-            break;
-          case "t":
-            out += "\t";
-            break;
-          case "u": {
-            const u = readHex4();
-            if (u >= 0xdc00 && u <= 0xdfff) fail("lone low surrogate escape");
-            if (u >= 0xd800 && u <= 0xdbff) {
-              if (text[pos] !== "\\" || text[pos + 1] !== "u") fail("lone high surrogate escape");
-              pos += 2;
-              const lo = readHex4();
-              if (lo < 0xdc00 || lo > 0xdfff) fail("lone high surrogate escape");
-              out += String.fromCharCode(u, lo);
-              break;
-            }
-            out += String.fromCharCode(u);
-            break;
+        const simple = ESCAPES[e];
+        if (simple !== undefined) {
+          out.unit(simple);
+        } else if (e === 0x75 /* u */) {
+          const u = readHex4();
+          if (u >= 0xdc00 && u <= 0xdfff) fail("lone low surrogate escape");
+          if (u >= 0xd800 && u <= 0xdbff) {
+            if (text.charCodeAt(pos) !== 0x5c || text.charCodeAt(pos + 1) !== 0x75) fail("lone high surrogate escape");
+            pos += 2;
+            const lo = readHex4();
+            if (lo < 0xdc00 || lo > 0xdfff) fail("lone high surrogate escape");
+            out.unit(u);
+            out.unit(lo);
+          } else {
+            out.unit(u);
           }
-          default:
-            fail("invalid escape");
+        } else {
+          fail("invalid escape");
         }
         runStart = pos;
         continue;
@@ -93,10 +102,14 @@ export function parseJson(text: string, maxDepth = MAX_DEPTH): JsonValue {
     }
   };
   const readHex4 = (): number => {
-    const h = text.slice(pos, pos + 4);
-    if (!/^[0-9a-fA-F]{4}$/.test(h)) fail("invalid \\u escape");
+    let u = 0;
+    for (let k = 0; k < 4; k++) {
+      const d = hexDigit(text.charCodeAt(pos + k));
+      if (d < 0) fail("invalid \\u escape");
+      u = u * 16 + d;
+    }
     pos += 4;
-    return Number.parseInt(h, 16);
+    return u;
   };
   const numberRe = /-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?/y;
   const parseValue = (depth: number): JsonValue => {
@@ -106,6 +119,8 @@ export function parseJson(text: string, maxDepth = MAX_DEPTH): JsonValue {
     if (c === "{") {
       pos++;
       const obj = new Map<string, JsonValue>();
+      const stream = depth === 0 && member !== undefined;
+      const seen = stream ? new Set<string>() : null;
       skipWs();
       if (text[pos] === "}") {
         pos++;
@@ -115,11 +130,16 @@ export function parseJson(text: string, maxDepth = MAX_DEPTH): JsonValue {
         skipWs();
         if (text[pos] !== '"') fail("expected a string key");
         const key = parseString();
-        if (obj.has(key)) fail(`duplicated key ${JSON.stringify(key)}`);
+        if (seen !== null ? seen.has(key) : obj.has(key)) fail(`duplicated key ${JSON.stringify(key)}`);
         skipWs();
         if (text[pos] !== ":") fail("expected ':'");
         pos++;
-        obj.set(key, parseValue(depth + 1));
+        if (seen !== null) {
+          seen.add(key);
+          (member as (key: string, value: JsonValue) => void)(key, parseValue(depth + 1));
+        } else {
+          obj.set(key, parseValue(depth + 1));
+        }
         skipWs();
         if (text[pos] === ",") {
           pos++;

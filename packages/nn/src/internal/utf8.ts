@@ -6,13 +6,52 @@
  * Rejected on decode: truncated sequences, stray continuation bytes, overlong forms, UTF-16 surrogate
  * code points (U+D800–U+DFFF) and code points above U+10FFFF — the same set Rust's `str::from_utf8`
  * rejects, which the safetensors reference uses.
- * Cost: O(bytes), one pass.
+ * Cost: O(bytes), one pass; code units go through one reused 8 KiB Uint16Array chunk (a number[] of
+ * every unit cost seconds and hundreds of MB on a 32 MB header), one string per chunk, joined once.
  */
+
+const CHUNK = 8192;
+
+/**
+ * Builds a long string from code units and pieces in linear time and memory: units collect in a
+ * typed chunk, flushed as one string per 8 KiB; `+=` per character would build a rope of one node
+ * per character instead.
+ */
+export class StringBuilder {
+  private readonly parts: string[] = [];
+  private readonly chunk = new Uint16Array(CHUNK);
+  private n = 0;
+
+  unit(c: number): void {
+    if (this.n === CHUNK) this.flush();
+    this.chunk[this.n++] = c;
+  }
+
+  /** Appends `s.slice(start, end)`: short runs are copied into the chunk, long ones kept as slices. */
+  text(s: string, start: number, end: number): void {
+    if (end - start < 64) {
+      for (let i = start; i < end; i++) this.unit(s.charCodeAt(i));
+      return;
+    }
+    this.flush();
+    this.parts.push(s.slice(start, end));
+  }
+
+  private flush(): void {
+    if (this.n === 0) return;
+    this.parts.push(String.fromCharCode.apply(null, this.chunk.subarray(0, this.n) as unknown as number[]));
+    this.n = 0;
+  }
+
+  toString(): string {
+    this.flush();
+    return this.parts.length === 1 ? (this.parts[0] as string) : this.parts.join("");
+  }
+}
 
 /** Decodes `bytes[start, end)`; returns null on any malformed sequence. */
 export function decodeUtf8(bytes: Uint8Array, start = 0, end = bytes.length): string | null {
-  const parts: string[] = [];
-  let units: number[] = [];
+  const out = new StringBuilder();
   let i = start;
   while (i < end) {
     const b0 = bytes[i] as number;
@@ -47,19 +86,14 @@ export function decodeUtf8(bytes: Uint8Array, start = 0, end = bytes.length): st
       return null; // continuation byte, 0xC0/0xC1 (always overlong) or 0xF5–0xFF
     }
     if (cp < 0x10000) {
-      units.push(cp);
+      out.unit(cp);
     } else {
       const c = cp - 0x10000;
-      units.push(0xd800 + (c >> 10), 0xdc00 + (c & 0x3ff));
-    }
-    // Flush in chunks: String.fromCharCode has an argument-count limit.
-    if (units.length >= 8192) {
-      parts.push(String.fromCharCode(...units));
-      units = [];
+      out.unit(0xd800 + (c >> 10));
+      out.unit(0xdc00 + (c & 0x3ff));
     }
   }
-  parts.push(String.fromCharCode(...units));
-  return parts.join("");
+  return out.toString();
 }
 
 /** Encodes a string; throws a TypeError on a lone surrogate (it has no UTF-8 form). */

@@ -31,7 +31,7 @@ import {
 } from "@ekfac-ts/autodiff";
 import type { Rng } from "@ekfac-ts/linalg";
 import { Module } from "../module.ts";
-import type { Pair } from "./conv.ts";
+import { type Pair, pair } from "./conv.ts";
 import { rngOf } from "./linear.ts";
 
 /** max(0, x) elementwise. */
@@ -46,6 +46,9 @@ export class LeakyReLU extends Module {
   /** @param slope The gradient for negative inputs (default 0.01). */
   constructor(readonly slope = 0.01) {
     super();
+    // A NaN or infinite slope would turn every negative input into NaN (∞·0 at x = 0) at the forward.
+    if (typeof slope !== "number" || !Number.isFinite(slope))
+      throw new RangeError(`LeakyReLU: slope must be a finite number (got ${String(slope)})`);
   }
   forward(x: Tensor): Tensor {
     return leakyRelu(x, this.slope);
@@ -106,6 +109,15 @@ export interface PoolOptions {
   readonly padding?: Pair;
 }
 
+/** Pool windows are checked when the layer is built, not at its first forward (kernel 0 has no window). */
+function checkPool(fn: string, kernelSize: Pair, options: PoolOptions): void {
+  const [kh, kw] = pair("kernelSize", kernelSize, 1, 1, fn);
+  pair("stride", options.stride, 1, 1, fn);
+  const [ph, pw] = pair("padding", options.padding, 0, 0, fn);
+  if (2 * ph > kh || 2 * pw > kw)
+    throw new RangeError(`${fn}: padding ${ph}×${pw} must be at most half the ${kh}×${kw} kernel`);
+}
+
 /** The maximum over kh×kw windows of an N×C×H×W input (stride defaults to the kernel size). */
 export class MaxPool2d extends Module {
   constructor(
@@ -115,6 +127,7 @@ export class MaxPool2d extends Module {
     readonly options: PoolOptions = {},
   ) {
     super();
+    checkPool("MaxPool2d", kernelSize, options);
   }
   forward(x: Tensor): Tensor {
     return maxPool2d(x, { kernelSize: this.kernelSize, ...this.options });
@@ -133,6 +146,7 @@ export class AvgPool2d extends Module {
     } = {},
   ) {
     super();
+    checkPool("AvgPool2d", kernelSize, options);
   }
   forward(x: Tensor): Tensor {
     return avgPool2d(x, { kernelSize: this.kernelSize, ...this.options });

@@ -19,9 +19,13 @@
  * `∂L/∂γ_c = (1/N) Σ_{n,t} g[n,t,c]·x̂[n,t,c]` and `∂L/∂β_c = (1/N) Σ_{n,t} g[n,t,c]` (γ multiplies x̂
  * directly, so these hold in train mode too, where x̂ itself depends on the whole batch). Fisher
  * modes and pass counting as for Linear (see `internal/capture.ts`).
+ * Empty batch (m = 0) in train mode: the output is empty and NO state changes (running statistics
+ * and num_batches_tracked are kept), as PyTorch's batch_norm, which returns early on an empty input;
+ * updating would write 0/0 = NaN into the running statistics for good.
+ * Options are checked at construction as PyTorch's ranges: eps ≥ 0 finite, momentum in [0, 1].
  * Cost: O(m·C) per pass, a handful of elementwise ops; capture adds O(m·C) copies.
  */
-import { add, div, mean, mul, reshape, sqrt, sub, type Tensor, wrap } from "@ekfac-ts/autodiff";
+import { add, assertTensor, div, mean, mul, reshape, sqrt, sub, type Tensor, wrap } from "@ekfac-ts/autodiff";
 import { allocate, type FloatArray } from "@ekfac-ts/linalg";
 import { CaptureSite } from "../internal/capture.ts";
 import { gatherOutputGradInto } from "../internal/patches.ts";
@@ -73,9 +77,15 @@ abstract class BatchNorm extends Module {
       throw new RangeError(`BatchNorm: features must be a positive integer (got ${features})`);
     this.momentum = options.momentum ?? 0.1;
     this.eps = options.eps ?? 1e-5;
+    if (typeof this.momentum !== "number" || !(this.momentum >= 0 && this.momentum <= 1))
+      throw new RangeError(`BatchNorm: momentum must be in [0, 1] (got ${String(this.momentum)})`);
+    if (typeof this.eps !== "number" || !(this.eps >= 0 && Number.isFinite(this.eps)))
+      throw new RangeError(`BatchNorm: eps must be a finite number ≥ 0 (got ${String(this.eps)})`);
     const dtype = options.dtype ?? "float32";
     const affine = options.affine ?? true;
-    this.weight = affine ? this.registerParameter("weight", allocate(features, dtype).fill(1), [features]) : null;
+    this.weight = affine
+      ? this.registerParameter("weight", allocate(features, dtype, "BatchNorm").fill(1), [features])
+      : null;
     this.bias = affine ? this.registerParameter("bias", allocate(features, dtype), [features]) : null;
     this.runningMean = this.registerBuffer("running_mean", allocate(features, dtype));
     this.runningVar = this.registerBuffer("running_var", allocate(features, dtype).fill(1));
@@ -112,6 +122,7 @@ abstract class BatchNorm extends Module {
 
   /** Normalises per feature with the batch statistics (train mode) or the running ones (eval mode). */
   forward(x: Tensor): Tensor {
+    assertTensor(`BatchNorm${this.rank === 2 ? "1d" : "2d"}`, "x", x);
     const C = this.features;
     if (x.ndim !== this.rank || x.shape[1] !== C) {
       const want = this.rank === 2 ? `N × ${C}` : `N × ${C} × H × W`;
@@ -128,7 +139,7 @@ abstract class BatchNorm extends Module {
       const d = sub(x, mu);
       const v = mean(mul(d, d), axes, true);
       y = div(d, sqrt(add(v, this.eps)));
-      this.updateRunning(mu.data, v.data, m);
+      if (m > 0) this.updateRunning(mu.data, v.data, m);
     } else {
       const rm = wrap(this.runningMean, bshape);
       const rv = wrap(this.runningVar, bshape);

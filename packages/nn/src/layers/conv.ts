@@ -12,12 +12,12 @@
  * `∇W̄_k = (1/N) Σ_n Σ_t g_{n,t} ā_{n,t}ᵀ` (summed over positions, averaged over examples).
  * Cost: 2·N·T·C_out·(C_in/groups)·kh·kw flops forward; capture adds O(groups·N·T·(aDim + C_out/groups)).
  */
-import { conv2d, type Tensor } from "@ekfac-ts/autodiff";
+import { assertTensor, conv2d, type Tensor } from "@ekfac-ts/autodiff";
 import { allocate } from "@ekfac-ts/linalg";
 import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
 import { CaptureSite } from "../internal/capture.ts";
 import { type CurvatureLayer, type LayerStatistics, Module, type Parameter } from "../module.ts";
-import { type LayerInit, rngOf } from "./linear.ts";
+import { emptyCaptureCheck, type LayerInit, rngOf } from "./linear.ts";
 
 /** One integer for both spatial axes, or a `[height, width]` pair. */
 export type Pair = number | readonly [number, number];
@@ -36,10 +36,17 @@ export interface Conv2dOptions extends LayerInit {
   readonly bias?: boolean;
 }
 
-function pair(name: string, v: Pair | undefined, dflt: number, min: number): readonly [number, number] {
+/** A size pair from a number or [h, w], every entry an integer ≥ min; `fn` names the layer. */
+export function pair(
+  name: string,
+  v: Pair | undefined,
+  dflt: number,
+  min: number,
+  fn = "Conv2d",
+): readonly [number, number] {
   const p = v === undefined ? ([dflt, dflt] as const) : typeof v === "number" ? ([v, v] as const) : v;
-  if (p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw new RangeError(`Conv2d: ${name} must be an integer ≥ ${min} or a pair of them (got ${String(v)})`);
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
+    throw new RangeError(`${fn}: ${name} must be an integer ≥ ${min} or a pair of them (got ${String(v)})`);
   }
   return p;
 }
@@ -104,7 +111,7 @@ export class Conv2d extends Module implements CurvatureLayer {
     const shape = [outChannels, inChannels / groups, kh, kw];
     this.weight = this.registerParameter(
       "weight",
-      pytorchDefaultWeight(allocate(outChannels * this.inDim, dtype), shape, rng),
+      pytorchDefaultWeight(allocate(outChannels * this.inDim, dtype, "Conv2d"), shape, rng),
       shape,
     );
     this.bias = this.hasBias
@@ -129,6 +136,7 @@ export class Conv2d extends Module implements CurvatureLayer {
 
   /** N × C_in × H × W → N × C_out × H_out × W_out. */
   forward(x: Tensor): Tensor {
+    assertTensor(`Conv2d(${this.path || "root"})`, "x", x);
     if (x.ndim !== 4 || x.shape[1] !== this.inChannels) {
       throw new RangeError(
         `Conv2d(${this.path || "root"}): input must be N × ${this.inChannels} × H × W (got [${x.shape.join(", ")}])`,
@@ -136,6 +144,7 @@ export class Conv2d extends Module implements CurvatureLayer {
     }
     const params = { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups };
     if (!this.capturing) return conv2d(x, this.weight.tensor, this.bias?.tensor ?? null, params);
+    emptyCaptureCheck(`Conv2d(${this.path || "root"})`, x);
     const site = this.site;
     const K = this.inDim;
     const aDim = K + (this.hasBias ? 1 : 0);

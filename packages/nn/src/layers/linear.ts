@@ -11,7 +11,7 @@
  * `internal/capture.ts`) or after the backward through it ("empirical"), and again after capture off.
  * Cost: 2·N·outDim·inDim flops forward; capture adds O(N·(inDim + outDim)) copies.
  */
-import { add, matmul, type Tensor } from "@ekfac-ts/autodiff";
+import { add, assertTensor, matmul, type Tensor } from "@ekfac-ts/autodiff";
 import { allocate, type DType, Rng } from "@ekfac-ts/linalg";
 import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
 import { CaptureSite } from "../internal/capture.ts";
@@ -33,6 +33,15 @@ export interface LinearOptions extends LayerInit {
 
 export function rngOf(r: Rng | number | undefined): Rng {
   return r instanceof Rng ? r : new Rng(r ?? 0);
+}
+
+/**
+ * Capture on an empty batch is refused at the forward: the statistics would be means over zero
+ * examples (0/0), and the curvature step would only report "no captured statistics" later.
+ */
+export function emptyCaptureCheck(layer: string, x: Tensor): void {
+  if (x.shape[0] === 0)
+    throw new RangeError(`${layer}: capture needs a non-empty batch (got an input of shape [${x.shape.join(", ")}])`);
 }
 
 /**
@@ -69,7 +78,7 @@ export class Linear extends Module implements CurvatureLayer {
     const dtype = options.dtype ?? "float32";
     const rng = rngOf(options.rng);
     this.hasBias = options.bias ?? true;
-    const w = pytorchDefaultWeight(allocate(outDim * inDim, dtype), [outDim, inDim], rng);
+    const w = pytorchDefaultWeight(allocate(outDim * inDim, dtype, "Linear"), [outDim, inDim], rng);
     this.weight = this.registerParameter("weight", w, [outDim, inDim]);
     this.bias = this.hasBias
       ? this.registerParameter("bias", pytorchDefaultBias(allocate(outDim, dtype), inDim, rng), [outDim])
@@ -93,6 +102,7 @@ export class Linear extends Module implements CurvatureLayer {
 
   /** N × inDim → N × outDim. */
   forward(x: Tensor): Tensor {
+    assertTensor(`Linear(${this.path || "root"})`, "x", x);
     if (x.ndim !== 2 || x.shape[1] !== this.inDim) {
       throw new RangeError(
         `Linear(${this.path || "root"}): input must be N × ${this.inDim} (got [${x.shape.join(", ")}])`,
@@ -100,7 +110,10 @@ export class Linear extends Module implements CurvatureLayer {
     }
     let s = matmul(x, this.weight.tensor, { transB: true });
     if (this.bias !== null) s = add(s, this.bias.tensor);
-    if (this.capturing) this.captureInputs(x, s);
+    if (this.capturing) {
+      emptyCaptureCheck(`Linear(${this.path || "root"})`, x);
+      this.captureInputs(x, s);
+    }
     return s;
   }
 
