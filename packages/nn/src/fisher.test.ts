@@ -1,4 +1,4 @@
-import { mean, square, type Tensor, wrap } from "@ekfac-ts/autodiff";
+import { mean, noGrad, square, type Tensor, wrap } from "@ekfac-ts/autodiff";
 import { assertClose, type FloatArray, Rng } from "@ekfac-ts/linalg";
 import { describe, expect, it } from "vitest";
 import { Flatten, GlobalAvgPool2d, Sequential, Tanh } from "./layers/basic.ts";
@@ -237,6 +237,17 @@ describe("the user's loop: forward → loss → backward", () => {
     for (const l of model.curvatureLayers()) expect(l.statistics?.fisher).toBe("true");
     loss.backward();
     expect(model.curvatureLayers().map((l) => [...(l.statistics?.g ?? [])])).toEqual(before);
+  });
+
+  it("an evaluation forward under noGrad between steps neither captures nor disturbs the last pass's statistics", () => {
+    const model = mlp([3, 4, 3], "tanh", { seed: 1, dtype: "float64" });
+    model.setCapture(true, { fisher: "true", seed: 5 });
+    softmaxCrossEntropy(model.forward(input([4, 3], 2)), [0, 1, 2, 0]).backward();
+    const before = model.curvatureLayers().map((l) => ({ pass: l.statistics?.pass, a: [...(l.statistics?.a ?? [])] }));
+    noGrad(() => softmaxCrossEntropy(model.forward(input([7, 3], 8)), [0, 1, 2, 0, 1, 2, 0]));
+    const after = model.curvatureLayers().map((l) => ({ pass: l.statistics?.pass, a: [...(l.statistics?.a ?? [])] }));
+    expect(after).toEqual(before);
+    expect(before.every((b) => b.a.length === 4 * 4 || b.a.length === 4 * 5)).toBe(true);
   });
 
   it("pass increments once per captured pass (also in exact mode); buffers and objects are reused", () => {

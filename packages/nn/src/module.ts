@@ -12,7 +12,7 @@
  * The capture types below are copies of `@ekfac-ts/ekfac`'s `capture.ts` (nn does not depend on ekfac
  * at runtime; ekfac's integration tests check that these stay structurally compatible).
  */
-import { type Tensor, wrap } from "@ekfac-ts/autodiff";
+import { isGradEnabled, type Tensor, wrap } from "@ekfac-ts/autodiff";
 import type { FloatArray } from "@ekfac-ts/linalg";
 import { EMPIRICAL } from "./internal/capture.ts";
 
@@ -183,6 +183,14 @@ export abstract class Module implements CurvatureModel {
   training = true;
   /** Whether capture of ā and g is on (see `setCapture`). */
   protected capturing = false;
+  /**
+   * Whether the current forward records curvature statistics: capture on AND gradients being recorded.
+   * A forward under autodiff's `noGrad` (evaluation) neither captures nor disturbs the statistics of
+   * the last training pass, so a user can evaluate between optimizer steps without touching capture.
+   */
+  protected get capturesThisPass(): boolean {
+    return this.capturing && isGradEnabled();
+  }
   /** The request of the following captured passes; see `setCapture`. */
   protected captureRequest: CaptureRequest = EMPIRICAL;
   private readonly ownParams: Parameter[] = [];

@@ -101,7 +101,7 @@ export function evaluate(
   chunk = 1000,
 ): number {
   let total = 0;
-  model.setCapture(false);
+  // noGrad: evaluation neither captures nor disturbs the optimizer's statistics (nn Module.capturesThisPass).
   for (let s = 0; s < count; s += chunk) {
     const n = Math.min(chunk, count - s);
     const x = inputs.subarray(s * inputSize, (s + n) * inputSize);

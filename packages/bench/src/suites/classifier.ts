@@ -48,7 +48,6 @@ export interface ClassifierRun {
 
 /** Fraction of `set` classified correctly (argmax of the logits). */
 export function accuracy(model: Sequential, set: ImageSet): number {
-  model.setCapture(false);
   return noGrad(() => {
     const out = model.forward(wrap(set.images, [set.count, PIXELS])).data;
     let correct = 0;
@@ -64,7 +63,6 @@ export function accuracy(model: Sequential, set: ImageSet): number {
 }
 
 function meanLoss(model: Sequential, set: ImageSet): number {
-  model.setCapture(false);
   return noGrad(() => softmaxCrossEntropy(model.forward(wrap(set.images, [set.count, PIXELS])), set.labels).item());
 }
 

@@ -148,7 +148,7 @@ abstract class BatchNorm extends Module {
     if (this.weight !== null && this.bias !== null) {
       const xhat = y;
       y = add(mul(y, reshape(this.weight.tensor, bshape)), reshape(this.bias.tensor, bshape));
-      if (this.capturing) this.captureXhat(xhat, y);
+      if (this.capturesThisPass) this.captureXhat(xhat, y);
     }
     return y;
   }

@@ -143,7 +143,7 @@ export class Conv2d extends Module implements CurvatureLayer {
       );
     }
     const params = { stride: this.stride, padding: this.padding, dilation: this.dilation, groups: this.groups };
-    if (!this.capturing) return conv2d(x, this.weight.tensor, this.bias?.tensor ?? null, params);
+    if (!this.capturesThisPass) return conv2d(x, this.weight.tensor, this.bias?.tensor ?? null, params);
     emptyCaptureCheck(`Conv2d(${this.path || "root"})`, x);
     const site = this.site;
     const K = this.inDim;

@@ -110,7 +110,7 @@ export class Linear extends Module implements CurvatureLayer {
     }
     let s = matmul(x, this.weight.tensor, { transB: true });
     if (this.bias !== null) s = add(s, this.bias.tensor);
-    if (this.capturing) {
+    if (this.capturesThisPass) {
       emptyCaptureCheck(`Linear(${this.path || "root"})`, x);
       this.captureInputs(x, s);
     }
