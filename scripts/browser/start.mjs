@@ -31,14 +31,12 @@ const stale = libraries.filter((name) => {
 });
 if (stale.length > 0) {
   console.log(`serve: building (${stale.join(", ")} not built or older than their sources)`);
-  // turbo needs the pinned package manager: the pnpm running this script, or npx's copy of it.
-  const turbo = ["exec", "turbo", "run", "build", "--output-logs=errors-only"];
-  const pnpmCli = process.env.npm_execpath;
+  // turbo needs the pinned package manager on PATH, so it runs under `pnpm exec` (npx's pinned copy).
   const { packageManager } = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
-  const built =
-    pnpmCli && /pnpm/.test(pnpmCli)
-      ? spawnSync(process.execPath, [pnpmCli, ...turbo], { cwd: root, stdio: "inherit" })
-      : spawnSync("npx", ["-y", packageManager, ...turbo], { cwd: root, stdio: "inherit" });
+  const built = spawnSync("npx", ["-y", packageManager, "exec", "turbo", "run", "build", "--output-logs=errors-only"], {
+    cwd: root,
+    stdio: "inherit",
+  });
   if (built.status !== 0) process.exit(built.status ?? 1);
 }
 

@@ -10,7 +10,8 @@
 // For CI, `<pre id="result">` holds `PLOTTED data=… curves=sgd:96,… accuracy=sgd:0.865,… first=…
 // last=… skipped=…` once every requested run has finished, where `curves` counts the points of each
 // polyline in the SVG (what was drawn, read back from the DOM) and `accuracy` is the held-out
-// accuracy after the last epoch; `ERROR …` on failure.
+// accuracy after the last epoch; `peak_after_10` is the largest minibatch loss after the first 10
+// steps (issue 13's divergence criterion compares it with `first`); `ERROR …` on failure.
 import { decodeDigits, OPTIMIZERS, split, syntheticDigits, train } from "./classifier.js";
 
 const $ = (id) => document.getElementById(id);
@@ -117,7 +118,8 @@ function verdict(data, runs) {
   return (
     `PLOTTED data=${data.kind} epochs=${epochs} curves=${plotted.join(",")} ` +
     `accuracy=${each((r) => r.accuracy.toFixed(3))} first=${each((r) => r.losses[0].toFixed(3))} ` +
-    `last=${each((r) => r.losses[r.losses.length - 1].toFixed(3))} skipped=${each((r) => r.skipped)}`
+    `last=${each((r) => r.losses[r.losses.length - 1].toFixed(3))} ` +
+    `peak_after_10=${each((r) => Math.max(...r.losses.slice(10)).toFixed(3))} skipped=${each((r) => r.skipped)}`
   );
 }
 
