@@ -19,8 +19,8 @@
  *
  * Defaults meant to be trusted rather than tuned: fisher "true" (sampled targets; the empirical Fisher
  * is known to mis-scale steps, Kunstner et al. 2019), KL-clipping on with κ = 1e-3 (the order of the
- * values Ba et al. 2017 §5 use with their KL-clipping), damping ε = 1e-3 (absolute, added to F's
- * eigenvalues; see `CurvatureOptions.damping`), momentum 0.9, T_kfe = 20, T_s = 1, decays 0.95.
+ * values Ba et al. 2017 §5 use with their KL-clipping), damping ε = 0.1 (absolute, added to F's
+ * eigenvalues; its scale is stated at `CurvatureOptions.damping`), momentum 0.9, T_kfe = 20, T_s = 1, decays 0.95.
  */
 import type { CurvatureModel } from "./capture.ts";
 import type { LearningRate } from "./optim/aliases.ts";
