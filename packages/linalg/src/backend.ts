@@ -12,12 +12,20 @@
  * js, where the copy into WebAssembly memory would cost more than it saves.
  */
 
-import { wasmGemmStats } from "./internal/wasm/gemm-wasm.ts";
+import {
+  setWasmKernelSetting,
+  type WasmKernel,
+  type WasmKernelSetting,
+  wasmGemmStats,
+  wasmKernel,
+  wasmKernelSetting,
+} from "./internal/wasm/instance.ts";
 import {
   activeBackend,
   type BackendName,
   type BackendSetting,
   backendSetting,
+  relaxedSimdSupport,
   setBackendSetting,
   wasmSupport,
 } from "./internal/wasm/runtime.ts";
@@ -29,7 +37,7 @@ import {
   threadCount,
 } from "./internal/wasm/threads.ts";
 
-export type { BackendName, BackendSetting };
+export type { BackendName, BackendSetting, WasmKernel, WasmKernelSetting };
 
 /**
  * Chooses the kernel backend. "wasm" throws an Error naming the reason when the runtime cannot run it
@@ -60,6 +68,40 @@ export function getBackendSetting(): BackendSetting {
 /** True when this runtime can run the wasm backend (SIMD validated and a module compiled from bytes). */
 export function wasmSupported(): boolean {
   return wasmSupport().ok;
+}
+
+/** True when this runtime can run the fused multiply-add kernels (relaxed SIMD, `f32x4.relaxed_madd`). */
+export function wasmFmaSupported(): boolean {
+  return relaxedSimdSupport().ok;
+}
+
+/**
+ * Chooses the multiply-add of the wasm micro-kernels. "auto" (the default): fused (relaxed SIMD
+ * `relaxed_madd`) where the runtime supports it, else separate mul + add. "mul-add": always separate,
+ * the same rounding on every machine — use it for results reproducible bit for bit across machines
+ * (`relaxed_madd` rounds once where the hardware fuses and twice where it does not, so a fused run
+ * is reproducible on one machine but not across machine types). "fma": always fused; throws an Error
+ * naming the reason where relaxed SIMD is unavailable (Node 20 needs
+ * `--experimental-wasm-relaxed-simd`). Throws while worker threads run (`setThreads(1)` first: the
+ * workers compiled the current variant). Takes effect at the next product.
+ */
+export function setWasmKernel(kernel: WasmKernelSetting): void {
+  if (kernel !== "auto" && kernel !== "fma" && kernel !== "mul-add") {
+    throw new TypeError(`setWasmKernel: kernel must be "auto", "fma" or "mul-add" (got ${JSON.stringify(kernel)})`);
+  }
+  if (kernel === "fma") {
+    const s = relaxedSimdSupport();
+    if (!s.ok) throw new Error(`setWasmKernel: the "fma" kernel is not available in this runtime: ${s.reason}`);
+  }
+  if (threadCount() > 1 && kernel !== wasmKernelSetting()) {
+    throw new Error("setWasmKernel: worker threads are running; call setThreads(1) before changing the kernel");
+  }
+  setWasmKernelSetting(kernel);
+}
+
+/** The multiply-add the wasm kernels use now ("auto" resolved); see `setWasmKernel`. */
+export function getWasmKernel(): WasmKernel {
+  return wasmKernel();
 }
 
 /** Diagnostics of the wasm backend's memory (for benchmarks' no-allocation checks). */

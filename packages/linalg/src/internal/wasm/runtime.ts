@@ -9,7 +9,10 @@
  * Detection (once, cached): `WebAssembly.validate` on a tiny module using v128 and f32x4 ops, then a
  * synchronous `new WebAssembly.Module(bytes)` of that module, since runtimes that forbid run-time
  * compilation (CSP without 'wasm-unsafe-eval', some edge workers) throw there, not in `validate`.
- * Cost: one validation and one compile of a ~60-byte module on first use.
+ * Relaxed SIMD (the fused multiply-add kernels) is detected separately and the same way, on a module
+ * using `f32x4.relaxed_madd` (`relaxedSimdSupport`): on by default in current V8 (Chromium, Deno 2,
+ * Node ≥ 22), behind `--experimental-wasm-relaxed-simd` on Node 20.
+ * Cost: one validation and one compile of a ~60-byte module on first use (each).
  */
 import { Code, encodeModule, ValType } from "./encoder.ts";
 
@@ -69,6 +72,50 @@ function detect(): WasmSupport {
   return { ok: true, reason: "" };
 }
 
+/** (func (param i32) (v128.store (local.get 0) (f32x4.relaxed_madd (v128.load …) (v128.load …) (v128.load …)))) */
+function relaxedProbeModule(): Uint8Array {
+  const body = new Code()
+    .get(0)
+    .get(0)
+    .v128Load()
+    .get(0)
+    .v128Load(16)
+    .get(0)
+    .v128Load(32)
+    .f32x4RelaxedMadd()
+    .v128Store();
+  return encodeModule({ minPages: 1, export: "memory" }, [
+    { name: "probe", params: [ValType.i32], results: [], locals: [], body },
+  ]);
+}
+
+function detectRelaxed(): WasmSupport {
+  const base = wasmSupport();
+  if (!base.ok) return base;
+  const ns = wasmNamespace() as WasmNamespace;
+  try {
+    const bytes = relaxedProbeModule();
+    if (!ns.validate(bytes)) {
+      return {
+        ok: false,
+        reason: "relaxed SIMD (f32x4.relaxed_madd) is not supported (Node 20: --experimental-wasm-relaxed-simd)",
+      };
+    }
+    new ns.Module(bytes);
+  } catch (e) {
+    return { ok: false, reason: `compiling a relaxed-SIMD module failed (${e instanceof Error ? e.message : e})` };
+  }
+  return { ok: true, reason: "" };
+}
+
+let relaxed: WasmSupport | null = null;
+
+/** Whether the fused multiply-add kernels can run here (implies `wasmSupport().ok`). */
+export function relaxedSimdSupport(): WasmSupport {
+  if (relaxed === null) relaxed = detectRelaxed();
+  return relaxed;
+}
+
 let detector: () => WasmSupport = detect;
 let support: WasmSupport | null = null;
 
@@ -81,6 +128,7 @@ export function wasmSupport(): WasmSupport {
 export function setWasmDetectorForTesting(fn: (() => WasmSupport) | null): void {
   detector = fn ?? detect;
   support = null;
+  relaxed = null;
 }
 
 export type BackendName = "wasm" | "js";
