@@ -2,14 +2,18 @@
  * Kernel backend selection: "wasm" (WebAssembly SIMD kernels generated at run time by this package:
  * float32 and float64 gemm and everything built on it, e.g. syrk, matmul and eigh), "js" (the
  * portable pure-JavaScript kernels), or "auto" (the default: wasm where the runtime validates and
- * compiles a SIMD module from bytes, else js, silently).
+ * compiles a SIMD module from bytes, else js, silently). Within wasm, `setWasmKernel` chooses the
+ * micro-kernels' multiply-add (relaxed-SIMD fused, or separate mul + add); `setThreads` opts in to
+ * worker threads. Which path a product takes is decided in internal/gemm-dispatch.ts.
  *
  * Both backends compute the same BLAS contract; they differ in rounding only: the wasm gemm
  * accumulates float32 products in float32 (forward error ≤ γ_k·|α||A||B| per entry, Higham,
  * "Accuracy and Stability of Numerical Algorithms", §3.5), the js kernel in double; float64 products
  * accumulate in double on both (f64x2 on wasm), as does eigh's float64 reduction (its symmetric
- * matrix-vector products run on wasm too). Small products (see `internal/gemm-kernel.ts`) stay on
- * js, where the copy into WebAssembly memory would cost more than it saves.
+ * matrix-vector products run on wasm too). The fused kernel rounds each multiply-add once where the
+ * hardware fuses, which keeps the bound but changes the bits, so it is reproducible per machine type,
+ * the unfused one everywhere. Small products (see internal/gemm-dispatch.ts) stay on js, where the
+ * copy into WebAssembly memory would cost more than it saves.
  */
 
 import {
