@@ -15,7 +15,7 @@ import { eighSuite } from "./suites/eigh.ts";
 import { fisherSuite } from "./suites/fisher.ts";
 import { gemmSuite } from "./suites/gemm.ts";
 import { trainSuite } from "./suites/train.ts";
-import { formatTable, isFailure, writeJsonAtomic } from "./util.ts";
+import { formatTable, isFailure, runMain, writeJsonAtomic } from "./util.ts";
 
 // ── Suite registry: one line per suite (add yours here, e.g. `eighSuite` from "./suites/eigh.ts"). ──
 const SUITES: readonly Suite[] = [gemmSuite, eighSuite, fisherSuite, trainSuite];
@@ -109,12 +109,4 @@ async function runSuites(selected: readonly Suite[], args: Args): Promise<number
   return failures > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exitCode = 2;
-  },
-);
+runMain(main);

@@ -30,6 +30,7 @@ import { type ExperimentConfig, type RunResult, runOptimizer } from "./demo/expe
 import { compareRuns, formatSummaryTable, lossPlots, writeTextAtomic } from "./demo/report.ts";
 import { OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from "./demo/trainer.ts";
 import { parseThreads, withThreads } from "./node-threads.ts";
+import { runMain } from "./util.ts";
 
 interface Args {
   optimizers: OptimizerName[];
@@ -299,12 +300,4 @@ function run(args: Args): number {
   return 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exitCode = 2;
-  },
-);
+runMain(main);

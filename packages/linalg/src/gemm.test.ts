@@ -31,7 +31,13 @@ import { eigh } from "./eigh.ts";
 import { gemm, gemmStrided, matmul, matmulInto } from "./gemm.ts";
 import { randomSymmetric } from "./generators.ts";
 import type { GemmArgs, GemmKernel } from "./internal/gemm-args.ts";
-import { type GemmRoute, gemmDispatch, gemmRoute, WASM_MIN_WORK } from "./internal/gemm-dispatch.ts";
+import {
+  type GemmRoute,
+  gemmDispatch,
+  gemmRoute,
+  type gemmUnchecked,
+  WASM_MIN_WORK,
+} from "./internal/gemm-dispatch.ts";
 import { gemmBlocked, gemmSmall, gemmWorkspace } from "./internal/gemm-kernel.ts";
 import { buildGemmModule } from "./internal/wasm/codegen.ts";
 import { gemmWasm } from "./internal/wasm/driver.ts";
@@ -45,25 +51,9 @@ const EPS: Record<DType, number> = { float32: 2 ** -23, float64: 2 ** -53 };
 /** Absolute slack for underflow (each rounding may lose a subnormal). */
 const ETA: Record<DType, number> = { float32: 2 ** -140, float64: 2 ** -1000 };
 
-/** BLAS-style arguments as the kernels take them. */
-function args(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: FloatArray,
-  offA: number,
-  lda: number,
-  b: FloatArray,
-  offB: number,
-  ldb: number,
-  beta: number,
-  c: FloatArray,
-  offC: number,
-  ldc: number,
-): GemmArgs {
+/** BLAS-style arguments (as `gemmUnchecked` takes them) as the kernels take them. */
+function args(...p: Parameters<typeof gemmUnchecked>): GemmArgs {
+  const [transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc] = p;
   return { transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc };
 }
 

@@ -229,50 +229,47 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         allocations_after_warmup: allocAfter - allocBefore,
       });
 
-      // ours, forced to the pure-JS backend (when the default above was wasm)
+      // ours forced to another path: one row each, timed like the default above.
+      const forced = (impl: string, force: () => void, restore: () => void): BenchRecord => {
+        force();
+        const cf = zeros(m, n, "float32");
+        gemm(tA, tB, 1, a, b, 0, cf);
+        const t = timeIt(() => gemm(tA, tB, 1, a, b, 0, cf), { ...timing, warmup: 0 });
+        restore();
+        const err = sampledForwardError(tA, tB, a, b, cf, k, rng);
+        ctx.log(`  ${caseName}: ${impl} ${t.medianMs.toFixed(1)} ms`);
+        return {
+          suite: SUITE,
+          case: caseName,
+          impl,
+          shape,
+          median_ms: t.medianMs,
+          gflops: gf(t.medianMs),
+          ratio_vs_ours: ours.medianMs / t.medianMs,
+          check: `sampled fwd err ${err.toExponential(1)} ≤ (k+3)ε`,
+          ok: !hasNaN(cf.data) && err <= (k + 3) * 2 ** -23,
+          runs: t.runs,
+        };
+      };
+      // the pure-JS backend (when the default above was wasm)
       if (getBackend() === "wasm") {
-        setBackend("js");
-        const cj = zeros(m, n, "float32");
-        gemm(tA, tB, 1, a, b, 0, cj);
-        const js = timeIt(() => gemm(tA, tB, 1, a, b, 0, cj), { ...timing, warmup: 0 });
-        setBackend("auto");
-        const jsFwd = sampledForwardError(tA, tB, a, b, cj, k, rng);
-        ctx.log(`  ${caseName}: ours (js) ${js.medianMs.toFixed(1)} ms`);
-        records.push({
-          suite: SUITE,
-          case: caseName,
-          impl: "ekfac-ts gemm js (f32)",
-          shape,
-          median_ms: js.medianMs,
-          gflops: gf(js.medianMs),
-          ratio_vs_ours: ours.medianMs / js.medianMs,
-          check: `sampled fwd err ${jsFwd.toExponential(1)} ≤ (k+3)ε`,
-          ok: !hasNaN(cj.data) && jsFwd <= (k + 3) * 2 ** -23,
-          runs: js.runs,
-        });
+        records.push(
+          forced(
+            "ekfac-ts gemm js (f32)",
+            () => setBackend("js"),
+            () => setBackend("auto"),
+          ),
+        );
       }
-
-      // ours, forced to the unfused kernel (when the default above was the fused one, single-threaded)
+      // the unfused kernel (when the default above was the fused one, single-threaded)
       if (getBackend() === "wasm" && getWasmKernel() === "fma" && getThreads() === 1) {
-        setWasmKernel("mul-add");
-        const cu = zeros(m, n, "float32");
-        gemm(tA, tB, 1, a, b, 0, cu);
-        const unfused = timeIt(() => gemm(tA, tB, 1, a, b, 0, cu), { ...timing, warmup: 0 });
-        setWasmKernel("auto");
-        const uFwd = sampledForwardError(tA, tB, a, b, cu, k, rng);
-        ctx.log(`  ${caseName}: ours (wasm mul-add) ${unfused.medianMs.toFixed(1)} ms`);
-        records.push({
-          suite: SUITE,
-          case: caseName,
-          impl: "ekfac-ts gemm wasm mul-add (f32)",
-          shape,
-          median_ms: unfused.medianMs,
-          gflops: gf(unfused.medianMs),
-          ratio_vs_ours: ours.medianMs / unfused.medianMs,
-          check: `sampled fwd err ${uFwd.toExponential(1)} ≤ (k+3)ε`,
-          ok: !hasNaN(cu.data) && uFwd <= (k + 3) * 2 ** -23,
-          runs: unfused.runs,
-        });
+        records.push(
+          forced(
+            "ekfac-ts gemm wasm mul-add (f32)",
+            () => setWasmKernel("mul-add"),
+            () => setWasmKernel("auto"),
+          ),
+        );
       }
 
       // ours on 2 threads (this thread + 1 worker; 1024³ AB only), float32 and float64, vs 1 thread

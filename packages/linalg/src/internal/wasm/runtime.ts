@@ -41,30 +41,17 @@ export interface WasmSupport {
   readonly reason: string;
 }
 
-/** (func (param i32) (v128.store (local.get 0) (f32x4.add (f32x4.mul (v128.load …) (f32x4.splat 1.0)) …))) */
-function probeModule(): Uint8Array {
-  const body = new Code()
-    .get(0)
-    .get(0)
-    .v128Load()
-    .f32Const(1)
-    .f32x4Splat()
-    .f32x4Mul()
-    .get(0)
-    .v128Load32Splat(16)
-    .f32x4Add()
-    .v128Store();
+/** A module of one function `probe(i32)` with the given body over an exported memory. */
+function probeModule(body: Code): Uint8Array {
   return encodeModule({ minPages: 1, export: "memory" }, [
     { name: "probe", params: [ValType.i32], results: [], locals: [], body },
   ]);
 }
 
-function detect(): WasmSupport {
-  const ns = wasmNamespace();
-  if (!ns) return { ok: false, reason: "globalThis.WebAssembly is not defined" };
+/** Validates `bytes` (else `unsupported`) and compiles them synchronously (else the compile error). */
+function probe(ns: WasmNamespace, bytes: Uint8Array, unsupported: string): WasmSupport {
   try {
-    const bytes = probeModule();
-    if (!ns.validate(bytes)) return { ok: false, reason: "WebAssembly SIMD (v128, f32x4) is not supported" };
+    if (!ns.validate(bytes)) return { ok: false, reason: unsupported };
     new ns.Module(bytes);
   } catch (e) {
     return { ok: false, reason: `compiling WebAssembly from bytes failed (${e instanceof Error ? e.message : e})` };
@@ -72,40 +59,26 @@ function detect(): WasmSupport {
   return { ok: true, reason: "" };
 }
 
-/** (func (param i32) (v128.store (local.get 0) (f32x4.relaxed_madd (v128.load …) (v128.load …) (v128.load …)))) */
-function relaxedProbeModule(): Uint8Array {
-  const body = new Code()
-    .get(0)
-    .get(0)
-    .v128Load()
-    .get(0)
-    .v128Load(16)
-    .get(0)
-    .v128Load(32)
-    .f32x4RelaxedMadd()
-    .v128Store();
-  return encodeModule({ minPages: 1, export: "memory" }, [
-    { name: "probe", params: [ValType.i32], results: [], locals: [], body },
-  ]);
+/** SIMD: (v128.store (local.get 0) (f32x4.add (f32x4.mul (v128.load …) (f32x4.splat 1.0)) (v128.load32_splat …))) */
+function detect(): WasmSupport {
+  const ns = wasmNamespace();
+  if (!ns) return { ok: false, reason: "globalThis.WebAssembly is not defined" };
+  const body = new Code().get(0).get(0).v128Load().f32Const(1).f32x4Splat().f32x4Mul();
+  body.get(0).v128Load32Splat(16).f32x4Add().v128Store();
+  return probe(ns, probeModule(body), "WebAssembly SIMD (v128, f32x4) is not supported");
 }
 
+/** Relaxed SIMD: (v128.store (local.get 0) (f32x4.relaxed_madd (v128.load …) (v128.load …) (v128.load …))) */
 function detectRelaxed(): WasmSupport {
   const base = wasmSupport();
   if (!base.ok) return base;
-  const ns = wasmNamespace() as WasmNamespace;
-  try {
-    const bytes = relaxedProbeModule();
-    if (!ns.validate(bytes)) {
-      return {
-        ok: false,
-        reason: "relaxed SIMD (f32x4.relaxed_madd) is not supported (Node 20: --experimental-wasm-relaxed-simd)",
-      };
-    }
-    new ns.Module(bytes);
-  } catch (e) {
-    return { ok: false, reason: `compiling a relaxed-SIMD module failed (${e instanceof Error ? e.message : e})` };
-  }
-  return { ok: true, reason: "" };
+  const body = new Code().get(0).get(0).v128Load().get(0).v128Load(16).get(0).v128Load(32);
+  body.f32x4RelaxedMadd().v128Store();
+  return probe(
+    wasmNamespace() as WasmNamespace,
+    probeModule(body),
+    "relaxed SIMD (f32x4.relaxed_madd) is not supported (Node 20: --experimental-wasm-relaxed-simd)",
+  );
 }
 
 let relaxed: WasmSupport | null = null;
