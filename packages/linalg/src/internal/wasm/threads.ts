@@ -86,7 +86,7 @@ function waitFor(w: ThreadWorker, type: string, ms: number): Promise<void> {
   });
 }
 
-/** Starts T − 1 workers over a new shared memory and installs the threaded gemm (see the header). */
+/** Starts T − 1 workers over a new shared memory; from then on gemm-dispatch.ts sends big products to `gemmThreaded`. */
 export async function startThreads(total: number, spawn: SpawnWorker): Promise<void> {
   await stopThreads();
   if (total <= 1) return;
