@@ -3,8 +3,8 @@
  *
  * Three layers (after stdlib-js blas/base/sgemm): `gemm` validates matrices and views; `gemmStrided`
  * takes raw buffers with offsets and leading dimensions (BLAS's lda/ldb/ldc, row-major) and validates
- * them; `internal/gemm-dispatch.ts` trusts its caller and picks the backend kernel. β = 0 overwrites C, so NaN or Inf already in C
- * vanish, as in reference BLAS. C must not alias A or B: the check rejects any overlap of the typed
+ * them; `internal/gemm-dispatch.ts` trusts its caller and picks the backend kernel. β = 0 overwrites
+ * C, so NaN or Inf already in C vanish, as in reference BLAS. C must not alias A or B: the check rejects any overlap of the typed
  * arrays' memory (also a `subarray` of the same ArrayBuffer), even where the views themselves are disjoint.
  * The packing workspace is module-level and reused (see `gemmWorkspaceStats`).
  */
