@@ -1,20 +1,22 @@
 /**
- * `pnpm bench <suite…|all> [--smoke] [--time MS] [--out DIR]`
+ * `pnpm bench <suite…|all> [--smoke] [--time MS] [--out DIR] [--threads N]`
  *
  * Runs the named suites, prints one table per suite (impl, case, shape, median ms, GFLOP/s, ratio vs
  * ours, check) and writes each suite's records to `<out>/<suite>.json` (default `results/bench`,
- * written atomically). Exits non-zero if a suite throws or any record fails its validation
+ * written atomically). `--threads N` runs linalg's gemm on N threads (its opt-in wasm workers, here
+ * Node worker_threads) for every suite. Exits non-zero if a suite throws or any record fails its validation
  * (`ok: false`), so a benchmark cannot silently go stale.
  */
 import { availableParallelism, loadavg } from "node:os";
 import { join } from "node:path";
 import type { BenchRecord, Suite } from "./harness.ts";
+import { parseThreads, withThreads } from "./node-threads.ts";
 import { classifierSuite } from "./suites/classifier.ts";
 import { eighSuite } from "./suites/eigh.ts";
 import { fisherSuite } from "./suites/fisher.ts";
 import { gemmSuite } from "./suites/gemm.ts";
 import { trainSuite } from "./suites/train.ts";
-import { formatTable, isFailure, writeJsonAtomic } from "./util.ts";
+import { formatTable, isFailure, runMain, writeJsonAtomic } from "./util.ts";
 
 // ── Suite registry: one line per suite (add yours here, e.g. `eighSuite` from "./suites/eigh.ts"). ──
 const SUITES: readonly Suite[] = [gemmSuite, eighSuite, fisherSuite, trainSuite, classifierSuite];
@@ -24,6 +26,7 @@ interface Args {
   readonly smoke: boolean;
   readonly timeMs: number | undefined;
   readonly out: string;
+  readonly threads: number;
   readonly help: boolean;
 }
 
@@ -33,10 +36,12 @@ function parseArgs(argv: readonly string[]): Args {
   let timeMs: number | undefined;
   let out = join("results", "bench");
   let help = false;
+  let threads = 1;
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (arg === "--smoke") smoke = true;
     else if (arg === "--help" || arg === "-h") help = true;
+    else if (arg === "--threads") threads = parseThreads("bench", argv[++i]);
     else if (arg === "--time" || arg === "--out") {
       const value = argv[++i];
       if (value === undefined) throw new Error(`bench: ${arg} needs a value`);
@@ -48,12 +53,12 @@ function parseArgs(argv: readonly string[]): Args {
     } else if (arg.startsWith("--")) throw new Error(`bench: unknown option ${arg}`);
     else names.push(arg);
   }
-  return { names, smoke, timeMs, out, help };
+  return { names, smoke, timeMs, out, threads, help };
 }
 
 function usage(): string {
   const list = SUITES.map((s) => `  ${s.name.padEnd(8)} ${s.description}`).join("\n");
-  return `usage: pnpm bench <suite…|all> [--smoke] [--time MS] [--out DIR]\n\nsuites:\n${list}`;
+  return `usage: pnpm bench <suite…|all> [--smoke] [--time MS] [--out DIR] [--threads N]\n\nsuites:\n${list}`;
 }
 
 async function main(): Promise<number> {
@@ -70,10 +75,15 @@ async function main(): Promise<number> {
     console.error(`bench: unknown suite ${unknown.join(", ")}\n\n${usage()}`);
     return 2;
   }
+  return withThreads(args.threads, () => runSuites(selected as Suite[], args));
+}
+
+async function runSuites(selected: readonly Suite[], args: Args): Promise<number> {
   let failures = 0;
-  for (const suite of selected as Suite[]) {
+  for (const suite of selected) {
     const timeMs = args.timeMs ?? (args.smoke ? 20 : 1000);
-    console.log(`\n=== ${suite.name}: ${suite.description} (${args.smoke ? "smoke, " : ""}time ${timeMs} ms/case)`);
+    const mode = `${args.smoke ? "smoke, " : ""}${args.threads > 1 ? `${args.threads} threads, ` : ""}time ${timeMs} ms/case`;
+    console.log(`\n=== ${suite.name}: ${suite.description} (${mode})`);
     const loadBefore = loadavg()[0] as number;
     let records: BenchRecord[];
     try {
@@ -100,12 +110,4 @@ async function main(): Promise<number> {
   return failures > 0 ? 1 : 0;
 }
 
-main().then(
-  (code) => {
-    process.exitCode = code;
-  },
-  (err: unknown) => {
-    console.error(err instanceof Error ? err.message : err);
-    process.exitCode = 2;
-  },
-);
+runMain(main);

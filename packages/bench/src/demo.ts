@@ -29,6 +29,8 @@ import { DEFAULTS } from "./demo/defaults.ts";
 import { type ExperimentConfig, type RunResult, runOptimizer } from "./demo/experiment.ts";
 import { compareRuns, formatSummaryTable, lossPlots, writeTextAtomic } from "./demo/report.ts";
 import { OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from "./demo/trainer.ts";
+import { parseThreads, withThreads } from "./node-threads.ts";
+import { runMain } from "./util.ts";
 
 interface Args {
   optimizers: OptimizerName[];
@@ -49,6 +51,7 @@ interface Args {
   out: string | null;
   trainCount: number;
   paper: boolean;
+  threads: number;
   help: boolean;
 }
 
@@ -73,6 +76,7 @@ const USAGE = `usage: pnpm demo [flags]
   --seed N            initial weights, minibatch order and train/test split (default ${DEFAULTS.seed})
   --data DIR          read MNIST IDX files (train-images-idx3-ubyte[.gz], …) from DIR instead
   --out DIR           output folder (default results/demo-<date>)
+  --threads N         run gemm on N threads (linalg's opt-in wasm workers; default 1)
 `;
 
 function parseArgs(argv: readonly string[]): Args {
@@ -95,6 +99,7 @@ function parseArgs(argv: readonly string[]): Args {
     out: null,
     trainCount: DEFAULTS.trainCount,
     paper: false,
+    threads: 1,
     help: false,
   };
   const num = (flag: string, v: string | undefined, integer: boolean): number => {
@@ -194,6 +199,9 @@ function parseArgs(argv: readonly string[]): Args {
         if (v === undefined) throw new RangeError("demo: --out needs a directory");
         a.out = v;
         break;
+      case "--threads":
+        a.threads = parseThreads("demo", v);
+        break;
       default:
         throw new RangeError(`demo: unknown flag ${flag}\n\n${USAGE}`);
     }
@@ -221,12 +229,16 @@ function optimizerConfig(name: OptimizerName, a: Args): OptimizerConfig {
   return c;
 }
 
-function main(): number {
+async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (args.help) {
     console.log(USAGE);
     return 0;
   }
+  return withThreads(args.threads, () => run(args));
+}
+
+function run(args: Args): number {
   const started = new Date();
   const t0 = performance.now();
   const data: MnistSplit = args.data === null ? mnistPackageSplit(args.seed, args.trainCount) : readMnistIdx(args.data);
@@ -241,7 +253,8 @@ function main(): number {
     curveExamples: 2000,
   };
   const network = [...args.sizes, ...args.sizes.slice(0, -1).reverse()].join("-");
-  const machine = `${availableParallelism()} cores (${cpus()[0]?.model ?? "unknown CPU"}), Node ${process.version}`;
+  const threads = args.threads > 1 ? `, gemm on ${args.threads} threads` : "";
+  const machine = `${availableParallelism()} cores (${cpus()[0]?.model ?? "unknown CPU"}), Node ${process.version}${threads}`;
   console.log(`EKFAC demo: deep autoencoder ${network} on ${data.source}`);
   console.log(
     `batch ${args.batchSize}, ${args.epochs} epochs, seed ${args.seed}; ${machine}; load ${loadavg()[0]?.toFixed(1)}`,
@@ -287,9 +300,4 @@ function main(): number {
   return 0;
 }
 
-try {
-  process.exitCode = main();
-} catch (err) {
-  console.error(err instanceof Error ? err.message : err);
-  process.exitCode = 2;
-}
+runMain(main);

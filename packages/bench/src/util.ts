@@ -98,3 +98,16 @@ export function writeJsonAtomic(path: string, value: unknown): void {
   writeFileSync(tmp, `${JSON.stringify(value, null, 2)}\n`);
   renameSync(tmp, path);
 }
+
+/** Runs a CLI's async `main` and sets the exit code from it (2 with the message when it throws). */
+export function runMain(main: () => Promise<number>): void {
+  main().then(
+    (code) => {
+      process.exitCode = code;
+    },
+    (err: unknown) => {
+      console.error(err instanceof Error ? err.message : err);
+      process.exitCode = 2;
+    },
+  );
+}

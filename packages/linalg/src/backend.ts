@@ -2,22 +2,34 @@
  * Kernel backend selection: "wasm" (WebAssembly SIMD kernels generated at run time by this package:
  * float32 and float64 gemm and everything built on it, e.g. syrk, matmul and eigh), "js" (the
  * portable pure-JavaScript kernels), or "auto" (the default: wasm where the runtime validates and
- * compiles a SIMD module from bytes, else js, silently).
+ * compiles a SIMD module from bytes, else js, silently). Within wasm, `setWasmKernel` chooses the
+ * micro-kernels' multiply-add (relaxed-SIMD fused, or separate mul + add); `setThreads` opts in to
+ * worker threads. Which path a product takes is decided in internal/gemm-dispatch.ts.
  *
  * Both backends compute the same BLAS contract; they differ in rounding only: the wasm gemm
  * accumulates float32 products in float32 (forward error ≤ γ_k·|α||A||B| per entry, Higham,
  * "Accuracy and Stability of Numerical Algorithms", §3.5), the js kernel in double; float64 products
  * accumulate in double on both (f64x2 on wasm), as does eigh's float64 reduction (its symmetric
- * matrix-vector products run on wasm too). Small products (see `internal/gemm-kernel.ts`) stay on
- * js, where the copy into WebAssembly memory would cost more than it saves.
+ * matrix-vector products run on wasm too). The fused kernel rounds each multiply-add once where the
+ * hardware fuses, which keeps the bound but changes the bits, so it is reproducible per machine type,
+ * the unfused one everywhere. Small products (see internal/gemm-dispatch.ts) stay on js, where the
+ * copy into WebAssembly memory would cost more than it saves.
  */
 
-import { wasmGemmStats } from "./internal/wasm/gemm-wasm.ts";
+import {
+  setWasmKernelSetting,
+  type WasmKernel,
+  type WasmKernelSetting,
+  wasmGemmStats,
+  wasmKernel,
+  wasmKernelSetting,
+} from "./internal/wasm/instance.ts";
 import {
   activeBackend,
   type BackendName,
   type BackendSetting,
   backendSetting,
+  relaxedSimdSupport,
   setBackendSetting,
   wasmSupport,
 } from "./internal/wasm/runtime.ts";
@@ -29,7 +41,7 @@ import {
   threadCount,
 } from "./internal/wasm/threads.ts";
 
-export type { BackendName, BackendSetting };
+export type { BackendName, BackendSetting, WasmKernel, WasmKernelSetting };
 
 /**
  * Chooses the kernel backend. "wasm" throws an Error naming the reason when the runtime cannot run it
@@ -60,6 +72,40 @@ export function getBackendSetting(): BackendSetting {
 /** True when this runtime can run the wasm backend (SIMD validated and a module compiled from bytes). */
 export function wasmSupported(): boolean {
   return wasmSupport().ok;
+}
+
+/** True when this runtime can run the fused multiply-add kernels (relaxed SIMD, `f32x4.relaxed_madd`). */
+export function wasmFmaSupported(): boolean {
+  return relaxedSimdSupport().ok;
+}
+
+/**
+ * Chooses the multiply-add of the wasm micro-kernels. "auto" (the default): fused (relaxed SIMD
+ * `relaxed_madd`) where the runtime supports it, else separate mul + add. "mul-add": always separate,
+ * the same rounding on every machine — use it for results reproducible bit for bit across machines
+ * (`relaxed_madd` rounds once where the hardware fuses and twice where it does not, so a fused run
+ * is reproducible on one machine but not across machine types). "fma": always fused; throws an Error
+ * naming the reason where relaxed SIMD is unavailable (Node 20 needs
+ * `--experimental-wasm-relaxed-simd`). Throws while worker threads run (`setThreads(1)` first: the
+ * workers compiled the current variant). Takes effect at the next product.
+ */
+export function setWasmKernel(kernel: WasmKernelSetting): void {
+  if (kernel !== "auto" && kernel !== "fma" && kernel !== "mul-add") {
+    throw new TypeError(`setWasmKernel: kernel must be "auto", "fma" or "mul-add" (got ${JSON.stringify(kernel)})`);
+  }
+  if (kernel === "fma") {
+    const s = relaxedSimdSupport();
+    if (!s.ok) throw new Error(`setWasmKernel: the "fma" kernel is not available in this runtime: ${s.reason}`);
+  }
+  if (threadCount() > 1 && kernel !== wasmKernelSetting()) {
+    throw new Error("setWasmKernel: worker threads are running; call setThreads(1) before changing the kernel");
+  }
+  setWasmKernelSetting(kernel);
+}
+
+/** The multiply-add the wasm kernels use now ("auto" resolved); see `setWasmKernel`. */
+export function getWasmKernel(): WasmKernel {
+  return wasmKernel();
 }
 
 /** Diagnostics of the wasm backend's memory (for benchmarks' no-allocation checks). */

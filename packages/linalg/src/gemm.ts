@@ -3,12 +3,13 @@
  *
  * Three layers (after stdlib-js blas/base/sgemm): `gemm` validates matrices and views; `gemmStrided`
  * takes raw buffers with offsets and leading dimensions (BLAS's lda/ldb/ldc, row-major) and validates
- * them; `internal/gemm-kernel.ts` trusts its caller. β = 0 overwrites C, so NaN or Inf already in C
- * vanish, as in reference BLAS. C must not alias A or B: the check rejects any overlap of the typed
+ * them; `internal/gemm-dispatch.ts` trusts its caller and picks the backend kernel. β = 0 overwrites
+ * C, so NaN or Inf already in C vanish, as in reference BLAS. C must not alias A or B: the check rejects any overlap of the typed
  * arrays' memory (also a `subarray` of the same ArrayBuffer), even where the views themselves are disjoint.
  * The packing workspace is module-level and reused (see `gemmWorkspaceStats`).
  */
-import { gemmKernel, gemmWorkspace } from "./internal/gemm-kernel.ts";
+import { gemmUnchecked } from "./internal/gemm-dispatch.ts";
+import { gemmWorkspace } from "./internal/gemm-kernel.ts";
 import {
   allocate,
   assertMatrix,
@@ -73,7 +74,7 @@ export function gemm(
   if (sharesMemory(c.data, a.data) || sharesMemory(c.data, b.data)) {
     throw new RangeError(`${fn}: c must not share its buffer with a or b (the product would read overwritten values)`);
   }
-  gemmKernel(
+  gemmUnchecked(
     transA,
     transB,
     m,
@@ -165,7 +166,7 @@ export function gemmStrided(
   checkStored(fn, "b", b, offB, ldb, transB ? n : k, transB ? k : n);
   checkStored(fn, "c", c, offC, ldc, m, n);
   if (sharesMemory(c, a) || sharesMemory(c, b)) throw new RangeError(`${fn}: c must not share its buffer with a or b`);
-  gemmKernel(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);
+  gemmUnchecked(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);
   return c;
 }
 

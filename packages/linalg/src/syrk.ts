@@ -17,7 +17,7 @@
  * Cost: d·(d + NB)·k flops for k = N (≈ half of the 2·d²·k of gemm when d ≫ NB), plus the d²/2 copy.
  * No allocation (the gemm kernel's packing buffers are reused).
  */
-import { gemmKernel } from "./internal/gemm-kernel.ts";
+import { gemmUnchecked } from "./internal/gemm-dispatch.ts";
 import { assertMatrix, assertSameDtype, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
 
 /** Which Gram matrix {@link syrk} forms: of the columns (XᵀX, default) or of the rows (X·Xᵀ). */
@@ -59,7 +59,7 @@ export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options:
     const n = i0 + ib;
     // Block row i0 of C, columns 0 … n − 1: C[i0:i0+ib, 0:n] = α·op(X)[i0:i0+ib, :]·op(X)[0:n, :]ᵀ + β·C.
     if (trans) {
-      gemmKernel(
+      gemmUnchecked(
         true,
         false,
         ib,
@@ -78,7 +78,7 @@ export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options:
         ldc,
       );
     } else {
-      gemmKernel(
+      gemmUnchecked(
         false,
         true,
         ib,

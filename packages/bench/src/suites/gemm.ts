@@ -10,13 +10,18 @@
  *   with `dataSync()` so the result is really computed.
  * - tfjs on the `wasm` backend (XNNPACK, SIMD build), single thread, same timing. In Node 20 it
  *   loads its .wasm from a file-system path given to `setWasmPaths` (the package's dist folder).
- * Ours runs twice: on the default backend (`auto`: WebAssembly SIMD where supported) and forced to
- * the pure-JS backend (`setBackend("js")`); ratios are against the default.
+ * Ours runs on the default backend (`auto`: WebAssembly SIMD where supported, with the relaxed-SIMD
+ * fused multiply-add kernel where the runtime has it — Node 20 needs `--experimental-wasm-relaxed-simd`,
+ * e.g. `node --experimental-wasm-relaxed-simd --import tsx --conditions=@ekfac-ts/source
+ * packages/bench/src/cli.ts gemm`), forced to the pure-JS backend (`setBackend("js")`), and, when
+ * the default kernel is the fused one, forced to the unfused mul + add kernel (`setWasmKernel`); the
+ * impl column names the kernel that ran ("wasm fma" / "wasm mul-add"); ratios are against the default.
  * Every result is validated: no NaN, relative residual against ours ≤ 1e-4 (float32 accumulation
  * error on these sizes is ~1e-6), and ours against a float64 reference on sampled entries.
  * GFLOP/s = 2mnk / t. Also recorded: our packing workspace allocates nothing after warm-up.
  * At 1024³ (AB) ours also runs on 2 threads (`setThreads(2)`, Node worker_threads), float32 and
- * float64, against 1 thread; those rows' ratio_vs_ours is the speedup.
+ * float64, against 1 thread; those rows' ratio_vs_ours is the speedup. Under `--threads N` every row
+ * of ours runs on N threads (named in the impl column); the 1-vs-2-thread rows restore N afterwards.
  */
 import { createRequire } from "node:module";
 import { dirname } from "node:path";
@@ -24,10 +29,13 @@ import {
   gemm,
   gemmWorkspaceStats,
   getBackend,
+  getThreads,
+  getWasmKernel,
   type Matrix,
   Rng,
   setBackend,
   setThreads,
+  setWasmKernel,
   shutdownThreads,
   syrk,
   wasmWorkspaceStats,
@@ -128,8 +136,11 @@ async function threadRows(
   ctx: SuiteContext,
 ): Promise<BenchRecord[]> {
   const rows: BenchRecord[] = [];
+  const before = getThreads();
+  await shutdownThreads();
   const a64 = { rows: a.rows, cols: a.cols, data: Float64Array.from(a.data) };
   const b64 = { rows: b.rows, cols: b.cols, data: Float64Array.from(b.data) };
+  gemm(false, false, 1, a, b, 0, c);
   const single32 = timeIt(() => gemm(false, false, 1, a, b, 0, c), timing);
   const c64 = zeros(c.rows, c.cols, "float64");
   gemm(false, false, 1, a64, b64, 0, c64);
@@ -151,7 +162,7 @@ async function threadRows(
       rows.push({
         suite: SUITE,
         case: caseName,
-        impl: `ekfac-ts gemm wasm 2 threads (${dtype})`,
+        impl: `ekfac-ts gemm wasm ${getWasmKernel()} 2 threads (${dtype})`,
         shape,
         median_ms: t.medianMs,
         gflops: gf(t.medianMs),
@@ -164,8 +175,16 @@ async function threadRows(
     }
   } finally {
     await shutdownThreads();
+    if (before > 1) await setThreads(before, { spawn: spawnNodeWorker });
   }
   return rows;
+}
+
+/** The impl label of ours on the current backend: kernel variant and thread count. */
+function oursLabel(): string {
+  if (getBackend() !== "wasm") return "ekfac-ts gemm js (f32)";
+  const threads = getThreads();
+  return `ekfac-ts gemm wasm ${getWasmKernel()} (f32${threads > 1 ? `, ${threads} threads` : ""})`;
 }
 
 async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
@@ -199,7 +218,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       records.push({
         suite: SUITE,
         case: caseName,
-        impl: `ekfac-ts gemm ${getBackend()} (f32)`,
+        impl: oursLabel(),
         shape,
         median_ms: ours.medianMs,
         gflops: gf(ours.medianMs),
@@ -210,27 +229,47 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         allocations_after_warmup: allocAfter - allocBefore,
       });
 
-      // ours, forced to the pure-JS backend (when the default above was wasm)
-      if (getBackend() === "wasm") {
-        setBackend("js");
-        const cj = zeros(m, n, "float32");
-        gemm(tA, tB, 1, a, b, 0, cj);
-        const js = timeIt(() => gemm(tA, tB, 1, a, b, 0, cj), { ...timing, warmup: 0 });
-        setBackend("auto");
-        const jsFwd = sampledForwardError(tA, tB, a, b, cj, k, rng);
-        ctx.log(`  ${caseName}: ours (js) ${js.medianMs.toFixed(1)} ms`);
-        records.push({
+      // ours forced to another path: one row each, timed like the default above.
+      const forced = (impl: string, force: () => void, restore: () => void): BenchRecord => {
+        force();
+        const cf = zeros(m, n, "float32");
+        gemm(tA, tB, 1, a, b, 0, cf);
+        const t = timeIt(() => gemm(tA, tB, 1, a, b, 0, cf), { ...timing, warmup: 0 });
+        restore();
+        const err = sampledForwardError(tA, tB, a, b, cf, k, rng);
+        ctx.log(`  ${caseName}: ${impl} ${t.medianMs.toFixed(1)} ms`);
+        return {
           suite: SUITE,
           case: caseName,
-          impl: "ekfac-ts gemm js (f32)",
+          impl,
           shape,
-          median_ms: js.medianMs,
-          gflops: gf(js.medianMs),
-          ratio_vs_ours: ours.medianMs / js.medianMs,
-          check: `sampled fwd err ${jsFwd.toExponential(1)} ≤ (k+3)ε`,
-          ok: !hasNaN(cj.data) && jsFwd <= (k + 3) * 2 ** -23,
-          runs: js.runs,
-        });
+          median_ms: t.medianMs,
+          gflops: gf(t.medianMs),
+          ratio_vs_ours: ours.medianMs / t.medianMs,
+          check: `sampled fwd err ${err.toExponential(1)} ≤ (k+3)ε`,
+          ok: !hasNaN(cf.data) && err <= (k + 3) * 2 ** -23,
+          runs: t.runs,
+        };
+      };
+      // the pure-JS backend (when the default above was wasm)
+      if (getBackend() === "wasm") {
+        records.push(
+          forced(
+            "ekfac-ts gemm js (f32)",
+            () => setBackend("js"),
+            () => setBackend("auto"),
+          ),
+        );
+      }
+      // the unfused kernel (when the default above was the fused one, single-threaded)
+      if (getBackend() === "wasm" && getWasmKernel() === "fma" && getThreads() === 1) {
+        records.push(
+          forced(
+            "ekfac-ts gemm wasm mul-add (f32)",
+            () => setWasmKernel("mul-add"),
+            () => setWasmKernel("auto"),
+          ),
+        );
       }
 
       // ours on 2 threads (this thread + 1 worker; 1024³ AB only), float32 and float64, vs 1 thread

@@ -34,7 +34,7 @@
  * ≈ 4n³/3 flops in total without deflation, much less with it (e.g. low-rank covariance matrices).
  * Memory: three n×n float64 buffers plus O(n).
  */
-import { gemmKernel } from "./gemm-kernel.ts";
+import { gemmUnchecked } from "./gemm-dispatch.ts";
 import { RotationLog, tridiagonalQRKernel } from "./symmetric-eigen.ts";
 
 const EPS = 2 ** -52;
@@ -341,8 +341,8 @@ function merge(lo: number, n1: number, n2: number, b: number, d: Float64Array, w
     // New eigenvectors: top rows from columns of types 1–2, bottom rows from types 2–3.
     const k12 = k1 + k2;
     const k23 = K - k1;
-    gemmKernel(false, false, n1, K, k12, 1, s, 0, N, u, 0, K, 0, y, base, n);
-    gemmKernel(false, false, n2, K, k23, 1, s, n1 * N + k1, N, u, k1 * K, K, 0, y, base + n1 * n, n);
+    gemmUnchecked(false, false, n1, K, k12, 1, s, 0, N, u, 0, K, 0, y, base, n);
+    gemmUnchecked(false, false, n2, K, k23, 1, s, n1 * N + k1, N, u, k1 * K, K, 0, y, base + n1 * n, n);
   }
   for (let r = 0; r < N; r++) {
     const o = base + r * n;

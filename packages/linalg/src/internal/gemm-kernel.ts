@@ -1,7 +1,7 @@
 /**
- * Unchecked gemm kernel: C = α·op(A)·op(B) + β·C on raw row-major strided buffers (the caller
- * validated every index). op(A) is m×k, op(B) is k×n, C is m×n; element (i, j) of a stored matrix X
- * lives at `x[offX + i·ldX + j]`.
+ * The JavaScript gemm kernels: C = α·op(A)·op(B) + β·C on raw row-major strided buffers described by
+ * a `GemmArgs` (gemm-args.ts; the caller validated every index). They only compute: which of them (or
+ * gemv, or wasm) runs a product is decided in gemm-dispatch.ts.
  *
  * Source: the GotoBLAS / BLIS layered algorithm (Goto & van de Geijn, "Anatomy of high-performance
  * matrix multiplication", ACM TOMS 34(3), 2008; Van Zee & van de Geijn, "BLIS", TOMS 41(3), 2015):
@@ -21,9 +21,8 @@
  * double precision (a float32 C is rounded once per KC block, when the tile is added back). Tile
  * shape 8×4 and KC = 384, MC = 64 were chosen by measurement in V8 (4×4, 4×8, 6×4, 2×8, 3×4, … were
  * within 10 %; 8×4 and 6×4 were best; KC from 128 to 512 within noise). Block sizes are balanced
- * (k = 784 runs as 2 × 392, not 384 + 384 + 16). Small products (m·n·k < SMALL_WORK) skip packing: a
- * dot-product loop in double is cheaper there and is equally accurate. Products with one row or one
- * column go to the gemv kernel (an 8×4 tile would be 7/8 or 3/4 padding).
+ * (k = 784 runs as 2 × 392, not 384 + 384 + 16). `gemmSmall`, for small products (see SMALL_WORK), skips
+ * packing: a dot-product loop in double is cheaper there and is equally accurate.
  *
  * Cost: 2mnk flops; packing moves mk·⌈n/NC⌉ + kn elements. Workspace: ⌈MC/MR⌉·MR·KC + KC·⌈NC/NR⌉·NR
  * doubles at most (≈ 0.13 MB + 4 MB), module-level, grown on demand and reused: after the first call
@@ -31,16 +30,13 @@
  * vanish); α = 0 or k = 0 only scales C (A and B are not read).
  */
 import type { FloatArray } from "../matrix.ts";
-import { gemvKernel } from "./gemv-kernel.ts";
-import { tryGemmWasm } from "./wasm/gemm-wasm.ts";
+import type { GemmArgs } from "./gemm-args.ts";
 
 const MR = 8;
 const NR = 4;
 const KC = 384;
 const MC = 64;
 const NC = 4096;
-/** Below this many multiply-adds the packed path costs more than it saves. */
-export const SMALL_WORK = 16 * 16 * 16;
 
 let packA = new Float64Array(0);
 let packB = new Float64Array(0);
@@ -67,42 +63,8 @@ function ensureWorkspace(lenA: number, lenB: number): void {
   }
 }
 
-/** C = α·op(A)·op(B) + β·C; dispatches to the packed or the small kernel. */
-export function gemmKernel(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: FloatArray,
-  offA: number,
-  lda: number,
-  b: FloatArray,
-  offB: number,
-  ldb: number,
-  beta: number,
-  c: FloatArray,
-  offC: number,
-  ldc: number,
-): void {
-  // wasm backend dispatch (float32, big enough, backend "wasm"/"auto"): see internal/wasm/gemm-wasm.ts
-  if (tryGemmWasm(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc)) return;
-  if (m === 1 && n * k >= SMALL_WORK) {
-    // One row: cᵀ = α·op(B)ᵀ·op(A)[0, :]ᵀ + β·cᵀ, a gemv with B (n×k when transB, else k×n).
-    gemvKernel(!transB, n, k, alpha, b, offB, ldb, a, offA, transA ? lda : 1, beta, c, offC, 1);
-  } else if (n === 1 && m * k >= SMALL_WORK) {
-    // One column: c = α·op(A)·op(B)[:, 0] + β·c.
-    gemvKernel(transA, m, k, alpha, a, offA, lda, b, offB, transB ? 1 : ldb, beta, c, offC, ldc);
-  } else if (m * n * k < SMALL_WORK) {
-    gemmSmall(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);
-  } else {
-    gemmBlocked(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);
-  }
-}
-
 /** C ← β·C, with β = 0 writing exact zeros (so NaN/Inf in C vanish). */
-function scaleC(m: number, n: number, beta: number, c: FloatArray, offC: number, ldc: number): void {
+export function scaleC(m: number, n: number, beta: number, c: FloatArray, offC: number, ldc: number): void {
   if (beta === 1) return;
   for (let i = 0; i < m; i++) {
     const ci = offC + i * ldc;
@@ -112,24 +74,8 @@ function scaleC(m: number, n: number, beta: number, c: FloatArray, offC: number,
 }
 
 /** Unpacked kernel for small products: each C[i, j] is one dot product accumulated in double. */
-export function gemmSmall(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: FloatArray,
-  offA: number,
-  lda: number,
-  b: FloatArray,
-  offB: number,
-  ldb: number,
-  beta: number,
-  c: FloatArray,
-  offC: number,
-  ldc: number,
-): void {
+export function gemmSmall(g: Readonly<GemmArgs>): void {
+  const { transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc } = g;
   if (alpha === 0 || k === 0) {
     scaleC(m, n, beta, c, offC, ldc);
     return;
@@ -158,24 +104,8 @@ export function gemmSmall(
 }
 
 /** The packed, cache-blocked kernel (see the file header). */
-export function gemmBlocked(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: FloatArray,
-  offA: number,
-  lda: number,
-  b: FloatArray,
-  offB: number,
-  ldb: number,
-  beta: number,
-  c: FloatArray,
-  offC: number,
-  ldc: number,
-): void {
+export function gemmBlocked(g: Readonly<GemmArgs>): void {
+  const { transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc } = g;
   scaleC(m, n, beta, c, offC, ldc);
   if (alpha === 0 || k === 0 || m === 0 || n === 0) return;
   // Balanced blocks: k = 784 runs as 2 × 392 rather than 384 + 384 + 16, whose thin last block would

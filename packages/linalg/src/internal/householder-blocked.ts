@@ -41,9 +41,9 @@
  * unblocked kernel); the syr2k is done by gemm on block rows; dlarft's triangular products and
  * dlarfb's T·X become full gemms over the zero-padded reflectors / T (more flops, far faster kernel).
  */
-import { gemmKernel } from "./gemm-kernel.ts";
+import { gemmUnchecked } from "./gemm-dispatch.ts";
 import { householderRow, tridiagonalizeKernel } from "./symmetric-eigen.ts";
-import { axpy2Wasm, dot2Wasm, gemmWasmBytes64, releaseResident, reserveResident, symv4Wasm } from "./wasm/gemm-wasm.ts";
+import { axpy2Wasm, dot2Wasm, gemmWasmBytes64, releaseResident, reserveResident, symv4Wasm } from "./wasm/resident.ts";
 
 /** Rows per panel (nb) and the size below which the unblocked kernel finishes (LAPACK's nx). */
 export const TRD_BLOCK = 32;
@@ -199,7 +199,7 @@ function reducePanels(
     for (let r0 = 0; r0 < lo; r0 += SYR2K_ROWS) {
       const r1 = Math.min(lo, r0 + SYR2K_ROWS);
       // C[r0:r1, 0:r1] −= [U;W][:, r0:r1]ᵀ · [W;U][:, 0:r1]
-      gemmKernel(
+      gemmUnchecked(
         true,
         false,
         r1 - r0,
@@ -391,7 +391,7 @@ function applyQBlocks(
       for (let c = j; c < len; c++) scratch[dst + c] = 0;
     }
     // G = Uᵀ U (k × k, inner len) as a gemm: the Gram matrix of the reflectors (zeros past each support).
-    gemmKernel(false, true, k, k, len, 1, scratch, utOff, len, scratch, utOff, len, 0, scratch, gOff, kb);
+    gemmUnchecked(false, true, k, k, len, 1, scratch, utOff, len, scratch, utOff, len, 0, scratch, gOff, kb);
     // T (k × k, upper): T[q][q] = β_q, T[0:q, q] = −β_q T[0:q, 0:q] G[0:q, q]  (O(k³), small).
     for (let q = 0; q < k; q++) {
       const bq = beta[b0 + q] as number;
@@ -405,10 +405,10 @@ function applyQBlocks(
       for (let r = q + 1; r < k; r++) scratch[tOff + r * kb + q] = 0;
     }
     // X = Uᵀ V[0:len, :]   (k × cols)
-    gemmKernel(false, false, k, cols, len, 1, scratch, utOff, len, v, 0, ldv, 0, scratch, xOff, cols);
+    gemmUnchecked(false, false, k, cols, len, 1, scratch, utOff, len, v, 0, ldv, 0, scratch, xOff, cols);
     // Y = Tᵀ X (a gemm over the full k × k T, zeros below its diagonal: 2k²·cols flops, on the fast kernel).
-    gemmKernel(true, false, k, cols, k, 1, scratch, tOff, kb, scratch, xOff, cols, 0, scratch, yOff, cols);
+    gemmUnchecked(true, false, k, cols, k, 1, scratch, tOff, kb, scratch, xOff, cols, 0, scratch, yOff, cols);
     // V[0:len, :] −= U X
-    gemmKernel(true, false, len, cols, k, -1, scratch, utOff, len, scratch, yOff, cols, 1, v, 0, ldv);
+    gemmUnchecked(true, false, len, cols, k, -1, scratch, utOff, len, scratch, yOff, cols, 1, v, 0, ldv);
   }
 }

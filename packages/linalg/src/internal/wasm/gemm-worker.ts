@@ -10,7 +10,10 @@
  * first (views are rebuilt only when the memory has grown).
  */
 import type { FloatArray } from "../../matrix.ts";
-import { gemmColumns, geometryOf, type Instance, instantiateKernels } from "./gemm-wasm.ts";
+import { newGemmArgs } from "../gemm-args.ts";
+import { geometryOf } from "./codegen.ts";
+import { gemmColumns } from "./driver.ts";
+import { type Instance, instantiateKernels } from "./instance.ts";
 import type { WasmMemory } from "./runtime.ts";
 
 interface WorkerScope {
@@ -52,6 +55,9 @@ let ctrl: Int32Array | null = null;
 let v32 = new Float32Array(0);
 let v64 = new Float64Array(0);
 
+/** The task's operands, as views of the shared memory. */
+const args = newGemmArgs();
+
 function run(t: GemmTask): void {
   const inst = kernels as Instance;
   const buf = inst.memory.buffer;
@@ -60,30 +66,18 @@ function run(t: GemmTask): void {
     v64 = new Float64Array(buf);
   }
   const w: FloatArray = t.f64 ? v64 : v32;
-  const g = geometryOf(t.f64);
-  const macro = t.f64 ? inst.macro64 : inst.macro;
-  gemmColumns(
-    g,
-    macro,
-    t.transA,
-    t.transB,
-    t.m,
-    t.j0,
-    t.j1,
-    t.k,
-    t.alpha,
-    w,
-    t.sA,
-    t.lda,
-    w,
-    t.sB,
-    t.ldb,
-    w,
-    t.cOff,
-    t.ldw,
-    t.aOff,
-    t.bOff,
-  );
+  args.transA = t.transA;
+  args.transB = t.transB;
+  args.m = t.m;
+  args.k = t.k;
+  args.alpha = t.alpha;
+  args.a = w;
+  args.offA = t.sA;
+  args.lda = t.lda;
+  args.b = w;
+  args.offB = t.sB;
+  args.ldb = t.ldb;
+  gemmColumns(geometryOf(t.f64), t.f64 ? inst.macro64 : inst.macro, args, t.j0, t.j1, w, t.cOff, t.ldw, t.aOff, t.bOff);
 }
 
 scope.addEventListener("message", (event) => {

@@ -9,7 +9,10 @@
  * Detection (once, cached): `WebAssembly.validate` on a tiny module using v128 and f32x4 ops, then a
  * synchronous `new WebAssembly.Module(bytes)` of that module, since runtimes that forbid run-time
  * compilation (CSP without 'wasm-unsafe-eval', some edge workers) throw there, not in `validate`.
- * Cost: one validation and one compile of a ~60-byte module on first use.
+ * Relaxed SIMD (the fused multiply-add kernels) is detected separately and the same way, on a module
+ * using `f32x4.relaxed_madd` (`relaxedSimdSupport`): on by default in current V8 (Chromium, Deno 2,
+ * Node ≥ 22), behind `--experimental-wasm-relaxed-simd` on Node 20.
+ * Cost: one validation and one compile of a ~60-byte module on first use (each).
  */
 import { Code, encodeModule, ValType } from "./encoder.ts";
 
@@ -38,35 +41,52 @@ export interface WasmSupport {
   readonly reason: string;
 }
 
-/** (func (param i32) (v128.store (local.get 0) (f32x4.add (f32x4.mul (v128.load …) (f32x4.splat 1.0)) …))) */
-function probeModule(): Uint8Array {
-  const body = new Code()
-    .get(0)
-    .get(0)
-    .v128Load()
-    .f32Const(1)
-    .f32x4Splat()
-    .f32x4Mul()
-    .get(0)
-    .v128Load32Splat(16)
-    .f32x4Add()
-    .v128Store();
+/** A module of one function `probe(i32)` with the given body over an exported memory. */
+function probeModule(body: Code): Uint8Array {
   return encodeModule({ minPages: 1, export: "memory" }, [
     { name: "probe", params: [ValType.i32], results: [], locals: [], body },
   ]);
 }
 
-function detect(): WasmSupport {
-  const ns = wasmNamespace();
-  if (!ns) return { ok: false, reason: "globalThis.WebAssembly is not defined" };
+/** Validates `bytes` (else `unsupported`) and compiles them synchronously (else the compile error). */
+function probe(ns: WasmNamespace, bytes: Uint8Array, unsupported: string): WasmSupport {
   try {
-    const bytes = probeModule();
-    if (!ns.validate(bytes)) return { ok: false, reason: "WebAssembly SIMD (v128, f32x4) is not supported" };
+    if (!ns.validate(bytes)) return { ok: false, reason: unsupported };
     new ns.Module(bytes);
   } catch (e) {
     return { ok: false, reason: `compiling WebAssembly from bytes failed (${e instanceof Error ? e.message : e})` };
   }
   return { ok: true, reason: "" };
+}
+
+/** SIMD: (v128.store (local.get 0) (f32x4.add (f32x4.mul (v128.load …) (f32x4.splat 1.0)) (v128.load32_splat …))) */
+function detect(): WasmSupport {
+  const ns = wasmNamespace();
+  if (!ns) return { ok: false, reason: "globalThis.WebAssembly is not defined" };
+  const body = new Code().get(0).get(0).v128Load().f32Const(1).f32x4Splat().f32x4Mul();
+  body.get(0).v128Load32Splat(16).f32x4Add().v128Store();
+  return probe(ns, probeModule(body), "WebAssembly SIMD (v128, f32x4) is not supported");
+}
+
+/** Relaxed SIMD: (v128.store (local.get 0) (f32x4.relaxed_madd (v128.load …) (v128.load …) (v128.load …))) */
+function detectRelaxed(): WasmSupport {
+  const base = wasmSupport();
+  if (!base.ok) return base;
+  const body = new Code().get(0).get(0).v128Load().get(0).v128Load(16).get(0).v128Load(32);
+  body.f32x4RelaxedMadd().v128Store();
+  return probe(
+    wasmNamespace() as WasmNamespace,
+    probeModule(body),
+    "relaxed SIMD (f32x4.relaxed_madd) is not supported (Node 20: --experimental-wasm-relaxed-simd)",
+  );
+}
+
+let relaxed: WasmSupport | null = null;
+
+/** Whether the fused multiply-add kernels can run here (implies `wasmSupport().ok`). */
+export function relaxedSimdSupport(): WasmSupport {
+  if (relaxed === null) relaxed = detectRelaxed();
+  return relaxed;
 }
 
 let detector: () => WasmSupport = detect;
@@ -81,6 +101,7 @@ export function wasmSupport(): WasmSupport {
 export function setWasmDetectorForTesting(fn: (() => WasmSupport) | null): void {
   detector = fn ?? detect;
   support = null;
+  relaxed = null;
 }
 
 /** A gemm backend: WebAssembly SIMD kernels, or the portable JavaScript kernels. */

@@ -24,14 +24,10 @@
  * Memory: A, B, C̃ and one Ã + B̃ block per thread, in the shared memory (at most 1 GiB).
  */
 import type { FloatArray } from "../../matrix.ts";
-import {
-  gemmColumns,
-  geometryOf,
-  kernelWorkspace,
-  setThreadedGemm,
-  useSharedMemory,
-  wasmGemmStats,
-} from "./gemm-wasm.ts";
+import { type GemmArgs, newGemmArgs } from "../gemm-args.ts";
+import { geometryOf } from "./codegen.ts";
+import { gemmColumns, loadC, storeC } from "./driver.ts";
+import { countCall, ensureBytes, kernels, memoryView, useSharedMemory, wasmGemmStats } from "./instance.ts";
 import { type WasmMemory, wasmNamespace, wasmSupport } from "./runtime.ts";
 
 /** What the worker factory returns: the part of a web `Worker` the pool uses. */
@@ -93,7 +89,7 @@ function waitFor(w: ThreadWorker, type: string, ms: number): Promise<void> {
   });
 }
 
-/** Starts T − 1 workers over a new shared memory and installs the threaded gemm (see the header). */
+/** Starts T − 1 workers over a new shared memory; from then on gemm-dispatch.ts sends big products to `gemmThreaded`. */
 export async function startThreads(total: number, spawn: SpawnWorker): Promise<void> {
   await stopThreads();
   if (total <= 1) return;
@@ -132,12 +128,10 @@ export async function startThreads(total: number, spawn: SpawnWorker): Promise<v
   }
   workers = started;
   ctrl = control;
-  setThreadedGemm(gemmThreaded);
 }
 
 /** Terminates the workers and returns the kernels to a private memory. */
 export async function stopThreads(): Promise<void> {
-  setThreadedGemm(null);
   const old = workers;
   workers = [];
   ctrl = null;
@@ -160,30 +154,22 @@ function copyIn(x: FloatArray, off: number, ld: number, rows: number, cols: numb
   }
 }
 
-function gemmThreaded(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: FloatArray,
-  offA: number,
-  lda: number,
-  b: FloatArray,
-  offB: number,
-  ldb: number,
-  beta: number,
-  c: FloatArray,
-  offC: number,
-  ldc: number,
-): boolean {
+/** This thread's share: op(A) and op(B) as copied into the shared memory (rows as stored). */
+const copied: GemmArgs = newGemmArgs();
+
+/**
+ * Runs the product on all threads and returns true, or returns false (nothing done) when it is too
+ * small, has too few column panels, or would not fit the shared memory; false also when no workers
+ * run. The caller (gemm-dispatch.ts) then runs it single-threaded.
+ */
+export function gemmThreaded(g: Readonly<GemmArgs>): boolean {
+  const { transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, c } = g;
   const control = ctrl;
   const T = workers.length + 1;
   if (control === null || m * n * k < THREAD_MIN_WORK) return false;
   const f64 = c instanceof Float64Array;
-  const g = geometryOf(f64);
-  const { MR: mr, NR: nr, size } = g;
+  const geom = geometryOf(f64);
+  const { MR: mr, NR: nr, size } = geom;
   const panels = Math.ceil(n / nr);
   if (panels < 2 * T) return false;
   const rowsA = transA ? k : m;
@@ -192,31 +178,24 @@ function gemmThreaded(
   const colsB = transB ? k : n;
   const mp = Math.ceil(m / mr) * mr;
   const ldw = panels * nr;
-  const kPad = Math.min(k, g.KC);
-  const aBlock = round8(Math.min(mp, Math.ceil(g.MC / mr) * mr) * kPad);
-  const perThread = aBlock + round8(Math.min(ldw, g.NC) * kPad);
+  const kPad = Math.min(k, geom.KC);
+  const aBlock = round8(Math.min(mp, Math.ceil(geom.MC / mr) * mr) * kPad);
+  const perThread = aBlock + round8(Math.min(ldw, geom.NC) * kPad);
   const sA = 0;
   const sB = round8(rowsA * colsA);
   const cOff = sB + round8(rowsB * colsB);
   const ws0 = cOff + round8(mp * ldw);
   // Past the shared memory's cap (copies of A and B included) stay on the single-threaded path.
   if ((ws0 + T * perThread) * size > SHARED_MAX_PAGES * 65536) return false;
-  const { w, inst } = kernelWorkspace(size, ws0 + T * perThread);
+  const inst = kernels();
+  ensureBytes(inst, (ws0 + T * perThread) * size);
+  const w = memoryView(size);
   const macro = f64 ? inst.macro64 : inst.macro;
+  countCall();
 
   copyIn(a, offA, lda, rowsA, colsA, w, sA);
   copyIn(b, offB, ldb, rowsB, colsB, w, sB);
-  if (beta === 0) w.fill(0, cOff, cOff + mp * ldw);
-  else {
-    for (let i = 0; i < m; i++) {
-      const src = offC + i * ldc;
-      const dst = cOff + i * ldw;
-      if (beta === 1) for (let j = 0; j < n; j++) w[dst + j] = c[src + j] as number;
-      else for (let j = 0; j < n; j++) w[dst + j] = beta * (c[src + j] as number);
-      if (ldw > n) w.fill(0, dst + n, dst + ldw);
-    }
-    if (mp > m) w.fill(0, cOff + m * ldw, cOff + mp * ldw);
-  }
+  loadC(g, mp, w, cOff, ldw, -1);
 
   Atomics.store(control, 0, 0);
   Atomics.store(control, 1, 0);
@@ -256,28 +235,18 @@ function gemmThreaded(
     }
     p0 = p1;
   }
-  gemmColumns(
-    g,
-    macro,
-    transA,
-    transB,
-    m,
-    mine0,
-    mine1,
-    k,
-    alpha,
-    w,
-    sA,
-    colsA,
-    w,
-    sB,
-    colsB,
-    w,
-    cOff,
-    ldw,
-    ws0,
-    ws0 + aBlock,
-  );
+  copied.transA = transA;
+  copied.transB = transB;
+  copied.m = m;
+  copied.k = k;
+  copied.alpha = alpha;
+  copied.a = w;
+  copied.offA = sA;
+  copied.lda = colsA;
+  copied.b = w;
+  copied.offB = sB;
+  copied.ldb = colsB;
+  gemmColumns(geom, macro, copied, mine0, mine1, w, cOff, ldw, ws0, ws0 + aBlock);
   // Wait for the workers; a generous deadline (0.05 GFLOP/s) so that a dead worker cannot hang the caller.
   const deadline = Date.now() + 10000 + (2 * m * n * k) / 5e7;
   for (;;) {
@@ -287,11 +256,6 @@ function gemmThreaded(
     Atomics.wait(control, 0, done, 1000);
   }
   if (Atomics.load(control, 1) !== 0) throw new Error("gemm: a worker thread failed (see setThreads)");
-
-  for (let i = 0; i < m; i++) {
-    const src = cOff + i * ldw;
-    const dst = offC + i * ldc;
-    for (let j = 0; j < n; j++) c[dst + j] = w[src + j] as number;
-  }
+  storeC(g, w, cOff, ldw, -1);
   return true;
 }

@@ -1,0 +1,331 @@
+/**
+ * The wasm gemm driver and packing: C = α·op(A)·op(B) + β·C (a `GemmArgs`, see ../gemm-args.ts) with
+ * the blocked loops and packing in JavaScript and the macro-kernel in WebAssembly (codegen.ts).
+ *
+ * Source: the GotoBLAS / BLIS layered algorithm (Goto & van de Geijn, "Anatomy of high-performance
+ * matrix multiplication", ACM TOMS 34(3), 2008, §4 and Fig. 8; Van Zee & van de Geijn, "BLIS",
+ * TOMS 41(3), 2015, Fig. 2):
+ *
+ *   for jc in steps of NC over n        B̃ = op(B)[pc:pc+kc, jc:jc+nc]  packed in NR-wide panels (JS)
+ *     for pc in steps of KC over k      Ã = op(A)[ic:ic+mc, pc:pc+kc]  packed in MR-tall panels (JS)
+ *       for ic in steps of MC over m
+ *         macro-kernel (WASM): for jr, ir: C̃[MR×NR tile] += α · Ã_panel · B̃_panel
+ *
+ * Memory (instance.ts): one WebAssembly.Memory, laid out per call as [resident region | C̃ | Ã | B̃].
+ * JS typed arrays cannot be seen by WASM, so the operands are copied in: packing writes straight from
+ * the caller's arrays into the wasm memory (pack = copy), and C goes in once (scaled by β) and out
+ * once. A C inside the resident region (resident.ts) moves to and from C̃ by copyWithin (memmove).
+ * The blocked loops (`gemmColumns`) also run on worker threads over a shared memory, each on a range
+ * of C's columns (see threads.ts).
+ *
+ * Deviations from the JS kernel: float32 products accumulate in float32 (forward error ≤
+ * γ_k·|α||A||B| + rounding of β·C, Higham, "Accuracy and Stability of Numerical Algorithms", §3.5)
+ * where the JS kernel accumulates in double; float64 accumulates in double like the JS kernel (same
+ * bound with ε = 2⁻⁵³, different summation order). With the fused kernel variant the multiply-add
+ * rounds once instead of twice, which only tightens the bound. C̃ is padded to ⌈m/MR⌉·MR rows by
+ * ⌈n/NR⌉·NR columns and k to a multiple of U (zeros in Ã and B̃), so the kernel has no edge cases.
+ * Blocks are balanced as in the JS kernel.
+ *
+ * Cost: 2mnk flops; copies mk·⌈n/NC⌉ + kn + 2mn elements. Memory: (⌈m/MR⌉MR·⌈n/NR⌉NR + MC·KC +
+ * KC·NC) elements at most, grown on demand and reused (no allocation after warm-up at a given size).
+ */
+import type { FloatArray } from "../../matrix.ts";
+import type { GemmArgs } from "../gemm-args.ts";
+import { scaleC } from "../gemm-kernel.ts";
+import { type Geometry, geometryOf, type MacroKernel, U } from "./codegen.ts";
+import { countCall, ensureBytes, kernels, memoryView, reservedBytes } from "./instance.ts";
+
+/** Splits `len` into ⌈len/max⌉ near-equal blocks, each rounded up to a multiple of `unit`. */
+function balanced(len: number, max: number, unit: number): number {
+  return Math.ceil(Math.ceil(len / Math.ceil(len / max)) / unit) * unit;
+}
+
+/**
+ * C = α·op(A)·op(B) + β·C on the wasm kernel (see the file header): the float64 kernel when C is a
+ * Float64Array, else the float32 one. A and B may be either type (packing converts to C's type).
+ */
+export function gemmWasm(g: Readonly<GemmArgs>): void {
+  const { m, n, k, alpha, beta, c, offC, ldc } = g;
+  const inst = kernels();
+  countCall();
+  if (m === 0 || n === 0) return;
+  if (alpha === 0 || k === 0) {
+    scaleC(m, n, beta, c, offC, ldc);
+    return;
+  }
+  const geom = geometryOf(c instanceof Float64Array);
+  const { MR: mr, NR: nr, size } = geom;
+  const mp = Math.ceil(m / mr) * mr;
+  const ldw = Math.ceil(n / nr) * nr;
+  const kStep = Math.ceil(k / Math.ceil(k / geom.KC));
+  const kPad = Math.ceil(kStep / U) * U;
+  const mStep = balanced(m, geom.MC, mr);
+  const nStep = Math.min(balanced(n, geom.NC, nr), ldw);
+  const cOff = reservedBytes() / size;
+  const aOff = cOff + mp * ldw;
+  const bOff = aOff + mStep * kPad;
+  ensureBytes(inst, (bOff + nStep * kPad) * size);
+  const w = memoryView(size);
+  const macro = size === 8 ? inst.macro64 : inst.macro;
+  // C in wasm memory already (a resident region): rows move by copyWithin (memmove, no allocation).
+  const cIn = c.buffer === w.buffer && c.BYTES_PER_ELEMENT === size ? c.byteOffset / size + offC : -1;
+  loadC(g, mp, w, cOff, ldw, cIn);
+  gemmColumns(geom, macro, g, 0, n, w, cOff, ldw, aOff, bOff);
+  storeC(g, w, cOff, ldw, cIn);
+}
+
+/**
+ * C̃ = β·C into w[cOff…] (leading dimension ldw ≥ n, mp ≥ m rows), padding zeroed (never read back,
+ * but keeps denormal/NaN junk out of the arithmetic). `cIn` ≥ 0: C itself lives in `w` at that
+ * element offset (the resident region). Shared by `gemmWasm` and the threaded driver.
+ */
+export function loadC(g: Readonly<GemmArgs>, mp: number, w: FloatArray, cOff: number, ldw: number, cIn: number): void {
+  const { m, n, beta, c, offC, ldc } = g;
+  for (let i = 0; i < m; i++) {
+    const src = offC + i * ldc;
+    const dst = cOff + i * ldw;
+    if (beta === 0) w.fill(0, dst, dst + n);
+    else if (beta === 1 && cIn >= 0) w.copyWithin(dst, cIn + i * ldc, cIn + i * ldc + n);
+    else if (beta === 1) for (let j = 0; j < n; j++) w[dst + j] = c[src + j] as number;
+    else for (let j = 0; j < n; j++) w[dst + j] = beta * (c[src + j] as number);
+    if (ldw > n) w.fill(0, dst + n, dst + ldw);
+  }
+  if (mp > m) w.fill(0, cOff + m * ldw, cOff + mp * ldw);
+}
+
+/** C = C̃ (the m×n part of w[cOff…]); plain loops, not set(subarray): no per-row view objects. */
+export function storeC(g: Readonly<GemmArgs>, w: FloatArray, cOff: number, ldw: number, cIn: number): void {
+  const { m, n, c, offC, ldc } = g;
+  for (let i = 0; i < m; i++) {
+    const src = cOff + i * ldw;
+    const dst = offC + i * ldc;
+    if (cIn >= 0) w.copyWithin(cIn + i * ldc, src, src + n);
+    else for (let j = 0; j < n; j++) c[dst + j] = w[src + j] as number;
+  }
+}
+
+/**
+ * The blocked loops over columns [j0, j1) of C̃ (at w[cOff], leading dimension ldw, padded as in
+ * `gemmWasm`): B̃ packed at w[bOff], Ã at w[aOff], `macro` on each block. Reads op(A), op(B), m, k and
+ * α from `g` (not C). Shared by `gemmWasm` and the threaded driver, whose threads each take a range of
+ * NR-panels (j0 a multiple of NR).
+ */
+export function gemmColumns(
+  geom: Geometry,
+  macro: MacroKernel,
+  g: Readonly<GemmArgs>,
+  j0: number,
+  j1: number,
+  w: FloatArray,
+  cOff: number,
+  ldw: number,
+  aOff: number,
+  bOff: number,
+): void {
+  const { transA, transB, m, k, alpha, a, offA, lda, b, offB, ldb } = g;
+  const { MR: mr, NR: nr, size } = geom;
+  const kStep = Math.ceil(k / Math.ceil(k / geom.KC));
+  const mStep = balanced(m, geom.MC, mr);
+  const nStep = balanced(j1 - j0, geom.NC, nr);
+  for (let jc = j0; jc < j1; jc += nStep) {
+    const nc = Math.min(nStep, j1 - jc);
+    const nPanels = Math.ceil(nc / nr);
+    for (let pc = 0; pc < k; pc += kStep) {
+      const kc = Math.min(kStep, k - pc);
+      const kcp = Math.ceil(kc / U) * U;
+      if (nr === 8) packB8(transB, b, offB, ldb, pc, kc, kcp, jc, nc, w, bOff);
+      else packB4(transB, b, offB, ldb, pc, kc, kcp, jc, nc, w, bOff);
+      for (let ic = 0; ic < m; ic += mStep) {
+        const mc = Math.min(mStep, m - ic);
+        packA(transA, a, offA, lda, ic, mc, pc, kc, kcp, w, aOff);
+        macro(
+          Math.ceil(mc / mr),
+          nPanels,
+          kcp / U,
+          aOff * size,
+          bOff * size,
+          (cOff + ic * ldw + jc) * size,
+          ldw * size,
+          alpha,
+          kcp * mr * size,
+          kcp * nr * size,
+        );
+      }
+    }
+  }
+}
+
+/**
+ * op(A)[ic:ic+mc, pc:pc+kc] → MR-tall panels at w[base…]: panel q holds kcp groups of MR values
+ * (column p of the panel); rows past mc and columns past kc are zero. MR = 4 for both element types.
+ */
+function packA(
+  transA: boolean,
+  a: FloatArray,
+  offA: number,
+  lda: number,
+  ic: number,
+  mc: number,
+  pc: number,
+  kc: number,
+  kcp: number,
+  w: FloatArray,
+  base: number,
+): void {
+  const MR = 4;
+  for (let ir = 0; ir < mc; ir += MR) {
+    const mr = Math.min(MR, mc - ir);
+    const panel = base + ir * kcp;
+    if (transA) {
+      // op(A)[i, p] = A[p, i]: row p of A holds the panel's column p contiguously.
+      for (let p = 0; p < kc; p++) {
+        const src = offA + (pc + p) * lda + ic + ir;
+        const dst = panel + p * MR;
+        if (mr === MR) {
+          w[dst] = a[src] as number;
+          w[dst + 1] = a[src + 1] as number;
+          w[dst + 2] = a[src + 2] as number;
+          w[dst + 3] = a[src + 3] as number;
+        } else {
+          for (let r = 0; r < mr; r++) w[dst + r] = a[src + r] as number;
+          for (let r = mr; r < MR; r++) w[dst + r] = 0;
+        }
+      }
+    } else if (mr === MR) {
+      // Four rows of A read side by side, written as consecutive groups of four.
+      const s0 = offA + (ic + ir) * lda + pc;
+      const s1 = s0 + lda;
+      const s2 = s1 + lda;
+      const s3 = s2 + lda;
+      let dst = panel;
+      for (let p = 0; p < kc; p++) {
+        w[dst] = a[s0 + p] as number;
+        w[dst + 1] = a[s1 + p] as number;
+        w[dst + 2] = a[s2 + p] as number;
+        w[dst + 3] = a[s3 + p] as number;
+        dst += MR;
+      }
+    } else {
+      for (let r = 0; r < MR; r++) {
+        const src = offA + (ic + ir + r) * lda + pc;
+        let dst = panel + r;
+        for (let p = 0; p < kc; p++) {
+          w[dst] = r < mr ? (a[src + p] as number) : 0;
+          dst += MR;
+        }
+      }
+    }
+    if (kcp > kc) w.fill(0, panel + kc * MR, panel + kcp * MR);
+  }
+}
+
+/**
+ * op(B)[pc:pc+kc, jc:jc+nc] → NR-wide panels at w[base…] (NR = 8, float32): panel q holds kcp groups
+ * of NR values (row p of the panel); columns past nc and rows past kc are zero.
+ */
+function packB8(
+  transB: boolean,
+  b: FloatArray,
+  offB: number,
+  ldb: number,
+  pc: number,
+  kc: number,
+  kcp: number,
+  jc: number,
+  nc: number,
+  w: FloatArray,
+  base: number,
+): void {
+  const NR = 8;
+  for (let jr = 0; jr < nc; jr += NR) {
+    const nr = Math.min(NR, nc - jr);
+    const panel = base + jr * kcp;
+    if (!transB) {
+      for (let p = 0; p < kc; p++) {
+        const src = offB + (pc + p) * ldb + jc + jr;
+        const dst = panel + p * NR;
+        if (nr === NR) {
+          w[dst] = b[src] as number;
+          w[dst + 1] = b[src + 1] as number;
+          w[dst + 2] = b[src + 2] as number;
+          w[dst + 3] = b[src + 3] as number;
+          w[dst + 4] = b[src + 4] as number;
+          w[dst + 5] = b[src + 5] as number;
+          w[dst + 6] = b[src + 6] as number;
+          w[dst + 7] = b[src + 7] as number;
+        } else {
+          for (let j = 0; j < nr; j++) w[dst + j] = b[src + j] as number;
+          for (let j = nr; j < NR; j++) w[dst + j] = 0;
+        }
+      }
+    } else packBTransposed(NR, nr, b, offB, ldb, pc, kc, jc + jr, w, panel);
+    if (kcp > kc) w.fill(0, panel + kc * NR, panel + kcp * NR);
+  }
+}
+
+/** As `packB8` with NR = 4 (float64). */
+function packB4(
+  transB: boolean,
+  b: FloatArray,
+  offB: number,
+  ldb: number,
+  pc: number,
+  kc: number,
+  kcp: number,
+  jc: number,
+  nc: number,
+  w: FloatArray,
+  base: number,
+): void {
+  const NR = 4;
+  for (let jr = 0; jr < nc; jr += NR) {
+    const nr = Math.min(NR, nc - jr);
+    const panel = base + jr * kcp;
+    if (!transB) {
+      for (let p = 0; p < kc; p++) {
+        const src = offB + (pc + p) * ldb + jc + jr;
+        const dst = panel + p * NR;
+        if (nr === NR) {
+          w[dst] = b[src] as number;
+          w[dst + 1] = b[src + 1] as number;
+          w[dst + 2] = b[src + 2] as number;
+          w[dst + 3] = b[src + 3] as number;
+        } else {
+          for (let j = 0; j < nr; j++) w[dst + j] = b[src + j] as number;
+          for (let j = nr; j < NR; j++) w[dst + j] = 0;
+        }
+      }
+    } else packBTransposed(NR, nr, b, offB, ldb, pc, kc, jc + jr, w, panel);
+    if (kcp > kc) w.fill(0, panel + kc * NR, panel + kcp * NR);
+  }
+}
+
+/** op(B)[p, j] = B[j, p]: reads each of the panel's nr rows of B contiguously, writes with stride NR. */
+function packBTransposed(
+  NR: number,
+  nr: number,
+  b: FloatArray,
+  offB: number,
+  ldb: number,
+  pc: number,
+  kc: number,
+  j0: number,
+  w: FloatArray,
+  panel: number,
+): void {
+  for (let j = 0; j < NR; j++) {
+    const src = offB + (j0 + j) * ldb + pc;
+    let dst = panel + j;
+    if (j < nr) {
+      for (let p = 0; p < kc; p++) {
+        w[dst] = b[src + p] as number;
+        dst += NR;
+      }
+    } else {
+      for (let p = 0; p < kc; p++) {
+        w[dst] = 0;
+        dst += NR;
+      }
+    }
+  }
+}

@@ -1,0 +1,156 @@
+/**
+ * The wasm kernels' instance and memory: compiles the module of codegen.ts once (synchronously),
+ * owns its one WebAssembly.Memory and the float32/float64 views of it, grows it on demand, and
+ * chooses the multiply-add variant (the relaxed-SIMD fused one or separate mul + add).
+ *
+ * Memory layout: [resident region | gemm workspace]. The resident region (resident.ts) is empty
+ * unless a caller holds a matrix in wasm memory across many kernel calls; while it is held the memory
+ * must not grow (that would detach the caller's view), so growing then is an internal error.
+ *
+ * Kernel variant: "auto" (the default) uses `relaxed_madd` where the runtime validates a module using
+ * it (runtime.ts, `relaxedSimdSupport`), else separate mul + add; "fma" and "mul-add" force one (see
+ * backend.ts, `setWasmKernel`). Switching drops the instance; the next product compiles the other
+ * variant into a fresh private memory.
+ *
+ * Cost: one compile of a < 4 KB module on first use and after a switch; a grow copies the memory
+ * (counted in `grows`), after which no allocation happens at that size.
+ */
+import type { FloatArray } from "../../matrix.ts";
+import { buildGemmModule, type MacroKernel, type Symv4Kernel } from "./codegen.ts";
+import { relaxedSimdSupport, type WasmMemory, type WasmNamespace, wasmNamespace, wasmSupport } from "./runtime.ts";
+
+const PAGE = 65536;
+
+export interface Instance {
+  readonly memory: WasmMemory;
+  readonly macro: MacroKernel;
+  readonly macro64: MacroKernel;
+  readonly symv4: Symv4Kernel;
+  readonly axpy2: (dst: number, x: number, y: number, a: number, b: number, pairs: number) => void;
+  readonly dot2: (x: number, y: number, u: number, pairs: number, out: number) => void;
+  readonly fma: boolean;
+  readonly moduleBytes: number;
+}
+
+/** The multiply-add of the micro-kernels: relaxed-SIMD `relaxed_madd` or separate mul + add. */
+export type WasmKernel = "fma" | "mul-add";
+export type WasmKernelSetting = WasmKernel | "auto";
+
+let instance: Instance | null = null;
+let view32 = new Float32Array(0);
+let view64 = new Float64Array(0);
+let grows = 0;
+let calls = 0;
+let kernelSetting: WasmKernelSetting = "auto";
+/** Bytes at the start of the memory held by the resident region (0 when none); gemm's workspace starts there. */
+let reserved = 0;
+
+/** Instantiates the kernels, over `shared` (a shared WebAssembly.Memory of `maxPages`) when given. */
+export function instantiateKernels(fma: boolean, shared: WasmMemory | null, maxPages: number): Instance {
+  const ns = wasmNamespace() as WasmNamespace;
+  const bytes = buildGemmModule(fma, shared === null ? 0 : maxPages);
+  const inst = new ns.Instance(new ns.Module(bytes), shared === null ? {} : { env: { memory: shared } });
+  return {
+    memory: shared ?? (inst.exports.memory as WasmMemory),
+    macro: inst.exports.macro as MacroKernel,
+    macro64: inst.exports.macro64 as MacroKernel,
+    symv4: inst.exports.symv4 as Symv4Kernel,
+    axpy2: inst.exports.axpy2 as (dst: number, x: number, y: number, a: number, b: number, pairs: number) => void,
+    dot2: inst.exports.dot2 as (x: number, y: number, u: number, pairs: number, out: number) => void,
+    fma,
+    moduleBytes: bytes.length,
+  };
+}
+
+/** The variant products use now ("auto" resolved). */
+export function wasmKernel(): WasmKernel {
+  if (kernelSetting !== "auto") return kernelSetting;
+  return relaxedSimdSupport().ok ? "fma" : "mul-add";
+}
+
+export function wasmKernelSetting(): WasmKernelSetting {
+  return kernelSetting;
+}
+
+/** Sets the variant; the caller (backend.ts) checked support and that no worker threads run. */
+export function setWasmKernelSetting(s: WasmKernelSetting): void {
+  if (s === kernelSetting) return;
+  kernelSetting = s;
+  instance = null;
+}
+
+/** The kernels, compiled (synchronously) on first use with the variant of `wasmKernel()`. */
+export function kernels(): Instance {
+  if (instance) return instance;
+  const support = wasmSupport();
+  if (!support.ok || !wasmNamespace()) {
+    throw new Error(`ekfac-ts linalg: the wasm backend is unavailable: ${support.reason}`);
+  }
+  instance = instantiateKernels(wasmKernel() === "fma", null, 0);
+  return instance;
+}
+
+/**
+ * Moves the kernels onto a shared memory (for the worker threads, see `threads.ts`) or, with null,
+ * back onto a private one at next use. Called between products only.
+ */
+export function useSharedMemory(memory: WasmMemory | null, maxPages: number): Instance | null {
+  if (memory === null) {
+    instance = null;
+    return null;
+  }
+  const fma = kernels().fma;
+  instance = instantiateKernels(fma, memory, maxPages);
+  return instance;
+}
+
+/**
+ * Grows the memory to at least `bytes`; a grow detaches the old buffer, so the views are rebuilt only
+ * then. While a resident region is held its owner keeps a view of the memory: growing would detach
+ * it, so that is an internal error (`reserveResident` pre-sizes for the products its owner runs).
+ */
+export function ensureBytes(inst: Instance, bytes: number): void {
+  const have = inst.memory.buffer.byteLength;
+  if (bytes > have) {
+    if (reserved > 0) {
+      throw new Error(
+        `ekfac-ts linalg internal error: wasm memory must grow to ${bytes} bytes while a resident region is held`,
+      );
+    }
+    inst.memory.grow(Math.ceil((bytes - have) / PAGE));
+    grows++;
+  }
+  if (view32.buffer !== inst.memory.buffer) {
+    view32 = new Float32Array(inst.memory.buffer);
+    view64 = new Float64Array(inst.memory.buffer);
+  }
+}
+
+/** The memory as elements of `size` bytes (valid until the next `ensureBytes` that grows). */
+export function memoryView(size: 4 | 8): FloatArray {
+  return size === 8 ? view64 : view32;
+}
+
+/** Bytes held by the resident region: gemm's workspace starts there. */
+export function reservedBytes(): number {
+  return reserved;
+}
+
+export function setReservedBytes(bytes: number): void {
+  reserved = bytes;
+}
+
+/** Counts one product run on wasm (single- or multi-threaded), for `wasmGemmStats`. */
+export function countCall(): void {
+  calls++;
+}
+
+/**
+ * Internal, for tests and the bench: memory size, how often it grew, calls so far, whether FMA is
+ * used. Before the first wasm product (or where wasm is unsupported) everything is zero/false.
+ */
+export function wasmGemmStats(): { bytes: number; grows: number; calls: number; fma: boolean; moduleBytes: number } {
+  const inst = instance;
+  if (!inst) return { bytes: 0, grows, calls, fma: false, moduleBytes: 0 };
+  return { bytes: inst.memory.buffer.byteLength, grows, calls, fma: inst.fma, moduleBytes: inst.moduleBytes };
+}
