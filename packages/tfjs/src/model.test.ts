@@ -297,6 +297,29 @@ describe("TfjsCurvatureModel guards", () => {
     expect(() => new TfjsCurvatureModel(model)).toThrow(RangeError);
   });
 
+  it("refuses dilated Conv2D layers (tfjs cannot differentiate them)", () => {
+    const model = tfl.sequential({
+      layers: [tfl.layers.conv2d({ filters: 2, kernelSize: 2, dilationRate: 2, inputShape: [5, 5, 1] })],
+    });
+    expect(() => new TfjsCurvatureModel(model)).toThrow(/dilationRate 2/);
+  });
+
+  it("refuses an unknown output kind", () => {
+    const { tfjs } = mlpPair();
+    expect(() => new TfjsCurvatureModel(tfjs.model, { output: "logit" as "logits" })).toThrow(/options.output/);
+  });
+
+  it("refuses a Dense input of rank 3 while capturing, and runs it otherwise", () => {
+    const model = tfl.sequential({
+      layers: [tfl.layers.dense({ units: 2, inputShape: [3, 4] }), tfl.layers.flatten()],
+    });
+    const adapted = new TfjsCurvatureModel(model);
+    const x = tf.zeros([2, 3, 4]);
+    expect(adapted.backward(x, [0, 1])).toBeCloseTo(Math.log(6), 5);
+    adapted.setCapture(true, { fisher: "empirical", seed: 0 });
+    expect(() => adapted.backward(x, [0, 1])).toThrow(/rank-3 input/);
+  });
+
   it("refuses a batch whose label count differs from its example count", () => {
     const { tfjs } = mlpPair();
     expect(() => tfjs.backward(tf.zeros([4, 6]), [0, 1])).toThrow(/backward: x has 4 examples and labels 2/);
