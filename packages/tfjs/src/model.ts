@@ -74,6 +74,7 @@ interface ConvFields extends DenseFields {
 /** What the model outputs: logits, or probabilities from a final softmax. */
 export type ClassifierOutput = "logits" | "probabilities";
 
+/** Options of {@link TfjsCurvatureModel}. */
 export interface TfjsCurvatureOptions {
   /** Default: "probabilities" when the last layer's activation is softmax, else "logits". */
   readonly output?: ClassifierOutput;
@@ -277,6 +278,7 @@ function oneHotOf(labels: tf.Tensor | ArrayLike<number>, classes: number): tf.Te
  * ```
  */
 export class TfjsCurvatureModel implements CurvatureModel {
+  /** Whether the model's output is read as logits or as softmax probabilities. */
   readonly output: ClassifierOutput;
   private readonly sites: Site[] = [];
   private readonly params: Param[] = [];
@@ -288,6 +290,7 @@ export class TfjsCurvatureModel implements CurvatureModel {
   private passes = 0;
 
   constructor(
+    /** The adapted model; its Dense and Conv2D layers' `call` is wrapped until {@link dispose}. */
     readonly model: LayersModel,
     options: TfjsCurvatureOptions = {},
   ) {
