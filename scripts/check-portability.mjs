@@ -3,10 +3,13 @@
 // sources, or declares a runtime dependency other than its sibling packages. The build (types: [],
 // lib ES2022) already rejects Node globals at compile time; this check also catches `node:` imports,
 // dynamic requires and string-keyed globals that typing alone would let through, and names the file.
+// Adapter packages (tfjs) get the same source checks (they run in browsers too) but may declare peer
+// dependencies on the framework they adapt, and only those.
 import { readdirSync, readFileSync, statSync } from "node:fs";
 import { join } from "node:path";
 
 const libraries = ["linalg", "autodiff", "nn", "ekfac"];
+const adapters = { tfjs: ["@tensorflow/tfjs-core", "@tensorflow/tfjs-layers"] };
 const forbidden = [
   [/from\s+["']node:/, "a node: import"],
   [/import\(\s*["']node:/, "a dynamic node: import"],
@@ -27,14 +30,18 @@ function* sources(dir) {
   }
 }
 
-for (const lib of libraries) {
+for (const lib of [...libraries, ...Object.keys(adapters)]) {
   const root = join("packages", lib);
   const pkg = JSON.parse(readFileSync(join(root, "package.json"), "utf8"));
   for (const dep of Object.keys(pkg.dependencies ?? {})) {
     if (!dep.startsWith("@ekfac-ts/")) problems.push(`${root}/package.json: runtime dependency ${dep}`);
   }
+  const peers = adapters[lib] ?? [];
   for (const field of ["peerDependencies", "optionalDependencies"]) {
-    for (const dep of Object.keys(pkg[field] ?? {})) problems.push(`${root}/package.json: ${field} ${dep}`);
+    for (const dep of Object.keys(pkg[field] ?? {})) {
+      if (!(field === "peerDependencies" && peers.includes(dep)))
+        problems.push(`${root}/package.json: ${field} ${dep}`);
+    }
   }
   if (pkg.type !== "module") problems.push(`${root}/package.json: "type" must be "module" (ESM only)`);
   for (const file of sources(join(root, "src"))) {
@@ -51,4 +58,6 @@ if (problems.length > 0) {
   console.error(`check-portability: ${problems.length} problem(s):\n  ${problems.join("\n  ")}`);
   process.exit(1);
 }
-console.log(`check-portability: ${libraries.length} library packages use no Node APIs and depend only on each other`);
+console.log(
+  `check-portability: ${libraries.length} library packages use no Node APIs and depend only on each other; adapters (${Object.keys(adapters).join(", ")}) use no Node APIs and peer-depend only on their framework`,
+);
