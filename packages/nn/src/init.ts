@@ -135,6 +135,7 @@ export function truncatedNormal<T extends FloatArray>(out: T, rng: Rng, std = 1,
   return out;
 }
 
+/** Options of {@link sparseInit} (Martens 2010 §5 sparse initialisation). */
 export interface SparseOptions {
   /** Non-zero incoming weights per unit, K (default 15, Martens 2010). */
   readonly nonZeros?: number;

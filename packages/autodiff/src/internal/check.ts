@@ -2,6 +2,10 @@
 import { type DType, dtypeOf, type FloatArray } from "@ekfac-ts/linalg";
 import { Tensor } from "../tensor.ts";
 
+/**
+ * Returns `t` if it is a {@link Tensor}; otherwise a TypeError naming the op, the argument and what it got
+ * (for layers and ops that take tensors from users).
+ */
 export function assertTensor(op: string, name: string, t: unknown): Tensor {
   if (!(t instanceof Tensor)) {
     const kind = t === null ? "null" : typeof t === "object" ? (t.constructor?.name ?? "object") : typeof t;

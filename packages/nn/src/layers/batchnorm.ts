@@ -63,6 +63,7 @@ abstract class BatchNorm extends Module {
   readonly runningVar: FloatArray;
   /** Number of train-mode batches seen (PyTorch's num_batches_tracked), kept as a float buffer. */
   readonly batchesTracked: FloatArray;
+  /** The capture interface's layer kind (a per-channel scale-and-shift layer). */
   readonly kind = "scale-shift" as const;
   private readonly site: CaptureSite<"xhat">;
 
@@ -93,6 +94,7 @@ abstract class BatchNorm extends Module {
     this.site = new CaptureSite("xhat", 1, features, features);
   }
 
+  /** C, the number of channels (γ and β have C entries each). */
   get channels(): number {
     return this.features;
   }
@@ -103,10 +105,12 @@ abstract class BatchNorm extends Module {
     return this.weight;
   }
 
+  /** β as a parameter view, or null without an affine transform. */
   get shift(): ParameterRef | null {
     return this.bias;
   }
 
+  /** x̂ and g of the last capturing pass (null when capture is off or before the pass completed). */
   get statistics(): ScaleShiftStatistics | null {
     return this.site.statistics;
   }

@@ -34,6 +34,7 @@ export interface Instance {
 
 /** The multiply-add of the micro-kernels: relaxed-SIMD `relaxed_madd` or separate mul + add. */
 export type WasmKernel = "fma" | "mul-add";
+/** The wasm kernel choice: a kernel, or "auto" (fused multiply-add where the engine has relaxed SIMD). */
 export type WasmKernelSetting = WasmKernel | "auto";
 
 let instance: Instance | null = null;
