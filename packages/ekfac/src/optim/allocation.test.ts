@@ -5,6 +5,7 @@
  * code looks the globals up at call time), with a positive control showing the spy does count.
  */
 import { describe, expect, it } from "vitest";
+import { countTypedArrayConstructions } from "../../test/allocation-spy.ts";
 import { blobs, TinyMlp } from "../../test/tiny-mlp.ts";
 import {
   adadelta,
@@ -33,27 +34,6 @@ import {
 } from "../index.ts";
 
 type FloatArray = Float32Array | Float64Array;
-
-function countTypedArrayConstructions(body: () => void): number {
-  const g = globalThis as unknown as Record<string, unknown>;
-  const originals = { Float32Array: g.Float32Array, Float64Array: g.Float64Array };
-  let count = 0;
-  const trap: ProxyHandler<new (...args: unknown[]) => object> = {
-    construct(target, args, newTarget) {
-      count++;
-      return Reflect.construct(target, args, newTarget);
-    },
-  };
-  g.Float32Array = new Proxy(originals.Float32Array as new (...args: unknown[]) => object, trap);
-  g.Float64Array = new Proxy(originals.Float64Array as new (...args: unknown[]) => object, trap);
-  try {
-    body();
-  } finally {
-    g.Float32Array = originals.Float32Array;
-    g.Float64Array = originals.Float64Array;
-  }
-  return count;
-}
 
 function buffersOf(state: unknown, out: FloatArray[] = []): FloatArray[] {
   if (state instanceof Float32Array || state instanceof Float64Array) out.push(state);
