@@ -521,6 +521,7 @@ describe('EKFAC "ra": the scaling uses the batch size of the gradient it folds i
       basisEvery: 100,
       klClip: null,
       fisher: "empirical", // so that the mean of the captured g is the training gradient "ra" folds in
+      precision: "float64", // the float64 reference below is compared to 1e-6 absolute (float32 rotations: ~5e-7)
     });
     runSteps(t, opt, 0, 1); // N = 32, refresh
     const small = t.batch(1);

@@ -20,7 +20,7 @@
  * Deviation: none in the estimator. Allocation: none; the caller passes workspaces sized by
  * `scalingRowsSize` (see `ScalingWorkspace`).
  */
-import { gemmStrided } from "@ekfac-ts/linalg";
+import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 
 export type ScalingStrategy = "gram" | "rotate-rows" | "rotate-gradients";
 
@@ -67,10 +67,10 @@ export function chooseScalingStrategy(
  * Workspaces of `scalingInto`: `rows` holds `scalingRowsSize(…)` elements, `m1` and `m2` gDim·aDim each
  * (three distinct buffers because a product must not write into a buffer it reads).
  */
-export interface ScalingWorkspace {
-  rows: Float64Array;
-  m1: Float64Array;
-  m2: Float64Array;
+export interface ScalingWorkspace<T extends FloatArray = Float64Array> {
+  rows: T;
+  m1: T;
+  m2: T;
 }
 
 /** Float64 elements `ScalingWorkspace.rows` needs. */
@@ -87,29 +87,30 @@ export function scalingRowsSize(strategy: ScalingStrategy, n: number, t: number,
 }
 
 /**
- * Writes S* (gDim × aDim, row-major, at `out[outOff…]`) for one Kronecker block.
+ * Writes S* (gDim × aDim, row-major, at `out[outOff…]`) for one Kronecker block, in the precision of
+ * its arguments (all float64, or all float32 for the float32 rotations of kronecker-block.ts).
  * `a` holds rows = N·T rows of length aDim from `aOff`, `g` the matching rows of length gDim from `gOff`
  * (example-major: row n·T + t). `uA`/`uG` are the eigenvectors as columns (row-major), or null for the
  * identity basis.
  */
-export function scalingInto(
-  out: Float64Array,
+export function scalingInto<T extends FloatArray>(
+  out: T,
   outOff: number,
-  a: Float64Array,
+  a: T,
   aOff: number,
-  g: Float64Array,
+  g: T,
   gOff: number,
   n: number,
   t: number,
   aDim: number,
   gDim: number,
-  uA: Float64Array | null,
+  uA: T | null,
   uAOff: number,
-  uG: Float64Array | null,
+  uG: T | null,
   uGOff: number,
   strategy: ScalingStrategy,
-  workspace: ScalingWorkspace,
-): Float64Array {
+  workspace: ScalingWorkspace<T>,
+): T {
   const { rows: ws, m1, m2 } = workspace;
   const r = n * t;
   const ga = gDim * aDim;
