@@ -271,6 +271,34 @@ describe("state save and restore (one state format)", () => {
     });
   }
 
+  it("restoring into an optimizer that already trained re-rounds its float32 bases from the restored ones", () => {
+    // B's basis (refreshed at step 5) differs from C's own (step 0): a stale float32 copy would show.
+    const a = classifier();
+    const { opt: optA } = build(a, ekfac, classifierOptions);
+    runSteps(a, optA, 0, 10);
+    const b = classifier();
+    const { opt: optB } = build(b, ekfac, classifierOptions);
+    runSteps(b, optB, 0, 7);
+    const c = classifier();
+    const { opt: optC, t } = build(c, ekfac, classifierOptions);
+    expect((t.curvature.blocks[0]?.block as KroneckerBlock).precision).toBe("float32");
+    runSteps(c, optC, 0, 3);
+    c.model.load(b.model.snapshot());
+    optC.load(optB.state());
+    runSteps(c, optC, 7, 10);
+    const pa = a.model.parameters();
+    const pc = c.model.parameters();
+    for (let i = 0; i < pa.length; i++)
+      expect(sameBits(pc[i]?.value as Float32Array, pa[i]?.value as Float32Array)).toBe(true);
+  });
+
+  it("options.precision: a TypeError names it; diagonal, which has no rotations, refuses it", () => {
+    const t = classifier();
+    const bad = { ...classifierOptions, precision: "float16" } as unknown as CurvatureOptimizerOptions;
+    expect(() => ekfac(t.model, bad)).toThrow(/options\.precision must be "float32" or "float64" \(got float16\)/);
+    expect(() => diagonalFisher(t.model, { learningRate: 0.1, precision: "float64" })).toThrow(RangeError);
+  });
+
   it("a state of another model or configuration throws and leaves every array of the target bit-unchanged", () => {
     const source = (alias: Alias, task: Task, options: CurvatureOptimizerOptions) => {
       const { opt } = build(task, alias, options);

@@ -56,6 +56,8 @@ export interface OptimizerConfig {
   readonly klClip?: number | null;
   /** Which Fisher the curvature statistics estimate (kfac, ekfac); undefined: the library default ("true"). */
   readonly fisher?: FisherMode;
+  /** Arithmetic of the per-step rotations (kfac, ekfac); undefined: the library default ("float32"). */
+  readonly precision?: "float32" | "float64";
 }
 
 /** What the model is trained to do: reconstruct its input, or classify. */

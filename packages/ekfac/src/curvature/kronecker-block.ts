@@ -37,6 +37,16 @@
  * (U_Gᵀ ∇ U_A) ⊘ ((λ_G + √ε/π)(λ_A + π√ε)ᵀ) (exact, since A + cI shares A's eigenvectors). π = 1
  * when a trace is 0.
  *
+ * Precision (`precision`): the bases, factors, eigendecompositions and S are float64 state. With
+ * "float32" the per-step rotations — the four products of `precondition` (and of "ra"'s rotate-in) and
+ * EKFAC's rotated rows Ã = ā U_A, G̃ = g U_G with S*'s product — run on float32 copies of the bases
+ * (rounded once per basis change: refresh, `bindState`, `stateRestored`) through linalg's float32
+ * gemm (WebAssembly SIMD when available); the division by S + ε reads the float64 S, and S* is folded
+ * into S in float64. Accuracy: law ekfac.precondition.float32 (within 1e-4 relative of the float64
+ * direction when (max s + ε)/(min s + ε) ≤ 100; the error grows with that condition number, since
+ * the rounding of Qᵀ∇ is divided by the smallest s + ε). Blocks default to "float64" (they also serve
+ * diagnostics, influence and the laws); the optimizer's transform defaults to "float32".
+ *
  * Cost per step and group (a = aDim, g = gDim, R = N·T): factors R(a² + g²) (two products);
  * precondition 2ga(a + g) (four products to rotate in and out); S* see scaling.ts; eigendecompositions
  * O(a³ + g³) every T_kfe steps. Workspaces are allocated at first use and grow to the largest batch;
