@@ -51,7 +51,7 @@ interface NetCase {
   readonly shape: string;
 }
 
-export function netCases(smoke: boolean): NetCase[] {
+function netCases(smoke: boolean): NetCase[] {
   const mlpSizes = smoke ? [784, 32, 16, 10] : [784, 1000, 500, 10];
   const aeSizes = smoke ? [784, 16, 8, 4] : DEFAULTS.sizes;
   const ae = [...aeSizes, ...aeSizes.slice(0, -1).reverse()].join("-");
@@ -359,7 +359,7 @@ type Phase = (typeof PHASES)[number];
  * `ctx.timeMs`; the refresh (factors from this step's statistics + eigendecompositions) is timed once
  * and divided by T_kfe, as in the step records above.
  */
-export function profileEkfac(c: NetCase, x: Float32Array, ctx: SuiteContext): BenchRecord {
+function profileEkfac(c: NetCase, x: Float32Array, ctx: SuiteContext): BenchRecord {
   const config = DEFAULTS.optimizers.ekfac;
   const tkfe = config.basisEvery ?? 20;
   const model = c.build();
@@ -446,7 +446,10 @@ export function profileEkfac(c: NetCase, x: Float32Array, ctx: SuiteContext): Be
   for (const p of PHASES) share[p] = row[p] / amortised;
   const ranked = [...PHASES].sort((p, q) => row[q] - row[p]);
   ctx.log(`  ${c.name} EKFAC profile (${steps} steps, amortised over T_kfe ${tkfe}): ${amortised.toFixed(1)} ms/step`);
-  for (const p of PHASES) ctx.log(`    ${p.padEnd(36)} ${row[p].toFixed(2).padStart(8)} ms  ${(100 * (share[p] as number)).toFixed(1).padStart(5)} %`);
+  for (const p of PHASES)
+    ctx.log(
+      `    ${p.padEnd(36)} ${row[p].toFixed(2).padStart(8)} ms  ${(100 * (share[p] as number)).toFixed(1).padStart(5)} %`,
+    );
   const sum = PHASES.reduce((a, p) => a + row[p], 0);
   return {
     suite: SUITE,

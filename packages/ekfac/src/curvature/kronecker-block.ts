@@ -47,6 +47,16 @@
  * the rounding of Qᵀ∇ is divided by the smallest s + ε). Blocks default to "float64" (they also serve
  * diagnostics, influence and the laws); the optimizer's transform defaults to "float32".
  *
+ * Shared rows (`gradientFromStatistics`, set by the optimizer for the empirical Fisher): when S* is
+ * re-estimated on the step from rotated rows Ã = ā U_A, G̃ = g U_G and the captured g are the training
+ * loss's, U_Gᵀ ∇ U_A = (1/N) G̃ᵀ Ã (scaling.ts, `chooseRotatedGradientSource`: R·g·a instead of
+ * g·a·(a + g), chosen per layer). The next `precondition` uses it only if its gradient is the
+ * statistics' own, ‖∇ − (1/N) gᵀā‖_F ≤ 1e-4 ‖∇‖_F (D = (1/N) gᵀā formed beside G̃ᵀÃ: 2·R·g·a in all,
+ * still below g·a·(a + g) when 2R < a + g) — so a gradient changed by an earlier transform, a
+ * regulariser or reused statistics is rotated as usual, and an accepted one differs from the rotated ∇
+ * by rounding (within the float32 budget of "Precision"). With the true Fisher the captured g come from
+ * sampled targets, not the loss, so nothing is shared.
+ *
  * Cost per step and group (a = aDim, g = gDim, R = N·T): factors R(a² + g²) (two products);
  * precondition 2ga(a + g) (four products to rotate in and out); S* see scaling.ts; eigendecompositions
  * O(a³ + g³) every T_kfe steps. Workspaces are allocated at first use and grow to the largest batch;
@@ -67,6 +77,7 @@ import {
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
 import type { BasisUpdate, CurvatureBlock } from "./block.ts";
 import {
+  chooseRotatedGradientSource,
   chooseScalingStrategy,
   type ScalingStrategy,
   type ScalingWorkspace,
@@ -101,6 +112,11 @@ export interface KroneckerBlockOptions {
    * optimizer's curvature transform defaults to "float32" (CurvatureOptions.precision).
    */
   readonly precision?: RotationPrecision;
+  /**
+   * The captured g are the training loss's own (empirical Fisher), so the step's gradient may be
+   * rotated from S*'s rotated rows where cheaper (see the header, "Shared rows"). Default false.
+   */
+  readonly gradientFromStatistics?: boolean;
 }
 
 /** The plain-data state of a Kronecker block (see the header): arrays and integer counters. */
@@ -154,6 +170,9 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   readonly scalingMode: "batch" | "ra";
   readonly kfacDamping: KfacDamping;
   readonly precision: RotationPrecision;
+  readonly gradientFromStatistics: boolean;
+  /** Directions whose rotated gradient came from S*'s rows (diagnostics and tests; not state). */
+  sharedRotations = 0;
   /** The block's data (see `KroneckerState`); `bindState` swaps in a restored record. */
   state: KroneckerState;
   private readonly forcedStrategy: ScalingStrategy | undefined;
@@ -179,6 +198,12 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private wsA32: Float32Array = new Float32Array(0);
   private wsG32: Float32Array = new Float32Array(0);
   private sBatch32: Float32Array = new Float32Array(0);
+  // Shared rows: (1/N) G̃ᵀÃ and (1/N) gᵀā per group, valid for the next `precondition` only.
+  private shared64: Float64Array = new Float64Array(0);
+  private shared32: Float32Array = new Float32Array(0);
+  private mean64: Float64Array = new Float64Array(0);
+  private mean32: Float32Array = new Float32Array(0);
+  private sharedReady = false;
   private scalingWs32: ScalingWorkspace<Float32Array> = {
     rows: new Float32Array(0),
     m1: new Float32Array(0),
@@ -222,6 +247,10 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.precision = options.precision ?? "float64";
     if (this.precision !== "float32" && this.precision !== "float64") {
       throw new TypeError(`${fn}: options.precision must be "float32" or "float64" (got ${String(this.precision)})`);
+    }
+    this.gradientFromStatistics = options.gradientFromStatistics ?? false;
+    if (typeof this.gradientFromStatistics !== "boolean") {
+      throw new TypeError(`${fn}: options.gradientFromStatistics must be a boolean`);
     }
     this.forcedStrategy = options.scalingStrategy;
     this.fnFactors = `${fn}.updateFactors`;
@@ -267,11 +296,13 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.checkState(fn, st);
     this.state = st;
     this.basis32Fresh = false;
+    this.sharedReady = false;
   }
 
   /** CurvatureBlock: the state's arrays were overwritten in place; the float32 bases are stale. */
   stateRestored(): void {
     this.basis32Fresh = false;
+    this.sharedReady = false;
   }
 
   get A(): Float64Array {
@@ -420,6 +451,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     }
     if (failed === 0) st.hasBasis = 1;
     this.basis32Fresh = false;
+    this.sharedReady = false;
     st.basisRefreshes++;
     st.basisFailures += failed;
     if (succeeded > 0) st.scalingUpdates = 0;
@@ -447,6 +479,14 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const rho = st.scalingUpdates === 0 ? 0 : this.scalingDecay;
     const ga = g * a;
     const f32 = this.precision === "float32";
+    const share = this.gradientFromStatistics && chooseRotatedGradientSource(strategy, n, t, a, g) === "from-rows";
+    if (share && f32) {
+      this.shared32 = ensure32(this.shared32, groups * ga);
+      this.mean32 = ensure32(this.mean32, groups * ga);
+    } else if (share) {
+      this.shared64 = ensure(this.shared64, groups * ga);
+      this.mean64 = ensure(this.mean64, groups * ga);
+    }
     // Float32: rows, bases and S* in float32 (S* sums squares, no cancellation), folded into S in float64.
     const [aData, gData] = f32 ? this.float32Statistics(stats, rows) : this.float64Statistics(stats, rows);
     if (f32) this.float32Basis();
@@ -492,10 +532,47 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
         );
       }
       const off = k * ga;
-      for (let i = 0; i < ga; i++)
-        st.S[off + i] = rho * (st.S[off + i] as number) + (1 - rho) * (sBatch[i] as number);
+      for (let i = 0; i < ga; i++) st.S[off + i] = rho * (st.S[off + i] as number) + (1 - rho) * (sBatch[i] as number);
+      if (share) this.shareRows(aData, gData, rows, n, k);
     }
+    this.sharedReady = share;
     st.scalingUpdates++;
+  }
+
+  /**
+   * Shared rows for group k: (1/N) G̃ᵀÃ from the rows scalingInto left in its workspace (Ã at 0, G̃
+   * after the R·a values), and the statistics' mean gradient (1/N) gᵀā that `precondition` checks.
+   */
+  private shareRows(aData: FloatArray, gData: FloatArray, rows: number, n: number, k: number): void {
+    const { aDim: a, gDim: g } = this.dims;
+    const ga = g * a;
+    const ra = k * rows * a;
+    const rg = k * rows * g;
+    if (this.precision === "float32") {
+      const ws = this.scalingWs32.rows;
+      gemmStrided(true, false, g, a, rows, 1 / n, ws, rows * a, g, ws, 0, a, 0, this.shared32, k * ga, a);
+      gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, this.mean32, k * ga, a);
+    } else {
+      const ws = this.scalingWs.rows;
+      gemmStrided(true, false, g, a, rows, 1 / n, ws, rows * a, g, ws, 0, a, 0, this.shared64, k * ga, a);
+      gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, this.mean64, k * ga, a);
+    }
+  }
+
+  /** Whether grad_k is the shared statistics' mean gradient: ‖∇ − (1/N) gᵀā‖_F ≤ 1e-4 ‖∇‖_F. */
+  private isStatisticsGradient(grad: Float64Array, off: number, k: number): boolean {
+    const ga = this.dims.gDim * this.dims.aDim;
+    const mean = this.precision === "float32" ? this.mean32 : this.mean64;
+    let diff = 0;
+    let norm = 0;
+    for (let i = 0; i < ga; i++) {
+      const x = grad[off + i] as number;
+      const d = x - (mean[k * ga + i] as number);
+      diff += d * d;
+      norm += x * x;
+    }
+    // NaN anywhere makes the comparison false: rotated as usual, and the transform refuses the step.
+    return diff <= 1e-8 * norm;
   }
 
   /** Float32 statistics: the captured arrays themselves when float32, else copies into workspaces. */
@@ -616,9 +693,12 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const st = this.state;
     const ga = g * a;
     const f32 = this.precision === "float32";
+    const shared = this.sharedReady;
+    this.sharedReady = false;
     for (let k = 0; k < groups; k++) {
       const off = k * ga;
-      const r2 = this.rotateIn(grad, off, k);
+      const r2 =
+        shared && this.isStatisticsGradient(grad, off, k) ? this.sharedRotation(k) : this.rotateIn(grad, off, k);
       this.divideInBasis(r2, k, damping);
       if (f32) {
         // Out of the basis into x32 (grad_k's copy, no longer needed), then widened into out.
@@ -632,6 +712,25 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       }
     }
     return out;
+  }
+
+  /** The shared (1/N) G̃ᵀÃ of group k, copied into the workspace `rotateIn` would have filled. */
+  private sharedRotation(k: number): FloatArray {
+    const { aDim: a, gDim: g } = this.dims;
+    const ga = g * a;
+    this.sharedRotations++;
+    if (this.precision === "float32") {
+      this.float32Basis();
+      this.x32 = ensure32(this.x32, ga);
+      this.r1f = ensure32(this.r1f, ga);
+      this.r2f = ensure32(this.r2f, ga);
+      for (let i = 0; i < ga; i++) this.r2f[i] = this.shared32[k * ga + i] as number;
+      return this.r2f;
+    }
+    this.rot1 = ensure(this.rot1, ga);
+    this.rot2 = ensure(this.rot2, ga);
+    for (let i = 0; i < ga; i++) this.rot2[i] = this.shared64[k * ga + i] as number;
+    return this.rot2;
   }
 
   /** r ← r ⊘ (S + ε) (EKFAC) or KFAC's damped λ_G λ_Aᵀ, for group k, in place (r is g × a). */

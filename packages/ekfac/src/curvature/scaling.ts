@@ -64,6 +64,40 @@ export function chooseScalingStrategy(
 }
 
 /**
+ * Where the step's rotated gradient U_Gᵀ ∇ U_A comes from (kronecker-block.ts, "Shared rows"):
+ * - "rotate": two products on ∇, g·a·(g + a) multiply-adds;
+ * - "from-rows": (1/N) G̃ᵀ Ã from the rotated rows S* was just built from, R·g·a, plus the check
+ *   that ∇ = (1/N) gᵀ ā (R·g·a + g·a). Needs rows (not "rotate-gradients") and a basis.
+ * Since ∇ = (1/N) Σ_rows g ā ᵀ (MATH.md §1), U_Gᵀ ∇ U_A = (1/N) (g U_G)ᵀ (ā U_A) = (1/N) G̃ᵀ Ã.
+ */
+export type RotatedGradientSource = "rotate" | "from-rows";
+
+export function rotatedGradientCost(
+  source: RotatedGradientSource,
+  n: number,
+  t: number,
+  aDim: number,
+  gDim: number,
+): number {
+  const r = n * t;
+  return source === "rotate" ? gDim * aDim * (gDim + aDim) : 2 * r * gDim * aDim + gDim * aDim;
+}
+
+/** The cheaper source for a layer, given S*'s strategy ("from-rows" only where S* formed the rows). */
+export function chooseRotatedGradientSource(
+  strategy: ScalingStrategy,
+  n: number,
+  t: number,
+  aDim: number,
+  gDim: number,
+): RotatedGradientSource {
+  if (strategy === "rotate-gradients") return "rotate";
+  return rotatedGradientCost("from-rows", n, t, aDim, gDim) < rotatedGradientCost("rotate", n, t, aDim, gDim)
+    ? "from-rows"
+    : "rotate";
+}
+
+/**
  * Workspaces of `scalingInto`: `rows` holds `scalingRowsSize(…)` elements, `m1` and `m2` gDim·aDim each
  * (three distinct buffers because a product must not write into a buffer it reads).
  */

@@ -286,6 +286,8 @@ export function curvature(
     scaling: scalingMode,
     ...(options.kfacDamping !== undefined ? { kfacDamping: options.kfacDamping } : {}),
     precision,
+    // Empirical statistics are the loss's own g: EKFAC may rotate ∇ from S*'s rows (probe-checked).
+    gradientFromStatistics: fisher === "empirical",
   };
 
   layers.forEach((layer, li) => {

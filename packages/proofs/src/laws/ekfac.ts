@@ -231,8 +231,9 @@ const float32Law = defineLaw({
   id: "ekfac.precondition.float32",
   title: "Float32 rotations give the float64 direction within 1e-4 on well-conditioned layers",
   statement:
-    "for KFAC and EKFAC blocks fitted to the same statistics, precision \"float32\" (rotations, and EKFAC's S* rows, in float32 on float32 copies of the float64 bases) and \"float64\" give ‖Δ₃₂ − Δ₆₄‖ / ‖Δ₆₄‖ ≤ 1e-4 whenever κ = (max s + ε)/(min s + ε) ≤ 100 (s the scalings in the eigenbasis, S* or λ_G λ_Aᵀ)",
-  source: "George et al. (2018) eq. (11); Higham, Accuracy and Stability of Numerical Algorithms, §3.5 (matrix products) and §7.1 (perturbation of Δ = M⁻¹∇ by κ)",
+    'for KFAC and EKFAC blocks fitted to the same statistics, precision "float32" (rotations, and EKFAC\'s S* rows, in float32 on float32 copies of the float64 bases) and "float64" give ‖Δ₃₂ − Δ₆₄‖ / ‖Δ₆₄‖ ≤ 1e-4 whenever κ = (max s + ε)/(min s + ε) ≤ 100 (s the scalings in the eigenbasis, S* or λ_G λ_Aᵀ)',
+  source:
+    "George et al. (2018) eq. (11); Higham, Accuracy and Stability of Numerical Algorithms, §3.5 (matrix products) and §7.1 (perturbation of Δ = M⁻¹∇ by κ)",
   generator: `${denseGenerator.replace("dout, din ∈ [1, 8]", "dout, din ∈ [1, 24]").replace("N ∈ [1, 32]", "N ∈ [1, 48]")}. ${convGenerator}. KFAC or EKFAC; ε = max s · 10^x, x ∈ [−log₁₀ 99, 0], so κ ≤ 1 + max s/ε ≤ 100`,
   tolerance: "1e-4 relative (the acceptance bound of the float32 path), at κ ≤ 100",
   why: "Four float32 products (unit roundoff u = 2⁻²⁴ ≈ 6e-8), each with error ≲ (a + g)·u relative to its operands' product of norms, perturb Qᵀ∇ by ≈ 4·(a + g)·u·‖∇‖; dividing by s + ε amplifies the relative error by at most κ ≤ 100, so ≈ 2.4e-4 in the worst case for a + g = 50 and about √(a + g)·u·κ ≈ 4e-5 typically (errors add like a random walk); EKFAC's S* in float32 sums squares (no cancellation) and changes Δ by ≲ κ·(N + a)·u. The law measures it.",
@@ -473,7 +474,7 @@ const transformEqualsPrevious = defineLaw({
   id: "ekfac.transform.previous",
   title: "Transform-form KFAC/EKFAC equal the previous implementation",
   statement:
-    "for the same statistics and gradients at every step, Optimizer(kfac|ekfac(model, { precision: \"float64\" })) moves θ exactly as the previous CurvatureOptimizer did: factors every f steps, bases every T_kfe, S* every T_s and after each new basis, Δ = Q[(Qᵀ∇) ⊘ (S + ε)], KL-clipping ν, heavy-ball momentum, θ ← θ − η b",
+    'for the same statistics and gradients at every step, Optimizer(kfac|ekfac(model, { precision: "float64" })) moves θ exactly as the previous CurvatureOptimizer did: factors every f steps, bases every T_kfe, S* every T_s and after each new basis, Δ = Q[(Qᵀ∇) ⊘ (S + ε)], KL-clipping ν, heavy-ball momentum, θ ← θ − η b',
   source:
     "George et al. (2018) Algorithm 1; Martens & Grosse (2015); Ba, Grosse & Martens (2017) §5; the frozen reference packages/proofs/src/internal/previous-curvature.ts",
   generator:
