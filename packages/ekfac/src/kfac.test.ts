@@ -78,6 +78,13 @@ function runSteps(task: Task, opt: Optimizer, from: number, to: number): void {
   }
 }
 
+function expectSameParameters(x: Task, y: Task): void {
+  const px = x.model.parameters();
+  const py = y.model.parameters();
+  for (let i = 0; i < px.length; i++)
+    expect(sameBits(px[i]?.value as Float32Array, py[i]?.value as Float32Array)).toBe(true);
+}
+
 function curvatureState(opt: Optimizer): CurvatureState {
   // Optimizer state: skipNonFinite { inner: chain [curvature, …] }.
   return ((opt.currentState as { inner: unknown[] }).inner as unknown[])[0] as CurvatureState;
@@ -260,10 +267,7 @@ describe("state save and restore (one state format)", () => {
       c.model.load(params);
       optC.load(copy);
       runSteps(c, optC, 7, 13);
-      const pa = a.model.parameters();
-      const pc = c.model.parameters();
-      for (let i = 0; i < pa.length; i++)
-        expect(sameBits(pc[i]?.value as Float32Array, pa[i]?.value as Float32Array)).toBe(true);
+      expectSameParameters(c, a);
       // The pass numbers are the models' own counters (model c counted only its last 6 passes).
       curvatureState(optA).passes.fill(-1);
       curvatureState(optC).passes.fill(-1);
@@ -281,15 +285,13 @@ describe("state save and restore (one state format)", () => {
     runSteps(b, optB, 0, 7);
     const c = classifier();
     const { opt: optC, t } = build(c, ekfac, classifierOptions);
-    expect((t.curvature.blocks[0]?.block as KroneckerBlock).precision).toBe("float32");
+    const first = t.curvature.blocks[0]?.block as KroneckerBlock | undefined;
+    expect(first?.precision).toBe("float32");
     runSteps(c, optC, 0, 3);
     c.model.load(b.model.snapshot());
     optC.load(optB.state());
     runSteps(c, optC, 7, 10);
-    const pa = a.model.parameters();
-    const pc = c.model.parameters();
-    for (let i = 0; i < pa.length; i++)
-      expect(sameBits(pc[i]?.value as Float32Array, pa[i]?.value as Float32Array)).toBe(true);
+    expectSameParameters(c, a);
   });
 
   it("options.precision: a TypeError names it; diagonal, which has no rotations, refuses it", () => {
