@@ -21,6 +21,13 @@
  * (Ā = C̄·op(B)ᵀ when A needs a gradient, B̄ = op(A)ᵀ·C̄ when B does) — then each call is timed
  * standalone with `gemmStrided` on buffers of the same shapes. share = 1 − Σ gemm / step.
  *
+ * EKFAC step profile (autoencoder case, `profileEkfac`): the demo's EKFAC (DEFAULTS: T_kfe = 100
+ * amortised, T_s = 1, true Fisher) split into forward, loss + Fisher pass, backward, and inside the
+ * curvature transform factors, eigendecompositions, S*, precondition (the four rotations and the
+ * division), packing/checks/KL-clip, and the chain's momentum and learning rate — timers wrapped
+ * around this instance's block methods and transform only; printed and written as `profile_ms`,
+ * `profile_share` and `bottleneck` in the record.
+ *
  * Validation: every loss finite; ours and tfjs compute the same initial loss on the same weights
  * (relative difference ≤ 1e-4); for every optimizer the loss after a few steps on one fixed batch
  * is below the initial one.
