@@ -78,6 +78,13 @@ function runSteps(task: Task, opt: Optimizer, from: number, to: number): void {
   }
 }
 
+function expectSameParameters(x: Task, y: Task): void {
+  const px = x.model.parameters();
+  const py = y.model.parameters();
+  for (let i = 0; i < px.length; i++)
+    expect(sameBits(px[i]?.value as Float32Array, py[i]?.value as Float32Array)).toBe(true);
+}
+
 function curvatureState(opt: Optimizer): CurvatureState {
   // Optimizer state: skipNonFinite { inner: chain [curvature, …] }.
   return ((opt.currentState as { inner: unknown[] }).inner as unknown[])[0] as CurvatureState;
@@ -262,16 +269,39 @@ describe("state save and restore (one state format)", () => {
       c.model.load(params);
       optC.load(copy);
       runSteps(c, optC, 7, 13);
-      const pa = a.model.parameters();
-      const pc = c.model.parameters();
-      for (let i = 0; i < pa.length; i++)
-        expect(sameBits(pc[i]?.value as Float32Array, pa[i]?.value as Float32Array)).toBe(true);
+      expectSameParameters(c, a);
       // The pass numbers are the models' own counters (model c counted only its last 6 passes).
       curvatureState(optA).passes.fill(-1);
       curvatureState(optC).passes.fill(-1);
       expect(stateBits(optC)).toBe(stateBits(optA));
     });
   }
+
+  it("restoring into an optimizer that already trained re-rounds its float32 bases from the restored ones", () => {
+    // B's basis (refreshed at step 5) differs from C's own (step 0): a stale float32 copy would show.
+    const a = classifier();
+    const { opt: optA } = build(a, ekfac, classifierOptions);
+    runSteps(a, optA, 0, 10);
+    const b = classifier();
+    const { opt: optB } = build(b, ekfac, classifierOptions);
+    runSteps(b, optB, 0, 7);
+    const c = classifier();
+    const { opt: optC, t } = build(c, ekfac, classifierOptions);
+    const first = t.curvature.blocks[0]?.block as KroneckerBlock | undefined;
+    expect(first?.precision).toBe("float32");
+    runSteps(c, optC, 0, 3);
+    c.model.load(b.model.snapshot());
+    optC.load(optB.state());
+    runSteps(c, optC, 7, 10);
+    expectSameParameters(c, a);
+  });
+
+  it("options.precision: a TypeError names it; diagonal, which has no rotations, refuses it", () => {
+    const t = classifier();
+    const bad = { ...classifierOptions, precision: "float16" } as unknown as CurvatureOptimizerOptions;
+    expect(() => ekfac(t.model, bad)).toThrow(/options\.precision must be "float32" or "float64" \(got float16\)/);
+    expect(() => diagonalFisher(t.model, { learningRate: 0.1, precision: "float64" })).toThrow(RangeError);
+  });
 
   it("a state of another model or configuration throws and leaves every array of the target bit-unchanged", () => {
     const source = (alias: Alias, task: Task, options: CurvatureOptimizerOptions) => {
@@ -523,6 +553,7 @@ describe('EKFAC "ra": the scaling uses the batch size of the gradient it folds i
       basisEvery: 100,
       klClip: null,
       fisher: "empirical", // so that the mean of the captured g is the training gradient "ra" folds in
+      precision: "float64", // the float64 reference below is compared to 1e-6 absolute (float32 rotations: ~5e-7)
     });
     runSteps(t, opt, 0, 1); // N = 32, refresh
     const small = t.batch(1);

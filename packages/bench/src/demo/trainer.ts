@@ -56,6 +56,8 @@ export interface OptimizerConfig {
   readonly klClip?: number | null;
   /** Which Fisher the curvature statistics estimate (kfac, ekfac); undefined: the library default ("true"). */
   readonly fisher?: FisherMode;
+  /** Arithmetic of the per-step rotations (kfac, ekfac); undefined: the library default ("float32"). */
+  readonly precision?: "float32" | "float64";
 }
 
 /** What the model is trained to do: reconstruct its input, or classify. */
@@ -125,15 +127,15 @@ function noGradLoss(
 }
 
 /** The transform for `config` (library defaults for every option the config leaves undefined). */
-function transformFor(model: Sequential, config: OptimizerConfig) {
+export function transformFor(model: Sequential, config: OptimizerConfig) {
   if (config.name === "sgd")
-    return { chain: sgd(config.learningRate, { momentum: config.momentum ?? 0.9 }), blocks: [] };
-  if (config.name === "adam") return { chain: adam(config.learningRate), blocks: [] };
+    return { chain: sgd(config.learningRate, { momentum: config.momentum ?? 0.9 }), blocks: [], curvature: null };
+  if (config.name === "adam") return { chain: adam(config.learningRate), blocks: [], curvature: null };
   // Only what the config sets: everything else keeps the library default (exactOptionalPropertyTypes).
   const { name: _name, ...options } = config;
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const chain = (config.name === "kfac" ? kfac : ekfac)(model, defined as unknown as CurvatureOptimizerOptions);
-  return { chain, blocks: chain.curvature.blocks.map((b) => b.block) };
+  return { chain, blocks: chain.curvature.blocks.map((b) => b.block), curvature: chain.curvature };
 }
 
 /** Builds the trainer for `config` on `model` (whose parameters it updates in place). */

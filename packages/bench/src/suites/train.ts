@@ -21,6 +21,13 @@
  * (Ā = C̄·op(B)ᵀ when A needs a gradient, B̄ = op(A)ᵀ·C̄ when B does) — then each call is timed
  * standalone with `gemmStrided` on buffers of the same shapes. share = 1 − Σ gemm / step.
  *
+ * EKFAC step profile (autoencoder case, `profileEkfac`): the demo's EKFAC (DEFAULTS: T_kfe = 100
+ * amortised, T_s = 1, true Fisher) split into forward, loss + Fisher pass, backward, and inside the
+ * curvature transform factors, eigendecompositions, S*, precondition (the four rotations and the
+ * division), packing/checks/KL-clip, and the chain's momentum and learning rate — timers wrapped
+ * around this instance's block methods and transform only; printed and written as `profile_ms`,
+ * `profile_share` and `bottleneck` in the record.
+ *
  * Validation: every loss finite; ours and tfjs compute the same initial loss on the same weights
  * (relative difference ≤ 1e-4); for every optimizer the loss after a few steps on one fixed batch
  * is below the initial one.
@@ -28,6 +35,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Tensor, wrap } from "@ekfac-ts/autodiff";
+import { Optimizer } from "@ekfac-ts/ekfac";
 import { gemmStrided } from "@ekfac-ts/linalg";
 import { deepAutoencoder, mlp, type Sequential, sigmoidCrossEntropy, softmaxCrossEntropy } from "@ekfac-ts/nn";
 import * as tf from "@tensorflow/tfjs-core";
@@ -35,7 +43,7 @@ import "@tensorflow/tfjs-backend-cpu";
 import { setWasmPaths } from "@tensorflow/tfjs-backend-wasm";
 import { mnistPackageSplit, PIXELS } from "../data/mnist.ts";
 import { DEFAULTS } from "../demo/defaults.ts";
-import { makeTrainer, type OptimizerConfig, type Task } from "../demo/trainer.ts";
+import { makeTrainer, type OptimizerConfig, type Task, transformFor } from "../demo/trainer.ts";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
 import { timeIt } from "../util.ts";
 
@@ -328,8 +336,144 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       ctx.log(`  ${c.name} tfjs-${backend}: ${r.ms.toFixed(1)} ms/step`);
     }
     if (c.name === "MLP") records.push(outsideGemm(c, x, labels, ctx));
+    else records.push(profileEkfac(c, x, ctx));
   }
   return records;
+}
+
+// ── profile of one EKFAC step ─────────────────────────────────────────────────────────────────
+
+const PHASES = [
+  "forward",
+  "loss + Fisher pass",
+  "backward",
+  "factors (amortised)",
+  "eigendecomposition (amortised)",
+  "S*",
+  "precondition (4 rotations + scale)",
+  "packing, checks, KL-clip",
+  "momentum, learning rate, apply",
+  "other",
+] as const;
+type Phase = (typeof PHASES)[number];
+
+/**
+ * Where one EKFAC step of the demo autoencoder (DEFAULTS, true Fisher) spends its time. Timers wrap
+ * this optimizer instance's block methods (updateStatistics = factors, refreshBasis =
+ * eigendecompositions, updateScaling/updateScalingFromGradient = S*, precondition) and its
+ * curvature transform's `update`; the model's phases are timed around forward, the loss call (nn's
+ * loss runs the sampled-target Fisher backward inside it) and backward. Regular steps are timed over
+ * `ctx.timeMs`; the refresh (factors from this step's statistics + eigendecompositions) is timed once
+ * and divided by T_kfe, as in the step records above.
+ */
+function profileEkfac(c: NetCase, x: Float32Array, ctx: SuiteContext): BenchRecord {
+  const config = DEFAULTS.optimizers.ekfac;
+  const tkfe = config.basisEvery ?? 20;
+  const model = c.build();
+  const { chain, blocks, curvature } = transformFor(model, config);
+  if (curvature === null) throw new Error("train: the EKFAC profile needs a curvature transform");
+  const opt = new Optimizer(chain, model);
+  const ms = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<Phase, number>;
+  const timed = <F extends (...args: never[]) => unknown>(f: F, phase: Phase): F =>
+    ((...args: Parameters<F>) => {
+      const t0 = performance.now();
+      const r = f(...args);
+      ms[phase] += performance.now() - t0;
+      return r;
+    }) as F;
+  for (const b of blocks) {
+    b.updateStatistics = timed(b.updateStatistics.bind(b), "factors (amortised)");
+    b.refreshBasis = timed(b.refreshBasis.bind(b), "eigendecomposition (amortised)");
+    b.updateScaling = timed(b.updateScaling.bind(b), "S*");
+    b.updateScalingFromGradient = timed(b.updateScalingFromGradient.bind(b), "S*");
+    b.precondition = timed(b.precondition.bind(b), "precondition (4 rotations + scale)");
+  }
+  let transformMs = 0;
+  const update = curvature.update.bind(curvature);
+  curvature.update = (u, s, p) => {
+    const t0 = performance.now();
+    const r = update(u, s, p);
+    transformMs += performance.now() - t0;
+    return r;
+  };
+  const input = wrap(x, [c.batch, PIXELS]);
+  let totalMs = 0;
+  let optimizerMs = 0;
+  const step = (): void => {
+    const t0 = performance.now();
+    model.zeroGrad();
+    const t1 = performance.now();
+    const out = model.forward(input);
+    const t2 = performance.now();
+    const loss = sigmoidCrossEntropy(out, input);
+    const t3 = performance.now();
+    loss.backward();
+    const t4 = performance.now();
+    opt.step();
+    const t5 = performance.now();
+    ms.forward += t2 - t1;
+    ms["loss + Fisher pass"] += t3 - t2;
+    ms.backward += t4 - t3;
+    optimizerMs += t5 - t4;
+    totalMs += t5 - t0;
+  };
+  step(); // step 0: the refresh, and JIT warm-up; not counted
+  for (const p of PHASES) ms[p] = 0;
+  totalMs = 0;
+  optimizerMs = 0;
+  transformMs = 0;
+  const t = timeIt(step, { timeMs: ctx.timeMs, minRuns: ctx.smoke ? 2 : 3, maxRuns: 20, warmup: 0 });
+  const steps = t.runs;
+  const row = Object.fromEntries(PHASES.map((p) => [p, ms[p] / steps])) as Record<Phase, number>;
+  const regular = totalMs / steps;
+  const transformPerStep = transformMs / steps;
+  const optimizerPerStep = optimizerMs / steps;
+  const inBlocks =
+    row["factors (amortised)"] +
+    row["eigendecomposition (amortised)"] +
+    row["S*"] +
+    row["precondition (4 rotations + scale)"];
+  // One refresh on the last step's statistics (what a k % T_kfe = 0 step adds), amortised.
+  ms["factors (amortised)"] = 0;
+  ms["eigendecomposition (amortised)"] = 0;
+  const layers = model.curvatureLayers();
+  blocks.forEach((b, i) => {
+    const s = layers[i]?.statistics;
+    if (s) b.updateStatistics(s);
+  });
+  for (const b of blocks) b.refreshBasis();
+  const refresh = (ms["factors (amortised)"] + ms["eigendecomposition (amortised)"]) / tkfe;
+  row["factors (amortised)"] += ms["factors (amortised)"] / tkfe;
+  row["eigendecomposition (amortised)"] += ms["eigendecomposition (amortised)"] / tkfe;
+  row["packing, checks, KL-clip"] = transformPerStep - inBlocks;
+  row["momentum, learning rate, apply"] = optimizerPerStep - transformPerStep;
+  row.other = regular - row.forward - row["loss + Fisher pass"] - row.backward - optimizerPerStep;
+  const amortised = regular + refresh;
+  const share: Record<string, number> = {};
+  for (const p of PHASES) share[p] = row[p] / amortised;
+  const ranked = [...PHASES].sort((p, q) => row[q] - row[p]);
+  ctx.log(`  ${c.name} EKFAC profile (${steps} steps, amortised over T_kfe ${tkfe}): ${amortised.toFixed(1)} ms/step`);
+  for (const p of PHASES)
+    ctx.log(
+      `    ${p.padEnd(36)} ${row[p].toFixed(2).padStart(8)} ms  ${(100 * (share[p] as number)).toFixed(1).padStart(5)} %`,
+    );
+  const sum = PHASES.reduce((a, p) => a + row[p], 0);
+  return {
+    suite: SUITE,
+    case: c.name,
+    impl: "ekfac-ts EKFAC step profile",
+    shape: c.shape,
+    median_ms: amortised,
+    steps,
+    profile_ms: row,
+    profile_share: share,
+    bottleneck: ranked[0],
+    ok: Math.abs(sum - amortised) <= 1e-6 * amortised && PHASES.every((p) => Number.isFinite(row[p])),
+    check: `${steps} steps; phases sum to the step; largest: ${ranked
+      .slice(0, 3)
+      .map((p) => `${p} ${(100 * (share[p] as number)).toFixed(0)} %`)
+      .join(", ")}`,
+  };
 }
 
 function outsideGemm(c: NetCase, x: Float32Array, labels: Int32Array, ctx: SuiteContext): BenchRecord {

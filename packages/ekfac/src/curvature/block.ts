@@ -39,6 +39,8 @@ export interface CurvatureBlock<S extends BlockState = BlockState, B = unknown> 
   checkState(fn: string, state: unknown): asserts state is S;
   /** Adopts `state` (checked unless it already is the current one); no copy. */
   bindState(fn: string, state: S): void;
+  /** The bound state's arrays were overwritten in place (a restore): drop anything derived from them. */
+  stateRestored?(): void;
   /** Folds one batch's statistics into the running estimate (factors, diagonal, 2×2 per channel). */
   updateStatistics(batch: B): void;
   /** Recomputes the basis (eigendecompositions); blocks without a basis return { 0, 0 }. */

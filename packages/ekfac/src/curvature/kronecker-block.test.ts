@@ -11,6 +11,7 @@ import {
   DenseKroneckerFactored,
   type KroneckerBlock,
 } from "./kronecker-block.ts";
+import { chooseRotatedGradientSource, rotatedGradientCost } from "./scaling.ts";
 
 // Rounding tolerance of the Frobenius comparisons: every matrix is formed in float64 from O(P) sums, so
 // 1e-9·‖F‖ is ~10⁶ ulps of slack and still far below any real gap between the approximations.
@@ -375,4 +376,62 @@ describe("scaling variants and input types", () => {
       /scalingDecay must be a number in \[0, 1\)/,
     );
   });
+});
+
+describe("shared rows: U_Gᵀ ∇ U_A = (1/N) G̃ᵀÃ from S*'s rotated rows (kronecker-block.ts header)", () => {
+  it("the cost model picks from-rows for the demo's first layer and rotate where N ≫ a + g", () => {
+    // N = 250, a = 785, g = 256: 2·R·g·a + g·a = 100 680 960 against g·a·(a + g) = 209 199 360.
+    expect(rotatedGradientCost("from-rows", 250, 1, 785, 256)).toBe(100_680_960);
+    expect(rotatedGradientCost("rotate", 250, 1, 785, 256)).toBe(209_199_360);
+    expect(chooseRotatedGradientSource("gram", 250, 1, 785, 256)).toBe("from-rows");
+    expect(chooseRotatedGradientSource("gram", 2000, 1, 33, 32)).toBe("rotate");
+    expect(chooseRotatedGradientSource("rotate-gradients", 1, 1, 785, 256)).toBe("rotate");
+  });
+
+  for (const precision of ["float64", "float32"] as const) {
+    it(`the shared rotation gives the rotated-∇ direction, and a gradient that is not the statistics' is rotated as usual (${precision})`, () => {
+      fc.assert(
+        fc.property(
+          fc.record({
+            seed: fc.integer(),
+            outDim: fc.integer({ min: 8, max: 16 }),
+            inDim: fc.integer({ min: 12, max: 20 }),
+            n: fc.integer({ min: 1, max: 6 }),
+          }),
+          ({ seed, outDim, inDim, n }) => {
+            const c = randomCase(seed, "dense", outDim, inDim, true, n);
+            const shape = { outDim, inDim, hasBias: true };
+            const opts = { factorDecay: 0, scalingDecay: 0, precision };
+            const plain = new DenseEigenCorrected(shape, opts);
+            const shared = new DenseEigenCorrected(shape, { ...opts, gradientFromStatistics: true });
+            for (const b of [plain, shared]) {
+              b.updateFactors(c.stats);
+              b.updateBasis();
+              b.updateScaling(c.stats);
+            }
+            const grad = meanGradient(c.shape, c.stats);
+            // ε = max s / 10: κ ≤ 11, a well-conditioned layer in the sense of ekfac.precondition.float32.
+            const eps = Math.max(...plain.eigenScaling()) / 10;
+            const want = plain.precondition(grad, new Float64Array(plain.size), eps);
+            const got = shared.precondition(grad, new Float64Array(shared.size), eps);
+            expect(shared.sharedRotations).toBe(1);
+            // float32: both directions carry the float32 rounding bounded by that law.
+            expect(relDist(got, want)).toBeLessThanOrEqual(precision === "float64" ? 1e-12 : 1e-4);
+            // A changed gradient (as by weight decay) is not the statistics': rotated as usual, bit for bit.
+            shared.updateScaling(c.stats);
+            const other = grad.map((x, i) => x + 1e-3 * Math.sin(i + seed));
+            const got2 = shared.precondition(other, new Float64Array(shared.size), eps);
+            expect(shared.sharedRotations).toBe(1);
+            expect(got2).toEqual(plain.precondition(other, new Float64Array(plain.size), eps));
+            // The shared rotation serves one precondition only.
+            shared.updateScaling(c.stats);
+            shared.precondition(grad, new Float64Array(shared.size), eps);
+            shared.precondition(grad, new Float64Array(shared.size), eps);
+            expect(shared.sharedRotations).toBe(2);
+          },
+        ),
+        { numRuns: 30 },
+      );
+    });
+  }
 });

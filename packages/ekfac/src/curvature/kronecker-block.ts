@@ -37,12 +37,32 @@
  * (U_Gᵀ ∇ U_A) ⊘ ((λ_G + √ε/π)(λ_A + π√ε)ᵀ) (exact, since A + cI shares A's eigenvectors). π = 1
  * when a trace is 0.
  *
+ * Precision (`precision`): the bases, factors, eigendecompositions and S are float64 state. With
+ * "float32" the per-step rotations — the four products of `precondition` (and of "ra"'s rotate-in) and
+ * EKFAC's rotated rows Ã = ā U_A, G̃ = g U_G with S*'s product — run on float32 copies of the bases
+ * (rounded once per basis change: refresh, `bindState`, `stateRestored`) through linalg's float32
+ * gemm (WebAssembly SIMD when available); the division by S + ε reads the float64 S, and S* is folded
+ * into S in float64. Accuracy: law ekfac.precondition.float32 (within 1e-4 relative of the float64
+ * direction when (max s + ε)/(min s + ε) ≤ 100; the error grows with that condition number, since
+ * the rounding of Qᵀ∇ is divided by the smallest s + ε). Blocks default to "float64" (they also serve
+ * diagnostics, influence and the laws); the optimizer's transform defaults to "float32".
+ *
+ * Shared rows (`gradientFromStatistics`, set by the optimizer for the empirical Fisher): when S* is
+ * re-estimated on the step from rotated rows Ã = ā U_A, G̃ = g U_G and the captured g are the training
+ * loss's, U_Gᵀ ∇ U_A = (1/N) G̃ᵀ Ã (scaling.ts, `chooseRotatedGradientSource`: R·g·a instead of
+ * g·a·(a + g), chosen per layer). The next `precondition` uses it only if its gradient is the
+ * statistics' own, ‖∇ − (1/N) gᵀā‖_F ≤ 1e-4 ‖∇‖_F (D = (1/N) gᵀā formed beside G̃ᵀÃ: 2·R·g·a in all,
+ * still below g·a·(a + g) when 2R < a + g) — so a gradient changed by an earlier transform, a
+ * regulariser or reused statistics is rotated as usual, and an accepted one differs from the rotated ∇
+ * by rounding (within the float32 budget of "Precision"). With the true Fisher the captured g come from
+ * sampled targets, not the loss, so nothing is shared.
+ *
  * Cost per step and group (a = aDim, g = gDim, R = N·T): factors R(a² + g²) (two products);
  * precondition 2ga(a + g) (four products to rotate in and out); S* see scaling.ts; eigendecompositions
  * O(a³ + g³) every T_kfe steps. Workspaces are allocated at first use and grow to the largest batch;
  * after that, `updateFactors`, `updateScaling` and `precondition` allocate nothing.
  */
-import { gemmStrided } from "@ekfac-ts/linalg";
+import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 import type { LayerBatch } from "../capture.ts";
 import {
   allFinite,
@@ -51,11 +71,13 @@ import {
   checkShape,
   checkStatistics,
   ensure,
+  ensure32,
   type LayerShape,
 } from "../internal/stats.ts";
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
 import type { BasisUpdate, CurvatureBlock } from "./block.ts";
 import {
+  chooseRotatedGradientSource,
   chooseScalingStrategy,
   type ScalingStrategy,
   type ScalingWorkspace,
@@ -67,6 +89,9 @@ export type KroneckerApproximation = "kfac" | "ekfac";
 
 /** How KFAC damps: exactly in the eigenbasis ((G ⊗ A) + εI) or by factored Tikhonov with π. */
 export type KfacDamping = "eigenbasis" | "factored-tikhonov";
+
+/** Arithmetic of the per-step rotations (see the header, "Precision"). */
+export type RotationPrecision = "float32" | "float64";
 
 export interface KroneckerBlockOptions {
   /** Moving-average decay ρ of the factors A, G (0 = current minibatch only). Default 0.95. */
@@ -81,6 +106,17 @@ export interface KroneckerBlockOptions {
   readonly scalingStrategy?: ScalingStrategy;
   /** Iteration cap handed to linalg's eigh. */
   readonly maxEigIterations?: number;
+  /**
+   * Arithmetic of the per-step rotations (precondition, S*'s rotated rows; see the header). Default
+   * "float64" here, where blocks serve as measurement tools (diagnostics, influence, the laws); the
+   * optimizer's curvature transform defaults to "float32" (CurvatureOptions.precision).
+   */
+  readonly precision?: RotationPrecision;
+  /**
+   * The captured g are the training loss's own (empirical Fisher), so the step's gradient may be
+   * rotated from S*'s rotated rows where cheaper (see the header, "Shared rows"). Default false.
+   */
+  readonly gradientFromStatistics?: boolean;
 }
 
 /** The plain-data state of a Kronecker block (see the header): arrays and integer counters. */
@@ -133,6 +169,10 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   readonly scalingDecay: number;
   readonly scalingMode: "batch" | "ra";
   readonly kfacDamping: KfacDamping;
+  readonly precision: RotationPrecision;
+  readonly gradientFromStatistics: boolean;
+  /** Directions whose rotated gradient came from S*'s rows (diagnostics and tests; not state). */
+  sharedRotations = 0;
   /** The block's data (see `KroneckerState`); `bindState` swaps in a restored record. */
   state: KroneckerState;
   private readonly forcedStrategy: ScalingStrategy | undefined;
@@ -148,6 +188,27 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private sBatch: Float64Array = new Float64Array(0);
   private rot1: Float64Array = new Float64Array(0);
   private rot2: Float64Array = new Float64Array(0);
+  // Float32 path: copies of the bases (valid while `basis32Fresh`), rotation and S* workspaces.
+  private uA32: Float32Array = new Float32Array(0);
+  private uG32: Float32Array = new Float32Array(0);
+  private basis32Fresh = false;
+  private x32: Float32Array = new Float32Array(0);
+  private r1f: Float32Array = new Float32Array(0);
+  private r2f: Float32Array = new Float32Array(0);
+  private wsA32: Float32Array = new Float32Array(0);
+  private wsG32: Float32Array = new Float32Array(0);
+  private sBatch32: Float32Array = new Float32Array(0);
+  // Shared rows: (1/N) G̃ᵀÃ and (1/N) gᵀā per group, valid for the next `precondition` only.
+  private shared64: Float64Array = new Float64Array(0);
+  private shared32: Float32Array = new Float32Array(0);
+  private mean64: Float64Array = new Float64Array(0);
+  private mean32: Float32Array = new Float32Array(0);
+  private sharedReady = false;
+  private scalingWs32: ScalingWorkspace<Float32Array> = {
+    rows: new Float32Array(0),
+    m1: new Float32Array(0),
+    m2: new Float32Array(0),
+  };
 
   constructor(
     fn: string,
@@ -182,6 +243,14 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       throw new TypeError(
         `${fn}: options.kfacDamping must be "eigenbasis" or "factored-tikhonov" (got ${String(this.kfacDamping)})`,
       );
+    }
+    this.precision = options.precision ?? "float64";
+    if (this.precision !== "float32" && this.precision !== "float64") {
+      throw new TypeError(`${fn}: options.precision must be "float32" or "float64" (got ${String(this.precision)})`);
+    }
+    this.gradientFromStatistics = options.gradientFromStatistics ?? false;
+    if (typeof this.gradientFromStatistics !== "boolean") {
+      throw new TypeError(`${fn}: options.gradientFromStatistics must be a boolean`);
     }
     this.forcedStrategy = options.scalingStrategy;
     this.fnFactors = `${fn}.updateFactors`;
@@ -226,6 +295,14 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     if (st === this.state) return;
     this.checkState(fn, st);
     this.state = st;
+    this.basis32Fresh = false;
+    this.sharedReady = false;
+  }
+
+  /** CurvatureBlock: the state's arrays were overwritten in place; the float32 bases are stale. */
+  stateRestored(): void {
+    this.basis32Fresh = false;
+    this.sharedReady = false;
   }
 
   get A(): Float64Array {
@@ -373,6 +450,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       }
     }
     if (failed === 0) st.hasBasis = 1;
+    this.basis32Fresh = false;
+    this.sharedReady = false;
     st.basisRefreshes++;
     st.basisFailures += failed;
     if (succeeded > 0) st.scalingUpdates = 0;
@@ -394,36 +473,130 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const { aDim: a, gDim: g, groups } = this.dims;
     const n = stats.batchSize;
     const t = stats.positions;
-    const [aData, gData] = this.float64Statistics(stats, rows);
     const strategy = this.strategyFor(n, t);
     this.ensureScalingWorkspace(strategy, n, t);
     const st = this.state;
     const rho = st.scalingUpdates === 0 ? 0 : this.scalingDecay;
     const ga = g * a;
-    for (let k = 0; k < groups; k++) {
-      scalingInto(
-        this.sBatch,
-        0,
-        aData,
-        k * rows * a,
-        gData,
-        k * rows * g,
-        n,
-        t,
-        a,
-        g,
-        st.uA,
-        k * a * a,
-        st.uG,
-        k * g * g,
-        strategy,
-        this.scalingWs,
-      );
-      const off = k * ga;
-      for (let i = 0; i < ga; i++)
-        st.S[off + i] = rho * (st.S[off + i] as number) + (1 - rho) * (this.sBatch[i] as number);
+    const f32 = this.precision === "float32";
+    const share = this.gradientFromStatistics && chooseRotatedGradientSource(strategy, n, t, a, g) === "from-rows";
+    if (share && f32) {
+      this.shared32 = ensure32(this.shared32, groups * ga);
+      this.mean32 = ensure32(this.mean32, groups * ga);
+    } else if (share) {
+      this.shared64 = ensure(this.shared64, groups * ga);
+      this.mean64 = ensure(this.mean64, groups * ga);
     }
+    // Float32: rows, bases and S* in float32 (S* sums squares, no cancellation), folded into S in float64.
+    const [aData, gData] = f32 ? this.float32Statistics(stats, rows) : this.float64Statistics(stats, rows);
+    if (f32) this.float32Basis();
+    const sBatch = f32 ? this.sBatch32 : this.sBatch;
+    for (let k = 0; k < groups; k++) {
+      if (f32) {
+        scalingInto(
+          this.sBatch32,
+          0,
+          aData as Float32Array,
+          k * rows * a,
+          gData as Float32Array,
+          k * rows * g,
+          n,
+          t,
+          a,
+          g,
+          this.uA32,
+          k * a * a,
+          this.uG32,
+          k * g * g,
+          strategy,
+          this.scalingWs32,
+        );
+      } else {
+        scalingInto(
+          this.sBatch,
+          0,
+          aData as Float64Array,
+          k * rows * a,
+          gData as Float64Array,
+          k * rows * g,
+          n,
+          t,
+          a,
+          g,
+          st.uA,
+          k * a * a,
+          st.uG,
+          k * g * g,
+          strategy,
+          this.scalingWs,
+        );
+      }
+      const off = k * ga;
+      for (let i = 0; i < ga; i++) st.S[off + i] = rho * (st.S[off + i] as number) + (1 - rho) * (sBatch[i] as number);
+      if (share) this.shareRows(aData, gData, rows, n, k);
+    }
+    this.sharedReady = share;
     st.scalingUpdates++;
+  }
+
+  /**
+   * Shared rows for group k: (1/N) G̃ᵀÃ from the rows scalingInto left in its workspace (Ã at 0, G̃
+   * after the R·a values), and the statistics' mean gradient (1/N) gᵀā that `precondition` checks.
+   */
+  private shareRows(aData: FloatArray, gData: FloatArray, rows: number, n: number, k: number): void {
+    const { aDim: a, gDim: g } = this.dims;
+    const ga = g * a;
+    const ra = k * rows * a;
+    const rg = k * rows * g;
+    if (this.precision === "float32") {
+      const ws = this.scalingWs32.rows;
+      gemmStrided(true, false, g, a, rows, 1 / n, ws, rows * a, g, ws, 0, a, 0, this.shared32, k * ga, a);
+      gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, this.mean32, k * ga, a);
+    } else {
+      const ws = this.scalingWs.rows;
+      gemmStrided(true, false, g, a, rows, 1 / n, ws, rows * a, g, ws, 0, a, 0, this.shared64, k * ga, a);
+      gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, this.mean64, k * ga, a);
+    }
+  }
+
+  /** Whether grad_k is the shared statistics' mean gradient: ‖∇ − (1/N) gᵀā‖_F ≤ 1e-4 ‖∇‖_F. */
+  private isStatisticsGradient(grad: Float64Array, off: number, k: number): boolean {
+    const ga = this.dims.gDim * this.dims.aDim;
+    const mean = this.precision === "float32" ? this.mean32 : this.mean64;
+    let diff = 0;
+    let norm = 0;
+    for (let i = 0; i < ga; i++) {
+      const x = grad[off + i] as number;
+      const d = x - (mean[k * ga + i] as number);
+      diff += d * d;
+      norm += x * x;
+    }
+    // NaN anywhere makes the comparison false: rotated as usual, and the transform refuses the step.
+    return diff <= 1e-8 * norm;
+  }
+
+  /** Float32 statistics: the captured arrays themselves when float32, else copies into workspaces. */
+  private float32Statistics(stats: LayerBatch, rows: number): [Float32Array, Float32Array] {
+    const { aDim: a, gDim: g, groups } = this.dims;
+    const as32 = (x: FloatArray, ws: Float32Array): Float32Array => {
+      if (x instanceof Float32Array) return x;
+      ws.set(x);
+      return ws;
+    };
+    if (!(stats.a instanceof Float32Array)) this.wsA32 = ensure32(this.wsA32, groups * rows * a);
+    if (!(stats.g instanceof Float32Array)) this.wsG32 = ensure32(this.wsG32, groups * rows * g);
+    return [as32(stats.a, this.wsA32), as32(stats.g, this.wsG32)];
+  }
+
+  /** Rounds the float64 bases to float32 once per change (refresh, bindState, restore). */
+  private float32Basis(): void {
+    if (this.basis32Fresh) return;
+    const st = this.state;
+    this.uA32 = ensure32(this.uA32, st.uA.length);
+    this.uG32 = ensure32(this.uG32, st.uG.length);
+    this.uA32.set(st.uA);
+    this.uG32.set(st.uG);
+    this.basis32Fresh = true;
   }
 
   /**
@@ -436,13 +609,10 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const { aDim: a, gDim: g, groups } = this.dims;
     const st = this.state;
     const ga = g * a;
-    this.rot1 = ensure(this.rot1, ga);
-    this.rot2 = ensure(this.rot2, ga);
     const alpha = st.scalingUpdates === 0 ? 0 : this.scalingDecay;
     for (let k = 0; k < groups; k++) {
       const off = k * ga;
-      this.rotateIn(grad, off, k);
-      const r2 = this.rot2;
+      const r2 = this.rotateIn(grad, off, k);
       for (let i = 0; i < ga; i++) {
         const v = r2[i] as number;
         st.S[off + i] = alpha * (st.S[off + i] as number) + (1 - alpha) * batchSize * v * v;
@@ -451,18 +621,45 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     st.scalingUpdates++;
   }
 
-  /** rot2 = U_Gᵀ grad_k U_A for group k (rot1 is scratch). */
-  private rotateIn(grad: Float64Array, off: number, k: number): void {
+  /**
+   * U_Gᵀ grad_k U_A for group k, in the block's precision: returns the workspace holding it (rot2 or
+   * r2f; rot1/r1f are scratch, and the float32 path leaves grad_k rounded in x32).
+   */
+  private rotateIn(grad: Float64Array, off: number, k: number): FloatArray {
     const { aDim: a, gDim: g } = this.dims;
+    const ga = g * a;
+    if (this.precision === "float32") {
+      this.float32Basis();
+      this.x32 = ensure32(this.x32, ga);
+      this.r1f = ensure32(this.r1f, ga);
+      this.r2f = ensure32(this.r2f, ga);
+      const x = this.x32;
+      for (let i = 0; i < ga; i++) x[i] = grad[off + i] as number;
+      gemmStrided(true, false, g, a, g, 1, this.uG32, k * g * g, g, x, 0, a, 0, this.r1f, 0, a);
+      gemmStrided(false, false, g, a, a, 1, this.r1f, 0, a, this.uA32, k * a * a, a, 0, this.r2f, 0, a);
+      return this.r2f;
+    }
     const st = this.state;
+    this.rot1 = ensure(this.rot1, ga);
+    this.rot2 = ensure(this.rot2, ga);
     gemmStrided(true, false, g, a, g, 1, st.uG, k * g * g, g, grad, off, a, 0, this.rot1, 0, a);
     gemmStrided(false, false, g, a, a, 1, this.rot1, 0, a, st.uA, k * a * a, a, 0, this.rot2, 0, a);
+    return this.rot2;
   }
 
   private ensureScalingWorkspace(strategy: ScalingStrategy, n: number, t: number): void {
     const { aDim: a, gDim: g } = this.dims;
+    const rowsSize = scalingRowsSize(strategy, n, t, a, g);
+    if (this.precision === "float32") {
+      const ws = this.scalingWs32;
+      ws.rows = ensure32(ws.rows, rowsSize);
+      ws.m1 = ensure32(ws.m1, g * a);
+      ws.m2 = ensure32(ws.m2, g * a);
+      this.sBatch32 = ensure32(this.sBatch32, g * a);
+      return;
+    }
     const ws = this.scalingWs;
-    ws.rows = ensure(ws.rows, scalingRowsSize(strategy, n, t, a, g));
+    ws.rows = ensure(ws.rows, rowsSize);
     ws.m1 = ensure(ws.m1, g * a);
     ws.m2 = ensure(ws.m2, g * a);
     this.sBatch = ensure(this.sBatch, g * a);
@@ -495,36 +692,71 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     checkDamping(fn, damping);
     const st = this.state;
     const ga = g * a;
-    this.rot1 = ensure(this.rot1, ga);
-    this.rot2 = ensure(this.rot2, ga);
-    const r1 = this.rot1;
-    const r2 = this.rot2;
-    const ekfac = this.approximation === "ekfac";
-    const tikhonov = !ekfac && this.kfacDamping === "factored-tikhonov";
-    const sqrtEps = Math.sqrt(damping);
+    const f32 = this.precision === "float32";
+    const shared = this.sharedReady;
+    this.sharedReady = false;
     for (let k = 0; k < groups; k++) {
       const off = k * ga;
-      this.rotateIn(grad, off, k);
-      if (ekfac) {
-        for (let i = 0; i < ga; i++) r2[i] = (r2[i] as number) / ((st.S[off + i] as number) + damping);
+      const r2 =
+        shared && this.isStatisticsGradient(grad, off, k) ? this.sharedRotation(k) : this.rotateIn(grad, off, k);
+      this.divideInBasis(r2, k, damping);
+      if (f32) {
+        // Out of the basis into x32 (grad_k's copy, no longer needed), then widened into out.
+        const x = this.x32;
+        gemmStrided(false, false, g, a, g, 1, this.uG32, k * g * g, g, this.r2f, 0, a, 0, this.r1f, 0, a);
+        gemmStrided(false, true, g, a, a, 1, this.r1f, 0, a, this.uA32, k * a * a, a, 0, x, 0, a);
+        for (let i = 0; i < ga; i++) out[off + i] = x[i] as number;
       } else {
-        const la = k * a;
-        const lg = k * g;
-        const p = tikhonov ? this.pi(k) : 1;
-        const cG = tikhonov ? sqrtEps / p : 0;
-        const cA = tikhonov ? p * sqrtEps : 0;
-        const add = tikhonov ? 0 : damping;
-        for (let i = 0; i < g; i++) {
-          const gi = (st.lambdaG[lg + i] as number) + cG;
-          for (let j = 0; j < a; j++) {
-            r2[i * a + j] = (r2[i * a + j] as number) / (gi * ((st.lambdaA[la + j] as number) + cA) + add);
-          }
-        }
+        gemmStrided(false, false, g, a, g, 1, st.uG, k * g * g, g, this.rot2, 0, a, 0, this.rot1, 0, a);
+        gemmStrided(false, true, g, a, a, 1, this.rot1, 0, a, st.uA, k * a * a, a, 0, out, off, a);
       }
-      gemmStrided(false, false, g, a, g, 1, st.uG, k * g * g, g, r2, 0, a, 0, r1, 0, a);
-      gemmStrided(false, true, g, a, a, 1, r1, 0, a, st.uA, k * a * a, a, 0, out, off, a);
     }
     return out;
+  }
+
+  /** The shared (1/N) G̃ᵀÃ of group k, copied into the workspace `rotateIn` would have filled. */
+  private sharedRotation(k: number): FloatArray {
+    const { aDim: a, gDim: g } = this.dims;
+    const ga = g * a;
+    this.sharedRotations++;
+    if (this.precision === "float32") {
+      this.float32Basis();
+      this.x32 = ensure32(this.x32, ga);
+      this.r1f = ensure32(this.r1f, ga);
+      this.r2f = ensure32(this.r2f, ga);
+      for (let i = 0; i < ga; i++) this.r2f[i] = this.shared32[k * ga + i] as number;
+      return this.r2f;
+    }
+    this.rot1 = ensure(this.rot1, ga);
+    this.rot2 = ensure(this.rot2, ga);
+    for (let i = 0; i < ga; i++) this.rot2[i] = this.shared64[k * ga + i] as number;
+    return this.rot2;
+  }
+
+  /** r ← r ⊘ (S + ε) (EKFAC) or KFAC's damped λ_G λ_Aᵀ, for group k, in place (r is g × a). */
+  private divideInBasis(r: FloatArray, k: number, damping: number): void {
+    const { aDim: a, gDim: g } = this.dims;
+    const st = this.state;
+    const ga = g * a;
+    if (this.approximation === "ekfac") {
+      const off = k * ga;
+      for (let i = 0; i < ga; i++) r[i] = (r[i] as number) / ((st.S[off + i] as number) + damping);
+      return;
+    }
+    const tikhonov = this.kfacDamping === "factored-tikhonov";
+    const sqrtEps = Math.sqrt(damping);
+    const la = k * a;
+    const lg = k * g;
+    const p = tikhonov ? this.pi(k) : 1;
+    const cG = tikhonov ? sqrtEps / p : 0;
+    const cA = tikhonov ? p * sqrtEps : 0;
+    const add = tikhonov ? 0 : damping;
+    for (let i = 0; i < g; i++) {
+      const gi = (st.lambdaG[lg + i] as number) + cG;
+      for (let j = 0; j < a; j++) {
+        r[i * a + j] = (r[i * a + j] as number) / (gi * ((st.lambdaA[la + j] as number) + cA) + add);
+      }
+    }
   }
 
   /**

@@ -20,7 +20,7 @@
  * Deviation: none in the estimator. Allocation: none; the caller passes workspaces sized by
  * `scalingRowsSize` (see `ScalingWorkspace`).
  */
-import { gemmStrided } from "@ekfac-ts/linalg";
+import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 
 export type ScalingStrategy = "gram" | "rotate-rows" | "rotate-gradients";
 
@@ -64,13 +64,47 @@ export function chooseScalingStrategy(
 }
 
 /**
+ * Where the step's rotated gradient U_Gᵀ ∇ U_A comes from (kronecker-block.ts, "Shared rows"):
+ * - "rotate": two products on ∇, g·a·(g + a) multiply-adds;
+ * - "from-rows": (1/N) G̃ᵀ Ã from the rotated rows S* was just built from, R·g·a, plus the check
+ *   that ∇ = (1/N) gᵀ ā (R·g·a + g·a). Needs rows (not "rotate-gradients") and a basis.
+ * Since ∇ = (1/N) Σ_rows g ā ᵀ (MATH.md §1), U_Gᵀ ∇ U_A = (1/N) (g U_G)ᵀ (ā U_A) = (1/N) G̃ᵀ Ã.
+ */
+export type RotatedGradientSource = "rotate" | "from-rows";
+
+export function rotatedGradientCost(
+  source: RotatedGradientSource,
+  n: number,
+  t: number,
+  aDim: number,
+  gDim: number,
+): number {
+  const r = n * t;
+  return source === "rotate" ? gDim * aDim * (gDim + aDim) : 2 * r * gDim * aDim + gDim * aDim;
+}
+
+/** The cheaper source for a layer, given S*'s strategy ("from-rows" only where S* formed the rows). */
+export function chooseRotatedGradientSource(
+  strategy: ScalingStrategy,
+  n: number,
+  t: number,
+  aDim: number,
+  gDim: number,
+): RotatedGradientSource {
+  if (strategy === "rotate-gradients") return "rotate";
+  return rotatedGradientCost("from-rows", n, t, aDim, gDim) < rotatedGradientCost("rotate", n, t, aDim, gDim)
+    ? "from-rows"
+    : "rotate";
+}
+
+/**
  * Workspaces of `scalingInto`: `rows` holds `scalingRowsSize(…)` elements, `m1` and `m2` gDim·aDim each
  * (three distinct buffers because a product must not write into a buffer it reads).
  */
-export interface ScalingWorkspace {
-  rows: Float64Array;
-  m1: Float64Array;
-  m2: Float64Array;
+export interface ScalingWorkspace<T extends FloatArray = Float64Array> {
+  rows: T;
+  m1: T;
+  m2: T;
 }
 
 /** Float64 elements `ScalingWorkspace.rows` needs. */
@@ -87,29 +121,30 @@ export function scalingRowsSize(strategy: ScalingStrategy, n: number, t: number,
 }
 
 /**
- * Writes S* (gDim × aDim, row-major, at `out[outOff…]`) for one Kronecker block.
+ * Writes S* (gDim × aDim, row-major, at `out[outOff…]`) for one Kronecker block, in the precision of
+ * its arguments (all float64, or all float32 for the float32 rotations of kronecker-block.ts).
  * `a` holds rows = N·T rows of length aDim from `aOff`, `g` the matching rows of length gDim from `gOff`
  * (example-major: row n·T + t). `uA`/`uG` are the eigenvectors as columns (row-major), or null for the
  * identity basis.
  */
-export function scalingInto(
-  out: Float64Array,
+export function scalingInto<T extends FloatArray>(
+  out: T,
   outOff: number,
-  a: Float64Array,
+  a: T,
   aOff: number,
-  g: Float64Array,
+  g: T,
   gOff: number,
   n: number,
   t: number,
   aDim: number,
   gDim: number,
-  uA: Float64Array | null,
+  uA: T | null,
   uAOff: number,
-  uG: Float64Array | null,
+  uG: T | null,
   uGOff: number,
   strategy: ScalingStrategy,
-  workspace: ScalingWorkspace,
-): Float64Array {
+  workspace: ScalingWorkspace<T>,
+): T {
   const { rows: ws, m1, m2 } = workspace;
   const r = n * t;
   const ga = gDim * aDim;

@@ -114,3 +114,8 @@ export function asFloat64(x: FloatArray, ws: Float64Array): Float64Array {
 export function ensure(buf: Float64Array, n: number): Float64Array {
   return buf.length >= n ? buf : new Float64Array(n);
 }
+
+/** `ensure` for float32 workspaces (the float32 rotations of curvature/kronecker-block.ts). */
+export function ensure32(buf: Float32Array, n: number): Float32Array {
+  return buf.length >= n ? buf : new Float32Array(n);
+}

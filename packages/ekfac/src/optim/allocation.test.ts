@@ -7,6 +7,7 @@
 import { describe, expect, it } from "vitest";
 import { countTypedArrayConstructions } from "../../test/allocation-spy.ts";
 import { blobs, TinyMlp } from "../../test/tiny-mlp.ts";
+import type { KroneckerBlock } from "../curvature/kronecker-block.ts";
 import {
   adadelta,
   adagrad,
@@ -139,6 +140,27 @@ describe("no allocation per step after init", () => {
       for (let s = 0; s < 20; s++) created += stepOnce(true);
       expect(created).toBe(0);
       expect(opt.stepsApplied).toBe(22);
+    });
+  }
+
+  for (const precision of ["float32", "float64"] as const) {
+    it(`Optimizer.step with ekfac, empirical Fisher, shared rows (${precision}): 20 steps create no typed array`, () => {
+      // N = 2 ≪ a + g: every layer takes its rotated gradient from S*'s rows (scaling.ts cost model).
+      const { x, y } = blobs(3, 2, 5);
+      const model = new TinyMlp([5, 7, 3], 4, "softmax-ce");
+      const chain = ekfac(model, { learningRate: 0.05, basisEvery: 1000, fisher: "empirical", precision });
+      const opt = new Optimizer(chain, model);
+      const stepOnce = (count: boolean): number => {
+        model.forwardBackward(x, y, 2);
+        if (count) return countTypedArrayConstructions(() => opt.step());
+        opt.step();
+        return 0;
+      };
+      for (let s = 0; s < 2; s++) stepOnce(false);
+      let created = 0;
+      for (let s = 0; s < 20; s++) created += stepOnce(true);
+      expect(created).toBe(0);
+      for (const { block } of chain.curvature.blocks) expect((block as KroneckerBlock).sharedRotations).toBe(22);
     });
   }
 });

@@ -51,7 +51,12 @@ import type {
 import type { BlockState, CurvatureBlock } from "../curvature/block.ts";
 import { DiagonalFisher } from "../curvature/diagonal.ts";
 import { klScaleFromDot } from "../curvature/kl-clip.ts";
-import { checkDamping, type KfacDamping, KroneckerBlock } from "../curvature/kronecker-block.ts";
+import {
+  checkDamping,
+  type KfacDamping,
+  KroneckerBlock,
+  type RotationPrecision,
+} from "../curvature/kronecker-block.ts";
 import { ParameterDiagonalFisher } from "../curvature/parameter-diagonal.ts";
 import { ScaleShiftBlock } from "../curvature/scale-shift.ts";
 import { allFinite, layerShape } from "../internal/stats.ts";
@@ -101,6 +106,14 @@ export interface CurvatureOptions {
   readonly scaling?: "batch" | "ra";
   /** kfac: "eigenbasis" (exact (G⊗A + εI)⁻¹) or "factored-tikhonov" (Martens & Grosse §6.3). Default "eigenbasis". */
   readonly kfacDamping?: KfacDamping;
+  /**
+   * kfac/ekfac: arithmetic of the per-step rotations into and out of the eigenbasis (the direction
+   * and ekfac's S* rows): "float32" on float32 copies of the float64 bases (bases, factors, S and
+   * the eigendecompositions stay float64), or "float64". The float32 direction is within 1e-4
+   * relative of the float64 one when (max S + ε)/(min S + ε) ≤ 100 (law ekfac.precondition.float32);
+   * on ill-conditioned layers the two differ in the directions of the smallest S + ε. Default "float32".
+   */
+  readonly precision?: RotationPrecision;
   /** Parameters outside every curvature and scale-shift layer: "diagonal-fisher" (default, see
    *  curvature/parameter-diagonal.ts) or "first-order" (their raw gradient, an explicit choice).
    *  The fallback, like "ra", needs the number of real examples, so with fisher "exact" (which presents
@@ -153,7 +166,7 @@ export interface CurvatureTransform extends GradientTransformation<CurvatureStat
 const IGNORED: Record<CurvatureApproximation, readonly (keyof CurvatureOptions)[]> = {
   kfac: ["scalingEvery", "scalingDecay", "scaling"],
   ekfac: ["kfacDamping"],
-  diagonal: ["factorsEvery", "basisEvery", "factorDecay", "scaling", "kfacDamping"],
+  diagonal: ["factorsEvery", "basisEvery", "factorDecay", "scaling", "kfacDamping", "precision"],
 };
 
 interface Slot {
@@ -270,11 +283,18 @@ export function curvature(
   const scaleShift: readonly ScaleShiftLayer[] = model.scaleShiftLayers ? [...model.scaleShiftLayers()] : [];
   const slots: Slot[] = [];
   const plan: (ParameterPlan | null)[] = parameters.map(() => null);
+  const precision = options.precision ?? "float32";
+  if (precision !== "float32" && precision !== "float64") {
+    throw new TypeError(`${fn}: options.precision must be "float32" or "float64" (got ${String(precision)})`);
+  }
   const blockOptions = {
     factorDecay,
     scalingDecay,
     scaling: scalingMode,
     ...(options.kfacDamping !== undefined ? { kfacDamping: options.kfacDamping } : {}),
+    precision,
+    // Empirical statistics are the loss's own g: EKFAC may rotate ∇ from S*'s rows (probe-checked).
+    gradientFromStatistics: fisher === "empirical",
   };
 
   layers.forEach((layer, li) => {
@@ -501,6 +521,11 @@ export function curvature(
     },
 
     restored(state) {
+      for (const s of slots) {
+        const st = state.blocks[s.key];
+        if (st !== undefined) s.block.bindState(fn, st);
+        s.block.stateRestored?.();
+      }
       // The model's capture request belongs to the restored step (its sampler seed in particular).
       capture(state.step);
     },

@@ -218,6 +218,52 @@ const sStarLaw = defineLaw({
   },
 });
 
+// ---- float32 rotations -----------------------------------------------------------------------------
+
+/** Larger dense layers than `denseAll`, so that the float32 products also take linalg's wasm kernel. */
+const float32Arb = fc.tuple(
+  fc.oneof(denseLayerArb({ maxOut: 24, maxIn: 24, maxN: 48 }), convAll),
+  fc.constantFrom("kfac" as const, "ekfac" as const),
+  fc.double({ min: -Math.log10(99), max: 0, noNaN: true }),
+);
+
+const float32Law = defineLaw({
+  id: "ekfac.precondition.float32",
+  title: "Float32 rotations give the float64 direction within 1e-4 on well-conditioned layers",
+  statement:
+    'for KFAC and EKFAC blocks fitted to the same statistics, precision "float32" (rotations, and EKFAC\'s S* rows, in float32 on float32 copies of the float64 bases) and "float64" give ‖Δ₃₂ − Δ₆₄‖ / ‖Δ₆₄‖ ≤ 1e-4 whenever κ = (max s + ε)/(min s + ε) ≤ 100 (s the scalings in the eigenbasis, S* or λ_G λ_Aᵀ)',
+  source:
+    "George et al. (2018) eq. (11); Higham, Accuracy and Stability of Numerical Algorithms, §3.5 (matrix products) and §7.1 (perturbation of Δ = M⁻¹∇ by κ)",
+  generator: `${denseGenerator.replace("dout, din ∈ [1, 8]", "dout, din ∈ [1, 24]").replace("N ∈ [1, 32]", "N ∈ [1, 48]")}. ${convGenerator}. KFAC or EKFAC; ε = max s · 10^x, x ∈ [−log₁₀ 99, 0], so κ ≤ 1 + max s/ε ≤ 100`,
+  tolerance: "1e-4 relative (the acceptance bound of the float32 path), at κ ≤ 100",
+  why: "Four float32 products (unit roundoff u = 2⁻²⁴ ≈ 6e-8), each with error ≲ (a + g)·u relative to its operands' product of norms, perturb Qᵀ∇ by ≈ 4·(a + g)·u·‖∇‖; dividing by s + ε amplifies the relative error by at most κ ≤ 100, so ≈ 2.4e-4 in the worst case for a + g = 50 and about √(a + g)·u·κ ≈ 4e-5 typically (errors add like a random walk); EKFAC's S* in float32 sums squares (no cancellation) and changes Δ by ≲ κ·(N + a)·u. The law measures it.",
+  runScale: 0.5,
+  arbitrary: float32Arb,
+  measure(impl, [c, approximation, logEps]): Measurement {
+    const blocks = (["float64", "float32"] as const).map((precision) => {
+      const b = newBlock(impl, c, approximation, { factorDecay: 0, scalingDecay: 0, precision });
+      b.updateFactors(c.stats);
+      b.updateBasis();
+      b.updateScaling(c.stats);
+      return b;
+    });
+    const [b64, b32] = blocks as [KroneckerBlock, KroneckerBlock];
+    const s = b64.eigenScaling();
+    let min = Number.POSITIVE_INFINITY;
+    for (const v of s) min = Math.min(min, v);
+    const eps = Math.max(maxOf(s) * 10 ** logEps, Number.MIN_VALUE);
+    const kappa = (maxOf(s) + eps) / (min + eps);
+    const grad = impl.ekfac.meanGradient(c.shape, c.stats);
+    const want = b64.precondition(grad, new Float64Array(b64.size), eps);
+    const got = b32.precondition(grad, new Float64Array(b32.size), eps);
+    return {
+      error: rel(distance(got, want), frob(want)),
+      tolerance: 1e-4,
+      note: `κ = ${kappa.toPrecision(3)}, ${approximation}`,
+    };
+  },
+});
+
 // ---- damped directions -----------------------------------------------------------------------------
 
 const dampedArb = fc.tuple(anyLayer, fc.double({ min: -3, max: 0, noNaN: true }));
@@ -428,7 +474,7 @@ const transformEqualsPrevious = defineLaw({
   id: "ekfac.transform.previous",
   title: "Transform-form KFAC/EKFAC equal the previous implementation",
   statement:
-    "for the same statistics and gradients at every step, Optimizer(kfac|ekfac(model)) moves θ exactly as the previous CurvatureOptimizer did: factors every f steps, bases every T_kfe, S* every T_s and after each new basis, Δ = Q[(Qᵀ∇) ⊘ (S + ε)], KL-clipping ν, heavy-ball momentum, θ ← θ − η b",
+    'for the same statistics and gradients at every step, Optimizer(kfac|ekfac(model, { precision: "float64" })) moves θ exactly as the previous CurvatureOptimizer did: factors every f steps, bases every T_kfe, S* every T_s and after each new basis, Δ = Q[(Qᵀ∇) ⊘ (S + ε)], KL-clipping ν, heavy-ball momentum, θ ← θ − η b',
   source:
     "George et al. (2018) Algorithm 1; Martens & Grosse (2015); Ba, Grosse & Martens (2017) §5; the frozen reference packages/proofs/src/internal/previous-curvature.ts",
   generator:
@@ -455,6 +501,9 @@ const transformEqualsPrevious = defineLaw({
       basisEvery: o.basisEvery,
       factorDecay: o.factorDecay,
       fisher: "empirical" as const,
+      // The reference computes in float64; the float32 rotations (the optimizer's default) are bounded
+      // against the float64 ones by ekfac.precondition.float32.
+      precision: "float64" as const,
     };
     const chain =
       o.approximation === "kfac"
@@ -638,6 +687,7 @@ export const ekfacLaws: readonly Law[] = [
   dampedEkfac,
   dampedKfac,
   dampedTikhonov,
+  float32Law,
   transformEqualsPrevious,
   mergeLaw,
   scaleShiftLaw,
