@@ -135,6 +135,7 @@ export function truncatedNormal<T extends FloatArray>(out: T, rng: Rng, std = 1,
   return out;
 }
 
+/** Options of the sparse initialiser (Martens 2010): K non-zero incoming weights per unit. */
 export interface SparseOptions {
   /** Non-zero incoming weights per unit, K (default 15, Martens 2010). */
   readonly nonZeros?: number;

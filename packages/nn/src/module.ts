@@ -49,6 +49,7 @@ export interface LayerStatistics {
 
 /** BatchNorm's captured x̂ and g (ekfac `ScaleShiftStatistics`); layouts as `LayerStatistics`. */
 export interface ScaleShiftStatistics {
+  /** N examples (E = N·C pseudo-examples in "exact" mode). */
   readonly batchSize: number;
   /** H·W for BatchNorm2d, 1 for BatchNorm1d. */
   readonly positions: number;
@@ -56,7 +57,9 @@ export interface ScaleShiftStatistics {
   readonly xhat: FloatArray;
   /** `(E·T) × C` output gradients g = N·∂L/∂y. */
   readonly g: FloatArray;
+  /** Which Fisher these g realise (the producer's statement, checked by ekfac). */
   readonly fisher: FisherMode;
+  /** Counter of captured passes (ekfac refuses to read the same pass twice). */
   readonly pass: number;
 }
 
@@ -94,11 +97,17 @@ export interface CurvatureLayer {
 
 /** Per-channel scale γ and shift β, `y = γ·x̂ + β` (ekfac `ScaleShiftLayer`). */
 export interface ScaleShiftLayer {
+  /** The dotted path of the layer from the root. */
   readonly name: string;
+  /** Tells scale-and-shift layers apart from curvature layers. */
   readonly kind: "scale-shift";
+  /** C, the number of channels. */
   readonly channels: number;
+  /** γ, C values. */
   readonly scale: ParameterRef;
+  /** β, C values, or null without a shift. */
   readonly shift: ParameterRef | null;
+  /** x̂ and g of the last pass with capture on; null when none was captured. */
   readonly statistics: ScaleShiftStatistics | null;
 }
 

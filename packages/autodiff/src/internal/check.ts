@@ -2,6 +2,7 @@
 import { type DType, dtypeOf, type FloatArray } from "@ekfac-ts/linalg";
 import { Tensor } from "../tensor.ts";
 
+/** Returns `t` as a Tensor, or throws a TypeError naming the op `op`, the argument `name` and what `t` was. */
 export function assertTensor(op: string, name: string, t: unknown): Tensor {
   if (!(t instanceof Tensor)) {
     const kind = t === null ? "null" : typeof t === "object" ? (t.constructor?.name ?? "object") : typeof t;

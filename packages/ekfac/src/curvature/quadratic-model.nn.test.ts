@@ -73,11 +73,17 @@ describe("quadratic model with @ekfac-ts/nn's capture", () => {
       );
     const derivatives = (vs: Float64Array[]) =>
       Array.from({ length: N }, (_, n) => {
-        layers.forEach((l, k) => perturb(l, vs[k] as Float64Array, h));
+        layers.forEach((l, k) => {
+          perturb(l, vs[k] as Float64Array, h);
+        });
         const up = lossOf(n);
-        layers.forEach((l, k) => perturb(l, vs[k] as Float64Array, -2 * h));
+        layers.forEach((l, k) => {
+          perturb(l, vs[k] as Float64Array, -2 * h);
+        });
         const down = lossOf(n);
-        layers.forEach((l, k) => perturb(l, vs[k] as Float64Array, h));
+        layers.forEach((l, k) => {
+          perturb(l, vs[k] as Float64Array, h);
+        });
         return (up - down) / (2 * h);
       });
     const dDir = derivatives(dirs);

@@ -63,6 +63,7 @@ abstract class BatchNorm extends Module {
   readonly runningVar: FloatArray;
   /** Number of train-mode batches seen (PyTorch's num_batches_tracked), kept as a float buffer. */
   readonly batchesTracked: FloatArray;
+  /** Marks the layer as a scale-and-shift layer for ekfac. */
   readonly kind = "scale-shift" as const;
   private readonly site: CaptureSite<"xhat">;
 
@@ -93,6 +94,7 @@ abstract class BatchNorm extends Module {
     this.site = new CaptureSite("xhat", 1, features, features);
   }
 
+  /** C, the number of channels. */
   get channels(): number {
     return this.features;
   }
@@ -103,10 +105,12 @@ abstract class BatchNorm extends Module {
     return this.weight;
   }
 
+  /** β (null when not affine). */
   get shift(): ParameterRef | null {
     return this.bias;
   }
 
+  /** x̂ and g of the last pass with capture on; null when none was captured. */
   get statistics(): ScaleShiftStatistics | null {
     return this.site.statistics;
   }
