@@ -25,7 +25,7 @@ const loss = (logits: Tensor, targets: Float32Array) => sigmoidCrossEntropy(logi
 const opt = new Optimizer(ekfac(model, { learningRate: 0.1, damping: 0.01, basisEvery: 20 }), model);
 const before = evaluate(model, asAutoencoder(test), { inputShape: [PIXELS], loss }).loss as number;
 const history = fit(model, opt, asAutoencoder(train), {
-  epochs: smoke ? 1 : 10,
+  epochs: smoke ? 1 : 5,
   batchSize: 100,
   inputShape: [PIXELS],
   loss,
