@@ -67,6 +67,7 @@ export interface LayerStatistics {
 
 /** A view of one parameter tensor: its values and its gradient from the last backward pass. */
 export interface ParameterRef {
+  /** The parameter's name (the model's `path.to.param` naming), used in state, reports and errors. */
   readonly name: string;
   /** The parameter values, flat (row-major); updated in place by optimizers. */
   readonly value: FloatArray;
@@ -76,17 +77,21 @@ export interface ParameterRef {
 
 /** Anything that lists its parameters (a model): what `new Optimizer(transform, source)` accepts. */
 export interface ParameterSource {
+  /** Every trainable parameter, in a stable order (the optimizer's state follows this order). */
   parameters(): readonly ParameterRef[];
 }
 
 /** A layer whose curvature KFAC and EKFAC approximate. */
 export interface CurvatureLayer {
+  /** The layer's name, unique in the model (keys its block in the optimizer state). */
   readonly name: string;
+  /** Dense (`s = W a + b`) or 2-D convolution (one row of statistics per example and output position). */
   readonly kind: "dense" | "conv2d";
   /** dout (dense) or C_out (conv). */
   readonly outDim: number;
   /** din (dense) or (C_in/groups)·kh·kw (conv), without the bias column. */
   readonly inDim: number;
+  /** Whether the layer has a bias; if so `ā = [a; 1]` and `aDim = inDim + 1`. */
   readonly hasBias: boolean;
   /** 1 for dense layers. */
   readonly groups: number;
@@ -108,19 +113,25 @@ export interface ScaleShiftStatistics {
   readonly xhat: FloatArray;
   /** `(E·T) × C` output gradients g = N·∂L/∂y (same Fisher conventions as LayerStatistics.g). */
   readonly g: FloatArray;
+  /** Which Fisher these g realise (as in `LayerStatistics.fisher`). */
   readonly fisher: FisherMode;
+  /** Counter of captured passes (as in `LayerStatistics.pass`). */
   readonly pass: number;
 }
 
 /** A BatchNorm-style layer: per-channel scale (and shift), with its captured statistics. */
 export interface ScaleShiftLayer {
+  /** The layer's name, unique in the model. */
   readonly name: string;
+  /** Tells scale-and-shift layers apart from `CurvatureLayer`s. */
   readonly kind: "scale-shift";
+  /** C, the number of channels (entries of γ and β). */
   readonly channels: number;
   /** C values (γ). */
   readonly scale: ParameterRef;
   /** C values (β) or null. */
   readonly shift: ParameterRef | null;
+  /** Statistics of the last pass with capture on, or null if none was captured. */
   readonly statistics: ScaleShiftStatistics | null;
 }
 
@@ -145,14 +156,20 @@ export type LayerBatch = Pick<LayerStatistics, "batchSize" | "positions" | "a" |
 export type ScaleShiftBatch = Pick<ScaleShiftStatistics, "batchSize" | "positions" | "xhat" | "g">;
 
 /** A curvature layer whose statistics carry no provenance (what influence functions read). */
-export type BatchLayer = Omit<CurvatureLayer, "statistics"> & { readonly statistics: LayerBatch | null };
+export type BatchLayer = Omit<CurvatureLayer, "statistics"> & {
+  /** Statistics of the last pass with capture on, or null if none was captured. */
+  readonly statistics: LayerBatch | null;
+};
 
 /**
  * The looser model influence functions accept: layers with plain batches. Every `CurvatureModel` is
  * one; they ask for the empirical Fisher's g (the training loss's own gradients), as kronfluence does.
  */
 export interface BatchCaptureModel {
+  /** The layers whose curvature the influence preconditioner approximates, in a stable order. */
   curvatureLayers(): readonly BatchLayer[];
+  /** Every trainable parameter, in a stable order. */
   parameters(): readonly ParameterRef[];
+  /** Turn capture on or off for the following passes (as in `CurvatureModel.setCapture`). */
   setCapture(on: boolean, request?: CaptureRequest): void;
 }

@@ -27,12 +27,33 @@ import { checkShape, checkStatistics, type LayerShape } from "./internal/stats.t
 /** The layer blocks the Gram error knows how to evaluate (Kronecker and diagonal). */
 type LayerBlock = KroneckerBlock | DiagonalFisher;
 
+/**
+ * How far the diagonal, KFAC and EKFAC approximations of one layer's Fisher block are from the exact block
+ * (`fisherApproximationReport`).
+ */
 export interface ApproximationErrors {
   /** ‖F‖_F of the exact block. */
   readonly fisherNorm: number;
-  readonly trace: { readonly exact: number; readonly diagonal: number; readonly kfac: number; readonly ekfac: number };
+  /** The trace of the exact block and of each approximation. */
+  readonly trace: {
+    /** trace(F). */
+    readonly exact: number;
+    /** trace of the diagonal approximation (equals trace(F)). */
+    readonly diagonal: number;
+    /** trace(G ⊗ A) = tr G · tr A. */
+    readonly kfac: number;
+    /** trace of EKFAC's approximation (Σ S*, equals trace(F)). */
+    readonly ekfac: number;
+  };
   /** ‖F − F̂‖_F per approximation. */
-  readonly frobeniusError: { readonly diagonal: number; readonly kfac: number; readonly ekfac: number };
+  readonly frobeniusError: {
+    /** ‖F − diag F‖_F. */
+    readonly diagonal: number;
+    /** ‖F − G ⊗ A‖_F. */
+    readonly kfac: number;
+    /** ‖F − Q diag(S*) Qᵀ‖_F. */
+    readonly ekfac: number;
+  };
 }
 
 /**
@@ -82,6 +103,7 @@ export function compareWithFisher(
   };
 }
 
+/** ‖F − F̂‖_F and its parts, computed from the Gram matrix of per-example gradients (`gramFrobeniusError`). */
 export interface GramErrorReport {
   /** ‖F‖²_F from the Gram matrix of per-example gradients. */
   readonly fisherNormSquared: number;

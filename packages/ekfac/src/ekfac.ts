@@ -10,6 +10,19 @@
 import type { CurvatureModel } from "./capture.ts";
 import { type CurvatureChain, type CurvatureOptimizerOptions, curvatureChain } from "./kfac.ts";
 
+/**
+ * EKFAC (George et al. 2018, Algorithm 1) as one optimizer chain: curvature in the Kronecker-factored
+ * eigenbasis (refreshed every T_kfe = `basisEvery` steps) with the per-example scaling S* (re-estimated
+ * every T_s = `scalingEvery` steps, or the "ra" variant with `scaling: "ra"`) → momentum → learning rate.
+ *
+ * ```ts
+ * const opt = new Optimizer(ekfac(model, { learningRate: 0.1 }), model);
+ * // each step: forward → loss → backward → opt.step()
+ * ```
+ *
+ * Defaults and their sources are listed in `kfac`'s module (fisher "true", KL-clipping κ = 1e-3, damping
+ * 1e-3, momentum 0.9, T_kfe = 20, T_s = 1, decays 0.95). Setting `kfacDamping` is a RangeError.
+ */
 export function ekfac(model: CurvatureModel, options: CurvatureOptimizerOptions): CurvatureChain {
   return curvatureChain("ekfac", model, "ekfac", options);
 }

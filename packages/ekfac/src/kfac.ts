@@ -34,6 +34,10 @@ import {
 } from "./optim/curvature.ts";
 import { chain, type GradientTransformation, type StateValue } from "./optim/transform.ts";
 
+/**
+ * Options of `kfac`, `ekfac` and `diagonalFisher`: the curvature transform's options (see `CurvatureOptions`)
+ * plus the learning rate, momentum and KL-clipping of the chain.
+ */
 export interface CurvatureOptimizerOptions extends Omit<CurvatureOptions, "klClip"> {
   /** η > 0, or a schedule of the number of completed steps (used by KL-clipping and the last transform). */
   readonly learningRate: LearningRate;
@@ -44,7 +48,10 @@ export interface CurvatureOptimizerOptions extends Omit<CurvatureOptions, "klCli
 }
 
 /** The chain the aliases build, with its curvature transform exposed (plan, blocks, approximation). */
-export type CurvatureChain = GradientTransformation<StateValue[]> & { readonly curvature: CurvatureTransform };
+export type CurvatureChain = GradientTransformation<StateValue[]> & {
+  /** The chain's first transform: blocks, plan and approximation. */
+  readonly curvature: CurvatureTransform;
+};
 
 /** Builds curvature → [momentum] → learning rate for `approximation` (the aliases below). */
 export function curvatureChain(

@@ -104,3 +104,16 @@ export {
   type ScaleShiftLayer,
   type ScaleShiftStatistics,
 } from "./module.ts";
+export {
+  accuracy,
+  type BatchProgress,
+  type EpochResult,
+  type EvaluateOptions,
+  type Evaluation,
+  evaluate,
+  type FitOptions,
+  fit,
+  type LossFunction,
+  type Metric,
+  type StepOptimizer,
+} from "./training.ts";

@@ -22,6 +22,7 @@
  */
 import { checkCount, checkNonNegative, checkPositive } from "../optim/checks.ts";
 
+/** Options of `dampingAdaptation`: the Levenberg–Marquardt rule for λ (Martens & Grosse 2015 §6.5). */
 export interface DampingAdaptationOptions {
   /** T_λ ≥ 1: steps between adaptations (ρ needs one extra forward pass each time). */
   readonly interval: number;
@@ -39,13 +40,19 @@ export interface DampingAdaptationOptions {
 
 /** The options with every default filled in and ω precomputed (see `dampingAdaptation`). */
 export interface DampingAdaptation {
+  /** T_λ: steps between adaptations. */
   readonly interval: number;
+  /** Per-step decay; λ is multiplied or divided by ω = decay^interval. */
   readonly decay: number;
   /** ω = decay^interval. */
   readonly omega: number;
+  /** λ_min, the lower bound of λ. */
   readonly min: number;
+  /** λ_max, the upper bound of λ (may be Infinity). */
   readonly max: number;
+  /** ρ below it increases λ. */
   readonly lowerThreshold: number;
+  /** ρ above it decreases λ. */
   readonly upperThreshold: number;
 }
 

@@ -26,6 +26,11 @@ export interface BasisUpdate {
 /** What a block's state may hold: arrays and numbers, one level deep. */
 export type BlockState = { [key: string]: Float64Array | number };
 
+/**
+ * The interface every curvature block implements (Kronecker, diagonal, scale-and-shift, diagonal fallback):
+ * statistics in, a preconditioned direction out, all state in one plain record. `S` is the state record, `B`
+ * the statistics batch the block reads.
+ */
 export interface CurvatureBlock<S extends BlockState = BlockState, B = unknown> {
   /** The block kind, named after kfac-jax's blocks (e.g. "DenseKroneckerFactored", "ScaleAndShift"). */
   readonly kind: string;

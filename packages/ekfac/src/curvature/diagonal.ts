@@ -14,21 +14,33 @@ import type { BasisUpdate, CurvatureBlock } from "./block.ts";
 import { checkDamping, checkPlainState } from "./kronecker-block.ts";
 import { chooseScalingStrategy, type ScalingWorkspace, scalingInto, scalingRowsSize } from "./scaling.ts";
 
+/** Options of `DiagonalFisher`. */
 export interface DiagonalFisherOptions {
   /** Moving-average decay of D (0 = current minibatch only). Default 0.95. */
   readonly decay?: number;
 }
 
 /** diag(F) in W̄'s row-major layout (groups × gDim × aDim), and the updates folded into it. */
-export type DiagonalState = { D: Float64Array; updates: number };
+export type DiagonalState = {
+  /** diag(F), groups × gDim × aDim. */
+  D: Float64Array;
+  /** Statistics batches folded into D since it (re)started. */
+  updates: number;
+};
 
 const NO_BASIS: BasisUpdate = { succeeded: 0, failed: 0 };
 
+/**
+ * The diagonal Fisher of one dense or conv2d layer (EKFAC's scaling in the identity basis): Δ = ∇ ⊘ (D + ε).
+ */
 export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch> {
   readonly kind = "Diagonal";
+  /** The layer's shape (a copy of the constructor's argument). */
   readonly shape: LayerShape;
+  /** aDim, gDim and groups derived from the shape. */
   readonly dims: BlockDims;
   readonly size: number;
+  /** Moving-average decay of D. */
   readonly decay: number;
   state: DiagonalState;
   private wsA: Float64Array = new Float64Array(0);
@@ -67,9 +79,11 @@ export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch>
     this.state = st;
   }
 
+  /** diag(F) in W̄'s layout (the live state array). */
   get D(): Float64Array {
     return this.state.D;
   }
+  /** Statistics batches folded into D since it (re)started. */
   get updates(): number {
     return this.state.updates;
   }

@@ -85,6 +85,7 @@ import {
   scalingRowsSize,
 } from "./scaling.ts";
 
+/** "kfac": the scaling is λ_G λ_Aᵀ (exactly G ⊗ A); "ekfac": the per-example scaling S* in the same basis. */
 export type KroneckerApproximation = "kfac" | "ekfac";
 
 /** How KFAC damps: exactly in the eigenbasis ((G ⊗ A) + εI) or by factored Tikhonov with π. */
@@ -93,6 +94,7 @@ export type KfacDamping = "eigenbasis" | "factored-tikhonov";
 /** Arithmetic of the per-step rotations (see the header, "Precision"). */
 export type RotationPrecision = "float32" | "float64";
 
+/** Options of the Kronecker blocks (see the file header for the factors, basis and scalings). */
 export interface KroneckerBlockOptions {
   /** Moving-average decay ρ of the factors A, G (0 = current minibatch only). Default 0.95. */
   readonly factorDecay?: number;
@@ -123,17 +125,23 @@ export interface KroneckerBlockOptions {
 export type KroneckerState = {
   /** Factors, groups × a² and groups × g², row-major. */
   A: Float64Array;
+  /** The output-gradient factor, groups × g² row-major (A above holds the input factor, groups × a²). */
   G: Float64Array;
   /** Eigenvectors (as columns) and eigenvalues (ascending) of the factors at the last refresh. */
   uA: Float64Array;
+  /** Eigenvalues of A (ascending), groups × a. */
   lambdaA: Float64Array;
+  /** Eigenvectors of G as columns, groups × g². */
   uG: Float64Array;
+  /** Eigenvalues of G (ascending), groups × g. */
   lambdaG: Float64Array;
   /** EKFAC scaling (groups × g × a); zeros for KFAC. */
   S: Float64Array;
   /** Factor updates since the moving average (re)started. */
   factorUpdates: number;
+  /** Successful basis refreshes. */
   basisRefreshes: number;
+  /** Eigendecompositions that failed numerically (the previous basis was kept). */
   basisFailures: number;
   /** Scaling updates since the last basis change (0: the next one overwrites S). */
   scalingUpdates: number;
@@ -161,13 +169,22 @@ export function checkDamping(fn: string, damping: number): void {
 /** Kronecker-factored curvature of one layer. Use the named subclasses below. */
 export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   readonly kind: string;
+  /** KFAC (λ_G λ_Aᵀ) or EKFAC (S*) scaling. */
   readonly approximation: KroneckerApproximation;
+  /** The layer's shape (a copy of the constructor's argument). */
   readonly shape: LayerShape;
+  /** aDim, gDim and groups derived from the shape. */
   readonly dims: BlockDims;
   readonly size: number;
+  /** Moving-average decay ρ of the factors A and G. */
   readonly factorDecay: number;
+  /** Moving-average decay of EKFAC's scaling S*. */
   readonly scalingDecay: number;
+  /**
+   * Where EKFAC's scaling comes from: per-example S* ("batch") or the running average of N (U_Gᵀ∇U_A)² ("ra").
+   */
   readonly scalingMode: "batch" | "ra";
+  /** KFAC's damping rule (EKFAC always uses S + ε). */
   readonly kfacDamping: KfacDamping;
   readonly precision: RotationPrecision;
   readonly gradientFromStatistics: boolean;
@@ -305,36 +322,47 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.sharedReady = false;
   }
 
+  /** The input factor A (groups × a², row-major; the live state array). */
   get A(): Float64Array {
     return this.state.A;
   }
+  /** The output-gradient factor G (groups × g², row-major; the live state array). */
   get G(): Float64Array {
     return this.state.G;
   }
+  /** Eigenvectors of A as columns at the last refresh (identity before the first). */
   get uA(): Float64Array {
     return this.state.uA;
   }
+  /** Eigenvectors of G as columns at the last refresh (identity before the first). */
   get uG(): Float64Array {
     return this.state.uG;
   }
+  /** Eigenvalues of A at the last refresh, ascending. */
   get lambdaA(): Float64Array {
     return this.state.lambdaA;
   }
+  /** Eigenvalues of G at the last refresh, ascending. */
   get lambdaG(): Float64Array {
     return this.state.lambdaG;
   }
+  /** EKFAC's scaling (groups × g × a) in the current basis; zeros for KFAC. */
   get S(): Float64Array {
     return this.state.S;
   }
+  /** Factor updates since the moving average (re)started. */
   get factorUpdates(): number {
     return this.state.factorUpdates;
   }
+  /** Successful basis refreshes. */
   get basisRefreshes(): number {
     return this.state.basisRefreshes;
   }
+  /** Eigendecompositions that failed numerically (the previous basis was kept). */
   get basisFailures(): number {
     return this.state.basisFailures;
   }
+  /** Scaling updates since the last basis change. */
   get scalingUpdates(): number {
     return this.state.scalingUpdates;
   }

@@ -22,7 +22,9 @@ import { ScaleShiftBlock } from "./scale-shift.ts";
 
 /** Sums of per-example terms over `examples` (pseudo-)examples, by name ("A", "G", "S", "F"). */
 export interface Contribution {
+  /** The number of (pseudo-)examples the sums run over. */
   readonly examples: number;
+  /** Per-example terms summed, by name ("A", "G", "S", "F"); divide by `examples` for the mean. */
   readonly sums: { readonly [name: string]: Float64Array };
 }
 

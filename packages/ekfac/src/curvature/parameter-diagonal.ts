@@ -20,19 +20,32 @@
 import type { BasisUpdate, CurvatureBlock } from "./block.ts";
 import { checkDamping, checkPlainState } from "./kronecker-block.ts";
 
-export type ParameterDiagonalState = { D: Float64Array; updates: number };
+/** The fallback's plain-data state: the diagonal estimate and the updates folded into it. */
+export type ParameterDiagonalState = {
+  /** The diagonal estimate, one entry per parameter entry. */
+  D: Float64Array;
+  /** Gradients folded into D since it (re)started. */
+  updates: number;
+};
 
 /** The batch this block reads: the mean gradient (in float64) and the number of examples behind it. */
 export interface MeanGradientBatch {
+  /** The gradient of the mean loss (float64, the parameter's own layout). */
   readonly grad: Float64Array;
+  /** N, the number of examples behind the mean gradient. */
   readonly batchSize: number;
 }
 
 const NO_BASIS: BasisUpdate = { succeeded: 0, failed: 0 };
 
+/**
+ * The diagonal fallback for a parameter no other block covers: D ← ρ D + (1 − ρ)·N·ḡ², Δ = ∇ ⊘ (D + ε). An
+ * empirical-Fisher estimate biased upward away from stationary points (see the file header).
+ */
 export class ParameterDiagonalFisher implements CurvatureBlock<ParameterDiagonalState, MeanGradientBatch> {
   readonly kind = "ParameterDiagonal";
   readonly size: number;
+  /** Moving-average decay ρ of D. */
   readonly decay: number;
   state: ParameterDiagonalState;
 

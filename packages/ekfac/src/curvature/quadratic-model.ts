@@ -74,13 +74,21 @@ export interface ScaleShiftRows {
 export interface QuadraticTerms {
   /** N (or E pseudo-examples) of the statistics the Fisher terms come from; 0 when none were added. */
   readonly batchSize: number;
+  /** Δᵀ F Δ. */
   readonly curvature11: number;
+  /** Δᵀ F δ₀. */
   readonly curvature12: number;
+  /** δ₀ᵀ F δ₀. */
   readonly curvature22: number;
+  /** Δᵀ Δ. */
   readonly inner11: number;
+  /** Δᵀ δ₀. */
   readonly inner12: number;
+  /** δ₀ᵀ δ₀. */
   readonly inner22: number;
+  /** ∇ᵀ Δ. */
   readonly linear1: number;
+  /** ∇ᵀ δ₀. */
   readonly linear2: number;
 }
 
@@ -380,6 +388,7 @@ export function quadraticModelValue(terms: QuadraticTerms, damping: number, alph
  */
 export type QuadraticStepStatus = "joint" | "alpha-only" | "fallback";
 
+/** Why the solve ended as it did: "ok", or what pushed it to "alpha-only" or "fallback". */
 export type QuadraticStepReason =
   | "ok"
   | "no-previous-update"
@@ -387,8 +396,14 @@ export type QuadraticStepReason =
   | "curvature-not-positive"
   | "non-finite";
 
+/**
+ * The solution of the (α, μ) problem for δ = αΔ + μδ₀ (Martens & Grosse 2015 §7), written by
+ * `solveQuadraticStep`.
+ */
 export interface QuadraticStep {
+  /** Which solve produced α and μ (see `QuadraticStepStatus`). */
   status: QuadraticStepStatus;
+  /** Why a degraded status was chosen ("ok" when none was). */
   reason: QuadraticStepReason;
   /** Coefficient of Δ in δ = αΔ + μδ₀ (no sign is assumed: with Δ = F̂⁻¹∇, an ascent direction, α < 0). */
   alpha: number;
@@ -401,6 +416,7 @@ export interface QuadraticStep {
   predictedChange: number;
 }
 
+/** Options of `solveQuadraticStep`. */
 export interface QuadraticStepOptions {
   /** η ≥ 0, an L2 term of the objective: in the Gram and in `predictedChange` (default 0). */
   readonly l2?: number;

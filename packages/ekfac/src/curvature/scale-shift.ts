@@ -18,8 +18,14 @@ import type { BasisUpdate, CurvatureBlock } from "./block.ts";
 import { checkDamping, checkPlainState } from "./kronecker-block.ts";
 
 /** Per channel the k×k matrix F_c (k = 2 with a shift, 1 without), row-major, channel-major. */
-export type ScaleShiftState = { F: Float64Array; updates: number };
+export type ScaleShiftState = {
+  /** C matrices F_c of k×k entries (k = 2 with a shift, else 1). */
+  F: Float64Array;
+  /** Statistics batches folded into F since it (re)started. */
+  updates: number;
+};
 
+/** Options of `ScaleShiftBlock`. */
 export interface ScaleShiftOptions {
   /** Moving-average decay ρ of F (0 = current minibatch only). Default 0.95. */
   readonly decay?: number;
@@ -31,11 +37,18 @@ function isPositiveInt(v: unknown): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 1;
 }
 
+/**
+ * The exact per-channel Fisher block of a BatchNorm-style scale γ and shift β (2×2 per channel, 1×1 without a
+ * shift): Δ_c = (F_c + εI)⁻¹ ∇_c. Cross-channel terms are dropped.
+ */
 export class ScaleShiftBlock implements CurvatureBlock<ScaleShiftState, ScaleShiftBatch> {
   readonly kind = "ScaleAndShift";
+  /** C, the number of channels. */
   readonly channels: number;
+  /** Whether the layer has a shift β (the block's vector is [γ; β], else [γ]). */
   readonly hasShift: boolean;
   readonly size: number;
+  /** Moving-average decay ρ of F. */
   readonly decay: number;
   state: ScaleShiftState;
   private readonly k: number;

@@ -22,8 +22,13 @@
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 
+/** How S* is computed; every strategy gives the same S* (see the file header for the formulas and costs). */
 export type ScalingStrategy = "gram" | "rotate-rows" | "rotate-gradients";
 
+/**
+ * Multiply-adds of computing S* with `strategy` for N = `n` examples of `t` positions (rotations omitted when
+ * `identityBasis`).
+ */
 export function scalingCost(
   strategy: ScalingStrategy,
   n: number,
@@ -44,6 +49,7 @@ export function scalingCost(
   }
 }
 
+/** The strategy with the fewest multiply-adds (`scalingCost`) for this batch and layer. */
 export function chooseScalingStrategy(
   n: number,
   t: number,

@@ -41,6 +41,10 @@ export type InfluenceBatch = (targets: InfluenceTargets) => void;
 
 /** Progress of a fit or a scoring run, reported after each batch (and once per phase change). */
 export interface InfluenceProgress {
+  /**
+   * The phase running: fitting factors, eigenbases, scalings or the exact Fisher, then scoring queries or
+   * training examples.
+   */
   readonly phase: "factors" | "eigenbasis" | "scaling" | "exact-fisher" | "queries" | "train";
   /** Batches finished in this phase. */
   readonly batches: number;
@@ -50,8 +54,11 @@ export interface InfluenceProgress {
 
 /** One curvature layer as an influence fit records it. */
 export interface InfluenceLayer {
+  /** The layer's name in the model. */
   readonly name: string;
+  /** The layer's shape when the fit ran (scoring refuses a model whose layers differ). */
   readonly shape: LayerShape;
+  /** aDim, gDim and groups derived from the shape. */
   readonly dims: BlockDims;
   /** The damping λ this layer adds to its curvature block, (F̂_l + λ_l I)⁻¹. */
   readonly damping: number;
@@ -59,9 +66,13 @@ export interface InfluenceLayer {
 
 /** Float64 copies of one layer's statistics for one batch (rows = N·T, groups stacked). */
 export interface Float64Statistics {
+  /** N examples in the batch. */
   readonly batchSize: number;
+  /** T positions per example (1 for dense layers). */
   readonly positions: number;
+  /** `groups × (N·T) × aDim` homogeneous inputs ā. */
   readonly a: Float64Array;
+  /** `groups × (N·T) × gDim` per-example output gradients g. */
   readonly g: Float64Array;
 }
 

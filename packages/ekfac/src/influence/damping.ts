@@ -12,7 +12,17 @@
  * instead (its gradients are 0 too, so any λ > 0 gives the same scores).
  */
 
-export type InfluenceDamping = number | readonly number[] | { readonly factor: number };
+/**
+ * The damping λ of influence preconditioners: one absolute λ for every layer, one per layer, or `{ factor }` =
+ * factor · mean eigenvalue of each layer's F̂ (see the file header).
+ */
+export type InfluenceDamping =
+  | number
+  | readonly number[]
+  | {
+      /** λ_l = factor · mean eigenvalue of F̂_l (kronfluence's default rule, factor 0.1). */
+      readonly factor: number;
+    };
 
 /** kronfluence's default: 0.1 × the mean eigenvalue of each layer's block. */
 export const defaultInfluenceDamping: InfluenceDamping = { factor: 0.1 };

@@ -32,6 +32,7 @@ import type { InfluencePreconditioner } from "./preconditioner.ts";
 /** The largest total parameter count `fitExactInfluence` accepts (its memory is P² float64). */
 export const maxExactInfluenceParameters = 4096;
 
+/** Options of `fitExactInfluence`. */
 export interface FitExactInfluenceOptions {
   /** "full" (default) or "block-diagonal" (per layer, as KFAC/EKFAC assume). */
   readonly structure?: "full" | "block-diagonal";
@@ -39,11 +40,13 @@ export interface FitExactInfluenceOptions {
   readonly fisher?: "true" | "empirical";
   /** See damping.ts. Default `{ factor: 0.1 }`. */
   readonly damping?: InfluenceDamping;
+  /** Called after each batch of the fit. */
   readonly onProgress?: (progress: InfluenceProgress) => void;
 }
 
 /** The explicit (F + λ)⁻¹ of the curvature layers; an `InfluencePreconditioner` for score.ts. */
 export class ExactInfluence implements InfluencePreconditioner {
+  /** "exact-full" (the whole F) or "exact-block-diagonal" (one block per layer). */
   readonly method: "exact-full" | "exact-block-diagonal";
   readonly layers: readonly InfluenceLayer[];
   readonly examples: number;

@@ -45,6 +45,7 @@ import {
 import { checkDampingOption, defaultInfluenceDamping, type InfluenceDamping, resolveDamping } from "./damping.ts";
 import type { InfluencePreconditioner } from "./preconditioner.ts";
 
+/** Options of `fitInfluence`. */
 export interface FitInfluenceOptions {
   /** "ekfac" (default) or "kfac" (S = λ_G λ_Aᵀ, for comparison). */
   readonly approximation?: "ekfac" | "kfac";
@@ -54,11 +55,13 @@ export interface FitInfluenceOptions {
   readonly damping?: InfluenceDamping;
   /** Iteration cap for the eigendecompositions (linalg's eigh default otherwise). */
   readonly maxEigIterations?: number;
+  /** Called after each batch of each phase of the fit. */
   readonly onProgress?: (progress: InfluenceProgress) => void;
 }
 
 /** KFAC or EKFAC curvature fitted on a dataset; an `InfluencePreconditioner` for score.ts. */
 export class KroneckerInfluence implements InfluencePreconditioner {
+  /** Which Kronecker approximation was fitted. */
   readonly method: "ekfac" | "kfac";
   readonly layers: readonly InfluenceLayer[];
   readonly examples: number;

@@ -7,9 +7,15 @@
  */
 import type { Float64Statistics, InfluenceLayer } from "./common.ts";
 
+/** The curvature behind an influence fit: EKFAC, KFAC, or the exact Fisher (block-diagonal or full). */
 export type InfluenceMethod = "ekfac" | "kfac" | "exact-block-diagonal" | "exact-full";
 
+/**
+ * A fitted curvature that scoring applies: (F̂ + λI)⁻¹ on stacked gradients and the self-influence form ∇ₙᵀ (F̂
+ * + λI)⁻¹ ∇ₙ (see the file header).
+ */
 export interface InfluencePreconditioner {
+  /** Which curvature was fitted. */
   readonly method: InfluenceMethod;
   /** The curvature layers, in the model's `curvatureLayers()` order, with their damping. */
   readonly layers: readonly InfluenceLayer[];

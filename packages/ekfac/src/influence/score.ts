@@ -36,6 +36,7 @@ import {
 } from "./common.ts";
 import type { InfluencePreconditioner } from "./preconditioner.ts";
 
+/** Options of `scoreInfluence`. */
 export interface ScoreInfluenceOptions {
   /** Also return the per-layer breakdown (one Q × N matrix per curvature layer). Default false. */
   readonly perLayer?: boolean;
@@ -47,11 +48,15 @@ export interface ScoreInfluenceOptions {
     readonly count: number;
     readonly scores: Float64Array;
   }) => void;
+  /** Called after each query batch and each training batch. */
   readonly onProgress?: (progress: InfluenceProgress) => void;
 }
 
+/** The result of `scoreInfluence`: the Q × N matrix of influence scores of training examples on queries. */
 export interface InfluenceScores {
+  /** Q, the number of query examples. */
   readonly queries: number;
+  /** N, the number of training examples. */
   readonly train: number;
   /** Q × N row-major, `scores[q·N + t]`; null when `keepScores` is false. */
   readonly scores: Float64Array | null;
@@ -59,16 +64,21 @@ export interface InfluenceScores {
   readonly perLayer: readonly Float64Array[] | null;
 }
 
+/** Options of `selfInfluence`. */
 export interface SelfInfluenceOptions {
   /** Also return the per-layer breakdown (one length-N vector per layer). Default false. */
   readonly perLayer?: boolean;
+  /** Called after each training batch. */
   readonly onProgress?: (progress: InfluenceProgress) => void;
 }
 
+/** The result of `selfInfluence`: every training example's influence on itself. */
 export interface SelfInfluenceScores {
+  /** N, the number of training examples. */
   readonly train: number;
   /** ∇_tᵀ (F̂ + λ)⁻¹ ∇_t per training example. */
   readonly scores: Float64Array;
+  /** One length-N vector per curvature layer (they sum to `scores`), or null. */
   readonly perLayer: readonly Float64Array[] | null;
 }
 

@@ -7,11 +7,13 @@ import type { LayerBatch } from "../capture.ts";
 
 /** The shape of one curvature layer, as the blocks need it (a subset of `CurvatureLayer`). */
 export interface LayerShape {
+  /** Dense or 2-D convolution. */
   readonly kind: "dense" | "conv2d";
   /** dout (dense) or C_out (conv). */
   readonly outDim: number;
   /** din (dense) or (C_in/groups)·kh·kw (conv), without the bias column. */
   readonly inDim: number;
+  /** Whether the layer has a bias (a trailing 1 in ā). */
   readonly hasBias: boolean;
   /** 1 for dense layers. */
   readonly groups: number;
@@ -30,8 +32,11 @@ export function layerShape(layer: LayerShape): LayerShape {
 
 /** Derived sizes: `aDim = inDim (+1)`, `gDim = outDim/groups`, `P = outDim·aDim`. */
 export interface BlockDims {
+  /** Length of ā: inDim, plus 1 with a bias. */
   readonly aDim: number;
+  /** Rows of W̄ per group: outDim / groups. */
   readonly gDim: number;
+  /** Independent Kronecker blocks of the layer (conv groups; 1 for dense layers). */
   readonly groups: number;
   /** Parameters of the whole layer including the bias: outDim·aDim. */
   readonly size: number;

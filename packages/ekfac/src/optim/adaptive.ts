@@ -34,6 +34,7 @@ import type { FloatArray } from "@ekfac-ts/linalg";
 import { checkDecay, checkNonNegative, checkParamList, checkSameShapes, zerosLike } from "./checks.ts";
 import type { GradientTransformation } from "./transform.ts";
 
+/** Options of `scaleByAdam` (and of the `adam`/`adamw` aliases). */
 export interface AdamOptions {
   /** β₁ ∈ [0, 1). Default 0.9. */
   readonly beta1?: number;
@@ -45,7 +46,15 @@ export interface AdamOptions {
   readonly epsilonHat?: boolean;
 }
 
-export type AdamState = { count: number; mu: FloatArray[]; nu: FloatArray[] };
+/** Adam's state. */
+export type AdamState = {
+  /** Updates seen (t in the bias corrections). */
+  count: number;
+  /** First-moment estimates m, one per parameter array. */
+  mu: FloatArray[];
+  /** Second-moment estimates v, one per parameter array. */
+  nu: FloatArray[];
+};
 
 /** Adam's bias-corrected direction `m̂/(√v̂ + ε)`. */
 export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<AdamState> {
@@ -94,6 +103,7 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<A
   };
 }
 
+/** Options of `scaleByAdaGrad` (and of the `adagrad` alias). */
 export interface AdaGradOptions {
   /** s₀ ≥ 0. Default 0 (PyTorch; tfjs and Keras use 0.1). */
   readonly initialAccumulator?: number;
@@ -103,7 +113,11 @@ export interface AdaGradOptions {
   readonly epsilonInsideSqrt?: boolean;
 }
 
-export type AdaGradState = { sum: FloatArray[] };
+/** AdaGrad's state. */
+export type AdaGradState = {
+  /** Running sums s of squared gradients, one per parameter array. */
+  sum: FloatArray[];
+};
 
 /** AdaGrad's `g/(√s + ε)` with `s` the running sum of squared gradients. */
 export function scaleByAdaGrad(options: AdaGradOptions = {}): GradientTransformation<AdaGradState> {
@@ -133,6 +147,7 @@ export function scaleByAdaGrad(options: AdaGradOptions = {}): GradientTransforma
   };
 }
 
+/** Options of `scaleByRms` (and of the `rmsprop` alias). */
 export interface RmsOptions {
   /** α ∈ [0, 1), the squared-gradient decay. Default 0.99 (PyTorch; tfjs and Keras use ρ = 0.9). */
   readonly alpha?: number;
@@ -149,7 +164,14 @@ export interface RmsOptions {
 }
 
 /** `gradAvg` is empty unless centered, `momentum` empty unless μ > 0. */
-export type RmsState = { nu: FloatArray[]; gradAvg: FloatArray[]; momentum: FloatArray[] };
+export type RmsState = {
+  /** Squared-gradient averages v, one per parameter array. */
+  nu: FloatArray[];
+  /** Gradient averages ḡ (centered only). */
+  gradAvg: FloatArray[];
+  /** Momentum buffers (μ > 0 only). */
+  momentum: FloatArray[];
+};
 
 /** RMSProp's `g/(√v + ε)` (optionally centered, optionally with momentum on the result). */
 export function scaleByRms(options: RmsOptions = {}): GradientTransformation<RmsState> {
@@ -209,6 +231,7 @@ export function scaleByRms(options: RmsOptions = {}): GradientTransformation<Rms
   };
 }
 
+/** Options of `scaleByAdadelta` (and of the `adadelta` alias). */
 export interface AdadeltaOptions {
   /** ρ ∈ [0, 1). Default 0.9 (PyTorch; tfjs and Keras use 0.95). */
   readonly rho?: number;
@@ -216,7 +239,13 @@ export interface AdadeltaOptions {
   readonly eps?: number;
 }
 
-export type AdadeltaState = { sqAvg: FloatArray[]; accDelta: FloatArray[] };
+/** Adadelta's state. */
+export type AdadeltaState = {
+  /** Squared-gradient averages, one per parameter array. */
+  sqAvg: FloatArray[];
+  /** Squared-update averages, one per parameter array. */
+  accDelta: FloatArray[];
+};
 
 /**
  * Adadelta's `Δ = √(w + ε)/√(v + ε)·g`. Deviation of tfjs-core's AdadeltaOptimizer (source read, not

@@ -73,14 +73,17 @@ function l2(fn: string, weightDecay: number, mask: readonly boolean[] | undefine
   return addL2(weightDecay, mask === undefined ? {} : { mask });
 }
 
+/** Options of `sgd`. */
 export interface SgdOptions {
   /** μ ∈ [0, 1). Default 0 (no buffer). */
   readonly momentum?: number;
   /** τ ∈ [0, 1). Default 0. */
   readonly dampening?: number;
+  /** Nesterov momentum (requires momentum > 0 and dampening 0). Default false. */
   readonly nesterov?: boolean;
   /** Coupled L2 λ ≥ 0 (PyTorch `weight_decay`). Default 0. */
   readonly weightDecay?: number;
+  /** Per parameter array: true to decay it (default all). */
   readonly weightDecayMask?: readonly boolean[];
 }
 
@@ -113,9 +116,11 @@ export function nesterov(
   return sgd(learningRate, { ...options, momentum: mu, nesterov: true });
 }
 
+/** Options of `adam`: Adam's options plus coupled L2. */
 export interface AdamAliasOptions extends AdamOptions {
   /** Coupled L2 λ ≥ 0, added to the gradient before the moments (PyTorch Adam). Default 0. */
   readonly weightDecay?: number;
+  /** Per parameter array: true to decay it (default all). */
   readonly weightDecayMask?: readonly boolean[];
 }
 
@@ -130,9 +135,11 @@ export function adam(learningRate: LearningRate = 1e-3, options: AdamAliasOption
   ]);
 }
 
+/** Options of `adamw`: Adam's options plus decoupled weight decay. */
 export interface AdamWOptions extends AdamOptions {
   /** Decoupled λ ≥ 0. Default 0.01 (PyTorch AdamW). */
   readonly weightDecay?: number;
+  /** Per parameter array: true to decay it (default all). */
   readonly weightDecayMask?: readonly boolean[];
 }
 
@@ -153,10 +160,13 @@ export function adamw(learningRate: LearningRate = 1e-3, options: AdamWOptions =
   ]);
 }
 
+/** Options of `adagrad`: AdaGrad's options plus PyTorch's learning-rate decay and coupled L2. */
 export interface AdaGradAliasOptions extends AdaGradOptions {
   /** PyTorch `lr_decay` ≥ 0: step t uses η/(1 + (t−1)·lrDecay). Default 0. */
   readonly lrDecay?: number;
+  /** Coupled L2 λ ≥ 0 (PyTorch `weight_decay`). Default 0. */
   readonly weightDecay?: number;
+  /** Per parameter array: true to decay it (default all). */
   readonly weightDecayMask?: readonly boolean[];
 }
 
@@ -178,8 +188,11 @@ export function adagrad(learningRate: LearningRate = 1e-2, options: AdaGradAlias
   ]);
 }
 
+/** Options of `rmsprop`: RMSProp's options plus coupled L2. */
 export interface RmsAliasOptions extends RmsOptions {
+  /** Coupled L2 λ ≥ 0 (PyTorch `weight_decay`). Default 0. */
   readonly weightDecay?: number;
+  /** Per parameter array: true to decay it (default all). */
   readonly weightDecayMask?: readonly boolean[];
 }
 
@@ -194,8 +207,11 @@ export function rmsprop(learningRate: LearningRate = 1e-2, options: RmsAliasOpti
   ]);
 }
 
+/** Options of `adadelta`: Adadelta's options plus coupled L2. */
 export interface AdadeltaAliasOptions extends AdadeltaOptions {
+  /** Coupled L2 λ ≥ 0 (PyTorch `weight_decay`). Default 0. */
   readonly weightDecay?: number;
+  /** Per parameter array: true to decay it (default all). */
   readonly weightDecayMask?: readonly boolean[];
 }
 

@@ -49,8 +49,12 @@ export function scale(factor: number): GradientTransformation<EmptyState> {
 }
 
 /** A step counter: the number of updates this transform has seen. */
-export type CountState = { count: number };
+export type CountState = {
+  /** Updates seen. */
+  count: number;
+};
 
+/** Options of `scaleByLearningRate`. */
 export interface LearningRateOptions {
   /** Negate (descent). Default true; false gives `u ← η·u` (e.g. to scale by a schedule). */
   readonly flipSign?: boolean;
@@ -97,6 +101,7 @@ export function scaleByLearningRate(
   };
 }
 
+/** Options of `addL2` and `addDecayedWeights`. */
 export interface WeightDecayOptions {
   /** Per parameter array: true to decay it (default all). Typically false for biases and norms. */
   readonly mask?: readonly boolean[];
@@ -138,7 +143,10 @@ function weightDecay(fn: string, rate: number, options: WeightDecayOptions): Gra
  * Decoupled weight decay `u ← u + λ·p` (AdamW). Place it after the direction and before
  * `scaleByLearningRate`, so the step is `−η(dir + λ·p)`: PyTorch's AdamW `θ ← θ − ηλθ − η·dir`.
  */
-export function addDecayedWeights(weightDecayRate: number, options: WeightDecayOptions = {}) {
+export function addDecayedWeights(
+  weightDecayRate: number,
+  options: WeightDecayOptions = {},
+): GradientTransformation<EmptyState> {
   return weightDecay("addDecayedWeights", weightDecayRate, options);
 }
 
@@ -147,10 +155,11 @@ export function addDecayedWeights(weightDecayRate: number, options: WeightDecayO
  * RMSprop, Adadelta). Place it FIRST in the chain so the penalty's gradient passes through the
  * moments, as in torch.optim.
  */
-export function addL2(weightDecayRate: number, options: WeightDecayOptions = {}) {
+export function addL2(weightDecayRate: number, options: WeightDecayOptions = {}): GradientTransformation<EmptyState> {
   return weightDecay("addL2", weightDecayRate, options);
 }
 
+/** Options of `traceMomentum`. */
 export interface MomentumOptions {
   /** μ ∈ [0, 1). */
   readonly momentum: number;
@@ -160,7 +169,13 @@ export interface MomentumOptions {
   readonly dampening?: number;
 }
 
-export type TraceState = { count: number; trace: FloatArray[] };
+/** The state of `traceMomentum`. */
+export type TraceState = {
+  /** Updates seen (the first fills the buffer without dampening). */
+  count: number;
+  /** Momentum buffers b, one per parameter array. */
+  trace: FloatArray[];
+};
 
 /**
  * Heavy-ball momentum with PyTorch's convention `b ← μ·b + g`, `u ← b` (the learning rate multiplies

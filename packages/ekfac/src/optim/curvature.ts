@@ -64,6 +64,9 @@ import { checkCount, checkDecay, checkParamList, checkPositive } from "./checks.
 import type { Schedule } from "./schedules.ts";
 import type { GradientTransformation, Params, SkipReason, TransformReport } from "./transform.ts";
 
+/**
+ * Which curvature the transform preconditions with: KFAC (KFC for conv), EKFAC or the layers' diagonal Fisher.
+ */
 export type CurvatureApproximation = "kfac" | "ekfac" | "diagonal";
 
 /** Options of the curvature transform (and of the `kfac`/`ekfac`/`diagonalFisher` aliases). */
@@ -121,42 +124,72 @@ export interface CurvatureOptions {
   readonly otherParameters?: "diagonal-fisher" | "first-order";
   /** KL-clipping: κ > 0 and the learning rate η (number or schedule) of the chain, or null (none).
    *  The aliases fill it from their own options so the learning rate is given once. Default null. */
-  readonly klClip?: { readonly kappa: number; readonly learningRate: number | Schedule } | null;
+  readonly klClip?: {
+    /** κ > 0, the bound on the step's KL change. */
+    readonly kappa: number;
+    /** The chain's learning rate η (number or schedule of completed steps). */
+    readonly learningRate: number | Schedule;
+  } | null;
 }
 
 /** Which parameter each block covers (for logs: `describeCurvature`). */
 export interface ParameterPlan {
+  /** The parameter's name. */
   readonly name: string;
   /** The block's key ("layer/kind") or null for the first-order rule. */
   readonly block: string | null;
+  /** The rule that produces the parameter's direction, in words (for logs). */
   readonly rule: string;
 }
 
+/**
+ * The curvature transform's plain-data state: step counters, consumed passes, the last update's details and
+ * every block's state.
+ */
 export type CurvatureState = {
   /** Steps completed (refused steps not counted). */
   step: number;
   /** Steps on which the bases were refreshed, and eigendecompositions that failed, in total. */
   basisRefreshes: number;
+  /** Eigendecompositions that failed numerically, in total (their previous basis was kept). */
   basisFailures: number;
   /** Steps refused for non-finite statistics or a non-finite update. */
   refused: number;
   /** Per statistics source (curvature layers, then scale-shift layers): the last pass consumed, −1 none. */
   passes: Float64Array;
   /** The last update: refreshed (0/1), failures, ν, refusal (0 none, 1 statistics, 2 update). */
-  last: { refreshed: number; failures: number; klScale: number; refusal: number };
+  last: {
+    /** 1 when the last update refreshed the bases, else 0. */
+    refreshed: number;
+    /** Eigendecompositions of the last update that failed. */
+    failures: number;
+    /** KL-clipping factor ν of the last update. */
+    klScale: number;
+    /** 0 applied, 1 refused for statistics, 2 refused for the update. */
+    refusal: number;
+  };
   /** Every block's state, keyed "name/kind". */
   blocks: { [key: string]: BlockState };
 };
 
 /** The transform, with what it knows about the model. */
 export interface CurvatureTransform extends GradientTransformation<CurvatureState> {
+  /** The approximation every curvature layer's block uses. */
   readonly approximation: CurvatureApproximation;
+  /** The Fisher the transform asks the model to capture. */
   readonly fisher: FisherMode;
+  /** ε added to the curvature (see `CurvatureOptions.damping`). */
   readonly damping: number;
   /** The model's parameters, in the order the transform expects its updates. */
   readonly parameters: readonly ParameterRef[];
   /** The blocks in order, with their keys. */
-  readonly blocks: readonly { readonly key: string; readonly block: CurvatureBlock }[];
+  readonly blocks: readonly {
+    /** "name/kind": the key of the block's state in `CurvatureState.blocks`. */
+    readonly key: string;
+    /** The block itself. */
+    readonly block: CurvatureBlock;
+  }[];
+  /** Which block (or rule) produces each parameter's direction, in parameter order. */
   readonly plan: readonly ParameterPlan[];
   /** Whether step `state.step` reads captured statistics (the capture the transform requested). */
   wantsStatistics(state: CurvatureState): boolean;

@@ -37,6 +37,7 @@ import {
   type StateValue,
 } from "./transform.ts";
 
+/** Options of `Optimizer`. */
 export interface OptimizerOptions {
   /** Wrap the transform in `skipNonFinite`. Default true. */
   readonly skipNonFinite?: boolean;
@@ -46,6 +47,7 @@ export interface OptimizerOptions {
 export interface StepReport {
   /** True when the parameters were left bit-unchanged. */
   readonly skipped: boolean;
+  /** Why the step was skipped, or null when it was applied. */
   readonly reason: SkipReason | null;
   /** Curvature details of this step (null for first-order optimizers). */
   readonly curvature: CurvatureStepInfo | null;
@@ -80,6 +82,22 @@ function checkFiniteState(fn: string, value: unknown, path: string): void {
   }
 }
 
+/**
+ * The one stateful optimizer: binds a `GradientTransformation` (a first-order chain such as `adam(1e-3)`,
+ * or a curvature chain from `kfac`/`ekfac`/`diagonalFisher`) to parameters.
+ *
+ * ```ts
+ * const opt = new Optimizer(adam(1e-3), params);            // then opt.step(grads)
+ * const opt = new Optimizer(ekfac(model, { learningRate: 0.1 }), model); // then opt.step()
+ * ```
+ *
+ * With a model, `step()` reads each parameter's gradient from its ref (null counts as zero). A step copies
+ * the gradients (the caller's arrays are never written), runs the transform, checks the update and only
+ * then adds it in place. It is skipped — parameters bit-unchanged, counted in `stepsSkipped` — when a
+ * gradient is not finite, when the transform refuses it (non-finite statistics or preconditioned update),
+ * or when the final update is not finite. `state()`/`load()` checkpoint through the one state format;
+ * `load` validates everything before it writes anything, so a failed load changes nothing.
+ */
 export class Optimizer {
   /** The parameters, updated in place by `step`. */
   readonly params: Params;

@@ -26,8 +26,11 @@ export function constantSchedule(value: number): Schedule {
   return () => value;
 }
 
+/** Options of `linearSchedule`. */
 export interface LinearScheduleOptions {
+  /** v₀, the value at c = 0. */
   readonly initValue: number;
+  /** The value reached at c = T and kept afterwards. */
   readonly endValue: number;
   /** T > 0: steps to go from initValue to endValue; constant afterwards. */
   readonly transitionSteps: number;
@@ -43,7 +46,9 @@ export function linearSchedule(options: LinearScheduleOptions): Schedule {
   return (c) => initValue + ((endValue - initValue) * Math.min(Math.max(c, 0), transitionSteps)) / transitionSteps;
 }
 
+/** Options of `exponentialDecay`. */
 export interface ExponentialDecayOptions {
+  /** v₀, the value at c = 0. */
   readonly initValue: number;
   /** r > 0: factor per `transitionSteps` steps (< 1 decays, > 1 grows). */
   readonly decayRate: number;
@@ -76,7 +81,9 @@ export function exponentialDecay(options: ExponentialDecayOptions): Schedule {
   };
 }
 
+/** Options of `stepDecay`. */
 export interface StepDecayOptions {
+  /** v₀, the value at c = 0. */
   readonly initValue: number;
   /** T: steps between decays (a positive integer). */
   readonly stepSize: number;
@@ -95,7 +102,9 @@ export function stepDecay(options: StepDecayOptions): Schedule {
   return (c) => initValue * gamma ** Math.floor(Math.max(c, 0) / stepSize);
 }
 
+/** Options of `cosineDecay`. */
 export interface CosineDecayOptions {
+  /** v₀, the value at c = 0. */
   readonly initValue: number;
   /** T > 0: steps over which to decay; the value stays at `α·v₀` afterwards. */
   readonly decaySteps: number;
@@ -116,9 +125,11 @@ export function cosineDecay(options: CosineDecayOptions): Schedule {
   };
 }
 
+/** Options of `warmupCosineDecay`. */
 export interface WarmupCosineDecayOptions {
   /** Value at c = 0 (often 0). */
   readonly initValue: number;
+  /** The value at the end of the warm-up, where the cosine starts. */
   readonly peakValue: number;
   /** W ≥ 0: steps of linear warm-up from initValue to peakValue. */
   readonly warmupSteps: number;
@@ -150,6 +161,7 @@ export function warmupCosineDecay(options: WarmupCosineDecayOptions): Schedule {
   };
 }
 
+/** Options of `piecewiseConstant`. */
 export interface PiecewiseConstantOptions {
   /** Strictly increasing step counts b₁ < b₂ < … < bₖ (non-negative integers). */
   readonly boundaries: readonly number[];

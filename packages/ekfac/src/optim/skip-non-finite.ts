@@ -22,7 +22,9 @@ import type { FloatArray } from "@ekfac-ts/linalg";
 import { checkCount, checkParamList } from "./checks.ts";
 import type { GradientTransformation, StateValue } from "./transform.ts";
 
+/** The state of `skipNonFinite`: the wrapped transform's state and the skip counters. */
 export type SkipState<S extends StateValue> = {
+  /** The wrapped transform's state. */
   inner: S;
   /** Steps skipped since init. */
   skipped: number;

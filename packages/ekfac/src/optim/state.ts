@@ -17,8 +17,13 @@
 import type { FloatArray } from "@ekfac-ts/linalg";
 import type { StateValue } from "./transform.ts";
 
+/** A value `JSON.stringify` round-trips exactly (the type of `SavedState.meta`). */
 export type JsonValue = null | boolean | number | string | JsonValue[] | { [key: string]: JsonValue };
 
+/**
+ * A snapshot of an optimizer state: JSON-safe structure plus copies of its typed arrays (see the file header
+ * for the format).
+ */
 export interface SavedState {
   /** Format tag, checked on load. */
   readonly format: "ekfac-ts/optim-state@1";

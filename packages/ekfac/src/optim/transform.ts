@@ -66,6 +66,7 @@ export interface CurvatureStepInfo {
 export interface TransformReport {
   /** Set when the transform refused the step (its `update` returned false). */
   readonly vetoReason: SkipReason | null;
+  /** Curvature details of the last update (null for first-order transforms). */
   readonly curvature: CurvatureStepInfo | null;
 }
 
@@ -81,7 +82,12 @@ export interface TransformReport {
 export interface GradientTransformation<S extends StateValue = StateValue> {
   /** For error messages and debugging. */
   readonly name: string;
+  /** The initial state for the parameter list `params` (buffers sized like the parameters). */
   init(params: Params): S;
+  /**
+   * Turns `updates` (gradients on entry) into the increments to add to the parameters, in place, mutating
+   * `state`; returns false to refuse the step (see above).
+   */
   update(updates: Params, state: S, params?: Params): undefined | boolean;
   /**
    * Optional: throws a TypeError/RangeError naming `fn` unless `state` (a candidate for restore, same

@@ -1,0 +1,160 @@
+import { noGrad, wrap } from "@ekfac-ts/autodiff";
+import { Rng } from "@ekfac-ts/linalg";
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { softmaxCrossEntropy } from "./losses.ts";
+import { mlp } from "./models.ts";
+import type { Module } from "./module.ts";
+import { accuracy, type BatchProgress, evaluate, fit } from "./training.ts";
+
+/** A toy 3-class problem in R⁴: the label is the argmax of the first three coordinates. */
+function toy(count: number, seed: number) {
+  const inputs = new Rng(seed).fillNormal(new Float64Array(count * 4));
+  const targets = Int32Array.from({ length: count }, (_, i) => {
+    const r = inputs.subarray(i * 4, i * 4 + 3);
+    return r.indexOf(Math.max(...r));
+  });
+  return { inputs, targets, count };
+}
+
+/** Plain SGD through the structural interface: nn never sees an optimizer package. */
+function sgd(model: Module, lr: number) {
+  return {
+    steps: 0,
+    step() {
+      this.steps++;
+      for (const p of model.parameters()) {
+        const g = p.grad as Float64Array;
+        for (let i = 0; i < p.value.length; i++) p.value[i] = (p.value[i] as number) - lr * (g[i] as number);
+      }
+    },
+  };
+}
+
+const data = toy(200, 1);
+const heldOut = toy(100, 2);
+const model64 = () => mlp([4, 16, 3], "tanh", { seed: 3, dtype: "float64" });
+
+describe("fit", () => {
+  it("steps once per batch, and the epoch loss is the size-weighted mean of the batch losses", () => {
+    const model = model64();
+    const opt = sgd(model, 0.5);
+    const seen: BatchProgress[] = [];
+    const history = fit(model, opt, data, {
+      epochs: 3,
+      batchSize: 64, // 200 = 3·64 + 8: a short final batch
+      inputShape: [4],
+      loss: softmaxCrossEntropy,
+      metrics: { accuracy },
+      validation: heldOut,
+      onBatch: (p) => seen.push(p),
+    });
+    expect(opt.steps).toBe(12);
+    expect(seen.map((p) => p.step)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1));
+    expect(history.map((h) => h.epoch)).toEqual([1, 2, 3]);
+    for (const h of history) {
+      const losses = seen.filter((p) => p.epoch === h.epoch).map((p) => p.loss);
+      const weighted =
+        (64 * ((losses[0] as number) + (losses[1] as number) + (losses[2] as number)) + 8 * (losses[3] as number)) /
+        200;
+      expect(h.loss).toBeCloseTo(weighted, 12);
+      expect(h.metrics.accuracy).toBeGreaterThanOrEqual(0);
+    }
+    // Learning happened: the held-out loss fell and accuracy beats chance (1/3) clearly.
+    const first = history[0]?.validation;
+    const last = history[2]?.validation;
+    expect(last?.loss as number).toBeLessThan(first?.loss as number);
+    expect(last?.metrics.accuracy as number).toBeGreaterThan(0.6);
+  });
+
+  it("is reproducible: the same seed gives bit-identical histories, another seed another order", () => {
+    const run = (seed: number) => {
+      const model = model64();
+      return fit(model, sgd(model, 0.3), data, {
+        epochs: 2,
+        batchSize: 32,
+        inputShape: [4],
+        loss: softmaxCrossEntropy,
+        seed,
+      });
+    };
+    expect(run(5)).toEqual(run(5));
+    expect(run(5)[1]?.loss).not.toBe(run(6)[1]?.loss);
+  });
+
+  it("refuses bad arguments before training, naming the argument", () => {
+    const model = model64();
+    const before = Float64Array.from(model.parameters()[0]?.value as Float64Array);
+    const base = { epochs: 1, batchSize: 10, inputShape: [4], loss: softmaxCrossEntropy };
+    expect(() => fit(model, {} as never, data, base)).toThrow(/fit: optimizer must have a step\(\) method/);
+    expect(() => fit(model, sgd(model, 1), data, { ...base, epochs: 0 })).toThrow(
+      /options\.epochs must be an integer ≥ 1/,
+    );
+    expect(() => fit(model, sgd(model, 1), data, { ...base, inputShape: [2, 3] })).toThrow(
+      /options\.inputShape must be positive integers with product 4/,
+    );
+    expect(() => fit(model, sgd(model, 1), data, { ...base, batchSize: 500, dropLast: true })).toThrow(/no full batch/);
+    expect(model.parameters()[0]?.value).toEqual(before);
+  });
+});
+
+describe("evaluate", () => {
+  it("the mean over examples does not depend on the evaluation batch size (law: size-weighted means)", () => {
+    const model = model64();
+    const x = wrap(heldOut.inputs, [heldOut.count, 4]);
+    const whole = noGrad(() => {
+      const out = model.forward(x);
+      return { loss: softmaxCrossEntropy(out, heldOut.targets).item(), acc: accuracy(out, heldOut.targets) };
+    });
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 120 }), (batchSize) => {
+        const e = evaluate(model, heldOut, {
+          inputShape: [4],
+          batchSize,
+          loss: softmaxCrossEntropy,
+          metrics: { accuracy },
+        });
+        return (
+          Math.abs((e.loss as number) - whole.loss) <= 1e-12 &&
+          Math.abs((e.metrics.accuracy as number) - whole.acc) <= 1e-12
+        );
+      }),
+      { numRuns: 30 },
+    );
+  });
+
+  it("runs in eval mode, restores the model's mode and records no gradient", () => {
+    const model = model64();
+    model.train();
+    const e = evaluate(model, heldOut, { inputShape: [4] });
+    expect(e.loss).toBeNull();
+    expect(model.training).toBe(true);
+    expect(model.parameters().every((p) => p.grad === null || p.grad.every((g) => g === 0))).toBe(true);
+    model.eval();
+    evaluate(model, heldOut, { inputShape: [4] });
+    expect(model.training).toBe(false);
+  });
+});
+
+describe("accuracy", () => {
+  it("is 1 on the argmax labels and counts the rest (law: accuracy = matches / N)", () => {
+    fc.assert(
+      fc.property(fc.integer({ min: 1, max: 20 }), fc.integer({ min: 2, max: 6 }), fc.integer(), (n, c, seed) => {
+        const rng = new Rng(seed);
+        const logits = rng.fillNormal(new Float64Array(n * c));
+        const argmax = Int32Array.from({ length: n }, (_, i) => {
+          const r = logits.subarray(i * c, (i + 1) * c);
+          return r.indexOf(Math.max(...r));
+        });
+        const t = wrap(logits, [n, c]);
+        const shifted = argmax.map((y, i) => (i % 2 === 0 ? (y + 1) % c : y));
+        return accuracy(t, argmax) === 1 && accuracy(t, shifted) === Math.floor(n / 2) / n;
+      }),
+    );
+  });
+
+  it("refuses logits that are not N × C and labels of another length", () => {
+    expect(() => accuracy(wrap(new Float64Array(6), [6]), [0])).toThrow(/accuracy: logits must be N × C/);
+    expect(() => accuracy(wrap(new Float64Array(6), [2, 3]), [0])).toThrow(/accuracy: labels must hold 2 entries/);
+  });
+});
