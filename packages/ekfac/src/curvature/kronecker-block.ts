@@ -186,7 +186,9 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   readonly scalingMode: "batch" | "ra";
   /** KFAC's damping rule (EKFAC always uses S + ε). */
   readonly kfacDamping: KfacDamping;
+  /** Arithmetic of the per-step rotations ("float32": float32 copies of the float64 bases). */
   readonly precision: RotationPrecision;
+  /** Whether the step's rotated gradient may come from S*'s rotated rows (empirical Fisher only). */
   readonly gradientFromStatistics: boolean;
   /** Directions whose rotated gradient came from S*'s rows (diagnostics and tests; not state). */
   sharedRotations = 0;
