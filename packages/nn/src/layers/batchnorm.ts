@@ -22,7 +22,9 @@
  * Empty batch (m = 0) in train mode: the output is empty and NO state changes (running statistics
  * and num_batches_tracked are kept), as PyTorch's batch_norm, which returns early on an empty input;
  * updating would write 0/0 = NaN into the running statistics for good.
- * Options are checked at construction as PyTorch's ranges: eps ≥ 0 finite, momentum in [0, 1].
+ * Options are checked at construction: momentum in [0, 1] (PyTorch's range) and eps > 0 finite —
+ * stricter than PyTorch, which accepts eps = 0 and then returns 0/0 = NaN for a channel that is
+ * constant over the batch (always so for a batch of one example in train mode); found by the fuzz suite.
  * Cost: O(m·C) per pass, a handful of elementwise ops; capture adds O(m·C) copies.
  */
 import { add, assertTensor, div, mean, mul, reshape, sqrt, sub, type Tensor, wrap } from "@ekfac-ts/autodiff";
@@ -80,8 +82,8 @@ abstract class BatchNorm extends Module {
     this.eps = options.eps ?? 1e-5;
     if (typeof this.momentum !== "number" || !(this.momentum >= 0 && this.momentum <= 1))
       throw new RangeError(`BatchNorm: momentum must be in [0, 1] (got ${String(this.momentum)})`);
-    if (typeof this.eps !== "number" || !(this.eps >= 0 && Number.isFinite(this.eps)))
-      throw new RangeError(`BatchNorm: eps must be a finite number ≥ 0 (got ${String(this.eps)})`);
+    if (typeof this.eps !== "number" || !(this.eps > 0 && Number.isFinite(this.eps)))
+      throw new RangeError(`BatchNorm: eps must be a finite number > 0 (got ${String(this.eps)})`);
     const dtype = options.dtype ?? "float32";
     const affine = options.affine ?? true;
     this.weight = affine
