@@ -60,8 +60,11 @@ function naiveProduct(a: Matrix, b: Matrix): number[] {
 }
 
 const allFinite = (x: ArrayLike<number>): boolean => Array.prototype.every.call(x, Number.isFinite);
-const maxAbs = (x: ArrayLike<number>): number =>
-  Array.prototype.reduce.call(x, (m: number, v: number) => Math.max(m, Math.abs(v)), 0) as number;
+const maxAbs = (x: ArrayLike<number>): number => {
+  let m = 0;
+  for (let i = 0; i < x.length; i++) m = Math.max(m, Math.abs(x[i] as number));
+  return m;
+};
 
 describe("linalg fuzz", () => {
   it("matmul: a clear error for mismatched shapes or types, else the naive product (NaN only from NaN/Inf input)", () => {
