@@ -1,0 +1,26 @@
+import { readFileSync } from "node:fs";
+import { expect, it, vi } from "vitest";
+
+// The README's first TypeScript block is what a new user copies: it must stay the code this test runs,
+// and it must train (no skipped step, the loss falling by an order of magnitude in 20 steps).
+it("the README example is test/readme-example.ts verbatim, and it trains with the library defaults", async () => {
+  const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
+  const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
+  const file = readFileSync(new URL("./readme-example.ts", import.meta.url), "utf8");
+  expect(file.slice(file.indexOf("\n") + 1)).toBe(block);
+  const logs: string[] = [];
+  const warnings: string[] = [];
+  const log = vi.spyOn(console, "log").mockImplementation((s: string) => void logs.push(s));
+  const warn = vi.spyOn(console, "warn").mockImplementation((s: string) => void warnings.push(s));
+  try {
+    await import("./readme-example.ts");
+  } finally {
+    log.mockRestore();
+    warn.mockRestore();
+  }
+  const losses = logs.map((l) => Number(/loss ([0-9.]+)/.exec(l)?.[1]));
+  expect(warnings).toEqual([]);
+  expect(losses.length).toBe(5);
+  expect(losses.every(Number.isFinite)).toBe(true);
+  expect(losses[losses.length - 1] as number).toBeLessThan((losses[0] as number) / 10);
+});
