@@ -57,7 +57,6 @@ export {
   type ParameterDiagonalState,
 } from "./curvature/parameter-diagonal.ts";
 export {
-  type QuadraticModelBatch,
   QuadraticModelWorkspace,
   type QuadraticStep,
   type QuadraticStepOptions,

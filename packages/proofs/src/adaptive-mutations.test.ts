@@ -3,8 +3,8 @@
  * `Implementation` argument (as in mutations.test.ts), and passes with the real library at the same seed.
  */
 import {
+  type LayerBatch,
   type LayerShape,
-  type QuadraticModelBatch,
   QuadraticModelWorkspace,
   type QuadraticTerms,
   solveQuadraticStep,
@@ -31,7 +31,7 @@ class BlockDiagonalWorkspace extends QuadraticModelWorkspace {
 
   override addLayer(
     shape: LayerShape,
-    stats: QuadraticModelBatch,
+    stats: LayerBatch,
     direction: FloatArray,
     previous: FloatArray | null,
     gradient: FloatArray,
@@ -52,7 +52,7 @@ class BlockDiagonalWorkspace extends QuadraticModelWorkspace {
 class UnscaledGradientWorkspace extends QuadraticModelWorkspace {
   override addLayer(
     shape: LayerShape,
-    stats: QuadraticModelBatch,
+    stats: LayerBatch,
     direction: FloatArray,
     previous: FloatArray | null,
     gradient: FloatArray,

@@ -47,24 +47,9 @@
  * largest sizes nothing is allocated.
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
-import type { LayerStatistics } from "../capture.ts";
+import type { LayerBatch, ScaleShiftBatch } from "../capture.ts";
 import { asFloat64, type BlockDims, checkShape, checkStatistics, ensure, type LayerShape } from "../internal/stats.ts";
 import { checkFinite, checkNonNegative } from "../optim/checks.ts";
-
-/** The numeric part of one layer's captured statistics (what the model reads). */
-export type QuadraticModelBatch = Pick<LayerStatistics, "batchSize" | "positions" | "a" | "g">;
-
-/**
- * A BatchNorm-style layer's captured rows (y = γ·x̂ + β per channel): `xhat` and `g` are `(N·T) × C`
- * row-major, example-major, g scaled by N as for every layer. Per example the gradient is
- * (∂ℓ_n/∂γ_c, ∂ℓ_n/∂β_c) = (Σ_t g_{n,t,c} x̂_{n,t,c}, Σ_t g_{n,t,c}).
- */
-export interface ScaleShiftRows {
-  readonly batchSize: number;
-  readonly positions: number;
-  readonly xhat: FloatArray;
-  readonly g: FloatArray;
-}
 
 /**
  * The terms of M along Δ (index 1) and δ₀ (index 2), summed over every layer and parameter added:
@@ -147,7 +132,7 @@ export class QuadraticModelWorkspace {
    */
   addLayer(
     shape: LayerShape,
-    stats: QuadraticModelBatch,
+    stats: LayerBatch,
     direction: FloatArray,
     previous: FloatArray | null,
     gradient: FloatArray,
@@ -179,10 +164,10 @@ export class QuadraticModelWorkspace {
   /**
    * Adds a BatchNorm-style scale (and shift) layer with C channels: d_n += Σ_t Σ_c g_{n,t,c}(V_γ[c]·x̂_{n,t,c}
    * + V_β[c]). Vectors are laid out [γ_0 … γ_{C−1}, β_0 … β_{C−1}] (C entries without a shift).
-   * Cost per direction N·T·C.
+   * `stats.xhat`, `stats.g` are `(E·T) × C` rows (capture.ts). Cost per direction N·T·C.
    */
   addScaleShift(
-    stats: ScaleShiftRows,
+    stats: ScaleShiftBatch,
     hasShift: boolean,
     direction: FloatArray,
     previous: FloatArray | null,
