@@ -213,7 +213,8 @@ function parseArgs(argv: readonly string[]): Args {
 function optimizerConfig(name: OptimizerName, a: Args): OptimizerConfig {
   const d = DEFAULTS.optimizers[name];
   const c: { -readonly [K in keyof OptimizerConfig]: OptimizerConfig[K] } = { ...d };
-  c.learningRate = a.lr[name] ?? d.learningRate;
+  const lr = a.lr[name] ?? d.learningRate;
+  if (lr !== undefined) c.learningRate = lr;
   if (name === "adam") return c;
   if (a.momentum !== null) c.momentum = a.momentum;
   if (name === "sgd") return c;

@@ -23,6 +23,6 @@ import { type CurvatureChain, type CurvatureOptimizerOptions, curvatureChain } f
  * Defaults and their sources are listed in `kfac`'s module (fisher "true", KL-clipping κ = 1e-3, damping
  * 1e-3, momentum 0.9, T_kfe = 20, T_s = 1, decays 0.95). Setting `kfacDamping` is a RangeError.
  */
-export function ekfac(model: CurvatureModel, options: CurvatureOptimizerOptions): CurvatureChain {
+export function ekfac(model: CurvatureModel, options: CurvatureOptimizerOptions = {}): CurvatureChain {
   return curvatureChain("ekfac", model, "ekfac", options);
 }

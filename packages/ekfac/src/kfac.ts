@@ -17,12 +17,22 @@
  * step, at the number of completed steps, by both KL-clipping and `scaleByLearningRate`); momentum
  * (PyTorch's heavy ball, basic.ts) accumulates the clipped directions; the learning rate comes last.
  *
- * Defaults meant to be trusted rather than tuned: fisher "true" (sampled targets; the empirical Fisher
+ * Step control (MATH.md §11). Adaptive (the default, no `learningRate` given): the curvature transform
+ * outputs the whole step δ = αΔ + μδ₀ with α, μ minimising the quadratic model of the loss on the
+ * minibatch (Martens & Grosse 2015 §6.4, §7) and λ adapted by the Levenberg–Marquardt rule every 5 steps
+ * (§6.5), after a burn-in of 5 statistics-only steps — kfac-jax's `use_adaptive_learning_rate`,
+ * `use_adaptive_momentum`, `use_adaptive_damping` with its MNIST-autoencoder settings (interval 5,
+ * decay 0.95, burn-in 5). The initial λ = 1 (`damping`), bounds [1e-6, 1e6]. `Optimizer.step(loss)`
+ * must then be given the loss closure (two extra forward passes every 5 steps); `adaptiveDamping:
+ * false` keeps λ fixed and needs none.
+ *
+ * Fixed step control (`learningRate` given) — defaults meant to be trusted rather than tuned: fisher "true" (sampled targets; the empirical Fisher
  * is known to mis-scale steps, Kunstner et al. 2019), KL-clipping on with κ = 1e-3 (the order of the
  * values Ba et al. 2017 §5 use with their KL-clipping), damping ε = 0.1 (absolute, added to F's
  * eigenvalues; its scale is stated at `CurvatureOptions.damping`), momentum 0.9, T_kfe = 20, T_s = 1, decays 0.95.
  */
 import type { CurvatureModel } from "./capture.ts";
+import type { DampingAdaptationOptions } from "./curvature/adaptive-damping.ts";
 import type { LearningRate } from "./optim/aliases.ts";
 import { scaleByLearningRate, traceMomentum } from "./optim/basic.ts";
 import { checkDecay, checkPositive } from "./optim/checks.ts";
@@ -36,16 +46,53 @@ import { chain, type GradientTransformation, type StateValue } from "./optim/tra
 
 /**
  * Options of `kfac`, `ekfac` and `diagonalFisher`: the curvature transform's options (see `CurvatureOptions`)
- * plus the learning rate, momentum and KL-clipping of the chain.
+ * plus the step control. Without `learningRate` the step control is ADAPTIVE (the default): α and μ
+ * minimise the quadratic model, λ (`damping`, its initial value) follows the Levenberg–Marquardt rule,
+ * and `Optimizer.step` needs the loss closure. With `learningRate` it is FIXED: curvature → momentum →
+ * learning rate, KL-clipped, with the constant `damping`.
  */
-export interface CurvatureOptimizerOptions extends Omit<CurvatureOptions, "klClip"> {
-  /** η > 0, or a schedule of the number of completed steps (used by KL-clipping and the last transform). */
-  readonly learningRate: LearningRate;
-  /** Heavy-ball momentum μ ∈ [0, 1) after the curvature (0: none). Default 0.9. NaN or < 0: RangeError. */
+export interface CurvatureOptimizerOptions extends Omit<CurvatureOptions, "klClip" | "stepControl"> {
+  /**
+   * η > 0 or a schedule of the number of completed steps: selects fixed step control (KL-clipping and
+   * the last transform use it). Default: none — adaptive step control.
+   */
+  readonly learningRate?: LearningRate;
+  /**
+   * Fixed: heavy-ball momentum μ ∈ [0, 1) after the curvature (0: none; default 0.9). Adaptive: fixes μ
+   * of δ = αΔ + μδ₀ (0: α only; default: solved from the quadratic model).
+   */
   readonly momentum?: number;
-  /** κ > 0 of KL-clipping, or null for none. Default 1e-3. */
+  /**
+   * Fixed: κ > 0 of KL-clipping, or null for none (default 1e-3). Adaptive: κ of the fallback step
+   * α = −sqrt(κ/Δᵀ∇) when the model has no positive curvature along Δ (default 1e-3; null is a RangeError).
+   */
   readonly klClip?: number | null;
+  /** Adaptive only: adapt λ by the Levenberg–Marquardt rule (needs the loss closure). Default true. */
+  readonly adaptiveDamping?: boolean;
+  /** Adaptive only: the rule's options (default interval 5, decay 0.95, min 1e-6, max 1e6; see
+   *  curvature/adaptive-damping.ts). */
+  readonly dampingAdaptation?: Partial<DampingAdaptationOptions>;
+  /** Adaptive only: steps that only absorb statistics before the first update (default 5). */
+  readonly burnIn?: number;
 }
+
+/** The adaptive defaults (kfac-jax's MNIST autoencoder example: interval 5, decay 0.95, burn-in 5). */
+export const ADAPTIVE_DEFAULTS = {
+  /** Initial λ. */
+  damping: 1,
+  /** T_λ. */
+  interval: 5,
+  /** Per-step decay of the Levenberg–Marquardt factor, ω = decay^T_λ. */
+  decay: 0.95,
+  /** Bounds of λ. */
+  min: 1e-6,
+  /** Upper bound of λ. */
+  max: 1e6,
+  /** Statistics-only steps before the first update. */
+  burnIn: 5,
+  /** κ of the fallback step. */
+  kappa: 1e-3,
+} as const;
 
 /** The chain the aliases build, with its curvature transform exposed (plan, blocks, approximation). */
 export type CurvatureChain = GradientTransformation<StateValue[]> & {
@@ -53,21 +100,68 @@ export type CurvatureChain = GradientTransformation<StateValue[]> & {
   readonly curvature: CurvatureTransform;
 };
 
-/** Builds curvature → [momentum] → learning rate for `approximation` (the aliases below). */
+const ADAPTIVE_ONLY = ["adaptiveDamping", "dampingAdaptation", "burnIn"] as const;
+
+/** Builds the chain for `approximation` (the aliases below): adaptive or fixed step control. */
 export function curvatureChain(
   fn: string,
   model: CurvatureModel,
   approximation: CurvatureApproximation,
-  options: CurvatureOptimizerOptions,
+  options: CurvatureOptimizerOptions = {},
 ): CurvatureChain {
   if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be an object`);
-  const lr = options.learningRate;
+  const { learningRate: lr, momentum, klClip, adaptiveDamping, dampingAdaptation, burnIn, ...rest } = options;
+  if (lr === undefined) {
+    const kappa = klClip === undefined ? ADAPTIVE_DEFAULTS.kappa : klClip;
+    if (kappa === null) {
+      throw new RangeError(
+        `${fn}: options.klClip = null leaves adaptive step control without its fallback step; give κ > 0, or set learningRate for fixed step control`,
+      );
+    }
+    checkPositive(fn, "options.klClip", kappa);
+    const adapt = adaptiveDamping ?? true;
+    if (typeof adapt !== "boolean") throw new TypeError(`${fn}: options.adaptiveDamping must be a boolean`);
+    if (!adapt && dampingAdaptation !== undefined) {
+      throw new RangeError(`${fn}: options.dampingAdaptation has no effect with adaptiveDamping: false; remove it`);
+    }
+    const curv = curvature(
+      model,
+      approximation,
+      {
+        ...rest,
+        damping: rest.damping ?? ADAPTIVE_DEFAULTS.damping,
+        stepControl: {
+          ...(momentum === undefined ? {} : { momentum }),
+          dampingAdaptation: adapt
+            ? {
+                interval: ADAPTIVE_DEFAULTS.interval,
+                decay: ADAPTIVE_DEFAULTS.decay,
+                min: ADAPTIVE_DEFAULTS.min,
+                max: ADAPTIVE_DEFAULTS.max,
+                ...dampingAdaptation,
+              }
+            : null,
+          burnIn: burnIn ?? ADAPTIVE_DEFAULTS.burnIn,
+          kappa,
+        },
+      },
+      fn,
+    );
+    const c = chain(curv) as GradientTransformation<StateValue[]>;
+    return Object.assign(c, { curvature: curv });
+  }
+  for (const key of ADAPTIVE_ONLY) {
+    if (options[key] !== undefined) {
+      throw new RangeError(
+        `${fn}: options.${key} applies to adaptive step control only, which a learningRate turns off; remove one of them`,
+      );
+    }
+  }
   if (typeof lr !== "function") checkPositive(fn, "options.learningRate", lr);
-  const mu = options.momentum ?? 0.9;
+  const mu = momentum ?? 0.9;
   checkDecay(fn, "options.momentum", mu);
-  const kappa = options.klClip === undefined ? 1e-3 : options.klClip;
+  const kappa = klClip === undefined ? 1e-3 : klClip;
   if (kappa !== null) checkPositive(fn, "options.klClip", kappa);
-  const { learningRate: _lr, momentum: _mu, klClip: _kl, ...rest } = options;
   const curv = curvature(
     model,
     approximation,
@@ -87,7 +181,7 @@ export function curvatureChain(
  * (`kfacDamping: "eigenbasis"`, default) or factored Tikhonov damping; `basisEvery` plays T_inv.
  * Ignores (RangeError if set): scalingEvery, scalingDecay, scaling.
  */
-export function kfac(model: CurvatureModel, options: CurvatureOptimizerOptions): CurvatureChain {
+export function kfac(model: CurvatureModel, options: CurvatureOptimizerOptions = {}): CurvatureChain {
   return curvatureChain("kfac", model, "kfac", options);
 }
 
@@ -96,6 +190,6 @@ export function kfac(model: CurvatureModel, options: CurvatureOptimizerOptions):
  * re-estimated every T_s = `scalingEvery` steps with decay `scalingDecay`. Ignores (RangeError if
  * set): factorsEvery, basisEvery, factorDecay, scaling, kfacDamping.
  */
-export function diagonalFisher(model: CurvatureModel, options: CurvatureOptimizerOptions): CurvatureChain {
+export function diagonalFisher(model: CurvatureModel, options: CurvatureOptimizerOptions = {}): CurvatureChain {
   return curvatureChain("diagonalFisher", model, "diagonal", options);
 }

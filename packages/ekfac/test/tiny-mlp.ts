@@ -67,8 +67,14 @@ export class TinyMlp implements CurvatureModel {
     if (!on) for (const l of this.layers) l.statistics = null;
   }
 
-  /** Mean loss over the N rows of x; fills gradients (and statistics when capture is on). */
-  forwardBackward(x: Float64Array, y: Float64Array | Int32Array, n: number): number {
+  /** Mean loss over the N rows of x, forward only: no gradient, no statistics (a loss closure). */
+  evaluate(x: Float64Array, y: Float64Array | Int32Array, n: number): number {
+    const { acts } = this.forward(x, n);
+    const k = this.sizes[this.sizes.length - 1] as number;
+    return this.outputDelta(acts[acts.length - 1] as Float64Array, y, n, k).loss / n;
+  }
+
+  private forward(x: Float64Array, n: number): { acts: Float64Array[]; pre: Float64Array[] } {
     const acts: Float64Array[] = [x];
     const pre: Float64Array[] = [];
     for (let l = 0; l < this.layers.length; l++) {
@@ -86,6 +92,12 @@ export class TinyMlp implements CurvatureModel {
       pre.push(s);
       acts.push(l + 1 < this.layers.length ? s.map(Math.tanh) : s);
     }
+    return { acts, pre };
+  }
+
+  /** Mean loss over the N rows of x; fills gradients (and statistics when capture is on). */
+  forwardBackward(x: Float64Array, y: Float64Array | Int32Array, n: number): number {
+    const { acts, pre } = this.forward(x, n);
     const out = acts[acts.length - 1] as Float64Array;
     const k = this.sizes[this.sizes.length - 1] as number;
     const { delta, loss } = this.outputDelta(out, y, n, k);

@@ -11,10 +11,12 @@
  * Optimizers (ekfac's transforms, run by its one `Optimizer` bound to the model's parameters):
  * - `sgd`: heavy-ball momentum (torch.optim.SGD convention: v ← μv + ∇, θ ← θ − ηv);
  * - `adam`: torch.optim.Adam;
- * - `kfac` / `ekfac`: the curvature chain (curvature → momentum → learning rate). The optimizer asks the
- *   model to capture what each step needs (`setCapture`), and nn's loss runs the Fisher pass the
- *   optimizer requested (by default the TRUE Fisher: targets sampled from the model). Options left
- *   undefined in the config keep the library defaults.
+ * - `kfac` / `ekfac`: the curvature chain. Without a learning rate in the config: the library's adaptive
+ *   step control (quadratic-model α and μ, Levenberg–Marquardt λ; the trainer passes the loss closure
+ *   on the same minibatch to `Optimizer.step`); with one: fixed step control (curvature → momentum →
+ *   learning rate). The optimizer asks the model to capture what each step needs (`setCapture`), and
+ *   nn's loss runs the Fisher pass the optimizer requested (by default the TRUE Fisher: targets sampled
+ *   from the model). Options left undefined in the config keep the library defaults.
  *
  * Eigendecomposition time is measured by wrapping each block's `refreshBasis` (the only place the
  * optimizer eigendecomposes) with a timer: instrumentation of this instance only.
@@ -24,6 +26,7 @@ import {
   adam,
   type CurvatureBlock,
   type CurvatureOptimizerOptions,
+  type CurvatureStepInfo,
   ekfac,
   type FisherMode,
   kfac,
@@ -37,7 +40,8 @@ export const OPTIMIZER_NAMES: readonly OptimizerName[] = ["sgd", "adam", "kfac",
 
 export interface OptimizerConfig {
   readonly name: OptimizerName;
-  readonly learningRate: number;
+  /** η (required for sgd/adam; kfac/ekfac: fixed step control, undefined: adaptive). */
+  readonly learningRate?: number;
   /** Heavy-ball momentum μ (sgd, kfac, ekfac). */
   readonly momentum?: number;
   /** ε (kfac, ekfac). */
@@ -58,6 +62,10 @@ export interface OptimizerConfig {
   readonly fisher?: FisherMode;
   /** Arithmetic of the per-step rotations (kfac, ekfac); undefined: the library default ("float32"). */
   readonly precision?: "float32" | "float64";
+  /** Adaptive step control only: adapt λ (undefined: the library default, true). */
+  readonly adaptiveDamping?: boolean;
+  /** Adaptive step control only: statistics-only steps first (undefined: the library default). */
+  readonly burnIn?: number;
 }
 
 /** What the model is trained to do: reconstruct its input, or classify. */
@@ -75,6 +83,8 @@ export interface Trainer {
   readonly skipped: number;
   /** The curvature transform's blocks (empty for first-order optimizers). */
   readonly blocks: readonly CurvatureBlock[];
+  /** The curvature report of the last step (λ, α, μ, ρ, …), null for first-order optimizers. */
+  readonly lastCurvature: CurvatureStepInfo | null;
 }
 
 function lossOf(
@@ -128,9 +138,12 @@ function noGradLoss(
 
 /** The transform for `config` (library defaults for every option the config leaves undefined). */
 export function transformFor(model: Sequential, config: OptimizerConfig) {
-  if (config.name === "sgd")
-    return { chain: sgd(config.learningRate, { momentum: config.momentum ?? 0.9 }), blocks: [], curvature: null };
-  if (config.name === "adam") return { chain: adam(config.learningRate), blocks: [], curvature: null };
+  if (config.name === "sgd" || config.name === "adam") {
+    const lr = config.learningRate;
+    if (lr === undefined) throw new TypeError(`transformFor: ${config.name} needs a learningRate`);
+    const chain = config.name === "sgd" ? sgd(lr, { momentum: config.momentum ?? 0.9 }) : adam(lr);
+    return { chain, blocks: [], curvature: null };
+  }
   // Only what the config sets: everything else keeps the library default (exactOptionalPropertyTypes).
   const { name: _name, ...options } = config;
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
@@ -144,6 +157,7 @@ export function makeTrainer(model: Sequential, task: Task, inputSize: number, co
   const opt = new Optimizer(chain, model);
   let eigenMs = 0;
   let basisRefreshes = 0;
+  let lastCurvature: CurvatureStepInfo | null = null;
   for (const block of blocks) {
     const inner = block.refreshBasis.bind(block);
     block.refreshBasis = () => {
@@ -165,11 +179,18 @@ export function makeTrainer(model: Sequential, task: Task, inputSize: number, co
     get skipped() {
       return opt.stepsSkipped;
     },
+    get lastCurvature() {
+      return lastCurvature;
+    },
     step(x, n, labels) {
       model.zeroGrad();
       const loss = lossOf(model, task, x, n, inputSize, labels);
       loss.backward();
-      if (opt.step().curvature?.basisRefreshed) basisRefreshes++;
+      // The same minibatch at the current parameters: called by the optimizer only on the steps whose
+      // Levenberg–Marquardt rule compares the loss before and after the update.
+      const report = opt.step(() => noGradLoss(model, task, x, n, inputSize, labels));
+      lastCurvature = report.curvature;
+      if (report.curvature?.basisRefreshed) basisRefreshes++;
       return loss.data[0] as number;
     },
   };

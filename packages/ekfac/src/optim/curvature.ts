@@ -30,6 +30,22 @@
  *   5. tell the model what to capture for step k + 1: `model.setCapture(wanted, { fisher, seed: seed + k + 1 })`
  *      (also done by `init` for step 0 and after a restore for the restored step).
  *
+ * Adaptive step control (`stepControl`, the aliases' default when no learning rate is given; MATH.md §11):
+ * the transform outputs the whole step δ = αΔ + μδ₀ itself (δ₀ the previous step) instead of Δ:
+ *   0. burn-in: the first `burnIn` steps only absorb statistics (factors, diagonal estimates) and return a
+ *      zero update; the basis / scaling schedule of 2 counts from the end of the burn-in (j = k − burnIn),
+ *      so the first basis is computed from the burned-in factors;
+ *   3'. Δ is preconditioned with the current λ (state `control.damping`);
+ *   4'. α, μ minimise the quadratic model M(αΔ + μδ₀) = ∇ᵀδ + ½δᵀ(F + λI)δ with F the Fisher of the whole
+ *      network on this minibatch, from the captured statistics (curvature/quadratic-model.ts; Martens &
+ *      Grosse 2015 §6.4, §7); `stepControl.momentum` fixes μ. When M has no positive curvature along Δ
+ *      ("fallback") the step is the KL-bounded one, α = −sqrt(κ / Δᵀ∇), μ = 0 (zero when Δᵀ∇ ≤ 0);
+ *   5'. Levenberg–Marquardt (curvature/adaptive-damping.ts, M&G §6.5): every `interval` steps after the
+ *      burn-in, `wantsLoss` asks the optimizer for h(θ) and h(θ + δ) on the same minibatch and
+ *      `observeLoss` moves λ by ρ = (h(θ + δ) − h(θ)) / M(δ) (M without its λ term). λ is the ε of every
+ *      block: KFAC's eigenbasis (or factored-Tikhonov) damping, EKFAC's ε added to S, the diagonal's.
+ *   Statistics are captured on every step in this mode (the model needs this step's ā and g).
+ *
  * State (plain data, saved and restored by optim/state.ts): the counters, the last consumed pass per
  * statistics source, and every block's record keyed "name/kind" — so restoring a state of another
  * model, approximation or shape fails on the keys and lengths before anything is written. The options
@@ -48,6 +64,13 @@ import type {
   ScaleShiftLayer,
   ScaleShiftStatistics,
 } from "../capture.ts";
+import {
+  adaptDamping,
+  type DampingAdaptation,
+  type DampingAdaptationOptions,
+  dampingAdaptation,
+  reductionRatio,
+} from "../curvature/adaptive-damping.ts";
 import type { BlockState, CurvatureBlock } from "../curvature/block.ts";
 import { DiagonalFisher } from "../curvature/diagonal.ts";
 import { klScaleFromDot } from "../curvature/kl-clip.ts";
@@ -58,11 +81,18 @@ import {
   type RotationPrecision,
 } from "../curvature/kronecker-block.ts";
 import { ParameterDiagonalFisher } from "../curvature/parameter-diagonal.ts";
+import {
+  QuadraticModelWorkspace,
+  type QuadraticStepStatus,
+  quadraticModelValue,
+  quadraticStep,
+  solveQuadraticStep,
+} from "../curvature/quadratic-model.ts";
 import { ScaleShiftBlock } from "../curvature/scale-shift.ts";
 import { allFinite, layerShape } from "../internal/stats.ts";
 import { checkCount, checkDecay, checkParamList, checkPositive } from "./checks.ts";
 import type { Schedule } from "./schedules.ts";
-import type { GradientTransformation, Params, SkipReason, TransformReport } from "./transform.ts";
+import type { GradientTransformation, Params, SkipReason, StepControl, TransformReport } from "./transform.ts";
 
 /**
  * Which curvature the transform preconditions with: KFAC (KFC for conv), EKFAC or the layers' diagonal Fisher.
@@ -130,7 +160,36 @@ export interface CurvatureOptions {
     /** The chain's learning rate η (number or schedule of completed steps). */
     readonly learningRate: number | Schedule;
   } | null;
+  /**
+   * Adaptive step control (see the header, MATH.md §11): the transform outputs the step δ = αΔ + μδ₀
+   * itself, with `damping` as the initial λ. null (default): it outputs Δ for the chain's momentum and
+   * learning rate. Cannot be combined with `klClip` (the adaptive α replaces the clipped rate).
+   */
+  readonly stepControl?: AdaptiveStepOptions | null;
 }
+
+/** Options of the adaptive step control (`CurvatureOptions.stepControl`). */
+export interface AdaptiveStepOptions {
+  /** Fix μ ∈ [0, 1) instead of solving for it (0: α only, no previous step kept). Default: solved. */
+  readonly momentum?: number;
+  /** Levenberg–Marquardt adaptation of λ (curvature/adaptive-damping.ts), or null to keep λ fixed (no loss
+   *  closure needed then). */
+  readonly dampingAdaptation: DampingAdaptationOptions | null;
+  /** Steps that only absorb statistics before the first update (integer ≥ 0). */
+  readonly burnIn: number;
+  /** κ > 0 of the fallback step α = −sqrt(κ / Δᵀ∇) when the model has no positive curvature along Δ. */
+  readonly kappa: number;
+}
+
+/** Adaptive step-control bookkeeping in the state (numbers only, so it checkpoints like the rest). */
+export type StepControlState = {
+  /** λ: the damping the next step preconditions with (fixed mode: ε, constant). */
+  damping: number;
+  /** 1 when `previous` holds the last step δ₀, else 0. */
+  hasPrevious: number;
+  /** M(δ) without its λ term for the last step: the denominator of ρ. */
+  predicted: number;
+};
 
 /** Which parameter each block covers (for logs: `describeCurvature`). */
 export interface ParameterPlan {
@@ -167,7 +226,23 @@ export type CurvatureState = {
     klScale: number;
     /** 0 applied, 1 refused for statistics, 2 refused for the update. */
     refusal: number;
+    /** λ (ε) the last update preconditioned with. */
+    damping: number;
+    /** Step control of the last update: 0 fixed, 1 burn-in, 2 joint, 3 alpha-only, 4 fallback. */
+    control: number;
+    /** α and μ of the last update (adaptive step control; 0 otherwise). */
+    alpha: number;
+    /** μ of the last update. */
+    momentum: number;
+    /** ρ measured after the last update: 0 none, 1 `rho` holds it, 2 failed step (ρ = −∞). */
+    rhoKind: number;
+    /** The last ρ when `rhoKind` = 1. */
+    rho: number;
   };
+  /** Adaptive step control's λ and previous-step bookkeeping. */
+  control: StepControlState;
+  /** Adaptive step control: δ₀ per block (in block order), then per first-order parameter; [] otherwise. */
+  previous: Float64Array[];
   /** Every block's state, keyed "name/kind". */
   blocks: { [key: string]: BlockState };
 };
@@ -178,8 +253,10 @@ export interface CurvatureTransform extends GradientTransformation<CurvatureStat
   readonly approximation: CurvatureApproximation;
   /** The Fisher the transform asks the model to capture. */
   readonly fisher: FisherMode;
-  /** ε added to the curvature (see `CurvatureOptions.damping`). */
+  /** ε added to the curvature (see `CurvatureOptions.damping`); with adaptive damping, the initial λ. */
   readonly damping: number;
+  /** Whether the transform outputs the whole step (adaptive step control) rather than Δ. */
+  readonly adaptive: boolean;
   /** The model's parameters, in the order the transform expects its updates. */
   readonly parameters: readonly ParameterRef[];
   /** The blocks in order, with their keys. */
@@ -215,7 +292,12 @@ interface Slot {
   readonly source: number;
   /** Checks a captured batch against the block's shape (throws); returns whether it is all finite. */
   check(fn: string, s: LayerStatistics | ScaleShiftStatistics): boolean;
+  /** Adds the block's terms (direction `dir`, previous step, gradient `grad`) to the quadratic model. */
+  model(ws: QuadraticModelWorkspace, previous: Float64Array | null): void;
 }
+
+const CONTROL: readonly StepControl[] = ["fixed", "burn-in", "joint", "alpha-only", "fallback"];
+const SOLVED: Record<QuadraticStepStatus, number> = { joint: 2, "alpha-only": 3, fallback: 4 };
 
 function checkEvery(fn: string, name: string, v: unknown): number {
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
@@ -290,6 +372,28 @@ export function curvature(
     if (typeof kl.learningRate !== "function") checkPositive(fn, "options.klClip.learningRate", kl.learningRate);
   }
   const otherDecay = approximation === "diagonal" ? scalingDecay : factorDecay;
+  const control = options.stepControl ?? null;
+  let adaptation: DampingAdaptation | null = null;
+  let burnIn = 0;
+  let fixedMomentum: number | undefined;
+  let kappa = 0;
+  if (control !== null) {
+    if (typeof control !== "object") throw new TypeError(`${fn}: options.stepControl must be an object or null`);
+    if (kl !== null) {
+      throw new RangeError(
+        `${fn}: options.klClip and options.stepControl exclude each other (the adaptive α replaces the clipped learning rate; κ of its fallback is stepControl.kappa)`,
+      );
+    }
+    adaptation = control.dampingAdaptation === null ? null : dampingAdaptation(control.dampingAdaptation);
+    burnIn = control.burnIn;
+    checkCount(fn, "options.stepControl.burnIn", burnIn);
+    kappa = control.kappa;
+    checkPositive(fn, "options.stepControl.kappa", kappa);
+    fixedMomentum = control.momentum;
+    if (fixedMomentum !== undefined) checkDecay(fn, "options.stepControl.momentum", fixedMomentum);
+  }
+  const adaptive = control !== null;
+  const keepsPrevious = adaptive && fixedMomentum !== 0;
 
   const parameters = [...model.parameters()];
   const index = new Map<FloatArray, number>();
@@ -361,6 +465,9 @@ export function curvature(
         block.checkStatistics(cfn, b);
         return allFinite(b.a) && allFinite(b.g);
       },
+      model(ws, previous) {
+        ws.addLayer(shape, statisticsOf(li) as LayerStatistics, dir, previous, grad);
+      },
       pack(src) {
         const w = src[wi] as FloatArray;
         const b = bi >= 0 ? (src[bi] as FloatArray) : null;
@@ -401,6 +508,9 @@ export function curvature(
         block.checkStatistics(cfn, b);
         return allFinite(b.xhat) && allFinite(b.g);
       },
+      model(ws, previous) {
+        ws.addScaleShift(statisticsOf(layers.length + si) as ScaleShiftStatistics, hi >= 0, dir, previous, grad);
+      },
       pack(src) {
         const g = src[gi] as FloatArray;
         for (let i = 0; i < c; i++) grad[i] = g[i] as number;
@@ -439,6 +549,9 @@ export function curvature(
       dir,
       source: -1,
       check: () => true,
+      model(ws, previous) {
+        ws.addParameter(dir, previous, grad);
+      },
       pack(src) {
         const g = src[i] as FloatArray;
         for (let j = 0; j < grad.length; j++) grad[j] = g[j] as number;
@@ -471,6 +584,9 @@ export function curvature(
   }
   const isEkfac = approximation === "ekfac";
   const needsStatistics = (k: number): boolean => {
+    // Adaptive step control reads this step's statistics for the quadratic model (and burn-in steps
+    // are statistics steps), so it captures on every step.
+    if (adaptive) return true;
     const scalingStep = k % scalingEvery === 0;
     if (approximation === "diagonal") return scalingStep;
     return k % factorsEvery === 0 || k % basisEvery === 0 || (isEkfac && scalingStep);
@@ -499,11 +615,31 @@ export function curvature(
     return s;
   };
 
+  const ws = new QuadraticModelWorkspace();
+  const solved = quadraticStep();
+  const solveOptions = fixedMomentum === undefined ? {} : { momentum: fixedMomentum };
+  const previousSizes = [
+    ...slots.map((s) => s.block.size),
+    ...parameters.filter((_, i) => firstOrder[i]).map((p) => p.value.length),
+  ];
+
   const transform: CurvatureTransform = {
     name: `curvature(${approximation})`,
     approximation,
     fisher,
     damping,
+    adaptive,
+    needsLoss: adaptation !== null,
+    wantsLoss: (state) =>
+      adaptation !== null && state.step >= burnIn && (state.step - burnIn) % adaptation.interval === 0,
+    observeLoss(state, before, after) {
+      if (adaptation === null) return;
+      const c = state.control;
+      const rho = reductionRatio(after - before, c.predicted);
+      c.damping = adaptDamping(c.damping, rho, adaptation);
+      state.last.rhoKind = rho === -Infinity ? 2 : 1;
+      state.last.rho = rho === -Infinity ? 0 : rho;
+    },
     parameters,
     blocks: slots.map((s) => ({ key: s.key, block: s.block })),
     plan: plan.map((p, i) => p ?? { name: parameters[i]?.name ?? "", block: null, rule: "first-order (raw gradient)" }),
@@ -529,7 +665,20 @@ export function curvature(
         basisFailures: 0,
         refused: 0,
         passes: new Float64Array(sources).fill(-1),
-        last: { refreshed: 0, failures: 0, klScale: 1, refusal: 0 },
+        last: {
+          refreshed: 0,
+          failures: 0,
+          klScale: 1,
+          refusal: 0,
+          damping,
+          control: 0,
+          alpha: 0,
+          momentum: 0,
+          rhoKind: 0,
+          rho: 0,
+        },
+        control: { damping, hasPrevious: 0, predicted: 0 },
+        previous: keepsPrevious ? previousSizes.map((n) => new Float64Array(n)) : [],
         blocks,
       };
     },
@@ -543,6 +692,26 @@ export function curvature(
       }
       for (const p of state.passes) {
         if (!(Number.isInteger(p) && p >= -1)) throw new RangeError(`${vfn}: curvature state.passes holds ${p}`);
+      }
+      const c = state.control;
+      checkDamping(vfn, c.damping);
+      if (c.hasPrevious !== 0 && c.hasPrevious !== 1) {
+        throw new RangeError(`${vfn}: curvature state.control.hasPrevious must be 0 or 1 (got ${c.hasPrevious})`);
+      }
+      if (!adaptive && c.damping !== damping) {
+        throw new RangeError(
+          `${vfn}: curvature state.control.damping = ${c.damping} but this optimizer's fixed damping is ${damping}`,
+        );
+      }
+      const prev = state.previous;
+      if (
+        !Array.isArray(prev) ||
+        prev.length !== (keepsPrevious ? previousSizes.length : 0) ||
+        prev.some((p, i) => !(p instanceof Float64Array) || p.length !== previousSizes[i])
+      ) {
+        throw new RangeError(
+          `${vfn}: curvature state.previous must hold ${keepsPrevious ? `${previousSizes.length} Float64Arrays of lengths ${previousSizes.join(", ")}` : "no arrays"} (another step control or model)`,
+        );
       }
       const got = Object.keys(state.blocks ?? {});
       if (got.length !== slots.length || slots.some((s) => !(s.key in state.blocks))) {
@@ -567,9 +736,19 @@ export function curvature(
       const l = state.last;
       const vetoReason: SkipReason | null =
         l.refusal === 1 ? "non-finite statistics" : l.refusal === 2 ? "non-finite update" : null;
+      const solvedStep = l.control >= 2;
       return {
         vetoReason,
-        curvature: { basisRefreshed: l.refreshed === 1, basisFailures: l.failures, klScale: l.klScale },
+        curvature: {
+          basisRefreshed: l.refreshed === 1,
+          basisFailures: l.failures,
+          klScale: l.klScale,
+          damping: l.damping,
+          stepControl: CONTROL[l.control] ?? "fixed",
+          alpha: solvedStep ? l.alpha : null,
+          momentum: solvedStep ? l.momentum : null,
+          rho: l.rhoKind === 1 ? l.rho : l.rhoKind === 2 ? -Infinity : null,
+        },
       };
     },
 
@@ -581,14 +760,23 @@ export function curvature(
         s.block.bindState(fnStep, st);
       }
       const last = state.last;
+      const lambda = state.control.damping;
       last.refreshed = 0;
       last.failures = 0;
       last.klScale = 1;
       last.refusal = 0;
+      last.damping = lambda;
+      last.control = 0;
+      last.alpha = 0;
+      last.momentum = 0;
+      last.rhoKind = 0;
+      // The basis / scaling schedule counts from the end of the burn-in (burnIn = 0 without step control).
+      const j = k - burnIn;
+      const burning = j < 0;
       const needStats = needsStatistics(k);
-      const refresh = approximation !== "diagonal" && k % basisEvery === 0;
-      const scalingStep = k % scalingEvery === 0;
-      const statsStep = statisticsStep(k);
+      const refresh = !burning && approximation !== "diagonal" && j % basisEvery === 0;
+      const scalingStep = !burning && j % scalingEvery === 0;
+      const statsStep = burning || statisticsStep(j);
       const ra = isEkfac && scalingMode === "ra" && !refresh && scalingStep;
 
       // 1. statistics: present, of the requested Fisher, fresh, well-shaped, finite.
@@ -626,6 +814,17 @@ export function curvature(
         state.basisFailures += last.failures;
       }
 
+      // 0. burn-in: the fallback blocks absorb this gradient too; the update is zero.
+      if (burning) {
+        for (const slot of fallback) {
+          slot.pack(updates);
+          slot.block.updateStatistics({ grad: slot.grad, batchSize });
+        }
+        for (const u of updates) u.fill(0);
+        last.control = 1;
+        return advance(state, k);
+      }
+
       // 3. directions; "ra" first folds this gradient into S (N of this step's statistics).
       let dot = 0;
       let finite = true;
@@ -637,20 +836,26 @@ export function curvature(
         if (ra && slot.source >= 0 && slot.source < layers.length) {
           slot.block.updateScalingFromGradient(slot.grad, (statisticsOf(slot.source) as LayerStatistics).batchSize);
         }
-        slot.block.precondition(slot.grad, slot.dir, damping);
+        slot.block.precondition(slot.grad, slot.dir, lambda);
         const g = slot.grad;
         const d = slot.dir;
-        for (let j = 0; j < d.length; j++) {
-          const x = d[j] as number;
+        for (let i = 0; i < d.length; i++) {
+          const x = d[i] as number;
           if (x - x !== 0) finite = false;
-          dot += x * (g[j] as number);
+          dot += x * (g[i] as number);
         }
       }
       if (!finite) return refuse(updates, state, 2, k);
       for (let i = 0; i < parameters.length; i++) {
         if (!firstOrder[i]) continue;
         const u = updates[i] as FloatArray;
-        for (let j = 0; j < u.length; j++) dot += (u[j] as number) * (u[j] as number);
+        for (let m = 0; m < u.length; m++) dot += (u[m] as number) * (u[m] as number);
+      }
+
+      // 4'. adaptive step control: δ = αΔ + μδ₀ from the quadratic model.
+      if (adaptive) {
+        stepFromModel(updates, state, lambda, dot, batchSize);
+        return advance(state, k);
       }
 
       // 4. KL-clipping at this step's learning rate.
@@ -660,22 +865,87 @@ export function curvature(
         nu = klScaleFromDot(dot, lr, kl.kappa);
       }
       for (const slot of slots) {
-        if (nu !== 1) for (let j = 0; j < slot.dir.length; j++) slot.dir[j] = nu * (slot.dir[j] as number);
+        if (nu !== 1) for (let i = 0; i < slot.dir.length; i++) slot.dir[i] = nu * (slot.dir[i] as number);
         slot.unpack(updates);
       }
       if (nu !== 1) {
         for (let i = 0; i < parameters.length; i++) {
           if (!firstOrder[i]) continue;
           const u = updates[i] as FloatArray;
-          for (let j = 0; j < u.length; j++) u[j] = nu * (u[j] as number);
+          for (let m = 0; m < u.length; m++) u[m] = nu * (u[m] as number);
         }
       }
       last.klScale = nu;
-      state.step = k + 1;
-      capture(k + 1);
-      return undefined;
+      return advance(state, k);
     },
   };
+
+  /** Completes step k: counts it and asks the model for step k + 1's capture. */
+  function advance(state: CurvatureState, k: number): undefined {
+    state.step = k + 1;
+    capture(k + 1);
+    return undefined;
+  }
+
+  /**
+   * Adaptive step control (header, 4'): solves for α, μ on this step's statistics and writes δ = αΔ + μδ₀
+   * into `updates` (and into `state.previous` for the next step). Δ is in the slots' `dir` and, for
+   * first-order parameters, in `updates` itself.
+   */
+  function stepFromModel(updates: Params, state: CurvatureState, lambda: number, dot: number, n: number): void {
+    const c = state.control;
+    const prev = state.previous;
+    const hasPrev = keepsPrevious && c.hasPrevious === 1;
+    ws.begin(n);
+    slots.forEach((slot, b) => {
+      slot.model(ws, hasPrev ? (prev[b] as Float64Array) : null);
+    });
+    let f = slots.length;
+    for (let i = 0; i < parameters.length; i++) {
+      if (!firstOrder[i]) continue;
+      const u = updates[i] as FloatArray;
+      ws.addParameter(u, hasPrev ? (prev[f] as Float64Array) : null, u);
+      f++;
+    }
+    const terms = ws.terms();
+    solveQuadraticStep(terms, lambda, solveOptions, solved);
+    let alpha = solved.alpha;
+    let mu = solved.momentum;
+    let predicted = solved.predictedChange;
+    if (solved.status === "fallback") {
+      // No positive curvature along Δ: the KL-bounded step α²Δᵀ∇ = κ (zero if Δ is not a descent direction).
+      alpha = dot > 0 && Number.isFinite(dot) ? -Math.sqrt(kappa / dot) : 0;
+      mu = 0;
+      predicted = quadraticModelValue(terms, 0, alpha, 0);
+    }
+    const combine = (d: Float64Array | FloatArray, p: Float64Array | null): void => {
+      for (let i = 0; i < d.length; i++) {
+        const x = alpha * (d[i] as number) + (p === null ? 0 : mu * (p[i] as number));
+        d[i] = x;
+        if (p !== null) p[i] = x;
+      }
+    };
+    slots.forEach((slot, b) => {
+      const p = keepsPrevious ? (prev[b] as Float64Array) : null;
+      if (p !== null && !hasPrev) p.fill(0);
+      combine(slot.dir, p);
+      slot.unpack(updates);
+    });
+    f = slots.length;
+    for (let i = 0; i < parameters.length; i++) {
+      if (!firstOrder[i]) continue;
+      const p = keepsPrevious ? (prev[f] as Float64Array) : null;
+      if (p !== null && !hasPrev) p.fill(0);
+      combine(updates[i] as FloatArray, p);
+      f++;
+    }
+    c.hasPrevious = keepsPrevious ? 1 : 0;
+    c.predicted = Number.isFinite(predicted) ? predicted : 0;
+    const last = state.last;
+    last.control = SOLVED[solved.status];
+    last.alpha = alpha;
+    last.momentum = mu;
+  }
 
   function refuse(updates: Params, state: CurvatureState, reason: number, k: number): false {
     for (const u of updates) u.fill(0);

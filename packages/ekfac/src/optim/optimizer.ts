@@ -17,6 +17,13 @@
  * last line of defence: the transform's state has advanced, since its output is only known after it
  * ran; with a finite input this needs an overflow inside momentum or the learning rate).
  *
+ * Levenberg–Marquardt damping (the curvature aliases' adaptive default) compares the loss before and after
+ * a step on the SAME minibatch: `step(loss)` / `step(grads, loss)` take a `LossClosure` (a forward pass
+ * on the current minibatch, under `noGrad`, returning a number), called before and after the update on
+ * the steps whose transform `wantsLoss` (every T_λ steps) and never otherwise — PyTorch's
+ * `optimizer.step(closure)` convention. A transform that `needsLoss` refuses to step without one
+ * (TypeError, before anything changes).
+ *
  * `state()`/`load()` checkpoint through the one state format (state.ts). `load` validates EVERYTHING
  * before it writes anything: the structure (keys, list lengths, dtypes, array lengths — so a state of
  * another model, approximation or chain, e.g. with momentum into one without, is refused), every number
@@ -32,6 +39,7 @@ import {
   applyUpdates,
   type CurvatureStepInfo,
   type GradientTransformation,
+  type LossClosure,
   type Params,
   type SkipReason,
   type StateValue,
@@ -51,6 +59,13 @@ export interface StepReport {
   readonly reason: SkipReason | null;
   /** Curvature details of this step (null for first-order optimizers). */
   readonly curvature: CurvatureStepInfo | null;
+}
+
+/** Calls the loss closure; anything but a number is a TypeError (a NaN/±Inf loss is passed on: it marks a failed step). */
+function lossValue(fn: string, loss: LossClosure): number {
+  const v = loss();
+  if (typeof v !== "number") throw new TypeError(`${fn}: the loss closure must return a number (got ${typeof v})`);
+  return v;
 }
 
 function isSource(x: unknown): x is ParameterSource {
@@ -134,10 +149,24 @@ export class Optimizer {
 
   /**
    * One step with gradients `grads` (same shapes as `params`), or, for an optimizer built from a model,
-   * with the gradients its parameter refs hold. Never writes `grads`.
+   * with the gradients its parameter refs hold. Never writes `grads`. `loss` is the loss on the current
+   * minibatch at the current parameters (see the header); transforms with adaptive damping need it.
    */
-  step(grads?: Params): StepReport {
+  step(loss?: LossClosure): StepReport;
+  step(grads: Params | undefined, loss?: LossClosure): StepReport;
+  step(gradsOrLoss?: Params | LossClosure, lossArg?: LossClosure): StepReport {
     const fn = "Optimizer.step";
+    const grads = typeof gradsOrLoss === "function" ? undefined : gradsOrLoss;
+    const loss = typeof gradsOrLoss === "function" ? gradsOrLoss : lossArg;
+    if (loss !== undefined && typeof loss !== "function") {
+      throw new TypeError(`${fn}: loss must be a function returning the minibatch loss (got ${typeof loss})`);
+    }
+    if (loss === undefined && this.transform.needsLoss === true) {
+      throw new TypeError(
+        `${fn}: this optimizer adapts its damping (Levenberg–Marquardt) and needs the loss on the current minibatch: call step(() => lossOnThisBatch) with a forward pass under noGrad, or build it with adaptiveDamping: false`,
+      );
+    }
+    const measure = loss !== undefined && this.transform.wantsLoss?.(this.rawState) === true;
     if (grads === undefined) {
       if (this.refs === null) {
         throw new TypeError(
@@ -158,12 +187,16 @@ export class Optimizer {
       checkSameShapes(fn, "grads", grads, "params", this.params);
       for (let k = 0; k < grads.length; k++) (this.updates[k] as FloatArray).set(grads[k] as FloatArray);
     }
+    const before = measure ? lossValue(fn, loss as LossClosure) : Number.NaN;
     const refused = this.transform.update(this.updates, this.rawState, this.params) === false;
-    const report = this.transform.report?.(this.rawState) ?? null;
-    const curvature = report?.curvature ?? null;
     if (refused) {
+      const report = this.transform.report?.(this.rawState) ?? null;
       this.skipped += 1;
-      return { skipped: true, reason: report?.vetoReason ?? "non-finite gradient", curvature };
+      return {
+        skipped: true,
+        reason: report?.vetoReason ?? "non-finite gradient",
+        curvature: report?.curvature ?? null,
+      };
     }
     for (let k = 0; k < this.updates.length; k++) {
       const u = this.updates[k] as FloatArray;
@@ -171,13 +204,18 @@ export class Optimizer {
         const x = u[i] as number;
         if (x - x !== 0) {
           this.skipped += 1;
-          return { skipped: true, reason: "non-finite update", curvature };
+          return {
+            skipped: true,
+            reason: "non-finite update",
+            curvature: this.transform.report?.(this.rawState)?.curvature ?? null,
+          };
         }
       }
     }
     applyUpdates(this.params, this.updates);
     this.applied += 1;
-    return { skipped: false, reason: null, curvature };
+    if (measure) this.transform.observeLoss?.(this.rawState, before, lossValue(fn, loss as LossClosure));
+    return { skipped: false, reason: null, curvature: this.transform.report?.(this.rawState)?.curvature ?? null };
   }
 
   /** Steps applied (not skipped) by this instance. */

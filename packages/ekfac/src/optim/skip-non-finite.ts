@@ -94,6 +94,11 @@ export function skipNonFinite<S extends StateValue>(
       if (state.lastSkipped === 1) return { vetoReason: "non-finite gradient", curvature: null };
       return inner.report?.(state.inner) ?? null;
     },
+    needsLoss: inner.needsLoss === true,
+    wantsLoss: (state) => inner.wantsLoss?.(state.inner) === true,
+    observeLoss(state, before, after) {
+      inner.observeLoss?.(state.inner, before, after);
+    },
   };
 }
 

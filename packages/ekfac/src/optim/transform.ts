@@ -52,6 +52,14 @@ export type EmptyState = { readonly [key: string]: never };
 /** Why a step was refused (see `StepReport`). */
 export type SkipReason = "non-finite gradient" | "non-finite statistics" | "non-finite update";
 
+/**
+ * How the curvature transform chose the step: "fixed" (the chain's learning rate and momentum),
+ * "burn-in" (statistics only, zero update), or the adaptive rule's solve of the quadratic model
+ * (curvature/quadratic-model.ts): "joint" (α and μ), "alpha-only" (μ = 0), "fallback" (no positive
+ * curvature along Δ: the KL-bounded step).
+ */
+export type StepControl = "fixed" | "burn-in" | "joint" | "alpha-only" | "fallback";
+
 /** What the curvature transform says about its last update (absent for first-order transforms). */
 export interface CurvatureStepInfo {
   /** Whether this step refreshed the eigenbases (every T_kfe steps). */
@@ -60,7 +68,21 @@ export interface CurvatureStepInfo {
   readonly basisFailures: number;
   /** KL-clipping factor ν of this step (1 without clipping or when not binding). */
   readonly klScale: number;
+  /** The damping λ (ε) this step preconditioned with. */
+  readonly damping: number;
+  /** How the step was chosen (see `StepControl`). */
+  readonly stepControl: StepControl;
+  /** Adaptive step control: α of δ = αΔ + μδ₀ (negative: Δ is an ascent direction), else null. */
+  readonly alpha: number | null;
+  /** Adaptive step control: μ of δ = αΔ + μδ₀, else null. */
+  readonly momentum: number | null;
+  /** Adaptive damping: the reduction ratio ρ measured after this step (−∞ for a failed step), or null
+   *  when this step was not an adaptation step. */
+  readonly rho: number | null;
 }
+
+/** The loss on the current minibatch at the current parameters (a forward pass, e.g. under `noGrad`). */
+export type LossClosure = () => number;
 
 /** What a transform reports about its last `update` (`report`), read by `Optimizer.step`. */
 export interface TransformReport {
@@ -99,6 +121,18 @@ export interface GradientTransformation<S extends StateValue = StateValue> {
   report?(state: S): TransformReport | null;
   /** Optional: called by `Optimizer.load` after a restore wrote `state` (e.g. to re-request capture). */
   restored?(state: S): void;
+  /**
+   * Optional: true when some update will need the loss before and after it (Levenberg–Marquardt
+   * damping); `Optimizer.step` then requires a `LossClosure`.
+   */
+  readonly needsLoss?: boolean;
+  /** Optional: whether the next `update` (at `state`) wants the loss before and after it. */
+  wantsLoss?(state: S): boolean;
+  /**
+   * Optional: the loss on the same minibatch before (`before`) and after (`after`) the update that
+   * `wantsLoss` asked for was applied.
+   */
+  observeLoss?(state: S, before: number, after: number): void;
 }
 
 /** The state type of a transform. */
@@ -157,6 +191,18 @@ export function chain<const T extends readonly GradientTransformation[]>(
         if (r !== undefined && r !== null) return r;
       }
       return null;
+    },
+    needsLoss: ts.some((t) => t.needsLoss === true),
+    wantsLoss(state) {
+      for (let i = 0; i < ts.length; i++) {
+        if ((ts[i] as GradientTransformation).wantsLoss?.(state[i] as StateValue) === true) return true;
+      }
+      return false;
+    },
+    observeLoss(state, before, after) {
+      for (let i = 0; i < ts.length; i++) {
+        (ts[i] as GradientTransformation).observeLoss?.(state[i] as StateValue, before, after);
+      }
     },
   };
 }

@@ -1,0 +1,269 @@
+/**
+ * Adaptive step control of the curvature transform (optim/curvature.ts, header 0 and 3'–5'; MATH.md §11):
+ * the step the optimizer applies is the minimiser of the quadratic model over span{Δ, δ₀}, computed here
+ * independently from brute-force per-example gradients; the Levenberg–Marquardt rule moves λ in the
+ * right direction on the loss the closure reports; burn-in, checkpoints and the refusals a user meets.
+ */
+import { describe, expect, it } from "vitest";
+import { blobs, TinyMlp } from "../../test/tiny-mlp.ts";
+import { type CurvatureOptimizerOptions, curvature, ekfac, kfac, Optimizer } from "../index.ts";
+import { ADAPTIVE_DEFAULTS } from "../kfac.ts";
+
+type Data = { x: Float64Array; y: Int32Array };
+
+const N = 16;
+const SIZES = [4, 5, 3] as const;
+
+function flat(arrays: readonly ArrayLike<number>[]): Float64Array {
+  const n = arrays.reduce((s, a) => s + a.length, 0);
+  const out = new Float64Array(n);
+  let o = 0;
+  for (const a of arrays) {
+    for (let i = 0; i < a.length; i++) out[o++] = a[i] as number;
+  }
+  return out;
+}
+
+function dot(a: Float64Array, b: Float64Array): number {
+  let s = 0;
+  for (let i = 0; i < a.length; i++) s += (a[i] as number) * (b[i] as number);
+  return s;
+}
+
+/** The training gradient and the N per-example gradients (each of its own loss) at the model's parameters. */
+function gradients(model: TinyMlp, { x, y }: Data): { grad: Float64Array; perExample: Float64Array[] } {
+  const dim = SIZES[0];
+  model.setCapture(false);
+  const perExample: Float64Array[] = [];
+  for (let e = 0; e < N; e++) {
+    model.forwardBackward(x.subarray(e * dim, (e + 1) * dim), y.subarray(e, e + 1), 1);
+    perExample.push(flat(model.parameters().map((p) => p.grad as Float32Array)));
+  }
+  model.setCapture(true); // back to the optimizer's request (TinyMlp keeps it)
+  model.forwardBackward(x, y, N);
+  const grad = flat(model.parameters().map((p) => p.grad as Float32Array));
+  return { grad, perExample };
+}
+
+/** vᵀFw with the empirical Fisher F = (1/N) Σ ∇ℓ_n ∇ℓ_nᵀ. */
+function fisherProduct(perExample: readonly Float64Array[], v: Float64Array, w: Float64Array): number {
+  let s = 0;
+  for (const g of perExample) s += dot(g, v) * dot(g, w);
+  return s / perExample.length;
+}
+
+/** One step of `opt` on `model` (capture as the optimizer asked); returns the applied update. */
+function step(model: TinyMlp, opt: Optimizer, { x, y }: Data): Float64Array {
+  const before = flat(model.parameters().map((p) => p.value));
+  model.forwardBackward(x, y, N);
+  opt.step(() => model.evaluate(x, y, N));
+  const after = flat(model.parameters().map((p) => p.value));
+  return after.map((v, i) => v - (before[i] as number));
+}
+
+const common = { fisher: "empirical", precision: "float64", basisEvery: 1 } as const;
+
+describe("adaptive step control: the step minimises the quadratic model", () => {
+  for (const approximation of ["kfac", "ekfac"] as const) {
+    it(`${approximation}: step 1 is α·Δ with α = −∇ᵀΔ / (ΔᵀFΔ + λΔᵀΔ); step 2 solves the 2×2 system over {Δ, δ₀}`, () => {
+      const make = approximation === "kfac" ? kfac : ekfac;
+      const lambda = 0.3;
+      const data = blobs(7, N, SIZES[0]);
+      const model = new TinyMlp(SIZES, 11, "softmax-ce");
+      const twin = new TinyMlp(SIZES, 11, "softmax-ce");
+      const adaptive = new Optimizer(
+        make(model, { ...common, damping: lambda, adaptiveDamping: false, burnIn: 0 }),
+        model,
+      );
+      // The same curvature with lr 1, no momentum, no clipping applies −Δ: it exposes Δ.
+      const fixed = new Optimizer(
+        make(twin, { ...common, damping: lambda, learningRate: 1, momentum: 0, klClip: null }),
+        twin,
+      );
+
+      // Step 1: no δ₀, α only.
+      const g1 = gradients(model, data);
+      const d1 = step(model, adaptive, data);
+      const delta1 = step(twin, fixed, data).map((v) => -v);
+      const alpha1 =
+        -dot(g1.grad, delta1) / (fisherProduct(g1.perExample, delta1, delta1) + lambda * dot(delta1, delta1));
+      expect(alpha1).toBeLessThan(0);
+      const scale = Math.max(...delta1.map(Math.abs)) * Math.abs(alpha1);
+      for (let i = 0; i < d1.length; i++)
+        expect(Math.abs((d1[i] as number) - alpha1 * (delta1[i] as number))).toBeLessThan(1e-5 * scale);
+
+      // Step 2 from the same parameters: the twin copies the adaptive model's weights, so its Δ is Δ₂.
+      twin.load(model.snapshot());
+      const g2 = gradients(model, data);
+      const d2 = step(model, adaptive, data);
+      const delta2 = step(twin, fixed, data).map((v) => -v);
+      const c11 = fisherProduct(g2.perExample, delta2, delta2) + lambda * dot(delta2, delta2);
+      const c12 = fisherProduct(g2.perExample, delta2, d1) + lambda * dot(delta2, d1);
+      const c22 = fisherProduct(g2.perExample, d1, d1) + lambda * dot(d1, d1);
+      const b1 = dot(g2.grad, delta2);
+      const b2 = dot(g2.grad, d1);
+      const det = c11 * c22 - c12 * c12;
+      const alpha = -(c22 * b1 - c12 * b2) / det;
+      const mu = -(c11 * b2 - c12 * b1) / det;
+      const scale2 = Math.max(...d2.map(Math.abs));
+      for (let i = 0; i < d2.length; i++) {
+        const want = alpha * (delta2[i] as number) + mu * (d1[i] as number);
+        expect(Math.abs((d2[i] as number) - want)).toBeLessThan(1e-4 * scale2);
+      }
+    });
+  }
+
+  it("the report carries λ, α, μ and the step control; momentum: 0 keeps μ = 0 and no previous step", () => {
+    const data = blobs(3, N, SIZES[0]);
+    const model = new TinyMlp(SIZES, 5, "softmax-ce");
+    const opt = new Optimizer(
+      ekfac(model, { ...common, damping: 0.5, adaptiveDamping: false, burnIn: 0, momentum: 0 }),
+      model,
+    );
+    for (let k = 0; k < 3; k++) {
+      model.forwardBackward(data.x, data.y, N);
+      const r = opt.step();
+      expect(r.curvature?.stepControl).toBe("alpha-only");
+      expect(r.curvature?.momentum).toBe(0);
+      expect(r.curvature?.alpha).toBeLessThan(0);
+      expect(r.curvature?.damping).toBe(0.5);
+      expect(r.curvature?.rho).toBeNull();
+    }
+  });
+});
+
+describe("adaptive step control: burn-in and Levenberg–Marquardt", () => {
+  it("burn-in steps apply a zero update and report it; the first basis comes after them", () => {
+    const data = blobs(4, N, SIZES[0]);
+    const model = new TinyMlp(SIZES, 6, "softmax-ce");
+    const opt = new Optimizer(ekfac(model, { ...common, basisEvery: 4, burnIn: 3 }), model);
+    for (let k = 0; k < 4; k++) {
+      const d = step(model, opt, data);
+      if (k < 3) expect(d.every((v) => v === 0)).toBe(true);
+      else expect(d.some((v) => v !== 0)).toBe(true);
+    }
+    const chainState = opt.skipState?.inner as unknown as [{ basisRefreshes: number; step: number }];
+    expect(chainState[0].basisRefreshes).toBe(1); // at k = 3 (j = 0), not at k = 0
+    expect(chainState[0].step).toBe(4);
+  });
+
+  it("λ shrinks by ω after a step that beat the model (ρ > 3/4), grows by 1/ω after one that raised the loss or gave NaN", () => {
+    const data = blobs(5, N, SIZES[0]);
+    const interval = 2;
+    const decay = 0.9;
+    const omega = decay ** interval;
+    const model = new TinyMlp(SIZES, 8, "softmax-ce");
+    const opt = new Optimizer(
+      ekfac(model, { ...common, damping: 1, burnIn: 1, dampingAdaptation: { interval, decay } }),
+      model,
+    );
+    // The closure reports h(θ) = 0 before and a chosen h(θ + δ) after: ρ = after / M(δ) with M(δ) < 0.
+    let calls = 0;
+    const closure = (after: number) => () => (calls++ % 2 === 0 ? 0 : after);
+    const run = (after: number) => {
+      model.forwardBackward(data.x, data.y, N);
+      return opt.step(closure(after)).curvature;
+    };
+    expect(run(-1e9)?.stepControl).toBe("burn-in"); // k = 0: burn-in, no loss asked
+    expect(calls).toBe(0);
+    let r = run(-1e9); // k = 1 = burnIn: an adaptation step, huge decrease → ρ ≫ 3/4
+    expect(calls).toBe(2);
+    expect(r?.damping).toBe(1);
+    expect(r?.rho).toBeGreaterThan(0.75);
+    r = run(-1e9); // k = 2: not an adaptation step (interval 2)
+    expect(calls).toBe(2);
+    expect(r?.damping).toBeCloseTo(omega, 14);
+    expect(r?.rho).toBeNull();
+    r = run(+1); // k = 3: the loss rose → ρ < 0 → λ ← λ/ω
+    expect(r?.rho).toBeLessThan(0);
+    run(0);
+    r = run(Number.NaN); // k = 5: a NaN loss is a failed step
+    expect(r?.rho).toBe(-Infinity);
+    r = run(0);
+    expect(r?.damping).toBeCloseTo(1 / omega, 12); // ω · (1/ω) · (1/ω)
+  });
+
+  it("a step without the loss closure is a TypeError before anything changes; adaptiveDamping: false needs none", () => {
+    const data = blobs(6, N, SIZES[0]);
+    const model = new TinyMlp(SIZES, 9, "softmax-ce");
+    const opt = new Optimizer(ekfac(model, { ...common, burnIn: 0 }), model);
+    model.forwardBackward(data.x, data.y, N);
+    const params = model.snapshot();
+    const state = opt.state();
+    expect(() => opt.step()).toThrow(TypeError);
+    expect(() => opt.step()).toThrow(/Optimizer\.step: .*needs the loss.*adaptiveDamping: false/);
+    expect(model.snapshot()).toEqual(params);
+    expect(opt.state()).toEqual(state);
+    expect(() => opt.step(() => "0.5" as unknown as number)).toThrow(/loss closure must return a number/);
+
+    const plain = new Optimizer(ekfac(model, { ...common, adaptiveDamping: false }), model);
+    expect(() => plain.step()).not.toThrow();
+  });
+
+  it("trains with the defaults alone: the loss falls and no step is skipped", () => {
+    const data = blobs(2, 64, SIZES[0]);
+    const model = new TinyMlp(SIZES, 3, "softmax-ce");
+    const opt = new Optimizer(ekfac(model), model);
+    const first = model.evaluate(data.x, data.y, 64);
+    for (let k = 0; k < 40; k++) {
+      model.forwardBackward(data.x, data.y, 64);
+      opt.step(() => model.evaluate(data.x, data.y, 64));
+    }
+    expect(model.evaluate(data.x, data.y, 64)).toBeLessThan(0.5 * first);
+    expect(opt.stepsSkipped).toBe(0);
+    expect(ADAPTIVE_DEFAULTS.burnIn).toBe(5);
+  });
+
+  it("save → restore → continue is bit-identical (λ, δ₀ and the LM bookkeeping are state)", () => {
+    const data = blobs(8, N, SIZES[0]);
+    const run = (restoreAt: number | null) => {
+      const model = new TinyMlp(SIZES, 10, "softmax-ce");
+      const options: CurvatureOptimizerOptions = { ...common, burnIn: 1, dampingAdaptation: { interval: 2 } };
+      let opt = new Optimizer(ekfac(model, options), model);
+      for (let k = 0; k < 8; k++) {
+        if (k === restoreAt) {
+          const saved = opt.state();
+          opt = new Optimizer(ekfac(model, options), model);
+          opt.load(saved);
+        }
+        model.forwardBackward(data.x, data.y, N);
+        opt.step(() => model.evaluate(data.x, data.y, N));
+      }
+      return model.snapshot();
+    };
+    expect(run(5)).toEqual(run(null));
+  });
+
+  it("a fixed-step state does not load into an adaptive optimizer (and nothing changes)", () => {
+    const model = new TinyMlp(SIZES, 12, "softmax-ce");
+    const fixed = new Optimizer(ekfac(model, { ...common, learningRate: 0.1 }), model);
+    const adaptive = new Optimizer(ekfac(model, common), model);
+    const before = adaptive.state();
+    expect(() => adaptive.load(fixed.state())).toThrow(RangeError);
+    expect(adaptive.state()).toEqual(before);
+  });
+});
+
+describe("adaptive step control: options", () => {
+  const model = new TinyMlp(SIZES, 1, "softmax-ce");
+  it("adaptive-only options with a learning rate, and a missing fallback κ, are RangeErrors naming the option", () => {
+    expect(() => ekfac(model, { learningRate: 0.1, burnIn: 2 })).toThrow(/ekfac: options\.burnIn applies to adaptive/);
+    expect(() => kfac(model, { learningRate: 0.1, adaptiveDamping: true })).toThrow(/options\.adaptiveDamping/);
+    expect(() => ekfac(model, { klClip: null })).toThrow(/ekfac: options\.klClip = null/);
+    expect(() => ekfac(model, { adaptiveDamping: false, dampingAdaptation: { interval: 3 } })).toThrow(
+      /dampingAdaptation has no effect/,
+    );
+    expect(() => ekfac(model, { burnIn: -1 })).toThrow(/options\.stepControl\.burnIn/);
+    expect(() => ekfac(model, { momentum: 1 })).toThrow(/options\.stepControl\.momentum/);
+    expect(() => ekfac(model, { dampingAdaptation: { interval: 0 } })).toThrow(/options\.interval/);
+  });
+
+  it("the transform refuses KL-clipping together with step control", () => {
+    expect(() =>
+      curvature(model, "ekfac", {
+        klClip: { kappa: 1e-3, learningRate: 0.1 },
+        stepControl: { dampingAdaptation: null, burnIn: 0, kappa: 1e-3 },
+      }),
+    ).toThrow(/klClip and options\.stepControl exclude each other/);
+  });
+});
