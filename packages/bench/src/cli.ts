@@ -15,11 +15,12 @@ import { classifierSuite } from "./suites/classifier.ts";
 import { eighSuite } from "./suites/eigh.ts";
 import { fisherSuite } from "./suites/fisher.ts";
 import { gemmSuite } from "./suites/gemm.ts";
+import { robustSuite } from "./suites/robust.ts";
 import { trainSuite } from "./suites/train.ts";
 import { formatTable, isFailure, runMain, writeJsonAtomic } from "./util.ts";
 
 // ── Suite registry: one line per suite (add yours here, e.g. `eighSuite` from "./suites/eigh.ts"). ──
-const SUITES: readonly Suite[] = [gemmSuite, eighSuite, fisherSuite, trainSuite, classifierSuite];
+const SUITES: readonly Suite[] = [gemmSuite, eighSuite, fisherSuite, trainSuite, classifierSuite, robustSuite];
 
 interface Args {
   readonly names: string[];

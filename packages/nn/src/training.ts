@@ -3,8 +3,12 @@
  * `optimizer.step()` over a seeded `BatchLoader`, reports progress and metrics; `evaluate` computes the
  * mean loss and metrics over a dataset without recording gradients; `accuracy` is the usual metric.
  *
- * nn does not depend on ekfac: the optimizer is anything with a `step()` that reads the model's
- * gradients itself — ekfac's `new Optimizer(ekfac(model, o), model)`, or a hand-written rule. Capture
+ * nn does not depend on ekfac: the optimizer is anything with a `step(loss?)` that reads the model's
+ * gradients itself — ekfac's `new Optimizer(ekfac(model), model)`, or a hand-written rule. `fit` hands
+ * it a loss closure: the batch's loss at the current parameters, a forward pass under `noGrad` (in the
+ * model's current mode), which optimizers with Levenberg–Marquardt damping call before and after a
+ * step; others ignore it (PyTorch's `optimizer.step(closure)` convention). With BatchNorm in training
+ * mode that forward also moves the running statistics, like any forward pass in training mode. Capture
  * for curvature optimizers is the optimizer's business (it calls `setCapture`); `evaluate` runs under
  * `noGrad`, which neither captures nor disturbs the statistics of the last training pass.
  *
@@ -19,8 +23,11 @@ import type { Module } from "./module.ts";
 
 /** What `fit` needs from an optimizer: one step from the gradients the last backward left on the model. */
 export interface StepOptimizer {
-  /** Applies one update; called once after each batch's backward. */
-  step(): unknown;
+  /**
+   * Applies one update; called once after each batch's backward, with the batch's loss as a closure
+   * (a forward pass under `noGrad` at the current parameters) that the optimizer may call or ignore.
+   */
+  step(loss?: () => number): unknown;
 }
 
 /** A batch's mean loss from the model's output and the batch's targets (e.g. `softmaxCrossEntropy`). */
@@ -169,10 +176,10 @@ export function evaluate<Y extends RowArray>(
 
 /**
  * Trains `model` on `data`: per batch zeroGrad → forward → `options.loss` → backward →
- * `optimizer.step()`, for `options.epochs` seeded shuffles. Returns one `EpochResult` per epoch.
+ * `optimizer.step(lossClosure)`, for `options.epochs` seeded shuffles. Returns one `EpochResult` per epoch.
  *
  * ```ts
- * const opt = new Optimizer(ekfac(model, { learningRate: 0.1 }), model); // @ekfac-ts/ekfac
+ * const opt = new Optimizer(ekfac(model), model); // @ekfac-ts/ekfac
  * fit(model, opt, train, { epochs: 5, batchSize: 128, inputShape: [784],
  *   loss: softmaxCrossEntropy, metrics: { accuracy }, validation: test });
  * ```
@@ -211,7 +218,8 @@ export function fit<Y extends RowArray>(
     let b = 0;
     for (const batch of loader.epoch()) {
       model.zeroGrad();
-      const out = model.forward(wrap(batch.inputs, [batch.size, ...options.inputShape]));
+      const input = wrap(batch.inputs, [batch.size, ...options.inputShape]);
+      const out = model.forward(input);
       const lossTensor = options.loss(out, batch.targets);
       lossTensor.backward();
       const loss = lossTensor.item();
@@ -220,7 +228,7 @@ export function fit<Y extends RowArray>(
         loss,
         noGrad(() => metrics.map((m) => m(out, batch.targets))),
       );
-      optimizer.step();
+      optimizer.step(() => noGrad(() => options.loss(model.forward(input), batch.targets).item()));
       step++;
       b++;
       options.onBatch?.({ epoch, batch: b, batches: loader.batchesPerEpoch, step, loss });

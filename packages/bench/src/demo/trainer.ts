@@ -69,7 +69,14 @@ export interface OptimizerConfig {
 }
 
 /** What the model is trained to do: reconstruct its input, or classify. */
-export type Task = { readonly kind: "autoencoder" } | { readonly kind: "classifier"; readonly classes: number };
+export type Task =
+  | { readonly kind: "autoencoder" }
+  | {
+      readonly kind: "classifier";
+      readonly classes: number;
+      /** Shape of one input row for the model (default [inputSize]; e.g. [1, 28, 28] for a CNN). */
+      readonly inputShape?: readonly number[];
+    };
 
 export interface Trainer {
   readonly config: OptimizerConfig;
@@ -95,7 +102,8 @@ function lossOf(
   inputSize: number,
   labels?: ArrayLike<number>,
 ) {
-  const input = wrap(x.length === n * inputSize ? x : x.subarray(0, n * inputSize), [n, inputSize]);
+  const shape = task.kind === "classifier" && task.inputShape !== undefined ? task.inputShape : [inputSize];
+  const input = wrap(x.length === n * inputSize ? x : x.subarray(0, n * inputSize), [n, ...shape]);
   const out = model.forward(input);
   if (task.kind === "autoencoder") return sigmoidCrossEntropy(out, input);
   if (labels === undefined) throw new TypeError("Trainer.step: a classifier needs labels");

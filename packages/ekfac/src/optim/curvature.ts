@@ -297,6 +297,14 @@ interface Slot {
 }
 
 const CONTROL: readonly StepControl[] = ["fixed", "burn-in", "joint", "alpha-only", "fallback"];
+
+/**
+ * Upper bound of the solved momentum μ (MATH.md §11): the heavy-ball range of the fixed default. The
+ * 2 × 2 solve on a small minibatch's one-sample Fisher returned μ ≈ 5 (a geometrically growing step)
+ * before the loss of the 784-64-10 classifier blew up; kfac-jax, with the exact minibatch Fisher,
+ * leaves μ free.
+ */
+const MOMENTUM_MAX = 0.9;
 const SOLVED: Record<QuadraticStepStatus, number> = { joint: 2, "alpha-only": 3, fallback: 4 };
 
 function checkEvery(fn: string, name: string, v: unknown): number {
@@ -909,6 +917,11 @@ export function curvature(
     }
     const terms = ws.terms();
     solveQuadraticStep(terms, lambda, solveOptions, solved);
+    // μ is minimised over [0, MOMENTUM_MAX] (MATH.md §11, safeguard 1): outside it, the nearest bound
+    // with the α that is optimal for it — the constrained minimum of the convex 2-D quadratic.
+    if (solved.status === "joint" && !(solved.momentum >= 0 && solved.momentum <= MOMENTUM_MAX)) {
+      solveQuadraticStep(terms, lambda, { momentum: solved.momentum < 0 ? 0 : MOMENTUM_MAX }, solved);
+    }
     let alpha = solved.alpha;
     let mu = solved.momentum;
     let predicted = solved.predictedChange;

