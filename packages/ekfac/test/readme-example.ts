@@ -1,5 +1,5 @@
 // The ekfac README's example, verbatim (test/readme-example.test.ts checks that it stays so).
-import { backward, wrap } from "@ekfac-ts/autodiff";
+import { backward, noGrad, wrap } from "@ekfac-ts/autodiff";
 import { ekfac, Optimizer } from "@ekfac-ts/ekfac"; // adam, kfac, sgd for the alternatives below
 import { Rng } from "@ekfac-ts/linalg";
 import { mlp, softmaxCrossEntropy } from "@ekfac-ts/nn";
@@ -9,16 +9,21 @@ const x = wrap(rng.fillNormal(new Float32Array(64 * 4)), [64, 4]); // 64 example
 const labels = Int32Array.from({ length: 64 }, (_, i) => ((x.data[i * 4] as number) > 0 ? 1 : 0));
 
 const model = mlp([4, 16, 2], "tanh", { seed: 1 });
-const opt = new Optimizer(ekfac(model, { learningRate: 0.1 }), model);
-// or: new Optimizer(kfac(model, { learningRate: 0.1 }), model)
+const opt = new Optimizer(ekfac(model), model); // step size, momentum and damping adapt by themselves
+// or: new Optimizer(kfac(model), model)
+// or: new Optimizer(ekfac(model, { learningRate: 0.1 }), model)   (fixed step control)
 // or: new Optimizer(adam(1e-3), model)           (torch.optim.Adam's defaults)
 // or: new Optimizer(sgd(0.1, { momentum: 0.9 }), model)
 
-for (let step = 0; step < 20; step++) {
+// This batch's loss at the current weights: the damping rule compares it before and after a step.
+const lossNow = () => noGrad(() => softmaxCrossEntropy(model.forward(x), labels).item());
+
+for (let step = 0; step < 30; step++) {
   model.zeroGrad();
   const loss = softmaxCrossEntropy(model.forward(x), labels);
   backward(loss);
-  const report = opt.step(); // reads the gradients (and, for KFAC/EKFAC, the captured statistics)
+  const report = opt.step(lossNow); // reads the gradients (and, for KFAC/EKFAC, the captured statistics)
   if (report.skipped) console.warn(`step ${step} skipped: ${report.reason}`);
-  if (step % 5 === 0 || step === 19) console.log(`step ${step}: loss ${loss.item().toFixed(4)}`); // 0.6866 … 0.0145
+  const damping = report.curvature?.damping.toPrecision(2);
+  if (step % 5 === 0 || step === 29) console.log(`step ${step}: loss ${loss.item().toFixed(4)}, damping ${damping}`); // 0.6866 … 0.0422
 }
