@@ -105,6 +105,7 @@ export {
 } from "./influence/score.ts";
 export type { BlockDims, LayerShape } from "./internal/stats.ts";
 export {
+  ADAPTIVE_DEFAULTS,
   type CurvatureChain,
   type CurvatureOptimizerOptions,
   curvatureChain,
@@ -157,6 +158,7 @@ export {
 } from "./optim/basic.ts";
 export { clipByGlobalNorm, clipByValue, globalNorm } from "./optim/clipping.ts";
 export {
+  type AdaptiveStepOptions,
   type CurvatureApproximation,
   type CurvatureOptions,
   type CurvatureState,
@@ -164,6 +166,7 @@ export {
   curvature,
   describeCurvature,
   type ParameterPlan,
+  type StepControlState,
 } from "./optim/curvature.ts";
 export { Optimizer, type OptimizerOptions, type StepReport } from "./optim/optimizer.ts";
 export {
@@ -192,9 +195,11 @@ export {
   type EmptyState,
   type GradientTransformation,
   identity,
+  type LossClosure,
   type Params,
   type SkipReason,
   type StateOf,
   type StateValue,
+  type StepControl,
   type TransformReport,
 } from "./optim/transform.ts";
