@@ -150,9 +150,32 @@ interface Run {
   readonly seconds: number;
   readonly skipped: number;
   readonly control: readonly ControlPoint[];
+  /** Set when the run threw (counted as diverged). */
+  readonly error?: string;
 }
 
+/**
+ * One run; a run that throws (e.g. logits overflowed to ±∞, which nn's target sampler refuses) counts
+ * as diverged: final loss +∞, reported with the error.
+ */
 function train(problem: Problem, init: Init, config: OptimizerConfig, seed: number, data: ImageSet): Run {
+  try {
+    return trainOnce(problem, init, config, seed, data);
+  } catch (err) {
+    return {
+      seed,
+      initialLoss: Number.NaN,
+      maxLossAfter10: Number.POSITIVE_INFINITY,
+      finalLoss: Number.POSITIVE_INFINITY,
+      seconds: Number.NaN,
+      skipped: -1,
+      control: [],
+      error: String(err),
+    };
+  }
+}
+
+function trainOnce(problem: Problem, init: Init, config: OptimizerConfig, seed: number, data: ImageSet): Run {
   const model = problem.build(seed);
   if (init === "sparse") sparseInit(model, seed);
   const trainer = makeTrainer(model, problem.task, PIXELS, config);
