@@ -16,18 +16,17 @@
  * Both compute in float64; float32 arguments are copied in and rounded on the way out.
  */
 import type { EighStatus } from "./eigh.ts";
+import {
+  assertDense,
+  assertFloatArray,
+  assertIndex,
+  assertSquare,
+  lengthError,
+  shapeError,
+} from "./internal/checks.ts";
 import { applyQKernel, householderScratchSize, tridiagonalizeBlockedKernel } from "./internal/householder-blocked.ts";
 import { applyRotationsKernel, RotationLog, tridiagonalQRKernel } from "./internal/symmetric-eigen.ts";
-import {
-  allocate,
-  assertMatrix,
-  dtypeOf,
-  type FloatArray,
-  type Matrix,
-  offsetOf,
-  shapeOf,
-  strideOf,
-} from "./matrix.ts";
+import { allocate, dtypeOf, type FloatArray, type Matrix, offsetOf, strideOf } from "./matrix.ts";
 
 /** A = Q·T·Qᵀ with T symmetric tridiagonal, from {@link tridiagonalize}. */
 export interface Tridiagonalization<T extends FloatArray = FloatArray> {
@@ -45,8 +44,7 @@ export function tridiagonalize<T extends FloatArray>(
   options: { readonly vectors?: boolean } = {},
 ): Tridiagonalization<T> {
   const fn = "tridiagonalize";
-  assertMatrix(fn, "a", a);
-  if (a.rows !== a.cols) throw new RangeError(`${fn}: a must be square (got ${shapeOf(a)})`);
+  assertSquare(fn, "a", a);
   const n = a.rows;
   const dtype = dtypeOf(a.data);
   const w = new Float64Array(n * n);
@@ -87,12 +85,6 @@ export interface TridiagonalQRResult {
   readonly iterations: number;
 }
 
-function checkVector(fn: string, name: string, v: FloatArray): void {
-  if (!(v instanceof Float32Array || v instanceof Float64Array)) {
-    throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
-  }
-}
-
 /**
  * Implicit symmetric QR on the tridiagonal (d, e), in place (see the file header). `z`, when given, is a
  * dense row-major matrix with n rows (any number of columns) whose rows receive every rotation.
@@ -104,22 +96,18 @@ export function tridiagonalQR(
   options: TridiagonalQROptions = {},
 ): TridiagonalQRResult {
   const fn = "tridiagonalQR";
-  checkVector(fn, "d", d);
-  checkVector(fn, "e", e);
+  assertFloatArray(fn, "d", d);
+  assertFloatArray(fn, "e", e);
   const n = d.length;
   if (e.length !== Math.max(n - 1, 0)) {
-    throw new RangeError(`${fn}: e has length ${e.length}, expected n − 1 = ${Math.max(n - 1, 0)} (d has length ${n})`);
+    throw lengthError(fn, "e", e.length, `n − 1 = ${Math.max(n - 1, 0)}`, `d has length ${n}`);
   }
   if (z !== null) {
-    assertMatrix(fn, "z", z);
-    if (z.rows !== n || strideOf(z) !== z.cols || offsetOf(z) !== 0) {
-      throw new RangeError(`${fn}: z is ${shapeOf(z)}, expected a dense matrix with n = ${n} rows`);
-    }
+    assertDense(fn, "z", z);
+    if (z.rows !== n) throw shapeError(fn, "z", z, `a dense matrix with n = ${n} rows`);
   }
   const maxSweeps = options.maxIterations ?? 30 * n;
-  if (!(Number.isInteger(maxSweeps) && maxSweeps >= 0)) {
-    throw new RangeError(`${fn}: options.maxIterations must be a non-negative integer (got ${options.maxIterations})`);
-  }
+  assertIndex(fn, "options.maxIterations", maxSweeps);
   let finite = true;
   for (let i = 0; i < n; i++) if (!Number.isFinite(d[i] as number)) finite = false;
   for (let i = 0; i < e.length; i++) if (!Number.isFinite(e[i] as number)) finite = false;
