@@ -32,7 +32,7 @@
  */
 import type { FloatArray } from "../matrix.ts";
 import type { GemmArgs } from "./gemm-args.ts";
-import { packA, packB } from "./gemm-pack.ts";
+import { packPanels } from "./gemm-pack.ts";
 
 const MR = 8;
 const NR = 4;
@@ -121,10 +121,10 @@ export function gemmBlocked(g: Readonly<GemmArgs>): void {
     const nc = Math.min(NC, n - jc);
     for (let pc = 0; pc < k; pc += kStep) {
       const kc = Math.min(kStep, k - pc);
-      packB(NR, transB, b, offB, ldb, pc, kc, kc, jc, nc, pb, 0);
+      packPanels(NR, !transB, b, offB, ldb, jc, nc, pc, kc, kc, pb, 0); // B̃ = panels of op(B)ᵀ
       for (let ic = 0; ic < m; ic += mStep) {
         const mc = Math.min(mStep, m - ic);
-        packA(MR, transA, a, offA, lda, ic, mc, pc, kc, kc, pa, 0);
+        packPanels(MR, transA, a, offA, lda, ic, mc, pc, kc, kc, pa, 0);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = Math.min(NR, nc - jr);
           const cj = offC + jc + jr;

@@ -32,7 +32,7 @@
 import type { FloatArray } from "../../matrix.ts";
 import type { GemmArgs } from "../gemm-args.ts";
 import { scaleC } from "../gemm-kernel.ts";
-import { packA, packB } from "../gemm-pack.ts";
+import { packPanels } from "../gemm-pack.ts";
 import { type Geometry, geometryOf, type MacroKernel, U } from "./codegen.ts";
 import { countCall, ensureBytes, kernels, memoryView, reservedBytes } from "./instance.ts";
 
@@ -134,10 +134,10 @@ export function gemmColumns(
     for (let pc = 0; pc < k; pc += kStep) {
       const kc = Math.min(kStep, k - pc);
       const kcp = Math.ceil(kc / U) * U;
-      packB(nr, transB, b, offB, ldb, pc, kc, kcp, jc, nc, w, bOff);
+      packPanels(nr, !transB, b, offB, ldb, jc, nc, pc, kc, kcp, w, bOff); // B̃ = panels of op(B)ᵀ
       for (let ic = 0; ic < m; ic += mStep) {
         const mc = Math.min(mStep, m - ic);
-        packA(mr, transA, a, offA, lda, ic, mc, pc, kc, kcp, w, aOff);
+        packPanels(mr, transA, a, offA, lda, ic, mc, pc, kc, kcp, w, aOff);
         macro(
           Math.ceil(mc / mr),
           nPanels,
