@@ -178,7 +178,7 @@ export function eighInto<T extends FloatArray>(
 
   const scale = copyScaled(ws.w, a);
   if (Number.isNaN(scale)) return failed(values, vecs, 0);
-  tridiagonalizeBlockedKernel(n, ws.w, ws.d, ws.e, ws.beta, ws.p, ws.hh);
+  tridiagonalizeBlockedKernel(ws, ws.hh);
   const solved = solveTridiagonal(ws, vecs !== null, options);
   if (solved.route === "none") return failed(values, vecs, solved.iterations);
   sortAscending(ws.perm, ws.d, n);

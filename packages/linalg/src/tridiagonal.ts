@@ -15,7 +15,7 @@
  *
  * Both compute in float64; float32 arguments are copied in and rounded on the way out.
  */
-import type { EighStatus } from "./eigh.ts";
+import { type EighStatus, EighWorkspace } from "./eigh.ts";
 import {
   assertDense,
   assertFloatArray,
@@ -24,7 +24,7 @@ import {
   lengthError,
   shapeError,
 } from "./internal/checks.ts";
-import { applyQKernel, householderScratchSize, tridiagonalizeBlockedKernel } from "./internal/householder-blocked.ts";
+import { applyQKernel, tridiagonalizeBlockedKernel } from "./internal/householder-blocked.ts";
 import { applyRotationsKernel, RotationLog, tridiagonalQRKernel } from "./internal/symmetric-eigen.ts";
 import { allocate, dtypeOf, type FloatArray, type Matrix, offsetOf, strideOf } from "./matrix.ts";
 
@@ -47,27 +47,23 @@ export function tridiagonalize<T extends FloatArray>(
   assertSquare(fn, "a", a);
   const n = a.rows;
   const dtype = dtypeOf(a.data);
-  const w = new Float64Array(n * n);
+  // eigh's workspace: w, d, e, beta, p and the blocked kernels' scratch, and z to form Q in.
+  const ws = new EighWorkspace(n);
+  const { w, d, e, beta, z, hh } = ws;
   const off = offsetOf(a);
   const st = strideOf(a);
   for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) w[i * n + j] = a.data[off + i * st + j] as number;
-  const d = new Float64Array(n);
-  const e = new Float64Array(Math.max(n - 1, 0));
-  const beta = new Float64Array(n);
-  const hs = householderScratchSize(n);
-  const scratch = new Float64Array(Math.max(hs.panel, hs.wy));
-  tridiagonalizeBlockedKernel(n, w, d, e, beta, new Float64Array(n), scratch);
+  tridiagonalizeBlockedKernel(ws, hh);
   const diagonal = allocate(n, dtype) as T;
   diagonal.set(d);
   const offDiagonal = allocate(e.length, dtype) as T;
   offDiagonal.set(e);
   if (options.vectors === false) return { diagonal, offDiagonal, q: null };
   // Q = Q·I by compact-WY blocks.
-  const q64 = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) q64[i * n + i] = 1;
-  applyQKernel(n, w, beta, q64, n, n, scratch);
+  for (let i = 0; i < n; i++) z[i * n + i] = 1;
+  applyQKernel(n, w, beta, z, n, n, hh);
   const q = allocate(n * n, dtype) as T;
-  q.set(q64);
+  q.set(z);
   return { diagonal, offDiagonal, q: { rows: n, cols: n, data: q } };
 }
 

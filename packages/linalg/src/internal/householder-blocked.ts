@@ -42,7 +42,13 @@
  * dlarfb's T·X become full gemms over the zero-padded reflectors / T (more flops, far faster kernel).
  */
 import { gemmUnchecked } from "./gemm-dispatch.ts";
-import { householderRow, reflectorW, symvRows, tridiagonalizeKernel } from "./symmetric-eigen.ts";
+import {
+  householderRow,
+  reflectorW,
+  symvRows,
+  type TridiagonalBuffers,
+  tridiagonalizeKernel,
+} from "./symmetric-eigen.ts";
 import { axpy2Wasm, dot2Wasm, gemmWasmBytes64, releaseResident, reserveResident, symv4Wasm } from "./wasm/resident.ts";
 
 /** Rows per panel (nb) and the size below which the unblocked kernel finishes (LAPACK's nx). */
@@ -64,18 +70,11 @@ export function householderScratchSize(n: number): { panel: number; wy: number }
 }
 
 /**
- * Householder tridiagonalization of the lower triangle of `w` (see header), blocked. `p` is scratch of
- * length ≥ n, `scratch` of length ≥ householderScratchSize(n).panel.
+ * Householder tridiagonalization of the lower triangle of `t.w` (see header and `TridiagonalBuffers`),
+ * blocked. `scratch` has length ≥ householderScratchSize(n).panel.
  */
-export function tridiagonalizeBlockedKernel(
-  n: number,
-  w: Float64Array,
-  d: Float64Array,
-  e: Float64Array,
-  beta: Float64Array,
-  p: Float64Array,
-  scratch: Float64Array,
-): void {
+export function tridiagonalizeBlockedKernel(t: TridiagonalBuffers, scratch: Float64Array): void {
+  const { n, w, d, e, beta, p } = t;
   let hi = n;
   const nn = n * n;
   // With the wasm backend the matrix moves into wasm memory for the panels (symv4 reads it there):
@@ -97,7 +96,7 @@ export function tridiagonalizeBlockedKernel(
       releaseResident();
     }
   }
-  tridiagonalizeKernel(n, w, d, e, beta, p, hi);
+  tridiagonalizeKernel(t, hi);
 }
 
 /**

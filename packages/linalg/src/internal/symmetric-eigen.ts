@@ -118,20 +118,27 @@ export function reflectorW(
 }
 
 /**
- * Householder tridiagonalization of the lower triangle of `w` (row-major n×n, float64, overwritten).
- * On return: d (length n), e (length max(n−1, 0)) hold T; row i of `w` holds u_i in columns 0..i−1 and
- * beta[i] its β (beta[i] = 0 means H_i = I). `p` is scratch of length ≥ n. `top` (default n): reduce only
- * rows top−1 … 2 (the blocked kernel hands over its last small leading block this way).
+ * The arrays a tridiagonalization works in (`EighWorkspace` is one): `w` row-major n×n float64, the
+ * matrix, overwritten; `d` (length n) and `e` (length max(n−1, 0)) receive T; `beta` (length n) the
+ * reflectors' β; `p` (length ≥ n) is scratch.
  */
-export function tridiagonalizeKernel(
-  n: number,
-  w: Float64Array,
-  d: Float64Array,
-  e: Float64Array,
-  beta: Float64Array,
-  p: Float64Array,
-  top = n,
-): void {
+export interface TridiagonalBuffers {
+  readonly n: number;
+  readonly w: Float64Array;
+  readonly d: Float64Array;
+  readonly e: Float64Array;
+  readonly beta: Float64Array;
+  readonly p: Float64Array;
+}
+
+/**
+ * Householder tridiagonalization of the lower triangle of `t.w` (see `TridiagonalBuffers`). On return
+ * row i of `w` holds u_i in columns 0..i−1 and beta[i] its β (beta[i] = 0 means H_i = I). `top`
+ * (default n): reduce only rows top−1 … 2 (the blocked kernel hands over its last small leading block
+ * this way).
+ */
+export function tridiagonalizeKernel(t: TridiagonalBuffers, top = t.n): void {
+  const { n, w, d, e, beta, p } = t;
   // With top < n, rows top..n−1 were reduced already (by the blocked kernel) and only the leading
   // top×top block, already updated, remains.
   for (let i = top - 1; i >= 2; i--) {
