@@ -27,7 +27,7 @@
  * (and vectors) at once.
  */
 
-import { assertIndex, assertMatrix, assertSquare, lengthError, shapeError } from "./internal/checks.ts";
+import { assertIndex, assertMatrix, assertOneOf, assertSquare, lengthError, shapeError } from "./internal/checks.ts";
 import { DivideConquerWorkspace, divideConquerKernel } from "./internal/divide-conquer.ts";
 import { applyQKernel, householderScratchSize, tridiagonalizeBlockedKernel } from "./internal/householder-blocked.ts";
 import {
@@ -136,9 +136,8 @@ function checkOptions(fn: string, options: EighOptions): void {
   if (options.clampNegative !== undefined && !(options.clampNegative >= 0)) {
     throw new RangeError(`${fn}: options.clampNegative must be a number ≥ 0 (got ${options.clampNegative})`);
   }
-  const alg = options.algorithm;
-  if (alg !== undefined && alg !== "qr" && alg !== "divide-and-conquer") {
-    throw new RangeError(`${fn}: options.algorithm must be "qr" or "divide-and-conquer" (got ${String(alg)})`);
+  if (options.algorithm !== undefined) {
+    assertOneOf(fn, "options.algorithm", options.algorithm, ["qr", "divide-and-conquer"], RangeError);
   }
 }
 

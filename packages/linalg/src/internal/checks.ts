@@ -34,6 +34,25 @@ export function assertFunction(fn: string, name: string, f: unknown): void {
   if (typeof f !== "function") throw new TypeError(`${fn}: ${name} must be a function (got ${typeof f})`);
 }
 
+/**
+ * An option string that must be one of `allowed`: `fn: name must be "a", "b" or "c" (got "d")`. The
+ * error type is the caller's contract (setBackend and setWasmKernel have thrown TypeError, eigh's
+ * options RangeError).
+ */
+export function assertOneOf<T extends string>(
+  fn: string,
+  name: string,
+  v: unknown,
+  allowed: readonly T[],
+  ErrorType: typeof TypeError | typeof RangeError = TypeError,
+): asserts v is T {
+  if ((allowed as readonly unknown[]).includes(v)) return;
+  const quoted = allowed.map((a) => JSON.stringify(a));
+  const list =
+    quoted.length > 1 ? `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}` : quoted.join("");
+  throw new ErrorType(`${fn}: ${name} must be ${list} (got ${JSON.stringify(v)})`);
+}
+
 /** A size, an offset or an iteration cap: a non-negative integer. */
 export function assertIndex(fn: string, name: string, v: number): void {
   if (!Number.isInteger(v) || v < 0) throw new RangeError(`${fn}: ${name} must be a non-negative integer (got ${v})`);
