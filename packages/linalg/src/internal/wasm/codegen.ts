@@ -182,13 +182,34 @@ function macroFunc(name: string, fma: boolean, g: Geometry): FuncDef {
   k.end();
 
   const i32 = ValType.i32;
-  return {
+  return funcDef(
     name,
-    params: [i32, i32, i32, i32, i32, i32, i32, f64 ? ValType.f64 : ValType.f32, i32, i32],
-    results: [],
-    locals: [...Array<ValType>(i32Count).fill(i32), ...Array<ValType>(v128Count).fill(ValType.v128)],
-    body: k,
-  };
+    [i32, i32, i32, i32, i32, i32, i32, f64 ? ValType.f64 : ValType.f32, i32, i32],
+    i32Count,
+    v128Count,
+    k,
+  );
+}
+
+/** A function with no results whose locals are `i32s` i32s then `v128s` v128s (after the parameters). */
+function funcDef(name: string, params: readonly ValType[], i32s: number, v128s: number, body: Code): FuncDef {
+  const locals = [...Array<ValType>(i32s).fill(ValType.i32), ...Array<ValType>(v128s).fill(ValType.v128)];
+  return { name, params, results: [], locals, body };
+}
+
+/**
+ * Emits `for (off = 0; off < end; off += 16) body()` (16 bytes: one v128) as block/loop, skipping the
+ * body when end = 0; `off` and `end` are i32 locals.
+ */
+function byteLoop(k: Code, off: number, end: number, body: () => void): void {
+  k.i32Const(0).set(off);
+  k.block();
+  k.get(end).i32Eqz().brIf(0);
+  k.loop();
+  body();
+  k.get(off).i32Const(16).i32Add().tee(off).get(end).i32LtU().brIf(0);
+  k.end();
+  k.end();
 }
 
 /**
@@ -226,48 +247,37 @@ function symv4Func(): FuncDef {
       .set(us[q] as number);
   }
   for (const a of acc) k.f64Const(0).f64x2Splat().set(a);
-  k.i32Const(0).set(off);
-  k.block();
-  k.get(end).i32Eqz().brIf(0);
-  k.loop();
-  k.get(u).get(off).i32Add().v128Load().set(uc);
-  const rows = [row0, row1, row2, row3];
-  for (let q = 0; q < 4; q++) {
-    const bq = b[q] as number;
-    const aq = acc[q] as number;
-    k.get(rows[q] as number)
-      .get(off)
-      .i32Add()
-      .v128Load()
-      .set(bq);
-    k.get(aq).get(bq).get(uc).f64x2Mul().f64x2Add().set(aq);
-  }
-  // p[c:c+2] += b0·u_r + b1·u_{r+1} + b2·u_{r+2} + b3·u_{r+3}
-  k.get(p).get(off).i32Add();
-  k.get(p).get(off).i32Add().v128Load();
-  for (let q = 0; q < 4; q++) {
-    k.get(b[q] as number)
-      .get(us[q] as number)
-      .f64x2Mul()
-      .f64x2Add();
-  }
-  k.v128Store();
-  k.get(off).i32Const(16).i32Add().tee(off).get(end).i32LtU().brIf(0);
-  k.end();
-  k.end();
+  byteLoop(k, off, end, () => {
+    k.get(u).get(off).i32Add().v128Load().set(uc);
+    const rows = [row0, row1, row2, row3];
+    for (let q = 0; q < 4; q++) {
+      const bq = b[q] as number;
+      const aq = acc[q] as number;
+      k.get(rows[q] as number)
+        .get(off)
+        .i32Add()
+        .v128Load()
+        .set(bq);
+      k.get(aq).get(bq).get(uc).f64x2Mul().f64x2Add().set(aq);
+    }
+    // p[c:c+2] += b0·u_r + b1·u_{r+1} + b2·u_{r+2} + b3·u_{r+3}
+    k.get(p).get(off).i32Add();
+    k.get(p).get(off).i32Add().v128Load();
+    for (let q = 0; q < 4; q++) {
+      k.get(b[q] as number)
+        .get(us[q] as number)
+        .f64x2Mul()
+        .f64x2Add();
+    }
+    k.v128Store();
+  });
   for (let q = 0; q < 4; q++) {
     k.get(out)
       .get(acc[q] as number)
       .v128Store(16 * q);
   }
   const i32 = ValType.i32;
-  return {
-    name: "symv4",
-    params: [i32, i32, i32, i32, i32, i32],
-    results: [],
-    locals: [...Array<ValType>(i32Count).fill(i32), ...Array<ValType>(v128Count).fill(ValType.v128)],
-    body: k,
-  };
+  return funcDef("symv4", [i32, i32, i32, i32, i32, i32], i32Count, v128Count, k);
 }
 
 /**
@@ -284,26 +294,15 @@ function axpy2Func(): FuncDef {
   k.get(a).f64x2Splat().set(av);
   k.get(b).f64x2Splat().set(bv);
   k.get(pairs).i32Const(16).i32Mul().set(end);
-  k.i32Const(0).set(off);
-  k.block();
-  k.get(end).i32Eqz().brIf(0);
-  k.loop();
-  k.get(dst).get(off).i32Add();
-  k.get(dst).get(off).i32Add().v128Load();
-  k.get(av).get(x).get(off).i32Add().v128Load().f64x2Mul().f64x2Sub();
-  k.get(bv).get(y).get(off).i32Add().v128Load().f64x2Mul().f64x2Sub();
-  k.v128Store();
-  k.get(off).i32Const(16).i32Add().tee(off).get(end).i32LtU().brIf(0);
-  k.end();
-  k.end();
+  byteLoop(k, off, end, () => {
+    k.get(dst).get(off).i32Add();
+    k.get(dst).get(off).i32Add().v128Load();
+    k.get(av).get(x).get(off).i32Add().v128Load().f64x2Mul().f64x2Sub();
+    k.get(bv).get(y).get(off).i32Add().v128Load().f64x2Mul().f64x2Sub();
+    k.v128Store();
+  });
   const i32 = ValType.i32;
-  return {
-    name: "axpy2",
-    params: [i32, i32, i32, ValType.f64, ValType.f64, i32],
-    results: [],
-    locals: [i32, i32, ValType.v128, ValType.v128],
-    body: k,
-  };
+  return funcDef("axpy2", [i32, i32, i32, ValType.f64, ValType.f64, i32], 2, 2, k);
 }
 
 /**
@@ -320,26 +319,15 @@ function dot2Func(): FuncDef {
   const k = new Code();
   k.f64Const(0).f64x2Splat().tee(s1).set(s2);
   k.get(pairs).i32Const(16).i32Mul().set(end);
-  k.i32Const(0).set(off);
-  k.block();
-  k.get(end).i32Eqz().brIf(0);
-  k.loop();
-  k.get(u).get(off).i32Add().v128Load().set(uc);
-  k.get(s1).get(x).get(off).i32Add().v128Load().get(uc).f64x2Mul().f64x2Add().set(s1);
-  k.get(s2).get(y).get(off).i32Add().v128Load().get(uc).f64x2Mul().f64x2Add().set(s2);
-  k.get(off).i32Const(16).i32Add().tee(off).get(end).i32LtU().brIf(0);
-  k.end();
-  k.end();
+  byteLoop(k, off, end, () => {
+    k.get(u).get(off).i32Add().v128Load().set(uc);
+    k.get(s1).get(x).get(off).i32Add().v128Load().get(uc).f64x2Mul().f64x2Add().set(s1);
+    k.get(s2).get(y).get(off).i32Add().v128Load().get(uc).f64x2Mul().f64x2Add().set(s2);
+  });
   k.get(out).get(s1).v128Store(0);
   k.get(out).get(s2).v128Store(16);
   const i32 = ValType.i32;
-  return {
-    name: "dot2",
-    params: [i32, i32, i32, i32, i32],
-    results: [],
-    locals: [i32, i32, ValType.v128, ValType.v128, ValType.v128],
-    body: k,
-  };
+  return funcDef("dot2", [i32, i32, i32, i32, i32], 2, 3, k);
 }
 
 /**
