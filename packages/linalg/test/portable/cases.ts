@@ -22,6 +22,7 @@ import {
   zeros,
 } from "@ekfac-ts/linalg";
 import fc from "fast-check";
+import { randomMatrix } from "../random-matrix.ts";
 import { check, checkClose, checkThrows, type PortableCase, portableRuns } from "./harness.ts";
 
 /**
@@ -53,12 +54,6 @@ function naiveGemm(...[transA, transB, alpha, a, b, beta, c]: Parameters<typeof 
     }
   }
   return { ref, mag };
-}
-
-function randomMatrix(rng: Rng, rows: number, cols: number, dtype: "float32" | "float64" = "float64"): Matrix {
-  const m = zeros(rows, cols, dtype);
-  rng.fillNormal(m.data);
-  return m;
 }
 
 /** A random symmetric n×n float64 matrix with N(0, 1) entries on and below the diagonal. */
