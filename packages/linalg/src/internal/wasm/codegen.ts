@@ -76,26 +76,10 @@ export type MacroKernel = (
 function macroFunc(name: string, fma: boolean, g: Geometry): FuncDef {
   const f64 = g.size === 8;
   const [mPanels, nPanels, kIter, pa, pb, c, ldc, alpha, aStride, bStride] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  let next = 10;
-  const jr = next++;
-  const ir = next++;
-  const p = next++;
-  const aPtr = next++;
-  const bPtr = next++;
-  const cPtr = next++;
-  const cCol = next++;
-  const aPanel = next++;
-  const bPanel = next++;
-  const cRow = next++;
-  const i32Count = next - 10;
-  const alphaV = next++;
-  const zero = next++;
-  const b0 = next++;
-  const b1 = next++;
-  const av = next++;
-  const acc: number[] = [];
-  for (let i = 0; i < 2 * g.MR; i++) acc.push(next++);
-  const v128Count = next - 10 - i32Count;
+  const L = new Locals(10);
+  const [jr, ir, p, aPtr, bPtr, cPtr, cCol, aPanel, bPanel, cRow] = L.add(ValType.i32, 10);
+  const [alphaV, zero, b0, b1, av] = L.add(ValType.v128, 5);
+  const acc = L.list(ValType.v128, 2 * g.MR);
   const splat = (k: Code): Code => (f64 ? k.f64x2Splat() : k.f32x4Splat());
   const mul = (k: Code): Code => (f64 ? k.f64x2Mul() : k.f32x4Mul());
   const add = (k: Code): Code => (f64 ? k.f64x2Add() : k.f32x4Add());
@@ -182,19 +166,40 @@ function macroFunc(name: string, fma: boolean, g: Geometry): FuncDef {
   k.end();
 
   const i32 = ValType.i32;
-  return funcDef(
-    name,
-    [i32, i32, i32, i32, i32, i32, i32, f64 ? ValType.f64 : ValType.f32, i32, i32],
-    i32Count,
-    v128Count,
-    k,
-  );
+  return funcDef(name, [i32, i32, i32, i32, i32, i32, i32, f64 ? ValType.f64 : ValType.f32, i32, i32], L, k);
 }
 
-/** A function with no results whose locals are `i32s` i32s then `v128s` v128s (after the parameters). */
-function funcDef(name: string, params: readonly ValType[], i32s: number, v128s: number, body: Code): FuncDef {
-  const locals = [...Array<ValType>(i32s).fill(ValType.i32), ...Array<ValType>(v128s).fill(ValType.v128)];
-  return { name, params, results: [], locals, body };
+/** A function with no results and the locals `L` declared. */
+function funcDef(name: string, params: readonly ValType[], L: Locals, body: Code): FuncDef {
+  return { name, params, results: [], locals: L.types, body };
+}
+
+/** A fixed-length tuple of local indices (so destructuring needs no `as number`). */
+type Indices<N extends number, A extends number[] = []> = A["length"] extends N ? A : Indices<N, [...A, number]>;
+
+/**
+ * The locals of a function being emitted, numbered after its parameters in the order they are
+ * declared; `types` becomes the FuncDef's `locals`.
+ */
+class Locals {
+  readonly types: ValType[] = [];
+  private readonly first: number;
+  constructor(params: number) {
+    this.first = params;
+  }
+  /** `count` (a literal) new locals of type `t`. */
+  add<N extends number>(t: ValType, count: N): Indices<N> {
+    return this.list(t, count) as Indices<N>;
+  }
+  /** `count` new locals of type `t`, as an array. */
+  list(t: ValType, count: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      out.push(this.first + this.types.length);
+      this.types.push(t);
+    }
+    return out;
+  }
 }
 
 /**
@@ -224,18 +229,12 @@ function byteLoop(k: Code, off: number, end: number, body: () => void): void {
  */
 function symv4Func(): FuncDef {
   const [row0, ld, u, p, r, out] = [0, 1, 2, 3, 4, 5];
-  let next = 6;
-  const row1 = next++;
-  const row2 = next++;
-  const row3 = next++;
-  const off = next++;
-  const end = next++;
-  const i32Count = next - 6;
-  const us = [next++, next++, next++, next++];
-  const acc = [next++, next++, next++, next++];
-  const uc = next++;
-  const b = [next++, next++, next++, next++];
-  const v128Count = next - 6 - i32Count;
+  const L = new Locals(6);
+  const [row1, row2, row3, off, end] = L.add(ValType.i32, 5);
+  const us = L.add(ValType.v128, 4);
+  const acc = L.add(ValType.v128, 4);
+  const [uc] = L.add(ValType.v128, 1);
+  const b = L.add(ValType.v128, 4);
   const k = new Code();
   k.get(row0).get(ld).i32Add().tee(row1).get(ld).i32Add().tee(row2).get(ld).i32Add().set(row3);
   k.get(r).i32Const(8).i32Mul().set(end);
@@ -277,7 +276,7 @@ function symv4Func(): FuncDef {
       .v128Store(16 * q);
   }
   const i32 = ValType.i32;
-  return funcDef("symv4", [i32, i32, i32, i32, i32, i32], i32Count, v128Count, k);
+  return funcDef("symv4", [i32, i32, i32, i32, i32, i32], L, k);
 }
 
 /**
@@ -286,10 +285,9 @@ function symv4Func(): FuncDef {
  */
 function axpy2Func(): FuncDef {
   const [dst, x, y, a, b, pairs] = [0, 1, 2, 3, 4, 5];
-  const off = 6;
-  const end = 7;
-  const av = 8;
-  const bv = 9;
+  const L = new Locals(6);
+  const [off, end] = L.add(ValType.i32, 2);
+  const [av, bv] = L.add(ValType.v128, 2);
   const k = new Code();
   k.get(a).f64x2Splat().set(av);
   k.get(b).f64x2Splat().set(bv);
@@ -302,7 +300,7 @@ function axpy2Func(): FuncDef {
     k.v128Store();
   });
   const i32 = ValType.i32;
-  return funcDef("axpy2", [i32, i32, i32, ValType.f64, ValType.f64, i32], 2, 2, k);
+  return funcDef("axpy2", [i32, i32, i32, ValType.f64, ValType.f64, i32], L, k);
 }
 
 /**
@@ -311,11 +309,9 @@ function axpy2Func(): FuncDef {
  */
 function dot2Func(): FuncDef {
   const [x, y, u, pairs, out] = [0, 1, 2, 3, 4];
-  const off = 5;
-  const end = 6;
-  const s1 = 7;
-  const s2 = 8;
-  const uc = 9;
+  const L = new Locals(5);
+  const [off, end] = L.add(ValType.i32, 2);
+  const [s1, s2, uc] = L.add(ValType.v128, 3);
   const k = new Code();
   k.f64Const(0).f64x2Splat().tee(s1).set(s2);
   k.get(pairs).i32Const(16).i32Mul().set(end);
@@ -327,7 +323,7 @@ function dot2Func(): FuncDef {
   k.get(out).get(s1).v128Store(0);
   k.get(out).get(s2).v128Store(16);
   const i32 = ValType.i32;
-  return funcDef("dot2", [i32, i32, i32, i32, i32], 2, 3, k);
+  return funcDef("dot2", [i32, i32, i32, i32, i32], L, k);
 }
 
 /**
