@@ -17,6 +17,7 @@
  * and writes stay in cache.
  */
 import {
+  assertAlphaBeta,
   assertDisjoint,
   assertFloatArray,
   assertFunction,
@@ -84,8 +85,7 @@ export function gemv<T extends FloatArray>(trans: boolean, alpha: number, a: Mat
   assertMatrix(fn, "a", a);
   assertFloatArray(fn, "x", x);
   assertFloatArray(fn, "y", y);
-  assertNumber(fn, "alpha", alpha);
-  assertNumber(fn, "beta", beta);
+  assertAlphaBeta(fn, alpha, beta);
   assertSameDtype(fn, "a", a.data, "x", x);
   assertSameDtype(fn, "a", a.data, "y", y);
   const m = trans ? a.cols : a.rows;

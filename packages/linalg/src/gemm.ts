@@ -9,10 +9,10 @@
  * The packing workspace is module-level and reused (see `gemmWorkspaceStats`).
  */
 import {
+  assertAlphaBeta,
   assertFloatArray,
   assertIndex,
   assertMatrix,
-  assertNumber,
   assertSameDtype,
   assertStored,
   shapeError,
@@ -49,8 +49,7 @@ export function gemm(
   assertMatrix(fn, "c", c);
   assertSameDtype(fn, "a", a.data, "b", b.data);
   assertSameDtype(fn, "a", a.data, "c", c.data);
-  assertNumber(fn, "alpha", alpha);
-  assertNumber(fn, "beta", beta);
+  assertAlphaBeta(fn, alpha, beta);
   const m = transA ? a.cols : a.rows;
   const k = transA ? a.rows : a.cols;
   const kb = transB ? b.cols : b.rows;

@@ -18,7 +18,7 @@
  * No allocation (the gemm kernel's packing buffers are reused).
  */
 
-import { assertMatrix, assertNumber, assertSameDtype, shapeError, sharesMemory } from "./internal/checks.ts";
+import { assertAlphaBeta, assertMatrix, assertSameDtype, shapeError, sharesMemory } from "./internal/checks.ts";
 import { gemmUnchecked } from "./internal/gemm-dispatch.ts";
 import { type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
 
@@ -40,8 +40,7 @@ export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options:
   assertMatrix(fn, "x", x);
   assertMatrix(fn, "c", c);
   assertSameDtype(fn, "x", x.data, "c", c.data);
-  assertNumber(fn, "alpha", alpha);
-  assertNumber(fn, "beta", beta);
+  assertAlphaBeta(fn, alpha, beta);
   const trans = options.trans ?? true;
   const d = trans ? x.cols : x.rows;
   const k = trans ? x.rows : x.cols;
@@ -55,17 +54,16 @@ export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options:
   const ldx = strideOf(x);
   const offC = offsetOf(c);
   const ldc = strideOf(c);
-  const xd = x.data;
-  const cd = c.data;
   for (let i0 = 0; i0 < d; i0 += NB) {
     const ib = Math.min(NB, d - i0);
     const n = i0 + ib;
     // Block row i0 of C, columns 0 … n − 1: C[i0:i0+ib, 0:n] = α·op(X)[i0:i0+ib, :]·op(X)[0:n, :]ᵀ + β·C.
     // op(X) row i0 is column i0 of X (trans) or row i0 of X: XᵀX is gemm(Xᵀ, X), X·Xᵀ is gemm(X, Xᵀ).
-    const rowI0 = offX + i0 * (trans ? 1 : ldx);
-    gemmUnchecked(trans, !trans, ib, n, k, alpha, xd, rowI0, ldx, xd, offX, ldx, beta, cd, offC + i0 * ldc, ldc);
+    const xRow = offX + i0 * (trans ? 1 : ldx);
+    const cRow = offC + i0 * ldc;
+    gemmUnchecked(trans, !trans, ib, n, k, alpha, x.data, xRow, ldx, x.data, offX, ldx, beta, c.data, cRow, ldc);
   }
-  mirrorLower(d, cd, offC, ldc);
+  mirrorLower(d, c.data, offC, ldc);
   return c;
 }
 

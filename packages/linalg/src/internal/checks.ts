@@ -30,6 +30,12 @@ export function assertNumber(fn: string, name: string, v: unknown): asserts v is
   if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be a number (got ${typeof v})`);
 }
 
+/** The scalars α and β of a BLAS update (gemm, gemv, syrk: C ← α·… + β·C). */
+export function assertAlphaBeta(fn: string, alpha: unknown, beta: unknown): void {
+  assertNumber(fn, "alpha", alpha);
+  assertNumber(fn, "beta", beta);
+}
+
 export function assertFunction(fn: string, name: string, f: unknown): void {
   if (typeof f !== "function") throw new TypeError(`${fn}: ${name} must be a function (got ${typeof f})`);
 }
