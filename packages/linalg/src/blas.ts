@@ -222,14 +222,17 @@ export function mapInto(out: Matrix, a: Matrix, f: (value: number, i: number, j:
   const fn = "mapInto";
   checkUnary(fn, out, a);
   assertFunction(fn, "f", f);
-  const offA = offsetOf(a);
-  const lda = strideOf(a);
-  const offO = offsetOf(out);
-  const ldo = strideOf(out);
   for (let i = 0; i < a.rows; i++) {
-    for (let j = 0; j < a.cols; j++) out.data[offO + i * ldo + j] = f(a.data[offA + i * lda + j] as number, i, j);
+    const ra = rowStart(a, i);
+    const ro = rowStart(out, i);
+    for (let j = 0; j < a.cols; j++) out.data[ro + j] = f(a.data[ra + j] as number, i, j);
   }
   return out;
+}
+
+/** Index of element (i, 0) of `m` in m.data (the callback forms index row by row; not hot paths). */
+function rowStart(m: Matrix, i: number): number {
+  return offsetOf(m) + i * strideOf(m);
 }
 
 /** f applied elementwise, in a new matrix. */
@@ -248,21 +251,11 @@ export function zipInto(
   const fn = "zipInto";
   checkBinary(fn, out, a, b);
   assertFunction(fn, "f", f);
-  const offA = offsetOf(a);
-  const lda = strideOf(a);
-  const offB = offsetOf(b);
-  const ldb = strideOf(b);
-  const offO = offsetOf(out);
-  const ldo = strideOf(out);
   for (let i = 0; i < a.rows; i++) {
-    for (let j = 0; j < a.cols; j++) {
-      out.data[offO + i * ldo + j] = f(
-        a.data[offA + i * lda + j] as number,
-        b.data[offB + i * ldb + j] as number,
-        i,
-        j,
-      );
-    }
+    const ra = rowStart(a, i);
+    const rb = rowStart(b, i);
+    const ro = rowStart(out, i);
+    for (let j = 0; j < a.cols; j++) out.data[ro + j] = f(a.data[ra + j] as number, b.data[rb + j] as number, i, j);
   }
   return out;
 }
