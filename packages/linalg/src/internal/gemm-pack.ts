@@ -79,9 +79,16 @@ export function packPanels(
       for (let r = 0; r < R; r++) {
         const src = offX + (i0 + ir + r) * ldx + p0;
         let dst = panel + r;
-        for (let p = 0; p < kc; p++) {
-          w[dst] = r < r1 ? (x[src + p] as number) : 0;
-          dst += R;
+        if (r < r1) {
+          for (let p = 0; p < kc; p++) {
+            w[dst] = x[src + p] as number;
+            dst += R;
+          }
+        } else {
+          for (let p = 0; p < kc; p++) {
+            w[dst] = 0;
+            dst += R;
+          }
         }
       }
     }
