@@ -1,6 +1,7 @@
 /**
- * The wasm gemm driver and packing: C = α·op(A)·op(B) + β·C (a `GemmArgs`, see ../gemm-args.ts) with
- * the blocked loops and packing in JavaScript and the macro-kernel in WebAssembly (codegen.ts).
+ * The wasm gemm driver: C = α·op(A)·op(B) + β·C (a `GemmArgs`, see ../gemm-args.ts) with the blocked
+ * loops and packing in JavaScript (packing shared with the JS kernel: ../gemm-pack.ts) and the
+ * macro-kernel in WebAssembly (codegen.ts).
  *
  * Source: the GotoBLAS / BLIS layered algorithm (Goto & van de Geijn, "Anatomy of high-performance
  * matrix multiplication", ACM TOMS 34(3), 2008, §4 and Fig. 8; Van Zee & van de Geijn, "BLIS",
