@@ -16,6 +16,7 @@
  * copy into WebAssembly memory would cost more than it saves.
  */
 
+import { assertOneOf } from "./internal/checks.ts";
 import {
   setWasmKernelSetting,
   type WasmKernel,
@@ -43,19 +44,19 @@ import {
 
 export type { BackendName, BackendSetting, WasmKernel, WasmKernelSetting };
 
+/** Throws an Error naming `what` and the runtime's reason when `support` says it cannot run here. */
+function assertSupported(fn: string, what: string, support: { ok: boolean; reason?: string }): void {
+  if (!support.ok) throw new Error(`${fn}: ${what} is not available in this runtime: ${support.reason}`);
+}
+
 /**
  * Chooses the kernel backend. "wasm" throws an Error naming the reason when the runtime cannot run it
  * (no WebAssembly, no SIMD, or run-time compilation forbidden, as on some edge runtimes or under a
  * CSP without 'wasm-unsafe-eval'); "auto" never throws.
  */
 export function setBackend(backend: BackendSetting): void {
-  if (backend !== "wasm" && backend !== "js" && backend !== "auto") {
-    throw new TypeError(`setBackend: backend must be "wasm", "js" or "auto" (got ${JSON.stringify(backend)})`);
-  }
-  if (backend === "wasm") {
-    const s = wasmSupport();
-    if (!s.ok) throw new Error(`setBackend: the "wasm" backend is not available in this runtime: ${s.reason}`);
-  }
+  assertOneOf("setBackend", "backend", backend, ["wasm", "js", "auto"]);
+  if (backend === "wasm") assertSupported("setBackend", 'the "wasm" backend', wasmSupport());
   setBackendSetting(backend);
 }
 
@@ -90,13 +91,8 @@ export function wasmFmaSupported(): boolean {
  * workers compiled the current variant). Takes effect at the next product.
  */
 export function setWasmKernel(kernel: WasmKernelSetting): void {
-  if (kernel !== "auto" && kernel !== "fma" && kernel !== "mul-add") {
-    throw new TypeError(`setWasmKernel: kernel must be "auto", "fma" or "mul-add" (got ${JSON.stringify(kernel)})`);
-  }
-  if (kernel === "fma") {
-    const s = relaxedSimdSupport();
-    if (!s.ok) throw new Error(`setWasmKernel: the "fma" kernel is not available in this runtime: ${s.reason}`);
-  }
+  assertOneOf("setWasmKernel", "kernel", kernel, ["auto", "fma", "mul-add"]);
+  if (kernel === "fma") assertSupported("setWasmKernel", 'the "fma" kernel', relaxedSimdSupport());
   if (threadCount() > 1 && kernel !== wasmKernelSetting()) {
     throw new Error("setWasmKernel: worker threads are running; call setThreads(1) before changing the kernel");
   }

@@ -16,73 +16,22 @@
  * Cost: O(size) for everything except gemv (2mn flops). transposeInto works in 32×32 blocks so reads
  * and writes stay in cache.
  */
-import { gemvKernel } from "./internal/gemv-kernel.ts";
 import {
-  allocate,
+  assertAlphaBeta,
+  assertDisjoint,
+  assertFloatArray,
+  assertFunction,
   assertMatrix,
+  assertNoPartialOverlap,
+  assertNumber,
   assertSameDtype,
-  dtypeOf,
-  type FloatArray,
-  type Matrix,
-  offsetOf,
-  shapeOf,
-  strideOf,
-} from "./matrix.ts";
-
-// ---------------------------------------------------------------------------------------------------
-// Validation helpers (public boundary only)
-
-function assertVector(fn: string, name: string, x: unknown): asserts x is FloatArray {
-  if (!(x instanceof Float32Array || x instanceof Float64Array)) {
-    const kind = (x as { constructor?: { name?: string } } | null | undefined)?.constructor?.name ?? typeof x;
-    throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array (got ${kind})`);
-  }
-}
-
-function assertNumber(fn: string, name: string, v: unknown): asserts v is number {
-  if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be a number (got ${typeof v})`);
-}
-
-function assertFunction(fn: string, name: string, f: unknown): void {
-  if (typeof f !== "function") throw new TypeError(`${fn}: ${name} must be a function (got ${typeof f})`);
-}
-
-function assertSameLength(fn: string, nx: string, x: FloatArray, ny: string, y: FloatArray): void {
-  if (x.length !== y.length) {
-    throw new RangeError(`${fn}: ${nx} has length ${x.length} but ${ny} has length ${y.length}; lengths must match`);
-  }
-}
-
-function assertSameShape(fn: string, na: string, a: Matrix, nb: string, b: Matrix): void {
-  if (a.rows !== b.rows || a.cols !== b.cols) {
-    throw new RangeError(`${fn}: ${na} is ${shapeOf(a)} but ${nb} is ${shapeOf(b)}; shapes must match`);
-  }
-}
-
-/** Index range [first, last) a (possibly strided) matrix touches in its buffer. */
-function spanOf(a: Matrix): readonly [number, number] {
-  if (a.rows === 0 || a.cols === 0) return [0, 0];
-  const off = offsetOf(a);
-  return [off, off + (a.rows - 1) * strideOf(a) + a.cols];
-}
-
-/** Elementwise ops allow `out` to be exactly an input, never a partial overlap (it would read overwritten values). */
-function assertNoPartialOverlap(fn: string, out: Matrix, name: string, a: Matrix): void {
-  if (out.data !== a.data) return;
-  if (offsetOf(out) === offsetOf(a) && strideOf(out) === strideOf(a)) return;
-  const [o0, o1] = spanOf(out);
-  const [a0, a1] = spanOf(a);
-  if (o0 < a1 && a0 < o1) {
-    throw new RangeError(`${fn}: out overlaps ${name} in the same buffer without being the same view`);
-  }
-}
-
-function assertDisjoint(fn: string, out: Matrix, name: string, a: Matrix): void {
-  if (out.data !== a.data) return;
-  const [o0, o1] = spanOf(out);
-  const [a0, a1] = spanOf(a);
-  if (o0 < a1 && a0 < o1) throw new RangeError(`${fn}: out must not overlap ${name} (shared buffer)`);
-}
+  assertSameLength,
+  assertSameShape,
+  lengthError,
+  shapeError,
+} from "./internal/checks.ts";
+import { gemvKernel } from "./internal/gemv-kernel.ts";
+import { allocate, dtypeOf, type FloatArray, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
 
 function newLike(a: Matrix, rows = a.rows, cols = a.cols): Matrix {
   return { rows, cols, data: allocate(rows * cols, dtypeOf(a.data)) };
@@ -93,8 +42,8 @@ function newLike(a: Matrix, rows = a.rows, cols = a.cols): Matrix {
 
 /** xᵀy, accumulated in double. */
 export function dot(x: FloatArray, y: FloatArray): number {
-  assertVector("dot", "x", x);
-  assertVector("dot", "y", y);
+  assertFloatArray("dot", "x", x);
+  assertFloatArray("dot", "y", y);
   assertSameDtype("dot", "x", x, "y", y);
   assertSameLength("dot", "x", x, "y", y);
   let s = 0;
@@ -105,8 +54,8 @@ export function dot(x: FloatArray, y: FloatArray): number {
 /** y ← α·x + y; returns y. x and y may be the same array (y ← (1 + α)·y). */
 export function axpy<T extends FloatArray>(alpha: number, x: T, y: T): T {
   assertNumber("axpy", "alpha", alpha);
-  assertVector("axpy", "x", x);
-  assertVector("axpy", "y", y);
+  assertFloatArray("axpy", "x", x);
+  assertFloatArray("axpy", "y", y);
   assertSameDtype("axpy", "x", x, "y", y);
   assertSameLength("axpy", "x", x, "y", y);
   if (alpha === 0) return y;
@@ -117,7 +66,7 @@ export function axpy<T extends FloatArray>(alpha: number, x: T, y: T): T {
 /** x ← α·x; returns x. α = 0 writes zeros (NaN vanish, as with β = 0 in gemm). */
 export function scal<T extends FloatArray>(alpha: number, x: T): T {
   assertNumber("scal", "alpha", alpha);
-  assertVector("scal", "x", x);
+  assertFloatArray("scal", "x", x);
   if (alpha === 0) x.fill(0);
   else if (alpha !== 1) for (let i = 0; i < x.length; i++) x[i] = alpha * (x[i] as number);
   return x;
@@ -134,17 +83,15 @@ export function scal<T extends FloatArray>(alpha: number, x: T): T {
 export function gemv<T extends FloatArray>(trans: boolean, alpha: number, a: Matrix, x: T, beta: number, y: T): T {
   const fn = "gemv";
   assertMatrix(fn, "a", a);
-  assertVector(fn, "x", x);
-  assertVector(fn, "y", y);
-  assertNumber(fn, "alpha", alpha);
-  assertNumber(fn, "beta", beta);
+  assertFloatArray(fn, "x", x);
+  assertFloatArray(fn, "y", y);
+  assertAlphaBeta(fn, alpha, beta);
   assertSameDtype(fn, "a", a.data, "x", x);
   assertSameDtype(fn, "a", a.data, "y", y);
   const m = trans ? a.cols : a.rows;
   const n = trans ? a.rows : a.cols;
-  const opA = `${trans ? "aᵀ" : "a"} is ${m}×${n}`;
-  if (x.length !== n) throw new RangeError(`${fn}: x has length ${x.length}, expected ${n} (${opA})`);
-  if (y.length !== m) throw new RangeError(`${fn}: y has length ${y.length}, expected ${m} (${opA})`);
+  if (x.length !== n) throw lengthError(fn, "x", x.length, n, `${trans ? "aᵀ" : "a"} is ${m}×${n}`);
+  if (y.length !== m) throw lengthError(fn, "y", y.length, m, `${trans ? "aᵀ" : "a"} is ${m}×${n}`);
   if (y === x || y === a.data || y.buffer === x.buffer || y.buffer === a.data.buffer) {
     throw new RangeError(`${fn}: y must not share its buffer with a or x`);
   }
@@ -239,9 +186,8 @@ export function transposeInto(out: Matrix, a: Matrix): Matrix {
   assertMatrix(fn, "out", out);
   assertMatrix(fn, "a", a);
   assertSameDtype(fn, "a", a.data, "out", out.data);
-  if (out.rows !== a.cols || out.cols !== a.rows) {
-    throw new RangeError(`${fn}: out is ${shapeOf(out)}, expected ${a.cols}×${a.rows} (a is ${shapeOf(a)})`);
-  }
+  if (out.rows !== a.cols || out.cols !== a.rows)
+    throw shapeError(fn, "out", out, `${a.cols}×${a.rows}`, `a is ${shapeOf(a)}`);
   assertDisjoint(fn, out, "a", a);
   const src = a.data;
   const dst = out.data;
@@ -274,20 +220,19 @@ export function transpose(a: Matrix): Matrix {
 /** out[i, j] = f(a[i, j], i, j). */
 export function mapInto(out: Matrix, a: Matrix, f: (value: number, i: number, j: number) => number): Matrix {
   const fn = "mapInto";
-  assertMatrix(fn, "out", out);
-  assertMatrix(fn, "a", a);
+  checkUnary(fn, out, a);
   assertFunction(fn, "f", f);
-  assertSameDtype(fn, "a", a.data, "out", out.data);
-  assertSameShape(fn, "a", a, "out", out);
-  assertNoPartialOverlap(fn, out, "a", a);
-  const offA = offsetOf(a);
-  const lda = strideOf(a);
-  const offO = offsetOf(out);
-  const ldo = strideOf(out);
   for (let i = 0; i < a.rows; i++) {
-    for (let j = 0; j < a.cols; j++) out.data[offO + i * ldo + j] = f(a.data[offA + i * lda + j] as number, i, j);
+    const ra = rowStart(a, i);
+    const ro = rowStart(out, i);
+    for (let j = 0; j < a.cols; j++) out.data[ro + j] = f(a.data[ra + j] as number, i, j);
   }
   return out;
+}
+
+/** Index of element (i, 0) of `m` in m.data (the callback forms index row by row; not hot paths). */
+function rowStart(m: Matrix, i: number): number {
+  return offsetOf(m) + i * strideOf(m);
 }
 
 /** f applied elementwise, in a new matrix. */
@@ -306,21 +251,11 @@ export function zipInto(
   const fn = "zipInto";
   checkBinary(fn, out, a, b);
   assertFunction(fn, "f", f);
-  const offA = offsetOf(a);
-  const lda = strideOf(a);
-  const offB = offsetOf(b);
-  const ldb = strideOf(b);
-  const offO = offsetOf(out);
-  const ldo = strideOf(out);
   for (let i = 0; i < a.rows; i++) {
-    for (let j = 0; j < a.cols; j++) {
-      out.data[offO + i * ldo + j] = f(
-        a.data[offA + i * lda + j] as number,
-        b.data[offB + i * ldb + j] as number,
-        i,
-        j,
-      );
-    }
+    const ra = rowStart(a, i);
+    const rb = rowStart(b, i);
+    const ro = rowStart(out, i);
+    for (let j = 0; j < a.cols; j++) out.data[ro + j] = f(a.data[ra + j] as number, b.data[rb + j] as number, i, j);
   }
   return out;
 }
@@ -331,15 +266,21 @@ export function zip(a: Matrix, b: Matrix, f: (x: number, y: number, i: number, j
   return zipInto(newLike(a), a, b, f);
 }
 
-function checkBinary(fn: string, out: Matrix, a: Matrix, b: Matrix): void {
+/** out = f(a) elementwise: same dtype and shape; out may be exactly a, never a partial overlap. */
+function checkUnary(fn: string, out: Matrix, a: Matrix): void {
   assertMatrix(fn, "out", out);
   assertMatrix(fn, "a", a);
-  assertMatrix(fn, "b", b);
-  assertSameDtype(fn, "a", a.data, "b", b.data);
   assertSameDtype(fn, "a", a.data, "out", out.data);
-  assertSameShape(fn, "a", a, "b", b);
   assertSameShape(fn, "a", a, "out", out);
   assertNoPartialOverlap(fn, out, "a", a);
+}
+
+/** out = f(a, b) elementwise: as `checkUnary` for both inputs, b checked against a. */
+function checkBinary(fn: string, out: Matrix, a: Matrix, b: Matrix): void {
+  checkUnary(fn, out, a);
+  assertMatrix(fn, "b", b);
+  assertSameDtype(fn, "a", a.data, "b", b.data);
+  assertSameShape(fn, "a", a, "b", b);
   assertNoPartialOverlap(fn, out, "b", b);
 }
 
@@ -359,11 +300,7 @@ export function subInto(out: Matrix, a: Matrix, b: Matrix): Matrix {
 export function scaleInto(out: Matrix, alpha: number, a: Matrix): Matrix {
   const fn = "scaleInto";
   assertNumber(fn, "alpha", alpha);
-  assertMatrix(fn, "out", out);
-  assertMatrix(fn, "a", a);
-  assertSameDtype(fn, "a", a.data, "out", out.data);
-  assertSameShape(fn, "a", a, "out", out);
-  assertNoPartialOverlap(fn, out, "a", a);
+  checkUnary(fn, out, a);
   return axpbyKernel(out, alpha, a, 0, a);
 }
 
@@ -419,11 +356,7 @@ export function fill(out: Matrix, value: number): Matrix {
 /** out = a (element types must match; views allowed; out must not partially overlap a). */
 export function copyInto(out: Matrix, a: Matrix): Matrix {
   const fn = "copyInto";
-  assertMatrix(fn, "out", out);
-  assertMatrix(fn, "a", a);
-  assertSameDtype(fn, "a", a.data, "out", out.data);
-  assertSameShape(fn, "a", a, "out", out);
-  assertNoPartialOverlap(fn, out, "a", a);
+  checkUnary(fn, out, a);
   const offA = offsetOf(a);
   const lda = strideOf(a);
   const offO = offsetOf(out);

@@ -22,18 +22,8 @@
  * `spdSolve` and `spdInverse` THROW a RangeError when A is not positive definite (they have no useful
  * partial result); use `cholesky` and check `status` to branch without exceptions.
  */
-import {
-  allocate,
-  assertMatrix,
-  assertNoOverlap,
-  assertSameDtype,
-  dtypeOf,
-  type FloatArray,
-  type Matrix,
-  offsetOf,
-  shapeOf,
-  strideOf,
-} from "./matrix.ts";
+import { assertDense, assertNoOverlap, assertSameDtype, assertSquare, shapeError } from "./internal/checks.ts";
+import { allocate, dtypeOf, type FloatArray, type Matrix, shapeOf } from "./matrix.ts";
 
 /** Outcome of {@link cholesky}: it reports a non-positive pivot instead of throwing. */
 export type CholeskyStatus = "success" | "not-positive-definite";
@@ -48,21 +38,9 @@ export interface CholeskyResult<T extends FloatArray = FloatArray> {
   readonly failedAt?: number;
 }
 
-function assertDense(fn: string, name: string, a: Matrix): void {
-  assertMatrix(fn, name, a);
-  if (offsetOf(a) !== 0 || strideOf(a) !== a.cols) {
-    throw new RangeError(`${fn}: ${name} must be a dense matrix, not a strided view`);
-  }
-}
-
-function assertSquare(fn: string, name: string, a: Matrix): void {
-  assertDense(fn, name, a);
-  if (a.rows !== a.cols) throw new RangeError(`${fn}: ${name} must be square (got ${shapeOf(a)})`);
-}
-
 /** A = L·Lᵀ (see the file header). */
 export function cholesky<T extends FloatArray>(a: Matrix<T>): CholeskyResult<T> {
-  assertSquare("cholesky", "a", a);
+  assertSquare("cholesky", "a", a, "dense");
   const out = { rows: a.rows, cols: a.cols, data: allocate(a.rows * a.cols, dtypeOf(a.data)) as T };
   return choleskyInto(out, a);
 }
@@ -70,12 +48,11 @@ export function cholesky<T extends FloatArray>(a: Matrix<T>): CholeskyResult<T> 
 /** `cholesky` writing L into `out` (n×n, same type); `out` may be `a` itself (in-place factorisation). */
 export function choleskyInto<T extends FloatArray>(out: Matrix<T>, a: Matrix<T>): CholeskyResult<T> {
   const fn = "choleskyInto";
-  assertSquare(fn, "a", a);
+  assertSquare(fn, "a", a, "dense");
   assertDense(fn, "out", out);
   assertSameDtype(fn, "a", a.data, "out", out.data);
   const n = a.rows;
-  if (out.rows !== n || out.cols !== n)
-    throw new RangeError(`${fn}: out is ${shapeOf(out)}, expected ${n}×${n} (a is ${shapeOf(a)})`);
+  if (out.rows !== n || out.cols !== n) throw shapeError(fn, "out", out, `${n}×${n}`, `a is ${shapeOf(a)}`);
   assertNoOverlap(fn, "out", out.data, "a", a.data, true);
   const ad = a.data;
   const l = out.data;
@@ -111,12 +88,16 @@ export interface TriangularOptions {
   readonly unitDiagonal?: boolean;
 }
 
-function checkSolveArgs(fn: string, t: Matrix, b: Matrix): void {
-  assertSquare(fn, "t", t);
+/** A square dense `t` (named `tName` in messages) and a dense `b` with as many rows, of one dtype. */
+function checkSolveArgs(fn: string, t: Matrix, b: Matrix, tName = "t"): void {
+  assertSquare(fn, tName, t, "dense");
   assertDense(fn, "b", b);
-  assertSameDtype(fn, "t", t.data, "b", b.data);
-  if (b.rows !== t.rows)
-    throw new RangeError(`${fn}: b has ${b.rows} rows, expected ${t.rows} (t is ${shapeOf(t)}, b is ${shapeOf(b)})`);
+  assertSameDtype(fn, tName, t.data, "b", b.data);
+  if (b.rows !== t.rows) {
+    throw new RangeError(
+      `${fn}: b has ${b.rows} rows, expected ${t.rows} (${tName} is ${shapeOf(t)}, b is ${shapeOf(b)})`,
+    );
+  }
 }
 
 /** X with op(T)·X = B, op(T) = T or Tᵀ, T triangular (see the file header). */
@@ -141,8 +122,7 @@ export function solveTriangularInto<T extends FloatArray>(
   checkSolveArgs(fn, t, b);
   assertDense(fn, "out", out);
   assertSameDtype(fn, "b", b.data, "out", out.data);
-  if (out.rows !== b.rows || out.cols !== b.cols)
-    throw new RangeError(`${fn}: out is ${shapeOf(out)}, expected ${shapeOf(b)}`);
+  if (out.rows !== b.rows || out.cols !== b.cols) throw shapeError(fn, "out", out, shapeOf(b));
   assertNoOverlap(fn, "out", out.data, "t", t.data);
   assertNoOverlap(fn, "out", out.data, "b", b.data, true);
   const n = t.rows;
@@ -184,7 +164,7 @@ export function choleskySolve<T extends FloatArray>(l: Matrix<T>, b: Matrix<T>):
 }
 
 function factorOrThrow<T extends FloatArray>(fn: string, a: Matrix<T>): Matrix<T> {
-  assertSquare(fn, "a", a);
+  assertSquare(fn, "a", a, "dense");
   const r = cholesky(a);
   if (r.status !== "success") {
     throw new RangeError(`${fn}: a (${shapeOf(a)}) is not positive definite (Cholesky pivot ${r.failedAt} is not > 0)`);
@@ -194,11 +174,7 @@ function factorOrThrow<T extends FloatArray>(fn: string, a: Matrix<T>): Matrix<T
 
 /** X with A·X = B for symmetric positive definite A (lower triangle read). Throws RangeError otherwise. */
 export function spdSolve<T extends FloatArray>(a: Matrix<T>, b: Matrix<T>): Matrix<T> {
-  assertSquare("spdSolve", "a", a);
-  assertDense("spdSolve", "b", b);
-  assertSameDtype("spdSolve", "a", a.data, "b", b.data);
-  if (b.rows !== a.rows)
-    throw new RangeError(`spdSolve: b has ${b.rows} rows, expected ${a.rows} (a is ${shapeOf(a)}, b is ${shapeOf(b)})`);
+  checkSolveArgs("spdSolve", a, b, "a");
   return choleskySolve(factorOrThrow("spdSolve", a), b);
 }
 

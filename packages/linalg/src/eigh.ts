@@ -26,6 +26,8 @@
  * option. NaN or ±Inf anywhere in the lower triangle gives status "no-convergence" with NaN values
  * (and vectors) at once.
  */
+
+import { assertIndex, assertMatrix, assertOneOf, assertSquare, lengthError, shapeError } from "./internal/checks.ts";
 import { DivideConquerWorkspace, divideConquerKernel } from "./internal/divide-conquer.ts";
 import { applyQKernel, householderScratchSize, tridiagonalizeBlockedKernel } from "./internal/householder-blocked.ts";
 import {
@@ -34,16 +36,7 @@ import {
   RotationLog,
   tridiagonalQRKernel,
 } from "./internal/symmetric-eigen.ts";
-import {
-  allocate,
-  assertMatrix,
-  dtypeOf,
-  type FloatArray,
-  type Matrix,
-  offsetOf,
-  shapeOf,
-  strideOf,
-} from "./matrix.ts";
+import { allocate, dtypeOf, type FloatArray, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
 
 /**
  * Outcome of {@link eigh}: "no-convergence" when the sweep cap was exceeded, a secular equation failed,
@@ -122,8 +115,7 @@ export class EighWorkspace {
   /** Divide-and-conquer buffers (3 n×n), made on first use. */
   dc: DivideConquerWorkspace | null = null;
   constructor(n: number) {
-    if (!Number.isInteger(n) || n < 0)
-      throw new RangeError(`EighWorkspace: n must be a non-negative integer (got ${n})`);
+    assertIndex("EighWorkspace", "n", n);
     this.n = n;
     this.w = new Float64Array(n * n);
     this.z = new Float64Array(n * n);
@@ -140,26 +132,18 @@ export class EighWorkspace {
 }
 
 function checkOptions(fn: string, options: EighOptions): void {
-  if (options.maxIterations !== undefined && !(Number.isInteger(options.maxIterations) && options.maxIterations >= 0)) {
-    throw new RangeError(`${fn}: options.maxIterations must be a non-negative integer (got ${options.maxIterations})`);
-  }
+  if (options.maxIterations !== undefined) assertIndex(fn, "options.maxIterations", options.maxIterations);
   if (options.clampNegative !== undefined && !(options.clampNegative >= 0)) {
     throw new RangeError(`${fn}: options.clampNegative must be a number ≥ 0 (got ${options.clampNegative})`);
   }
-  const alg = options.algorithm;
-  if (alg !== undefined && alg !== "qr" && alg !== "divide-and-conquer") {
-    throw new RangeError(`${fn}: options.algorithm must be "qr" or "divide-and-conquer" (got ${String(alg)})`);
+  if (options.algorithm !== undefined) {
+    assertOneOf(fn, "options.algorithm", options.algorithm, ["qr", "divide-and-conquer"], RangeError);
   }
-}
-
-function checkSquare(fn: string, a: Matrix): void {
-  assertMatrix(fn, "a", a);
-  if (a.rows !== a.cols) throw new RangeError(`${fn}: a must be square (got ${shapeOf(a)})`);
 }
 
 /** Symmetric eigendecomposition of the lower triangle of `a` (see the file header). */
 export function eigh<T extends FloatArray>(a: Matrix<T>, options: EighOptions = {}): EighResult<T> {
-  checkSquare("eigh", a);
+  assertSquare("eigh", "a", a);
   const n = a.rows;
   const dtype = dtypeOf(a.data);
   const wantVectors = options.vectors ?? true;
@@ -182,7 +166,7 @@ export function eighInto<T extends FloatArray>(
   workspace?: EighWorkspace,
 ): EighResult<T> {
   const fn = "eighInto";
-  checkSquare(fn, a);
+  assertSquare(fn, "a", a);
   checkOptions(fn, options);
   const n = a.rows;
   const vecs = checkOutput(fn, out, a, options.vectors ?? true);
@@ -193,7 +177,7 @@ export function eighInto<T extends FloatArray>(
 
   const scale = copyScaled(ws.w, a);
   if (Number.isNaN(scale)) return failed(values, vecs, 0);
-  tridiagonalizeBlockedKernel(n, ws.w, ws.d, ws.e, ws.beta, ws.p, ws.hh);
+  tridiagonalizeBlockedKernel(ws, ws.hh);
   const solved = solveTridiagonal(ws, vecs !== null, options);
   if (solved.route === "none") return failed(values, vecs, solved.iterations);
   sortAscending(ws.perm, ws.d, n);
@@ -215,8 +199,7 @@ function checkOutput<T extends FloatArray>(
   if (!(out.values instanceof Float32Array || out.values instanceof Float64Array) || dtypeOf(out.values) !== dtype) {
     throw new TypeError(`${fn}: out.values must be a ${dtype === "float64" ? "Float64Array" : "Float32Array"} like a`);
   }
-  if (out.values.length !== n)
-    throw new RangeError(`${fn}: out.values has length ${out.values.length}, expected ${n} (a is ${shapeOf(a)})`);
+  if (out.values.length !== n) throw lengthError(fn, "out.values", out.values.length, n, `a is ${shapeOf(a)}`);
   if (!wantVectors) return null;
   const vecs = out.vectors;
   if (vecs === null) throw new TypeError(`${fn}: out.vectors is null but options.vectors is true`);
@@ -224,7 +207,7 @@ function checkOutput<T extends FloatArray>(
   if (dtypeOf(vecs.data) !== dtype)
     throw new TypeError(`${fn}: out.vectors is ${dtypeOf(vecs.data)} but a is ${dtype}`);
   if (vecs.rows !== n || vecs.cols !== n || strideOf(vecs) !== n) {
-    throw new RangeError(`${fn}: out.vectors is ${shapeOf(vecs)}, expected a dense ${n}×${n} (a is ${shapeOf(a)})`);
+    throw shapeError(fn, "out.vectors", vecs, `a dense ${n}×${n}`, `a is ${shapeOf(a)}`);
   }
   return vecs;
 }

@@ -227,10 +227,21 @@ const THREAD_EDGES: readonly Shape[] = [
   [257, 65, 300],
 ];
 
-const useWasm = (kernel: "fma" | "mul-add") => async (): Promise<void> => {
-  setBackend("wasm");
-  setWasmKernel(kernel);
-};
+/** The single-thread wasm backend with one kernel variant: the driver and the dispatch, wasm edge shapes. */
+function wasmBackend(name: string, available: () => boolean, kernel: "fma" | "mul-add"): Backend {
+  const setup = async (): Promise<void> => {
+    setBackend("wasm");
+    setWasmKernel(kernel);
+  };
+  return {
+    name,
+    available,
+    setup,
+    kernels: { dispatch: gemmDispatch, driver: gemmWasm },
+    route: "wasm",
+    edges: (dtype) => WASM_EDGES[dtype],
+  };
+}
 
 const BACKENDS: readonly Backend[] = [
   {
@@ -241,22 +252,8 @@ const BACKENDS: readonly Backend[] = [
     route: "blocked",
     edges: () => JS_EDGES,
   },
-  {
-    name: "wasm (mul + add)",
-    available: wasmSupported,
-    setup: useWasm("mul-add"),
-    kernels: { dispatch: gemmDispatch, driver: gemmWasm },
-    route: "wasm",
-    edges: (dtype) => WASM_EDGES[dtype],
-  },
-  {
-    name: "wasm (relaxed-SIMD FMA)",
-    available: wasmFmaSupported,
-    setup: useWasm("fma"),
-    kernels: { dispatch: gemmDispatch, driver: gemmWasm },
-    route: "wasm",
-    edges: (dtype) => WASM_EDGES[dtype],
-  },
+  wasmBackend("wasm (mul + add)", wasmSupported, "mul-add"),
+  wasmBackend("wasm (relaxed-SIMD FMA)", wasmFmaSupported, "fma"),
   {
     name: "wasm on 2 threads",
     available: wasmSupported,

@@ -8,19 +8,19 @@
  * arrays' memory (also a `subarray` of the same ArrayBuffer), even where the views themselves are disjoint.
  * The packing workspace is module-level and reused (see `gemmWorkspaceStats`).
  */
-import { gemmUnchecked } from "./internal/gemm-dispatch.ts";
-import { gemmWorkspace } from "./internal/gemm-kernel.ts";
 import {
-  allocate,
+  assertAlphaBeta,
+  assertFloatArray,
+  assertIndex,
   assertMatrix,
   assertSameDtype,
-  dtypeOf,
-  type FloatArray,
-  type Matrix,
-  offsetOf,
-  shapeOf,
-  strideOf,
-} from "./matrix.ts";
+  assertStored,
+  shapeError,
+  sharesMemory,
+} from "./internal/checks.ts";
+import { gemmUnchecked } from "./internal/gemm-dispatch.ts";
+import { gemmWorkspace } from "./internal/gemm-kernel.ts";
+import { allocate, dtypeOf, type FloatArray, type Matrix, offsetOf, strideOf } from "./matrix.ts";
 
 /** Which operands {@link matmul}, {@link matmulInto} and {@link gemm} read transposed. */
 export interface MatmulOptions {
@@ -28,16 +28,6 @@ export interface MatmulOptions {
   readonly transA?: boolean;
   /** Use Bᵀ in place of B. */
   readonly transB?: boolean;
-}
-
-/** True when the two typed arrays overlap in memory (same array, or overlapping views of one buffer). */
-function sharesMemory(x: FloatArray, y: FloatArray): boolean {
-  if (x.buffer !== y.buffer) return false;
-  return x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
-}
-
-function checkScalar(fn: string, name: string, v: number): void {
-  if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be a number (got ${typeof v})`);
 }
 
 /**
@@ -59,17 +49,16 @@ export function gemm(
   assertMatrix(fn, "c", c);
   assertSameDtype(fn, "a", a.data, "b", b.data);
   assertSameDtype(fn, "a", a.data, "c", c.data);
-  checkScalar(fn, "alpha", alpha);
-  checkScalar(fn, "beta", beta);
+  assertAlphaBeta(fn, alpha, beta);
   const m = transA ? a.cols : a.rows;
   const k = transA ? a.rows : a.cols;
   const kb = transB ? b.cols : b.rows;
   const n = transB ? b.rows : b.cols;
-  const opA = `${transA ? "aᵀ" : "a"} is ${m}×${k}`;
-  const opB = `${transB ? "bᵀ" : "b"} is ${kb}×${n}`;
-  if (k !== kb) throw new RangeError(`${fn}: inner dimensions differ (${opA}, ${opB})`);
-  if (c.rows !== m || c.cols !== n) {
-    throw new RangeError(`${fn}: c is ${shapeOf(c)}, expected ${m}×${n} (${opA}, ${opB})`);
+  if (k !== kb || c.rows !== m || c.cols !== n) {
+    // The operands' shapes after op(), built only here: a passing call allocates no string.
+    const ops = `${transA ? "aᵀ" : "a"} is ${m}×${k}, ${transB ? "bᵀ" : "b"} is ${kb}×${n}`;
+    if (k !== kb) throw new RangeError(`${fn}: inner dimensions differ (${ops})`);
+    throw shapeError(fn, "c", c, `${m}×${n}`, ops);
   }
   if (sharesMemory(c.data, a.data) || sharesMemory(c.data, b.data)) {
     throw new RangeError(`${fn}: c must not share its buffer with a or b (the product would read overwritten values)`);
@@ -93,37 +82,6 @@ export function gemm(
     strideOf(c),
   );
   return c;
-}
-
-function checkIndex(fn: string, name: string, v: number): void {
-  if (!Number.isInteger(v) || v < 0) throw new RangeError(`${fn}: ${name} must be a non-negative integer (got ${v})`);
-}
-
-function checkFloatArray(fn: string, name: string, arr: unknown): void {
-  if (!(arr instanceof Float32Array || arr instanceof Float64Array)) {
-    throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
-  }
-}
-
-/** A stored rows×cols matrix at `off` with leading dimension `ld` must fit inside `buf`. */
-function checkStored(
-  fn: string,
-  name: string,
-  buf: FloatArray,
-  off: number,
-  ld: number,
-  rows: number,
-  cols: number,
-): void {
-  if (!Number.isInteger(ld) || ld < Math.max(1, cols)) {
-    throw new RangeError(`${fn}: ld${name} = ${ld} must be ≥ max(1, ${cols}) for a stored ${rows}×${cols} matrix`);
-  }
-  const need = rows === 0 || cols === 0 ? 0 : off + (rows - 1) * ld + cols;
-  if (need > buf.length) {
-    throw new RangeError(
-      `${fn}: ${name} (stored ${rows}×${cols}, offset ${off}, ld ${ld}) needs ${need} elements, has ${buf.length}`,
-    );
-  }
 }
 
 /**
@@ -151,20 +109,20 @@ export function gemmStrided(
   // Validation allocates nothing (no argument arrays, no closures): this is the entry point that
   // autodiff and ekfac call on every step.
   const fn = "gemmStrided";
-  checkIndex(fn, "m", m);
-  checkIndex(fn, "n", n);
-  checkIndex(fn, "k", k);
-  checkIndex(fn, "offA", offA);
-  checkIndex(fn, "offB", offB);
-  checkIndex(fn, "offC", offC);
-  checkFloatArray(fn, "a", a);
-  checkFloatArray(fn, "b", b);
-  checkFloatArray(fn, "c", c);
+  assertIndex(fn, "m", m);
+  assertIndex(fn, "n", n);
+  assertIndex(fn, "k", k);
+  assertIndex(fn, "offA", offA);
+  assertIndex(fn, "offB", offB);
+  assertIndex(fn, "offC", offC);
+  assertFloatArray(fn, "a", a);
+  assertFloatArray(fn, "b", b);
+  assertFloatArray(fn, "c", c);
   assertSameDtype(fn, "a", a, "b", b);
   assertSameDtype(fn, "a", a, "c", c);
-  checkStored(fn, "a", a, offA, lda, transA ? k : m, transA ? m : k);
-  checkStored(fn, "b", b, offB, ldb, transB ? n : k, transB ? k : n);
-  checkStored(fn, "c", c, offC, ldc, m, n);
+  assertStored(fn, "a", a, offA, lda, transA ? k : m, transA ? m : k);
+  assertStored(fn, "b", b, offB, ldb, transB ? n : k, transB ? k : n);
+  assertStored(fn, "c", c, offC, ldc, m, n);
   if (sharesMemory(c, a) || sharesMemory(c, b)) throw new RangeError(`${fn}: c must not share its buffer with a or b`);
   gemmUnchecked(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);
   return c;

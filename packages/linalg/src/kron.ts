@@ -12,24 +12,8 @@
  * calls undefined; here they would silently return wrong values). `kronMatVec` applies it WITHOUT forming it, as two small products
  * Y = X·Aᵀ (p×n) then B·Y (m×n): cost 2·p·q·n + 2·m·p·n flops instead of 2·m·n·p·q.
  */
-import {
-  allocate,
-  assertMatrix,
-  assertNoOverlap,
-  assertSameDtype,
-  dtypeOf,
-  type FloatArray,
-  type Matrix,
-  offsetOf,
-  shapeOf,
-  strideOf,
-} from "./matrix.ts";
-
-function assertDense(fn: string, name: string, a: Matrix): void {
-  assertMatrix(fn, name, a);
-  if (offsetOf(a) !== 0 || strideOf(a) !== a.cols)
-    throw new RangeError(`${fn}: ${name} must be a dense matrix, not a strided view`);
-}
+import { assertDense, assertFloatArray, assertNoOverlap, assertSameDtype, lengthError } from "./internal/checks.ts";
+import { allocate, dtypeOf, type FloatArray, type Matrix, shapeOf } from "./matrix.ts";
 
 /** The explicit Kronecker product B ⊗ A ((m·n)×(p·q) for B m×p, A n×q). */
 export function kron<T extends FloatArray>(b: Matrix<T>, a: Matrix<T>): Matrix<T> {
@@ -73,35 +57,25 @@ export function kronMatVecInto<T extends FloatArray>(
   assertDense(fn, "b", b);
   assertDense(fn, "a", a);
   assertSameDtype(fn, "b", b.data, "a", a.data);
-  for (const [name, v] of [
-    ["x", x],
-    ["out", out],
-  ] as const) {
-    if (!(v instanceof Float32Array || v instanceof Float64Array))
-      throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
-    assertSameDtype(fn, "a", a.data, name, v);
-  }
+  assertFloatArray(fn, "x", x);
+  assertFloatArray(fn, "out", out);
+  assertSameDtype(fn, "a", a.data, "x", x);
+  assertSameDtype(fn, "a", a.data, "out", out);
   const m = b.rows;
   const p = b.cols;
   const n = a.rows;
   const q = a.cols;
-  if (x.length !== p * q) {
-    throw new RangeError(
-      `${fn}: x has length ${x.length}, expected b.cols·a.cols = ${p}·${q} = ${p * q} (b is ${shapeOf(b)}, a is ${shapeOf(a)})`,
-    );
-  }
-  if (out.length !== m * n) {
-    throw new RangeError(
-      `${fn}: out has length ${out.length}, expected b.rows·a.rows = ${m}·${n} = ${m * n} (b is ${shapeOf(b)}, a is ${shapeOf(a)})`,
-    );
+  if (x.length !== p * q || out.length !== m * n) {
+    const shapes = `b is ${shapeOf(b)}, a is ${shapeOf(a)}`;
+    if (x.length !== p * q) throw lengthError(fn, "x", x.length, `b.cols·a.cols = ${p}·${q} = ${p * q}`, shapes);
+    throw lengthError(fn, "out", out.length, `b.rows·a.rows = ${m}·${n} = ${m * n}`, shapes);
   }
   assertNoOverlap(fn, "out", out, "x", x);
   assertNoOverlap(fn, "out", out, "a.data", a.data);
   assertNoOverlap(fn, "out", out, "b.data", b.data);
-  if (scratch !== undefined && !(scratch instanceof Float32Array || scratch instanceof Float64Array))
-    throw new TypeError(`${fn}: scratch must be a Float32Array or Float64Array`);
+  if (scratch !== undefined) assertFloatArray(fn, "scratch", scratch);
   const y = scratch ?? new Float64Array(p * n);
-  if (y.length < p * n) throw new RangeError(`${fn}: scratch has length ${y.length}, expected at least ${p * n}`);
+  if (y.length < p * n) throw lengthError(fn, "scratch", y.length, `at least ${p * n}`);
   if (scratch !== undefined) {
     assertNoOverlap(fn, "scratch", scratch, "x", x);
     assertNoOverlap(fn, "scratch", scratch, "out", out);

@@ -1,16 +1,11 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { randomMatrix } from "../test/random-matrix.ts";
 import { gemm } from "./gemm.ts";
 import { gemmWorkspace } from "./internal/gemm-kernel.ts";
 import { type DType, epsilonOf, type Matrix, view, zeros } from "./matrix.ts";
 import { Rng } from "./random.ts";
 import { syrk } from "./syrk.ts";
-
-function randomMatrix(rng: Rng, rows: number, cols: number, dtype: DType): Matrix {
-  const m = zeros(rows, cols, dtype);
-  rng.fillUniform(m.data, -1, 1);
-  return m;
-}
 
 /** A symmetric matrix (so that β·C has the same meaning for syrk, which reads one triangle, and gemm). */
 function randomSymmetric(rng: Rng, d: number, dtype: DType): Matrix {
@@ -63,7 +58,7 @@ describe("syrk", () => {
         }),
         ({ d, k, trans, dtype, alpha, beta, seed }) => {
           const rng = new Rng(seed);
-          const x = trans ? randomMatrix(rng, k, d, dtype) : randomMatrix(rng, d, k, dtype);
+          const x = trans ? randomMatrix(rng, k, d, dtype, "uniform") : randomMatrix(rng, d, k, dtype, "uniform");
           const c0 = randomSymmetric(rng, d, dtype);
           const c = { rows: d, cols: d, data: c0.data.slice() };
           const ref = { rows: d, cols: d, data: c0.data.slice() };
@@ -108,7 +103,7 @@ describe("syrk", () => {
 
   it("works on strided views of X and C and leaves the rest of C's buffer alone", () => {
     const rng = new Rng(3);
-    const big = randomMatrix(rng, 90, 80, "float64");
+    const big = randomMatrix(rng, 90, 80, "float64", "uniform");
     const x = view(big, 3, 5, 70, 66);
     const cBig = zeros(70, 70, "float64").data.fill(9);
     const cMat = { rows: 70, cols: 70, data: cBig };
@@ -128,7 +123,7 @@ describe("syrk", () => {
 
   it("allocates nothing after warm-up (shares the gemm packing buffers)", () => {
     const rng = new Rng(1);
-    const x = randomMatrix(rng, 64, 200, "float32");
+    const x = randomMatrix(rng, 64, 200, "float32", "uniform");
     const c = zeros(200, 200);
     syrk(1, x, 0, c);
     const before = gemmWorkspace();

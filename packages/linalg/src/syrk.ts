@@ -17,8 +17,10 @@
  * Cost: d·(d + NB)·k flops for k = N (≈ half of the 2·d²·k of gemm when d ≫ NB), plus the d²/2 copy.
  * No allocation (the gemm kernel's packing buffers are reused).
  */
+
+import { assertAlphaBeta, assertMatrix, assertSameDtype, shapeError, sharesMemory } from "./internal/checks.ts";
 import { gemmUnchecked } from "./internal/gemm-dispatch.ts";
-import { assertMatrix, assertSameDtype, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
+import { type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
 
 /** Which Gram matrix {@link syrk} forms: of the columns (XᵀX, default) or of the rows (X·Xᵀ). */
 export interface SyrkOptions {
@@ -38,16 +40,14 @@ export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options:
   assertMatrix(fn, "x", x);
   assertMatrix(fn, "c", c);
   assertSameDtype(fn, "x", x.data, "c", c.data);
-  if (typeof alpha !== "number") throw new TypeError(`${fn}: alpha must be a number (got ${typeof alpha})`);
-  if (typeof beta !== "number") throw new TypeError(`${fn}: beta must be a number (got ${typeof beta})`);
+  assertAlphaBeta(fn, alpha, beta);
   const trans = options.trans ?? true;
   const d = trans ? x.cols : x.rows;
   const k = trans ? x.rows : x.cols;
   if (c.rows !== d || c.cols !== d) {
-    const form = trans ? "xᵀx" : "x·xᵀ";
-    throw new RangeError(`${fn}: c is ${shapeOf(c)}, expected ${d}×${d} for ${form} with x ${shapeOf(x)}`);
+    throw shapeError(fn, "c", c, `${d}×${d} for ${trans ? "xᵀx" : "x·xᵀ"} with x ${shapeOf(x)}`);
   }
-  if (c.data.buffer === x.data.buffer && overlaps(c.data, x.data)) {
+  if (sharesMemory(c.data, x.data)) {
     throw new RangeError(`${fn}: c must not share its buffer with x (the product would read overwritten values)`);
   }
   const offX = offsetOf(x);
@@ -58,52 +58,13 @@ export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options:
     const ib = Math.min(NB, d - i0);
     const n = i0 + ib;
     // Block row i0 of C, columns 0 … n − 1: C[i0:i0+ib, 0:n] = α·op(X)[i0:i0+ib, :]·op(X)[0:n, :]ᵀ + β·C.
-    if (trans) {
-      gemmUnchecked(
-        true,
-        false,
-        ib,
-        n,
-        k,
-        alpha,
-        x.data,
-        offX + i0,
-        ldx,
-        x.data,
-        offX,
-        ldx,
-        beta,
-        c.data,
-        offC + i0 * ldc,
-        ldc,
-      );
-    } else {
-      gemmUnchecked(
-        false,
-        true,
-        ib,
-        n,
-        k,
-        alpha,
-        x.data,
-        offX + i0 * ldx,
-        ldx,
-        x.data,
-        offX,
-        ldx,
-        beta,
-        c.data,
-        offC + i0 * ldc,
-        ldc,
-      );
-    }
+    // op(X) row i0 is column i0 of X (trans) or row i0 of X: XᵀX is gemm(Xᵀ, X), X·Xᵀ is gemm(X, Xᵀ).
+    const xRow = offX + i0 * (trans ? 1 : ldx);
+    const cRow = offC + i0 * ldc;
+    gemmUnchecked(trans, !trans, ib, n, k, alpha, x.data, xRow, ldx, x.data, offX, ldx, beta, c.data, cRow, ldc);
   }
   mirrorLower(d, c.data, offC, ldc);
   return c;
-}
-
-function overlaps(x: Matrix["data"], y: Matrix["data"]): boolean {
-  return x.byteOffset < y.byteOffset + y.byteLength && y.byteOffset < x.byteOffset + x.byteLength;
 }
 
 /** C[i, j] ← C[j, i] for j > i, in square blocks so both the reads and the writes stay in cache. */

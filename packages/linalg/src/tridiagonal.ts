@@ -15,19 +15,18 @@
  *
  * Both compute in float64; float32 arguments are copied in and rounded on the way out.
  */
-import type { EighStatus } from "./eigh.ts";
-import { applyQKernel, householderScratchSize, tridiagonalizeBlockedKernel } from "./internal/householder-blocked.ts";
-import { applyRotationsKernel, RotationLog, tridiagonalQRKernel } from "./internal/symmetric-eigen.ts";
+import { type EighStatus, EighWorkspace } from "./eigh.ts";
 import {
-  allocate,
-  assertMatrix,
-  dtypeOf,
-  type FloatArray,
-  type Matrix,
-  offsetOf,
-  shapeOf,
-  strideOf,
-} from "./matrix.ts";
+  assertDense,
+  assertFloatArray,
+  assertIndex,
+  assertSquare,
+  lengthError,
+  shapeError,
+} from "./internal/checks.ts";
+import { applyQKernel, tridiagonalizeBlockedKernel } from "./internal/householder-blocked.ts";
+import { applyRotationsKernel, RotationLog, tridiagonalQRKernel } from "./internal/symmetric-eigen.ts";
+import { allocate, dtypeOf, type FloatArray, type Matrix, offsetOf, strideOf } from "./matrix.ts";
 
 /** A = Q·T·Qᵀ with T symmetric tridiagonal, from {@link tridiagonalize}. */
 export interface Tridiagonalization<T extends FloatArray = FloatArray> {
@@ -45,31 +44,26 @@ export function tridiagonalize<T extends FloatArray>(
   options: { readonly vectors?: boolean } = {},
 ): Tridiagonalization<T> {
   const fn = "tridiagonalize";
-  assertMatrix(fn, "a", a);
-  if (a.rows !== a.cols) throw new RangeError(`${fn}: a must be square (got ${shapeOf(a)})`);
+  assertSquare(fn, "a", a);
   const n = a.rows;
   const dtype = dtypeOf(a.data);
-  const w = new Float64Array(n * n);
+  // eigh's workspace: w, d, e, beta, p and the blocked kernels' scratch, and z to form Q in.
+  const ws = new EighWorkspace(n);
+  const { w, d, e, beta, z, hh } = ws;
   const off = offsetOf(a);
   const st = strideOf(a);
   for (let i = 0; i < n; i++) for (let j = 0; j <= i; j++) w[i * n + j] = a.data[off + i * st + j] as number;
-  const d = new Float64Array(n);
-  const e = new Float64Array(Math.max(n - 1, 0));
-  const beta = new Float64Array(n);
-  const hs = householderScratchSize(n);
-  const scratch = new Float64Array(Math.max(hs.panel, hs.wy));
-  tridiagonalizeBlockedKernel(n, w, d, e, beta, new Float64Array(n), scratch);
+  tridiagonalizeBlockedKernel(ws, hh);
   const diagonal = allocate(n, dtype) as T;
   diagonal.set(d);
   const offDiagonal = allocate(e.length, dtype) as T;
   offDiagonal.set(e);
   if (options.vectors === false) return { diagonal, offDiagonal, q: null };
   // Q = Q·I by compact-WY blocks.
-  const q64 = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) q64[i * n + i] = 1;
-  applyQKernel(n, w, beta, q64, n, n, scratch);
+  for (let i = 0; i < n; i++) z[i * n + i] = 1;
+  applyQKernel(n, w, beta, z, n, n, hh);
   const q = allocate(n * n, dtype) as T;
-  q.set(q64);
+  q.set(z);
   return { diagonal, offDiagonal, q: { rows: n, cols: n, data: q } };
 }
 
@@ -87,12 +81,6 @@ export interface TridiagonalQRResult {
   readonly iterations: number;
 }
 
-function checkVector(fn: string, name: string, v: FloatArray): void {
-  if (!(v instanceof Float32Array || v instanceof Float64Array)) {
-    throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
-  }
-}
-
 /**
  * Implicit symmetric QR on the tridiagonal (d, e), in place (see the file header). `z`, when given, is a
  * dense row-major matrix with n rows (any number of columns) whose rows receive every rotation.
@@ -104,22 +92,18 @@ export function tridiagonalQR(
   options: TridiagonalQROptions = {},
 ): TridiagonalQRResult {
   const fn = "tridiagonalQR";
-  checkVector(fn, "d", d);
-  checkVector(fn, "e", e);
+  assertFloatArray(fn, "d", d);
+  assertFloatArray(fn, "e", e);
   const n = d.length;
   if (e.length !== Math.max(n - 1, 0)) {
-    throw new RangeError(`${fn}: e has length ${e.length}, expected n − 1 = ${Math.max(n - 1, 0)} (d has length ${n})`);
+    throw lengthError(fn, "e", e.length, `n − 1 = ${Math.max(n - 1, 0)}`, `d has length ${n}`);
   }
   if (z !== null) {
-    assertMatrix(fn, "z", z);
-    if (z.rows !== n || strideOf(z) !== z.cols || offsetOf(z) !== 0) {
-      throw new RangeError(`${fn}: z is ${shapeOf(z)}, expected a dense matrix with n = ${n} rows`);
-    }
+    assertDense(fn, "z", z);
+    if (z.rows !== n) throw shapeError(fn, "z", z, `a dense matrix with n = ${n} rows`);
   }
   const maxSweeps = options.maxIterations ?? 30 * n;
-  if (!(Number.isInteger(maxSweeps) && maxSweeps >= 0)) {
-    throw new RangeError(`${fn}: options.maxIterations must be a non-negative integer (got ${options.maxIterations})`);
-  }
+  assertIndex(fn, "options.maxIterations", maxSweeps);
   let finite = true;
   for (let i = 0; i < n; i++) if (!Number.isFinite(d[i] as number)) finite = false;
   for (let i = 0; i < e.length; i++) if (!Number.isFinite(e[i] as number)) finite = false;

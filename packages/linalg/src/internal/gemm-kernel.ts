@@ -13,7 +13,8 @@
  *
  * Packing reads op(A) and op(B) once per block in whatever order the transposes dictate and writes
  * them as contiguous panels, so all four transpose combinations run the same micro-kernel reading
- * memory strictly sequentially. The micro-kernel keeps its MR×NR = 8×4 tile of C in local variables.
+ * memory strictly sequentially (the packing is shared with the wasm driver: gemm-pack.ts). The
+ * micro-kernel keeps its MR×NR = 8×4 tile of C in local variables.
  *
  * Deviations: no SIMD exists in JavaScript, so the micro-kernel is scalar. Panels are packed as
  * Float64Array for both element types: JS arithmetic happens in float64 anyway, so reading doubles
@@ -31,6 +32,7 @@
  */
 import type { FloatArray } from "../matrix.ts";
 import type { GemmArgs } from "./gemm-args.ts";
+import { packPanels } from "./gemm-pack.ts";
 
 const MR = 8;
 const NR = 4;
@@ -38,8 +40,8 @@ const KC = 384;
 const MC = 64;
 const NC = 4096;
 
-let packA = new Float64Array(0);
-let packB = new Float64Array(0);
+let panelsA = new Float64Array(0);
+let panelsB = new Float64Array(0);
 const edgeTile = new Float64Array(MR * NR);
 let allocations = 0;
 
@@ -49,16 +51,16 @@ export function gemmWorkspace(): {
   readonly packB: Float64Array;
   readonly allocations: number;
 } {
-  return { packA, packB, allocations };
+  return { packA: panelsA, packB: panelsB, allocations };
 }
 
 function ensureWorkspace(lenA: number, lenB: number): void {
-  if (packA.length < lenA) {
-    packA = new Float64Array(lenA);
+  if (panelsA.length < lenA) {
+    panelsA = new Float64Array(lenA);
     allocations++;
   }
-  if (packB.length < lenB) {
-    packB = new Float64Array(lenB);
+  if (panelsB.length < lenB) {
+    panelsB = new Float64Array(lenB);
     allocations++;
   }
 }
@@ -113,16 +115,16 @@ export function gemmBlocked(g: Readonly<GemmArgs>): void {
   const kStep = Math.ceil(k / Math.ceil(k / KC));
   const mStep = Math.ceil(Math.ceil(m / Math.ceil(m / MC)) / MR) * MR;
   ensureWorkspace(Math.ceil(Math.min(MC, m) / MR) * MR * kStep, Math.ceil(Math.min(NC, n) / NR) * NR * kStep);
-  const pa = packA;
-  const pb = packB;
+  const pa = panelsA;
+  const pb = panelsB;
   for (let jc = 0; jc < n; jc += NC) {
     const nc = Math.min(NC, n - jc);
     for (let pc = 0; pc < k; pc += kStep) {
       const kc = Math.min(kStep, k - pc);
-      packPanelsB(transB, b, offB, ldb, pc, kc, jc, nc, pb);
+      packPanels(NR, !transB, b, offB, ldb, jc, nc, pc, kc, kc, pb, 0); // B̃ = panels of op(B)ᵀ
       for (let ic = 0; ic < m; ic += mStep) {
         const mc = Math.min(mStep, m - ic);
-        packPanelsA(transA, a, offA, lda, ic, mc, pc, kc, pa);
+        packPanels(MR, transA, a, offA, lda, ic, mc, pc, kc, kc, pa, 0);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = Math.min(NR, nc - jr);
           const cj = offC + jc + jr;
@@ -130,99 +132,6 @@ export function gemmBlocked(g: Readonly<GemmArgs>): void {
             microKernel(kc, pa, ir * kc, pb, jr * kc, c, cj + (ic + ir) * ldc, ldc, alpha, Math.min(MR, mc - ir), nr);
           }
         }
-      }
-    }
-  }
-}
-
-/**
- * Packs op(A)[ic:ic+mc, pc:pc+kc] into MR-tall panels: panel q holds rows ic+q·MR … as kc groups of
- * MR consecutive values (column p of the panel), zero-padded below the last row.
- */
-function packPanelsA(
-  transA: boolean,
-  a: FloatArray,
-  offA: number,
-  lda: number,
-  ic: number,
-  mc: number,
-  pc: number,
-  kc: number,
-  buf: Float64Array,
-): void {
-  for (let ir = 0; ir < mc; ir += MR) {
-    const mr = Math.min(MR, mc - ir);
-    const base = ir * kc;
-    if (transA) {
-      // op(A)[i, p] = A[p, i]: row p of A holds the MR values of panel column p contiguously.
-      for (let p = 0; p < kc; p++) {
-        const src = offA + (pc + p) * lda + ic + ir;
-        const dst = base + p * MR;
-        for (let r = 0; r < mr; r++) buf[dst + r] = a[src + r] as number;
-        for (let r = mr; r < MR; r++) buf[dst + r] = 0;
-      }
-    } else {
-      // op(A)[i, p] = A[i, p]: read each row of A contiguously, write with stride MR.
-      for (let r = 0; r < mr; r++) {
-        const src = offA + (ic + ir + r) * lda + pc;
-        let dst = base + r;
-        for (let p = 0; p < kc; p++) {
-          buf[dst] = a[src + p] as number;
-          dst += MR;
-        }
-      }
-      for (let r = mr; r < MR; r++) {
-        let dst = base + r;
-        for (let p = 0; p < kc; p++) {
-          buf[dst] = 0;
-          dst += MR;
-        }
-      }
-    }
-  }
-}
-
-/**
- * Packs op(B)[pc:pc+kc, jc:jc+nc] into NR-wide panels: panel q holds columns jc+q·NR … as kc groups
- * of NR consecutive values (row p of the panel), zero-padded right of the last column.
- */
-function packPanelsB(
-  transB: boolean,
-  b: FloatArray,
-  offB: number,
-  ldb: number,
-  pc: number,
-  kc: number,
-  jc: number,
-  nc: number,
-  buf: Float64Array,
-): void {
-  for (let jr = 0; jr < nc; jr += NR) {
-    const nr = Math.min(NR, nc - jr);
-    const base = jr * kc;
-    if (transB) {
-      // op(B)[p, j] = B[j, p]: read each row of B contiguously, write with stride NR.
-      for (let j = 0; j < nr; j++) {
-        const src = offB + (jc + jr + j) * ldb + pc;
-        let dst = base + j;
-        for (let p = 0; p < kc; p++) {
-          buf[dst] = b[src + p] as number;
-          dst += NR;
-        }
-      }
-      for (let j = nr; j < NR; j++) {
-        let dst = base + j;
-        for (let p = 0; p < kc; p++) {
-          buf[dst] = 0;
-          dst += NR;
-        }
-      }
-    } else {
-      for (let p = 0; p < kc; p++) {
-        const src = offB + (pc + p) * ldb + jc + jr;
-        const dst = base + p * NR;
-        for (let j = 0; j < nr; j++) buf[dst + j] = b[src + j] as number;
-        for (let j = nr; j < NR; j++) buf[dst + j] = 0;
       }
     }
   }

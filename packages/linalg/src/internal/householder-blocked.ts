@@ -42,7 +42,13 @@
  * dlarfb's T·X become full gemms over the zero-padded reflectors / T (more flops, far faster kernel).
  */
 import { gemmUnchecked } from "./gemm-dispatch.ts";
-import { householderRow, tridiagonalizeKernel } from "./symmetric-eigen.ts";
+import {
+  householderRow,
+  reflectorW,
+  symvRows,
+  type TridiagonalBuffers,
+  tridiagonalizeKernel,
+} from "./symmetric-eigen.ts";
 import { axpy2Wasm, dot2Wasm, gemmWasmBytes64, releaseResident, reserveResident, symv4Wasm } from "./wasm/resident.ts";
 
 /** Rows per panel (nb) and the size below which the unblocked kernel finishes (LAPACK's nx). */
@@ -64,18 +70,11 @@ export function householderScratchSize(n: number): { panel: number; wy: number }
 }
 
 /**
- * Householder tridiagonalization of the lower triangle of `w` (see header), blocked. `p` is scratch of
- * length ≥ n, `scratch` of length ≥ householderScratchSize(n).panel.
+ * Householder tridiagonalization of the lower triangle of `t.w` (see header and `TridiagonalBuffers`),
+ * blocked. `scratch` has length ≥ householderScratchSize(n).panel.
  */
-export function tridiagonalizeBlockedKernel(
-  n: number,
-  w: Float64Array,
-  d: Float64Array,
-  e: Float64Array,
-  beta: Float64Array,
-  p: Float64Array,
-  scratch: Float64Array,
-): void {
+export function tridiagonalizeBlockedKernel(t: TridiagonalBuffers, scratch: Float64Array): void {
+  const { n, w, d, e, beta, p } = t;
   let hi = n;
   const nn = n * n;
   // With the wasm backend the matrix moves into wasm memory for the panels (symv4 reads it there):
@@ -97,7 +96,7 @@ export function tridiagonalizeBlockedKernel(
       releaseResident();
     }
   }
-  tridiagonalizeKernel(n, w, d, e, beta, p, hi);
+  tridiagonalizeKernel(t, hi);
 }
 
 /**
@@ -171,14 +170,7 @@ function reducePanels(
           p[c] = (p[c] as number) - (w[uq + c] as number) * wu - (wp[wq + c] as number) * uu;
         }
       }
-      let upb = 0;
-      for (let r = 0; r < i; r++) {
-        const v = (p[r] as number) * bt;
-        p[r] = v;
-        upb += (w[ri + r] as number) * v;
-      }
-      const kk = (bt * upb) / 2;
-      for (let r = 0; r < i; r++) wp[wr + r] = (p[r] as number) - kk * (w[ri + r] as number);
+      reflectorW(w, ri, i, bt, p, wp, wr);
     }
 
     // Trailing update of the leading lo×lo block: A ← A − U Wᵀ − W Uᵀ with Z = [U; W; U] (rows = vectors).
@@ -258,7 +250,7 @@ function symvLower(n: number, w: Float64Array, ri: number, i: number, p: Float64
     }
     symvDiagonal4(n, w, ri, r, p, a0, a1, a2, a3);
   }
-  symvTail(n, w, ri, r, i, p);
+  symvRows(n, w, ri, r, i, p); // the < 4 rows left
 }
 
 /**
@@ -283,7 +275,7 @@ function symvLowerWasm(n: number, w: Float64Array, ri: number, i: number, p: Flo
       (w[out + 6] as number) + (w[out + 7] as number),
     );
   }
-  symvTail(n, w, ri, r, i, p);
+  symvRows(n, w, ri, r, i, p); // the < 4 rows left
 }
 
 /** Adds rows r..r+3's dot products a0..a3 and their 4×4 diagonal block (lower triangle) into p. */
@@ -316,21 +308,6 @@ function symvDiagonal4(
   p[r + 1] = (p[r + 1] as number) + a1 + b10 * u0 + (w[o1 + r + 1] as number) * u1 + b21 * u2 + b31 * u3;
   p[r + 2] = (p[r + 2] as number) + a2 + b20 * u0 + b21 * u1 + (w[o2 + r + 2] as number) * u2 + b32 * u3;
   p[r + 3] = (p[r + 3] as number) + a3 + b30 * u0 + b31 * u1 + b32 * u2 + (w[o3 + r + 3] as number) * u3;
-}
-
-/** Rows r0..i−1 of the symmetric product one at a time (the < 4 rows left over). */
-function symvTail(n: number, w: Float64Array, ri: number, r0: number, i: number, p: Float64Array): void {
-  for (let r = r0; r < i; r++) {
-    const rr = r * n;
-    const ur = w[ri + r] as number;
-    let acc = 0;
-    for (let c = 0; c < r; c++) {
-      const b = w[rr + c] as number;
-      acc += b * (w[ri + c] as number);
-      p[c] = (p[c] as number) + b * ur;
-    }
-    p[r] = (p[r] as number) + acc + (w[rr + r] as number) * ur;
-  }
 }
 
 /**

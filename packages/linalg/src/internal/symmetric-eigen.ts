@@ -74,20 +74,71 @@ export function householderRow(w: Float64Array, ri: number, i: number, e: Float6
 }
 
 /**
- * Householder tridiagonalization of the lower triangle of `w` (row-major n×n, float64, overwritten).
- * On return: d (length n), e (length max(n−1, 0)) hold T; row i of `w` holds u_i in columns 0..i−1 and
- * beta[i] its β (beta[i] = 0 means H_i = I). `p` is scratch of length ≥ n. `top` (default n): reduce only
- * rows top−1 … 2 (the blocked kernel hands over its last small leading block this way).
+ * p[0:i] += rows r0..i−1 of B·u, B the symmetric leading i×i block read from the row-major lower
+ * triangle of `w` (row r: columns 0..r) and u in w[ri .. ri+i): row r adds its dot product with u to
+ * p[r] and u[r]·(its row) to p[0:r]. The unblocked kernel runs it over all rows; the blocked one
+ * (householder-blocked.ts) over the < 4 rows its four-row loop leaves.
  */
-export function tridiagonalizeKernel(
-  n: number,
+export function symvRows(n: number, w: Float64Array, ri: number, r0: number, i: number, p: Float64Array): void {
+  for (let r = r0; r < i; r++) {
+    const rr = r * n;
+    const ur = w[ri + r] as number;
+    let acc = 0;
+    for (let c = 0; c < r; c++) {
+      const b = w[rr + c] as number;
+      acc += b * (w[ri + c] as number);
+      p[c] = (p[c] as number) + b * ur;
+    }
+    p[r] = (p[r] as number) + acc + (w[rr + r] as number) * ur;
+  }
+}
+
+/**
+ * The vector of the rank-2 update A ← A − u·wᵀ − w·uᵀ (GVL Alg. 8.3.1; LAPACK dsytd2's
+ * w = τ·A·u − (τ²/2)(uᵀA·u)·u): with p = A·u on entry, p ← β·p and out[outOff + r] = p[r] − (β/2)(uᵀp)·u[r]
+ * for r < i, u in w[ri .. ri+i). `out` may be `p` (outOff 0).
+ */
+export function reflectorW(
   w: Float64Array,
-  d: Float64Array,
-  e: Float64Array,
-  beta: Float64Array,
+  ri: number,
+  i: number,
+  bt: number,
   p: Float64Array,
-  top = n,
+  out: Float64Array,
+  outOff: number,
 ): void {
+  let upb = 0;
+  for (let r = 0; r < i; r++) {
+    const v = (p[r] as number) * bt;
+    p[r] = v;
+    upb += (w[ri + r] as number) * v;
+  }
+  const kk = (bt * upb) / 2;
+  for (let r = 0; r < i; r++) out[outOff + r] = (p[r] as number) - kk * (w[ri + r] as number);
+}
+
+/**
+ * The arrays a tridiagonalization works in (`EighWorkspace` is one): `w` row-major n×n float64, the
+ * matrix, overwritten; `d` (length n) and `e` (length max(n−1, 0)) receive T; `beta` (length n) the
+ * reflectors' β; `p` (length ≥ n) is scratch.
+ */
+export interface TridiagonalBuffers {
+  readonly n: number;
+  readonly w: Float64Array;
+  readonly d: Float64Array;
+  readonly e: Float64Array;
+  readonly beta: Float64Array;
+  readonly p: Float64Array;
+}
+
+/**
+ * Householder tridiagonalization of the lower triangle of `t.w` (see `TridiagonalBuffers`). On return
+ * row i of `w` holds u_i in columns 0..i−1 and beta[i] its β (beta[i] = 0 means H_i = I). `top`
+ * (default n): reduce only rows top−1 … 2 (the blocked kernel hands over its last small leading block
+ * this way).
+ */
+export function tridiagonalizeKernel(t: TridiagonalBuffers, top = t.n): void {
+  const { n, w, d, e, beta, p } = t;
   // With top < n, rows top..n−1 were reduced already (by the blocked kernel) and only the leading
   // top×top block, already updated, remains.
   for (let i = top - 1; i >= 2; i--) {
@@ -98,27 +149,10 @@ export function tridiagonalizeKernel(
       continue;
     }
 
-    // p = β·B·u over the lower triangle of the leading i×i block B (row r: columns 0..r).
+    // p = B·u over the lower triangle of the leading i×i block B (row r: columns 0..r), then w in p.
     for (let r = 0; r < i; r++) p[r] = 0;
-    for (let r = 0; r < i; r++) {
-      const rr = r * n;
-      const ur = w[ri + r] as number;
-      let acc = 0;
-      for (let c = 0; c < r; c++) {
-        const b = w[rr + c] as number;
-        acc += b * (w[ri + c] as number);
-        p[c] = (p[c] as number) + b * ur;
-      }
-      p[r] = (p[r] as number) + acc + (w[rr + r] as number) * ur;
-    }
-    let upb = 0;
-    for (let r = 0; r < i; r++) {
-      const v = (p[r] as number) * bt;
-      p[r] = v;
-      upb += (w[ri + r] as number) * v;
-    }
-    const kk = (bt * upb) / 2;
-    for (let r = 0; r < i; r++) p[r] = (p[r] as number) - kk * (w[ri + r] as number);
+    symvRows(n, w, ri, 0, i, p);
+    reflectorW(w, ri, i, bt, p, p, 0);
     // B ← B − u wᵀ − w uᵀ (lower triangle), w held in p.
     for (let r = 0; r < i; r++) {
       const rr = r * n;

@@ -22,18 +22,11 @@ import {
   zeros,
 } from "@ekfac-ts/linalg";
 import fc from "fast-check";
+import { randomMatrix } from "../random-matrix.ts";
 import { check, checkClose, checkThrows, type PortableCase, portableRuns } from "./harness.ts";
 
-/** The definition, in float64: C = α·op(A)·op(B) + β·C with op(X) = X or Xᵀ. */
-function naiveGemm(
-  transA: boolean,
-  transB: boolean,
-  alpha: number,
-  a: Matrix,
-  b: Matrix,
-  beta: number,
-  c: Matrix,
-): Float64Array {
+/** The definition, in float64, with gemm's own parameters: C = α·op(A)·op(B) + β·C, op(X) = X or Xᵀ. */
+function naiveGemm(...[transA, transB, alpha, a, b, beta, c]: Parameters<typeof gemm>): Float64Array {
   const m = c.rows;
   const n = c.cols;
   const k = transA ? a.rows : a.cols;
@@ -52,24 +45,9 @@ function naiveGemm(
   return out;
 }
 
-/** |α|·|op(A)|·|op(B)| + |β|·|C| entrywise, in float64: the scale of gemm's rounding error bound. */
-function naiveAbsGemm(
-  transA: boolean,
-  transB: boolean,
-  alpha: number,
-  a: Matrix,
-  b: Matrix,
-  beta: number,
-  c: Matrix,
-): Float64Array {
-  const abs = (x: Matrix): Matrix => ({ ...x, data: Float64Array.from(x.data, Math.abs) });
-  return naiveGemm(transA, transB, alpha, abs(a), abs(b), beta, abs(c));
-}
-
-function randomMatrix(rng: Rng, rows: number, cols: number, dtype: "float32" | "float64" = "float64"): Matrix {
-  const m = zeros(rows, cols, dtype);
-  rng.fillNormal(m.data);
-  return m;
+/** |x| entrywise, in float64 (for the scale of gemm's rounding error bound). */
+function absolute(x: Matrix): Matrix {
+  return { ...x, data: Float64Array.from(x.data, Math.abs) };
 }
 
 /** A random symmetric n×n float64 matrix with N(0, 1) entries on and below the diagonal. */
@@ -282,7 +260,16 @@ export const cases: PortableCase[] = [
             check(wasmWorkspaceStats().calls === calls + 1, `${label}: the product did not run on wasm`);
             // Entrywise: both lie within (k + 2)·u·(|α|·|op(A)||op(B)| + |β||C|) of the exact value
             // (Higham §3.5, u = 2⁻²⁴), so they lie within twice that of each other.
-            const bound = naiveAbsGemm(transA, transB, Math.abs(alpha), a, b, Math.abs(beta), c0);
+            // |α|·|op(A)|·|op(B)| + |β|·|C| entrywise: the scale of the bound.
+            const bound = naiveGemm(
+              transA,
+              transB,
+              Math.abs(alpha),
+              absolute(a),
+              absolute(b),
+              Math.abs(beta),
+              absolute(c0),
+            );
             const u = 2 ** -24;
             for (let i = 0; i < m * n; i++) {
               const d = Math.abs((cWasm.data[i] as number) - (cJs.data[i] as number));

@@ -76,26 +76,10 @@ export type MacroKernel = (
 function macroFunc(name: string, fma: boolean, g: Geometry): FuncDef {
   const f64 = g.size === 8;
   const [mPanels, nPanels, kIter, pa, pb, c, ldc, alpha, aStride, bStride] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9];
-  let next = 10;
-  const jr = next++;
-  const ir = next++;
-  const p = next++;
-  const aPtr = next++;
-  const bPtr = next++;
-  const cPtr = next++;
-  const cCol = next++;
-  const aPanel = next++;
-  const bPanel = next++;
-  const cRow = next++;
-  const i32Count = next - 10;
-  const alphaV = next++;
-  const zero = next++;
-  const b0 = next++;
-  const b1 = next++;
-  const av = next++;
-  const acc: number[] = [];
-  for (let i = 0; i < 2 * g.MR; i++) acc.push(next++);
-  const v128Count = next - 10 - i32Count;
+  const L = new Locals(10);
+  const [jr, ir, p, aPtr, bPtr, cPtr, cCol, aPanel, bPanel, cRow] = L.add(ValType.i32, 10);
+  const [alphaV, zero, b0, b1, av] = L.add(ValType.v128, 5);
+  const acc = L.list(ValType.v128, 2 * g.MR);
   const splat = (k: Code): Code => (f64 ? k.f64x2Splat() : k.f32x4Splat());
   const mul = (k: Code): Code => (f64 ? k.f64x2Mul() : k.f32x4Mul());
   const add = (k: Code): Code => (f64 ? k.f64x2Add() : k.f32x4Add());
@@ -182,13 +166,55 @@ function macroFunc(name: string, fma: boolean, g: Geometry): FuncDef {
   k.end();
 
   const i32 = ValType.i32;
-  return {
-    name,
-    params: [i32, i32, i32, i32, i32, i32, i32, f64 ? ValType.f64 : ValType.f32, i32, i32],
-    results: [],
-    locals: [...Array<ValType>(i32Count).fill(i32), ...Array<ValType>(v128Count).fill(ValType.v128)],
-    body: k,
-  };
+  return funcDef(name, [i32, i32, i32, i32, i32, i32, i32, f64 ? ValType.f64 : ValType.f32, i32, i32], L, k);
+}
+
+/** A function with no results and the locals `L` declared. */
+function funcDef(name: string, params: readonly ValType[], L: Locals, body: Code): FuncDef {
+  return { name, params, results: [], locals: L.types, body };
+}
+
+/** A fixed-length tuple of local indices (so destructuring needs no `as number`). */
+type Indices<N extends number, A extends number[] = []> = A["length"] extends N ? A : Indices<N, [...A, number]>;
+
+/**
+ * The locals of a function being emitted, numbered after its parameters in the order they are
+ * declared; `types` becomes the FuncDef's `locals`.
+ */
+class Locals {
+  readonly types: ValType[] = [];
+  private readonly first: number;
+  constructor(params: number) {
+    this.first = params;
+  }
+  /** `count` (a literal) new locals of type `t`. */
+  add<N extends number>(t: ValType, count: N): Indices<N> {
+    return this.list(t, count) as Indices<N>;
+  }
+  /** `count` new locals of type `t`, as an array. */
+  list(t: ValType, count: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      out.push(this.first + this.types.length);
+      this.types.push(t);
+    }
+    return out;
+  }
+}
+
+/**
+ * Emits `for (off = 0; off < end; off += 16) body()` (16 bytes: one v128) as block/loop, skipping the
+ * body when end = 0; `off` and `end` are i32 locals.
+ */
+function byteLoop(k: Code, off: number, end: number, body: () => void): void {
+  k.i32Const(0).set(off);
+  k.block();
+  k.get(end).i32Eqz().brIf(0);
+  k.loop();
+  body();
+  k.get(off).i32Const(16).i32Add().tee(off).get(end).i32LtU().brIf(0);
+  k.end();
+  k.end();
 }
 
 /**
@@ -203,18 +229,12 @@ function macroFunc(name: string, fma: boolean, g: Geometry): FuncDef {
  */
 function symv4Func(): FuncDef {
   const [row0, ld, u, p, r, out] = [0, 1, 2, 3, 4, 5];
-  let next = 6;
-  const row1 = next++;
-  const row2 = next++;
-  const row3 = next++;
-  const off = next++;
-  const end = next++;
-  const i32Count = next - 6;
-  const us = [next++, next++, next++, next++];
-  const acc = [next++, next++, next++, next++];
-  const uc = next++;
-  const b = [next++, next++, next++, next++];
-  const v128Count = next - 6 - i32Count;
+  const L = new Locals(6);
+  const [row1, row2, row3, off, end] = L.add(ValType.i32, 5);
+  const us = L.add(ValType.v128, 4);
+  const acc = L.add(ValType.v128, 4);
+  const [uc] = L.add(ValType.v128, 1);
+  const b = L.add(ValType.v128, 4);
   const k = new Code();
   k.get(row0).get(ld).i32Add().tee(row1).get(ld).i32Add().tee(row2).get(ld).i32Add().set(row3);
   k.get(r).i32Const(8).i32Mul().set(end);
@@ -226,48 +246,37 @@ function symv4Func(): FuncDef {
       .set(us[q] as number);
   }
   for (const a of acc) k.f64Const(0).f64x2Splat().set(a);
-  k.i32Const(0).set(off);
-  k.block();
-  k.get(end).i32Eqz().brIf(0);
-  k.loop();
-  k.get(u).get(off).i32Add().v128Load().set(uc);
-  const rows = [row0, row1, row2, row3];
-  for (let q = 0; q < 4; q++) {
-    const bq = b[q] as number;
-    const aq = acc[q] as number;
-    k.get(rows[q] as number)
-      .get(off)
-      .i32Add()
-      .v128Load()
-      .set(bq);
-    k.get(aq).get(bq).get(uc).f64x2Mul().f64x2Add().set(aq);
-  }
-  // p[c:c+2] += b0·u_r + b1·u_{r+1} + b2·u_{r+2} + b3·u_{r+3}
-  k.get(p).get(off).i32Add();
-  k.get(p).get(off).i32Add().v128Load();
-  for (let q = 0; q < 4; q++) {
-    k.get(b[q] as number)
-      .get(us[q] as number)
-      .f64x2Mul()
-      .f64x2Add();
-  }
-  k.v128Store();
-  k.get(off).i32Const(16).i32Add().tee(off).get(end).i32LtU().brIf(0);
-  k.end();
-  k.end();
+  byteLoop(k, off, end, () => {
+    k.get(u).get(off).i32Add().v128Load().set(uc);
+    const rows = [row0, row1, row2, row3];
+    for (let q = 0; q < 4; q++) {
+      const bq = b[q] as number;
+      const aq = acc[q] as number;
+      k.get(rows[q] as number)
+        .get(off)
+        .i32Add()
+        .v128Load()
+        .set(bq);
+      k.get(aq).get(bq).get(uc).f64x2Mul().f64x2Add().set(aq);
+    }
+    // p[c:c+2] += b0·u_r + b1·u_{r+1} + b2·u_{r+2} + b3·u_{r+3}
+    k.get(p).get(off).i32Add();
+    k.get(p).get(off).i32Add().v128Load();
+    for (let q = 0; q < 4; q++) {
+      k.get(b[q] as number)
+        .get(us[q] as number)
+        .f64x2Mul()
+        .f64x2Add();
+    }
+    k.v128Store();
+  });
   for (let q = 0; q < 4; q++) {
     k.get(out)
       .get(acc[q] as number)
       .v128Store(16 * q);
   }
   const i32 = ValType.i32;
-  return {
-    name: "symv4",
-    params: [i32, i32, i32, i32, i32, i32],
-    results: [],
-    locals: [...Array<ValType>(i32Count).fill(i32), ...Array<ValType>(v128Count).fill(ValType.v128)],
-    body: k,
-  };
+  return funcDef("symv4", [i32, i32, i32, i32, i32, i32], L, k);
 }
 
 /**
@@ -276,34 +285,22 @@ function symv4Func(): FuncDef {
  */
 function axpy2Func(): FuncDef {
   const [dst, x, y, a, b, pairs] = [0, 1, 2, 3, 4, 5];
-  const off = 6;
-  const end = 7;
-  const av = 8;
-  const bv = 9;
+  const L = new Locals(6);
+  const [off, end] = L.add(ValType.i32, 2);
+  const [av, bv] = L.add(ValType.v128, 2);
   const k = new Code();
   k.get(a).f64x2Splat().set(av);
   k.get(b).f64x2Splat().set(bv);
   k.get(pairs).i32Const(16).i32Mul().set(end);
-  k.i32Const(0).set(off);
-  k.block();
-  k.get(end).i32Eqz().brIf(0);
-  k.loop();
-  k.get(dst).get(off).i32Add();
-  k.get(dst).get(off).i32Add().v128Load();
-  k.get(av).get(x).get(off).i32Add().v128Load().f64x2Mul().f64x2Sub();
-  k.get(bv).get(y).get(off).i32Add().v128Load().f64x2Mul().f64x2Sub();
-  k.v128Store();
-  k.get(off).i32Const(16).i32Add().tee(off).get(end).i32LtU().brIf(0);
-  k.end();
-  k.end();
+  byteLoop(k, off, end, () => {
+    k.get(dst).get(off).i32Add();
+    k.get(dst).get(off).i32Add().v128Load();
+    k.get(av).get(x).get(off).i32Add().v128Load().f64x2Mul().f64x2Sub();
+    k.get(bv).get(y).get(off).i32Add().v128Load().f64x2Mul().f64x2Sub();
+    k.v128Store();
+  });
   const i32 = ValType.i32;
-  return {
-    name: "axpy2",
-    params: [i32, i32, i32, ValType.f64, ValType.f64, i32],
-    results: [],
-    locals: [i32, i32, ValType.v128, ValType.v128],
-    body: k,
-  };
+  return funcDef("axpy2", [i32, i32, i32, ValType.f64, ValType.f64, i32], L, k);
 }
 
 /**
@@ -312,34 +309,21 @@ function axpy2Func(): FuncDef {
  */
 function dot2Func(): FuncDef {
   const [x, y, u, pairs, out] = [0, 1, 2, 3, 4];
-  const off = 5;
-  const end = 6;
-  const s1 = 7;
-  const s2 = 8;
-  const uc = 9;
+  const L = new Locals(5);
+  const [off, end] = L.add(ValType.i32, 2);
+  const [s1, s2, uc] = L.add(ValType.v128, 3);
   const k = new Code();
   k.f64Const(0).f64x2Splat().tee(s1).set(s2);
   k.get(pairs).i32Const(16).i32Mul().set(end);
-  k.i32Const(0).set(off);
-  k.block();
-  k.get(end).i32Eqz().brIf(0);
-  k.loop();
-  k.get(u).get(off).i32Add().v128Load().set(uc);
-  k.get(s1).get(x).get(off).i32Add().v128Load().get(uc).f64x2Mul().f64x2Add().set(s1);
-  k.get(s2).get(y).get(off).i32Add().v128Load().get(uc).f64x2Mul().f64x2Add().set(s2);
-  k.get(off).i32Const(16).i32Add().tee(off).get(end).i32LtU().brIf(0);
-  k.end();
-  k.end();
+  byteLoop(k, off, end, () => {
+    k.get(u).get(off).i32Add().v128Load().set(uc);
+    k.get(s1).get(x).get(off).i32Add().v128Load().get(uc).f64x2Mul().f64x2Add().set(s1);
+    k.get(s2).get(y).get(off).i32Add().v128Load().get(uc).f64x2Mul().f64x2Add().set(s2);
+  });
   k.get(out).get(s1).v128Store(0);
   k.get(out).get(s2).v128Store(16);
   const i32 = ValType.i32;
-  return {
-    name: "dot2",
-    params: [i32, i32, i32, i32, i32],
-    results: [],
-    locals: [i32, i32, ValType.v128, ValType.v128, ValType.v128],
-    body: k,
-  };
+  return funcDef("dot2", [i32, i32, i32, i32, i32], L, k);
 }
 
 /**

@@ -1,6 +1,7 @@
 /**
- * The wasm gemm driver and packing: C = α·op(A)·op(B) + β·C (a `GemmArgs`, see ../gemm-args.ts) with
- * the blocked loops and packing in JavaScript and the macro-kernel in WebAssembly (codegen.ts).
+ * The wasm gemm driver: C = α·op(A)·op(B) + β·C (a `GemmArgs`, see ../gemm-args.ts) with the blocked
+ * loops and packing in JavaScript (packing shared with the JS kernel: ../gemm-pack.ts) and the
+ * macro-kernel in WebAssembly (codegen.ts).
  *
  * Source: the GotoBLAS / BLIS layered algorithm (Goto & van de Geijn, "Anatomy of high-performance
  * matrix multiplication", ACM TOMS 34(3), 2008, §4 and Fig. 8; Van Zee & van de Geijn, "BLIS",
@@ -32,6 +33,7 @@
 import type { FloatArray } from "../../matrix.ts";
 import type { GemmArgs } from "../gemm-args.ts";
 import { scaleC } from "../gemm-kernel.ts";
+import { packPanels } from "../gemm-pack.ts";
 import { type Geometry, geometryOf, type MacroKernel, U } from "./codegen.ts";
 import { countCall, ensureBytes, kernels, memoryView, reservedBytes } from "./instance.ts";
 
@@ -133,11 +135,10 @@ export function gemmColumns(
     for (let pc = 0; pc < k; pc += kStep) {
       const kc = Math.min(kStep, k - pc);
       const kcp = Math.ceil(kc / U) * U;
-      if (nr === 8) packB8(transB, b, offB, ldb, pc, kc, kcp, jc, nc, w, bOff);
-      else packB4(transB, b, offB, ldb, pc, kc, kcp, jc, nc, w, bOff);
+      packPanels(nr, !transB, b, offB, ldb, jc, nc, pc, kc, kcp, w, bOff); // B̃ = panels of op(B)ᵀ
       for (let ic = 0; ic < m; ic += mStep) {
         const mc = Math.min(mStep, m - ic);
-        packA(transA, a, offA, lda, ic, mc, pc, kc, kcp, w, aOff);
+        packPanels(mr, transA, a, offA, lda, ic, mc, pc, kc, kcp, w, aOff);
         macro(
           Math.ceil(mc / mr),
           nPanels,
@@ -150,181 +151,6 @@ export function gemmColumns(
           kcp * mr * size,
           kcp * nr * size,
         );
-      }
-    }
-  }
-}
-
-/**
- * op(A)[ic:ic+mc, pc:pc+kc] → MR-tall panels at w[base…]: panel q holds kcp groups of MR values
- * (column p of the panel); rows past mc and columns past kc are zero. MR = 4 for both element types.
- */
-function packA(
-  transA: boolean,
-  a: FloatArray,
-  offA: number,
-  lda: number,
-  ic: number,
-  mc: number,
-  pc: number,
-  kc: number,
-  kcp: number,
-  w: FloatArray,
-  base: number,
-): void {
-  const MR = 4;
-  for (let ir = 0; ir < mc; ir += MR) {
-    const mr = Math.min(MR, mc - ir);
-    const panel = base + ir * kcp;
-    if (transA) {
-      // op(A)[i, p] = A[p, i]: row p of A holds the panel's column p contiguously.
-      for (let p = 0; p < kc; p++) {
-        const src = offA + (pc + p) * lda + ic + ir;
-        const dst = panel + p * MR;
-        if (mr === MR) {
-          w[dst] = a[src] as number;
-          w[dst + 1] = a[src + 1] as number;
-          w[dst + 2] = a[src + 2] as number;
-          w[dst + 3] = a[src + 3] as number;
-        } else {
-          for (let r = 0; r < mr; r++) w[dst + r] = a[src + r] as number;
-          for (let r = mr; r < MR; r++) w[dst + r] = 0;
-        }
-      }
-    } else if (mr === MR) {
-      // Four rows of A read side by side, written as consecutive groups of four.
-      const s0 = offA + (ic + ir) * lda + pc;
-      const s1 = s0 + lda;
-      const s2 = s1 + lda;
-      const s3 = s2 + lda;
-      let dst = panel;
-      for (let p = 0; p < kc; p++) {
-        w[dst] = a[s0 + p] as number;
-        w[dst + 1] = a[s1 + p] as number;
-        w[dst + 2] = a[s2 + p] as number;
-        w[dst + 3] = a[s3 + p] as number;
-        dst += MR;
-      }
-    } else {
-      for (let r = 0; r < MR; r++) {
-        const src = offA + (ic + ir + r) * lda + pc;
-        let dst = panel + r;
-        for (let p = 0; p < kc; p++) {
-          w[dst] = r < mr ? (a[src + p] as number) : 0;
-          dst += MR;
-        }
-      }
-    }
-    if (kcp > kc) w.fill(0, panel + kc * MR, panel + kcp * MR);
-  }
-}
-
-/**
- * op(B)[pc:pc+kc, jc:jc+nc] → NR-wide panels at w[base…] (NR = 8, float32): panel q holds kcp groups
- * of NR values (row p of the panel); columns past nc and rows past kc are zero.
- */
-function packB8(
-  transB: boolean,
-  b: FloatArray,
-  offB: number,
-  ldb: number,
-  pc: number,
-  kc: number,
-  kcp: number,
-  jc: number,
-  nc: number,
-  w: FloatArray,
-  base: number,
-): void {
-  const NR = 8;
-  for (let jr = 0; jr < nc; jr += NR) {
-    const nr = Math.min(NR, nc - jr);
-    const panel = base + jr * kcp;
-    if (!transB) {
-      for (let p = 0; p < kc; p++) {
-        const src = offB + (pc + p) * ldb + jc + jr;
-        const dst = panel + p * NR;
-        if (nr === NR) {
-          w[dst] = b[src] as number;
-          w[dst + 1] = b[src + 1] as number;
-          w[dst + 2] = b[src + 2] as number;
-          w[dst + 3] = b[src + 3] as number;
-          w[dst + 4] = b[src + 4] as number;
-          w[dst + 5] = b[src + 5] as number;
-          w[dst + 6] = b[src + 6] as number;
-          w[dst + 7] = b[src + 7] as number;
-        } else {
-          for (let j = 0; j < nr; j++) w[dst + j] = b[src + j] as number;
-          for (let j = nr; j < NR; j++) w[dst + j] = 0;
-        }
-      }
-    } else packBTransposed(NR, nr, b, offB, ldb, pc, kc, jc + jr, w, panel);
-    if (kcp > kc) w.fill(0, panel + kc * NR, panel + kcp * NR);
-  }
-}
-
-/** As `packB8` with NR = 4 (float64). */
-function packB4(
-  transB: boolean,
-  b: FloatArray,
-  offB: number,
-  ldb: number,
-  pc: number,
-  kc: number,
-  kcp: number,
-  jc: number,
-  nc: number,
-  w: FloatArray,
-  base: number,
-): void {
-  const NR = 4;
-  for (let jr = 0; jr < nc; jr += NR) {
-    const nr = Math.min(NR, nc - jr);
-    const panel = base + jr * kcp;
-    if (!transB) {
-      for (let p = 0; p < kc; p++) {
-        const src = offB + (pc + p) * ldb + jc + jr;
-        const dst = panel + p * NR;
-        if (nr === NR) {
-          w[dst] = b[src] as number;
-          w[dst + 1] = b[src + 1] as number;
-          w[dst + 2] = b[src + 2] as number;
-          w[dst + 3] = b[src + 3] as number;
-        } else {
-          for (let j = 0; j < nr; j++) w[dst + j] = b[src + j] as number;
-          for (let j = nr; j < NR; j++) w[dst + j] = 0;
-        }
-      }
-    } else packBTransposed(NR, nr, b, offB, ldb, pc, kc, jc + jr, w, panel);
-    if (kcp > kc) w.fill(0, panel + kc * NR, panel + kcp * NR);
-  }
-}
-
-/** op(B)[p, j] = B[j, p]: reads each of the panel's nr rows of B contiguously, writes with stride NR. */
-function packBTransposed(
-  NR: number,
-  nr: number,
-  b: FloatArray,
-  offB: number,
-  ldb: number,
-  pc: number,
-  kc: number,
-  j0: number,
-  w: FloatArray,
-  panel: number,
-): void {
-  for (let j = 0; j < NR; j++) {
-    const src = offB + (j0 + j) * ldb + pc;
-    let dst = panel + j;
-    if (j < nr) {
-      for (let p = 0; p < kc; p++) {
-        w[dst] = b[src + p] as number;
-        dst += NR;
-      }
-    } else {
-      for (let p = 0; p < kc; p++) {
-        w[dst] = 0;
-        dst += NR;
       }
     }
   }

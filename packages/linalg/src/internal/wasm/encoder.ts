@@ -46,65 +46,70 @@ export function sleb(out: number[], value: number): void {
 export class Code {
   readonly bytes: number[] = [];
 
-  private simd(op: number): this {
-    this.bytes.push(0xfd);
-    uleb(this.bytes, op);
+  /** An instruction without immediates. */
+  private op(...code: number[]): this {
+    this.bytes.push(...code);
     return this;
   }
 
-  private memarg(op: number[], align: number, offset: number): this {
-    this.bytes.push(...op);
+  /** An instruction with one u32 immediate (a label depth or a local index). */
+  private opIndex(code: number, index: number): this {
+    this.bytes.push(code);
+    uleb(this.bytes, index);
+    return this;
+  }
+
+  /** A SIMD instruction: the 0xFD prefix and its u32 opcode. */
+  private simd(code: number): this {
+    return this.opIndex(0xfd, code);
+  }
+
+  /** A memory instruction: opcode bytes, then the memarg {align (log2 of bytes), offset}. */
+  private memarg(code: readonly number[], align: number, offset: number): this {
+    this.bytes.push(...code);
     uleb(this.bytes, align);
     uleb(this.bytes, offset);
     return this;
   }
 
+  /** A float constant: the opcode, then the value's little-endian IEEE bytes. */
+  private floatConst(code: number, value: Float32Array | Float64Array): this {
+    this.bytes.push(code, ...new Uint8Array(value.buffer));
+    return this;
+  }
+
   // control (§5.4.1); block types are always empty (0x40)
   block(): this {
-    this.bytes.push(0x02, 0x40);
-    return this;
+    return this.op(0x02, 0x40);
   }
   loop(): this {
-    this.bytes.push(0x03, 0x40);
-    return this;
+    return this.op(0x03, 0x40);
   }
   if(): this {
-    this.bytes.push(0x04, 0x40);
-    return this;
+    return this.op(0x04, 0x40);
   }
   end(): this {
-    this.bytes.push(0x0b);
-    return this;
+    return this.op(0x0b);
   }
   br(depth: number): this {
-    this.bytes.push(0x0c);
-    uleb(this.bytes, depth);
-    return this;
+    return this.opIndex(0x0c, depth);
   }
   brIf(depth: number): this {
-    this.bytes.push(0x0d);
-    uleb(this.bytes, depth);
-    return this;
+    return this.opIndex(0x0d, depth);
   }
 
   // variables (§5.4.4)
   get(local: number): this {
-    this.bytes.push(0x20);
-    uleb(this.bytes, local);
-    return this;
+    return this.opIndex(0x20, local);
   }
   set(local: number): this {
-    this.bytes.push(0x21);
-    uleb(this.bytes, local);
-    return this;
+    return this.opIndex(0x21, local);
   }
   tee(local: number): this {
-    this.bytes.push(0x22);
-    uleb(this.bytes, local);
-    return this;
+    return this.opIndex(0x22, local);
   }
 
-  // memory (§5.4.6); alignment is log2 of the byte alignment hint
+  // memory (§5.4.6); alignment is log2 of the byte alignment hint; SIMD opcodes < 0x80 are one LEB byte
   f32Load(offset = 0): this {
     return this.memarg([0x2a], 2, offset);
   }
@@ -112,30 +117,18 @@ export class Code {
     return this.memarg([0x38], 2, offset);
   }
   v128Load(offset = 0): this {
-    this.bytes.push(0xfd, 0x00);
-    uleb(this.bytes, 4);
-    uleb(this.bytes, offset);
-    return this;
+    return this.memarg([0xfd, 0x00], 4, offset);
   }
   /** v128.load32_splat: one f32 from memory broadcast to four lanes. */
   v128Load32Splat(offset = 0): this {
-    this.bytes.push(0xfd, 0x09);
-    uleb(this.bytes, 2);
-    uleb(this.bytes, offset);
-    return this;
+    return this.memarg([0xfd, 0x09], 2, offset);
   }
   /** v128.load64_splat: one f64 from memory broadcast to two lanes. */
   v128Load64Splat(offset = 0): this {
-    this.bytes.push(0xfd, 0x0a);
-    uleb(this.bytes, 3);
-    uleb(this.bytes, offset);
-    return this;
+    return this.memarg([0xfd, 0x0a], 3, offset);
   }
   v128Store(offset = 0): this {
-    this.bytes.push(0xfd, 0x0b);
-    uleb(this.bytes, 4);
-    uleb(this.bytes, offset);
-    return this;
+    return this.memarg([0xfd, 0x0b], 4, offset);
   }
 
   // numeric (§5.4.7)
@@ -145,48 +138,34 @@ export class Code {
     return this;
   }
   f32Const(v: number): this {
-    this.bytes.push(0x43);
-    const b = new Uint8Array(new Float32Array([v]).buffer);
-    for (const x of b) this.bytes.push(x);
-    return this;
+    return this.floatConst(0x43, new Float32Array([v]));
   }
   f64Const(v: number): this {
-    this.bytes.push(0x44);
-    const b = new Uint8Array(new Float64Array([v]).buffer);
-    for (const x of b) this.bytes.push(x);
-    return this;
+    return this.floatConst(0x44, new Float64Array([v]));
   }
   i32Eqz(): this {
-    this.bytes.push(0x45);
-    return this;
+    return this.op(0x45);
   }
   i32LtU(): this {
-    this.bytes.push(0x49);
-    return this;
+    return this.op(0x49);
   }
   i32GeU(): this {
-    this.bytes.push(0x4f);
-    return this;
+    return this.op(0x4f);
   }
   i32Add(): this {
-    this.bytes.push(0x6a);
-    return this;
+    return this.op(0x6a);
   }
   i32Sub(): this {
-    this.bytes.push(0x6b);
-    return this;
+    return this.op(0x6b);
   }
   i32Mul(): this {
-    this.bytes.push(0x6c);
-    return this;
+    return this.op(0x6c);
   }
   f32Add(): this {
-    this.bytes.push(0x92);
-    return this;
+    return this.op(0x92);
   }
   f32Mul(): this {
-    this.bytes.push(0x94);
-    return this;
+    return this.op(0x94);
   }
 
   // SIMD (§5.4.8, prefix 0xFD)
