@@ -126,6 +126,25 @@ export function readMnistIdx(dir: string): MnistSplit {
   };
 }
 
+/**
+ * Copies rows `order[start … start + batch)` of `set` into `x` (batch × 784) and their labels into `y`:
+ * one minibatch of a shuffled epoch.
+ */
+export function gatherBatch(
+  set: ImageSet,
+  order: ArrayLike<number>,
+  start: number,
+  batch: number,
+  x: Float32Array,
+  y: Int32Array,
+): void {
+  for (let r = 0; r < batch; r++) {
+    const i = order[start + r] as number;
+    x.set(set.images.subarray(i * PIXELS, (i + 1) * PIXELS), r * PIXELS);
+    y[r] = set.labels[i] as number;
+  }
+}
+
 /** The first `count` rows of a set (a copy), or the set itself when it has no more. */
 export function head(set: ImageSet, count: number): ImageSet {
   if (count >= set.count) return set;

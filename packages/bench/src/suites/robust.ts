@@ -34,7 +34,7 @@
 import { join } from "node:path";
 import { Rng } from "@ekfac-ts/linalg";
 import { deepAutoencoder, mlp, type Sequential, smallVgg } from "@ekfac-ts/nn";
-import { head, type ImageSet, mnistPackageSplit, PIXELS } from "../data/mnist.ts";
+import { gatherBatch, head, type ImageSet, mnistPackageSplit, PIXELS } from "../data/mnist.ts";
 import { sparseInit } from "../demo/experiment.ts";
 import { writeTextAtomic } from "../demo/report.ts";
 import { evaluate, makeTrainer, type OptimizerConfig, type Task } from "../demo/trainer.ts";
@@ -65,33 +65,45 @@ interface Budget {
   readonly extensions: number;
 }
 
-const FULL: Budget = {
-  problems: [
+/** Sizes of the three problems; [batch, epochs, training digits] per problem. */
+interface Sizes {
+  readonly encoder: readonly number[];
+  readonly hidden: number;
+  readonly widths: readonly number[];
+  readonly runs: Record<Problem["name"], readonly [number, number, number]>;
+}
+
+function problems(z: Sizes): Problem[] {
+  const sized = (name: Problem["name"]) => {
+    const [batch, epochs, trainCount] = z.runs[name];
+    return { name, batch, epochs, trainCount };
+  };
+  return [
     {
-      name: "autoencoder",
-      build: (seed) => deepAutoencoder({ sizes: [784, 256, 128, 32], activation: "sigmoid", seed }),
+      ...sized("autoencoder"),
+      build: (seed) => deepAutoencoder({ sizes: z.encoder, activation: "sigmoid", seed }),
       task: { kind: "autoencoder" },
-      batch: 250,
-      epochs: 4,
-      trainCount: 4000,
     },
     {
-      name: "classifier",
-      build: (seed) => mlp([PIXELS, 64, 10], "relu", { seed }),
+      ...sized("classifier"),
+      build: (seed) => mlp([PIXELS, z.hidden, 10], "relu", { seed }),
       task: { kind: "classifier", classes: 10 },
-      batch: 100,
-      epochs: 2,
-      trainCount: 8000,
     },
     {
-      name: "cnn",
-      build: (seed) => smallVgg({ widths: [8, 16], seed }),
+      ...sized("cnn"),
+      build: (seed) => smallVgg({ widths: z.widths, seed }),
       task: { kind: "classifier", classes: 10, inputShape: [1, 28, 28] },
-      batch: 50,
-      epochs: 2,
-      trainCount: 2000,
     },
-  ],
+  ];
+}
+
+const FULL: Budget = {
+  problems: problems({
+    encoder: [784, 256, 128, 32],
+    hidden: 64,
+    widths: [8, 16],
+    runs: { autoencoder: [250, 4, 4000], classifier: [100, 2, 8000], cnn: [50, 2, 2000] },
+  }),
   seeds: 5,
   dampings: [1e-3, 1e-2, 1e-1],
   learningRates: [0.03, 0.1, 0.3],
@@ -100,32 +112,12 @@ const FULL: Budget = {
 };
 
 const SMOKE: Budget = {
-  problems: [
-    {
-      name: "autoencoder",
-      build: (seed) => deepAutoencoder({ sizes: [784, 32, 8], activation: "sigmoid", seed }),
-      task: { kind: "autoencoder" },
-      batch: 50,
-      epochs: 1,
-      trainCount: 600,
-    },
-    {
-      name: "classifier",
-      build: (seed) => mlp([PIXELS, 16, 10], "relu", { seed }),
-      task: { kind: "classifier", classes: 10 },
-      batch: 50,
-      epochs: 1,
-      trainCount: 600,
-    },
-    {
-      name: "cnn",
-      build: (seed) => smallVgg({ widths: [4], seed }),
-      task: { kind: "classifier", classes: 10, inputShape: [1, 28, 28] },
-      batch: 25,
-      epochs: 1,
-      trainCount: 300,
-    },
-  ],
+  problems: problems({
+    encoder: [784, 32, 8],
+    hidden: 16,
+    widths: [4],
+    runs: { autoencoder: [50, 1, 600], classifier: [50, 1, 600], cnn: [25, 1, 300] },
+  }),
   seeds: 1,
   dampings: [1e-2],
   learningRates: [0.1],
@@ -189,11 +181,7 @@ function trainOnce(problem: Problem, init: Init, config: OptimizerConfig, seed: 
   for (let e = 0; e < problem.epochs; e++) {
     const perm = order.permutation(data.count);
     for (let s = 0; s + batch <= data.count; s += batch) {
-      for (let r = 0; r < batch; r++) {
-        const i = perm[s + r] as number;
-        x.set(data.images.subarray(i * PIXELS, (i + 1) * PIXELS), r * PIXELS);
-        y[r] = data.labels[i] as number;
-      }
+      gatherBatch(data, perm, s, batch, x, y);
       losses.push(trainer.step(x, batch, problem.task.kind === "classifier" ? y : undefined));
       const c = trainer.lastCurvature;
       if (c !== null) {
