@@ -101,8 +101,8 @@ const FULL: Budget = {
   problems: problems({
     encoder: [784, 256, 128, 32],
     hidden: 64,
-    widths: [8, 16],
-    runs: { autoencoder: [250, 4, 4000], classifier: [100, 2, 8000], cnn: [50, 2, 2000] },
+    widths: [4, 8],
+    runs: { autoencoder: [250, 4, 4000], classifier: [100, 2, 8000], cnn: [50, 2, 1000] },
   }),
   seeds: 5,
   dampings: [1e-3, 1e-2, 1e-1],
