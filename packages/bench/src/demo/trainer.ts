@@ -126,22 +126,11 @@ export function evaluate(
     const n = Math.min(chunk, count - s);
     const x = inputs.subarray(s * inputSize, (s + n) * inputSize);
     const y = labels?.subarray(s, s + n);
-    const loss = noGradLoss(model, task, x, n, inputSize, y);
+    // Parameters require gradients, so build the graph only under noGrad to avoid a tape.
+    const loss = noGrad(() => lossOf(model, task, x, n, inputSize, y).data[0] as number);
     total += loss * n;
   }
   return total / count;
-}
-
-function noGradLoss(
-  model: Sequential,
-  task: Task,
-  x: Float32Array,
-  n: number,
-  inputSize: number,
-  labels?: ArrayLike<number>,
-): number {
-  // Parameters require gradients, so build the graph only under noGrad to avoid a tape.
-  return noGrad(() => lossOf(model, task, x, n, inputSize, labels).data[0] as number);
 }
 
 /** The transform for `config` (library defaults for every option the config leaves undefined). */
@@ -196,7 +185,7 @@ export function makeTrainer(model: Sequential, task: Task, inputSize: number, co
       loss.backward();
       // The same minibatch at the current parameters: called by the optimizer only on the steps whose
       // Levenberg–Marquardt rule compares the loss before and after the update.
-      const report = opt.step(() => noGradLoss(model, task, x, n, inputSize, labels));
+      const report = opt.step(() => noGrad(() => lossOf(model, task, x, n, inputSize, labels).data[0] as number));
       lastCurvature = report.curvature;
       if (report.curvature?.basisRefreshed) basisRefreshes++;
       return loss.data[0] as number;
