@@ -9,6 +9,7 @@
  * parameters of the same block, but the diagonal of F is complete: a diagonal has no cross terms).
  */
 import type { LayerBatch } from "../capture.ts";
+import { checkDecay } from "../internal/checks.ts";
 import { asFloat64, type BlockDims, checkShape, checkStatistics, ensure, type LayerShape } from "../internal/stats.ts";
 import type { BasisUpdate, CurvatureBlock } from "./block.ts";
 import { checkDamping, checkPlainState } from "./kronecker-block.ts";
@@ -58,9 +59,7 @@ export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch>
       groups: shape.groups,
     };
     this.decay = options.decay ?? 0.95;
-    if (typeof this.decay !== "number" || !(this.decay >= 0 && this.decay < 1)) {
-      throw new RangeError(`DiagonalFisher: options.decay must be a number in [0, 1) (got ${String(this.decay)})`);
-    }
+    checkDecay("DiagonalFisher", "options.decay", this.decay);
     this.size = this.dims.size;
     this.state = this.initState();
   }

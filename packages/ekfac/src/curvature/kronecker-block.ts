@@ -64,6 +64,7 @@
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 import type { LayerBatch } from "../capture.ts";
+import { checkDecay, checkPositive } from "../internal/checks.ts";
 import {
   allFinite,
   asFloat64,
@@ -151,19 +152,11 @@ export type KroneckerState = {
 
 const KRONECKER_COUNTERS = ["factorUpdates", "basisRefreshes", "basisFailures", "scalingUpdates", "hasBasis"] as const;
 
-function checkDecay(fn: string, name: string, v: number): void {
-  if (typeof v !== "number" || !(v >= 0 && v < 1)) {
-    throw new RangeError(`${fn}: ${name} must be a number in [0, 1) (got ${String(v)})`);
-  }
-}
-
 export type { BasisUpdate } from "./block.ts";
 
+/** The damping ε of `precondition`: a finite number > 0 (every block checks it the same way). */
 export function checkDamping(fn: string, damping: number): void {
-  if (typeof damping !== "number") throw new TypeError(`${fn}: damping must be a number (got ${typeof damping})`);
-  if (!(damping > 0) || !Number.isFinite(damping)) {
-    throw new RangeError(`${fn}: damping must be a finite number > 0 (got ${damping})`);
-  }
+  checkPositive(fn, "damping", damping);
 }
 
 /** Kronecker-factored curvature of one layer. Use the named subclasses below. */

@@ -17,6 +17,7 @@
  * & Hennig, "Limitations of the empirical Fisher approximation", NeurIPS 2019. Same moving average as
  * the Kronecker factors. Cost O(P) per update and per precondition; no allocation.
  */
+import { checkDecay } from "../internal/checks.ts";
 import type { BasisUpdate, CurvatureBlock } from "./block.ts";
 import { checkDamping, checkPlainState } from "./kronecker-block.ts";
 
@@ -55,9 +56,7 @@ export class ParameterDiagonalFisher implements CurvatureBlock<ParameterDiagonal
       throw new RangeError(`${fn}: size must be a positive integer (got ${size})`);
     this.size = size;
     this.decay = options.decay ?? 0.95;
-    if (typeof this.decay !== "number" || !(this.decay >= 0 && this.decay < 1)) {
-      throw new RangeError(`${fn}: options.decay must be a number in [0, 1) (got ${String(this.decay)})`);
-    }
+    checkDecay(fn, "options.decay", this.decay);
     this.state = this.initState();
   }
 

@@ -14,6 +14,7 @@
  * Cost per update O(E·T·C), per precondition O(C); no allocation after construction.
  */
 import type { ScaleShiftBatch } from "../capture.ts";
+import { checkDecay } from "../internal/checks.ts";
 import type { BasisUpdate, CurvatureBlock } from "./block.ts";
 import { checkDamping, checkPlainState } from "./kronecker-block.ts";
 
@@ -58,9 +59,7 @@ export class ScaleShiftBlock implements CurvatureBlock<ScaleShiftState, ScaleShi
     if (!isPositiveInt(channels)) throw new RangeError(`${fn}: channels must be a positive integer (got ${channels})`);
     if (typeof hasShift !== "boolean") throw new TypeError(`${fn}: hasShift must be a boolean`);
     this.decay = options.decay ?? 0.95;
-    if (typeof this.decay !== "number" || !(this.decay >= 0 && this.decay < 1)) {
-      throw new RangeError(`${fn}: options.decay must be a number in [0, 1) (got ${String(this.decay)})`);
-    }
+    checkDecay(fn, "options.decay", this.decay);
     this.channels = channels;
     this.hasShift = hasShift;
     this.k = hasShift ? 2 : 1;
