@@ -1,6 +1,8 @@
 /**
  * Naive dense references for the ekfac tests: random statistics, a dense solver, explicit matrices.
- * Everything in float64, written for clarity, never used by library code.
+ * Everything in float64, written for clarity, never used by library code. Closeness is linalg's
+ * `assertClose` (the one closeness helper); the proofs catalogue keeps its own references in
+ * packages/proofs/src/internal/dense.ts (proofs depends on ekfac, so neither can import the other's).
  */
 import { Rng } from "@ekfac-ts/linalg";
 import type { LayerBatch } from "../src/capture.ts";
@@ -87,17 +89,4 @@ export function addIdentity(m: Float64Array, c: number): Float64Array {
   const out = m.slice();
   for (let i = 0; i < p; i++) out[i * p + i] = (out[i * p + i] as number) + c;
   return out;
-}
-
-export function norm(x: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += (x[i] as number) ** 2;
-  return Math.sqrt(s);
-}
-
-/** Relative distance ‖x − y‖ / max(‖y‖, tiny). */
-export function relDist(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < x.length; i++) d += ((x[i] as number) - (y[i] as number)) ** 2;
-  return Math.sqrt(d) / Math.max(norm(y), 1e-300);
 }

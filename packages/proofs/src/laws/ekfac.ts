@@ -88,14 +88,16 @@ function kroneckerOfFactors(
   return out;
 }
 
-const denseAll = denseLayerArb();
-const convAll = convLayerArb();
+// N up to 64 (dense) and 6 (conv): the ranges of the ekfac package tests these laws replaced, so that
+// both N < P (rank-deficient F) and N > P occur for the largest layers.
+const denseAll = denseLayerArb({ maxN: 64 });
+const convAll = convLayerArb({ maxN: 6 });
 const anyLayer = fc.oneof(denseAll, convAll);
 
 const denseGenerator =
-  "dense: dout, din ∈ [1, 8], bias or not, N ∈ [1, 32]; special cases mixed in: N = 1, every ā_n equal, rank-deficient factors (N < min(a, g)), g scaled by 10^±4 and ā by 10^∓2; ā carries the bias 1";
+  "dense: dout, din ∈ [1, 8], bias or not, N ∈ [1, 64]; special cases mixed in: N = 1, every ā_n equal, rank-deficient factors (N < min(a, g)), g scaled by 10^±4 and ā by 10^∓2; ā carries the bias 1";
 const convGenerator =
-  "conv2d: groups ∈ {1, 2}, 1–3 outputs per group, 1–5 inputs, bias or not, N ∈ [1, 5], T ∈ [1, 4] positions (KFC normalisation: A summed, G averaged over positions); special cases N = T = 1, rank-deficient, scaled";
+  "conv2d: groups ∈ {1, 2}, 1–3 outputs per group, 1–5 inputs, bias or not, N ∈ [1, 6], T ∈ [1, 4] positions (KFC normalisation: A summed, G averaged over positions); special cases N = T = 1, rank-deficient, scaled";
 const layerGenerator = `${denseGenerator}. ${convGenerator}`;
 
 const kfacOneExample = defineLaw({
@@ -194,7 +196,7 @@ const sStarLaw = defineLaw({
     "dense and conv2d layers with one group (see the EKFAC ≤ KFAC laws), S* from the library's fastest strategy for the shape",
   tolerance: "‖S* − diag(Qᵀ F Q)‖_F ≤ 32·(P + a + g)·ε·σ",
   why: "Both sides are the same quadratic forms summed in different orders (the library never forms F or Q); the difference is summation rounding.",
-  arbitrary: fc.oneof(denseAll, convLayerArb({ maxGroups: 1 })),
+  arbitrary: fc.oneof(denseAll, convLayerArb({ maxGroups: 1, maxN: 6 })),
   measure(impl, c): Measurement {
     const x = fit(impl, c);
     const b = x.ekfac;
@@ -234,7 +236,7 @@ const float32Law = defineLaw({
     'for KFAC and EKFAC blocks fitted to the same statistics, precision "float32" (rotations, and EKFAC\'s S* rows, in float32 on float32 copies of the float64 bases) and "float64" give ‖Δ₃₂ − Δ₆₄‖ / ‖Δ₆₄‖ ≤ 1e-4 whenever κ = (max s + ε)/(min s + ε) ≤ 100 (s the scalings in the eigenbasis, S* or λ_G λ_Aᵀ)',
   source:
     "George et al. (2018) eq. (11); Higham, Accuracy and Stability of Numerical Algorithms, §3.5 (matrix products) and §7.1 (perturbation of Δ = M⁻¹∇ by κ)",
-  generator: `${denseGenerator.replace("dout, din ∈ [1, 8]", "dout, din ∈ [1, 24]").replace("N ∈ [1, 32]", "N ∈ [1, 48]")}. ${convGenerator}. KFAC or EKFAC; ε = max s · 10^x, x ∈ [−log₁₀ 99, 0], so κ ≤ 1 + max s/ε ≤ 100`,
+  generator: `${denseGenerator.replace("dout, din ∈ [1, 8]", "dout, din ∈ [1, 24]").replace("N ∈ [1, 64]", "N ∈ [1, 48]")}. ${convGenerator}. KFAC or EKFAC; ε = max s · 10^x, x ∈ [−log₁₀ 99, 0], so κ ≤ 1 + max s/ε ≤ 100`,
   tolerance: "1e-4 relative (the acceptance bound of the float32 path), at κ ≤ 100",
   why: "Four float32 products (unit roundoff u = 2⁻²⁴ ≈ 6e-8), each with error ≲ (a + g)·u relative to its operands' product of norms, perturb Qᵀ∇ by ≈ 4·(a + g)·u·‖∇‖; dividing by s + ε amplifies the relative error by at most κ ≤ 100, so ≈ 2.4e-4 in the worst case for a + g = 50 and about √(a + g)·u·κ ≈ 4e-5 typically (errors add like a random walk); EKFAC's S* in float32 sums squares (no cancellation) and changes Δ by ≲ κ·(N + a)·u. The law measures it.",
   runScale: 0.5,
