@@ -17,6 +17,7 @@ import { exactFisher } from "./curvature/exact-fisher.ts";
 import { KroneckerBlock } from "./curvature/kronecker-block.ts";
 import { fisherApproximationReport, gramFrobeniusError } from "./diagnostics.ts";
 import { ekfac } from "./ekfac.ts";
+import { layerShape } from "./internal/stats.ts";
 import { type CurvatureChain, kfac } from "./kfac.ts";
 import { sgd } from "./optim/aliases.ts";
 import { Optimizer } from "./optim/optimizer.ts";
@@ -93,13 +94,7 @@ describe("with @ekfac-ts/nn", () => {
     for (const layer of model.curvatureLayers()) {
       const s = layer.statistics;
       if (s === null) throw new Error(`no statistics for ${layer.name}`);
-      const shape = {
-        kind: layer.kind,
-        outDim: layer.outDim,
-        inDim: layer.inDim,
-        hasBias: layer.hasBias,
-        groups: layer.groups,
-      };
+      const shape = layerShape(layer);
       const r = fisherApproximationReport(shape, s);
       expect(r.frobeniusError.ekfac).toBeLessThanOrEqual(r.frobeniusError.kfac + 1e-9 * r.fisherNorm);
       expect(Math.abs(r.trace.ekfac - r.trace.exact)).toBeLessThanOrEqual(1e-9 * r.trace.exact);

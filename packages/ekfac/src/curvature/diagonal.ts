@@ -10,7 +10,15 @@
  */
 import type { LayerBatch } from "../capture.ts";
 import { checkDecay } from "../internal/checks.ts";
-import { asFloat64, type BlockDims, checkShape, checkStatistics, ensure, type LayerShape } from "../internal/stats.ts";
+import {
+  asFloat64,
+  type BlockDims,
+  checkShape,
+  checkStatistics,
+  ensure,
+  type LayerShape,
+  layerShape,
+} from "../internal/stats.ts";
 import type { BasisUpdate, CurvatureBlock } from "./block.ts";
 import { checkDamping, checkPlainState } from "./kronecker-block.ts";
 import { chooseScalingStrategy, type ScalingWorkspace, scalingInto, scalingRowsSize } from "./scaling.ts";
@@ -51,13 +59,7 @@ export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch>
 
   constructor(shape: LayerShape, options: DiagonalFisherOptions = {}) {
     this.dims = checkShape("DiagonalFisher", shape);
-    this.shape = {
-      kind: shape.kind,
-      outDim: shape.outDim,
-      inDim: shape.inDim,
-      hasBias: shape.hasBias,
-      groups: shape.groups,
-    };
+    this.shape = layerShape(shape);
     this.decay = options.decay ?? 0.95;
     checkDecay("DiagonalFisher", "options.decay", this.decay);
     this.size = this.dims.size;

@@ -64,7 +64,7 @@
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 import type { LayerBatch } from "../capture.ts";
-import { checkDecay, checkPositive } from "../internal/checks.ts";
+import { checkChoice, checkDecay, checkPositive } from "../internal/checks.ts";
 import {
   allFinite,
   asFloat64,
@@ -74,6 +74,7 @@ import {
   ensure,
   ensure32,
   type LayerShape,
+  layerShape,
 } from "../internal/stats.ts";
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
 import type { BasisUpdate, CurvatureBlock } from "./block.ts";
@@ -230,36 +231,22 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   ) {
     this.dims = checkShape(fn, shape);
     this.size = this.dims.size;
-    this.shape = {
-      kind: shape.kind,
-      outDim: shape.outDim,
-      inDim: shape.inDim,
-      hasBias: shape.hasBias,
-      groups: shape.groups,
-    };
-    if (approximation !== "kfac" && approximation !== "ekfac") {
-      throw new TypeError(`${fn}: approximation must be "kfac" or "ekfac" (got ${String(approximation)})`);
-    }
-    this.approximation = approximation;
+    this.shape = layerShape(shape);
+    this.approximation = checkChoice(fn, "approximation", approximation, ["kfac", "ekfac"], approximation);
     this.kind = `${shape.kind === "dense" ? "Dense" : "Conv2d"}${approximation === "kfac" ? "KroneckerFactored" : "EigenCorrected"}`;
     this.factorDecay = options.factorDecay ?? 0.95;
     this.scalingDecay = options.scalingDecay ?? 0.95;
     checkDecay(fn, "options.factorDecay", this.factorDecay);
     checkDecay(fn, "options.scalingDecay", this.scalingDecay);
-    this.scalingMode = options.scaling ?? "batch";
-    if (this.scalingMode !== "batch" && this.scalingMode !== "ra") {
-      throw new TypeError(`${fn}: options.scaling must be "batch" or "ra" (got ${String(this.scalingMode)})`);
-    }
-    this.kfacDamping = options.kfacDamping ?? "eigenbasis";
-    if (this.kfacDamping !== "eigenbasis" && this.kfacDamping !== "factored-tikhonov") {
-      throw new TypeError(
-        `${fn}: options.kfacDamping must be "eigenbasis" or "factored-tikhonov" (got ${String(this.kfacDamping)})`,
-      );
-    }
-    this.precision = options.precision ?? "float64";
-    if (this.precision !== "float32" && this.precision !== "float64") {
-      throw new TypeError(`${fn}: options.precision must be "float32" or "float64" (got ${String(this.precision)})`);
-    }
+    this.scalingMode = checkChoice(fn, "options.scaling", options.scaling, ["batch", "ra"], "batch");
+    this.kfacDamping = checkChoice(
+      fn,
+      "options.kfacDamping",
+      options.kfacDamping,
+      ["eigenbasis", "factored-tikhonov"],
+      "eigenbasis",
+    );
+    this.precision = checkChoice(fn, "options.precision", options.precision, ["float32", "float64"], "float64");
     this.gradientFromStatistics = options.gradientFromStatistics ?? false;
     if (typeof this.gradientFromStatistics !== "boolean") {
       throw new TypeError(`${fn}: options.gradientFromStatistics must be a boolean`);

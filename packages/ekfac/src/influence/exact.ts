@@ -18,6 +18,7 @@
 import { gemmStrided, spdInverse } from "@ekfac-ts/linalg";
 import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import { perExampleGradientsInto } from "../curvature/exact-fisher.ts";
+import { checkChoice } from "../internal/checks.ts";
 import {
   type Float64Statistics,
   forEachBatch,
@@ -135,14 +136,8 @@ export function fitExactInfluence(
   options: FitExactInfluenceOptions = {},
 ): ExactInfluence {
   const fn = "fitExactInfluence";
-  const structure = options.structure ?? "full";
-  if (structure !== "full" && structure !== "block-diagonal") {
-    throw new TypeError(`${fn}: options.structure must be "full" or "block-diagonal" (got ${String(structure)})`);
-  }
-  const fisherMode = options.fisher ?? "true";
-  if (fisherMode !== "true" && fisherMode !== "empirical") {
-    throw new TypeError(`${fn}: options.fisher must be "true" or "empirical" (got ${String(fisherMode)})`);
-  }
+  const structure = checkChoice(fn, "options.structure", options.structure, ["full", "block-diagonal"], "full");
+  const fisherMode = checkChoice(fn, "options.fisher", options.fisher, ["true", "empirical"], "true");
   const damping = options.damping ?? defaultInfluenceDamping;
   const snap = snapshotLayers(fn, model);
   checkDampingOption(fn, damping, snap.length);

@@ -33,6 +33,7 @@
 import { gemmStrided } from "@ekfac-ts/linalg";
 import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import { KroneckerBlock } from "../curvature/kronecker-block.ts";
+import { checkChoice } from "../internal/checks.ts";
 import { ensure } from "../internal/stats.ts";
 import {
   type Float64Statistics,
@@ -168,14 +169,8 @@ export function fitInfluence(
   options: FitInfluenceOptions = {},
 ): KroneckerInfluence {
   const fn = "fitInfluence";
-  const approximation = options.approximation ?? "ekfac";
-  if (approximation !== "ekfac" && approximation !== "kfac") {
-    throw new TypeError(`${fn}: options.approximation must be "ekfac" or "kfac" (got ${String(approximation)})`);
-  }
-  const fisher = options.fisher ?? "true";
-  if (fisher !== "true" && fisher !== "empirical") {
-    throw new TypeError(`${fn}: options.fisher must be "true" or "empirical" (got ${String(fisher)})`);
-  }
+  const approximation = checkChoice(fn, "options.approximation", options.approximation, ["ekfac", "kfac"], "ekfac");
+  const fisher = checkChoice(fn, "options.fisher", options.fisher, ["true", "empirical"], "true");
   const targets = fisher === "true" ? "sampled" : "labels";
   const damping = options.damping ?? defaultInfluenceDamping;
   const snap = snapshotLayers(fn, model);

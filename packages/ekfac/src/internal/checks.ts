@@ -54,3 +54,23 @@ export function checkCount(fn: string, name: string, value: unknown): asserts va
     throw new RangeError(`${fn}: ${name} must be a non-negative integer (got ${value})`);
   }
 }
+
+/**
+ * `value`, or `fallback` when undefined, which must be one of `allowed` (a string option such as
+ * `options.fisher`): a TypeError listing the choices otherwise.
+ */
+export function checkChoice<T extends string>(
+  fn: string,
+  name: string,
+  value: T | undefined,
+  allowed: readonly T[],
+  fallback: T,
+): T {
+  const v = value ?? fallback;
+  if (!allowed.includes(v)) {
+    const quoted = allowed.map((a) => `"${a}"`);
+    const list = quoted.length > 1 ? `${quoted.slice(0, -1).join(", ")} or ${quoted[quoted.length - 1]}` : quoted[0];
+    throw new TypeError(`${fn}: ${name} must be ${list} (got ${String(v)})`);
+  }
+  return v;
+}

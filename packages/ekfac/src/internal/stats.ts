@@ -4,6 +4,7 @@
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
 import type { LayerBatch } from "../capture.ts";
+import { checkChoice } from "./checks.ts";
 
 /** The shape of one curvature layer, as the blocks need it (a subset of `CurvatureLayer`). */
 export interface LayerShape {
@@ -48,9 +49,7 @@ function isPositiveInt(v: unknown): v is number {
 
 export function checkShape(fn: string, shape: LayerShape): BlockDims {
   if (shape === null || typeof shape !== "object") throw new TypeError(`${fn}: shape must be an object`);
-  if (shape.kind !== "dense" && shape.kind !== "conv2d") {
-    throw new TypeError(`${fn}: shape.kind must be "dense" or "conv2d" (got ${String(shape.kind)})`);
-  }
+  checkChoice(fn, "shape.kind", shape.kind, ["dense", "conv2d"], shape.kind);
   for (const key of ["outDim", "inDim", "groups"] as const) {
     if (!isPositiveInt(shape[key])) {
       throw new RangeError(`${fn}: shape.${key} must be a positive integer (got ${String(shape[key])})`);
