@@ -293,68 +293,82 @@ const dampedWhy =
   "The block rotates into the eigenbasis, divides, and rotates back (backward stable, error O((a + g)·ε) relative to the damped matrix); the reference solves the explicit P×P system by Cholesky (Higham Thm. 10.4). Both forward errors are bounded by κ times their backward errors.";
 const dampingGenerator = `${layerGenerator}; damping ε = δ·trace(F)/P with δ ∈ [1e-3, 1] log-uniform`;
 
-const dampedEkfac = defineLaw({
+/**
+ * A damped-direction law: the block's `precondition(∇, ε)` against `spdSolve(M, ∇)` with the explicit
+ * damped matrix M = reference(…).m, within 64·(P + a + g)·ε·κ (κ from the reference).
+ */
+function dampedLaw(spec: {
+  readonly id: string;
+  readonly title: string;
+  readonly statement: string;
+  readonly source: string;
+  readonly tolerance?: string;
+  readonly block: "kfac" | "ekfac";
+  readonly kfacOptions?: object;
+  reference(impl: Implementation, x: Fitted, eps: number): { readonly m: Float64Array; readonly kappa: number };
+}): Law {
+  return defineLaw({
+    id: spec.id,
+    title: spec.title,
+    statement: spec.statement,
+    source: spec.source,
+    generator: dampingGenerator,
+    tolerance: spec.tolerance ?? dampedTolerance,
+    why: dampedWhy,
+    runScale: 0.5,
+    arbitrary: dampedArb,
+    measure(impl, [c, logDelta]): Measurement {
+      const x = fit(impl, c, spec.kfacOptions);
+      const eps = dampingOf(x, logDelta);
+      const grad = impl.ekfac.meanGradient(c.shape, c.stats);
+      const got = x[spec.block].precondition(grad, new Float64Array(x.p), eps);
+      const { m, kappa } = spec.reference(impl, x, eps);
+      const want = solveDense(impl, m, x.p, grad);
+      return { error: rel(distance(got, want), frob(want)), tolerance: 64 * (x.p + x.a + x.g) * EPS * kappa };
+    },
+  });
+}
+
+/** M + εI in place. */
+function addDiagonal(m: Float64Array, p: number, eps: number): Float64Array {
+  for (let i = 0; i < p; i++) m[i * p + i] = (m[i * p + i] as number) + eps;
+  return m;
+}
+
+const dampedEkfac = dampedLaw({
   id: "ekfac.damped.ekfac",
   title: "EKFAC damped direction = dense solve",
   statement: "precondition(∇, ε) = U_G [(U_Gᵀ ∇ U_A) ⊘ (S* + ε)] U_Aᵀ = (Q diag(vec S*) Qᵀ + εI)⁻¹ vec ∇",
   source: "George et al. (2018) eq. (11) and Algorithm 1; MATH.md §7",
-  generator: dampingGenerator,
-  tolerance: dampedTolerance,
-  why: dampedWhy,
-  runScale: 0.5,
-  arbitrary: dampedArb,
-  measure(impl, [c, logDelta]): Measurement {
-    const x = fit(impl, c);
-    const eps = dampingOf(x, logDelta);
-    const grad = impl.ekfac.meanGradient(c.shape, c.stats);
-    const got = x.ekfac.precondition(grad, new Float64Array(x.p), eps);
-    const m = x.ekfac.denseApproximation();
-    for (let i = 0; i < x.p; i++) m[i * x.p + i] = (m[i * x.p + i] as number) + eps;
-    const want = solveDense(impl, m, x.p, grad);
-    const kappa = (maxOf(x.ekfac.eigenScaling()) + eps) / eps;
-    return { error: rel(distance(got, want), frob(want)), tolerance: 64 * (x.p + x.a + x.g) * EPS * kappa };
-  },
+  block: "ekfac",
+  reference: (_impl, x, eps) => ({
+    m: addDiagonal(x.ekfac.denseApproximation(), x.p, eps),
+    kappa: (maxOf(x.ekfac.eigenScaling()) + eps) / eps,
+  }),
 });
 
-const dampedKfac = defineLaw({
+const dampedKfac = dampedLaw({
   id: "ekfac.damped.kfac-eigenbasis",
   title: "KFAC damped direction (eigenbasis damping) = dense solve",
   statement: "precondition(∇, ε) = U_G [(U_Gᵀ ∇ U_A) ⊘ (λ_G λ_Aᵀ + ε)] U_Aᵀ = (G ⊗ A + εI)⁻¹ vec ∇",
   source: "George et al. (2018) §3.1 (KFAC in the KFE); MATH.md §7",
-  generator: dampingGenerator,
-  tolerance: dampedTolerance,
-  why: dampedWhy,
-  runScale: 0.5,
-  arbitrary: dampedArb,
-  measure(impl, [c, logDelta]): Measurement {
-    const x = fit(impl, c);
-    const eps = dampingOf(x, logDelta);
-    const grad = impl.ekfac.meanGradient(c.shape, c.stats);
-    const got = x.kfac.precondition(grad, new Float64Array(x.p), eps);
-    const m = kroneckerOfFactors(impl, x.kfac);
-    for (let i = 0; i < x.p; i++) m[i * x.p + i] = (m[i * x.p + i] as number) + eps;
-    const want = solveDense(impl, m, x.p, grad);
-    const kappa = (maxOf(x.kfac.eigenScaling()) + eps) / eps;
-    return { error: rel(distance(got, want), frob(want)), tolerance: 64 * (x.p + x.a + x.g) * EPS * kappa };
-  },
+  block: "kfac",
+  reference: (impl, x, eps) => ({
+    m: addDiagonal(kroneckerOfFactors(impl, x.kfac), x.p, eps),
+    kappa: (maxOf(x.kfac.eigenScaling()) + eps) / eps,
+  }),
 });
 
-const dampedTikhonov = defineLaw({
+const dampedTikhonov = dampedLaw({
   id: "ekfac.damped.kfac-tikhonov",
   title: "KFAC damped direction (factored Tikhonov) = dense solve",
   statement:
     "precondition(∇, ε) = (G + (√ε/π) I)⁻¹ ∇ (A + π√ε I)⁻¹ = ((G + (√ε/π) I) ⊗ (A + π√ε I))⁻¹ vec ∇, π = √((tr A / a)/(tr G / g)), per group",
   source: "Martens & Grosse (2015) §6.3 (factored Tikhonov damping); MATH.md §7",
-  generator: dampingGenerator,
   tolerance: `${dampedTolerance}, here κ = (‖G‖ + √ε/π)(‖A‖ + π√ε)/ε`,
-  why: dampedWhy,
-  runScale: 0.5,
-  arbitrary: dampedArb,
-  measure(impl, [c, logDelta]): Measurement {
-    const x = fit(impl, c, { kfacDamping: "factored-tikhonov" });
-    const eps = dampingOf(x, logDelta);
-    const grad = impl.ekfac.meanGradient(c.shape, c.stats);
-    const got = x.kfac.precondition(grad, new Float64Array(x.p), eps);
+  block: "kfac",
+  kfacOptions: { kfacDamping: "factored-tikhonov" },
+  reference(impl, x, eps) {
     const b = x.kfac;
     const { aDim: a, gDim: g } = b.dims;
     const pis = Array.from({ length: b.dims.groups }, (_, k) => {
@@ -369,7 +383,6 @@ const dampedTikhonov = defineLaw({
       (k) => s / (pis[k] as number),
       (k) => (pis[k] as number) * s,
     );
-    const want = solveDense(impl, m, x.p, grad);
     let kappa = 1;
     for (let k = 0; k < b.dims.groups; k++) {
       const pi = pis[k] as number;
@@ -377,7 +390,7 @@ const dampedTikhonov = defineLaw({
       const nA = frob(b.A.subarray(k * a * a, (k + 1) * a * a));
       kappa = Math.max(kappa, ((nG + s / pi) * (nA + pi * s)) / eps);
     }
-    return { error: rel(distance(got, want), frob(want)), tolerance: 64 * (x.p + x.a + x.g) * EPS * kappa };
+    return { m, kappa };
   },
 });
 
