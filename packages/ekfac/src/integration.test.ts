@@ -1,17 +1,8 @@
 import { wrap } from "@ekfac-ts/autodiff";
 import { Rng } from "@ekfac-ts/linalg";
-import {
-  Conv2d,
-  Flatten,
-  GlobalAvgPool2d,
-  Linear,
-  mlp,
-  ReLU,
-  Sequential,
-  softmaxCrossEntropy,
-  Tanh,
-} from "@ekfac-ts/nn";
+import { mlp, ReLU, type Sequential, softmaxCrossEntropy } from "@ekfac-ts/nn";
 import { describe, expect, it } from "vitest";
+import { groupedCnn } from "../test/nn-models.ts";
 import { blobs } from "../test/tiny-mlp.ts";
 import { exactFisher } from "./curvature/exact-fisher.ts";
 import { KroneckerBlock } from "./curvature/kronecker-block.ts";
@@ -77,15 +68,7 @@ describe("with @ekfac-ts/nn", () => {
   });
 
   it("EKFAC Frobenius error ≤ KFAC Frobenius error on statistics captured by nn's Conv2d (grouped, T > 1)", () => {
-    const model = new Sequential(
-      new Conv2d(2, 4, 2, { dtype: "float64", padding: 0, rng: 1 }),
-      new Tanh(),
-      new Conv2d(4, 4, 2, { dtype: "float64", groups: 2, rng: 2 }),
-      new ReLU(),
-      new GlobalAvgPool2d(),
-      new Flatten(),
-      new Linear(4, 3, { dtype: "float64", rng: 3 }),
-    );
+    const model = groupedCnn(new ReLU());
     const rng = new Rng(4);
     const x = rng.fillNormal(new Float64Array(5 * 2 * 4 * 4));
     model.setCapture(true);

@@ -90,3 +90,23 @@ export function addIdentity(m: Float64Array, c: number): Float64Array {
   for (let i = 0; i < p; i++) out[i * p + i] = (out[i * p + i] as number) + c;
   return out;
 }
+
+/** U_Gᵀ ∇ U_A (g × a) for a row-major ∇ (g × a) and column-eigenvector bases, by the triple sum. */
+export function rotateIntoEigenbasis(
+  uG: ArrayLike<number>,
+  uA: ArrayLike<number>,
+  grad: ArrayLike<number>,
+  g: number,
+  a: number,
+): Float64Array {
+  const out = new Float64Array(g * a);
+  for (let i = 0; i < g; i++)
+    for (let j = 0; j < a; j++) {
+      let r = 0;
+      for (let k = 0; k < g; k++)
+        for (let l = 0; l < a; l++)
+          r += (uG[k * g + i] as number) * (grad[k * a + l] as number) * (uA[l * a + j] as number);
+      out[i * a + j] = r;
+    }
+  return out;
+}
