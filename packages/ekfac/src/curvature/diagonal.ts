@@ -19,8 +19,7 @@ import {
   type LayerShape,
   layerShape,
 } from "../internal/stats.ts";
-import type { BasisUpdate, CurvatureBlock } from "./block.ts";
-import { checkDamping, checkPlainState } from "./kronecker-block.ts";
+import { BasisFreeBlock } from "./block.ts";
 import { chooseScalingStrategy, type ScalingWorkspace, scalingInto, scalingRowsSize } from "./scaling.ts";
 
 /** Options of `DiagonalFisher`. */
@@ -37,12 +36,10 @@ export type DiagonalState = {
   updates: number;
 };
 
-const NO_BASIS: BasisUpdate = { succeeded: 0, failed: 0 };
-
 /**
  * The diagonal Fisher of one dense or conv2d layer (EKFAC's scaling in the identity basis): Δ = ∇ ⊘ (D + ε).
  */
-export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch> {
+export class DiagonalFisher extends BasisFreeBlock<DiagonalState, LayerBatch> {
   readonly kind = "Diagonal";
   /** The layer's shape (a copy of the constructor's argument). */
   readonly shape: LayerShape;
@@ -58,6 +55,7 @@ export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch>
   private batch: Float64Array = new Float64Array(0);
 
   constructor(shape: LayerShape, options: DiagonalFisherOptions = {}) {
+    super();
     this.dims = checkShape("DiagonalFisher", shape);
     this.shape = layerShape(shape);
     this.decay = options.decay ?? 0.95;
@@ -68,16 +66,6 @@ export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch>
 
   initState(): DiagonalState {
     return { D: new Float64Array(this.dims.size), updates: 0 };
-  }
-
-  checkState(fn: string, st: unknown): asserts st is DiagonalState {
-    checkPlainState(fn, st, this.state, ["updates"]);
-  }
-
-  bindState(fn: string, st: DiagonalState): void {
-    if (st === this.state) return;
-    this.checkState(fn, st);
-    this.state = st;
   }
 
   /** diag(F) in W̄'s layout (the live state array). */
@@ -97,12 +85,6 @@ export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch>
   updateStatistics(stats: LayerBatch): void {
     this.update(stats);
   }
-  refreshBasis(): BasisUpdate {
-    return NO_BASIS;
-  }
-  updateScaling(_stats: LayerBatch): void {}
-  updateScalingFromGradient(_grad: Float64Array, _batchSize: number): void {}
-
   /** D ← ρ D + (1 − ρ) D_batch (the first update takes D_batch). */
   update(stats: LayerBatch): void {
     const rows = checkStatistics("DiagonalFisher.update", this.shape.kind, this.dims, stats);
@@ -148,13 +130,8 @@ export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch>
 
   /** out = grad ⊘ (D + ε); `out` may be `grad`. */
   precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {
-    const size = this.dims.size;
-    if (grad.length !== size || out.length !== size) {
-      throw new RangeError(
-        `DiagonalFisher.precondition: grad and out must have outDim·aDim = ${size} elements (got ${grad.length}, ${out.length})`,
-      );
-    }
-    checkDamping("DiagonalFisher.precondition", damping);
+    this.checkPrecondition("DiagonalFisher.precondition", grad, out, damping, "outDim·aDim = ");
+    const size = this.size;
     const d = this.state.D;
     for (let i = 0; i < size; i++) out[i] = (grad[i] as number) / ((d[i] as number) + damping);
     return out;

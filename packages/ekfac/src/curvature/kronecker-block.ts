@@ -77,7 +77,7 @@ import {
   layerShape,
 } from "../internal/stats.ts";
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
-import type { BasisUpdate, CurvatureBlock } from "./block.ts";
+import { type BasisUpdate, type CurvatureBlock, checkPlainState } from "./block.ts";
 import {
   chooseRotatedGradientSource,
   chooseScalingStrategy,
@@ -825,43 +825,6 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
 function setIdentity(u: Float64Array, n: number, groups: number): void {
   u.fill(0);
   for (let k = 0; k < groups; k++) for (let i = 0; i < n; i++) u[k * n * n + i * n + i] = 1;
-}
-
-/**
- * Checks that `st` is a plain record with exactly the keys of `ref`: Float64Arrays of the same lengths
- * holding finite values, and the listed counters as integers ≥ 0. Shared by every block's `checkState`.
- */
-export function checkPlainState(
-  fn: string,
-  st: unknown,
-  ref: Record<string, unknown>,
-  counters: readonly string[],
-): void {
-  if (st === null || typeof st !== "object" || Array.isArray(st)) throw new TypeError(`${fn}: state must be a record`);
-  const rec = st as Record<string, unknown>;
-  const keys = Object.keys(ref);
-  const got = Object.keys(rec);
-  if (got.length !== keys.length || keys.some((k) => !(k in rec))) {
-    throw new RangeError(`${fn}: state has keys {${got.join(", ")}}, expected {${keys.join(", ")}}`);
-  }
-  for (const k of keys) {
-    const want = ref[k];
-    const v = rec[k];
-    if (want instanceof Float64Array) {
-      if (!(v instanceof Float64Array) || v.length !== want.length) {
-        throw new RangeError(
-          `${fn}: state.${k} must be a Float64Array of length ${want.length} (got ${v instanceof Float64Array ? `length ${v.length}` : typeof v})`,
-        );
-      }
-      if (!allFinite(v)) throw new RangeError(`${fn}: state.${k} holds NaN or ±Infinity`);
-    } else if (counters.includes(k)) {
-      if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-        throw new RangeError(`${fn}: state.${k} must be an integer ≥ 0 (got ${String(v)})`);
-      }
-    } else if (typeof v !== "number" || !Number.isFinite(v)) {
-      throw new RangeError(`${fn}: state.${k} must be a finite number (got ${String(v)})`);
-    }
-  }
 }
 
 /** KFAC for a dense layer: F ≈ G ⊗ A (Martens & Grosse 2015). */

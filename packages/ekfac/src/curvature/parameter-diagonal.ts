@@ -18,8 +18,7 @@
  * the Kronecker factors. Cost O(P) per update and per precondition; no allocation.
  */
 import { checkDecay } from "../internal/checks.ts";
-import type { BasisUpdate, CurvatureBlock } from "./block.ts";
-import { checkDamping, checkPlainState } from "./kronecker-block.ts";
+import { BasisFreeBlock } from "./block.ts";
 
 /** The fallback's plain-data state: the diagonal estimate and the updates folded into it. */
 export type ParameterDiagonalState = {
@@ -37,13 +36,11 @@ export interface MeanGradientBatch {
   readonly batchSize: number;
 }
 
-const NO_BASIS: BasisUpdate = { succeeded: 0, failed: 0 };
-
 /**
  * The diagonal fallback for a parameter no other block covers: D ← ρ D + (1 − ρ)·N·ḡ², Δ = ∇ ⊘ (D + ε). An
  * empirical-Fisher estimate biased upward away from stationary points (see the file header).
  */
-export class ParameterDiagonalFisher implements CurvatureBlock<ParameterDiagonalState, MeanGradientBatch> {
+export class ParameterDiagonalFisher extends BasisFreeBlock<ParameterDiagonalState, MeanGradientBatch> {
   readonly kind = "ParameterDiagonal";
   readonly size: number;
   /** Moving-average decay ρ of D. */
@@ -51,6 +48,7 @@ export class ParameterDiagonalFisher implements CurvatureBlock<ParameterDiagonal
   state: ParameterDiagonalState;
 
   constructor(size: number, options: { readonly decay?: number } = {}) {
+    super();
     const fn = "ParameterDiagonalFisher";
     if (!(typeof size === "number" && Number.isInteger(size) && size >= 1))
       throw new RangeError(`${fn}: size must be a positive integer (got ${size})`);
@@ -62,16 +60,6 @@ export class ParameterDiagonalFisher implements CurvatureBlock<ParameterDiagonal
 
   initState(): ParameterDiagonalState {
     return { D: new Float64Array(this.size), updates: 0 };
-  }
-
-  checkState(fn: string, st: unknown): asserts st is ParameterDiagonalState {
-    checkPlainState(fn, st, this.state, ["updates"]);
-  }
-
-  bindState(fn: string, st: ParameterDiagonalState): void {
-    if (st === this.state) return;
-    this.checkState(fn, st);
-    this.state = st;
   }
 
   /** D ← ρ D + (1 − ρ)·N·ḡ² (the first update takes the batch). */
@@ -87,18 +75,8 @@ export class ParameterDiagonalFisher implements CurvatureBlock<ParameterDiagonal
     st.updates++;
   }
 
-  refreshBasis(): BasisUpdate {
-    return NO_BASIS;
-  }
-  updateScaling(_b: MeanGradientBatch): void {}
-  updateScalingFromGradient(_grad: Float64Array, _batchSize: number): void {}
-
   precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {
-    const fn = "ParameterDiagonalFisher.precondition";
-    if (grad.length !== this.size || out.length !== this.size) {
-      throw new RangeError(`${fn}: grad and out must have ${this.size} elements (got ${grad.length}, ${out.length})`);
-    }
-    checkDamping(fn, damping);
+    this.checkPrecondition("ParameterDiagonalFisher.precondition", grad, out, damping);
     const d = this.state.D;
     for (let i = 0; i < this.size; i++) out[i] = (grad[i] as number) / ((d[i] as number) + damping);
     return out;
