@@ -24,25 +24,19 @@ import {
   forEachBatch,
   type InfluenceBatch,
   type InfluenceLayer,
-  type InfluenceProgress,
   snapshotLayers,
 } from "./common.ts";
-import { checkDampingOption, defaultInfluenceDamping, type InfluenceDamping, resolveDamping } from "./damping.ts";
+import { checkDampingOption, defaultInfluenceDamping, resolveDamping } from "./damping.ts";
+import type { FitInfluenceOptions } from "./fit.ts";
 import type { InfluencePreconditioner } from "./preconditioner.ts";
 
 /** The largest total parameter count `fitExactInfluence` accepts (its memory is P² float64). */
 export const maxExactInfluenceParameters = 4096;
 
-/** Options of `fitExactInfluence`. */
-export interface FitExactInfluenceOptions {
+/** Options of `fitExactInfluence`: `fitInfluence`'s Fisher, damping and progress options, and the structure. */
+export interface FitExactInfluenceOptions extends Pick<FitInfluenceOptions, "fisher" | "damping" | "onProgress"> {
   /** "full" (default) or "block-diagonal" (per layer, as KFAC/EKFAC assume). */
   readonly structure?: "full" | "block-diagonal";
-  /** "true" (default; "sampled" targets) or "empirical" ("labels"). */
-  readonly fisher?: "true" | "empirical";
-  /** See damping.ts. Default `{ factor: 0.1 }`. */
-  readonly damping?: InfluenceDamping;
-  /** Called after each batch of the fit. */
-  readonly onProgress?: (progress: InfluenceProgress) => void;
 }
 
 /** The explicit (F + λ)⁻¹ of the curvature layers; an `InfluencePreconditioner` for score.ts. */

@@ -34,7 +34,7 @@
  * floats may be canonicalised by the engine (the values stay NaN).
  * Cost: O(file size) time and memory; the returned arrays are fresh copies (no aliasing of the input).
  */
-import { bigCodec, codec, type ElementCodec } from "../internal/element.ts";
+import { codec, type ElementCodec } from "../internal/element.ts";
 import { JsonSyntaxError, type JsonValue, parseJson, stringifyJson } from "../internal/json.ts";
 import { decodeUtf8, encodeUtf8 } from "../internal/utf8.ts";
 
@@ -119,8 +119,8 @@ const DTYPES: Record<SafetensorsDtype, DtypeInfo> = {
   U32: { rank: 10, ...codec(Uint32Array, "Uint32", LE) },
   F32: { rank: 11, ...codec(Float32Array, "Float32", LE) },
   F64: { rank: 12, ...codec(Float64Array, "Float64", LE) },
-  I64: { rank: 13, ...bigCodec(BigInt64Array, "BigInt64", LE) },
-  U64: { rank: 14, ...bigCodec(BigUint64Array, "BigUint64", LE) },
+  I64: { rank: 13, ...codec(BigInt64Array, "BigInt64", LE) },
+  U64: { rank: 14, ...codec(BigUint64Array, "BigUint64", LE) },
 };
 
 function isDtype(s: string): s is SafetensorsDtype {

@@ -31,23 +31,21 @@ export interface ElementCodec<A, V> {
   set(v: DataView, o: number, x: V): void;
 }
 
-/** Number elements: `codec(Float32Array, "Float32", true)` reads little-endian float32. */
-export function codec<A>(ctor: ArrayCtor<A>, accessor: Accessor, littleEndian: boolean): ElementCodec<A, number> {
-  const get = DataView.prototype[`get${accessor}`] as (this: DataView, o: number, le: boolean) => number;
-  const set = DataView.prototype[`set${accessor}`] as (this: DataView, o: number, x: number, le: boolean) => void;
-  return {
-    size: ctor.BYTES_PER_ELEMENT,
-    ctor,
-    make: (n) => new ctor(n),
-    get: (v, o) => get.call(v, o, littleEndian),
-    set: (v, o, x) => set.call(v, o, x, littleEndian),
-  };
-}
-
-/** 64-bit integer elements (bigint values). */
-export function bigCodec<A>(ctor: ArrayCtor<A>, accessor: BigAccessor, littleEndian: boolean): ElementCodec<A, bigint> {
-  const get = DataView.prototype[`get${accessor}`] as (this: DataView, o: number, le: boolean) => bigint;
-  const set = DataView.prototype[`set${accessor}`] as (this: DataView, o: number, x: bigint, le: boolean) => void;
+/**
+ * The codec of one element type: `codec(Float32Array, "Float32", true)` reads little-endian float32;
+ * the 64-bit integer accessors give bigint values.
+ */
+export function codec<A>(ctor: ArrayCtor<A>, accessor: Accessor, littleEndian: boolean): ElementCodec<A, number>;
+export function codec<A>(ctor: ArrayCtor<A>, accessor: BigAccessor, littleEndian: boolean): ElementCodec<A, bigint>;
+export function codec<A>(
+  ctor: ArrayCtor<A>,
+  accessor: Accessor | BigAccessor,
+  littleEndian: boolean,
+): ElementCodec<A, number | bigint> {
+  type Get = (this: DataView, o: number, le: boolean) => number | bigint;
+  type Set = (this: DataView, o: number, x: number | bigint, le: boolean) => void;
+  const get = DataView.prototype[`get${accessor}`] as Get;
+  const set = DataView.prototype[`set${accessor}`] as Set;
   return {
     size: ctor.BYTES_PER_ELEMENT,
     ctor,
