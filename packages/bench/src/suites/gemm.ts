@@ -47,7 +47,7 @@ import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs
 import { Matrix as MlMatrix } from "ml-matrix";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
 import { spawnNodeWorker } from "../node-threads.ts";
-import { hasNaN, relativeResidual, timeIt } from "../util.ts";
+import { hasNaN, relativeResidual, type Timing, timeIt } from "../util.ts";
 
 const SUITE = "gemm";
 const RESIDUAL_TOL = 1e-4;
@@ -277,6 +277,24 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         records.push(...(await threadRows(caseName, shape, a, b, c, { ...timing, warmup: 0 }, gf, ctx)));
       }
 
+      // An anchor library's row: timed like ours, checked by its residual against ours.
+      const anchorRow = (impl: string, label: string, t: Timing, out: ArrayLike<number>): BenchRecord => {
+        const res = relativeResidual(out, c.data);
+        ctx.log(`  ${caseName}: ${label} ${t.medianMs.toFixed(1)} ms`);
+        return {
+          suite: SUITE,
+          case: caseName,
+          impl,
+          shape,
+          median_ms: t.medianMs,
+          gflops: gf(t.medianMs),
+          ratio_vs_ours: ours.medianMs / t.medianMs,
+          check: `residual vs ours ${res.toExponential(1)} ≤ ${RESIDUAL_TOL}`,
+          ok: !hasNaN(out) && res <= RESIDUAL_TOL,
+          runs: t.runs,
+        };
+      };
+
       // ml-matrix (float64)
       const ma = mlFrom(a);
       const mb = mlFrom(b);
@@ -292,20 +310,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         { ...timing, warmup: 0 },
       );
       const mlArr = mlToArray(mlOut);
-      const mlRes = relativeResidual(mlArr, c.data);
-      ctx.log(`  ${caseName}: ml-matrix ${ml.medianMs.toFixed(1)} ms`);
-      records.push({
-        suite: SUITE,
-        case: caseName,
-        impl: "ml-matrix mmul (f64)",
-        shape,
-        median_ms: ml.medianMs,
-        gflops: gf(ml.medianMs),
-        ratio_vs_ours: ours.medianMs / ml.medianMs,
-        check: `residual vs ours ${mlRes.toExponential(1)} ≤ ${RESIDUAL_TOL}`,
-        ok: !hasNaN(mlArr) && mlRes <= RESIDUAL_TOL,
-        runs: ml.runs,
-      });
+      records.push(anchorRow("ml-matrix mmul (f64)", "ml-matrix", ml, mlArr));
 
       // tfjs-core, cpu backend (float32)
       const ta = tf.tensor2d(a.data as Float32Array, [a.rows, a.cols], "float32");
@@ -319,20 +324,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       const tfT = timeIt(tfMul, timing);
       ta.dispose();
       tb.dispose();
-      const tfRes = relativeResidual(tfOut, c.data);
-      ctx.log(`  ${caseName}: tfjs-cpu ${tfT.medianMs.toFixed(1)} ms`);
-      records.push({
-        suite: SUITE,
-        case: caseName,
-        impl: "tfjs-core cpu matMul (f32)",
-        shape,
-        median_ms: tfT.medianMs,
-        gflops: gf(tfT.medianMs),
-        ratio_vs_ours: ours.medianMs / tfT.medianMs,
-        check: `residual vs ours ${tfRes.toExponential(1)} ≤ ${RESIDUAL_TOL}`,
-        ok: !hasNaN(tfOut) && tfRes <= RESIDUAL_TOL,
-        runs: tfT.runs,
-      });
+      records.push(anchorRow("tfjs-core cpu matMul (f32)", "tfjs-cpu", tfT, tfOut));
 
       // tfjs-core, wasm backend (float32, single thread)
       await tf.setBackend("wasm");
@@ -347,20 +339,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       wa.dispose();
       wb.dispose();
       await tf.setBackend("cpu");
-      const twRes = relativeResidual(twOut, c.data);
-      ctx.log(`  ${caseName}: tfjs-wasm ${twT.medianMs.toFixed(1)} ms`);
-      records.push({
-        suite: SUITE,
-        case: caseName,
-        impl: `tfjs-backend-wasm matMul (f32, ${getThreadsCount()} thread)`,
-        shape,
-        median_ms: twT.medianMs,
-        gflops: gf(twT.medianMs),
-        ratio_vs_ours: ours.medianMs / twT.medianMs,
-        check: `residual vs ours ${twRes.toExponential(1)} ≤ ${RESIDUAL_TOL}`,
-        ok: !hasNaN(twOut) && twRes <= RESIDUAL_TOL,
-        runs: twT.runs,
-      });
+      records.push(anchorRow(`tfjs-backend-wasm matMul (f32, ${getThreadsCount()} thread)`, "tfjs-wasm", twT, twOut));
     }
   }
 
