@@ -17,6 +17,18 @@
 import { checkPositive } from "../internal/checks.ts";
 import { allFinite } from "../internal/stats.ts";
 
+/** Derived sizes: `aDim = inDim (+1)`, `gDim = outDim/groups`, `P = outDim·aDim`. */
+export interface BlockDims {
+  /** Length of ā: inDim, plus 1 with a bias. */
+  readonly aDim: number;
+  /** Rows of W̄ per group: outDim / groups. */
+  readonly gDim: number;
+  /** Independent Kronecker blocks of the layer (conv groups; 1 for dense layers). */
+  readonly groups: number;
+  /** Parameters of the whole layer including the bias: outDim·aDim. */
+  readonly size: number;
+}
+
 /** Result of a basis refresh. */
 export interface BasisUpdate {
   /** Eigendecompositions that succeeded (2 per group for a Kronecker block when all is well). */

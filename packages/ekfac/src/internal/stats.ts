@@ -3,22 +3,13 @@
  * Shared by every curvature block; kernels downstream trust what leaves this file.
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
-import type { LayerBatch } from "../capture.ts";
+import type { LayerBatch, LayerShape } from "../capture.ts";
+import type { BlockDims } from "../curvature/block.ts";
 import { checkChoice } from "./checks.ts";
 
-/** The shape of one curvature layer, as the blocks need it (a subset of `CurvatureLayer`). */
-export interface LayerShape {
-  /** Dense or 2-D convolution. */
-  readonly kind: "dense" | "conv2d";
-  /** dout (dense) or C_out (conv). */
-  readonly outDim: number;
-  /** din (dense) or (C_in/groups)·kh·kw (conv), without the bias column. */
-  readonly inDim: number;
-  /** Whether the layer has a bias (a trailing 1 in ā). */
-  readonly hasBias: boolean;
-  /** 1 for dense layers. */
-  readonly groups: number;
-}
+// LayerShape and BlockDims are public types with public homes (capture.ts, curvature/block.ts); they
+// are re-exported here only because the package index still names this file for them.
+export type { BlockDims, LayerShape };
 
 /** The block shape of a layer (the fields of `LayerShape`, copied so later changes to the layer cannot leak in). */
 export function layerShape(layer: LayerShape): LayerShape {
@@ -29,18 +20,6 @@ export function layerShape(layer: LayerShape): LayerShape {
     hasBias: layer.hasBias,
     groups: layer.groups,
   };
-}
-
-/** Derived sizes: `aDim = inDim (+1)`, `gDim = outDim/groups`, `P = outDim·aDim`. */
-export interface BlockDims {
-  /** Length of ā: inDim, plus 1 with a bias. */
-  readonly aDim: number;
-  /** Rows of W̄ per group: outDim / groups. */
-  readonly gDim: number;
-  /** Independent Kronecker blocks of the layer (conv groups; 1 for dense layers). */
-  readonly groups: number;
-  /** Parameters of the whole layer including the bias: outDim·aDim. */
-  readonly size: number;
 }
 
 function isPositiveInt(v: unknown): v is number {
