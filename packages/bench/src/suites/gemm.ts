@@ -229,15 +229,9 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         allocations_after_warmup: allocAfter - allocBefore,
       });
 
-      // ours forced to another path: one row each, timed like the default above.
-      const forced = (impl: string, force: () => void, restore: () => void): BenchRecord => {
-        force();
-        const cf = zeros(m, n, "float32");
-        gemm(tA, tB, 1, a, b, 0, cf);
-        const t = timeIt(() => gemm(tA, tB, 1, a, b, 0, cf), { ...timing, warmup: 0 });
-        restore();
-        const err = sampledForwardError(tA, tB, a, b, cf, k, rng);
-        ctx.log(`  ${caseName}: ${impl} ${t.medianMs.toFixed(1)} ms`);
+      // One comparison row against ours (`label` names it in the log).
+      const row = (impl: string, label: string, t: Timing, check: string, ok: boolean): BenchRecord => {
+        ctx.log(`  ${caseName}: ${label} ${t.medianMs.toFixed(1)} ms`);
         return {
           suite: SUITE,
           case: caseName,
@@ -246,10 +240,22 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
           median_ms: t.medianMs,
           gflops: gf(t.medianMs),
           ratio_vs_ours: ours.medianMs / t.medianMs,
-          check: `sampled fwd err ${err.toExponential(1)} ≤ (k+3)ε`,
-          ok: !hasNaN(cf.data) && err <= (k + 3) * 2 ** -23,
+          check,
+          ok,
           runs: t.runs,
         };
+      };
+
+      // ours forced to another path: one row each, timed like the default above.
+      const forced = (impl: string, force: () => void, restore: () => void): BenchRecord => {
+        force();
+        const cf = zeros(m, n, "float32");
+        gemm(tA, tB, 1, a, b, 0, cf);
+        const t = timeIt(() => gemm(tA, tB, 1, a, b, 0, cf), { ...timing, warmup: 0 });
+        restore();
+        const err = sampledForwardError(tA, tB, a, b, cf, k, rng);
+        const ok = !hasNaN(cf.data) && err <= (k + 3) * 2 ** -23;
+        return row(impl, impl, t, `sampled fwd err ${err.toExponential(1)} ≤ (k+3)ε`, ok);
       };
       // the pure-JS backend (when the default above was wasm)
       if (getBackend() === "wasm") {
@@ -280,19 +286,13 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       // An anchor library's row: timed like ours, checked by its residual against ours.
       const anchorRow = (impl: string, label: string, t: Timing, out: ArrayLike<number>): BenchRecord => {
         const res = relativeResidual(out, c.data);
-        ctx.log(`  ${caseName}: ${label} ${t.medianMs.toFixed(1)} ms`);
-        return {
-          suite: SUITE,
-          case: caseName,
+        return row(
           impl,
-          shape,
-          median_ms: t.medianMs,
-          gflops: gf(t.medianMs),
-          ratio_vs_ours: ours.medianMs / t.medianMs,
-          check: `residual vs ours ${res.toExponential(1)} ≤ ${RESIDUAL_TOL}`,
-          ok: !hasNaN(out) && res <= RESIDUAL_TOL,
-          runs: t.runs,
-        };
+          label,
+          t,
+          `residual vs ours ${res.toExponential(1)} ≤ ${RESIDUAL_TOL}`,
+          !hasNaN(out) && res <= RESIDUAL_TOL,
+        );
       };
 
       // ml-matrix (float64)
