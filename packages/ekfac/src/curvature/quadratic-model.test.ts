@@ -3,6 +3,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { countTypedArrayConstructions } from "../../test/allocation-spy.ts";
 import { type DenseCase, denseSolve, randomCase } from "../../test/dense-reference.ts";
+import { concat64 } from "../internal/stats.ts";
 import { perExampleGradients } from "./exact-fisher.ts";
 import {
   QuadraticModelWorkspace,
@@ -43,15 +44,6 @@ function randomNet(seed: number, layers: readonly DenseCase[]): Net {
 function denseNet(net: Net): { p: number; dir: Float64Array; prev: Float64Array; grad: Float64Array; v: Float64Array } {
   const sizes = net.layers.map(sizeOf);
   const p = sizes.reduce((s, x) => s + x, 0);
-  const cat = (xs: readonly Float64Array[]) => {
-    const out = new Float64Array(p);
-    let off = 0;
-    for (const x of xs) {
-      out.set(x, off);
-      off += x.length;
-    }
-    return out;
-  };
   const v = new Float64Array(net.n * p);
   let off = 0;
   net.layers.forEach((c, l) => {
@@ -60,7 +52,7 @@ function denseNet(net: Net): { p: number; dir: Float64Array; prev: Float64Array;
     for (let e = 0; e < net.n; e++) v.set(per.subarray(e * pl, (e + 1) * pl), e * p + off);
     off += pl;
   });
-  return { p, dir: cat(net.dir), prev: cat(net.prev), grad: cat(net.grad), v };
+  return { p, dir: concat64(net.dir), prev: concat64(net.prev), grad: concat64(net.grad), v };
 }
 
 /** F = (1/N) Σ vₙvₙᵀ formed explicitly; xᵀFy by the dense product. */
@@ -257,8 +249,13 @@ describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4,
               }
             }
           }
-          const cat = (x: Float64Array, y: Float64Array) => Float64Array.of(...x, ...y);
-          const whole = { p, v, dir: cat(d.dir, dir), prev: cat(d.prev, prev), grad: cat(d.grad, grad) };
+          const whole = {
+            p,
+            v,
+            dir: concat64([d.dir, dir]),
+            prev: concat64([d.prev, prev]),
+            grad: concat64([d.grad, grad]),
+          };
           const fdd = fisherForm(whole, n, whole.dir, whole.dir);
           const fpp = fisherForm(whole, n, whole.prev, whole.prev);
           const tol = 1e3 * EPS * (1 + n * p) * (fdd + fpp);

@@ -102,3 +102,16 @@ export function ensure(buf: Float64Array, n: number): Float64Array {
 export function ensure32(buf: Float32Array, n: number): Float32Array {
   return buf.length >= n ? buf : new Float32Array(n);
 }
+
+/** The arrays one after another in a new Float64Array. */
+export function concat64(list: readonly Float64Array[]): Float64Array {
+  let total = 0;
+  for (const c of list) total += c.length;
+  const out = new Float64Array(total);
+  let off = 0;
+  for (const c of list) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
+}
