@@ -79,6 +79,14 @@ function runSteps(task: Task, opt: Optimizer, from: number, to: number): void {
   }
 }
 
+/** A fresh classifier and its optimizer after `steps` steps from step 0. */
+function trained(alias: Alias, options: CurvatureOptimizerOptions, steps: number): { task: Task; opt: Optimizer } {
+  const task = classifier();
+  const { opt } = build(task, alias, options);
+  runSteps(task, opt, 0, steps);
+  return { task, opt };
+}
+
 /** The arrays are pairwise identical to the bit (Object.is per element: NaN = NaN, +0 ≠ −0). */
 function expectSameValues(got: readonly ArrayLike<number>[], want: readonly ArrayLike<number>[]): void {
   expect(got.length).toBe(want.length);
@@ -249,12 +257,8 @@ describe("state save and restore (one state format)", () => {
   ];
   for (const [name, alias, options] of variants) {
     it(`checkpoint → restore → continue equals uninterrupted training bit for bit (${name})`, () => {
-      const a = classifier();
-      const { opt: optA } = build(a, alias, options);
-      runSteps(a, optA, 0, 13);
-      const b = classifier();
-      const { opt: optB } = build(b, alias, options);
-      runSteps(b, optB, 0, 7);
+      const { task: a, opt: optA } = trained(alias, options, 13);
+      const { task: b, opt: optB } = trained(alias, options, 7);
       const saved = optB.state();
       const params = b.model.snapshot();
       // Through JSON and fresh typed arrays, as a file would.
@@ -278,12 +282,8 @@ describe("state save and restore (one state format)", () => {
 
   it("restoring into an optimizer that already trained re-rounds its float32 bases from the restored ones", () => {
     // B's basis (refreshed at step 5) differs from C's own (step 0): a stale float32 copy would show.
-    const a = classifier();
-    const { opt: optA } = build(a, ekfac, classifierOptions);
-    runSteps(a, optA, 0, 10);
-    const b = classifier();
-    const { opt: optB } = build(b, ekfac, classifierOptions);
-    runSteps(b, optB, 0, 7);
+    const { task: a } = trained(ekfac, classifierOptions, 10);
+    const { task: b, opt: optB } = trained(ekfac, classifierOptions, 7);
     const c = classifier();
     const { opt: optC, t } = build(c, ekfac, classifierOptions);
     const first = t.curvature.blocks[0]?.block as KroneckerBlock | undefined;
