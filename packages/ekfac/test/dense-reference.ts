@@ -5,6 +5,7 @@
  * packages/proofs/src/internal/dense.ts (proofs depends on ekfac, so neither can import the other's).
  */
 import { Rng } from "@ekfac-ts/linalg";
+import fc from "fast-check";
 import type { LayerBatch } from "../src/capture.ts";
 
 export interface DenseCase {
@@ -47,6 +48,43 @@ export function randomCase(
     }
   }
   return { shape: { kind, outDim, inDim, hasBias, groups }, stats: { batchSize: n, positions: t, a, g } };
+}
+
+/** The sizes of a random layer case: conv2d with groups and T positions, or dense (one group, T = 1). */
+export interface LayerSizes {
+  readonly seed: number;
+  readonly conv: boolean;
+  readonly groups: number;
+  readonly outPerGroup: number;
+  readonly inDim: number;
+  readonly hasBias: boolean;
+  readonly n: number;
+  readonly t: number;
+}
+
+/** Random {@link LayerSizes} up to the given limits (groups ≤ 2); `kinds` "conv2d" keeps every case conv. */
+export function layerSizesArb(
+  max: { readonly outPerGroup: number; readonly inDim: number; readonly n: number; readonly t: number },
+  kinds: "conv2d" | "dense or conv2d" = "conv2d",
+): fc.Arbitrary<LayerSizes> {
+  const upTo = (m: number) => fc.integer({ min: 1, max: m });
+  return fc.record({
+    seed: fc.integer(),
+    conv: kinds === "conv2d" ? fc.constant(true) : fc.boolean(),
+    groups: upTo(2),
+    outPerGroup: upTo(max.outPerGroup),
+    inDim: upTo(max.inDim),
+    hasBias: fc.boolean(),
+    n: upTo(max.n),
+    t: upTo(max.t),
+  });
+}
+
+/** The random case of `s` (seed shifted by `seedShift`): dense cases use outPerGroup outputs, one group. */
+export function caseOfSizes(s: LayerSizes, seedShift = 0): DenseCase {
+  return s.conv
+    ? randomCase(s.seed + seedShift, "conv2d", s.groups * s.outPerGroup, s.inDim, s.hasBias, s.n, s.t, s.groups)
+    : randomCase(s.seed + seedShift, "dense", s.outPerGroup, s.inDim, s.hasBias, s.n);
 }
 
 /** Solves M x = b (M p × p row-major) by Gaussian elimination with partial pivoting. */

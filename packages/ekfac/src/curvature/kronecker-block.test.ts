@@ -1,7 +1,13 @@
 import { assertClose } from "@ekfac-ts/linalg";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { addIdentity, denseSolve, randomCase, rotateIntoEigenbasis } from "../../test/dense-reference.ts";
+import {
+  addIdentity,
+  denseSolve,
+  layerSizesArb,
+  randomCase,
+  rotateIntoEigenbasis,
+} from "../../test/dense-reference.ts";
 import { fisherApproximationReport } from "../diagnostics.ts";
 import { DiagonalFisher } from "./diagonal.ts";
 import { exactFisher, kroneckerDense, meanGradient, perExampleGradients } from "./exact-fisher.ts";
@@ -19,15 +25,7 @@ import { chooseRotatedGradientSource, rotatedGradientCost } from "./scaling.ts";
 // their one home in the proofs catalogue (packages/proofs/src/laws/ekfac.ts, run by `pnpm test`). Here:
 // what those laws do not state (KFC's normalisation, S* strategies agreeing, the diagonal block, aliasing,
 // "ra", float32 statistics, shared rows), named regressions and the error messages.
-const convArb = fc.record({
-  seed: fc.integer(),
-  groups: fc.integer({ min: 1, max: 2 }),
-  outPerGroup: fc.integer({ min: 1, max: 3 }),
-  inDim: fc.integer({ min: 1, max: 5 }),
-  hasBias: fc.boolean(),
-  n: fc.integer({ min: 1, max: 6 }),
-  t: fc.integer({ min: 1, max: 4 }),
-});
+const convArb = layerSizesArb({ outPerGroup: 3, inDim: 5, n: 6, t: 4 });
 
 describe("Kronecker-factored blocks against the exact Fisher (MATH.md §4)", () => {
   it("EKFAC is strictly better than KFC where KFC is not exact (named conv2d cases, T > 1)", () => {
