@@ -11,7 +11,7 @@ import fc from "fast-check";
 import { type Conv2dConfig, conv2dConfigArb, labelled, seedArb } from "../arbitraries.ts";
 import type { Autodiff } from "../impl.ts";
 import { maxEntrywise } from "../internal/dense.ts";
-import { defineLaw, type Law, type Measurement } from "../law.ts";
+import { defineLaw, type Law, type LawSpec, type Measurement } from "../law.ts";
 
 interface Case {
   readonly inputs: Tensor[];
@@ -373,7 +373,22 @@ function directConv(
   return { ref, mag, shape: [c.n, c.outChannels, ho, wo] };
 }
 
-const convDirect = defineLaw({
+/** A law on the conv geometries: `check` gets the implementation's autodiff and the case's generator. */
+function convLaw(
+  spec: Omit<LawSpec<Conv2dConfig>, "arbitrary" | "runScale" | "measure"> & {
+    check(ad: Autodiff, c: Conv2dConfig, r: Rng): Measurement;
+  },
+): Law {
+  const { check, ...description } = spec;
+  return defineLaw({
+    ...description,
+    runScale: 0.5,
+    arbitrary: convArb,
+    measure: (impl, c) => check(impl.autodiff, c, new Rng(c.seed)),
+  });
+}
+
+const convDirect = convLaw({
   id: "autodiff.conv2d.direct",
   title: "conv2d equals the direct convolution (stride, padding, dilation, groups)",
   statement:
@@ -383,11 +398,7 @@ const convDirect = defineLaw({
   generator: convGenerator,
   tolerance: "shape exact; max |y − y_ref| / Σ|terms| ≤ 4·(K + 2)·ε with K = (C_in/G)·k_h·k_w + 1",
   why: "Both sides sum the same K products in different orders (gemm blocks, the naive loop), so the difference is at most γ_K·Σ|terms| (Higham §3.1); a wrong offset, stride, dilation or group is an O(1) error.",
-  runScale: 0.5,
-  arbitrary: convArb,
-  measure(impl, c): Measurement {
-    const ad = impl.autodiff;
-    const r = new Rng(c.seed);
+  check(ad, c, r): Measurement {
     const [kh, kw] = c.kernel;
     const x = ad.tensor(r.fillNormal(new Float64Array(c.n * c.inChannels * c.h * c.w)), [c.n, c.inChannels, c.h, c.w], {
       dtype: "float64",
@@ -411,7 +422,7 @@ const convDirect = defineLaw({
   },
 });
 
-const im2colAdjoint = defineLaw({
+const im2colAdjoint = convLaw({
   id: "autodiff.im2col.adjoint",
   title: "col2im is the adjoint of im2col: ⟨im2col(x), P⟩ = ⟨x, col2im(P)⟩",
   statement:
@@ -420,11 +431,7 @@ const im2colAdjoint = defineLaw({
   generator: `${convGenerator}; P N(0, 1) of im2col's output size`,
   tolerance: "|⟨im2col(x), P⟩ − ⟨x, col2im(P)⟩| / Σ_i |im2col(x)_i·P_i| ≤ 4·(L + 2)·ε, L the number of patch entries",
   why: "Both inner products sum the same L products x_j·P_i (each patch entry is one read of one pixel), in different orders; the difference is at most γ_L times the sum of their magnitudes. A patch entry read from or written to the wrong pixel, or a padding entry not dropped, is an O(1) error.",
-  runScale: 0.5,
-  arbitrary: convArb,
-  measure(impl, c): Measurement {
-    const ad = impl.autodiff;
-    const r = new Rng(c.seed);
+  check(ad, c, r): Measurement {
     const g = ad.conv2dGeometry([c.n, c.inChannels, c.h, c.w], c.kernel, convParams(c));
     const x = r.fillNormal(new Float64Array(c.n * c.inChannels * c.h * c.w));
     const p = r.fillNormal(new Float64Array(ad.patchesLength(g)));
