@@ -153,6 +153,21 @@ export function forEachRun(
   }
 }
 
+/**
+ * The runs of a reduction: walks x (shape `shape`, contiguous) with operand 1 the reduced output of
+ * shape `kept` (the reduced axes 1, broadcast back with stride 0), so `body(ox, oy, _, n, tx, ty)` sees
+ * ty = 0 along a reduced innermost axis. Shared by the reductions and their gradients.
+ */
+export function forEachReducedRun(shape: Shape, kept: Shape, body: RunBody): void {
+  forEachRun(
+    shape,
+    contiguousStrides(shape),
+    broadcastStrides(kept, shape),
+    shape.map(() => 0),
+    body,
+  );
+}
+
 /** Normalises axes (negative counts from the end), rejecting out-of-range and repeated ones. */
 export function normalizeAxes(op: string, axes: number | readonly number[] | undefined, ndim: number): number[] {
   if (axes === undefined) return Array.from({ length: ndim }, (_, i) => i);

@@ -15,7 +15,7 @@
  * operand); no rule allocates except conv2d's pooled patch-gradient scratch.
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
-import { broadcastStrides, contiguousStrides, forEachRun } from "./broadcast.ts";
+import { contiguousStrides, forEachReducedRun, forEachRun } from "./broadcast.ts";
 import { type Conv2dGeometry, col2imKernel, patchesLength } from "./conv.ts";
 import { erfc } from "./erf.ts";
 import { slot } from "./internal/slot.ts";
@@ -246,7 +246,7 @@ const table: { readonly [Op in OpName]: Rule<Op> } = {
     const gx = slot(x);
     if (gx === null) return;
     const { keptShape } = node.attrs;
-    forEachRun(x.shape, contiguousStrides(x.shape), broadcastStrides(keptShape, x.shape), x.shape.map(() => 0), (ox, oy, _o, n, tx, ty) => {
+    forEachReducedRun(x.shape, keptShape, (ox, oy, _o, n, tx, ty) => {
       for (let i = 0; i < n; i++, ox += tx, oy += ty) gx[ox] = (gx[ox] as number) + (g[oy] as number);
     });
   },

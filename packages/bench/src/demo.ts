@@ -55,6 +55,19 @@ interface Args {
   help: boolean;
 }
 
+/** The Args fields set from a numeric flag. */
+type NumericArg =
+  | "epochs"
+  | "batchSize"
+  | "tkfe"
+  | "ts"
+  | "damping"
+  | "dampingKfac"
+  | "dampingEkfac"
+  | "klClip"
+  | "trainCount"
+  | "seed";
+
 const USAGE = `usage: pnpm demo [flags]
 
   --optimizers LIST   comma-separated subset of sgd,adam,kfac,ekfac (default all)
@@ -78,6 +91,20 @@ const USAGE = `usage: pnpm demo [flags]
   --out DIR           output folder (default results/demo-<date>)
   --threads N         run gemm on N threads (linalg's opt-in wasm workers; default 1)
 `;
+
+/** The flags that take one positive number: the Args field each sets, and whether it must be an integer. */
+const NUMERIC_FLAGS: Readonly<Record<string, readonly [NumericArg, boolean]>> = {
+  "--epochs": ["epochs", true],
+  "--batch-size": ["batchSize", true],
+  "--tkfe": ["tkfe", true],
+  "--ts": ["ts", true],
+  "--damping": ["damping", false],
+  "--damping-kfac": ["dampingKfac", false],
+  "--damping-ekfac": ["dampingEkfac", false],
+  "--kl-clip": ["klClip", false],
+  "--train-count": ["trainCount", true],
+  "--seed": ["seed", true],
+};
 
 function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
@@ -121,6 +148,11 @@ function parseArgs(argv: readonly string[]): Args {
       continue;
     }
     const v = argv[++i];
+    const numeric = NUMERIC_FLAGS[flag];
+    if (numeric !== undefined) {
+      a[numeric[0]] = num(flag, v, numeric[1]);
+      continue;
+    }
     switch (flag) {
       case "--optimizers": {
         const list = (v ?? "").split(",").filter((s) => s.length > 0);
@@ -131,36 +163,12 @@ function parseArgs(argv: readonly string[]): Args {
         a.optimizers = list as OptimizerName[];
         break;
       }
-      case "--epochs":
-        a.epochs = num(flag, v, true);
-        break;
-      case "--batch-size":
-        a.batchSize = num(flag, v, true);
-        break;
-      case "--tkfe":
-        a.tkfe = num(flag, v, true);
-        break;
-      case "--ts":
-        a.ts = num(flag, v, true);
-        break;
-      case "--damping":
-        a.damping = num(flag, v, false);
-        break;
-      case "--damping-kfac":
-        a.dampingKfac = num(flag, v, false);
-        break;
-      case "--damping-ekfac":
-        a.dampingEkfac = num(flag, v, false);
-        break;
       case "--momentum": {
         const m = Number(v);
         if (!(m >= 0 && m < 1)) throw new RangeError(`demo: --momentum needs a number in [0, 1) (got ${String(v)})`);
         a.momentum = m;
         break;
       }
-      case "--kl-clip":
-        a.klClip = num(flag, v, false);
-        break;
       case "--init":
         if (v !== "default" && v !== "sparse")
           throw new RangeError(`demo: --init takes default or sparse (got ${String(v)})`);
@@ -185,12 +193,6 @@ function parseArgs(argv: readonly string[]): Args {
         a.sizes = s;
         break;
       }
-      case "--train-count":
-        a.trainCount = num(flag, v, true);
-        break;
-      case "--seed":
-        a.seed = num(flag, v, true);
-        break;
       case "--data":
         if (v === undefined) throw new RangeError("demo: --data needs a directory");
         a.data = v;

@@ -149,6 +149,9 @@ export interface CurvatureModel {
   setCapture(on: boolean, request?: CaptureRequest): void;
 }
 
+/** The shape of one curvature layer, as the blocks need it (a subset of {@link CurvatureLayer}). */
+export type LayerShape = Pick<CurvatureLayer, "kind" | "outDim" | "inDim" | "hasBias" | "groups">;
+
 /** The numeric part of `LayerStatistics`: what the curvature blocks read (no provenance fields). */
 export type LayerBatch = Pick<LayerStatistics, "batchSize" | "positions" | "a" | "g">;
 

@@ -1,44 +1,19 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { randomCase } from "../test/dense-reference.ts";
+import { caseOfSizes, layerSizesArb, randomCase } from "../test/dense-reference.ts";
 import { DiagonalFisher } from "./curvature/diagonal.ts";
 import { exactFisher, frobeniusDistance, traceOf } from "./curvature/exact-fisher.ts";
 import { KroneckerBlock } from "./curvature/kronecker-block.ts";
 import { compareWithFisher, fisherApproximationReport, gramFrobeniusError } from "./diagnostics.ts";
 
-const caseArb = fc.record({
-  seed: fc.integer(),
-  conv: fc.boolean(),
-  groups: fc.integer({ min: 1, max: 2 }),
-  outPerGroup: fc.integer({ min: 1, max: 4 }),
-  inDim: fc.integer({ min: 1, max: 6 }),
-  hasBias: fc.boolean(),
-  n: fc.integer({ min: 1, max: 12 }),
-  t: fc.integer({ min: 1, max: 3 }),
-});
-
-type Case = {
-  seed: number;
-  conv: boolean;
-  groups: number;
-  outPerGroup: number;
-  inDim: number;
-  hasBias: boolean;
-  n: number;
-  t: number;
-};
-function make(c: Case, seedShift = 0) {
-  return c.conv
-    ? randomCase(c.seed + seedShift, "conv2d", c.groups * c.outPerGroup, c.inDim, c.hasBias, c.n, c.t, c.groups)
-    : randomCase(c.seed + seedShift, "dense", c.outPerGroup, c.inDim, c.hasBias, c.n);
-}
+const caseArb = layerSizesArb({ outPerGroup: 4, inDim: 6, n: 12, t: 3 }, "dense or conv2d");
 
 describe("‖F − F̂‖_F without forming F (MATH.md §5)", () => {
   it("Gram-matrix ‖F − F̂‖_F equals the explicit dense one, for KFAC, EKFAC and diagonal blocks with a stale basis", () => {
     fc.assert(
       fc.property(caseArb, (c) => {
-        const fitted = make(c, 1); // the blocks are fitted on OTHER examples: a stale basis and scaling
-        const measured = make(c);
+        const fitted = caseOfSizes(c, 1); // the blocks are fitted on OTHER examples: a stale basis and scaling
+        const measured = caseOfSizes(c);
         const kfac = new KroneckerBlock("test", "kfac", fitted.shape, { factorDecay: 0 });
         const ekfac = new KroneckerBlock("test", "ekfac", fitted.shape, { factorDecay: 0, scalingDecay: 0 });
         const diagonal = new DiagonalFisher(fitted.shape, { decay: 0 });

@@ -1,22 +1,14 @@
 import { wrap } from "@ekfac-ts/autodiff";
 import { Rng } from "@ekfac-ts/linalg";
-import {
-  Conv2d,
-  Flatten,
-  GlobalAvgPool2d,
-  Linear,
-  mlp,
-  ReLU,
-  Sequential,
-  softmaxCrossEntropy,
-  Tanh,
-} from "@ekfac-ts/nn";
+import { mlp, ReLU, type Sequential, softmaxCrossEntropy } from "@ekfac-ts/nn";
 import { describe, expect, it } from "vitest";
+import { groupedCnn } from "../test/nn-models.ts";
 import { blobs } from "../test/tiny-mlp.ts";
 import { exactFisher } from "./curvature/exact-fisher.ts";
 import { KroneckerBlock } from "./curvature/kronecker-block.ts";
 import { fisherApproximationReport, gramFrobeniusError } from "./diagnostics.ts";
 import { ekfac } from "./ekfac.ts";
+import { layerShape } from "./internal/stats.ts";
 import { type CurvatureChain, kfac } from "./kfac.ts";
 import { sgd } from "./optim/aliases.ts";
 import { Optimizer } from "./optim/optimizer.ts";
@@ -76,15 +68,7 @@ describe("with @ekfac-ts/nn", () => {
   });
 
   it("EKFAC Frobenius error ≤ KFAC Frobenius error on statistics captured by nn's Conv2d (grouped, T > 1)", () => {
-    const model = new Sequential(
-      new Conv2d(2, 4, 2, { dtype: "float64", padding: 0, rng: 1 }),
-      new Tanh(),
-      new Conv2d(4, 4, 2, { dtype: "float64", groups: 2, rng: 2 }),
-      new ReLU(),
-      new GlobalAvgPool2d(),
-      new Flatten(),
-      new Linear(4, 3, { dtype: "float64", rng: 3 }),
-    );
+    const model = groupedCnn(new ReLU());
     const rng = new Rng(4);
     const x = rng.fillNormal(new Float64Array(5 * 2 * 4 * 4));
     model.setCapture(true);
@@ -93,13 +77,7 @@ describe("with @ekfac-ts/nn", () => {
     for (const layer of model.curvatureLayers()) {
       const s = layer.statistics;
       if (s === null) throw new Error(`no statistics for ${layer.name}`);
-      const shape = {
-        kind: layer.kind,
-        outDim: layer.outDim,
-        inDim: layer.inDim,
-        hasBias: layer.hasBias,
-        groups: layer.groups,
-      };
+      const shape = layerShape(layer);
       const r = fisherApproximationReport(shape, s);
       expect(r.frobeniusError.ekfac).toBeLessThanOrEqual(r.frobeniusError.kfac + 1e-9 * r.fisherNorm);
       expect(Math.abs(r.trace.ekfac - r.trace.exact)).toBeLessThanOrEqual(1e-9 * r.trace.exact);

@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { rotateIntoEigenbasis } from "../test/dense-reference.ts";
 import { blobs, lowRankData, TinyMlp } from "../test/tiny-mlp.ts";
 import type { CaptureRequest, CurvatureModel, ParameterRef, ScaleShiftLayer } from "./capture.ts";
 import { meanGradient } from "./curvature/exact-fisher.ts";
@@ -78,11 +79,23 @@ function runSteps(task: Task, opt: Optimizer, from: number, to: number): void {
   }
 }
 
+/** A fresh classifier and its optimizer after `steps` steps from step 0. */
+function trained(alias: Alias, options: CurvatureOptimizerOptions, steps: number): { task: Task; opt: Optimizer } {
+  const task = classifier();
+  const { opt } = build(task, alias, options);
+  runSteps(task, opt, 0, steps);
+  return { task, opt };
+}
+
+/** The arrays are pairwise identical to the bit (Object.is per element: NaN = NaN, +0 ≠ −0). */
+function expectSameValues(got: readonly ArrayLike<number>[], want: readonly ArrayLike<number>[]): void {
+  expect(got.length).toBe(want.length);
+  for (let i = 0; i < got.length; i++) expect(sameBits(got[i] ?? [], want[i] ?? []), `array ${i}`).toBe(true);
+}
+
 function expectSameParameters(x: Task, y: Task): void {
-  const px = x.model.parameters();
-  const py = y.model.parameters();
-  for (let i = 0; i < px.length; i++)
-    expect(sameBits(px[i]?.value as Float32Array, py[i]?.value as Float32Array)).toBe(true);
+  const values = (t: Task) => t.model.parameters().map((p) => p.value);
+  expectSameValues(values(x), values(y));
 }
 
 function curvatureState(opt: Optimizer): CurvatureState {
@@ -177,10 +190,7 @@ describe("one optimizer: Optimizer.step for curvature chains", () => {
       expect(oa.step().skipped).toBe(false);
       expect(ob.step(b.model.parameters().map((p) => p.grad as Float32Array)).skipped).toBe(false);
     }
-    const pa = a.model.parameters();
-    const pb = b.model.parameters();
-    for (let i = 0; i < pa.length; i++)
-      expect(sameBits(pa[i]?.value as Float32Array, pb[i]?.value as Float32Array)).toBe(true);
+    expectSameParameters(a, b);
   });
 
   it("first-order chains take the model too: Optimizer(adam, model).step() = step(grads), report without curvature", () => {
@@ -200,10 +210,7 @@ describe("one optimizer: Optimizer.step for curvature chains", () => {
       expect(oa.step()).toEqual({ skipped: false, reason: null, curvature: null });
       ob.step(b.model.parameters().map((p) => p.grad as Float32Array));
     }
-    const pa = a.model.parameters();
-    const pb = b.model.parameters();
-    for (let i = 0; i < pa.length; i++)
-      expect(sameBits(pa[i]?.value as Float32Array, pb[i]?.value as Float32Array)).toBe(true);
+    expectSameParameters(a, b);
     expect(() => ob.step()).toThrow(/grads is required/);
   });
 
@@ -250,12 +257,8 @@ describe("state save and restore (one state format)", () => {
   ];
   for (const [name, alias, options] of variants) {
     it(`checkpoint → restore → continue equals uninterrupted training bit for bit (${name})`, () => {
-      const a = classifier();
-      const { opt: optA } = build(a, alias, options);
-      runSteps(a, optA, 0, 13);
-      const b = classifier();
-      const { opt: optB } = build(b, alias, options);
-      runSteps(b, optB, 0, 7);
+      const { task: a, opt: optA } = trained(alias, options, 13);
+      const { task: b, opt: optB } = trained(alias, options, 7);
       const saved = optB.state();
       const params = b.model.snapshot();
       // Through JSON and fresh typed arrays, as a file would.
@@ -279,12 +282,8 @@ describe("state save and restore (one state format)", () => {
 
   it("restoring into an optimizer that already trained re-rounds its float32 bases from the restored ones", () => {
     // B's basis (refreshed at step 5) differs from C's own (step 0): a stale float32 copy would show.
-    const a = classifier();
-    const { opt: optA } = build(a, ekfac, classifierOptions);
-    runSteps(a, optA, 0, 10);
-    const b = classifier();
-    const { opt: optB } = build(b, ekfac, classifierOptions);
-    runSteps(b, optB, 0, 7);
+    const { task: a } = trained(ekfac, classifierOptions, 10);
+    const { task: b, opt: optB } = trained(ekfac, classifierOptions, 7);
     const c = classifier();
     const { opt: optC, t } = build(c, ekfac, classifierOptions);
     const first = t.curvature.blocks[0]?.block as KroneckerBlock | undefined;
@@ -330,8 +329,7 @@ describe("state save and restore (one state format)", () => {
     expect(() => free.load(opt.state())).toThrow(RangeError);
     expect(stateBits(free)).toBe(freeBefore);
     const p2 = t.model.snapshot();
-    for (let i = 0; i < params.length; i++)
-      expect(sameBits(p2[i] as Float32Array, params[i] as Float32Array)).toBe(true);
+    expectSameValues(p2, params);
   });
 
   it("restore refuses fractional or negative counters and NaN arrays before writing anything", () => {
@@ -389,8 +387,7 @@ describe("guards: non-finite input and output, stale statistics, bad arguments",
     expect(opt.stepsSkipped).toBe(1);
     expect(curvatureState(opt).step).toBe(2);
     const after = t.model.snapshot();
-    for (let i = 0; i < before.length; i++)
-      expect(sameBits(after[i] as Float32Array, before[i] as Float32Array)).toBe(true);
+    expectSameValues(after, before);
   });
 
   it("an infinite captured statistic refuses the step before anything is absorbed", () => {
@@ -422,8 +419,7 @@ describe("guards: non-finite input and output, stale statistics, bad arguments",
         refused++;
         expect(r.reason).toBe("non-finite update");
         const after = t.model.snapshot();
-        for (let i = 0; i < before.length; i++)
-          expect(sameBits(after[i] as Float32Array, before[i] as Float32Array)).toBe(true);
+        expectSameValues(after, before);
       }
       for (const p of t.model.parameters()) for (const v of p.value) expect(Number.isFinite(v)).toBe(true);
     }
@@ -564,16 +560,8 @@ describe('EKFAC "ra": the scaling uses the batch size of the gradient it folds i
     if (!stats) throw new Error("no statistics");
     const grad = meanGradient({ kind: "dense", outDim: 3, inDim: 12, hasBias: true, groups: 1 }, stats);
     opt.step();
-    const { aDim: a, gDim: g } = block.dims;
-    for (let i = 0; i < g; i++) {
-      for (let j = 0; j < a; j++) {
-        let r = 0;
-        for (let k = 0; k < g; k++)
-          for (let l = 0; l < a; l++)
-            r += (block.uG[k * g + i] as number) * (grad[k * a + l] as number) * (block.uA[l * a + j] as number);
-        expect(block.S[i * a + j]).toBeCloseTo(n * r * r, 6);
-      }
-    }
+    const r = rotateIntoEigenbasis(block.uG, block.uA, grad, block.dims.gDim, block.dims.aDim);
+    for (let i = 0; i < r.length; i++) expect(block.S[i]).toBeCloseTo(n * (r[i] as number) ** 2, 6);
   });
 });
 

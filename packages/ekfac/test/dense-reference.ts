@@ -1,8 +1,11 @@
 /**
  * Naive dense references for the ekfac tests: random statistics, a dense solver, explicit matrices.
- * Everything in float64, written for clarity, never used by library code.
+ * Everything in float64, written for clarity, never used by library code. Closeness is linalg's
+ * `assertClose` (the one closeness helper); the proofs catalogue keeps its own references in
+ * packages/proofs/src/internal/dense.ts (proofs depends on ekfac, so neither can import the other's).
  */
 import { Rng } from "@ekfac-ts/linalg";
+import fc from "fast-check";
 import type { LayerBatch } from "../src/capture.ts";
 
 export interface DenseCase {
@@ -47,6 +50,43 @@ export function randomCase(
   return { shape: { kind, outDim, inDim, hasBias, groups }, stats: { batchSize: n, positions: t, a, g } };
 }
 
+/** The sizes of a random layer case: conv2d with groups and T positions, or dense (one group, T = 1). */
+export interface LayerSizes {
+  readonly seed: number;
+  readonly conv: boolean;
+  readonly groups: number;
+  readonly outPerGroup: number;
+  readonly inDim: number;
+  readonly hasBias: boolean;
+  readonly n: number;
+  readonly t: number;
+}
+
+/** Random {@link LayerSizes} up to the given limits (groups ≤ 2); `kinds` "conv2d" keeps every case conv. */
+export function layerSizesArb(
+  max: { readonly outPerGroup: number; readonly inDim: number; readonly n: number; readonly t: number },
+  kinds: "conv2d" | "dense or conv2d" = "conv2d",
+): fc.Arbitrary<LayerSizes> {
+  const upTo = (m: number) => fc.integer({ min: 1, max: m });
+  return fc.record({
+    seed: fc.integer(),
+    conv: kinds === "conv2d" ? fc.constant(true) : fc.boolean(),
+    groups: upTo(2),
+    outPerGroup: upTo(max.outPerGroup),
+    inDim: upTo(max.inDim),
+    hasBias: fc.boolean(),
+    n: upTo(max.n),
+    t: upTo(max.t),
+  });
+}
+
+/** The random case of `s` (seed shifted by `seedShift`): dense cases use outPerGroup outputs, one group. */
+export function caseOfSizes(s: LayerSizes, seedShift = 0): DenseCase {
+  return s.conv
+    ? randomCase(s.seed + seedShift, "conv2d", s.groups * s.outPerGroup, s.inDim, s.hasBias, s.n, s.t, s.groups)
+    : randomCase(s.seed + seedShift, "dense", s.outPerGroup, s.inDim, s.hasBias, s.n);
+}
+
 /** Solves M x = b (M p × p row-major) by Gaussian elimination with partial pivoting. */
 export function denseSolve(m: Float64Array, b: Float64Array): Float64Array {
   const p = b.length;
@@ -89,15 +129,22 @@ export function addIdentity(m: Float64Array, c: number): Float64Array {
   return out;
 }
 
-export function norm(x: ArrayLike<number>): number {
-  let s = 0;
-  for (let i = 0; i < x.length; i++) s += (x[i] as number) ** 2;
-  return Math.sqrt(s);
-}
-
-/** Relative distance ‖x − y‖ / max(‖y‖, tiny). */
-export function relDist(x: ArrayLike<number>, y: ArrayLike<number>): number {
-  let d = 0;
-  for (let i = 0; i < x.length; i++) d += ((x[i] as number) - (y[i] as number)) ** 2;
-  return Math.sqrt(d) / Math.max(norm(y), 1e-300);
+/** U_Gᵀ ∇ U_A (g × a) for a row-major ∇ (g × a) and column-eigenvector bases, by the triple sum. */
+export function rotateIntoEigenbasis(
+  uG: ArrayLike<number>,
+  uA: ArrayLike<number>,
+  grad: ArrayLike<number>,
+  g: number,
+  a: number,
+): Float64Array {
+  const out = new Float64Array(g * a);
+  for (let i = 0; i < g; i++)
+    for (let j = 0; j < a; j++) {
+      let r = 0;
+      for (let k = 0; k < g; k++)
+        for (let l = 0; l < a; l++)
+          r += (uG[k * g + i] as number) * (grad[k * a + l] as number) * (uA[l * a + j] as number);
+      out[i * a + j] = r;
+    }
+  return out;
 }

@@ -44,6 +44,7 @@ export {
   truncatedNormal,
   zerosInit,
 } from "./init.ts";
+export type { LayerInit, Pair } from "./internal/layer.ts";
 export {
   AvgPool2d,
   Dropout,
@@ -62,8 +63,8 @@ export {
   Tanh,
 } from "./layers/basic.ts";
 export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from "./layers/batchnorm.ts";
-export { Conv2d, type Conv2dOptions, type Pair } from "./layers/conv.ts";
-export { type LayerInit, Linear, type LinearOptions } from "./layers/linear.ts";
+export { Conv2d, type Conv2dOptions } from "./layers/conv.ts";
+export { Linear, type LinearOptions } from "./layers/linear.ts";
 export {
   type Loss,
   mseLoss,

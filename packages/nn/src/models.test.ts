@@ -42,22 +42,8 @@ describe("models", () => {
     ]);
     // Layer kinds in order: the code Linear (250→30) is followed directly by the next Linear.
     const kinds = ae.layers.map((l) => l.constructor.name);
-    expect(kinds).toEqual([
-      "Linear",
-      "Sigmoid",
-      "Linear",
-      "Sigmoid",
-      "Linear",
-      "Sigmoid",
-      "Linear",
-      "Linear",
-      "Sigmoid",
-      "Linear",
-      "Sigmoid",
-      "Linear",
-      "Sigmoid",
-      "Linear",
-    ]);
+    const half = ["Linear", "Sigmoid", "Linear", "Sigmoid", "Linear", "Sigmoid", "Linear"];
+    expect(kinds).toEqual([...half, ...half]); // encoder to the code, then the decoder
     const expectedCount = dims.reduce((s, [i, o]) => s + ((i as number) + 1) * (o as number), 0);
     expect(ae.parameterCount()).toBe(expectedCount);
   });

@@ -113,13 +113,16 @@ export interface CnnOptions extends ModelOptions {
   readonly widths?: readonly number[];
 }
 
+/** The CNN builders' defaults, and the per-layer seeds `seed·1000 + k` (k counts the layers built). */
+function cnnSetup(options: CnnOptions): { dtype: DType; widths: readonly number[]; rng: () => number } {
+  const seed = options.seed ?? 0;
+  let k = 0;
+  return { dtype: options.dtype ?? "float32", widths: options.widths ?? [16, 32], rng: () => seed * 1000 + k++ };
+}
+
 /** VGG-style: per stage [conv3×3-BN-ReLU ×2, maxpool 2], then global average pool and Linear. */
 export function smallVgg(options: CnnOptions = {}): Sequential {
-  const seed = options.seed ?? 0;
-  const dtype = options.dtype ?? "float32";
-  const widths = options.widths ?? [16, 32];
-  let k = 0;
-  const rng = () => seed * 1000 + k++;
+  const { dtype, widths, rng } = cnnSetup(options);
   const layers: Module[] = [];
   let c = options.inChannels ?? 1;
   for (const w of widths) {
@@ -135,11 +138,7 @@ export function smallVgg(options: CnnOptions = {}): Sequential {
 
 /** ResNet-style: 3×3 stem, one basic block per stage (stride 2 after the first), GAP, Linear. */
 export function smallResNet(options: CnnOptions = {}): Sequential {
-  const seed = options.seed ?? 0;
-  const dtype = options.dtype ?? "float32";
-  const widths = options.widths ?? [16, 32];
-  let k = 0;
-  const rng = () => seed * 1000 + k++;
+  const { dtype, widths, rng } = cnnSetup(options);
   const first = widths[0] ?? 16;
   const layers: Module[] = [
     new Conv2d(options.inChannels ?? 1, first, 3, { padding: 1, bias: false, rng: rng(), dtype }),

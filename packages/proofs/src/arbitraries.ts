@@ -341,26 +341,46 @@ export interface Conv2dConfig {
   readonly seed: number;
 }
 
-/** Conv2d geometries (groups, stride, padding, dilation) with inputs large enough for one output. */
-export function conv2dConfigArb(options: { readonly maxN?: number } = {}): fc.Arbitrary<Conv2dConfig> {
+/** Limits of {@link conv2dConfigArb}: the defaults are the nn capture law's, wider for the conv laws. */
+export interface Conv2dConfigOptions {
+  /** Examples N ∈ [1, maxN] (default 3). */
+  readonly maxN?: number;
+  /** Groups ∈ [1, maxGroups] (default 2); 1–2 input and output channels per group. */
+  readonly maxGroups?: number;
+  /** Stride per axis ∈ [1, maxStride] (default 2). */
+  readonly maxStride?: number;
+  /** Zero padding per side and axis ∈ [0, maxPadding] (default 1). */
+  readonly maxPadding?: number;
+  /** Input rows/columns beyond the least that gives one output, ∈ [0, maxExtra] (default 3). */
+  readonly maxExtra?: number;
+}
+
+/**
+ * Conv2d geometries (groups, kernel 1–3 × 1–3, stride, padding, dilation 1–2) with inputs just large
+ * enough for one output position — smaller than the dilated kernel where the padding allows — plus extra.
+ */
+export function conv2dConfigArb(options: Conv2dConfigOptions = {}): fc.Arbitrary<Conv2dConfig> {
   const small = (min: number, max: number) => fc.integer({ min, max });
+  const stride = options.maxStride ?? 2;
+  const pad = options.maxPadding ?? 1;
+  const extra = options.maxExtra ?? 3;
   return fc
     .record({
-      groups: small(1, 2),
+      groups: small(1, options.maxGroups ?? 2),
       cin: small(1, 2),
       cout: small(1, 2),
       kh: small(1, 3),
       kw: small(1, 3),
-      sh: small(1, 2),
-      sw: small(1, 2),
-      ph: small(0, 1),
-      pw: small(0, 1),
+      sh: small(1, stride),
+      sw: small(1, stride),
+      ph: small(0, pad),
+      pw: small(0, pad),
       dh: small(1, 2),
       dw: small(1, 2),
       bias: fc.boolean(),
       n: small(1, options.maxN ?? 3),
-      extraH: small(0, 3),
-      extraW: small(0, 3),
+      extraH: small(0, extra),
+      extraW: small(0, extra),
       seed: seedArb,
     })
     .map((c) => ({
@@ -373,8 +393,8 @@ export function conv2dConfigArb(options: { readonly maxN?: number } = {}): fc.Ar
       dilation: [c.dh, c.dw] as const,
       bias: c.bias,
       n: c.n,
-      h: c.dh * (c.kh - 1) + 1 + c.extraH,
-      w: c.dw * (c.kw - 1) + 1 + c.extraW,
+      h: Math.max(1, c.dh * (c.kh - 1) + 1 - 2 * c.ph) + c.extraH,
+      w: Math.max(1, c.dw * (c.kw - 1) + 1 - 2 * c.pw) + c.extraW,
       seed: c.seed,
     }));
 }

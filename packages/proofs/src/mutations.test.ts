@@ -91,6 +91,12 @@ class LinearWithoutN extends Linear {
   }
 }
 
+/** conv2d that ignores the dilation (every kernel tap adjacent): right whenever d = 1. */
+const conv2dNoDilation: typeof ad.conv2d = (x, w, b, options) => ad.conv2d(x, w, b, { ...options, dilation: 1 });
+
+/** col2im that forgets the padding offset when it scatters patches back (im2col keeps it). */
+const col2imNoPadding: typeof ad.col2im = (cols, g, out) => ad.col2im(cols, { ...g, padH: 0, padW: 0 }, out);
+
 /** tanh whose derivative is off by one: value tanh(x), gradient (1 − tanh²x) + 1. */
 const tanhOffByOne = (x: Tensor): Tensor => ad.add(ad.tanh(x), ad.sub(x, x.detach()));
 
@@ -208,6 +214,16 @@ const mutations: readonly Mutation[] = [
     name: "Linear captures g without the factor N",
     laws: ["nn.capture.linear"],
     impl: withImplementation({ nn: { Linear: LinearWithoutN } }),
+  },
+  {
+    name: "conv2d ignores the dilation",
+    laws: ["autodiff.conv2d.direct"],
+    impl: withImplementation({ autodiff: { conv2d: conv2dNoDilation } }),
+  },
+  {
+    name: "col2im forgets the padding offset",
+    laws: ["autodiff.im2col.adjoint"],
+    impl: withImplementation({ autodiff: { col2im: col2imNoPadding } }),
   },
   {
     name: "tanh's derivative rule off by one",

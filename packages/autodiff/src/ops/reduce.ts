@@ -15,7 +15,7 @@
  * Cost: O(size) (logsumexp/logSoftmax: two passes and one exp per element).
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
-import { broadcastStrides, contiguousStrides, forEachRun, normalizeAxes, normalizeAxis, sizeOf } from "../broadcast.ts";
+import { forEachReducedRun, normalizeAxes, normalizeAxis, sizeOf } from "../broadcast.ts";
 import { allocLike, assertTensor, constant } from "../internal/check.ts";
 import { acquireInt } from "../pool.ts";
 import type { AxisAttrs } from "../rules.ts";
@@ -36,21 +36,15 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepdims = fal
   const { kept, shape } = reducedShapes("sum", x, axes, keepdims);
   const y = allocLike(sizeOf(kept), x.data);
   const xd = x.data;
-  forEachRun(
-    x.shape,
-    contiguousStrides(x.shape),
-    broadcastStrides(kept, x.shape),
-    x.shape.map(() => 0),
-    (ox, oy, _o2, n, tx, ty) => {
-      if (ty === 0) {
-        let s = 0;
-        for (let i = 0; i < n; i++, ox += tx) s += xd[ox] as number;
-        y[oy] = (y[oy] as number) + s;
-      } else {
-        for (let i = 0; i < n; i++, ox += tx, oy += ty) y[oy] = (y[oy] as number) + (xd[ox] as number);
-      }
-    },
-  );
+  forEachReducedRun(x.shape, kept, (ox, oy, _o2, n, tx, ty) => {
+    if (ty === 0) {
+      let s = 0;
+      for (let i = 0; i < n; i++, ox += tx) s += xd[ox] as number;
+      y[oy] = (y[oy] as number) + s;
+    } else {
+      for (let i = 0; i < n; i++, ox += tx, oy += ty) y[oy] = (y[oy] as number) + (xd[ox] as number);
+    }
+  });
   const out = new Tensor(y, shape);
   record("sum", [x], out, { keptShape: kept });
   return out;
@@ -74,22 +68,16 @@ export function max(x: Tensor, axes?: number | readonly number[], keepdims = fal
   const y = allocLike(size, x.data);
   const arg = acquireInt(size).fill(-1);
   const xd = x.data;
-  forEachRun(
-    x.shape,
-    contiguousStrides(x.shape),
-    broadcastStrides(kept, x.shape),
-    x.shape.map(() => 0),
-    (ox, oy, _o2, n, tx, ty) => {
-      for (let i = 0; i < n; i++, ox += tx, oy += ty) {
-        const v = xd[ox] as number;
-        const m = y[oy] as number;
-        if ((arg[oy] as number) < 0 || v > m || (Number.isNaN(v) && !Number.isNaN(m))) {
-          y[oy] = v;
-          arg[oy] = ox;
-        }
+  forEachReducedRun(x.shape, kept, (ox, oy, _o2, n, tx, ty) => {
+    for (let i = 0; i < n; i++, ox += tx, oy += ty) {
+      const v = xd[ox] as number;
+      const m = y[oy] as number;
+      if ((arg[oy] as number) < 0 || v > m || (Number.isNaN(v) && !Number.isNaN(m))) {
+        y[oy] = v;
+        arg[oy] = ox;
       }
-    },
-  );
+    }
+  });
   const out = new Tensor(y, shape);
   record("max", [x], out, { keptShape: kept }, [arg]);
   return out;

@@ -47,7 +47,7 @@ import { getThreadsCount, setThreadsCount, setWasmPaths } from "@tensorflow/tfjs
 import { Matrix as MlMatrix } from "ml-matrix";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
 import { spawnNodeWorker } from "../node-threads.ts";
-import { hasNaN, relativeResidual, timeIt } from "../util.ts";
+import { hasNaN, relativeResidual, type Timing, timeIt } from "../util.ts";
 
 const SUITE = "gemm";
 const RESIDUAL_TOL = 1e-4;
@@ -229,15 +229,9 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         allocations_after_warmup: allocAfter - allocBefore,
       });
 
-      // ours forced to another path: one row each, timed like the default above.
-      const forced = (impl: string, force: () => void, restore: () => void): BenchRecord => {
-        force();
-        const cf = zeros(m, n, "float32");
-        gemm(tA, tB, 1, a, b, 0, cf);
-        const t = timeIt(() => gemm(tA, tB, 1, a, b, 0, cf), { ...timing, warmup: 0 });
-        restore();
-        const err = sampledForwardError(tA, tB, a, b, cf, k, rng);
-        ctx.log(`  ${caseName}: ${impl} ${t.medianMs.toFixed(1)} ms`);
+      // One comparison row against ours (`label` names it in the log).
+      const row = (impl: string, label: string, t: Timing, check: string, ok: boolean): BenchRecord => {
+        ctx.log(`  ${caseName}: ${label} ${t.medianMs.toFixed(1)} ms`);
         return {
           suite: SUITE,
           case: caseName,
@@ -246,10 +240,22 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
           median_ms: t.medianMs,
           gflops: gf(t.medianMs),
           ratio_vs_ours: ours.medianMs / t.medianMs,
-          check: `sampled fwd err ${err.toExponential(1)} ≤ (k+3)ε`,
-          ok: !hasNaN(cf.data) && err <= (k + 3) * 2 ** -23,
+          check,
+          ok,
           runs: t.runs,
         };
+      };
+
+      // ours forced to another path: one row each, timed like the default above.
+      const forced = (impl: string, force: () => void, restore: () => void): BenchRecord => {
+        force();
+        const cf = zeros(m, n, "float32");
+        gemm(tA, tB, 1, a, b, 0, cf);
+        const t = timeIt(() => gemm(tA, tB, 1, a, b, 0, cf), { ...timing, warmup: 0 });
+        restore();
+        const err = sampledForwardError(tA, tB, a, b, cf, k, rng);
+        const ok = !hasNaN(cf.data) && err <= (k + 3) * 2 ** -23;
+        return row(impl, impl, t, `sampled fwd err ${err.toExponential(1)} ≤ (k+3)ε`, ok);
       };
       // the pure-JS backend (when the default above was wasm)
       if (getBackend() === "wasm") {
@@ -277,6 +283,18 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         records.push(...(await threadRows(caseName, shape, a, b, c, { ...timing, warmup: 0 }, gf, ctx)));
       }
 
+      // An anchor library's row: timed like ours, checked by its residual against ours.
+      const anchorRow = (impl: string, label: string, t: Timing, out: ArrayLike<number>): BenchRecord => {
+        const res = relativeResidual(out, c.data);
+        return row(
+          impl,
+          label,
+          t,
+          `residual vs ours ${res.toExponential(1)} ≤ ${RESIDUAL_TOL}`,
+          !hasNaN(out) && res <= RESIDUAL_TOL,
+        );
+      };
+
       // ml-matrix (float64)
       const ma = mlFrom(a);
       const mb = mlFrom(b);
@@ -292,20 +310,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         { ...timing, warmup: 0 },
       );
       const mlArr = mlToArray(mlOut);
-      const mlRes = relativeResidual(mlArr, c.data);
-      ctx.log(`  ${caseName}: ml-matrix ${ml.medianMs.toFixed(1)} ms`);
-      records.push({
-        suite: SUITE,
-        case: caseName,
-        impl: "ml-matrix mmul (f64)",
-        shape,
-        median_ms: ml.medianMs,
-        gflops: gf(ml.medianMs),
-        ratio_vs_ours: ours.medianMs / ml.medianMs,
-        check: `residual vs ours ${mlRes.toExponential(1)} ≤ ${RESIDUAL_TOL}`,
-        ok: !hasNaN(mlArr) && mlRes <= RESIDUAL_TOL,
-        runs: ml.runs,
-      });
+      records.push(anchorRow("ml-matrix mmul (f64)", "ml-matrix", ml, mlArr));
 
       // tfjs-core, cpu backend (float32)
       const ta = tf.tensor2d(a.data as Float32Array, [a.rows, a.cols], "float32");
@@ -319,20 +324,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       const tfT = timeIt(tfMul, timing);
       ta.dispose();
       tb.dispose();
-      const tfRes = relativeResidual(tfOut, c.data);
-      ctx.log(`  ${caseName}: tfjs-cpu ${tfT.medianMs.toFixed(1)} ms`);
-      records.push({
-        suite: SUITE,
-        case: caseName,
-        impl: "tfjs-core cpu matMul (f32)",
-        shape,
-        median_ms: tfT.medianMs,
-        gflops: gf(tfT.medianMs),
-        ratio_vs_ours: ours.medianMs / tfT.medianMs,
-        check: `residual vs ours ${tfRes.toExponential(1)} ≤ ${RESIDUAL_TOL}`,
-        ok: !hasNaN(tfOut) && tfRes <= RESIDUAL_TOL,
-        runs: tfT.runs,
-      });
+      records.push(anchorRow("tfjs-core cpu matMul (f32)", "tfjs-cpu", tfT, tfOut));
 
       // tfjs-core, wasm backend (float32, single thread)
       await tf.setBackend("wasm");
@@ -347,20 +339,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       wa.dispose();
       wb.dispose();
       await tf.setBackend("cpu");
-      const twRes = relativeResidual(twOut, c.data);
-      ctx.log(`  ${caseName}: tfjs-wasm ${twT.medianMs.toFixed(1)} ms`);
-      records.push({
-        suite: SUITE,
-        case: caseName,
-        impl: `tfjs-backend-wasm matMul (f32, ${getThreadsCount()} thread)`,
-        shape,
-        median_ms: twT.medianMs,
-        gflops: gf(twT.medianMs),
-        ratio_vs_ours: ours.medianMs / twT.medianMs,
-        check: `residual vs ours ${twRes.toExponential(1)} ≤ ${RESIDUAL_TOL}`,
-        ok: !hasNaN(twOut) && twRes <= RESIDUAL_TOL,
-        runs: twT.runs,
-      });
+      records.push(anchorRow(`tfjs-backend-wasm matMul (f32, ${getThreadsCount()} thread)`, "tfjs-wasm", twT, twOut));
     }
   }
 

@@ -20,7 +20,7 @@
  *   example, 0.9 kfac-jax's library default).
  * Cost O(1); no allocation.
  */
-import { checkCount, checkNonNegative, checkPositive } from "../optim/checks.ts";
+import { checkCount, checkNonNegative, checkPositive } from "../internal/checks.ts";
 
 /** Options of `dampingAdaptation`: the Levenberg–Marquardt rule for λ (Martens & Grosse 2015 §6.5). */
 export interface DampingAdaptationOptions {

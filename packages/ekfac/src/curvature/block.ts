@@ -14,6 +14,20 @@
  * record (keys, lengths, finite values, integer counters ≥ 0) without writing anything, `bindState`
  * adopts one. The block object itself holds only configuration and workspaces.
  */
+import { checkPositive } from "../internal/checks.ts";
+import { allFinite } from "../internal/stats.ts";
+
+/** Derived sizes: `aDim = inDim (+1)`, `gDim = outDim/groups`, `P = outDim·aDim`. */
+export interface BlockDims {
+  /** Length of ā: inDim, plus 1 with a bias. */
+  readonly aDim: number;
+  /** Rows of W̄ per group: outDim / groups. */
+  readonly gDim: number;
+  /** Independent Kronecker blocks of the layer (conv groups; 1 for dense layers). */
+  readonly groups: number;
+  /** Parameters of the whole layer including the bias: outDim·aDim. */
+  readonly size: number;
+}
 
 /** Result of a basis refresh. */
 export interface BasisUpdate {
@@ -58,4 +72,85 @@ export interface CurvatureBlock<S extends BlockState = BlockState, B = unknown> 
   precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array;
   /** F̂ as a dense size × size matrix (diagnostics and tests; allocates). */
   denseApproximation(): Float64Array;
+}
+
+/**
+ * Checks that `st` is a plain record with exactly the keys of `ref`: Float64Arrays of the same lengths
+ * holding finite values, and the listed counters as integers ≥ 0. Shared by every block's `checkState`.
+ */
+export function checkPlainState(
+  fn: string,
+  st: unknown,
+  ref: Record<string, unknown>,
+  counters: readonly string[],
+): void {
+  if (st === null || typeof st !== "object" || Array.isArray(st)) throw new TypeError(`${fn}: state must be a record`);
+  const rec = st as Record<string, unknown>;
+  const keys = Object.keys(ref);
+  const got = Object.keys(rec);
+  if (got.length !== keys.length || keys.some((k) => !(k in rec))) {
+    throw new RangeError(`${fn}: state has keys {${got.join(", ")}}, expected {${keys.join(", ")}}`);
+  }
+  for (const k of keys) {
+    const want = ref[k];
+    const v = rec[k];
+    if (want instanceof Float64Array) {
+      if (!(v instanceof Float64Array) || v.length !== want.length) {
+        throw new RangeError(
+          `${fn}: state.${k} must be a Float64Array of length ${want.length} (got ${v instanceof Float64Array ? `length ${v.length}` : typeof v})`,
+        );
+      }
+      if (!allFinite(v)) throw new RangeError(`${fn}: state.${k} holds NaN or ±Infinity`);
+    } else if (counters.includes(k)) {
+      if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
+        throw new RangeError(`${fn}: state.${k} must be an integer ≥ 0 (got ${String(v)})`);
+      }
+    } else if (typeof v !== "number" || !Number.isFinite(v)) {
+      throw new RangeError(`${fn}: state.${k} must be a finite number (got ${String(v)})`);
+    }
+  }
+}
+
+const NO_BASIS: BasisUpdate = { succeeded: 0, failed: 0 };
+
+/**
+ * The plumbing shared by the blocks without a basis (DiagonalFisher, ParameterDiagonalFisher,
+ * ScaleShiftBlock): a plain state with an `updates` counter, checked and adopted the same way; no basis
+ * to refresh and no separate scaling (those steps are no-ops); `precondition`'s vectors and damping
+ * checked in one place.
+ */
+export abstract class BasisFreeBlock<S extends BlockState & { updates: number }, B> implements CurvatureBlock<S, B> {
+  abstract readonly kind: string;
+  abstract readonly size: number;
+  abstract state: S;
+  abstract initState(): S;
+  abstract updateStatistics(batch: B): void;
+  abstract precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array;
+  abstract denseApproximation(): Float64Array;
+
+  checkState(fn: string, st: unknown): asserts st is S {
+    checkPlainState(fn, st, this.state, ["updates"]);
+  }
+
+  bindState(fn: string, st: S): void {
+    if (st === this.state) return;
+    this.checkState(fn, st);
+    this.state = st;
+  }
+
+  refreshBasis(): BasisUpdate {
+    return NO_BASIS;
+  }
+  updateScaling(_batch: B): void {}
+  updateScalingFromGradient(_grad: Float64Array, _batchSize: number): void {}
+
+  /** grad and out have `size` elements (`sizeName` says what size is) and the damping is finite > 0. */
+  protected checkPrecondition(fn: string, grad: Float64Array, out: Float64Array, damping: number, sizeName = ""): void {
+    if (grad.length !== this.size || out.length !== this.size) {
+      throw new RangeError(
+        `${fn}: grad and out must have ${sizeName}${this.size} elements (got ${grad.length}, ${out.length})`,
+      );
+    }
+    checkPositive(fn, "damping", damping);
+  }
 }

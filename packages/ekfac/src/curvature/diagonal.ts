@@ -9,9 +9,17 @@
  * parameters of the same block, but the diagonal of F is complete: a diagonal has no cross terms).
  */
 import type { LayerBatch } from "../capture.ts";
-import { asFloat64, type BlockDims, checkShape, checkStatistics, ensure, type LayerShape } from "../internal/stats.ts";
-import type { BasisUpdate, CurvatureBlock } from "./block.ts";
-import { checkDamping, checkPlainState } from "./kronecker-block.ts";
+import { checkDecay } from "../internal/checks.ts";
+import {
+  asFloat64,
+  type BlockDims,
+  checkShape,
+  checkStatistics,
+  ensure,
+  type LayerShape,
+  layerShape,
+} from "../internal/stats.ts";
+import { BasisFreeBlock } from "./block.ts";
 import { chooseScalingStrategy, type ScalingWorkspace, scalingInto, scalingRowsSize } from "./scaling.ts";
 
 /** Options of `DiagonalFisher`. */
@@ -28,12 +36,10 @@ export type DiagonalState = {
   updates: number;
 };
 
-const NO_BASIS: BasisUpdate = { succeeded: 0, failed: 0 };
-
 /**
  * The diagonal Fisher of one dense or conv2d layer (EKFAC's scaling in the identity basis): Δ = ∇ ⊘ (D + ε).
  */
-export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch> {
+export class DiagonalFisher extends BasisFreeBlock<DiagonalState, LayerBatch> {
   readonly kind = "Diagonal";
   /** The layer's shape (a copy of the constructor's argument). */
   readonly shape: LayerShape;
@@ -49,34 +55,17 @@ export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch>
   private batch: Float64Array = new Float64Array(0);
 
   constructor(shape: LayerShape, options: DiagonalFisherOptions = {}) {
+    super();
     this.dims = checkShape("DiagonalFisher", shape);
-    this.shape = {
-      kind: shape.kind,
-      outDim: shape.outDim,
-      inDim: shape.inDim,
-      hasBias: shape.hasBias,
-      groups: shape.groups,
-    };
+    this.shape = layerShape(shape);
     this.decay = options.decay ?? 0.95;
-    if (typeof this.decay !== "number" || !(this.decay >= 0 && this.decay < 1)) {
-      throw new RangeError(`DiagonalFisher: options.decay must be a number in [0, 1) (got ${String(this.decay)})`);
-    }
+    checkDecay("DiagonalFisher", "options.decay", this.decay);
     this.size = this.dims.size;
     this.state = this.initState();
   }
 
   initState(): DiagonalState {
     return { D: new Float64Array(this.dims.size), updates: 0 };
-  }
-
-  checkState(fn: string, st: unknown): asserts st is DiagonalState {
-    checkPlainState(fn, st, this.state, ["updates"]);
-  }
-
-  bindState(fn: string, st: DiagonalState): void {
-    if (st === this.state) return;
-    this.checkState(fn, st);
-    this.state = st;
   }
 
   /** diag(F) in W̄'s layout (the live state array). */
@@ -96,12 +85,6 @@ export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch>
   updateStatistics(stats: LayerBatch): void {
     this.update(stats);
   }
-  refreshBasis(): BasisUpdate {
-    return NO_BASIS;
-  }
-  updateScaling(_stats: LayerBatch): void {}
-  updateScalingFromGradient(_grad: Float64Array, _batchSize: number): void {}
-
   /** D ← ρ D + (1 − ρ) D_batch (the first update takes D_batch). */
   update(stats: LayerBatch): void {
     const rows = checkStatistics("DiagonalFisher.update", this.shape.kind, this.dims, stats);
@@ -147,13 +130,8 @@ export class DiagonalFisher implements CurvatureBlock<DiagonalState, LayerBatch>
 
   /** out = grad ⊘ (D + ε); `out` may be `grad`. */
   precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {
-    const size = this.dims.size;
-    if (grad.length !== size || out.length !== size) {
-      throw new RangeError(
-        `DiagonalFisher.precondition: grad and out must have outDim·aDim = ${size} elements (got ${grad.length}, ${out.length})`,
-      );
-    }
-    checkDamping("DiagonalFisher.precondition", damping);
+    this.checkPrecondition("DiagonalFisher.precondition", grad, out, damping, "outDim·aDim = ");
+    const size = this.size;
     const d = this.state.D;
     for (let i = 0; i < size; i++) out[i] = (grad[i] as number) / ((d[i] as number) + damping);
     return out;

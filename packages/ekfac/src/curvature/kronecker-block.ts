@@ -64,6 +64,7 @@
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 import type { LayerBatch } from "../capture.ts";
+import { checkChoice, checkDecay, checkPositive } from "../internal/checks.ts";
 import {
   allFinite,
   asFloat64,
@@ -73,9 +74,10 @@ import {
   ensure,
   ensure32,
   type LayerShape,
+  layerShape,
 } from "../internal/stats.ts";
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
-import type { BasisUpdate, CurvatureBlock } from "./block.ts";
+import { type BasisUpdate, type CurvatureBlock, checkPlainState } from "./block.ts";
 import {
   chooseRotatedGradientSource,
   chooseScalingStrategy,
@@ -151,19 +153,11 @@ export type KroneckerState = {
 
 const KRONECKER_COUNTERS = ["factorUpdates", "basisRefreshes", "basisFailures", "scalingUpdates", "hasBasis"] as const;
 
-function checkDecay(fn: string, name: string, v: number): void {
-  if (typeof v !== "number" || !(v >= 0 && v < 1)) {
-    throw new RangeError(`${fn}: ${name} must be a number in [0, 1) (got ${String(v)})`);
-  }
-}
-
 export type { BasisUpdate } from "./block.ts";
 
+/** The damping ε of `precondition`: a finite number > 0 (every block checks it the same way). */
 export function checkDamping(fn: string, damping: number): void {
-  if (typeof damping !== "number") throw new TypeError(`${fn}: damping must be a number (got ${typeof damping})`);
-  if (!(damping > 0) || !Number.isFinite(damping)) {
-    throw new RangeError(`${fn}: damping must be a finite number > 0 (got ${damping})`);
-  }
+  checkPositive(fn, "damping", damping);
 }
 
 /** Kronecker-factored curvature of one layer. Use the named subclasses below. */
@@ -237,36 +231,22 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   ) {
     this.dims = checkShape(fn, shape);
     this.size = this.dims.size;
-    this.shape = {
-      kind: shape.kind,
-      outDim: shape.outDim,
-      inDim: shape.inDim,
-      hasBias: shape.hasBias,
-      groups: shape.groups,
-    };
-    if (approximation !== "kfac" && approximation !== "ekfac") {
-      throw new TypeError(`${fn}: approximation must be "kfac" or "ekfac" (got ${String(approximation)})`);
-    }
-    this.approximation = approximation;
+    this.shape = layerShape(shape);
+    this.approximation = checkChoice(fn, "approximation", approximation, ["kfac", "ekfac"], approximation);
     this.kind = `${shape.kind === "dense" ? "Dense" : "Conv2d"}${approximation === "kfac" ? "KroneckerFactored" : "EigenCorrected"}`;
     this.factorDecay = options.factorDecay ?? 0.95;
     this.scalingDecay = options.scalingDecay ?? 0.95;
     checkDecay(fn, "options.factorDecay", this.factorDecay);
     checkDecay(fn, "options.scalingDecay", this.scalingDecay);
-    this.scalingMode = options.scaling ?? "batch";
-    if (this.scalingMode !== "batch" && this.scalingMode !== "ra") {
-      throw new TypeError(`${fn}: options.scaling must be "batch" or "ra" (got ${String(this.scalingMode)})`);
-    }
-    this.kfacDamping = options.kfacDamping ?? "eigenbasis";
-    if (this.kfacDamping !== "eigenbasis" && this.kfacDamping !== "factored-tikhonov") {
-      throw new TypeError(
-        `${fn}: options.kfacDamping must be "eigenbasis" or "factored-tikhonov" (got ${String(this.kfacDamping)})`,
-      );
-    }
-    this.precision = options.precision ?? "float64";
-    if (this.precision !== "float32" && this.precision !== "float64") {
-      throw new TypeError(`${fn}: options.precision must be "float32" or "float64" (got ${String(this.precision)})`);
-    }
+    this.scalingMode = checkChoice(fn, "options.scaling", options.scaling, ["batch", "ra"], "batch");
+    this.kfacDamping = checkChoice(
+      fn,
+      "options.kfacDamping",
+      options.kfacDamping,
+      ["eigenbasis", "factored-tikhonov"],
+      "eigenbasis",
+    );
+    this.precision = checkChoice(fn, "options.precision", options.precision, ["float32", "float64"], "float64");
     this.gradientFromStatistics = options.gradientFromStatistics ?? false;
     if (typeof this.gradientFromStatistics !== "boolean") {
       throw new TypeError(`${fn}: options.gradientFromStatistics must be a boolean`);
@@ -845,43 +825,6 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
 function setIdentity(u: Float64Array, n: number, groups: number): void {
   u.fill(0);
   for (let k = 0; k < groups; k++) for (let i = 0; i < n; i++) u[k * n * n + i * n + i] = 1;
-}
-
-/**
- * Checks that `st` is a plain record with exactly the keys of `ref`: Float64Arrays of the same lengths
- * holding finite values, and the listed counters as integers ≥ 0. Shared by every block's `checkState`.
- */
-export function checkPlainState(
-  fn: string,
-  st: unknown,
-  ref: Record<string, unknown>,
-  counters: readonly string[],
-): void {
-  if (st === null || typeof st !== "object" || Array.isArray(st)) throw new TypeError(`${fn}: state must be a record`);
-  const rec = st as Record<string, unknown>;
-  const keys = Object.keys(ref);
-  const got = Object.keys(rec);
-  if (got.length !== keys.length || keys.some((k) => !(k in rec))) {
-    throw new RangeError(`${fn}: state has keys {${got.join(", ")}}, expected {${keys.join(", ")}}`);
-  }
-  for (const k of keys) {
-    const want = ref[k];
-    const v = rec[k];
-    if (want instanceof Float64Array) {
-      if (!(v instanceof Float64Array) || v.length !== want.length) {
-        throw new RangeError(
-          `${fn}: state.${k} must be a Float64Array of length ${want.length} (got ${v instanceof Float64Array ? `length ${v.length}` : typeof v})`,
-        );
-      }
-      if (!allFinite(v)) throw new RangeError(`${fn}: state.${k} holds NaN or ±Infinity`);
-    } else if (counters.includes(k)) {
-      if (typeof v !== "number" || !Number.isInteger(v) || v < 0) {
-        throw new RangeError(`${fn}: state.${k} must be an integer ≥ 0 (got ${String(v)})`);
-      }
-    } else if (typeof v !== "number" || !Number.isFinite(v)) {
-      throw new RangeError(`${fn}: state.${k} must be a finite number (got ${String(v)})`);
-    }
-  }
 }
 
 /** KFAC for a dense layer: F ≈ G ⊗ A (Martens & Grosse 2015). */

@@ -17,8 +17,8 @@
  * & Hennig, "Limitations of the empirical Fisher approximation", NeurIPS 2019. Same moving average as
  * the Kronecker factors. Cost O(P) per update and per precondition; no allocation.
  */
-import type { BasisUpdate, CurvatureBlock } from "./block.ts";
-import { checkDamping, checkPlainState } from "./kronecker-block.ts";
+import { checkDecay } from "../internal/checks.ts";
+import { BasisFreeBlock } from "./block.ts";
 
 /** The fallback's plain-data state: the diagonal estimate and the updates folded into it. */
 export type ParameterDiagonalState = {
@@ -36,13 +36,11 @@ export interface MeanGradientBatch {
   readonly batchSize: number;
 }
 
-const NO_BASIS: BasisUpdate = { succeeded: 0, failed: 0 };
-
 /**
  * The diagonal fallback for a parameter no other block covers: D ← ρ D + (1 − ρ)·N·ḡ², Δ = ∇ ⊘ (D + ε). An
  * empirical-Fisher estimate biased upward away from stationary points (see the file header).
  */
-export class ParameterDiagonalFisher implements CurvatureBlock<ParameterDiagonalState, MeanGradientBatch> {
+export class ParameterDiagonalFisher extends BasisFreeBlock<ParameterDiagonalState, MeanGradientBatch> {
   readonly kind = "ParameterDiagonal";
   readonly size: number;
   /** Moving-average decay ρ of D. */
@@ -50,29 +48,18 @@ export class ParameterDiagonalFisher implements CurvatureBlock<ParameterDiagonal
   state: ParameterDiagonalState;
 
   constructor(size: number, options: { readonly decay?: number } = {}) {
+    super();
     const fn = "ParameterDiagonalFisher";
     if (!(typeof size === "number" && Number.isInteger(size) && size >= 1))
       throw new RangeError(`${fn}: size must be a positive integer (got ${size})`);
     this.size = size;
     this.decay = options.decay ?? 0.95;
-    if (typeof this.decay !== "number" || !(this.decay >= 0 && this.decay < 1)) {
-      throw new RangeError(`${fn}: options.decay must be a number in [0, 1) (got ${String(this.decay)})`);
-    }
+    checkDecay(fn, "options.decay", this.decay);
     this.state = this.initState();
   }
 
   initState(): ParameterDiagonalState {
     return { D: new Float64Array(this.size), updates: 0 };
-  }
-
-  checkState(fn: string, st: unknown): asserts st is ParameterDiagonalState {
-    checkPlainState(fn, st, this.state, ["updates"]);
-  }
-
-  bindState(fn: string, st: ParameterDiagonalState): void {
-    if (st === this.state) return;
-    this.checkState(fn, st);
-    this.state = st;
   }
 
   /** D ← ρ D + (1 − ρ)·N·ḡ² (the first update takes the batch). */
@@ -88,18 +75,8 @@ export class ParameterDiagonalFisher implements CurvatureBlock<ParameterDiagonal
     st.updates++;
   }
 
-  refreshBasis(): BasisUpdate {
-    return NO_BASIS;
-  }
-  updateScaling(_b: MeanGradientBatch): void {}
-  updateScalingFromGradient(_grad: Float64Array, _batchSize: number): void {}
-
   precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {
-    const fn = "ParameterDiagonalFisher.precondition";
-    if (grad.length !== this.size || out.length !== this.size) {
-      throw new RangeError(`${fn}: grad and out must have ${this.size} elements (got ${grad.length}, ${out.length})`);
-    }
-    checkDamping(fn, damping);
+    this.checkPrecondition("ParameterDiagonalFisher.precondition", grad, out, damping);
     const d = this.state.D;
     for (let i = 0; i < this.size; i++) out[i] = (grad[i] as number) / ((d[i] as number) + damping);
     return out;

@@ -6,8 +6,9 @@
  */
 import { noGrad, wrap } from "@ekfac-ts/autodiff";
 import { Rng } from "@ekfac-ts/linalg";
-import { Conv2d, Flatten, GlobalAvgPool2d, Linear, Sequential, softmaxCrossEntropy, Tanh } from "@ekfac-ts/nn";
+import { softmaxCrossEntropy } from "@ekfac-ts/nn";
 import { describe, expect, it } from "vitest";
+import { groupedCnn } from "../../test/nn-models.ts";
 import type { CurvatureLayer } from "../capture.ts";
 import { QuadraticModelWorkspace } from "./quadratic-model.ts";
 
@@ -30,15 +31,7 @@ function perturb(layer: CurvatureLayer, v: Float64Array, h: number): void {
 
 describe("quadratic model with @ekfac-ts/nn's capture", () => {
   it("ΔᵀFΔ, ΔᵀFδ₀ and ∇ᵀΔ equal central differences of the per-example losses along Δ and δ₀", () => {
-    const model = new Sequential(
-      new Conv2d(2, 4, 2, { dtype: "float64", padding: 0, rng: 1 }),
-      new Tanh(),
-      new Conv2d(4, 4, 2, { dtype: "float64", groups: 2, rng: 2 }),
-      new Tanh(),
-      new GlobalAvgPool2d(),
-      new Flatten(),
-      new Linear(4, 3, { dtype: "float64", rng: 3 }),
-    );
+    const model = groupedCnn();
     const rng = new Rng(4);
     const size = shapeX[0] * shapeX[1] * shapeX[2];
     const x = rng.fillNormal(new Float64Array(N * size));

@@ -48,8 +48,8 @@
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 import type { LayerBatch, ScaleShiftBatch } from "../capture.ts";
+import { checkFinite, checkNonNegative } from "../internal/checks.ts";
 import { asFloat64, type BlockDims, checkShape, checkStatistics, ensure, type LayerShape } from "../internal/stats.ts";
-import { checkFinite, checkNonNegative } from "../optim/checks.ts";
 
 /**
  * The terms of M along Δ (index 1) and δ₀ (index 2), summed over every layer and parameter added:

@@ -14,8 +14,8 @@
  * Cost per update O(E·T·C), per precondition O(C); no allocation after construction.
  */
 import type { ScaleShiftBatch } from "../capture.ts";
-import type { BasisUpdate, CurvatureBlock } from "./block.ts";
-import { checkDamping, checkPlainState } from "./kronecker-block.ts";
+import { checkDecay } from "../internal/checks.ts";
+import { BasisFreeBlock } from "./block.ts";
 
 /** Per channel the k×k matrix F_c (k = 2 with a shift, 1 without), row-major, channel-major. */
 export type ScaleShiftState = {
@@ -31,8 +31,6 @@ export interface ScaleShiftOptions {
   readonly decay?: number;
 }
 
-const NO_BASIS: BasisUpdate = { succeeded: 0, failed: 0 };
-
 function isPositiveInt(v: unknown): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 1;
 }
@@ -41,7 +39,7 @@ function isPositiveInt(v: unknown): v is number {
  * The exact per-channel Fisher block of a BatchNorm-style scale γ and shift β (2×2 per channel, 1×1 without a
  * shift): Δ_c = (F_c + εI)⁻¹ ∇_c. Cross-channel terms are dropped.
  */
-export class ScaleShiftBlock implements CurvatureBlock<ScaleShiftState, ScaleShiftBatch> {
+export class ScaleShiftBlock extends BasisFreeBlock<ScaleShiftState, ScaleShiftBatch> {
   readonly kind = "ScaleAndShift";
   /** C, the number of channels. */
   readonly channels: number;
@@ -54,13 +52,12 @@ export class ScaleShiftBlock implements CurvatureBlock<ScaleShiftState, ScaleShi
   private readonly k: number;
 
   constructor(channels: number, hasShift: boolean, options: ScaleShiftOptions = {}) {
+    super();
     const fn = "ScaleShiftBlock";
     if (!isPositiveInt(channels)) throw new RangeError(`${fn}: channels must be a positive integer (got ${channels})`);
     if (typeof hasShift !== "boolean") throw new TypeError(`${fn}: hasShift must be a boolean`);
     this.decay = options.decay ?? 0.95;
-    if (typeof this.decay !== "number" || !(this.decay >= 0 && this.decay < 1)) {
-      throw new RangeError(`${fn}: options.decay must be a number in [0, 1) (got ${String(this.decay)})`);
-    }
+    checkDecay(fn, "options.decay", this.decay);
     this.channels = channels;
     this.hasShift = hasShift;
     this.k = hasShift ? 2 : 1;
@@ -70,16 +67,6 @@ export class ScaleShiftBlock implements CurvatureBlock<ScaleShiftState, ScaleShi
 
   initState(): ScaleShiftState {
     return { F: new Float64Array(this.channels * this.k * this.k), updates: 0 };
-  }
-
-  checkState(fn: string, st: unknown): asserts st is ScaleShiftState {
-    checkPlainState(fn, st, this.state, ["updates"]);
-  }
-
-  bindState(fn: string, st: ScaleShiftState): void {
-    if (st === this.state) return;
-    this.checkState(fn, st);
-    this.state = st;
   }
 
   /** Throws unless `b` has the sizes of this block's statistics; returns rows = E·T. */
@@ -140,19 +127,9 @@ export class ScaleShiftBlock implements CurvatureBlock<ScaleShiftState, ScaleShi
     st.updates++;
   }
 
-  refreshBasis(): BasisUpdate {
-    return NO_BASIS;
-  }
-  updateScaling(_b: ScaleShiftBatch): void {}
-  updateScalingFromGradient(_grad: Float64Array, _batchSize: number): void {}
-
   /** out_c = (F_c + εI)⁻¹ grad_c per channel; `out` may be `grad`. */
   precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {
-    const fn = "ScaleShiftBlock.precondition";
-    if (grad.length !== this.size || out.length !== this.size) {
-      throw new RangeError(`${fn}: grad and out must have ${this.size} elements (got ${grad.length}, ${out.length})`);
-    }
-    checkDamping(fn, damping);
+    this.checkPrecondition("ScaleShiftBlock.precondition", grad, out, damping);
     const c = this.channels;
     const f = this.state.F;
     if (this.k === 1) {

@@ -11,6 +11,7 @@
  * A layer whose curvature is identically 0 (dead units) would get λ = 0; it gets `factor · 1e-12`
  * instead (its gradients are 0 too, so any λ > 0 gives the same scores).
  */
+import { checkPositive } from "../internal/checks.ts";
 
 /**
  * The damping λ of influence preconditioners: one absolute λ for every layer, one per layer, or `{ factor }` =
@@ -26,12 +27,6 @@ export type InfluenceDamping =
 
 /** kronfluence's default: 0.1 × the mean eigenvalue of each layer's block. */
 export const defaultInfluenceDamping: InfluenceDamping = { factor: 0.1 };
-
-function checkPositive(fn: string, name: string, v: unknown): number {
-  if (typeof v !== "number") throw new TypeError(`${fn}: ${name} must be a number (got ${typeof v})`);
-  if (!(v > 0) || !Number.isFinite(v)) throw new RangeError(`${fn}: ${name} must be a finite number > 0 (got ${v})`);
-  return v;
-}
 
 /** Checks the option's form (before any work is done). */
 export function checkDampingOption(fn: string, damping: InfluenceDamping, layers: number): void {

@@ -18,30 +18,25 @@
 import { gemmStrided, spdInverse } from "@ekfac-ts/linalg";
 import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import { perExampleGradientsInto } from "../curvature/exact-fisher.ts";
+import { checkChoice } from "../internal/checks.ts";
 import {
   type Float64Statistics,
   forEachBatch,
   type InfluenceBatch,
   type InfluenceLayer,
-  type InfluenceProgress,
   snapshotLayers,
 } from "./common.ts";
-import { checkDampingOption, defaultInfluenceDamping, type InfluenceDamping, resolveDamping } from "./damping.ts";
+import { checkDampingOption, defaultInfluenceDamping, resolveDamping } from "./damping.ts";
+import type { FitInfluenceOptions } from "./fit.ts";
 import type { InfluencePreconditioner } from "./preconditioner.ts";
 
 /** The largest total parameter count `fitExactInfluence` accepts (its memory is P² float64). */
 export const maxExactInfluenceParameters = 4096;
 
-/** Options of `fitExactInfluence`. */
-export interface FitExactInfluenceOptions {
+/** Options of `fitExactInfluence`: `fitInfluence`'s Fisher, damping and progress options, and the structure. */
+export interface FitExactInfluenceOptions extends Pick<FitInfluenceOptions, "fisher" | "damping" | "onProgress"> {
   /** "full" (default) or "block-diagonal" (per layer, as KFAC/EKFAC assume). */
   readonly structure?: "full" | "block-diagonal";
-  /** "true" (default; "sampled" targets) or "empirical" ("labels"). */
-  readonly fisher?: "true" | "empirical";
-  /** See damping.ts. Default `{ factor: 0.1 }`. */
-  readonly damping?: InfluenceDamping;
-  /** Called after each batch of the fit. */
-  readonly onProgress?: (progress: InfluenceProgress) => void;
 }
 
 /** The explicit (F + λ)⁻¹ of the curvature layers; an `InfluencePreconditioner` for score.ts. */
@@ -135,14 +130,8 @@ export function fitExactInfluence(
   options: FitExactInfluenceOptions = {},
 ): ExactInfluence {
   const fn = "fitExactInfluence";
-  const structure = options.structure ?? "full";
-  if (structure !== "full" && structure !== "block-diagonal") {
-    throw new TypeError(`${fn}: options.structure must be "full" or "block-diagonal" (got ${String(structure)})`);
-  }
-  const fisherMode = options.fisher ?? "true";
-  if (fisherMode !== "true" && fisherMode !== "empirical") {
-    throw new TypeError(`${fn}: options.fisher must be "true" or "empirical" (got ${String(fisherMode)})`);
-  }
+  const structure = checkChoice(fn, "options.structure", options.structure, ["full", "block-diagonal"], "full");
+  const fisherMode = checkChoice(fn, "options.fisher", options.fisher, ["true", "empirical"], "true");
   const damping = options.damping ?? defaultInfluenceDamping;
   const snap = snapshotLayers(fn, model);
   checkDampingOption(fn, damping, snap.length);

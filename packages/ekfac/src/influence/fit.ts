@@ -33,6 +33,7 @@
 import { gemmStrided } from "@ekfac-ts/linalg";
 import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import { KroneckerBlock } from "../curvature/kronecker-block.ts";
+import { checkChoice } from "../internal/checks.ts";
 import { ensure } from "../internal/stats.ts";
 import {
   type Float64Statistics,
@@ -168,14 +169,8 @@ export function fitInfluence(
   options: FitInfluenceOptions = {},
 ): KroneckerInfluence {
   const fn = "fitInfluence";
-  const approximation = options.approximation ?? "ekfac";
-  if (approximation !== "ekfac" && approximation !== "kfac") {
-    throw new TypeError(`${fn}: options.approximation must be "ekfac" or "kfac" (got ${String(approximation)})`);
-  }
-  const fisher = options.fisher ?? "true";
-  if (fisher !== "true" && fisher !== "empirical") {
-    throw new TypeError(`${fn}: options.fisher must be "true" or "empirical" (got ${String(fisher)})`);
-  }
+  const approximation = checkChoice(fn, "options.approximation", options.approximation, ["ekfac", "kfac"], "ekfac");
+  const fisher = checkChoice(fn, "options.fisher", options.fisher, ["true", "empirical"], "true");
   const targets = fisher === "true" ? "sampled" : "labels";
   const damping = options.damping ?? defaultInfluenceDamping;
   const snap = snapshotLayers(fn, model);
@@ -188,51 +183,53 @@ export function fitInfluence(
   };
   const blocks = snap.map((l) => new KroneckerBlock(fn, approximation, l.shape, blockOptions));
 
-  // Pass 1: exact averages of the factors.
-  const sumA = blocks.map((b) => new Float64Array(b.A.length));
-  const sumG = blocks.map((b) => new Float64Array(b.G.length));
+  // One pass over every example: per block, `update` from the batch's statistics, then the batch's
+  // `fields` weighted by its size are summed; the sums are divided by the example count at the end,
+  // so the fields hold exact averages over the dataset (not moving averages).
   let seen = 0;
-  const n1 = forEachBatch(fn, "batches", model, snap, batches, targets, (stats, b) => {
+  const averagePass = (
+    phase: "factors" | "scaling",
+    fields: readonly ("A" | "G" | "S")[],
+    update: (block: KroneckerBlock, s: Float64Statistics) => void,
+  ): number => {
+    const sums = blocks.map((b) => fields.map((f) => new Float64Array(b[f].length)));
+    seen = 0;
+    const n = forEachBatch(fn, "batches", model, snap, batches, targets, (stats, b) => {
+      for (let l = 0; l < blocks.length; l++) {
+        const block = blocks[l] as KroneckerBlock;
+        const s = stats[l] as Float64Statistics;
+        update(block, s);
+        for (let f = 0; f < fields.length; f++) {
+          accumulate(sums[l]?.[f] as Float64Array, block[fields[f] as "A" | "G" | "S"], s.batchSize);
+        }
+      }
+      seen += (stats[0] as Float64Statistics).batchSize;
+      progress?.({ phase, batches: b + 1, examples: seen });
+    });
     for (let l = 0; l < blocks.length; l++) {
-      const block = blocks[l] as KroneckerBlock;
-      const s = stats[l] as Float64Statistics;
-      block.updateFactors(s);
-      accumulate(sumA[l] as Float64Array, block.A, s.batchSize);
-      accumulate(sumG[l] as Float64Array, block.G, s.batchSize);
+      for (let f = 0; f < fields.length; f++) {
+        const block = blocks[l] as KroneckerBlock;
+        scaleInto(block[fields[f] as "A" | "G" | "S"], sums[l]?.[f] as Float64Array, 1 / n);
+      }
     }
-    seen += (stats[0] as Float64Statistics).batchSize;
-    progress?.({ phase: "factors", batches: b + 1, examples: seen });
-  });
+    return n;
+  };
+
+  // Pass 1: exact averages of the factors, then their eigenbases.
+  const n1 = averagePass("factors", ["A", "G"], (block, s) => block.updateFactors(s));
   if (n1 === 0) throw new RangeError(`${fn}: batches yielded no examples (an empty dataset)`);
   let failures = 0;
-  for (let l = 0; l < blocks.length; l++) {
-    const block = blocks[l] as KroneckerBlock;
-    scaleInto(block.A, sumA[l] as Float64Array, 1 / n1);
-    scaleInto(block.G, sumG[l] as Float64Array, 1 / n1);
-    failures += block.updateBasis().failed;
-  }
+  for (const block of blocks) failures += block.updateBasis().failed;
   progress?.({ phase: "eigenbasis", batches: 0, examples: n1 });
 
   // Pass 2 (EKFAC): exact average of S* in the fixed eigenbasis.
   if (approximation === "ekfac") {
-    const sumS = blocks.map((b) => new Float64Array(b.S.length));
-    seen = 0;
-    const n2 = forEachBatch(fn, "batches", model, snap, batches, targets, (stats, b) => {
-      for (let l = 0; l < blocks.length; l++) {
-        const block = blocks[l] as KroneckerBlock;
-        const s = stats[l] as Float64Statistics;
-        block.updateScaling(s);
-        accumulate(sumS[l] as Float64Array, block.S, s.batchSize);
-      }
-      seen += (stats[0] as Float64Statistics).batchSize;
-      progress?.({ phase: "scaling", batches: b + 1, examples: seen });
-    });
+    const n2 = averagePass("scaling", ["S"], (block, s) => block.updateScaling(s));
     if (n2 !== n1) {
       throw new RangeError(
         `${fn}: batches yielded ${n1} examples in the first pass but ${n2} in the second; pass a re-iterable collection (an array), not a one-shot generator`,
       );
     }
-    for (let l = 0; l < blocks.length; l++) scaleInto((blocks[l] as KroneckerBlock).S, sumS[l] as Float64Array, 1 / n1);
   }
 
   const means = blocks.map((b) => {

@@ -13,6 +13,7 @@ import {
 } from "../../test/influence-fixtures.ts";
 import type { LayerStatistics } from "../capture.ts";
 import { perExampleGradients } from "../curvature/exact-fisher.ts";
+import { layerShape } from "../internal/stats.ts";
 import type { InfluenceBatch } from "./common.ts";
 import { fitExactInfluence } from "./exact.ts";
 import { fitInfluence } from "./fit.ts";
@@ -218,13 +219,7 @@ describe("influence on conv layers (T > 1, groups > 1)", () => {
     model.setCapture(true);
     batch("labels");
     const grads = model.curvatureLayers().map((layer) => {
-      const shape = {
-        kind: layer.kind,
-        outDim: layer.outDim,
-        inDim: layer.inDim,
-        hasBias: layer.hasBias,
-        groups: layer.groups,
-      };
+      const shape = layerShape(layer);
       return perExampleGradients(shape, layer.statistics as LayerStatistics);
     });
     model.setCapture(false);

@@ -26,6 +26,7 @@
 import { gemmStrided } from "@ekfac-ts/linalg";
 import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import { perExampleGradientsInto } from "../curvature/exact-fisher.ts";
+import { concat64 } from "../internal/stats.ts";
 import {
   checkSameLayers,
   type Float64Statistics,
@@ -117,16 +118,7 @@ export function preconditionedQueries(
     onProgress?.({ phase: "queries", batches: b + 1, examples: seen });
   });
   if (count === 0) throw new RangeError(`${fn}: queries yielded no examples (an empty query set)`);
-  const vectors = chunks.map((list) => {
-    const total = list.reduce((s, c) => s + c.length, 0);
-    const out = new Float64Array(total);
-    let off = 0;
-    for (const c of list) {
-      out.set(c, off);
-      off += c.length;
-    }
-    return out;
-  });
+  const vectors = chunks.map(concat64);
   fit.precondition(vectors, vectors, count);
   return { count, vectors };
 }

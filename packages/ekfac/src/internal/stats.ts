@@ -3,21 +3,13 @@
  * Shared by every curvature block; kernels downstream trust what leaves this file.
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
-import type { LayerBatch } from "../capture.ts";
+import type { LayerBatch, LayerShape } from "../capture.ts";
+import type { BlockDims } from "../curvature/block.ts";
+import { checkChoice } from "./checks.ts";
 
-/** The shape of one curvature layer, as the blocks need it (a subset of `CurvatureLayer`). */
-export interface LayerShape {
-  /** Dense or 2-D convolution. */
-  readonly kind: "dense" | "conv2d";
-  /** dout (dense) or C_out (conv). */
-  readonly outDim: number;
-  /** din (dense) or (C_in/groups)·kh·kw (conv), without the bias column. */
-  readonly inDim: number;
-  /** Whether the layer has a bias (a trailing 1 in ā). */
-  readonly hasBias: boolean;
-  /** 1 for dense layers. */
-  readonly groups: number;
-}
+// LayerShape and BlockDims are public types with public homes (capture.ts, curvature/block.ts); they
+// are re-exported here only because the package index still names this file for them.
+export type { BlockDims, LayerShape };
 
 /** The block shape of a layer (the fields of `LayerShape`, copied so later changes to the layer cannot leak in). */
 export function layerShape(layer: LayerShape): LayerShape {
@@ -30,27 +22,13 @@ export function layerShape(layer: LayerShape): LayerShape {
   };
 }
 
-/** Derived sizes: `aDim = inDim (+1)`, `gDim = outDim/groups`, `P = outDim·aDim`. */
-export interface BlockDims {
-  /** Length of ā: inDim, plus 1 with a bias. */
-  readonly aDim: number;
-  /** Rows of W̄ per group: outDim / groups. */
-  readonly gDim: number;
-  /** Independent Kronecker blocks of the layer (conv groups; 1 for dense layers). */
-  readonly groups: number;
-  /** Parameters of the whole layer including the bias: outDim·aDim. */
-  readonly size: number;
-}
-
 function isPositiveInt(v: unknown): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 1;
 }
 
 export function checkShape(fn: string, shape: LayerShape): BlockDims {
   if (shape === null || typeof shape !== "object") throw new TypeError(`${fn}: shape must be an object`);
-  if (shape.kind !== "dense" && shape.kind !== "conv2d") {
-    throw new TypeError(`${fn}: shape.kind must be "dense" or "conv2d" (got ${String(shape.kind)})`);
-  }
+  checkChoice(fn, "shape.kind", shape.kind, ["dense", "conv2d"], shape.kind);
   for (const key of ["outDim", "inDim", "groups"] as const) {
     if (!isPositiveInt(shape[key])) {
       throw new RangeError(`${fn}: shape.${key} must be a positive integer (got ${String(shape[key])})`);
@@ -123,4 +101,17 @@ export function ensure(buf: Float64Array, n: number): Float64Array {
 /** `ensure` for float32 workspaces (the float32 rotations of curvature/kronecker-block.ts). */
 export function ensure32(buf: Float32Array, n: number): Float32Array {
   return buf.length >= n ? buf : new Float32Array(n);
+}
+
+/** The arrays one after another in a new Float64Array. */
+export function concat64(list: readonly Float64Array[]): Float64Array {
+  let total = 0;
+  for (const c of list) total += c.length;
+  const out = new Float64Array(total);
+  let off = 0;
+  for (const c of list) {
+    out.set(c, off);
+    off += c.length;
+  }
+  return out;
 }

@@ -81,10 +81,27 @@ export interface SgdOptions {
   readonly dampening?: number;
   /** Nesterov momentum (requires momentum > 0 and dampening 0). Default false. */
   readonly nesterov?: boolean;
-  /** Coupled L2 λ ≥ 0 (PyTorch `weight_decay`). Default 0. */
+  /** Coupled L2 λ ≥ 0 (PyTorch `weight_decay`), added to the gradient first. Default 0. */
   readonly weightDecay?: number;
   /** Per parameter array: true to decay it (default all). */
   readonly weightDecayMask?: readonly boolean[];
+}
+
+/** PyTorch's coupled `weight_decay` (the sgd options of that name), shared by the adaptive aliases. */
+type CoupledL2 = Pick<SgdOptions, "weightDecay" | "weightDecayMask">;
+
+/**
+ * PyTorch's recipe for an adaptive optimizer: coupled L2 on the gradient, then the optimizer's own
+ * transform (`core`, built after the learning rate is checked), then the learning rate.
+ */
+function coupledL2(
+  fn: string,
+  learningRate: LearningRate,
+  options: CoupledL2,
+  core: () => GradientTransformation,
+): OptimizerTransform {
+  checkLearningRate(fn, learningRate);
+  return build([l2(fn, options.weightDecay ?? 0, options.weightDecayMask), core(), scaleByLearningRate(learningRate)]);
 }
 
 /** torch.optim.SGD: `g ← g + λθ; b ← μb + (1−τ)g; θ ← θ − η·(b or g + μb)`. */
@@ -117,22 +134,11 @@ export function nesterov(
 }
 
 /** Options of `adam`: Adam's options plus coupled L2. */
-export interface AdamAliasOptions extends AdamOptions {
-  /** Coupled L2 λ ≥ 0, added to the gradient before the moments (PyTorch Adam). Default 0. */
-  readonly weightDecay?: number;
-  /** Per parameter array: true to decay it (default all). */
-  readonly weightDecayMask?: readonly boolean[];
-}
+export interface AdamAliasOptions extends AdamOptions, Pick<SgdOptions, "weightDecay" | "weightDecayMask"> {}
 
 /** torch.optim.Adam (η = 1e-3, β = (0.9, 0.999), ε = 1e-8). */
 export function adam(learningRate: LearningRate = 1e-3, options: AdamAliasOptions = {}): OptimizerTransform {
-  const fn = "adam";
-  checkLearningRate(fn, learningRate);
-  return build([
-    l2(fn, options.weightDecay ?? 0, options.weightDecayMask),
-    scaleByAdam(options),
-    scaleByLearningRate(learningRate),
-  ]);
+  return coupledL2("adam", learningRate, options, () => scaleByAdam(options));
 }
 
 /** Options of `adamw`: Adam's options plus decoupled weight decay. */
@@ -161,13 +167,9 @@ export function adamw(learningRate: LearningRate = 1e-3, options: AdamWOptions =
 }
 
 /** Options of `adagrad`: AdaGrad's options plus PyTorch's learning-rate decay and coupled L2. */
-export interface AdaGradAliasOptions extends AdaGradOptions {
+export interface AdaGradAliasOptions extends AdaGradOptions, Pick<SgdOptions, "weightDecay" | "weightDecayMask"> {
   /** PyTorch `lr_decay` ≥ 0: step t uses η/(1 + (t−1)·lrDecay). Default 0. */
   readonly lrDecay?: number;
-  /** Coupled L2 λ ≥ 0 (PyTorch `weight_decay`). Default 0. */
-  readonly weightDecay?: number;
-  /** Per parameter array: true to decay it (default all). */
-  readonly weightDecayMask?: readonly boolean[];
 }
 
 /** torch.optim.Adagrad (η = 1e-2, s₀ = 0, ε = 1e-10). */
@@ -181,47 +183,21 @@ export function adagrad(learningRate: LearningRate = 1e-2, options: AdaGradAlias
     const base = learningRate;
     lr = typeof base === "number" ? (c) => base / (1 + c * lrDecay) : (c) => base(c) / (1 + c * lrDecay);
   }
-  return build([
-    l2(fn, options.weightDecay ?? 0, options.weightDecayMask),
-    scaleByAdaGrad(options),
-    scaleByLearningRate(lr),
-  ]);
+  return coupledL2(fn, lr, options, () => scaleByAdaGrad(options));
 }
 
 /** Options of `rmsprop`: RMSProp's options plus coupled L2. */
-export interface RmsAliasOptions extends RmsOptions {
-  /** Coupled L2 λ ≥ 0 (PyTorch `weight_decay`). Default 0. */
-  readonly weightDecay?: number;
-  /** Per parameter array: true to decay it (default all). */
-  readonly weightDecayMask?: readonly boolean[];
-}
+export interface RmsAliasOptions extends RmsOptions, Pick<SgdOptions, "weightDecay" | "weightDecayMask"> {}
 
 /** torch.optim.RMSprop (η = 1e-2, α = 0.99, ε = 1e-8, μ = 0, not centered). */
 export function rmsprop(learningRate: LearningRate = 1e-2, options: RmsAliasOptions = {}): OptimizerTransform {
-  const fn = "rmsprop";
-  checkLearningRate(fn, learningRate);
-  return build([
-    l2(fn, options.weightDecay ?? 0, options.weightDecayMask),
-    scaleByRms(options),
-    scaleByLearningRate(learningRate),
-  ]);
+  return coupledL2("rmsprop", learningRate, options, () => scaleByRms(options));
 }
 
 /** Options of `adadelta`: Adadelta's options plus coupled L2. */
-export interface AdadeltaAliasOptions extends AdadeltaOptions {
-  /** Coupled L2 λ ≥ 0 (PyTorch `weight_decay`). Default 0. */
-  readonly weightDecay?: number;
-  /** Per parameter array: true to decay it (default all). */
-  readonly weightDecayMask?: readonly boolean[];
-}
+export interface AdadeltaAliasOptions extends AdadeltaOptions, Pick<SgdOptions, "weightDecay" | "weightDecayMask"> {}
 
 /** torch.optim.Adadelta (η = 1, ρ = 0.9, ε = 1e-6). */
 export function adadelta(learningRate: LearningRate = 1, options: AdadeltaAliasOptions = {}): OptimizerTransform {
-  const fn = "adadelta";
-  checkLearningRate(fn, learningRate);
-  return build([
-    l2(fn, options.weightDecay ?? 0, options.weightDecayMask),
-    scaleByAdadelta(options),
-    scaleByLearningRate(learningRate),
-  ]);
+  return coupledL2("adadelta", learningRate, options, () => scaleByAdadelta(options));
 }

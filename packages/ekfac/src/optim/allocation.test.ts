@@ -6,33 +6,10 @@
  */
 import { describe, expect, it } from "vitest";
 import { countTypedArrayConstructions } from "../../test/allocation-spy.ts";
+import { everyOptimizer } from "../../test/optimizers.ts";
 import { blobs, TinyMlp } from "../../test/tiny-mlp.ts";
 import type { KroneckerBlock } from "../curvature/kronecker-block.ts";
-import {
-  adadelta,
-  adagrad,
-  adam,
-  adamw,
-  applyUpdates,
-  chain,
-  clipByGlobalNorm,
-  clipByValue,
-  diagonalFisher,
-  ekfac,
-  type GradientTransformation,
-  kfac,
-  momentum,
-  nesterov,
-  Optimizer,
-  rmsprop,
-  type StateValue,
-  scale,
-  scaleByLearningRate,
-  sgd,
-  skipNonFinite,
-  traceMomentum,
-  warmupCosineDecay,
-} from "../index.ts";
+import { adam, applyUpdates, diagonalFisher, ekfac, kfac, Optimizer, type StateValue } from "../index.ts";
 
 type FloatArray = Float32Array | Float64Array;
 
@@ -42,30 +19,6 @@ function buffersOf(state: unknown, out: FloatArray[] = []): FloatArray[] {
   else if (state !== null && typeof state === "object") for (const v of Object.values(state)) buffersOf(v, out);
   return out;
 }
-
-const transforms: readonly [string, () => GradientTransformation][] = [
-  ["sgd", () => sgd(0.01, { weightDecay: 1e-4 })],
-  ["momentum", () => momentum(0.01, 0.9)],
-  ["nesterov", () => nesterov(0.01, 0.9)],
-  ["adam", () => adam(1e-3, { weightDecay: 1e-4 })],
-  ["adamw", () => adamw(1e-3)],
-  ["adagrad", () => adagrad(0.01, { lrDecay: 0.01 })],
-  ["rmsprop", () => rmsprop(0.01, { centered: true, momentum: 0.9 })],
-  ["adadelta", () => adadelta()],
-  [
-    "skipNonFinite(clip → scale → clipByValue → momentum → schedule)",
-    () =>
-      skipNonFinite(
-        chain(
-          clipByGlobalNorm(1),
-          scale(0.5),
-          clipByValue(0.1),
-          traceMomentum({ momentum: 0.9 }),
-          scaleByLearningRate(warmupCosineDecay({ initValue: 0, peakValue: 0.01, warmupSteps: 10, decaySteps: 500 })),
-        ),
-      ),
-  ],
-];
 
 describe("no allocation per step after init", () => {
   it("positive control: the spy counts typed-array constructions", () => {
@@ -77,7 +30,7 @@ describe("no allocation per step after init", () => {
     ).toBe(4);
   });
 
-  for (const [name, make] of transforms) {
+  for (const [name, make] of everyOptimizer) {
     it(`${name}: 1000 updates create no typed array and keep the state's buffers`, () => {
       const params = [new Float32Array(16).fill(0.5), new Float64Array(5).fill(-0.25)];
       const grads = [new Float32Array(16), new Float64Array(5)];

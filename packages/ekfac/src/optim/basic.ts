@@ -33,19 +33,30 @@ import {
 import type { Schedule } from "./schedules.ts";
 import type { EmptyState, GradientTransformation, Params } from "./transform.ts";
 
+/** A transform without state (`init` gives {}) whose `update` rewrites the updates in place. */
+export function stateless(name: string, update: (updates: Params) => void): GradientTransformation<EmptyState> {
+  return {
+    name,
+    init: () => ({}),
+    update(updates) {
+      update(updates);
+      return undefined;
+    },
+  };
+}
+
+/** `u ← s·u` for every update array, in place. */
+export function scaleUpdates(updates: Params, s: number): void {
+  for (let k = 0; k < updates.length; k++) {
+    const u = updates[k] as FloatArray;
+    for (let i = 0; i < u.length; i++) u[i] = s * (u[i] as number);
+  }
+}
+
 /** `u ← s·u`. */
 export function scale(factor: number): GradientTransformation<EmptyState> {
   checkFinite("scale", "factor", factor);
-  return {
-    name: "scale",
-    init: () => ({}),
-    update(updates) {
-      for (let k = 0; k < updates.length; k++) {
-        const u = updates[k] as FloatArray;
-        for (let i = 0; i < u.length; i++) u[i] = factor * (u[i] as number);
-      }
-    },
-  };
+  return stateless("scale", (updates) => scaleUpdates(updates, factor));
 }
 
 /** A step counter: the number of updates this transform has seen. */

@@ -1,20 +1,24 @@
 /**
- * Argument validation shared by the optimizer transforms (not exported from the package).
+ * Argument validation of parameter lists shared by the optimizer transforms (not exported from the package).
  *
  * Every check loops with indices and builds its message only when it throws, so calling them from
  * `update` costs O(number of arrays) and allocates nothing on the success path.
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
+import { kind } from "../internal/checks.ts";
+
+// The scalar checks live in internal/checks.ts (one home for the package, shared with the curvature
+// blocks and influence); re-exported so that each optimizer module imports all its checks from here.
+export {
+  checkCount,
+  checkDecay,
+  checkFinite,
+  checkNonNegative,
+  checkPositive,
+} from "../internal/checks.ts";
 
 function isFloatArray(x: unknown): x is FloatArray {
   return x instanceof Float32Array || x instanceof Float64Array;
-}
-
-function kind(x: unknown): string {
-  if (x === null) return "null";
-  if (x === undefined) return "undefined";
-  if (typeof x === "object") return (x as object).constructor?.name ?? "object";
-  return typeof x;
 }
 
 /** `list` must be an array of Float32Array/Float64Array. */
@@ -47,48 +51,6 @@ export function checkSameShapes(
     if (la !== lb) {
       throw new RangeError(`${fn}: ${aName}[${k}] has length ${la}, expected ${lb} (as ${bName}[${k}])`);
     }
-  }
-}
-
-function checkNumber(fn: string, name: string, value: unknown): asserts value is number {
-  if (typeof value !== "number") throw new TypeError(`${fn}: ${name} must be a number (got ${kind(value)})`);
-}
-
-/** Finite and > 0 (learning rates, clipping thresholds). */
-export function checkPositive(fn: string, name: string, value: unknown): asserts value is number {
-  checkNumber(fn, name, value);
-  if (!(Number.isFinite(value) && value > 0)) {
-    throw new RangeError(`${fn}: ${name} must be a finite number > 0 (got ${value})`);
-  }
-}
-
-/** Finite and ≥ 0 (ε, weight decay, initial accumulators). */
-export function checkNonNegative(fn: string, name: string, value: unknown): asserts value is number {
-  checkNumber(fn, name, value);
-  if (!(Number.isFinite(value) && value >= 0)) {
-    throw new RangeError(`${fn}: ${name} must be a finite number ≥ 0 (got ${value})`);
-  }
-}
-
-/** In [0, 1) (decay rates β, ρ, α, μ). */
-export function checkDecay(fn: string, name: string, value: unknown): asserts value is number {
-  checkNumber(fn, name, value);
-  if (!(value >= 0 && value < 1)) {
-    throw new RangeError(`${fn}: ${name} must be in [0, 1) (got ${value})`);
-  }
-}
-
-/** Any finite number (scale factors). */
-export function checkFinite(fn: string, name: string, value: unknown): asserts value is number {
-  checkNumber(fn, name, value);
-  if (!Number.isFinite(value)) throw new RangeError(`${fn}: ${name} must be finite (got ${value})`);
-}
-
-/** A non-negative integer (step counts, schedule lengths). */
-export function checkCount(fn: string, name: string, value: unknown): asserts value is number {
-  checkNumber(fn, name, value);
-  if (!(Number.isInteger(value) && value >= 0)) {
-    throw new RangeError(`${fn}: ${name} must be a non-negative integer (got ${value})`);
   }
 }
 

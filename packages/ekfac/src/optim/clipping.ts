@@ -12,6 +12,7 @@
  * Cost: one pass (two when the sum of squares overflows and is recomputed with scaling).
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
+import { scaleUpdates, stateless } from "./basic.ts";
 import { checkParamList, checkPositive } from "./checks.ts";
 import type { EmptyState, GradientTransformation, Params } from "./transform.ts";
 
@@ -55,38 +56,25 @@ function globalNormUnchecked(updates: Params): number {
 /** Rescales all updates together so their global L2 norm is at most `maxNorm`. */
 export function clipByGlobalNorm(maxNorm: number): GradientTransformation<EmptyState> {
   checkPositive("clipByGlobalNorm", "maxNorm", maxNorm);
-  return {
-    name: "clipByGlobalNorm",
-    init: () => ({}),
-    update(updates) {
-      const norm = globalNormUnchecked(updates);
-      if (!(norm > maxNorm) || !Number.isFinite(norm)) return;
-      const s = maxNorm / norm;
-      for (let k = 0; k < updates.length; k++) {
-        const u = updates[k] as FloatArray;
-        for (let i = 0; i < u.length; i++) u[i] = s * (u[i] as number);
-      }
-    },
-  };
+  return stateless("clipByGlobalNorm", (updates) => {
+    const norm = globalNormUnchecked(updates);
+    if (norm > maxNorm && Number.isFinite(norm)) scaleUpdates(updates, maxNorm / norm);
+  });
 }
 
 /** Clamps every entry to [−maxDelta, maxDelta]. */
 export function clipByValue(maxDelta: number): GradientTransformation<EmptyState> {
   checkPositive("clipByValue", "maxDelta", maxDelta);
   const lo = -maxDelta;
-  return {
-    name: "clipByValue",
-    init: () => ({}),
-    update(updates) {
-      for (let k = 0; k < updates.length; k++) {
-        const u = updates[k] as FloatArray;
-        for (let i = 0; i < u.length; i++) {
-          const x = u[i] as number;
-          // Comparisons are false for NaN, so NaN passes through unchanged.
-          if (x > maxDelta) u[i] = maxDelta;
-          else if (x < lo) u[i] = lo;
-        }
+  return stateless("clipByValue", (updates) => {
+    for (let k = 0; k < updates.length; k++) {
+      const u = updates[k] as FloatArray;
+      for (let i = 0; i < u.length; i++) {
+        const x = u[i] as number;
+        // Comparisons are false for NaN, so NaN passes through unchanged.
+        if (x > maxDelta) u[i] = maxDelta;
+        else if (x < lo) u[i] = lo;
       }
-    },
-  };
+    }
+  });
 }

@@ -1,26 +1,15 @@
 import { describe, expect, it } from "vitest";
+import { everyOptimizer } from "../../test/optimizers.ts";
 import {
-  adadelta,
-  adagrad,
   adam,
-  adamw,
   applyUpdates,
-  chain,
-  clipByGlobalNorm,
-  type GradientTransformation,
   loadState,
   loadStateInto,
-  momentum,
-  nesterov,
   Optimizer,
-  rmsprop,
   type SavedState,
   type StateValue,
   saveState,
-  scaleByLearningRate,
   sgd,
-  traceMomentum,
-  warmupCosineDecay,
 } from "../index.ts";
 
 type FloatArray = Float32Array | Float64Array;
@@ -59,33 +48,13 @@ function gradients(params: readonly FloatArray[], step: number, out: FloatArray[
   }
 }
 
-const builders: readonly [string, () => GradientTransformation][] = [
-  ["sgd", () => sgd(0.05, { weightDecay: 1e-3 })],
-  ["momentum", () => momentum(0.05, 0.9, { dampening: 0.1 })],
-  ["nesterov", () => nesterov(0.05, 0.9)],
-  ["adam", () => adam(0.01)],
-  ["adamw", () => adamw(0.01)],
-  ["adagrad", () => adagrad(0.1, { lrDecay: 0.01 })],
-  ["rmsprop centered + momentum", () => rmsprop(0.01, { centered: true, momentum: 0.5 })],
-  ["adadelta", () => adadelta(1)],
-  [
-    "clip → momentum → warmup-cosine",
-    () =>
-      chain(
-        clipByGlobalNorm(0.5),
-        traceMomentum({ momentum: 0.9 }),
-        scaleByLearningRate(warmupCosineDecay({ initValue: 0, peakValue: 0.1, warmupSteps: 3, decaySteps: 12 })),
-      ),
-  ],
-];
-
 function makeParams(ctor: Float32ArrayConstructor | Float64ArrayConstructor): FloatArray[] {
   return [ctor.from([0.5, -1, 2]), ctor.from([0.1, 0.2, -0.3, 0.4])];
 }
 
 describe("save → restore → continue equals the uninterrupted run bit for bit", () => {
   for (const ctor of [Float64Array, Float32Array] as const) {
-    for (const [name, make] of builders) {
+    for (const [name, make] of everyOptimizer) {
       it(`${name} (${ctor.name}), through JSON text and raw bytes, into a fresh Optimizer`, () => {
         const total = 12;
         const cut = 5;

@@ -34,6 +34,7 @@
  * floats may be canonicalised by the engine (the values stay NaN).
  * Cost: O(file size) time and memory; the returned arrays are fresh copies (no aliasing of the input).
  */
+import { codec, type ElementCodec } from "../internal/element.ts";
 import { JsonSyntaxError, type JsonValue, parseJson, stringifyJson } from "../internal/json.ts";
 import { decodeUtf8, encodeUtf8 } from "../internal/utf8.ts";
 
@@ -96,92 +97,30 @@ export interface SafetensorsFile {
 const MAX_HEADER_SIZE = 100_000_000;
 const METADATA_KEY = "__metadata__";
 
-interface DtypeInfo {
-  readonly size: number;
+interface DtypeInfo extends ElementCodec<SafetensorsData, number | bigint> {
+  /** Position in the order safetensors sorts dtypes by (BOOL first). */
   readonly rank: number;
-  readonly ctor: abstract new (n: number) => SafetensorsData;
-  readonly make: (n: number) => SafetensorsData;
-  readonly get: (v: DataView, off: number) => number | bigint;
-  readonly set: (v: DataView, off: number, x: number | bigint) => void;
 }
 
-const u8get = (v: DataView, o: number) => v.getUint8(o);
-const u8set = (v: DataView, o: number, x: number | bigint) => v.setUint8(o, x as number);
-const u16get = (v: DataView, o: number) => v.getUint16(o, true);
-const u16set = (v: DataView, o: number, x: number | bigint) => v.setUint16(o, x as number, true);
-
+// safetensors stores its elements little-endian. The 8-bit floats and BOOL are kept as raw bytes, F16
+// and BF16 as raw 16-bit words (no conversion).
+const LE = true;
 const DTYPES: Record<SafetensorsDtype, DtypeInfo> = {
-  BOOL: { size: 1, rank: 0, ctor: Uint8Array, make: (n) => new Uint8Array(n), get: u8get, set: u8set },
-  U8: { size: 1, rank: 1, ctor: Uint8Array, make: (n) => new Uint8Array(n), get: u8get, set: u8set },
-  I8: {
-    size: 1,
-    rank: 2,
-    ctor: Int8Array,
-    make: (n) => new Int8Array(n),
-    get: (v, o) => v.getInt8(o),
-    set: (v, o, x) => v.setInt8(o, x as number),
-  },
-  F8_E5M2: { size: 1, rank: 3, ctor: Uint8Array, make: (n) => new Uint8Array(n), get: u8get, set: u8set },
-  F8_E4M3: { size: 1, rank: 4, ctor: Uint8Array, make: (n) => new Uint8Array(n), get: u8get, set: u8set },
-  I16: {
-    size: 2,
-    rank: 5,
-    ctor: Int16Array,
-    make: (n) => new Int16Array(n),
-    get: (v, o) => v.getInt16(o, true),
-    set: (v, o, x) => v.setInt16(o, x as number, true),
-  },
-  U16: { size: 2, rank: 6, ctor: Uint16Array, make: (n) => new Uint16Array(n), get: u16get, set: u16set },
-  F16: { size: 2, rank: 7, ctor: Uint16Array, make: (n) => new Uint16Array(n), get: u16get, set: u16set },
-  BF16: { size: 2, rank: 8, ctor: Uint16Array, make: (n) => new Uint16Array(n), get: u16get, set: u16set },
-  I32: {
-    size: 4,
-    rank: 9,
-    ctor: Int32Array,
-    make: (n) => new Int32Array(n),
-    get: (v, o) => v.getInt32(o, true),
-    set: (v, o, x) => v.setInt32(o, x as number, true),
-  },
-  U32: {
-    size: 4,
-    rank: 10,
-    ctor: Uint32Array,
-    make: (n) => new Uint32Array(n),
-    get: (v, o) => v.getUint32(o, true),
-    set: (v, o, x) => v.setUint32(o, x as number, true),
-  },
-  F32: {
-    size: 4,
-    rank: 11,
-    ctor: Float32Array,
-    make: (n) => new Float32Array(n),
-    get: (v, o) => v.getFloat32(o, true),
-    set: (v, o, x) => v.setFloat32(o, x as number, true),
-  },
-  F64: {
-    size: 8,
-    rank: 12,
-    ctor: Float64Array,
-    make: (n) => new Float64Array(n),
-    get: (v, o) => v.getFloat64(o, true),
-    set: (v, o, x) => v.setFloat64(o, x as number, true),
-  },
-  I64: {
-    size: 8,
-    rank: 13,
-    ctor: BigInt64Array,
-    make: (n) => new BigInt64Array(n),
-    get: (v, o) => v.getBigInt64(o, true),
-    set: (v, o, x) => v.setBigInt64(o, x as bigint, true),
-  },
-  U64: {
-    size: 8,
-    rank: 14,
-    ctor: BigUint64Array,
-    make: (n) => new BigUint64Array(n),
-    get: (v, o) => v.getBigUint64(o, true),
-    set: (v, o, x) => v.setBigUint64(o, x as bigint, true),
-  },
+  BOOL: { rank: 0, ...codec(Uint8Array, "Uint8", LE) },
+  U8: { rank: 1, ...codec(Uint8Array, "Uint8", LE) },
+  I8: { rank: 2, ...codec(Int8Array, "Int8", LE) },
+  F8_E5M2: { rank: 3, ...codec(Uint8Array, "Uint8", LE) },
+  F8_E4M3: { rank: 4, ...codec(Uint8Array, "Uint8", LE) },
+  I16: { rank: 5, ...codec(Int16Array, "Int16", LE) },
+  U16: { rank: 6, ...codec(Uint16Array, "Uint16", LE) },
+  F16: { rank: 7, ...codec(Uint16Array, "Uint16", LE) },
+  BF16: { rank: 8, ...codec(Uint16Array, "Uint16", LE) },
+  I32: { rank: 9, ...codec(Int32Array, "Int32", LE) },
+  U32: { rank: 10, ...codec(Uint32Array, "Uint32", LE) },
+  F32: { rank: 11, ...codec(Float32Array, "Float32", LE) },
+  F64: { rank: 12, ...codec(Float64Array, "Float64", LE) },
+  I64: { rank: 13, ...codec(BigInt64Array, "BigInt64", LE) },
+  U64: { rank: 14, ...codec(BigUint64Array, "BigUint64", LE) },
 };
 
 function isDtype(s: string): s is SafetensorsDtype {

@@ -12,6 +12,7 @@
  * Cost: O(file size); the returned array is a fresh copy, decoded through DataView (explicit
  * big-endian, no platform endianness assumed).
  */
+import { codec, type ElementCodec } from "../internal/element.ts";
 
 /** The element types of the IDX format (codes 0x08, 0x09, 0x0B–0x0E). */
 export type IdxDtype = "uint8" | "int8" | "int16" | "int32" | "float32" | "float64";
@@ -28,64 +29,19 @@ export interface IdxTensor {
   readonly data: IdxData;
 }
 
-interface IdxCode {
+interface IdxCode extends ElementCodec<IdxData, number> {
+  /** The type byte of the header. */
   readonly code: number;
-  readonly size: number;
-  readonly ctor: abstract new (n: number) => IdxData;
-  readonly make: (n: number) => IdxData;
-  readonly get: (v: DataView, o: number) => number;
-  readonly set: (v: DataView, o: number, x: number) => void;
 }
 
+// IDX stores its elements big-endian.
 const CODES: Record<IdxDtype, IdxCode> = {
-  uint8: {
-    code: 0x08,
-    size: 1,
-    ctor: Uint8Array,
-    make: (n) => new Uint8Array(n),
-    get: (v, o) => v.getUint8(o),
-    set: (v, o, x) => v.setUint8(o, x),
-  },
-  int8: {
-    code: 0x09,
-    size: 1,
-    ctor: Int8Array,
-    make: (n) => new Int8Array(n),
-    get: (v, o) => v.getInt8(o),
-    set: (v, o, x) => v.setInt8(o, x),
-  },
-  int16: {
-    code: 0x0b,
-    size: 2,
-    ctor: Int16Array,
-    make: (n) => new Int16Array(n),
-    get: (v, o) => v.getInt16(o),
-    set: (v, o, x) => v.setInt16(o, x),
-  },
-  int32: {
-    code: 0x0c,
-    size: 4,
-    ctor: Int32Array,
-    make: (n) => new Int32Array(n),
-    get: (v, o) => v.getInt32(o),
-    set: (v, o, x) => v.setInt32(o, x),
-  },
-  float32: {
-    code: 0x0d,
-    size: 4,
-    ctor: Float32Array,
-    make: (n) => new Float32Array(n),
-    get: (v, o) => v.getFloat32(o),
-    set: (v, o, x) => v.setFloat32(o, x),
-  },
-  float64: {
-    code: 0x0e,
-    size: 8,
-    ctor: Float64Array,
-    make: (n) => new Float64Array(n),
-    get: (v, o) => v.getFloat64(o),
-    set: (v, o, x) => v.setFloat64(o, x),
-  },
+  uint8: { code: 0x08, ...codec(Uint8Array, "Uint8", false) },
+  int8: { code: 0x09, ...codec(Int8Array, "Int8", false) },
+  int16: { code: 0x0b, ...codec(Int16Array, "Int16", false) },
+  int32: { code: 0x0c, ...codec(Int32Array, "Int32", false) },
+  float32: { code: 0x0d, ...codec(Float32Array, "Float32", false) },
+  float64: { code: 0x0e, ...codec(Float64Array, "Float64", false) },
 };
 
 function dtypeOfCode(code: number): IdxDtype | null {

@@ -54,6 +54,19 @@ export function parseJson(
       else return;
     }
   };
+  /** After an item of an object or array: consumes `,` (true: another item follows) or `close` (false). */
+  const anotherItem = (close: "}" | "]"): boolean => {
+    skipWs();
+    if (text[pos] === ",") {
+      pos++;
+      return true;
+    }
+    if (text[pos] === close) {
+      pos++;
+      return false;
+    }
+    return fail(`expected ',' or '${close}'`);
+  };
   const parseString = (): string => {
     pos++; // opening quote
     let out: StringBuilder | null = null; // only for strings with escapes: a plain one is one slice
@@ -140,16 +153,7 @@ export function parseJson(
         } else {
           obj.set(key, parseValue(depth + 1));
         }
-        skipWs();
-        if (text[pos] === ",") {
-          pos++;
-          continue;
-        }
-        if (text[pos] === "}") {
-          pos++;
-          return obj;
-        }
-        fail("expected ',' or '}'");
+        if (!anotherItem("}")) return obj;
       }
     }
     if (c === "[") {
@@ -162,16 +166,7 @@ export function parseJson(
       }
       for (;;) {
         arr.push(parseValue(depth + 1));
-        skipWs();
-        if (text[pos] === ",") {
-          pos++;
-          continue;
-        }
-        if (text[pos] === "]") {
-          pos++;
-          return arr;
-        }
-        fail("expected ',' or ']'");
+        if (!anotherItem("]")) return arr;
       }
     }
     if (c === '"') return parseString();

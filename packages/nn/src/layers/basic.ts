@@ -30,9 +30,8 @@ import {
   tanh,
 } from "@ekfac-ts/autodiff";
 import type { Rng } from "@ekfac-ts/linalg";
+import { type Pair, pair, rngOf } from "../internal/layer.ts";
 import { Module } from "../module.ts";
-import { type Pair, pair } from "./conv.ts";
-import { rngOf } from "./linear.ts";
 
 /** max(0, x) elementwise. */
 export class ReLU extends Module {

@@ -30,6 +30,7 @@
 import { add, assertTensor, div, mean, mul, reshape, sqrt, sub, type Tensor, wrap } from "@ekfac-ts/autodiff";
 import { allocate, type FloatArray } from "@ekfac-ts/linalg";
 import { CaptureSite } from "../internal/capture.ts";
+import type { LayerInit } from "../internal/layer.ts";
 import { gatherOutputGradInto } from "../internal/patches.ts";
 import {
   Module,
@@ -38,7 +39,6 @@ import {
   type ScaleShiftLayer,
   type ScaleShiftStatistics,
 } from "../module.ts";
-import type { LayerInit } from "./linear.ts";
 
 /** Options of {@link BatchNorm1d} and {@link BatchNorm2d} (PyTorch's defaults). */
 export interface BatchNormOptions extends Pick<LayerInit, "dtype"> {

@@ -16,11 +16,8 @@ import { assertTensor, conv2d, type Tensor } from "@ekfac-ts/autodiff";
 import { allocate } from "@ekfac-ts/linalg";
 import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
 import { CaptureSite } from "../internal/capture.ts";
-import { type CurvatureLayer, type LayerStatistics, Module, type Parameter } from "../module.ts";
-import { emptyCaptureCheck, type LayerInit, rngOf } from "./linear.ts";
-
-/** One integer for both spatial axes, or a `[height, width]` pair. */
-export type Pair = number | readonly [number, number];
+import { emptyCaptureCheck, type LayerInit, type Pair, pair, rngOf, WeightLayer } from "../internal/layer.ts";
+import type { Parameter } from "../module.ts";
 
 /** Options of {@link Conv2d}, PyTorch's `Conv2d` conventions. */
 export interface Conv2dOptions extends LayerInit {
@@ -36,28 +33,13 @@ export interface Conv2dOptions extends LayerInit {
   readonly bias?: boolean;
 }
 
-/** A size pair from a number or [h, w], every entry an integer ≥ min; `fn` names the layer. */
-export function pair(
-  name: string,
-  v: Pair | undefined,
-  dflt: number,
-  min: number,
-  fn = "Conv2d",
-): readonly [number, number] {
-  const p = v === undefined ? ([dflt, dflt] as const) : typeof v === "number" ? ([v, v] as const) : v;
-  if (!Array.isArray(p) || p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
-    throw new RangeError(`${fn}: ${name} must be an integer ≥ ${min} or a pair of them (got ${String(v)})`);
-  }
-  return p;
-}
-
 /**
  * 2-D convolution over N × C_in × H × W inputs (NCHW) with stride, zero padding, dilation and groups;
  * PyTorch's weight layout `C_out × C_in/groups × kh × kw` and output size
  * H_out = ⌊(H + 2p − d(kh − 1) − 1)/s⌋ + 1. A {@link CurvatureLayer}: with capture on it records the
  * patch matrix ā and the output gradients g per position (KFC, Grosse & Martens 2016).
  */
-export class Conv2d extends Module implements CurvatureLayer {
+export class Conv2d extends WeightLayer {
   readonly kind = "conv2d" as const;
   readonly hasBias: boolean;
   readonly groups: number;
@@ -75,7 +57,7 @@ export class Conv2d extends Module implements CurvatureLayer {
   readonly dilation: readonly [number, number];
   readonly weight: Parameter;
   readonly bias: Parameter | null;
-  private readonly site: CaptureSite<"a">;
+  protected readonly site: CaptureSite<"a">;
 
   constructor(
     /** C_in, the input channels. */
@@ -118,20 +100,6 @@ export class Conv2d extends Module implements CurvatureLayer {
       ? this.registerParameter("bias", pytorchDefaultBias(allocate(outChannels, dtype), this.inDim, rng), [outChannels])
       : null;
     this.site = new CaptureSite("a", groups, this.inDim + (this.hasBias ? 1 : 0), outChannels);
-  }
-
-  /** ā and g of the last capturing pass; null from a capturing forward until its backward has run. */
-  get statistics(): LayerStatistics | null {
-    return this.site.statistics;
-  }
-
-  protected override captureChanged(on: boolean): void {
-    this.site.request = this.captureRequest;
-    if (!on) this.site.clear();
-  }
-
-  override curvatureLayers(): readonly CurvatureLayer[] {
-    return [this];
   }
 
   /** N × C_in × H × W → N × C_out × H_out × W_out. */

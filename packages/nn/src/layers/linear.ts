@@ -12,36 +12,16 @@
  * Cost: 2·N·outDim·inDim flops forward; capture adds O(N·(inDim + outDim)) copies.
  */
 import { add, assertTensor, matmul, type Tensor } from "@ekfac-ts/autodiff";
-import { allocate, type DType, Rng } from "@ekfac-ts/linalg";
+import { allocate } from "@ekfac-ts/linalg";
 import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
 import { CaptureSite } from "../internal/capture.ts";
-import { type CurvatureLayer, type LayerStatistics, Module, type Parameter } from "../module.ts";
-
-/** Element type and initial-weight randomness shared by the layers with parameters. */
-export interface LayerInit {
-  /** Element type of the parameters (default float32; float64 for gradient checks). */
-  readonly dtype?: DType;
-  /** Seed or generator for the initial weights (default seed 0). */
-  readonly rng?: Rng | number;
-}
+import { emptyCaptureCheck, type LayerInit, rngOf, WeightLayer } from "../internal/layer.ts";
+import type { Parameter } from "../module.ts";
 
 /** Options of {@link Linear}. */
 export interface LinearOptions extends LayerInit {
   /** Default true. */
   readonly bias?: boolean;
-}
-
-export function rngOf(r: Rng | number | undefined): Rng {
-  return r instanceof Rng ? r : new Rng(r ?? 0);
-}
-
-/**
- * Capture on an empty batch is refused at the forward: the statistics would be means over zero
- * examples (0/0), and the curvature step would only report "no captured statistics" later.
- */
-export function emptyCaptureCheck(layer: string, x: Tensor): void {
-  if (x.shape[0] === 0)
-    throw new RangeError(`${layer}: capture needs a non-empty batch (got an input of shape [${x.shape.join(", ")}])`);
 }
 
 /**
@@ -55,13 +35,13 @@ export function emptyCaptureCheck(layer: string, x: Tensor): void {
  * const logits = layer.forward(x); // x: N × 784 → N × 10
  * ```
  */
-export class Linear extends Module implements CurvatureLayer {
+export class Linear extends WeightLayer {
   readonly kind = "dense" as const;
   readonly groups = 1;
   readonly hasBias: boolean;
   readonly weight: Parameter;
   readonly bias: Parameter | null;
-  private readonly site: CaptureSite<"a">;
+  protected readonly site: CaptureSite<"a">;
 
   constructor(
     readonly inDim: number,
@@ -84,20 +64,6 @@ export class Linear extends Module implements CurvatureLayer {
       ? this.registerParameter("bias", pytorchDefaultBias(allocate(outDim, dtype), inDim, rng), [outDim])
       : null;
     this.site = new CaptureSite("a", 1, inDim + (this.hasBias ? 1 : 0), outDim);
-  }
-
-  /** ā and g of the last capturing pass; null from a capturing forward until its backward has run. */
-  get statistics(): LayerStatistics | null {
-    return this.site.statistics;
-  }
-
-  protected override captureChanged(on: boolean): void {
-    this.site.request = this.captureRequest;
-    if (!on) this.site.clear();
-  }
-
-  override curvatureLayers(): readonly CurvatureLayer[] {
-    return [this];
   }
 
   /** N × inDim → N × outDim. */

@@ -47,10 +47,10 @@ function layer(rng: Rng, shape: LayerShape, n: number, t: number, gScale: number
 const netArb: fc.Arbitrary<NetCase> = fc
   .record({
     seed: seedArb,
-    n: fc.integer({ min: 1, max: 10 }),
+    n: fc.integer({ min: 1, max: 12 }),
     out1: fc.integer({ min: 1, max: 5 }),
     in1: fc.integer({ min: 1, max: 5 }),
-    out2: fc.integer({ min: 1, max: 3 }),
+    out2: fc.integer({ min: 1, max: 4 }),
     groups: fc.integer({ min: 1, max: 2 }),
     t: fc.integer({ min: 1, max: 4 }),
     conv: fc.boolean(),
@@ -93,7 +93,7 @@ const modelLaw = defineLaw({
   source:
     "Martens & Grosse (2015) §6.4 (M with the exact F) and §7 (the 2×2 model over Δ and δ₀); the capture conventions of packages/ekfac/src/capture.ts",
   generator:
-    "dense (1–5 × 1–5) then dense or grouped conv2d (groups ∈ {1, 2}, T ∈ [1, 4]) sharing N ∈ [1, 10] examples; g scaled by 10^k, k ∈ [−4, 4]; λ ∈ {0} ∪ [1e-4, 10]; α, μ ∈ [−3, 3] on a 0.01 grid",
+    "dense (1–5 × 1–5) then dense (1–4 outputs) or grouped conv2d (groups ∈ {1, 2}, 1–4 outputs per group, T ∈ [1, 4]) sharing N ∈ [1, 12] examples; g scaled by 10^k, k ∈ [−4, 4]; λ ∈ {0} ∪ [1e-4, 10]; α, μ ∈ [−3, 3] on a 0.01 grid",
   tolerance: "|M − M_ref| ≤ 8·(T·a + P)·ε·(|∇|ᵀ|δ| + (1/N) Σₙ mₙ² + λ‖δ‖²), mₙ = Σ |g||δ||ā| the magnitude of vₙᵀδ",
   why: "Both sides sum the same products in different orders; each inner product of K ≤ T·a + P terms is accurate to K·ε times its magnitude (Higham §3.1), and squaring doubles the relative error of dₙ at most.",
   runScale: 0.5,

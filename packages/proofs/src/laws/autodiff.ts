@@ -2,14 +2,16 @@
  * One law per primitive of autodiff's derivative table: the reverse-mode gradient equals central
  * finite differences in float64 (checked by autodiff's own `gradcheck`, taken from the implementation
  * under test). The table is typed `Record<OpName, …>`, so a primitive added to the library without a
- * law here is a compile error.
+ * law here is a compile error. Then the broadcast gradients, conv2d's forward against the direct
+ * convolution, and col2im as the adjoint of im2col (what conv2d's input gradient rests on).
  */
 import type { OpName, Tensor } from "@ekfac-ts/autodiff";
 import { Rng } from "@ekfac-ts/linalg";
 import fc from "fast-check";
-import { labelled, seedArb } from "../arbitraries.ts";
+import { type Conv2dConfig, conv2dConfigArb, labelled, seedArb } from "../arbitraries.ts";
 import type { Autodiff } from "../impl.ts";
-import { defineLaw, type Law } from "../law.ts";
+import { maxEntrywise } from "../internal/dense.ts";
+import { defineLaw, type Law, type LawSpec, type Measurement } from "../law.ts";
 
 interface Case {
   readonly inputs: Tensor[];
@@ -136,22 +138,24 @@ const cases: Record<OpName, Builder> = {
     const index = Array.from({ length: sizeOf(shape) }, () => r.int(s[axis] as number));
     return { inputs: [normal(ad, r, s)], f: (x) => ad.gather(x, axis, index, shape) };
   },
-  conv2d: (ad, r, s) => {
-    const groups = 1 + r.int(2);
+  conv2d: (ad, r) => {
+    const groups = 1 + r.int(3);
     const cin = groups * (1 + r.int(2));
     const cout = groups * (1 + r.int(2));
-    const [kh, kw] = [1 + r.int(3), 1 + r.int(2)];
+    const [kh, kw] = [1 + r.int(3), 1 + r.int(3)];
     const opts = {
-      stride: [1 + r.int(2), 1 + r.int(2)] as const,
-      padding: [r.int(2), r.int(2)] as const,
-      dilation: [1 + r.int(2), 1] as const,
+      stride: [1 + r.int(3), 1 + r.int(3)] as const,
+      padding: [r.int(3), r.int(3)] as const,
+      dilation: [1 + r.int(2), 1 + r.int(2)] as const,
       groups,
     };
-    const h = (kh - 1) * opts.dilation[0] + 1 + r.int(3);
-    const w = kw + (s[0] ?? 1);
+    // Just large enough for one output (smaller than the dilated kernel where the padding allows), plus 0–4.
+    const least = (k: number, d: number, p: number): number => Math.max(1, (k - 1) * d + 1 - 2 * p);
+    const h = least(kh, opts.dilation[0], opts.padding[0]) + r.int(5);
+    const w = least(kw, opts.dilation[1], opts.padding[1]) + r.int(5);
     return {
       inputs: [
-        normal(ad, r, [1 + r.int(2), cin, h, w]),
+        normal(ad, r, [1 + r.int(3), cin, h, w]),
         normal(ad, r, [cout, cin / groups, kh, kw]),
         normal(ad, r, [cout]),
       ],
@@ -213,7 +217,8 @@ const inputNotes: Partial<Record<OpName, string>> = {
   max: "distinct values at spacing ≥ 0.05, random axes",
   maxPool2d: "distinct values at spacing ≥ 0.05, kernel 1–3, stride 1–2, padding",
   avgPool2d: "kernel k×2, stride, padding, count_include_pad both ways",
-  conv2d: "groups 1–2, kernel 1–3 × 1–2, stride 1–2, padding 0–1, dilation 1–2, bias",
+  conv2d:
+    "N 1–3, groups 1–3 with 1–2 channels per group in and out, kernel 1–3 × 1–3, stride 1–3, padding 0–2, dilation 1–2 on both axes, bias; inputs just large enough for one output plus 0–4 rows and columns",
   matmul: "all four transpose combinations",
   dropout: "p = 0.4 with a fixed mask per case",
 };
@@ -307,4 +312,151 @@ const broadcastGradientLaw = defineLaw({
   },
 });
 
-export const autodiffLaws: readonly Law[] = [...derivativeRuleNames.map(ruleLaw), broadcastGradientLaw];
+// ---- conv2d forward and im2col ---------------------------------------------------------------------
+
+const EPS = 2 ** -52;
+
+/** Geometries wider than the nn capture law's: groups to 3, stride to 3, padding to 2, 0–4 extra. */
+const convArb = conv2dConfigArb({ maxGroups: 3, maxStride: 3, maxPadding: 2, maxExtra: 4 }).map((c) =>
+  labelled(c, JSON.stringify(c)),
+);
+const convGenerator =
+  "float64 N(0, 1) input, weight and bias; N 1–3, groups 1–3 with 1–2 channels per group in and out, kernel 1–3 × 1–3, stride 1–3, padding 0–2, dilation 1–2, bias or not; the input just large enough for one output position (smaller than the dilated kernel where the padding allows) plus 0–4 rows and columns";
+
+const convParams = (c: Conv2dConfig) => ({
+  stride: c.stride,
+  padding: c.padding,
+  dilation: c.dilation,
+  groups: c.groups,
+});
+
+/**
+ * The textbook convolution, seven nested loops and no im2col: y[n, o, i, j] = b_o + Σ_{c, p, q}
+ * x[n, g·C_g + c, i·s_h − p_h + p·d_h, j·s_w − p_w + q·d_w] · w[o, c, p, q] (zero outside the input),
+ * and the magnitude of the same sum with every term in absolute value.
+ */
+function directConv(
+  c: Conv2dConfig,
+  x: ArrayLike<number>,
+  w: ArrayLike<number>,
+  b: ArrayLike<number> | null,
+): { ref: Float64Array; mag: Float64Array; shape: number[] } {
+  const [kh, kw] = c.kernel;
+  const ho = Math.floor((c.h + 2 * c.padding[0] - c.dilation[0] * (kh - 1) - 1) / c.stride[0]) + 1;
+  const wo = Math.floor((c.w + 2 * c.padding[1] - c.dilation[1] * (kw - 1) - 1) / c.stride[1]) + 1;
+  const cg = c.inChannels / c.groups;
+  const og = c.outChannels / c.groups;
+  const ref = new Float64Array(c.n * c.outChannels * ho * wo);
+  const mag = new Float64Array(ref.length);
+  for (let n = 0; n < c.n; n++)
+    for (let o = 0; o < c.outChannels; o++)
+      for (let oh = 0; oh < ho; oh++)
+        for (let ow = 0; ow < wo; ow++) {
+          const grp = Math.floor(o / og);
+          let s = b === null ? 0 : (b[o] as number);
+          let m = Math.abs(s);
+          for (let ci = 0; ci < cg; ci++)
+            for (let i = 0; i < kh; i++)
+              for (let j = 0; j < kw; j++) {
+                const ih = oh * c.stride[0] - c.padding[0] + i * c.dilation[0];
+                const iw = ow * c.stride[1] - c.padding[1] + j * c.dilation[1];
+                if (ih < 0 || ih >= c.h || iw < 0 || iw >= c.w) continue;
+                const t =
+                  (x[((n * c.inChannels + grp * cg + ci) * c.h + ih) * c.w + iw] as number) *
+                  (w[((o * cg + ci) * kh + i) * kw + j] as number);
+                s += t;
+                m += Math.abs(t);
+              }
+          ref[((n * c.outChannels + o) * ho + oh) * wo + ow] = s;
+          mag[((n * c.outChannels + o) * ho + oh) * wo + ow] = m;
+        }
+  return { ref, mag, shape: [c.n, c.outChannels, ho, wo] };
+}
+
+/** A law on the conv geometries: `check` gets the implementation's autodiff and the case's generator. */
+function convLaw(
+  spec: Omit<LawSpec<Conv2dConfig>, "arbitrary" | "runScale" | "measure"> & {
+    check(ad: Autodiff, c: Conv2dConfig, r: Rng): Measurement;
+  },
+): Law {
+  const { check, ...description } = spec;
+  return defineLaw({
+    ...description,
+    runScale: 0.5,
+    arbitrary: convArb,
+    measure: (impl, c) => check(impl.autodiff, c, new Rng(c.seed)),
+  });
+}
+
+const convDirect = convLaw({
+  id: "autodiff.conv2d.direct",
+  title: "conv2d equals the direct convolution (stride, padding, dilation, groups)",
+  statement:
+    "conv2d(x, w, b)[n, o, i, j] = b_o + Σ_{c < C_in/G, p < k_h, q < k_w} x[n, g·C_in/G + c, i·s_h − p_h + p·d_h, j·s_w − p_w + q·d_w] · w[o, c, p, q] with g = ⌊o/(C_out/G)⌋, x zero outside the input; output H_out = ⌊(H + 2p_h − d_h(k_h − 1) − 1)/s_h⌋ + 1 (likewise W_out)",
+  source:
+    "PyTorch's Conv2d definition (cross-correlation, NCHW, weight C_out × C_in/G × k_h × k_w); Chellapilla et al. (2006) for im2col + gemm; MATH.md §6",
+  generator: convGenerator,
+  tolerance: "shape exact; max |y − y_ref| / Σ|terms| ≤ 4·(K + 2)·ε with K = (C_in/G)·k_h·k_w + 1",
+  why: "Both sides sum the same K products in different orders (gemm blocks, the naive loop), so the difference is at most γ_K·Σ|terms| (Higham §3.1); a wrong offset, stride, dilation or group is an O(1) error.",
+  check(ad, c, r): Measurement {
+    const [kh, kw] = c.kernel;
+    const x = ad.tensor(r.fillNormal(new Float64Array(c.n * c.inChannels * c.h * c.w)), [c.n, c.inChannels, c.h, c.w], {
+      dtype: "float64",
+    });
+    const wShape = [c.outChannels, c.inChannels / c.groups, kh, kw];
+    const w = ad.tensor(r.fillNormal(new Float64Array(sizeOf(wShape))), wShape, { dtype: "float64" });
+    const b = c.bias
+      ? ad.tensor(r.fillNormal(new Float64Array(c.outChannels)), [c.outChannels], { dtype: "float64" })
+      : null;
+    const y = ad.conv2d(x, w, b, convParams(c));
+    const { ref, mag, shape } = directConv(c, x.data, w.data, b?.data ?? null);
+    const tolerance = 4 * ((c.inChannels / c.groups) * kh * kw + 3) * EPS;
+    if (y.shape.length !== 4 || y.shape.some((d, i) => d !== shape[i])) {
+      return {
+        error: Number.POSITIVE_INFINITY,
+        tolerance,
+        note: `shape [${y.shape.join(", ")}], expected [${shape.join(", ")}]`,
+      };
+    }
+    return { error: maxEntrywise(y.data, ref, mag, Number.MIN_VALUE / EPS), tolerance };
+  },
+});
+
+const im2colAdjoint = convLaw({
+  id: "autodiff.im2col.adjoint",
+  title: "col2im is the adjoint of im2col: ⟨im2col(x), P⟩ = ⟨x, col2im(P)⟩",
+  statement:
+    "for every geometry, input x and patch matrix P: ⟨im2col(x), P⟩ = ⟨x, col2im(P)⟩, i.e. col2im = im2colᵀ (it scatter-adds each patch entry back to the pixel it was read from, zero padding dropped) — what makes conv2d's input gradient col2im(∂L/∂patches) correct",
+  source: "Chellapilla et al. (2006) §2 (unfolding for convolution); adjoint of a linear map (⟨Ax, y⟩ = ⟨x, Aᵀy⟩)",
+  generator: `${convGenerator}; P N(0, 1) of im2col's output size`,
+  tolerance: "|⟨im2col(x), P⟩ − ⟨x, col2im(P)⟩| / Σ_i |im2col(x)_i·P_i| ≤ 4·(L + 2)·ε, L the number of patch entries",
+  why: "Both inner products sum the same L products x_j·P_i (each patch entry is one read of one pixel), in different orders; the difference is at most γ_L times the sum of their magnitudes. A patch entry read from or written to the wrong pixel, or a padding entry not dropped, is an O(1) error.",
+  check(ad, c, r): Measurement {
+    const g = ad.conv2dGeometry([c.n, c.inChannels, c.h, c.w], c.kernel, convParams(c));
+    const x = r.fillNormal(new Float64Array(c.n * c.inChannels * c.h * c.w));
+    const p = r.fillNormal(new Float64Array(ad.patchesLength(g)));
+    const px = ad.im2col(x, g);
+    const xp = ad.col2im(p, g);
+    let lhs = 0;
+    let mag = 0;
+    for (let i = 0; i < p.length; i++) {
+      lhs += (px[i] as number) * (p[i] as number);
+      mag += Math.abs((px[i] as number) * (p[i] as number));
+    }
+    let rhs = 0;
+    for (let i = 0; i < x.length; i++) rhs += (x[i] as number) * (xp[i] as number);
+    const d = Math.abs(lhs - rhs);
+    return {
+      error: mag > 0 ? d / mag : d,
+      tolerance: 4 * (p.length + 2) * EPS,
+      note: `⟨im2col(x), P⟩ = ${lhs}, ⟨x, col2im(P)⟩ = ${rhs}`,
+    };
+  },
+});
+
+export const autodiffLaws: readonly Law[] = [
+  ...derivativeRuleNames.map(ruleLaw),
+  broadcastGradientLaw,
+  convDirect,
+  im2colAdjoint,
+];

@@ -88,14 +88,16 @@ function kroneckerOfFactors(
   return out;
 }
 
-const denseAll = denseLayerArb();
-const convAll = convLayerArb();
+// N up to 64 (dense) and 6 (conv): the ranges of the ekfac package tests these laws replaced, so that
+// both N < P (rank-deficient F) and N > P occur for the largest layers.
+const denseAll = denseLayerArb({ maxN: 64 });
+const convAll = convLayerArb({ maxN: 6 });
 const anyLayer = fc.oneof(denseAll, convAll);
 
 const denseGenerator =
-  "dense: dout, din ∈ [1, 8], bias or not, N ∈ [1, 32]; special cases mixed in: N = 1, every ā_n equal, rank-deficient factors (N < min(a, g)), g scaled by 10^±4 and ā by 10^∓2; ā carries the bias 1";
+  "dense: dout, din ∈ [1, 8], bias or not, N ∈ [1, 64]; special cases mixed in: N = 1, every ā_n equal, rank-deficient factors (N < min(a, g)), g scaled by 10^±4 and ā by 10^∓2; ā carries the bias 1";
 const convGenerator =
-  "conv2d: groups ∈ {1, 2}, 1–3 outputs per group, 1–5 inputs, bias or not, N ∈ [1, 5], T ∈ [1, 4] positions (KFC normalisation: A summed, G averaged over positions); special cases N = T = 1, rank-deficient, scaled";
+  "conv2d: groups ∈ {1, 2}, 1–3 outputs per group, 1–5 inputs, bias or not, N ∈ [1, 6], T ∈ [1, 4] positions (KFC normalisation: A summed, G averaged over positions); special cases N = T = 1, rank-deficient, scaled";
 const layerGenerator = `${denseGenerator}. ${convGenerator}`;
 
 const kfacOneExample = defineLaw({
@@ -194,7 +196,7 @@ const sStarLaw = defineLaw({
     "dense and conv2d layers with one group (see the EKFAC ≤ KFAC laws), S* from the library's fastest strategy for the shape",
   tolerance: "‖S* − diag(Qᵀ F Q)‖_F ≤ 32·(P + a + g)·ε·σ",
   why: "Both sides are the same quadratic forms summed in different orders (the library never forms F or Q); the difference is summation rounding.",
-  arbitrary: fc.oneof(denseAll, convLayerArb({ maxGroups: 1 })),
+  arbitrary: fc.oneof(denseAll, convLayerArb({ maxGroups: 1, maxN: 6 })),
   measure(impl, c): Measurement {
     const x = fit(impl, c);
     const b = x.ekfac;
@@ -234,7 +236,7 @@ const float32Law = defineLaw({
     'for KFAC and EKFAC blocks fitted to the same statistics, precision "float32" (rotations, and EKFAC\'s S* rows, in float32 on float32 copies of the float64 bases) and "float64" give ‖Δ₃₂ − Δ₆₄‖ / ‖Δ₆₄‖ ≤ 1e-4 whenever κ = (max s + ε)/(min s + ε) ≤ 100 (s the scalings in the eigenbasis, S* or λ_G λ_Aᵀ)',
   source:
     "George et al. (2018) eq. (11); Higham, Accuracy and Stability of Numerical Algorithms, §3.5 (matrix products) and §7.1 (perturbation of Δ = M⁻¹∇ by κ)",
-  generator: `${denseGenerator.replace("dout, din ∈ [1, 8]", "dout, din ∈ [1, 24]").replace("N ∈ [1, 32]", "N ∈ [1, 48]")}. ${convGenerator}. KFAC or EKFAC; ε = max s · 10^x, x ∈ [−log₁₀ 99, 0], so κ ≤ 1 + max s/ε ≤ 100`,
+  generator: `${denseGenerator.replace("dout, din ∈ [1, 8]", "dout, din ∈ [1, 24]").replace("N ∈ [1, 64]", "N ∈ [1, 48]")}. ${convGenerator}. KFAC or EKFAC; ε = max s · 10^x, x ∈ [−log₁₀ 99, 0], so κ ≤ 1 + max s/ε ≤ 100`,
   tolerance: "1e-4 relative (the acceptance bound of the float32 path), at κ ≤ 100",
   why: "Four float32 products (unit roundoff u = 2⁻²⁴ ≈ 6e-8), each with error ≲ (a + g)·u relative to its operands' product of norms, perturb Qᵀ∇ by ≈ 4·(a + g)·u·‖∇‖; dividing by s + ε amplifies the relative error by at most κ ≤ 100, so ≈ 2.4e-4 in the worst case for a + g = 50 and about √(a + g)·u·κ ≈ 4e-5 typically (errors add like a random walk); EKFAC's S* in float32 sums squares (no cancellation) and changes Δ by ≲ κ·(N + a)·u. The law measures it.",
   runScale: 0.5,
@@ -291,68 +293,82 @@ const dampedWhy =
   "The block rotates into the eigenbasis, divides, and rotates back (backward stable, error O((a + g)·ε) relative to the damped matrix); the reference solves the explicit P×P system by Cholesky (Higham Thm. 10.4). Both forward errors are bounded by κ times their backward errors.";
 const dampingGenerator = `${layerGenerator}; damping ε = δ·trace(F)/P with δ ∈ [1e-3, 1] log-uniform`;
 
-const dampedEkfac = defineLaw({
+/**
+ * A damped-direction law: the block's `precondition(∇, ε)` against `spdSolve(M, ∇)` with the explicit
+ * damped matrix M = reference(…).m, within 64·(P + a + g)·ε·κ (κ from the reference).
+ */
+function dampedLaw(spec: {
+  readonly id: string;
+  readonly title: string;
+  readonly statement: string;
+  readonly source: string;
+  readonly tolerance?: string;
+  readonly block: "kfac" | "ekfac";
+  readonly kfacOptions?: object;
+  reference(impl: Implementation, x: Fitted, eps: number): { readonly m: Float64Array; readonly kappa: number };
+}): Law {
+  return defineLaw({
+    id: spec.id,
+    title: spec.title,
+    statement: spec.statement,
+    source: spec.source,
+    generator: dampingGenerator,
+    tolerance: spec.tolerance ?? dampedTolerance,
+    why: dampedWhy,
+    runScale: 0.5,
+    arbitrary: dampedArb,
+    measure(impl, [c, logDelta]): Measurement {
+      const x = fit(impl, c, spec.kfacOptions);
+      const eps = dampingOf(x, logDelta);
+      const grad = impl.ekfac.meanGradient(c.shape, c.stats);
+      const got = x[spec.block].precondition(grad, new Float64Array(x.p), eps);
+      const { m, kappa } = spec.reference(impl, x, eps);
+      const want = solveDense(impl, m, x.p, grad);
+      return { error: rel(distance(got, want), frob(want)), tolerance: 64 * (x.p + x.a + x.g) * EPS * kappa };
+    },
+  });
+}
+
+/** M + εI in place. */
+function addDiagonal(m: Float64Array, p: number, eps: number): Float64Array {
+  for (let i = 0; i < p; i++) m[i * p + i] = (m[i * p + i] as number) + eps;
+  return m;
+}
+
+const dampedEkfac = dampedLaw({
   id: "ekfac.damped.ekfac",
   title: "EKFAC damped direction = dense solve",
   statement: "precondition(∇, ε) = U_G [(U_Gᵀ ∇ U_A) ⊘ (S* + ε)] U_Aᵀ = (Q diag(vec S*) Qᵀ + εI)⁻¹ vec ∇",
   source: "George et al. (2018) eq. (11) and Algorithm 1; MATH.md §7",
-  generator: dampingGenerator,
-  tolerance: dampedTolerance,
-  why: dampedWhy,
-  runScale: 0.5,
-  arbitrary: dampedArb,
-  measure(impl, [c, logDelta]): Measurement {
-    const x = fit(impl, c);
-    const eps = dampingOf(x, logDelta);
-    const grad = impl.ekfac.meanGradient(c.shape, c.stats);
-    const got = x.ekfac.precondition(grad, new Float64Array(x.p), eps);
-    const m = x.ekfac.denseApproximation();
-    for (let i = 0; i < x.p; i++) m[i * x.p + i] = (m[i * x.p + i] as number) + eps;
-    const want = solveDense(impl, m, x.p, grad);
-    const kappa = (maxOf(x.ekfac.eigenScaling()) + eps) / eps;
-    return { error: rel(distance(got, want), frob(want)), tolerance: 64 * (x.p + x.a + x.g) * EPS * kappa };
-  },
+  block: "ekfac",
+  reference: (_impl, x, eps) => ({
+    m: addDiagonal(x.ekfac.denseApproximation(), x.p, eps),
+    kappa: (maxOf(x.ekfac.eigenScaling()) + eps) / eps,
+  }),
 });
 
-const dampedKfac = defineLaw({
+const dampedKfac = dampedLaw({
   id: "ekfac.damped.kfac-eigenbasis",
   title: "KFAC damped direction (eigenbasis damping) = dense solve",
   statement: "precondition(∇, ε) = U_G [(U_Gᵀ ∇ U_A) ⊘ (λ_G λ_Aᵀ + ε)] U_Aᵀ = (G ⊗ A + εI)⁻¹ vec ∇",
   source: "George et al. (2018) §3.1 (KFAC in the KFE); MATH.md §7",
-  generator: dampingGenerator,
-  tolerance: dampedTolerance,
-  why: dampedWhy,
-  runScale: 0.5,
-  arbitrary: dampedArb,
-  measure(impl, [c, logDelta]): Measurement {
-    const x = fit(impl, c);
-    const eps = dampingOf(x, logDelta);
-    const grad = impl.ekfac.meanGradient(c.shape, c.stats);
-    const got = x.kfac.precondition(grad, new Float64Array(x.p), eps);
-    const m = kroneckerOfFactors(impl, x.kfac);
-    for (let i = 0; i < x.p; i++) m[i * x.p + i] = (m[i * x.p + i] as number) + eps;
-    const want = solveDense(impl, m, x.p, grad);
-    const kappa = (maxOf(x.kfac.eigenScaling()) + eps) / eps;
-    return { error: rel(distance(got, want), frob(want)), tolerance: 64 * (x.p + x.a + x.g) * EPS * kappa };
-  },
+  block: "kfac",
+  reference: (impl, x, eps) => ({
+    m: addDiagonal(kroneckerOfFactors(impl, x.kfac), x.p, eps),
+    kappa: (maxOf(x.kfac.eigenScaling()) + eps) / eps,
+  }),
 });
 
-const dampedTikhonov = defineLaw({
+const dampedTikhonov = dampedLaw({
   id: "ekfac.damped.kfac-tikhonov",
   title: "KFAC damped direction (factored Tikhonov) = dense solve",
   statement:
     "precondition(∇, ε) = (G + (√ε/π) I)⁻¹ ∇ (A + π√ε I)⁻¹ = ((G + (√ε/π) I) ⊗ (A + π√ε I))⁻¹ vec ∇, π = √((tr A / a)/(tr G / g)), per group",
   source: "Martens & Grosse (2015) §6.3 (factored Tikhonov damping); MATH.md §7",
-  generator: dampingGenerator,
   tolerance: `${dampedTolerance}, here κ = (‖G‖ + √ε/π)(‖A‖ + π√ε)/ε`,
-  why: dampedWhy,
-  runScale: 0.5,
-  arbitrary: dampedArb,
-  measure(impl, [c, logDelta]): Measurement {
-    const x = fit(impl, c, { kfacDamping: "factored-tikhonov" });
-    const eps = dampingOf(x, logDelta);
-    const grad = impl.ekfac.meanGradient(c.shape, c.stats);
-    const got = x.kfac.precondition(grad, new Float64Array(x.p), eps);
+  block: "kfac",
+  kfacOptions: { kfacDamping: "factored-tikhonov" },
+  reference(impl, x, eps) {
     const b = x.kfac;
     const { aDim: a, gDim: g } = b.dims;
     const pis = Array.from({ length: b.dims.groups }, (_, k) => {
@@ -367,7 +383,6 @@ const dampedTikhonov = defineLaw({
       (k) => s / (pis[k] as number),
       (k) => (pis[k] as number) * s,
     );
-    const want = solveDense(impl, m, x.p, grad);
     let kappa = 1;
     for (let k = 0; k < b.dims.groups; k++) {
       const pi = pis[k] as number;
@@ -375,7 +390,7 @@ const dampedTikhonov = defineLaw({
       const nA = frob(b.A.subarray(k * a * a, (k + 1) * a * a));
       kappa = Math.max(kappa, ((nG + s / pi) * (nA + pi * s)) / eps);
     }
-    return { error: rel(distance(got, want), frob(want)), tolerance: 64 * (x.p + x.a + x.g) * EPS * kappa };
+    return { m, kappa };
   },
 });
 

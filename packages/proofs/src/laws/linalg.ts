@@ -4,11 +4,12 @@
  * Stability of Numerical Algorithms", 2nd ed.; GVL = Golub & Van Loan, "Matrix Computations", 4th ed.),
  * with ε the machine epsilon of the element type (2⁻⁵² for float64, 2⁻²³ for float32).
  */
-import { type DType, type EighAlgorithm, type Matrix, Rng } from "@ekfac-ts/linalg";
+import { type DType, type EighAlgorithm, type EighResult, type Matrix, Rng } from "@ekfac-ts/linalg";
 import fc from "fast-check";
 import { gaussianMatrix, labelled, type SymmetricCase, seedArb, spdArb, symmetricArb } from "../arbitraries.ts";
+import type { Implementation } from "../impl.ts";
 import { at, distance, frob, maxEntrywise, naiveGemm } from "../internal/dense.ts";
-import { defineLaw, type Law, type Measurement, worstOf } from "../law.ts";
+import { defineLaw, type Law, type LawSpec, type Measurement, worstOf } from "../law.ts";
 
 const dtypeArb = fc.constantFrom<DType>("float64", "float32");
 const epsOf = (dtype: DType): number => (dtype === "float64" ? 2 ** -52 : 2 ** -23);
@@ -208,43 +209,60 @@ const failed = (status: string): Measurement => ({
   note: `status ${status}`,
 });
 
-const eighResidual = defineLaw({
+type EighCase = SymmetricCase & { readonly algorithm: EighAlgorithm };
+
+/**
+ * A law on eigh(A) with the vectors, over the eigh cases: `check` gets the decomposition; any status
+ * other than "success" (or missing vectors) fails the case.
+ */
+function eighLaw(
+  spec: Omit<LawSpec<EighCase>, "arbitrary" | "measure" | "generator"> & {
+    readonly generator?: string;
+    check(c: EighCase, r: EighResult & { readonly vectors: Matrix }, impl: Implementation): Measurement;
+  },
+): Law {
+  const { check, ...description } = spec;
+  return defineLaw({
+    generator: eighGenerator,
+    ...description,
+    arbitrary: eighCaseArb,
+    measure(impl, c): Measurement {
+      const r = impl.linalg.eigh(c.matrix, { algorithm: c.algorithm });
+      if (r.status !== "success" || r.vectors === null) return failed(r.status);
+      return check(c, r as EighResult & { readonly vectors: Matrix }, impl);
+    },
+  });
+}
+
+const eighResidual = eighLaw({
   id: "linalg.eigh.residual",
   title: "A·V = V·Λ",
   statement: 'eigh(A) = (Λ, V) with ‖A·V − V·Λ‖_F ≤ c·n·ε·‖A‖_F and status "success"',
   source:
     "GVL Alg. 8.3.1 (Householder tridiagonalization) + 8.3.2/8.3.3 (implicit symmetric QR, Wilkinson shift); backward stability GVL §8.3.5",
-  generator: eighGenerator,
   tolerance: "‖AV − VΛ‖_F / ‖A‖_F ≤ 8·max(n, 4)·ε",
   why: "The symmetric QR algorithm is normwise backward stable: the computed pairs are exact for A + E with ‖E‖ ≈ p(n)·u·‖A‖ and p(n) a modest multiple of n (GVL §8.3.5). The scaling by max|a_ij| keeps graded and wide-range matrices inside the same bound.",
-  arbitrary: eighCaseArb,
-  measure(impl, c): Measurement {
-    const r = impl.linalg.eigh(c.matrix, { algorithm: c.algorithm });
-    if (r.status !== "success" || r.vectors === null) return failed(r.status);
+  check(c, r): Measurement {
     const { res } = eigenResiduals(c.matrix, r.values, r.vectors);
     return { error: res, tolerance: 8 * Math.max(c.n, 4) * epsOf(c.dtype) };
   },
 });
 
-const eighOrthogonal = defineLaw({
+const eighOrthogonal = eighLaw({
   id: "linalg.eigh.orthogonal",
   title: "VᵀV = I",
   statement: "the eigenvector matrix of eigh(A) is orthogonal: ‖VᵀV − I‖_F ≤ c·n^{3/2}·ε",
   source:
     "GVL §8.3.5 (V is a product of Householder reflections and Givens rotations, each orthogonal to working precision)",
-  generator: eighGenerator,
   tolerance: "‖VᵀV − I‖_F ≤ 8·max(n, 4)^{3/2}·ε",
   why: "About n reflections and O(n²) rotations, each orthogonal to O(ε); the Frobenius norm of an n×n error adds √n. Repeated and clustered eigenvalues are the hard case: the vectors are not unique there, but must stay orthonormal.",
-  arbitrary: eighCaseArb,
-  measure(impl, c): Measurement {
-    const r = impl.linalg.eigh(c.matrix, { algorithm: c.algorithm });
-    if (r.status !== "success" || r.vectors === null) return failed(r.status);
+  check(c, r): Measurement {
     const { orth } = eigenResiduals(c.matrix, r.values, r.vectors);
     return { error: orth, tolerance: 8 * Math.max(c.n, 4) ** 1.5 * epsOf(c.dtype) };
   },
 });
 
-const eighSpectrum = defineLaw({
+const eighSpectrum = eighLaw({
   id: "linalg.eigh.spectrum",
   title: "eigenvalues ascending, equal to the prescribed spectrum (Weyl)",
   statement: "λ̂₁ ≤ λ̂₂ ≤ … ≤ λ̂ₙ, and |λ̂ᵢ − λᵢ| ≤ c·n·ε·‖A‖₂ when A = Q·diag(λ)·Qᵀ is built with known λ",
@@ -252,11 +270,8 @@ const eighSpectrum = defineLaw({
   generator: `${eighGenerator} (the spectrum comparison applies to the prescribed-spectrum, diagonal and zero kinds; ordering to all)`,
   tolerance: "max_i |λ̂ᵢ − λᵢ| / max|λ| ≤ 8·max(n, 4)·ε; max_i (λ̂ᵢ₋₁ − λ̂ᵢ)₊ = 0",
   why: "A backward error E with ‖E‖₂ ≤ p(n)·u·‖A‖₂ moves each eigenvalue by at most ‖E‖₂ (Weyl); forming and rounding A = QΛQᵀ adds an error of the same order. The order is a contract (sorted ascending), hence tolerance 0.",
-  arbitrary: eighCaseArb,
-  measure(impl, c): Measurement {
-    // With vectors, as KFAC calls it: divide and conquer computes its eigenvalues by the secular equation.
-    const r = impl.linalg.eigh(c.matrix, { algorithm: c.algorithm });
-    if (r.status !== "success") return failed(r.status);
+  // With vectors, as KFAC calls it: divide and conquer computes its eigenvalues by the secular equation.
+  check(c, r): Measurement {
     let disorder = 0;
     for (let i = 1; i < c.n; i++) disorder = Math.max(disorder, (r.values[i - 1] as number) - (r.values[i] as number));
     const order: Measurement = {

@@ -1,0 +1,78 @@
+/**
+ * What the layers with parameters share (Linear, Conv2d, BatchNorm, pooling, Dropout): the options
+ * `LayerInit`, the seed-or-generator rule, the size pairs of the spatial layers, the refusal to capture
+ * an empty batch, and `WeightLayer`, the capture plumbing of a {@link CurvatureLayer} (statistics
+ * from its `CaptureSite`, the request forwarded on every capture change, itself as its only curvature
+ * layer). One home instead of layers importing each other's helpers. Capture itself: MATH.md §1, §6 and
+ * internal/capture.ts.
+ */
+import type { Tensor } from "@ekfac-ts/autodiff";
+import { type DType, Rng } from "@ekfac-ts/linalg";
+import { type CurvatureLayer, type LayerStatistics, Module, type Parameter } from "../module.ts";
+import type { CaptureSite } from "./capture.ts";
+
+/** Element type and initial-weight randomness shared by the layers with parameters. */
+export interface LayerInit {
+  /** Element type of the parameters (default float32; float64 for gradient checks). */
+  readonly dtype?: DType;
+  /** Seed or generator for the initial weights (default seed 0). */
+  readonly rng?: Rng | number;
+}
+
+/** A generator from a seed (default 0) or the generator itself. */
+export function rngOf(r: Rng | number | undefined): Rng {
+  return r instanceof Rng ? r : new Rng(r ?? 0);
+}
+
+/** One integer for both spatial axes, or a `[height, width]` pair. */
+export type Pair = number | readonly [number, number];
+
+/** A size pair from a number or [h, w], every entry an integer ≥ min; `fn` names the layer. */
+export function pair(
+  name: string,
+  v: Pair | undefined,
+  dflt: number,
+  min: number,
+  fn = "Conv2d",
+): readonly [number, number] {
+  const p = v === undefined ? ([dflt, dflt] as const) : typeof v === "number" ? ([v, v] as const) : v;
+  if (!Array.isArray(p) || p.length !== 2 || !p.every((d) => Number.isInteger(d) && d >= min)) {
+    throw new RangeError(`${fn}: ${name} must be an integer ≥ ${min} or a pair of them (got ${String(v)})`);
+  }
+  return p;
+}
+
+/**
+ * Capture on an empty batch is refused at the forward: the statistics would be means over zero
+ * examples (0/0), and the curvature step would only report "no captured statistics" later.
+ */
+export function emptyCaptureCheck(layer: string, x: Tensor): void {
+  if (x.shape[0] === 0)
+    throw new RangeError(`${layer}: capture needs a non-empty batch (got an input of shape [${x.shape.join(", ")}])`);
+}
+
+/** A module with a weight (and optional bias) whose ā and g a `CaptureSite` records: Linear, Conv2d. */
+export abstract class WeightLayer extends Module implements CurvatureLayer {
+  abstract readonly kind: "dense" | "conv2d";
+  abstract readonly outDim: number;
+  abstract readonly inDim: number;
+  abstract readonly hasBias: boolean;
+  abstract readonly groups: number;
+  abstract readonly weight: Parameter;
+  abstract readonly bias: Parameter | null;
+  protected abstract readonly site: CaptureSite<"a">;
+
+  /** ā and g of the last capturing pass; null from a capturing forward until its backward has run. */
+  get statistics(): LayerStatistics | null {
+    return this.site.statistics;
+  }
+
+  protected override captureChanged(on: boolean): void {
+    this.site.request = this.captureRequest;
+    if (!on) this.site.clear();
+  }
+
+  override curvatureLayers(): readonly CurvatureLayer[] {
+    return [this];
+  }
+}
