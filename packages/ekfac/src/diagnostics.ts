@@ -17,12 +17,12 @@
  *   result is accurate to about ε_machine·‖F‖²_F in the square; it is clamped at 0.
  * Grouped conv layers: F̂ is block-diagonal over groups; F's cross-group blocks count in ‖F‖ only.
  */
-import type { LayerBatch } from "./capture.ts";
+import type { LayerBatch, LayerShape } from "./capture.ts";
 import { DiagonalFisher } from "./curvature/diagonal.ts";
 import { exactFisher, frobeniusDistance, traceOf } from "./curvature/exact-fisher.ts";
 import { KroneckerBlock } from "./curvature/kronecker-block.ts";
 import { chooseScalingStrategy, scalingInto, scalingRowsSize } from "./curvature/scaling.ts";
-import { checkShape, checkStatistics, type LayerShape } from "./internal/stats.ts";
+import { checkShape, checkStatistics } from "./internal/stats.ts";
 
 /** The layer blocks the Gram error knows how to evaluate (Kronecker and diagonal). */
 type LayerBlock = KroneckerBlock | DiagonalFisher;

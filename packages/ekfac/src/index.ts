@@ -7,6 +7,7 @@ export type {
   CurvatureModel,
   FisherMode,
   LayerBatch,
+  LayerShape,
   LayerStatistics,
   ParameterRef,
   ParameterSource,
@@ -21,7 +22,7 @@ export {
   dampingAdaptation,
   reductionRatio,
 } from "./curvature/adaptive-damping.ts";
-export type { BasisUpdate, BlockState, CurvatureBlock } from "./curvature/block.ts";
+export type { BasisUpdate, BlockDims, BlockState, CurvatureBlock } from "./curvature/block.ts";
 export { DiagonalFisher, type DiagonalFisherOptions, type DiagonalState } from "./curvature/diagonal.ts";
 export {
   exactFisher,
@@ -103,7 +104,6 @@ export {
   scoreInfluence,
   selfInfluence,
 } from "./influence/score.ts";
-export type { BlockDims, LayerShape } from "./internal/stats.ts";
 export {
   ADAPTIVE_DEFAULTS,
   type CurvatureChain,

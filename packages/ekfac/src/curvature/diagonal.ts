@@ -8,18 +8,10 @@
  * after warm-up. A grouped conv keeps only its within-group diagonal (cross-group entries are not
  * parameters of the same block, but the diagonal of F is complete: a diagonal has no cross terms).
  */
-import type { LayerBatch } from "../capture.ts";
+import type { LayerBatch, LayerShape } from "../capture.ts";
 import { checkDecay } from "../internal/checks.ts";
-import {
-  asFloat64,
-  type BlockDims,
-  checkShape,
-  checkStatistics,
-  ensure,
-  type LayerShape,
-  layerShape,
-} from "../internal/stats.ts";
-import { BasisFreeBlock } from "./block.ts";
+import { asFloat64, checkShape, checkStatistics, ensure, layerShape } from "../internal/stats.ts";
+import { BasisFreeBlock, type BlockDims } from "./block.ts";
 import { chooseScalingStrategy, type ScalingWorkspace, scalingInto, scalingRowsSize } from "./scaling.ts";
 
 /** Options of `DiagonalFisher`. */

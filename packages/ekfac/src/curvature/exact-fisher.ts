@@ -9,8 +9,9 @@
  * cross-group blocks included. Empirical or true Fisher depending on the g the producer captured.
  * Cost: N·T·P for the per-example gradients, N·P² for F; memory P². Allocates (diagnostics only).
  */
-import type { LayerBatch } from "../capture.ts";
-import { type BlockDims, checkShape, checkStatistics, type LayerShape } from "../internal/stats.ts";
+import type { LayerBatch, LayerShape } from "../capture.ts";
+import { checkShape, checkStatistics } from "../internal/stats.ts";
+import type { BlockDims } from "./block.ts";
 
 /** N × P matrix of per-example gradients vec(∇_n), row-major. */
 export function perExampleGradients(shape: LayerShape, stats: LayerBatch): Float64Array {

@@ -63,21 +63,11 @@
  * after that, `updateFactors`, `updateScaling` and `precondition` allocate nothing.
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
-import type { LayerBatch } from "../capture.ts";
+import type { LayerBatch, LayerShape } from "../capture.ts";
 import { checkChoice, checkDecay, checkPositive } from "../internal/checks.ts";
-import {
-  allFinite,
-  asFloat64,
-  type BlockDims,
-  checkShape,
-  checkStatistics,
-  ensure,
-  ensure32,
-  type LayerShape,
-  layerShape,
-} from "../internal/stats.ts";
+import { allFinite, asFloat64, checkShape, checkStatistics, ensure, ensure32, layerShape } from "../internal/stats.ts";
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
-import { type BasisUpdate, type CurvatureBlock, checkPlainState } from "./block.ts";
+import { type BasisUpdate, type BlockDims, type CurvatureBlock, checkPlainState } from "./block.ts";
 import {
   chooseRotatedGradientSource,
   chooseScalingStrategy,
@@ -154,11 +144,6 @@ export type KroneckerState = {
 const KRONECKER_COUNTERS = ["factorUpdates", "basisRefreshes", "basisFailures", "scalingUpdates", "hasBasis"] as const;
 
 export type { BasisUpdate } from "./block.ts";
-
-/** The damping ε of `precondition`: a finite number > 0 (every block checks it the same way). */
-export function checkDamping(fn: string, damping: number): void {
-  checkPositive(fn, "damping", damping);
-}
 
 /** Kronecker-factored curvature of one layer. Use the named subclasses below. */
 export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
@@ -699,7 +684,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
         `${fn}: grad and out must have outDim·aDim = ${size} elements (got ${grad.length}, ${out.length})`,
       );
     }
-    checkDamping(fn, damping);
+    checkPositive(fn, "damping", damping);
     const st = this.state;
     const ga = g * a;
     const f32 = this.precision === "float32";

@@ -15,8 +15,8 @@
  * Source: linearity of the empirical means (MATH.md §1, §2). Deviation: none. Cost: one block update
  * per contribution (see kronecker-block.ts, scale-shift.ts); merging is O(size).
  */
-import type { LayerBatch, ScaleShiftBatch } from "../capture.ts";
-import { checkShape, checkStatistics, type LayerShape } from "../internal/stats.ts";
+import type { LayerBatch, LayerShape, ScaleShiftBatch } from "../capture.ts";
+import { checkShape, checkStatistics } from "../internal/stats.ts";
 import { KroneckerBlock } from "./kronecker-block.ts";
 import { ScaleShiftBlock } from "./scale-shift.ts";
 

@@ -47,9 +47,10 @@
  * largest sizes nothing is allocated.
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
-import type { LayerBatch, ScaleShiftBatch } from "../capture.ts";
+import type { LayerBatch, LayerShape, ScaleShiftBatch } from "../capture.ts";
 import { checkFinite, checkNonNegative } from "../internal/checks.ts";
-import { asFloat64, type BlockDims, checkShape, checkStatistics, ensure, type LayerShape } from "../internal/stats.ts";
+import { asFloat64, checkShape, checkStatistics, ensure } from "../internal/stats.ts";
+import type { BlockDims } from "./block.ts";
 
 /**
  * The terms of M along Δ (index 1) and δ₀ (index 2), summed over every layer and parameter added:

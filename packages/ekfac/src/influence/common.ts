@@ -22,16 +22,11 @@
 import type {
   BatchLayer as CurvatureLayer,
   BatchCaptureModel as CurvatureModel,
+  LayerShape,
   LayerBatch as LayerStatistics,
 } from "../capture.ts";
-import {
-  allFinite,
-  type BlockDims,
-  checkShape,
-  checkStatistics,
-  type LayerShape,
-  layerShape,
-} from "../internal/stats.ts";
+import type { BlockDims } from "../curvature/block.ts";
+import { allFinite, checkShape, checkStatistics, layerShape } from "../internal/stats.ts";
 
 /** Which targets a batch callback backpropagates: the dataset's labels or samples from the model. */
 export type InfluenceTargets = "labels" | "sampled";

@@ -7,10 +7,6 @@ import type { LayerBatch, LayerShape } from "../capture.ts";
 import type { BlockDims } from "../curvature/block.ts";
 import { checkChoice } from "./checks.ts";
 
-// LayerShape and BlockDims are public types with public homes (capture.ts, curvature/block.ts); they
-// are re-exported here only because the package index still names this file for them.
-export type { BlockDims, LayerShape };
-
 /** The block shape of a layer (the fields of `LayerShape`, copied so later changes to the layer cannot leak in). */
 export function layerShape(layer: LayerShape): LayerShape {
   return {

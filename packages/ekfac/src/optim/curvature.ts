@@ -74,12 +74,7 @@ import {
 import type { BlockState, CurvatureBlock } from "../curvature/block.ts";
 import { DiagonalFisher } from "../curvature/diagonal.ts";
 import { klScaleFromDot } from "../curvature/kl-clip.ts";
-import {
-  checkDamping,
-  type KfacDamping,
-  KroneckerBlock,
-  type RotationPrecision,
-} from "../curvature/kronecker-block.ts";
+import { type KfacDamping, KroneckerBlock, type RotationPrecision } from "../curvature/kronecker-block.ts";
 import { ParameterDiagonalFisher } from "../curvature/parameter-diagonal.ts";
 import {
   QuadraticModelWorkspace,
@@ -89,8 +84,9 @@ import {
   solveQuadraticStep,
 } from "../curvature/quadratic-model.ts";
 import { ScaleShiftBlock } from "../curvature/scale-shift.ts";
+import { checkChoice, checkCount, checkDecay, checkPositive } from "../internal/checks.ts";
 import { allFinite, layerShape } from "../internal/stats.ts";
-import { checkCount, checkDecay, checkParamList, checkPositive } from "./checks.ts";
+import { checkParamList } from "./checks.ts";
 import type { Schedule } from "./schedules.ts";
 import type { GradientTransformation, Params, SkipReason, StepControl, TransformReport } from "./transform.ts";
 
@@ -335,9 +331,7 @@ export function curvature(
   if (!isModel(model)) {
     throw new TypeError(`${fn}: model must implement CurvatureModel (curvatureLayers, parameters, setCapture)`);
   }
-  if (approximation !== "kfac" && approximation !== "ekfac" && approximation !== "diagonal") {
-    throw new TypeError(`${fn}: approximation must be "kfac", "ekfac" or "diagonal" (got ${String(approximation)})`);
-  }
+  checkChoice(fn, "approximation", approximation, ["kfac", "ekfac", "diagonal"], approximation);
   if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be an object`);
   for (const key of IGNORED[approximation]) {
     if (options[key] !== undefined) {
@@ -347,11 +341,8 @@ export function curvature(
     }
   }
   const damping = options.damping ?? 0.1;
-  checkDamping(fn, damping);
-  const fisher = options.fisher ?? "true";
-  if (fisher !== "true" && fisher !== "empirical" && fisher !== "exact") {
-    throw new TypeError(`${fn}: options.fisher must be "true", "empirical" or "exact" (got ${String(fisher)})`);
-  }
+  checkPositive(fn, "damping", damping);
+  const fisher = checkChoice(fn, "options.fisher", options.fisher, ["true", "empirical", "exact"], "true");
   const seed = options.seed ?? 0;
   checkCount(fn, "options.seed", seed);
   const reuse = options.reuseStatistics ?? false;
@@ -363,16 +354,14 @@ export function curvature(
   const scalingDecay = options.scalingDecay ?? 0.95;
   checkDecay(fn, "options.factorDecay", factorDecay);
   checkDecay(fn, "options.scalingDecay", scalingDecay);
-  const scalingMode = options.scaling ?? "batch";
-  if (scalingMode !== "batch" && scalingMode !== "ra") {
-    throw new TypeError(`${fn}: options.scaling must be "batch" or "ra" (got ${String(scalingMode)})`);
-  }
-  const others = options.otherParameters ?? "diagonal-fisher";
-  if (others !== "diagonal-fisher" && others !== "first-order") {
-    throw new TypeError(
-      `${fn}: options.otherParameters must be "diagonal-fisher" or "first-order" (got ${String(others)})`,
-    );
-  }
+  const scalingMode = checkChoice(fn, "options.scaling", options.scaling, ["batch", "ra"], "batch");
+  const others = checkChoice(
+    fn,
+    "options.otherParameters",
+    options.otherParameters,
+    ["diagonal-fisher", "first-order"],
+    "diagonal-fisher",
+  );
   const kl = options.klClip ?? null;
   if (kl !== null) {
     if (typeof kl !== "object") throw new TypeError(`${fn}: options.klClip must be { kappa, learningRate } or null`);
@@ -428,10 +417,7 @@ export function curvature(
   const scaleShift: readonly ScaleShiftLayer[] = model.scaleShiftLayers ? [...model.scaleShiftLayers()] : [];
   const slots: Slot[] = [];
   const plan: (ParameterPlan | null)[] = parameters.map(() => null);
-  const precision = options.precision ?? "float32";
-  if (precision !== "float32" && precision !== "float64") {
-    throw new TypeError(`${fn}: options.precision must be "float32" or "float64" (got ${String(precision)})`);
-  }
+  const precision = checkChoice(fn, "options.precision", options.precision, ["float32", "float64"], "float32");
   const blockOptions = {
     factorDecay,
     scalingDecay,
@@ -702,7 +688,7 @@ export function curvature(
         if (!(Number.isInteger(p) && p >= -1)) throw new RangeError(`${vfn}: curvature state.passes holds ${p}`);
       }
       const c = state.control;
-      checkDamping(vfn, c.damping);
+      checkPositive(vfn, "curvature state.control.damping", c.damping);
       if (c.hasPrevious !== 0 && c.hasPrevious !== 1) {
         throw new RangeError(`${vfn}: curvature state.control.hasPrevious must be 0 or 1 (got ${c.hasPrevious})`);
       }
