@@ -120,12 +120,19 @@ const NO_BASIS: BasisUpdate = { succeeded: 0, failed: 0 };
  * checked in one place.
  */
 export abstract class BasisFreeBlock<S extends BlockState & { updates: number }, B> implements CurvatureBlock<S, B> {
+  /** The block kind, named after kfac-jax's blocks. */
   abstract readonly kind: string;
+  /** Parameters covered (the length of `precondition`'s vectors). */
   abstract readonly size: number;
+  /** The block's data; replaced only through `bindState`. */
   abstract state: S;
+  /** A fresh state for this block. */
   abstract initState(): S;
+  /** Folds one batch's statistics into the running estimate. */
   abstract updateStatistics(batch: B): void;
+  /** out = (F̂ + εI)⁻¹ grad; pure (may alias `grad`). */
   abstract precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array;
+  /** F̂ as a dense size × size matrix (diagnostics and tests; allocates). */
   abstract denseApproximation(): Float64Array;
 
   checkState(fn: string, st: unknown): asserts st is S {

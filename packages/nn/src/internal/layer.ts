@@ -53,13 +53,21 @@ export function emptyCaptureCheck(layer: string, x: Tensor): void {
 
 /** A module with a weight (and optional bias) whose ā and g a `CaptureSite` records: Linear, Conv2d. */
 export abstract class WeightLayer extends Module implements CurvatureLayer {
+  /** "dense" (Linear) or "conv2d" (Conv2d). */
   abstract readonly kind: "dense" | "conv2d";
+  /** Output features (Linear) or output channels (Conv2d). */
   abstract readonly outDim: number;
+  /** Inputs per output of one group: in features (Linear), C_in/groups·kh·kw (Conv2d). */
   abstract readonly inDim: number;
+  /** Whether the layer has a bias. */
   abstract readonly hasBias: boolean;
+  /** Channel groups (1 for Linear). */
   abstract readonly groups: number;
+  /** The weight, outDim × inDim row-major. */
   abstract readonly weight: Parameter;
+  /** The bias (outDim), or null. */
   abstract readonly bias: Parameter | null;
+  /** Where the layer's captured ā and g live. */
   protected abstract readonly site: CaptureSite<"a">;
 
   /** ā and g of the last capturing pass; null from a capturing forward until its backward has run. */

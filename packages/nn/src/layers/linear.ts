@@ -44,7 +44,9 @@ export class Linear extends WeightLayer {
   protected readonly site: CaptureSite<"a">;
 
   constructor(
+    /** Input features. */
     readonly inDim: number,
+    /** Output features. */
     readonly outDim: number,
     options: LinearOptions = {},
   ) {
