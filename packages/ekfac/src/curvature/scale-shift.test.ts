@@ -53,7 +53,7 @@ describe("ScaleShiftBlock: exact per-channel 2×2 Fisher of (γ_c, β_c)", () =>
     for (let ch = 0; ch < c; ch++) {
       const [gg, gb, bb] = f1[ch] as number[];
       const got = Array.from(b.state.F.subarray(4 * ch, 4 * ch + 4));
-      [gg, gb, gb, bb].forEach((w, i) => expect(got[i]).toBeCloseTo(w as number, 14));
+      for (const [i, w] of [gg, gb, gb, bb].entries()) expect(got[i]).toBeCloseTo(w as number, 14);
     }
     b.updateStatistics({ batchSize: e, positions: t, xhat: x2, g: g2 });
     expect(b.state.updates).toBe(2);
@@ -63,7 +63,7 @@ describe("ScaleShiftBlock: exact per-channel 2×2 Fisher of (γ_c, β_c)", () =>
       const z = f2[ch] as number[];
       const want = [0, 1, 1, 2].map((k) => 0.8 * (a[k] as number) + 0.2 * (z[k] as number));
       const got = Array.from(b.state.F.subarray(4 * ch, 4 * ch + 4));
-      want.forEach((w, i) => expect(got[i]).toBeCloseTo(w, 14));
+      for (const [i, w] of want.entries()) expect(got[i]).toBeCloseTo(w, 14);
     }
     // dense F̂: (γ_c, β_c) couple through F_γβ at rows/columns c and C + c, channels do not couple.
     const d = b.denseApproximation();
