@@ -82,9 +82,10 @@ describe("the S* cost model (multiply-adds of the file header)", () => {
     expect(chooseRotatedGradientSource("rotate-rows", 2, 1, 64, 64)).toBe("from-rows");
     // rotate-gradients builds no rows, so it always rotates.
     expect(chooseRotatedGradientSource("rotate-gradients", 2, 1, 64, 64)).toBe("rotate");
-    // A tie (from-rows = rotate) keeps "rotate": a = g = 1, 2R + 1 = 2 needs R = 1/2 — use a = 3, g = 1:
-    // rotate 3·4 = 12, from-rows 2·R·3 + 3 = 6R + 3 ≠ 12 for integer R; a = 1, g = 1, R = 0.5 impossible.
-    // So test the strict inequality from both sides instead: R just above and below the break-even.
+    // A tie keeps "rotate": R = 2, a = 2, g = 3 → rotate 6·5 = 30, from-rows 2·2·6 + 6 = 30.
+    expect(rotatedGradientCost("rotate", 2, 1, 2, 3)).toBe(rotatedGradientCost("from-rows", 2, 1, 2, 3));
+    expect(chooseRotatedGradientSource("gram", 2, 1, 2, 3)).toBe("rotate");
+    // Either side of the break-even, strictly:
     // a = g = 8: rotate 1024, from-rows 128R + 64 → R = 7: 960 (<) from-rows, R = 8: 1088 (>) rotate.
     expect(chooseRotatedGradientSource("gram", 7, 1, 8, 8)).toBe("from-rows");
     expect(chooseRotatedGradientSource("gram", 8, 1, 8, 8)).toBe("rotate");
