@@ -1,0 +1,201 @@
+import { describe, expect, it } from "vitest";
+import {
+  chooseRotatedGradientSource,
+  chooseScalingStrategy,
+  rotatedGradientCost,
+  type ScalingStrategy,
+  scalingCost,
+  scalingInto,
+  scalingRowsSize,
+} from "./scaling.ts";
+
+const STRATEGIES: readonly ScalingStrategy[] = ["gram", "rotate-rows", "rotate-gradients"];
+
+describe("the S* cost model (multiply-adds of the file header)", () => {
+  it("pins each strategy's cost for N = 3, T = 2, a = 4, g = 5, with and without rotations", () => {
+    // R = 6 rows; rotations R(a² + g²) = 6·41 = 246; pairs N·T(T+1)/2 = 9.
+    expect(scalingCost("gram", 3, 2, 4, 5, false)).toBe(246 + 9 * 20);
+    expect(scalingCost("gram", 3, 2, 4, 5, true)).toBe(9 * 20);
+    expect(scalingCost("rotate-rows", 3, 2, 4, 5, false)).toBe(246 + 6 * 20);
+    expect(scalingCost("rotate-rows", 3, 2, 4, 5, true)).toBe(6 * 20);
+    // R·g·a + N(g²a + g a²) = 120 + 3·(100 + 80).
+    expect(scalingCost("rotate-gradients", 3, 2, 4, 5, false)).toBe(120 + 3 * 180);
+    expect(scalingCost("rotate-gradients", 3, 2, 4, 5, true)).toBe(120);
+  });
+
+  it("the cost formulas are asymmetric in a and g only where the header says (a² and g² terms swap)", () => {
+    for (const s of STRATEGIES) {
+      for (const id of [true, false]) expect(scalingCost(s, 2, 3, 7, 2, id)).toBe(scalingCost(s, 2, 3, 2, 7, id));
+    }
+  });
+
+  it("gram wins for T = 1 (dense layers), with or without a basis", () => {
+    for (const [n, a, g] of [
+      [1, 1, 1],
+      [32, 785, 10],
+      [128, 65, 64],
+    ] as const) {
+      expect(chooseScalingStrategy(n, 1, a, g, false)).toBe("gram");
+      expect(chooseScalingStrategy(n, 1, a, g, true)).toBe("gram");
+    }
+  });
+
+  it("rotate-gradients wins for many positions T with a basis, rotate-rows for a few (T ≥ 2)", () => {
+    // N = 8, T = 64, a = 27, g = 16 (a 3×3 convolution): gram 7 692 800, rotate-rows 725 504,
+    // rotate-gradients 369 792 multiply-adds.
+    expect(scalingCost("gram", 8, 64, 27, 16, false)).toBe(7_692_800);
+    expect(scalingCost("rotate-rows", 8, 64, 27, 16, false)).toBe(725_504);
+    expect(scalingCost("rotate-gradients", 8, 64, 27, 16, false)).toBe(369_792);
+    expect(chooseScalingStrategy(8, 64, 27, 16, false)).toBe("rotate-gradients");
+    // Identity basis: rotate-rows and rotate-gradients both cost R·g·a (a tie, kept by the earlier one).
+    expect(chooseScalingStrategy(8, 64, 27, 16, true)).toBe("rotate-rows");
+    // N = 64, T = 2, a = g = 64: rotating 128 rows beats rotating 64 gradients → rotate-rows.
+    expect(scalingCost("rotate-rows", 64, 2, 64, 64, false)).toBe(1_572_864);
+    expect(scalingCost("rotate-gradients", 64, 2, 64, 64, false)).toBe(34_078_720);
+    expect(chooseScalingStrategy(64, 2, 64, 64, false)).toBe("rotate-rows");
+  });
+
+  it("the choice is the arg-min of scalingCost (first in the order gram, rotate-rows, rotate-gradients on ties)", () => {
+    for (const n of [1, 2, 7])
+      for (const t of [1, 2, 3, 9])
+        for (const a of [1, 3, 20])
+          for (const g of [1, 4, 33])
+            for (const id of [true, false]) {
+              const costs = STRATEGIES.map((s) => scalingCost(s, n, t, a, g, id));
+              const min = Math.min(...costs);
+              expect(chooseScalingStrategy(n, t, a, g, id)).toBe(STRATEGIES[costs.indexOf(min)]);
+            }
+    // A tie: T = 1 with the identity basis costs N·g·a for gram and for rotate-rows → gram.
+    expect(scalingCost("gram", 5, 1, 3, 4, true)).toBe(scalingCost("rotate-rows", 5, 1, 3, 4, true));
+    expect(chooseScalingStrategy(5, 1, 3, 4, true)).toBe("gram");
+    // A tie between rotate-rows and rotate-gradients (T = 2, identity): 2·N·g·a each, gram 3·N·g·a → rows.
+    expect(scalingCost("rotate-rows", 5, 2, 3, 4, true)).toBe(scalingCost("rotate-gradients", 5, 2, 3, 4, true));
+    expect(chooseScalingStrategy(5, 2, 3, 4, true)).toBe("rotate-rows");
+  });
+
+  it("the rotated gradient's two sources cost g·a·(g + a) and 2·R·g·a + g·a", () => {
+    expect(rotatedGradientCost("rotate", 3, 2, 4, 5)).toBe(20 * 9);
+    expect(rotatedGradientCost("from-rows", 3, 2, 4, 5)).toBe(2 * 6 * 20 + 20);
+    // R = 6 ⇒ from-rows 260 > rotate 180 → rotate; a = g = 64, R = 2: 16 640 < 524 288 → from-rows.
+    expect(chooseRotatedGradientSource("gram", 3, 2, 4, 5)).toBe("rotate");
+    expect(chooseRotatedGradientSource("gram", 2, 1, 64, 64)).toBe("from-rows");
+    expect(chooseRotatedGradientSource("rotate-rows", 2, 1, 64, 64)).toBe("from-rows");
+    // rotate-gradients builds no rows, so it always rotates.
+    expect(chooseRotatedGradientSource("rotate-gradients", 2, 1, 64, 64)).toBe("rotate");
+    // A tie keeps "rotate": R = 2, a = 2, g = 3 → rotate 6·5 = 30, from-rows 2·2·6 + 6 = 30.
+    expect(rotatedGradientCost("rotate", 2, 1, 2, 3)).toBe(rotatedGradientCost("from-rows", 2, 1, 2, 3));
+    expect(chooseRotatedGradientSource("gram", 2, 1, 2, 3)).toBe("rotate");
+    // Either side of the break-even, strictly:
+    // a = g = 8: rotate 1024, from-rows 128R + 64 → R = 7: 960 (<) from-rows, R = 8: 1088 (>) rotate.
+    expect(chooseRotatedGradientSource("gram", 7, 1, 8, 8)).toBe("from-rows");
+    expect(chooseRotatedGradientSource("gram", 8, 1, 8, 8)).toBe("rotate");
+  });
+
+  it("workspace rows: gram holds the rotated rows and the pair rows, rotate-rows the rotated rows, rotate-gradients none", () => {
+    // R = 6, a + g = 9, pairs = 9.
+    expect(scalingRowsSize("gram", 3, 2, 4, 5)).toBe(6 * 9 + 9 * 9);
+    expect(scalingRowsSize("rotate-rows", 3, 2, 4, 5)).toBe(6 * 9);
+    expect(scalingRowsSize("rotate-gradients", 3, 2, 4, 5)).toBe(0);
+  });
+});
+
+// Deterministic pseudo-random values in [−1, 1).
+function fill(len: number, seed: number): Float64Array {
+  const x = new Float64Array(len);
+  let s = seed >>> 0;
+  for (let i = 0; i < len; i++) {
+    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
+    x[i] = s / 2 ** 31 - 1;
+  }
+  return x;
+}
+
+// A random orthogonal k×k basis (Gram–Schmidt on random columns), eigenvectors as columns, row-major.
+function orthogonal(k: number, seed: number): Float64Array {
+  const m = fill(k * k, seed);
+  for (let j = 0; j < k; j++) {
+    for (let p = 0; p < j; p++) {
+      let d = 0;
+      for (let i = 0; i < k; i++) d += (m[i * k + j] as number) * (m[i * k + p] as number);
+      for (let i = 0; i < k; i++) m[i * k + j] = (m[i * k + j] as number) - d * (m[i * k + p] as number);
+    }
+    let nrm = 0;
+    for (let i = 0; i < k; i++) nrm += (m[i * k + j] as number) ** 2;
+    nrm = Math.sqrt(nrm);
+    for (let i = 0; i < k; i++) m[i * k + j] = (m[i * k + j] as number) / nrm;
+  }
+  return m;
+}
+
+// S*[i,j] = (1/N) Σ_n ((U_Gᵀ ∇_n U_A)[i,j])², ∇_n = Σ_t g_{n,t} ā_{n,t}ᵀ, by the definition.
+function reference(
+  a: Float64Array,
+  g: Float64Array,
+  n: number,
+  t: number,
+  aDim: number,
+  gDim: number,
+  uA: Float64Array | null,
+  uG: Float64Array | null,
+): Float64Array {
+  const s = new Float64Array(gDim * aDim);
+  for (let e = 0; e < n; e++) {
+    const grad = new Float64Array(gDim * aDim);
+    for (let p = 0; p < t; p++)
+      for (let i = 0; i < gDim; i++)
+        for (let j = 0; j < aDim; j++)
+          grad[i * aDim + j] =
+            (grad[i * aDim + j] as number) +
+            (g[(e * t + p) * gDim + i] as number) * (a[(e * t + p) * aDim + j] as number);
+    for (let i = 0; i < gDim; i++)
+      for (let j = 0; j < aDim; j++) {
+        let m = 0;
+        for (let k = 0; k < gDim; k++)
+          for (let l = 0; l < aDim; l++)
+            m +=
+              (uG === null ? (k === i ? 1 : 0) : (uG[k * gDim + i] as number)) *
+              (grad[k * aDim + l] as number) *
+              (uA === null ? (l === j ? 1 : 0) : (uA[l * aDim + j] as number));
+        s[i * aDim + j] = (s[i * aDim + j] as number) + (m * m) / n;
+      }
+  }
+  return s;
+}
+
+describe("scalingInto", () => {
+  const shapes = [
+    { n: 3, t: 1, aDim: 4, gDim: 3 },
+    { n: 2, t: 3, aDim: 3, gDim: 2 },
+    { n: 1, t: 4, aDim: 2, gDim: 5 },
+  ];
+  for (const { n, t, aDim, gDim } of shapes) {
+    for (const basis of [true, false]) {
+      for (const strategy of STRATEGIES) {
+        it(`S* by "${strategy}" equals the definition (N = ${n}, T = ${t}, a = ${aDim}, g = ${gDim}, ${basis ? "eigenbasis" : "identity"}), at offsets`, () => {
+          const r = n * t;
+          const aOff = 3;
+          const gOff = 5;
+          const outOff = 2;
+          const a = fill(aOff + r * aDim, 11 + n);
+          const g = fill(gOff + r * gDim, 23 + t);
+          const uA = basis ? orthogonal(aDim, 7) : null;
+          const uG = basis ? orthogonal(gDim, 9) : null;
+          const uAb = uA === null ? null : Float64Array.from([0, ...uA]);
+          const uGb = uG === null ? null : Float64Array.from([0, 0, ...uG]);
+          const out = new Float64Array(outOff + gDim * aDim + 2).fill(99);
+          const ws = {
+            rows: new Float64Array(scalingRowsSize(strategy, n, t, aDim, gDim)).fill(Number.NaN),
+            m1: new Float64Array(gDim * aDim).fill(Number.NaN),
+            m2: new Float64Array(gDim * aDim).fill(Number.NaN),
+          };
+          const res = scalingInto(out, outOff, a, aOff, g, gOff, n, t, aDim, gDim, uAb, 1, uGb, 2, strategy, ws);
+          expect(res).toBe(out);
+          const ref = reference(a.subarray(aOff), g.subarray(gOff), n, t, aDim, gDim, uA, uG);
+          for (let k = 0; k < gDim * aDim; k++) expect(out[outOff + k]).toBeCloseTo(ref[k] as number, 13);
+          // Nothing outside [outOff, outOff + g·a) is written.
+          expect([out[0], out[1], out[outOff + gDim * aDim], out[outOff + gDim * aDim + 1]]).toEqual([99, 99, 99, 99]);
+        });
+      }
+    }
+  }
+});
