@@ -204,14 +204,6 @@ function trainOnce(problem: Problem, init: Init, config: OptimizerConfig, seed: 
   };
 }
 
-/** A fixed-step grid point. */
-interface GridPoint {
-  readonly damping: number;
-  readonly learningRate: number;
-  readonly klClip: number | null;
-  readonly loss: number;
-}
-
 /**
  * Grid search on seed 1 over the axes, extending an axis whose best value is on its edge (×/÷ `factor`).
  * `evalAt` trains one setting; results are memoised by key.
