@@ -1,16 +1,6 @@
 import { describe, expect, it } from "vitest";
+import { fill } from "../../test/deterministic.ts";
 import { ScaleShiftBlock } from "./scale-shift.ts";
-
-// Deterministic values in [−1, 1).
-function fill(len: number, seed: number): Float64Array {
-  const x = new Float64Array(len);
-  let s = seed >>> 0;
-  for (let i = 0; i < len; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-  return x;
-}
 
 // F_c = (1/E) Σ_e v v ᵀ with v = (Σ_t g·x̂, Σ_t g), by the definition; returns [F_γγ, F_γβ, F_ββ] per channel.
 function fisher(xhat: Float64Array, g: Float64Array, e: number, t: number, c: number): number[][] {

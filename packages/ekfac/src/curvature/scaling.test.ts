@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { fill } from "../../test/deterministic.ts";
 import {
   chooseRotatedGradientSource,
   chooseScalingStrategy,
@@ -98,17 +99,6 @@ describe("the S* cost model (multiply-adds of the file header)", () => {
     expect(scalingRowsSize("rotate-gradients", 3, 2, 4, 5)).toBe(0);
   });
 });
-
-// Deterministic pseudo-random values in [−1, 1).
-function fill(len: number, seed: number): Float64Array {
-  const x = new Float64Array(len);
-  let s = seed >>> 0;
-  for (let i = 0; i < len; i++) {
-    s = (Math.imul(s, 1664525) + 1013904223) >>> 0;
-    x[i] = s / 2 ** 31 - 1;
-  }
-  return x;
-}
 
 // A random orthogonal k×k basis (Gram–Schmidt on random columns), eigenvectors as columns, row-major.
 function orthogonal(k: number, seed: number): Float64Array {
