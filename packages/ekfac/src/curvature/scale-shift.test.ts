@@ -121,11 +121,14 @@ describe("ScaleShiftBlock: exact per-channel 2×2 Fisher of (γ_c, β_c)", () =>
     expect(() => new ScaleShiftBlock(2, 1 as unknown as boolean)).toThrow(
       new TypeError("ScaleShiftBlock: hasShift must be a boolean"),
     );
-    for (const decay of [1, -0.5, Number.NaN, "0.5" as unknown as number]) {
+    for (const decay of [1, -0.5, Number.NaN]) {
       expect(() => new ScaleShiftBlock(2, true, { decay })).toThrow(
-        new RangeError(`ScaleShiftBlock: options.decay must be a number in [0, 1) (got ${String(decay)})`),
+        new RangeError(`ScaleShiftBlock: options.decay must be in [0, 1) (got ${String(decay)})`),
       );
     }
+    expect(() => new ScaleShiftBlock(2, true, { decay: "0.5" as unknown as number })).toThrow(
+      new TypeError("ScaleShiftBlock: options.decay must be a number (got string)"),
+    );
     expect(new ScaleShiftBlock(2, true).decay).toBe(0.95);
     expect(new ScaleShiftBlock(2, true, { decay: 0 }).decay).toBe(0);
     const b = new ScaleShiftBlock(2, true);
