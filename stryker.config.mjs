@@ -1,7 +1,7 @@
 // `pnpm mutation`: mutation testing of the curvature and linalg core (MATH.md's algorithms; issue 17).
 // StrykerJS 9.5.1 (the latest 9.5 patch) with its vitest runner, on vitest 4.1 and Node 20. Run from the
 // root so every project's tests, the proofs catalogue included, can kill a mutant. Narrow a run with
-// `pnpm mutation --mutate <file>`. Scores and the list of equivalent mutants: docs/mutation.md.
+// `pnpm mutation --mutate <file>`. Scores and the list of equivalent mutants: MUTATION.md.
 //
 // The runner plugin is named by its resolved path: under pnpm's isolated node_modules, Stryker's default
 // `@stryker-mutator/*` lookup searches beside @stryker-mutator/core only and finds no runner

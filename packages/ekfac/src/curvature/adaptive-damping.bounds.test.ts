@@ -71,6 +71,9 @@ describe("Levenberg–Marquardt damping: the boundaries of the rule and of its o
       new TypeError("dampingAdaptation: options must be an object"),
     );
     expect(() => dampingAdaptation(5 as never)).toThrow(new TypeError("dampingAdaptation: options must be an object"));
+    expect(() => dampingAdaptation(null as never)).toThrow(
+      new TypeError("dampingAdaptation: options must be an object"),
+    );
     const bad = [
       { lowerThreshold: 0.5, upperThreshold: 0.5 },
       { lowerThreshold: Number.NEGATIVE_INFINITY },
@@ -87,5 +90,11 @@ describe("Levenberg–Marquardt damping: the boundaries of the rule and of its o
         ),
       );
     }
+  });
+
+  it("a model that predicted no change (M = 0) makes any step a failure: ρ = −∞, never ±∞ from 0/0 or x/0", () => {
+    expect(reductionRatio(-1, 0)).toBe(Number.NEGATIVE_INFINITY);
+    expect(reductionRatio(1, 0)).toBe(Number.NEGATIVE_INFINITY);
+    expect(reductionRatio(0, 0)).toBe(Number.NEGATIVE_INFINITY);
   });
 });

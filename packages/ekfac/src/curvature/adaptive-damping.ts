@@ -88,8 +88,8 @@ export function dampingAdaptation(options: DampingAdaptationOptions): DampingAda
  */
 export function reductionRatio(actualChange: number, predictedChange: number): number {
   if (!(Number.isFinite(actualChange) && Number.isFinite(predictedChange) && predictedChange < 0)) return -Infinity;
-  const rho = actualChange / predictedChange;
-  return Number.isNaN(rho) ? -Infinity : rho;
+  // Both finite and predictedChange < 0: the quotient is never NaN.
+  return actualChange / predictedChange;
 }
 
 /**
