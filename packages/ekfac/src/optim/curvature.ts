@@ -301,6 +301,17 @@ const CONTROL: readonly StepControl[] = ["fixed", "burn-in", "joint", "alpha-onl
  * leaves μ free.
  */
 const MOMENTUM_MAX = 0.9;
+const AT_ZERO_MOMENTUM = { momentum: 0 } as const;
+const AT_MAX_MOMENTUM = { momentum: MOMENTUM_MAX } as const;
+
+/** d ← αd + μp in place (p = null: αd), and p ← d: the step δ = αΔ + μδ₀ becomes the next δ₀. */
+function combineStep(d: FloatArray, p: Float64Array | null, alpha: number, mu: number): void {
+  for (let i = 0; i < d.length; i++) {
+    const x = alpha * (d[i] as number) + (p === null ? 0 : mu * (p[i] as number));
+    d[i] = x;
+    if (p !== null) p[i] = x;
+  }
+}
 const SOLVED: Record<QuadraticStepStatus, number> = { joint: 2, "alpha-only": 3, fallback: 4 };
 
 function checkEvery(fn: string, name: string, v: unknown): number {
@@ -891,9 +902,9 @@ export function curvature(
     const prev = state.previous;
     const hasPrev = keepsPrevious && c.hasPrevious === 1;
     ws.begin(n);
-    slots.forEach((slot, b) => {
-      slot.model(ws, hasPrev ? (prev[b] as Float64Array) : null);
-    });
+    for (let b = 0; b < slots.length; b++) {
+      (slots[b] as Slot).model(ws, hasPrev ? (prev[b] as Float64Array) : null);
+    }
     let f = slots.length;
     for (let i = 0; i < parameters.length; i++) {
       if (!firstOrder[i]) continue;
@@ -906,7 +917,7 @@ export function curvature(
     // μ is minimised over [0, MOMENTUM_MAX] (MATH.md §11, safeguard 1): outside it, the nearest bound
     // with the α that is optimal for it — the constrained minimum of the convex 2-D quadratic.
     if (solved.status === "joint" && !(solved.momentum >= 0 && solved.momentum <= MOMENTUM_MAX)) {
-      solveQuadraticStep(terms, lambda, { momentum: solved.momentum < 0 ? 0 : MOMENTUM_MAX }, solved);
+      solveQuadraticStep(terms, lambda, solved.momentum < 0 ? AT_ZERO_MOMENTUM : AT_MAX_MOMENTUM, solved);
     }
     let alpha = solved.alpha;
     let mu = solved.momentum;
@@ -917,25 +928,19 @@ export function curvature(
       mu = 0;
       predicted = quadraticModelValue(terms, 0, alpha, 0);
     }
-    const combine = (d: Float64Array | FloatArray, p: Float64Array | null): void => {
-      for (let i = 0; i < d.length; i++) {
-        const x = alpha * (d[i] as number) + (p === null ? 0 : mu * (p[i] as number));
-        d[i] = x;
-        if (p !== null) p[i] = x;
-      }
-    };
-    slots.forEach((slot, b) => {
+    for (let b = 0; b < slots.length; b++) {
+      const slot = slots[b] as Slot;
       const p = keepsPrevious ? (prev[b] as Float64Array) : null;
       if (p !== null && !hasPrev) p.fill(0);
-      combine(slot.dir, p);
+      combineStep(slot.dir, p, alpha, mu);
       slot.unpack(updates);
-    });
+    }
     f = slots.length;
     for (let i = 0; i < parameters.length; i++) {
       if (!firstOrder[i]) continue;
       const p = keepsPrevious ? (prev[f] as Float64Array) : null;
       if (p !== null && !hasPrev) p.fill(0);
-      combine(updates[i] as FloatArray, p);
+      combineStep(updates[i] as FloatArray, p, alpha, mu);
       f++;
     }
     c.hasPrevious = keepsPrevious ? 1 : 0;
