@@ -5,6 +5,8 @@
  *
  * @packageDocumentation
  */
+// Modules whose every export is public API are re-exported whole (`export *`); the others name what
+// they make public, so helpers they export for sibling modules stay internal.
 export {
   type BackendName,
   type BackendSetting,
@@ -26,50 +28,9 @@ export {
   wasmSupported,
   wasmWorkspaceStats,
 } from "./backend.ts";
-export {
-  add,
-  addInto,
-  axpy,
-  copyInto,
-  dot,
-  fill,
-  gemv,
-  map,
-  mapInto,
-  normFrobenius,
-  normMaxAbs,
-  scal,
-  scale,
-  scaleInto,
-  sub,
-  subInto,
-  transpose,
-  transposeInto,
-  zip,
-  zipInto,
-} from "./blas.ts";
-export {
-  type CholeskyResult,
-  type CholeskyStatus,
-  cholesky,
-  choleskyInto,
-  choleskySolve,
-  solveTriangular,
-  solveTriangularInto,
-  spdInverse,
-  spdSolve,
-  type TriangularOptions,
-} from "./cholesky.ts";
-export {
-  type EighAlgorithm,
-  type EighOptions,
-  type EighOutput,
-  type EighResult,
-  type EighStatus,
-  EighWorkspace,
-  eigh,
-  eighInto,
-} from "./eigh.ts";
+export * from "./blas.ts";
+export * from "./cholesky.ts";
+export * from "./eigh.ts";
 export {
   type GemmWorkspaceStats,
   gemm,
@@ -79,39 +40,9 @@ export {
   matmul,
   matmulInto,
 } from "./gemm.ts";
-export {
-  gradedSymmetric,
-  randomCovariance,
-  randomOrthogonal,
-  randomSymmetric,
-  randomTridiagonal,
-  symmetricWithSpectrum,
-  wilkinsonMatrix,
-} from "./generators.ts";
+export * from "./generators.ts";
 export { kron, kronMatVec, kronMatVecInto } from "./kron.ts";
-export {
-  allocate,
-  assertMatrix,
-  assertNoOverlap,
-  assertSameDtype,
-  clone,
-  type DType,
-  dtypeOf,
-  epsilonOf,
-  eye,
-  type FloatArray,
-  fromArray,
-  fromRows,
-  get,
-  type Matrix,
-  type MatrixView,
-  offsetOf,
-  overlapOf,
-  shapeOf,
-  strideOf,
-  view,
-  zeros,
-} from "./matrix.ts";
+export * from "./matrix.ts";
 export { detLog, Rng, type RngState } from "./random.ts";
 export { type SyrkOptions, syrk } from "./syrk.ts";
 export {

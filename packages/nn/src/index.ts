@@ -45,23 +45,8 @@ export {
   zerosInit,
 } from "./init.ts";
 export type { LayerInit, Pair } from "./internal/layer.ts";
-export {
-  AvgPool2d,
-  Dropout,
-  Flatten,
-  GELU,
-  GlobalAvgPool2d,
-  Identity,
-  LeakyReLU,
-  MaxPool2d,
-  type PoolOptions,
-  ReLU,
-  Residual,
-  Sequential,
-  Sigmoid,
-  Softplus,
-  Tanh,
-} from "./layers/basic.ts";
+// Every export of layers/basic.ts is public API.
+export * from "./layers/basic.ts";
 export { BatchNorm1d, BatchNorm2d, type BatchNormOptions } from "./layers/batchnorm.ts";
 export { Conv2d, type Conv2dOptions } from "./layers/conv.ts";
 export { Linear, type LinearOptions } from "./layers/linear.ts";
