@@ -73,6 +73,7 @@ export {
   full,
   type GradHook,
   type NestedArray,
+  type NormalOptions,
   oneHot,
   ones,
   rand,
@@ -82,6 +83,7 @@ export {
   type TensorOptions,
   tensor,
   toMatrix,
+  type UniformOptions,
   wrap,
   zeros,
 } from "./tensor.ts";

@@ -325,23 +325,21 @@ export function ones(shape: readonly number[], options: TensorOptions = {}): Ten
   return full(shape, 1, options);
 }
 
+/** Options of {@link randn}: the normal distribution's mean (default 0) and standard deviation (default 1). */
+export type NormalOptions = TensorOptions & { readonly mean?: number; readonly std?: number };
+
+/** Options of {@link rand}: the uniform distribution's interval [lo, hi) (default [0, 1)). */
+export type UniformOptions = TensorOptions & { readonly lo?: number; readonly hi?: number };
+
 /** N(mean, std²) samples from the seeded generator. */
-export function randn(
-  shape: readonly number[],
-  rng: Rng,
-  options: TensorOptions & { readonly mean?: number; readonly std?: number } = {},
-): Tensor {
+export function randn(shape: readonly number[], rng: Rng, options: NormalOptions = {}): Tensor {
   const t = zeros(shape, options);
   rng.fillNormal(t.data, options.mean ?? 0, options.std ?? 1);
   return t;
 }
 
 /** Uniform samples on [lo, hi) from the seeded generator. */
-export function rand(
-  shape: readonly number[],
-  rng: Rng,
-  options: TensorOptions & { readonly lo?: number; readonly hi?: number } = {},
-): Tensor {
+export function rand(shape: readonly number[], rng: Rng, options: UniformOptions = {}): Tensor {
   const t = zeros(shape, options);
   rng.fillUniform(t.data, options.lo ?? 0, options.hi ?? 1);
   return t;
