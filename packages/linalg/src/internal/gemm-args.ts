@@ -30,6 +30,19 @@ export interface GemmArgs {
   ldc: number;
 }
 
+/**
+ * The positional (BLAS-order) form of the same call, declared once: the internal entry point
+ * `gemmUnchecked` (gemm-dispatch.ts) has this type, and the public `gemmStrided` (gemm.ts) takes the same
+ * arguments and validates them. Each argument means what the GemmArgs field of its name says.
+ */
+// biome-ignore format: one line per BLAS argument group (op and shape, α; A; B; β and C), as BLAS documents them
+export type GemmPositional<R> = (
+  transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+  a: FloatArray, offA: number, lda: number,
+  b: FloatArray, offB: number, ldb: number,
+  beta: number, c: FloatArray, offC: number, ldc: number,
+) => R;
+
 /** A backend kernel: computes the product described by `g` into g.c. */
 export type GemmKernel = (g: Readonly<GemmArgs>) => void;
 

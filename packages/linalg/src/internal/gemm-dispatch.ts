@@ -17,8 +17,7 @@
  * Cost: a few comparisons per call; no allocation (one module-level `GemmArgs` is refilled per call,
  * which is safe because no kernel calls back into the dispatch).
  */
-import type { FloatArray } from "../matrix.ts";
-import { type GemmArgs, newGemmArgs } from "./gemm-args.ts";
+import { type GemmArgs, type GemmPositional, newGemmArgs } from "./gemm-args.ts";
 import { gemmBlocked, gemmSmall } from "./gemm-kernel.ts";
 import { gemvKernel } from "./gemv-kernel.ts";
 import { gemmWasm } from "./wasm/driver.ts";
@@ -89,24 +88,10 @@ export function gemmDispatch(g: Readonly<GemmArgs>): void {
  * C = α·op(A)·op(B) + β·C, BLAS-style arguments (see gemm-args.ts for their meaning), unchecked: the
  * entry point of the package's internal callers and of gemm.ts after validation.
  */
-export function gemmUnchecked(
-  transA: boolean,
-  transB: boolean,
-  m: number,
-  n: number,
-  k: number,
-  alpha: number,
-  a: FloatArray,
-  offA: number,
-  lda: number,
-  b: FloatArray,
-  offB: number,
-  ldb: number,
-  beta: number,
-  c: FloatArray,
-  offC: number,
-  ldc: number,
-): void {
+// biome-ignore format: the argument groups of GemmPositional
+export const gemmUnchecked: GemmPositional<void> = function gemmUnchecked(
+  transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc,
+) {
   const g = args;
   g.transA = transA;
   g.transB = transB;
@@ -125,4 +110,4 @@ export function gemmUnchecked(
   g.offC = offC;
   g.ldc = ldc;
   gemmDispatch(g);
-}
+};
