@@ -154,29 +154,32 @@ export function scalingInto<T extends FloatArray>(
   const { rows: ws, m1, m2 } = workspace;
   const r = n * t;
   const ga = gDim * aDim;
-  if (strategy === "rotate-gradients") {
+  const rotated = uA !== null && uG !== null;
+
+  // Rotated rows Ã (r × aDim) at 0 and G̃ (r × gDim) after it, for the strategies that read them;
+  // rotate-gradients (and the identity basis) read a and g directly.
+  let at = a;
+  let atBase = aOff;
+  let gt = g;
+  let gtBase = gOff;
+  if (rotated && strategy !== "rotate-gradients") {
+    gemmStrided(false, false, r, aDim, aDim, 1, a, aOff, aDim, uA, uAOff, aDim, 0, ws, 0, aDim);
+    gemmStrided(false, false, r, gDim, gDim, 1, g, gOff, gDim, uG, uGOff, gDim, 0, ws, r * aDim, gDim);
+    at = ws;
+    atBase = 0;
+    gt = ws;
+    gtBase = r * aDim;
+  }
+
+  if (strategy !== "gram") {
+    // Per example, ∇̃_e = G̃_eᵀ Ã_e (rows rotated above), or ∇_e = g_eᵀ a_e rotated after as U_Gᵀ ∇_e U_A
+    // (rotate-gradients); S* is the mean of the squares.
     out.fill(0, outOff, outOff + ga);
     for (let e = 0; e < n; e++) {
-      // ∇_e = Σ_t g_{e,t} ā_{e,t}ᵀ = g_eᵀ a_e with g_e (T × gDim) and a_e (T × aDim).
-      gemmStrided(
-        true,
-        false,
-        gDim,
-        aDim,
-        t,
-        1,
-        g,
-        gOff + e * t * gDim,
-        gDim,
-        a,
-        aOff + e * t * aDim,
-        aDim,
-        0,
-        m1,
-        0,
-        aDim,
-      );
-      if (uA !== null && uG !== null) {
+      const ge = gtBase + e * t * gDim;
+      const ae = atBase + e * t * aDim;
+      gemmStrided(true, false, gDim, aDim, t, 1, gt, ge, gDim, at, ae, aDim, 0, m1, 0, aDim);
+      if (rotated && strategy === "rotate-gradients") {
         // m2 = U_Gᵀ ∇_e, then m1 = m2 U_A.
         gemmStrided(true, false, gDim, aDim, gDim, 1, uG, uGOff, gDim, m1, 0, aDim, 0, m2, 0, aDim);
         gemmStrided(false, false, gDim, aDim, aDim, 1, m2, 0, aDim, uA, uAOff, aDim, 0, m1, 0, aDim);
@@ -191,57 +194,9 @@ export function scalingInto<T extends FloatArray>(
     return out;
   }
 
-  // Rotated rows: Ã (r × aDim) at 0, G̃ (r × gDim) after it; with the identity basis, read a, g directly.
-  const atOff = 0;
-  const gtOff = r * aDim;
-  let at = a;
-  let atBase = aOff;
-  let gt = g;
-  let gtBase = gOff;
-  if (uA !== null && uG !== null) {
-    gemmStrided(false, false, r, aDim, aDim, 1, a, aOff, aDim, uA, uAOff, aDim, 0, ws, atOff, aDim);
-    gemmStrided(false, false, r, gDim, gDim, 1, g, gOff, gDim, uG, uGOff, gDim, 0, ws, gtOff, gDim);
-    at = ws;
-    atBase = atOff;
-    gt = ws;
-    gtBase = gtOff;
-  }
-  const restOff = r * (aDim + gDim);
-
-  if (strategy === "rotate-rows") {
-    out.fill(0, outOff, outOff + ga);
-    for (let e = 0; e < n; e++) {
-      gemmStrided(
-        true,
-        false,
-        gDim,
-        aDim,
-        t,
-        1,
-        gt,
-        gtBase + e * t * gDim,
-        gDim,
-        at,
-        atBase + e * t * aDim,
-        aDim,
-        0,
-        m1,
-        0,
-        aDim,
-      );
-      for (let k = 0; k < ga; k++) {
-        const v = m1[k] as number;
-        out[outOff + k] = (out[outOff + k] as number) + v * v;
-      }
-    }
-    const inv = 1 / n;
-    for (let k = 0; k < ga; k++) out[outOff + k] = (out[outOff + k] as number) * inv;
-    return out;
-  }
-
   // gram: pair rows P_g (pairs × gDim, weighted) and P_a (pairs × aDim), then S* = (1/N) P_gᵀ P_a.
   const pairs = (n * t * (t + 1)) / 2;
-  const pgOff = restOff;
+  const pgOff = r * (aDim + gDim);
   const paOff = pgOff + pairs * gDim;
   let p = 0;
   for (let e = 0; e < n; e++) {
