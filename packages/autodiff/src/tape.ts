@@ -112,17 +112,17 @@ export function setGradEnabled(on: boolean): boolean {
 
 /** Runs `fn` with recording off (evaluation, optimizer updates), restoring the setting afterwards. */
 export function noGrad<T>(fn: () => T): T {
-  const prev = setGradEnabled(false);
-  try {
-    return fn();
-  } finally {
-    setGradEnabled(prev);
-  }
+  return withGradEnabled(false, fn);
 }
 
 /** Runs `fn` with recording on, even inside `noGrad`. */
 export function enableGrad<T>(fn: () => T): T {
-  const prev = setGradEnabled(true);
+  return withGradEnabled(true, fn);
+}
+
+/** Runs `fn` with recording set to `on`, restoring the previous setting afterwards (also when `fn` throws). */
+function withGradEnabled<T>(on: boolean, fn: () => T): T {
+  const prev = setGradEnabled(on);
   try {
     return fn();
   } finally {

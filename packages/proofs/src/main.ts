@@ -90,16 +90,10 @@ export function parseArgs(argv: readonly string[]): CliOptions {
         o.seed = integer("--seed", value(), -(2 ** 31));
         break;
       case "--path":
-        o.path = value();
-        break;
       case "--filter":
-        o.filter = value();
-        break;
       case "--json":
-        o.json = value();
-        break;
       case "--markdown":
-        o.markdown = value();
+        o[flag.slice(2) as "path" | "filter" | "json" | "markdown"] = value();
         break;
       case "--list":
         o.list = true;

@@ -1,22 +1,12 @@
 import { frobenius } from "@ekfac-ts/linalg";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import {
-  addDecayedWeights,
-  addL2,
-  applyUpdates,
-  chain,
-  clipByGlobalNorm,
-  clipByValue,
-  globalNorm,
-  identity,
-  Optimizer,
-  scale,
-  scaleByAdam,
-  scaleByLearningRate,
-  sgd,
-  traceMomentum,
-} from "../index.ts";
+import { scaleByAdam } from "./adaptive.ts";
+import { sgd } from "./aliases.ts";
+import { addDecayedWeights, addL2, scale, scaleByLearningRate, traceMomentum } from "./basic.ts";
+import { clipByGlobalNorm, clipByValue, globalNorm } from "./clipping.ts";
+import { Optimizer } from "./optimizer.ts";
+import { applyUpdates, chain, identity } from "./transform.ts";
 
 const vec = (xs: number[]) => Float64Array.from(xs);
 
