@@ -239,3 +239,43 @@ export function col2im(cols: FloatArray, geometry: Conv2dGeometry, out?: FloatAr
   col2imKernel(cols, g, dx);
   return dx;
 }
+
+/**
+ * @internal Average pooling over kh×kw windows (stride, zero padding; no dilation or groups) and its
+ * adjoint, over the same windows so the two cannot disagree. Forward: y[r] = Σ_window x / d. Adjoint
+ * (`adjoint` true, the rule of avgPool2d): x[window r] += y[r] / d. The divisor d is kh·kw with
+ * `countIncludePad` (PyTorch's default), else the number of in-image taps. Cost: O(N·C·H_out·W_out·kh·kw).
+ */
+export function avgPoolKernel(
+  g: Conv2dGeometry,
+  countIncludePad: boolean,
+  x: FloatArray,
+  y: FloatArray,
+  adjoint: boolean,
+): void {
+  const { batch: N, inChannels: C, height: H, width: W, kernelH: kh, kernelW: kw, outH, outW } = g;
+  const { strideH: sh, strideW: sw, padH: ph, padW: pw } = g;
+  let r = 0;
+  for (let plane = 0; plane < N * C; plane++) {
+    const base = plane * H * W;
+    for (let oh = 0; oh < outH; oh++) {
+      const h0 = Math.max(0, oh * sh - ph);
+      const h1 = Math.min(H, oh * sh - ph + kh);
+      for (let ow = 0; ow < outW; ow++, r++) {
+        const w0 = Math.max(0, ow * sw - pw);
+        const w1 = Math.min(W, ow * sw - pw + kw);
+        const d = countIncludePad ? kh * kw : (h1 - h0) * (w1 - w0);
+        if (adjoint) {
+          const v = (y[r] as number) / d;
+          for (let ih = h0; ih < h1; ih++) {
+            for (let iw = w0; iw < w1; iw++) x[base + ih * W + iw] = (x[base + ih * W + iw] as number) + v;
+          }
+        } else {
+          let s = 0;
+          for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) s += x[base + ih * W + iw] as number;
+          y[r] = s / d;
+        }
+      }
+    }
+  }
+}

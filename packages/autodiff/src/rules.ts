@@ -16,7 +16,7 @@
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 import { contiguousStrides, forEachReducedRun, forEachRun } from "./broadcast.ts";
-import { type Conv2dGeometry, col2imKernel, patchesLength } from "./conv.ts";
+import { avgPoolKernel, type Conv2dGeometry, col2imKernel, patchesLength } from "./conv.ts";
 import { erfc } from "./erf.ts";
 import { slot } from "./internal/slot.ts";
 import { acquire, release } from "./pool.ts";
@@ -355,26 +355,9 @@ const table: { readonly [Op in OpName]: Rule<Op> } = {
     const arg = node.saved[0] as Int32Array;
     if (gx !== null) for (let r = 0; r < g.length; r++) { const q = arg[r] as number; if (q >= 0) gx[q] = (gx[q] as number) + (g[r] as number); }
   },
-  avgPool2d: (node, g) => { // each tap of a window receives ȳ / divisor
+  avgPool2d: (node, g) => { // each tap of a window receives ȳ / divisor (the kernel's adjoint)
     const gx = slot(node.inputs[0] as Tensor);
-    if (gx === null) return;
-    const { geometry: geo, countIncludePad } = node.attrs;
-    const { batch: N, inChannels: C, height: H, width: W, kernelH: kh, kernelW: kw, outH, outW } = geo;
-    const { strideH: sh, strideW: sw, padH: ph, padW: pw } = geo;
-    let r = 0;
-    for (let plane = 0; plane < N * C; plane++) {
-      const base = plane * H * W;
-      for (let oh = 0; oh < outH; oh++) {
-        const h0 = Math.max(0, oh * sh - ph);
-        const h1 = Math.min(H, oh * sh - ph + kh);
-        for (let ow = 0; ow < outW; ow++, r++) {
-          const w0 = Math.max(0, ow * sw - pw);
-          const w1 = Math.min(W, ow * sw - pw + kw);
-          const v = (g[r] as number) / (countIncludePad ? kh * kw : (h1 - h0) * (w1 - w0));
-          for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) gx[base + ih * W + iw] = (gx[base + ih * W + iw] as number) + v;
-        }
-      }
-    }
+    if (gx !== null) avgPoolKernel(node.attrs.geometry, node.attrs.countIncludePad, gx, g, true);
   },
   dropout: (node, g) => { // x̄ += ȳ·m
     const gx = slot(node.inputs[0] as Tensor);

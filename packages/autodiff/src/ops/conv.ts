@@ -15,6 +15,7 @@
 import { gemmStrided } from "@ekfac-ts/linalg";
 import { formatShape } from "../broadcast.ts";
 import {
+  avgPoolKernel,
   type Conv2dGeometry,
   type Conv2dParams,
   conv2dGeometry,
@@ -175,25 +176,9 @@ export function maxPool2d(x: Tensor, options: Pool2dOptions): Tensor {
 export function avgPool2d(x: Tensor, options: AvgPool2dOptions): Tensor {
   const g = poolGeometry("avgPool2d", x, options);
   const countIncludePad = options.countIncludePad ?? true;
-  const { batch: N, inChannels: C, height: H, width: W, kernelH: kh, kernelW: kw, outH, outW } = g;
-  const { strideH: sh, strideW: sw, padH: ph, padW: pw } = g;
-  const xd = x.data;
-  const y = allocLike(N * C * outH * outW, xd);
-  let r = 0;
-  for (let plane = 0; plane < N * C; plane++) {
-    const base = plane * H * W;
-    for (let oh = 0; oh < outH; oh++) {
-      const h0 = Math.max(0, oh * sh - ph);
-      const h1 = Math.min(H, oh * sh - ph + kh);
-      for (let ow = 0; ow < outW; ow++, r++) {
-        const w0 = Math.max(0, ow * sw - pw);
-        const w1 = Math.min(W, ow * sw - pw + kw);
-        let s = 0;
-        for (let ih = h0; ih < h1; ih++) for (let iw = w0; iw < w1; iw++) s += xd[base + ih * W + iw] as number;
-        y[r] = s / (countIncludePad ? kh * kw : (h1 - h0) * (w1 - w0));
-      }
-    }
-  }
+  const { batch: N, inChannels: C, outH, outW } = g;
+  const y = allocLike(N * C * outH * outW, x.data);
+  avgPoolKernel(g, countIncludePad, x.data, y, false);
   const out = new Tensor(y, [N, C, outH, outW]);
   record("avgPool2d", [x], out, { geometry: g, countIncludePad });
   return out;
