@@ -2,18 +2,14 @@
  * The self-tuning laws are not vacuous: each FAILS on a plausible bug injected through the law's
  * `Implementation` argument (as in mutations.test.ts), and passes with the real library at the same seed.
  */
-import {
-  type LayerBatch,
-  type LayerShape,
-  QuadraticModelWorkspace,
-  type QuadraticTerms,
-  solveQuadraticStep,
-} from "@ekfac-ts/ekfac";
-import type { FloatArray } from "@ekfac-ts/linalg";
+import { QuadraticModelWorkspace, type QuadraticTerms, solveQuadraticStep } from "@ekfac-ts/ekfac";
 import { describe, expect, it } from "vitest";
 import { lawById } from "./catalogue.ts";
 import { defaultImplementation, withImplementation } from "./impl.ts";
 import { runLaw } from "./runner.ts";
+
+/** The arguments of `QuadraticModelWorkspace.addLayer` (shape, stats, direction, previous, gradient). */
+type AddLayerArgs = Parameters<QuadraticModelWorkspace["addLayer"]>;
 
 /** Squares the directional derivatives per layer: F block-diagonal over layers (KFAC's structure). */
 class BlockDiagonalWorkspace extends QuadraticModelWorkspace {
@@ -29,13 +25,8 @@ class BlockDiagonalWorkspace extends QuadraticModelWorkspace {
     return super.begin(batchSize);
   }
 
-  override addLayer(
-    shape: LayerShape,
-    stats: LayerBatch,
-    direction: FloatArray,
-    previous: FloatArray | null,
-    gradient: FloatArray,
-  ): this {
+  override addLayer(...args: AddLayerArgs): this {
+    const [shape, stats, direction, previous, gradient] = args;
     const t = this.inner.begin(this.examples).addLayer(shape, stats, direction, previous, gradient).terms();
     this.c11 += t.curvature11;
     this.c12 += t.curvature12;
@@ -50,13 +41,8 @@ class BlockDiagonalWorkspace extends QuadraticModelWorkspace {
 
 /** Reads g as the producer's raw ∂L/∂s = g/N (the factor N of capture.ts forgotten). */
 class UnscaledGradientWorkspace extends QuadraticModelWorkspace {
-  override addLayer(
-    shape: LayerShape,
-    stats: LayerBatch,
-    direction: FloatArray,
-    previous: FloatArray | null,
-    gradient: FloatArray,
-  ): this {
+  override addLayer(...args: AddLayerArgs): this {
+    const [shape, stats, direction, previous, gradient] = args;
     const g = stats.g.map((x) => x / stats.batchSize);
     return super.addLayer(shape, { ...stats, g }, direction, previous, gradient);
   }
