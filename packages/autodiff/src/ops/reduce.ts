@@ -96,24 +96,26 @@ function split(x: Tensor, axis: number): AxisAttrs {
   return { outer, len: x.shape[axis] as number, inner };
 }
 
-/** y[o, i] = m + ln Σⱼ exp(x[o, j, i] − m) along one (outer, len, inner) split. */
+/**
+ * m + ln Σⱼ exp(x[base + j·inner] − m) over one line of `len` elements, m the line's maximum. A line of
+ * −∞ (or one holding +∞ or NaN) has no finite shift; m itself is then the log-sum.
+ */
+function lseLine(x: FloatArray, base: number, len: number, inner: number): number {
+  let m = Number.NEGATIVE_INFINITY;
+  for (let j = 0; j < len; j++) {
+    const v = x[base + j * inner] as number;
+    if (v > m || Number.isNaN(v)) m = v;
+  }
+  if (!Number.isFinite(m)) return m;
+  let s = 0;
+  for (let j = 0; j < len; j++) s += Math.exp((x[base + j * inner] as number) - m);
+  return m + Math.log(s);
+}
+
+/** y[o, i] = logsumexp of x[o, :, i] along one (outer, len, inner) split. */
 function lseKernel(x: FloatArray, y: FloatArray, outer: number, len: number, inner: number): void {
   for (let o = 0; o < outer; o++) {
-    for (let i = 0; i < inner; i++) {
-      const base = o * len * inner + i;
-      let m = Number.NEGATIVE_INFINITY;
-      for (let j = 0; j < len; j++) {
-        const v = x[base + j * inner] as number;
-        if (v > m || Number.isNaN(v)) m = v;
-      }
-      if (!Number.isFinite(m)) {
-        y[o * inner + i] = m;
-        continue;
-      }
-      let s = 0;
-      for (let j = 0; j < len; j++) s += Math.exp((x[base + j * inner] as number) - m);
-      y[o * inner + i] = m + Math.log(s);
-    }
+    for (let i = 0; i < inner; i++) y[o * inner + i] = lseLine(x, o * len * inner + i, len, inner);
   }
 }
 
@@ -142,18 +144,7 @@ export function logSoftmax(x: Tensor, axis = -1): Tensor {
   for (let o = 0; o < outer; o++) {
     for (let i = 0; i < inner; i++) {
       const base = o * len * inner + i;
-      let m = Number.NEGATIVE_INFINITY;
-      for (let j = 0; j < len; j++) {
-        const v = xd[base + j * inner] as number;
-        if (v > m || Number.isNaN(v)) m = v;
-      }
-      // A row of −∞ (or one holding +∞ or NaN) has no finite shift; m itself is then the log-sum.
-      let l = m;
-      if (Number.isFinite(m)) {
-        let s = 0;
-        for (let j = 0; j < len; j++) s += Math.exp((xd[base + j * inner] as number) - m);
-        l = m + Math.log(s);
-      }
+      const l = lseLine(xd, base, len, inner);
       for (let j = 0; j < len; j++) y[base + j * inner] = (xd[base + j * inner] as number) - l;
     }
   }
