@@ -14,13 +14,22 @@ import { parseThreads, withThreads } from "./node-threads.ts";
 import { classifierSuite } from "./suites/classifier.ts";
 import { eighSuite } from "./suites/eigh.ts";
 import { fisherSuite } from "./suites/fisher.ts";
+import { fisherHeldoutSuite } from "./suites/fisher-heldout.ts";
 import { gemmSuite } from "./suites/gemm.ts";
 import { robustSuite } from "./suites/robust.ts";
 import { trainSuite } from "./suites/train.ts";
 import { formatTable, isFailure, runMain, writeJsonAtomic } from "./util.ts";
 
 // ── Suite registry: one line per suite (add yours here, e.g. `eighSuite` from "./suites/eigh.ts"). ──
-const SUITES: readonly Suite[] = [gemmSuite, eighSuite, fisherSuite, trainSuite, classifierSuite, robustSuite];
+const SUITES: readonly Suite[] = [
+  gemmSuite,
+  eighSuite,
+  fisherSuite,
+  fisherHeldoutSuite,
+  trainSuite,
+  classifierSuite,
+  robustSuite,
+];
 
 interface Args {
   readonly names: string[];

@@ -1,0 +1,380 @@
+/**
+ * The `fisher-heldout` suite: how well each curvature approximation, fitted on TRAINING minibatches with
+ * the true Fisher (targets sampled from the model, as the optimizers use it), matches the true Fisher
+ * of the model on HELD-OUT digits, as its eigenbasis ages. The `fisher` suite scores EKFAC in sample
+ * (on the minibatch its S* was fitted on, where EKFAC ≤ KFAC is a theorem, MATH.md §4); an optimizer
+ * uses the approximation on the data that comes next, so this suite scores it out of sample.
+ *
+ * Reference, per layer: F_H = (1/H) Σ_h vec(∇_h) vec(∇_h)ᵀ with ∇_h = g_h ā_hᵀ, the Monte-Carlo true
+ * Fisher of H held-out digits (one sampled target per digit) at the current parameters, recomputed at
+ * every measurement because the parameters move.
+ * Approximations, each fitted on training minibatches only:
+ * - "diagonal (fresh)": the diagonal Fisher of the current minibatch;
+ * - "KFAC (fresh)": G ⊗ A of the current minibatch;
+ * - "KFAC (stale)": G ⊗ A of the window's first minibatch (KFAC between basis refreshes);
+ * - "EKFAC (fresh)": basis and S* of the current minibatch;
+ * - "EKFAC (stale basis, S* of the current minibatch)": the first minibatch's basis, S* re-estimated on
+ *   the current minibatch (T_s = 1) — never on the digits it is scored on;
+ * - "EKFAC-ra (stale basis, running-average S*)": the same basis, S averaged over the window's
+ *   minibatches with decay 0.95 (the optimizer's default `scalingDecay`).
+ * Every approximation is diagonal in a Kronecker basis Q (U_G ⊗ U_A, or the identity for the diagonal
+ * Fisher): F̂ = Q diag(s) Qᵀ. Then (MATH.md §5)
+ *   ‖F_H − F̂‖²_F = ‖F_H‖² − 2⟨F_H, F̂⟩ + ‖F̂‖²,
+ *   ‖F_H‖² = (1/H²) Σ_{h,h'} (ā_h·ā_h')² (g_h·g_h')²   (two H × H Gram matrices, by gemm),
+ *   ⟨F_H, F̂⟩ = Σ_ij s_ij S_H,ij with S_H = diag(Qᵀ F_H Q), the held-out digits' own scaling in Q,
+ *   ‖F̂‖² = Σ s².
+ * No P × P matrix is formed. Validation (the suite fails otherwise): the same formula on the training
+ * minibatch reproduces ekfac's `gramFrobeniusError` (1e-6 relative), every error is finite, and at age 0
+ * the stale-basis EKFAC equals the fresh one.
+ *
+ * Protocol: the demo autoencoder (sparse initialisation) trained by Adam (η = 3e-3) as in `fisher`, so
+ * the trajectory does not depend on the approximations studied; `warmup` steps, then `windows` windows of
+ * `window` steps (= T_kfe). Seed 3 for the data split, weights and minibatch order; sampled targets seeded
+ * per step. Cost per measurement: one forward and one sampled backward over the H digits, two H × H
+ * Gram matrices and one S_H per approximation and layer.
+ */
+import { mkdirSync, renameSync, writeFileSync } from "node:fs";
+import { join } from "node:path";
+import { wrap } from "@ekfac-ts/autodiff";
+import {
+  type BatchLayer as CurvatureLayer,
+  DiagonalFisher,
+  gramFrobeniusError,
+  KroneckerBlock,
+  type LayerBatch as LayerStatistics,
+} from "@ekfac-ts/ekfac";
+import { matmul } from "@ekfac-ts/linalg";
+import { deepAutoencoder, sigmoidCrossEntropy } from "@ekfac-ts/nn";
+import { mnistPackageSplit, PIXELS } from "../data/mnist.ts";
+import { sparseInit } from "../demo/experiment.ts";
+import { makeTrainer } from "../demo/trainer.ts";
+import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
+import { linePlot } from "../plot/svg.ts";
+
+const SUITE = "fisher-heldout";
+
+interface Config {
+  readonly sizes: readonly number[];
+  readonly batch: number;
+  readonly warmup: number;
+  readonly windows: number;
+  /** Window length (= T_kfe of the study). */
+  readonly window: number;
+  readonly ages: readonly number[];
+  readonly trainCount: number;
+  /** H, the held-out digits the reference Fisher is estimated on. */
+  readonly heldOut: number;
+}
+
+const FULL: Config = {
+  sizes: [784, 256, 64, 16],
+  batch: 128,
+  warmup: 60,
+  windows: 3,
+  window: 40,
+  ages: [0, 1, 2, 4, 8, 16, 24, 39],
+  trainCount: 8000,
+  heldOut: 2000,
+};
+const SMOKE: Config = {
+  sizes: [784, 32, 16, 8],
+  batch: 24,
+  warmup: 2,
+  windows: 1,
+  window: 4,
+  ages: [0, 3],
+  trainCount: 1000,
+  heldOut: 64,
+};
+
+const KINDS = ["diagonal", "kfacFresh", "kfacStale", "ekfacFresh", "ekfacStale", "ekfacRa"] as const;
+type Kind = (typeof KINDS)[number];
+const LABEL: Record<Kind, string> = {
+  diagonal: "diagonal (fresh)",
+  kfacFresh: "KFAC (fresh)",
+  kfacStale: "KFAC (stale)",
+  ekfacFresh: "EKFAC (fresh)",
+  ekfacStale: "EKFAC (stale basis, S* of the current minibatch)",
+  ekfacRa: "EKFAC-ra (stale basis, running-average S*)",
+};
+
+function shapeOf(l: CurvatureLayer) {
+  return { kind: l.kind, outDim: l.outDim, inDim: l.inDim, hasBias: l.hasBias, groups: l.groups };
+}
+
+/** A float64 deep copy of captured statistics (the layer reuses its capture buffers on the next pass). */
+function copyStats(s: LayerStatistics): LayerStatistics {
+  return { batchSize: s.batchSize, positions: s.positions, a: Float64Array.from(s.a), g: Float64Array.from(s.g) };
+}
+
+function writeAtomic(path: string, text: string): void {
+  mkdirSync(join(path, ".."), { recursive: true });
+  const tmp = `${path}.${process.pid}.tmp`;
+  writeFileSync(tmp, text);
+  renameSync(tmp, path);
+}
+
+/** An EKFAC or KFAC block fitted on `s` alone: factors, eigenbasis and (EKFAC) S*, all in float64. */
+function fitted(l: CurvatureLayer, approximation: "kfac" | "ekfac", s: LayerStatistics, scalingDecay = 0) {
+  const b = new KroneckerBlock(SUITE, approximation, shapeOf(l), {
+    factorDecay: 0,
+    scalingDecay,
+    precision: "float64",
+  });
+  b.updateFactors(s);
+  b.updateBasis();
+  b.updateScaling(s);
+  return b;
+}
+
+/** The approximation's F̂ = Q diag(s) Qᵀ as its scaling s and a probe that returns diag(QᵀFQ) of any statistics. */
+interface Diagonalised {
+  readonly scaling: Float64Array;
+  /** diag(Qᵀ F_s Q) of the statistics' own Fisher F_s, in the layout of `scaling`. */
+  scalingOf(s: LayerStatistics): Float64Array;
+}
+
+function diagonalised(l: CurvatureLayer, block: KroneckerBlock | DiagonalFisher): Diagonalised {
+  if (block instanceof DiagonalFisher) {
+    const scaling = block.D.slice();
+    return {
+      scaling,
+      scalingOf(s) {
+        const probe = new DiagonalFisher(shapeOf(l), { decay: 0 });
+        probe.update(s);
+        return probe.D;
+      },
+    };
+  }
+  const scaling = block.eigenScaling().slice();
+  const uA = block.uA.slice();
+  const uG = block.uG.slice();
+  return {
+    scaling,
+    scalingOf(s) {
+      const probe = new KroneckerBlock(SUITE, "ekfac", shapeOf(l), {
+        factorDecay: 0,
+        scalingDecay: 0,
+        precision: "float64",
+      });
+      probe.uA.set(uA);
+      probe.uG.set(uG);
+      probe.updateScaling(s);
+      return probe.eigenScaling();
+    },
+  };
+}
+
+/** ‖F_s‖²_F = (1/N²) Σ_{n,m} (ā_n·ā_m)² (g_n·g_m)² for dense statistics (T = 1, one group), by two Gram matrices. */
+function fisherNormSquared(l: CurvatureLayer, s: LayerStatistics): number {
+  const n = s.batchSize;
+  const aDim = l.inDim + (l.hasBias ? 1 : 0);
+  const a = { rows: n, cols: aDim, data: s.a as Float64Array };
+  const g = { rows: n, cols: l.outDim, data: s.g as Float64Array };
+  const ga = matmul(a, a, { transB: true }).data;
+  const gg = matmul(g, g, { transB: true }).data;
+  let sum = 0;
+  for (let i = 0; i < n * n; i++) sum += ((ga[i] as number) * (gg[i] as number)) ** 2;
+  return sum / (n * n);
+}
+
+/** ‖F_s − F̂‖_F / ‖F_s‖_F from the parts in the header. */
+function relativeError(d: Diagonalised, s: LayerStatistics, norm2: number): number {
+  const sH = d.scalingOf(s);
+  let inner = 0;
+  let fhat2 = 0;
+  for (let i = 0; i < d.scaling.length; i++) {
+    const v = d.scaling[i] as number;
+    inner += v * (sH[i] as number);
+    fhat2 += v * v;
+  }
+  return Math.sqrt(Math.max(0, norm2 - 2 * inner + fhat2)) / Math.sqrt(norm2);
+}
+
+async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
+  const cfg = ctx.smoke ? SMOKE : FULL;
+  const data = mnistPackageSplit(3, cfg.trainCount);
+  if (data.test.count < cfg.heldOut) {
+    throw new RangeError(`${SUITE}: ${cfg.heldOut} held-out digits needed, the split has ${data.test.count}`);
+  }
+  const heldX = data.test.images.subarray(0, cfg.heldOut * PIXELS);
+  const model = deepAutoencoder({ sizes: cfg.sizes, seed: 3 });
+  sparseInit(model, 3);
+  const trainer = makeTrainer(model, { kind: "autoencoder" }, PIXELS, { name: "adam", learningRate: 3e-3 });
+  const layers = model.curvatureLayers();
+  for (const l of layers) {
+    if (l.kind !== "dense" || l.groups !== 1) throw new RangeError(`${SUITE}: layer ${l.name} is not dense`);
+  }
+  const perEpoch = Math.floor(data.train.count / cfg.batch);
+  let cursor = 0;
+  /** One Adam step; with `seed`, returns the true-Fisher statistics of its minibatch (targets sampled with it). */
+  const step = (seed: number | null): LayerStatistics[] => {
+    const b = cursor % perEpoch;
+    cursor++;
+    if (seed === null) model.setCapture(false);
+    else model.setCapture(true, { fisher: "true", seed });
+    trainer.step(data.train.images.subarray(b * cfg.batch * PIXELS, (b + 1) * cfg.batch * PIXELS), cfg.batch);
+    const out = seed === null ? [] : layers.map((l) => copyStats(l.statistics as LayerStatistics));
+    model.setCapture(false);
+    return out;
+  };
+  /** True-Fisher statistics of the H held-out digits at the current parameters (no update). */
+  const heldOutStats = (seed: number): LayerStatistics[] => {
+    model.setCapture(true, { fisher: "true", seed });
+    const input = wrap(heldX, [cfg.heldOut, PIXELS]);
+    sigmoidCrossEntropy(model.forward(input), input); // the loss runs the sampled-target backward
+    const out = layers.map((l) => copyStats(l.statistics as LayerStatistics));
+    model.setCapture(false);
+    return out;
+  };
+
+  ctx.log(`  warm-up: ${cfg.warmup} Adam steps on ${cfg.sizes.join("-")}-… (batch ${cfg.batch}), H = ${cfg.heldOut}`);
+  for (let i = 0; i < cfg.warmup; i++) step(null);
+
+  // rel[layer][kind][ageIndex] = list over windows of ‖F_H − F̂‖/‖F_H‖.
+  const rel = layers.map(
+    () => Object.fromEntries(KINDS.map((k) => [k, cfg.ages.map(() => [] as number[])])) as Record<Kind, number[][]>,
+  );
+  let nonFinite = 0;
+  let crossCheck = 0;
+  let ageZeroGap = 0;
+  let measurements = 0;
+  const msPerMeasurement: number[] = [];
+
+  for (let w = 0; w < cfg.windows; w++) {
+    let kfacStale: KroneckerBlock[] = [];
+    let ekfacStale: KroneckerBlock[] = [];
+    let ekfacRa: KroneckerBlock[] = [];
+    for (let age = 0; age < cfg.window; age++) {
+      const ai = cfg.ages.indexOf(age);
+      const t0 = performance.now();
+      // The held-out Fisher at the parameters the minibatch statistics below are captured at.
+      const held = ai >= 0 ? heldOutStats(100_000 + cursor) : null;
+      const train = step(cursor + 1);
+      if (age === 0) {
+        kfacStale = layers.map((l, li) => fitted(l, "kfac", train[li] as LayerStatistics));
+        ekfacStale = layers.map((l, li) => fitted(l, "ekfac", train[li] as LayerStatistics));
+        ekfacRa = layers.map((l, li) => fitted(l, "ekfac", train[li] as LayerStatistics, 0.95));
+      } else {
+        layers.forEach((_, li) => {
+          (ekfacStale[li] as KroneckerBlock).updateScaling(train[li] as LayerStatistics); // decay 0: S* of this minibatch
+          (ekfacRa[li] as KroneckerBlock).updateScaling(train[li] as LayerStatistics); // S ← 0.95·S + 0.05·S*
+        });
+      }
+      if (held === null) continue;
+      layers.forEach((l, li) => {
+        const s = train[li] as LayerStatistics;
+        const h = held[li] as LayerStatistics;
+        const diag = new DiagonalFisher(shapeOf(l), { decay: 0 });
+        diag.update(s);
+        const ekfacFresh = fitted(l, "ekfac", s);
+        const approx: Record<Kind, Diagonalised> = {
+          diagonal: diagonalised(l, diag),
+          kfacFresh: diagonalised(l, fitted(l, "kfac", s)),
+          kfacStale: diagonalised(l, kfacStale[li] as KroneckerBlock),
+          ekfacFresh: diagonalised(l, ekfacFresh),
+          ekfacStale: diagonalised(l, ekfacStale[li] as KroneckerBlock),
+          ekfacRa: diagonalised(l, ekfacRa[li] as KroneckerBlock),
+        };
+        const norm2 = fisherNormSquared(l, h);
+        for (const k of KINDS) {
+          const r = relativeError(approx[k], h, norm2);
+          if (!Number.isFinite(r)) nonFinite++;
+          rel[li]?.[k][ai]?.push(r);
+        }
+        if (age === 0) {
+          ageZeroGap = Math.max(
+            ageZeroGap,
+            Math.abs(relativeError(approx.ekfacStale, h, norm2) - relativeError(approx.ekfacFresh, h, norm2)),
+          );
+          // The formula in sample equals the library's Gram-route diagnostics.
+          const mine = relativeError(approx.ekfacFresh, s, fisherNormSquared(l, s));
+          const lib = gramFrobeniusError(ekfacFresh, s);
+          crossCheck = Math.max(crossCheck, Math.abs(mine - lib.frobeniusError / Math.sqrt(lib.fisherNormSquared)));
+        }
+        measurements++;
+      });
+      msPerMeasurement.push(performance.now() - t0);
+    }
+    ctx.log(`  window ${w + 1}/${cfg.windows} done`);
+  }
+
+  const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+  const std = (xs: readonly number[]) => {
+    const m = mean(xs);
+    return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
+  };
+  const median = (xs: readonly number[]) => {
+    const s = [...xs].sort((a, b) => a - b);
+    return s.length === 0 ? Number.NaN : (s[s.length >> 1] as number);
+  };
+  const ok = nonFinite === 0 && crossCheck <= 1e-6 && ageZeroGap <= 1e-9;
+  const records: BenchRecord[] = [];
+  const last = cfg.ages.length - 1;
+  layers.forEach((l, li) => {
+    const shape = `${l.outDim}×${l.inDim + 1} (P=${l.outDim * (l.inDim + 1)}), minibatch ${cfg.batch}, H=${cfg.heldOut}`;
+    for (const k of KINDS) {
+      const byAge = (rel[li]?.[k] ?? []).map(mean);
+      records.push({
+        suite: SUITE,
+        case: `layer ${l.name} ${l.inDim}→${l.outDim}`,
+        impl: LABEL[k],
+        shape,
+        median_ms: median(msPerMeasurement),
+        check: `‖F_H−F̂‖/‖F_H‖ ${byAge[0]?.toFixed(3)} (age 0) → ${byAge[last]?.toFixed(3)} (age ${cfg.ages[last]})`,
+        ok,
+        ages: cfg.ages,
+        relativeError: byAge,
+        relativeErrorStd: (rel[li]?.[k] ?? []).map(std),
+      });
+    }
+  });
+  // Mean over layers, per approximation: the numbers the README quotes.
+  for (const k of KINDS) {
+    const byAge = cfg.ages.map((_, ai) => mean(layers.map((_, li) => mean(rel[li]?.[k][ai] ?? []))));
+    records.push({
+      suite: SUITE,
+      case: `mean of ${layers.length} layers`,
+      impl: LABEL[k],
+      shape: `${cfg.windows} windows × ${cfg.ages.length} ages`,
+      median_ms: median(msPerMeasurement),
+      check: `‖F_H−F̂‖/‖F_H‖ ${byAge[0]?.toFixed(3)} (age 0) → ${byAge[last]?.toFixed(3)} (age ${cfg.ages[last]})`,
+      ok,
+      ages: cfg.ages,
+      relativeError: byAge,
+    });
+  }
+  records.push({
+    suite: SUITE,
+    case: "validation",
+    impl: "checks",
+    shape: `${measurements} layer measurements`,
+    median_ms: median(msPerMeasurement),
+    check: `${nonFinite} non-finite; in-sample formula vs gramFrobeniusError max |Δ| = ${crossCheck.toExponential(2)} ≤ 1e-6; age-0 stale − fresh EKFAC max |Δ| = ${ageZeroGap.toExponential(2)} ≤ 1e-9`,
+    ok,
+  });
+
+  const series = KINDS.map((k) => ({
+    name: LABEL[k],
+    points: cfg.ages.map((age, ai) => [age, mean(layers.map((_, li) => mean(rel[li]?.[k][ai] ?? [])))] as const),
+    dashed: k === "kfacFresh" || k === "ekfacFresh" || k === "diagonal",
+  }));
+  const svg = linePlot({
+    title: `‖F_H − F̂‖ / ‖F_H‖ on ${cfg.heldOut} held-out digits vs basis age (autoencoder ${cfg.sizes.join("-")}-…)`,
+    xLabel: "steps since the eigenbasis / factors were computed",
+    yLabel: "relative Frobenius error (mean of layers)",
+    series,
+    logY: true,
+  });
+  const path = join("results", "bench", ctx.smoke ? "fisher-heldout-smoke.svg" : "fisher-heldout.svg");
+  writeAtomic(path, svg);
+  ctx.log(`  plot → ${path}`);
+  return records;
+}
+
+export const fisherHeldoutSuite: Suite = {
+  name: SUITE,
+  description:
+    "‖F_H − F̂‖_F out of sample: approximations fitted on training minibatches vs the true Fisher of held-out digits",
+  run,
+};
