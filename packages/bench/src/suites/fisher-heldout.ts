@@ -33,7 +33,6 @@
  * per step. Cost per measurement: one forward and one sampled backward over the H digits, two H × H
  * Gram matrices and one S_H per approximation and layer.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import { wrap } from "@ekfac-ts/autodiff";
 import {
@@ -44,48 +43,23 @@ import {
   type LayerBatch as LayerStatistics,
 } from "@ekfac-ts/ekfac";
 import { matmul } from "@ekfac-ts/linalg";
-import { deepAutoencoder, sigmoidCrossEntropy } from "@ekfac-ts/nn";
-import { mnistPackageSplit, PIXELS } from "../data/mnist.ts";
-import { sparseInit } from "../demo/experiment.ts";
-import { makeTrainer } from "../demo/trainer.ts";
+import { sigmoidCrossEntropy } from "@ekfac-ts/nn";
+import { PIXELS } from "../data/mnist.ts";
+import { writeTextAtomic } from "../demo/report.ts";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
 import { linePlot } from "../plot/svg.ts";
+import { adamAutoencoder, copyStats, STUDY_FULL, STUDY_SMOKE, type StudyConfig, shapeOf } from "./fisher-study.ts";
 
 const SUITE = "fisher-heldout";
 
-interface Config {
-  readonly sizes: readonly number[];
-  readonly batch: number;
-  readonly warmup: number;
-  readonly windows: number;
-  /** Window length (= T_kfe of the study). */
-  readonly window: number;
-  readonly ages: readonly number[];
-  readonly trainCount: number;
+/** The study's sizes (fisher-study.ts) with the held-out count and fewer ages (each costs a held-out pass). */
+interface Config extends StudyConfig {
   /** H, the held-out digits the reference Fisher is estimated on. */
   readonly heldOut: number;
 }
 
-const FULL: Config = {
-  sizes: [784, 256, 64, 16],
-  batch: 128,
-  warmup: 60,
-  windows: 3,
-  window: 40,
-  ages: [0, 1, 2, 4, 8, 16, 24, 39],
-  trainCount: 8000,
-  heldOut: 2000,
-};
-const SMOKE: Config = {
-  sizes: [784, 32, 16, 8],
-  batch: 24,
-  warmup: 2,
-  windows: 1,
-  window: 4,
-  ages: [0, 3],
-  trainCount: 1000,
-  heldOut: 64,
-};
+const FULL: Config = { ...STUDY_FULL, ages: [0, 1, 2, 4, 8, 16, 24, 39], heldOut: 2000 };
+const SMOKE: Config = { ...STUDY_SMOKE, ages: [0, 3], heldOut: 64 };
 
 const KINDS = ["diagonal", "kfacFresh", "kfacStale", "ekfacFresh", "ekfacStale", "ekfacRa"] as const;
 type Kind = (typeof KINDS)[number];
@@ -97,22 +71,6 @@ const LABEL: Record<Kind, string> = {
   ekfacStale: "EKFAC (stale basis, S* of the current minibatch)",
   ekfacRa: "EKFAC-ra (stale basis, running-average S*)",
 };
-
-function shapeOf(l: CurvatureLayer) {
-  return { kind: l.kind, outDim: l.outDim, inDim: l.inDim, hasBias: l.hasBias, groups: l.groups };
-}
-
-/** A float64 deep copy of captured statistics (the layer reuses its capture buffers on the next pass). */
-function copyStats(s: LayerStatistics): LayerStatistics {
-  return { batchSize: s.batchSize, positions: s.positions, a: Float64Array.from(s.a), g: Float64Array.from(s.g) };
-}
-
-function writeAtomic(path: string, text: string): void {
-  mkdirSync(join(path, ".."), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
 
 /** An EKFAC or KFAC block fitted on `s` alone: factors, eigenbasis and (EKFAC) S*, all in float64. */
 function fitted(l: CurvatureLayer, approximation: "kfac" | "ekfac", s: LayerStatistics, scalingDecay = 0) {
@@ -193,31 +151,15 @@ function relativeError(d: Diagonalised, s: LayerStatistics, norm2: number): numb
 
 async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
   const cfg = ctx.smoke ? SMOKE : FULL;
-  const data = mnistPackageSplit(3, cfg.trainCount);
+  const { data, layers, model, step } = adamAutoencoder(cfg);
   if (data.test.count < cfg.heldOut) {
     throw new RangeError(`${SUITE}: ${cfg.heldOut} held-out digits needed, the split has ${data.test.count}`);
   }
   const heldX = data.test.images.subarray(0, cfg.heldOut * PIXELS);
-  const model = deepAutoencoder({ sizes: cfg.sizes, seed: 3 });
-  sparseInit(model, 3);
-  const trainer = makeTrainer(model, { kind: "autoencoder" }, PIXELS, { name: "adam", learningRate: 3e-3 });
-  const layers = model.curvatureLayers();
   for (const l of layers) {
     if (l.kind !== "dense" || l.groups !== 1) throw new RangeError(`${SUITE}: layer ${l.name} is not dense`);
   }
-  const perEpoch = Math.floor(data.train.count / cfg.batch);
   let cursor = 0;
-  /** One Adam step; with `seed`, returns the true-Fisher statistics of its minibatch (targets sampled with it). */
-  const step = (seed: number | null): LayerStatistics[] => {
-    const b = cursor % perEpoch;
-    cursor++;
-    if (seed === null) model.setCapture(false);
-    else model.setCapture(true, { fisher: "true", seed });
-    trainer.step(data.train.images.subarray(b * cfg.batch * PIXELS, (b + 1) * cfg.batch * PIXELS), cfg.batch);
-    const out = seed === null ? [] : layers.map((l) => copyStats(l.statistics as LayerStatistics));
-    model.setCapture(false);
-    return out;
-  };
   /** True-Fisher statistics of the H held-out digits at the current parameters (no update). */
   const heldOutStats = (seed: number): LayerStatistics[] => {
     model.setCapture(true, { fisher: "true", seed });
@@ -250,7 +192,8 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       const t0 = performance.now();
       // The held-out Fisher at the parameters the minibatch statistics below are captured at.
       const held = ai >= 0 ? heldOutStats(100_000 + cursor) : null;
-      const train = step(cursor + 1);
+      cursor++;
+      const train = step({ fisher: "true", seed: cursor });
       if (age === 0) {
         kfacStale = layers.map((l, li) => fitted(l, "kfac", train[li] as LayerStatistics));
         ekfacStale = layers.map((l, li) => fitted(l, "ekfac", train[li] as LayerStatistics));
@@ -367,7 +310,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
     logY: true,
   });
   const path = join("results", "bench", ctx.smoke ? "fisher-heldout-smoke.svg" : "fisher-heldout.svg");
-  writeAtomic(path, svg);
+  writeTextAtomic(path, svg);
   ctx.log(`  plot → ${path}`);
   return records;
 }

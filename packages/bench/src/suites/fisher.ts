@@ -21,7 +21,6 @@
  * KFAC's (MATH.md §4: diag(QᵀFQ) is the best diagonal in any fixed basis Q) at every measurement,
  * every error finite, and the Gram and explicit errors agree to 1e-6·‖F‖.
  */
-import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { join } from "node:path";
 import {
   type BatchLayer as CurvatureLayer,
@@ -31,44 +30,12 @@ import {
   KroneckerBlock,
   type LayerBatch as LayerStatistics,
 } from "@ekfac-ts/ekfac";
-import { deepAutoencoder } from "@ekfac-ts/nn";
-import { mnistPackageSplit, PIXELS } from "../data/mnist.ts";
-import { sparseInit } from "../demo/experiment.ts";
-import { makeTrainer } from "../demo/trainer.ts";
+import { writeTextAtomic } from "../demo/report.ts";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
 import { linePlot } from "../plot/svg.ts";
+import { adamAutoencoder, STUDY_FULL, STUDY_SMOKE, shapeOf } from "./fisher-study.ts";
 
 const SUITE = "fisher";
-
-interface Config {
-  readonly sizes: readonly number[];
-  readonly batch: number;
-  readonly warmup: number;
-  readonly windows: number;
-  /** Window length (= T_kfe of the study). */
-  readonly window: number;
-  readonly ages: readonly number[];
-  readonly trainCount: number;
-}
-
-const FULL: Config = {
-  sizes: [784, 256, 64, 16],
-  batch: 128,
-  warmup: 60,
-  windows: 3,
-  window: 40,
-  ages: [0, 1, 2, 4, 8, 12, 16, 24, 32, 39],
-  trainCount: 8000,
-};
-const SMOKE: Config = {
-  sizes: [784, 32, 16, 8],
-  batch: 24,
-  warmup: 2,
-  windows: 1,
-  window: 4,
-  ages: [0, 1, 3],
-  trainCount: 1000,
-};
 
 const KINDS = ["diagonal", "kfac", "ekfac", "ekfacFrozen"] as const;
 type Kind = (typeof KINDS)[number];
@@ -79,39 +46,11 @@ const LABEL: Record<Kind, string> = {
   ekfacFrozen: "EKFAC (stale basis, S frozen)",
 };
 
-function shapeOf(l: CurvatureLayer) {
-  return { kind: l.kind, outDim: l.outDim, inDim: l.inDim, hasBias: l.hasBias, groups: l.groups };
-}
-
-/** A deep copy of captured statistics (the layer reuses its capture buffers on the next pass). */
-function copyStats(s: LayerStatistics): LayerStatistics {
-  return { batchSize: s.batchSize, positions: s.positions, a: s.a.slice(), g: s.g.slice() };
-}
-
-function writeAtomic(path: string, text: string): void {
-  mkdirSync(join(path, ".."), { recursive: true });
-  const tmp = `${path}.${process.pid}.tmp`;
-  writeFileSync(tmp, text);
-  renameSync(tmp, path);
-}
-
 async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
-  const cfg = ctx.smoke ? SMOKE : FULL;
-  const data = mnistPackageSplit(3, cfg.trainCount);
-  const model = deepAutoencoder({ sizes: cfg.sizes, seed: 3 });
-  sparseInit(model, 3);
-  const trainer = makeTrainer(model, { kind: "autoencoder" }, PIXELS, { name: "adam", learningRate: 3e-3 });
-  const layers = model.curvatureLayers();
-  const perEpoch = Math.floor(data.train.count / cfg.batch);
-  let cursor = 0;
-  const step = (capture: boolean): void => {
-    const b = cursor % perEpoch;
-    cursor++;
-    model.setCapture(capture);
-    trainer.step(data.train.images.subarray(b * cfg.batch * PIXELS, (b + 1) * cfg.batch * PIXELS), cfg.batch);
-  };
+  const cfg = ctx.smoke ? STUDY_SMOKE : STUDY_FULL;
+  const { layers, step } = adamAutoencoder(cfg);
   ctx.log(`  warm-up: ${cfg.warmup} Adam steps on ${cfg.sizes.join("-")}-… (batch ${cfg.batch})`);
-  for (let i = 0; i < cfg.warmup; i++) step(false);
+  for (let i = 0; i < cfg.warmup; i++) step(null);
 
   // rel[layer][kind][ageIndex] = list over windows of ‖F − F̂‖/‖F‖.
   const rel = layers.map(
@@ -134,14 +73,14 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
     let ekfacBlocks: KroneckerBlock[] = [];
     let frozenBlocks: KroneckerBlock[] = [];
     for (let age = 0; age < cfg.window; age++) {
-      step(true);
+      const stats = step({ fisher: "empirical", seed: 0 });
       const ai = cfg.ages.indexOf(age);
       if (age === 0) {
         kfacBlocks = [];
         ekfacBlocks = [];
         frozenBlocks = [];
-        for (const l of layers) {
-          const s = l.statistics as LayerStatistics;
+        for (const [li, l] of layers.entries()) {
+          const s = stats[li] as LayerStatistics;
           const k = new KroneckerBlock(SUITE, "kfac", shapeOf(l), { factorDecay: 0 });
           const e = new KroneckerBlock(SUITE, "ekfac", shapeOf(l), { factorDecay: 0, scalingDecay: 0 });
           const f = new KroneckerBlock(SUITE, "ekfac", shapeOf(l), { factorDecay: 0, scalingDecay: 0 });
@@ -163,7 +102,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       }
       if (ai < 0) continue;
       layers.forEach((l, li) => {
-        const s = copyStats(l.statistics as LayerStatistics);
+        const s = stats[li] as LayerStatistics;
         const e = ekfacBlocks[li] as KroneckerBlock;
         if (age > 0) e.updateScaling(s); // S* of the current minibatch in the stale basis (T_s = 1)
         const diag = new DiagonalFisher(shapeOf(l), { decay: 0 });
@@ -257,7 +196,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
     logY: true,
   });
   const path = join("results", "bench", ctx.smoke ? "fisher-staleness-smoke.svg" : "fisher-staleness.svg");
-  writeAtomic(path, svg);
+  writeTextAtomic(path, svg);
   ctx.log(`  plot → ${path}`);
   return records;
 }
