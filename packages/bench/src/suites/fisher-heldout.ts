@@ -33,7 +33,7 @@
  * per step. Cost per measurement: one forward and one sampled backward over the H digits, two H × H
  * Gram matrices and one S_H per approximation and layer.
  */
-import { join } from "node:path";
+
 import { wrap } from "@ekfac-ts/autodiff";
 import {
   type BatchLayer as CurvatureLayer,
@@ -45,36 +45,35 @@ import {
 import { matmul } from "@ekfac-ts/linalg";
 import { sigmoidCrossEntropy } from "@ekfac-ts/nn";
 import { PIXELS } from "../data/mnist.ts";
-import { writeTextAtomic } from "../demo/report.ts";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
-import { linePlot } from "../plot/svg.ts";
-import { adamAutoencoder, copyStats, STUDY_FULL, STUDY_SMOKE, type StudyConfig, shapeOf } from "./fisher-study.ts";
+import * as study from "./fisher-study.ts";
 
 const SUITE = "fisher-heldout";
 
 /** The study's sizes (fisher-study.ts) with the held-out count and fewer ages (each costs a held-out pass). */
-interface Config extends StudyConfig {
+interface Config extends study.StudyConfig {
   /** H, the held-out digits the reference Fisher is estimated on. */
   readonly heldOut: number;
 }
 
-const FULL: Config = { ...STUDY_FULL, ages: [0, 1, 2, 4, 8, 16, 24, 39], heldOut: 2000 };
-const SMOKE: Config = { ...STUDY_SMOKE, ages: [0, 3], heldOut: 64 };
+const FULL: Config = { ...study.STUDY_FULL, ages: [0, 1, 2, 4, 8, 16, 24, 39], heldOut: 2000 };
+const SMOKE: Config = { ...study.STUDY_SMOKE, ages: [0, 3], heldOut: 64 };
 
-const KINDS = ["diagonal", "kfacFresh", "kfacStale", "ekfacFresh", "ekfacStale", "ekfacRa"] as const;
-type Kind = (typeof KINDS)[number];
-const LABEL: Record<Kind, string> = {
+/** The approximations scored, by the label the records and the plot give them. */
+const LABEL = {
   diagonal: "diagonal (fresh)",
   kfacFresh: "KFAC (fresh)",
   kfacStale: "KFAC (stale)",
   ekfacFresh: "EKFAC (fresh)",
   ekfacStale: "EKFAC (stale basis, S* of the current minibatch)",
   ekfacRa: "EKFAC-ra (stale basis, running-average S*)",
-};
+} as const;
+type Kind = keyof typeof LABEL;
+const KINDS = Object.keys(LABEL) as Kind[];
 
 /** An EKFAC or KFAC block fitted on `s` alone: factors, eigenbasis and (EKFAC) S*, all in float64. */
 function fitted(l: CurvatureLayer, approximation: "kfac" | "ekfac", s: LayerStatistics, scalingDecay = 0) {
-  const b = new KroneckerBlock(SUITE, approximation, shapeOf(l), {
+  const b = new KroneckerBlock(SUITE, approximation, study.shapeOf(l), {
     factorDecay: 0,
     scalingDecay,
     precision: "float64",
@@ -98,7 +97,7 @@ function diagonalised(l: CurvatureLayer, block: KroneckerBlock | DiagonalFisher)
     return {
       scaling,
       scalingOf(s) {
-        const probe = new DiagonalFisher(shapeOf(l), { decay: 0 });
+        const probe = new DiagonalFisher(study.shapeOf(l), { decay: 0 });
         probe.update(s);
         return probe.D;
       },
@@ -110,7 +109,7 @@ function diagonalised(l: CurvatureLayer, block: KroneckerBlock | DiagonalFisher)
   return {
     scaling,
     scalingOf(s) {
-      const probe = new KroneckerBlock(SUITE, "ekfac", shapeOf(l), {
+      const probe = new KroneckerBlock(SUITE, "ekfac", study.shapeOf(l), {
         factorDecay: 0,
         scalingDecay: 0,
         precision: "float64",
@@ -151,7 +150,7 @@ function relativeError(d: Diagonalised, s: LayerStatistics, norm2: number): numb
 
 async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
   const cfg = ctx.smoke ? SMOKE : FULL;
-  const { data, layers, model, step } = adamAutoencoder(cfg);
+  const { data, layers, model, step } = study.adamAutoencoder(cfg);
   if (data.test.count < cfg.heldOut) {
     throw new RangeError(`${SUITE}: ${cfg.heldOut} held-out digits needed, the split has ${data.test.count}`);
   }
@@ -165,7 +164,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
     model.setCapture(true, { fisher: "true", seed });
     const input = wrap(heldX, [cfg.heldOut, PIXELS]);
     sigmoidCrossEntropy(model.forward(input), input); // the loss runs the sampled-target backward
-    const out = layers.map((l) => copyStats(l.statistics as LayerStatistics));
+    const out = layers.map((l) => study.copyStats(l.statistics as LayerStatistics));
     model.setCapture(false);
     return out;
   };
@@ -208,7 +207,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       layers.forEach((l, li) => {
         const s = train[li] as LayerStatistics;
         const h = held[li] as LayerStatistics;
-        const diag = new DiagonalFisher(shapeOf(l), { decay: 0 });
+        const diag = new DiagonalFisher(study.shapeOf(l), { decay: 0 });
         diag.update(s);
         const ekfacFresh = fitted(l, "ekfac", s);
         const approx: Record<Kind, Diagonalised> = {
@@ -242,45 +241,31 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
     ctx.log(`  window ${w + 1}/${cfg.windows} done`);
   }
 
-  const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  const std = (xs: readonly number[]) => {
-    const m = mean(xs);
-    return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
-  };
-  const median = (xs: readonly number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length === 0 ? Number.NaN : (s[s.length >> 1] as number);
-  };
   const ok = nonFinite === 0 && crossCheck <= 1e-6 && ageZeroGap <= 1e-9;
   const records: BenchRecord[] = [];
   const last = cfg.ages.length - 1;
-  layers.forEach((l, li) => {
-    const shape = `${l.outDim}×${l.inDim + 1} (P=${l.outDim * (l.inDim + 1)}), minibatch ${cfg.batch}, H=${cfg.heldOut}`;
-    for (const k of KINDS) {
-      const byAge = (rel[li]?.[k] ?? []).map(mean);
-      records.push({
-        suite: SUITE,
-        case: `layer ${l.name} ${l.inDim}→${l.outDim}`,
-        impl: LABEL[k],
-        shape,
-        median_ms: median(msPerMeasurement),
-        check: `‖F_H−F̂‖/‖F_H‖ ${byAge[0]?.toFixed(3)} (age 0) → ${byAge[last]?.toFixed(3)} (age ${cfg.ages[last]})`,
+  records.push(
+    ...study.ageRecords(
+      SUITE,
+      layers,
+      { ages: cfg.ages, kinds: KINDS, label: LABEL, rel },
+      {
+        shape: `minibatch ${cfg.batch}, H=${cfg.heldOut}`,
+        medianMs: study.median(msPerMeasurement),
         ok,
-        ages: cfg.ages,
-        relativeError: byAge,
-        relativeErrorStd: (rel[li]?.[k] ?? []).map(std),
-      });
-    }
-  });
+        error: "‖F_H−F̂‖/‖F_H‖",
+      },
+    ),
+  );
   // Mean over layers, per approximation: the numbers the README quotes.
   for (const k of KINDS) {
-    const byAge = cfg.ages.map((_, ai) => mean(layers.map((_, li) => mean(rel[li]?.[k][ai] ?? []))));
+    const byAge = cfg.ages.map((_, ai) => study.mean(layers.map((_, li) => study.mean(rel[li]?.[k][ai] ?? []))));
     records.push({
       suite: SUITE,
       case: `mean of ${layers.length} layers`,
       impl: LABEL[k],
       shape: `${cfg.windows} windows × ${cfg.ages.length} ages`,
-      median_ms: median(msPerMeasurement),
+      median_ms: study.median(msPerMeasurement),
       check: `‖F_H−F̂‖/‖F_H‖ ${byAge[0]?.toFixed(3)} (age 0) → ${byAge[last]?.toFixed(3)} (age ${cfg.ages[last]})`,
       ok,
       ages: cfg.ages,
@@ -292,25 +277,21 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
     case: "validation",
     impl: "checks",
     shape: `${measurements} layer measurements`,
-    median_ms: median(msPerMeasurement),
+    median_ms: study.median(msPerMeasurement),
     check: `${nonFinite} non-finite; in-sample formula vs gramFrobeniusError max |Δ| = ${crossCheck.toExponential(2)} ≤ 1e-6; age-0 stale − fresh EKFAC max |Δ| = ${ageZeroGap.toExponential(2)} ≤ 1e-9`,
     ok,
   });
 
-  const series = KINDS.map((k) => ({
-    name: LABEL[k],
-    points: cfg.ages.map((age, ai) => [age, mean(layers.map((_, li) => mean(rel[li]?.[k][ai] ?? [])))] as const),
-    dashed: k === "kfacFresh" || k === "ekfacFresh" || k === "diagonal",
-  }));
-  const svg = linePlot({
+  const path = study.writeAgePlot({
+    file: ctx.smoke ? "fisher-heldout-smoke.svg" : "fisher-heldout.svg",
     title: `‖F_H − F̂‖ / ‖F_H‖ on ${cfg.heldOut} held-out digits vs basis age (autoencoder ${cfg.sizes.join("-")}-…)`,
-    xLabel: "steps since the eigenbasis / factors were computed",
     yLabel: "relative Frobenius error (mean of layers)",
-    series,
-    logY: true,
+    ages: cfg.ages,
+    kinds: KINDS,
+    label: LABEL,
+    dashed: ["kfacFresh", "ekfacFresh", "diagonal"],
+    rel,
   });
-  const path = join("results", "bench", ctx.smoke ? "fisher-heldout-smoke.svg" : "fisher-heldout.svg");
-  writeTextAtomic(path, svg);
   ctx.log(`  plot → ${path}`);
   return records;
 }

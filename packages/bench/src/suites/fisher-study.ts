@@ -4,11 +4,16 @@
  * initialisation) trained by Adam (η = 3e-3), so the trajectory does not depend on the curvature
  * approximations under study. Seed 3 for the data split, the weights and the minibatch order.
  */
+
+import { join } from "node:path";
 import type { CaptureRequest, BatchLayer as CurvatureLayer, LayerBatch as LayerStatistics } from "@ekfac-ts/ekfac";
 import { deepAutoencoder } from "@ekfac-ts/nn";
 import { type MnistSplit, mnistPackageSplit, PIXELS } from "../data/mnist.ts";
 import { sparseInit } from "../demo/experiment.ts";
+import { writeTextAtomic } from "../demo/report.ts";
 import { makeTrainer } from "../demo/trainer.ts";
+import type { BenchRecord } from "../harness.ts";
+import { linePlot } from "../plot/svg.ts";
 
 /** Sizes of a staleness study: `warmup` Adam steps, then `windows` windows of `window` steps (= T_kfe). */
 export interface StudyConfig {
@@ -91,4 +96,80 @@ export function adamAutoencoder(cfg: StudyConfig): AdamAutoencoder {
       return out;
     },
   };
+}
+
+/** The mean of a list (0 for an empty one). */
+export function mean(xs: readonly number[]): number {
+  return xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
+}
+
+/** The upper median of a list (NaN for an empty one). */
+export function median(xs: readonly number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s.length === 0 ? Number.NaN : (s[s.length >> 1] as number);
+}
+
+/** What an error-vs-age plot shows: `rel[layer][kind][ageIndex]` lists the errors over windows. */
+export interface AgePlot<K extends string> {
+  readonly file: string;
+  readonly title: string;
+  readonly yLabel: string;
+  readonly ages: readonly number[];
+  readonly kinds: readonly K[];
+  readonly label: Readonly<Record<K, string>>;
+  readonly dashed: readonly K[];
+  readonly rel: readonly Readonly<Record<K, readonly (readonly number[])[]>>[];
+}
+
+/** Writes `results/bench/<file>` (atomically): per approximation, the mean over layers and windows vs age, log y. */
+export function writeAgePlot<K extends string>(p: AgePlot<K>): string {
+  const series = p.kinds.map((k) => ({
+    name: p.label[k],
+    points: p.ages.map((age, ai) => [age, mean(p.rel.map((r) => mean(r[k][ai] ?? [])))] as const),
+    dashed: p.dashed.includes(k),
+  }));
+  const svg = linePlot({
+    title: p.title,
+    xLabel: "steps since the eigenbasis / factors were computed",
+    yLabel: p.yLabel,
+    series,
+    logY: true,
+  });
+  const path = join("results", "bench", p.file);
+  writeTextAtomic(path, svg);
+  return path;
+}
+
+/** One record per layer and approximation: its error at each age (mean over windows) and the spread. */
+export function ageRecords<K extends string>(
+  suite: string,
+  layers: readonly CurvatureLayer[],
+  p: Pick<AgePlot<K>, "ages" | "kinds" | "label" | "rel">,
+  extra: { readonly shape: string; readonly medianMs: number; readonly ok: boolean; readonly error: string },
+): BenchRecord[] {
+  const last = p.ages.length - 1;
+  return layers.flatMap((l, li) =>
+    p.kinds.map((k) => {
+      const windows = p.rel[li]?.[k] ?? [];
+      const byAge = windows.map(mean);
+      return {
+        suite,
+        case: `layer ${l.name} ${l.inDim}→${l.outDim}`,
+        impl: p.label[k],
+        shape: `${l.outDim}×${l.inDim + 1} (P=${l.outDim * (l.inDim + 1)}), ${extra.shape}`,
+        median_ms: extra.medianMs,
+        check: `${extra.error} ${byAge[0]?.toFixed(3)} (age 0) → ${byAge[last]?.toFixed(3)} (age ${p.ages[last]})`,
+        ok: extra.ok,
+        ages: p.ages,
+        relativeError: byAge,
+        relativeErrorStd: windows.map(std),
+      };
+    }),
+  );
+}
+
+/** The sample standard deviation of a list (0 for fewer than two items). */
+export function std(xs: readonly number[]): number {
+  const m = mean(xs);
+  return Math.sqrt(xs.reduce((a, b) => a + (b - m) ** 2, 0) / Math.max(1, xs.length - 1));
 }

@@ -21,7 +21,7 @@
  * KFAC's (MATH.md §4: diag(QᵀFQ) is the best diagonal in any fixed basis Q) at every measurement,
  * every error finite, and the Gram and explicit errors agree to 1e-6·‖F‖.
  */
-import { join } from "node:path";
+
 import {
   type BatchLayer as CurvatureLayer,
   DiagonalFisher,
@@ -30,10 +30,8 @@ import {
   KroneckerBlock,
   type LayerBatch as LayerStatistics,
 } from "@ekfac-ts/ekfac";
-import { writeTextAtomic } from "../demo/report.ts";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
-import { linePlot } from "../plot/svg.ts";
-import { adamAutoencoder, STUDY_FULL, STUDY_SMOKE, shapeOf } from "./fisher-study.ts";
+import { adamAutoencoder, ageRecords, median, STUDY_FULL, STUDY_SMOKE, shapeOf, writeAgePlot } from "./fisher-study.ts";
 
 const SUITE = "fisher";
 
@@ -138,30 +136,21 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
     ctx.log(`  window ${w + 1}/${cfg.windows} done`);
   }
 
-  const mean = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0) / Math.max(1, xs.length);
-  const median = (xs: readonly number[]) => {
-    const s = [...xs].sort((a, b) => a - b);
-    return s.length === 0 ? Number.NaN : (s[s.length >> 1] as number);
-  };
   const records: BenchRecord[] = [];
   const theoremOk = theoremViolations === 0 && nonFinite === 0;
-  layers.forEach((l, li) => {
-    const shape = `${l.outDim}×${l.inDim + 1} (P=${l.outDim * (l.inDim + 1)}), N=${cfg.batch}`;
-    for (const k of KINDS) {
-      const byAge = (rel[li]?.[k] ?? []).map(mean);
-      records.push({
-        suite: SUITE,
-        case: `layer ${l.name} ${l.inDim}→${l.outDim}`,
-        impl: LABEL[k],
-        shape,
-        median_ms: median(gramMs),
-        check: `‖F−F̂‖/‖F‖ ${byAge[0]?.toFixed(3)} (age 0) → ${byAge[byAge.length - 1]?.toFixed(3)} (age ${cfg.ages[cfg.ages.length - 1]})`,
+  records.push(
+    ...ageRecords(
+      SUITE,
+      layers,
+      { ages: cfg.ages, kinds: KINDS, label: LABEL, rel },
+      {
+        shape: `N=${cfg.batch}`,
+        medianMs: median(gramMs),
         ok: theoremOk,
-        ages: cfg.ages,
-        relativeError: byAge,
-      });
-    }
-  });
+        error: "‖F−F̂‖/‖F‖",
+      },
+    ),
+  );
   records.push({
     suite: SUITE,
     case: "EKFAC ≤ KFAC, same minibatch and basis",
@@ -182,21 +171,16 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
     ok: crossCheck.count > 0 && crossCheck.worst <= 1e-6,
   });
 
-  // Plot: relative error vs basis age, mean over layers and windows.
-  const series = KINDS.map((k) => ({
-    name: LABEL[k],
-    points: cfg.ages.map((age, ai) => [age, mean(layers.map((_, li) => mean(rel[li]?.[k][ai] ?? [])))] as const),
-    dashed: k === "ekfacFrozen",
-  }));
-  const svg = linePlot({
+  const path = writeAgePlot({
+    file: ctx.smoke ? "fisher-staleness-smoke.svg" : "fisher-staleness.svg",
     title: `‖F − F̂‖ / ‖F‖ vs basis age (autoencoder ${cfg.sizes.join("-")}-…, mean of ${layers.length} layers)`,
-    xLabel: "steps since the eigenbasis / factors were computed",
     yLabel: "relative Frobenius error",
-    series,
-    logY: true,
+    ages: cfg.ages,
+    kinds: KINDS,
+    label: LABEL,
+    dashed: ["ekfacFrozen"],
+    rel,
   });
-  const path = join("results", "bench", ctx.smoke ? "fisher-staleness-smoke.svg" : "fisher-staleness.svg");
-  writeTextAtomic(path, svg);
   ctx.log(`  plot → ${path}`);
   return records;
 }
