@@ -173,6 +173,17 @@ describe("eigh and eighInto: strided views", () => {
 });
 
 describe("eighInto: the workspace", () => {
+  it("the divide-and-conquer buffers are made on first use and then reused, not remade", () => {
+    const n = 40;
+    const ws = new EighWorkspace(n);
+    const out = { values: new Float64Array(n), vectors: { rows: n, cols: n, data: new Float64Array(n * n) } };
+    eighInto(out, randomSymmetric(n, new Rng(1)), {}, ws);
+    const dc = ws.dc;
+    expect(dc).not.toBeNull();
+    eighInto(out, randomSymmetric(n, new Rng(2)), {}, ws);
+    expect(ws.dc).toBe(dc);
+  });
+
   it("the given workspace is the one used: its d holds the eigenvalues of A/s (s = max|a_ij|), unsorted", () => {
     const n = 9;
     const a = randomSymmetric(n, new Rng(6));

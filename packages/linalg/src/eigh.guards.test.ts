@@ -103,6 +103,10 @@ describe("eighInto: out", () => {
     expect(() => eighInto(asOut({ values: new Float64Array(3), vectors: null }), a32, { vectors: false })).toThrow(
       new TypeError("eighInto: out.values must be a Float32Array like a"),
     );
+    // A plain array is refused for a float32 a too (it is not a Float32Array, whatever dtypeOf says of it).
+    expect(() => eighInto(asOut({ values: [0, 0, 0], vectors: null }), a32, { vectors: false })).toThrow(
+      new TypeError("eighInto: out.values must be a Float32Array like a"),
+    );
     expect(() => eighInto(asOut({ values: new Float64Array(4), vectors }), a3())).toThrow(
       new RangeError("eighInto: out.values has length 4, expected 3 (a is 3×3)"),
     );
@@ -135,6 +139,11 @@ describe("eighInto: out", () => {
         new RangeError(`eighInto: out.vectors is ${rows}×${cols}, expected a dense 3×3 (a is 3×3)`),
       );
     }
+    // n columns is checked on its own: a 3×2 view with stride 3 has the right stride but not the columns.
+    const narrow = view(m64(3, 3), 0, 0, 3, 2) as Matrix<Float64Array>;
+    expect(() => eighInto({ values, vectors: narrow }, a3())).toThrow(
+      new RangeError("eighInto: out.vectors is 3×2, expected a dense 3×3 (a is 3×3)"),
+    );
     const strided = view(m64(4, 4), 0, 0, 3, 3) as Matrix<Float64Array>;
     expect(() => eighInto({ values, vectors: strided }, a3())).toThrow(
       new RangeError("eighInto: out.vectors is 3×3, expected a dense 3×3 (a is 3×3)"),
