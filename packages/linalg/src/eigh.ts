@@ -30,12 +30,7 @@
 import { assertIndex, assertMatrix, assertOneOf, assertSquare, lengthError, shapeError } from "./internal/checks.ts";
 import { DivideConquerWorkspace, divideConquerKernel } from "./internal/divide-conquer.ts";
 import { applyQKernel, householderScratchSize, tridiagonalizeBlockedKernel } from "./internal/householder-blocked.ts";
-import {
-  accumulateQtKernel,
-  applyRotationsKernel,
-  RotationLog,
-  tridiagonalQRKernel,
-} from "./internal/symmetric-eigen.ts";
+import { accumulateQtKernel, RotationLog, tridiagonalQRKernel } from "./internal/symmetric-eigen.ts";
 import { allocate, dtypeOf, type FloatArray, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
 
 /**
@@ -284,8 +279,8 @@ function solveTridiagonal(ws: EighWorkspace, wantVectors: boolean, options: Eigh
     e.set(dc.e0);
   }
   if (wantVectors) accumulateQtKernel(n, ws.w, ws.beta, z);
+  // The kernel applies the logged rotations to z itself before it returns (also at the sweep cap).
   const r = tridiagonalQRKernel(n, d, e, wantVectors ? z : null, n, wantVectors ? ws.log : null, maxSweeps);
-  if (wantVectors && ws.log.count > 0) applyRotationsKernel(z, n, ws.log);
   return r >= 0
     ? { status: "success", iterations: r, route: "qr" }
     : { status: "no-convergence", iterations: -r - 1, route: "qr" };
