@@ -18,6 +18,7 @@ import {
   KroneckerBlock,
   type KroneckerBlockOptions,
 } from "./kronecker-block.ts";
+import { chooseScalingStrategy } from "./scaling.ts";
 
 const dense = { outDim: 2, inDim: 3, hasBias: true };
 const conv = { outDim: 4, inDim: 2, hasBias: false, groups: 2 };
@@ -120,6 +121,24 @@ describe("construction: names, defaults and option errors", () => {
   });
 });
 
+describe("strategyFor", () => {
+  it("defaults to the cheapest S* strategy for a non-identity basis; a forced one wins", () => {
+    const b = new Conv2dEigenCorrected({ outDim: 6, inDim: 9, hasBias: true, groups: 2 });
+    for (const [n, t] of [
+      [1, 1],
+      [4, 9],
+      [64, 1],
+      [2, 30],
+    ] as const) {
+      expect(b.strategyFor(n, t)).toBe(chooseScalingStrategy(n, t, 10, 3, false));
+    }
+    const seen = new Set([1, 4, 64, 2].map((n, i) => b.strategyFor(n, [1, 9, 1, 30][i] as number)));
+    expect(seen.size).toBeGreaterThan(1);
+    const f = new Conv2dEigenCorrected({ outDim: 6, inDim: 9, hasBias: true, groups: 2 }, { scalingStrategy: "gram" });
+    expect(f.strategyFor(64, 1)).toBe("gram");
+  });
+});
+
 describe("updateFactors: the moving average of A and G (KFC normalisation)", () => {
   it("the first update takes the batch, later ones X ← ρX + (1−ρ)X_batch, per group", () => {
     const c1 = randomCase(2, "conv2d", 4, 2, true, 3, 2, 2);
@@ -204,9 +223,10 @@ describe("updateBasis: the guarded eigenbasis", () => {
     const { aDim: a, gDim: g } = b.dims;
     expect(b.basisReady).toBe(false);
     b.updateFactors(c.stats);
+    const [a0, g0] = [b.A.slice(), b.G.slice()];
     expect(b.refreshBasis()).toEqual({ succeeded: 4, failed: 0 });
     expect(b.basisReady).toBe(true);
-    expect([b.basisRefreshes, b.basisFailures, b.scalingUpdates]).toEqual([1, 0, 0]);
+    expect([b.basisRefreshes, b.basisFailures, b.scalingUpdates, b.factorUpdates]).toEqual([1, 0, 0, 1]);
     for (const [x, u, lam, n] of [
       [b.A, b.uA, b.lambdaA, a],
       [b.G, b.uG, b.lambdaG, g],
@@ -226,6 +246,8 @@ describe("updateBasis: the guarded eigenbasis", () => {
         }
       }
     }
+    expect(b.A).toEqual(a0); // finite factors are left as they are
+    expect(b.G).toEqual(g0);
     // The scaling after a refresh overwrites S; the next one averages; a new basis restarts it.
     b.updateScaling(c.stats);
     const s1 = b.S.slice();

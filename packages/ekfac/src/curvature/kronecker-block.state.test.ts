@@ -66,6 +66,11 @@ describe("the state record", () => {
     expect(() => b.checkState("load", { ...ok, scalingUpdates: -1 })).toThrow(
       /^load: state\.scalingUpdates must be an integer/,
     );
+    for (const key of ["factorUpdates", "basisRefreshes", "basisFailures", "scalingUpdates", "hasBasis"] as const) {
+      expect(() => b.checkState("load", { ...ok, [key]: 0.5 })).toThrow(
+        new RegExp(`^load: state\\.${key} must be an integer ≥ 0 \\(got 0\\.5\\)`),
+      );
+    }
     expect(() => b.checkState("load", null)).toThrow(TypeError);
     const { S: _s, ...noS } = ok;
     expect(() => b.checkState("load", noS)).toThrow(/^load: state has keys/);
