@@ -5,7 +5,9 @@
  * ((G + √ε/π I) ⊗ (A + π√ε I))⁻¹ ∇ with π = √((tr A / a)/(tr G / g)) per group (1 when a trace is 0).
  * The proofs catalogue states these as laws; they are repeated here, per group and per precision, so
  * that the narrowed mutation run of kronecker-block.ts sees them (the catalogue is not in its test list),
- * together with `pi`, `eigenScaling` and `denseApproximation` against the factors themselves.
+ * together with `pi`, `eigenScaling` and `denseApproximation` against the factors themselves, and
+ * EKFAC's scaling per group against its definitions: S* = (1/N) Σ_n (U_Gᵀ ∇_n U_A)² for every strategy
+ * with its moving average, and "ra"'s S ← α S + (1−α) N (U_Gᵀ ∇ U_A)² (overwritten first after a refresh).
  */
 import { assertClose } from "@ekfac-ts/linalg";
 import fc from "fast-check";
@@ -263,6 +265,44 @@ describe("EKFAC's scaling per group against the per-example definition", () => {
       kf.updateScaling(c.stats);
       expect(kf.S).toEqual(new Float64Array(kf.size));
       expect(kf.scalingUpdates).toBe(0);
+    });
+  }
+});
+
+describe("edges of precondition and the float32 bases", () => {
+  for (const precision of ["float64", "float32"] as const) {
+    it(`precondition may write over its input with several groups (${precision})`, () => {
+      const c = randomCase(51, "conv2d", 6, 3, true, 3, 2, 3);
+      for (const b of [
+        new Conv2dEigenCorrected(c.shape, { precision }),
+        new Conv2dKroneckerFactored(c.shape, { precision }),
+      ]) {
+        fitted(b, c);
+        const grad = meanGradient(c.shape, c.stats);
+        const want = b.precondition(grad, new Float64Array(b.size), 0.1);
+        const inPlace = grad.slice();
+        expect(b.precondition(inPlace, inPlace, 0.1)).toBe(inPlace);
+        expect(inPlace).toEqual(want);
+      }
+    });
+
+    it(`before any refresh the bases are the identity: S* = (1/N) Σ_n ∇_n² and Δ = ∇ ⊘ (S + ε) (${precision})`, () => {
+      const c = randomCase(52, "conv2d", 4, 2, true, 3, 2, 2);
+      const b = new Conv2dEigenCorrected(c.shape, { precision });
+      b.updateScaling(c.stats);
+      const p = b.size;
+      const v = perExampleGradients(c.shape, c.stats);
+      const s = new Float64Array(p);
+      for (let e = 0; e < 3; e++)
+        for (let i = 0; i < p; i++) s[i] = (s[i] as number) + (v[e * p + i] as number) ** 2 / 3;
+      const rtol = precision === "float64" ? 1e-12 : 1e-5;
+      assertClose(b.S, s, { rtol });
+      const grad = meanGradient(c.shape, c.stats);
+      assertClose(
+        b.precondition(grad, new Float64Array(p), 0.5),
+        grad.map((x, i) => x / ((s[i] as number) + 0.5)),
+        { rtol },
+      );
     });
   }
 });

@@ -147,6 +147,18 @@ describe("shared rows, per group, with T > 1", () => {
     expect(got).toEqual(plain.precondition(grad, new Float64Array(plain.size), 0.1));
   });
 
+  it("the bound is inclusive: a zero gradient from zero output gradients is the statistics' own", () => {
+    const c = randomCase(46, "conv2d", 8, 5, true, n, t, 2);
+    const stats = { ...c.stats, g: new Float64Array(c.stats.g.length) };
+    const b = new Conv2dEigenCorrected(shape, { gradientFromStatistics: true });
+    b.updateFactors(stats);
+    b.updateBasis();
+    b.updateScaling(stats);
+    const out = b.precondition(new Float64Array(b.size), new Float64Array(b.size).fill(1), 0.1);
+    expect(b.sharedRotations).toBe(2);
+    expect(out).toEqual(new Float64Array(b.size));
+  });
+
   it('"rotate-gradients" forms no rows and never shares', () => {
     const { shared, grad } = pair(43, { scalingStrategy: "rotate-gradients" });
     shared.precondition(grad, new Float64Array(shared.size), 0.1);
