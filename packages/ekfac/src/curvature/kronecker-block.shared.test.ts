@@ -1,0 +1,167 @@
+/**
+ * Shared rows with groups and positions (kronecker-block.ts header, "Shared rows"): for a grouped conv
+ * with T > 1, EKFAC's S* rows give each group's U_Gᵀ ∇_k U_A = (1/N) G̃ᵀÃ, and the next `precondition`
+ * uses them, group by group, exactly when that group's gradient is the statistics' own within
+ * ‖∇_k − (1/N) gᵀā‖_F ≤ 1e-4 ‖∇_k‖_F. Pinned: the direction equals the plainly rotated one (float64 to
+ * rounding, float32 within the float32 budget), float32 and float64 statistics alike, the per-group
+ * acceptance (`sharedRotations` counts groups), the 1e-4 threshold from both sides, and that a strategy
+ * that forms no rows ("rotate-gradients") or a block without the option never shares.
+ */
+import { assertClose } from "@ekfac-ts/linalg";
+import { describe, expect, it } from "vitest";
+import { randomCase } from "../../test/dense-reference.ts";
+import { meanGradient } from "./exact-fisher.ts";
+import { Conv2dEigenCorrected, type KroneckerBlockOptions } from "./kronecker-block.ts";
+import type { ScalingStrategy } from "./scaling.ts";
+
+// gDim = 4, aDim = 6, R = N·T = 4: 2R + 1 < a + g, so the rows are the cheaper source.
+const shape = { outDim: 8, inDim: 5, hasBias: true, groups: 2 };
+const [n, t] = [2, 2];
+
+function pair(seed: number, options: KroneckerBlockOptions, f32Stats = false) {
+  const c = randomCase(seed, "conv2d", 8, 5, true, n, t, 2);
+  const stats = f32Stats ? { ...c.stats, a: Float32Array.from(c.stats.a), g: Float32Array.from(c.stats.g) } : c.stats;
+  const opts = { factorDecay: 0, scalingDecay: 0, ...options };
+  const plain = new Conv2dEigenCorrected(shape, opts);
+  const shared = new Conv2dEigenCorrected(shape, { ...opts, gradientFromStatistics: true });
+  for (const b of [plain, shared]) {
+    b.updateFactors(stats);
+    b.updateBasis();
+    b.updateScaling(stats);
+  }
+  const ref = f32Stats ? { ...c.stats, a: Float64Array.from(stats.a), g: Float64Array.from(stats.g) } : c.stats;
+  return { plain, shared, stats, grad: meanGradient(c.shape, ref) };
+}
+
+describe("shared rows, per group, with T > 1", () => {
+  for (const precision of ["float64", "float32"] as const) {
+    for (const strategy of ["gram", "rotate-rows"] as const satisfies readonly ScalingStrategy[]) {
+      for (const f32Stats of [false, true]) {
+        it(`both groups share and give the rotated direction (${precision}, ${strategy}, ${f32Stats ? "float32" : "float64"} statistics)`, () => {
+          const { plain, shared, stats, grad } = pair(40, { precision, scalingStrategy: strategy }, f32Stats);
+          const eps = Math.max(...plain.eigenScaling()) / 10;
+          const want = plain.precondition(grad, new Float64Array(plain.size), eps);
+          const got = shared.precondition(grad, new Float64Array(shared.size), eps);
+          expect(shared.sharedRotations).toBe(2);
+          expect(plain.sharedRotations).toBe(0);
+          assertClose(got, want, { rtol: precision === "float64" ? 1e-12 : 1e-4 });
+          // The next statistics, larger (the workspaces grow), share again.
+          const c2 = randomCase(41, "conv2d", 8, 5, true, n + 1, t, 2);
+          const s2 = f32Stats
+            ? { ...c2.stats, a: Float32Array.from(c2.stats.a), g: Float32Array.from(c2.stats.g) }
+            : c2.stats;
+          expect(stats.a.constructor).toBe(s2.a.constructor);
+          plain.updateScaling(s2);
+          shared.updateScaling(s2);
+          const ref2 = { ...c2.stats, a: Float64Array.from(s2.a), g: Float64Array.from(s2.g) };
+          const g2 = meanGradient(c2.shape, ref2);
+          const got2 = shared.precondition(g2, new Float64Array(shared.size), eps);
+          // n = 3: 2R + 1 = 13 > a + g, so the rows are not cheaper any more: rotated as usual.
+          expect(shared.sharedRotations).toBe(2);
+          expect(got2).toEqual(plain.precondition(g2, new Float64Array(plain.size), eps));
+          expect(shared.S).toEqual(plain.S);
+        });
+      }
+    }
+  }
+
+  it("each group is checked on its own gradient, against 1e-4 ‖∇_k‖ from both sides", () => {
+    for (const precision of ["float64", "float32"] as const) {
+      const { plain, shared, stats, grad } = pair(42, { precision });
+      const eps = Math.max(...plain.eigenScaling()) / 10;
+      const half = grad.length / 2;
+      const norm = (k: number) => Math.hypot(...grad.subarray(k * half, (k + 1) * half));
+      /** grad with group k moved by a relative `rel` along one coordinate. */
+      const moved = (k: number, rel: number) => {
+        const x = grad.slice();
+        x[k * half + 3] = (x[k * half + 3] as number) + rel * norm(k);
+        return x;
+      };
+      const tight = { rtol: precision === "float64" ? 1e-12 : 1e-4 };
+      const unmoved = plain.precondition(grad, new Float64Array(plain.size), eps);
+      let count = 0;
+      for (const k of [0, 1]) {
+        // 3e-4: group k is not the statistics' (rotated as usual), the other group still shares.
+        shared.updateScaling(stats);
+        const far = moved(k, 3e-4);
+        assertClose(
+          shared.precondition(far, new Float64Array(shared.size), eps),
+          plain.precondition(far, new Float64Array(plain.size), eps),
+          tight,
+        );
+        count += 1;
+        expect(shared.sharedRotations).toBe(count);
+        // 3e-5: within the threshold, both groups share: the direction of the statistics' own gradient.
+        shared.updateScaling(stats);
+        const near = moved(k, 3e-5);
+        assertClose(shared.precondition(near, new Float64Array(shared.size), eps), unmoved, tight);
+        count += 2;
+        expect(shared.sharedRotations).toBe(count);
+      }
+      // A NaN gradient is never the statistics': rotated as usual, NaN out.
+      shared.updateScaling(stats);
+      const bad = grad.slice();
+      bad[0] = Number.NaN;
+      const out = shared.precondition(bad, new Float64Array(shared.size), eps);
+      expect(shared.sharedRotations).toBe(count + 1);
+      expect(Number.isNaN(out[0])).toBe(true);
+    }
+  });
+
+  it("statistics that form no shared rows leave none from earlier statistics (a new basis in between)", () => {
+    // Dense, a = 6, g = 4: N = 4 shares (2R + 1 < a + g), N = 8 does not. The N = 8 statistics are the
+    // N = 4 ones twice, so their mean gradient is the same: only a stale shared rotation could match it.
+    const d = randomCase(44, "dense", 4, 5, true, 4);
+    const twice = (x: Float64Array) => {
+      const y = new Float64Array(2 * x.length);
+      y.set(x);
+      y.set(x, x.length);
+      return y;
+    };
+    const doubled = {
+      ...d.stats,
+      batchSize: 8,
+      a: twice(d.stats.a as Float64Array),
+      g: twice(d.stats.g as Float64Array),
+    };
+    const other = randomCase(45, "dense", 4, 5, true, 4).stats;
+    const dShape = { kind: "dense", outDim: 4, inDim: 5, hasBias: true, groups: 1 } as const;
+    const grad = meanGradient(dShape, d.stats);
+    const opts = { factorDecay: 0, scalingDecay: 0 } as const;
+    const blocks = [
+      new Conv2dEigenCorrected({ ...shape, outDim: 4, groups: 1 }, { ...opts, gradientFromStatistics: true }),
+      new Conv2dEigenCorrected({ ...shape, outDim: 4, groups: 1 }, opts),
+    ];
+    for (const b of blocks) {
+      b.updateFactors(d.stats);
+      b.updateBasis();
+      b.updateScaling(d.stats);
+      b.updateFactors(other); // a different basis…
+      b.updateBasis();
+      b.updateScaling(doubled); // …and statistics that share nothing
+    }
+    const [shared, plain] = blocks as [Conv2dEigenCorrected, Conv2dEigenCorrected];
+    expect(shared.sharedRotations).toBe(0);
+    const got = shared.precondition(grad, new Float64Array(shared.size), 0.1);
+    expect(shared.sharedRotations).toBe(0);
+    expect(got).toEqual(plain.precondition(grad, new Float64Array(plain.size), 0.1));
+  });
+
+  it("the bound is inclusive: a zero gradient from zero output gradients is the statistics' own", () => {
+    const c = randomCase(46, "conv2d", 8, 5, true, n, t, 2);
+    const stats = { ...c.stats, g: new Float64Array(c.stats.g.length) };
+    const b = new Conv2dEigenCorrected(shape, { gradientFromStatistics: true });
+    b.updateFactors(stats);
+    b.updateBasis();
+    b.updateScaling(stats);
+    const out = b.precondition(new Float64Array(b.size), new Float64Array(b.size).fill(1), 0.1);
+    expect(b.sharedRotations).toBe(2);
+    expect(out).toEqual(new Float64Array(b.size));
+  });
+
+  it('"rotate-gradients" forms no rows and never shares', () => {
+    const { shared, grad } = pair(43, { scalingStrategy: "rotate-gradients" });
+    shared.precondition(grad, new Float64Array(shared.size), 0.1);
+    expect(shared.sharedRotations).toBe(0);
+  });
+});
