@@ -46,6 +46,20 @@ describe("QuadraticModelWorkspace: sums, reuse and guards", () => {
     });
   });
 
+  it("a fresh workspace's terms are all zero (nothing accumulated yet)", () => {
+    expect({ ...new QuadraticModelWorkspace().terms() }).toEqual({
+      batchSize: 0,
+      curvature11: 0,
+      curvature12: 0,
+      curvature22: 0,
+      inner11: 0,
+      inner12: 0,
+      inner22: 0,
+      linear1: 0,
+      linear2: 0,
+    });
+  });
+
   it("previous = null adds no δ₀ terms; addParameter alone adds no Fisher terms and leaves batchSize 0", () => {
     const c = randomCase(3, "dense", 2, 3, true, 4);
     const v = [0, 1, 2].map(() => vec(sizeOf(c)));
