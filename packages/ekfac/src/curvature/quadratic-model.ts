@@ -477,7 +477,16 @@ export function solveQuadraticStep(
   let reason: QuadraticStepReason = noPrevious ? "no-previous-update" : "ok";
   let alpha = 0;
   let momentum = 0;
-  if (!(Number.isFinite(c11) && Number.isFinite(c12) && Number.isFinite(c22) && Number.isFinite(b1 + b2))) {
+  // Each linear term on its own: a sum b₁ + b₂ could overflow for two finite terms and misreport them.
+  if (
+    !(
+      Number.isFinite(c11) &&
+      Number.isFinite(c12) &&
+      Number.isFinite(c22) &&
+      Number.isFinite(b1) &&
+      Number.isFinite(b2)
+    )
+  ) {
     status = "fallback";
     reason = "non-finite";
   } else if (fixedAlpha !== undefined && fixedMomentum !== undefined) {
