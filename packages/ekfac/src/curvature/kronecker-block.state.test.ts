@@ -126,25 +126,18 @@ describe("what bindState and stateRestored invalidate", () => {
       b.updateFactors(c.stats);
       b.updateBasis();
       const prime = (): void => b.updateScaling(c.stats);
-      prime();
-      b.precondition(g, new Float64Array(15), 0.1);
-      expect(b.sharedRotations).toBe(1);
-      prime();
-      b.stateRestored();
-      b.precondition(g, new Float64Array(15), 0.1);
-      expect(b.sharedRotations).toBe(1);
-      prime();
-      b.bindState("test", structuredClone(b.state));
-      b.precondition(g, new Float64Array(15), 0.1);
-      expect(b.sharedRotations).toBe(1);
-      prime();
-      b.bindState("test", b.state); // the same record: nothing to invalidate
-      b.precondition(g, new Float64Array(15), 0.1);
-      expect(b.sharedRotations).toBe(2);
-      prime();
-      b.updateBasis();
-      b.precondition(g, new Float64Array(15), 0.1);
-      expect(b.sharedRotations).toBe(2);
+      // S* of c.stats, then `action`, then one step: how many steps so far were served the shared rows.
+      const sharedAfter = (action: () => void): number => {
+        prime();
+        action();
+        b.precondition(g, new Float64Array(15), 0.1);
+        return b.sharedRotations;
+      };
+      expect(sharedAfter(() => {})).toBe(1);
+      expect(sharedAfter(() => b.stateRestored())).toBe(1);
+      expect(sharedAfter(() => b.bindState("test", structuredClone(b.state)))).toBe(1);
+      expect(sharedAfter(() => b.bindState("test", b.state))).toBe(2); // the same record: nothing to invalidate
+      expect(sharedAfter(() => b.updateBasis())).toBe(2);
       // And what it served is the plain rotation's direction.
       prime();
       const plain = new DenseEigenCorrected(shape, { ...opts, gradientFromStatistics: false });
