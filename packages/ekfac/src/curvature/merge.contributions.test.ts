@@ -39,6 +39,9 @@ describe("merge: the parts the all-reduce law does not reach", () => {
     const k = layerContribution(c.shape, c.stats);
     const again = contributionMeans({ examples: 2, sums: { X: new Float64Array([4, -6]) } });
     expect(Array.from(again.X as Float64Array)).toEqual([2, -3]);
+    // One example is the smallest valid count: its mean is the sum itself.
+    const one = contributionMeans({ examples: 1, sums: { X: new Float64Array([4, -6]) } });
+    expect(Array.from(one.X as Float64Array)).toEqual([4, -6]);
     const m = contributionMeans(k);
     for (let i = 0; i < (m.A as Float64Array).length; i++)
       expect(((k.sums.A as Float64Array)[i] as number) / 4).toBeCloseTo((m.A as Float64Array)[i] as number, 15);
