@@ -326,10 +326,20 @@ export function ones(shape: readonly number[], options: TensorOptions = {}): Ten
 }
 
 /** Options of {@link randn}: the normal distribution's mean (default 0) and standard deviation (default 1). */
-export type NormalOptions = TensorOptions & { readonly mean?: number; readonly std?: number };
+export type NormalOptions = TensorOptions & {
+  /** The mean (default 0). */
+  readonly mean?: number;
+  /** The standard deviation (default 1). */
+  readonly std?: number;
+};
 
 /** Options of {@link rand}: the uniform distribution's interval [lo, hi) (default [0, 1)). */
-export type UniformOptions = TensorOptions & { readonly lo?: number; readonly hi?: number };
+export type UniformOptions = TensorOptions & {
+  /** The lower end, included (default 0). */
+  readonly lo?: number;
+  /** The upper end, excluded (default 1). */
+  readonly hi?: number;
+};
 
 /** N(mean, std²) samples from the seeded generator. */
 export function randn(shape: readonly number[], rng: Rng, options: NormalOptions = {}): Tensor {
