@@ -60,6 +60,19 @@ describe("fisherApproximationReport / compareWithFisher: every field is its defi
     expect(() => compareWithFisher(new Float64Array(p2 + 1), b)).toThrow(
       new RangeError(`compareWithFisher: F has ${p2 + 1} entries, the blocks ${p2}, ${p2}, ${p2}`),
     );
+    // Each block is checked on its own: one block of another layer (P = 3·2) is refused whichever it is.
+    const other = fitted(randomCase(14, "dense", 3, 2, false, 4).shape, randomCase(14, "dense", 3, 2, false, 4).stats);
+    const f = new Float64Array(p2);
+    const q2 = (3 * 2) ** 2;
+    for (const [k, sizes] of [
+      ["diagonal", `${q2}, ${p2}, ${p2}`],
+      ["kfac", `${p2}, ${q2}, ${p2}`],
+      ["ekfac", `${p2}, ${p2}, ${q2}`],
+    ] as const) {
+      expect(() => compareWithFisher(f, { ...b, [k]: other[k] })).toThrow(
+        new RangeError(`compareWithFisher: F has ${p2} entries, the blocks ${sizes}`),
+      );
+    }
   });
 });
 
