@@ -53,6 +53,11 @@ describe("fisherApproximationReport / compareWithFisher: every field is its defi
     });
   }
 
+  it("fisherApproximationReport names itself in its argument errors", () => {
+    const c = randomCase(15, "dense", 2, 2, false, 3);
+    expect(() => fisherApproximationReport({ ...c.shape, outDim: 0 }, c.stats)).toThrow(/^fisherApproximationReport: /);
+  });
+
   it("compareWithFisher refuses an F whose size is not the blocks' P × P", () => {
     const c = randomCase(13, "dense", 2, 2, false, 4);
     const b = fitted(c.shape, c.stats);
