@@ -29,12 +29,14 @@
 import type { FloatArray } from "@ekfac-ts/linalg";
 
 /** Which Fisher the captured g realise. */
-export type FisherMode = "empirical" | "true" | "exact";
+export type FisherMode = "empirical" | "true" | "curvature-prop" | "exact";
 
 /** What the optimizer asks the model to capture on the following passes. */
 export interface CaptureRequest {
   /** "empirical": g of the training loss itself. "true": g of the loss against targets sampled from the
-   *  model's predictive distribution (categorical / Bernoulli / Gaussian). "exact": for heads with few
+   *  model's predictive distribution (categorical / Bernoulli / Gaussian). "curvature-prop": the same
+   *  true Fisher from random-sign combinations of the output Fisher's square-root columns (one pass,
+   *  lower variance on confident predictions; MATH.md §2). "exact": for heads with few
    *  classes, every class c weighted by the model's probability p_c (kfac-jax's exact Fisher). */
   readonly fisher: FisherMode;
   /** Seed of the producer's target sampler for the next captured pass (the optimizer passes a fresh

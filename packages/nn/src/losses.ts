@@ -22,18 +22,19 @@
  * overflow); softmax CE through `logSoftmax` (max-shifted log-sum-exp).
  *
  * The Fisher inside the losses: when the prediction comes from layers capturing with
- * `setCapture(true, { fisher: "true" | "exact", seed })`, each loss runs that Fisher's backward
+ * `setCapture(true, { fisher: "true" | "curvature-prop" | "exact", seed })`, each loss runs that Fisher's backward
  * pass(es) from the prediction before returning (`internal/capture.ts` holds the link and the
  * equations). The cotangents per example row, divided by N (the mean):
  *
- * | loss | "true" (ŷ drawn by `Rng(seed)` with the samplers below) | "exact": K and column k |
- * | --- | --- | --- |
- * | softmax CE (both forms) | `softmax(s) − e_ŷ` | K = C, `sqrt(C·p_k)·(p − e_k)` |
- * | sigmoid CE | `σ(s) − ŷ` | K = D, `sqrt(D·p_k(1 − p_k))·e_k` |
- * | squared error | `s − ŷ` | K = D, `sqrt(D)·e_k` |
+ * | loss | "true" (ŷ drawn by `Rng(seed)` with the samplers below) | "curvature-prop" (signs r = ±1 from `Rng(seed)`) | "exact": K and column k |
+ * | --- | --- | --- | --- |
+ * | softmax CE (both forms) | `softmax(s) − e_ŷ` | `p·(Σ_k r_k √p_k) − (r_j √p_j)_j` | K = C, `sqrt(C·p_k)·(p − e_k)` |
+ * | sigmoid CE | `σ(s) − ŷ` | `r_j·sqrt(p_j(1 − p_j))` | K = D, `sqrt(D·p_k(1 − p_k))·e_k` |
+ * | squared error | `s − ŷ` | `r_j` | K = D, `sqrt(D)·e_k` |
  *
- * Cost: O(N·D) per loss; samplers one uniform (Bernoulli, Categorical) or normal draw per value; a
- * Fisher pass ≈ one backward without weight products ("true"), K of them ("exact").
+ * Cost: O(N·D) per loss; samplers one uniform (Bernoulli, Categorical) or normal draw per value
+ * (curvature propagation: one uniform per output value, for its sign); a Fisher pass ≈ one backward
+ * without weight products ("true", "curvature-prop"), K of them ("exact").
  */
 import { gather, logSoftmax, mul, softplus, square, sub, sum, type Tensor, wrap } from "@ekfac-ts/autodiff";
 import { allocate, type FloatArray, type Rng } from "@ekfac-ts/linalg";
@@ -134,6 +135,18 @@ function categoricalHead(logits: Tensor): FisherHead {
       for (let i = 0; i < n * c; i++) out[i] = (p[i] as number) / n;
       for (let i = 0; i < n; i++) out[i * c + (y[i] as number)] = (out[i * c + (y[i] as number)] as number) - 1 / n;
     },
+    propagated(out, rng) {
+      // Σ_k r_k·sqrt(p_k)(p − e_k) = p·(Σ_k r_k sqrt(p_k)) − (r_j sqrt(p_j))_j.
+      for (let i = 0; i < n; i++) {
+        let t = 0;
+        for (let j = 0; j < c; j++) {
+          const w = (rng.uniform() < 0.5 ? -1 : 1) * Math.sqrt(p[i * c + j] as number);
+          out[i * c + j] = -w / n;
+          t += w;
+        }
+        for (let j = 0; j < c; j++) out[i * c + j] = (out[i * c + j] as number) + ((p[i * c + j] as number) * t) / n;
+      }
+    },
     exactColumn(out, k) {
       for (let i = 0; i < n; i++) {
         const w = Math.sqrt(c * (p[i * c + k] as number)) / n;
@@ -161,6 +174,10 @@ function diagonalHead(
     sampled(out, rng) {
       sampleInto(out, prediction, rng);
       for (let i = 0; i < out.length; i++) out[i] = (mean(z[i] as number) - (out[i] as number)) / n;
+    },
+    propagated(out, rng) {
+      for (let i = 0; i < out.length; i++)
+        out[i] = ((rng.uniform() < 0.5 ? -1 : 1) * Math.sqrt(variance(z[i] as number))) / n;
     },
     exactColumn(out, k) {
       out.fill(0);

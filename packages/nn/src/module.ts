@@ -17,13 +17,15 @@ import type { FloatArray } from "@ekfac-ts/linalg";
 import { EMPIRICAL } from "./internal/capture.ts";
 
 /** Which Fisher the captured g realise (ekfac `FisherMode`). */
-export type FisherMode = "empirical" | "true" | "exact";
+export type FisherMode = "empirical" | "true" | "curvature-prop" | "exact";
 
 /** What to capture on the following passes (ekfac `CaptureRequest`). */
 export interface CaptureRequest {
   /**
    * "empirical": g of the user's own loss. "true": g of the loss against targets sampled from the
    * model's predictive distribution (categorical / Bernoulli / Gaussian), computed by nn's losses.
+   * "curvature-prop": the same Fisher as "true" from one backward with random-sign combinations of
+   * the output Fisher's square-root columns (lower variance on confident predictions; MATH.md §2).
    * "exact": every class (or output) weighted by the model's probability, as E = N·K pseudo-examples.
    */
   readonly fisher: FisherMode;
@@ -123,7 +125,7 @@ export interface CurvatureModel {
   setCapture(on: boolean, request?: CaptureRequest): void;
 }
 
-const FISHER_MODES: readonly FisherMode[] = ["empirical", "true", "exact"];
+const FISHER_MODES: readonly FisherMode[] = ["empirical", "true", "curvature-prop", "exact"];
 
 function checkRequest(fn: string, request: unknown): CaptureRequest {
   if (typeof request !== "object" || request === null) {
@@ -131,7 +133,9 @@ function checkRequest(fn: string, request: unknown): CaptureRequest {
   }
   const { fisher, seed } = request as { fisher?: unknown; seed?: unknown };
   if (!FISHER_MODES.includes(fisher as FisherMode)) {
-    throw new RangeError(`${fn}: request.fisher must be "empirical", "true" or "exact" (got ${String(fisher)})`);
+    throw new RangeError(
+      `${fn}: request.fisher must be "empirical", "true", "curvature-prop" or "exact" (got ${String(fisher)})`,
+    );
   }
   if (typeof seed !== "number" || !Number.isSafeInteger(seed)) {
     throw new RangeError(`${fn}: request.seed must be a safe integer (got ${String(seed)})`);

@@ -353,7 +353,13 @@ export function curvature(
   }
   const damping = options.damping ?? 0.1;
   checkPositive(fn, "damping", damping);
-  const fisher = checkChoice(fn, "options.fisher", options.fisher, ["true", "empirical", "exact"], "true");
+  const fisher = checkChoice(
+    fn,
+    "options.fisher",
+    options.fisher,
+    ["true", "curvature-prop", "empirical", "exact"],
+    "true",
+  );
   const seed = options.seed ?? 0;
   checkCount(fn, "options.seed", seed);
   const reuse = options.reuseStatistics ?? false;

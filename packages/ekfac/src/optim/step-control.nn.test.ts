@@ -55,7 +55,7 @@ function cnn(): Sequential {
 }
 
 describe("adaptive step control on nn's CNN with BatchNorm", () => {
-  for (const fisher of ["true", "empirical", "exact"] as const) {
+  for (const fisher of ["true", "curvature-prop", "empirical", "exact"] as const) {
     for (const [name, make] of [
       ["ekfac", ekfac],
       ["kfac", kfac],

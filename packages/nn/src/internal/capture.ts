@@ -8,6 +8,10 @@
  * so two models capturing at once never see each other's passes) and runs, from the prediction:
  * - "true": one backward with the cotangent `∂ℓ(ŷ)/∂s / N` of targets ŷ sampled from the model's
  *   predictive distribution by `Rng(request.seed)` (Martens & Grosse 2015 §5; MATH.md §2);
+ * - "curvature-prop": one backward with `Σ_k r_k·b_k / N`, independent signs `r_k = ±1` drawn by
+ *   `Rng(request.seed)` per example and k, `b_k` as below (curvature propagation, Martens, Sutskever &
+ *   Swersky 2012; kfac-jax's `fisher_curvature_prop`): the same `E[g gᵀ]` as "true", with a bounded
+ *   relative variance on peaked predictions (MATH.md §2);
  * - "exact": K backward passes, pass k with `sqrt(K)·b_k / N`, where `F_s = Σ_k b_k b_kᵀ` is the
  *   output Fisher per example (categorical: `b_c = sqrt(p_c)(p − e_c)`, kfac-jax's exact Fisher;
  *   Bernoulli: `b_j = sqrt(p_j(1−p_j)) e_j`; Gaussian: `b_j = e_j`), written as E = N·K pseudo-example
@@ -22,7 +26,7 @@
  * Deviation: the capture contract states "exact" for categorical heads (g = sqrt(C·p_c)·∂ℓ(y=c)/∂s);
  * Bernoulli and Gaussian heads use the same pseudo-example form with their own square-root columns,
  * K = D passes.
- * Cost: "true" ≈ one backward without the weight products; "exact" K of them. The claim walk is
+ * Cost: "true" and "curvature-prop" ≈ one backward without the weight products; "exact" K of them. The claim walk is
  * O(nodes of the graph) and runs only while sites are pending. Buffers are reused while sizes hold.
  */
 import { backward, type Tensor } from "@ekfac-ts/autodiff";
@@ -237,6 +241,8 @@ export interface FisherHead {
   sampled(out: Float64Array, rng: Rng): void;
   /** `out = sqrt(K)·b_k / N` (the output Fisher's square-root column k, rows scaled per example). */
   exactColumn(out: Float64Array, k: number): void;
+  /** `out = Σ_k r_k·b_k / N` with independent signs `r_k = ±1` drawn by `rng` per example (curvature propagation). */
+  propagated(out: Float64Array, rng: Rng): void;
 }
 
 let cotangent = new Float64Array(0);
@@ -263,7 +269,7 @@ export function runFisherPasses(fn: string, prediction: Tensor, makeHead: () => 
     }
   }
   const head = makeHead();
-  const K = fisher === "true" ? 1 : head.exactClasses;
+  const K = fisher === "exact" ? head.exactClasses : 1;
   if (K < 1) {
     throw new RangeError(`${fn}: fisher "exact" needs a prediction with at least one output per example`);
   }
@@ -272,6 +278,7 @@ export function runFisherPasses(fn: string, prediction: Tensor, makeHead: () => 
   try {
     for (const s of sites) s.beginFisher(K);
     if (fisher === "true") head.sampled(out, new Rng(seed));
+    else if (fisher === "curvature-prop") head.propagated(out, new Rng(seed));
     for (let k = 0; k < K; k++) {
       if (fisher === "exact") head.exactColumn(out, k);
       for (const s of sites) s.setClass(k);
