@@ -163,16 +163,22 @@ describe("training (hand-written MLP; fixed seeds, generous margins)", () => {
     ["MLP classifier", classifier, classifierOptions, 0.9],
     ["autoencoder", autoencoder, autoencoderOptions, 0.8],
   ] as const) {
-    it(`KFAC and EKFAC reach a lower training loss than SGD after ${steps} steps (${name})`, () => {
-      const sgd = Math.min(...sgdGrid.map((lr) => trainSgd(make(), lr, steps)));
-      const losses = [kfac, ekfac].map((alias) => {
-        const task = make();
-        const { opt } = build(task, alias, options);
-        runSteps(task, opt, 0, steps);
-        task.model.setCapture(false);
-        return task.fullLoss();
-      });
-      for (const l of losses) expect(l).toBeLessThan(margin * sgd);
+    // Averaged over three seeds (data, weights and the Fisher's random signs): one seed's ratio
+    // ranges 0.15–0.99 on the classifier, so a single seed would test the seed, not the method.
+    it(`KFAC and EKFAC reach a lower training loss than the best SGD after ${steps} steps, mean ratio over seeds 1–3 (${name})`, () => {
+      const seeds = [1, 2, 3];
+      for (const alias of [kfac, ekfac]) {
+        let ratio = 0;
+        for (const seed of seeds) {
+          const sgd = Math.min(...sgdGrid.map((lr) => trainSgd(make(seed), lr, steps)));
+          const task = make(seed);
+          const { opt } = build(task, alias, { ...options, seed });
+          runSteps(task, opt, 0, steps);
+          task.model.setCapture(false);
+          ratio += task.fullLoss() / sgd / seeds.length;
+        }
+        expect(ratio).toBeLessThan(margin);
+      }
     });
   }
 });
@@ -241,9 +247,9 @@ describe("one optimizer: Optimizer.step for curvature chains", () => {
     const { opt } = build(t, diagonalFisher, { learningRate: 0.1, scalingEvery: 2, seed: 7 });
     runSteps(t, opt, 0, 2);
     expect(calls).toEqual([
-      [true, { fisher: "true", seed: 7 }],
-      [false, { fisher: "true", seed: 8 }],
-      [true, { fisher: "true", seed: 9 }],
+      [true, { fisher: "curvature-prop", seed: 7 }],
+      [false, { fisher: "curvature-prop", seed: 8 }],
+      [true, { fisher: "curvature-prop", seed: 9 }],
     ]);
   });
 });
@@ -603,7 +609,7 @@ describe("every parameter is covered", () => {
       scale: gamma,
       shift: beta,
       get statistics() {
-        return { batchSize: e, positions: 1, xhat, g, fisher: "true" as const, pass: t.model.pass };
+        return { batchSize: e, positions: 1, xhat, g, fisher: "curvature-prop" as const, pass: t.model.pass };
       },
     };
     const model: CurvatureModel = {

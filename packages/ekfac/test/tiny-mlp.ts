@@ -7,8 +7,9 @@
  *
  * It follows the capture contract (capture.ts): `setCapture(on, { fisher, seed })`; with "true" the
  * captured g come from a second backward pass against targets sampled from the model (categorical for
- * softmax, N(s, I) for squared error) with `Rng(seed)`, and the parameter gradients stay those of the
- * training loss; "exact" is not implemented here, so such passes are labelled "empirical" (the
+ * softmax, N(s, I) for squared error) with `Rng(seed)`, with "curvature-prop" from random-sign
+ * combinations of the output Fisher's square-root columns (nn's losses, MATH.md §2), and the parameter
+ * gradients stay those of the training loss; "exact" is not implemented here, so such passes are labelled "empirical" (the
  * producer's honest statement). Every captured pass increments `pass`; capture off clears statistics.
  */
 import { Rng } from "@ekfac-ts/linalg";
@@ -102,7 +103,29 @@ export class TinyMlp implements CurvatureModel {
     const k = this.sizes[this.sizes.length - 1] as number;
     const { delta, loss } = this.outputDelta(out, y, n, k);
     const sampled = this.capture && this.request.fisher === "true";
-    this.backward(delta, acts, pre, n, true, this.capture && !sampled);
+    const propagated = this.capture && this.request.fisher === "curvature-prop";
+    this.backward(delta, acts, pre, n, true, this.capture && !sampled && !propagated);
+    if (propagated) {
+      // Σ_c r_c √p_c (p − e_c) / N for softmax, r / N for squared error (MATH.md §2).
+      const rng = new Rng(this.request.seed);
+      const cot = new Float64Array(n * k);
+      for (let e = 0; e < n; e++) {
+        if (this.loss === "softmax-ce") {
+          const { m, z } = logitShift(out, e, k);
+          let t = 0;
+          for (let c = 0; c < k; c++) {
+            const w = (rng.uniform() < 0.5 ? -1 : 1) * Math.sqrt(Math.exp((out[e * k + c] as number) - m) / z);
+            cot[e * k + c] = -w / n;
+            t += w;
+          }
+          for (let c = 0; c < k; c++)
+            cot[e * k + c] = (cot[e * k + c] as number) + (Math.exp((out[e * k + c] as number) - m) / z) * (t / n);
+        } else {
+          for (let i = 0; i < k; i++) cot[e * k + i] = (rng.uniform() < 0.5 ? -1 : 1) / n;
+        }
+      }
+      this.backward(cot, acts, pre, n, false, true);
+    }
     if (sampled) {
       const rng = new Rng(this.request.seed);
       const ys: Float64Array | Int32Array = this.loss === "softmax-ce" ? new Int32Array(n) : new Float64Array(n * k);
@@ -123,7 +146,7 @@ export class TinyMlp implements CurvatureModel {
       this.backward(this.outputDelta(out, ys, n, k).delta, acts, pre, n, false, true);
     }
     if (this.capture) this.pass++;
-    const fisher = sampled ? "true" : "empirical";
+    const fisher = sampled ? "true" : propagated ? "curvature-prop" : "empirical";
     if (this.capture) {
       for (const L of this.layers) {
         const st = L.statistics as LayerStatistics;

@@ -53,6 +53,7 @@ export { Linear, type LinearOptions } from "./layers/linear.ts";
 export {
   type Loss,
   mseLoss,
+  propagateCategoricalInto,
   sampleBernoulli,
   sampleBernoulliInto,
   sampleCategorical,

@@ -3,6 +3,7 @@ import { Rng } from "@ekfac-ts/linalg";
 import { describe, expect, it } from "vitest";
 import {
   mseLoss,
+  propagateCategoricalInto,
   sampleBernoulli,
   sampleCategorical,
   sampleGaussian,
@@ -123,5 +124,51 @@ describe("sampled targets give the true Fisher of the output: E[g gᵀ] over y ~
     const x = t([0.1, 0.2, 0.3, -1, 2, 0], [2, 3]);
     expect([...sampleCategorical(x, new Rng(9))]).toEqual([...sampleCategorical(x, new Rng(9))]);
     expect([...sampleBernoulli(x, new Rng(9)).data]).toEqual([...sampleBernoulli(x, new Rng(9)).data]);
+  });
+});
+
+describe("curvature propagation: E[out outᵀ] over the signs is the logits' Fisher diag(p) − p pᵀ", () => {
+  it("averaged over all 2^C sign patterns (enumerated by a scripted rng): exact to 1e-15; every row sums to 0", () => {
+    const s = [0.3, -1, 1.2, 4];
+    const C = s.length;
+    const e = s.map((v) => Math.exp(v));
+    const Z = e.reduce((a, b) => a + b, 0);
+    const p = e.map((v) => v / Z);
+    const F = new Float64Array(C * C);
+    const patterns = 2 ** C;
+    for (let bits = 0; bits < patterns; bits++) {
+      let k = 0;
+      // uniform() < 0.5 draws the sign −1: bit k of the pattern picks it.
+      const scripted = { uniform: () => ((bits >> k++) & 1 ? 0.25 : 0.75) } as unknown as Rng;
+      const out = propagateCategoricalInto(new Float64Array(C), t(s, [1, C]), scripted);
+      expect(Math.abs(out.reduce((a, b) => a + b, 0))).toBeLessThan(1e-15);
+      for (let i = 0; i < C; i++)
+        for (let j = 0; j < C; j++)
+          F[i * C + j] = (F[i * C + j] as number) + ((out[i] as number) * (out[j] as number)) / patterns;
+    }
+    for (let i = 0; i < C; i++)
+      for (let j = 0; j < C; j++) {
+        const exact = (i === j ? (p[i] as number) : 0) - (p[i] as number) * (p[j] as number);
+        expect(Math.abs((F[i * C + j] as number) - exact)).toBeLessThan(1e-15);
+      }
+  });
+  it("one uniform per entry, deterministic for a seed; rows without a distribution and wrong sizes are RangeErrors", () => {
+    const x = t([0.1, 0.2, 0.3, -1, 2, 0], [2, 3]);
+    const a = propagateCategoricalInto(new Float64Array(6), x, new Rng(4));
+    expect([...a]).toEqual([...propagateCategoricalInto(new Float64Array(6), x, new Rng(4))]);
+    const rng = new Rng(4);
+    propagateCategoricalInto(new Float64Array(6), x, rng);
+    const next = new Rng(4);
+    for (let i = 0; i < 6; i++) next.uniform();
+    expect(rng.uniform()).toBe(next.uniform());
+    expect(() => propagateCategoricalInto(new Float64Array(5), x, new Rng(1))).toThrow(
+      /propagateCategoricalInto: out has length 5, expected 6/,
+    );
+    const bad = t([0, Number.NaN, 1, 0, 0, 0], [2, 3]);
+    expect(() => propagateCategoricalInto(new Float64Array(6), bad, new Rng(1))).toThrow(RangeError);
+    const inf = t([0, 0, 0, Number.POSITIVE_INFINITY, 0, 0], [2, 3]);
+    expect(() => propagateCategoricalInto(new Float64Array(6), inf, new Rng(1))).toThrow(
+      /row 1 defines no distribution/,
+    );
   });
 });

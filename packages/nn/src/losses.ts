@@ -136,16 +136,8 @@ function categoricalHead(logits: Tensor): FisherHead {
       for (let i = 0; i < n; i++) out[i * c + (y[i] as number)] = (out[i * c + (y[i] as number)] as number) - 1 / n;
     },
     propagated(out, rng) {
-      // Σ_k r_k·sqrt(p_k)(p − e_k) = p·(Σ_k r_k sqrt(p_k)) − (r_j sqrt(p_j))_j.
-      for (let i = 0; i < n; i++) {
-        let t = 0;
-        for (let j = 0; j < c; j++) {
-          const w = (rng.uniform() < 0.5 ? -1 : 1) * Math.sqrt(p[i * c + j] as number);
-          out[i * c + j] = -w / n;
-          t += w;
-        }
-        for (let j = 0; j < c; j++) out[i * c + j] = (out[i * c + j] as number) + ((p[i * c + j] as number) * t) / n;
-      }
+      propagateCategoricalInto(out, logits, rng);
+      for (let i = 0; i < n * c; i++) out[i] = (out[i] as number) / n;
     },
     exactColumn(out, k) {
       for (let i = 0; i < n; i++) {
@@ -223,6 +215,42 @@ export function sampleCategoricalInto(out: Int32Array, logits: Tensor, rng: Rng)
       }
     }
     out[i] = k;
+  }
+  return out;
+}
+
+/**
+ * Curvature propagation for a categorical head (MATH.md §2): writes, per row n of the N×C `logits`,
+ * `out_n = Σ_k r_nk·sqrt(p_nk)·(p_n − e_k) = p_n·(Σ_k r_nk sqrt(p_nk)) − (r_nj sqrt(p_nj))_j` with
+ * `p_n = softmax(logits_n)` and independent signs `r_nk = ±1` (one `rng.uniform()` per entry,
+ * row-major), so that `E[out_n out_nᵀ] = diag(p_n) − p_n p_nᵀ`, the Fisher of the logits. Each row sums
+ * to 0, so it is also the logits' cotangent of `Σ_j out_nj·log softmax(logits_n)_j` — how an adapter
+ * whose graph ends in log-probabilities back-propagates it. Rows without a distribution (a NaN, a +∞,
+ * or all −∞) are refused as by `sampleCategoricalInto`. Returns out. Cost O(N·C).
+ */
+export function propagateCategoricalInto<T extends FloatArray>(out: T, logits: Tensor, rng: Rng): T {
+  const fn = "propagateCategoricalInto";
+  const [n, c] = check2d(fn, "logits", logits);
+  if (out.length !== n * c) throw new RangeError(`${fn}: out has length ${out.length}, expected ${n * c}`);
+  const z = logits.data;
+  for (let i = 0; i < n; i++) {
+    let m = -Infinity;
+    for (let j = 0; j < c; j++) m = Math.max(m, z[i * c + j] as number);
+    if (!Number.isFinite(m)) {
+      throw new RangeError(
+        `${fn}: logits row ${i} defines no distribution (its maximum is ${m}; expected finite logits, −∞ allowed but not all)`,
+      );
+    }
+    let total = 0;
+    for (let j = 0; j < c; j++) total += Math.exp((z[i * c + j] as number) - m);
+    let t = 0;
+    for (let j = 0; j < c; j++) {
+      const w = (rng.uniform() < 0.5 ? -1 : 1) * Math.sqrt(Math.exp((z[i * c + j] as number) - m) / total);
+      out[i * c + j] = -w;
+      t += w;
+    }
+    for (let j = 0; j < c; j++)
+      out[i * c + j] = (out[i * c + j] as number) + (Math.exp((z[i * c + j] as number) - m) / total) * t;
   }
   return out;
 }

@@ -173,7 +173,7 @@ function cnnPair(): Pair {
 }
 
 describe("TfjsCurvatureModel against @ekfac-ts/nn + @ekfac-ts/ekfac", () => {
-  for (const fisher of ["empirical", "true"] as const) {
+  for (const fisher of ["empirical", "true", "curvature-prop"] as const) {
     it(`same EKFAC direction on the same MLP, weights and batches (${fisher} Fisher, 4 steps)`, () => {
       const errors = checkSameDirections(mlpPair(), fisher, 4);
       for (const e of errors) expect(e).toBeLessThan(1e-4);

@@ -15,7 +15,9 @@
  * Which Fisher (`setCapture` request): "empirical" records the training loss's own backward; "true"
  * first runs a separate forward and backward on targets ŷ drawn from softmax(logits) by `Rng(seed)`
  * (@ekfac-ts/nn's `sampleCategoricalInto`, so both draw the same targets), then the gradient pass
- * on the real labels without capture. "exact" is not offered (RangeError).
+ * on the real labels without capture; "curvature-prop" (ekfac's default) runs that separate pass with
+ * nn's `propagateCategoricalInto` cotangent (the same signs as nn for the same seed) instead of sampled
+ * targets. "exact" is not offered (RangeError).
  *
  * Layout mapping (tfjs → ekfac, W is outDim × inDim row-major, W̄ = [W | b]):
  * - Dense: kernel `in × out` → `W[o, i] = K[i·out + o]`; ā rows are the N input rows plus a 1.
@@ -33,7 +35,7 @@
  *
  * Cost per step: O(P) for the two layout copies (P parameters); capture O(N·aDim + N·outDim) per
  * dense layer and O(N·T·aDim) per conv layer (T output positions) for the patch matrix, read back
- * with `dataSync`; the "true" Fisher adds one forward and one backward.
+ * with `dataSync`; the "true" and "curvature-prop" Fisher add one forward and one backward.
  */
 
 import { wrap } from "@ekfac-ts/autodiff";
@@ -46,7 +48,7 @@ import type {
   ParameterRef,
 } from "@ekfac-ts/ekfac";
 import { Rng } from "@ekfac-ts/linalg";
-import { sampleCategoricalInto } from "@ekfac-ts/nn";
+import { propagateCategoricalInto, sampleCategoricalInto } from "@ekfac-ts/nn";
 import * as tf from "@tensorflow/tfjs-core";
 import type { LayersModel, LayerVariable } from "@tensorflow/tfjs-layers";
 
@@ -351,9 +353,14 @@ export class TfjsCurvatureModel implements CurvatureModel {
 
   setCapture(on: boolean, request?: CaptureRequest): void {
     if (request !== undefined) {
-      if (request.fisher !== "empirical" && request.fisher !== "true") {
+      if (request.fisher === "exact") {
         throw new RangeError(
-          `TfjsCurvatureModel.setCapture: fisher "${String(request.fisher)}" is not supported; use "true" or "empirical"`,
+          'TfjsCurvatureModel.setCapture: fisher "exact" is not supported; use "curvature-prop", "true" or "empirical"',
+        );
+      }
+      if (!["empirical", "true", "curvature-prop"].includes(request.fisher)) {
+        throw new RangeError(
+          `TfjsCurvatureModel.setCapture: request.fisher must be "empirical", "true" or "curvature-prop" (got ${String(request.fisher)})`,
         );
       }
       this.request = request;
@@ -394,21 +401,24 @@ export class TfjsCurvatureModel implements CurvatureModel {
     for (const p of this.params) p.pull();
     const vars = this.params.map((p) => p.variable.read() as tf.Variable);
     const kernels = this.sites.map((s) => s.weight.variable.read() as tf.Variable);
-    if (this.capture && this.request.fisher === "true") {
+    const fisher = this.request.fisher;
+    if (this.capture && (fisher === "true" || fisher === "curvature-prop")) {
       const rng = new Rng(this.request.seed);
       this.passes++;
-      this.recording = "true";
+      this.recording = fisher;
       try {
         tf.tidy(() => {
           const { value, grads } = tf.variableGrads(() => {
             const logp = this.logProbabilities(x);
             const [rows, c] = logp.shape;
-            const y = sampleCategoricalInto(
-              new Int32Array(rows),
-              wrap(logp.dataSync() as Float32Array, [rows, c]),
-              rng,
-            );
-            return tf.div(tf.neg(tf.sum(tf.mul(oneHotOf(y, c), logp))), rows) as tf.Scalar;
+            const logits = wrap(logp.dataSync() as Float32Array, [rows, c]);
+            if (fisher === "true") {
+              const y = sampleCategoricalInto(new Int32Array(rows), logits, rng);
+              return tf.div(tf.neg(tf.sum(tf.mul(oneHotOf(y, c), logp))), rows) as tf.Scalar;
+            }
+            // Rows of the propagated cotangent sum to 0, so through log-softmax it reaches the logits unchanged.
+            const cot = propagateCategoricalInto(new Float32Array(rows * c), logits, rng);
+            return tf.div(tf.sum(tf.mul(tf.tensor2d(cot, [rows, c]), logp)), rows) as tf.Scalar;
           }, kernels);
           value.dispose();
           tf.dispose(Object.values(grads));

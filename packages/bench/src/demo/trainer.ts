@@ -15,8 +15,8 @@
  *   step control (quadratic-model α and μ, Levenberg–Marquardt λ; the trainer passes the loss closure
  *   on the same minibatch to `Optimizer.step`); with one: fixed step control (curvature → momentum →
  *   learning rate). The optimizer asks the model to capture what each step needs (`setCapture`), and
- *   nn's loss runs the Fisher pass the optimizer requested (by default the TRUE Fisher: targets sampled
- *   from the model). Options left undefined in the config keep the library defaults.
+ *   nn's loss runs the Fisher pass the optimizer requested (by default the true Fisher by curvature
+ *   propagation, MATH.md §2). Options left undefined in the config keep the library defaults.
  *
  * Eigendecomposition time is measured by wrapping each block's `refreshBasis` (the only place the
  * optimizer eigendecomposes) with a timer: instrumentation of this instance only.
@@ -58,7 +58,7 @@ export interface OptimizerConfig {
   readonly scalingDecay?: number;
   /** κ of KL-clipping (Ba et al. 2017) for kfac/ekfac, null for none; undefined: the library default. */
   readonly klClip?: number | null;
-  /** Which Fisher the curvature statistics estimate (kfac, ekfac); undefined: the library default ("true"). */
+  /** Which Fisher the curvature statistics estimate (kfac, ekfac); undefined: the library default ("curvature-prop"). */
   readonly fisher?: FisherMode;
   /** Arithmetic of the per-step rotations (kfac, ekfac); undefined: the library default ("float32"). */
   readonly precision?: "float32" | "float64";

@@ -110,7 +110,16 @@ export interface CurvatureOptions {
    * §6.5, removes this choice: MATH.md §11.)
    */
   readonly damping?: number;
-  /** Which Fisher the model must capture ("true": sampled targets; see capture.ts). Default "true". */
+  /**
+   * Which Fisher the model must capture (see capture.ts). Default "curvature-prop": the true Fisher from
+   * one backward pass with random-sign combinations of the output Fisher's square-root columns
+   * (Martens, Sutskever & Swersky 2012; kfac-jax's `fisher_curvature_prop`). It has the expectation of
+   * "true" (one sampled target per example, Martens & Grosse 2015 §5) and the same cost, and a bounded
+   * relative variance on confident predictions, where a sampled target's is not (MATH.md §2). Measured
+   * with adaptive step control on the 784-64-10 MNIST classifier (batch 100, 160 steps, seeds 1–3):
+   * final training loss KFAC 0.230 ± 0.155 with "true", 0.134 ± 0.018 with "curvature-prop"; a tie on
+   * the demo autoencoder (125.4 ± 6.7 vs 128.2 ± 1.7).
+   */
   readonly fisher?: FisherMode;
   /** Base seed of the model's target sampler: step k's pass uses seed + k. Integer ≥ 0, default 0. */
   readonly seed?: number;
@@ -358,7 +367,7 @@ export function curvature(
     "options.fisher",
     options.fisher,
     ["true", "curvature-prop", "empirical", "exact"],
-    "true",
+    "curvature-prop",
   );
   const seed = options.seed ?? 0;
   checkCount(fn, "options.seed", seed);
