@@ -25,7 +25,7 @@ import {
   shapeError,
 } from "./internal/checks.ts";
 import { applyQKernel, tridiagonalizeBlockedKernel } from "./internal/householder-blocked.ts";
-import { applyRotationsKernel, RotationLog, tridiagonalQRKernel } from "./internal/symmetric-eigen.ts";
+import { RotationLog, tridiagonalQRKernel } from "./internal/symmetric-eigen.ts";
 import { allocate, dtypeOf, type FloatArray, type Matrix, offsetOf, strideOf } from "./matrix.ts";
 
 /** A = Q·T·Qᵀ with T symmetric tridiagonal, from {@link tridiagonalize}. */
@@ -126,8 +126,8 @@ export function tridiagonalQR(
   if (z !== null) z64 = z.data instanceof Float64Array ? z.data : Float64Array.from(z.data);
   const cols = z === null ? 0 : z.cols;
   const log = z === null ? null : new RotationLog(Math.max(1024, 16 * n));
+  // The kernel applies every logged rotation to z before it returns (both exits flush the log).
   const r = tridiagonalQRKernel(n, d64, e64, z64, cols, log, maxSweeps);
-  if (z64 !== null && log !== null && log.count > 0) applyRotationsKernel(z64, cols, log);
   for (let i = 0; i < n; i++) d[i] = (d64[i] as number) * scale;
   for (let i = 0; i < e.length; i++) e[i] = (e64[i] as number) * scale;
   if (z !== null && z64 !== null && z64 !== z.data) z.data.set(z64);

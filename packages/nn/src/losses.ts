@@ -185,6 +185,18 @@ const bernoulliVariance = (s: number): number => {
 const identity = (s: number): number => s;
 const one = (): number => 1;
 
+/** The largest logit of row i of an N×C array; a RangeError naming `fn` when the row defines no distribution. */
+function rowMax(fn: string, z: FloatArray, i: number, c: number): number {
+  let m = -Infinity;
+  for (let j = 0; j < c; j++) m = Math.max(m, z[i * c + j] as number);
+  if (!Number.isFinite(m)) {
+    throw new RangeError(
+      `${fn}: logits row ${i} defines no distribution (its maximum is ${m}; expected finite logits, −∞ allowed but not all)`,
+    );
+  }
+  return m;
+}
+
 /**
  * Draws `out[n] ~ Categorical(softmax(logits_n))` (inverse CDF, float64 accumulation); returns out.
  * A row with a NaN, a +∞, or no finite logit (all −∞, or no classes) defines no distribution: a
@@ -195,13 +207,7 @@ export function sampleCategoricalInto(out: Int32Array, logits: Tensor, rng: Rng)
   if (out.length !== n) throw new RangeError(`sampleCategoricalInto: out has length ${out.length}, expected ${n}`);
   const z = logits.data;
   for (let i = 0; i < n; i++) {
-    let m = -Infinity;
-    for (let j = 0; j < c; j++) m = Math.max(m, z[i * c + j] as number);
-    if (!Number.isFinite(m)) {
-      throw new RangeError(
-        `sampleCategoricalInto: logits row ${i} defines no distribution (its maximum is ${m}; expected finite logits, −∞ allowed but not all)`,
-      );
-    }
+    const m = rowMax("sampleCategoricalInto", z, i, c);
     let total = 0;
     for (let j = 0; j < c; j++) total += Math.exp((z[i * c + j] as number) - m);
     const u = rng.uniform() * total;
@@ -234,13 +240,7 @@ export function propagateCategoricalInto<T extends FloatArray>(out: T, logits: T
   if (out.length !== n * c) throw new RangeError(`${fn}: out has length ${out.length}, expected ${n * c}`);
   const z = logits.data;
   for (let i = 0; i < n; i++) {
-    let m = -Infinity;
-    for (let j = 0; j < c; j++) m = Math.max(m, z[i * c + j] as number);
-    if (!Number.isFinite(m)) {
-      throw new RangeError(
-        `${fn}: logits row ${i} defines no distribution (its maximum is ${m}; expected finite logits, −∞ allowed but not all)`,
-      );
-    }
+    const m = rowMax(fn, z, i, c);
     let total = 0;
     for (let j = 0; j < c; j++) total += Math.exp((z[i * c + j] as number) - m);
     let t = 0;

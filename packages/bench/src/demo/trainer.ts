@@ -62,6 +62,8 @@ export interface OptimizerConfig {
   readonly fisher?: FisherMode;
   /** Arithmetic of the per-step rotations (kfac, ekfac); undefined: the library default ("float32"). */
   readonly precision?: "float32" | "float64";
+  /** kfac/ekfac: the fraction of each minibatch the curvature statistics use (undefined: the library default, 1). */
+  readonly statisticsFraction?: number;
   /** Adaptive step control only: adapt λ (undefined: the library default, true). */
   readonly adaptiveDamping?: boolean;
   /** Adaptive step control only: statistics-only steps first (undefined: the library default). */

@@ -131,7 +131,7 @@ export type KroneckerState = {
   S: Float64Array;
   /** Factor updates since the moving average (re)started. */
   factorUpdates: number;
-  /** Successful basis refreshes. */
+  /** Basis refreshes attempted (every `refreshBasis` call; the numerical failures are also in `basisFailures`). */
   basisRefreshes: number;
   /** Eigendecompositions that failed numerically (the previous basis was kept). */
   basisFailures: number;
@@ -321,7 +321,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   get factorUpdates(): number {
     return this.state.factorUpdates;
   }
-  /** Successful basis refreshes. */
+  /** Basis refreshes attempted (every `refreshBasis` call; the numerical failures are also in `basisFailures`). */
   get basisRefreshes(): number {
     return this.state.basisRefreshes;
   }

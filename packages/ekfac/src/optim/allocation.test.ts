@@ -81,6 +81,15 @@ describe("no allocation per step after init", () => {
     // (the closure is a constant: the model's own forward pass is not what is counted).
     ["ekfac adaptive", (m: TinyMlp) => ekfac(m, { basisEvery: 1000, burnIn: 1, dampingAdaptation: { interval: 2 } })],
     ["kfac adaptive", (m: TinyMlp) => kfac(m, { basisEvery: 1000, burnIn: 1 })],
+    // statisticsFraction: the prefix views are made once while the captured buffers stay the same.
+    [
+      "ekfac adaptive, statisticsFraction 0.5",
+      (m: TinyMlp) => ekfac(m, { basisEvery: 1000, burnIn: 1, statisticsFraction: 0.5 }),
+    ],
+    [
+      "kfac, statisticsFraction 0.25",
+      (m: TinyMlp) => kfac(m, { learningRate: 0.05, basisEvery: 1000, statisticsFraction: 0.25 }),
+    ],
   ] as const) {
     it(`Optimizer.step with ${name} (curvature chain): 20 steps after warm-up create no typed array`, () => {
       const { x, y } = blobs(3, 32, 5);

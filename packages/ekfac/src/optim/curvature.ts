@@ -88,6 +88,7 @@ import { checkChoice, checkCount, checkDecay, checkPositive } from "../internal/
 import { allFinite, layerShape } from "../internal/stats.ts";
 import { checkParamList } from "./checks.ts";
 import type { Schedule } from "./schedules.ts";
+import { prefixCount, StatisticsPrefix } from "./statistics-prefix.ts";
 import type { GradientTransformation, Params, SkipReason, StepControl, TransformReport } from "./transform.ts";
 
 /**
@@ -125,6 +126,14 @@ export interface CurvatureOptions {
   readonly seed?: number;
   /** Accept statistics of the same captured pass twice in a row (otherwise an Error). Default false. */
   readonly reuseStatistics?: boolean;
+  /**
+   * f in (0, 1]: the curvature statistics (factors, S*, the BatchNorm blocks, the quadratic model's
+   * curvature products) use the first ⌈f·N⌉ examples of each minibatch; the gradient uses all N.
+   * Default 1. Cuts the block-side cost per step by about f (the Fisher pass still runs on the whole
+   * batch); not with fisher "exact". See optim/statistics-prefix.ts; the cost in training loss is
+   * measured in packages/bench/README.md.
+   */
+  readonly statisticsFraction?: number;
   /** kfac/ekfac: steps between factor updates, counted globally (k % factorsEvery = 0). Default 1. */
   readonly factorsEvery?: number;
   /** kfac/ekfac: T_kfe, steps between eigendecompositions, counted globally (k % T_kfe = 0). Default 20. */
@@ -373,6 +382,15 @@ export function curvature(
   checkCount(fn, "options.seed", seed);
   const reuse = options.reuseStatistics ?? false;
   if (typeof reuse !== "boolean") throw new TypeError(`${fn}: options.reuseStatistics must be a boolean`);
+  const fraction = options.statisticsFraction ?? 1;
+  if (typeof fraction !== "number" || !(fraction > 0 && fraction <= 1)) {
+    throw new RangeError(`${fn}: options.statisticsFraction must be a number in (0, 1] (got ${String(fraction)})`);
+  }
+  if (fraction < 1 && fisher === "exact") {
+    throw new RangeError(
+      `${fn}: options.statisticsFraction < 1 cannot be combined with fisher: "exact" (its N·C pseudo-examples are not a batch to subsample)`,
+    );
+  }
   const factorsEvery = checkEvery(fn, "options.factorsEvery", options.factorsEvery ?? 1);
   const basisEvery = checkEvery(fn, "options.basisEvery (T_kfe)", options.basisEvery ?? 20);
   const scalingEvery = checkEvery(fn, "options.scalingEvery (T_s)", options.scalingEvery ?? 1);
@@ -441,6 +459,7 @@ export function curvature(
 
   const layers: readonly CurvatureLayer[] = [...model.curvatureLayers()];
   const scaleShift: readonly ScaleShiftLayer[] = model.scaleShiftLayers ? [...model.scaleShiftLayers()] : [];
+  const prefix = new StatisticsPrefix(fraction, [...layers.map(layerShape), ...scaleShift.map(() => null)]);
   const slots: Slot[] = [];
   const plan: (ParameterPlan | null)[] = parameters.map(() => null);
   const precision = checkChoice(fn, "options.precision", options.precision, ["float32", "float64"], "float32");
@@ -486,7 +505,7 @@ export function curvature(
         return allFinite(b.a) && allFinite(b.g);
       },
       model(ws, previous) {
-        ws.addLayer(shape, statisticsOf(li) as LayerStatistics, dir, previous, grad);
+        ws.addLayer(shape, curvatureStatisticsOf(li) as LayerStatistics, dir, previous, grad);
       },
       pack(src) {
         const w = src[wi] as FloatArray;
@@ -529,7 +548,13 @@ export function curvature(
         return allFinite(b.xhat) && allFinite(b.g);
       },
       model(ws, previous) {
-        ws.addScaleShift(statisticsOf(layers.length + si) as ScaleShiftStatistics, hi >= 0, dir, previous, grad);
+        ws.addScaleShift(
+          curvatureStatisticsOf(layers.length + si) as ScaleShiftStatistics,
+          hi >= 0,
+          dir,
+          previous,
+          grad,
+        );
       },
       pack(src) {
         const g = src[gi] as FloatArray;
@@ -634,6 +659,8 @@ export function curvature(
     }
     return s;
   };
+  /** What the blocks and the quadratic model see: the statistics' first ⌈f·N⌉ examples. */
+  const curvatureStatisticsOf = (i: number): LayerStatistics | ScaleShiftStatistics => prefix.of(i, statisticsOf(i));
 
   const ws = new QuadraticModelWorkspace();
   const solved = quadraticStep();
@@ -822,7 +849,7 @@ export function curvature(
       if (needStats) {
         for (let i = 0; i < sources; i++) {
           const slot = slots[i] as Slot;
-          const s = statisticsOf(i);
+          const s = curvatureStatisticsOf(i);
           if (statsStep) slot.block.updateStatistics(s);
           if (refresh) last.failures += slot.block.refreshBasis().failed;
           if (isEkfac && (refresh || (scalingStep && scalingMode === "batch"))) slot.block.updateScaling(s);
@@ -874,7 +901,7 @@ export function curvature(
 
       // 4'. adaptive step control: δ = αΔ + μδ₀ from the quadratic model.
       if (adaptive) {
-        stepFromModel(updates, state, lambda, dot, batchSize);
+        stepFromModel(updates, state, lambda, dot, prefixCount(fraction, batchSize));
         return advance(state, k);
       }
 

@@ -308,7 +308,8 @@ export function applyRotationsKernel(z: Float64Array, cols: number, log: Rotatio
 /**
  * Implicit symmetric QR with Wilkinson shift on (d, e), in place. When `z` is given, the rotations are
  * applied to its rows (`z` is n × zCols row-major) through `log`. Returns the number of QR sweeps done,
- * or −(sweeps) − 1 when `maxSweeps` was reached before every off-diagonal was deflated.
+ * or −(sweeps) − 1 when `maxSweeps` was reached before every off-diagonal was deflated. Both exits
+ * apply the rotations still in `log` to `z` (the log is empty on return).
  */
 export function tridiagonalQRKernel(
   n: number,
