@@ -21,6 +21,7 @@
  */
 import { deepAutoencoder, mlp, type Sequential, smallResNet, smallVgg } from "@ekfac-ts/nn";
 import { PIXELS } from "../data/mnist.ts";
+import { DEFAULTS } from "../demo/defaults.ts";
 import { sparseInit } from "../demo/experiment.ts";
 import type { OptimizerConfig, Task } from "../demo/trainer.ts";
 
@@ -64,8 +65,29 @@ export interface Variant {
   readonly factors: Readonly<Record<string, number>>;
 }
 
+/** The demo's deep autoencoder: `sizes` mirrored, sigmoid units, Martens' sparse or nn's default init. */
+export function autoencoderNetwork(
+  sizes: readonly number[],
+  batch: number,
+  init: "sparse" | "default" = "sparse",
+): Network {
+  const network = [...sizes, ...sizes.slice(0, -1).reverse()].join("-");
+  return {
+    id: "autoencoder",
+    label: `deep autoencoder ${network}, ${init} init, batch ${batch}`,
+    build: (seed) => {
+      const m = deepAutoencoder({ sizes, activation: "sigmoid", seed });
+      if (init === "sparse") sparseInit(m, seed);
+      return m;
+    },
+    task: { kind: "autoencoder" },
+    batch,
+    lossUnit: "nats / image",
+  };
+}
+
 export function problem(name: ProblemName, quick: boolean): Problem {
-  const encoder = quick ? [784, 32, 8] : [784, 256, 128, 32];
+  const encoder = quick ? [784, 32, 8] : DEFAULTS.sizes;
   const hidden = quick ? 16 : 64;
   const widths = quick ? [2, 4] : [4, 8];
   const common = { testCount: quick ? 200 : 2000, evalChunk: 500 };
@@ -74,23 +96,10 @@ export function problem(name: ProblemName, quick: boolean): Problem {
       return {
         ...common,
         name,
-        networks: [
-          {
-            id: "autoencoder",
-            label: `deep autoencoder ${[...encoder, ...encoder.slice(0, -1).reverse()].join("-")}, sparse init, batch 250`,
-            build: (seed) => {
-              const m = deepAutoencoder({ sizes: encoder, activation: "sigmoid", seed });
-              sparseInit(m, seed);
-              return m;
-            },
-            task: { kind: "autoencoder" },
-            batch: quick ? 50 : 250,
-            lossUnit: "nats / image",
-          },
-        ],
+        networks: [autoencoderNetwork(encoder, quick ? 50 : DEFAULTS.batchSize)],
         trainCount: quick ? 1000 : 8000,
         curveExamples: quick ? 500 : 2000,
-        budget: quick ? 1 : 60,
+        budget: quick ? 1 : DEFAULTS.budgetSeconds,
         klClip: 0.01,
       };
     case "classifier":

@@ -2,11 +2,19 @@
  * What `pnpm experiment` writes: the verdict table (stats.ts `verdict`), the markdown report, the
  * loss plots with spread bands, and the seed-spread file the demo reads.
  */
-import type { CurvePoint } from "../demo/experiment.ts";
-import { lossAt } from "../demo/report.ts";
 import { linePlot, type Series } from "../plot/svg.ts";
 import type { NetworkResult, VariantResult } from "./protocol.ts";
-import { band, grid, meanStd, VERDICT_RULE, type VerdictResult, verdict } from "./stats.ts";
+import {
+  band,
+  commonEpoch,
+  epochsInBudget,
+  grid,
+  lossesAtEpoch,
+  meanStd,
+  VERDICT_RULE,
+  type VerdictResult,
+  verdict,
+} from "./stats.ts";
 import type { BudgetRun } from "./train.ts";
 
 /** The comparisons printed: each EKFAC variant against every KFAC variant, Adam and SGD. */
@@ -23,18 +31,6 @@ export interface VerdictRow {
   readonly accuracy: VerdictResult | null;
 }
 
-/** Epochs a run got through inside the budget (its curve ends at the budget). */
-export function epochsInBudget(r: BudgetRun): number {
-  return (r.curve[r.curve.length - 1] as CurvePoint | undefined)?.epoch ?? 0;
-}
-
-/** The epoch at which two variants are compared: the fewest any finite run reached, whole if ≥ 1. */
-export function commonEpoch(a: readonly BudgetRun[], b: readonly BudgetRun[]): number {
-  const e = Math.min(...[...a, ...b].filter((r) => r.error === undefined).map(epochsInBudget));
-  if (!Number.isFinite(e)) return 0;
-  return e >= 1 ? Math.floor(e) : e;
-}
-
 export function verdictRows(net: NetworkResult, floor: (id: string) => number = () => 0): VerdictRow[] {
   const by = new Map(net.variants.map((v) => [v.id, v]));
   const rows: VerdictRow[] = [];
@@ -45,8 +41,7 @@ export function verdictRows(net: NetworkResult, floor: (id: string) => number = 
       if (b === undefined) continue;
       const spread = Math.max(floor(a.id), floor(b.id));
       const epoch = commonEpoch(a.runs, b.runs);
-      const at = (v: VariantResult) =>
-        v.runs.map((r) => (r.error === undefined ? lossAt(r.curve, "epoch", epoch) : Number.POSITIVE_INFINITY));
+      const at = (v: VariantResult) => lossesAtEpoch(v.runs, epoch);
       const acc = (v: VariantResult) => v.runs.map((r) => -(r.testAccuracy ?? Number.NaN));
       const accuracy = net.classifier ? verdict(acc(a), acc(b)) : null;
       rows.push({

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import type { CurvePoint } from "../demo/experiment.ts";
-import { band, meanStd, truncateCurve, verdict } from "./stats.ts";
+import { band, commonEpoch, lossAt, meanStd, truncateCurve, verdict } from "./stats.ts";
 
 const pt = (seconds: number, trainLoss: number): CurvePoint => ({
   step: seconds * 10,
@@ -82,5 +82,24 @@ describe("band", () => {
     expect(out.map((p) => p.x)).toEqual([0, 1]);
     expect(out[0]?.mean).toBe(3);
     expect(out[0]?.std).toBeCloseTo(Math.SQRT2, 12);
+  });
+});
+
+describe("lossAt", () => {
+  const curve = [pt(0, 100), pt(2, 1)];
+  it("interpolates log(loss) linearly: the midpoint of 100 and 1 is 10", () => {
+    expect(lossAt(curve, "seconds", 1)).toBeCloseTo(10, 10);
+  });
+  it("is NaN outside the curve", () => {
+    expect(lossAt(curve, "seconds", 3)).toBeNaN();
+  });
+});
+
+describe("commonEpoch (equal epochs)", () => {
+  it("is the fewest epochs any run reached, whole when ≥ 1, ignoring diverged runs", () => {
+    const a = [{ curve: [pt(0, 1), pt(7, 1)] }]; // 3.5 epochs
+    const b = [{ curve: [pt(0, 1), pt(5, 1)] }, { curve: [pt(0, 1)], error: "diverged" }]; // 2.5
+    expect(commonEpoch(a, b)).toBe(2);
+    expect(commonEpoch([{ curve: [pt(0, 1), pt(1, 1)] }], a)).toBe(0.5);
   });
 });

@@ -16,7 +16,19 @@
  * no recorded spread s = 0 and any difference decides — callers print the seed count beside it.
  */
 import type { CurvePoint } from "../demo/experiment.ts";
-import { lossAt } from "../demo/report.ts";
+
+/** Loss at `x` by linear interpolation of log(loss) along `key` (NaN outside the curve). */
+export function lossAt(curve: readonly CurvePoint[], key: "epoch" | "seconds", x: number): number {
+  for (let i = 1; i < curve.length; i++) {
+    const p = curve[i - 1] as CurvePoint;
+    const q = curve[i] as CurvePoint;
+    if (x >= p[key] && x <= q[key]) {
+      const t = q[key] === p[key] ? 1 : (x - p[key]) / (q[key] - p[key]);
+      return Math.exp((1 - t) * Math.log(p.trainLoss) + t * Math.log(q.trainLoss));
+    }
+  }
+  return Number.NaN;
+}
 
 /** Mean and sample standard deviation (n − 1; 0 for one value). */
 export function meanStd(values: readonly number[]): { mean: number; std: number } {
@@ -118,4 +130,31 @@ export function band(
     out.push({ x, ...meanStd(ys) });
   }
   return out;
+}
+
+/** A run as the comparisons see it: its curve (cut at the budget) and whether it diverged. */
+export interface CurveRun {
+  readonly curve: readonly CurvePoint[];
+  readonly error?: string;
+}
+
+/** Epochs a run got through inside the budget (its curve ends at the budget). */
+export function epochsInBudget(r: CurveRun): number {
+  return (r.curve[r.curve.length - 1] as CurvePoint | undefined)?.epoch ?? 0;
+}
+
+/**
+ * The epoch at which two sets of runs are compared "at equal epochs": the fewest any run that did not
+ * diverge reached within the budget, rounded down to a whole epoch when ≥ 1 (curve points sit exactly
+ * on the first epochs' ends).
+ */
+export function commonEpoch(a: readonly CurveRun[], b: readonly CurveRun[]): number {
+  const e = Math.min(...[...a, ...b].filter((r) => r.error === undefined).map(epochsInBudget));
+  if (!Number.isFinite(e)) return 0;
+  return e >= 1 ? Math.floor(e) : e;
+}
+
+/** Each run's curve loss at `epoch` (+∞ for a diverged run). */
+export function lossesAtEpoch(runs: readonly CurveRun[], epoch: number): number[] {
+  return runs.map((r) => (r.error === undefined ? lossAt(r.curve, "epoch", epoch) : Number.POSITIVE_INFINITY));
 }

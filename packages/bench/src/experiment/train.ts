@@ -59,6 +59,8 @@ export interface RunSpec {
   readonly test: ImageSet;
   readonly curveExamples: number;
   readonly evalChunk: number;
+  /** Called with every curve point as it is measured (progress output). */
+  readonly onPoint?: (point: CurvePoint) => void;
 }
 
 function inputShape(task: Task): number[] {
@@ -149,7 +151,9 @@ function runOnce(spec: RunSpec): BudgetRun {
       }
       const epochEnd = step % perEpoch === 0 && step / perEpoch <= EPOCH_POINTS;
       if (seconds >= nextEval || epochEnd || seconds >= budget) {
-        curve.push({ step, epoch: step / perEpoch, seconds, trainLoss: curveLoss() });
+        const point = { step, epoch: step / perEpoch, seconds, trainLoss: curveLoss() };
+        curve.push(point);
+        spec.onPoint?.(point);
         while (nextEval <= seconds) nextEval += every;
       }
     }
