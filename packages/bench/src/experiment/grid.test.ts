@@ -32,6 +32,18 @@ describe("searchGrid", () => {
     expect(r.tried.find((t) => t.point.eta === 9)?.loss).toBe(Number.POSITIVE_INFINITY);
     expect(r.edge).toEqual(["eta"]);
   });
+  it("sorts an axis given in descending order, so its edges are its smallest and largest values", () => {
+    // Best at the smallest value, listed last: extension goes below it (0.03 / 3 = 0.01), not above.
+    const axes = { gap: [0.3, 0.1, 0.03] };
+    const r = searchGrid(axes, { gap: 3 }, 1, (p) => p.gap);
+    expect(axes.gap).toEqual([0.01, 0.03, 0.1, 0.3]);
+    expect(r.best.gap).toBe(0.01);
+  });
+  it("rounds an extension to 12 digits (0.1 × 3 is 0.3)", () => {
+    const axes = { eta: [0.01, 0.03, 0.1] };
+    searchGrid(axes, { eta: 3 }, 1, (p) => -p.eta);
+    expect(axes.eta).toEqual([0.01, 0.03, 0.1, 0.3]);
+  });
   it("never extends a categorical axis (factor 1)", () => {
     const axes = { clip: [0, 1] };
     const r = searchGrid(axes, { clip: 1 }, 2, (p) => p.clip);

@@ -20,6 +20,8 @@ export function searchGrid<K extends string>(
   evalAt: (point: Record<K, number>) => number,
 ): { best: Record<K, number>; loss: number; tried: { point: Record<K, number>; loss: number }[]; edge: K[] } {
   const names = Object.keys(axes) as K[];
+  // The edges are the smallest and largest values: sort each axis ascending (in place, as it is extended in place).
+  for (const n of names) axes[n].sort((x, y) => x - y);
   const memo = new Map<string, number>();
   const tried: { point: Record<K, number>; loss: number }[] = [];
   const keyOf = (p: Record<K, number>) => names.map((n) => p[n]).join("|");
@@ -60,11 +62,12 @@ export function searchGrid<K extends string>(
       const values = axes[n];
       if (values.length < 2 || factors[n] === 1 || (used[n] ?? 0) >= extensions) continue;
       const v = result.best[n];
+      // Rounded to 12 digits so that 0.1 × 3 is 0.3, not 0.30000000000000004.
       if (v === values[0]) {
-        values.unshift(v / factors[n]);
+        values.unshift(Number((v / factors[n]).toPrecision(12)));
         extended = true;
       } else if (v === values[values.length - 1]) {
-        values.push(v * factors[n]);
+        values.push(Number((v * factors[n]).toPrecision(12)));
         extended = true;
       } else continue;
       used[n] = (used[n] ?? 0) + 1;

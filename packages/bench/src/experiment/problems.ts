@@ -189,7 +189,7 @@ export function variants(p: Problem, quick: boolean): Variant[] {
       id: "sgd",
       label: "SGD + momentum",
       base: { name: "sgd" },
-      axes: { learningRate: pick([0.01, 0.03, 0.1]), oneMinusMomentum: pick([0.3, 0.1, 0.03]) },
+      axes: { learningRate: pick([0.01, 0.03, 0.1]), oneMinusMomentum: pick([0.03, 0.1, 0.3]) },
       factors: { learningRate: 3, oneMinusMomentum: 3 },
     },
     {
