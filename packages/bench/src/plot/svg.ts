@@ -162,10 +162,12 @@ export function linePlot(options: PlotOptions): string {
   // Bands first (under every line), then series and legend.
   options.series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
-    const band = (s.band ?? []).filter(([x, lo, hi]) => ok(x, lo) && ok(x, hi));
+    // On a log axis a lower edge ≤ 0 (mean − std below zero) is drawn at the bottom of the frame.
+    const floorY = logY ? 10 ** y0 : y0;
+    const band = (s.band ?? []).filter(([x, lo, hi]) => ok(x, hi) && Number.isFinite(lo));
     if (band.length < 2) return;
     const upper = band.map(([x, , hi]) => `${sx(x).toFixed(1)},${sy(hi).toFixed(1)}`);
-    const lower = band.map(([x, lo]) => `${sx(x).toFixed(1)},${sy(lo).toFixed(1)}`).reverse();
+    const lower = band.map(([x, lo]) => `${sx(x).toFixed(1)},${sy(ok(x, lo) ? lo : floorY).toFixed(1)}`).reverse();
     parts.push(
       `<polygon points="${[...upper, ...lower].join(" ")}" fill="${color}" fill-opacity="0.18" stroke="none"/>`,
     );
