@@ -16,7 +16,15 @@ import { benchRoot, head, mnistPackageSplit } from "./data/mnist.ts";
 import { writeTextAtomic } from "./demo/report.ts";
 import { PROBLEM_NAMES, type ProblemName, problem } from "./experiment/problems.ts";
 import { type NetworkResult, runNetwork } from "./experiment/protocol.ts";
-import { lossPlotsWithBands, markdownReport, plotName, type ReportMeta, seedSpread } from "./experiment/report.ts";
+import {
+  lossPlotsWithBands,
+  markdownReport,
+  plotName,
+  type ReportMeta,
+  seedSpread,
+  verdictRows,
+} from "./experiment/report.ts";
+import { VERDICT_RULE } from "./experiment/stats.ts";
 import { runMain } from "./util.ts";
 
 const USAGE = `usage: pnpm experiment <${PROBLEM_NAMES.join("|")}> [flags]
@@ -125,7 +133,8 @@ async function main(): Promise<number> {
   }
   const report = markdownReport(meta, nets);
   writeTextAtomic(join(out, "report.md"), report);
-  writeTextAtomic(join(out, "results.json"), `${JSON.stringify({ ...meta, networks: nets }, null, 1)}\n`);
+  const json = { ...meta, verdictRule: VERDICT_RULE, networks: nets.map((n) => ({ ...n, verdicts: verdictRows(n) })) };
+  writeTextAtomic(join(out, "results.json"), `${JSON.stringify(json, null, 1)}\n`);
   if (args.problem === "autoencoder" && !args.quick) {
     const spreadPath = join(benchRoot(), "seed-spread.json");
     writeTextAtomic(spreadPath, `${JSON.stringify(seedSpread(meta, nets[0] as NetworkResult), null, 2)}\n`);
