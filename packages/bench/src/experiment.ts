@@ -38,7 +38,7 @@ const USAGE = `usage: pnpm experiment <${PROBLEM_NAMES.join("|")}> [flags]
 Each tuned optimizer (SGD + momentum, Adam, KFAC T_kfe 10/20/100, EKFAC T_kfe 20/100) gets a 3×3 grid
 (edges extended) run at the full budget on seed 1; with the library defaults KFAC and EKFAC are
 untuned. A full run trains ≈ 7 × 9 + 9 × (N − 1) budgets: with the defaults about 2 h (autoencoder),
-25 min (classifier), 3 h (cnn) on 2 cores.`;
+25 min (classifier), 4–5 h (cnn: two networks) on 2 cores.`;
 
 interface Args {
   problem: ProblemName;
