@@ -233,7 +233,7 @@ export function markdownReport(meta: ReportMeta, nets: readonly NetworkResult[],
           `${label(r.a)} vs ${label(r.b)}`,
           `${num(r.time.meanA)} ± ${num(r.time.stdA)} vs ${num(r.time.meanB)} ± ${num(r.time.stdB)}`,
           `**${r.time.verdict}**`,
-          `${num(r.epochs.epoch)}: ${num(r.epochs.result.meanA)} vs ${num(r.epochs.result.meanB)}`,
+          `${Number.isInteger(r.epochs.epoch) ? r.epochs.epoch : r.epochs.epoch.toFixed(2)}: ${num(r.epochs.result.meanA)} vs ${num(r.epochs.result.meanB)}`,
           `**${r.epochs.result.verdict}**`,
           ...(r.accuracy === null
             ? []
