@@ -32,7 +32,7 @@ const USAGE = `usage: pnpm experiment <${PROBLEM_NAMES.join("|")}> [flags]
   --seeds N      seeds 1…N for the chosen settings (default 5; tuning always on seed 1)
   --budget S     wall-clock seconds of training steps per run (default per problem:
                  autoencoder 60, classifier 10, cnn 60)
-  --quick        smoke test: tiny networks and data, a 1-point grid, 2 seeds, a 1 s budget
+  --quick        smoke test: tiny networks and data, a 1-point grid, 2 seeds, a 1 s budget (cnn 0.5 s)
   --out DIR      output folder (default results/experiment-<problem>)
 
 Each tuned optimizer (SGD + momentum, Adam, KFAC T_kfe 10/20/100, EKFAC T_kfe 20/100) gets a 3×3 grid

@@ -145,10 +145,10 @@ export function problem(name: ProblemName, quick: boolean): Problem {
             lossUnit: "nats / digit",
           },
         ],
-        trainCount: quick ? 300 : 2000,
+        trainCount: quick ? 200 : 2000,
         testCount: quick ? 100 : 1000,
         curveExamples: quick ? 100 : 500,
-        budget: quick ? 1 : 60,
+        budget: quick ? 0.5 : 60,
         klClip: 1e-3,
       };
     }
