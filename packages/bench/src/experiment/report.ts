@@ -149,7 +149,7 @@ export function lossPlotsWithBands(
         dashed: v.config.name === "kfac" || v.id === "sgd",
       };
     });
-  const sub = `${net.id}, ${seedCount} seed${seedCount === 1 ? "" : "s"}, mean ± std`;
+  const sub = `${net.id}, ${seedCount === 1 ? "1 seed" : `${seedCount} seeds, mean ± std`}`;
   return {
     seconds: linePlot({
       title: `Training loss vs wall-clock (${budget} s budget) — ${sub}`,
