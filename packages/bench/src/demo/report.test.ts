@@ -1,40 +1,58 @@
 import { describe, expect, it } from "vitest";
-import type { CurvePoint, RunResult } from "./experiment.ts";
-import { compareRuns, lossAt } from "./report.ts";
+import type { BudgetRun } from "../experiment/train.ts";
+import type { CurvePoint } from "./experiment.ts";
+import { demoClaims } from "./report.ts";
 
-const curve = (losses: number[], secondsPerEpoch: number): CurvePoint[] =>
-  losses.map((l, e) => ({ step: e * 10, epoch: e, seconds: e * secondsPerEpoch, trainLoss: l }));
+/** A run whose curve has one point per epoch (`losses[e]` at epoch e, `secondsPerEpoch` apart). */
+const run = (losses: number[], secondsPerEpoch: number, seed = 1): BudgetRun => {
+  const curve: CurvePoint[] = losses.map((l, e) => ({
+    step: e * 10,
+    epoch: e,
+    seconds: e * secondsPerEpoch,
+    trainLoss: l,
+  }));
+  return {
+    seed,
+    curve,
+    steps: 10 * (losses.length - 1),
+    epochs: losses.length - 1,
+    seconds: secondsPerEpoch * (losses.length - 1),
+    finalTrainLoss: losses[losses.length - 1] as number,
+    testLoss: 0,
+    testAccuracy: null,
+    msPerStep: 0,
+    eigenShare: 0,
+    basisRefreshes: 0,
+    skipped: 0,
+  };
+};
 
-const run = (optimizer: string, losses: number[], secondsPerEpoch: number): RunResult => ({
-  optimizer,
-  config: { name: "sgd", learningRate: 1 },
-  curve: curve(losses, secondsPerEpoch),
-  steps: 10 * (losses.length - 1),
-  finalTrainLoss: losses[losses.length - 1] as number,
-  testLoss: 0,
-  wallSeconds: secondsPerEpoch * (losses.length - 1),
-  msPerStep: 0,
-  eigenSeconds: 0,
-  basisRefreshes: 0,
-  skippedSteps: 0,
-  epochMeanLoss: [],
-});
+const claim = (claims: ReturnType<typeof demoClaims>, start: string) =>
+  claims.find((c) => c.claim.startsWith(start))?.result.verdict;
 
-describe("lossAt", () => {
-  it("interpolates log(loss) linearly: the midpoint of 100 and 1 is 10", () => {
-    expect(lossAt(curve([100, 1], 1), "epoch", 0.5)).toBeCloseTo(10, 10);
+describe("demoClaims", () => {
+  // Equal time (10 s each): EKFAC gets through 2 epochs, KFAC through 4.
+  const results = {
+    sgd: [run([100, 90, 80, 75, 72], 2.5)],
+    kfac: [run([100, 50, 40, 35, 30], 2.5)],
+    ekfac: [run([100, 45, 36], 5)],
+  };
+  it("an EKFAC ahead per epoch but behind at equal time wins at equal epochs and loses at equal wall-clock", () => {
+    const c = demoClaims(results, () => null);
+    expect(claim(c, "EKFAC < KFAC at equal epochs (epoch 2)")).toBe("WIN");
+    expect(claim(c, "EKFAC < KFAC at equal wall-clock")).toBe("LOSS");
+    expect(claim(c, "KFAC < SGD + momentum at equal wall-clock")).toBe("WIN");
   });
-  it("is NaN outside the curve", () => {
-    expect(lossAt(curve([100, 1], 1), "epoch", 2)).toBeNaN();
+  it("a recorded seed spread larger than the difference makes it a TIE", () => {
+    // Differences: 6 at equal time (36 vs 30), 4 at epoch 2 (36 vs 40).
+    const c5 = demoClaims(results, (name) => (name === "sgd" ? null : 5));
+    expect(claim(c5, "EKFAC < KFAC at equal wall-clock")).toBe("LOSS");
+    expect(claim(c5, "EKFAC < KFAC at equal epochs")).toBe("TIE");
+    const c7 = demoClaims(results, (name) => (name === "sgd" ? null : 7));
+    expect(claim(c7, "EKFAC < KFAC at equal wall-clock")).toBe("TIE");
+    expect(c7[0]?.detail).toMatch(/recorded/);
   });
-});
-
-describe("compareRuns", () => {
-  it("a faster-per-epoch but slower-per-second EKFAC wins per epoch and loses per second", () => {
-    const results = [run("sgd", [100, 90, 80], 1), run("kfac", [100, 50, 40], 1), run("ekfac", [100, 45, 35], 10)];
-    const c = Object.fromEntries(compareRuns(results, 2).map((x) => [x.claim, x.holds]));
-    expect(c["EKFAC < KFAC at every epoch"]).toBe(true);
-    expect(c["EKFAC < KFAC at equal wall-clock"]).toBe(false);
-    expect(c["KFAC < SGD+momentum at every epoch"]).toBe(true);
+  it("with one seed and no recorded spread it says a TIE cannot show", () => {
+    expect(demoClaims(results, () => null)[0]?.detail).toMatch(/a TIE cannot show/);
   });
 });

@@ -1,12 +1,20 @@
 /**
- * The demo's outputs: the summary table, the acceptance comparisons (EKFAC vs KFAC at equal epochs
- * and at equal wall-clock; both vs SGD + momentum at equal epochs), the loss plots, and atomic file
+ * The demo's outputs: the summary table (mean ± std over the seeds it ran), its claims as WIN / TIE /
+ * LOSS verdicts (experiment/stats.ts `verdict`, against the seed spread recorded by
+ * `pnpm experiment autoencoder` in packages/bench/seed-spread.json when it applies), and atomic file
  * writes (temporary file + rename, so a reader never sees half a file).
  */
 import { mkdirSync, renameSync, writeFileSync } from "node:fs";
 import { dirname } from "node:path";
-import { linePlot } from "../plot/svg.ts";
-import type { CurvePoint, RunResult } from "./experiment.ts";
+import {
+  commonEpoch,
+  epochsInBudget,
+  lossesAtEpoch,
+  meanStd,
+  type VerdictResult,
+  verdict,
+} from "../experiment/stats.ts";
+import type { BudgetRun } from "../experiment/train.ts";
 
 export function writeTextAtomic(path: string, text: string | Uint8Array): void {
   mkdirSync(dirname(path), { recursive: true });
@@ -15,24 +23,43 @@ export function writeTextAtomic(path: string, text: string | Uint8Array): void {
   renameSync(tmp, path);
 }
 
-export function formatSummaryTable(results: readonly RunResult[]): string {
+export const NAMES: Readonly<Record<string, string>> = {
+  sgd: "SGD + momentum",
+  adam: "Adam",
+  kfac: "KFAC",
+  ekfac: "EKFAC",
+};
+
+const pm = (xs: readonly number[], digits: number) => {
+  const s = meanStd(xs);
+  return xs.length > 1 ? `${s.mean.toFixed(digits)} ± ${s.std.toFixed(digits)}` : s.mean.toFixed(digits);
+};
+
+/** One row per optimizer: final train/test loss (mean ± std over seeds), epochs, ms/step, eigendecomposition share. */
+export function formatSummaryTable(results: Readonly<Record<string, readonly BudgetRun[]>>): string {
   const header = [
     "optimizer",
     "final train loss",
     "test loss",
-    "wall-clock s",
+    "epochs in budget",
     "ms/step",
-    "eigendecomp s",
+    "eigendecomp share",
     "refreshes",
   ];
-  const rows = results.map((r) => [
-    r.optimizer,
-    r.finalTrainLoss.toFixed(3),
-    r.testLoss.toFixed(3),
-    r.wallSeconds.toFixed(1),
-    r.msPerStep.toFixed(1),
-    r.eigenSeconds.toFixed(1),
-    String(r.basisRefreshes),
+  const rows = Object.entries(results).map(([name, runs]) => [
+    NAMES[name] ?? name,
+    pm(
+      runs.map((r) => r.finalTrainLoss),
+      3,
+    ),
+    pm(
+      runs.map((r) => r.testLoss),
+      3,
+    ),
+    meanStd(runs.map(epochsInBudget)).mean.toFixed(2),
+    meanStd(runs.map((r) => r.msPerStep)).mean.toFixed(1),
+    `${(100 * meanStd(runs.map((r) => r.eigenShare)).mean).toFixed(1)} %`,
+    meanStd(runs.map((r) => r.basisRefreshes)).mean.toFixed(0),
   ]);
   const widths = header.map((h, c) => Math.max(h.length, ...rows.map((row) => (row[c] as string).length)));
   const line = (cells: readonly string[]) =>
@@ -41,94 +68,64 @@ export function formatSummaryTable(results: readonly RunResult[]): string {
   return [line(header), rule, ...rows.map(line)].join("\n");
 }
 
-/** Loss at `x` by linear interpolation of log(loss) along `key` (NaN outside the curve). */
-export function lossAt(curve: readonly CurvePoint[], key: "epoch" | "seconds", x: number): number {
-  for (let i = 1; i < curve.length; i++) {
-    const p = curve[i - 1] as CurvePoint;
-    const q = curve[i] as CurvePoint;
-    if (x >= p[key] && x <= q[key]) {
-      const t = q[key] === p[key] ? 1 : (x - p[key]) / (q[key] - p[key]);
-      return Math.exp((1 - t) * Math.log(p.trainLoss) + t * Math.log(q.trainLoss));
-    }
-  }
-  return Number.NaN;
-}
-
-export interface Comparison {
+export interface Claim {
   readonly claim: string;
-  readonly holds: boolean;
+  readonly result: VerdictResult;
+  /** Where the spread the difference was measured against came from. */
   readonly detail: string;
 }
 
-/** `a` below `b` at every whole epoch, and at equal wall-clock at the end of the shorter run. */
-export function compareRuns(results: readonly RunResult[], epochs: number): Comparison[] {
-  const by = (name: string) => results.find((r) => r.optimizer === name);
-  const out: Comparison[] = [];
-  const perEpoch = (a: RunResult, b: RunResult) => {
-    const wins: string[] = [];
-    let all = true;
-    for (let e = 1; e <= epochs; e++) {
-      const la = lossAt(a.curve, "epoch", e);
-      const lb = lossAt(b.curve, "epoch", e);
-      if (!(la < lb)) all = false;
-      wins.push(`e${e}: ${la.toFixed(2)} vs ${lb.toFixed(2)}`);
-    }
-    return { all, detail: wins.join(", ") };
-  };
-  const ek = by("ekfac");
-  const kf = by("kfac");
-  const sg = by("sgd");
-  if (ek && kf) {
-    const pe = perEpoch(ek, kf);
-    out.push({ claim: "EKFAC < KFAC at every epoch", holds: pe.all, detail: pe.detail });
-    // Equal wall-clock: sample both curves at 4 times up to the end of the shorter run.
-    const tEnd = Math.min(ek.wallSeconds, kf.wallSeconds);
-    const samples: string[] = [];
-    let all = true;
-    for (const f of [0.25, 0.5, 0.75, 1]) {
-      const t = f * tEnd;
-      const le = lossAt(ek.curve, "seconds", t);
-      const lk = lossAt(kf.curve, "seconds", t);
-      if (!(le < lk)) all = false;
-      samples.push(`${t.toFixed(0)}s: ${le.toFixed(2)} vs ${lk.toFixed(2)}`);
-    }
-    out.push({ claim: "EKFAC < KFAC at equal wall-clock", holds: all, detail: samples.join(", ") });
-  }
-  for (const c of [kf, ek]) {
-    if (c && sg) {
-      const pe = perEpoch(c, sg);
+/**
+ * The demo's claims, each "a lower than b" as a WIN / TIE / LOSS verdict: EKFAC vs KFAC at equal
+ * wall-clock (final training loss) and at equal epochs (curve loss at the fewest epochs either got
+ * through in the budget); EKFAC vs Adam and EKFAC and KFAC vs SGD + momentum at equal wall-clock.
+ * `recorded(name)`: the std of that optimizer's final training loss over the seeds of the full
+ * protocol (null when none applies); the larger of the two sides' recorded spreads is the floor.
+ */
+export function demoClaims(
+  results: Readonly<Record<string, readonly BudgetRun[]>>,
+  recorded: (name: string) => number | null,
+): Claim[] {
+  const out: Claim[] = [];
+  const finals = (runs: readonly BudgetRun[]) => runs.map((r) => r.finalTrainLoss);
+  const add = (a: string, b: string, mode: "time" | "epochs") => {
+    const ra = results[a];
+    const rb = results[b];
+    if (ra === undefined || rb === undefined) return;
+    const ka = recorded(a);
+    const kb = recorded(b);
+    const floor = Math.max(ka ?? 0, kb ?? 0);
+    const seeds = Math.min(ra.length, rb.length);
+    const source =
+      ka !== null && kb !== null
+        ? `spread recorded by pnpm experiment autoencoder: ${ka.toFixed(2)} / ${kb.toFixed(2)}`
+        : seeds > 1
+          ? "this run's seed spread only (no recorded spread for this setting)"
+          : "1 seed and no recorded spread for this setting: any difference decides, a TIE cannot show";
+    if (mode === "time") {
       out.push({
-        claim: `${c.optimizer.toUpperCase()} < SGD+momentum at every epoch`,
-        holds: pe.all,
-        detail: pe.detail,
+        claim: `${NAMES[a]} < ${NAMES[b]} at equal wall-clock`,
+        result: verdict(finals(ra), finals(rb), floor),
+        detail: source,
+      });
+    } else {
+      const e = commonEpoch(ra, rb);
+      out.push({
+        claim: `${NAMES[a]} < ${NAMES[b]} at equal epochs (epoch ${e.toFixed(e >= 1 ? 0 : 2)})`,
+        result: verdict(lossesAtEpoch(ra, e), lossesAtEpoch(rb, e), floor),
+        detail: source,
       });
     }
-  }
+  };
+  add("ekfac", "kfac", "time");
+  add("ekfac", "kfac", "epochs");
+  add("ekfac", "adam", "time");
+  add("ekfac", "sgd", "time");
+  add("kfac", "sgd", "time");
   return out;
 }
 
-const NAMES: Record<string, string> = { sgd: "SGD + momentum", adam: "Adam", kfac: "KFAC", ekfac: "EKFAC" };
-
-export function lossPlots(results: readonly RunResult[], subtitle: string): { epochs: string; seconds: string } {
-  const series = (key: "epoch" | "seconds") =>
-    results.map((r) => ({
-      name: NAMES[r.optimizer] ?? r.optimizer,
-      points: r.curve.map((p) => [p[key], p.trainLoss] as const),
-    }));
-  return {
-    epochs: linePlot({
-      title: `Training loss vs epochs — ${subtitle}`,
-      xLabel: "epoch",
-      yLabel: "training loss (nats / image)",
-      series: series("epoch"),
-      logY: true,
-    }),
-    seconds: linePlot({
-      title: `Training loss vs wall-clock — ${subtitle}`,
-      xLabel: "wall-clock seconds (training steps only)",
-      yLabel: "training loss (nats / image)",
-      series: series("seconds"),
-      logY: true,
-    }),
-  };
+export function formatClaim(c: Claim): string {
+  const r = c.result;
+  return `${r.verdict.padEnd(4)}  ${c.claim}   (${r.meanA.toFixed(2)} vs ${r.meanB.toFixed(2)}, spread ${r.spread.toFixed(2)}; ${c.detail})`;
 }

@@ -42,6 +42,8 @@ export interface OptimizerConfig {
   readonly name: OptimizerName;
   /** η (required for sgd/adam; kfac/ekfac: fixed step control, undefined: adaptive). */
   readonly learningRate?: number;
+  /** Adam's ε (adam only; undefined: the library default 1e-8). */
+  readonly adamEps?: number;
   /** Heavy-ball momentum μ (sgd, kfac, ekfac). */
   readonly momentum?: number;
   /** ε (kfac, ekfac). */
@@ -140,11 +142,14 @@ export function transformFor(model: Sequential, config: OptimizerConfig) {
   if (config.name === "sgd" || config.name === "adam") {
     const lr = config.learningRate;
     if (lr === undefined) throw new TypeError(`transformFor: ${config.name} needs a learningRate`);
-    const chain = config.name === "sgd" ? sgd(lr, { momentum: config.momentum ?? 0.9 }) : adam(lr);
+    const chain =
+      config.name === "sgd"
+        ? sgd(lr, { momentum: config.momentum ?? 0.9 })
+        : adam(lr, config.adamEps === undefined ? {} : { eps: config.adamEps });
     return { chain, blocks: [], curvature: null };
   }
   // Only what the config sets: everything else keeps the library default (exactOptionalPropertyTypes).
-  const { name: _name, ...options } = config;
+  const { name: _name, adamEps: _eps, ...options } = config;
   const defined = Object.fromEntries(Object.entries(options).filter(([, v]) => v !== undefined));
   const chain = (config.name === "kfac" ? kfac : ekfac)(model, defined as unknown as CurvatureOptimizerOptions);
   return { chain, blocks: chain.curvature.blocks.map((b) => b.block), curvature: chain.curvature };

@@ -1,8 +1,11 @@
 /**
- * Dependency-free SVG line plots: one polyline per series, linear x, linear or log10 y, axis ticks at
- * "nice" values (1, 2, 5 × 10^k; on a log axis decades, then 2 and 5 within a decade, then every
- * integer mantissa when the range is shorter than a decade), a legend, and a title. The output is a
- * small self-contained SVG file (no scripts, no external fonts) suitable for committing.
+ * Dependency-free SVG line plots: one polyline per series, optionally a spread band behind it (a
+ * filled polygon between a lower and an upper curve, e.g. mean ± std across seeds), linear x, linear
+ * or log10 y, axis ticks with their values at "nice" positions (1, 2, 5 × 10^k; on a log axis
+ * decades, then 2 and 5 within a decade, then every integer mantissa when the range is shorter than a
+ * decade), a legend sized to its longest label and its number of entries (none is clipped), and a
+ * title. `xMin`/`xMax` fix the x-range (e.g. to a time budget, so every curve visibly spans it). The
+ * output is a small self-contained SVG file (no scripts, no external fonts) suitable for committing.
  */
 
 export interface Series {
@@ -12,6 +15,8 @@ export interface Series {
   /** CSS colour; default from a fixed palette. */
   readonly color?: string;
   readonly dashed?: boolean;
+  /** Spread band: [x, lower, upper] in drawing order, filled with the series colour at low opacity. */
+  readonly band?: readonly (readonly [number, number, number])[];
 }
 
 export interface PlotOptions {
@@ -22,6 +27,9 @@ export interface PlotOptions {
   readonly logY?: boolean;
   readonly width?: number;
   readonly height?: number;
+  /** Fixed x-range (default: the data's). */
+  readonly xMin?: number;
+  readonly xMax?: number;
 }
 
 /** Colour-blind-safe palette (Okabe & Ito). */
@@ -70,11 +78,12 @@ export function logTicks(lo: number, hi: number): number[] {
 /** Renders the plot as an SVG document. */
 export function linePlot(options: PlotOptions): string {
   const logY = options.logY ?? false;
-  // The legend sits right of the plot; make room for its longest label (~7 px per character at 12 px).
+  // The legend sits right of the plot; make room for its longest label (~7.2 px per character at
+  // 12 px sans-serif, rounded up so no entry is clipped) and for every entry (20 px each).
   const longest = Math.max(0, ...options.series.map((s) => s.name.length));
-  const right = Math.max(120, 56 + 7 * longest);
+  const right = Math.max(120, 60 + Math.ceil(7.2 * longest));
   const width = options.width ?? 550 + right;
-  const height = options.height ?? 440;
+  const height = Math.max(options.height ?? 440, 40 + 14 + 20 * options.series.length + 56);
   const left = 72;
   const top = 40;
   const bottom = 56;
@@ -85,15 +94,22 @@ export function linePlot(options: PlotOptions): string {
   let xMax = Number.NEGATIVE_INFINITY;
   let yMin = Number.POSITIVE_INFINITY;
   let yMax = Number.NEGATIVE_INFINITY;
+  const include = (x: number, y: number) => {
+    if (!ok(x, y)) return;
+    xMin = Math.min(xMin, x);
+    xMax = Math.max(xMax, x);
+    yMin = Math.min(yMin, y);
+    yMax = Math.max(yMax, y);
+  };
   for (const s of options.series) {
-    for (const [x, y] of s.points) {
-      if (!ok(x, y)) continue;
-      xMin = Math.min(xMin, x);
-      xMax = Math.max(xMax, x);
-      yMin = Math.min(yMin, y);
-      yMax = Math.max(yMax, y);
+    for (const [x, y] of s.points) include(x, y);
+    for (const [x, lo, hi] of s.band ?? []) {
+      include(x, lo);
+      include(x, hi);
     }
   }
+  if (options.xMin !== undefined) xMin = options.xMin;
+  if (options.xMax !== undefined) xMax = options.xMax;
   if (!Number.isFinite(xMin)) {
     xMin = 0;
     xMax = 1;
@@ -127,6 +143,7 @@ export function linePlot(options: PlotOptions): string {
     const y = sy(v).toFixed(1);
     parts.push(
       `<line x1="${left}" x2="${left + pw}" y1="${y}" y2="${y}" stroke="#e5e5e5"/>`,
+      `<line x1="${left - 4}" x2="${left}" y1="${y}" y2="${y}" stroke="#333"/>`,
       `<text x="${left - 6}" y="${y}" text-anchor="end" dominant-baseline="middle">${fmtTick(v)}</text>`,
     );
   }
@@ -142,7 +159,19 @@ export function linePlot(options: PlotOptions): string {
     `<text x="${left + pw / 2}" y="${height - 14}" text-anchor="middle">${esc(options.xLabel)}</text>`,
     `<text transform="translate(18 ${top + ph / 2}) rotate(-90)" text-anchor="middle">${esc(options.yLabel)}${logY ? " (log scale)" : ""}</text>`,
   );
-  // Series and legend.
+  // Bands first (under every line), then series and legend.
+  options.series.forEach((s, i) => {
+    const color = s.color ?? PALETTE[i % PALETTE.length];
+    // On a log axis a lower edge ≤ 0 (mean − std below zero) is drawn at the bottom of the frame.
+    const floorY = logY ? 10 ** y0 : y0;
+    const band = (s.band ?? []).filter(([x, lo, hi]) => ok(x, hi) && Number.isFinite(lo));
+    if (band.length < 2) return;
+    const upper = band.map(([x, , hi]) => `${sx(x).toFixed(1)},${sy(hi).toFixed(1)}`);
+    const lower = band.map(([x, lo]) => `${sx(x).toFixed(1)},${sy(ok(x, lo) ? lo : floorY).toFixed(1)}`).reverse();
+    parts.push(
+      `<polygon points="${[...upper, ...lower].join(" ")}" fill="${color}" fill-opacity="0.18" stroke="none"/>`,
+    );
+  });
   options.series.forEach((s, i) => {
     const color = s.color ?? PALETTE[i % PALETTE.length];
     const pts = s.points

@@ -22,6 +22,7 @@ import { Rng } from "@ekfac-ts/linalg";
 import { mlp, type Sequential, softmaxCrossEntropy } from "@ekfac-ts/nn";
 import { gatherBatch, head, type ImageSet, mnistPackageSplit, PIXELS } from "../data/mnist.ts";
 import { makeTrainer, type OptimizerConfig } from "../demo/trainer.ts";
+import { meanStd } from "../experiment/stats.ts";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
 
 const SUITE = "classifier";
@@ -104,14 +105,6 @@ export function trainClassifier(
     medianStepMs: times[times.length >> 1] as number,
     skipped: trainer.skipped,
   };
-}
-
-/** Mean and sample standard deviation (n − 1; 0 for one value). */
-export function meanStd(values: readonly number[]): { mean: number; std: number } {
-  const n = values.length;
-  const mean = values.reduce((s, v) => s + v, 0) / n;
-  const v = n > 1 ? values.reduce((s, x) => s + (x - mean) ** 2, 0) / (n - 1) : 0;
-  return { mean, std: Math.sqrt(v) };
 }
 
 export const classifierSuite: Suite = {

@@ -38,9 +38,10 @@ import { gatherBatch, head, type ImageSet, mnistPackageSplit, PIXELS } from "../
 import { sparseInit } from "../demo/experiment.ts";
 import { writeTextAtomic } from "../demo/report.ts";
 import { evaluate, makeTrainer, type OptimizerConfig, type Task } from "../demo/trainer.ts";
+import { searchGrid } from "../experiment/grid.ts";
+import { meanStd } from "../experiment/stats.ts";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
 import { linePlot } from "../plot/svg.ts";
-import { meanStd } from "./classifier.ts";
 
 const SUITE = "robust";
 
@@ -202,81 +203,6 @@ function trainOnce(problem: Problem, init: Init, config: OptimizerConfig, seed: 
     skipped: trainer.skipped,
     control,
   };
-}
-
-/**
- * Grid search on seed 1 over the axes, extending an axis whose best value is on its edge (×/÷ `factor`).
- * `evalAt` trains one setting; results are memoised by key.
- */
-function searchGrid<K extends string>(
-  axes: Record<K, number[]>,
-  factors: Record<K, number>,
-  extensions: number,
-  evalAt: (point: Record<K, number>) => number,
-): { best: Record<K, number>; loss: number; tried: { point: Record<K, number>; loss: number }[]; edge: K[] } {
-  const names = Object.keys(axes) as K[];
-  const memo = new Map<string, number>();
-  const tried: { point: Record<K, number>; loss: number }[] = [];
-  const keyOf = (p: Record<K, number>) => names.map((n) => p[n]).join("|");
-  const run = (p: Record<K, number>): number => {
-    const key = keyOf(p);
-    const hit = memo.get(key);
-    if (hit !== undefined) return hit;
-    const raw = evalAt(p);
-    const loss = Number.isFinite(raw) ? raw : Number.POSITIVE_INFINITY;
-    memo.set(key, loss);
-    tried.push({ point: p, loss });
-    return loss;
-  };
-  const sweep = () => {
-    let best: Record<K, number> | null = null;
-    let bestLoss = Number.POSITIVE_INFINITY;
-    const rec = (i: number, acc: Partial<Record<K, number>>) => {
-      if (i === names.length) {
-        const p = acc as Record<K, number>;
-        const l = run(p);
-        if (best === null || l < bestLoss) {
-          best = p;
-          bestLoss = l;
-        }
-        return;
-      }
-      const n = names[i] as K;
-      for (const v of axes[n]) rec(i + 1, { ...acc, [n]: v });
-    };
-    rec(0, {});
-    return { best: best as unknown as Record<K, number>, loss: bestLoss };
-  };
-  let result = sweep();
-  const used: Record<string, number> = {};
-  for (;;) {
-    let extended = false;
-    for (const n of names) {
-      const values = axes[n];
-      if (values.length < 2 || factors[n] === 1 || (used[n] ?? 0) >= extensions) continue;
-      const v = result.best[n];
-      if (v === values[0]) {
-        values.unshift(v / factors[n]);
-        extended = true;
-      } else if (v === values[values.length - 1]) {
-        values.push(v * factors[n]);
-        extended = true;
-      } else continue;
-      used[n] = (used[n] ?? 0) + 1;
-    }
-    if (!extended) break;
-    result = sweep();
-  }
-  // A factor of 1 marks a categorical axis (KL-clipping on/off): it has no edge to extend.
-  const edge = names.filter((n) => {
-    const values = axes[n];
-    return (
-      factors[n] !== 1 &&
-      values.length > 1 &&
-      (result.best[n] === values[0] || result.best[n] === values[values.length - 1])
-    );
-  });
-  return { ...result, tried, edge };
 }
 
 function summary(runs: readonly Run[]): { mean: number; std: number } {

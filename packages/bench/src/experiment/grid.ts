@@ -1,0 +1,88 @@
+/**
+ * Grid search with edge extension, shared by the `robust` suite and `pnpm experiment` (one home).
+ *
+ * Every point of the Cartesian product of the axes is evaluated (memoised by value, so a re-sweep
+ * after an extension only trains the new points); when the best point sits on an axis's first or last
+ * value, that axis grows by one value beyond the edge (÷ or × its factor) and the grid is swept again,
+ * at most `extensions` times per axis. A factor of 1 marks a categorical axis (no edge to extend).
+ * Non-finite losses (diverged runs) count as +∞. Ties keep the first point in sweep order.
+ */
+
+/**
+ * Grid search over the axes (mutated: extensions are added to them), extending an axis whose best
+ * value is on its edge (×/÷ `factor`). `evalAt` trains one setting; results are memoised by value.
+ * `edge`: the axes whose best value is still on an edge after the extensions ran out.
+ */
+export function searchGrid<K extends string>(
+  axes: Record<K, number[]>,
+  factors: Record<K, number>,
+  extensions: number,
+  evalAt: (point: Record<K, number>) => number,
+): { best: Record<K, number>; loss: number; tried: { point: Record<K, number>; loss: number }[]; edge: K[] } {
+  const names = Object.keys(axes) as K[];
+  // The edges are the smallest and largest values: sort each axis ascending (in place, as it is extended in place).
+  for (const n of names) axes[n].sort((x, y) => x - y);
+  const memo = new Map<string, number>();
+  const tried: { point: Record<K, number>; loss: number }[] = [];
+  const keyOf = (p: Record<K, number>) => names.map((n) => p[n]).join("|");
+  const run = (p: Record<K, number>): number => {
+    const key = keyOf(p);
+    const hit = memo.get(key);
+    if (hit !== undefined) return hit;
+    const raw = evalAt(p);
+    const loss = Number.isFinite(raw) ? raw : Number.POSITIVE_INFINITY;
+    memo.set(key, loss);
+    tried.push({ point: p, loss });
+    return loss;
+  };
+  const sweep = () => {
+    let best: Record<K, number> | null = null;
+    let bestLoss = Number.POSITIVE_INFINITY;
+    const rec = (i: number, acc: Partial<Record<K, number>>) => {
+      if (i === names.length) {
+        const p = acc as Record<K, number>;
+        const l = run(p);
+        if (best === null || l < bestLoss) {
+          best = p;
+          bestLoss = l;
+        }
+        return;
+      }
+      const n = names[i] as K;
+      for (const v of axes[n]) rec(i + 1, { ...acc, [n]: v });
+    };
+    rec(0, {});
+    return { best: best as unknown as Record<K, number>, loss: bestLoss };
+  };
+  let result = sweep();
+  const used: Record<string, number> = {};
+  for (;;) {
+    let extended = false;
+    for (const n of names) {
+      const values = axes[n];
+      if (values.length < 2 || factors[n] === 1 || (used[n] ?? 0) >= extensions) continue;
+      const v = result.best[n];
+      // Rounded to 12 digits so that 0.1 × 3 is 0.3, not 0.30000000000000004.
+      if (v === values[0]) {
+        values.unshift(Number((v / factors[n]).toPrecision(12)));
+        extended = true;
+      } else if (v === values[values.length - 1]) {
+        values.push(Number((v * factors[n]).toPrecision(12)));
+        extended = true;
+      } else continue;
+      used[n] = (used[n] ?? 0) + 1;
+    }
+    if (!extended) break;
+    result = sweep();
+  }
+  // A factor of 1 marks a categorical axis (KL-clipping on/off): it has no edge to extend.
+  const edge = names.filter((n) => {
+    const values = axes[n];
+    return (
+      factors[n] !== 1 &&
+      values.length > 1 &&
+      (result.best[n] === values[0] || result.best[n] === values[values.length - 1])
+    );
+  });
+  return { ...result, tried, edge };
+}
