@@ -51,6 +51,7 @@ interface Args {
   dampingEkfac: number | null;
   momentum: number | null;
   klClip: number | null;
+  statisticsFraction: number | null;
   init: "default" | "sparse";
   lr: Partial<Record<OptimizerName, number>>;
   sizes: number[];
@@ -74,6 +75,7 @@ type NumericArg =
   | "dampingKfac"
   | "dampingEkfac"
   | "klClip"
+  | "statisticsFraction"
   | "trainCount"
   | "seed";
 
@@ -87,6 +89,8 @@ const USAGE = `usage: pnpm demo [flags]
   --ts N              T_s: steps between EKFAC scaling re-estimates (default ${DEFAULTS.optimizers.ekfac.scalingEvery})
   --damping X         ε for KFAC and EKFAC (default ${DEFAULTS.optimizers.kfac.damping}); --damping-kfac / --damping-ekfac
   --kl-clip X         κ of KL-clipping for KFAC and EKFAC (default ${DEFAULTS.optimizers.kfac.klClip})
+  --statistics-fraction F
+                      KFAC/EKFAC curvature statistics from the first ⌈F·N⌉ examples of each minibatch (default 1)
   --init NAME         initial weights: sparse (Martens 2010, default) or default (nn's PyTorch-style)
   --momentum X        heavy-ball μ for SGD, KFAC and EKFAC (default ${DEFAULTS.optimizers.kfac.momentum})
   --lr X              learning rate for every optimizer; --lr-sgd, --lr-adam, --lr-kfac, --lr-ekfac per optimizer
@@ -115,6 +119,7 @@ const NUMERIC_FLAGS: Readonly<Record<string, readonly [NumericArg, boolean]>> = 
   "--damping-kfac": ["dampingKfac", false],
   "--damping-ekfac": ["dampingEkfac", false],
   "--kl-clip": ["klClip", false],
+  "--statistics-fraction": ["statisticsFraction", false],
   "--train-count": ["trainCount", true],
   "--seed": ["seed", true],
 };
@@ -132,6 +137,7 @@ function parseArgs(argv: readonly string[]): Args {
     dampingEkfac: null,
     momentum: null,
     klClip: null,
+    statisticsFraction: null,
     init: "sparse",
     lr: {},
     sizes: [...DEFAULTS.sizes],
@@ -243,6 +249,7 @@ function optimizerConfig(name: OptimizerName, a: Args, spread: SeedSpread | null
   }
   if (a.ts !== null && name === "ekfac") c.scalingEvery = a.ts;
   if (a.klClip !== null) c.klClip = a.klClip;
+  if (a.statisticsFraction !== null) c.statisticsFraction = a.statisticsFraction;
   return c;
 }
 
