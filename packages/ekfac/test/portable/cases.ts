@@ -162,14 +162,16 @@ export const cases: PortableCase[] = [
     },
   },
   {
-    name: "Optimizer.state / load: curvature training resumes bit-identically (KFAC and EKFAC, empirical and true Fisher)",
+    name: "Optimizer.state / load: curvature training resumes bit-identically (KFAC and EKFAC; empirical, sampled and propagated Fisher)",
     run() {
       const data = separable(43, 32);
-      // The true Fisher (the library default, with KL-clipping) samples targets in nn's loss with the
-      // seed the optimizer requests for each step: a resumed run must request the restored step's seed.
+      // The true Fisher — sampled targets, or the library default's propagated signs, with KL-clipping —
+      // draws in nn's loss with the seed the optimizer requests for each step: a resumed run must request
+      // the restored step's seed.
       for (const [fisher, extra] of [
         ["empirical", curvatureOptions],
-        ["true", {}],
+        ["true", { fisher: "true" }],
+        ["curvature-prop", {}],
       ] as const) {
         for (const [approximation, make] of [
           ["kfac", kfac],
