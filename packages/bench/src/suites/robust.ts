@@ -29,8 +29,11 @@
  *
  * The λ, α, μ and ρ trajectories of the default runs (seed 1) are in the JSON and plotted to
  * results/bench/robust-<problem>-<init>.svg. Environment knobs for long runs: ROBUST_ONLY (comma list
- * of problem or problem/init), ROBUST_SEEDS (S, default 5).
+ * of problem or problem/init), ROBUST_SEEDS (S, default 5), ROBUST_TUNED_FROM (an earlier run's
+ * robust.json: its grids' choices and seed runs are read back, so only the defaults are trained —
+ * for iterating on the adaptive defaults; the record names the file in `tuned_from`).
  */
+import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { Rng } from "@ekfac-ts/linalg";
 import { deepAutoencoder, mlp, type Sequential, smallVgg } from "@ekfac-ts/nn";
@@ -205,6 +208,114 @@ function trainOnce(problem: Problem, init: Init, config: OptimizerConfig, seed: 
   };
 }
 
+/** What the fixed-step grids and Adam's search chose, with their seed runs. */
+interface Tuned {
+  readonly tuned: Record<string, { config: OptimizerConfig; runs: Run[]; grid: unknown; edge: string[] }>;
+  readonly adam: { config: OptimizerConfig; runs: Run[]; grid: unknown; edge: string[] };
+}
+
+/** Steps 2 and 3 of the protocol: the fixed-step grids per method, then Adam's. */
+function tune(
+  problem: Problem,
+  init: Init,
+  budget: Budget,
+  data: ImageSet,
+  smoke: boolean,
+  log: (s: string) => void,
+  runSeeds: (config: OptimizerConfig, name: string) => Run[],
+): Tuned {
+  const tuned: Record<string, { config: OptimizerConfig; runs: Run[]; grid: unknown; edge: string[] }> = {};
+  for (const method of ["kfac", "ekfac"] as const) {
+    const trainFixed = (damping: number, learningRate: number, klClip: number | null): number => {
+      const config: OptimizerConfig = { name: method, damping, learningRate, klClip };
+      const r = train(problem, init, config, 1, data);
+      log(`${method} grid ε ${damping} η ${learningRate} κ ${klClip ?? "off"}: ${r.finalLoss.toFixed(4)}`);
+      return r.finalLoss;
+    };
+    // Stage 1: ε × η with the library's KL-clipping (κ = 1e-3), edges extended.
+    const search = searchGrid(
+      { damping: [...budget.dampings], learningRate: [...budget.learningRates] },
+      { damping: 10, learningRate: 3 },
+      budget.extensions,
+      (p) => trainFixed(p.damping, p.learningRate, 1e-3),
+    );
+    // Stage 2: KL-clipping off at the best ε, with the best η and a third of it (an unclipped step
+    // wants a smaller rate); kept if better.
+    let best = { ...search.best, klClip: 1e-3 as number | null, loss: search.loss };
+    const tried: unknown[] = search.tried.map((t) => ({ ...t.point, klClip: 1e-3, loss: t.loss }));
+    if (!smoke) {
+      for (const lr of [search.best.learningRate, search.best.learningRate / 3]) {
+        const loss = trainFixed(search.best.damping, lr, null);
+        tried.push({ damping: search.best.damping, learningRate: lr, klClip: null, loss });
+        if (loss < best.loss) best = { damping: search.best.damping, learningRate: lr, klClip: null, loss };
+      }
+    }
+    const config: OptimizerConfig = {
+      name: method,
+      damping: best.damping,
+      learningRate: best.learningRate,
+      klClip: best.klClip,
+    };
+    tuned[method] = { config, runs: runSeeds(config, `${method} tuned`), grid: tried, edge: search.edge };
+  }
+  const adamSearch = searchGrid(
+    { learningRate: [...budget.adamRates] },
+    { learningRate: 3 },
+    budget.extensions,
+    (p) => {
+      const r = train(problem, init, { name: "adam", learningRate: p.learningRate }, 1, data);
+      log(`adam grid η ${p.learningRate}: ${r.finalLoss.toFixed(4)}`);
+      return r.finalLoss;
+    },
+  );
+  const adamConfig: OptimizerConfig = { name: "adam", learningRate: adamSearch.best.learningRate };
+  const adam = {
+    config: adamConfig,
+    runs: runSeeds(adamConfig, "adam tuned"),
+    grid: adamSearch.tried,
+    edge: adamSearch.edge,
+  };
+  return { tuned, adam };
+}
+
+/**
+ * ROBUST_TUNED_FROM=<robust.json of an earlier run>: the tuned settings and their seed runs of
+ * `label`, read back instead of searched again (the grids cost ~4/5 of a problem's runs and do not
+ * depend on the adaptive defaults being measured). Refuses a record of another shape or seed list.
+ */
+function tunedFrom(label: string, shape: string, seeds: readonly number[]): Tuned | null {
+  const path = process.env.ROBUST_TUNED_FROM;
+  if (path === undefined || path === "") return null;
+  const fn = "robust (ROBUST_TUNED_FROM)";
+  const records = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>[];
+  if (!Array.isArray(records)) throw new TypeError(`${fn}: ${path} must hold an array of records`);
+  const tuned: Tuned["tuned"] = {};
+  let adam: Tuned["adam"] | null = null;
+  for (const method of ["kfac", "ekfac"] as const) {
+    const r = records.find((x) => x.case === label && x.impl === `${method.toUpperCase()} defaults`);
+    if (r === undefined) throw new RangeError(`${fn}: ${path} has no record of ${label} ${method}`);
+    if (r.shape !== shape || JSON.stringify(r.seeds) !== JSON.stringify(seeds)) {
+      throw new RangeError(
+        `${fn}: ${path}'s ${label} was measured on ${String(r.shape)}, seeds ${JSON.stringify(r.seeds)}; expected ${shape}, seeds ${JSON.stringify(seeds)}`,
+      );
+    }
+    const asRuns = (x: unknown) => (x as Omit<Run, "control">[]).map((run) => ({ ...run, control: [] }));
+    tuned[method] = {
+      config: r.tuned_config as OptimizerConfig,
+      runs: asRuns(r.tuned_runs),
+      grid: r.grid,
+      edge: r.tuned_edge as string[],
+    };
+    adam ??= {
+      config: r.adam_config as OptimizerConfig,
+      runs: asRuns(r.adam_runs),
+      grid: r.adam_grid,
+      edge: r.adam_edge as string[],
+    };
+  }
+  return { tuned, adam: adam as Tuned["adam"] };
+}
+
 function summary(runs: readonly Run[]): { mean: number; std: number } {
   return meanStd(runs.map((r) => r.finalLoss));
 }
@@ -271,58 +382,10 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         ekfac: runSeeds({ name: "ekfac" }, "ekfac defaults"),
       };
 
-      // 2. fixed-step grids, per method; 3. Adam.
-      const tuned: Record<string, { config: OptimizerConfig; runs: Run[]; grid: unknown; edge: string[] }> = {};
-      for (const method of ["kfac", "ekfac"] as const) {
-        const trainFixed = (damping: number, learningRate: number, klClip: number | null): number => {
-          const config: OptimizerConfig = { name: method, damping, learningRate, klClip };
-          const r = train(problem, init, config, 1, data);
-          log(`${method} grid ε ${damping} η ${learningRate} κ ${klClip ?? "off"}: ${r.finalLoss.toFixed(4)}`);
-          return r.finalLoss;
-        };
-        // Stage 1: ε × η with the library's KL-clipping (κ = 1e-3), edges extended.
-        const search = searchGrid(
-          { damping: [...budget.dampings], learningRate: [...budget.learningRates] },
-          { damping: 10, learningRate: 3 },
-          budget.extensions,
-          (p) => trainFixed(p.damping, p.learningRate, 1e-3),
-        );
-        // Stage 2: KL-clipping off at the best ε, with the best η and a third of it (an unclipped step
-        // wants a smaller rate); kept if better.
-        let best = { ...search.best, klClip: 1e-3 as number | null, loss: search.loss };
-        const tried: unknown[] = search.tried.map((t) => ({ ...t.point, klClip: 1e-3, loss: t.loss }));
-        if (!ctx.smoke) {
-          for (const lr of [search.best.learningRate, search.best.learningRate / 3]) {
-            const loss = trainFixed(search.best.damping, lr, null);
-            tried.push({ damping: search.best.damping, learningRate: lr, klClip: null, loss });
-            if (loss < best.loss) best = { damping: search.best.damping, learningRate: lr, klClip: null, loss };
-          }
-        }
-        const config: OptimizerConfig = {
-          name: method,
-          damping: best.damping,
-          learningRate: best.learningRate,
-          klClip: best.klClip,
-        };
-        tuned[method] = { config, runs: runSeeds(config, `${method} tuned`), grid: tried, edge: search.edge };
-      }
-      const adamSearch = searchGrid(
-        { learningRate: [...budget.adamRates] },
-        { learningRate: 3 },
-        budget.extensions,
-        (p) => {
-          const r = train(problem, init, { name: "adam", learningRate: p.learningRate }, 1, data);
-          log(`adam grid η ${p.learningRate}: ${r.finalLoss.toFixed(4)}`);
-          return r.finalLoss;
-        },
-      );
-      const adamConfig: OptimizerConfig = { name: "adam", learningRate: adamSearch.best.learningRate };
-      const adam = {
-        config: adamConfig,
-        runs: runSeeds(adamConfig, "adam tuned"),
-        grid: adamSearch.tried,
-        edge: adamSearch.edge,
-      };
+      // 2. fixed-step grids, per method; 3. Adam — or the same, read back from an earlier run.
+      const reused = tunedFrom(label, shape, seeds);
+      const { tuned, adam } = reused ?? tune(problem, init, budget, data, ctx.smoke, log, runSeeds);
+      const adamConfig = adam.config;
 
       const plot = plotControl(
         problem.name,
@@ -352,6 +415,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
             `gap ${(100 * gap).toFixed(1)} %`,
             `Adam ${adamLoss.mean.toFixed(4)} ± ${adamLoss.std.toFixed(4)} (η ${adamConfig.learningRate})`,
             `diverged ${diverged}/${seeds.length}`,
+            ...(reused === null ? [] : [`tuned settings read from ${process.env.ROBUST_TUNED_FROM}`]),
           ].join("; "),
           // Smoke runs (a dozen steps, half of them burn-in) check the plumbing only: finite losses.
           ok: ctx.smoke
@@ -375,6 +439,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
           default_runs: defaults[method],
           tuned_runs: t.runs.map(({ control: _c, ...r }) => r),
           adam_runs: adam.runs.map(({ control: _c, ...r }) => r),
+          tuned_from: reused === null ? null : (process.env.ROBUST_TUNED_FROM ?? null),
         });
       }
     }
