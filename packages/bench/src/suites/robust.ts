@@ -31,7 +31,9 @@
  * results/bench/robust-<problem>-<init>.svg. Environment knobs for long runs: ROBUST_ONLY (comma list
  * of problem or problem/init), ROBUST_SEEDS (S, default 5), ROBUST_TUNED_FROM (an earlier run's
  * robust.json: its grids' choices and seed runs are read back, so only the defaults are trained —
- * for iterating on the adaptive defaults; the record names the file in `tuned_from`).
+ * for iterating on the adaptive defaults; the record names the file in `tuned_from`) and
+ * ROBUST_DEFAULTS_WITH (a JSON object of options set on the "defaults" runs, e.g. '{"damping":0.01}' for
+ * another initial λ; recorded in `defaults_with`).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -278,6 +280,30 @@ function tune(
   return { tuned, adam };
 }
 
+/** The options ROBUST_DEFAULTS_WITH may set on the "defaults" runs (the adaptive step control's own). */
+const DEFAULTS_WITH_KEYS = ["damping", "burnIn", "adaptiveDamping", "fisher", "statisticsFraction"] as const;
+
+/**
+ * ROBUST_DEFAULTS_WITH='{"damping":0.01}': options set on both "defaults" runs (a candidate default
+ * measured against the same grids, e.g. with ROBUST_TUNED_FROM); {} when unset. Only the adaptive
+ * step control's options (a learning rate would turn it off).
+ */
+function defaultsWith(): Partial<OptimizerConfig> {
+  const text = process.env.ROBUST_DEFAULTS_WITH;
+  if (text === undefined || text === "") return {};
+  const fn = "robust (ROBUST_DEFAULTS_WITH)";
+  const parsed: unknown = JSON.parse(text);
+  if (parsed === null || typeof parsed !== "object" || Array.isArray(parsed)) {
+    throw new TypeError(`${fn}: expected a JSON object, got ${text}`);
+  }
+  for (const key of Object.keys(parsed)) {
+    if (!(DEFAULTS_WITH_KEYS as readonly string[]).includes(key)) {
+      throw new RangeError(`${fn}: ${key} is not one of ${DEFAULTS_WITH_KEYS.join(", ")}`);
+    }
+  }
+  return parsed as Partial<OptimizerConfig>;
+}
+
 /**
  * ROBUST_TUNED_FROM=<robust.json of an earlier run>: the tuned settings and their seed runs of
  * `label`, read back instead of searched again (the grids cost ~4/5 of a problem's runs and do not
@@ -359,6 +385,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
   const seedCount = Number(process.env.ROBUST_SEEDS ?? budget.seeds);
   const seeds = Array.from({ length: seedCount }, (_, i) => i + 1);
   const records: BenchRecord[] = [];
+  const overrides = defaultsWith();
   for (const problem of budget.problems) {
     const split = mnistPackageSplit(1, 8000);
     const data = head(split.train, problem.trainCount);
@@ -378,8 +405,8 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
 
       // 1. library defaults.
       const defaults = {
-        kfac: runSeeds({ name: "kfac" }, "kfac defaults"),
-        ekfac: runSeeds({ name: "ekfac" }, "ekfac defaults"),
+        kfac: runSeeds({ ...overrides, name: "kfac" }, "kfac defaults"),
+        ekfac: runSeeds({ ...overrides, name: "ekfac" }, "ekfac defaults"),
       };
 
       // 2. fixed-step grids, per method; 3. Adam — or the same, read back from an earlier run.
@@ -416,6 +443,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
             `Adam ${adamLoss.mean.toFixed(4)} ± ${adamLoss.std.toFixed(4)} (η ${adamConfig.learningRate})`,
             `diverged ${diverged}/${seeds.length}`,
             ...(reused === null ? [] : [`tuned settings read from ${process.env.ROBUST_TUNED_FROM}`]),
+            ...(Object.keys(overrides).length === 0 ? [] : [`defaults with ${JSON.stringify(overrides)}`]),
           ].join("; "),
           // Smoke runs (a dozen steps, half of them burn-in) check the plumbing only: finite losses.
           ok: ctx.smoke
@@ -440,6 +468,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
           tuned_runs: t.runs.map(({ control: _c, ...r }) => r),
           adam_runs: adam.runs.map(({ control: _c, ...r }) => r),
           tuned_from: reused === null ? null : (process.env.ROBUST_TUNED_FROM ?? null),
+          defaults_with: overrides,
         });
       }
     }
