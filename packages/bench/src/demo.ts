@@ -1,7 +1,7 @@
 /**
  * `pnpm demo [flags]` — the deep-autoencoder experiment of EKFAC (George et al. 2018, §4.1, Fig. 4)
  * on real MNIST digits under the equal-time protocol of issue 15: SGD + momentum, Adam, KFAC and EKFAC
- * each get the same wall-clock budget of training steps (`--budget`, default 60 s), from the same
+ * each get the same wall-clock budget of training steps (`--budget`, default 30 s), from the same
  * initial weights and on the same minibatch sequence per seed; a table (mean ± std when `--seeds` > 1),
  * WIN / TIE / LOSS verdicts, `results/<run>/results.json`, and SVG plots of the training loss against
  * epochs and against wall-clock seconds (spread bands across seeds).
