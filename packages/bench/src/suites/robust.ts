@@ -210,10 +210,18 @@ function trainOnce(problem: Problem, init: Init, config: OptimizerConfig, seed: 
   };
 }
 
+/** One tuned optimizer: the chosen setting, its seed runs, the points tried, axes left on an edge. */
+interface TunedSetting {
+  config: OptimizerConfig;
+  runs: Run[];
+  grid: unknown;
+  edge: string[];
+}
+
 /** What the fixed-step grids and Adam's search chose, with their seed runs. */
 interface Tuned {
-  readonly tuned: Record<string, { config: OptimizerConfig; runs: Run[]; grid: unknown; edge: string[] }>;
-  readonly adam: { config: OptimizerConfig; runs: Run[]; grid: unknown; edge: string[] };
+  readonly tuned: Record<string, TunedSetting>;
+  readonly adam: TunedSetting;
 }
 
 /** Steps 2 and 3 of the protocol: the fixed-step grids per method, then Adam's. */
@@ -226,7 +234,7 @@ function tune(
   log: (s: string) => void,
   runSeeds: (config: OptimizerConfig, name: string) => Run[],
 ): Tuned {
-  const tuned: Record<string, { config: OptimizerConfig; runs: Run[]; grid: unknown; edge: string[] }> = {};
+  const tuned: Record<string, TunedSetting> = {};
   for (const method of ["kfac", "ekfac"] as const) {
     const trainFixed = (damping: number, learningRate: number, klClip: number | null): number => {
       const config: OptimizerConfig = { name: method, damping, learningRate, klClip };
@@ -315,8 +323,8 @@ function tunedFrom(label: string, shape: string, seeds: readonly number[]): Tune
   const fn = "robust (ROBUST_TUNED_FROM)";
   const records = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>[];
   if (!Array.isArray(records)) throw new TypeError(`${fn}: ${path} must hold an array of records`);
-  const tuned: Tuned["tuned"] = {};
-  let adam: Tuned["adam"] | null = null;
+  const tuned: Record<string, TunedSetting> = {};
+  let adam: TunedSetting | null = null;
   for (const method of ["kfac", "ekfac"] as const) {
     const r = records.find((x) => x.case === label && x.impl === `${method.toUpperCase()} defaults`);
     if (r === undefined) throw new RangeError(`${fn}: ${path} has no record of ${label} ${method}`);
@@ -339,7 +347,7 @@ function tunedFrom(label: string, shape: string, seeds: readonly number[]): Tune
       edge: r.adam_edge as string[],
     };
   }
-  return { tuned, adam: adam as Tuned["adam"] };
+  return { tuned, adam: adam as TunedSetting };
 }
 
 function summary(runs: readonly Run[]): { mean: number; std: number } {
