@@ -7,7 +7,8 @@
  *
  * Writes results/experiment-<problem>/{report.md, results.json, loss-vs-seconds.svg,
  * loss-vs-epoch.svg} (the cnn problem: one pair of plots per network, suffixed -vgg / -resnet), all
- * atomically. `pnpm experiment autoencoder` (without --quick) also updates packages/bench/seed-spread.json,
+ * atomically. `--network ID` runs one network of the problem (into results/experiment-<problem>-<ID>),
+ * so that the cnn problem's two networks can run side by side, one per core. `pnpm experiment autoencoder` (without --quick) also updates packages/bench/seed-spread.json,
  * the spread the demo's verdicts are measured against.
  */
 import { readFileSync } from "node:fs";
@@ -33,6 +34,8 @@ const USAGE = `usage: pnpm experiment <${PROBLEM_NAMES.join("|")}> [flags]
   --seeds N      seeds 1…N for the chosen settings (default 5; tuning always on seed 1)
   --budget S     wall-clock seconds of training steps per run (default per problem:
                  autoencoder 60, classifier 10, cnn 60)
+  --network ID   only this network of the problem (cnn: vgg or resnet); default every network. Output
+                 results/experiment-<problem>-<ID>: two networks can run side by side, one per core
   --quick        smoke test: tiny networks and data, a 1-point grid, 2 seeds, a 1 s budget (cnn 0.5 s)
   --out DIR      output folder (default results/experiment-<problem>, with --quick …-<problem>-quick)
   --replot       no training: re-render report.md and the plots from the folder's results.json
@@ -49,6 +52,7 @@ interface Args {
   quick: boolean;
   replot: boolean;
   out: string | null;
+  network: string | null;
 }
 
 function parseArgs(argv: readonly string[]): Args | null {
@@ -66,6 +70,7 @@ function parseArgs(argv: readonly string[]): Args | null {
     quick: false,
     replot: false,
     out: null,
+    network: null,
   };
   for (let i = 0; i < rest.length; i++) {
     const flag = rest[i] as string;
@@ -90,6 +95,14 @@ function parseArgs(argv: readonly string[]): Args | null {
         if (v === undefined) throw new RangeError("experiment: --out needs a directory");
         a.out = v;
         break;
+      case "--network": {
+        const ids = problem(a.problem, false).networks.map((n) => n.id);
+        if (v === undefined || !ids.includes(v)) {
+          throw new RangeError(`experiment: --network is one of ${ids.join(", ")} for ${a.problem} (got ${String(v)})`);
+        }
+        a.network = v;
+        break;
+      }
       default:
         throw new RangeError(`experiment: unknown flag ${flag}\n\n${USAGE}`);
     }
@@ -104,7 +117,8 @@ async function main(): Promise<number> {
     return 0;
   }
   // A smoke run never overwrites a full one.
-  const out = args.out ?? join("results", `experiment-${args.problem}${args.quick ? "-quick" : ""}`);
+  const name = `${args.problem}${args.network === null ? "" : `-${args.network}`}`;
+  const out = args.out ?? join("results", `experiment-${name}${args.quick ? "-quick" : ""}`);
   if (args.replot) {
     const { meta, nets } = readResults(join(out, "results.json"));
     writeOutputs(meta, nets, out);
@@ -122,10 +136,10 @@ async function main(): Promise<number> {
   const machine = `${availableParallelism()} cores (${cpus()[0]?.model ?? "unknown CPU"}), Node ${process.version}`;
   const source = `${split.source}; first ${data.train.count} train / ${data.test.count} test digits used`;
   console.log(
-    `experiment ${args.problem}: budget ${budget} s, seeds ${seeds.join(",")}; ${machine}; load ${loadStart[0]?.toFixed(2)}`,
+    `experiment ${name}: budget ${budget} s, seeds ${seeds.join(",")}; ${machine}; load ${loadStart[0]?.toFixed(2)}`,
   );
   const nets: NetworkResult[] = [];
-  for (const network of p.networks) {
+  for (const network of p.networks.filter((n) => args.network === null || n.id === args.network)) {
     nets.push(runNetwork(p, network, data, { seeds, budget, quick: args.quick, log: (s) => console.log(s) }));
   }
   const argv = process.argv.slice(2).join(" ");
