@@ -58,9 +58,10 @@
  * "curvature-prop") the captured g come from sampled targets, not the loss; if the producer also hands
  * over the loss's own signals g_L (`LayerStatistics.lossG`), S*'s Ã is still shared:
  * U_Gᵀ ∇ U_A = (1/N) (g_L U_G)ᵀ Ã, checked against D = (1/N) g_Lᵀ ā as above (R·g² + 2·R·g·a in all,
- * `chooseRotatedGradientSource` "from-loss-rows"; on the demo autoencoder only its 784 → 256 layer
- * gains; on a 784-1000-500-10 MLP at batch 256 both wide layers do, saving 1.17 of the 2.15 G
- * multiply-adds of rotating ∇ in).
+ * `chooseRotatedGradientSource` "from-loss-rows", used only below a third of the rotation's count
+ * since its products, shaped by the batch rows, run slower per flop: at batch 32 the demo
+ * autoencoder's EKFAC step is 16 % and a 784-1000-500-10 MLP's 14 % faster; at 250 it is not chosen;
+ * packages/bench/src/examples/loss-rows.ts measures it).
  *
  * Cost per step and group (a = aDim, g = gDim, R = N·T): factors R(a² + g²) (two products);
  * precondition 2ga(a + g) (four products to rotate in and out); S* see scaling.ts; eigendecompositions

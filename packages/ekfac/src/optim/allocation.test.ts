@@ -130,9 +130,10 @@ describe("no allocation per step after init", () => {
     });
 
     it(`Optimizer.step with ekfac, true Fisher, rows from the loss's signals (${precision}): 20 steps create no typed array`, () => {
-      // N = 2: R·g² + 2·R·g·a + g·a < g·a·(g + a) on both layers, so each shares S*'s Ã with lossG.
-      const { x, y } = blobs(3, 2, 5);
-      const model = new TinyMlp([5, 7, 3], 4, "softmax-ce");
+      // N = 2 against 20 → 16 → 2: on both layers 3·(R·g² + 2·R·g·a + g·a) < g·a·(g + a)
+      // (LOSS_ROWS_MARGIN), so each shares S*'s Ã with lossG.
+      const { x, y } = blobs(3, 2, 20, 2);
+      const model = new TinyMlp([20, 16, 2], 4, "softmax-ce");
       const chain = ekfac(model, { learningRate: 0.05, basisEvery: 1000, fisher: "true", precision });
       const opt = new Optimizer(chain, model);
       const stepOnce = (count: boolean): number => {

@@ -269,11 +269,11 @@ const float32Law = defineLaw({
 // ---- shared rows ---------------------------------------------------------------------------------
 
 // Small batches against wide layers, where the cost model (scaling.ts) takes the rotated gradient from
-// rows: R·g·(2a + g) or 2·R·g·a multiply-adds against g·a·(a + g).
+// rows: 3·R·g·(2a + g) (LOSS_ROWS_MARGIN) or 2·R·g·a multiply-adds against g·a·(a + g).
 const sharedArb = fc.tuple(
   fc.oneof(
     denseLayerArb({ maxOut: 24, maxIn: 24, maxN: 4 }),
-    convLayerArb({ maxN: 2, maxT: 2, maxIn: 5, maxOutPerGroup: 6 }),
+    convLayerArb({ maxN: 2, maxT: 2, maxIn: 20, maxOutPerGroup: 6 }),
   ),
   fc.constantFrom("loss" as const, "statistics" as const),
   fc.double({ min: -2, max: 0, noNaN: true }),
@@ -287,7 +287,7 @@ const sharedRowsLaw = defineLaw({
   source:
     "MATH.md §1 (∇ = (1/N) Σ g āᵀ, so U_Gᵀ∇U_A = (1/N)(g U_G)ᵀ(ā U_A)); George et al. (2018) eq. (11); Higham, Accuracy and Stability of Numerical Algorithms, §3.5",
   generator:
-    'dense: dout, din ∈ [1, 24], bias or not, N ∈ [1, 4] (specials as the layer laws); conv2d: groups ∈ {1, 2}, 1–6 outputs per group, 1–5 inputs, N ∈ [1, 2], T ∈ [1, 2]; g_L a fresh normal draw ("loss") or g; ε = max s · 10^x, x ∈ [−2, 0]. Float64 rotations',
+    'dense: dout, din ∈ [1, 24], bias or not, N ∈ [1, 4] (specials as the layer laws); conv2d: groups ∈ {1, 2}, 1–6 outputs per group, 1–20 inputs, N ∈ [1, 2], T ∈ [1, 2]; g_L a fresh normal draw ("loss") or g; ε = max s · 10^x, x ∈ [−2, 0]. Float64 rotations',
   tolerance:
     "‖Δ_rows − Δ_rotate‖ ≤ 64·(R + a + g)·ε·κ·ρ·‖Δ_rotate‖, κ = (max s + ε)/(min s + ε), ρ = (1/N) Σ_rows ‖g_L,r‖‖ā_r‖ / ‖∇‖_F (the cancellation in ∇)",
   why: "Both paths compute the same U_Gᵀ∇U_A in exact arithmetic: rotating ∇ after forming it, or rotating the rows first and summing their products. Each is a sum of R products of rotated rows (backward error O((R + a + g)·ε) relative to Σ‖g_L,r‖‖ā_r‖ = N·ρ·‖∇‖), and the division by s + ε amplifies the difference by at most κ. Cases where the cost model prefers rotating (or the gradient check declines) compare a path with itself and measure 0; the note counts the groups that shared.",
