@@ -65,6 +65,13 @@ export interface LayerStatistics {
    *  remembers the last pass it consumed per layer and throws on reuse (stale statistics) unless the
    *  user opted in (`reuseStatistics: true`). */
   readonly pass: number;
+  /** Optional: the training loss's own per-example output gradients g_L = N·∂L/∂s (layout of `g` over
+   *  the N real examples, `groups × (N·T) × (outDim/groups)`), when `g` realise a sampled Fisher
+   *  ("true", "curvature-prop") and the producer saw the loss's backward after its Fisher pass; null or
+   *  absent otherwise (and always in "exact" mode). EKFAC forms the step's rotated gradient from them
+   *  and S*'s rotated inputs where cheaper, after checking that they reproduce the gradient it is
+   *  given (curvature/kronecker-block.ts, "Shared rows"); nothing else reads them. */
+  readonly lossG?: FloatArray | null;
 }
 
 /** A view of one parameter tensor: its values and its gradient from the last backward pass. */
@@ -155,7 +162,7 @@ export interface CurvatureModel {
 export type LayerShape = Pick<CurvatureLayer, "kind" | "outDim" | "inDim" | "hasBias" | "groups">;
 
 /** The numeric part of `LayerStatistics`: what the curvature blocks read (no provenance fields). */
-export type LayerBatch = Pick<LayerStatistics, "batchSize" | "positions" | "a" | "g">;
+export type LayerBatch = Pick<LayerStatistics, "batchSize" | "positions" | "a" | "g" | "lossG">;
 
 /** The numeric part of `ScaleShiftStatistics`. */
 export type ScaleShiftBatch = Pick<ScaleShiftStatistics, "batchSize" | "positions" | "xhat" | "g">;

@@ -9,8 +9,9 @@
  * captured g come from a second backward pass against targets sampled from the model (categorical for
  * softmax, N(s, I) for squared error) with `Rng(seed)`, with "curvature-prop" from random-sign
  * combinations of the output Fisher's square-root columns (nn's losses, MATH.md §2), and the parameter
- * gradients stay those of the training loss; "exact" is not implemented here, so such passes are labelled "empirical" (the
- * producer's honest statement). Every captured pass increments `pass`; capture off clears statistics.
+ * gradients stay those of the training loss, whose own g_L = N·∂L/∂s are handed over as `lossG`;
+ * "exact" is not implemented here, so such passes are labelled "empirical" (the producer's honest
+ * statement). Every captured pass increments `pass`; capture off clears statistics.
  */
 import { Rng } from "@ekfac-ts/linalg";
 import type { CaptureRequest, CurvatureLayer, CurvatureModel, LayerStatistics, ParameterRef } from "../src/capture.ts";
@@ -104,7 +105,12 @@ export class TinyMlp implements CurvatureModel {
     const { delta, loss } = this.outputDelta(out, y, n, k);
     const sampled = this.capture && this.request.fisher === "true";
     const propagated = this.capture && this.request.fisher === "curvature-prop";
-    this.backward(delta, acts, pre, n, true, this.capture && !sampled && !propagated);
+    const lossRows: (Float32Array | null)[] = this.layers.map(() => null);
+    this.backward(delta, acts, pre, n, true, this.capture);
+    if (sampled || propagated) {
+      // The loss's own signals, as `lossG` beside the sampled Fisher's g (capture.ts).
+      for (const [l, L] of this.layers.entries()) lossRows[l] = (L.statistics as LayerStatistics).g as Float32Array;
+    }
     if (propagated) {
       // Σ_c r_c √p_c (p − e_c) / N for softmax, r / N for squared error (MATH.md §2).
       const rng = new Rng(this.request.seed);
@@ -148,9 +154,9 @@ export class TinyMlp implements CurvatureModel {
     if (this.capture) this.pass++;
     const fisher = sampled ? "true" : propagated ? "curvature-prop" : "empirical";
     if (this.capture) {
-      for (const L of this.layers) {
+      for (const [l, L] of this.layers.entries()) {
         const st = L.statistics as LayerStatistics;
-        L.statistics = { ...st, fisher, pass: this.pass };
+        L.statistics = { ...st, fisher, pass: this.pass, lossG: lossRows[l] ?? null };
       }
     }
     return loss / n;

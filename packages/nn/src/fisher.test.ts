@@ -281,6 +281,54 @@ describe("the user's loop: forward → loss → backward", () => {
     expect(model.curvatureLayers().map((l) => [...(l.statistics?.g ?? [])])).toEqual(before);
   });
 
+  it("lossG: null after the loss; the user's backward fills it with the loss's own g, whose (1/N) Σ g_L āᵀ is ∇W̄ (dense and conv)", () => {
+    const conv = () =>
+      new Sequential(
+        new Conv2d(2, 4, 3, { ...f64, rng: 2, padding: 1, groups: 2 }),
+        new Tanh(),
+        new GlobalAvgPool2d(),
+        new Linear(4, 3, { ...f64, rng: 3 }),
+      );
+    const cases: [Module & { curvatureLayers(): readonly CurvatureLayer[] }, Tensor][] = [
+      [mlp([3, 4, 3], "tanh", { seed: 1, dtype: "float64" }), input([5, 3], 2)],
+      [conv(), input([5, 2, 4, 4], 3)],
+    ];
+    for (const [model, x] of cases) {
+      for (const fisher of ["true", "curvature-prop"] as const) {
+        model.setCapture(true, { fisher, seed: 4 });
+        for (const p of model.parameters()) p.grad?.fill(0);
+        const loss = softmaxCrossEntropy(model.forward(x), [0, 1, 2, 0, 1]);
+        for (const l of model.curvatureLayers()) expect(l.statistics?.lossG).toBeNull();
+        loss.backward();
+        for (const l of model.curvatureLayers()) {
+          const s = l.statistics;
+          if (s === null || s.lossG === null) throw new Error(`no lossG on ${l.name}`);
+          expect(s.lossG).not.toBe(s.g);
+          // ∇W̄ = (1/N) Σ_rows g_L āᵀ per group (MATH.md §1), against autodiff's gradients.
+          const aDim = l.inDim + (l.hasBias ? 1 : 0);
+          const gDim = l.outDim / l.groups;
+          const rows = s.batchSize * s.positions;
+          for (let k = 0; k < l.groups; k++)
+            for (let i = 0; i < gDim; i++)
+              for (let j = 0; j < aDim; j++) {
+                let sum = 0;
+                for (let r = 0; r < rows; r++)
+                  sum += (s.lossG[(k * rows + r) * gDim + i] as number) * (s.a[(k * rows + r) * aDim + j] as number);
+                const o = k * gDim + i;
+                const want = j < l.inDim ? (l.weight.grad?.[o * l.inDim + j] as number) : (l.bias?.grad?.[o] as number);
+                expect(sum / s.batchSize).toBeCloseTo(want, 12);
+              }
+        }
+      }
+      // "exact" pseudo-example rows have no loss row; "empirical" g are the loss's own.
+      for (const fisher of ["exact", "empirical"] as const) {
+        model.setCapture(true, { fisher, seed: 4 });
+        softmaxCrossEntropy(model.forward(x), [0, 1, 2, 0, 1]).backward();
+        for (const l of model.curvatureLayers()) expect(l.statistics?.lossG).toBeNull();
+      }
+    }
+  });
+
   it("an evaluation forward under noGrad between steps neither captures nor disturbs the last pass's statistics", () => {
     const model = mlp([3, 4, 3], "tanh", { seed: 1, dtype: "float64" });
     model.setCapture(true, { fisher: "true", seed: 5 });

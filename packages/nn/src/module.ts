@@ -47,6 +47,10 @@ export interface LayerStatistics {
   readonly fisher: FisherMode;
   /** Counter of captured passes of this layer (increments with every new statistics). */
   readonly pass: number;
+  /** The loss's own g = N·∂L/∂s (layout of `g`), recorded by the user's backward after a "true" or
+   *  "curvature-prop" Fisher pass; null before that backward, for "empirical" (`g` are the loss's) and
+   *  for "exact". EKFAC forms the step's rotated gradient from them where cheaper. */
+  readonly lossG: FloatArray | null;
 }
 
 /** BatchNorm's captured x̂ and g (ekfac `ScaleShiftStatistics`); layouts as `LayerStatistics`. */

@@ -54,8 +54,14 @@
  * statistics' own, ‖∇ − (1/N) gᵀā‖_F ≤ 1e-4 ‖∇‖_F (D = (1/N) gᵀā formed beside G̃ᵀÃ: 2·R·g·a in all,
  * still below g·a·(a + g) when 2R < a + g) — so a gradient changed by an earlier transform, a
  * regulariser or reused statistics is rotated as usual, and an accepted one differs from the rotated ∇
- * by rounding (within the float32 budget of "Precision"). With the true Fisher the captured g come from
- * sampled targets, not the loss, so nothing is shared.
+ * by rounding (within the float32 budget of "Precision"). With a sampled Fisher ("true",
+ * "curvature-prop") the captured g come from sampled targets, not the loss; if the producer also hands
+ * over the loss's own signals g_L (`LayerStatistics.lossG`), S*'s Ã is still shared:
+ * U_Gᵀ ∇ U_A = (1/N) (g_L U_G)ᵀ Ã, checked against D = (1/N) g_Lᵀ ā as above (R·g² + 2·R·g·a in all,
+ * `chooseRotatedGradientSource` "from-loss-rows", used only below a third of the rotation's count
+ * since its products, shaped by the batch rows, run slower per flop: at batch 32 the demo
+ * autoencoder's EKFAC step is 16 % and a 784-1000-500-10 MLP's 14 % faster; at 250 it is not chosen;
+ * packages/bench/src/examples/loss-rows.ts measures it).
  *
  * Cost per step and group (a = aDim, g = gDim, R = N·T): factors R(a² + g²) (two products);
  * precondition 2ga(a + g) (four products to rotate in and out); S* see scaling.ts; eigendecompositions
@@ -109,6 +115,7 @@ export interface KroneckerBlockOptions {
   /**
    * The captured g are the training loss's own (empirical Fisher), so the step's gradient may be
    * rotated from S*'s rotated rows where cheaper (see the header, "Shared rows"). Default false.
+   * (Statistics that carry the loss's signals separately, `lossG`, are shared without this option.)
    */
   readonly gradientFromStatistics?: boolean;
 }
@@ -196,7 +203,12 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private wsA32: Float32Array = new Float32Array(0);
   private wsG32: Float32Array = new Float32Array(0);
   private sBatch32: Float32Array = new Float32Array(0);
-  // Shared rows: (1/N) G̃ᵀÃ and (1/N) gᵀā per group, valid for the next `precondition` only.
+  // Shared rows: (1/N) G̃ᵀÃ and (1/N) gᵀā per group, valid for the next `precondition` only
+  // (with the loss's signals: G̃_L = g_L U_G of one group in lossRows, g_L itself in lossG when copied).
+  private lossRows64: Float64Array = new Float64Array(0);
+  private lossRows32: Float32Array = new Float32Array(0);
+  private lossG64: Float64Array = new Float64Array(0);
+  private lossG32: Float32Array = new Float32Array(0);
   private shared64: Float64Array = new Float64Array(0);
   private shared32: Float32Array = new Float32Array(0);
   private mean64: Float64Array = new Float64Array(0);
@@ -474,7 +486,10 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const rho = st.scalingUpdates === 0 ? 0 : this.scalingDecay;
     const ga = g * a;
     const f32 = this.precision === "float32";
-    const share = this.gradientFromStatistics && chooseRotatedGradientSource(strategy, n, t, a, g) === "from-rows";
+    const lossG = stats.lossG ?? null;
+    const signals = this.gradientFromStatistics ? "statistics" : lossG !== null ? "loss" : "none";
+    const source = chooseRotatedGradientSource(strategy, n, t, a, g, signals);
+    const share = source !== "rotate";
     if (share && f32) {
       this.shared32 = ensure32(this.shared32, groups * ga);
       this.mean32 = ensure32(this.mean32, groups * ga);
@@ -484,6 +499,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     }
     // Float32: rows, bases and S* in float32 (S* sums squares, no cancellation), folded into S in float64.
     const [aData, gData] = f32 ? this.float32Statistics(stats, rows) : this.float64Statistics(stats, rows);
+    // The rows the rotated gradient is formed from: the statistics' g, or the loss's own g_L.
+    const signalData = source === "from-loss-rows" ? this.lossSignals(lossG as FloatArray, rows) : gData;
     if (f32) this.float32Basis();
     const sBatch = f32 ? this.sBatch32 : this.sBatch;
     for (let k = 0; k < groups; k++) {
@@ -528,7 +545,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       }
       const off = k * ga;
       for (let i = 0; i < ga; i++) st.S[off + i] = rho * (st.S[off + i] as number) + (1 - rho) * (sBatch[i] as number);
-      if (share) this.shareRows(aData, gData, rows, n, k);
+      if (share) this.shareRows(aData, signalData, source === "from-loss-rows", rows, n, k);
     }
     this.sharedReady = share;
     st.scalingUpdates++;
@@ -536,22 +553,53 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
 
   /**
    * Shared rows for group k: (1/N) G̃ᵀÃ from the rows scalingInto left in its workspace (Ã at 0, G̃
-   * after the R·a values), and the statistics' mean gradient (1/N) gᵀā that `precondition` checks.
+   * after the R·a values), and the mean gradient (1/N) gᵀā that `precondition` checks. With
+   * `lossRows`, `gData` holds the loss's signals g_L: G̃_L = g_L U_G is formed first (R·g²) and
+   * replaces the statistics' G̃.
    */
-  private shareRows(aData: FloatArray, gData: FloatArray, rows: number, n: number, k: number): void {
+  private shareRows(aData: FloatArray, gData: FloatArray, lossRows: boolean, rows: number, n: number, k: number): void {
     const { aDim: a, gDim: g } = this.dims;
     const ga = g * a;
     const ra = k * rows * a;
     const rg = k * rows * g;
     if (this.precision === "float32") {
       const ws = this.scalingWs32.rows;
-      gemmStrided(true, false, g, a, rows, 1 / n, ws, rows * a, g, ws, 0, a, 0, this.shared32, k * ga, a);
+      let gt: Float32Array = ws;
+      let gtOff = rows * a;
+      if (lossRows) {
+        gt = this.lossRows32 = ensure32(this.lossRows32, rows * g);
+        gtOff = 0;
+        gemmStrided(false, false, rows, g, g, 1, gData, rg, g, this.uG32, k * g * g, g, 0, gt, 0, g);
+      }
+      gemmStrided(true, false, g, a, rows, 1 / n, gt, gtOff, g, ws, 0, a, 0, this.shared32, k * ga, a);
       gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, this.mean32, k * ga, a);
     } else {
       const ws = this.scalingWs.rows;
-      gemmStrided(true, false, g, a, rows, 1 / n, ws, rows * a, g, ws, 0, a, 0, this.shared64, k * ga, a);
+      let gt: Float64Array = ws;
+      let gtOff = rows * a;
+      if (lossRows) {
+        gt = this.lossRows64 = ensure(this.lossRows64, rows * g);
+        gtOff = 0;
+        gemmStrided(false, false, rows, g, g, 1, gData, rg, g, this.state.uG, k * g * g, g, 0, gt, 0, g);
+      }
+      gemmStrided(true, false, g, a, rows, 1 / n, gt, gtOff, g, ws, 0, a, 0, this.shared64, k * ga, a);
       gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, this.mean64, k * ga, a);
     }
+  }
+
+  /** The loss's signals g_L in the rotations' precision: the captured array itself, or a copy. */
+  private lossSignals(lossG: FloatArray, rows: number): FloatArray {
+    const size = this.dims.groups * rows * this.dims.gDim;
+    if (this.precision === "float32") {
+      if (lossG instanceof Float32Array) return lossG;
+      this.lossG32 = ensure32(this.lossG32, size);
+      this.lossG32.set(lossG);
+      return this.lossG32;
+    }
+    if (lossG instanceof Float64Array) return lossG;
+    this.lossG64 = ensure(this.lossG64, size);
+    this.lossG64.set(lossG);
+    return this.lossG64;
   }
 
   /** Whether grad_k is the shared statistics' mean gradient: ‖∇ − (1/N) gᵀā‖_F ≤ 1e-4 ‖∇‖_F. */

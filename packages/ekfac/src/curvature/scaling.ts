@@ -73,10 +73,25 @@ export function chooseScalingStrategy(
  * Where the step's rotated gradient U_Gᵀ ∇ U_A comes from (kronecker-block.ts, "Shared rows"):
  * - "rotate": two products on ∇, g·a·(g + a) multiply-adds;
  * - "from-rows": (1/N) G̃ᵀ Ã from the rotated rows S* was just built from, R·g·a, plus the check
- *   that ∇ = (1/N) gᵀ ā (R·g·a + g·a). Needs rows (not "rotate-gradients") and a basis.
+ *   that ∇ = (1/N) gᵀ ā (R·g·a + g·a). Valid when the captured g are the training loss's own
+ *   (empirical Fisher). Needs rows (not "rotate-gradients") and a basis.
+ * - "from-loss-rows": the captured g realise another Fisher (true, curvature propagation), but the
+ *   producer also handed over the loss's own signals g_L (`LayerStatistics.lossG`): S*'s Ã is shared,
+ *   G̃_L = g_L U_G costs R·g² more, so R·g·g + 2·R·g·a + g·a in all — chosen only when below a third
+ *   of "rotate" (`LOSS_ROWS_MARGIN`: small batches against wide layers).
  * Since ∇ = (1/N) Σ_rows g ā ᵀ (MATH.md §1), U_Gᵀ ∇ U_A = (1/N) (g U_G)ᵀ (ā U_A) = (1/N) G̃ᵀ Ã.
  */
-export type RotatedGradientSource = "rotate" | "from-rows";
+export type RotatedGradientSource = "rotate" | "from-rows" | "from-loss-rows";
+
+/**
+ * How much cheaper in multiply-adds "from-loss-rows" must be before it is chosen. Its three products
+ * have the batch rows R as a dimension (inner or outer) and run slower per flop than the two square
+ * rotations they replace: measured on the 2-core machine (2026-12-03, EKFAC steps interleaved with
+ * and without `lossG`), at R = 250–256 (a flop ratio of 0.43–0.56 on the demo autoencoder's first layer
+ * and the 784-1000-500-10 MLP's two wide ones) the step was 2–3 % slower, at R = 32 (ratio 0.06–0.07)
+ * 11 % and 31 % faster. So the rows are used only below a third of the rotation's count.
+ */
+export const LOSS_ROWS_MARGIN = 3;
 
 export function rotatedGradientCost(
   source: RotatedGradientSource,
@@ -86,20 +101,34 @@ export function rotatedGradientCost(
   gDim: number,
 ): number {
   const r = n * t;
-  return source === "rotate" ? gDim * aDim * (gDim + aDim) : 2 * r * gDim * aDim + gDim * aDim;
+  switch (source) {
+    case "rotate":
+      return gDim * aDim * (gDim + aDim);
+    case "from-rows":
+      return 2 * r * gDim * aDim + gDim * aDim;
+    case "from-loss-rows":
+      return r * gDim * gDim + 2 * r * gDim * aDim + gDim * aDim;
+  }
 }
 
-/** The cheaper source for a layer, given S*'s strategy ("from-rows" only where S* formed the rows). */
+/**
+ * The cheaper source for a layer, given S*'s strategy (rows are shared only where S* formed them) and
+ * which rows of the loss's signals exist: "statistics" (the captured g are the loss's), "loss" (g_L
+ * captured beside a sampled Fisher's g) or "none" (always "rotate").
+ */
 export function chooseRotatedGradientSource(
   strategy: ScalingStrategy,
   n: number,
   t: number,
   aDim: number,
   gDim: number,
+  signals: "statistics" | "loss" | "none" = "statistics",
 ): RotatedGradientSource {
-  if (strategy === "rotate-gradients") return "rotate";
-  return rotatedGradientCost("from-rows", n, t, aDim, gDim) < rotatedGradientCost("rotate", n, t, aDim, gDim)
-    ? "from-rows"
+  if (strategy === "rotate-gradients" || signals === "none") return "rotate";
+  const shared = signals === "statistics" ? "from-rows" : "from-loss-rows";
+  const margin = signals === "statistics" ? 1 : LOSS_ROWS_MARGIN;
+  return margin * rotatedGradientCost(shared, n, t, aDim, gDim) < rotatedGradientCost("rotate", n, t, aDim, gDim)
+    ? shared
     : "rotate";
 }
 

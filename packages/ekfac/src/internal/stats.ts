@@ -70,6 +70,17 @@ export function checkStatistics(fn: string, kind: "dense" | "conv2d", dims: Bloc
       `${fn}: statistics.g has length ${stats.g.length}, expected groups·N·T·gDim = ${dims.groups}·${n}·${t}·${dims.gDim} = ${expectG}`,
     );
   }
+  const lossG = stats.lossG;
+  if (lossG !== undefined && lossG !== null) {
+    if (!(lossG instanceof Float32Array || lossG instanceof Float64Array)) {
+      throw new TypeError(`${fn}: statistics.lossG must be a Float32Array, a Float64Array or null`);
+    }
+    if (lossG.length !== expectG) {
+      throw new RangeError(
+        `${fn}: statistics.lossG has length ${lossG.length}, expected the length of statistics.g, groups·N·T·gDim = ${expectG}`,
+      );
+    }
+  }
   return rows;
 }
 

@@ -128,5 +128,25 @@ describe("no allocation per step after init", () => {
       expect(created).toBe(0);
       for (const { block } of chain.curvature.blocks) expect((block as KroneckerBlock).sharedRotations).toBe(22);
     });
+
+    it(`Optimizer.step with ekfac, true Fisher, rows from the loss's signals (${precision}): 20 steps create no typed array`, () => {
+      // N = 2 against 20 → 16 → 2: on both layers 3·(R·g² + 2·R·g·a + g·a) < g·a·(g + a)
+      // (LOSS_ROWS_MARGIN), so each shares S*'s Ã with lossG.
+      const { x, y } = blobs(3, 2, 20, 2);
+      const model = new TinyMlp([20, 16, 2], 4, "softmax-ce");
+      const chain = ekfac(model, { learningRate: 0.05, basisEvery: 1000, fisher: "true", precision });
+      const opt = new Optimizer(chain, model);
+      const stepOnce = (count: boolean): number => {
+        model.forwardBackward(x, y, 2);
+        if (count) return countTypedArrayConstructions(() => opt.step());
+        opt.step();
+        return 0;
+      };
+      for (let s = 0; s < 2; s++) stepOnce(false);
+      let created = 0;
+      for (let s = 0; s < 20; s++) created += stepOnce(true);
+      expect(created).toBe(0);
+      for (const { block } of chain.curvature.blocks) expect((block as KroneckerBlock).sharedRotations).toBe(22);
+    });
   }
 });

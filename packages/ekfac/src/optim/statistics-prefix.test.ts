@@ -97,7 +97,9 @@ function prefixedByHand(model: TinyMlp, m: number): CurvatureModel {
             if (s === null || s.batchSize <= m) return s;
             const rows = s.a.length / s.batchSize;
             const gRows = s.g.length / s.batchSize;
-            return { ...s, batchSize: m, a: s.a.slice(0, m * rows), g: s.g.slice(0, m * gRows) };
+            // The loss's signals cover all N examples (the gradient's batch), not the prefix: dropped,
+            // as optim/statistics-prefix.ts's views do.
+            return { ...s, batchSize: m, a: s.a.slice(0, m * rows), g: s.g.slice(0, m * gRows), lossG: null };
           },
         },
       }),

@@ -19,6 +19,9 @@
  * block per group (`groups × (E·T) × width`): the prefix of each group is copied into a buffer owned
  * here (allocated once per size). Exact-mode statistics are refused by the caller (their N·C
  * pseudo-examples are not a batch to subsample; the exact Fisher is chosen for its accuracy).
+ * The views carry no `lossG`: the loss's signals belong to the whole batch's gradient, and EKFAC's
+ * rotated gradient from them needs Ã of all N rows (curvature/kronecker-block.ts, "Shared rows"), so
+ * with f < 1 the gradient is rotated as usual.
  *
  * Cost: O(1) per layer per step for views; O(groups·m·T·width) copies for grouped conv. No allocation
  * after the first step of a batch size.

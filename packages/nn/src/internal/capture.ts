@@ -18,7 +18,10 @@
  *   rows `e = n·K + k` with ā replicated, so `(1/E) Σ_e g_e g_eᵀ = (1/N) Σ_n J_nᵀ F_s J_n`.
  * The passes are hooks-only backwards (autodiff's `accumulate: false`, graph retained): no parameter
  * gradient is computed or touched, and the user's own `backward(loss)` afterwards computes the
- * gradients while the sealed sites ignore its hook calls (their g stay the Fisher's).
+ * gradients while the sealed sites keep their g (the Fisher's). With one pass per example ("true",
+ * "curvature-prop") that backward's hook calls fill `lossG` instead: the loss's own signals, which
+ * EKFAC uses to form the step's rotated gradient from the rows of its scaling (ekfac's
+ * kronecker-block.ts, "Shared rows"); they are null from the Fisher pass until that backward runs.
  * A prediction no nn loss sees (a user's own loss) leaves the sites pending; their g then come from
  * the user's backward and are labelled "empirical", which the optimizer can detect. Pending sites are
  * dropped when their layer forwards again or turns capture off.
@@ -40,6 +43,7 @@ type Live<K extends string> = {
   batchSize: number;
   positions: number;
   g: FloatArray;
+  lossG: FloatArray | null;
   fisher: FisherMode;
   pass: number;
 } & { [key in K]: FloatArray };
@@ -65,6 +69,7 @@ export class CaptureSite<K extends string> {
   private aBase: FloatArray | null = null;
   private aRep: FloatArray | null = null;
   private g: FloatArray | null = null;
+  private gLoss: FloatArray | null = null;
   private dtype: DType = "float32";
   private state = IDLE;
   private classes = 1;
@@ -118,7 +123,16 @@ export class CaptureSite<K extends string> {
   }
 
   private onGradient(grad: FloatArray): void {
-    if (this.state === SEALED) return;
+    if (this.state === SEALED) {
+      // The user's backward after the Fisher pass: its g are the loss's own signals (one pass per
+      // example only; "exact" pseudo-example rows have no matching loss row).
+      const r = this.record;
+      if (this.classes !== 1 || r === null || !this.live) return;
+      this.gLoss = ensure(this.gLoss, this.n * this.T * this.cOut, this.dtype);
+      gatherOutputGradInto(this.gLoss, grad, this.n, this.cOut, this.T, this.groups, this.n);
+      r.lossG = this.gLoss;
+      return;
+    }
     if (this.state === FISHER) {
       gatherOutputGradInto(
         this.g as FloatArray,
@@ -182,12 +196,21 @@ export class CaptureSite<K extends string> {
     const g = this.g as FloatArray;
     const r = this.record;
     if (r === null) {
-      this.record = { batchSize, positions: this.T, g, fisher, pass: this.passes, [this.key]: a } as Live<K>;
+      this.record = {
+        batchSize,
+        positions: this.T,
+        g,
+        lossG: null,
+        fisher,
+        pass: this.passes,
+        [this.key]: a,
+      } as Live<K>;
     } else {
       // Updated in place: a steady training loop allocates no statistics objects.
       r.batchSize = batchSize;
       r.positions = this.T;
       r.g = g;
+      r.lossG = null;
       r.fisher = fisher;
       r.pass = this.passes;
       (r as Record<string, unknown>)[this.key] = a;

@@ -266,6 +266,78 @@ const float32Law = defineLaw({
   },
 });
 
+// ---- shared rows ---------------------------------------------------------------------------------
+
+// Small batches against wide layers, where the cost model (scaling.ts) takes the rotated gradient from
+// rows: 3·R·g·(2a + g) (LOSS_ROWS_MARGIN) or 2·R·g·a multiply-adds against g·a·(a + g).
+const sharedArb = fc.tuple(
+  fc.oneof(
+    denseLayerArb({ maxOut: 24, maxIn: 24, maxN: 4 }),
+    convLayerArb({ maxN: 2, maxT: 2, maxIn: 20, maxOutPerGroup: 6 }),
+  ),
+  fc.constantFrom("loss" as const, "statistics" as const),
+  fc.double({ min: -2, max: 0, noNaN: true }),
+);
+
+const sharedRowsLaw = defineLaw({
+  id: "ekfac.precondition.shared-rows",
+  title: "The rotated gradient from S*'s rows gives the plainly rotated direction",
+  statement:
+    'for an EKFAC block fitted to a batch, precondition(∇) with ∇ = (1/N) Σ_rows g_L āᵀ is the same whether U_Gᵀ∇U_A is formed by rotating ∇ or as (1/N)(g_L U_G)ᵀ(ā U_A) from the rows S* was built from — g_L the loss\'s own signals handed over as lossG beside a sampled Fisher\'s g ("loss"), or the captured g themselves ("statistics", the empirical Fisher\'s gradientFromStatistics)',
+  source:
+    "MATH.md §1 (∇ = (1/N) Σ g āᵀ, so U_Gᵀ∇U_A = (1/N)(g U_G)ᵀ(ā U_A)); George et al. (2018) eq. (11); Higham, Accuracy and Stability of Numerical Algorithms, §3.5",
+  generator:
+    'dense: dout, din ∈ [1, 24], bias or not, N ∈ [1, 4] (specials as the layer laws); conv2d: groups ∈ {1, 2}, 1–6 outputs per group, 1–20 inputs, N ∈ [1, 2], T ∈ [1, 2]; g_L a fresh normal draw ("loss") or g; ε = max s · 10^x, x ∈ [−2, 0]. Float64 rotations',
+  tolerance:
+    "‖Δ_rows − Δ_rotate‖ ≤ 64·(R + a + g)·ε·κ·ρ·‖Δ_rotate‖, κ = (max s + ε)/(min s + ε), ρ = (1/N) Σ_rows ‖g_L,r‖‖ā_r‖ / ‖∇‖_F (the cancellation in ∇)",
+  why: "Both paths compute the same U_Gᵀ∇U_A in exact arithmetic: rotating ∇ after forming it, or rotating the rows first and summing their products. Each is a sum of R products of rotated rows (backward error O((R + a + g)·ε) relative to Σ‖g_L,r‖‖ā_r‖ = N·ρ·‖∇‖), and the division by s + ε amplifies the difference by at most κ. Cases where the cost model prefers rotating (or the gradient check declines) compare a path with itself and measure 0; the note counts the groups that shared.",
+  runScale: 0.5,
+  arbitrary: sharedArb,
+  measure(impl, [c, signals, logEps]): Measurement {
+    const { aDim: a0, groups } = { aDim: c.shape.inDim + (c.shape.hasBias ? 1 : 0), groups: c.shape.groups };
+    const lossG = signals === "loss" ? new Rng(c.seed ^ 0x5eed).fillNormal(new Float64Array(c.stats.g.length)) : null;
+    const sharedStats: LayerBatch = lossG === null ? c.stats : { ...c.stats, lossG };
+    const opts = { factorDecay: 0, scalingDecay: 0, precision: "float64" };
+    const plain = newBlock(impl, c, "ekfac", opts);
+    const shared = newBlock(impl, c, "ekfac", { ...opts, gradientFromStatistics: signals === "statistics" });
+    for (const [b, st] of [
+      [plain, c.stats],
+      [shared, sharedStats],
+    ] as const) {
+      b.updateFactors(st);
+      b.updateBasis();
+      b.updateScaling(st);
+    }
+    const s = plain.eigenScaling();
+    let min = Number.POSITIVE_INFINITY;
+    for (const v of s) min = Math.min(min, v);
+    const eps = Math.max(maxOf(s) * 10 ** logEps, Number.MIN_VALUE);
+    const kappa = (maxOf(s) + eps) / (min + eps);
+    const signalStats = lossG === null ? c.stats : { ...c.stats, g: lossG };
+    const grad = impl.ekfac.meanGradient(c.shape, signalStats);
+    const want = plain.precondition(grad, new Float64Array(plain.size), eps);
+    const got = shared.precondition(grad, new Float64Array(shared.size), eps);
+    // ρ: Σ_rows ‖g_L,r‖‖ā_r‖ / (N ‖∇‖), over all groups.
+    const gDim = c.shape.outDim / groups;
+    const rows = c.stats.batchSize * c.stats.positions;
+    let sum = 0;
+    for (let r = 0; r < groups * rows; r++) {
+      let ng = 0;
+      let na = 0;
+      for (let i = 0; i < gDim; i++) ng += (signalStats.g[r * gDim + i] as number) ** 2;
+      for (let j = 0; j < a0; j++) na += (c.stats.a[r * a0 + j] as number) ** 2;
+      sum += Math.sqrt(ng * na);
+    }
+    const rho = frob(grad) > 0 ? sum / (c.stats.batchSize * frob(grad)) : 1;
+    const tol = 64 * (rows + a0 + gDim) * EPS * kappa * Math.max(rho, 1) * frob(want);
+    return {
+      error: distance(got, want),
+      tolerance: Math.max(tol, Number.MIN_VALUE),
+      note: `${signals}: ${shared.sharedRotations}/${groups} groups shared, κ = ${kappa.toPrecision(3)}, ρ = ${rho.toPrecision(3)}`,
+    };
+  },
+});
+
 // ---- damped directions -----------------------------------------------------------------------------
 
 const dampedArb = fc.tuple(anyLayer, fc.double({ min: -3, max: 0, noNaN: true }));
@@ -703,6 +775,7 @@ export const ekfacLaws: readonly Law[] = [
   dampedKfac,
   dampedTikhonov,
   float32Law,
+  sharedRowsLaw,
   transformEqualsPrevious,
   mergeLaw,
   scaleShiftLaw,

@@ -1,0 +1,85 @@
+/**
+ * What EKFAC's rotated gradient from the loss's own signals (`lossG`; ekfac's kronecker-block.ts,
+ * "Shared rows") buys in step time: the demo's EKFAC (true Fisher, T_kfe = 100, T_s = 1) on the demo
+ * autoencoder and on the 784-1000-500-10 MLP, with the statistics as nn captures them and with
+ * `lossG` hidden from the blocks (so ∇ is rotated as before), plus SGD + momentum as the unit; the
+ * three steps interleaved in one process, `reps` timed steps each after 3 warm-up steps; medians.
+ * The blocks choose the rows only where they cost under a third of the rotation (`LOSS_ROWS_MARGIN`),
+ * so at the demo's batch both EKFAC rows run the same path ("rotated gradients from rows: 0"); the
+ * margin itself was measured with this procedure on a build without it (packages/bench/README.md).
+ *
+ * Run: `npx -y pnpm@12.4.2 example packages/bench/src/examples/loss-rows.ts [--batch N] [--reps R]`
+ * (default batch 250 for the autoencoder and 256 for the MLP, 15 reps).
+ */
+import { type CurvatureLayer, deepAutoencoder, mlp, type Sequential } from "@ekfac-ts/nn";
+import { mnistPackageSplit, PIXELS } from "../data/mnist.ts";
+import { DEFAULTS } from "../demo/defaults.ts";
+import { makeTrainer, type OptimizerConfig, type Task } from "../demo/trainer.ts";
+
+function flag(name: string): number | null {
+  const i = process.argv.indexOf(name);
+  if (i < 0) return null;
+  const v = Number(process.argv[i + 1]);
+  if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`loss-rows: ${name} needs a positive integer`);
+  return v;
+}
+
+const batch = flag("--batch");
+const reps = flag("--reps") ?? 15;
+const data = mnistPackageSplit(5, 8000);
+const cases: { name: string; build: () => Sequential; task: Task; batch: number }[] = [
+  {
+    name: "autoencoder",
+    build: () => deepAutoencoder({ sizes: DEFAULTS.sizes, activation: "sigmoid", seed: 5 }),
+    task: { kind: "autoencoder" },
+    batch: batch ?? 250,
+  },
+  {
+    name: "MLP 784-1000-500-10",
+    build: () => mlp([784, 1000, 500, 10], "relu", { seed: 5 }),
+    task: { kind: "classifier", classes: 10 },
+    batch: batch ?? 256,
+  },
+];
+const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+
+for (const c of cases) {
+  const x = data.train.images.subarray(0, c.batch * PIXELS);
+  const labels = data.train.labels.subarray(0, c.batch);
+  const sgd: OptimizerConfig = { name: "sgd", learningRate: 0.01, momentum: 0.9 };
+  const runs = [
+    { label: "SGD + momentum", config: sgd, hide: false },
+    { label: "EKFAC, lossG captured", config: DEFAULTS.optimizers.ekfac, hide: false },
+    { label: "EKFAC, lossG hidden", config: DEFAULTS.optimizers.ekfac, hide: true },
+  ].map((r) => {
+    const model = c.build();
+    if (r.hide) {
+      // The blocks read the layers the optimizer lists at construction: hand it views without lossG.
+      const hidden = model.curvatureLayers().map(
+        (l): CurvatureLayer =>
+          Object.create(l, {
+            statistics: { get: () => (l.statistics === null ? null : { ...l.statistics, lossG: null }) },
+          }),
+      );
+      model.curvatureLayers = () => hidden;
+    }
+    return { ...r, trainer: makeTrainer(model, c.task, PIXELS, r.config), ms: [] as number[] };
+  });
+  for (const r of runs) for (let i = 0; i < 3; i++) r.trainer.step(x, c.batch, labels);
+  for (let i = 0; i < reps; i++) {
+    for (const r of runs) {
+      const t0 = performance.now();
+      r.trainer.step(x, c.batch, labels);
+      r.ms.push(performance.now() - t0);
+    }
+  }
+  const unit = median(runs[0]?.ms ?? []);
+  console.log(`${c.name}, batch ${c.batch}, ${reps} steps each (medians):`);
+  for (const r of runs) {
+    const shared = r.trainer.blocks.reduce((s, b) => s + ((b as { sharedRotations?: number }).sharedRotations ?? 0), 0);
+    const m = median(r.ms);
+    console.log(
+      `  ${r.label.padEnd(24)} ${m.toFixed(1).padStart(8)} ms  ${(m / unit).toFixed(2)}× SGD  rotated gradients from rows: ${shared}`,
+    );
+  }
+}
