@@ -109,44 +109,32 @@ describe("no allocation per step after init", () => {
     });
   }
 
+  // Every layer takes its rotated gradient from S*'s rows (scaling.ts cost model): with the empirical
+  // Fisher N = 2 ≪ a + g; with the true Fisher, N = 2 against 20 → 16 → 2 keeps the loss's rows under a
+  // third of the rotation (LOSS_ROWS_MARGIN) on both layers.
+  const sharedCases = [
+    { fisher: "empirical", rows: "S*'s rows", sizes: [5, 7, 3], classes: 3 },
+    { fisher: "true", rows: "rows from the loss's signals", sizes: [20, 16, 2], classes: 2 },
+  ] as const;
   for (const precision of ["float32", "float64"] as const) {
-    it(`Optimizer.step with ekfac, empirical Fisher, shared rows (${precision}): 20 steps create no typed array`, () => {
-      // N = 2 ≪ a + g: every layer takes its rotated gradient from S*'s rows (scaling.ts cost model).
-      const { x, y } = blobs(3, 2, 5);
-      const model = new TinyMlp([5, 7, 3], 4, "softmax-ce");
-      const chain = ekfac(model, { learningRate: 0.05, basisEvery: 1000, fisher: "empirical", precision });
-      const opt = new Optimizer(chain, model);
-      const stepOnce = (count: boolean): number => {
-        model.forwardBackward(x, y, 2);
-        if (count) return countTypedArrayConstructions(() => opt.step());
-        opt.step();
-        return 0;
-      };
-      for (let s = 0; s < 2; s++) stepOnce(false);
-      let created = 0;
-      for (let s = 0; s < 20; s++) created += stepOnce(true);
-      expect(created).toBe(0);
-      for (const { block } of chain.curvature.blocks) expect((block as KroneckerBlock).sharedRotations).toBe(22);
-    });
-
-    it(`Optimizer.step with ekfac, true Fisher, rows from the loss's signals (${precision}): 20 steps create no typed array`, () => {
-      // N = 2 against 20 → 16 → 2: on both layers 3·(R·g² + 2·R·g·a + g·a) < g·a·(g + a)
-      // (LOSS_ROWS_MARGIN), so each shares S*'s Ã with lossG.
-      const { x, y } = blobs(3, 2, 20, 2);
-      const model = new TinyMlp([20, 16, 2], 4, "softmax-ce");
-      const chain = ekfac(model, { learningRate: 0.05, basisEvery: 1000, fisher: "true", precision });
-      const opt = new Optimizer(chain, model);
-      const stepOnce = (count: boolean): number => {
-        model.forwardBackward(x, y, 2);
-        if (count) return countTypedArrayConstructions(() => opt.step());
-        opt.step();
-        return 0;
-      };
-      for (let s = 0; s < 2; s++) stepOnce(false);
-      let created = 0;
-      for (let s = 0; s < 20; s++) created += stepOnce(true);
-      expect(created).toBe(0);
-      for (const { block } of chain.curvature.blocks) expect((block as KroneckerBlock).sharedRotations).toBe(22);
-    });
+    for (const { fisher, rows, sizes, classes } of sharedCases) {
+      it(`Optimizer.step with ekfac, ${fisher} Fisher, ${rows} (${precision}): 20 steps create no typed array`, () => {
+        const { x, y } = blobs(3, 2, sizes[0], classes);
+        const model = new TinyMlp([...sizes], 4, "softmax-ce");
+        const chain = ekfac(model, { learningRate: 0.05, basisEvery: 1000, fisher, precision });
+        const opt = new Optimizer(chain, model);
+        const stepOnce = (count: boolean): number => {
+          model.forwardBackward(x, y, 2);
+          if (count) return countTypedArrayConstructions(() => opt.step());
+          opt.step();
+          return 0;
+        };
+        for (let s = 0; s < 2; s++) stepOnce(false);
+        let created = 0;
+        for (let s = 0; s < 20; s++) created += stepOnce(true);
+        expect(created).toBe(0);
+        for (const { block } of chain.curvature.blocks) expect((block as KroneckerBlock).sharedRotations).toBe(22);
+      });
+    }
   }
 });
