@@ -125,9 +125,10 @@ export class CaptureSite<K extends string> {
   private onGradient(grad: FloatArray): void {
     if (this.state === SEALED) {
       // The user's backward after the Fisher pass: its g are the loss's own signals (one pass per
-      // example only; "exact" pseudo-example rows have no matching loss row).
+      // example only; "exact" pseudo-example rows have no matching loss row). Only layers with ā
+      // record them: no scale-shift block reads a lossG, so BatchNorm skips the copy.
       const r = this.record;
-      if (this.classes !== 1 || r === null || !this.live) return;
+      if (this.classes !== 1 || r === null || !this.live || this.key !== "a") return;
       this.gLoss = ensure(this.gLoss, this.n * this.T * this.cOut, this.dtype);
       gatherOutputGradInto(this.gLoss, grad, this.n, this.cOut, this.T, this.groups, this.n);
       r.lossG = this.gLoss;
