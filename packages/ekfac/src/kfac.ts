@@ -22,7 +22,10 @@
  * minibatch (Martens & Grosse 2015 §6.4, §7) and λ adapted by the Levenberg–Marquardt rule every 5 steps
  * (§6.5), after a burn-in of 5 statistics-only steps — kfac-jax's `use_adaptive_learning_rate`,
  * `use_adaptive_momentum`, `use_adaptive_damping` with its MNIST-autoencoder settings (interval 5,
- * decay 0.95, burn-in 5). The initial λ = 1 (`damping`), bounds [1e-6, 1e6]. `Optimizer.step(loss)`
+ * decay 0.95, burn-in 5). The initial λ = 1 (`damping`), bounds [1e-6, 1e6]. λ damps the quadratic
+ * model only; the blocks precondition with their own constant γ = 0.01 (`preconditionerDamping`; two
+ * dampings as in Martens & Grosse §6.6, without its γ search — measured in MATH.md §11; null: γ = λ,
+ * kfac-jax's single damping). `Optimizer.step(loss)`
  * must then be given the loss closure (two extra forward passes every 5 steps); `adaptiveDamping:
  * false` keeps λ fixed and needs none.
  *
@@ -74,6 +77,13 @@ export interface CurvatureOptimizerOptions extends Omit<CurvatureOptions, "klCli
   readonly dampingAdaptation?: Partial<DampingAdaptationOptions>;
   /** Adaptive only: steps that only absorb statistics before the first update (default 5). */
   readonly burnIn?: number;
+  /**
+   * Adaptive only: γ > 0, the damping the blocks precondition with, Δ = (F̂ + γI)⁻¹∇, while λ
+   * (`damping`, adapted) damps the quadratic model that sets the step's length; null: γ = λ (one damping,
+   * kfac-jax's choice). Default 0.01 (MATH.md §11: measured against γ = λ on the problems of
+   * `pnpm bench robust`). Absolute, in the units of `damping`.
+   */
+  readonly preconditionerDamping?: number | null;
 }
 
 /** The adaptive defaults (kfac-jax's MNIST autoencoder example: interval 5, decay 0.95, burn-in 5). */
@@ -92,6 +102,8 @@ export const ADAPTIVE_DEFAULTS = {
   burnIn: 5,
   /** κ of the fallback step. */
   kappa: 1e-3,
+  /** γ, the blocks' damping under adaptive step control (null would tie it to λ). */
+  preconditionerDamping: 0.01,
 } as const;
 
 /** The chain the aliases build, with its curvature transform exposed (plan, blocks, approximation). */
@@ -100,7 +112,7 @@ export type CurvatureChain = GradientTransformation<StateValue[]> & {
   readonly curvature: CurvatureTransform;
 };
 
-const ADAPTIVE_ONLY = ["adaptiveDamping", "dampingAdaptation", "burnIn"] as const;
+const ADAPTIVE_ONLY = ["adaptiveDamping", "dampingAdaptation", "burnIn", "preconditionerDamping"] as const;
 
 /** Builds the chain for `approximation` (the aliases below): adaptive or fixed step control. */
 export function curvatureChain(
@@ -110,7 +122,16 @@ export function curvatureChain(
   options: CurvatureOptimizerOptions = {},
 ): CurvatureChain {
   if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be an object`);
-  const { learningRate: lr, momentum, klClip, adaptiveDamping, dampingAdaptation, burnIn, ...rest } = options;
+  const {
+    learningRate: lr,
+    momentum,
+    klClip,
+    adaptiveDamping,
+    dampingAdaptation,
+    burnIn,
+    preconditionerDamping,
+    ...rest
+  } = options;
   if (lr === undefined) {
     const kappa = klClip === undefined ? ADAPTIVE_DEFAULTS.kappa : klClip;
     if (kappa === null) {
@@ -143,6 +164,8 @@ export function curvatureChain(
             : null,
           burnIn: burnIn ?? ADAPTIVE_DEFAULTS.burnIn,
           kappa,
+          preconditionerDamping:
+            preconditionerDamping === undefined ? ADAPTIVE_DEFAULTS.preconditionerDamping : preconditionerDamping,
         },
       },
       fn,

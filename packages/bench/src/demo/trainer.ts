@@ -70,6 +70,8 @@ export interface OptimizerConfig {
   readonly adaptiveDamping?: boolean;
   /** Adaptive step control only: statistics-only steps first (undefined: the library default). */
   readonly burnIn?: number;
+  /** Adaptive step control only: the blocks' damping γ (null: γ = λ; undefined: the library default). */
+  readonly preconditionerDamping?: number | null;
 }
 
 /** What the model is trained to do: reconstruct its input, or classify. */

@@ -44,6 +44,31 @@ describe("searchGrid", () => {
     searchGrid(axes, { eta: 3 }, 1, (p) => -p.eta);
     expect(axes.eta).toEqual([0.01, 0.03, 0.1, 0.3]);
   });
+  it("reads known points back instead of training them (matched to 12 digits) and lists them with the rest", () => {
+    const axes = { eta: [0.01, 0.03, 0.1] };
+    const trained: number[] = [];
+    // 0.01/3 as JSON holds it, and a diverged point stored as null (JSON's +∞).
+    const known = [
+      { point: { eta: 0.01 / 3 }, loss: 0 },
+      { point: { eta: 0.03 }, loss: null as unknown as number },
+    ];
+    const r = searchGrid(
+      axes,
+      { eta: 3 },
+      2,
+      (p) => {
+        trained.push(p.eta);
+        return 10 * p.eta;
+      },
+      known,
+    );
+    expect(trained).toEqual([0.01, 0.1, 0.00111111111111]); // 0.00333… and 0.03 were known
+    expect(r.best.eta).toBe(0.00333333333333);
+    expect(r.loss).toBe(0);
+    expect(r.tried.find((t) => t.point.eta === 0.03)?.loss).toBe(Number.POSITIVE_INFINITY);
+    expect(r.tried.length).toBe(5);
+    expect(r.edge).toEqual([]);
+  });
   it("never extends a categorical axis (factor 1)", () => {
     const axes = { clip: [0, 1] };
     const r = searchGrid(axes, { clip: 1 }, 2, (p) => p.clip);

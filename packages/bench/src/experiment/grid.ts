@@ -6,6 +6,11 @@
  * value, that axis grows by one value beyond the edge (÷ or × its factor) and the grid is swept again,
  * at most `extensions` times per axis. A factor of 1 marks a categorical axis (no edge to extend).
  * Non-finite losses (diverged runs) count as +∞. Ties keep the first point in sweep order.
+ *
+ * `known` points (an earlier search of the same deterministic training, read back) fill the memo, so
+ * re-running a search with more extensions trains only the new points. Values are compared rounded
+ * to 12 significant digits — the rounding every extension applies — so 0.01/3 read back from JSON
+ * matches the 0.00333333333333 an extension computes.
  */
 
 /**
@@ -18,21 +23,29 @@ export function searchGrid<K extends string>(
   factors: Record<K, number>,
   extensions: number,
   evalAt: (point: Record<K, number>) => number,
+  known: readonly { point: Record<K, number>; loss: number }[] = [],
 ): { best: Record<K, number>; loss: number; tried: { point: Record<K, number>; loss: number }[]; edge: K[] } {
   const names = Object.keys(axes) as K[];
   // The edges are the smallest and largest values: sort each axis ascending (in place, as it is extended in place).
   for (const n of names) axes[n].sort((x, y) => x - y);
   const memo = new Map<string, number>();
   const tried: { point: Record<K, number>; loss: number }[] = [];
-  const keyOf = (p: Record<K, number>) => names.map((n) => p[n]).join("|");
+  const keyOf = (p: Record<K, number>) => names.map((n) => Number(p[n].toPrecision(12))).join("|");
+  for (const k of known) memo.set(keyOf(k.point), Number.isFinite(k.loss) ? k.loss : Number.POSITIVE_INFINITY);
+  const listed = new Set<string>();
   const run = (p: Record<K, number>): number => {
     const key = keyOf(p);
-    const hit = memo.get(key);
-    if (hit !== undefined) return hit;
-    const raw = evalAt(p);
-    const loss = Number.isFinite(raw) ? raw : Number.POSITIVE_INFINITY;
-    memo.set(key, loss);
-    tried.push({ point: p, loss });
+    let loss = memo.get(key);
+    if (loss === undefined) {
+      const raw = evalAt(p);
+      loss = Number.isFinite(raw) ? raw : Number.POSITIVE_INFINITY;
+      memo.set(key, loss);
+    }
+    // `tried` lists every point the sweeps visited once, read back or trained.
+    if (!listed.has(key)) {
+      listed.add(key);
+      tried.push({ point: p, loss });
+    }
     return loss;
   };
   const sweep = () => {

@@ -17,8 +17,9 @@
  *   2. grid: fixed step control (`learningRate` set), for KFAC and EKFAC separately, chosen on seed 1
  *      by the final training loss at the full budget: damping ε × learning rate η with KL-clipping
  *      κ = 1e-3, an axis whose best value sits on its edge extended (ε ×/÷ 10, η ×/÷ 3) until the best
- *      is inside or the extension limit is hit (reported); then KL-clipping off at the best ε with the
- *      best η and η/3. The chosen setting is run on seeds 1…S;
+ *      is inside or the extension limit (5 per axis) is hit (reported); then KL-clipping off at the best
+ *      ε over η, starting from the best η and η/3, its edges extended the same way. The chosen setting
+ *      is run on seeds 1…S;
  *   3. Adam: the same procedure over its learning rate.
  * Reported per problem: mean ± std (sample, n − 1) over seeds of the final training loss (whole
  * training subset, eval mode), the gap of each default to the best fixed setting of the same method,
@@ -33,7 +34,9 @@
  * robust.json: its grids' choices and seed runs are read back, so only the defaults are trained —
  * for iterating on the adaptive defaults; the record names the file in `tuned_from`) and
  * ROBUST_DEFAULTS_WITH (a JSON object of options set on the "defaults" runs, e.g. '{"damping":0.01}' for
- * another initial λ; recorded in `defaults_with`).
+ * another initial λ; recorded in `defaults_with`) and ROBUST_GRID_FROM (an earlier run's robust.json:
+ * its seed-1 grid points are read back as known, so searches with more extensions train only the
+ * points they add; the searches and the seed runs of the chosen settings run again).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -114,7 +117,8 @@ const FULL: Budget = {
   dampings: [1e-3, 1e-2, 1e-1],
   learningRates: [0.03, 0.1, 0.3],
   adamRates: [3e-4, 1e-3, 3e-3],
-  extensions: 2,
+  // Enough that no chosen setting was left on an edge in the runs of packages/bench/README.md.
+  extensions: 5,
 };
 
 const SMOKE: Budget = {
@@ -224,6 +228,40 @@ interface Tuned {
   readonly adam: TunedSetting;
 }
 
+/** Grid points of an earlier run, read back by ROBUST_GRID_FROM (the searches' `known`). */
+interface KnownPoints {
+  /** Per method: stage-1 points (κ = 1e-3) and stage-2 points (κ off) with their ε. */
+  readonly fixed: Record<string, { damping: number; learningRate: number; klClip: number | null; loss: number }[]>;
+  /** Adam's learning-rate points. */
+  readonly adam: { point: { learningRate: number }; loss: number }[];
+}
+
+/**
+ * ROBUST_GRID_FROM=<robust.json of an earlier run>: its seed-1 grid points of `label`, handed to the
+ * searches as known points, so a search with more extensions trains only the points it adds (training
+ * is deterministic per seed: the same setting gives the same loss). Unlike ROBUST_TUNED_FROM the
+ * searches and the chosen settings' seed runs are done again. Refuses a record of another shape.
+ */
+function gridFrom(label: string, shape: string): KnownPoints | null {
+  const path = process.env.ROBUST_GRID_FROM;
+  if (path === undefined || path === "") return null;
+  const fn = "robust (ROBUST_GRID_FROM)";
+  const records = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>[];
+  if (!Array.isArray(records)) throw new TypeError(`${fn}: ${path} must hold an array of records`);
+  const fixed: KnownPoints["fixed"] = {};
+  let adam: KnownPoints["adam"] = [];
+  for (const method of ["kfac", "ekfac"] as const) {
+    const r = records.find((x) => x.case === label && x.impl === `${method.toUpperCase()} defaults`);
+    if (r === undefined) throw new RangeError(`${fn}: ${path} has no record of ${label} ${method}`);
+    if (r.shape !== shape) {
+      throw new RangeError(`${fn}: ${path}'s ${label} was measured on ${String(r.shape)}; expected ${shape}`);
+    }
+    fixed[method] = r.grid as KnownPoints["fixed"][string];
+    adam = r.adam_grid as KnownPoints["adam"];
+  }
+  return { fixed, adam };
+}
+
 /** Steps 2 and 3 of the protocol: the fixed-step grids per method, then Adam's. */
 function tune(
   problem: Problem,
@@ -233,9 +271,11 @@ function tune(
   smoke: boolean,
   log: (s: string) => void,
   runSeeds: (config: OptimizerConfig, name: string) => Run[],
+  known: KnownPoints | null,
 ): Tuned {
   const tuned: Record<string, TunedSetting> = {};
   for (const method of ["kfac", "ekfac"] as const) {
+    const readBack = known?.fixed[method] ?? [];
     const trainFixed = (damping: number, learningRate: number, klClip: number | null): number => {
       const config: OptimizerConfig = { name: method, damping, learningRate, klClip };
       const r = train(problem, init, config, 1, data);
@@ -248,16 +288,31 @@ function tune(
       { damping: 10, learningRate: 3 },
       budget.extensions,
       (p) => trainFixed(p.damping, p.learningRate, 1e-3),
+      readBack
+        .filter((t) => t.klClip !== null)
+        .map((t) => ({ point: { damping: t.damping, learningRate: t.learningRate }, loss: t.loss })),
     );
-    // Stage 2: KL-clipping off at the best ε, with the best η and a third of it (an unclipped step
-    // wants a smaller rate); kept if better.
+    // Stage 2: KL-clipping off at the best ε, over η from the best clipped η and a third of it (an
+    // unclipped step wants a smaller rate), edges extended like stage 1; kept if better.
     let best = { ...search.best, klClip: 1e-3 as number | null, loss: search.loss };
+    let edge: string[] = search.edge;
     const tried: unknown[] = search.tried.map((t) => ({ ...t.point, klClip: 1e-3, loss: t.loss }));
     if (!smoke) {
-      for (const lr of [search.best.learningRate, search.best.learningRate / 3]) {
-        const loss = trainFixed(search.best.damping, lr, null);
-        tried.push({ damping: search.best.damping, learningRate: lr, klClip: null, loss });
-        if (loss < best.loss) best = { damping: search.best.damping, learningRate: lr, klClip: null, loss };
+      const eps = search.best.damping;
+      const sameEps = (d: number) => Number(d.toPrecision(12)) === Number(eps.toPrecision(12));
+      const unclipped = searchGrid(
+        { learningRate: [Number((search.best.learningRate / 3).toPrecision(12)), search.best.learningRate] },
+        { learningRate: 3 },
+        budget.extensions,
+        (p) => trainFixed(eps, p.learningRate, null),
+        readBack
+          .filter((t) => t.klClip === null && sameEps(t.damping))
+          .map((t) => ({ point: { learningRate: t.learningRate }, loss: t.loss })),
+      );
+      for (const t of unclipped.tried) tried.push({ damping: eps, ...t.point, klClip: null, loss: t.loss });
+      if (unclipped.loss < best.loss) {
+        best = { damping: eps, learningRate: unclipped.best.learningRate, klClip: null, loss: unclipped.loss };
+        edge = unclipped.edge;
       }
     }
     const config: OptimizerConfig = {
@@ -266,7 +321,7 @@ function tune(
       learningRate: best.learningRate,
       klClip: best.klClip,
     };
-    tuned[method] = { config, runs: runSeeds(config, `${method} tuned`), grid: tried, edge: search.edge };
+    tuned[method] = { config, runs: runSeeds(config, `${method} tuned`), grid: tried, edge };
   }
   const adamSearch = searchGrid(
     { learningRate: [...budget.adamRates] },
@@ -277,6 +332,7 @@ function tune(
       log(`adam grid η ${p.learningRate}: ${r.finalLoss.toFixed(4)}`);
       return r.finalLoss;
     },
+    known?.adam ?? [],
   );
   const adamConfig: OptimizerConfig = { name: "adam", learningRate: adamSearch.best.learningRate };
   const adam = {
@@ -289,7 +345,14 @@ function tune(
 }
 
 /** The options ROBUST_DEFAULTS_WITH may set on the "defaults" runs (the adaptive step control's own). */
-const DEFAULTS_WITH_KEYS = ["damping", "burnIn", "adaptiveDamping", "fisher", "statisticsFraction"] as const;
+const DEFAULTS_WITH_KEYS = [
+  "damping",
+  "burnIn",
+  "adaptiveDamping",
+  "fisher",
+  "statisticsFraction",
+  "preconditionerDamping",
+] as const;
 
 /**
  * ROBUST_DEFAULTS_WITH='{"damping":0.01}': options set on both "defaults" runs (a candidate default
@@ -419,7 +482,8 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
 
       // 2. fixed-step grids, per method; 3. Adam — or the same, read back from an earlier run.
       const reused = tunedFrom(label, shape, seeds);
-      const { tuned, adam } = reused ?? tune(problem, init, budget, data, ctx.smoke, log, runSeeds);
+      const { tuned, adam } =
+        reused ?? tune(problem, init, budget, data, ctx.smoke, log, runSeeds, gridFrom(label, shape));
       const adamConfig = adam.config;
 
       const plot = plotControl(

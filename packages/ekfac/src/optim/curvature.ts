@@ -35,15 +35,18 @@
  *   0. burn-in: the first `burnIn` steps only absorb statistics (factors, diagonal estimates) and return a
  *      zero update; the basis / scaling schedule of 2 counts from the end of the burn-in (j = k − burnIn),
  *      so the first basis is computed from the burned-in factors;
- *   3'. Δ is preconditioned with the current λ (state `control.damping`);
+ *   3'. Δ is preconditioned with γ = `stepControl.preconditionerDamping` when it is set (the aliases' default),
+ *      else with the current λ (state `control.damping`);
  *   4'. α, μ minimise the quadratic model M(αΔ + μδ₀) = ∇ᵀδ + ½δᵀ(F + λI)δ with F the Fisher of the whole
  *      network on this minibatch, from the captured statistics (curvature/quadratic-model.ts; Martens &
  *      Grosse 2015 §6.4, §7); `stepControl.momentum` fixes μ. When M has no positive curvature along Δ
  *      ("fallback") the step is the KL-bounded one, α = −sqrt(κ / Δᵀ∇), μ = 0 (zero when Δᵀ∇ ≤ 0);
  *   5'. Levenberg–Marquardt (curvature/adaptive-damping.ts, M&G §6.5): every `interval` steps after the
  *      burn-in, `wantsLoss` asks the optimizer for h(θ) and h(θ + δ) on the same minibatch and
- *      `observeLoss` moves λ by ρ = (h(θ + δ) − h(θ)) / M(δ) (M without its λ term). λ is the ε of every
- *      block: KFAC's eigenbasis (or factored-Tikhonov) damping, EKFAC's ε added to S, the diagonal's.
+ *      `observeLoss` moves λ by ρ = (h(θ + δ) − h(θ)) / M(δ) (M without its λ term). Without a γ, λ is
+ *      also the ε of every block: KFAC's eigenbasis (or factored-Tikhonov) damping, EKFAC's ε added to
+ *      S, the diagonal's; with one, λ only damps the model (it bounds the step's length, γ shapes its
+ *      direction).
  *   Statistics are captured on every step in this mode (the model needs this step's ā and g).
  *
  * State (plain data, saved and restored by optim/state.ts): the counters, the last consumed pass per
@@ -193,6 +196,12 @@ export interface AdaptiveStepOptions {
   readonly burnIn: number;
   /** κ > 0 of the fallback step α = −sqrt(κ / Δᵀ∇) when the model has no positive curvature along Δ. */
   readonly kappa: number;
+  /**
+   * γ > 0: the damping the blocks precondition with, Δ = (F̂ + γI)⁻¹∇, held apart from the λ of the
+   * quadratic model and the Levenberg–Marquardt rule (Martens & Grosse 2015 §6.6 keep the two apart
+   * too; MATH.md §11). null or absent: γ = λ, one damping for both (kfac-jax's choice).
+   */
+  readonly preconditionerDamping?: number | null;
 }
 
 /** Adaptive step-control bookkeeping in the state (numbers only, so it checkpoints like the rest). */
@@ -240,7 +249,7 @@ export type CurvatureState = {
     klScale: number;
     /** 0 applied, 1 refused for statistics, 2 refused for the update. */
     refusal: number;
-    /** λ (ε) the last update preconditioned with. */
+    /** λ of the last update (fixed mode: ε). */
     damping: number;
     /** Step control of the last update: 0 fixed, 1 burn-in, 2 joint, 3 alpha-only, 4 fallback. */
     control: number;
@@ -418,6 +427,7 @@ export function curvature(
   let burnIn = 0;
   let fixedMomentum: number | undefined;
   let kappa = 0;
+  let gamma: number | null = null;
   if (control !== null) {
     if (typeof control !== "object") throw new TypeError(`${fn}: options.stepControl must be an object or null`);
     if (kl !== null) {
@@ -432,6 +442,8 @@ export function curvature(
     checkPositive(fn, "options.stepControl.kappa", kappa);
     fixedMomentum = control.momentum;
     if (fixedMomentum !== undefined) checkDecay(fn, "options.stepControl.momentum", fixedMomentum);
+    gamma = control.preconditionerDamping ?? null;
+    if (gamma !== null) checkPositive(fn, "options.stepControl.preconditionerDamping", gamma);
   }
   const adaptive = control !== null;
   const keepsPrevious = adaptive && fixedMomentum !== 0;
@@ -791,6 +803,7 @@ export function curvature(
           basisFailures: l.failures,
           klScale: l.klScale,
           damping: l.damping,
+          preconditionerDamping: gamma ?? l.damping,
           stepControl: CONTROL[l.control] ?? "fixed",
           alpha: solvedStep ? l.alpha : null,
           momentum: solvedStep ? l.momentum : null,
@@ -808,6 +821,8 @@ export function curvature(
       }
       const last = state.last;
       const lambda = state.control.damping;
+      // γ: what the blocks precondition with (λ unless the step control holds it apart).
+      const gammaNow = gamma ?? lambda;
       last.refreshed = 0;
       last.failures = 0;
       last.klScale = 1;
@@ -883,7 +898,7 @@ export function curvature(
         if (ra && slot.source >= 0 && slot.source < layers.length) {
           slot.block.updateScalingFromGradient(slot.grad, (statisticsOf(slot.source) as LayerStatistics).batchSize);
         }
-        slot.block.precondition(slot.grad, slot.dir, lambda);
+        slot.block.precondition(slot.grad, slot.dir, gammaNow);
         const g = slot.grad;
         const d = slot.dir;
         for (let i = 0; i < d.length; i++) {

@@ -64,20 +64,26 @@ function step(model: TinyMlp, opt: Optimizer, { x, y }: Data): Float64Array {
 const common = { fisher: "empirical", precision: "float64", basisEvery: 1 } as const;
 
 describe("adaptive step control: the step minimises the quadratic model", () => {
-  for (const approximation of ["kfac", "ekfac"] as const) {
-    it(`${approximation}: step 1 is α·Δ with α = −∇ᵀΔ / (ΔᵀFΔ + λΔᵀΔ); step 2 solves the 2×2 system over {Δ, δ₀}`, () => {
+  // γ = null: the blocks precondition with λ; γ = 0.05: with γ, while the model keeps λ = 0.3.
+  for (const [approximation, gamma] of [
+    ["kfac", null],
+    ["ekfac", null],
+    ["kfac", 0.05],
+    ["ekfac", 0.05],
+  ] as const) {
+    it(`${approximation}, γ ${gamma ?? "= λ"}: step 1 is α·Δ with Δ = (F̂ + γ)⁻¹∇, α = −∇ᵀΔ / (ΔᵀFΔ + λΔᵀΔ); step 2 solves the 2×2 system over {Δ, δ₀}`, () => {
       const make = approximation === "kfac" ? kfac : ekfac;
       const lambda = 0.3;
       const data = blobs(7, N, SIZES[0]);
       const model = new TinyMlp(SIZES, 11, "softmax-ce");
       const twin = new TinyMlp(SIZES, 11, "softmax-ce");
       const adaptive = new Optimizer(
-        make(model, { ...common, damping: lambda, adaptiveDamping: false, burnIn: 0 }),
+        make(model, { ...common, damping: lambda, adaptiveDamping: false, burnIn: 0, preconditionerDamping: gamma }),
         model,
       );
-      // The same curvature with lr 1, no momentum, no clipping applies −Δ: it exposes Δ.
+      // The same curvature damped by γ with lr 1, no momentum, no clipping applies −Δ: it exposes Δ.
       const fixed = new Optimizer(
-        make(twin, { ...common, damping: lambda, learningRate: 1, momentum: 0, klClip: null }),
+        make(twin, { ...common, damping: gamma ?? lambda, learningRate: 1, momentum: 0, klClip: null }),
         twin,
       );
 
@@ -113,7 +119,7 @@ describe("adaptive step control: the step minimises the quadratic model", () => 
     });
   }
 
-  it("the report carries λ, α, μ and the step control; momentum: 0 keeps μ = 0 and no previous step", () => {
+  it("the report carries λ, γ, α, μ and the step control; momentum: 0 keeps μ = 0 and no previous step", () => {
     const data = blobs(3, N, SIZES[0]);
     const model = new TinyMlp(SIZES, 5, "softmax-ce");
     const opt = new Optimizer(
@@ -127,6 +133,7 @@ describe("adaptive step control: the step minimises the quadratic model", () => 
       expect(r.curvature?.momentum).toBe(0);
       expect(r.curvature?.alpha).toBeLessThan(0);
       expect(r.curvature?.damping).toBe(0.5);
+      expect(r.curvature?.preconditionerDamping).toBe(ADAPTIVE_DEFAULTS.preconditionerDamping);
       expect(r.curvature?.rho).toBeNull();
     }
   });
@@ -256,6 +263,15 @@ describe("adaptive step control: options", () => {
     expect(() => ekfac(model, { burnIn: -1 })).toThrow(/options\.stepControl\.burnIn/);
     expect(() => ekfac(model, { momentum: 1 })).toThrow(/options\.stepControl\.momentum/);
     expect(() => ekfac(model, { dampingAdaptation: { interval: 0 } })).toThrow(/options\.interval/);
+    expect(() => kfac(model, { learningRate: 0.1, preconditionerDamping: 0.01 })).toThrow(
+      /kfac: options\.preconditionerDamping applies to adaptive/,
+    );
+    for (const bad of [0, -1, Number.NaN, Infinity]) {
+      expect(() => ekfac(model, { preconditionerDamping: bad })).toThrow(
+        /ekfac: options\.stepControl\.preconditionerDamping/,
+      );
+    }
+    expect(() => ekfac(model, { preconditionerDamping: "0.01" as unknown as number })).toThrow(TypeError);
   });
 
   it("the transform refuses KL-clipping together with step control", () => {

@@ -68,8 +68,11 @@ export interface CurvatureStepInfo {
   readonly basisFailures: number;
   /** KL-clipping factor ν of this step (1 without clipping or when not binding). */
   readonly klScale: number;
-  /** The damping λ (ε) this step preconditioned with. */
+  /** The damping λ of this step: fixed step control's ε, or the adaptive λ of the quadratic model. */
   readonly damping: number;
+  /** The damping γ the blocks preconditioned with: `damping`, unless adaptive step control holds γ apart
+   *  (`stepControl.preconditionerDamping`). */
+  readonly preconditionerDamping: number;
   /** How the step was chosen (see `StepControl`). */
   readonly stepControl: StepControl;
   /** Adaptive step control: α of δ = αΔ + μδ₀ (negative: Δ is an ascent direction), else null. */
