@@ -33,7 +33,7 @@ const USAGE = `usage: pnpm experiment <${PROBLEM_NAMES.join("|")}> [flags]
 
   --seeds N      seeds 1…N for the chosen settings (default 5; tuning always on seed 1)
   --budget S     wall-clock seconds of training steps per run (default per problem:
-                 autoencoder 60, classifier 10, cnn 60)
+                 autoencoder 30, classifier 10, cnn 20)
   --network ID   only this network of the problem (cnn: vgg or resnet); default every network. Output
                  results/experiment-<problem>-<ID>: two networks can run side by side, one per core
   --quick        smoke test: tiny networks and data, a 1-point grid, 2 seeds, a 1 s budget (cnn 0.5 s)
@@ -43,7 +43,7 @@ const USAGE = `usage: pnpm experiment <${PROBLEM_NAMES.join("|")}> [flags]
 Each tuned optimizer (SGD + momentum, Adam, KFAC T_kfe 10/20/100, EKFAC T_kfe 20/100) gets a 3×3 grid
 (edges extended) run at the full budget on seed 1; with the library defaults KFAC and EKFAC are
 untuned. A full run trains ≈ 7 × 9 + 9 × (N − 1) budgets: with the defaults about 2 h (autoencoder),
-25 min (classifier), 4–5 h (cnn: two networks) on 2 cores.`;
+25 min (classifier), 1.5 h per cnn network (two side by side, one per core) on 2 cores.`;
 
 interface Args {
   problem: ProblemName;
