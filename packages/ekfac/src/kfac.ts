@@ -23,7 +23,7 @@
  * (§6.5), after a burn-in of 5 statistics-only steps — kfac-jax's `use_adaptive_learning_rate`,
  * `use_adaptive_momentum`, `use_adaptive_damping` with its MNIST-autoencoder settings (interval 5,
  * decay 0.95, burn-in 5). The initial λ = 1 (`damping`), bounds [1e-6, 1e6]. λ damps the quadratic
- * model only; the blocks precondition with their own constant γ = 0.01 (`preconditionerDamping`; two
+ * model only; the blocks precondition with their own constant γ = 0.001 (`preconditionerDamping`; two
  * dampings as in Martens & Grosse §6.6, without its γ search — measured in MATH.md §11; null: γ = λ,
  * kfac-jax's single damping). `Optimizer.step(loss)`
  * must then be given the loss closure (two extra forward passes every 5 steps); `adaptiveDamping:
@@ -80,8 +80,8 @@ export interface CurvatureOptimizerOptions extends Omit<CurvatureOptions, "klCli
   /**
    * Adaptive only: γ > 0, the damping the blocks precondition with, Δ = (F̂ + γI)⁻¹∇, while λ
    * (`damping`, adapted) damps the quadratic model that sets the step's length; null: γ = λ (one damping,
-   * kfac-jax's choice). Default 0.01 (MATH.md §11: measured against γ = λ on the problems of
-   * `pnpm bench robust`). Absolute, in the units of `damping`.
+   * kfac-jax's choice). Default 0.001 (MATH.md §11: the best of 0.1, 0.01 and 0.001 on the six problems
+   * of `pnpm bench robust`, all far better than γ = λ). Absolute, in the units of `damping`.
    */
   readonly preconditionerDamping?: number | null;
 }
@@ -103,7 +103,7 @@ export const ADAPTIVE_DEFAULTS = {
   /** κ of the fallback step. */
   kappa: 1e-3,
   /** γ, the blocks' damping under adaptive step control (null would tie it to λ). */
-  preconditionerDamping: 0.01,
+  preconditionerDamping: 0.001,
 } as const;
 
 /** The chain the aliases build, with its curvature transform exposed (plan, blocks, approximation). */
