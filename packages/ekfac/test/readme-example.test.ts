@@ -2,7 +2,8 @@ import { readFileSync } from "node:fs";
 import { expect, it, vi } from "vitest";
 
 // The README's first TypeScript block is what a new user copies: it must stay the code this test runs,
-// and it must train (no skipped step, the loss falling by an order of magnitude in 30 steps).
+// and it must train (no skipped step, the loss falling by an order of magnitude in 40 steps; on this
+// full-batch toy the adaptive defaults' small γ trains slower than γ = λ did — MATH.md §11).
 it("the README example is test/readme-example.ts verbatim, and it trains with the library defaults", async () => {
   const readme = readFileSync(new URL("../README.md", import.meta.url), "utf8");
   const block = /```ts\n([\s\S]*?)```/.exec(readme)?.[1];
@@ -20,7 +21,7 @@ it("the README example is test/readme-example.ts verbatim, and it trains with th
   }
   const losses = logs.map((l) => Number(/loss ([0-9.]+)/.exec(l)?.[1]));
   expect(warnings).toEqual([]);
-  expect(losses.length).toBe(7);
+  expect(losses.length).toBe(9);
   expect(losses.every(Number.isFinite)).toBe(true);
   expect(losses[losses.length - 1] as number).toBeLessThan((losses[0] as number) / 10);
 });
