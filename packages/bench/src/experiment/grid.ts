@@ -13,6 +13,11 @@
  * matches the 0.00333333333333 an extension computes.
  */
 
+/** A grid value rounded to 12 significant digits (so that 0.1 × 3 is 0.3, not 0.30000000000000004). */
+export function gridValue(v: number): number {
+  return Number(v.toPrecision(12));
+}
+
 /**
  * Grid search over the axes (mutated: extensions are added to them), extending an axis whose best
  * value is on its edge (×/÷ `factor`). `evalAt` trains one setting; results are memoised by value.
@@ -30,7 +35,7 @@ export function searchGrid<K extends string>(
   for (const n of names) axes[n].sort((x, y) => x - y);
   const memo = new Map<string, number>();
   const tried: { point: Record<K, number>; loss: number }[] = [];
-  const keyOf = (p: Record<K, number>) => names.map((n) => Number(p[n].toPrecision(12))).join("|");
+  const keyOf = (p: Record<K, number>) => names.map((n) => gridValue(p[n])).join("|");
   for (const k of known) memo.set(keyOf(k.point), Number.isFinite(k.loss) ? k.loss : Number.POSITIVE_INFINITY);
   const listed = new Set<string>();
   const run = (p: Record<K, number>): number => {
@@ -75,12 +80,11 @@ export function searchGrid<K extends string>(
       const values = axes[n];
       if (values.length < 2 || factors[n] === 1 || (used[n] ?? 0) >= extensions) continue;
       const v = result.best[n];
-      // Rounded to 12 digits so that 0.1 × 3 is 0.3, not 0.30000000000000004.
       if (v === values[0]) {
-        values.unshift(Number((v / factors[n]).toPrecision(12)));
+        values.unshift(gridValue(v / factors[n]));
         extended = true;
       } else if (v === values[values.length - 1]) {
-        values.push(Number((v * factors[n]).toPrecision(12)));
+        values.push(gridValue(v * factors[n]));
         extended = true;
       } else continue;
       used[n] = (used[n] ?? 0) + 1;

@@ -46,7 +46,7 @@ import { gatherBatch, head, type ImageSet, mnistPackageSplit, PIXELS } from "../
 import { sparseInit } from "../demo/experiment.ts";
 import { writeTextAtomic } from "../demo/report.ts";
 import { evaluate, makeTrainer, type OptimizerConfig, type Task } from "../demo/trainer.ts";
-import { searchGrid } from "../experiment/grid.ts";
+import { gridValue, searchGrid } from "../experiment/grid.ts";
 import { meanStd } from "../experiment/stats.ts";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
 import { linePlot } from "../plot/svg.ts";
@@ -228,6 +228,35 @@ interface Tuned {
   readonly adam: TunedSetting;
 }
 
+/**
+ * The KFAC and EKFAC records of `label` in the robust.json named by the environment variable `variable`
+ * (an earlier run), or null when it is unset. Refuses a record of another shape or, when `seeds` is
+ * given, of another seed list.
+ */
+function earlierRecords(
+  variable: "ROBUST_TUNED_FROM" | "ROBUST_GRID_FROM",
+  label: string,
+  shape: string,
+  seeds: readonly number[] | null,
+): Record<"kfac" | "ekfac", Record<string, unknown>> | null {
+  const path = process.env[variable];
+  if (path === undefined || path === "") return null;
+  const fn = `robust (${variable})`;
+  const records = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>[];
+  if (!Array.isArray(records)) throw new TypeError(`${fn}: ${path} must hold an array of records`);
+  const find = (method: "kfac" | "ekfac") => {
+    const r = records.find((x) => x.case === label && x.impl === `${method.toUpperCase()} defaults`);
+    if (r === undefined) throw new RangeError(`${fn}: ${path} has no record of ${label} ${method}`);
+    if (r.shape !== shape || (seeds !== null && JSON.stringify(r.seeds) !== JSON.stringify(seeds))) {
+      throw new RangeError(
+        `${fn}: ${path}'s ${label} was measured on ${String(r.shape)}, seeds ${JSON.stringify(r.seeds)}; expected ${shape}${seeds === null ? "" : `, seeds ${JSON.stringify(seeds)}`}`,
+      );
+    }
+    return r;
+  };
+  return { kfac: find("kfac"), ekfac: find("ekfac") };
+}
+
 /** Grid points of an earlier run, read back by ROBUST_GRID_FROM (the searches' `known`). */
 interface KnownPoints {
   /** Per method: stage-1 points (κ = 1e-3) and stage-2 points (κ off) with their ε. */
@@ -243,23 +272,13 @@ interface KnownPoints {
  * searches and the chosen settings' seed runs are done again. Refuses a record of another shape.
  */
 function gridFrom(label: string, shape: string): KnownPoints | null {
-  const path = process.env.ROBUST_GRID_FROM;
-  if (path === undefined || path === "") return null;
-  const fn = "robust (ROBUST_GRID_FROM)";
-  const records = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>[];
-  if (!Array.isArray(records)) throw new TypeError(`${fn}: ${path} must hold an array of records`);
-  const fixed: KnownPoints["fixed"] = {};
-  let adam: KnownPoints["adam"] = [];
-  for (const method of ["kfac", "ekfac"] as const) {
-    const r = records.find((x) => x.case === label && x.impl === `${method.toUpperCase()} defaults`);
-    if (r === undefined) throw new RangeError(`${fn}: ${path} has no record of ${label} ${method}`);
-    if (r.shape !== shape) {
-      throw new RangeError(`${fn}: ${path}'s ${label} was measured on ${String(r.shape)}; expected ${shape}`);
-    }
-    fixed[method] = r.grid as KnownPoints["fixed"][string];
-    adam = r.adam_grid as KnownPoints["adam"];
-  }
-  return { fixed, adam };
+  const r = earlierRecords("ROBUST_GRID_FROM", label, shape, null);
+  if (r === null) return null;
+  type Fixed = KnownPoints["fixed"][string];
+  return {
+    fixed: { kfac: r.kfac.grid as Fixed, ekfac: r.ekfac.grid as Fixed },
+    adam: r.kfac.adam_grid as KnownPoints["adam"],
+  };
 }
 
 /** Steps 2 and 3 of the protocol: the fixed-step grids per method, then Adam's. */
@@ -299,9 +318,9 @@ function tune(
     const tried: unknown[] = search.tried.map((t) => ({ ...t.point, klClip: 1e-3, loss: t.loss }));
     if (!smoke) {
       const eps = search.best.damping;
-      const sameEps = (d: number) => Number(d.toPrecision(12)) === Number(eps.toPrecision(12));
+      const sameEps = (d: number) => gridValue(d) === gridValue(eps);
       const unclipped = searchGrid(
-        { learningRate: [Number((search.best.learningRate / 3).toPrecision(12)), search.best.learningRate] },
+        { learningRate: [gridValue(search.best.learningRate / 3), search.best.learningRate] },
         { learningRate: 3 },
         budget.extensions,
         (p) => trainFixed(eps, p.learningRate, null),
@@ -381,21 +400,12 @@ function defaultsWith(): Partial<OptimizerConfig> {
  * depend on the adaptive defaults being measured). Refuses a record of another shape or seed list.
  */
 function tunedFrom(label: string, shape: string, seeds: readonly number[]): Tuned | null {
-  const path = process.env.ROBUST_TUNED_FROM;
-  if (path === undefined || path === "") return null;
-  const fn = "robust (ROBUST_TUNED_FROM)";
-  const records = JSON.parse(readFileSync(path, "utf8")) as Record<string, unknown>[];
-  if (!Array.isArray(records)) throw new TypeError(`${fn}: ${path} must hold an array of records`);
+  const records = earlierRecords("ROBUST_TUNED_FROM", label, shape, seeds);
+  if (records === null) return null;
   const tuned: Record<string, TunedSetting> = {};
   let adam: TunedSetting | null = null;
   for (const method of ["kfac", "ekfac"] as const) {
-    const r = records.find((x) => x.case === label && x.impl === `${method.toUpperCase()} defaults`);
-    if (r === undefined) throw new RangeError(`${fn}: ${path} has no record of ${label} ${method}`);
-    if (r.shape !== shape || JSON.stringify(r.seeds) !== JSON.stringify(seeds)) {
-      throw new RangeError(
-        `${fn}: ${path}'s ${label} was measured on ${String(r.shape)}, seeds ${JSON.stringify(r.seeds)}; expected ${shape}, seeds ${JSON.stringify(seeds)}`,
-      );
-    }
+    const r = records[method];
     const asRuns = (x: unknown) => (x as Omit<Run, "control">[]).map((run) => ({ ...run, control: [] }));
     tuned[method] = {
       config: r.tuned_config as OptimizerConfig,
