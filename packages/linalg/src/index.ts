@@ -44,7 +44,7 @@ export * from "./generators.ts";
 export { kron, kronMatVec, kronMatVecInto } from "./kron.ts";
 export * from "./matrix.ts";
 export { detLog, Rng, type RngState } from "./random.ts";
-export { type SyrkOptions, syrk } from "./syrk.ts";
+export { type SyrkOptions, syrk, syrkStrided } from "./syrk.ts";
 export {
   assertClose,
   type Closeable,

@@ -5,7 +5,7 @@ import { gemm } from "./gemm.ts";
 import { gemmWorkspace } from "./internal/gemm-kernel.ts";
 import { type DType, epsilonOf, type Matrix, view, zeros } from "./matrix.ts";
 import { Rng } from "./random.ts";
-import { syrk } from "./syrk.ts";
+import { syrk, syrkStrided } from "./syrk.ts";
 
 /** A symmetric matrix (so that β·C has the same meaning for syrk, which reads one triangle, and gemm). */
 function randomSymmetric(rng: Rng, d: number, dtype: DType): Matrix {
@@ -119,6 +119,36 @@ describe("syrk", () => {
     expect(cBig[0]).toBe(9);
     expect(cBig[2 * 70]).toBe(9);
     expect(cBig[69 * 70 + 69]).toBe(9);
+  });
+
+  it("syrkStrided on raw buffers equals syrk on the same views bit for bit, both orientations", () => {
+    const rng = new Rng(7);
+    for (const dtype of ["float32", "float64"] as const) {
+      for (const trans of [true, false]) {
+        const big = randomMatrix(rng, 90, 80, dtype, "uniform");
+        const x = view(big, 3, 5, trans ? 70 : 66, trans ? 66 : 70); // d = 66, k = 70
+        const viaView = view({ rows: 70, cols: 70, data: zeros(70, 70, dtype).data.fill(0.5) }, 2, 1, 66, 66);
+        syrk(0.25, x, 0.5, viaView, { trans });
+        const raw = zeros(70, 70, dtype).data.fill(0.5);
+        const out = syrkStrided(trans, 66, 70, 0.25, big.data, 3 * 80 + 5, 80, 0.5, raw, 2 * 70 + 1, 70);
+        expect(out).toBe(raw);
+        expect(Array.from(raw)).toEqual(Array.from(viaView.data));
+      }
+    }
+  });
+
+  it("syrkStrided refuses bad input, naming itself and the argument, before writing anything", () => {
+    const x = new Float32Array(15);
+    const c = new Float32Array(9).fill(7);
+    expect(() => syrkStrided(true, 3, 5, 1, x, 0, 3, 0, new Float32Array(8), 0, 3)).toThrow(
+      /^syrkStrided: c \(stored 3×3, offset 0, ld 3\) needs 9 elements, has 8$/,
+    );
+    expect(() => syrkStrided(true, 3, 6, 1, x, 0, 3, 0, c, 0, 3)).toThrow(/syrkStrided: x \(stored 6×3/);
+    expect(() => syrkStrided(true, 3, 5, 1, x, 0, 2, 0, c, 0, 3)).toThrow(/syrkStrided: ldx = 2 must be ≥ max\(1, 3\)/);
+    expect(() => syrkStrided(true, -1, 5, 1, x, 0, 3, 0, c, 0, 3)).toThrow(/syrkStrided: d must be a non-negative/);
+    expect(() => syrkStrided(true, 3, 5, 1, x, 0, 3, 0, new Float64Array(9), 0, 3)).toThrow(TypeError);
+    expect(() => syrkStrided(true, 3, 3, 1, c, 0, 3, 0, c, 0, 3)).toThrow(/syrkStrided: c must not share its buffer/);
+    expect(Array.from(c)).toEqual(new Array(9).fill(7));
   });
 
   it("allocates nothing after warm-up (shares the gemm packing buffers)", () => {

@@ -18,9 +18,18 @@
  * No allocation (the gemm kernel's packing buffers are reused).
  */
 
-import { assertAlphaBeta, assertMatrix, assertSameDtype, shapeError, sharesMemory } from "./internal/checks.ts";
+import {
+  assertAlphaBeta,
+  assertFloatArray,
+  assertIndex,
+  assertMatrix,
+  assertSameDtype,
+  assertStored,
+  shapeError,
+  sharesMemory,
+} from "./internal/checks.ts";
 import { gemmUnchecked } from "./internal/gemm-dispatch.ts";
-import { type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
+import { type FloatArray, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
 
 /** Which Gram matrix {@link syrk} forms: of the columns (XᵀX, default) or of the rows (X·Xᵀ). */
 export interface SyrkOptions {
@@ -50,10 +59,60 @@ export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options:
   if (sharesMemory(c.data, x.data)) {
     throw new RangeError(`${fn}: c must not share its buffer with x (the product would read overwritten values)`);
   }
-  const offX = offsetOf(x);
-  const ldx = strideOf(x);
-  const offC = offsetOf(c);
-  const ldc = strideOf(c);
+  syrkUnchecked(trans, d, k, alpha, x.data, offsetOf(x), strideOf(x), beta, c.data, offsetOf(c), strideOf(c));
+  return c;
+}
+
+/**
+ * {@link syrk} on raw strided buffers, like `gemmStrided`: C (d×d at `offC`, row stride `ldc`) =
+ * α·XᵀX + β·C with X k×d (`trans`, the default of syrk) or α·X·Xᵀ + β·C with X d×k, X at `offX` with
+ * row stride `ldx`. Validates without allocating (the entry point the curvature blocks call every
+ * step); returns `c`.
+ */
+export function syrkStrided(
+  trans: boolean,
+  d: number,
+  k: number,
+  alpha: number,
+  x: FloatArray,
+  offX: number,
+  ldx: number,
+  beta: number,
+  c: FloatArray,
+  offC: number,
+  ldc: number,
+): FloatArray {
+  const fn = "syrkStrided";
+  assertIndex(fn, "d", d);
+  assertIndex(fn, "k", k);
+  assertIndex(fn, "offX", offX);
+  assertIndex(fn, "offC", offC);
+  assertFloatArray(fn, "x", x);
+  assertFloatArray(fn, "c", c);
+  assertSameDtype(fn, "x", x, "c", c);
+  assertAlphaBeta(fn, alpha, beta);
+  assertStored(fn, "x", x, offX, ldx, trans ? k : d, trans ? d : k);
+  assertStored(fn, "c", c, offC, ldc, d, d);
+  if (sharesMemory(c, x)) {
+    throw new RangeError(`${fn}: c must not share its buffer with x (the product would read overwritten values)`);
+  }
+  syrkUnchecked(trans, d, k, alpha, x, offX, ldx, beta, c, offC, ldc);
+  return c;
+}
+
+function syrkUnchecked(
+  trans: boolean,
+  d: number,
+  k: number,
+  alpha: number,
+  x: FloatArray,
+  offX: number,
+  ldx: number,
+  beta: number,
+  c: FloatArray,
+  offC: number,
+  ldc: number,
+): void {
   for (let i0 = 0; i0 < d; i0 += NB) {
     const ib = Math.min(NB, d - i0);
     const n = i0 + ib;
@@ -61,10 +120,9 @@ export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options:
     // op(X) row i0 is column i0 of X (trans) or row i0 of X: XᵀX is gemm(Xᵀ, X), X·Xᵀ is gemm(X, Xᵀ).
     const xRow = offX + i0 * (trans ? 1 : ldx);
     const cRow = offC + i0 * ldc;
-    gemmUnchecked(trans, !trans, ib, n, k, alpha, x.data, xRow, ldx, x.data, offX, ldx, beta, c.data, cRow, ldc);
+    gemmUnchecked(trans, !trans, ib, n, k, alpha, x, xRow, ldx, x, offX, ldx, beta, c, cRow, ldc);
   }
-  mirrorLower(d, c.data, offC, ldc);
-  return c;
+  mirrorLower(d, c, offC, ldc);
 }
 
 /** C[i, j] ← C[j, i] for j > i, in square blocks so both the reads and the writes stay in cache. */

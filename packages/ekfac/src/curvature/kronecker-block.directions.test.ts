@@ -117,7 +117,10 @@ describe("damped directions against dense solves, per group (MATH.md §7)", () =
           const r = Math.sqrt(eps);
           const m = blockDiagonal(b, (k) => {
             const pi = Math.sqrt(traceOf(b.A, a, k) / a / (traceOf(b.G, g, k) / g));
-            expect(b.pi(k)).toBeCloseTo(pi, 10);
+            // π comes from the eigenvalues, clamped at 0 (the factors are PSD); the float32 path forms
+            // the factors' batch products in float32, so their rounding-level negative eigenvalues are
+            // float32-sized and the eigenvalue sum departs from the trace by that much.
+            expect(Math.abs(b.pi(k) - pi)).toBeLessThanOrEqual((precision === "float64" ? 1e-10 : 1e-6) * pi);
             return kroneckerDense(factor(b.G, g, k, r / pi), g, factor(b.A, a, k, pi * r), a);
           });
           const grad = meanGradient(c.shape, c.stats);

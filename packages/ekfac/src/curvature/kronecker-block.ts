@@ -40,12 +40,18 @@
  * Precision (`precision`): the bases, factors, eigendecompositions and S are float64 state. With
  * "float32" the per-step rotations — the four products of `precondition` (and of "ra"'s rotate-in) and
  * EKFAC's rotated rows Ã = ā U_A, G̃ = g U_G with S*'s product — run on float32 copies of the bases
- * (rounded once per basis change: refresh, `bindState`, `stateRestored`) through linalg's float32
- * gemm (WebAssembly SIMD when available); the division by S + ε reads the float64 S, and S* is folded
- * into S in float64. Accuracy: law ekfac.precondition.float32 (within 1e-4 relative of the float64
- * direction when (max s + ε)/(min s + ε) ≤ 100; the error grows with that condition number, since
- * the rounding of Qᵀ∇ is divided by the smallest s + ε). Blocks default to "float64" (they also serve
- * diagnostics, influence and the laws); the optimizer's transform defaults to "float32".
+ * (rounded once per basis change: refresh, `bindState`, `stateRestored`) through linalg's float32 gemm
+ * (WebAssembly SIMD when available); the division by S + ε reads the float64 S, and S* is folded into
+ * S in float64. The factors' batch Gram matrices are formed in float32 too (syrk) and folded into the
+ * float64 moving averages, so their rounding is float32's (≈ 1e-7 relative, against the
+ * eigendecomposition's float64): far below the damping on any layer the laws cover, and the basis only
+ * needs to be a good eigenbasis, not an exact one (EKFAC's S* is re-estimated in whatever basis it
+ * gets). Basis entries below 1e-20 are stored as 0 in the float32 copies (`BASIS_FLUSH`: subnormal
+ * products are many times slower; the change is ≤ 1e-16 relative). Accuracy: law
+ * ekfac.precondition.float32 (within 1e-4 relative of the float64 direction when (max s + ε)/(min s +
+ * ε) ≤ 100; the error grows with that condition number, since the rounding of Qᵀ∇ is divided by the
+ * smallest s + ε). Blocks default to "float64" (they also serve diagnostics, influence and the laws);
+ * the optimizer's transform defaults to "float32".
  *
  * Shared rows (`gradientFromStatistics`, set by the optimizer for the empirical Fisher): when S* is
  * re-estimated on the step from rotated rows Ã = ā U_A, G̃ = g U_G and the captured g are the training
@@ -63,12 +69,13 @@
  * autoencoder's EKFAC step is 16 % and a 784-1000-500-10 MLP's 14 % faster; at 250 it is not chosen;
  * packages/bench/src/examples/loss-rows.ts measures it).
  *
- * Cost per step and group (a = aDim, g = gDim, R = N·T): factors R(a² + g²) (two products);
+ * Cost per step and group (a = aDim, g = gDim, R = N·T): factors ≈ R(a² + g²)/2 (two syrk: one
+ * triangle each, mirrored);
  * precondition 2ga(a + g) (four products to rotate in and out); S* see scaling.ts; eigendecompositions
  * O(a³ + g³) every T_kfe steps. Workspaces are allocated at first use and grow to the largest batch;
  * after that, `updateFactors`, `updateScaling` and `precondition` allocate nothing.
  */
-import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
+import { type FloatArray, gemmStrided, syrkStrided } from "@ekfac-ts/linalg";
 import type { LayerBatch, LayerShape } from "../capture.ts";
 import { checkChoice, checkDecay, checkPositive } from "../internal/checks.ts";
 import { allFinite, asFloat64, checkShape, checkStatistics, ensure, ensure32, layerShape } from "../internal/stats.ts";
@@ -203,6 +210,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private wsA32: Float32Array = new Float32Array(0);
   private wsG32: Float32Array = new Float32Array(0);
   private sBatch32: Float32Array = new Float32Array(0);
+  private factor32: Float32Array = new Float32Array(0);
   // Shared rows: (1/N) G̃ᵀÃ and (1/N) gᵀā per group, valid for the next `precondition` only
   // (with the loss's signals: G̃_L = g_L U_G of one group in lossRows, g_L itself in lossG when copied).
   private lossRows64: Float64Array = new Float64Array(0);
@@ -366,52 +374,38 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     return this.updateBasis();
   }
 
-  /** A ← ρA + (1−ρ)A_batch, G ← ρG + (1−ρ)G_batch (KFC normalisation, see header). */
+  /**
+   * A ← ρA + (1−ρ)A_batch, G ← ρG + (1−ρ)G_batch (KFC normalisation, see header), the batch Gram
+   * matrices by syrk (one triangle, mirrored: exactly symmetric, half of gemm's work). With "float32"
+   * precision the batch products run in float32 and are folded into the float64 averages.
+   */
   updateFactors(stats: LayerBatch): void {
     const rows = checkStatistics(this.fnFactors, this.shape.kind, this.dims, stats);
     const { aDim: a, gDim: g, groups } = this.dims;
     const n = stats.batchSize;
     const t = stats.positions;
-    const [aData, gData] = this.float64Statistics(stats, rows);
     const st = this.state;
     const rho = st.factorUpdates === 0 ? 0 : this.factorDecay;
-    for (let k = 0; k < groups; k++) {
-      gemmStrided(
-        true,
-        false,
-        a,
-        a,
-        rows,
-        (1 - rho) / n,
-        aData,
-        k * rows * a,
-        a,
-        aData,
-        k * rows * a,
-        a,
-        rho,
-        st.A,
-        k * a * a,
-        a,
-      );
-      gemmStrided(
-        true,
-        false,
-        g,
-        g,
-        rows,
-        (1 - rho) / (n * t),
-        gData,
-        k * rows * g,
-        g,
-        gData,
-        k * rows * g,
-        g,
-        rho,
-        st.G,
-        k * g * g,
-        g,
-      );
+    if (this.precision === "float32") {
+      const [aData, gData] = this.float32Statistics(stats, rows);
+      this.factor32 = ensure32(this.factor32, Math.max(a * a, g * g));
+      const f = this.factor32;
+      for (let k = 0; k < groups; k++) {
+        syrkStrided(true, a, rows, 1 / n, aData, k * rows * a, a, 0, f, 0, a);
+        const offA = k * a * a;
+        for (let i = 0; i < a * a; i++)
+          st.A[offA + i] = rho * (st.A[offA + i] as number) + (1 - rho) * (f[i] as number);
+        syrkStrided(true, g, rows, 1 / (n * t), gData, k * rows * g, g, 0, f, 0, g);
+        const offG = k * g * g;
+        for (let i = 0; i < g * g; i++)
+          st.G[offG + i] = rho * (st.G[offG + i] as number) + (1 - rho) * (f[i] as number);
+      }
+    } else {
+      const [aData, gData] = this.float64Statistics(stats, rows);
+      for (let k = 0; k < groups; k++) {
+        syrkStrided(true, a, rows, (1 - rho) / n, aData, k * rows * a, a, rho, st.A, k * a * a, a);
+        syrkStrided(true, g, rows, (1 - rho) / (n * t), gData, k * rows * g, g, rho, st.G, k * g * g, g);
+      }
     }
     st.factorUpdates++;
   }
@@ -631,14 +625,18 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     return [as32(stats.a, this.wsA32), as32(stats.g, this.wsG32)];
   }
 
-  /** Rounds the float64 bases to float32 once per change (refresh, bindState, restore). */
+  /**
+   * Rounds the float64 bases to float32 once per change (refresh, bindState, restore), flushing
+   * entries below `BASIS_FLUSH` to zero (see the header, "Precision": they would make the rotations'
+   * products subnormal, which the CPU computes many times slower).
+   */
   private float32Basis(): void {
     if (this.basis32Fresh) return;
     const st = this.state;
     this.uA32 = ensure32(this.uA32, st.uA.length);
     this.uG32 = ensure32(this.uG32, st.uG.length);
-    this.uA32.set(st.uA);
-    this.uG32.set(st.uG);
+    roundFlushed(st.uA, this.uA32);
+    roundFlushed(st.uG, this.uG32);
     this.basis32Fresh = true;
   }
 
@@ -852,6 +850,25 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       }
     }
     return out;
+  }
+}
+
+/**
+ * Magnitude below which a float32 basis entry is stored as 0. The columns are unit vectors, so
+ * dropping entries below τ moves a rotated vector by at most τ·n·‖x‖ (n ≤ 10⁴ here: ≤ 1e-16 relative,
+ * far inside float32's 6e-8 rounding), while it keeps products with data ≥ 1e-18 out of float32's
+ * subnormal range (< 1.2e-38). Why it matters: a layer fed by pixels that are zero in every example
+ * (MNIST's border) has an input factor with an exact null space, and its eigensolver leaves entries
+ * of 1e-20 … 1e-45 there; rounded to float32 they were subnormal (10,150 of the demo autoencoder's
+ * first-layer U_A) and the layer's rotations and S* ran ≈ 2× slower than the same products on
+ * normal numbers (2026-12-03 profile: 142 against ≈ 75 ms).
+ */
+const BASIS_FLUSH = 1e-20;
+
+function roundFlushed(src: Float64Array, dst: Float32Array): void {
+  for (let i = 0; i < src.length; i++) {
+    const v = src[i] as number;
+    dst[i] = v < BASIS_FLUSH && v > -BASIS_FLUSH ? 0 : v;
   }
 }
 
