@@ -21,8 +21,8 @@
  * (Ā = C̄·op(B)ᵀ when A needs a gradient, B̄ = op(A)ᵀ·C̄ when B does) — then each call is timed
  * standalone with `gemmStrided` on buffers of the same shapes. share = 1 − Σ gemm / step.
  *
- * EKFAC step profile (autoencoder case, `profileEkfac`): the demo's EKFAC (DEFAULTS: T_kfe = 100
- * amortised, T_s = 1, true Fisher) split into forward, loss + Fisher pass, backward, and inside the
+ * KFAC and EKFAC step profiles (autoencoder case, `profileCurvature`): the demo's settings (DEFAULTS:
+ * T_kfe = 100 amortised, true Fisher; KFAC's factors every step, EKFAC's S* every step) split into forward, loss + Fisher pass, backward, and inside the
  * curvature transform factors, eigendecompositions, S*, precondition (the four rotations and the
  * division), packing/checks/KL-clip, and the chain's momentum and learning rate — timers wrapped
  * around this instance's block methods and transform only; printed and written as `profile_ms`,
@@ -336,12 +336,12 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       ctx.log(`  ${c.name} tfjs-${backend}: ${r.ms.toFixed(1)} ms/step`);
     }
     if (c.name === "MLP") records.push(outsideGemm(c, x, labels, ctx));
-    else records.push(profileEkfac(c, x, ctx));
+    else for (const name of ["kfac", "ekfac"] as const) records.push(profileCurvature(c, x, ctx, name));
   }
   return records;
 }
 
-// ── profile of one EKFAC step ─────────────────────────────────────────────────────────────────
+// ── profile of one KFAC / EKFAC step ─────────────────────────────────────────────────────────────
 
 const PHASES = [
   "forward",
@@ -358,7 +358,7 @@ const PHASES = [
 type Phase = (typeof PHASES)[number];
 
 /**
- * Where one EKFAC step of the demo autoencoder (DEFAULTS, true Fisher) spends its time. Timers wrap
+ * Where one KFAC or EKFAC step of the demo autoencoder (DEFAULTS, true Fisher) spends its time. Timers wrap
  * this optimizer instance's block methods (updateStatistics = factors, refreshBasis =
  * eigendecompositions, updateScaling/updateScalingFromGradient = S*, precondition) and its
  * curvature transform's `update`; the model's phases are timed around forward, the loss call (nn's
@@ -366,12 +366,13 @@ type Phase = (typeof PHASES)[number];
  * `ctx.timeMs`; the refresh (factors from this step's statistics + eigendecompositions) is timed once
  * and divided by T_kfe, as in the step records above.
  */
-function profileEkfac(c: NetCase, x: Float32Array, ctx: SuiteContext): BenchRecord {
-  const config = DEFAULTS.optimizers.ekfac;
+function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: "kfac" | "ekfac"): BenchRecord {
+  const config = DEFAULTS.optimizers[name];
+  const label = name.toUpperCase();
   const tkfe = config.basisEvery ?? 20;
   const model = c.build();
   const { chain, blocks, curvature } = transformFor(model, config);
-  if (curvature === null) throw new Error("train: the EKFAC profile needs a curvature transform");
+  if (curvature === null) throw new Error(`train: the ${label} profile needs a curvature transform`);
   const opt = new Optimizer(chain, model);
   const ms = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<Phase, number>;
   const timed = <F extends (...args: never[]) => unknown>(f: F, phase: Phase): F =>
@@ -452,7 +453,9 @@ function profileEkfac(c: NetCase, x: Float32Array, ctx: SuiteContext): BenchReco
   const share: Record<string, number> = {};
   for (const p of PHASES) share[p] = row[p] / amortised;
   const ranked = [...PHASES].sort((p, q) => row[q] - row[p]);
-  ctx.log(`  ${c.name} EKFAC profile (${steps} steps, amortised over T_kfe ${tkfe}): ${amortised.toFixed(1)} ms/step`);
+  ctx.log(
+    `  ${c.name} ${label} profile (${steps} steps, amortised over T_kfe ${tkfe}): ${amortised.toFixed(1)} ms/step`,
+  );
   for (const p of PHASES)
     ctx.log(
       `    ${p.padEnd(36)} ${row[p].toFixed(2).padStart(8)} ms  ${(100 * (share[p] as number)).toFixed(1).padStart(5)} %`,
@@ -461,7 +464,7 @@ function profileEkfac(c: NetCase, x: Float32Array, ctx: SuiteContext): BenchReco
   return {
     suite: SUITE,
     case: c.name,
-    impl: "ekfac-ts EKFAC step profile",
+    impl: `ekfac-ts ${label} step profile`,
     shape: c.shape,
     median_ms: amortised,
     steps,
