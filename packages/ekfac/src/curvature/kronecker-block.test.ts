@@ -185,6 +185,30 @@ describe("scaling variants and input types", () => {
     expect(x.S).toEqual(y.S);
   });
 
+  it("float32 bases: entries below 1e-20 are stored as 0 (an input always zero gives a null space), the direction stays the float64 one", () => {
+    // Inputs 0, 1, 7 and 14 are zero in every example: A has an exact null space, and the eigensolver
+    // leaves some eigenvectors with tiny (< 1e-20) entries — subnormal once rounded to float32.
+    const c = randomCase(2, "dense", 6, 20, true, 12);
+    const a = c.stats.a as Float64Array;
+    for (let r = 0; r < 12; r++) for (const j of [0, 1, 7, 14]) a[r * 21 + j] = 0;
+    const blocks = (["float64", "float32"] as const).map((precision) => {
+      const b = new DenseEigenCorrected(c.shape, { factorDecay: 0, scalingDecay: 0, precision });
+      b.updateFactors(c.stats);
+      b.updateBasis();
+      b.updateScaling(c.stats);
+      return b;
+    });
+    const [b64, b32] = blocks as [KroneckerBlock, KroneckerBlock];
+    const grad = meanGradient(c.shape, c.stats);
+    const want = b64.precondition(grad, new Float64Array(b64.size), 1e-3);
+    const got = b32.precondition(grad, new Float64Array(b32.size), 1e-3);
+    assertClose(got, want, { rtol: 1e-4 });
+    expect(b64.state.uA.some((v) => v !== 0 && Math.abs(v) < 1e-20)).toBe(true); // the case has them…
+    const uA32 = (b32 as unknown as { uA32: Float32Array }).uA32;
+    expect(uA32.length).toBe(21 * 21);
+    expect(uA32.every((v) => v === 0 || Math.abs(v) >= 1e-20)).toBe(true); // …the float32 copy does not
+  });
+
   it("bad shapes, statistics and damping throw TypeError/RangeError naming function, argument and values", () => {
     expect(() => new DenseKroneckerFactored({ outDim: 2, inDim: 0, hasBias: true })).toThrow(
       /DenseKroneckerFactored: shape.inDim must be a positive integer \(got 0\)/,

@@ -189,3 +189,64 @@ describe("scalingInto", () => {
     }
   }
 });
+
+describe("scalingInto in float32: no subnormal operands for the gram product", () => {
+  it("pair-row entries below 2⁻⁶³ are stored as 0, and S* moves by at most τ·(λ_G[i] + λ_A[j]) beyond float32 rounding", () => {
+    // T = 1, identity basis: the rows are the pair rows' square roots. Some entries are tiny
+    // (1e-22 … 1e-30: their squares are below float32's smallest normal number), as rotated rows of a
+    // factor with a near-null space are.
+    const n = 6;
+    const aDim = 5;
+    const gDim = 4;
+    const a = fill(n * aDim, 3);
+    const g = fill(n * gDim, 4);
+    for (const [i, v] of [
+      [1, 1e-22],
+      [7, -3e-25],
+      [12, 1e-30],
+    ] as const)
+      a[i] = v;
+    g[5] = 2e-23;
+    const tau = 2 ** -63;
+    const ws32 = {
+      rows: new Float32Array(scalingRowsSize("gram", n, 1, aDim, gDim)),
+      m1: new Float32Array(gDim * aDim),
+      m2: new Float32Array(gDim * aDim),
+    };
+    const out32 = scalingInto(
+      new Float32Array(gDim * aDim),
+      0,
+      Float32Array.from(a),
+      0,
+      Float32Array.from(g),
+      0,
+      n,
+      1,
+      aDim,
+      gDim,
+      null,
+      0,
+      null,
+      0,
+      "gram",
+      ws32,
+    );
+    const pairRows = ws32.rows.subarray(n * (aDim + gDim));
+    expect(pairRows.every((v) => v === 0 || Math.abs(v) >= tau)).toBe(true);
+    expect(pairRows.some((v) => v === 0)).toBe(true); // the tiny squares were flushed, not kept
+    const ref = reference(a, g, n, 1, aDim, gDim, null, null);
+    // λ_A[j], λ_G[i] with the identity basis: the mean squares of the columns.
+    const meanSq = (x: Float64Array, dim: number, j: number): number => {
+      let s = 0;
+      for (let e = 0; e < n; e++) s += (x[e * dim + j] as number) ** 2;
+      return s / n;
+    };
+    for (let i = 0; i < gDim; i++) {
+      for (let j = 0; j < aDim; j++) {
+        const want = ref[i * aDim + j] as number;
+        const bound = tau * (meanSq(g, gDim, i) + meanSq(a, aDim, j)) + 4 * 2 ** -24 * Math.abs(want);
+        expect(Math.abs((out32[i * aDim + j] as number) - want)).toBeLessThanOrEqual(bound);
+      }
+    }
+  });
+});
