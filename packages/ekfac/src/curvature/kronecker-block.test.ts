@@ -185,9 +185,9 @@ describe("scaling variants and input types", () => {
     expect(x.S).toEqual(y.S);
   });
 
-  it("float32 bases: entries below 1e-20 are stored as 0 (an input always zero gives a null space), the direction stays the float64 one", () => {
+  it("float32 bases: entries below 2⁻⁶³ are stored as 0 (an input always zero gives a null space), the direction stays the float64 one", () => {
     // Inputs 0, 1, 7 and 14 are zero in every example: A has an exact null space, and the eigensolver
-    // leaves some eigenvectors with tiny (< 1e-20) entries — subnormal once rounded to float32.
+    // leaves some eigenvectors with tiny (< 1e-20 < 2⁻⁶³) entries — subnormal once rounded to float32.
     const c = randomCase(2, "dense", 6, 20, true, 12);
     const a = c.stats.a as Float64Array;
     for (let r = 0; r < 12; r++) for (const j of [0, 1, 7, 14]) a[r * 21 + j] = 0;
@@ -206,7 +206,7 @@ describe("scaling variants and input types", () => {
     expect(b64.state.uA.some((v) => v !== 0 && Math.abs(v) < 1e-20)).toBe(true); // the case has them…
     const uA32 = (b32 as unknown as { uA32: Float32Array }).uA32;
     expect(uA32.length).toBe(21 * 21);
-    expect(uA32.every((v) => v === 0 || Math.abs(v) >= 1e-20)).toBe(true); // …the float32 copy does not
+    expect(uA32.every((v) => v === 0 || Math.abs(v) >= 2 ** -63)).toBe(true); // …the float32 copy does not
   });
 
   it("bad shapes, statistics and damping throw TypeError/RangeError naming function, argument and values", () => {

@@ -46,12 +46,15 @@
  * float64 moving averages, so their rounding is float32's (≈ 1e-7 relative, against the
  * eigendecomposition's float64): far below the damping on any layer the laws cover, and the basis only
  * needs to be a good eigenbasis, not an exact one (EKFAC's S* is re-estimated in whatever basis it
- * gets). Basis entries below 1e-20 are stored as 0 in the float32 copies (`BASIS_FLUSH`: subnormal
- * products are many times slower; the change is ≤ 1e-16 relative). Accuracy: law
- * ekfac.precondition.float32 (within 1e-4 relative of the float64 direction when (max s + ε)/(min s +
- * ε) ≤ 100; the error grows with that condition number, since the rounding of Qᵀ∇ is divided by the
- * smallest s + ε). Blocks default to "float64" (they also serve diagnostics, influence and the laws);
- * the optimizer's transform defaults to "float32".
+ * gets). Every operand of a float32 product stores entries below FLUSH32 = 2⁻⁶³ ≈ 1.1e-19 as 0
+ * (internal/stats.ts), so no product is subnormal (the CPU's slow path: the demo autoencoder's first
+ * layer ran ≈ 1.7× slower): for the bases that moves a rotated vector by ≤ FLUSH32·n·‖x‖ (≤ 1e-15
+ * relative for n ≤ 10⁴), for the gradient and the intermediate rotations by ≤ FLUSH32·√(g·a) absolute,
+ * a step change below 1e-19/ε per entry. Accuracy: law ekfac.precondition.float32 (within 1e-4
+ * relative of the float64 direction when (max s + ε)/(min s + ε) ≤ 100; the error grows with that
+ * condition number, since the rounding of Qᵀ∇ is divided by the smallest s + ε). Blocks default to
+ * "float64" (they also serve diagnostics, influence and the laws); the optimizer's transform defaults
+ * to "float32".
  *
  * Shared rows (`gradientFromStatistics`, set by the optimizer for the empirical Fisher): when S* is
  * re-estimated on the step from rotated rows Ã = ā U_A, G̃ = g U_G and the captured g are the training
@@ -78,7 +81,17 @@
 import { type FloatArray, gemmStrided, syrkStrided } from "@ekfac-ts/linalg";
 import type { LayerBatch, LayerShape } from "../capture.ts";
 import { checkChoice, checkDecay, checkPositive } from "../internal/checks.ts";
-import { allFinite, asFloat64, checkShape, checkStatistics, ensure, ensure32, layerShape } from "../internal/stats.ts";
+import {
+  allFinite,
+  asFloat64,
+  checkShape,
+  checkStatistics,
+  ensure,
+  ensure32,
+  FLUSH32,
+  flushTiny32,
+  layerShape,
+} from "../internal/stats.ts";
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
 import { type BasisUpdate, type BlockDims, type CurvatureBlock, checkPlainState } from "./block.ts";
 import {
@@ -626,9 +639,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   }
 
   /**
-   * Rounds the float64 bases to float32 once per change (refresh, bindState, restore), flushing
-   * entries below `BASIS_FLUSH` to zero (see the header, "Precision": they would make the rotations'
-   * products subnormal, which the CPU computes many times slower).
+   * Rounds the float64 bases to float32 once per change (refresh, bindState, restore), entries below
+   * FLUSH32 stored as 0 (see the header, "Precision").
    */
   private float32Basis(): void {
     if (this.basis32Fresh) return;
@@ -675,8 +687,12 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       this.r1f = ensure32(this.r1f, ga);
       this.r2f = ensure32(this.r2f, ga);
       const x = this.x32;
-      for (let i = 0; i < ga; i++) x[i] = grad[off + i] as number;
+      for (let i = 0; i < ga; i++) {
+        const v = grad[off + i] as number;
+        x[i] = v < FLUSH32 && v > -FLUSH32 ? 0 : v;
+      }
       gemmStrided(true, false, g, a, g, 1, this.uG32, k * g * g, g, x, 0, a, 0, this.r1f, 0, a);
+      flushTiny32(this.r1f, ga);
       gemmStrided(false, false, g, a, a, 1, this.r1f, 0, a, this.uA32, k * a * a, a, 0, this.r2f, 0, a);
       return this.r2f;
     }
@@ -744,7 +760,9 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       if (f32) {
         // Out of the basis into x32 (grad_k's copy, no longer needed), then widened into out.
         const x = this.x32;
+        flushTiny32(this.r2f, ga);
         gemmStrided(false, false, g, a, g, 1, this.uG32, k * g * g, g, this.r2f, 0, a, 0, this.r1f, 0, a);
+        flushTiny32(this.r1f, ga);
         gemmStrided(false, true, g, a, a, 1, this.r1f, 0, a, this.uA32, k * a * a, a, 0, x, 0, a);
         for (let i = 0; i < ga; i++) out[off + i] = x[i] as number;
       } else {
@@ -853,22 +871,11 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   }
 }
 
-/**
- * Magnitude below which a float32 basis entry is stored as 0. The columns are unit vectors, so
- * dropping entries below τ moves a rotated vector by at most τ·n·‖x‖ (n ≤ 10⁴ here: ≤ 1e-16 relative,
- * far inside float32's 6e-8 rounding), while it keeps products with data ≥ 1e-18 out of float32's
- * subnormal range (< 1.2e-38). Why it matters: a layer fed by pixels that are zero in every example
- * (MNIST's border) has an input factor with an exact null space, and its eigensolver leaves entries
- * of 1e-20 … 1e-45 there; rounded to float32 they were subnormal (10,150 of the demo autoencoder's
- * first-layer U_A) and the layer's rotations and S* ran ≈ 2× slower than the same products on
- * normal numbers (2026-12-03 profile: 142 against ≈ 75 ms).
- */
-const BASIS_FLUSH = 1e-20;
-
+/** dst ← src rounded to float32, entries below FLUSH32 stored as 0 (see the header, "Precision"). */
 function roundFlushed(src: Float64Array, dst: Float32Array): void {
   for (let i = 0; i < src.length; i++) {
     const v = src[i] as number;
-    dst[i] = v < BASIS_FLUSH && v > -BASIS_FLUSH ? 0 : v;
+    dst[i] = v < FLUSH32 && v > -FLUSH32 ? 0 : v;
   }
 }
 

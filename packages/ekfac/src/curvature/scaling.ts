@@ -21,18 +21,7 @@
  * `scalingRowsSize` (see `ScalingWorkspace`).
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
-
-/**
- * Pair-row entries below τ = 2⁻⁶³ ≈ 1.1e-19 are stored as 0 in float32 (gram strategy). Then every
- * product of two stored entries is ≥ τ² = 2⁻¹²⁶, float32's smallest normal number, so the product
- * P_gᵀ P_a never computes a subnormal: on the demo autoencoder's first layer (whose input factor has
- * an exact null space from always-zero pixels) squares of tiny rotated entries had put 4,787
- * subnormal values into the pair rows and made S* ≈ 1.6× slower. What it changes: with T = 1 the
- * column means of the pair rows are the factors' eigenvalues, so |ΔS*_ij| ≤ τ·(λ_G[i] + λ_A[j]),
- * which moves the direction by at most τ·(λ_G[i] + λ_A[j])/ε relative — below 1e-7 for any damping
- * ε ≥ 1e-8 and factor norms ≤ 1e4, i.e. under float32's own rounding of S*.
- */
-const FLOAT32_TINY = 2 ** -63;
+import { FLUSH32 } from "../internal/stats.ts";
 
 /** How S* is computed; every strategy gives the same S* (see the file header for the formulas and costs). */
 export type ScalingStrategy = "gram" | "rotate-rows" | "rotate-gradients";
@@ -236,8 +225,10 @@ export function scalingInto<T extends FloatArray>(
   }
 
   // gram: pair rows P_g (pairs × gDim, weighted) and P_a (pairs × aDim), then S* = (1/N) P_gᵀ P_a.
-  // In float32 an entry below FLOAT32_TINY is stored as 0 (no subnormal products in the gemm).
-  const tiny = ws instanceof Float32Array ? FLOAT32_TINY : 0;
+  // In float32 an entry below FLUSH32 is stored as 0 (internal/stats.ts: no subnormal products). With
+  // T = 1 the pair rows' column means are the factors' eigenvalues, so this moves S*_ij by at most
+  // FLUSH32·(λ_G[i] + λ_A[j]), the direction by that over ε relative: < 1e-7 for ε ≥ 1e-8, norms ≤ 1e4.
+  const tiny = ws instanceof Float32Array ? FLUSH32 : 0;
   const pairs = (n * t * (t + 1)) / 2;
   const pgOff = r * (aDim + gDim);
   const paOff = pgOff + pairs * gDim;
