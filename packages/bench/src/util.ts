@@ -38,10 +38,50 @@ export function timeIt(fn: () => void, options: TimingOptions): Timing {
     times.push(performance.now() - t0);
   }
   times.sort((a, b) => a - b);
-  const mid = times.length >> 1;
-  const medianMs =
-    times.length % 2 === 1 ? (times[mid] as number) : ((times[mid - 1] as number) + (times[mid] as number)) / 2;
-  return { medianMs, minMs: times[0] as number, runs: times.length };
+  return { medianMs: median(times), minMs: times[0] as number, runs: times.length };
+}
+
+/** What {@link timeInterleaved} measured for one of its functions. */
+export interface InterleavedTiming extends Timing {
+  /** Median over rounds of (this function's time / the first function's time in the same round). */
+  readonly medianRatioToFirst: number;
+}
+
+/**
+ * Median wall times of several functions timed in rounds — each round calls every function once, in
+ * order — so that a host whose speed drifts (a shared machine: 2× swings within a minute were seen)
+ * slows all of them alike. Ratios are taken per round against `fns[0]` and their median reported:
+ * the paired comparison is what the bench's "× SGD" columns need. Stops after `timeMs` per function
+ * (and at least `minRuns`, at most `maxRuns` rounds).
+ */
+export function timeInterleaved(fns: readonly (() => void)[], options: TimingOptions): InterleavedTiming[] {
+  const warmup = options.warmup ?? 1;
+  const minRuns = options.minRuns ?? 3;
+  const maxRuns = options.maxRuns ?? 50;
+  for (let i = 0; i < warmup; i++) for (const fn of fns) fn();
+  const times: number[][] = fns.map(() => []);
+  const start = performance.now();
+  let rounds = 0;
+  while (rounds < minRuns || (rounds < maxRuns && performance.now() - start < options.timeMs * fns.length)) {
+    fns.forEach((fn, i) => {
+      const t0 = performance.now();
+      fn();
+      (times[i] as number[]).push(performance.now() - t0);
+    });
+    rounds++;
+  }
+  const first = times[0] as number[];
+  return times.map((t) => {
+    const ratios = t.map((v, r) => v / (first[r] as number));
+    const sorted = [...t].sort((a, b) => a - b);
+    return { medianMs: median(t), minMs: sorted[0] as number, runs: t.length, medianRatioToFirst: median(ratios) };
+  });
+}
+
+function median(values: readonly number[]): number {
+  const v = [...values].sort((a, b) => a - b);
+  const mid = v.length >> 1;
+  return v.length % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;
 }
 
 /** ‖x − y‖_F / ‖y‖_F in double (NaN if either holds a NaN). */

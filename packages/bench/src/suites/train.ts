@@ -6,7 +6,9 @@
  * - MLP 784-1000-500-10 (ReLU), batch 256, softmax cross-entropy against the labels;
  * - the demo's deep autoencoder (DEFAULTS.sizes, sigmoid, linear code), batch 250, sigmoid
  *   cross-entropy against the pixels.
- * Ours: SGD, SGD + momentum, Adam, KFAC, EKFAC (ekfac's optimizers on nn's model). KFAC/EKFAC are
+ * Ours: SGD, SGD + momentum, Adam, KFAC, EKFAC (ekfac's optimizers on nn's model), timed in
+ * interleaved rounds (one step of each per round, util.ts `timeInterleaved`) so that a host whose speed
+ * drifts slows all of them alike; "× SGD" is the median over rounds of the paired ratio. KFAC/EKFAC are
  * reported AMORTISED over T_kfe steps: median regular step + (one basis refresh) / T_kfe, where the
  * refresh time is measured by timing every block's `refreshBasis()` (the eigendecompositions, which
  * is all a refresh step adds); EKFAC as in the demo (factors only at refreshes, S* every step).
@@ -45,7 +47,7 @@ import { mnistPackageSplit, PIXELS } from "../data/mnist.ts";
 import { DEFAULTS } from "../demo/defaults.ts";
 import { makeTrainer, type OptimizerConfig, type Task, transformFor } from "../demo/trainer.ts";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
-import { timeIt } from "../util.ts";
+import { type InterleavedTiming, timeInterleaved, timeIt } from "../util.ts";
 
 const SUITE = "train";
 const LOSS_TOL = 1e-4;
@@ -285,15 +287,26 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
     const labels = data.train.labels.subarray(0, c.batch);
     const reference = c.build();
     const initialLoss = ourLoss(reference, c.task, x, labels, c.batch);
-    let sgdMs = Number.NaN;
-    for (const { label, config } of optimizerConfigs()) {
-      const model = c.build();
-      const trainer = makeTrainer(model, c.task, PIXELS, config);
+    // All optimizers are built first and timed in interleaved rounds (util.ts, timeInterleaved), so a
+    // drifting host slows them alike; "× SGD" is the median of per-round ratios.
+    const runs = optimizerConfigs().map(({ label, config }) => {
+      const trainer = makeTrainer(c.build(), c.task, PIXELS, config);
       const losses: number[] = [];
-      const step = () => losses.push(trainer.step(x, c.batch, labels));
+      const step = (): void => {
+        losses.push(trainer.step(x, c.batch, labels));
+      };
       // The first call refreshes the basis (KFAC/EKFAC) and warms the JIT; not timed.
       step();
-      const t = timeIt(step, { timeMs: ctx.timeMs, minRuns: ctx.smoke ? 2 : 3, maxRuns: 20, warmup: 0 });
+      return { label, config, trainer, losses, step };
+    });
+    const timings = timeInterleaved(
+      runs.map((r) => r.step),
+      { timeMs: ctx.timeMs, minRuns: ctx.smoke ? 2 : 3, maxRuns: 20, warmup: 0 },
+    );
+    const sgd = timings[0] as InterleavedTiming;
+    const sgdMs = sgd.medianMs;
+    runs.forEach(({ label, config, trainer, losses }, i) => {
+      const t = timings[i] as InterleavedTiming;
       let refreshMs = 0;
       let tkfe = 0;
       if (config.name === "kfac" || config.name === "ekfac") {
@@ -304,7 +317,8 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         refreshMs = performance.now() - t0;
       }
       const amortised = t.medianMs + refreshMs / Math.max(1, tkfe);
-      if (label === "SGD") sgdMs = amortised;
+      // Paired ratio of the regular steps, plus the refresh amortised against SGD's median.
+      const vsSgd = t.medianRatioToFirst + refreshMs / Math.max(1, tkfe) / sgdMs;
       const finite = losses.every(Number.isFinite);
       const decreased = (losses[losses.length - 1] as number) < (losses[0] as number);
       records.push({
@@ -315,12 +329,12 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         median_ms: amortised,
         step_ms: t.medianMs,
         refresh_ms: refreshMs,
-        vs_sgd: amortised / sgdMs,
+        vs_sgd: vsSgd,
         ok: finite && decreased,
-        check: `${losses.length} steps on one batch: loss ${losses[0]?.toFixed(3)} → ${losses[losses.length - 1]?.toFixed(3)}${tkfe > 0 ? `; refresh ${refreshMs.toFixed(0)} ms` : ""}; ${(amortised / sgdMs).toFixed(2)}× our SGD`,
+        check: `${losses.length} steps on one batch: loss ${losses[0]?.toFixed(3)} → ${losses[losses.length - 1]?.toFixed(3)}${tkfe > 0 ? `; refresh ${refreshMs.toFixed(0)} ms` : ""}; ${vsSgd.toFixed(2)}× our SGD (median of ${t.runs} interleaved rounds)`,
       });
-      ctx.log(`  ${c.name} ${label}: ${amortised.toFixed(1)} ms/step`);
-    }
+      ctx.log(`  ${c.name} ${label}: ${amortised.toFixed(1)} ms/step, ${vsSgd.toFixed(2)}× SGD`);
+    });
     for (const backend of ["cpu", "wasm"] as const) {
       const r = await tfCase(backend, c, reference, x, labels, initialLoss, ctx);
       records.push({
