@@ -59,7 +59,9 @@ export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options:
   if (sharesMemory(c.data, x.data)) {
     throw new RangeError(`${fn}: c must not share its buffer with x (the product would read overwritten values)`);
   }
-  syrkUnchecked(trans, d, k, alpha, x.data, offsetOf(x), strideOf(x), beta, c.data, offsetOf(c), strideOf(c));
+  // (A row stride of 0, an empty matrix's, is stored as 1: the strided entry point asks ld ≥ 1.)
+  const ldx = Math.max(1, strideOf(x));
+  syrkStrided(trans, d, k, alpha, x.data, offsetOf(x), ldx, beta, c.data, offsetOf(c), Math.max(1, strideOf(c)));
   return c;
 }
 
@@ -96,23 +98,6 @@ export function syrkStrided(
   if (sharesMemory(c, x)) {
     throw new RangeError(`${fn}: c must not share its buffer with x (the product would read overwritten values)`);
   }
-  syrkUnchecked(trans, d, k, alpha, x, offX, ldx, beta, c, offC, ldc);
-  return c;
-}
-
-function syrkUnchecked(
-  trans: boolean,
-  d: number,
-  k: number,
-  alpha: number,
-  x: FloatArray,
-  offX: number,
-  ldx: number,
-  beta: number,
-  c: FloatArray,
-  offC: number,
-  ldc: number,
-): void {
   for (let i0 = 0; i0 < d; i0 += NB) {
     const ib = Math.min(NB, d - i0);
     const n = i0 + ib;
@@ -123,6 +108,7 @@ function syrkUnchecked(
     gemmUnchecked(trans, !trans, ib, n, k, alpha, x, xRow, ldx, x, offX, ldx, beta, c, cRow, ldc);
   }
   mirrorLower(d, c, offC, ldc);
+  return c;
 }
 
 /** C[i, j] ← C[j, i] for j > i, in square blocks so both the reads and the writes stay in cache. */
