@@ -21,7 +21,7 @@
  * `scalingRowsSize` (see `ScalingWorkspace`).
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
-import { FLUSH32 } from "../internal/stats.ts";
+import { FLUSH32, flushTiny32 } from "../internal/stats.ts";
 
 /** How S* is computed; every strategy gives the same S* (see the file header for the formulas and costs). */
 export type ScalingStrategy = "gram" | "rotate-rows" | "rotate-gradients";
@@ -195,6 +195,7 @@ export function scalingInto<T extends FloatArray>(
   if (rotated && strategy !== "rotate-gradients") {
     gemmStrided(false, false, r, aDim, aDim, 1, a, aOff, aDim, uA, uAOff, aDim, 0, ws, 0, aDim);
     gemmStrided(false, false, r, gDim, gDim, 1, g, gOff, gDim, uG, uGOff, gDim, 0, ws, r * aDim, gDim);
+    if (ws instanceof Float32Array) flushTiny32(ws, r * (aDim + gDim));
     at = ws;
     atBase = 0;
     gt = ws;
@@ -210,8 +211,10 @@ export function scalingInto<T extends FloatArray>(
       const ae = atBase + e * t * aDim;
       gemmStrided(true, false, gDim, aDim, t, 1, gt, ge, gDim, at, ae, aDim, 0, m1, 0, aDim);
       if (rotated && strategy === "rotate-gradients") {
-        // m2 = U_Gᵀ ∇_e, then m1 = m2 U_A.
+        // m2 = U_Gᵀ ∇_e, then m1 = m2 U_A (float32 operands flushed as the rows above).
+        if (m1 instanceof Float32Array) flushTiny32(m1, ga);
         gemmStrided(true, false, gDim, aDim, gDim, 1, uG, uGOff, gDim, m1, 0, aDim, 0, m2, 0, aDim);
+        if (m2 instanceof Float32Array) flushTiny32(m2, ga);
         gemmStrided(false, false, gDim, aDim, aDim, 1, m2, 0, aDim, uA, uAOff, aDim, 0, m1, 0, aDim);
       }
       for (let k = 0; k < ga; k++) {
@@ -225,7 +228,8 @@ export function scalingInto<T extends FloatArray>(
   }
 
   // gram: pair rows P_g (pairs × gDim, weighted) and P_a (pairs × aDim), then S* = (1/N) P_gᵀ P_a.
-  // In float32 an entry below FLUSH32 is stored as 0 (internal/stats.ts: no subnormal products). With
+  // In float32 an entry below FLUSH32 is stored as 0 (internal/stats.ts: no subnormal products), as
+  // in the rotated rows above. With
   // T = 1 the pair rows' column means are the factors' eigenvalues, so this moves S*_ij by at most
   // FLUSH32·(λ_G[i] + λ_A[j]), the direction by that over ε relative: < 1e-7 for ε ≥ 1e-8, norms ≤ 1e4.
   const tiny = ws instanceof Float32Array ? FLUSH32 : 0;

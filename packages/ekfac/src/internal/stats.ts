@@ -124,12 +124,14 @@ export function concat64(list: readonly Float64Array[]): Float64Array {
 }
 
 /**
- * The float32 rotations' flush threshold τ = 2⁻⁶³ ≈ 1.1e-19 (kronecker-block.ts and scaling.ts,
- * "Precision"). Every operand of a float32 product there — basis copies, the gradient's copy, the
- * intermediate rotations, S*'s pair rows — stores entries below τ as 0, so each elementary product is
- * 0 or ≥ τ² = 2⁻¹²⁶, float32's smallest normal number: the CPU never takes its slow path for
- * subnormal numbers (measured: the demo autoencoder's first layer, whose input factor has an exact null
- * space from always-zero pixels, ran its rotations ≈ 1.7× and its S* ≈ 2.6× slower with them).
+ * The float32 rotations' flush threshold τ = 2⁻⁶³ ≈ 1.1e-19 (kronecker-block.ts, "Precision"). Every
+ * float32 operand the curvature blocks form themselves — the bases' copies, the gradient's copy, the
+ * rotated rows and intermediate rotations, S*'s pair rows and per-example products — stores entries
+ * below τ as 0, so a product of two of them is 0 or ≥ τ² = 2⁻¹²⁶, float32's smallest normal number,
+ * and the CPU does not take its slow path for subnormal numbers (measured: the demo autoencoder's
+ * first layer, whose input factor has an exact null space from always-zero pixels, ran its rotations
+ * ≈ 1.7× and its S* ≈ 2.6× slower with them). The captured statistics are read as they are (they are
+ * the model's): a product of a captured entry below ≈ 1e-19 with a basis entry can still be subnormal.
  */
 export const FLUSH32 = 2 ** -63;
 
