@@ -4,9 +4,9 @@
  * autoencoder and on the 784-1000-500-10 MLP, with the statistics as nn captures them and with
  * `lossG` hidden from the blocks (so ∇ is rotated as before), plus SGD + momentum as the unit; the
  * three steps interleaved in one process, `reps` timed steps each after 3 warm-up steps; medians.
- * The blocks choose the rows only where they cost under a third of the rotation (`LOSS_ROWS_MARGIN`),
- * so at the demo's batch both EKFAC rows run the same path ("rotated gradients from rows: 0"); the
- * margin itself was measured with this procedure on a build without it (packages/bench/README.md).
+ * The blocks choose the rows where they cost fewer multiply-adds than the rotation (scaling.ts), so
+ * at the demo's batch the autoencoder's first layer and both wide MLP layers take them; the rule was
+ * set by this procedure (packages/bench/README.md).
  *
  * Run: `npx -y pnpm@12.4.2 example packages/bench/src/examples/loss-rows.ts [--batch N] [--reps R]`
  * (default batch 250 for the autoencoder and 256 for the MLP, 15 reps).

@@ -67,14 +67,12 @@
  * "curvature-prop") the captured g come from sampled targets, not the loss; if the producer also hands
  * over the loss's own signals g_L (`LayerStatistics.lossG`), S*'s Ã is still shared:
  * U_Gᵀ ∇ U_A = (1/N) (g_L U_G)ᵀ Ã, checked against D = (1/N) g_Lᵀ ā as above (R·g² + 2·R·g·a in all,
- * `chooseRotatedGradientSource` "from-loss-rows", used only below a third of the rotation's count
- * since its products, shaped by the batch rows, run slower per flop: at batch 32 the demo
- * autoencoder's EKFAC step is 16 % and a 784-1000-500-10 MLP's 14 % faster; at 250 it is not chosen;
- * packages/bench/src/examples/loss-rows.ts measures it).
+ * `chooseRotatedGradientSource` "from-loss-rows", chosen where it has fewer multiply-adds: the demo
+ * autoencoder's first layer and both wide layers of a 784-1000-500-10 MLP at batch 250/256, where
+ * the EKFAC step is 1–4 % and 3–13 % faster; packages/bench/src/examples/loss-rows.ts measures it).
  *
  * Cost per step and group (a = aDim, g = gDim, R = N·T): factors ≈ R(a² + g²)/2 (two syrk: one
- * triangle each, mirrored);
- * precondition 2ga(a + g) (four products to rotate in and out); S* see scaling.ts; eigendecompositions
+ * triangle each, mirrored); precondition 2ga(a + g) (four products to rotate in and out); S* see scaling.ts; eigendecompositions
  * O(a³ + g³) every T_kfe steps. Workspaces are allocated at first use and grow to the largest batch;
  * after that, `updateFactors`, `updateScaling` and `precondition` allocate nothing.
  */

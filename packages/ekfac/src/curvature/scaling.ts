@@ -78,21 +78,15 @@ export function chooseScalingStrategy(
  *   (empirical Fisher). Needs rows (not "rotate-gradients") and a basis.
  * - "from-loss-rows": the captured g realise another Fisher (true, curvature propagation), but the
  *   producer also handed over the loss's own signals g_L (`LayerStatistics.lossG`): S*'s Ã is shared,
- *   G̃_L = g_L U_G costs R·g² more, so R·g·g + 2·R·g·a + g·a in all — chosen only when below a third
- *   of "rotate" (`LOSS_ROWS_MARGIN`: small batches against wide layers).
+ *   G̃_L = g_L U_G costs R·g² more, so R·g·g + 2·R·g·a + g·a in all.
+ * Each layer takes whichever source has fewer multiply-adds. (Until 2026-12-03 "from-loss-rows" also had
+ * to be 3× cheaper: measured then, its batch-shaped products looked slower per flop than the square
+ * rotations — but those runs had subnormal numbers in the rows (internal/stats.ts, FLUSH32). Re-measured
+ * after the flushes with packages/bench/src/examples/loss-rows.ts at batch 250/256, three runs: the
+ * rows made the EKFAC step 1–4 % faster on the demo autoencoder and 3–13 % on the 784-1000-500-10 MLP.)
  * Since ∇ = (1/N) Σ_rows g ā ᵀ (MATH.md §1), U_Gᵀ ∇ U_A = (1/N) (g U_G)ᵀ (ā U_A) = (1/N) G̃ᵀ Ã.
  */
 export type RotatedGradientSource = "rotate" | "from-rows" | "from-loss-rows";
-
-/**
- * How much cheaper in multiply-adds "from-loss-rows" must be before it is chosen. Its three products
- * have the batch rows R as a dimension (inner or outer) and run slower per flop than the two square
- * rotations they replace: measured on the 2-core machine (2026-12-03, EKFAC steps interleaved with
- * and without `lossG`), at R = 250–256 (a flop ratio of 0.43–0.56 on the demo autoencoder's first layer
- * and the 784-1000-500-10 MLP's two wide ones) the step was 2–3 % slower, at R = 32 (ratio 0.06–0.07)
- * 11 % and 31 % faster. So the rows are used only below a third of the rotation's count.
- */
-export const LOSS_ROWS_MARGIN = 3;
 
 export function rotatedGradientCost(
   source: RotatedGradientSource,
@@ -127,8 +121,7 @@ export function chooseRotatedGradientSource(
 ): RotatedGradientSource {
   if (strategy === "rotate-gradients" || signals === "none") return "rotate";
   const shared = signals === "statistics" ? "from-rows" : "from-loss-rows";
-  const margin = signals === "statistics" ? 1 : LOSS_ROWS_MARGIN;
-  return margin * rotatedGradientCost(shared, n, t, aDim, gDim) < rotatedGradientCost("rotate", n, t, aDim, gDim)
+  return rotatedGradientCost(shared, n, t, aDim, gDim) < rotatedGradientCost("rotate", n, t, aDim, gDim)
     ? shared
     : "rotate";
 }

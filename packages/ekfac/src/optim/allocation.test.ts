@@ -110,8 +110,8 @@ describe("no allocation per step after init", () => {
   }
 
   // Every layer takes its rotated gradient from S*'s rows (scaling.ts cost model): with the empirical
-  // Fisher N = 2 ≪ a + g; with the true Fisher, N = 2 against 20 → 16 → 2 keeps the loss's rows under a
-  // third of the rotation (LOSS_ROWS_MARGIN) on both layers.
+  // Fisher N = 2 ≪ a + g; with the true Fisher, N = 2 against 20 → 16 → 2 keeps the loss's rows below
+  // the rotation's multiply-adds on both layers.
   const sharedCases = [
     { fisher: "empirical", rows: "S*'s rows", sizes: [5, 7, 3], classes: 3 },
     { fisher: "true", rows: "rows from the loss's signals", sizes: [20, 16, 2], classes: 2 },

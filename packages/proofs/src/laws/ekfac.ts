@@ -269,7 +269,7 @@ const float32Law = defineLaw({
 // ---- shared rows ---------------------------------------------------------------------------------
 
 // Small batches against wide layers, where the cost model (scaling.ts) takes the rotated gradient from
-// rows: 3·R·g·(2a + g) (LOSS_ROWS_MARGIN) or 2·R·g·a multiply-adds against g·a·(a + g).
+// rows: R·g·(2a + g) or 2·R·g·a multiply-adds against g·a·(a + g).
 const sharedArb = fc.tuple(
   fc.oneof(
     denseLayerArb({ maxOut: 24, maxIn: 24, maxN: 4 }),
