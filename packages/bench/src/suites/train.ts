@@ -23,12 +23,13 @@
  * (Ā = C̄·op(B)ᵀ when A needs a gradient, B̄ = op(A)ᵀ·C̄ when B does) — then each call is timed
  * standalone with `gemmStrided` on buffers of the same shapes. share = 1 − Σ gemm / step.
  *
- * KFAC and EKFAC step profiles (autoencoder case, `profileCurvature`): the demo's settings (DEFAULTS:
- * T_kfe = 100 amortised, true Fisher; KFAC's factors every step, EKFAC's S* every step) split into forward, loss + Fisher pass, backward, and inside the
- * curvature transform factors, eigendecompositions, S*, precondition (the four rotations and the
- * division), packing/checks/KL-clip, and the chain's momentum and learning rate — timers wrapped
- * around this instance's block methods and transform only; printed and written as `profile_ms`,
- * `profile_share` and `bottleneck` in the record.
+ * KFAC and EKFAC step profiles (autoencoder case, `profileCurvature`): the demo's settings
+ * (DEFAULTS: T_kfe = 100 amortised, true Fisher; KFAC's factors every step, EKFAC's S* every step)
+ * split into forward, loss + Fisher pass, backward, and inside the curvature transform factors,
+ * eigendecompositions, S*, precondition (the four rotations and the division),
+ * packing/checks/KL-clip, and the chain's momentum and learning rate — timers wrapped around this
+ * instance's block methods and transform only; printed and written as `profile_ms`, `profile_share`
+ * and `bottleneck` in the record.
  *
  * Validation: every loss finite; ours and tfjs compute the same initial loss on the same weights
  * (relative difference ≤ 1e-4); for every optimizer the loss after a few steps on one fixed batch
@@ -372,13 +373,13 @@ const PHASES = [
 type Phase = (typeof PHASES)[number];
 
 /**
- * Where one KFAC or EKFAC step of the demo autoencoder (DEFAULTS, true Fisher) spends its time. Timers wrap
- * this optimizer instance's block methods (updateStatistics = factors, refreshBasis =
+ * Where one KFAC or EKFAC step of the demo autoencoder (DEFAULTS, true Fisher) spends its time.
+ * Timers wrap this optimizer instance's block methods (updateStatistics = factors, refreshBasis =
  * eigendecompositions, updateScaling/updateScalingFromGradient = S*, precondition) and its
  * curvature transform's `update`; the model's phases are timed around forward, the loss call (nn's
- * loss runs the sampled-target Fisher backward inside it) and backward. Regular steps are timed over
- * `ctx.timeMs`; the refresh (factors from this step's statistics + eigendecompositions) is timed once
- * and divided by T_kfe, as in the step records above.
+ * loss runs the sampled-target Fisher backward inside it) and backward. Regular steps are timed
+ * over `ctx.timeMs`; the refresh (factors from this step's statistics + eigendecompositions) is
+ * timed once and divided by T_kfe, as in the step records above.
  */
 function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: "kfac" | "ekfac"): BenchRecord {
   const config = DEFAULTS.optimizers[name];
