@@ -10,11 +10,10 @@
  */
 import {
   assertAlphaBeta,
-  assertFloatArray,
   assertIndex,
   assertMatrix,
   assertSameDtype,
-  assertStored,
+  assertStridedOperand,
   shapeError,
   sharesMemory,
 } from "./internal/checks.ts";
@@ -112,17 +111,11 @@ export function gemmStrided(
   assertIndex(fn, "m", m);
   assertIndex(fn, "n", n);
   assertIndex(fn, "k", k);
-  assertIndex(fn, "offA", offA);
-  assertIndex(fn, "offB", offB);
-  assertIndex(fn, "offC", offC);
-  assertFloatArray(fn, "a", a);
-  assertFloatArray(fn, "b", b);
-  assertFloatArray(fn, "c", c);
+  assertStridedOperand(fn, "a", "offA", a, offA, lda, transA ? k : m, transA ? m : k);
+  assertStridedOperand(fn, "b", "offB", b, offB, ldb, transB ? n : k, transB ? k : n);
+  assertStridedOperand(fn, "c", "offC", c, offC, ldc, m, n);
   assertSameDtype(fn, "a", a, "b", b);
   assertSameDtype(fn, "a", a, "c", c);
-  assertStored(fn, "a", a, offA, lda, transA ? k : m, transA ? m : k);
-  assertStored(fn, "b", b, offB, ldb, transB ? n : k, transB ? k : n);
-  assertStored(fn, "c", c, offC, ldc, m, n);
   if (sharesMemory(c, a) || sharesMemory(c, b)) throw new RangeError(`${fn}: c must not share its buffer with a or b`);
   gemmUnchecked(transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);
   return c;

@@ -20,11 +20,10 @@
 
 import {
   assertAlphaBeta,
-  assertFloatArray,
   assertIndex,
   assertMatrix,
   assertSameDtype,
-  assertStored,
+  assertStridedOperand,
   shapeError,
   sharesMemory,
 } from "./internal/checks.ts";
@@ -87,14 +86,10 @@ export function syrkStrided(
   const fn = "syrkStrided";
   assertIndex(fn, "d", d);
   assertIndex(fn, "k", k);
-  assertIndex(fn, "offX", offX);
-  assertIndex(fn, "offC", offC);
-  assertFloatArray(fn, "x", x);
-  assertFloatArray(fn, "c", c);
+  assertStridedOperand(fn, "x", "offX", x, offX, ldx, trans ? k : d, trans ? d : k);
+  assertStridedOperand(fn, "c", "offC", c, offC, ldc, d, d);
   assertSameDtype(fn, "x", x, "c", c);
   assertAlphaBeta(fn, alpha, beta);
-  assertStored(fn, "x", x, offX, ldx, trans ? k : d, trans ? d : k);
-  assertStored(fn, "c", c, offC, ldc, d, d);
   if (sharesMemory(c, x)) {
     throw new RangeError(`${fn}: c must not share its buffer with x (the product would read overwritten values)`);
   }

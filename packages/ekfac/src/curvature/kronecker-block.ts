@@ -86,9 +86,9 @@ import {
   checkStatistics,
   ensure,
   ensure32,
-  FLUSH32,
   flushTiny32,
   layerShape,
+  roundFlushed32,
 } from "../internal/stats.ts";
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
 import { type BasisUpdate, type BlockDims, type CurvatureBlock, checkPlainState } from "./block.ts";
@@ -645,8 +645,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const st = this.state;
     this.uA32 = ensure32(this.uA32, st.uA.length);
     this.uG32 = ensure32(this.uG32, st.uG.length);
-    roundFlushed(st.uA, this.uA32);
-    roundFlushed(st.uG, this.uG32);
+    roundFlushed32(st.uA, 0, this.uA32, st.uA.length);
+    roundFlushed32(st.uG, 0, this.uG32, st.uG.length);
     this.basis32Fresh = true;
   }
 
@@ -684,12 +684,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       this.x32 = ensure32(this.x32, ga);
       this.r1f = ensure32(this.r1f, ga);
       this.r2f = ensure32(this.r2f, ga);
-      const x = this.x32;
-      for (let i = 0; i < ga; i++) {
-        const v = grad[off + i] as number;
-        x[i] = v < FLUSH32 && v > -FLUSH32 ? 0 : v;
-      }
-      gemmStrided(true, false, g, a, g, 1, this.uG32, k * g * g, g, x, 0, a, 0, this.r1f, 0, a);
+      roundFlushed32(grad, off, this.x32, ga);
+      gemmStrided(true, false, g, a, g, 1, this.uG32, k * g * g, g, this.x32, 0, a, 0, this.r1f, 0, a);
       flushTiny32(this.r1f, ga);
       gemmStrided(false, false, g, a, a, 1, this.r1f, 0, a, this.uA32, k * a * a, a, 0, this.r2f, 0, a);
       return this.r2f;
@@ -866,14 +862,6 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       }
     }
     return out;
-  }
-}
-
-/** dst ← src rounded to float32, entries below FLUSH32 stored as 0 (see the header, "Precision"). */
-function roundFlushed(src: Float64Array, dst: Float32Array): void {
-  for (let i = 0; i < src.length; i++) {
-    const v = src[i] as number;
-    dst[i] = v < FLUSH32 && v > -FLUSH32 ? 0 : v;
   }
 }
 

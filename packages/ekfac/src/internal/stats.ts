@@ -135,6 +135,14 @@ export function concat64(list: readonly Float64Array[]): Float64Array {
  */
 export const FLUSH32 = 2 ** -63;
 
+/** dst[i] ← src[off + i] rounded to float32, 0 where |src[off + i]| < FLUSH32, for i < n (NaN is kept). */
+export function roundFlushed32(src: Float64Array, off: number, dst: Float32Array, n: number): void {
+  for (let i = 0; i < n; i++) {
+    const v = src[off + i] as number;
+    dst[i] = v < FLUSH32 && v > -FLUSH32 ? 0 : v;
+  }
+}
+
 /** x[i] ← 0 where |x[i]| < FLUSH32, for i < n (in place; NaN is kept). */
 export function flushTiny32(x: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) {

@@ -135,6 +135,26 @@ export function assertStored(
   }
 }
 
+/**
+ * One operand of a strided entry point (gemmStrided, syrkStrided): its offset `offName` a non-negative
+ * integer, `buf` a Float32Array/Float64Array, and the rows×cols matrix at `off` with leading dimension
+ * `ld` inside it (see assertStored). Builds no strings unless it throws.
+ */
+export function assertStridedOperand(
+  fn: string,
+  name: string,
+  offName: string,
+  buf: FloatArray,
+  off: number,
+  ld: number,
+  rows: number,
+  cols: number,
+): void {
+  assertIndex(fn, offName, off);
+  assertFloatArray(fn, name, buf);
+  assertStored(fn, name, buf, off, ld, rows, cols);
+}
+
 /** True when the two typed arrays overlap in memory (same array, or overlapping views of one buffer). */
 export function sharesMemory(x: FloatArray, y: FloatArray): boolean {
   return overlapOf(x, y) !== "none";
