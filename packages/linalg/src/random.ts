@@ -91,7 +91,7 @@ export class Rng {
     const st = { s: Math.trunc(seed) | 0 };
     const s = this.s;
     for (let i = 0; i < 4; i++) s[i] = splitMix32(st);
-    if ((s[0]! | s[1]! | s[2]! | s[3]!) === 0) s[0] = 1; // the all-zero state is a fixed point
+    if (((s[0] as number) | (s[1] as number) | (s[2] as number) | (s[3] as number)) === 0) s[0] = 1; // the all-zero state is a fixed point
   }
 
   /** The next 32-bit unsigned integer (xoshiro128**). */
