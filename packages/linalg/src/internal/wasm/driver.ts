@@ -95,15 +95,26 @@ export function loadC(g: Readonly<GemmArgs>, mp: number, w: FloatArray, cOff: nu
   if (mp > m) w.fill(0, cOff + m * ldw, cOff + mp * ldw);
 }
 
-/** C = C̃ (the m×n part of w[cOff…]); plain loops, not set(subarray): no per-row view objects. */
+/**
+ * C = C̃ (the m×n part of w[cOff…]); plain loops, not set(subarray): no per-row view objects. The
+ * float32 → float32 copy has its own loop (`copy32`) for the reason gemm-pack.ts gives for
+ * `packFull32`: one loop fed both element types runs ≈ 2× slower per element.
+ */
 export function storeC(g: Readonly<GemmArgs>, w: FloatArray, cOff: number, ldw: number, cIn: number): void {
   const { m, n, c, offC, ldc } = g;
+  const both32 = c instanceof Float32Array && w instanceof Float32Array;
   for (let i = 0; i < m; i++) {
     const src = cOff + i * ldw;
     const dst = offC + i * ldc;
     if (cIn >= 0) w.copyWithin(cIn + i * ldc, src, src + n);
+    else if (both32) copy32(c, dst, w, src, n);
     else for (let j = 0; j < n; j++) c[dst + j] = w[src + j] as number;
   }
+}
+
+/** to[dst … dst+n) = from[src … src+n) (see `storeC`). */
+function copy32(to: Float32Array, dst: number, from: Float32Array, src: number, n: number): void {
+  for (let j = 0; j < n; j++) to[dst + j] = from[src + j] as number;
 }
 
 /**
