@@ -118,6 +118,40 @@ describe('"exact" Fisher: every layer\'s factors equal the dense expectation', (
     expect(last.statistics?.batchSize).toBe(N * D);
   });
 
+  it("sampled sigmoid targets: each output signal is σ(s) − y with y ∈ {0, 1}, y = 1 about σ(s) of the time; NaN logits refused", () => {
+    const N = 400;
+    const D = 3;
+    const model = mlp([3, 4, D], "tanh", { seed: 4, dtype: "float64" });
+    model.setCapture(true, { fisher: "true", seed: 9 });
+    const s = model.forward(input([N, 3], 5));
+    sigmoidCrossEntropy(s, input([N, D], 6)).backward();
+    const g = (model.curvatureLayers()[1] as CurvatureLayer).statistics?.g as Float64Array;
+    let ones = 0;
+    let expected = 0;
+    for (let i = 0; i < N * D; i++) {
+      const q = 1 / (1 + Math.exp(-(s.data[i] as number)));
+      const gi = g[i] as number;
+      // g = N · (q − y)/N: q (y = 0) or q − 1 (y = 1), to rounding.
+      const y = Math.abs(gi - q) < 1e-12 ? 0 : Math.abs(gi - (q - 1)) < 1e-12 ? 1 : Number.NaN;
+      expect(y).not.toBeNaN();
+      ones += y;
+      expected += q;
+    }
+    // Σ y − Σ q has standard deviation ≤ √(N·D)/2 = 17.3: 4 of them is a test that cannot flake in practice.
+    expect(Math.abs(ones - expected)).toBeLessThan(70);
+    expect(() =>
+      sigmoidCrossEntropy(
+        model.forward(
+          wrap(
+            Float64Array.from({ length: 6 }, () => Number.NaN),
+            [2, 3],
+          ),
+        ),
+        input([2, D], 2),
+      ),
+    ).toThrow(/sigmoidCrossEntropy: logits\[\d\] is NaN/);
+  });
+
   it("conv layers get E = N·C rows with ā replicated per class (grouped, strided, positions T > 1)", () => {
     const model = new Sequential(
       new Conv2d(2, 4, 3, { ...f64, padding: 1, rng: 1 }),

@@ -91,7 +91,7 @@ export function sigmoidCrossEntropy(logits: Tensor, targets: Tensor): Tensor {
   checkBatch(fn, n);
   checkSame(fn, logits, targets);
   if (fisherPending())
-    runFisherPasses(fn, logits, () => diagonalHead(logits, sampleBernoulliInto, sigmoidOf, bernoulliVariance));
+    runFisherPasses(fn, logits, () => diagonalHead(logits, bernoulliDraw, sigmoidOf, bernoulliVariance));
   return mul(sum(sub(softplus(logits), mul(targets, logits))), 1 / n);
 }
 
@@ -101,7 +101,7 @@ export function mseLoss(output: Tensor, target: Tensor): Tensor {
   const [n] = check2d(fn, "output", output);
   checkBatch(fn, n);
   checkSame(fn, output, target);
-  if (fisherPending()) runFisherPasses(fn, output, () => diagonalHead(output, sampleGaussianInto, identity, one));
+  if (fisherPending()) runFisherPasses(fn, output, () => diagonalHead(output, gaussianDraw, identity, one));
   return mul(sum(square(sub(output, target))), 0.5 / n);
 }
 
@@ -151,10 +151,12 @@ function categoricalHead(logits: Tensor): FisherHead {
 /**
  * Outputs independent given s, with mean `mean(s_j)` and Fisher `variance(s_j)` per output (so
  * F_s = diag(variance) and ∂ℓ/∂s_j = mean(s_j) − y_j): Bernoulli (σ, σ(1 − σ)) and N(s, I) (s, 1).
+ * A sampled target is drawn from the mean computed for the signal (`draw(mean, rng, i)`), so σ is
+ * evaluated once per output: the same draws and values as `sampleBernoulliInto`/`sampleGaussianInto`.
  */
 function diagonalHead(
   prediction: Tensor,
-  sampleInto: (out: Float64Array, prediction: Tensor, rng: Rng) => Float64Array,
+  draw: (mean: number, rng: Rng, i: number) => number,
   mean: (s: number) => number,
   variance: (s: number) => number,
 ): FisherHead {
@@ -164,8 +166,10 @@ function diagonalHead(
   return {
     exactClasses: d,
     sampled(out, rng) {
-      sampleInto(out, prediction, rng);
-      for (let i = 0; i < out.length; i++) out[i] = (mean(z[i] as number) - (out[i] as number)) / n;
+      for (let i = 0; i < out.length; i++) {
+        const m = mean(z[i] as number);
+        out[i] = (m - draw(m, rng, i)) / n;
+      }
     },
     propagated(out, rng) {
       for (let i = 0; i < out.length; i++)
@@ -178,6 +182,13 @@ function diagonalHead(
   };
 }
 
+/** y ~ Bernoulli(q), as `sampleBernoulliInto` draws it (one uniform, y = 1 when u < q). */
+const bernoulliDraw = (q: number, rng: Rng, i: number): number => {
+  if (Number.isNaN(q)) throw new RangeError(`sigmoidCrossEntropy: logits[${i}] is NaN (no probability to sample from)`);
+  return rng.uniform() < q ? 1 : 0;
+};
+/** y = mean + ε, ε ~ N(0, 1), as `sampleGaussianInto` draws it. */
+const gaussianDraw = (m: number, rng: Rng): number => m + rng.normal();
 const bernoulliVariance = (s: number): number => {
   const q = sigmoidOf(s);
   return q * (1 - q);
