@@ -137,7 +137,7 @@ describe('"exact" Fisher: every layer\'s factors equal the dense expectation', (
       ones += y;
       expected += q;
     }
-    // Σ y − Σ q has standard deviation ≤ √(N·D)/2 = 17.3: 4 of them is a test that cannot flake in practice.
+    // Σ y − Σ q has standard deviation ≤ √(N·D)/2 = 17.3; the bound is four of them (and the seed is fixed).
     expect(Math.abs(ones - expected)).toBeLessThan(70);
     expect(() =>
       sigmoidCrossEntropy(
