@@ -20,8 +20,9 @@ import { type CurvatureChain, type CurvatureOptimizerOptions, curvatureChain } f
  * // each step: forward → loss → backward → opt.step()
  * ```
  *
- * Defaults and their sources are listed in `kfac`'s module (fisher "true", KL-clipping κ = 1e-3, damping
- * 1e-3, momentum 0.9, T_kfe = 20, T_s = 1, decays 0.95). Setting `kfacDamping` is a RangeError.
+ * Defaults and their sources are listed in `kfac`'s module (adaptive step control with λ₀ = 0.1 when no
+ * learning rate is given; fixed: fisher "curvature-prop", KL-clipping κ = 1e-3, damping 0.1, momentum
+ * 0.9, T_kfe = 20, T_s = 1, decays 0.95). Setting `kfacDamping` is a RangeError.
  */
 export function ekfac(model: CurvatureModel, options: CurvatureOptimizerOptions = {}): CurvatureChain {
   return curvatureChain("ekfac", model, "ekfac", options);

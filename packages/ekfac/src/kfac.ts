@@ -22,15 +22,17 @@
  * minibatch (Martens & Grosse 2015 §6.4, §7) and λ adapted by the Levenberg–Marquardt rule every 5 steps
  * (§6.5), after a burn-in of 5 statistics-only steps — kfac-jax's `use_adaptive_learning_rate`,
  * `use_adaptive_momentum`, `use_adaptive_damping` with its MNIST-autoencoder settings (interval 5,
- * decay 0.95, burn-in 5). The initial λ = 1 (`damping`), bounds [1e-6, 1e6]. λ damps the quadratic
+ * decay 0.95, burn-in 5). The initial λ (`damping`) is 0.1 for EKFAC and 1 for KFAC and the diagonal
+ * (measured, MATH.md §11), bounds [1e-6, 1e6]. λ damps the quadratic
  * model only; the blocks precondition with their own constant γ = 0.001 (`preconditionerDamping`; two
  * dampings as in Martens & Grosse §6.6, without its γ search — measured in MATH.md §11; null: γ = λ,
  * kfac-jax's single damping). `Optimizer.step(loss)`
  * must then be given the loss closure (two extra forward passes every 5 steps); `adaptiveDamping:
  * false` keeps λ fixed and needs none.
  *
- * Fixed step control (`learningRate` given) — defaults meant to be trusted rather than tuned: fisher "true" (sampled targets; the empirical Fisher
- * is known to mis-scale steps, Kunstner et al. 2019), KL-clipping on with κ = 1e-3 (the order of the
+ * Fixed step control (`learningRate` given) — defaults meant to be trusted rather than tuned: fisher
+ * "curvature-prop" (the true Fisher by curvature propagation, MATH.md §2; the empirical Fisher is known
+ * to mis-scale steps, Kunstner et al. 2019), KL-clipping on with κ = 1e-3 (the order of the
  * values Ba et al. 2017 §5 use with their KL-clipping), damping ε = 0.1 (absolute, added to F's
  * eigenvalues; its scale is stated at `CurvatureOptions.damping`), momentum 0.9, T_kfe = 20, T_s = 1, decays 0.95.
  */
@@ -88,8 +90,13 @@ export interface CurvatureOptimizerOptions extends Omit<CurvatureOptions, "klCli
 
 /** The adaptive defaults (kfac-jax's MNIST autoencoder example: interval 5, decay 0.95, burn-in 5). */
 export const ADAPTIVE_DEFAULTS = {
-  /** Initial λ. */
-  damping: 1,
+  /**
+   * Initial λ per approximation: 0.1 for EKFAC, 1 for KFAC and the diagonal. Measured, not derived
+   * (MATH.md §11, packages/bench/README.md "λ₀ with γ held apart"): with γ held apart, λ₀ = 0.1 gave
+   * EKFAC 34 % / 52 % lower final losses on the two CNN rows of `pnpm bench robust` (seeds 1–5; 36 % /
+   * 39 % on held-out seeds 6–10) and ties elsewhere, but made KFAC lose the sparse-init autoencoder.
+   */
+  damping: { kfac: 1, ekfac: 0.1, diagonal: 1 } as const satisfies Record<CurvatureApproximation, number>,
   /** T_λ. */
   interval: 5,
   /** Per-step decay of the Levenberg–Marquardt factor, ω = decay^T_λ. */
@@ -150,7 +157,7 @@ export function curvatureChain(
       approximation,
       {
         ...rest,
-        damping: rest.damping ?? ADAPTIVE_DEFAULTS.damping,
+        damping: rest.damping ?? ADAPTIVE_DEFAULTS.damping[approximation],
         stepControl: {
           ...(momentum === undefined ? {} : { momentum }),
           dampingAdaptation: adapt

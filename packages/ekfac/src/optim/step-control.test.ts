@@ -221,6 +221,21 @@ describe("adaptive step control: burn-in and Levenberg–Marquardt", () => {
     expect(ADAPTIVE_DEFAULTS.burnIn).toBe(5);
   });
 
+  it("each alias starts from its own λ₀ (EKFAC 0.1, KFAC 1) and a given damping replaces it", () => {
+    const data = blobs(4, N, SIZES[0]);
+    const firstLambda = (make: (m: TinyMlp) => ConstructorParameters<typeof Optimizer>[0]) => {
+      const model = new TinyMlp(SIZES, 7, "softmax-ce");
+      const opt = new Optimizer(make(model), model);
+      model.forwardBackward(data.x, data.y, N);
+      return opt.step(() => model.evaluate(data.x, data.y, N)).curvature?.damping;
+    };
+    expect(ADAPTIVE_DEFAULTS.damping).toEqual({ kfac: 1, ekfac: 0.1, diagonal: 1 });
+    expect(firstLambda((m) => ekfac(m))).toBe(0.1);
+    expect(firstLambda((m) => kfac(m))).toBe(1);
+    expect(firstLambda((m) => ekfac(m, { damping: 0.3 }))).toBe(0.3);
+    expect(firstLambda((m) => kfac(m, { damping: 0.3 }))).toBe(0.3);
+  });
+
   it("save → restore → continue is bit-identical (λ, δ₀ and the LM bookkeeping are state)", () => {
     const data = blobs(8, N, SIZES[0]);
     const run = (restoreAt: number | null) => {
