@@ -37,6 +37,12 @@
  * another initial λ; recorded in `defaults_with`) and ROBUST_GRID_FROM (an earlier run's robust.json:
  * its seed-1 grid points are read back as known, so searches with more extensions train only the
  * points they add; the searches and the seed runs of the chosen settings run again).
+ *
+ * Held-out checks of a default chosen on seeds 1…S: ROBUST_SEEDS also takes a range "a-b" (seeds a…b),
+ * and ROBUST_DEFAULTS_ONLY=1 trains only the default runs — no grid, no Adam (those were tuned on seed 1
+ * and need not be repeated to compare one default with another) — recording their losses and the
+ * divergence count; `ok` is then "no divergence", the one acceptance point measurable without the
+ * grids. ROBUST_METHODS (comma list of kfac, ekfac; default both) limits the default runs.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -461,10 +467,74 @@ function selected(problem: string, init: Init): boolean {
   return only.split(",").some((o) => o === problem || o === `${problem}/${init}`);
 }
 
+/** ROBUST_SEEDS: "S" (seeds 1…S) or "a-b" (seeds a…b), integers ≥ 1; unset: 1…`fallback`. */
+export function seedsFrom(text: string | undefined, fallback: number): number[] {
+  const range = (a: number, b: number) => Array.from({ length: b - a + 1 }, (_, i) => a + i);
+  if (text === undefined || text === "") return range(1, fallback);
+  const m = /^(\d+)(?:-(\d+))?$/.exec(text.trim());
+  const a = Number(m?.[1]);
+  const b = m?.[2] === undefined ? a : Number(m[2]);
+  if (m === null || !(a >= 1 && b >= a)) {
+    throw new RangeError(
+      `robust (ROBUST_SEEDS): expected a count "S" ≥ 1 or a range "a-b" with 1 ≤ a ≤ b, got "${text}"`,
+    );
+  }
+  return m[2] === undefined ? range(1, a) : range(a, b);
+}
+
+/** ROBUST_METHODS: which defaults to train (comma list of kfac, ekfac); unset: both. */
+export function methodsFrom(text: string | undefined): ("kfac" | "ekfac")[] {
+  if (text === undefined || text === "") return ["kfac", "ekfac"];
+  const list = text.split(",").map((x) => x.trim());
+  for (const x of list) {
+    if (x !== "kfac" && x !== "ekfac") {
+      throw new RangeError(`robust (ROBUST_METHODS): expected a comma list of kfac, ekfac, got "${text}"`);
+    }
+  }
+  return [...new Set(list)] as ("kfac" | "ekfac")[];
+}
+
+/** A defaults-only record (ROBUST_DEFAULTS_ONLY): the default runs and their divergence count. */
+function defaultsOnlyRecord(
+  label: string,
+  shape: string,
+  method: "kfac" | "ekfac",
+  runs: Run[],
+  seeds: readonly number[],
+  overrides: Partial<OptimizerConfig>,
+  smoke: boolean,
+): BenchRecord {
+  const d = summary(runs);
+  const diverged = runs.filter((r) => !(r.maxLossAfter10 <= r.initialLoss)).length;
+  const seconds = meanStd(runs.map((r) => r.seconds));
+  return {
+    suite: SUITE,
+    case: label,
+    impl: `${method.toUpperCase()} defaults`,
+    shape,
+    median_ms: (1000 * seconds.mean) / Math.max(1, runs[0]?.control.length ?? 1),
+    check: [
+      `loss ${d.mean.toFixed(4)} ± ${d.std.toFixed(4)}`,
+      `diverged ${diverged}/${seeds.length}`,
+      "defaults only: no grid, no Adam",
+      ...(Object.keys(overrides).length === 0 ? [] : [`defaults with ${JSON.stringify(overrides)}`]),
+    ].join("; "),
+    ok: smoke ? runs.every((r) => Number.isFinite(r.finalLoss) && r.skipped === 0) : diverged === 0,
+    seeds,
+    default_loss_mean: d.mean,
+    default_loss_std: d.std,
+    diverged,
+    default_runs: runs,
+    defaults_only: true,
+    defaults_with: overrides,
+  };
+}
+
 async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
   const budget = ctx.smoke ? SMOKE : FULL;
-  const seedCount = Number(process.env.ROBUST_SEEDS ?? budget.seeds);
-  const seeds = Array.from({ length: seedCount }, (_, i) => i + 1);
+  const seeds = seedsFrom(process.env.ROBUST_SEEDS, budget.seeds);
+  const methods = methodsFrom(process.env.ROBUST_METHODS);
+  const defaultsOnly = process.env.ROBUST_DEFAULTS_ONLY === "1";
   const records: BenchRecord[] = [];
   const overrides = defaultsWith();
   for (const problem of budget.problems) {
@@ -485,6 +555,18 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         });
 
       // 1. library defaults.
+      if (defaultsOnly) {
+        for (const method of methods) {
+          const runs = runSeeds({ ...overrides, name: method }, `${method} defaults`);
+          records.push(defaultsOnlyRecord(label, shape, method, runs, seeds, overrides, ctx.smoke));
+        }
+        continue;
+      }
+      if (methods.length !== 2) {
+        throw new RangeError(
+          "robust (ROBUST_METHODS): a full run compares both methods; use it with ROBUST_DEFAULTS_ONLY=1",
+        );
+      }
       const defaults = {
         kfac: runSeeds({ ...overrides, name: "kfac" }, "kfac defaults"),
         ekfac: runSeeds({ ...overrides, name: "ekfac" }, "ekfac defaults"),
