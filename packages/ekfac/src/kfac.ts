@@ -96,7 +96,14 @@ export const ADAPTIVE_DEFAULTS = {
    * EKFAC 34 % / 52 % lower final losses on the two CNN rows of `pnpm bench robust` (seeds 1–5; 36 % /
    * 39 % on held-out seeds 6–10) and ties elsewhere, but made KFAC lose the sparse-init autoencoder.
    */
-  damping: { kfac: 1, ekfac: 0.1, diagonal: 1 } as const satisfies Record<CurvatureApproximation, number>,
+  damping: {
+    /** `kfac`: 1. */
+    kfac: 1,
+    /** `ekfac`: 0.1. */
+    ekfac: 0.1,
+    /** `diagonalFisher`: 1 (0.1 not measured). */
+    diagonal: 1,
+  } as const satisfies Record<CurvatureApproximation, number>,
   /** T_λ. */
   interval: 5,
   /** Per-step decay of the Levenberg–Marquardt factor, ω = decay^T_λ. */
