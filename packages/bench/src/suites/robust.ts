@@ -535,6 +535,11 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
   const seeds = seedsFrom(process.env.ROBUST_SEEDS, budget.seeds);
   const methods = methodsFrom(process.env.ROBUST_METHODS);
   const defaultsOnly = process.env.ROBUST_DEFAULTS_ONLY === "1";
+  if (!defaultsOnly && methods.length !== 2) {
+    throw new RangeError(
+      "robust (ROBUST_METHODS): a full run compares both methods; use it with ROBUST_DEFAULTS_ONLY=1",
+    );
+  }
   const records: BenchRecord[] = [];
   const overrides = defaultsWith();
   for (const problem of budget.problems) {
@@ -561,11 +566,6 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
           records.push(defaultsOnlyRecord(label, shape, method, runs, seeds, overrides, ctx.smoke));
         }
         continue;
-      }
-      if (methods.length !== 2) {
-        throw new RangeError(
-          "robust (ROBUST_METHODS): a full run compares both methods; use it with ROBUST_DEFAULTS_ONLY=1",
-        );
       }
       const defaults = {
         kfac: runSeeds({ ...overrides, name: "kfac" }, "kfac defaults"),
