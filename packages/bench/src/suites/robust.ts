@@ -494,6 +494,16 @@ export function methodsFrom(text: string | undefined): ("kfac" | "ekfac")[] {
   return [...new Set(list)] as ("kfac" | "ekfac")[];
 }
 
+/** Runs whose minibatch loss after step 10 exceeded their initial loss (or that threw): acceptance 2's line. */
+function divergedCount(runs: readonly Run[]): number {
+  return runs.filter((r) => !(r.maxLossAfter10 <= r.initialLoss)).length;
+}
+
+/** Mean wall-clock milliseconds per step of the runs (the record's `median_ms` column; loaded machine). */
+function msPerStep(runs: readonly Run[]): number {
+  return (1000 * meanStd(runs.map((r) => r.seconds)).mean) / Math.max(1, runs[0]?.control.length ?? 1);
+}
+
 /** A defaults-only record (ROBUST_DEFAULTS_ONLY): the default runs and their divergence count. */
 function defaultsOnlyRecord(
   label: string,
@@ -505,14 +515,13 @@ function defaultsOnlyRecord(
   smoke: boolean,
 ): BenchRecord {
   const d = summary(runs);
-  const diverged = runs.filter((r) => !(r.maxLossAfter10 <= r.initialLoss)).length;
-  const seconds = meanStd(runs.map((r) => r.seconds));
+  const diverged = divergedCount(runs);
   return {
     suite: SUITE,
     case: label,
     impl: `${method.toUpperCase()} defaults`,
     shape,
-    median_ms: (1000 * seconds.mean) / Math.max(1, runs[0]?.control.length ?? 1),
+    median_ms: msPerStep(runs),
     check: [
       `loss ${d.mean.toFixed(4)} ± ${d.std.toFixed(4)}`,
       `diverged ${diverged}/${seeds.length}`,
@@ -591,15 +600,14 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         const t = tuned[method] as (typeof tuned)[string];
         const best = summary(t.runs);
         const gap = d.mean / best.mean - 1;
-        const diverged = defaults[method].filter((r) => !(r.maxLossAfter10 <= r.initialLoss)).length;
+        const diverged = divergedCount(defaults[method]);
         const beatsAdam = d.mean < adamLoss.mean;
-        const seconds = meanStd(defaults[method].map((r) => r.seconds));
         records.push({
           suite: SUITE,
           case: label,
           impl: `${method.toUpperCase()} defaults`,
           shape,
-          median_ms: (1000 * seconds.mean) / Math.max(1, defaults[method][0]?.control.length ?? 1),
+          median_ms: msPerStep(defaults[method]),
           check: [
             `loss ${d.mean.toFixed(4)} ± ${d.std.toFixed(4)}`,
             `best fixed ${best.mean.toFixed(4)} ± ${best.std.toFixed(4)} (ε ${t.config.damping}, η ${t.config.learningRate}, κ ${t.config.klClip ?? "off"}${t.edge.length > 0 ? `, on edge: ${t.edge.join(",")}` : ""})`,
