@@ -5,14 +5,15 @@
  * ‖∇_k − (1/N) gᵀā‖_F ≤ 1e-4 ‖∇_k‖_F. Pinned: the direction equals the plainly rotated one (float64 to
  * rounding, float32 within the float32 budget), float32 and float64 statistics alike, the per-group
  * acceptance (`sharedRotations` counts groups), the 1e-4 threshold from both sides, and that a strategy
- * that forms no rows ("rotate-gradients") or a block without the option never shares.
+ * that forms no rows ("rotate-gradients") or a block without the option never shares. These small
+ * layers form (1/N) gᵀā for the check; the last block pins the probed check of large layers.
  */
-import { assertClose } from "@ekfac-ts/linalg";
+import { assertClose, Rng } from "@ekfac-ts/linalg";
 import { describe, expect, it } from "vitest";
 import { randomCase } from "../../test/dense-reference.ts";
 import { meanGradient } from "./exact-fisher.ts";
-import { Conv2dEigenCorrected, type KroneckerBlockOptions } from "./kronecker-block.ts";
-import type { ScalingStrategy } from "./scaling.ts";
+import { Conv2dEigenCorrected, DenseEigenCorrected, type KroneckerBlockOptions } from "./kronecker-block.ts";
+import { chooseRotatedGradientSource, type ScalingStrategy, sharedRowsCheck } from "./scaling.ts";
 
 // gDim = 4, aDim = 6, R = N·T = 4: 2R + 1 < a + g, so the rows are the cheaper source.
 const shape = { outDim: 8, inDim: 5, hasBias: true, groups: 2 };
@@ -163,5 +164,90 @@ describe("shared rows, per group, with T > 1", () => {
     const { shared, grad } = pair(43, { scalingStrategy: "rotate-gradients" });
     shared.precondition(grad, new Float64Array(shared.size), 0.1);
     expect(shared.sharedRotations).toBe(0);
+  });
+});
+
+describe("the probed check on a large layer (scaling.ts, sharedRowsCheck)", () => {
+  // Dense a = g = 64, N = 16: the probes (49 152 multiply-adds) beat forming (1/N) gᵀā (69 632), and
+  // the rows (114 688 in all) beat the rotation (524 288).
+  const dense = { outDim: 64, inDim: 63, hasBias: true };
+  const n16 = 16;
+
+  function densePair(seed: number, precision: "float64" | "float32") {
+    const c = randomCase(seed, "dense", dense.outDim, dense.inDim, true, n16);
+    const opts = { factorDecay: 0, scalingDecay: 0, precision };
+    const plain = new DenseEigenCorrected(dense, opts);
+    const shared = new DenseEigenCorrected(dense, { ...opts, gradientFromStatistics: true });
+    for (const b of [plain, shared]) {
+      b.updateFactors(c.stats);
+      b.updateBasis();
+      b.updateScaling(c.stats);
+    }
+    return { plain, shared, stats: c.stats, grad: meanGradient(c.shape, c.stats) };
+  }
+
+  it("the shapes are the probed case", () => {
+    expect(sharedRowsCheck(n16, 64, 64)).toBe("probes");
+    expect(chooseRotatedGradientSource("gram", n16, 1, 64, 64)).toBe("from-rows");
+  });
+
+  for (const precision of ["float64", "float32"] as const) {
+    it(`the statistics' own gradient shares and gives the rotated direction; a changed one is rotated (${precision})`, () => {
+      const { plain, shared, stats, grad } = densePair(47, precision);
+      const eps = Math.max(...plain.eigenScaling()) / 10;
+      const tight = { rtol: precision === "float64" ? 1e-12 : 1e-4 };
+      const unmoved = plain.precondition(grad, new Float64Array(plain.size), eps);
+      assertClose(shared.precondition(grad, new Float64Array(shared.size), eps), unmoved, tight);
+      expect(shared.sharedRotations).toBe(1);
+      const norm = Math.hypot(...grad);
+      const rng = new Rng(48);
+      const theta = rng.fillNormal(new Float64Array(grad.length));
+      const thetaNorm = Math.hypot(...theta);
+      const changes: [string, (x: Float64Array) => void, boolean][] = [
+        ["one entry by 1e-2 ‖∇‖", (x) => (x[100] = (x[100] as number) + 1e-2 * norm), false],
+        ["one entry by 1e-3 ‖∇‖", (x) => (x[2000] = (x[2000] as number) + 1e-3 * norm), false],
+        // weight decay: ∇ + c·θ with ‖c·θ‖ = 1e-3 ‖∇‖ (a full-rank difference)
+        [
+          "weight decay 1e-3 ‖∇‖",
+          (x) => {
+            for (let i = 0; i < x.length; i++)
+              x[i] = (x[i] as number) + ((1e-3 * norm) / thetaNorm) * (theta[i] as number);
+          },
+          false,
+        ],
+        ["one entry by 1e-6 ‖∇‖ (inside the bound)", (x) => (x[7] = (x[7] as number) + 1e-6 * norm), true],
+      ];
+      let count = 1;
+      for (const [, change, shares] of changes) {
+        shared.updateScaling(stats);
+        const x = grad.slice();
+        change(x);
+        const got = shared.precondition(x, new Float64Array(shared.size), eps);
+        if (shares) count += 1;
+        expect(shared.sharedRotations).toBe(count);
+        assertClose(got, shares ? unmoved : plain.precondition(x, new Float64Array(plain.size), eps), tight);
+      }
+      // Non-finite gradients are never the statistics': rotated as usual, non-finite out.
+      for (const bad of [Number.NaN, Number.POSITIVE_INFINITY]) {
+        shared.updateScaling(stats);
+        const x = grad.slice();
+        x[5] = bad;
+        const out = shared.precondition(x, new Float64Array(shared.size), eps);
+        expect(shared.sharedRotations).toBe(count);
+        expect(out.every(Number.isFinite)).toBe(false);
+      }
+    });
+  }
+
+  it("the bound is inclusive: a zero gradient from zero output gradients shares", () => {
+    const c = randomCase(49, "dense", dense.outDim, dense.inDim, true, n16);
+    const stats = { ...c.stats, g: new Float64Array(c.stats.g.length) };
+    const b = new DenseEigenCorrected(dense, { gradientFromStatistics: true });
+    b.updateFactors(stats);
+    b.updateBasis();
+    b.updateScaling(stats);
+    const out = b.precondition(new Float64Array(b.size), new Float64Array(b.size).fill(1), 0.1);
+    expect(b.sharedRotations).toBe(1);
+    expect(out).toEqual(new Float64Array(b.size));
   });
 });

@@ -60,13 +60,15 @@
  * re-estimated on the step from rotated rows Ã = ā U_A, G̃ = g U_G and the captured g are the training
  * loss's, U_Gᵀ ∇ U_A = (1/N) G̃ᵀ Ã (scaling.ts, `chooseRotatedGradientSource`: R·g·a instead of
  * g·a·(a + g), chosen per layer). The next `precondition` uses it only if its gradient is the
- * statistics' own, ‖∇ − (1/N) gᵀā‖_F ≤ 1e-4 ‖∇‖_F (D = (1/N) gᵀā formed beside G̃ᵀÃ: 2·R·g·a in all,
- * still below g·a·(a + g) when 2R < a + g) — so a gradient changed by an earlier transform, a
+ * statistics' own, ‖∇ − (1/N) gᵀā‖_F ≤ 1e-4 ‖∇‖_F — on small layers by forming D = (1/N) gᵀā
+ * (R·g·a), on large ones on 8 fixed random directions V (Freivalds' check: ∇V against (1/N) gᵀ(āV),
+ * 8·(R·a + R·g + g·a); scaling.ts `sharedRowsCheck` picks the cheaper, `isStatisticsGradient` states
+ * what the probes miss) — so a gradient changed by an earlier transform, a
  * regulariser or reused statistics is rotated as usual, and an accepted one differs from the rotated ∇
  * by rounding (within the float32 budget of "Precision"). With a sampled Fisher ("true",
  * "curvature-prop") the captured g come from sampled targets, not the loss; if the producer also hands
  * over the loss's own signals g_L (`LayerStatistics.lossG`), S*'s Ã is still shared:
- * U_Gᵀ ∇ U_A = (1/N) (g_L U_G)ᵀ Ã, checked against D = (1/N) g_Lᵀ ā as above (R·g² + 2·R·g·a in all,
+ * U_Gᵀ ∇ U_A = (1/N) (g_L U_G)ᵀ Ã, checked against D = (1/N) g_Lᵀ ā as above (R·g² more,
  * `chooseRotatedGradientSource` "from-loss-rows", chosen where it has fewer multiply-adds: the demo
  * autoencoder's first layer and both wide layers of a 784-1000-500-10 MLP at batch 250/256, where
  * the EKFAC step is 1–4 % and 3–13 % faster; packages/bench/src/examples/loss-rows.ts measures it).
@@ -76,7 +78,7 @@
  * O(a³ + g³) every T_kfe steps. Workspaces are allocated at first use and grow to the largest batch;
  * after that, `updateFactors`, `updateScaling` and `precondition` allocate nothing.
  */
-import { type FloatArray, gemmStrided, syrkStrided } from "@ekfac-ts/linalg";
+import { type FloatArray, gemmStrided, Rng, syrkStrided } from "@ekfac-ts/linalg";
 import type { LayerBatch, LayerShape } from "../capture.ts";
 import { checkChoice, checkDecay, checkPositive } from "../internal/checks.ts";
 import {
@@ -97,9 +99,15 @@ import {
   chooseScalingStrategy,
   type ScalingStrategy,
   type ScalingWorkspace,
+  SHARED_ROWS_PROBES,
   scalingInto,
   scalingRowsSize,
+  sharedRowsCheck,
 } from "./scaling.ts";
+
+/** Random directions of the probed shared-rows check (`isStatisticsGradient`) and their seed. */
+const PROBES = SHARED_ROWS_PROBES;
+const PROBE_SEED = 0x5eed;
 
 /** "kfac": the scaling is λ_G λ_Aᵀ (exactly G ⊗ A); "ekfac": the per-example scaling S* in the same basis. */
 export type KroneckerApproximation = "kfac" | "ekfac";
@@ -222,8 +230,9 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private wsG32: Float32Array = new Float32Array(0);
   private sBatch32: Float32Array = new Float32Array(0);
   private factor32: Float32Array = new Float32Array(0);
-  // Shared rows: (1/N) G̃ᵀÃ and (1/N) gᵀā per group, valid for the next `precondition` only
-  // (with the loss's signals: G̃_L = g_L U_G of one group in lossRows, g_L itself in lossG when copied).
+  // Shared rows: (1/N) G̃ᵀÃ and, per group, the check's (1/N) gᵀā ("exact") or (1/N) gᵀ(ā V)
+  // ("probes"), valid for the next `precondition` only (with the loss's signals: G̃_L = g_L U_G of one
+  // group in lossRows, g_L itself in lossG when copied). V: aDim × PROBES, fixed per block.
   private lossRows64: Float64Array = new Float64Array(0);
   private lossRows32: Float32Array = new Float32Array(0);
   private lossG64: Float64Array = new Float64Array(0);
@@ -232,6 +241,14 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private shared32: Float32Array = new Float32Array(0);
   private mean64: Float64Array = new Float64Array(0);
   private mean32: Float32Array = new Float32Array(0);
+  private probed = false;
+  private probe64: Float64Array = new Float64Array(0);
+  private probe32: Float32Array = new Float32Array(0);
+  private probeRows64: Float64Array = new Float64Array(0);
+  private probeRows32: Float32Array = new Float32Array(0);
+  private sharedProbe64: Float64Array = new Float64Array(0);
+  private sharedProbe32: Float32Array = new Float32Array(0);
+  private gradProbe: Float64Array = new Float64Array(0);
   private sharedReady = false;
   private scalingWs32: ScalingWorkspace<Float32Array> = {
     rows: new Float32Array(0),
@@ -495,12 +512,16 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const signals = this.gradientFromStatistics ? "statistics" : lossG !== null ? "loss" : "none";
     const source = chooseRotatedGradientSource(strategy, n, t, a, g, signals);
     const share = source !== "rotate";
+    this.probed = share && sharedRowsCheck(n * t, a, g) === "probes";
+    if (this.probed) this.ensureProbe(rows);
     if (share && f32) {
       this.shared32 = ensure32(this.shared32, groups * ga);
-      this.mean32 = ensure32(this.mean32, groups * ga);
+      if (this.probed) this.sharedProbe32 = ensure32(this.sharedProbe32, groups * g * PROBES);
+      else this.mean32 = ensure32(this.mean32, groups * ga);
     } else if (share) {
       this.shared64 = ensure(this.shared64, groups * ga);
-      this.mean64 = ensure(this.mean64, groups * ga);
+      if (this.probed) this.sharedProbe64 = ensure(this.sharedProbe64, groups * g * PROBES);
+      else this.mean64 = ensure(this.mean64, groups * ga);
     }
     // Float32: rows, bases and S* in float32 (S* sums squares, no cancellation), folded into S in float64.
     const [aData, gData] = f32 ? this.float32Statistics(stats, rows) : this.float64Statistics(stats, rows);
@@ -558,7 +579,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
 
   /**
    * Shared rows for group k: (1/N) G̃ᵀÃ from the rows scalingInto left in its workspace (Ã at 0, G̃
-   * after the R·a values), and the mean gradient (1/N) gᵀā that `precondition` checks. With
+   * after the R·a values), and what `precondition` checks its gradient against: the mean gradient
+   * (1/N) gᵀā, or its probe (1/N) gᵀ(ā V) (scaling.ts, `sharedRowsCheck`). With
    * `lossRows`, `gData` holds the loss's signals g_L: G̃_L = g_L U_G is formed first (R·g²) and
    * replaces the statistics' G̃.
    */
@@ -577,7 +599,30 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
         gemmStrided(false, false, rows, g, g, 1, gData, rg, g, this.uG32, k * g * g, g, 0, gt, 0, g);
       }
       gemmStrided(true, false, g, a, rows, 1 / n, gt, gtOff, g, ws, 0, a, 0, this.shared32, k * ga, a);
-      gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, this.mean32, k * ga, a);
+      if (this.probed) {
+        const pr = this.probeRows32;
+        gemmStrided(false, false, rows, PROBES, a, 1, aData, ra, a, this.probe32, 0, PROBES, 0, pr, 0, PROBES);
+        gemmStrided(
+          true,
+          false,
+          g,
+          PROBES,
+          rows,
+          1 / n,
+          gData,
+          rg,
+          g,
+          pr,
+          0,
+          PROBES,
+          0,
+          this.sharedProbe32,
+          k * g * PROBES,
+          PROBES,
+        );
+      } else {
+        gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, this.mean32, k * ga, a);
+      }
     } else {
       const ws = this.scalingWs.rows;
       let gt: Float64Array = ws;
@@ -588,7 +633,30 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
         gemmStrided(false, false, rows, g, g, 1, gData, rg, g, this.state.uG, k * g * g, g, 0, gt, 0, g);
       }
       gemmStrided(true, false, g, a, rows, 1 / n, gt, gtOff, g, ws, 0, a, 0, this.shared64, k * ga, a);
-      gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, this.mean64, k * ga, a);
+      if (this.probed) {
+        const pr = this.probeRows64;
+        gemmStrided(false, false, rows, PROBES, a, 1, aData, ra, a, this.probe64, 0, PROBES, 0, pr, 0, PROBES);
+        gemmStrided(
+          true,
+          false,
+          g,
+          PROBES,
+          rows,
+          1 / n,
+          gData,
+          rg,
+          g,
+          pr,
+          0,
+          PROBES,
+          0,
+          this.sharedProbe64,
+          k * g * PROBES,
+          PROBES,
+        );
+      } else {
+        gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, this.mean64, k * ga, a);
+      }
     }
   }
 
@@ -607,20 +675,56 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     return this.lossG64;
   }
 
-  /** Whether grad_k is the shared statistics' mean gradient: ‖∇ − (1/N) gᵀā‖_F ≤ 1e-4 ‖∇‖_F. */
+  /**
+   * The probe matrix V (aDim × PROBES, standard normal entries rounded to float32 so that both
+   * precisions probe with the same numbers; drawn once per block from a fixed seed) and the R × PROBES
+   * workspace for ā V.
+   */
+  private ensureProbe(rows: number): void {
+    const size = this.dims.aDim * PROBES;
+    if (this.probe64.length !== size) {
+      this.probe32 = new Rng(PROBE_SEED).fillNormal(new Float32Array(size));
+      this.probe64 = Float64Array.from(this.probe32);
+    }
+    if (this.precision === "float32") this.probeRows32 = ensure32(this.probeRows32, rows * PROBES);
+    else this.probeRows64 = ensure(this.probeRows64, rows * PROBES);
+  }
+
+  /**
+   * Whether grad_k is the shared statistics' mean gradient D = (1/N) gᵀā: ‖∇ − D‖_F ≤ 1e-4 ‖∇‖_F
+   * ("exact"), or the same test on PROBES random directions (Freivalds' check, "probes"):
+   * ‖(∇ − D)V‖_F ≤ 1e-4 ‖∇V‖_F. For V with independent standard normal entries E‖XV‖²_F =
+   * PROBES·‖X‖²_F, so both sides estimate the exact test's norms; a difference of relative size
+   * r = ‖∇ − D‖_F/‖∇‖_F passes only if its probes come out ≈ r/1e-4 times shorter than their mean. For
+   * a rank-one difference (the hardest case) and a gradient whose probes concentrate, that probability
+   * is P(χ²₈ ≤ 8·10⁻⁸/r²) ≈ 10·(10⁻⁸/r²)⁴: about 1e-15 at r = 1e-2, 1e-7 at r = 1e-3; a gradient that
+   * passes within the bound is one the rows reproduce to rounding. Cost g·a·PROBES ("probes") or g·a.
+   */
   private isStatisticsGradient(grad: Float64Array, off: number, k: number): boolean {
-    const ga = this.dims.gDim * this.dims.aDim;
-    const mean = this.precision === "float32" ? this.mean32 : this.mean64;
+    const { aDim: a, gDim: g } = this.dims;
+    const f32 = this.precision === "float32";
+    let x: Float64Array = grad;
+    let xOff = off;
+    let size = g * a;
+    let want: FloatArray = f32 ? this.mean32 : this.mean64;
+    if (this.probed) {
+      size = g * PROBES;
+      this.gradProbe = x = ensure(this.gradProbe, size);
+      xOff = 0;
+      want = f32 ? this.sharedProbe32 : this.sharedProbe64;
+      gemmStrided(false, false, g, PROBES, a, 1, grad, off, a, this.probe64, 0, PROBES, 0, x, 0, PROBES);
+    }
     let diff = 0;
     let norm = 0;
-    for (let i = 0; i < ga; i++) {
-      const x = grad[off + i] as number;
-      const d = x - (mean[k * ga + i] as number);
+    for (let i = 0; i < size; i++) {
+      const v = x[xOff + i] as number;
+      const d = v - (want[k * size + i] as number);
       diff += d * d;
-      norm += x * x;
+      norm += v * v;
     }
-    // NaN anywhere makes the comparison false: rotated as usual, and the transform refuses the step.
-    return diff <= 1e-8 * norm;
+    // NaN or ±∞ anywhere is never the statistics' gradient: rotated as usual, and the transform
+    // refuses the step (an infinite ∇ would otherwise pass as ∞ ≤ ∞).
+    return Number.isFinite(norm) && diff <= 1e-8 * norm;
   }
 
   /** Float32 statistics: the captured arrays themselves when float32, else copies into workspaces. */

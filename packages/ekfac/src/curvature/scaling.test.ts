@@ -5,9 +5,12 @@ import {
   chooseScalingStrategy,
   rotatedGradientCost,
   type ScalingStrategy,
+  SHARED_ROWS_PROBES,
   scalingCost,
   scalingInto,
   scalingRowsSize,
+  sharedRowsCheck,
+  sharedRowsCheckCost,
 } from "./scaling.ts";
 
 const STRATEGIES: readonly ScalingStrategy[] = ["gram", "rotate-rows", "rotate-gradients"];
@@ -74,10 +77,39 @@ describe("the S* cost model (multiply-adds of the file header)", () => {
     expect(chooseScalingStrategy(5, 2, 3, 4, true)).toBe("rotate-rows");
   });
 
-  it("the rotated gradient's two sources cost g·a·(g + a) and 2·R·g·a + g·a", () => {
+  it("the check of the shared rows is exact on small layers and probed (8 directions) on large ones", () => {
+    expect(SHARED_ROWS_PROBES).toBe(8);
+    // a = g = 64: exact 4096R + 4096, probes 8·(128R + 4096) = 1024R + 32 768 — R = 9 exact, R = 10 probes.
+    expect(sharedRowsCheck(9, 64, 64)).toBe("exact");
+    expect(sharedRowsCheckCost(9, 64, 64)).toBe(9 * 4096 + 4096);
+    expect(sharedRowsCheck(10, 64, 64)).toBe("probes");
+    expect(sharedRowsCheckCost(10, 64, 64)).toBe(8 * (10 * 128 + 4096));
+    // The demo autoencoder's first layer at batch 250: 3.7 M for the probes against 50.4 M.
+    expect(sharedRowsCheck(250, 785, 256)).toBe("probes");
+    expect(sharedRowsCheckCost(250, 785, 256)).toBe(3_689_680);
+    // A tie is exact: R = 9, a = g = 72 → 8·(648 + 648 + 5184) = 9·5184 + 5184 = 51 840.
+    expect(sharedRowsCheckCost(9, 72, 72)).toBe(51_840);
+    expect(sharedRowsCheck(9, 72, 72)).toBe("exact");
+    // The rule on other shapes: whichever is cheaper.
+    for (const [r, a, g] of [
+      [1, 1, 7],
+      [3, 4, 5],
+      [12, 40, 30],
+      [250, 1001, 500],
+    ] as const) {
+      const probes = 8 * (r * a + r * g + g * a);
+      const exact = r * g * a + g * a;
+      expect(sharedRowsCheck(r, a, g)).toBe(probes < exact ? "probes" : "exact");
+      expect(sharedRowsCheckCost(r, a, g)).toBe(Math.min(probes, exact));
+    }
+  });
+
+  it("the rotated gradient's sources cost g·a·(g + a), R·g·a plus the check, and R·g² more for the loss's rows", () => {
     expect(rotatedGradientCost("rotate", 3, 2, 4, 5)).toBe(20 * 9);
+    // R = 6, exact check (6·20 + 20 < 8·(24 + 30 + 20)).
     expect(rotatedGradientCost("from-rows", 3, 2, 4, 5)).toBe(2 * 6 * 20 + 20);
-    // R = 6 ⇒ from-rows 260 > rotate 180 → rotate; a = g = 64, R = 2: 16 640 < 524 288 → from-rows.
+    expect(rotatedGradientCost("from-loss-rows", 3, 2, 4, 5)).toBe(6 * 25 + 2 * 6 * 20 + 20);
+    // R = 6 ⇒ from-rows 260 > rotate 180 → rotate; a = g = 64, R = 2: 12 288 < 524 288 → from-rows.
     expect(chooseRotatedGradientSource("gram", 3, 2, 4, 5)).toBe("rotate");
     expect(chooseRotatedGradientSource("gram", 2, 1, 64, 64)).toBe("from-rows");
     expect(chooseRotatedGradientSource("rotate-rows", 2, 1, 64, 64)).toBe("from-rows");
@@ -86,10 +118,15 @@ describe("the S* cost model (multiply-adds of the file header)", () => {
     // A tie keeps "rotate": R = 2, a = 2, g = 3 → rotate 6·5 = 30, from-rows 2·2·6 + 6 = 30.
     expect(rotatedGradientCost("rotate", 2, 1, 2, 3)).toBe(rotatedGradientCost("from-rows", 2, 1, 2, 3));
     expect(chooseRotatedGradientSource("gram", 2, 1, 2, 3)).toBe("rotate");
-    // Either side of the break-even, strictly:
+    // Either side of the break-even, strictly, with the exact check:
     // a = g = 8: rotate 1024, from-rows 128R + 64 → R = 7: 960 (<) from-rows, R = 8: 1088 (>) rotate.
     expect(chooseRotatedGradientSource("gram", 7, 1, 8, 8)).toBe("from-rows");
     expect(chooseRotatedGradientSource("gram", 8, 1, 8, 8)).toBe("rotate");
+    // …and with the probed one: a = g = 64, rotate 524 288, from-rows 5120R + 32 768 for R ≥ 10 —
+    // R = 95 below, R = 96 a tie, which rotates.
+    expect(rotatedGradientCost("from-rows", 96, 1, 64, 64)).toBe(rotatedGradientCost("rotate", 96, 1, 64, 64));
+    expect(chooseRotatedGradientSource("gram", 95, 1, 64, 64)).toBe("from-rows");
+    expect(chooseRotatedGradientSource("gram", 96, 1, 64, 64)).toBe("rotate");
   });
 
   it("workspace rows: gram holds the rotated rows and the pair rows, rotate-rows the rotated rows, rotate-gradients none", () => {

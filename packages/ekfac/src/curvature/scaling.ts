@@ -74,11 +74,11 @@ export function chooseScalingStrategy(
  * Where the step's rotated gradient U_Gᵀ ∇ U_A comes from (kronecker-block.ts, "Shared rows"):
  * - "rotate": two products on ∇, g·a·(g + a) multiply-adds;
  * - "from-rows": (1/N) G̃ᵀ Ã from the rotated rows S* was just built from, R·g·a, plus the check
- *   that ∇ = (1/N) gᵀ ā (R·g·a + g·a). Valid when the captured g are the training loss's own
- *   (empirical Fisher). Needs rows (not "rotate-gradients") and a basis.
+ *   that ∇ = (1/N) gᵀ ā (`sharedRowsCheckCost`). Valid when the captured g are the training loss's
+ *   own (empirical Fisher). Needs rows (not "rotate-gradients") and a basis.
  * - "from-loss-rows": the captured g realise another Fisher (true, curvature propagation), but the
  *   producer also handed over the loss's own signals g_L (`LayerStatistics.lossG`): S*'s Ã is shared,
- *   G̃_L = g_L U_G costs R·g² more, so R·g·g + 2·R·g·a + g·a in all.
+ *   G̃_L = g_L U_G costs R·g² more.
  * Each layer takes whichever source has fewer multiply-adds. (Until 2026-12-03 "from-loss-rows" also had
  * to be 3× cheaper: measured then, its batch-shaped products looked slower per flop than the square
  * rotations — but those runs had subnormal numbers in the rows (internal/stats.ts, FLUSH32). Re-measured
@@ -87,6 +87,27 @@ export function chooseScalingStrategy(
  * Since ∇ = (1/N) Σ_rows g ā ᵀ (MATH.md §1), U_Gᵀ ∇ U_A = (1/N) (g U_G)ᵀ (ā U_A) = (1/N) G̃ᵀ Ã.
  */
 export type RotatedGradientSource = "rotate" | "from-rows" | "from-loss-rows";
+
+/** Random directions of the probed shared-rows check (`sharedRowsCheck`). */
+export const SHARED_ROWS_PROBES = 8;
+
+/**
+ * How the next `precondition` checks that its gradient is the rows' own, ∇ = (1/N) gᵀā
+ * (kronecker-block.ts, `isStatisticsGradient`): "exact" forms D = (1/N) gᵀā (R·g·a + g·a
+ * multiply-adds), "probes" compares ∇V with (1/N) gᵀ(āV) for SHARED_ROWS_PROBES fixed random
+ * directions V (Freivalds' check: 8·(R·a + R·g + g·a)). Whichever is cheaper; "exact" on ties. Until
+ * 2026-12-03 the check was always exact, which cost as much as the shared product itself.
+ */
+export function sharedRowsCheck(r: number, aDim: number, gDim: number): "exact" | "probes" {
+  return SHARED_ROWS_PROBES * (r * aDim + r * gDim + gDim * aDim) < r * gDim * aDim + gDim * aDim ? "probes" : "exact";
+}
+
+/** Multiply-adds of `sharedRowsCheck`'s choice for R rows. */
+export function sharedRowsCheckCost(r: number, aDim: number, gDim: number): number {
+  return sharedRowsCheck(r, aDim, gDim) === "probes"
+    ? SHARED_ROWS_PROBES * (r * aDim + r * gDim + gDim * aDim)
+    : r * gDim * aDim + gDim * aDim;
+}
 
 export function rotatedGradientCost(
   source: RotatedGradientSource,
@@ -100,9 +121,9 @@ export function rotatedGradientCost(
     case "rotate":
       return gDim * aDim * (gDim + aDim);
     case "from-rows":
-      return 2 * r * gDim * aDim + gDim * aDim;
+      return r * gDim * aDim + sharedRowsCheckCost(r, aDim, gDim);
     case "from-loss-rows":
-      return r * gDim * gDim + 2 * r * gDim * aDim + gDim * aDim;
+      return r * gDim * gDim + r * gDim * aDim + sharedRowsCheckCost(r, aDim, gDim);
   }
 }
 
