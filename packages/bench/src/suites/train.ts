@@ -365,7 +365,7 @@ const PHASES = [
   "factors (amortised)",
   "eigendecomposition (amortised)",
   "S*",
-  "precondition (4 rotations + scale)",
+  "precondition (rotations + scale)",
   "packing, checks, KL-clip",
   "momentum, learning rate, apply",
   "other",
@@ -379,7 +379,9 @@ type Phase = (typeof PHASES)[number];
  * curvature transform's `update`; the model's phases are timed around forward, the loss call (nn's
  * loss runs the sampled-target Fisher backward inside it) and backward. Regular steps are timed
  * over `ctx.timeMs`; the refresh (factors from this step's statistics + eigendecompositions) is
- * timed once and divided by T_kfe, as in the step records above.
+ * timed once and divided by T_kfe, as in the step records above. Where EKFAC forms the step's rotated
+ * gradient from S*'s rows (kronecker-block.ts, "Shared rows"), that product and its check are timed in
+ * "S*", and "precondition" holds the rotation out of the basis only (four products elsewhere).
  */
 function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: "kfac" | "ekfac"): BenchRecord {
   const config = DEFAULTS.optimizers[name];
@@ -402,7 +404,7 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
     b.refreshBasis = timed(b.refreshBasis.bind(b), "eigendecomposition (amortised)");
     b.updateScaling = timed(b.updateScaling.bind(b), "S*");
     b.updateScalingFromGradient = timed(b.updateScalingFromGradient.bind(b), "S*");
-    b.precondition = timed(b.precondition.bind(b), "precondition (4 rotations + scale)");
+    b.precondition = timed(b.precondition.bind(b), "precondition (rotations + scale)");
   }
   let transformMs = 0;
   const update = curvature.update.bind(curvature);
@@ -448,7 +450,7 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
     row["factors (amortised)"] +
     row["eigendecomposition (amortised)"] +
     row["S*"] +
-    row["precondition (4 rotations + scale)"];
+    row["precondition (rotations + scale)"];
   // One refresh on the last step's statistics (what a k % T_kfe = 0 step adds), amortised.
   ms["factors (amortised)"] = 0;
   ms["eigendecomposition (amortised)"] = 0;
