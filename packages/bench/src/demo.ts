@@ -20,7 +20,8 @@
  *
  * Settings: the ones `pnpm experiment autoencoder` chose (grids at the full budget, recorded with
  * their seed spread in packages/bench/seed-spread.json) when that file exists, else demo/defaults.ts;
- * flags override either. Verdicts (experiment/stats.ts `verdict`): a difference smaller than the seed
+ * flags override either; `--library-defaults` runs KFAC and EKFAC with nothing set instead (the
+ * library's adaptive step control), to compare what a user gets without tuning. Verdicts (experiment/stats.ts `verdict`): a difference smaller than the seed
  * spread is a TIE, the spread being the larger of this run's seed std and the recorded one — the
  * recorded spread applies only when the budget, network, data and setting are those it was measured on.
  */
@@ -61,6 +62,8 @@ interface Args {
   trainCount: number;
   paper: boolean;
   threads: number;
+  /** KFAC and EKFAC as `kfac(model)` / `ekfac(model)` with nothing set (adaptive step control). */
+  libraryDefaults: boolean;
   help: boolean;
 }
 
@@ -106,6 +109,9 @@ const USAGE = `usage: pnpm demo [flags]
   --data DIR          read MNIST IDX files (train-images-idx3-ubyte[.gz], …) from DIR instead
   --out DIR           output folder (default results/demo-<date>)
   --threads N         run gemm on N threads (linalg's opt-in wasm workers; default 1)
+  --library-defaults  KFAC and EKFAC as kfac(model) / ekfac(model) with nothing set — adaptive step size,
+                      momentum and damping (MATH.md §11) — instead of the tuned settings; refuses the flags
+                      that would set one of their options
 `;
 
 /** The flags that take one positive number: the Args field each sets, and whether it must be an integer. */
@@ -147,6 +153,7 @@ function parseArgs(argv: readonly string[]): Args {
     trainCount: DEFAULTS.trainCount,
     paper: false,
     threads: 1,
+    libraryDefaults: false,
     help: false,
   };
   const num = (flag: string, v: string | undefined, integer: boolean): number => {
@@ -165,6 +172,10 @@ function parseArgs(argv: readonly string[]): Args {
     if (flag === "--paper") {
       a.paper = true;
       a.sizes = [...DEFAULTS.paperSizes];
+      continue;
+    }
+    if (flag === "--library-defaults") {
+      a.libraryDefaults = true;
       continue;
     }
     const v = argv[++i];
@@ -228,11 +239,28 @@ function parseArgs(argv: readonly string[]): Args {
         throw new RangeError(`demo: unknown flag ${flag}\n\n${USAGE}`);
     }
   }
+  if (a.libraryDefaults) {
+    const set = [
+      ["--tkfe", a.tkfe],
+      ["--ts", a.ts],
+      ["--damping/--damping-kfac/--damping-ekfac", a.damping ?? a.dampingKfac ?? a.dampingEkfac],
+      ["--kl-clip", a.klClip],
+      ["--statistics-fraction", a.statisticsFraction],
+      ["--momentum", a.momentum],
+      ["--lr/--lr-kfac/--lr-ekfac", a.lr.kfac ?? a.lr.ekfac ?? null],
+    ].filter(([, v]) => v !== null && v !== undefined);
+    if (set.length > 0) {
+      throw new RangeError(
+        `demo: --library-defaults runs kfac(model) and ekfac(model) with nothing set; ${set.map(([f]) => f).join(", ")} would set something (use --lr-sgd/--lr-adam for the first-order methods)`,
+      );
+    }
+  }
   return a;
 }
 
 /** The tuned (recorded) or default configuration of `name` with the command-line overrides applied. */
 function optimizerConfig(name: OptimizerName, a: Args, spread: SeedSpread | null): OptimizerConfig {
+  if (a.libraryDefaults && (name === "kfac" || name === "ekfac")) return { name };
   const d = (spread?.optimizers[name]?.config as OptimizerConfig | undefined) ?? DEFAULTS.optimizers[name];
   const c: { -readonly [K in keyof OptimizerConfig]: OptimizerConfig[K] } = { ...d };
   const lr = a.lr[name] ?? d.learningRate;
