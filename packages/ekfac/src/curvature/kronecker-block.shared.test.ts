@@ -10,6 +10,7 @@
  */
 import { assertClose, Rng } from "@ekfac-ts/linalg";
 import { describe, expect, it } from "vitest";
+import { countTypedArrayConstructions } from "../../test/allocation-spy.ts";
 import { randomCase } from "../../test/dense-reference.ts";
 import { meanGradient } from "./exact-fisher.ts";
 import { Conv2dEigenCorrected, DenseEigenCorrected, type KroneckerBlockOptions } from "./kronecker-block.ts";
@@ -238,6 +239,22 @@ describe("the probed check on a large layer (scaling.ts, sharedRowsCheck)", () =
       }
     });
   }
+
+  it("after its first step the probed path creates no typed array (both precisions)", () => {
+    for (const precision of ["float64", "float32"] as const) {
+      const { shared, stats, grad } = densePair(50, precision);
+      const out = new Float64Array(shared.size);
+      shared.precondition(grad, out, 0.1);
+      const created = countTypedArrayConstructions(() => {
+        for (let s = 0; s < 5; s++) {
+          shared.updateScaling(stats);
+          shared.precondition(grad, out, 0.1);
+        }
+      });
+      expect(created).toBe(0);
+      expect(shared.sharedRotations).toBe(6);
+    }
+  });
 
   it("the bound is inclusive: a zero gradient from zero output gradients shares", () => {
     const c = randomCase(49, "dense", dense.outDim, dense.inDim, true, n16);
