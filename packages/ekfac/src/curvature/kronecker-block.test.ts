@@ -1,4 +1,4 @@
-import { assertClose } from "@ekfac-ts/linalg";
+import { assertClose, Rng } from "@ekfac-ts/linalg";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
@@ -9,6 +9,7 @@ import {
   rotateIntoEigenbasis,
 } from "../../test/dense-reference.ts";
 import { fisherApproximationReport } from "../diagnostics.ts";
+import { flushTiny32, hasTiny32 } from "../internal/stats.ts";
 import { DiagonalFisher } from "./diagonal.ts";
 import { exactFisher, kroneckerDense, meanGradient, perExampleGradients } from "./exact-fisher.ts";
 import {
@@ -296,4 +297,62 @@ describe("shared rows: U_Gᵀ ∇ U_A = (1/N) G̃ᵀÃ from S*'s rotated rows (k
       );
     });
   }
+});
+
+describe("float32 statistics with entries below 2⁻⁶³ (internal/stats.ts, FLUSH32)", () => {
+  it("hasTiny32 finds exactly the entries flushTiny32 changes: 0 < |x| < 2⁻⁶³", () => {
+    const x = new Float32Array([0, -0, 2 ** -63, -(2 ** -63), 1, Number.NaN, Number.POSITIVE_INFINITY]);
+    expect(hasTiny32(x, x.length)).toBe(false);
+    for (const v of [1e-39, -1e-39, 2 ** -64, -(2 ** -100), 1e-45]) {
+      const y = Float32Array.from([...x, v]);
+      expect(Math.abs(y[y.length - 1] as number)).toBeGreaterThan(0); // representable, not rounded to 0
+      expect(hasTiny32(y, y.length)).toBe(true);
+      expect(hasTiny32(y, y.length - 1)).toBe(false); // only the first n entries
+      flushTiny32(y, y.length);
+      expect(y[y.length - 1]).toBe(0);
+      expect(hasTiny32(y, y.length)).toBe(false);
+    }
+  });
+
+  // The flushed copy exists for speed (the CPU's slow path for subnormal operands; measured in
+  // packages/bench/README.md): what a test can pin is that it changes nothing else.
+  it("are read as if those entries were 0 — factors, S*, shared rows and direction alike — and the caller's arrays stay unchanged", () => {
+    for (const approximation of ["kfac", "ekfac"] as const) {
+      const c = randomCase(60, "dense", 40, 39, true, 8);
+      const tiny = (x: ArrayLike<number>) => {
+        const out = Float32Array.from(x);
+        // A saturated sigmoid's outputs and signals: subnormal float32 values and values just below 2⁻⁶³.
+        for (let i = 0; i < out.length; i += 7) out[i] = i % 2 === 0 ? 1e-39 : -(2 ** -64);
+        return out;
+      };
+      const a = tiny(c.stats.a);
+      const g = tiny(c.stats.g);
+      const lossG = tiny(new Rng(61).fillNormal(new Float64Array(c.stats.g.length)));
+      const zeroed = (x: Float32Array) => x.map((v) => (Math.abs(v) < 2 ** -63 ? 0 : v));
+      const raw = { ...c.stats, a, g, lossG };
+      const clean = { ...c.stats, a: zeroed(a), g: zeroed(g), lossG: zeroed(lossG) };
+      const copies = [a.slice(), g.slice(), lossG.slice()];
+      const make = () =>
+        approximation === "kfac"
+          ? new DenseKroneckerFactored(c.shape, { precision: "float32", factorDecay: 0 })
+          : new DenseEigenCorrected(c.shape, { precision: "float32", factorDecay: 0, scalingDecay: 0 });
+      const [b1, b2] = [make(), make()];
+      for (const [b, st] of [
+        [b1, raw],
+        [b2, clean],
+      ] as const) {
+        b.updateFactors(st);
+        b.updateBasis();
+        b.updateScaling(st);
+      }
+      expect(b1.state.A).toEqual(b2.state.A);
+      expect(b1.state.G).toEqual(b2.state.G);
+      expect(b1.eigenScaling()).toEqual(b2.eigenScaling());
+      const grad = meanGradient(c.shape, { ...c.stats, g: Float64Array.from(clean.lossG) });
+      const d1 = b1.precondition(grad, new Float64Array(b1.size), 0.1);
+      expect(d1).toEqual(b2.precondition(grad, new Float64Array(b2.size), 0.1));
+      expect(b1.sharedRotations).toBe(b2.sharedRotations);
+      expect([a, g, lossG]).toEqual(copies);
+    }
+  });
 });

@@ -89,6 +89,7 @@ import {
   ensure,
   ensure32,
   flushTiny32,
+  hasTiny32,
   layerShape,
   roundFlushed32,
 } from "../internal/stats.ts";
@@ -660,13 +661,12 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     }
   }
 
-  /** The loss's signals g_L in the rotations' precision: the captured array itself, or a copy. */
+  /** The loss's signals g_L in the rotations' precision: the captured array itself, or a (flushed) copy. */
   private lossSignals(lossG: FloatArray, rows: number): FloatArray {
     const size = this.dims.groups * rows * this.dims.gDim;
     if (this.precision === "float32") {
-      if (lossG instanceof Float32Array) return lossG;
-      this.lossG32 = ensure32(this.lossG32, size);
-      this.lossG32.set(lossG);
+      if (lossG instanceof Float32Array && !hasTiny32(lossG, size)) return lossG;
+      this.lossG32 = flushedCopy32(lossG, size, this.lossG32);
       return this.lossG32;
     }
     if (lossG instanceof Float64Array) return lossG;
@@ -727,17 +727,21 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     return Number.isFinite(norm) && diff <= 1e-8 * norm;
   }
 
-  /** Float32 statistics: the captured arrays themselves when float32, else copies into workspaces. */
+  /**
+   * Float32 statistics: the captured arrays themselves when float32 with no entry below FLUSH32, else
+   * rounded and flushed copies in workspaces (internal/stats.ts; the model's arrays stay as they are).
+   */
   private float32Statistics(stats: LayerBatch, rows: number): [Float32Array, Float32Array] {
     const { aDim: a, gDim: g, groups } = this.dims;
-    const as32 = (x: FloatArray, ws: Float32Array): Float32Array => {
-      if (x instanceof Float32Array) return x;
-      ws.set(x);
-      return ws;
-    };
-    if (!(stats.a instanceof Float32Array)) this.wsA32 = ensure32(this.wsA32, groups * rows * a);
-    if (!(stats.g instanceof Float32Array)) this.wsG32 = ensure32(this.wsG32, groups * rows * g);
-    return [as32(stats.a, this.wsA32), as32(stats.g, this.wsG32)];
+    const na = groups * rows * a;
+    const ng = groups * rows * g;
+    let aData: Float32Array;
+    let gData: Float32Array;
+    if (stats.a instanceof Float32Array && !hasTiny32(stats.a, na)) aData = stats.a;
+    else aData = this.wsA32 = flushedCopy32(stats.a, na, this.wsA32);
+    if (stats.g instanceof Float32Array && !hasTiny32(stats.g, ng)) gData = stats.g;
+    else gData = this.wsG32 = flushedCopy32(stats.g, ng, this.wsG32);
+    return [aData, gData];
   }
 
   /**
@@ -967,6 +971,17 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     }
     return out;
   }
+}
+
+/**
+ * x (n entries: checkStatistics pinned the lengths) rounded to float32 into ws, grown to n if needed,
+ * entries below FLUSH32 stored as 0; returns the workspace.
+ */
+function flushedCopy32(x: FloatArray, n: number, ws: Float32Array): Float32Array {
+  const out = ensure32(ws, n);
+  out.set(x);
+  flushTiny32(out, n);
+  return out;
 }
 
 function setIdentity(u: Float64Array, n: number, groups: number): void {

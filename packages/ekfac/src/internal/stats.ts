@@ -130,8 +130,10 @@ export function concat64(list: readonly Float64Array[]): Float64Array {
  * below τ as 0, so a product of two of them is 0 or ≥ τ² = 2⁻¹²⁶, float32's smallest normal number,
  * and the CPU does not take its slow path for subnormal numbers (measured: the demo autoencoder's
  * first layer, whose input factor has an exact null space from always-zero pixels, ran its rotations
- * ≈ 1.7× and its S* ≈ 2.6× slower with them). The captured statistics are read as they are (they are
- * the model's): a product of a captured entry below ≈ 1e-19 with a basis entry can still be subnormal.
+ * ≈ 1.7× and its S* ≈ 2.6× slower with them). Captured statistics (the model's arrays, never
+ * modified) that hold an entry 0 < |x| < τ are read through a flushed copy (`hasTiny32`): a saturating
+ * network produces them — sigmoid outputs and output signals of ~1e-39 — and with them the demo
+ * autoencoder's last layer ran its S* ≈ 3× slower (2026-12-03).
  */
 export const FLUSH32 = 2 ** -63;
 
@@ -141,6 +143,15 @@ export function roundFlushed32(src: Float64Array, off: number, dst: Float32Array
     const v = src[off + i] as number;
     dst[i] = v < FLUSH32 && v > -FLUSH32 ? 0 : v;
   }
+}
+
+/** Whether x[0…n) holds an entry with 0 < |x[i]| < FLUSH32 (one that `flushTiny32` would change). */
+export function hasTiny32(x: Float32Array, n: number): boolean {
+  for (let i = 0; i < n; i++) {
+    const v = x[i] as number;
+    if (v < FLUSH32 && v > -FLUSH32 && v !== 0) return true;
+  }
+  return false;
 }
 
 /** x[i] ← 0 where |x[i]| < FLUSH32, for i < n (in place; NaN is kept). */
