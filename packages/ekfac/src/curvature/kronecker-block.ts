@@ -47,11 +47,13 @@
  * eigendecomposition's float64): far below the damping on any layer the laws cover, and the basis only
  * needs to be a good eigenbasis, not an exact one (EKFAC's S* is re-estimated in whatever basis it
  * gets). Every float32 operand the block forms itself stores entries below FLUSH32 = 2⁻⁶³ ≈ 1.1e-19 as
- * 0 (internal/stats.ts; the captured statistics are read as they are), so no product of two such
- * operands is subnormal (the CPU's slow path: the demo autoencoder's first layer ran ≈ 1.7× slower):
- * for the bases that moves a rotated vector by ≤ FLUSH32·n·‖x‖ (≤ 1e-15 relative for n ≤ 10⁴), for the
- * gradient and the intermediate rotations by ≤ FLUSH32·√(g·a) absolute, a step change below 1e-19/ε
- * per entry. Accuracy: law ekfac.precondition.float32 (within 1e-4 relative of the float64 direction
+ * 0, and captured float32 statistics holding such entries are read through a flushed copy
+ * (internal/stats.ts; the model's arrays are not modified), so no product of two operands is subnormal
+ * (the CPU's slow path: the demo autoencoder's first layer ran ≈ 1.7× slower, a saturated last layer's
+ * S* ≈ 3×): for the bases that moves a rotated vector by ≤ FLUSH32·n·‖x‖ (≤ 1e-15 relative for
+ * n ≤ 10⁴), for the gradient and the intermediate rotations by ≤ FLUSH32·√(g·a) absolute, a step change
+ * below 1e-19/ε per entry; for a statistics row ā or g, a change below FLUSH32 per entry, whose effect
+ * on the factors and S* is below FLUSH32 times the row's other entries. Accuracy: law ekfac.precondition.float32 (within 1e-4 relative of the float64 direction
  * when (max s + ε)/(min s + ε) ≤ 100; the error grows with that condition number, since the rounding
  * of Qᵀ∇ is divided by the smallest s + ε). Blocks default to "float64" (they also serve diagnostics,
  * influence and the laws); the optimizer's transform defaults to "float32".
