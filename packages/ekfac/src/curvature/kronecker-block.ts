@@ -592,74 +592,30 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const ga = g * a;
     const ra = k * rows * a;
     const rg = k * rows * g;
-    if (this.precision === "float32") {
-      const ws = this.scalingWs32.rows;
-      let gt: Float32Array = ws;
-      let gtOff = rows * a;
-      if (lossRows) {
-        gt = this.lossRows32 = ensure32(this.lossRows32, rows * g);
-        gtOff = 0;
-        gemmStrided(false, false, rows, g, g, 1, gData, rg, g, this.uG32, k * g * g, g, 0, gt, 0, g);
-      }
-      gemmStrided(true, false, g, a, rows, 1 / n, gt, gtOff, g, ws, 0, a, 0, this.shared32, k * ga, a);
-      if (this.probed) {
-        const pr = this.probeRows32;
-        gemmStrided(false, false, rows, PROBES, a, 1, aData, ra, a, this.probe32, 0, PROBES, 0, pr, 0, PROBES);
-        gemmStrided(
-          true,
-          false,
-          g,
-          PROBES,
-          rows,
-          1 / n,
-          gData,
-          rg,
-          g,
-          pr,
-          0,
-          PROBES,
-          0,
-          this.sharedProbe32,
-          k * g * PROBES,
-          PROBES,
-        );
-      } else {
-        gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, this.mean32, k * ga, a);
-      }
+    // One path for both precisions: every operand below is float32 or float64 with the block.
+    const f32 = this.precision === "float32";
+    const ws: FloatArray = f32 ? this.scalingWs32.rows : this.scalingWs.rows;
+    let gt: FloatArray = ws;
+    let gtOff = rows * a;
+    if (lossRows) {
+      if (f32) gt = this.lossRows32 = ensure32(this.lossRows32, rows * g);
+      else gt = this.lossRows64 = ensure(this.lossRows64, rows * g);
+      gtOff = 0;
+      const uG = f32 ? this.uG32 : this.state.uG;
+      gemmStrided(false, false, rows, g, g, 1, gData, rg, g, uG, k * g * g, g, 0, gt, 0, g);
+    }
+    const shared = f32 ? this.shared32 : this.shared64;
+    gemmStrided(true, false, g, a, rows, 1 / n, gt, gtOff, g, ws, 0, a, 0, shared, k * ga, a);
+    if (this.probed) {
+      const v = f32 ? this.probe32 : this.probe64;
+      const pr = f32 ? this.probeRows32 : this.probeRows64;
+      const out = f32 ? this.sharedProbe32 : this.sharedProbe64;
+      const gp = g * PROBES;
+      gemmStrided(false, false, rows, PROBES, a, 1, aData, ra, a, v, 0, PROBES, 0, pr, 0, PROBES);
+      gemmStrided(true, false, g, PROBES, rows, 1 / n, gData, rg, g, pr, 0, PROBES, 0, out, k * gp, PROBES);
     } else {
-      const ws = this.scalingWs.rows;
-      let gt: Float64Array = ws;
-      let gtOff = rows * a;
-      if (lossRows) {
-        gt = this.lossRows64 = ensure(this.lossRows64, rows * g);
-        gtOff = 0;
-        gemmStrided(false, false, rows, g, g, 1, gData, rg, g, this.state.uG, k * g * g, g, 0, gt, 0, g);
-      }
-      gemmStrided(true, false, g, a, rows, 1 / n, gt, gtOff, g, ws, 0, a, 0, this.shared64, k * ga, a);
-      if (this.probed) {
-        const pr = this.probeRows64;
-        gemmStrided(false, false, rows, PROBES, a, 1, aData, ra, a, this.probe64, 0, PROBES, 0, pr, 0, PROBES);
-        gemmStrided(
-          true,
-          false,
-          g,
-          PROBES,
-          rows,
-          1 / n,
-          gData,
-          rg,
-          g,
-          pr,
-          0,
-          PROBES,
-          0,
-          this.sharedProbe64,
-          k * g * PROBES,
-          PROBES,
-        );
-      } else {
-        gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, this.mean64, k * ga, a);
-      }
+      const mean = f32 ? this.mean32 : this.mean64;
+      gemmStrided(true, false, g, a, rows, 1 / n, gData, rg, g, aData, ra, a, 0, mean, k * ga, a);
     }
   }
 
