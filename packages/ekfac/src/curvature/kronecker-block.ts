@@ -53,7 +53,8 @@
  * S* ≈ 3×): for the bases that moves a rotated vector by ≤ FLUSH32·n·‖x‖ (≤ 1e-15 relative for
  * n ≤ 10⁴), for the gradient and the intermediate rotations by ≤ FLUSH32·√(g·a) absolute, a step change
  * below 1e-19/ε per entry; for a statistics row ā or g, a change below FLUSH32 per entry, whose effect
- * on the factors and S* is below FLUSH32 times the row's other entries. Accuracy: law ekfac.precondition.float32 (within 1e-4 relative of the float64 direction
+ * on the factors and S* is below FLUSH32 times the row's other entries. Accuracy: law
+ * ekfac.precondition.float32 (within 1e-4 relative of the float64 direction
  * when (max s + ε)/(min s + ε) ≤ 100; the error grows with that condition number, since the rounding
  * of Qᵀ∇ is divided by the smallest s + ε). Blocks default to "float64" (they also serve diagnostics,
  * influence and the laws); the optimizer's transform defaults to "float32".
