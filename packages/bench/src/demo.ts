@@ -21,8 +21,8 @@
  * Settings: the ones `pnpm experiment autoencoder` chose (grids at the full budget, recorded with
  * their seed spread in packages/bench/seed-spread.json) when that file exists, else demo/defaults.ts;
  * flags override either; `--library-defaults` runs KFAC and EKFAC with nothing set instead (the
- * library's adaptive step control), to compare what a user gets without tuning. Verdicts (experiment/stats.ts `verdict`): a difference smaller than the seed
- * spread is a TIE, the spread being the larger of this run's seed std and the recorded one — the
+ * library's adaptive step control), to compare what a user gets without tuning. Verdicts
+ * (experiment/stats.ts `verdict`): a difference smaller than the seed spread is a TIE, the spread being the larger of this run's seed std and the recorded one — the
  * recorded spread applies only when the budget, network, data and setting are those it was measured on.
  */
 
