@@ -22,8 +22,9 @@
  * their seed spread in packages/bench/seed-spread.json) when that file exists, else demo/defaults.ts;
  * flags override either; `--library-defaults` runs KFAC and EKFAC with nothing set instead (the
  * library's adaptive step control), to compare what a user gets without tuning. Verdicts
- * (experiment/stats.ts `verdict`): a difference smaller than the seed spread is a TIE, the spread being the larger of this run's seed std and the recorded one — the
- * recorded spread applies only when the budget, network, data and setting are those it was measured on.
+ * (experiment/stats.ts `verdict`): a difference smaller than the seed spread is a TIE, the spread
+ * being the larger of this run's seed std and the recorded one — the recorded spread applies only when
+ * the budget, network, data and setting are those it was measured on.
  */
 
 import { existsSync, readFileSync } from "node:fs";
