@@ -92,8 +92,8 @@ import {
   ensure,
   ensure32,
   flushTiny32,
-  hasTiny32,
   layerShape,
+  readFlushed32,
   roundFlushed32,
 } from "../internal/stats.ts";
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
@@ -624,9 +624,9 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private lossSignals(lossG: FloatArray, rows: number): FloatArray {
     const size = this.dims.groups * rows * this.dims.gDim;
     if (this.precision === "float32") {
-      if (lossG instanceof Float32Array && !hasTiny32(lossG, size)) return lossG;
-      this.lossG32 = flushedCopy32(lossG, size, this.lossG32);
-      return this.lossG32;
+      const out = readFlushed32(lossG, size, this.lossG32);
+      if (out !== lossG) this.lossG32 = out;
+      return out;
     }
     if (lossG instanceof Float64Array) return lossG;
     this.lossG64 = ensure(this.lossG64, size);
@@ -694,12 +694,10 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const { aDim: a, gDim: g, groups } = this.dims;
     const na = groups * rows * a;
     const ng = groups * rows * g;
-    let aData: Float32Array;
-    let gData: Float32Array;
-    if (stats.a instanceof Float32Array && !hasTiny32(stats.a, na)) aData = stats.a;
-    else aData = this.wsA32 = flushedCopy32(stats.a, na, this.wsA32);
-    if (stats.g instanceof Float32Array && !hasTiny32(stats.g, ng)) gData = stats.g;
-    else gData = this.wsG32 = flushedCopy32(stats.g, ng, this.wsG32);
+    const aData = readFlushed32(stats.a, na, this.wsA32);
+    if (aData !== stats.a) this.wsA32 = aData;
+    const gData = readFlushed32(stats.g, ng, this.wsG32);
+    if (gData !== stats.g) this.wsG32 = gData;
     return [aData, gData];
   }
 
@@ -930,17 +928,6 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     }
     return out;
   }
-}
-
-/**
- * x (n entries: checkStatistics pinned the lengths) rounded to float32 into ws, grown to n if needed,
- * entries below FLUSH32 stored as 0; returns the workspace.
- */
-function flushedCopy32(x: FloatArray, n: number, ws: Float32Array): Float32Array {
-  const out = ensure32(ws, n);
-  out.set(x);
-  flushTiny32(out, n);
-  return out;
 }
 
 function setIdentity(u: Float64Array, n: number, groups: number): void {
