@@ -155,19 +155,16 @@ export function hasTiny32(x: Float32Array, n: number): boolean {
 }
 
 /**
- * x (n entries) rounded to float32 into ws, grown to n if needed, entries below FLUSH32 stored as 0;
- * returns the workspace (the caller keeps it).
+ * The statistics x (n entries) as float32 without entries below FLUSH32: x itself when it is float32
+ * and holds none, else a rounded copy in ws (grown to n if needed) with those entries stored as 0.
+ * The caller keeps the workspace when the result is not x.
  */
-export function flushedCopy32(x: FloatArray, n: number, ws: Float32Array): Float32Array {
+export function readFlushed32(x: FloatArray, n: number, ws: Float32Array): Float32Array {
+  if (x instanceof Float32Array && !hasTiny32(x, n)) return x;
   const out = ensure32(ws, n);
   out.set(x);
   flushTiny32(out, n);
   return out;
-}
-
-/** The float32 statistics x itself when it holds no entry below FLUSH32, else a flushed copy in ws. */
-export function readFlushed32(x: FloatArray, n: number, ws: Float32Array): Float32Array {
-  return x instanceof Float32Array && !hasTiny32(x, n) ? x : flushedCopy32(x, n, ws);
 }
 
 /** x[i] ← 0 where |x[i]| < FLUSH32, for i < n (in place; NaN is kept). */
