@@ -91,6 +91,7 @@ import {
   checkStatistics,
   ensure,
   ensure32,
+  FLUSH32,
   flushTiny32,
   layerShape,
   readFlushed32,
@@ -813,13 +814,18 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.sharedReady = false;
     for (let k = 0; k < groups; k++) {
       const off = k * ga;
-      const r2 =
-        shared && this.isStatisticsGradient(grad, off, k) ? this.sharedRotation(k) : this.rotateIn(grad, off, k);
-      this.divideInBasis(r2, k, damping);
+      // The rotated gradient: S*'s shared rows (read in place) or rotated here into the workspace.
+      const fromShared = shared && this.isStatisticsGradient(grad, off, k);
+      if (fromShared) this.sharedRotations++;
+      const rotated = fromShared ? this.sharedRows() : this.rotateIn(grad, off, k);
+      const rotatedOff = fromShared ? k * ga : 0;
+      // Divided by the damped scaling into the workspace the rotation out reads, in one pass (float32:
+      // stored flushed, as every operand the block forms — see "Precision").
+      const divided = f32 ? this.r2f : this.rot2;
+      this.divideInBasis(rotated, rotatedOff, divided, k, damping, f32 ? FLUSH32 : 0);
       if (f32) {
         // Out of the basis into x32 (grad_k's copy, no longer needed), then widened into out.
         const x = this.x32;
-        flushTiny32(this.r2f, ga);
         gemmStrided(false, false, g, a, g, 1, this.uG32, k * g * g, g, this.r2f, 0, a, 0, this.r1f, 0, a);
         flushTiny32(this.r1f, ga);
         gemmStrided(false, true, g, a, a, 1, this.r1f, 0, a, this.uA32, k * a * a, a, 0, x, 0, a);
@@ -832,33 +838,39 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     return out;
   }
 
-  /** The shared (1/N) G̃ᵀÃ of group k, copied into the workspace `rotateIn` would have filled. */
-  private sharedRotation(k: number): FloatArray {
-    const { aDim: a, gDim: g } = this.dims;
-    const ga = g * a;
-    this.sharedRotations++;
+  /**
+   * The shared (1/N) G̃ᵀÃ of every group (group k at k·g·a), with the workspaces `precondition` writes
+   * sized as `rotateIn` would have sized them.
+   */
+  private sharedRows(): FloatArray {
+    const ga = this.dims.gDim * this.dims.aDim;
     if (this.precision === "float32") {
       this.float32Basis();
       this.x32 = ensure32(this.x32, ga);
       this.r1f = ensure32(this.r1f, ga);
       this.r2f = ensure32(this.r2f, ga);
-      for (let i = 0; i < ga; i++) this.r2f[i] = this.shared32[k * ga + i] as number;
-      return this.r2f;
+      return this.shared32;
     }
     this.rot1 = ensure(this.rot1, ga);
     this.rot2 = ensure(this.rot2, ga);
-    for (let i = 0; i < ga; i++) this.rot2[i] = this.shared64[k * ga + i] as number;
-    return this.rot2;
+    return this.shared64;
   }
 
-  /** r ← r ⊘ (S + ε) (EKFAC) or KFAC's damped λ_G λ_Aᵀ, for group k, in place (r is g × a). */
-  private divideInBasis(r: FloatArray, k: number, damping: number): void {
+  /**
+   * out ← r ⊘ (S + ε) (EKFAC) or ⊘ KFAC's damped λ_G λ_Aᵀ, for group k (r read from rOff, g × a; out
+   * may be r itself at rOff = 0). Quotients of magnitude below `flush` are stored as 0 (FLUSH32 for a
+   * float32 out, 0 for none).
+   */
+  private divideInBasis(r: FloatArray, rOff: number, out: FloatArray, k: number, damping: number, flush: number): void {
     const { aDim: a, gDim: g } = this.dims;
     const st = this.state;
     const ga = g * a;
     if (this.approximation === "ekfac") {
       const off = k * ga;
-      for (let i = 0; i < ga; i++) r[i] = (r[i] as number) / ((st.S[off + i] as number) + damping);
+      for (let i = 0; i < ga; i++) {
+        const q = (r[rOff + i] as number) / ((st.S[off + i] as number) + damping);
+        out[i] = q < flush && q > -flush ? 0 : q;
+      }
       return;
     }
     const tikhonov = this.kfacDamping === "factored-tikhonov";
@@ -872,7 +884,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     for (let i = 0; i < g; i++) {
       const gi = (st.lambdaG[lg + i] as number) + cG;
       for (let j = 0; j < a; j++) {
-        r[i * a + j] = (r[i * a + j] as number) / (gi * ((st.lambdaA[la + j] as number) + cA) + add);
+        const q = (r[rOff + i * a + j] as number) / (gi * ((st.lambdaA[la + j] as number) + cA) + add);
+        out[i * a + j] = q < flush && q > -flush ? 0 : q;
       }
     }
   }
