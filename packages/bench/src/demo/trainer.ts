@@ -94,6 +94,8 @@ export interface Trainer {
   readonly basisRefreshes: number;
   /** Steps skipped for non-finite values. */
   readonly skipped: number;
+  /** Steps the adaptive step control withdrew because they raised their minibatch's loss. */
+  readonly withdrawn: number;
   /** The curvature transform's blocks (empty for first-order optimizers). */
   readonly blocks: readonly CurvatureBlock[];
   /** The curvature report of the last step (λ, α, μ, ρ, …), null for first-order optimizers. */
@@ -183,7 +185,10 @@ export function makeTrainer(model: Sequential, task: Task, inputSize: number, co
       return basisRefreshes;
     },
     get skipped() {
-      return opt.stepsSkipped;
+      return opt.stepsSkipped - opt.stepsWithdrawn;
+    },
+    get withdrawn() {
+      return opt.stepsWithdrawn;
     },
     get lastCurvature() {
       return lastCurvature;

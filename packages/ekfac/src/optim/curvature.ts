@@ -46,7 +46,12 @@
  *      `observeLoss` moves λ by ρ = (h(θ + δ) − h(θ)) / M(δ) (M without its λ term). Without a γ, λ is
  *      also the ε of every block: KFAC's eigenbasis (or factored-Tikhonov) damping, EKFAC's ε added to
  *      S, the diagonal's; with one, λ only damps the model (it bounds the step's length, γ shapes its
- *      direction).
+ *      direction);
+ *   5''. a measured step that raised its own minibatch's loss, h(θ + δ) > h(θ) or not finite, is withdrawn:
+ *      `observeLoss` returns true and `Optimizer.step` puts θ back bit for bit; δ₀ is forgotten (the next
+ *      step solves for α alone) and ρ is measured on every step until one is kept (trust-region
+ *      acceptance with η = 0, Nocedal & Wright 2006 Algorithm 4.1; a deviation from M&G §6.5 and
+ *      kfac-jax, which keep every step — MATH.md §11).
  *   Statistics are captured on every step in this mode (the model needs this step's ā and g).
  *
  * State (plain data, saved and restored by optim/state.ts): the counters, the last consumed pass per
@@ -212,6 +217,8 @@ export type StepControlState = {
   hasPrevious: number;
   /** M(δ) without its λ term for the last step: the denominator of ρ. */
   predicted: number;
+  /** 1 after a rejected step until a measured step is kept: ρ is then measured on every step. */
+  recheck: number;
 };
 
 /** Which parameter each block covers (for logs: `describeCurvature`). */
@@ -690,14 +697,22 @@ export function curvature(
     adaptive,
     needsLoss: adaptation !== null,
     wantsLoss: (state) =>
-      adaptation !== null && state.step >= burnIn && (state.step - burnIn) % adaptation.interval === 0,
+      adaptation !== null &&
+      state.step >= burnIn &&
+      ((state.step - burnIn) % adaptation.interval === 0 || state.control.recheck === 1),
     observeLoss(state, before, after) {
-      if (adaptation === null) return;
+      if (adaptation === null) return false;
       const c = state.control;
       const rho = reductionRatio(after - before, c.predicted);
       c.damping = adaptDamping(c.damping, rho, adaptation);
       state.last.rhoKind = rho === -Infinity ? 2 : 1;
       state.last.rho = rho === -Infinity ? 0 : rho;
+      // 5''. A step that raised its own minibatch's loss (or made it non-finite) is withdrawn, and ρ is
+      // measured on every step until one is kept (MATH.md §11).
+      const reject = !(after <= before);
+      c.recheck = reject ? 1 : 0;
+      if (reject) c.hasPrevious = 0;
+      return reject;
     },
     parameters,
     blocks: slots.map((s) => ({ key: s.key, block: s.block })),
@@ -736,7 +751,7 @@ export function curvature(
           rhoKind: 0,
           rho: 0,
         },
-        control: { damping, hasPrevious: 0, predicted: 0 },
+        control: { damping, hasPrevious: 0, predicted: 0, recheck: 0 },
         previous: keepsPrevious ? previousSizes.map((n) => new Float64Array(n)) : [],
         blocks,
       };
@@ -754,8 +769,10 @@ export function curvature(
       }
       const c = state.control;
       checkPositive(vfn, "curvature state.control.damping", c.damping);
-      if (c.hasPrevious !== 0 && c.hasPrevious !== 1) {
-        throw new RangeError(`${vfn}: curvature state.control.hasPrevious must be 0 or 1 (got ${c.hasPrevious})`);
+      for (const key of ["hasPrevious", "recheck"] as const) {
+        if (c[key] !== 0 && c[key] !== 1) {
+          throw new RangeError(`${vfn}: curvature state.control.${key} must be 0 or 1 (got ${c[key]})`);
+        }
       }
       if (!adaptive && c.damping !== damping) {
         throw new RangeError(

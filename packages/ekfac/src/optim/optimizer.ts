@@ -22,7 +22,9 @@
  * on the current minibatch, under `noGrad`, returning a number), called before and after the update on
  * the steps whose transform `wantsLoss` (every T_λ steps) and never otherwise — PyTorch's
  * `optimizer.step(closure)` convention. A transform that `needsLoss` refuses to step without one
- * (TypeError, before anything changes).
+ * (TypeError, before anything changes). When the transform rejects the measured update (`observeLoss`
+ * returns true: the update raised that minibatch's loss), the parameters are put back bit for bit and
+ * the step counts as skipped, reason "loss increased".
  *
  * `state()`/`load()` checkpoint through the one state format (state.ts). `load` validates EVERYTHING
  * before it writes anything: the structure (keys, list lengths, dtypes, array lengths — so a state of
@@ -123,6 +125,9 @@ export class Optimizer {
   private readonly rawState: StateValue;
   private applied = 0;
   private skipped = 0;
+  private withdrawn = 0;
+  /** The parameters before a measured step (`keepParams`), null until the first. */
+  private kept: FloatArray[] | null = null;
 
   constructor(transform: GradientTransformation, source: Params | ParameterSource, options: OptimizerOptions = {}) {
     const fn = "Optimizer";
@@ -212,10 +217,33 @@ export class Optimizer {
         }
       }
     }
+    // A measured step may be withdrawn (observeLoss): keep the parameters to put them back bit for bit.
+    if (measure) this.keepParams();
     applyUpdates(this.params, this.updates);
+    if (measure && this.transform.observeLoss?.(this.rawState, before, lossValue(fn, loss as LossClosure)) === true) {
+      this.restoreParams();
+      this.skipped += 1;
+      this.withdrawn += 1;
+      return {
+        skipped: true,
+        reason: "loss increased",
+        curvature: this.transform.report?.(this.rawState)?.curvature ?? null,
+      };
+    }
     this.applied += 1;
-    if (measure) this.transform.observeLoss?.(this.rawState, before, lossValue(fn, loss as LossClosure));
     return { skipped: false, reason: null, curvature: this.transform.report?.(this.rawState)?.curvature ?? null };
+  }
+
+  /** Copies the parameters into `kept` (allocated on the first measured step). */
+  private keepParams(): void {
+    if (this.kept === null) this.kept = zerosLike(this.params);
+    for (let k = 0; k < this.params.length; k++) (this.kept[k] as FloatArray).set(this.params[k] as FloatArray);
+  }
+
+  /** Puts back the parameters `keepParams` copied. */
+  private restoreParams(): void {
+    const kept = this.kept as FloatArray[];
+    for (let k = 0; k < this.params.length; k++) (this.params[k] as FloatArray).set(kept[k] as FloatArray);
   }
 
   /** Steps applied (not skipped) by this instance. */
@@ -223,9 +251,17 @@ export class Optimizer {
     return this.applied;
   }
 
-  /** Steps skipped by this instance (non-finite gradient, refused by the transform, non-finite update). */
+  /**
+   * Steps skipped by this instance (non-finite gradient, refused by the transform, non-finite update,
+   * withdrawn because the loss rose).
+   */
   get stepsSkipped(): number {
     return this.skipped;
+  }
+
+  /** Of `stepsSkipped`, the steps withdrawn by the transform because they raised the loss ("loss increased"). */
+  get stepsWithdrawn(): number {
+    return this.withdrawn;
   }
 
   /** The live state object (mutated by every step). */

@@ -149,4 +149,37 @@ describe("skipNonFinite", () => {
     expect(opt.step(split([0, Number.NaN, 0, 0]))).toMatchObject({ skipped: true, reason: "non-finite update" });
     for (let k = 0; k < 2; k++) expect(sameBits(params[k] as Float64Array, before[k] as Float64Array)).toBe(true);
   });
+  it("a transform that rejects its measured update (observeLoss → true) gets the parameters back bit for bit, wrapped or not", () => {
+    // A toy transform: update = the gradient; measured on odd steps; rejects when the loss rose.
+    const rejecting: GradientTransformation<{ count: number }> = {
+      name: "rejecting",
+      init: () => ({ count: 0 }),
+      update(_u, state) {
+        state.count++;
+      },
+      needsLoss: true,
+      wantsLoss: (state) => state.count % 2 === 1,
+      observeLoss: (_state, before, after) => !(after <= before),
+    };
+    for (const wrap of [true, false]) {
+      // float32 parameters: θ + δ − δ would not round back to θ, so only a copy restores them.
+      const params = [Float32Array.of(0.1, 0.2, 0.3), Float32Array.of(1 / 3)];
+      const opt = new Optimizer(rejecting, params, { skipNonFinite: wrap });
+      const g = () => [Float32Array.of(1e-8, 0.7, 1 / 7), Float32Array.of(0.123456789)];
+      let loss = 1;
+      const closure = () => loss;
+      expect(opt.step(g(), closure).skipped).toBe(false); // count 0: not measured, applied
+      const kept = params.map((p) => p.slice());
+      let calls = 0;
+      const rising = () => (calls++ === 0 ? loss : loss + 1);
+      expect(opt.step(g(), rising)).toEqual({ skipped: true, reason: "loss increased", curvature: null });
+      expect(calls).toBe(2);
+      for (let k = 0; k < 2; k++) expect(sameBits(params[k] as Float32Array, kept[k] as Float32Array)).toBe(true);
+      loss = 0.5;
+      expect(opt.step(g(), closure).skipped).toBe(false); // count 2: not measured
+      expect(params[1]?.[0]).not.toBe(kept[1]?.[0]);
+      expect(opt.stepsSkipped).toBe(1);
+      expect(opt.stepsApplied).toBe(2);
+    }
+  });
 });

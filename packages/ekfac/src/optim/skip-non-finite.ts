@@ -97,7 +97,7 @@ export function skipNonFinite<S extends StateValue>(
     needsLoss: inner.needsLoss === true,
     wantsLoss: (state) => inner.wantsLoss?.(state.inner) === true,
     observeLoss(state, before, after) {
-      inner.observeLoss?.(state.inner, before, after);
+      return inner.observeLoss?.(state.inner, before, after);
     },
   };
 }

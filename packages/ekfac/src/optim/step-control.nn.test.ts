@@ -68,10 +68,17 @@ describe("adaptive step control on nn's CNN with BatchNorm", () => {
         const opt = new Optimizer(make(model, { fisher }), model);
         const first = lossNow();
         const dampings = new Set<number>();
+        let withdrawn = 0;
         for (let k = 0; k < 40; k++) {
           model.zeroGrad();
           backward(softmaxCrossEntropy(model.forward(input), labels));
-          const r = opt.step(lossNow).curvature;
+          const report = opt.step(lossNow);
+          // The only skip allowed: a measured step that raised the loss, withdrawn by the step control.
+          if (report.skipped) {
+            expect(report.reason).toBe("loss increased");
+            withdrawn++;
+          }
+          const r = report.curvature;
           expect(r).not.toBeNull();
           dampings.add(r?.damping as number);
           if (k >= 5) {
@@ -80,7 +87,8 @@ describe("adaptive step control on nn's CNN with BatchNorm", () => {
             expect(r?.momentum).toBeLessThanOrEqual(0.9);
           } else expect(r?.stepControl).toBe("burn-in");
         }
-        expect(opt.stepsSkipped).toBe(0);
+        expect(opt.stepsSkipped).toBe(withdrawn);
+        expect(withdrawn).toBeLessThan(5);
         expect(dampings.size).toBeGreaterThan(1);
         expect(lossNow()).toBeLessThan(0.7 * first);
       });

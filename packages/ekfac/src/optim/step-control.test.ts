@@ -169,25 +169,81 @@ describe("adaptive step control: burn-in and Levenberg–Marquardt", () => {
     const closure = (after: number) => () => (calls++ % 2 === 0 ? 0 : after);
     const run = (after: number) => {
       model.forwardBackward(data.x, data.y, N);
-      return opt.step(closure(after)).curvature;
+      return opt.step(closure(after));
     };
-    expect(run(-1e9)?.stepControl).toBe("burn-in"); // k = 0: burn-in, no loss asked
+    expect(run(-1e9).curvature?.stepControl).toBe("burn-in"); // k = 0: burn-in, no loss asked
     expect(calls).toBe(0);
     let r = run(-1e9); // k = 1 = burnIn: an adaptation step, huge decrease → ρ ≫ 3/4
     expect(calls).toBe(2);
-    expect(r?.damping).toBe(1);
-    expect(r?.rho).toBeGreaterThan(0.75);
+    expect(r.curvature?.damping).toBe(1);
+    expect(r.curvature?.rho).toBeGreaterThan(0.75);
     r = run(-1e9); // k = 2: not an adaptation step (interval 2)
     expect(calls).toBe(2);
-    expect(r?.damping).toBeCloseTo(omega, 14);
-    expect(r?.rho).toBeNull();
-    r = run(+1); // k = 3: the loss rose → ρ < 0 → λ ← λ/ω
-    expect(r?.rho).toBeLessThan(0);
-    run(0);
-    r = run(Number.NaN); // k = 5: a NaN loss is a failed step
-    expect(r?.rho).toBe(-Infinity);
-    r = run(0);
-    expect(r?.damping).toBeCloseTo(1 / omega, 12); // ω · (1/ω) · (1/ω)
+    expect(r.curvature?.damping).toBeCloseTo(omega, 14);
+    expect(r.curvature?.rho).toBeNull();
+    r = run(+1); // k = 3: the loss rose → ρ < 0 → λ ← λ/ω, and the step is withdrawn
+    expect(r.curvature?.rho).toBeLessThan(0);
+    expect(r).toMatchObject({ skipped: true, reason: "loss increased" });
+    r = run(-1e9); // k = 4: measured although off the interval (after a withdrawn step); kept → λ ← ωλ
+    expect(calls).toBe(6);
+    expect(r.curvature?.damping).toBeCloseTo(1, 12);
+    expect(r.skipped).toBe(false);
+    r = run(Number.NaN); // k = 5: a NaN loss is a failed step, withdrawn too
+    expect(r.curvature?.rho).toBe(-Infinity);
+    expect(r.reason).toBe("loss increased");
+    r = run(0); // k = 6: measured again; no change (ρ = 0 < 1/4 still raises λ) but kept
+    expect(calls).toBe(10);
+    expect(r.skipped).toBe(false);
+    r = run(0); // k = 7: on the interval again
+    expect(calls).toBe(12);
+    expect(r.curvature?.damping).toBeCloseTo(1 / omega, 12); // 1 · ω · (1/ω) · ω · (1/ω) · (1/ω)
+    r = run(0); // k = 8: off the interval, and the last measured step was kept: not measured
+    expect(calls).toBe(12);
+    expect(opt.stepsSkipped).toBe(2);
+  });
+
+  it("a step that raised its minibatch's loss is withdrawn: parameters bit-identical, δ₀ forgotten, λ raised, ρ measured until a step is kept", () => {
+    for (const make of [kfac, ekfac]) {
+      const data = blobs(9, N, SIZES[0]);
+      const model = new TinyMlp(SIZES, 12, "softmax-ce");
+      const decay = 0.95;
+      const opt = new Optimizer(
+        make(model, { ...common, damping: 0.5, burnIn: 0, dampingAdaptation: { interval: 3, decay } }),
+        model,
+      );
+      const omega = decay ** 3;
+      const measured: number[] = [];
+      // Steps 0–2 are honest; step 3 (an adaptation step) and 4 (measured because 3 was withdrawn)
+      // report a rise; step 5 is honest and kept; 6 is on the interval, 7 off it.
+      const lie = new Set([3, 4]);
+      const reports = [];
+      for (let k = 0; k < 8; k++) {
+        model.forwardBackward(data.x, data.y, N);
+        const before = model.snapshot();
+        let calls = 0;
+        const r = opt.step(() => {
+          calls++;
+          const h = model.evaluate(data.x, data.y, N);
+          return calls === 2 && lie.has(k) ? h + 1 : h;
+        });
+        if (calls > 0) measured.push(k);
+        if (lie.has(k)) {
+          expect(r).toMatchObject({ skipped: true, reason: "loss increased" });
+          expect(model.snapshot()).toEqual(before); // bit for bit, float32 parameters included
+        } else expect(r.skipped).toBe(false);
+        reports.push(r.curvature);
+      }
+      expect(measured).toEqual([0, 3, 4, 5, 6]);
+      // λ of steps 4 and 5: raised by 1/ω after each withdrawn step (ρ < 0).
+      expect(reports[4]?.damping).toBeCloseTo((reports[3]?.damping as number) / omega, 12);
+      expect(reports[5]?.damping).toBeCloseTo((reports[3]?.damping as number) / omega ** 2, 12);
+      // δ₀ of a withdrawn step is forgotten: the steps after 3 and 4 solve for α alone.
+      expect(reports[4]?.stepControl).toBe("alpha-only");
+      expect(reports[5]?.stepControl).toBe("alpha-only");
+      expect(reports[6]?.stepControl).toBe("joint");
+      expect(opt.stepsSkipped).toBe(2);
+      expect(opt.stepsApplied).toBe(6);
+    }
   });
 
   it("a step without the loss closure is a TypeError before anything changes; adaptiveDamping: false needs none", () => {

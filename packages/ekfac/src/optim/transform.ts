@@ -50,7 +50,12 @@ export type StateValue = number | FloatArray | readonly StateValue[] | { readonl
 export type EmptyState = { readonly [key: string]: never };
 
 /** Why a step was refused (see `StepReport`). */
-export type SkipReason = "non-finite gradient" | "non-finite statistics" | "non-finite update";
+export type SkipReason =
+  | "non-finite gradient"
+  | "non-finite statistics"
+  | "non-finite update"
+  /** The update raised the loss on its own minibatch and the step control withdrew it (`observeLoss`). */
+  | "loss increased";
 
 /**
  * How the curvature transform chose the step: "fixed" (the chain's learning rate and momentum),
@@ -133,9 +138,11 @@ export interface GradientTransformation<S extends StateValue = StateValue> {
   wantsLoss?(state: S): boolean;
   /**
    * Optional: the loss on the same minibatch before (`before`) and after (`after`) the update that
-   * `wantsLoss` asked for was applied.
+   * `wantsLoss` asked for was applied. Returns true to REJECT that update: `Optimizer.step` then puts
+   * the parameters back bit for bit (the transform has already forgotten the update, e.g. as momentum;
+   * a stateful transform later in a chain is not rewound).
    */
-  observeLoss?(state: S, before: number, after: number): void;
+  observeLoss?(state: S, before: number, after: number): boolean | undefined;
 }
 
 /** The state type of a transform. */
@@ -203,9 +210,13 @@ export function chain<const T extends readonly GradientTransformation[]>(
       return false;
     },
     observeLoss(state, before, after) {
+      let reject = false;
       for (let i = 0; i < ts.length; i++) {
-        (ts[i] as GradientTransformation).observeLoss?.(state[i] as StateValue, before, after);
+        if ((ts[i] as GradientTransformation).observeLoss?.(state[i] as StateValue, before, after) === true) {
+          reject = true;
+        }
       }
+      return reject;
     },
   };
 }
