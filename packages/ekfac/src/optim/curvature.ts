@@ -316,8 +316,8 @@ interface Slot {
   readonly dir: Float64Array;
   /** Copies the parameters' entries of `src` into `grad` (the block's layout). */
   pack(src: Params): void;
-  /** Writes `dir` into the parameters' entries of `dst`. */
-  unpack(dst: Params): void;
+  /** Writes `scale · dir` into the parameters' entries of `dst` (KL-clipping's ν folded into the copy). */
+  unpack(dst: Params, scale: number): void;
   /** Statistics source index (into `passes`) or −1 (fallback blocks). */
   readonly source: number;
   /** Checks a captured batch against the block's shape (throws); returns whether it is all finite. */
@@ -534,12 +534,12 @@ export function curvature(
           if (b !== null) grad[r * aDim + inDim] = b[r] as number;
         }
       },
-      unpack(dst) {
+      unpack(dst, scale) {
         const w = dst[wi] as FloatArray;
         const b = bi >= 0 ? (dst[bi] as FloatArray) : null;
         for (let r = 0; r < outDim; r++) {
-          for (let j = 0; j < inDim; j++) w[r * inDim + j] = dir[r * aDim + j] as number;
-          if (b !== null) b[r] = dir[r * aDim + inDim] as number;
+          for (let j = 0; j < inDim; j++) w[r * inDim + j] = scale * (dir[r * aDim + j] as number);
+          if (b !== null) b[r] = scale * (dir[r * aDim + inDim] as number);
         }
       },
     });
@@ -583,12 +583,12 @@ export function curvature(
           for (let i = 0; i < c; i++) grad[c + i] = h[i] as number;
         }
       },
-      unpack(dst) {
+      unpack(dst, scale) {
         const g = dst[gi] as FloatArray;
-        for (let i = 0; i < c; i++) g[i] = dir[i] as number;
+        for (let i = 0; i < c; i++) g[i] = scale * (dir[i] as number);
         if (hi >= 0) {
           const h = dst[hi] as FloatArray;
-          for (let i = 0; i < c; i++) h[i] = dir[c + i] as number;
+          for (let i = 0; i < c; i++) h[i] = scale * (dir[c + i] as number);
         }
       },
     });
@@ -620,8 +620,9 @@ export function curvature(
         const g = src[i] as FloatArray;
         for (let j = 0; j < grad.length; j++) grad[j] = g[j] as number;
       },
-      unpack(dst) {
-        (dst[i] as FloatArray).set(dir);
+      unpack(dst, scale) {
+        const u = dst[i] as FloatArray;
+        for (let j = 0; j < u.length; j++) u[j] = scale * (dir[j] as number);
       },
     };
     slots.push(slot);
@@ -943,10 +944,7 @@ export function curvature(
         const lr = typeof kl.learningRate === "function" ? kl.learningRate(k) : kl.learningRate;
         nu = klScaleFromDot(dot, lr, kl.kappa);
       }
-      for (const slot of slots) {
-        if (nu !== 1) for (let i = 0; i < slot.dir.length; i++) slot.dir[i] = nu * (slot.dir[i] as number);
-        slot.unpack(updates);
-      }
+      for (const slot of slots) slot.unpack(updates, nu);
       if (nu !== 1) {
         for (let i = 0; i < parameters.length; i++) {
           if (!firstOrder[i]) continue;
@@ -1007,7 +1005,7 @@ export function curvature(
       const p = keepsPrevious ? (prev[b] as Float64Array) : null;
       if (p !== null && !hasPrev) p.fill(0);
       combineStep(slot.dir, p, alpha, mu);
-      slot.unpack(updates);
+      slot.unpack(updates, 1);
     }
     f = slots.length;
     for (let i = 0; i < parameters.length; i++) {
