@@ -8,7 +8,9 @@
  *     the pixels (mean over the batch);
  *   - classifier: 784-64-10 ReLU MLP, softmax cross-entropy;
  *   - cnn: nn's `smallVgg` (conv3×3-BatchNorm-ReLU ×2 per stage, max-pool, global average pool,
- *     Linear), softmax cross-entropy.
+ *     Linear), softmax cross-entropy;
+ *   - autoencoder-narrow: a neighbour of the first, 784-128-32-128-784 at batch 100, added after the
+ *     defaults were chosen on the other three (it is where they had diverged; MATH.md §11).
  *
  * Protocol per problem and initialisation (same initial weights and minibatch order per seed for every
  * optimizer; the budget is a fixed number of epochs):
@@ -34,7 +36,7 @@
  * robust.json: its grids' choices and seed runs are read back, so only the defaults are trained —
  * for iterating on the adaptive defaults; the record names the file in `tuned_from`) and
  * ROBUST_DEFAULTS_WITH (a JSON object of options set on the "defaults" runs, e.g. '{"damping":0.01}' for
- * another initial λ; recorded in `defaults_with`) and ROBUST_GRID_FROM (an earlier run's robust.json:
+ * another initial λ, or a factor schedule; recorded in `defaults_with`) and ROBUST_GRID_FROM (an earlier run's robust.json:
  * its seed-1 grid points are read back as known, so searches with more extensions train only the
  * points they add; the searches and the seed runs of the chosen settings run again).
  *
@@ -62,7 +64,7 @@ const SUITE = "robust";
 type Init = "default" | "sparse";
 
 interface Problem {
-  readonly name: "autoencoder" | "classifier" | "cnn";
+  readonly name: "autoencoder" | "classifier" | "cnn" | "autoencoder-narrow";
   readonly build: (seed: number) => Sequential;
   readonly task: Task;
   readonly batch: number;
@@ -80,9 +82,11 @@ interface Budget {
   readonly extensions: number;
 }
 
-/** Sizes of the three problems; [batch, epochs, training digits] per problem. */
+/** Sizes of the problems; [batch, epochs, training digits] per problem. */
 interface Sizes {
   readonly encoder: readonly number[];
+  /** The narrower autoencoder's encoder (a neighbour of the demo's, at a smaller batch). */
+  readonly narrow: readonly number[];
   readonly hidden: number;
   readonly widths: readonly number[];
   readonly runs: Record<Problem["name"], readonly [number, number, number]>;
@@ -109,15 +113,26 @@ function problems(z: Sizes): Problem[] {
       build: (seed) => smallVgg({ widths: z.widths, seed }),
       task: { kind: "classifier", classes: 10, inputShape: [1, 28, 28] },
     },
+    {
+      ...sized("autoencoder-narrow"),
+      build: (seed) => deepAutoencoder({ sizes: z.narrow, activation: "sigmoid", seed }),
+      task: { kind: "autoencoder" },
+    },
   ];
 }
 
 const FULL: Budget = {
   problems: problems({
     encoder: [784, 256, 128, 32],
+    narrow: [784, 128, 32],
     hidden: 64,
     widths: [4, 8],
-    runs: { autoencoder: [250, 4, 4000], classifier: [100, 2, 8000], cnn: [50, 2, 1000] },
+    runs: {
+      autoencoder: [250, 4, 4000],
+      classifier: [100, 2, 8000],
+      cnn: [50, 2, 1000],
+      "autoencoder-narrow": [100, 2, 4000],
+    },
   }),
   seeds: 5,
   dampings: [1e-3, 1e-2, 1e-1],
@@ -130,9 +145,15 @@ const FULL: Budget = {
 const SMOKE: Budget = {
   problems: problems({
     encoder: [784, 32, 8],
+    narrow: [784, 16],
     hidden: 16,
     widths: [4],
-    runs: { autoencoder: [50, 1, 600], classifier: [50, 1, 600], cnn: [25, 1, 300] },
+    runs: {
+      autoencoder: [50, 1, 600],
+      classifier: [50, 1, 600],
+      cnn: [25, 1, 300],
+      "autoencoder-narrow": [25, 1, 300],
+    },
   }),
   seeds: 1,
   dampings: [1e-2],
@@ -157,6 +178,8 @@ interface Run {
   readonly finalLoss: number;
   readonly seconds: number;
   readonly skipped: number;
+  /** Steps the adaptive step control withdrew (they raised their minibatch's loss); 0 for fixed ones. */
+  readonly withdrawn: number;
   readonly control: readonly ControlPoint[];
   /** Set when the run threw (counted as diverged). */
   readonly error?: string;
@@ -177,6 +200,7 @@ function train(problem: Problem, init: Init, config: OptimizerConfig, seed: numb
       finalLoss: Number.POSITIVE_INFINITY,
       seconds: Number.NaN,
       skipped: -1,
+      withdrawn: -1,
       control: [],
       error: String(err),
     };
@@ -216,6 +240,7 @@ function trainOnce(problem: Problem, init: Init, config: OptimizerConfig, seed: 
     finalLoss,
     seconds,
     skipped: trainer.skipped,
+    withdrawn: trainer.withdrawn,
     control,
   };
 }
@@ -369,9 +394,14 @@ function tune(
   return { tuned, adam };
 }
 
-/** The options ROBUST_DEFAULTS_WITH may set on the "defaults" runs (the adaptive step control's own). */
+/**
+ * The options ROBUST_DEFAULTS_WITH may set on the "defaults" runs: the adaptive step control's own and
+ * the statistics schedule (how often the factors are formed, and their decay).
+ */
 const DEFAULTS_WITH_KEYS = [
   "damping",
+  "factorsEvery",
+  "factorDecay",
   "burnIn",
   "adaptiveDamping",
   "fisher",
@@ -563,7 +593,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         seeds.map((seed) => {
           const r = train(problem, init, config, seed, data);
           log(
-            `${name} seed ${seed}: ${r.initialLoss.toFixed(3)} → ${r.finalLoss.toFixed(4)} (${r.seconds.toFixed(1)} s)`,
+            `${name} seed ${seed}: ${r.initialLoss.toFixed(3)} → ${r.finalLoss.toFixed(4)} (${r.seconds.toFixed(1)} s${r.withdrawn > 0 ? `, ${r.withdrawn} withdrawn` : ""})`,
           );
           return r;
         });
@@ -651,6 +681,6 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
 export const robustSuite: Suite = {
   name: SUITE,
   description:
-    "KFAC/EKFAC library defaults (adaptive step control) vs grid-tuned fixed damping and tuned Adam: autoencoder, classifier, CNN × 2 inits × seeds",
+    "KFAC/EKFAC library defaults (adaptive step control) vs grid-tuned fixed damping and tuned Adam: two autoencoders, classifier, CNN × 2 inits × seeds",
   run,
 };
