@@ -86,6 +86,11 @@ export interface CurvatureOptimizerOptions extends Omit<CurvatureOptions, "klCli
    * of `pnpm bench robust`, all far better than γ = λ). Absolute, in the units of `damping`.
    */
   readonly preconditionerDamping?: number | null;
+  /**
+   * Adaptive only: measure the loss after every step (one extra forward pass) and withdraw any step that
+   * raised it, not only the Levenberg–Marquardt rule's steps (MATH.md §11). Default true.
+   */
+  readonly checkEveryStep?: boolean;
 }
 
 /** The adaptive defaults (kfac-jax's MNIST autoencoder example: interval 5, decay 0.95, burn-in 5). */
@@ -118,6 +123,8 @@ export const ADAPTIVE_DEFAULTS = {
   kappa: 1e-3,
   /** γ, the blocks' damping under adaptive step control (null would tie it to λ). */
   preconditionerDamping: 0.001,
+  /** Withdraw any step that raised its minibatch's loss, measured on every step. */
+  checkEveryStep: true,
 } as const;
 
 /** The chain the aliases build, with its curvature transform exposed (plan, blocks, approximation). */
@@ -126,7 +133,13 @@ export type CurvatureChain = GradientTransformation<StateValue[]> & {
   readonly curvature: CurvatureTransform;
 };
 
-const ADAPTIVE_ONLY = ["adaptiveDamping", "dampingAdaptation", "burnIn", "preconditionerDamping"] as const;
+const ADAPTIVE_ONLY = [
+  "adaptiveDamping",
+  "dampingAdaptation",
+  "burnIn",
+  "preconditionerDamping",
+  "checkEveryStep",
+] as const;
 
 /** Builds the chain for `approximation` (the aliases below): adaptive or fixed step control. */
 export function curvatureChain(
@@ -144,6 +157,7 @@ export function curvatureChain(
     dampingAdaptation,
     burnIn,
     preconditionerDamping,
+    checkEveryStep,
     ...rest
   } = options;
   if (lr === undefined) {
@@ -158,6 +172,14 @@ export function curvatureChain(
     if (typeof adapt !== "boolean") throw new TypeError(`${fn}: options.adaptiveDamping must be a boolean`);
     if (!adapt && dampingAdaptation !== undefined) {
       throw new RangeError(`${fn}: options.dampingAdaptation has no effect with adaptiveDamping: false; remove it`);
+    }
+    if (checkEveryStep !== undefined && typeof checkEveryStep !== "boolean") {
+      throw new TypeError(`${fn}: options.checkEveryStep must be a boolean (got ${typeof checkEveryStep})`);
+    }
+    if (!adapt && checkEveryStep === true) {
+      throw new RangeError(
+        `${fn}: options.checkEveryStep needs the loss closure of adaptive damping; remove it or drop adaptiveDamping: false`,
+      );
     }
     const curv = curvature(
       model,
@@ -180,6 +202,8 @@ export function curvatureChain(
           kappa,
           preconditionerDamping:
             preconditionerDamping === undefined ? ADAPTIVE_DEFAULTS.preconditionerDamping : preconditionerDamping,
+          // Only with a closure to measure (adaptive damping); checkEveryStep: true without one is refused below.
+          checkEveryStep: adapt && (checkEveryStep ?? ADAPTIVE_DEFAULTS.checkEveryStep),
         },
       },
       fn,

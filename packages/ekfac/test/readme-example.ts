@@ -15,15 +15,18 @@ const opt = new Optimizer(ekfac(model), model); // step size, momentum and dampi
 // or: new Optimizer(adam(1e-3), model)           (torch.optim.Adam's defaults)
 // or: new Optimizer(sgd(0.1, { momentum: 0.9 }), model)
 
-// This batch's loss at the current weights: the damping rule compares it before and after a step.
+// This batch's loss at the current weights: the step control compares it before and after a step.
 const lossNow = () => noGrad(() => softmaxCrossEntropy(model.forward(x), labels).item());
 
 for (let step = 0; step < 40; step++) {
   model.zeroGrad();
   const loss = softmaxCrossEntropy(model.forward(x), labels);
   backward(loss);
-  const report = opt.step(lossNow); // reads the gradients (and, for KFAC/EKFAC, the captured statistics)
+  // Reads the gradients (and, for KFAC/EKFAC, the captured statistics). Before the update the weights
+  // are still those of this forward pass, so the closure returns its loss then instead of a new pass.
+  const value = loss.item();
+  const report = opt.step((when) => (when === "before" ? value : lossNow()));
   if (report.skipped) console.warn(`step ${step} skipped: ${report.reason}`);
   const damping = report.curvature?.damping.toPrecision(2);
-  if (step % 5 === 0 || step === 39) console.log(`step ${step}: loss ${loss.item().toFixed(4)}, damping ${damping}`); // 0.6866 … 0.0036
+  if (step % 5 === 0 || step === 39) console.log(`step ${step}: loss ${value.toFixed(4)}, damping ${damping}`); // 0.6866 … 0.0036
 }

@@ -102,5 +102,6 @@ export {
   fit,
   type LossFunction,
   type Metric,
+  probe,
   type StepOptimizer,
 } from "./training.ts";

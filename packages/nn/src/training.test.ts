@@ -2,10 +2,13 @@ import { noGrad, wrap } from "@ekfac-ts/autodiff";
 import { Rng } from "@ekfac-ts/linalg";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { Sequential } from "./layers/basic.ts";
+import { BatchNorm1d } from "./layers/batchnorm.ts";
+import { Linear } from "./layers/linear.ts";
 import { softmaxCrossEntropy } from "./losses.ts";
 import { mlp } from "./models.ts";
 import type { Module } from "./module.ts";
-import { accuracy, type BatchProgress, evaluate, fit } from "./training.ts";
+import { accuracy, type BatchProgress, evaluate, fit, probe } from "./training.ts";
 
 /** A toy 3-class problem in R⁴: the label is the argmax of the first three coordinates. */
 function toy(count: number, seed: number) {
@@ -95,6 +98,63 @@ describe("fit", () => {
     );
     expect(() => fit(model, sgd(model, 1), data, { ...base, batchSize: 500, dropLast: true })).toThrow(/no full batch/);
     expect(model.parameters()[0]?.value).toEqual(before);
+  });
+});
+
+describe("probe and fit's loss closure", () => {
+  function bnModel() {
+    const dtype = "float64";
+    return new Sequential(
+      new Linear(4, 5, { rng: 1, dtype }),
+      new BatchNorm1d(5, { dtype }),
+      new Linear(5, 3, { rng: 2, dtype }),
+    );
+  }
+
+  it("probe returns fn's value under noGrad and puts every buffer back, also when fn throws", () => {
+    const model = bnModel();
+    const x = wrap(new Rng(3).fillNormal(new Float64Array(8 * 4)), [8, 4]);
+    const labels = Int32Array.from({ length: 8 }, (_, i) => i % 3);
+    const snapshot = () => model.buffers().map(([name, data]) => [name, Array.from(data)]);
+    const before = snapshot();
+    const direct = noGrad(() => softmaxCrossEntropy(model.forward(x), labels).item());
+    const moved = snapshot();
+    expect(moved).not.toEqual(before); // a training-mode forward moves the running statistics…
+    const v = probe(model, () => softmaxCrossEntropy(model.forward(x), labels).item());
+    expect(snapshot()).toEqual(moved); // … a probed one does not
+    expect(v).toBe(direct);
+    expect(() =>
+      probe(model, () => {
+        model.forward(x);
+        throw new Error("boom");
+      }),
+    ).toThrow("boom");
+    expect(snapshot()).toEqual(moved);
+  });
+
+  it("fit passes the training pass's own loss for 'before' and a traceless forward for 'after'", () => {
+    const model = bnModel();
+    const data = toy(16, 4);
+    const seen: [string | undefined, number][] = [];
+    let buffersAtStep: number[] = [];
+    const optimizer = {
+      step(loss?: (when?: "before" | "after") => number) {
+        buffersAtStep = model.buffers().flatMap(([, d]) => Array.from(d));
+        seen.push(["before", (loss as (w: "before") => number)("before")]);
+        seen.push(["after", (loss as (w: "after") => number)("after")]);
+        expect(model.buffers().flatMap(([, d]) => Array.from(d))).toEqual(buffersAtStep);
+      },
+    };
+    const history = fit(model, optimizer, data, {
+      epochs: 1,
+      batchSize: 16,
+      inputShape: [4],
+      loss: softmaxCrossEntropy,
+      seed: 1,
+    });
+    // One batch, no update: "after" is the same loss by a second forward pass.
+    expect(seen[0]?.[1]).toBe(history[0]?.loss);
+    expect(seen[1]?.[1]).toBeCloseTo(seen[0]?.[1] as number, 12);
   });
 });
 

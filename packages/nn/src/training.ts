@@ -5,10 +5,11 @@
  *
  * nn does not depend on ekfac: the optimizer is anything with a `step(loss?)` that reads the model's
  * gradients itself — ekfac's `new Optimizer(ekfac(model), model)`, or a hand-written rule. `fit` hands
- * it a loss closure: the batch's loss at the current parameters, a forward pass under `noGrad` (in the
- * model's current mode), which optimizers with Levenberg–Marquardt damping call before and after a
- * step; others ignore it (PyTorch's `optimizer.step(closure)` convention). With BatchNorm in training
- * mode that forward also moves the running statistics, like any forward pass in training mode. Capture
+ * it a loss closure: the batch's loss at the current parameters, which optimizers with
+ * Levenberg–Marquardt damping call before ("before": the training pass's own loss, no new pass) and
+ * after a step (a forward pass in the model's current mode, by `probe`: under `noGrad`, and BatchNorm's
+ * running statistics are put back afterwards — a measurement leaves no trace); others ignore it
+ * (PyTorch's `optimizer.step(closure)` convention). Capture
  * for curvature optimizers is the optimizer's business (it calls `setCapture`); `evaluate` runs under
  * `noGrad`, which neither captures nor disturbs the statistics of the last training pass.
  *
@@ -21,13 +22,30 @@ import type { FloatArray } from "@ekfac-ts/linalg";
 import { BatchLoader, type Dataset, type RowArray } from "./data/batches.ts";
 import type { Module } from "./module.ts";
 
+/**
+ * The value of `fn` — typically a forward pass for a loss, as an optimizer's loss closure asks for —
+ * computed under `noGrad` and leaving no trace on `model`: every buffer (BatchNorm's running statistics
+ * and batch count) is put back afterwards, so measuring the loss at trial parameters, perhaps withdrawn
+ * again, does not move the statistics that evaluation uses. Copies the buffers (a few numbers per
+ * normalised feature) on every call.
+ */
+export function probe(model: Module, fn: () => number): number {
+  const kept = model.buffers().map(([, data]) => [data, data.slice()] as const);
+  try {
+    return noGrad(fn);
+  } finally {
+    for (const [data, copy] of kept) data.set(copy);
+  }
+}
+
 /** What `fit` needs from an optimizer: one step from the gradients the last backward left on the model. */
 export interface StepOptimizer {
   /**
    * Applies one update; called once after each batch's backward, with the batch's loss as a closure
-   * (a forward pass under `noGrad` at the current parameters) that the optimizer may call or ignore.
+   * that the optimizer may call or ignore: with "before" (the parameters of this batch's forward pass)
+   * it returns that pass's loss, otherwise it runs a forward pass under `noGrad` at the current parameters.
    */
-  step(loss?: () => number): unknown;
+  step(loss?: (when?: "before" | "after") => number): unknown;
 }
 
 /** A batch's mean loss from the model's output and the batch's targets (e.g. `softmaxCrossEntropy`). */
@@ -228,7 +246,10 @@ export function fit<Y extends RowArray>(
         loss,
         noGrad(() => metrics.map((m) => m(out, batch.targets))),
       );
-      optimizer.step(() => noGrad(() => options.loss(model.forward(input), batch.targets).item()));
+      // Before the update the parameters are those of this forward pass: its loss needs no second pass.
+      optimizer.step((when) =>
+        when === "before" ? loss : probe(model, () => options.loss(model.forward(input), batch.targets).item()),
+      );
       step++;
       b++;
       options.onBatch?.({ epoch, batch: b, batches: loader.batchesPerEpoch, step, loss });

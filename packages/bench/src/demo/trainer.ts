@@ -33,7 +33,7 @@ import {
   Optimizer,
   sgd,
 } from "@ekfac-ts/ekfac";
-import { type Sequential, sigmoidCrossEntropy, softmaxCrossEntropy } from "@ekfac-ts/nn";
+import { probe, type Sequential, sigmoidCrossEntropy, softmaxCrossEntropy } from "@ekfac-ts/nn";
 
 export type OptimizerName = "sgd" | "adam" | "kfac" | "ekfac";
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ["sgd", "adam", "kfac", "ekfac"];
@@ -197,12 +197,15 @@ export function makeTrainer(model: Sequential, task: Task, inputSize: number, co
       model.zeroGrad();
       const loss = lossOf(model, task, x, n, inputSize, labels);
       loss.backward();
-      // The same minibatch at the current parameters: called by the optimizer only on the steps whose
-      // Levenberg–Marquardt rule compares the loss before and after the update.
-      const report = opt.step(() => noGrad(() => lossOf(model, task, x, n, inputSize, labels).data[0] as number));
+      // The same minibatch at the current parameters, asked for by the adaptive step control before and
+      // after the update; before it, the parameters are this forward pass's, whose loss is at hand.
+      const value = loss.data[0] as number;
+      const report = opt.step((when) =>
+        when === "before" ? value : probe(model, () => lossOf(model, task, x, n, inputSize, labels).data[0] as number),
+      );
       lastCurvature = report.curvature;
       if (report.curvature?.basisRefreshed) basisRefreshes++;
-      return loss.data[0] as number;
+      return value;
     },
   };
 }

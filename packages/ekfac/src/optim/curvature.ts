@@ -49,9 +49,11 @@
  *      direction);
  *   5''. a measured step that raised its own minibatch's loss, h(θ + δ) > h(θ) or not finite, is withdrawn:
  *      `observeLoss` returns true and `Optimizer.step` puts θ back bit for bit; δ₀ is forgotten (the next
- *      step solves for α alone) and ρ is measured on every step until one is kept (trust-region
- *      acceptance with η = 0, Nocedal & Wright 2006 Algorithm 4.1; a deviation from M&G §6.5 and
- *      kfac-jax, which keep every step — MATH.md §11).
+ *      step solves for α alone) and λ rises by 1/ω (trust-region acceptance with η = 0, Nocedal & Wright
+ *      2006 Algorithm 4.1; a deviation from M&G §6.5 and kfac-jax, which keep every step — MATH.md §11).
+ *      With `stepControl.checkEveryStep` (the aliases' default) every step after the burn-in is measured
+ *      (one extra forward pass each); without it only the rule's steps, and every step after a withdrawn
+ *      one until one is kept.
  *   Statistics are captured on every step in this mode (the model needs this step's ā and g).
  *
  * State (plain data, saved and restored by optim/state.ts): the counters, the last consumed pass per
@@ -207,6 +209,12 @@ export interface AdaptiveStepOptions {
    * too; MATH.md §11). null or absent: γ = λ, one damping for both (kfac-jax's choice).
    */
   readonly preconditionerDamping?: number | null;
+  /**
+   * With damping adaptation: ask for the loss after EVERY step (one extra forward pass each) and withdraw
+   * any step that raised it; λ still adapts only every `interval` steps and after a withdrawn step.
+   * false (default here): only the adaptation steps are measured. The aliases default to true.
+   */
+  readonly checkEveryStep?: boolean;
 }
 
 /** Adaptive step-control bookkeeping in the state (numbers only, so it checkpoints like the rest). */
@@ -435,6 +443,7 @@ export function curvature(
   let fixedMomentum: number | undefined;
   let kappa = 0;
   let gamma: number | null = null;
+  let checkEveryStep = false;
   if (control !== null) {
     if (typeof control !== "object") throw new TypeError(`${fn}: options.stepControl must be an object or null`);
     if (kl !== null) {
@@ -451,6 +460,15 @@ export function curvature(
     if (fixedMomentum !== undefined) checkDecay(fn, "options.stepControl.momentum", fixedMomentum);
     gamma = control.preconditionerDamping ?? null;
     if (gamma !== null) checkPositive(fn, "options.stepControl.preconditionerDamping", gamma);
+    checkEveryStep = control.checkEveryStep ?? false;
+    if (typeof checkEveryStep !== "boolean") {
+      throw new TypeError(`${fn}: options.stepControl.checkEveryStep must be a boolean (got ${typeof checkEveryStep})`);
+    }
+    if (checkEveryStep && adaptation === null) {
+      throw new RangeError(
+        `${fn}: options.stepControl.checkEveryStep needs damping adaptation (the loss closure); set dampingAdaptation or drop checkEveryStep`,
+      );
+    }
   }
   const adaptive = control !== null;
   const keepsPrevious = adaptive && fixedMomentum !== 0;
@@ -656,6 +674,9 @@ export function curvature(
     if (approximation === "diagonal") return scalingStep;
     return k % factorsEvery === 0 || k % basisEvery === 0 || (isEkfac && scalingStep);
   };
+  /** Whether step k is one of the Levenberg–Marquardt rule's (every `interval` steps after the burn-in). */
+  const adaptationStep = (k: number): boolean =>
+    adaptation !== null && k >= burnIn && (k - burnIn) % adaptation.interval === 0;
   const statisticsStep = (k: number): boolean =>
     approximation === "diagonal" ? k % scalingEvery === 0 : k % factorsEvery === 0;
   const fnStep = `${fn}.update`;
@@ -700,17 +721,20 @@ export function curvature(
     wantsLoss: (state) =>
       adaptation !== null &&
       state.step >= burnIn &&
-      ((state.step - burnIn) % adaptation.interval === 0 || state.control.recheck === 1),
+      (checkEveryStep || adaptationStep(state.step) || state.control.recheck === 1),
     observeLoss(state, before, after) {
       if (adaptation === null) return false;
       const c = state.control;
-      const rho = reductionRatio(after - before, c.predicted);
-      c.damping = adaptDamping(c.damping, rho, adaptation);
-      state.last.rhoKind = rho === -Infinity ? 2 : 1;
-      state.last.rho = rho === -Infinity ? 0 : rho;
       // 5''. A step that raised its own minibatch's loss (or made it non-finite) is withdrawn, and ρ is
       // measured on every step until one is kept (MATH.md §11).
       const reject = !(after <= before);
+      // λ moves on the rule's own steps and after every withdrawn step (state.step already counts this one).
+      if (reject || adaptationStep(state.step - 1)) {
+        const rho = reductionRatio(after - before, c.predicted);
+        c.damping = adaptDamping(c.damping, rho, adaptation);
+        state.last.rhoKind = rho === -Infinity ? 2 : 1;
+        state.last.rho = rho === -Infinity ? 0 : rho;
+      }
       c.recheck = reject ? 1 : 0;
       if (reject) c.hasPrevious = 0;
       return reject;

@@ -19,8 +19,11 @@
  *
  * Levenberg–Marquardt damping (the curvature aliases' adaptive default) compares the loss before and after
  * a step on the SAME minibatch: `step(loss)` / `step(grads, loss)` take a `LossClosure` (a forward pass
- * on the current minibatch, under `noGrad`, returning a number), called before and after the update on
- * the steps whose transform `wantsLoss` (every T_λ steps) and never otherwise — PyTorch's
+ * on the current minibatch, under `noGrad`, returning a number; its argument says "before" or "after" —
+ * before the update the parameters are those of the caller's forward pass, whose loss the closure may
+ * return instead of computing it again), called before and after the update on
+ * the steps whose transform `wantsLoss` (for the curvature aliases' defaults every step after the
+ * burn-in; every T_λ steps with `checkEveryStep: false`) and never otherwise — PyTorch's
  * `optimizer.step(closure)` convention. A transform that `needsLoss` refuses to step without one
  * (TypeError, before anything changes). When the transform rejects the measured update (`observeLoss`
  * returns true: the update raised that minibatch's loss), the parameters are put back bit for bit and
@@ -64,8 +67,8 @@ export interface StepReport {
 }
 
 /** Calls the loss closure; anything but a number is a TypeError (a NaN/±Inf loss is passed on: it marks a failed step). */
-function lossValue(fn: string, loss: LossClosure): number {
-  const v = loss();
+function lossValue(fn: string, loss: LossClosure, when: "before" | "after"): number {
+  const v = loss(when);
   if (typeof v !== "number") throw new TypeError(`${fn}: the loss closure must return a number (got ${typeof v})`);
   return v;
 }
@@ -192,7 +195,7 @@ export class Optimizer {
       checkSameShapes(fn, "grads", grads, "params", this.params);
       for (let k = 0; k < grads.length; k++) (this.updates[k] as FloatArray).set(grads[k] as FloatArray);
     }
-    const before = measure ? lossValue(fn, loss as LossClosure) : Number.NaN;
+    const before = measure ? lossValue(fn, loss as LossClosure, "before") : Number.NaN;
     const refused = this.transform.update(this.updates, this.rawState, this.params) === false;
     if (refused) {
       const report = this.transform.report?.(this.rawState) ?? null;
@@ -220,7 +223,10 @@ export class Optimizer {
     // A measured step may be withdrawn (observeLoss): keep the parameters to put them back bit for bit.
     if (measure) this.keepParams();
     applyUpdates(this.params, this.updates);
-    if (measure && this.transform.observeLoss?.(this.rawState, before, lossValue(fn, loss as LossClosure)) === true) {
+    if (
+      measure &&
+      this.transform.observeLoss?.(this.rawState, before, lossValue(fn, loss as LossClosure, "after")) === true
+    ) {
       this.restoreParams();
       this.skipped += 1;
       this.withdrawn += 1;

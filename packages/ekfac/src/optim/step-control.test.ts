@@ -161,7 +161,7 @@ describe("adaptive step control: burn-in and Levenberg–Marquardt", () => {
     const omega = decay ** interval;
     const model = new TinyMlp(SIZES, 8, "softmax-ce");
     const opt = new Optimizer(
-      ekfac(model, { ...common, damping: 1, burnIn: 1, dampingAdaptation: { interval, decay } }),
+      ekfac(model, { ...common, damping: 1, burnIn: 1, dampingAdaptation: { interval, decay }, checkEveryStep: false }),
       model,
     );
     // The closure reports h(θ) = 0 before and a chosen h(θ + δ) after: ρ = after / M(δ) with M(δ) < 0.
@@ -208,7 +208,13 @@ describe("adaptive step control: burn-in and Levenberg–Marquardt", () => {
       const model = new TinyMlp(SIZES, 12, "softmax-ce");
       const decay = 0.95;
       const opt = new Optimizer(
-        make(model, { ...common, damping: 0.5, burnIn: 0, dampingAdaptation: { interval: 3, decay } }),
+        make(model, {
+          ...common,
+          damping: 0.5,
+          burnIn: 0,
+          dampingAdaptation: { interval: 3, decay },
+          checkEveryStep: false,
+        }),
         model,
       );
       const omega = decay ** 3;
@@ -244,6 +250,50 @@ describe("adaptive step control: burn-in and Levenberg–Marquardt", () => {
       expect(opt.stepsSkipped).toBe(2);
       expect(opt.stepsApplied).toBe(6);
     }
+  });
+
+  it("checkEveryStep (the default): every step after the burn-in is measured and withdrawn if it raised the loss; λ moves only on the rule's steps and after a withdrawal", () => {
+    const data = blobs(10, N, SIZES[0]);
+    const decay = 0.9;
+    const interval = 4;
+    const omega = decay ** interval;
+    const model = new TinyMlp(SIZES, 13, "softmax-ce");
+    const opt = new Optimizer(
+      ekfac(model, { ...common, damping: 1, burnIn: 2, dampingAdaptation: { interval, decay } }),
+      model,
+    );
+    // h(θ) = 0 before; after: a huge decrease (ρ ≫ 3/4) except on the steps listed as rises.
+    const rises = new Set([4, 9]);
+    const measured: number[] = [];
+    const lambdas: number[] = [];
+    for (let k = 0; k < 12; k++) {
+      model.forwardBackward(data.x, data.y, N);
+      let calls = 0;
+      const r = opt.step(() => (calls++ % 2 === 0 ? 0 : rises.has(k) ? 1 : -1e9));
+      if (calls > 0) measured.push(k);
+      expect(r.skipped).toBe(rises.has(k));
+      lambdas.push(r.curvature?.damping as number);
+    }
+    expect(measured).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]); // all but the burn-in
+    // λ used by each step: decreased after the rule's steps 2, 6, 10 (ρ ≫ 3/4), raised after the
+    // withdrawn steps 4 and 9, unchanged after the other kept steps.
+    const want = [1, 1, 1, omega, omega, 1, 1, omega, omega, omega, 1, omega];
+    lambdas.forEach((l, k) => {
+      expect(l).toBeCloseTo(want[k] as number, 12);
+    });
+    expect(opt.stepsWithdrawn).toBe(2);
+  });
+
+  it("checkEveryStep must be a boolean and needs adaptive damping; a learning rate refuses it", () => {
+    const model = new TinyMlp(SIZES, 14, "softmax-ce");
+    expect(() => ekfac(model, { checkEveryStep: "yes" as unknown as boolean })).toThrow(
+      /ekfac: options\.checkEveryStep must be a boolean/,
+    );
+    expect(() => kfac(model, { adaptiveDamping: false, checkEveryStep: true })).toThrow(RangeError);
+    expect(() => kfac(model, { learningRate: 0.1, checkEveryStep: false })).toThrow(
+      /applies to adaptive step control only/,
+    );
+    expect(() => kfac(model, { adaptiveDamping: false })).not.toThrow();
   });
 
   it("a step without the loss closure is a TypeError before anything changes; adaptiveDamping: false needs none", () => {

@@ -89,8 +89,12 @@ export interface CurvatureStepInfo {
   readonly rho: number | null;
 }
 
-/** The loss on the current minibatch at the current parameters (a forward pass, e.g. under `noGrad`). */
-export type LossClosure = () => number;
+/**
+ * The loss on the current minibatch at the current parameters (a forward pass, e.g. under `noGrad`).
+ * `Optimizer.step` calls it with "before" (the parameters are still those of the caller's own forward
+ * pass, so a caller that kept that loss may return it and save a pass) and with "after" the update.
+ */
+export type LossClosure = (when: "before" | "after") => number;
 
 /** What a transform reports about its last `update` (`report`), read by `Optimizer.step`. */
 export interface TransformReport {
