@@ -102,6 +102,5 @@ export {
   fit,
   type LossFunction,
   type Metric,
-  probe,
   type StepOptimizer,
 } from "./training.ts";

@@ -7,9 +7,10 @@
  * gradients itself — ekfac's `new Optimizer(ekfac(model), model)`, or a hand-written rule. `fit` hands
  * it a loss closure: the batch's loss at the current parameters, which optimizers with
  * Levenberg–Marquardt damping call before ("before": the training pass's own loss, no new pass) and
- * after a step (a forward pass in the model's current mode, by `probe`: under `noGrad`, and BatchNorm's
- * running statistics are put back afterwards — a measurement leaves no trace); others ignore it
- * (PyTorch's `optimizer.step(closure)` convention). Capture
+ * after a step (a forward pass under `noGrad` in the model's current mode); others ignore it (PyTorch's
+ * `optimizer.step(closure)` convention). With BatchNorm in training mode that forward also moves the
+ * running statistics, like any forward pass in training mode (as PyTorch's closures do; freezing them
+ * was measured and made eval-mode losses worse — MATH.md §11). Capture
  * for curvature optimizers is the optimizer's business (it calls `setCapture`); `evaluate` runs under
  * `noGrad`, which neither captures nor disturbs the statistics of the last training pass.
  *
@@ -21,22 +22,6 @@ import { noGrad, type Tensor, wrap } from "@ekfac-ts/autodiff";
 import type { FloatArray } from "@ekfac-ts/linalg";
 import { BatchLoader, type Dataset, type RowArray } from "./data/batches.ts";
 import type { Module } from "./module.ts";
-
-/**
- * The value of `fn` — typically a forward pass for a loss, as an optimizer's loss closure asks for —
- * computed under `noGrad` and leaving no trace on `model`: every buffer (BatchNorm's running statistics
- * and batch count) is put back afterwards, so measuring the loss at trial parameters, perhaps withdrawn
- * again, does not move the statistics that evaluation uses. Copies the buffers (a few numbers per
- * normalised feature) on every call.
- */
-export function probe(model: Module, fn: () => number): number {
-  const kept = model.buffers().map(([, data]) => [data, data.slice()] as const);
-  try {
-    return noGrad(fn);
-  } finally {
-    for (const [data, copy] of kept) data.set(copy);
-  }
-}
 
 /** What `fit` needs from an optimizer: one step from the gradients the last backward left on the model. */
 export interface StepOptimizer {
@@ -248,7 +233,7 @@ export function fit<Y extends RowArray>(
       );
       // Before the update the parameters are those of this forward pass: its loss needs no second pass.
       optimizer.step((when) =>
-        when === "before" ? loss : probe(model, () => options.loss(model.forward(input), batch.targets).item()),
+        when === "before" ? loss : noGrad(() => options.loss(model.forward(input), batch.targets).item()),
       );
       step++;
       b++;

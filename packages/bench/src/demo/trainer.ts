@@ -33,7 +33,7 @@ import {
   Optimizer,
   sgd,
 } from "@ekfac-ts/ekfac";
-import { probe, type Sequential, sigmoidCrossEntropy, softmaxCrossEntropy } from "@ekfac-ts/nn";
+import { type Sequential, sigmoidCrossEntropy, softmaxCrossEntropy } from "@ekfac-ts/nn";
 
 export type OptimizerName = "sgd" | "adam" | "kfac" | "ekfac";
 export const OPTIMIZER_NAMES: readonly OptimizerName[] = ["sgd", "adam", "kfac", "ekfac"];
@@ -201,7 +201,7 @@ export function makeTrainer(model: Sequential, task: Task, inputSize: number, co
       // after the update; before it, the parameters are this forward pass's, whose loss is at hand.
       const value = loss.data[0] as number;
       const report = opt.step((when) =>
-        when === "before" ? value : probe(model, () => lossOf(model, task, x, n, inputSize, labels).data[0] as number),
+        when === "before" ? value : noGrad(() => lossOf(model, task, x, n, inputSize, labels).data[0] as number),
       );
       lastCurvature = report.curvature;
       if (report.curvature?.basisRefreshed) basisRefreshes++;
