@@ -13,9 +13,10 @@
  * one `StepReport` for every optimizer. A step is skipped — parameters bit-unchanged, counted in
  * `stepsSkipped` — when (1) a gradient holds NaN/±Inf (`skipNonFinite`, on by default: the transform's
  * state is untouched), (2) the transform refuses it (curvature with non-finite statistics or a non-finite
- * preconditioned update: nothing after the curvature runs), or (3) the final update is not finite (the
+ * preconditioned update: nothing after the curvature runs), (3) the final update is not finite (the
  * last line of defence: the transform's state has advanced, since its output is only known after it
- * ran; with a finite input this needs an overflow inside momentum or the learning rate).
+ * ran; with a finite input this needs an overflow inside momentum or the learning rate), or (4) the
+ * transform withdraws it after the loss closure showed that it raised the minibatch's loss (below).
  *
  * Levenberg–Marquardt damping (the curvature aliases' adaptive default) compares the loss before and after
  * a step on the SAME minibatch: `step(loss)` / `step(grads, loss)` take a `LossClosure` (a forward pass
@@ -115,8 +116,10 @@ function checkFiniteState(fn: string, value: unknown, path: string): void {
  * the gradients (the caller's arrays are never written), runs the transform, checks the update and only
  * then adds it in place. It is skipped — parameters bit-unchanged, counted in `stepsSkipped` — when a
  * gradient is not finite, when the transform refuses it (non-finite statistics or preconditioned update),
- * or when the final update is not finite. `state()`/`load()` checkpoint through the one state format;
- * `load` validates everything before it writes anything, so a failed load changes nothing.
+ * when the final update is not finite, or when the transform withdraws it because the loss closure
+ * showed it raised the minibatch's loss (`stepsWithdrawn`). `state()`/`load()` checkpoint through the
+ * one state format; `load` validates everything before it writes anything, so a failed load changes
+ * nothing.
  */
 export class Optimizer {
   /** The parameters, updated in place by `step`. */

@@ -184,21 +184,24 @@ describe("adaptive step control: burn-in and Levenberg–Marquardt", () => {
     r = run(+1); // k = 3: the loss rose → ρ < 0 → λ ← λ/ω, and the step is withdrawn
     expect(r.curvature?.rho).toBeLessThan(0);
     expect(r).toMatchObject({ skipped: true, reason: "loss increased" });
-    r = run(-1e9); // k = 4: measured although off the interval (after a withdrawn step); kept → λ ← ωλ
+    r = run(-1e9); // k = 4: measured although off the interval (after a withdrawn step); kept, λ stays
     expect(calls).toBe(6);
-    expect(r.curvature?.damping).toBeCloseTo(1, 12);
+    expect(r.curvature?.damping).toBeCloseTo(1, 12); // ω · (1/ω)
     expect(r.skipped).toBe(false);
-    r = run(Number.NaN); // k = 5: a NaN loss is a failed step, withdrawn too
+    r = run(Number.NaN); // k = 5: on the interval; a NaN loss is a failed step, withdrawn too
+    expect(r.curvature?.damping).toBeCloseTo(1, 12); // unchanged by the kept off-interval step 4
     expect(r.curvature?.rho).toBe(-Infinity);
     expect(r.reason).toBe("loss increased");
-    r = run(0); // k = 6: measured again; no change (ρ = 0 < 1/4 still raises λ) but kept
+    r = run(0); // k = 6: measured again (after the withdrawal), kept (no rise); off the interval: λ stays
     expect(calls).toBe(10);
     expect(r.skipped).toBe(false);
-    r = run(0); // k = 7: on the interval again
+    expect(r.curvature?.damping).toBeCloseTo(1 / omega, 12); // raised by the withdrawal at 5
+    r = run(0); // k = 7: on the interval again; ρ = 0 < 1/4 raises λ after it
     expect(calls).toBe(12);
-    expect(r.curvature?.damping).toBeCloseTo(1 / omega, 12); // 1 · ω · (1/ω) · ω · (1/ω) · (1/ω)
+    expect(r.curvature?.damping).toBeCloseTo(1 / omega, 12);
     r = run(0); // k = 8: off the interval, and the last measured step was kept: not measured
     expect(calls).toBe(12);
+    expect(r.curvature?.damping).toBeCloseTo(1 / omega ** 2, 12);
     expect(opt.stepsSkipped).toBe(2);
   });
 
