@@ -745,11 +745,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private rotateIn(grad: Float64Array, off: number, k: number): FloatArray {
     const { aDim: a, gDim: g } = this.dims;
     const ga = g * a;
+    this.rotationWorkspace();
     if (this.precision === "float32") {
-      this.float32Basis();
-      this.x32 = ensure32(this.x32, ga);
-      this.r1f = ensure32(this.r1f, ga);
-      this.r2f = ensure32(this.r2f, ga);
       roundFlushed32(grad, off, this.x32, ga);
       gemmStrided(true, false, g, a, g, 1, this.uG32, k * g * g, g, this.x32, 0, a, 0, this.r1f, 0, a);
       flushTiny32(this.r1f, ga);
@@ -757,8 +754,6 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       return this.r2f;
     }
     const st = this.state;
-    this.rot1 = ensure(this.rot1, ga);
-    this.rot2 = ensure(this.rot2, ga);
     gemmStrided(true, false, g, a, g, 1, st.uG, k * g * g, g, grad, off, a, 0, this.rot1, 0, a);
     gemmStrided(false, false, g, a, a, 1, this.rot1, 0, a, st.uA, k * a * a, a, 0, this.rot2, 0, a);
     return this.rot2;
@@ -843,17 +838,22 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
    * sized as `rotateIn` would have sized them.
    */
   private sharedRows(): FloatArray {
+    this.rotationWorkspace();
+    return this.precision === "float32" ? this.shared32 : this.shared64;
+  }
+
+  /** Sizes the rotations' workspaces (float32: also the bases' float32 copies) for one group's g × a. */
+  private rotationWorkspace(): void {
     const ga = this.dims.gDim * this.dims.aDim;
     if (this.precision === "float32") {
       this.float32Basis();
       this.x32 = ensure32(this.x32, ga);
       this.r1f = ensure32(this.r1f, ga);
       this.r2f = ensure32(this.r2f, ga);
-      return this.shared32;
+      return;
     }
     this.rot1 = ensure(this.rot1, ga);
     this.rot2 = ensure(this.rot2, ga);
-    return this.shared64;
   }
 
   /**
