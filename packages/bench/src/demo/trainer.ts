@@ -68,6 +68,8 @@ export interface OptimizerConfig {
   readonly statisticsFraction?: number;
   /** Adaptive step control only: adapt λ (undefined: the library default, true). */
   readonly adaptiveDamping?: boolean;
+  /** Adaptive step control only: the Levenberg–Marquardt rule's interval / decay (undefined: the library default). */
+  readonly dampingAdaptation?: { readonly interval?: number; readonly decay?: number };
   /** Adaptive step control only: statistics-only steps first (undefined: the library default). */
   readonly burnIn?: number;
   /** Adaptive step control only: the blocks' damping γ (null: γ = λ; undefined: the library default). */

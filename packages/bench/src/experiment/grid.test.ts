@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { searchGrid } from "./grid.ts";
+import { searchGrid, searchProfiles } from "./grid.ts";
 
 describe("searchGrid", () => {
   it("extends an axis whose best value is on its edge until the best is inside", () => {
@@ -74,5 +74,53 @@ describe("searchGrid", () => {
     const r = searchGrid(axes, { clip: 1 }, 2, (p) => p.clip);
     expect(axes.clip).toEqual([0, 1]);
     expect(r.edge).toEqual([]);
+  });
+});
+
+describe("searchProfiles", () => {
+  // Two basins: a small ε that only trains with η far below the grid (best 0.04 at η = 1/900), and a
+  // large ε that is best inside it (0.13 at η = 0.1, ε = 0.1); small ε diverge (+∞) for η > 0.002.
+  const surface = (p: { eps: number; eta: number }) => {
+    if (p.eps < 5e-3) {
+      return p.eta > 0.002
+        ? Number.POSITIVE_INFINITY
+        : 0.04 + Math.log(p.eta * 900) ** 2 + Math.log10(p.eps / 1e-3) ** 2;
+    }
+    return 0.13 + Math.log(p.eta / 0.1) ** 2 + Math.log10(p.eps / 0.1) ** 2;
+  };
+  it("finds a basin that a joint sweep of the same grid misses", () => {
+    const joint = searchGrid({ eps: [1e-3, 1e-2, 1e-1], eta: [0.03, 0.1, 0.3] }, { eps: 10, eta: 3 }, 5, surface);
+    expect(joint.best).toEqual({ eps: 0.1, eta: 0.1 });
+    const r = searchProfiles(
+      { name: "eps", values: [1e-3, 1e-2, 1e-1], factor: 10 },
+      { name: "eta", values: [0.03, 0.1, 0.3], factor: 3 },
+      5,
+      surface,
+    );
+    // ε = 1e-3: every η of the start diverges, so its profile extends downwards (ties keep the
+    // smallest) until η = 0.03 / 27 = 1/900 is inside.
+    expect(r.best.eps).toBe(1e-3);
+    expect(r.best.eta).toBeCloseTo(1 / 900, 12);
+    expect(r.loss).toBeCloseTo(0.04, 12);
+    // ε = 1e-3 was the outer axis's lower edge: extended once to 1e-4, worse, so 1e-3 is inside now.
+    expect(r.edge).toEqual([]);
+    // Every point listed once with its outer value; ε = 1e-4 is tried (the extension).
+    expect(new Set(r.tried.map((t) => `${t.point.eps}|${t.point.eta}`)).size).toBe(r.tried.length);
+    expect(r.tried.some((t) => t.point.eps === 1e-4)).toBe(true);
+  });
+  it("stops extending the outer axis once the best profile is inside it, and reads known points back", () => {
+    const trained: string[] = [];
+    const f = (p: { eps: number; eta: number }) => {
+      trained.push(`${p.eps}|${p.eta}`);
+      return Math.log10(p.eps / 0.01) ** 2 + Math.log(p.eta / 0.1) ** 2;
+    };
+    const outer = { name: "eps" as const, values: [1e-3, 1e-2, 1e-1], factor: 10 };
+    const known = [{ point: { eps: 0.01, eta: 0.1 }, loss: 0 }];
+    const r = searchProfiles(outer, { name: "eta", values: [0.03, 0.1, 0.3], factor: 3 }, 5, f, known);
+    expect(r.best).toEqual({ eps: 0.01, eta: 0.1 });
+    expect(outer.values).toEqual([1e-3, 1e-2, 1e-1]);
+    expect(r.edge).toEqual([]);
+    expect(trained).not.toContain("0.01|0.1");
+    expect(trained.length).toBe(8);
   });
 });

@@ -103,3 +103,78 @@ export function searchGrid<K extends string>(
   });
   return { ...result, tried, edge };
 }
+
+/**
+ * A profile search over two axes: for every value of the `outer` axis, the best value of the `inner`
+ * axis by its own 1-D `searchGrid` (edges extended, at most `extensions` times); the outer axis is
+ * extended (×/÷ its factor, at most `extensions` times) while the best profile sits on its edge.
+ *
+ * Why not one joint `searchGrid`: a joint sweep extends an axis only where the grid's single best point
+ * is on its edge, so a second basin outside the starting rectangle — e.g. a small damping that wants a
+ * learning rate 30× below the grid's, next to a large damping that is best inside it — is never
+ * reached (measured: `pnpm bench robust`, packages/bench/README.md). A profile finds, for every outer
+ * value, the inner value whose neighbours are both worse (or the last extension), at about the cost of
+ * the joint sweep plus each row's own extensions. `edge` names the outer axis when the best outer value
+ * is still on its edge, and the inner axis when the chosen row's best is.
+ */
+export function searchProfiles<O extends string, I extends string>(
+  outer: { readonly name: O; readonly values: number[]; readonly factor: number },
+  inner: { readonly name: I; readonly values: readonly number[]; readonly factor: number },
+  extensions: number,
+  evalAt: (point: Record<O | I, number>) => number,
+  known: readonly { point: Record<O | I, number>; loss: number }[] = [],
+): {
+  best: Record<O | I, number>;
+  loss: number;
+  tried: { point: Record<O | I, number>; loss: number }[];
+  edge: (O | I)[];
+} {
+  const tried: { point: Record<O | I, number>; loss: number }[] = [];
+  const rows = new Map<number, { best: Record<O | I, number>; loss: number; innerEdge: boolean }>();
+  const profile = (o: number) => {
+    const key = gridValue(o);
+    const done = rows.get(key);
+    if (done !== undefined) return done;
+    const mine = known
+      .filter((k) => gridValue(k.point[outer.name]) === key)
+      .map((k) => ({ point: { [inner.name]: k.point[inner.name] } as Record<I, number>, loss: k.loss }));
+    const r = searchGrid(
+      { [inner.name]: [...inner.values] } as Record<I, number[]>,
+      { [inner.name]: inner.factor } as Record<I, number>,
+      extensions,
+      (p) => evalAt({ ...p, [outer.name]: o } as Record<O | I, number>),
+      mine,
+    );
+    for (const t of r.tried)
+      tried.push({ point: { ...t.point, [outer.name]: o } as Record<O | I, number>, loss: t.loss });
+    const row = {
+      best: { ...r.best, [outer.name]: o } as Record<O | I, number>,
+      loss: r.loss,
+      innerEdge: r.edge.length > 0,
+    };
+    rows.set(key, row);
+    return row;
+  };
+  const values = outer.values;
+  values.sort((x, y) => x - y);
+  const bestRow = () => {
+    let best: { o: number; row: ReturnType<typeof profile> } | null = null;
+    // Ties keep the smallest outer value (the first in sweep order, as in searchGrid).
+    for (const o of values) {
+      const row = profile(o);
+      if (best === null || row.loss < best.row.loss) best = { o, row };
+    }
+    return best as { o: number; row: ReturnType<typeof profile> };
+  };
+  let result = bestRow();
+  for (let used = 0; used < extensions && values.length > 1; used++) {
+    if (result.o === values[0]) values.unshift(gridValue(result.o / outer.factor));
+    else if (result.o === values[values.length - 1]) values.push(gridValue(result.o * outer.factor));
+    else break;
+    result = bestRow();
+  }
+  const edge: (O | I)[] = [];
+  if (values.length > 1 && (result.o === values[0] || result.o === values[values.length - 1])) edge.push(outer.name);
+  if (result.row.innerEdge) edge.push(inner.name);
+  return { best: result.row.best, loss: result.row.loss, tried, edge };
+}

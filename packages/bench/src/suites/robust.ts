@@ -54,7 +54,7 @@ import { gatherBatch, head, type ImageSet, mnistPackageSplit, PIXELS } from "../
 import { sparseInit } from "../demo/experiment.ts";
 import { writeTextAtomic } from "../demo/report.ts";
 import { evaluate, makeTrainer, type OptimizerConfig, type Task } from "../demo/trainer.ts";
-import { gridValue, searchGrid } from "../experiment/grid.ts";
+import { gridValue, searchGrid, searchProfiles } from "../experiment/grid.ts";
 import { meanStd } from "../experiment/stats.ts";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
 import { linePlot } from "../plot/svg.ts";
@@ -290,7 +290,7 @@ function earlierRecords(
 
 /** Grid points of an earlier run, read back by ROBUST_GRID_FROM (the searches' `known`). */
 interface KnownPoints {
-  /** Per method: stage-1 points (κ = 1e-3) and stage-2 points (κ off) with their ε. */
+  /** Per method: the points of both KL-clipping states (κ = 1e-3 and off), with their ε. */
   readonly fixed: Record<string, { damping: number; learningRate: number; klClip: number | null; loss: number }[]>;
   /** Adam's learning-rate points. */
   readonly adam: { point: { learningRate: number }; loss: number }[];
@@ -312,7 +312,21 @@ function gridFrom(label: string, shape: string): KnownPoints | null {
   };
 }
 
-/** Steps 2 and 3 of the protocol: the fixed-step grids per method, then Adam's. */
+/**
+ * The loss a grid point is ranked by: the final training loss, or +∞ for a run that diverged (ended at
+ * or above its initial loss, or non-finite) — so that among diverged points none is "best" by the size
+ * of its blow-up, and an axis whose points all diverged extends towards its first (smallest) value.
+ */
+function gridLoss(r: Run): number {
+  return r.finalLoss < r.initialLoss ? r.finalLoss : Number.POSITIVE_INFINITY;
+}
+
+/**
+ * Steps 2 and 3 of the protocol: the fixed-step grids per method, then Adam's. For each KL-clipping
+ * state (κ = 1e-3, off) a profile search (grid.ts `searchProfiles`): for every ε the best η by its own
+ * edge-extended 1-D search, ε extended while the best profile is on its edge; the better state wins.
+ * Both methods get the same grids and extensions.
+ */
 function tune(
   problem: Problem,
   init: Init,
@@ -326,50 +340,42 @@ function tune(
   const tuned: Record<string, TunedSetting> = {};
   for (const method of ["kfac", "ekfac"] as const) {
     const readBack = known?.fixed[method] ?? [];
-    const trainFixed = (damping: number, learningRate: number, klClip: number | null): number => {
-      const config: OptimizerConfig = { name: method, damping, learningRate, klClip };
-      const r = train(problem, init, config, 1, data);
-      log(`${method} grid ε ${damping} η ${learningRate} κ ${klClip ?? "off"}: ${r.finalLoss.toFixed(4)}`);
-      return r.finalLoss;
-    };
-    // Stage 1: ε × η with the library's KL-clipping (κ = 1e-3), edges extended.
-    const search = searchGrid(
-      { damping: [...budget.dampings], learningRate: [...budget.learningRates] },
-      { damping: 10, learningRate: 3 },
-      budget.extensions,
-      (p) => trainFixed(p.damping, p.learningRate, 1e-3),
-      readBack
-        .filter((t) => t.klClip !== null)
-        .map((t) => ({ point: { damping: t.damping, learningRate: t.learningRate }, loss: t.loss })),
-    );
-    // Stage 2: KL-clipping off at the best ε, over η from the best clipped η and a third of it (an
-    // unclipped step wants a smaller rate), edges extended like stage 1; kept if better.
-    let best = { ...search.best, klClip: 1e-3 as number | null, loss: search.loss };
-    let edge: string[] = search.edge;
-    const tried: unknown[] = search.tried.map((t) => ({ ...t.point, klClip: 1e-3, loss: t.loss }));
-    if (!smoke) {
-      const eps = search.best.damping;
-      const sameEps = (d: number) => gridValue(d) === gridValue(eps);
-      const unclipped = searchGrid(
-        { learningRate: [gridValue(search.best.learningRate / 3), search.best.learningRate] },
-        { learningRate: 3 },
+    let best: { damping: number; learningRate: number; klClip: number | null; loss: number } | null = null;
+    let edge: string[] = [];
+    const tried: unknown[] = [];
+    // κ = 1e-3 (the library's KL-clipping) on the budget's η grid; κ off from a third of it (an unclipped
+    // step wants a smaller rate). Smoke runs try the first state only.
+    const states: { klClip: number | null; rates: number[] }[] = [
+      { klClip: 1e-3, rates: [...budget.learningRates] },
+      { klClip: null, rates: budget.learningRates.map((r) => gridValue(r / 3)) },
+    ];
+    for (const { klClip, rates } of smoke ? states.slice(0, 1) : states) {
+      const search = searchProfiles(
+        { name: "damping", values: [...budget.dampings], factor: 10 },
+        { name: "learningRate", values: rates, factor: 3 },
         budget.extensions,
-        (p) => trainFixed(eps, p.learningRate, null),
+        (p) => {
+          const config: OptimizerConfig = { name: method, damping: p.damping, learningRate: p.learningRate, klClip };
+          const r = train(problem, init, config, 1, data);
+          log(`${method} grid ε ${p.damping} η ${p.learningRate} κ ${klClip ?? "off"}: ${r.finalLoss.toFixed(4)}`);
+          return gridLoss(r);
+        },
         readBack
-          .filter((t) => t.klClip === null && sameEps(t.damping))
-          .map((t) => ({ point: { learningRate: t.learningRate }, loss: t.loss })),
+          .filter((t) => t.klClip === klClip)
+          .map((t) => ({ point: { damping: t.damping, learningRate: t.learningRate }, loss: t.loss })),
       );
-      for (const t of unclipped.tried) tried.push({ damping: eps, ...t.point, klClip: null, loss: t.loss });
-      if (unclipped.loss < best.loss) {
-        best = { damping: eps, learningRate: unclipped.best.learningRate, klClip: null, loss: unclipped.loss };
-        edge = unclipped.edge;
+      for (const t of search.tried) tried.push({ ...t.point, klClip, loss: t.loss });
+      if (best === null || search.loss < best.loss) {
+        best = { ...search.best, klClip, loss: search.loss };
+        edge = search.edge;
       }
     }
+    const chosen = best as NonNullable<typeof best>;
     const config: OptimizerConfig = {
       name: method,
-      damping: best.damping,
-      learningRate: best.learningRate,
-      klClip: best.klClip,
+      damping: chosen.damping,
+      learningRate: chosen.learningRate,
+      klClip: chosen.klClip,
     };
     tuned[method] = { config, runs: runSeeds(config, `${method} tuned`), grid: tried, edge };
   }
@@ -380,7 +386,7 @@ function tune(
     (p) => {
       const r = train(problem, init, { name: "adam", learningRate: p.learningRate }, 1, data);
       log(`adam grid η ${p.learningRate}: ${r.finalLoss.toFixed(4)}`);
-      return r.finalLoss;
+      return gridLoss(r);
     },
     known?.adam ?? [],
   );
@@ -404,6 +410,7 @@ const DEFAULTS_WITH_KEYS = [
   "factorDecay",
   "burnIn",
   "adaptiveDamping",
+  "dampingAdaptation",
   "fisher",
   "statisticsFraction",
   "preconditionerDamping",
