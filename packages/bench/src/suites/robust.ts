@@ -17,12 +17,13 @@
  *   1. defaults: `kfac(model)` and `ekfac(model)` (adaptive α, μ, λ; the trainer passes the loss
  *      closure), seeds 1…S;
  *   2. grid: fixed step control (`learningRate` set), for KFAC and EKFAC separately, chosen on seed 1
- *      by the final training loss at the full budget: damping ε × learning rate η with KL-clipping
- *      κ = 1e-3, an axis whose best value sits on its edge extended (ε ×/÷ 10, η ×/÷ 3) until the best
- *      is inside or the extension limit (5 per axis) is hit (reported); then KL-clipping off at the best
- *      ε over η, starting from the best η and η/3, its edges extended the same way. The chosen setting
- *      is run on seeds 1…S;
- *   3. Adam: the same procedure over its learning rate.
+ *      by the final training loss at the full budget (a run ending at or above its initial loss ranks
+ *      as +∞): for KL-clipping κ = 1e-3 and for κ off, a profile search — for every damping ε the best
+ *      learning rate η by its own search (start {0.03, 0.1, 0.3}, a third of that without clipping;
+ *      an edge best extended ×/÷ 3, at most 5 times), and ε (start {1e-3, 1e-2, 0.1}) extended ×/÷ 10
+ *      while the best ε is on its edge (at most 5 times); axes still on an edge are reported. The
+ *      better of the two clipping states is run on seeds 1…S;
+ *   3. Adam: the same 1-D search over its learning rate (start {3e-4, 1e-3, 3e-3}).
  * Reported per problem: mean ± std (sample, n − 1) over seeds of the final training loss (whole
  * training subset, eval mode), the gap of each default to the best fixed setting of the same method,
  * and the divergence count (runs whose minibatch loss after step 10 exceeds the initial one).
