@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { methodsFrom, seedsFrom } from "./robust.ts";
+import { gridLoss, methodsFrom, seedsFrom } from "./robust.ts";
 
 describe("robust suite knobs", () => {
   it("ROBUST_SEEDS: a count S is seeds 1…S, a range a-b is seeds a…b, unset is 1…fallback", () => {
@@ -21,5 +21,14 @@ describe("robust suite knobs", () => {
     expect(methodsFrom("ekfac")).toEqual(["ekfac"]);
     expect(methodsFrom("ekfac, kfac,ekfac")).toEqual(["ekfac", "kfac"]);
     expect(() => methodsFrom("adam")).toThrow(RangeError);
+  });
+
+  it("a grid point that ended at or above its initial loss, or not finite, ranks as +∞", () => {
+    expect(gridLoss({ initialLoss: 2.3, finalLoss: 0.05 })).toBe(0.05);
+    for (const finalLoss of [2.3, 12.07, 6.7e25, Number.POSITIVE_INFINITY, Number.NaN]) {
+      expect(gridLoss({ initialLoss: 2.3, finalLoss })).toBe(Number.POSITIVE_INFINITY);
+    }
+    // A run that threw has no initial loss (NaN): diverged too.
+    expect(gridLoss({ initialLoss: Number.NaN, finalLoss: Number.POSITIVE_INFINITY })).toBe(Number.POSITIVE_INFINITY);
   });
 });

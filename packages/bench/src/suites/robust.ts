@@ -318,7 +318,7 @@ function gridFrom(label: string, shape: string): KnownPoints | null {
  * or above its initial loss, or non-finite) — so that among diverged points none is "best" by the size
  * of its blow-up, and an axis whose points all diverged extends towards its first (smallest) value.
  */
-function gridLoss(r: Run): number {
+export function gridLoss(r: Pick<Run, "initialLoss" | "finalLoss">): number {
   return r.finalLoss < r.initialLoss ? r.finalLoss : Number.POSITIVE_INFINITY;
 }
 
