@@ -21,9 +21,10 @@
  *      as +∞): for KL-clipping κ = 1e-3 and for κ off, a profile search — for every damping ε the best
  *      learning rate η by its own search (start {0.03, 0.1, 0.3}, a third of that without clipping;
  *      an edge best extended ×/÷ 3, at most 5 times), and ε (start {1e-3, 1e-2, 0.1}) extended ×/÷ 10
- *      while the best ε is on its edge (at most 5 times); axes still on an edge are reported. The
- *      better of the two clipping states is run on seeds 1…S;
- *   3. Adam: the same 1-D search over its learning rate (start {3e-4, 1e-3, 3e-3}).
+ *      while the best ε is on its edge (at most 5 times). The three points with the lowest seed-1
+ *      losses (either clipping state) are run on seeds 1…S and the lowest mean is the baseline
+ *      (`chooseOnSeeds`); an axis on which it is the smallest or largest value tried is reported;
+ *   3. Adam: the same 1-D search over its learning rate (start {3e-4, 1e-3, 3e-3}) and finalists.
  * Reported per problem: mean ± std (sample, n − 1) over seeds of the final training loss (whole
  * training subset, eval mode), the gap of each default to the best fixed setting of the same method,
  * and the divergence count (runs whose minibatch loss after step 10 exceeds the initial one).
