@@ -351,9 +351,9 @@ function chooseOnSeeds<T extends { loss: number }>(
   const ranked = [...points].sort((a, b) => a.loss - b.loss);
   const finite = ranked.filter((t) => Number.isFinite(t.loss));
   const pool = (finite.length > 0 ? finite : ranked).slice(0, Math.max(1, count));
-  let pick: { chosen: T; config: OptimizerConfig; runs: Run[]; mean: number } | null = null;
   const finalists: NonNullable<TunedSetting["finalists"]> = [];
-  pool.forEach((t, i) => {
+  let pick: { chosen: T; config: OptimizerConfig; runs: Run[]; mean: number } | null = null;
+  for (const [i, t] of pool.entries()) {
     const config = configOf(t);
     const runs = runSeeds(config, pool.length > 1 ? `${name} (finalist ${i + 1})` : name);
     const { mean, std } = summary(runs);
@@ -362,16 +362,16 @@ function chooseOnSeeds<T extends { loss: number }>(
     if (pick === null || mean < pick.mean || (!Number.isFinite(pick.mean) && Number.isFinite(mean))) {
       pick = { chosen: t, config, runs, mean };
     }
-  });
-  const p = pick as unknown as { chosen: T; config: OptimizerConfig; runs: Run[] };
-  return { chosen: p.chosen, config: p.config, runs: p.runs, finalists };
+  }
+  if (pick === null) throw new RangeError(`robust: ${name} has no grid point to choose from`);
+  return { chosen: pick.chosen, config: pick.config, runs: pick.runs, finalists };
 }
 
 /**
  * Steps 2 and 3 of the protocol: the fixed-step grids per method, then Adam's. For each KL-clipping
  * state (κ = 1e-3, off) a profile search (grid.ts `searchProfiles`): for every ε the best η by its own
- * edge-extended 1-D search, ε extended while the best profile is on its edge; the better state wins.
- * Both methods get the same grids and extensions.
+ * edge-extended 1-D search, ε extended while the best profile is on its edge; then the finalists of
+ * both states (`chooseOnSeeds`). Both methods get the same searches and extensions.
  */
 function tune(
   problem: Problem,
