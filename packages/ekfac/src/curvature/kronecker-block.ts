@@ -217,6 +217,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private readonly fnFactors: string;
   private readonly fnScaling: string;
   private readonly fnPrecondition: string;
+  private readonly fnNorms: string;
   // Workspaces (grow at first use; never shrink).
   private wsA: Float64Array = new Float64Array(0);
   private wsG: Float64Array = new Float64Array(0);
@@ -255,6 +256,14 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private sharedProbe32: Float32Array = new Float32Array(0);
   private gradProbe: Float64Array = new Float64Array(0);
   private sharedReady = false;
+  // examplePreconditionedNorms: Ã, G̃ (then G̃∘G̃), W = 1 ⊘ (s + ε), products, ones, widened rows.
+  private normA: Float64Array = new Float64Array(0);
+  private normG: Float64Array = new Float64Array(0);
+  private normW: Float64Array = new Float64Array(0);
+  private normM: Float64Array = new Float64Array(0);
+  private normOnes: Float64Array = new Float64Array(0);
+  private normWide: Float64Array = new Float64Array(0);
+  private wideOff = 0;
   private scalingWs32: ScalingWorkspace<Float32Array> = {
     rows: new Float32Array(0),
     m1: new Float32Array(0),
@@ -293,6 +302,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.fnFactors = `${fn}.updateFactors`;
     this.fnScaling = `${fn}.updateScaling`;
     this.fnPrecondition = `${fn}.precondition`;
+    this.fnNorms = `${fn}.examplePreconditionedNorms`;
     this.maxEigIterations = options.maxEigIterations;
     this.state = this.initState();
   }
@@ -891,6 +901,144 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   }
 
   /**
+   * out[n] += ∇ℓ_nᵀ (F̂ + εI)⁻¹ ∇ℓ_n for every example n of a batch: the squared norms, in the metric of
+   * the block's own preconditioner at damping ε, of the examples' gradients ∇ℓ_n = Σ_t g_{n,t} ā_{n,t}ᵀ
+   * (per group), with `a` and `g` in the layout of `LayerStatistics` (g scaled by N, so that ∇ℓ_n is the
+   * n-th example's own gradient). In the eigenbasis, with G̃ = g U_G and Ã = ā U_A and s the scaling
+   * that `precondition` divides by (S, λ_G λ_Aᵀ or factored Tikhonov's):
+   *
+   *   ‖∇ℓ_n‖²_P = Σ_ij (Σ_t G̃_{n,t,i} Ã_{n,t,j})² / (s_ij + ε)
+   *
+   * For the gradient-noise estimate of adaptive step control (optim/curvature.ts, MATH.md §11). Float64
+   * on the float64 bases, whatever the block's precision. Cost per group: N·T·(a² + g²) for the
+   * rotations, then N·g·a (T = 1: one product (G̃∘G̃)·W) or N·T·g·a (T > 1: one g × a product per
+   * example). Nothing is allocated once the workspaces have reached the batch's size.
+   */
+  examplePreconditionedNorms(
+    a: FloatArray,
+    g: FloatArray,
+    batchSize: number,
+    positions: number,
+    damping: number,
+    out: Float64Array,
+  ): Float64Array {
+    const fn = this.fnNorms;
+    const { aDim, gDim, groups } = this.dims;
+    if (!Number.isInteger(batchSize) || batchSize < 1) {
+      throw new RangeError(`${fn}: batchSize must be a positive integer (got ${batchSize})`);
+    }
+    if (!Number.isInteger(positions) || positions < 1) {
+      throw new RangeError(`${fn}: positions must be a positive integer (got ${positions})`);
+    }
+    checkPositive(fn, "damping", damping);
+    const rows = batchSize * positions;
+    checkRowArray(fn, "a", a, groups * rows * aDim);
+    checkRowArray(fn, "g", g, groups * rows * gDim);
+    if (!(out instanceof Float64Array) || out.length < batchSize) {
+      throw new RangeError(`${fn}: out must be a Float64Array of length ≥ ${batchSize}`);
+    }
+    const ga = gDim * aDim;
+    const st = this.state;
+    this.normA = ensure(this.normA, rows * aDim);
+    this.normG = ensure(this.normG, rows * gDim);
+    this.normW = ensure(this.normW, ga);
+    this.normM = ensure(this.normM, positions === 1 ? rows * aDim : ga);
+    this.normOnes = ensure(this.normOnes, ga);
+    this.normOnes.fill(1, 0, ga);
+    const at = this.normA;
+    const gt = this.normG;
+    const w = this.normW;
+    const m = this.normM;
+    for (let k = 0; k < groups; k++) {
+      // Ã = ā U_A and G̃ = g U_G for group k (float32 rows are widened first).
+      const aSrc = this.widened(a, k * rows * aDim, rows * aDim);
+      gemmStrided(
+        false,
+        false,
+        rows,
+        aDim,
+        aDim,
+        1,
+        aSrc,
+        this.wideOff,
+        aDim,
+        st.uA,
+        k * aDim * aDim,
+        aDim,
+        0,
+        at,
+        0,
+        aDim,
+      );
+      const gSrc = this.widened(g, k * rows * gDim, rows * gDim);
+      gemmStrided(
+        false,
+        false,
+        rows,
+        gDim,
+        gDim,
+        1,
+        gSrc,
+        this.wideOff,
+        gDim,
+        st.uG,
+        k * gDim * gDim,
+        gDim,
+        0,
+        gt,
+        0,
+        gDim,
+      );
+      // W = 1 ⊘ (s + ε), the very quotients `precondition` divides by.
+      this.divideInBasis(this.normOnes, 0, w, k, damping, 0);
+      if (positions === 1) {
+        // ‖G̃_n Ã_nᵀ‖²_W = Σ_j Ã_nj² (G̃_n∘G̃_n)ᵀ W_·j: one product (G̃∘G̃) W, then row dots with Ã∘Ã.
+        for (let i = 0; i < rows * gDim; i++) gt[i] = (gt[i] as number) * (gt[i] as number);
+        gemmStrided(false, false, rows, aDim, gDim, 1, gt, 0, gDim, w, 0, aDim, 0, m, 0, aDim);
+        for (let r = 0; r < rows; r++) {
+          let s = 0;
+          const off = r * aDim;
+          for (let j = 0; j < aDim; j++) {
+            const x = at[off + j] as number;
+            s += (m[off + j] as number) * x * x;
+          }
+          out[r] = (out[r] as number) + s;
+        }
+        continue;
+      }
+      // T > 1: the example's rotated gradient Σ_t G̃_{n,t} Ã_{n,t}ᵀ (g × a), then its W-weighted square.
+      for (let e = 0; e < batchSize; e++) {
+        const rg = e * positions * gDim;
+        const ra = e * positions * aDim;
+        gemmStrided(true, false, gDim, aDim, positions, 1, gt, rg, gDim, at, ra, aDim, 0, m, 0, aDim);
+        let s = 0;
+        for (let i = 0; i < ga; i++) {
+          const x = m[i] as number;
+          s += x * x * (w[i] as number);
+        }
+        out[e] = (out[e] as number) + s;
+      }
+    }
+    return out;
+  }
+
+  /**
+   * `src[off … off + len)` as float64: the array itself (`wideOff` = off) or a widened copy
+   * (`wideOff` = 0).
+   */
+  private widened(src: FloatArray, off: number, len: number): Float64Array {
+    if (src instanceof Float64Array) {
+      this.wideOff = off;
+      return src;
+    }
+    this.normWide = ensure(this.normWide, len);
+    const out = this.normWide;
+    for (let i = 0; i < len; i++) out[i] = src[off + i] as number;
+    this.wideOff = 0;
+    return out;
+  }
+
+  /**
    * The scaling in the eigenbasis, groups × g × a: S for EKFAC, λ_G λ_Aᵀ for KFAC (undamped).
    * Allocates; for diagnostics and tests.
    */
@@ -974,4 +1122,12 @@ export class Conv2dEigenCorrected extends KroneckerBlock {
   constructor(shape: Omit<LayerShape, "kind">, options: KroneckerBlockOptions = {}) {
     super("Conv2dEigenCorrected", "ekfac", { ...shape, kind: "conv2d" }, options);
   }
+}
+
+/** A row array of the statistics' layout: float32 or float64, `expected` values. */
+function checkRowArray(fn: string, name: string, v: unknown, expected: number): void {
+  if (!(v instanceof Float32Array || v instanceof Float64Array)) {
+    throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
+  }
+  if (v.length !== expected) throw new RangeError(`${fn}: ${name} must hold ${expected} values (got ${v.length})`);
 }
