@@ -26,7 +26,9 @@
  * (measured, MATH.md §11), bounds [1e-6, 1e6]. λ damps the quadratic
  * model only; the blocks precondition with their own constant γ = 0.001 (`preconditionerDamping`; two
  * dampings as in Martens & Grosse §6.6, without its γ search — measured in MATH.md §11; null: γ = λ,
- * kfac-jax's single damping). `Optimizer.step(loss)`
+ * kfac-jax's single damping). Where the minibatch gradient is mostly noise (estimated each step from
+ * the last layer's per-example gradients), α is averaged over past minibatches by up to β_max = 0.9
+ * (`rateAveraging`, MATH.md §11). `Optimizer.step(loss)`
  * must then be given the loss closure (two extra forward passes every 5 steps); `adaptiveDamping:
  * false` keeps λ fixed and needs none.
  *
@@ -87,6 +89,12 @@ export interface CurvatureOptimizerOptions extends Omit<CurvatureOptions, "klCli
    */
   readonly preconditionerDamping?: number | null;
   /**
+   * Adaptive only: β_max ∈ [0, 1), how far α may be averaged over past minibatches where the gradient
+   * noise estimate says the minibatch gradient is mostly noise (`CurvatureOptions.stepControl`
+   * `.rateAveraging`, MATH.md §11); 0: α and μ from each minibatch's model alone. Default 0.9.
+   */
+  readonly rateAveraging?: number;
+  /**
    * Adaptive only: measure the loss after every step (one extra forward pass) and withdraw any step that
    * raised it, not only the Levenberg–Marquardt rule's steps (MATH.md §11). Default true.
    */
@@ -125,6 +133,8 @@ export const ADAPTIVE_DEFAULTS = {
   preconditionerDamping: 0.001,
   /** Withdraw any step that raised its minibatch's loss, measured on every step. */
   checkEveryStep: true,
+  /** β_max of α's running averages (the heavy-ball momentum of the fixed default, 0.9). */
+  rateAveraging: 0.9,
 } as const;
 
 /** The chain the aliases build, with its curvature transform exposed (plan, blocks, approximation). */
@@ -139,6 +149,7 @@ const ADAPTIVE_ONLY = [
   "burnIn",
   "preconditionerDamping",
   "checkEveryStep",
+  "rateAveraging",
 ] as const;
 
 /** Builds the chain for `approximation` (the aliases below): adaptive or fixed step control. */
@@ -158,6 +169,7 @@ export function curvatureChain(
     burnIn,
     preconditionerDamping,
     checkEveryStep,
+    rateAveraging,
     ...rest
   } = options;
   if (lr === undefined) {
@@ -204,6 +216,7 @@ export function curvatureChain(
             preconditionerDamping === undefined ? ADAPTIVE_DEFAULTS.preconditionerDamping : preconditionerDamping,
           // Only with a closure to measure (adaptive damping); checkEveryStep: true without one is refused below.
           checkEveryStep: adapt && (checkEveryStep ?? ADAPTIVE_DEFAULTS.checkEveryStep),
+          rateAveraging: rateAveraging ?? ADAPTIVE_DEFAULTS.rateAveraging,
         },
       },
       fn,

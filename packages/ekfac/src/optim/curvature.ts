@@ -40,7 +40,12 @@
  *   4'. α, μ minimise the quadratic model M(αΔ + μδ₀) = ∇ᵀδ + ½δᵀ(F + λI)δ with F the Fisher of the whole
  *      network on this minibatch, from the captured statistics (curvature/quadratic-model.ts; Martens &
  *      Grosse 2015 §6.4, §7); `stepControl.momentum` fixes μ. When M has no positive curvature along Δ
- *      ("fallback") the step is the KL-bounded one, α = −sqrt(κ / Δᵀ∇), μ = 0 (zero when Δᵀ∇ ≤ 0);
+ *      ("fallback") the step is the KL-bounded one, α = −sqrt(κ / Δᵀ∇), μ = 0 (zero when Δᵀ∇ ≤ 0).
+ *      With `stepControl.rateAveraging` = β_max > 0 (the aliases' 0.9) α instead comes from running
+ *      averages of −∇ᵀΔ and Δᵀ(F + λI)Δ over the steps since the last one without δ₀, with weight β on the
+ *      past; β = min(β_max, 1 − signal fraction) from a gradient-noise estimate on the last curvature
+ *      layer (`noiseAveraging`; McCandlish et al. 2018), and μ minimises M given α. The estimate costs
+ *      that layer's N·T·(a² + g²) + N·g·a (T = 1; N·T·g·a for conv) per step (MATH.md §11);
  *   5'. Levenberg–Marquardt (curvature/adaptive-damping.ts, M&G §6.5): every `interval` steps after the
  *      burn-in, `wantsLoss` asks the optimizer for h(θ) and h(θ + δ) on the same minibatch and
  *      `observeLoss` moves λ by ρ = (h(θ + δ) − h(θ)) / M(δ) (M without its λ term). Without a γ, λ is
@@ -94,7 +99,7 @@ import {
   solveQuadraticStep,
 } from "../curvature/quadratic-model.ts";
 import { ScaleShiftBlock } from "../curvature/scale-shift.ts";
-import { checkChoice, checkCount, checkDecay, checkPositive } from "../internal/checks.ts";
+import { checkChoice, checkCount, checkDecay, checkFinite, checkPositive } from "../internal/checks.ts";
 import { allFinite, layerShape } from "../internal/stats.ts";
 import { checkParamList } from "./checks.ts";
 import type { Schedule } from "./schedules.ts";
@@ -210,6 +215,18 @@ export interface AdaptiveStepOptions {
    */
   readonly preconditionerDamping?: number | null;
   /**
+   * β_max ∈ [0, 1): how far the quadratic model's α may be averaged over past minibatches (MATH.md §11,
+   * "Averaging α where the gradient is noise"). Each step estimates the fraction of its minibatch
+   * gradient that is signal rather than minibatch noise (McCandlish et al. 2018's noise scale, from the
+   * per-example gradients of the last curvature layer, in the preconditioner's metric); α is then the
+   * ratio of running averages of −∇ᵀΔ and Δᵀ(F + λI)Δ with weight β = min(β_max, 1 − signal fraction)
+   * on the past, and μ minimises the model given α. 0 (default here): α and μ from this minibatch's
+   * model alone, the joint solve of Martens & Grosse §7. The aliases default to 0.9. Needs the loss's
+   * per-example rows (`LayerStatistics.lossG`, or the empirical Fisher's g) of a Kronecker block; without
+   * them, and with a fixed `momentum`, the joint solve is used.
+   */
+  readonly rateAveraging?: number;
+  /**
    * With damping adaptation: ask for the loss after EVERY step (one extra forward pass each) and withdraw
    * any step that raised it; λ still adapts only every `interval` steps and after a withdrawn step.
    * false (default here): only the adaptation steps are measured. The aliases default to true.
@@ -227,6 +244,14 @@ export type StepControlState = {
   predicted: number;
   /** 1 after a rejected step until a measured step is kept: ρ is then measured on every step. */
   recheck: number;
+  /** `rateAveraging`: running averages of the signal part of gᵀPg and of gᵀPg itself (last curvature layer). */
+  noiseSignal: number;
+  /** Running average of gᵀPg (see `noiseSignal`). */
+  noiseTotal: number;
+  /** `rateAveraging`: running averages of −∇ᵀΔ and Δᵀ(F + λI)Δ since the last step without δ₀. */
+  rateLinear: number;
+  /** Running average of Δᵀ(F + λI)Δ (see `rateLinear`). */
+  rateCurvature: number;
 };
 
 /** Which parameter each block covers (for logs: `describeCurvature`). */
@@ -276,6 +301,8 @@ export type CurvatureState = {
     rhoKind: number;
     /** The last ρ when `rhoKind` = 1. */
     rho: number;
+    /** β of α's running averages on the last update (`rateAveraging`), −1 when α came from the joint solve. */
+    averaging: number;
   };
   /** Adaptive step control's λ and previous-step bookkeeping. */
   control: StepControlState;
@@ -345,6 +372,12 @@ const CONTROL: readonly StepControl[] = ["fixed", "burn-in", "joint", "alpha-onl
 const MOMENTUM_MAX = 0.9;
 const AT_ZERO_MOMENTUM = { momentum: 0 } as const;
 const AT_MAX_MOMENTUM = { momentum: MOMENTUM_MAX } as const;
+/**
+ * Decay of the running averages of the noise estimate's two parts (`rateAveraging`): McCandlish et al.
+ * 2018 (Appendix A) smooth both with exponential averages and give no universal constant; 0.9 is the only
+ * value measured (MATH.md §11).
+ */
+const NOISE_DECAY = 0.9;
 
 /** d ← αd + μp in place (p = null: αd), and p ← d: the step δ = αΔ + μδ₀ becomes the next δ₀. */
 function combineStep(d: FloatArray, p: Float64Array | null, alpha: number, mu: number): void {
@@ -444,6 +477,7 @@ export function curvature(
   let kappa = 0;
   let gamma: number | null = null;
   let checkEveryStep = false;
+  let rateAveraging = 0;
   if (control !== null) {
     if (typeof control !== "object") throw new TypeError(`${fn}: options.stepControl must be an object or null`);
     if (kl !== null) {
@@ -458,6 +492,8 @@ export function curvature(
     checkPositive(fn, "options.stepControl.kappa", kappa);
     fixedMomentum = control.momentum;
     if (fixedMomentum !== undefined) checkDecay(fn, "options.stepControl.momentum", fixedMomentum);
+    rateAveraging = control.rateAveraging ?? 0;
+    checkDecay(fn, "options.stepControl.rateAveraging", rateAveraging);
     gamma = control.preconditionerDamping ?? null;
     if (gamma !== null) checkPositive(fn, "options.stepControl.preconditionerDamping", gamma);
     checkEveryStep = control.checkEveryStep ?? false;
@@ -704,8 +740,21 @@ export function curvature(
   const curvatureStatisticsOf = (i: number): LayerStatistics | ScaleShiftStatistics => prefix.of(i, statisticsOf(i));
 
   const ws = new QuadraticModelWorkspace();
+  // The gradient-noise estimate of `rateAveraging` reads the last curvature layer's per-example rows:
+  // its examples' gradients are their own even under BatchNorm in training mode, which couples the
+  // examples' signals in the layers below it (MATH.md §11).
+  let noiseSlot: Slot | null = null;
+  if (rateAveraging > 0 && fixedMomentum === undefined) {
+    for (const slot of slots) {
+      if (slot.source >= 0 && slot.source < layers.length && slot.block instanceof KroneckerBlock) noiseSlot = slot;
+    }
+  }
+  let exampleNorms = new Float64Array(0);
   const solved = quadraticStep();
   const solveOptions = fixedMomentum === undefined ? {} : { momentum: fixedMomentum };
+  // α fixed from the running averages (and μ at a bound when clamped): reused, so that no step allocates.
+  const atAlpha = { alpha: 0 };
+  const atAlphaMomentum = { alpha: 0, momentum: 0 };
   const previousSizes = [
     ...slots.map((s) => s.block.size),
     ...parameters.filter((_, i) => firstOrder[i]).map((p) => p.value.length),
@@ -775,8 +824,18 @@ export function curvature(
           momentum: 0,
           rhoKind: 0,
           rho: 0,
+          averaging: -1,
         },
-        control: { damping, hasPrevious: 0, predicted: 0, recheck: 0 },
+        control: {
+          damping,
+          hasPrevious: 0,
+          predicted: 0,
+          recheck: 0,
+          noiseSignal: 0,
+          noiseTotal: 0,
+          rateLinear: 0,
+          rateCurvature: 0,
+        },
         previous: keepsPrevious ? previousSizes.map((n) => new Float64Array(n)) : [],
         blocks,
       };
@@ -798,6 +857,9 @@ export function curvature(
         if (c[key] !== 0 && c[key] !== 1) {
           throw new RangeError(`${vfn}: curvature state.control.${key} must be 0 or 1 (got ${c[key]})`);
         }
+      }
+      for (const key of ["noiseSignal", "noiseTotal", "rateLinear", "rateCurvature"] as const) {
+        checkFinite(vfn, `curvature state.control.${key}`, c[key]);
       }
       if (!adaptive && c.damping !== damping) {
         throw new RangeError(
@@ -850,6 +912,7 @@ export function curvature(
           alpha: solvedStep ? l.alpha : null,
           momentum: solvedStep ? l.momentum : null,
           rho: l.rhoKind === 1 ? l.rho : l.rhoKind === 2 ? -Infinity : null,
+          averaging: solvedStep && l.averaging >= 0 ? l.averaging : null,
         },
       };
     },
@@ -874,6 +937,7 @@ export function curvature(
       last.alpha = 0;
       last.momentum = 0;
       last.rhoKind = 0;
+      last.averaging = -1;
       // The basis / scaling schedule counts from the end of the burn-in (burnIn = 0 without step control).
       const j = k - burnIn;
       const burning = j < 0;
@@ -958,7 +1022,7 @@ export function curvature(
 
       // 4'. adaptive step control: δ = αΔ + μδ₀ from the quadratic model.
       if (adaptive) {
-        stepFromModel(updates, state, lambda, dot, prefixCount(fraction, batchSize));
+        stepFromModel(updates, state, lambda, gammaNow, dot, prefixCount(fraction, batchSize));
         return advance(state, k);
       }
 
@@ -993,7 +1057,14 @@ export function curvature(
    * into `updates` (and into `state.previous` for the next step). Δ is in the slots' `dir` and, for
    * first-order parameters, in `updates` itself.
    */
-  function stepFromModel(updates: Params, state: CurvatureState, lambda: number, dot: number, n: number): void {
+  function stepFromModel(
+    updates: Params,
+    state: CurvatureState,
+    lambda: number,
+    gammaNow: number,
+    dot: number,
+    n: number,
+  ): void {
     const c = state.control;
     const prev = state.previous;
     const hasPrev = keepsPrevious && c.hasPrevious === 1;
@@ -1009,11 +1080,29 @@ export function curvature(
       f++;
     }
     const terms = ws.terms();
-    solveQuadraticStep(terms, lambda, solveOptions, solved);
-    // μ is minimised over [0, MOMENTUM_MAX] (MATH.md §11, safeguard 1): outside it, the nearest bound
-    // with the α that is optimal for it — the constrained minimum of the convex 2-D quadratic.
-    if (solved.status === "joint" && !(solved.momentum >= 0 && solved.momentum <= MOMENTUM_MAX)) {
-      solveQuadraticStep(terms, lambda, solved.momentum < 0 ? AT_ZERO_MOMENTUM : AT_MAX_MOMENTUM, solved);
+    const beta = noiseSlot === null ? -1 : noiseAveraging(noiseSlot, c, gammaNow);
+    const c11 = terms.curvature11 + lambda * terms.inner11;
+    if (beta >= 0 && c11 > 0 && Number.isFinite(c11) && Number.isFinite(terms.linear1)) {
+      // α from running averages of the model's terms along Δ (MATH.md §11), restarted with δ₀; then μ
+      // minimises the model given α, over [0, MOMENTUM_MAX] (a convex 1-D quadratic: the nearest bound).
+      if (!hasPrev) c.rateLinear = c.rateCurvature = 0;
+      c.rateLinear = beta * c.rateLinear - (1 - beta) * terms.linear1;
+      c.rateCurvature = beta * c.rateCurvature + (1 - beta) * c11;
+      atAlpha.alpha = c.rateLinear / c.rateCurvature;
+      solveQuadraticStep(terms, lambda, atAlpha, solved);
+      if (solved.status === "joint" && !(solved.momentum >= 0 && solved.momentum <= MOMENTUM_MAX)) {
+        atAlphaMomentum.alpha = atAlpha.alpha;
+        atAlphaMomentum.momentum = solved.momentum < 0 ? 0 : MOMENTUM_MAX;
+        solveQuadraticStep(terms, lambda, atAlphaMomentum, solved);
+      }
+      state.last.averaging = beta;
+    } else {
+      solveQuadraticStep(terms, lambda, solveOptions, solved);
+      // μ is minimised over [0, MOMENTUM_MAX] (MATH.md §11, safeguard 1): outside it, the nearest bound
+      // with the α that is optimal for it — the constrained minimum of the convex 2-D quadratic.
+      if (solved.status === "joint" && !(solved.momentum >= 0 && solved.momentum <= MOMENTUM_MAX)) {
+        solveQuadraticStep(terms, lambda, solved.momentum < 0 ? AT_ZERO_MOMENTUM : AT_MAX_MOMENTUM, solved);
+      }
     }
     let alpha = solved.alpha;
     let mu = solved.momentum;
@@ -1045,6 +1134,45 @@ export function curvature(
     last.control = SOLVED[solved.status];
     last.alpha = alpha;
     last.momentum = mu;
+  }
+
+  /**
+   * `rateAveraging`'s weight β for this step, or −1 when the estimate is unavailable (no loss rows, N < 2,
+   * a non-finite value). From the slot's per-example gradients ∇ℓ_n and its minibatch gradient g (mean of
+   * the ∇ℓ_n) in the metric P of its preconditioner: the noise part of gᵀPg is the sample variance of
+   * the ∇ℓ_n over N, ν = (Σ_n ‖∇ℓ_n‖²_P / N − gᵀPg) / (N − 1), its signal part gᵀPg − ν (McCandlish
+   * et al. 2018 §2.2 and Appendix A: unbiased estimates of |G|² and tr Σ, each smoothed by its own running
+   * average before the ratio is taken); β = min(β_max, 1 − signal / total) of the running averages.
+   */
+  function noiseAveraging(slot: Slot, c: StepControlState, gammaNow: number): number {
+    // The statistics the blocks see: with statisticsFraction < 1 a prefix, which carries no loss rows
+    // (statistics-prefix.ts), so only the empirical Fisher's g, of the prefix, give an estimate then.
+    const stats = curvatureStatisticsOf(slot.source) as LayerStatistics;
+    const rows = fisher === "empirical" ? stats.g : (stats.lossG ?? null);
+    const n = stats.batchSize;
+    if (rows === null || n < 2) return -1;
+    if (exampleNorms.length < n) exampleNorms = new Float64Array(n);
+    exampleNorms.fill(0, 0, n);
+    (slot.block as KroneckerBlock).examplePreconditionedNorms(
+      stats.a,
+      rows,
+      n,
+      stats.positions,
+      gammaNow,
+      exampleNorms,
+    );
+    let perExample = 0;
+    for (let e = 0; e < n; e++) perExample += exampleNorms[e] as number;
+    let total = 0;
+    const g = slot.grad;
+    const d = slot.dir;
+    for (let i = 0; i < d.length; i++) total += (g[i] as number) * (d[i] as number);
+    const noise = (perExample / n - total) / (n - 1);
+    if (!Number.isFinite(noise) || !Number.isFinite(total)) return -1;
+    c.noiseSignal = NOISE_DECAY * c.noiseSignal + (1 - NOISE_DECAY) * (total - noise);
+    c.noiseTotal = NOISE_DECAY * c.noiseTotal + (1 - NOISE_DECAY) * total;
+    if (!(c.noiseTotal > 0)) return 0;
+    return Math.min(rateAveraging, Math.max(0, 1 - c.noiseSignal / c.noiseTotal));
   }
 
   function refuse(updates: Params, state: CurvatureState, reason: number, k: number): false {

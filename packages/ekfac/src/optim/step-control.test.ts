@@ -78,7 +78,14 @@ describe("adaptive step control: the step minimises the quadratic model", () => 
       const model = new TinyMlp(SIZES, 11, "softmax-ce");
       const twin = new TinyMlp(SIZES, 11, "softmax-ce");
       const adaptive = new Optimizer(
-        make(model, { ...common, damping: lambda, adaptiveDamping: false, burnIn: 0, preconditionerDamping: gamma }),
+        make(model, {
+          ...common,
+          damping: lambda,
+          adaptiveDamping: false,
+          burnIn: 0,
+          preconditionerDamping: gamma,
+          rateAveraging: 0,
+        }),
         model,
       );
       // The same curvature damped by γ with lr 1, no momentum, no clipping applies −Δ: it exposes Δ.
@@ -116,6 +123,82 @@ describe("adaptive step control: the step minimises the quadratic model", () => 
         const want = alpha * (delta2[i] as number) + mu * (d1[i] as number);
         expect(Math.abs((d2[i] as number) - want)).toBeLessThan(1e-4 * scale2);
       }
+    });
+  }
+
+  for (const approximation of ["kfac", "ekfac"] as const) {
+    it(`${approximation}, rateAveraging 0.9: β from the last layer's per-example gradients in its P-metric; α = ratio of running averages of −∇ᵀΔ and Δᵀ(F + λ)Δ; μ minimises the model given α`, () => {
+      const make = approximation === "kfac" ? kfac : ekfac;
+      const [lambda, gamma, betaMax] = [0.3, 0.05, 0.9];
+      const data = blobs(7, N, SIZES[0]);
+      const model = new TinyMlp(SIZES, 11, "softmax-ce");
+      const twin = new TinyMlp(SIZES, 11, "softmax-ce");
+      const chain = make(model, {
+        ...common,
+        damping: lambda,
+        adaptiveDamping: false,
+        burnIn: 0,
+        preconditionerDamping: gamma,
+        rateAveraging: betaMax,
+      });
+      const adaptive = new Optimizer(chain, model);
+      const fixed = new Optimizer(
+        make(twin, { ...common, damping: gamma, learningRate: 1, momentum: 0, klClip: null }),
+        twin,
+      );
+      const last = chain.curvature.blocks.at(-1)?.block;
+      if (last === undefined) throw new Error("no block");
+      // The last layer's part of a flat gradient, in the block's W̄ = [W | b] layout (outDim × (inDim + 1)).
+      const [inDim, outDim] = [SIZES[1], SIZES[2]];
+      const offset = SIZES[0] * SIZES[1] + SIZES[1];
+      const lastPart = (v: Float64Array): Float64Array => {
+        const out = new Float64Array(outDim * (inDim + 1));
+        for (let r = 0; r < outDim; r++) {
+          for (let j = 0; j < inDim; j++) out[r * (inDim + 1) + j] = v[offset + r * inDim + j] as number;
+          out[r * (inDim + 1) + inDim] = v[offset + outDim * inDim + r] as number;
+        }
+        return out;
+      };
+      const pNorm = (v: Float64Array): number => dot(v, last.precondition(v, new Float64Array(v.length), gamma));
+      let [signal, total, rateLinear, rateCurvature] = [0, 0, 0, 0];
+      let previous: Float64Array | null = null;
+      const betas: number[] = [];
+      for (let k = 0; k < 4; k++) {
+        if (k > 0) twin.load(model.snapshot());
+        const g = gradients(model, data);
+        const before = flat(model.parameters().map((p) => p.value));
+        model.forwardBackward(data.x, data.y, N);
+        const report = adaptive.step(() => model.evaluate(data.x, data.y, N));
+        const d = flat(model.parameters().map((p) => p.value)).map((v, i) => v - (before[i] as number));
+        const delta = step(twin, fixed, data).map((v) => -v);
+        // The noise estimate, brute force: the per-example gradients' sample variance over N in P's metric.
+        const perExample = g.perExample.reduce((s, v) => s + pNorm(lastPart(v)), 0);
+        const q = pNorm(lastPart(g.grad));
+        const noise = (perExample / N - q) / (N - 1);
+        signal = 0.9 * signal + 0.1 * (q - noise);
+        total = 0.9 * total + 0.1 * q;
+        const beta = Math.min(betaMax, Math.max(0, 1 - signal / total));
+        betas.push(beta);
+        expect(report.curvature?.averaging).toBeCloseTo(beta, 6); // float32 parameter gradients here
+        const c11 = fisherProduct(g.perExample, delta, delta) + lambda * dot(delta, delta);
+        rateLinear = beta * rateLinear - (1 - beta) * dot(g.grad, delta);
+        rateCurvature = beta * rateCurvature + (1 - beta) * c11;
+        const alpha = rateLinear / rateCurvature;
+        let mu = 0;
+        if (previous !== null) {
+          const c12 = fisherProduct(g.perExample, delta, previous) + lambda * dot(delta, previous);
+          const c22 = fisherProduct(g.perExample, previous, previous) + lambda * dot(previous, previous);
+          mu = Math.min(0.9, Math.max(0, -(dot(g.grad, previous) + alpha * c12) / c22));
+        }
+        const scale = Math.max(...d.map(Math.abs));
+        for (let i = 0; i < d.length; i++) {
+          const want = alpha * (delta[i] as number) + (previous === null ? 0 : mu * (previous[i] as number));
+          expect(Math.abs((d[i] as number) - want)).toBeLessThan(1e-4 * scale);
+        }
+        previous = d;
+      }
+      // Not a vacuous check: the averaging was on (β > 0) on some step after the first.
+      expect(Math.max(...betas.slice(1))).toBeGreaterThan(0);
     });
   }
 

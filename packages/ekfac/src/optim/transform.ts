@@ -87,6 +87,9 @@ export interface CurvatureStepInfo {
   /** Adaptive damping: the reduction ratio ρ measured after this step (−∞ for a failed step), or null
    *  when this step was not an adaptation step. */
   readonly rho: number | null;
+  /** Adaptive step control with `rateAveraging`: the weight β of the past in α's running averages on
+   *  this step (0: this minibatch's α; MATH.md §11), or null when α came from the joint solve. */
+  readonly averaging: number | null;
 }
 
 /**
