@@ -74,6 +74,8 @@ export interface OptimizerConfig {
   readonly burnIn?: number;
   /** Adaptive step control only: the blocks' damping γ (null: γ = λ; undefined: the library default). */
   readonly preconditionerDamping?: number | null;
+  /** Adaptive step control only: β_max of α's running averages (0: none; undefined: the library default). */
+  readonly rateAveraging?: number;
 }
 
 /** What the model is trained to do: reconstruct its input, or classify. */

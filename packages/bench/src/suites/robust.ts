@@ -175,6 +175,8 @@ interface ControlPoint {
   readonly alpha: number | null;
   readonly momentum: number | null;
   readonly rho: number | null;
+  /** β of α's running averages (null: the joint solve). */
+  readonly averaging: number | null;
 }
 
 interface Run {
@@ -231,7 +233,14 @@ function trainOnce(problem: Problem, init: Init, config: OptimizerConfig, seed: 
       losses.push(trainer.step(x, batch, problem.task.kind === "classifier" ? y : undefined));
       const c = trainer.lastCurvature;
       if (c !== null) {
-        control.push({ step: losses.length - 1, damping: c.damping, alpha: c.alpha, momentum: c.momentum, rho: c.rho });
+        control.push({
+          step: losses.length - 1,
+          damping: c.damping,
+          alpha: c.alpha,
+          momentum: c.momentum,
+          rho: c.rho,
+          averaging: c.averaging,
+        });
       }
     }
   }
@@ -472,6 +481,7 @@ const DEFAULTS_WITH_KEYS = [
   "fisher",
   "statisticsFraction",
   "preconditionerDamping",
+  "rateAveraging",
 ] as const;
 
 /**
@@ -543,9 +553,14 @@ function plotControl(problem: string, init: Init, runs: Record<string, Run>, smo
       points: pts.filter((c) => c.momentum !== 0).map((c) => [c.step, Math.abs(c.momentum as number)] as const),
       dashed: true,
     });
+    series.push({
+      name: `${method} β`,
+      points: pts.filter((c) => (c.averaging ?? 0) > 0).map((c) => [c.step, c.averaging as number] as const),
+      dashed: true,
+    });
   }
   const svg = linePlot({
-    title: `Adaptive step control, ${problem} (${init} init, seed 1): λ, −α and |μ| per step`,
+    title: `Adaptive step control, ${problem} (${init} init, seed 1): λ, −α, |μ| and α's averaging β per step`,
     xLabel: "step",
     yLabel: "value (log scale)",
     series,
