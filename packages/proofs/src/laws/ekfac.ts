@@ -765,6 +765,55 @@ const scaleShiftLaw = defineLaw({
   },
 });
 
+// ---- per-example norms (the gradient-noise estimate) -----------------------------------------------
+
+function dot(x: ArrayLike<number>, y: ArrayLike<number>): number {
+  let s = 0;
+  for (let i = 0; i < x.length; i++) s += (x[i] as number) * (y[i] as number);
+  return s;
+}
+
+const exampleNormsLaw = defineLaw({
+  id: "ekfac.example-norms",
+  title: "Per-example gradient norms in the preconditioner's metric = dense solves",
+  statement:
+    "for KFAC and EKFAC blocks fitted to a batch, examplePreconditionedNorms(ā, g, N, T, ε) gives, for every example n, ∇ℓ_nᵀ (F̂ + εI)⁻¹ ∇ℓ_n with ∇ℓ_n = Σ_t g_{n,t} ā_{n,t}ᵀ the example's own gradient and F̂ the block's dense approximation (the metric its precondition(·, ε) divides by)",
+  source:
+    "MATH.md §11 (the gradient-noise estimate of rateAveraging; McCandlish et al. 2018 §2.2); George et al. (2018) eq. (11) (the eigenbasis); Higham, Accuracy and Stability of Numerical Algorithms, Thm. 10.4",
+  generator: dampingGenerator,
+  tolerance:
+    "|norm − norm_ref| ≤ 64·(P + a + g)·ε·κ·max(norm_ref, ‖∇ℓ_n‖²/(max scaling + ε)) per example, κ = (max scaling + damping)/damping",
+  why: "The block rotates the rows into the eigenbasis and weighs their squared products by 1/(s + ε) (backward stable in the rows, error O((a + g)·ε) relative to ‖∇ℓ_n‖²/(s + ε)); the reference solves the explicit P×P system by Cholesky, whose forward error is κ times its backward error.",
+  runScale: 0.5,
+  arbitrary: dampedArb,
+  measure(impl, [c, logDelta]): Measurement {
+    const x = fit(impl, c);
+    const eps = dampingOf(x, logDelta);
+    const n = c.stats.batchSize;
+    const perExample = impl.ekfac.perExampleGradients(c.shape, c.stats);
+    let worst = 0;
+    let note = "";
+    for (const name of ["kfac", "ekfac"] as const) {
+      const b = x[name];
+      const top = maxOf(b.eigenScaling()) + eps;
+      const kappa = top / eps;
+      const m = addDiagonal(b.denseApproximation(), x.p, eps);
+      const got = b.examplePreconditionedNorms(c.stats.a, c.stats.g, n, c.stats.positions, eps, new Float64Array(n));
+      for (let e = 0; e < n; e++) {
+        const v = perExample.slice(e * x.p, (e + 1) * x.p);
+        const want = dot(v, solveDense(impl, m, x.p, v));
+        const scale = Math.max(want, dot(v, v) / top, Number.MIN_VALUE);
+        const ratio = Math.abs((got[e] as number) - want) / (64 * (x.p + x.a + x.g) * EPS * kappa * scale);
+        if (ratio > worst) {
+          worst = ratio;
+          note = `${name}, example ${e}: κ = ${kappa.toPrecision(3)}`;
+        }
+      }
+    }
+    return { error: worst, tolerance: 1, note };
+  },
+});
+
 export const ekfacLaws: readonly Law[] = [
   kfacOneExample,
   kfacSameInput,
@@ -777,6 +826,7 @@ export const ekfacLaws: readonly Law[] = [
   dampedTikhonov,
   float32Law,
   sharedRowsLaw,
+  exampleNormsLaw,
   transformEqualsPrevious,
   mergeLaw,
   scaleShiftLaw,
