@@ -479,6 +479,13 @@ describe("adaptive step control: options", () => {
       );
     }
     expect(() => ekfac(model, { preconditionerDamping: "0.01" as unknown as number })).toThrow(TypeError);
+    expect(() => kfac(model, { learningRate: 0.1, rateAveraging: 0.5 })).toThrow(
+      /kfac: options\.rateAveraging applies to adaptive/,
+    );
+    for (const bad of [1, -0.1, Number.NaN]) {
+      expect(() => ekfac(model, { rateAveraging: bad })).toThrow(/ekfac: options\.stepControl\.rateAveraging/);
+    }
+    expect(() => ekfac(model, { rateAveraging: "0.9" as unknown as number })).toThrow(TypeError);
   });
 
   it("the transform refuses KL-clipping together with step control", () => {
