@@ -904,8 +904,10 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
    * out[n] += ∇ℓ_nᵀ (F̂ + εI)⁻¹ ∇ℓ_n for every example n of a batch: the squared norms, in the metric of
    * the block's own preconditioner at damping ε, of the examples' gradients ∇ℓ_n = Σ_t g_{n,t} ā_{n,t}ᵀ
    * (per group), with `a` and `g` in the layout of `LayerStatistics` (g scaled by N, so that ∇ℓ_n is the
-   * n-th example's own gradient). In the eigenbasis, with G̃ = g U_G and Ã = ā U_A and s the scaling
-   * that `precondition` divides by (S, λ_G λ_Aᵀ or factored Tikhonov's):
+   * n-th example's own gradient); with factored Tikhonov damping the metric is that of its damped
+   * factors, (G + (√ε/π)I)⁻¹ ⊗ (A + π√ε I)⁻¹, which `precondition` applies. In the eigenbasis, with
+   * G̃ = g U_G and Ã = ā U_A and s + ε the quotients `precondition` divides by (S + ε, λ_G λ_Aᵀ + ε or
+   * factored Tikhonov's product):
    *
    *   ‖∇ℓ_n‖²_P = Σ_ij (Σ_t G̃_{n,t,i} Ã_{n,t,j})² / (s_ij + ε)
    *
