@@ -256,14 +256,14 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private sharedProbe32: Float32Array = new Float32Array(0);
   private gradProbe: Float64Array = new Float64Array(0);
   private sharedReady = false;
-  // examplePreconditionedNorms: Ã, G̃ (then G̃∘G̃), W = 1 ⊘ (s + ε), products, ones, widened rows.
+  // examplePreconditionedNorms: Ã, G̃ (then G̃∘G̃), W = 1 ⊘ (s + ε), products, ones, float32 rows widened.
   private normA: Float64Array = new Float64Array(0);
   private normG: Float64Array = new Float64Array(0);
   private normW: Float64Array = new Float64Array(0);
   private normM: Float64Array = new Float64Array(0);
   private normOnes: Float64Array = new Float64Array(0);
-  private normWide: Float64Array = new Float64Array(0);
-  private wideOff = 0;
+  private normRowsA: Float64Array = new Float64Array(0);
+  private normRowsG: Float64Array = new Float64Array(0);
   private scalingWs32: ScalingWorkspace<Float32Array> = {
     rows: new Float32Array(0),
     m1: new Float32Array(0),
@@ -947,13 +947,17 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.normM = ensure(this.normM, positions === 1 ? rows * aDim : ga);
     this.normOnes = ensure(this.normOnes, ga);
     this.normOnes.fill(1, 0, ga);
+    // Float32 rows are widened first (asFloat64 keeps float64 ones as they are).
+    if (!(a instanceof Float64Array)) this.normRowsA = ensure(this.normRowsA, a.length);
+    if (!(g instanceof Float64Array)) this.normRowsG = ensure(this.normRowsG, g.length);
+    const a64 = asFloat64(a, this.normRowsA);
+    const g64 = asFloat64(g, this.normRowsG);
     const at = this.normA;
     const gt = this.normG;
     const w = this.normW;
     const m = this.normM;
     for (let k = 0; k < groups; k++) {
-      // Ã = ā U_A and G̃ = g U_G for group k (float32 rows are widened first).
-      const aSrc = this.widened(a, k * rows * aDim, rows * aDim);
+      // Ã = ā U_A and G̃ = g U_G for group k.
       gemmStrided(
         false,
         false,
@@ -961,8 +965,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
         aDim,
         aDim,
         1,
-        aSrc,
-        this.wideOff,
+        a64,
+        k * rows * aDim,
         aDim,
         st.uA,
         k * aDim * aDim,
@@ -972,7 +976,6 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
         0,
         aDim,
       );
-      const gSrc = this.widened(g, k * rows * gDim, rows * gDim);
       gemmStrided(
         false,
         false,
@@ -980,8 +983,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
         gDim,
         gDim,
         1,
-        gSrc,
-        this.wideOff,
+        g64,
+        k * rows * gDim,
         gDim,
         st.uG,
         k * gDim * gDim,
@@ -1021,22 +1024,6 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
         out[e] = (out[e] as number) + s;
       }
     }
-    return out;
-  }
-
-  /**
-   * `src[off … off + len)` as float64: the array itself (`wideOff` = off) or a widened copy
-   * (`wideOff` = 0).
-   */
-  private widened(src: FloatArray, off: number, len: number): Float64Array {
-    if (src instanceof Float64Array) {
-      this.wideOff = off;
-      return src;
-    }
-    this.normWide = ensure(this.normWide, len);
-    const out = this.normWide;
-    for (let i = 0; i < len; i++) out[i] = src[off + i] as number;
-    this.wideOff = 0;
     return out;
   }
 
