@@ -912,9 +912,11 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
    *   ‖∇ℓ_n‖²_P = Σ_ij (Σ_t G̃_{n,t,i} Ã_{n,t,j})² / (s_ij + ε)
    *
    * For the gradient-noise estimate of adaptive step control (optim/curvature.ts, MATH.md §11). Float64
-   * on the float64 bases, whatever the block's precision. Cost per group: N·T·(a² + g²) for the
-   * rotations, then N·g·a (T = 1: one product (G̃∘G̃)·W) or N·T·g·a (T > 1: one g × a product per
-   * example). Nothing is allocated once the workspaces have reached the batch's size.
+   * on the float64 bases, whatever the block's precision. With `stride` s > 1 only the examples
+   * 0, s, 2s, … are taken, M = ⌈N/s⌉ of them: out[m] += the norm of example m·s (their rows are gathered
+   * into the float64 workspace, M·T·(a + g) copies). Cost per group, with M examples: M·T·(a² + g²)
+   * for the rotations, then M·g·a (T = 1: one product (G̃∘G̃)·W) or M·T·g·a (T > 1: one g × a product
+   * per example). Nothing is allocated once the workspaces have reached the batch's size.
    */
   examplePreconditionedNorms(
     a: FloatArray,
@@ -923,6 +925,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     positions: number,
     damping: number,
     out: Float64Array,
+    stride = 1,
   ): Float64Array {
     const fn = this.fnNorms;
     const { aDim, gDim, groups } = this.dims;
@@ -933,12 +936,16 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       throw new RangeError(`${fn}: positions must be a positive integer (got ${positions})`);
     }
     checkPositive(fn, "damping", damping);
-    const rows = batchSize * positions;
-    checkRowArray(fn, "a", a, groups * rows * aDim);
-    checkRowArray(fn, "g", g, groups * rows * gDim);
-    if (!(out instanceof Float64Array) || out.length < batchSize) {
-      throw new RangeError(`${fn}: out must be a Float64Array of length ≥ ${batchSize}`);
+    if (!Number.isInteger(stride) || stride < 1) {
+      throw new RangeError(`${fn}: stride must be a positive integer (got ${stride})`);
     }
+    checkRowArray(fn, "a", a, groups * batchSize * positions * aDim);
+    checkRowArray(fn, "g", g, groups * batchSize * positions * gDim);
+    const examples = Math.ceil(batchSize / stride);
+    if (!(out instanceof Float64Array) || out.length < examples) {
+      throw new RangeError(`${fn}: out must be a Float64Array of length ≥ ${examples}`);
+    }
+    const rows = examples * positions;
     const ga = gDim * aDim;
     const st = this.state;
     this.normA = ensure(this.normA, rows * aDim);
@@ -947,11 +954,20 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.normM = ensure(this.normM, positions === 1 ? rows * aDim : ga);
     this.normOnes = ensure(this.normOnes, ga);
     this.normOnes.fill(1, 0, ga);
-    // Float32 rows are widened first (asFloat64 keeps float64 ones as they are).
-    if (!(a instanceof Float64Array)) this.normRowsA = ensure(this.normRowsA, a.length);
-    if (!(g instanceof Float64Array)) this.normRowsG = ensure(this.normRowsG, g.length);
-    const a64 = asFloat64(a, this.normRowsA);
-    const g64 = asFloat64(g, this.normRowsG);
+    // Float32 rows are widened first (asFloat64 keeps float64 ones as they are); a stride gathers.
+    let a64: Float64Array;
+    let g64: Float64Array;
+    if (stride === 1) {
+      if (!(a instanceof Float64Array)) this.normRowsA = ensure(this.normRowsA, a.length);
+      if (!(g instanceof Float64Array)) this.normRowsG = ensure(this.normRowsG, g.length);
+      a64 = asFloat64(a, this.normRowsA);
+      g64 = asFloat64(g, this.normRowsG);
+    } else {
+      a64 = this.normRowsA = ensure(this.normRowsA, groups * rows * aDim);
+      g64 = this.normRowsG = ensure(this.normRowsG, groups * rows * gDim);
+      gatherExamples(a, a64, groups, batchSize, examples, stride, positions * aDim);
+      gatherExamples(g, g64, groups, batchSize, examples, stride, positions * gDim);
+    }
     const at = this.normA;
     const gt = this.normG;
     const w = this.normW;
@@ -1012,7 +1028,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
         continue;
       }
       // T > 1: the example's rotated gradient Σ_t G̃_{n,t} Ã_{n,t}ᵀ (g × a), then its W-weighted square.
-      for (let e = 0; e < batchSize; e++) {
+      for (let e = 0; e < examples; e++) {
         const rg = e * positions * gDim;
         const ra = e * positions * aDim;
         gemmStrided(true, false, gDim, aDim, positions, 1, gt, rg, gDim, at, ra, aDim, 0, m, 0, aDim);
@@ -1077,6 +1093,28 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       }
     }
     return out;
+  }
+}
+
+/**
+ * Examples 0, s, 2s, … of `x` (layout [group][example][per], `per` = T·dim values per example) into
+ * `out` (layout [group][m][per], m < `examples`), widened to float64.
+ */
+function gatherExamples(
+  x: FloatArray,
+  out: Float64Array,
+  groups: number,
+  batchSize: number,
+  examples: number,
+  stride: number,
+  per: number,
+): void {
+  for (let k = 0; k < groups; k++) {
+    for (let m = 0; m < examples; m++) {
+      const from = (k * batchSize + m * stride) * per;
+      const to = (k * examples + m) * per;
+      for (let i = 0; i < per; i++) out[to + i] = x[from + i] as number;
+    }
   }
 }
 

@@ -45,7 +45,8 @@
  *      averages of −∇ᵀΔ and Δᵀ(F + λI)Δ over the steps since the last one without δ₀, with weight β on the
  *      past; β = min(β_max, 1 − signal fraction) from a gradient-noise estimate on the last curvature
  *      layer (`noiseAveraging`; McCandlish et al. 2018), and μ minimises M given α. The estimate costs
- *      that layer's N·T·(a² + g²) + N·g·a (T = 1; N·T·g·a for conv) per step (MATH.md §11);
+ *      that layer's M·T·(a² + g²) + M·g·a (T = 1; M·T·g·a for conv) per step, M = N up to 128 examples,
+ *      then every s-th example (`NOISE_EXAMPLES`; MATH.md §11);
  *   5'. Levenberg–Marquardt (curvature/adaptive-damping.ts, M&G §6.5): every `interval` steps after the
  *      burn-in, `wantsLoss` asks the optimizer for h(θ) and h(θ + δ) on the same minibatch and
  *      `observeLoss` moves λ by ρ = (h(θ + δ) − h(θ)) / M(δ) (M without its λ term). Without a γ, λ is
@@ -378,6 +379,17 @@ const AT_MAX_MOMENTUM = { momentum: MOMENTUM_MAX } as const;
  * value measured (MATH.md §11).
  */
 const NOISE_DECAY = 0.9;
+/**
+ * At most this many examples of a minibatch enter the noise estimate's per-example norms
+ * (`rateAveraging`): every s-th, s = ⌈N / NOISE_EXAMPLES⌉, their mean standing for the batch's — an
+ * unbiased stand-in for exchangeable examples, taken evenly spaced so that a batch ordered in blocks
+ * (by class, say) is still spanned. Its error relative to ν does not shrink with N (ν itself is
+ * ∝ 1/N), so the count is fixed rather than a fraction: 128 keeps every minibatch of ≤ 128 examples
+ * whole (those of `pnpm bench robust`'s classifier, CNN and narrow autoencoder rows, where the rule
+ * was measured with all examples) and halves the estimate's cost on its 784-256-128-32 autoencoder at
+ * batch 250; 64 made the 784-64-10 classifier's EKFAC worse (MATH.md §11).
+ */
+const NOISE_EXAMPLES = 128;
 
 /** d ← αd + μp in place (p = null: αd), and p ← d: the step δ = αΔ + μδ₀ becomes the next δ₀. */
 function combineStep(d: FloatArray, p: Float64Array | null, alpha: number, mu: number): void {
@@ -1151,8 +1163,10 @@ export function curvature(
     const rows = fisher === "empirical" ? stats.g : (stats.lossG ?? null);
     const n = stats.batchSize;
     if (rows === null || n < 2) return -1;
-    if (exampleNorms.length < n) exampleNorms = new Float64Array(n);
-    exampleNorms.fill(0, 0, n);
+    const stride = Math.ceil(n / NOISE_EXAMPLES);
+    const m = Math.ceil(n / stride);
+    if (exampleNorms.length < m) exampleNorms = new Float64Array(m);
+    exampleNorms.fill(0, 0, m);
     (slot.block as KroneckerBlock).examplePreconditionedNorms(
       stats.a,
       rows,
@@ -1160,9 +1174,11 @@ export function curvature(
       stats.positions,
       gammaNow,
       exampleNorms,
+      stride,
     );
     let perExample = 0;
-    for (let e = 0; e < n; e++) perExample += exampleNorms[e] as number;
+    for (let e = 0; e < m; e++) perExample += exampleNorms[e] as number;
+    perExample *= n / m;
     let total = 0;
     const g = slot.grad;
     const d = slot.dir;

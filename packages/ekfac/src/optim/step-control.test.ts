@@ -33,14 +33,15 @@ function dot(a: Float64Array, b: Float64Array): number {
 /** The training gradient and the N per-example gradients (each of its own loss) at the model's parameters. */
 function gradients(model: TinyMlp, { x, y }: Data): { grad: Float64Array; perExample: Float64Array[] } {
   const dim = SIZES[0];
+  const n = y.length;
   model.setCapture(false);
   const perExample: Float64Array[] = [];
-  for (let e = 0; e < N; e++) {
+  for (let e = 0; e < n; e++) {
     model.forwardBackward(x.subarray(e * dim, (e + 1) * dim), y.subarray(e, e + 1), 1);
     perExample.push(flat(model.parameters().map((p) => p.grad as Float32Array)));
   }
   model.setCapture(true); // back to the optimizer's request (TinyMlp keeps it)
-  model.forwardBackward(x, y, N);
+  model.forwardBackward(x, y, n);
   const grad = flat(model.parameters().map((p) => p.grad as Float32Array));
   return { grad, perExample };
 }
@@ -55,8 +56,8 @@ function fisherProduct(perExample: readonly Float64Array[], v: Float64Array, w: 
 /** One step of `opt` on `model` (capture as the optimizer asked); returns the applied update. */
 function step(model: TinyMlp, opt: Optimizer, { x, y }: Data): Float64Array {
   const before = flat(model.parameters().map((p) => p.value));
-  model.forwardBackward(x, y, N);
-  opt.step(() => model.evaluate(x, y, N));
+  model.forwardBackward(x, y, y.length);
+  opt.step(() => model.evaluate(x, y, y.length));
   const after = flat(model.parameters().map((p) => p.value));
   return after.map((v, i) => v - (before[i] as number));
 }
@@ -126,11 +127,18 @@ describe("adaptive step control: the step minimises the quadratic model", () => 
     });
   }
 
-  for (const approximation of ["kfac", "ekfac"] as const) {
-    it(`${approximation}, rateAveraging 0.9: β from the last layer's per-example gradients in its P-metric; α = ratio of running averages of −∇ᵀΔ and Δᵀ(F + λ)Δ; μ minimises the model given α`, () => {
+  // N = 300 > 128: the per-example norms of every third example (⌈300/128⌉ = 3), 100 of them, stand for the batch's.
+  for (const [approximation, n] of [
+    ["kfac", N],
+    ["ekfac", N],
+    ["kfac", 300],
+    ["ekfac", 300],
+  ] as const) {
+    it(`${approximation}, N ${n}, rateAveraging 0.9: β from the last layer's per-example gradients in its P-metric; α = ratio of running averages of −∇ᵀΔ and Δᵀ(F + λ)Δ; μ minimises the model given α`, () => {
       const make = approximation === "kfac" ? kfac : ekfac;
       const [lambda, gamma, betaMax] = [0.3, 0.05, 0.9];
-      const data = blobs(7, N, SIZES[0]);
+      const data = blobs(7, n, SIZES[0]);
+      const stride = Math.ceil(n / 128);
       const model = new TinyMlp(SIZES, 11, "softmax-ce");
       const twin = new TinyMlp(SIZES, 11, "softmax-ce");
       const chain = make(model, {
@@ -167,14 +175,16 @@ describe("adaptive step control: the step minimises the quadratic model", () => 
         if (k > 0) twin.load(model.snapshot());
         const g = gradients(model, data);
         const before = flat(model.parameters().map((p) => p.value));
-        model.forwardBackward(data.x, data.y, N);
-        const report = adaptive.step(() => model.evaluate(data.x, data.y, N));
+        model.forwardBackward(data.x, data.y, n);
+        const report = adaptive.step(() => model.evaluate(data.x, data.y, n));
         const d = flat(model.parameters().map((p) => p.value)).map((v, i) => v - (before[i] as number));
         const delta = step(twin, fixed, data).map((v) => -v);
-        // The noise estimate, brute force: the per-example gradients' sample variance over N in P's metric.
-        const perExample = g.perExample.reduce((s, v) => s + pNorm(lastPart(v)), 0);
+        // The noise estimate, brute force: the per-example gradients' sample variance over N in P's metric,
+        // the mean of their norms taken over examples 0, s, 2s, … (s = 1 up to N = 128).
+        const sampled = g.perExample.filter((_, e) => e % stride === 0);
+        const perExample = sampled.reduce((s, v) => s + pNorm(lastPart(v)), 0) / sampled.length;
         const q = pNorm(lastPart(g.grad));
-        const noise = (perExample / N - q) / (N - 1);
+        const noise = (perExample - q) / (n - 1);
         signal = 0.9 * signal + 0.1 * (q - noise);
         total = 0.9 * total + 0.1 * q;
         const beta = Math.min(betaMax, Math.max(0, 1 - signal / total));
