@@ -44,7 +44,9 @@
  *      With `stepControl.rateAveraging` = β_max > 0 (the aliases' 0.9) α instead comes from running
  *      averages of −∇ᵀΔ and Δᵀ(F + λI)Δ over the steps since the last one without δ₀, with weight β on the
  *      past; β = min(β_max, 1 − signal fraction) from a gradient-noise estimate on the last curvature
- *      layer (`noiseAveraging`; McCandlish et al. 2018), and μ minimises M given α. The estimate costs
+ *      layer (`noiseAveraging`; McCandlish et al. 2018); the step takes the fraction 1 − β of that α and
+ *      μ = max(β, the minimiser of M given α clipped to [0, 0.9]): the part of α left out is carried by
+ *      momentum, as in a heavy ball whose rate is (1 − β)α and whose μ is β. The estimate costs
  *      that layer's M·T·(a² + g²) + M·g·a (T = 1; M·T·g·a for conv) per step, M = N up to 128 examples,
  *      then every s-th example (`NOISE_EXAMPLES`; MATH.md §11);
  *   5'. Levenberg–Marquardt (curvature/adaptive-damping.ts, M&G §6.5): every `interval` steps after the
@@ -221,7 +223,8 @@ export interface AdaptiveStepOptions {
    * gradient that is signal rather than minibatch noise (McCandlish et al. 2018's noise scale, from the
    * per-example gradients of the last curvature layer, in the preconditioner's metric); α is then the
    * ratio of running averages of −∇ᵀΔ and Δᵀ(F + λI)Δ with weight β = min(β_max, 1 − signal fraction)
-   * on the past, and μ minimises the model given α. 0 (default here): α and μ from this minibatch's
+   * on the past, times 1 − β, and μ = max(β, the model's μ given α clipped to [0, 0.9]) carries the
+   * rest. 0 (default here): α and μ from this minibatch's
    * model alone, the joint solve of Martens & Grosse §7. The aliases default to 0.9. Needs the loss's
    * per-example rows (`LayerStatistics.lossG`, or the empirical Fisher's g) of a Kronecker block; without
    * them, and with a fixed `momentum`, the joint solve is used.
@@ -1095,16 +1098,18 @@ export function curvature(
     const beta = noiseSlot === null ? -1 : noiseAveraging(noiseSlot, c, gammaNow);
     const c11 = terms.curvature11 + lambda * terms.inner11;
     if (beta >= 0 && c11 > 0 && Number.isFinite(c11) && Number.isFinite(terms.linear1)) {
-      // α from running averages of the model's terms along Δ (MATH.md §11), restarted with δ₀; then μ
-      // minimises the model given α, over [0, MOMENTUM_MAX] (a convex 1-D quadratic: the nearest bound).
+      // α from running averages of the model's terms along Δ (MATH.md §11), restarted with δ₀, times the
+      // signal fraction 1 − β; the rest of the step is carried by momentum μ ≥ β (heavy ball with rate
+      // (1 − β)α and μ = β sums to α along a direction that persists), or the model's μ given that α
+      // (clipped to [0, MOMENTUM_MAX]) where the model asks for more.
       if (!hasPrev) c.rateLinear = c.rateCurvature = 0;
       c.rateLinear = beta * c.rateLinear - (1 - beta) * terms.linear1;
       c.rateCurvature = beta * c.rateCurvature + (1 - beta) * c11;
-      atAlpha.alpha = c.rateLinear / c.rateCurvature;
+      atAlpha.alpha = (1 - beta) * (c.rateLinear / c.rateCurvature);
       solveQuadraticStep(terms, lambda, atAlpha, solved);
-      if (solved.status === "joint" && !(solved.momentum >= 0 && solved.momentum <= MOMENTUM_MAX)) {
+      if (solved.status !== "fallback") {
         atAlphaMomentum.alpha = atAlpha.alpha;
-        atAlphaMomentum.momentum = solved.momentum < 0 ? 0 : MOMENTUM_MAX;
+        atAlphaMomentum.momentum = hasPrev ? Math.max(beta, Math.min(MOMENTUM_MAX, solved.momentum)) : 0;
         solveQuadraticStep(terms, lambda, atAlphaMomentum, solved);
       }
       state.last.averaging = beta;
