@@ -482,6 +482,7 @@ const DEFAULTS_WITH_KEYS = [
   "statisticsFraction",
   "preconditionerDamping",
   "rateAveraging",
+  "overRelaxation",
 ] as const;
 
 /**

@@ -44,9 +44,10 @@
  *      With `stepControl.rateAveraging` = β_max > 0 (the aliases' 0.9) α instead comes from running
  *      averages of −∇ᵀΔ and Δᵀ(F + λI)Δ over the steps since the last one without δ₀, with weight β on the
  *      past; β = min(β_max, 1 − signal fraction) from a gradient-noise estimate on the last curvature
- *      layer (`noiseAveraging`; McCandlish et al. 2018); the step takes the fraction 1 − β of that α and
+ *      layer (`noiseAveraging`; McCandlish et al. 2018); the step takes the fraction 1 − β of that α,
+ *      over-relaxed by θ = `stepControl.overRelaxation` (default 1; the aliases' 1.5 for KFAC), and
  *      μ = max(β, the minimiser of M given α clipped to [0, 0.9]): the part of α left out is carried by
- *      momentum, as in a heavy ball whose rate is (1 − β)α and whose μ is β. The estimate costs
+ *      momentum, as in a heavy ball whose rate is θ(1 − β)α and whose μ is β. The estimate costs
  *      that layer's M·T·(a² + g²) + M·g·a (T = 1; M·T·g·a for conv) per step, M = N up to 128 examples,
  *      then every s-th example (`NOISE_EXAMPLES`; MATH.md §11);
  *   5'. Levenberg–Marquardt (curvature/adaptive-damping.ts, M&G §6.5): every `interval` steps after the
@@ -230,6 +231,15 @@ export interface AdaptiveStepOptions {
    * them, and with a fixed `momentum`, the joint solve is used.
    */
   readonly rateAveraging?: number;
+  /**
+   * θ ∈ (0, 2), the over-relaxation of `rateAveraging`'s step: α = θ(1 − β)ā/c̄ (MATH.md §11,
+   * "Over-relaxing the averaged step"). Along Δ the model is a parabola, so θ times its minimiser still
+   * predicts the decrease θ(2 − θ) of the greedy one (0.75 at θ = 1.5); relaxing the exact line-search
+   * step of steepest descent by such a factor breaks its zig-zag (Raydan & Svaiter 2002). Default 1 (the
+   * averaged minimiser itself); the aliases: 1.5 for KFAC, 1 for EKFAC and the diagonal (measured).
+   * No effect without `rateAveraging`.
+   */
+  readonly overRelaxation?: number;
   /**
    * With damping adaptation: ask for the loss after EVERY step (one extra forward pass each) and withdraw
    * any step that raised it; λ still adapts only every `interval` steps and after a withdrawn step.
@@ -493,6 +503,7 @@ export function curvature(
   let gamma: number | null = null;
   let checkEveryStep = false;
   let rateAveraging = 0;
+  let overRelaxation = 1;
   if (control !== null) {
     if (typeof control !== "object") throw new TypeError(`${fn}: options.stepControl must be an object or null`);
     if (kl !== null) {
@@ -509,6 +520,13 @@ export function curvature(
     if (fixedMomentum !== undefined) checkDecay(fn, "options.stepControl.momentum", fixedMomentum);
     rateAveraging = control.rateAveraging ?? 0;
     checkDecay(fn, "options.stepControl.rateAveraging", rateAveraging);
+    overRelaxation = control.overRelaxation ?? 1;
+    checkFinite(fn, "options.stepControl.overRelaxation", overRelaxation);
+    if (!(overRelaxation > 0 && overRelaxation < 2)) {
+      throw new RangeError(
+        `${fn}: options.stepControl.overRelaxation must be in (0, 2), where the model still predicts a decrease (got ${overRelaxation})`,
+      );
+    }
     gamma = control.preconditionerDamping ?? null;
     if (gamma !== null) checkPositive(fn, "options.stepControl.preconditionerDamping", gamma);
     checkEveryStep = control.checkEveryStep ?? false;
@@ -1099,13 +1117,13 @@ export function curvature(
     const c11 = terms.curvature11 + lambda * terms.inner11;
     if (beta >= 0 && c11 > 0 && Number.isFinite(c11) && Number.isFinite(terms.linear1)) {
       // α from running averages of the model's terms along Δ (MATH.md §11), restarted with δ₀, times the
-      // signal fraction 1 − β; the rest of the step is carried by momentum μ ≥ β (heavy ball with rate
-      // (1 − β)α and μ = β sums to α along a direction that persists), or the model's μ given that α
-      // (clipped to [0, MOMENTUM_MAX]) where the model asks for more.
+      // signal fraction 1 − β and over-relaxed by θ; the rest of the step is carried by momentum μ ≥ β
+      // (heavy ball with rate θ(1 − β)α and μ = β sums to θα along a direction that persists), or the
+      // model's μ given that α (clipped to [0, MOMENTUM_MAX]) where the model asks for more.
       if (!hasPrev) c.rateLinear = c.rateCurvature = 0;
       c.rateLinear = beta * c.rateLinear - (1 - beta) * terms.linear1;
       c.rateCurvature = beta * c.rateCurvature + (1 - beta) * c11;
-      atAlpha.alpha = (1 - beta) * (c.rateLinear / c.rateCurvature);
+      atAlpha.alpha = overRelaxation * (1 - beta) * (c.rateLinear / c.rateCurvature);
       solveQuadraticStep(terms, lambda, atAlpha, solved);
       if (solved.status !== "fallback") {
         atAlphaMomentum.alpha = atAlpha.alpha;

@@ -134,8 +134,9 @@ describe("adaptive step control: the step minimises the quadratic model", () => 
     ["kfac", 300],
     ["ekfac", 300],
   ] as const) {
-    it(`${approximation}, N ${n}, rateAveraging 0.9: β from the last layer's per-example gradients in its P-metric; α = (1 − β) × the ratio of running averages of −∇ᵀΔ and Δᵀ(F + λ)Δ; μ = max(β, the model's μ given α clipped to [0, 0.9])`, () => {
+    it(`${approximation}, N ${n}, rateAveraging 0.9: β from the last layer's per-example gradients in its P-metric; α = θ(1 − β) × the ratio of running averages of −∇ᵀΔ and Δᵀ(F + λ)Δ (θ: the alias's over-relaxation, 1.5 for kfac, 1 for ekfac); μ = max(β, the model's μ given α clipped to [0, 0.9])`, () => {
       const make = approximation === "kfac" ? kfac : ekfac;
+      const theta = approximation === "kfac" ? 1.5 : 1;
       const [lambda, gamma, betaMax] = [0.3, 0.05, 0.9];
       const data = blobs(7, n, SIZES[0]);
       const stride = Math.ceil(n / 128);
@@ -194,8 +195,9 @@ describe("adaptive step control: the step minimises the quadratic model", () => 
         const c11 = fisherProduct(g.perExample, delta, delta) + lambda * dot(delta, delta);
         rateLinear = beta * rateLinear - (1 - beta) * dot(g.grad, delta);
         rateCurvature = beta * rateCurvature + (1 - beta) * c11;
-        // The averaged rate times the signal fraction 1 − β; μ at least β (the model's μ given α above it).
-        const alpha = (1 - beta) * (rateLinear / rateCurvature);
+        // The averaged rate times the signal fraction 1 − β, over-relaxed by θ; μ at least β (the model's
+        // μ given α above it).
+        const alpha = theta * (1 - beta) * (rateLinear / rateCurvature);
         let mu = 0;
         if (previous !== null) {
           const c12 = fisherProduct(g.perExample, delta, previous) + lambda * dot(delta, previous);
@@ -502,6 +504,14 @@ describe("adaptive step control: options", () => {
       expect(() => ekfac(model, { rateAveraging: bad })).toThrow(/ekfac: options\.stepControl\.rateAveraging/);
     }
     expect(() => ekfac(model, { rateAveraging: "0.9" as unknown as number })).toThrow(TypeError);
+    expect(() => kfac(model, { learningRate: 0.1, overRelaxation: 1.2 })).toThrow(
+      /kfac: options\.overRelaxation applies to adaptive/,
+    );
+    for (const bad of [0, 2, -0.5, Number.NaN, Infinity]) {
+      expect(() => kfac(model, { overRelaxation: bad })).toThrow(RangeError);
+      expect(() => kfac(model, { overRelaxation: bad })).toThrow(/kfac: options\.stepControl\.overRelaxation/);
+    }
+    expect(() => ekfac(model, { overRelaxation: "1.5" as unknown as number })).toThrow(TypeError);
   });
 
   it("the transform refuses KL-clipping together with step control", () => {
