@@ -154,7 +154,8 @@ export const ADAPTIVE_DEFAULTS = {
     kfac: 1.5,
     /** `ekfac`: 1. */
     ekfac: 1,
-    /** `diagonalFisher`: 1 (not measured). */
+    /** `diagonalFisher`: 1 — no effect there: without a Kronecker block there is no noise estimate, so
+     *  its α comes from the joint solve. */
     diagonal: 1,
   } as const satisfies Record<CurvatureApproximation, number>,
 } as const;
