@@ -147,7 +147,7 @@ export const ADAPTIVE_DEFAULTS = {
    * "Over-relaxing the averaged step"): θ = 1.5 lowered KFAC's final loss by more than the seed spread on
    * 5 of the 8 rows of `pnpm bench robust` on seeds 1–5 and on 5 of 8 on held-out seeds 6–10, with no
    * loss; for EKFAC it won 3 rows on each seed set but made the demo autoencoder worse at equal steps
-   * (loss after 64 steps 10–14 % higher on seeds 1–3), so EKFAC keeps the averaged minimiser.
+   * (loss after 64 steps 8–14 % higher on seeds 1–3), so EKFAC keeps the averaged minimiser.
    */
   overRelaxation: {
     /** `kfac`: 1.5. */
