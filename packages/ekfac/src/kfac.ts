@@ -24,11 +24,12 @@
  * `use_adaptive_momentum`, `use_adaptive_damping` with its MNIST-autoencoder settings (interval 5,
  * decay 0.95, burn-in 5). The initial λ (`damping`) is 0.1 for EKFAC and 1 for KFAC and the diagonal
  * (measured, MATH.md §11), bounds [1e-6, 1e6]. λ damps the quadratic
- * model only; the blocks precondition with their own constant γ = 0.001 (`preconditionerDamping`; two
+ * model only; the blocks precondition with their own constant γ — 0.001 for KFAC and the diagonal, 3e-4
+ * for EKFAC (`preconditionerDamping`; two
  * dampings as in Martens & Grosse §6.6, without its γ search — measured in MATH.md §11; null: γ = λ,
  * kfac-jax's single damping). Where the minibatch gradient is mostly noise (estimated each step from
  * the last layer's per-example gradients), α is averaged over past minibatches by up to β_max = 0.9,
- * the step takes its signal share (over-relaxed by 1.5 for KFAC, `overRelaxation`) and momentum carries
+ * the step takes its signal share (over-relaxed by 1.5 for KFAC and EKFAC, `overRelaxation`) and momentum carries
  * the rest (`rateAveraging`, MATH.md §11). `Optimizer.step(loss)`
  * must then be given the loss closure (two extra forward passes every 5 steps); `adaptiveDamping:
  * false` keeps λ fixed and needs none.
@@ -85,8 +86,8 @@ export interface CurvatureOptimizerOptions extends Omit<CurvatureOptions, "klCli
   /**
    * Adaptive only: γ > 0, the damping the blocks precondition with, Δ = (F̂ + γI)⁻¹∇, while λ
    * (`damping`, adapted) damps the quadratic model that sets the step's length; null: γ = λ (one damping,
-   * kfac-jax's choice). Default 0.001 (MATH.md §11: the best of 0.1, 0.01 and 0.001 on the six problems
-   * of `pnpm bench robust`, all far better than γ = λ). Absolute, in the units of `damping`.
+   * kfac-jax's choice). Default per approximation (`ADAPTIVE_DEFAULTS.preconditionerDamping`): 0.001 for
+   * `kfac` and `diagonalFisher`, 3e-4 for `ekfac` (MATH.md §11). Absolute, in the units of `damping`.
    */
   readonly preconditionerDamping?: number | null;
   /**
@@ -97,8 +98,8 @@ export interface CurvatureOptimizerOptions extends Omit<CurvatureOptions, "klCli
   readonly rateAveraging?: number;
   /**
    * Adaptive only: θ ∈ (0, 2), the over-relaxation of the averaged step, α = θ(1 − β)ā/c̄
-   * (`CurvatureOptions.stepControl.overRelaxation`, MATH.md §11). Default 1.5 for `kfac`, 1 for `ekfac`
-   * and `diagonalFisher` (`ADAPTIVE_DEFAULTS.overRelaxation`).
+   * (`CurvatureOptions.stepControl.overRelaxation`, MATH.md §11). Default 1.5 for `kfac` and `ekfac`, 1
+   * for `diagonalFisher` (`ADAPTIVE_DEFAULTS.overRelaxation`).
    */
   readonly overRelaxation?: number;
   /**
@@ -136,8 +137,23 @@ export const ADAPTIVE_DEFAULTS = {
   burnIn: 5,
   /** κ of the fallback step. */
   kappa: 1e-3,
-  /** γ, the blocks' damping under adaptive step control (null would tie it to λ). */
-  preconditionerDamping: 0.001,
+  /**
+   * γ, the blocks' damping under adaptive step control (null would tie it to λ), per approximation.
+   * Measured, not derived (MATH.md §11, "Two dampings" and "Over-relaxing the averaged step"): 0.001 was
+   * the best of 0.1, 0.01 and 0.001 on the problems of `pnpm bench robust` under the per-minibatch
+   * step; under today's averaged step EKFAC with γ = 3e-4 and θ = 1.5 had a lower final loss than with
+   * 0.001 and θ = 1 by more than the seed spread on 4 of the 8 rows (seeds 1–5) and a higher one on none
+   * (γ = 1e-4: 4 of 8 rows worse with θ = 1, one with θ = 1.5 or 1.75). KFAC keeps 0.001 (not
+   * re-measured at 3e-4); the diagonal 0.001 (not measured).
+   */
+  preconditionerDamping: {
+    /** `kfac`: 0.001. */
+    kfac: 0.001,
+    /** `ekfac`: 3e-4. */
+    ekfac: 3e-4,
+    /** `diagonalFisher`: 0.001. */
+    diagonal: 0.001,
+  } as const satisfies Record<CurvatureApproximation, number>,
   /** Withdraw any step that raised its minibatch's loss, measured on every step. */
   checkEveryStep: true,
   /** β_max of α's running averages (the heavy-ball momentum of the fixed default, 0.9). */
@@ -146,14 +162,14 @@ export const ADAPTIVE_DEFAULTS = {
    * θ, the over-relaxation of the averaged step, per approximation. Measured, not derived (MATH.md §11,
    * "Over-relaxing the averaged step"): θ = 1.5 lowered KFAC's final loss by more than the seed spread on
    * 5 of the 8 rows of `pnpm bench robust` on seeds 1–5 and on 5 of 8 on held-out seeds 6–10, with no
-   * loss; for EKFAC it won 3 rows on each seed set but made the demo autoencoder worse at equal steps
-   * (loss after 64 steps 8–14 % higher on seeds 1–3), so EKFAC keeps the averaged minimiser.
+   * loss. For EKFAC, θ = 1.5 at γ = 0.001 won 3 rows but made the demo autoencoder worse at equal
+   * steps; at its γ = 3e-4 (`preconditionerDamping`) it is the pair that won 4 rows and lost none.
    */
   overRelaxation: {
     /** `kfac`: 1.5. */
     kfac: 1.5,
-    /** `ekfac`: 1. */
-    ekfac: 1,
+    /** `ekfac`: 1.5 (with γ = 3e-4). */
+    ekfac: 1.5,
     /** `diagonalFisher`: 1 — no effect there: without a Kronecker block there is no noise estimate, so
      *  its α comes from the joint solve. */
     diagonal: 1,
@@ -238,7 +254,9 @@ export function curvatureChain(
           burnIn: burnIn ?? ADAPTIVE_DEFAULTS.burnIn,
           kappa,
           preconditionerDamping:
-            preconditionerDamping === undefined ? ADAPTIVE_DEFAULTS.preconditionerDamping : preconditionerDamping,
+            preconditionerDamping === undefined
+              ? ADAPTIVE_DEFAULTS.preconditionerDamping[approximation]
+              : preconditionerDamping,
           // Only with a closure to measure (adaptive damping); checkEveryStep: true without one is refused below.
           checkEveryStep: adapt && (checkEveryStep ?? ADAPTIVE_DEFAULTS.checkEveryStep),
           rateAveraging: rateAveraging ?? ADAPTIVE_DEFAULTS.rateAveraging,

@@ -28,5 +28,5 @@ for (let step = 0; step < 40; step++) {
   const report = opt.step((when) => (when === "before" ? value : lossNow()));
   if (report.skipped) console.warn(`step ${step} skipped: ${report.reason}`);
   const damping = report.curvature?.damping.toPrecision(2);
-  if (step % 5 === 0 || step === 39) console.log(`step ${step}: loss ${value.toFixed(4)}, damping ${damping}`); // 0.6866 … 0.0047
+  if (step % 5 === 0 || step === 39) console.log(`step ${step}: loss ${value.toFixed(4)}, damping ${damping}`); // 0.6866 … 0.0039
 }

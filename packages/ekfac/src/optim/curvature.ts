@@ -45,7 +45,7 @@
  *      averages of −∇ᵀΔ and Δᵀ(F + λI)Δ over the steps since the last one without δ₀, with weight β on the
  *      past; β = min(β_max, 1 − signal fraction) from a gradient-noise estimate on the last curvature
  *      layer (`noiseAveraging`; McCandlish et al. 2018); the step takes the fraction 1 − β of that α,
- *      over-relaxed by θ = `stepControl.overRelaxation` (default 1; the aliases' 1.5 for KFAC), and
+ *      over-relaxed by θ = `stepControl.overRelaxation` (default 1; the aliases' 1.5 for KFAC and EKFAC), and
  *      μ = max(β, the minimiser of M given α clipped to [0, 0.9]): the part of α left out is carried by
  *      momentum, as in a heavy ball whose rate is θ(1 − β)α and whose μ is β. The estimate costs
  *      that layer's M·T·(a² + g²) + M·g·a (T = 1; M·T·g·a for conv) per step, M = N up to 128 examples,
