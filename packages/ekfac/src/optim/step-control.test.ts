@@ -220,6 +220,19 @@ describe("adaptive step control: the step minimises the quadratic model", () => 
     });
   }
 
+  it("each alias preconditions with its own default γ: 0.001 for kfac, 3e-4 for ekfac (MATH.md §11)", () => {
+    const data = blobs(3, N, SIZES[0]);
+    for (const [make, gamma] of [
+      [kfac, 0.001],
+      [ekfac, 3e-4],
+    ] as const) {
+      const model = new TinyMlp(SIZES, 5, "softmax-ce");
+      const opt = new Optimizer(make(model, { ...common, adaptiveDamping: false, burnIn: 0 }), model);
+      model.forwardBackward(data.x, data.y, N);
+      expect(opt.step().curvature?.preconditionerDamping).toBe(gamma);
+    }
+  });
+
   it("the report carries λ, γ, α, μ and the step control; momentum: 0 keeps μ = 0 and no previous step", () => {
     const data = blobs(3, N, SIZES[0]);
     const model = new TinyMlp(SIZES, 5, "softmax-ce");
