@@ -143,8 +143,8 @@ export const ADAPTIVE_DEFAULTS = {
    * the best of 0.1, 0.01 and 0.001 on the problems of `pnpm bench robust` under the per-minibatch
    * step; under today's averaged step EKFAC with γ = 3e-4 and θ = 1.5 had a lower final loss than with
    * 0.001 and θ = 1 by more than the seed spread on 4 of the 8 rows (seeds 1–5) and a higher one on none
-   * (γ = 1e-4: 4 of 8 rows worse with θ = 1, one with θ = 1.5 or 1.75). KFAC keeps 0.001 (not
-   * re-measured at 3e-4); the diagonal 0.001 (not measured).
+   * (γ = 1e-4: 4 of 8 rows worse with θ = 1, one with θ = 1.5 or 1.75). KFAC keeps 0.001 (at 3e-4 it
+   * lost two rows and won one); the diagonal 0.001 (not measured).
    */
   preconditionerDamping: {
     /** `kfac`: 0.001. */
