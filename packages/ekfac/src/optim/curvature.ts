@@ -236,7 +236,7 @@ export interface AdaptiveStepOptions {
    * "Over-relaxing the averaged step"). Along Δ the model is a parabola, so θ times its minimiser still
    * predicts the decrease θ(2 − θ) of the greedy one (0.75 at θ = 1.5); relaxing the exact line-search
    * step of steepest descent by such a factor breaks its zig-zag (Raydan & Svaiter 2002). Default 1 (the
-   * averaged minimiser itself); the aliases: 1.5 for KFAC, 1 for EKFAC (measured), 1 for the diagonal.
+   * averaged minimiser itself); the aliases: 1.5 for KFAC and EKFAC (measured), 1 for the diagonal.
    * No effect where α is not averaged (`rateAveraging` 0, a fixed `momentum`, no Kronecker block).
    */
   readonly overRelaxation?: number;
