@@ -18,6 +18,7 @@
  * Grouped conv layers: F̂ is block-diagonal over groups; F's cross-group blocks count in ‖F‖ only.
  */
 import type { LayerBatch, LayerShape } from "./capture.ts";
+import { BasisRotation } from "./curvature/basis-rotation.ts";
 import { DiagonalFisher } from "./curvature/diagonal.ts";
 import { exactFisher, frobeniusDistance, traceOf } from "./curvature/exact-fisher.ts";
 import { KroneckerBlock } from "./curvature/kronecker-block.ts";
@@ -178,27 +179,13 @@ export function gramFrobeniusError(block: LayerBlock, stats: LayerBatch): GramEr
   const sStar = new Float64Array(g * a);
   let inner = 0;
   let fhat2 = 0;
+  const kron = block instanceof DiagonalFisher ? null : block;
+  const rotA = kron === null ? null : new BasisRotation(kron.uA);
+  const rotG = kron === null ? null : new BasisRotation(kron.uG);
   for (let k = 0; k < groups; k++) {
-    const uA = isDiag ? null : block.uA;
-    const uG = isDiag ? null : block.uG;
-    scalingInto(
-      sStar,
-      0,
-      aData,
-      k * rows * a,
-      gData,
-      k * rows * g,
-      n,
-      t,
-      a,
-      g,
-      uA,
-      k * a * a,
-      uG,
-      k * g * g,
-      strategy,
-      ws,
-    );
+    const uA = kron === null || rotA === null ? null : rotA.reset(kron.uA, k * a * a, a);
+    const uG = kron === null || rotG === null ? null : rotG.reset(kron.uG, k * g * g, g);
+    scalingInto(sStar, 0, aData, k * rows * a, gData, k * rows * g, n, t, a, g, uA, uG, strategy, ws);
     for (let i = 0; i < g * a; i++) {
       const s = scaling[k * g * a + i] as number;
       inner += s * (sStar[i] as number);

@@ -96,24 +96,7 @@ export class DiagonalFisher extends BasisFreeBlock<DiagonalState, LayerBatch> {
     const rho = st.updates === 0 ? 0 : this.decay;
     const ga = g * a;
     for (let k = 0; k < groups; k++) {
-      scalingInto(
-        this.batch,
-        0,
-        aData,
-        k * rows * a,
-        gData,
-        k * rows * g,
-        n,
-        t,
-        a,
-        g,
-        null,
-        0,
-        null,
-        0,
-        strategy,
-        this.ws,
-      );
+      scalingInto(this.batch, 0, aData, k * rows * a, gData, k * rows * g, n, t, a, g, null, null, strategy, this.ws);
       for (let i = 0; i < ga; i++)
         st.D[k * ga + i] = rho * (st.D[k * ga + i] as number) + (1 - rho) * (this.batch[i] as number);
     }

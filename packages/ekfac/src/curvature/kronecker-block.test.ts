@@ -186,12 +186,13 @@ describe("scaling variants and input types", () => {
     expect(x.S).toEqual(y.S);
   });
 
-  it("float32 bases: entries below 2⁻⁶³ are stored as 0 (an input always zero gives a null space), the direction stays the float64 one", () => {
-    // Inputs 0, 1, 7 and 14 are zero in every example: A has an exact null space, and the eigensolver
-    // leaves some eigenvectors with tiny (< 1e-20 < 2⁻⁶³) entries — subnormal once rounded to float32.
+  it("float32 bases: entries below 2⁻⁶³ are stored as 0 (inputs ≈ 1e-25 give a near-null space), the direction stays the float64 one", () => {
+    // Inputs 0, 1, 7 and 14 are tiny in every example: A's rows there are ≈ 1e-50 (not exactly zero,
+    // so not deflated), and the eigensolver leaves some eigenvectors with tiny (< 1e-20 < 2⁻⁶³)
+    // entries — subnormal once rounded to float32.
     const c = randomCase(2, "dense", 6, 20, true, 12);
     const a = c.stats.a as Float64Array;
-    for (let r = 0; r < 12; r++) for (const j of [0, 1, 7, 14]) a[r * 21 + j] = 0;
+    for (let r = 0; r < 12; r++) for (const j of [0, 1, 7, 14]) a[r * 21 + j] = 1e-25 * (1 + ((r + j) % 3));
     const blocks = (["float64", "float32"] as const).map((precision) => {
       const b = new DenseEigenCorrected(c.shape, { factorDecay: 0, scalingDecay: 0, precision });
       b.updateFactors(c.stats);
@@ -208,6 +209,34 @@ describe("scaling variants and input types", () => {
     const uA32 = (b32 as unknown as { uA32: Float32Array }).uA32;
     expect(uA32.length).toBe(21 * 21);
     expect(uA32.every((v) => v === 0 || Math.abs(v) >= 2 ** -63)).toBe(true); // …the float32 copy does not
+  });
+
+  it("inputs that are exactly zero on every row are deflated: U_A has their unit vectors, and both precisions give the dense direction", () => {
+    // Inputs 0, 1, 7 and 14 are zero in every example (MNIST's untouched pixels): A has exactly-zero
+    // rows, the basis gets e_0, e_1, e_7, e_14 (eigenvalue 0), and the rotations skip them
+    // (basis-rotation.ts). The direction must still be the dense (Q diag(S) Qᵀ + εI)⁻¹ ∇.
+    const c = randomCase(2, "dense", 6, 20, true, 12);
+    const a = c.stats.a as Float64Array;
+    const zero = [0, 1, 7, 14];
+    for (let r = 0; r < 12; r++) for (const j of zero) a[r * 21 + j] = 0;
+    const grad = meanGradient(c.shape, c.stats);
+    for (const precision of ["float64", "float32"] as const) {
+      const b = new DenseEigenCorrected(c.shape, { factorDecay: 0, scalingDecay: 0, precision });
+      b.updateFactors(c.stats);
+      b.updateBasis();
+      b.updateScaling(c.stats);
+      zero.forEach((j, col) => {
+        for (let r = 0; r < 21; r++) expect(b.state.uA[r * 21 + col]).toBe(r === j ? 1 : 0);
+        expect(b.state.lambdaA[col]).toBe(0);
+      });
+      // A different gradient than the statistics' (nonzero in the zero inputs' columns too).
+      const other = grad.map((v, i) => v + 0.1 * Math.sin(i));
+      const eps = 1e-2;
+      const want = denseSolve(addIdentity(b.denseApproximation(), eps), other);
+      assertClose(b.precondition(other, new Float64Array(b.size), eps), want, {
+        rtol: precision === "float64" ? 1e-9 : 1e-4,
+      });
+    }
   });
 
   it("bad shapes, statistics and damping throw TypeError/RangeError naming function, argument and values", () => {

@@ -78,7 +78,13 @@
  *
  * Cost per step and group (a = aDim, g = gDim, R = N·T): factors ≈ R(a² + g²)/2 (two syrk: one
  * triangle each, mirrored); precondition 2ga(a + g) (four products to rotate in and out); S* see scaling.ts; eigendecompositions
- * O(a³ + g³) every T_kfe steps. Workspaces are allocated at first use and grow to the largest batch;
+ * O(a³ + g³) every T_kfe steps. Deflation: coordinates whose factor row is exactly zero (inputs that
+ * are 0 on every row, dead units) get unit eigenvectors (internal/sym-eigen.ts, MATH.md §9), and every
+ * product with a basis goes through basis-rotation.ts, so a and g above become the active sizes m_A,
+ * m_G in each rotation (and in the eigendecompositions); e.g. the demo autoencoder's first layer
+ * refreshed on one batch of 250 digits has m_A ≈ 556 of 785. The cost models of scaling.ts still count
+ * the full a and g (they choose between strategies whose rotations shrink alike, except the
+ * step's own rotate-in, which deflation makes cheaper than they count). Workspaces are allocated at first use and grow to the largest batch;
  * after that, `updateFactors`, `updateScaling` and `precondition` allocate nothing.
  */
 import { type FloatArray, gemmStrided, Rng, syrkStrided } from "@ekfac-ts/linalg";
@@ -98,6 +104,7 @@ import {
   roundFlushed32,
 } from "../internal/stats.ts";
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
+import { BasisRotation } from "./basis-rotation.ts";
 import { type BasisUpdate, type BlockDims, type CurvatureBlock, checkPlainState } from "./block.ts";
 import {
   chooseRotatedGradientSource,
@@ -229,6 +236,13 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private uA32: Float32Array = new Float32Array(0);
   private uG32: Float32Array = new Float32Array(0);
   private basis32Fresh = false;
+  // Products with the bases, per group (basis-rotation.ts: a factor's zero coordinates are skipped):
+  // on the float32 copies (valid with them) and on the state's float64 bases (valid while basis64Fresh).
+  private rotA32: BasisRotation<Float32Array>[] = [];
+  private rotG32: BasisRotation<Float32Array>[] = [];
+  private rotA64: BasisRotation<Float64Array>[] = [];
+  private rotG64: BasisRotation<Float64Array>[] = [];
+  private basis64Fresh = false;
   private x32: Float32Array = new Float32Array(0);
   private r1f: Float32Array = new Float32Array(0);
   private r2f: Float32Array = new Float32Array(0);
@@ -343,12 +357,18 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.checkState(fn, st);
     this.state = st;
     this.basis32Fresh = false;
+    this.basis64Fresh = false;
     this.sharedReady = false;
   }
 
-  /** CurvatureBlock: the state's arrays were overwritten in place; the float32 bases are stale. */
+  /**
+   * CurvatureBlock: the state's arrays were overwritten in place; what the block keeps from the bases
+   * (their float32 copies, the products' unit columns and compact blocks) is stale. Call it after
+   * writing uA or uG by hand on a block that has already rotated.
+   */
   stateRestored(): void {
     this.basis32Fresh = false;
+    this.basis64Fresh = false;
     this.sharedReady = false;
   }
 
@@ -495,6 +515,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     }
     if (failed === 0) st.hasBasis = 1;
     this.basis32Fresh = false;
+    this.basis64Fresh = false;
     this.sharedReady = false;
     st.basisRefreshes++;
     st.basisFailures += failed;
@@ -543,6 +564,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     // The rows the rotated gradient is formed from: the statistics' g, or the loss's own g_L.
     const signalData = source === "from-loss-rows" ? this.lossSignals(lossG as FloatArray, rows) : gData;
     if (f32) this.float32Basis();
+    else this.float64Basis();
     const sBatch = f32 ? this.sBatch32 : this.sBatch;
     for (let k = 0; k < groups; k++) {
       if (f32) {
@@ -557,10 +579,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
           t,
           a,
           g,
-          this.uA32,
-          k * a * a,
-          this.uG32,
-          k * g * g,
+          this.rotA32[k] as BasisRotation<Float32Array>,
+          this.rotG32[k] as BasisRotation<Float32Array>,
           strategy,
           this.scalingWs32,
         );
@@ -576,10 +596,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
           t,
           a,
           g,
-          st.uA,
-          k * a * a,
-          st.uG,
-          k * g * g,
+          this.rotA64[k] as BasisRotation<Float64Array>,
+          this.rotG64[k] as BasisRotation<Float64Array>,
           strategy,
           this.scalingWs,
         );
@@ -609,12 +627,14 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const ws: FloatArray = f32 ? this.scalingWs32.rows : this.scalingWs.rows;
     let gt: FloatArray = ws;
     let gtOff = rows * a;
-    if (lossRows) {
-      if (f32) gt = this.lossRows32 = ensure32(this.lossRows32, rows * g);
-      else gt = this.lossRows64 = ensure(this.lossRows64, rows * g);
+    if (lossRows && f32) {
+      gt = this.lossRows32 = ensure32(this.lossRows32, rows * g);
+      this.rotation32(this.rotG32, k).right(gData as Float32Array, rg, rows, this.lossRows32, 0, false);
       gtOff = 0;
-      const uG = f32 ? this.uG32 : this.state.uG;
-      gemmStrided(false, false, rows, g, g, 1, gData, rg, g, uG, k * g * g, g, 0, gt, 0, g);
+    } else if (lossRows) {
+      gt = this.lossRows64 = ensure(this.lossRows64, rows * g);
+      this.rotation64(this.rotG64, k).right(gData as Float64Array, rg, rows, this.lossRows64, 0, false);
+      gtOff = 0;
     }
     const shared = f32 ? this.shared32 : this.shared64;
     gemmStrided(true, false, g, a, rows, 1 / n, gt, gtOff, g, ws, 0, a, 0, shared, k * ga, a);
@@ -723,7 +743,34 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.uG32 = ensure32(this.uG32, st.uG.length);
     roundFlushed32(st.uA, 0, this.uA32, st.uA.length);
     roundFlushed32(st.uG, 0, this.uG32, st.uG.length);
+    const { aDim: a, gDim: g, groups } = this.dims;
+    for (let k = 0; k < groups; k++) {
+      resetRotation(this.rotA32, k, this.uA32, a);
+      resetRotation(this.rotG32, k, this.uG32, g);
+    }
     this.basis32Fresh = true;
+  }
+
+  /** Reads the state's float64 bases into the float64 products once per change (as `float32Basis`). */
+  private float64Basis(): void {
+    if (this.basis64Fresh) return;
+    const st = this.state;
+    const { aDim: a, gDim: g, groups } = this.dims;
+    for (let k = 0; k < groups; k++) {
+      resetRotation(this.rotA64, k, st.uA, a);
+      resetRotation(this.rotG64, k, st.uG, g);
+    }
+    this.basis64Fresh = true;
+  }
+
+  /** Group k's float32 product (ready after `float32Basis`). */
+  private rotation32(list: BasisRotation<Float32Array>[], k: number): BasisRotation<Float32Array> {
+    return list[k] as BasisRotation<Float32Array>;
+  }
+
+  /** Group k's float64 product (ready after `float64Basis`). */
+  private rotation64(list: BasisRotation<Float64Array>[], k: number): BasisRotation<Float64Array> {
+    return list[k] as BasisRotation<Float64Array>;
   }
 
   /**
@@ -758,14 +805,13 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.rotationWorkspace();
     if (this.precision === "float32") {
       roundFlushed32(grad, off, this.x32, ga);
-      gemmStrided(true, false, g, a, g, 1, this.uG32, k * g * g, g, this.x32, 0, a, 0, this.r1f, 0, a);
+      this.rotation32(this.rotG32, k).left(this.x32, 0, a, this.r1f, 0, true);
       flushTiny32(this.r1f, ga);
-      gemmStrided(false, false, g, a, a, 1, this.r1f, 0, a, this.uA32, k * a * a, a, 0, this.r2f, 0, a);
+      this.rotation32(this.rotA32, k).right(this.r1f, 0, g, this.r2f, 0, false);
       return this.r2f;
     }
-    const st = this.state;
-    gemmStrided(true, false, g, a, g, 1, st.uG, k * g * g, g, grad, off, a, 0, this.rot1, 0, a);
-    gemmStrided(false, false, g, a, a, 1, this.rot1, 0, a, st.uA, k * a * a, a, 0, this.rot2, 0, a);
+    this.rotation64(this.rotG64, k).left(grad, off, a, this.rot1, 0, true);
+    this.rotation64(this.rotA64, k).right(this.rot1, 0, g, this.rot2, 0, false);
     return this.rot2;
   }
 
@@ -812,7 +858,6 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       );
     }
     checkPositive(fn, "damping", damping);
-    const st = this.state;
     const ga = g * a;
     const f32 = this.precision === "float32";
     const shared = this.sharedReady;
@@ -831,13 +876,13 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       if (f32) {
         // Out of the basis into x32 (grad_k's copy, no longer needed), then widened into out.
         const x = this.x32;
-        gemmStrided(false, false, g, a, g, 1, this.uG32, k * g * g, g, this.r2f, 0, a, 0, this.r1f, 0, a);
+        this.rotation32(this.rotG32, k).left(this.r2f, 0, a, this.r1f, 0, false);
         flushTiny32(this.r1f, ga);
-        gemmStrided(false, true, g, a, a, 1, this.r1f, 0, a, this.uA32, k * a * a, a, 0, x, 0, a);
+        this.rotation32(this.rotA32, k).right(this.r1f, 0, g, x, 0, true);
         for (let i = 0; i < ga; i++) out[off + i] = x[i] as number;
       } else {
-        gemmStrided(false, false, g, a, g, 1, st.uG, k * g * g, g, this.rot2, 0, a, 0, this.rot1, 0, a);
-        gemmStrided(false, true, g, a, a, 1, this.rot1, 0, a, st.uA, k * a * a, a, 0, out, off, a);
+        this.rotation64(this.rotG64, k).left(this.rot2, 0, a, this.rot1, 0, false);
+        this.rotation64(this.rotA64, k).right(this.rot1, 0, g, out, off, true);
       }
     }
     return out;
@@ -862,6 +907,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       this.r2f = ensure32(this.r2f, ga);
       return;
     }
+    this.float64Basis();
     this.rot1 = ensure(this.rot1, ga);
     this.rot2 = ensure(this.rot2, ga);
   }
@@ -947,7 +993,6 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     }
     const rows = examples * positions;
     const ga = gDim * aDim;
-    const st = this.state;
     this.normA = ensure(this.normA, rows * aDim);
     this.normG = ensure(this.normG, rows * gDim);
     this.normW = ensure(this.normW, ga);
@@ -971,45 +1016,12 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const at = this.normA;
     const gt = this.normG;
     const w = this.normW;
+    this.float64Basis();
     const m = this.normM;
     for (let k = 0; k < groups; k++) {
       // Ã = ā U_A and G̃ = g U_G for group k.
-      gemmStrided(
-        false,
-        false,
-        rows,
-        aDim,
-        aDim,
-        1,
-        a64,
-        k * rows * aDim,
-        aDim,
-        st.uA,
-        k * aDim * aDim,
-        aDim,
-        0,
-        at,
-        0,
-        aDim,
-      );
-      gemmStrided(
-        false,
-        false,
-        rows,
-        gDim,
-        gDim,
-        1,
-        g64,
-        k * rows * gDim,
-        gDim,
-        st.uG,
-        k * gDim * gDim,
-        gDim,
-        0,
-        gt,
-        0,
-        gDim,
-      );
+      this.rotation64(this.rotA64, k).right(a64, k * rows * aDim, rows, at, 0, false);
+      this.rotation64(this.rotG64, k).right(g64, k * rows * gDim, rows, gt, 0, false);
       // W = 1 ⊘ (s + ε), the very quotients `precondition` divides by.
       this.divideInBasis(this.normOnes, 0, w, k, damping, 0);
       if (positions === 1) {
@@ -1116,6 +1128,16 @@ function gatherExamples(
       for (let i = 0; i < per; i++) out[to + i] = x[from + i] as number;
     }
   }
+}
+
+/** Group k's product with its n × n basis in `u` (made at first use), re-read from u. */
+function resetRotation<T extends FloatArray>(list: BasisRotation<T>[], k: number, u: T, n: number): void {
+  let rot = list[k];
+  if (rot === undefined) {
+    rot = new BasisRotation(u);
+    list[k] = rot;
+  }
+  rot.reset(u, k * n * n, n);
 }
 
 function setIdentity(u: Float64Array, n: number, groups: number): void {

@@ -57,6 +57,7 @@ export function layerContribution(
     }
     block.state.uA.set(basis.uA);
     block.state.uG.set(basis.uG);
+    block.stateRestored();
     block.updateScaling(batch);
     sums.S = scaled(block.S, e);
   }

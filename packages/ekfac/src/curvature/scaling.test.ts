@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { fill } from "../../test/deterministic.ts";
+import { BasisRotation } from "./basis-rotation.ts";
 import {
   chooseRotatedGradientSource,
   chooseScalingStrategy,
@@ -215,7 +216,9 @@ describe("scalingInto", () => {
             m1: new Float64Array(gDim * aDim).fill(Number.NaN),
             m2: new Float64Array(gDim * aDim).fill(Number.NaN),
           };
-          const res = scalingInto(out, outOff, a, aOff, g, gOff, n, t, aDim, gDim, uAb, 1, uGb, 2, strategy, ws);
+          const rA = uAb === null ? null : new BasisRotation(uAb).reset(uAb, 1, aDim);
+          const rG = uGb === null ? null : new BasisRotation(uGb).reset(uGb, 2, gDim);
+          const res = scalingInto(out, outOff, a, aOff, g, gOff, n, t, aDim, gDim, rA, rG, strategy, ws);
           expect(res).toBe(out);
           const ref = reference(a.subarray(aOff), g.subarray(gOff), n, t, aDim, gDim, uA, uG);
           for (let k = 0; k < gDim * aDim; k++) expect(out[outOff + k]).toBeCloseTo(ref[k] as number, 13);
@@ -262,9 +265,7 @@ describe("scalingInto in float32: no subnormal operands for the gram product", (
       aDim,
       gDim,
       null,
-      0,
       null,
-      0,
       "gram",
       ws32,
     );

@@ -22,6 +22,7 @@
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 import { FLUSH32, flushTiny32 } from "../internal/stats.ts";
+import type { BasisRotation } from "./basis-rotation.ts";
 
 /** How S* is computed; every strategy gives the same S* (see the file header for the formulas and costs). */
 export type ScalingStrategy = "gram" | "rotate-rows" | "rotate-gradients";
@@ -174,8 +175,8 @@ export function scalingRowsSize(strategy: ScalingStrategy, n: number, t: number,
  * Writes S* (gDim × aDim, row-major, at `out[outOff…]`) for one Kronecker block, in the precision of
  * its arguments (all float64, or all float32 for the float32 rotations of kronecker-block.ts).
  * `a` holds rows = N·T rows of length aDim from `aOff`, `g` the matching rows of length gDim from `gOff`
- * (example-major: row n·T + t). `uA`/`uG` are the eigenvectors as columns (row-major), or null for the
- * identity basis.
+ * (example-major: row n·T + t). `uA`/`uG` are the eigenbases (basis-rotation.ts: the products skip the
+ * coordinates a factor does not see), or null for the identity basis.
  */
 export function scalingInto<T extends FloatArray>(
   out: T,
@@ -188,17 +189,14 @@ export function scalingInto<T extends FloatArray>(
   t: number,
   aDim: number,
   gDim: number,
-  uA: T | null,
-  uAOff: number,
-  uG: T | null,
-  uGOff: number,
+  uA: BasisRotation<T> | null,
+  uG: BasisRotation<T> | null,
   strategy: ScalingStrategy,
   workspace: ScalingWorkspace<T>,
 ): T {
   const { rows: ws, m1, m2 } = workspace;
   const r = n * t;
   const ga = gDim * aDim;
-  const rotated = uA !== null && uG !== null;
 
   // Rotated rows Ã (r × aDim) at 0 and G̃ (r × gDim) after it, for the strategies that read them;
   // rotate-gradients (and the identity basis) read a and g directly.
@@ -206,9 +204,9 @@ export function scalingInto<T extends FloatArray>(
   let atBase = aOff;
   let gt = g;
   let gtBase = gOff;
-  if (rotated && strategy !== "rotate-gradients") {
-    gemmStrided(false, false, r, aDim, aDim, 1, a, aOff, aDim, uA, uAOff, aDim, 0, ws, 0, aDim);
-    gemmStrided(false, false, r, gDim, gDim, 1, g, gOff, gDim, uG, uGOff, gDim, 0, ws, r * aDim, gDim);
+  if (uA !== null && uG !== null && strategy !== "rotate-gradients") {
+    uA.right(a, aOff, r, ws, 0, false);
+    uG.right(g, gOff, r, ws, r * aDim, false);
     if (ws instanceof Float32Array) flushTiny32(ws, r * (aDim + gDim));
     at = ws;
     atBase = 0;
@@ -224,12 +222,12 @@ export function scalingInto<T extends FloatArray>(
       const ge = gtBase + e * t * gDim;
       const ae = atBase + e * t * aDim;
       gemmStrided(true, false, gDim, aDim, t, 1, gt, ge, gDim, at, ae, aDim, 0, m1, 0, aDim);
-      if (rotated && strategy === "rotate-gradients") {
+      if (uA !== null && uG !== null && strategy === "rotate-gradients") {
         // m2 = U_Gᵀ ∇_e, then m1 = m2 U_A (float32 operands flushed as the rows above).
         if (m1 instanceof Float32Array) flushTiny32(m1, ga);
-        gemmStrided(true, false, gDim, aDim, gDim, 1, uG, uGOff, gDim, m1, 0, aDim, 0, m2, 0, aDim);
+        uG.left(m1, 0, aDim, m2, 0, true);
         if (m2 instanceof Float32Array) flushTiny32(m2, ga);
-        gemmStrided(false, false, gDim, aDim, aDim, 1, m2, 0, aDim, uA, uAOff, aDim, 0, m1, 0, aDim);
+        uA.right(m2, 0, gDim, m1, 0, false);
       }
       for (let k = 0; k < ga; k++) {
         const v = m1[k] as number;

@@ -135,4 +135,51 @@ describe("symmetricEigenInto", () => {
     expect(Math.abs(u[0] as number)).toBe(1);
     expect(symmetricEigenInto(new Float64Array(0), 0, 0, new Float64Array(0), 0, new Float64Array(0), 0)).toBe(true);
   });
+
+  it("exactly-zero rows are deflated: e_r with λ = 0 first, the rest decomposed alone; X = UΛUᵀ, UᵀU = I, λ ascending", () => {
+    // X3 embedded at coordinates 1, 2, 4 of a 5×5 factor whose rows 0 and 3 are zero (an input that is
+    // 0 on every example).
+    const n = 5;
+    const active = [1, 2, 4];
+    const x = new Float64Array(n * n);
+    for (let i = 0; i < 3; i++)
+      for (let j = 0; j < 3; j++) x[(active[i] as number) * n + (active[j] as number)] = X3[i * 3 + j] as number;
+    const u = new Float64Array(n * n).fill(9);
+    const lam = new Float64Array(n).fill(9);
+    expect(symmetricEigenInto(x, 0, n, u, 0, lam, 0)).toBe(true);
+    // Columns 0 and 1 are exactly e_0 and e_3; the others are exactly 0 at rows 0 and 3.
+    for (let r = 0; r < n; r++) {
+      expect(u[r * n]).toBe(r === 0 ? 1 : 0);
+      expect(u[r * n + 1]).toBe(r === 3 ? 1 : 0);
+    }
+    for (let c = 2; c < n; c++) {
+      expect(u[c]).toBe(0);
+      expect(u[3 * n + c]).toBe(0);
+    }
+    expect([lam[0], lam[1]]).toEqual([0, 0]);
+    for (let i = 1; i < n; i++) expect(lam[i] as number).toBeGreaterThanOrEqual(lam[i - 1] as number);
+    expect(maxDiff(reconstruct(u, 0, lam, 0, n), x)).toBeLessThan(1e-13);
+    for (let a = 0; a < n; a++)
+      for (let b = 0; b < n; b++) {
+        let s = 0;
+        for (let k = 0; k < n; k++) s += (u[k * n + a] as number) * (u[k * n + b] as number);
+        expect(Math.abs(s - (a === b ? 1 : 0))).toBeLessThan(1e-14);
+      }
+    // The nonzero eigenvalues are X3's.
+    const u3 = new Float64Array(9);
+    const lam3 = new Float64Array(3);
+    expect(symmetricEigenInto(Float64Array.from(X3), 0, 3, u3, 0, lam3, 0)).toBe(true);
+    expect(maxDiff(lam.subarray(2), lam3)).toBeLessThan(1e-14);
+  });
+
+  it("an all-zero factor gives the identity with λ = 0; its argument errors still propagate", () => {
+    const u = new Float64Array(9).fill(9);
+    const lam = new Float64Array(3).fill(9);
+    expect(symmetricEigenInto(new Float64Array(9), 0, 3, u, 0, lam, 0)).toBe(true);
+    expect(Array.from(u)).toEqual([1, 0, 0, 0, 1, 0, 0, 0, 1]);
+    expect(Array.from(lam)).toEqual([0, 0, 0]);
+    expect(() => symmetricEigenInto(new Float64Array(9), 0, 3, u, 0, lam, 0, { maxIterations: -1 })).toThrow(
+      /maxIterations/,
+    );
+  });
 });

@@ -10,7 +10,16 @@
  * Argument errors thrown by `eigh` (RangeError/TypeError) are bugs in the caller, not numerical events:
  * they propagate.
  *
- * Cost: O(n³) and it allocates (linalg's `eigh` returns fresh arrays); it is amortised over T_kfe
+ * Deflation: a coordinate whose row of the (symmetrised) factor is exactly zero — an input that is 0
+ * on every row of the statistics (an MNIST pixel no digit touches, a dead ReLU unit) — is an
+ * eigenvector by itself: e_r with eigenvalue 0. Only the m × m block of the other coordinates is
+ * decomposed, and U gets e_r for each zero coordinate (first, eigenvalue 0, so λ stays ascending)
+ * and the block's eigenvectors at the other rows, with exact zeros elsewhere. That is an exact
+ * eigendecomposition of the factor (the zero eigenspace has many orthonormal bases; this one is
+ * the coordinate basis), costs O(m³), and lets curvature/basis-rotation.ts multiply by U in
+ * m² per row instead of n².
+ *
+ * Cost: O(m³) and it allocates (linalg's `eigh` returns fresh arrays); it is amortised over T_kfe
  * steps and is deliberately not part of the allocation-free per-step path.
  */
 import { eigh } from "@ekfac-ts/linalg";
@@ -41,8 +50,24 @@ export function symmetricEigenInto(
       sym[i * n + j] = v;
     }
   }
+  // Deflation: the coordinates whose row (and so column) is exactly zero, and the others.
+  const active: number[] = [];
+  const zero: number[] = [];
+  for (let i = 0; i < n; i++) {
+    let nonzero = false;
+    for (let j = 0; j < n && !nonzero; j++) nonzero = sym[i * n + j] !== 0;
+    (nonzero ? active : zero).push(i);
+  }
+  const m = active.length;
+  let core = sym;
+  if (m < n) {
+    core = new Float64Array(m * m);
+    for (let i = 0; i < m; i++)
+      for (let j = 0; j < m; j++) core[i * m + j] = sym[(active[i] as number) * n + (active[j] as number)] as number;
+  }
+  // (Also for m = 0, a 0 × 0 problem: argument errors of eigh propagate whatever the factor holds.)
   const result = eigh(
-    { rows: n, cols: n, data: sym },
+    { rows: m, cols: m, data: core },
     {
       vectors: true,
       ...(options.maxIterations !== undefined ? { maxIterations: options.maxIterations } : {}),
@@ -51,10 +76,26 @@ export function symmetricEigenInto(
   if (result.status !== "success" || result.vectors === null) return false;
   const u = result.vectors.data;
   const lam = result.values;
-  for (let i = 0; i < n * n; i++) if (!Number.isFinite(u[i] as number)) return false;
-  for (let i = 0; i < n; i++) if (!Number.isFinite(lam[i] as number)) return false;
-  for (let i = 0; i < n * n; i++) outU[uOff + i] = u[i] as number;
+  for (let i = 0; i < m * m; i++) if (!Number.isFinite(u[i] as number)) return false;
+  for (let i = 0; i < m; i++) if (!Number.isFinite(lam[i] as number)) return false;
   // The factors are Gram matrices (PSD): any negative eigenvalue is rounding, so clamp all of them to 0.
-  for (let i = 0; i < n; i++) outLambda[lOff + i] = Math.max(0, lam[i] as number);
+  if (m === n) {
+    for (let i = 0; i < n * n; i++) outU[uOff + i] = u[i] as number;
+    for (let i = 0; i < n; i++) outLambda[lOff + i] = Math.max(0, lam[i] as number);
+    return true;
+  }
+  // Zero coordinates first (eigenvalue 0 ≤ every clamped one, so λ stays ascending), each its unit
+  // vector; then the active block's eigenvectors, placed at the active rows (0 at the zero rows).
+  const z = n - m;
+  outU.fill(0, uOff, uOff + n * n);
+  for (let c = 0; c < z; c++) {
+    outU[uOff + (zero[c] as number) * n + c] = 1;
+    outLambda[lOff + c] = 0;
+  }
+  for (let i = 0; i < m; i++) {
+    const row = uOff + (active[i] as number) * n + z;
+    for (let j = 0; j < m; j++) outU[row + j] = u[i * m + j] as number;
+  }
+  for (let j = 0; j < m; j++) outLambda[lOff + z + j] = Math.max(0, lam[j] as number);
   return true;
 }

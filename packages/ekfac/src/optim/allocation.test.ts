@@ -109,6 +109,32 @@ describe("no allocation per step after init", () => {
     });
   }
 
+  // Deflated bases (curvature/basis-rotation.ts): input 0 is zero in every example, so the first
+  // layer's A has an exactly-zero row and its basis a unit column; the products take the compact path.
+  for (const name of ["kfac", "ekfac"] as const) {
+    it(`Optimizer.step with ${name} on a deflated basis (an input zero in every example): 20 steps create no typed array`, () => {
+      const { x, y } = blobs(3, 32, 5);
+      for (let r = 0; r < 32; r++) x[r * 5] = 0;
+      const model = new TinyMlp([5, 7, 3], 4, "softmax-ce");
+      const chain = (name === "kfac" ? kfac : ekfac)(model, { learningRate: 0.05, basisEvery: 1000 });
+      const opt = new Optimizer(chain, model);
+      const stepOnce = (count: boolean): number => {
+        model.forwardBackward(x, y, 32);
+        if (count) return countTypedArrayConstructions(() => opt.step());
+        opt.step();
+        return 0;
+      };
+      for (let s = 0; s < 2; s++) stepOnce(false);
+      const first = chain.curvature.blocks[0]?.block as KroneckerBlock;
+      // U_A's first column is e_0 exactly: the basis is deflated.
+      const a = first.dims.aDim;
+      for (let r = 0; r < a; r++) expect(first.uA[r * a]).toBe(r === 0 ? 1 : 0);
+      let created = 0;
+      for (let s = 0; s < 20; s++) created += stepOnce(true);
+      expect(created).toBe(0);
+    });
+  }
+
   // Every layer takes its rotated gradient from S*'s rows (scaling.ts cost model): with the empirical
   // Fisher N = 2 ≪ a + g; with the true Fisher, N = 2 against 20 → 16 → 2 keeps the loss's rows below
   // the rotation's multiply-adds on both layers.
