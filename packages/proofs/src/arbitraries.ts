@@ -203,9 +203,13 @@ export function gaussianMatrix(rows: number, cols: number, rng: Rng, dtype: DTyp
  * - one-example: N = 1 (and T = 1 for conv): KFAC is exact;
  * - same-input: every ā_n is the same vector (dense): KFAC is exact;
  * - rank-deficient: N < min(aDim, gDim) so both factors are singular;
- * - scaled: g multiplied by 10^±4, ā by 10^∓2 (scale invariance of the relative laws).
+ * - scaled: g multiplied by 10^±4, ā by 10^∓2 (scale invariance of the relative laws);
+ * - dead: ⌊inDim/3⌋ inputs (at least one when inDim ≥ 2) and ⌊gDim/3⌋ output gradients are 0 on every
+ *   row (MNIST's untouched pixels, dead ReLU units): the factors have exactly-zero rows, so the bases
+ *   are deflated (ekfac's internal/sym-eigen.ts) and the rotations take the compact path
+ *   (curvature/basis-rotation.ts).
  */
-export type LayerSpecial = "generic" | "one-example" | "same-input" | "rank-deficient" | "scaled";
+export type LayerSpecial = "generic" | "one-example" | "same-input" | "rank-deficient" | "scaled" | "dead";
 
 export interface LayerCase {
   readonly shape: LayerShape;
@@ -248,6 +252,16 @@ function buildLayerCase(
       for (let i = 0; i < gDim; i++) g[(k * rows + r) * gDim + i] = gScale * rng.normal();
     }
   }
+  if (special === "dead") {
+    // Random coordinates, the same in every group and row (drawn after the values: other specials'
+    // cases keep their numbers).
+    const deadIn = rng.permutation(inDim).slice(0, inDim >= 2 ? Math.max(1, Math.floor(inDim / 3)) : 0);
+    const deadOut = rng.permutation(gDim).slice(0, Math.floor(gDim / 3));
+    for (let r = 0; r < groups * rows; r++) {
+      for (const j of deadIn) a[r * aDim + j] = 0;
+      for (const i of deadOut) g[r * gDim + i] = 0;
+    }
+  }
   const shape: LayerShape = { kind, outDim: groups * gDim, inDim, hasBias, groups };
   const label =
     `{ kind: "${kind}", special: "${special}", outDim: ${groups * gDim}, inDim: ${inDim}, hasBias: ${hasBias}, ` +
@@ -264,7 +278,8 @@ export interface DenseLayerOptions {
 
 /** Statistics (ā_n, g_n) of a dense layer: outDim ≤ maxOut (8), inDim ≤ maxIn (8), N ≤ maxN (32). */
 export function denseLayerArb(options: DenseLayerOptions = {}): fc.Arbitrary<LayerCase> {
-  const specials = options.specials ?? (["generic", "one-example", "same-input", "rank-deficient", "scaled"] as const);
+  const specials =
+    options.specials ?? (["generic", "one-example", "same-input", "rank-deficient", "scaled", "dead"] as const);
   return fc
     .record({
       special: fc.constantFrom(...specials),
@@ -288,7 +303,7 @@ export interface ConvLayerOptions {
 
 /** Statistics of a (grouped) conv2d layer with T output positions (patches ā_{n,t}, g_{n,t}). */
 export function convLayerArb(options: ConvLayerOptions = {}): fc.Arbitrary<LayerCase> {
-  const specials = options.specials ?? (["generic", "one-example", "rank-deficient", "scaled"] as const);
+  const specials = options.specials ?? (["generic", "one-example", "rank-deficient", "scaled", "dead"] as const);
   return fc
     .record({
       special: fc.constantFrom(...specials),

@@ -95,9 +95,9 @@ const convAll = convLayerArb({ maxN: 6 });
 const anyLayer = fc.oneof(denseAll, convAll);
 
 const denseGenerator =
-  "dense: dout, din ∈ [1, 8], bias or not, N ∈ [1, 64]; special cases mixed in: N = 1, every ā_n equal, rank-deficient factors (N < min(a, g)), g scaled by 10^±4 and ā by 10^∓2; ā carries the bias 1";
+  "dense: dout, din ∈ [1, 8], bias or not, N ∈ [1, 64]; special cases mixed in: N = 1, every ā_n equal, rank-deficient factors (N < min(a, g)), g scaled by 10^±4 and ā by 10^∓2, dead coordinates (a third of the inputs and output gradients 0 on every row: exactly-zero factor rows, deflated bases); ā carries the bias 1";
 const convGenerator =
-  "conv2d: groups ∈ {1, 2}, 1–3 outputs per group, 1–5 inputs, bias or not, N ∈ [1, 6], T ∈ [1, 4] positions (KFC normalisation: A summed, G averaged over positions); special cases N = T = 1, rank-deficient, scaled";
+  "conv2d: groups ∈ {1, 2}, 1–3 outputs per group, 1–5 inputs, bias or not, N ∈ [1, 6], T ∈ [1, 4] positions (KFC normalisation: A summed, G averaged over positions); special cases N = T = 1, rank-deficient, scaled, dead";
 const layerGenerator = `${denseGenerator}. ${convGenerator}`;
 
 const kfacOneExample = defineLaw({
