@@ -21,16 +21,15 @@
  * N_b. True Fisher by default (the batch callbacks receive "sampled"), empirical on request ("labels").
  * Damping: damping.ts (kronfluence's 0.1 × mean eigenvalue per layer by default).
  *
- * Self-influence ∇ₙᵀ (F̂ + λ)⁻¹ ∇ₙ = Σ_ij (U_Gᵀ ∇_n U_A)²_ij / (S_ij + λ) per layer: rows are rotated
- * once (G̃ = G U_G, Ã = A U_A); for dense layers (T = 1) the rank-one structure gives
- * Σ_i G̃²_ni Σ_j Ã²_nj / (S + λ)_ij — one product (Ã∘Ã)(1/(S+λ))ᵀ, no per-example matrices.
+ * Self-influence ∇ₙᵀ (F̂ + λ)⁻¹ ∇ₙ = Σ_ij (U_Gᵀ ∇_n U_A)²_ij / (S_ij + λ) per layer: the block's own
+ * `examplePreconditionedNorms` (rows rotated once, G̃ = G U_G, Ã = A U_A; for dense layers the
+ * rank-one structure gives one product, no per-example matrices — see kronecker-block.ts).
  *
  * Cost per layer (a = aDim, g = gDim, R = N·T rows per pass): pass 1 R(a² + g²); eigendecompositions
  * O(a³ + g³) once; pass 2 see scaling.ts (≈ R(a² + g²) + N·g·a); self-influence R(a² + g²) + N·g·a
  * (+ N·T·g·a for conv). Memory O(a² + g² + g·a) per layer, independent of N.
  */
 
-import { gemmStrided } from "@ekfac-ts/linalg";
 import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import { KroneckerBlock } from "../curvature/kronecker-block.ts";
 import { checkChoice } from "../internal/checks.ts";
@@ -70,11 +69,8 @@ export class KroneckerInfluence implements InfluencePreconditioner {
   readonly blocks: readonly KroneckerBlock[];
   /** Eigendecompositions that failed (the block then falls back to the identity basis); 0 normally. */
   readonly basisFailures: number;
-  /** 1/(S_l + λ_l) per layer (groups × g × a). */
-  private readonly inverseScaling: readonly Float64Array[];
-  private rotG: Float64Array = new Float64Array(0);
-  private rotA: Float64Array = new Float64Array(0);
-  private work: Float64Array = new Float64Array(0);
+  /** One layer's self-influence per example (workspace of `selfInfluence`). */
+  private layerNorms: Float64Array = new Float64Array(0);
 
   constructor(
     method: "ekfac" | "kfac",
@@ -88,12 +84,6 @@ export class KroneckerInfluence implements InfluencePreconditioner {
     this.blocks = blocks;
     this.examples = examples;
     this.basisFailures = basisFailures;
-    this.inverseScaling = blocks.map((b, l) => {
-      const s = b.eigenScaling();
-      const lambda = (layers[l] as InfluenceLayer).damping;
-      for (let i = 0; i < s.length; i++) s[i] = 1 / ((s[i] as number) + lambda);
-      return s;
-    });
   }
 
   precondition(grads: readonly Float64Array[], out: readonly Float64Array[], count: number): void {
@@ -112,48 +102,17 @@ export class KroneckerInfluence implements InfluencePreconditioner {
   selfInfluence(stats: readonly Float64Statistics[], out: Float64Array, perLayer: Float64Array | null): void {
     const n = (stats[0] as Float64Statistics).batchSize;
     out.fill(0, 0, n);
+    this.layerNorms = ensure(this.layerNorms, n);
+    const norms = this.layerNorms;
     for (let l = 0; l < this.layers.length; l++) {
-      const { aDim: a, gDim: g, groups } = (this.layers[l] as InfluenceLayer).dims;
       const block = this.blocks[l] as KroneckerBlock;
-      const w = this.inverseScaling[l] as Float64Array;
       const s = stats[l] as Float64Statistics;
-      const t = s.positions;
-      const rows = n * t;
-      this.rotG = ensure(this.rotG, rows * g);
-      this.rotA = ensure(this.rotA, rows * a);
-      this.work = ensure(this.work, t === 1 ? rows * g : g * a);
-      const gt = this.rotG;
-      const at = this.rotA;
-      const x = this.work;
-      for (let e = 0; e < n; e++) if (perLayer !== null) perLayer[l * n + e] = 0;
-      for (let k = 0; k < groups; k++) {
-        // G̃ = G_rows U_G (row r is (U_Gᵀ g_r)ᵀ), Ã = A_rows U_A.
-        gemmStrided(false, false, rows, g, g, 1, s.g, k * rows * g, g, block.uG, k * g * g, g, 0, gt, 0, g);
-        gemmStrided(false, false, rows, a, a, 1, s.a, k * rows * a, a, block.uA, k * a * a, a, 0, at, 0, a);
-        if (t === 1) {
-          for (let i = 0; i < rows * g; i++) gt[i] = (gt[i] as number) * (gt[i] as number);
-          for (let i = 0; i < rows * a; i++) at[i] = (at[i] as number) * (at[i] as number);
-          // X = (Ã∘Ã) Wᵀ: X[n,i] = Σ_j Ã²_nj / (S + λ)_ij.
-          gemmStrided(false, true, rows, g, a, 1, at, 0, a, w, k * g * a, a, 0, x, 0, g);
-          for (let e = 0; e < n; e++) {
-            let acc = 0;
-            for (let i = 0; i < g; i++) acc += (gt[e * g + i] as number) * (x[e * g + i] as number);
-            out[e] = (out[e] as number) + acc;
-            if (perLayer !== null) perLayer[l * n + e] = (perLayer[l * n + e] as number) + acc;
-          }
-        } else {
-          // Per example: R_n = Σ_t (U_Gᵀ g_t)(U_Aᵀ ā_t)ᵀ = G̃_nᵀ Ã_n (g × a).
-          for (let e = 0; e < n; e++) {
-            gemmStrided(true, false, g, a, t, 1, gt, e * t * g, g, at, e * t * a, a, 0, x, 0, a);
-            let acc = 0;
-            for (let i = 0; i < g * a; i++) {
-              const r = x[i] as number;
-              acc += r * r * (w[k * g * a + i] as number);
-            }
-            out[e] = (out[e] as number) + acc;
-            if (perLayer !== null) perLayer[l * n + e] = (perLayer[l * n + e] as number) + acc;
-          }
-        }
+      // ∇ₙᵀ(F̂ + λI)⁻¹∇ₙ in the block's own metric: the law's one home (kronecker-block.ts).
+      norms.fill(0, 0, n);
+      block.examplePreconditionedNorms(s.a, s.g, n, s.positions, (this.layers[l] as InfluenceLayer).damping, norms);
+      for (let e = 0; e < n; e++) {
+        out[e] = (out[e] as number) + (norms[e] as number);
+        if (perLayer !== null) perLayer[l * n + e] = norms[e] as number;
       }
     }
   }
