@@ -29,7 +29,10 @@
  * eigendecompositions, S*, precondition (the four rotations and the division),
  * packing/checks/KL-clip, and the chain's momentum and learning rate — timers wrapped around this
  * instance's block methods and transform only; printed and written as `profile_ms`, `profile_share`
- * and `bottleneck` in the record.
+ * and `bottleneck` in the record, with `rotation_sizes`: per layer the active a/aDim × g/gDim the
+ * rotations work in after the first refresh (coordinates zero on the whole batch deflated; ekfac's
+ * basis-rotation.ts). The suite steps on one fixed batch, so KFAC's averaged factors keep that batch's
+ * zeros here, which training over many batches would not (packages/bench/README.md).
  *
  * Validation: every loss finite; ours and tfjs compute the same initial loss on the same weights
  * (relative difference ≤ 1e-4); for every optimizer the loss after a few steps on one fixed batch
@@ -38,7 +41,7 @@
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Tensor, wrap } from "@ekfac-ts/autodiff";
-import { Optimizer } from "@ekfac-ts/ekfac";
+import { KroneckerBlock, Optimizer } from "@ekfac-ts/ekfac";
 import { gemmStrided } from "@ekfac-ts/linalg";
 import { deepAutoencoder, mlp, type Sequential, sigmoidCrossEntropy, softmaxCrossEntropy } from "@ekfac-ts/nn";
 import * as tf from "@tensorflow/tfjs-core";
@@ -436,6 +439,15 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
     totalMs += t5 - t0;
   };
   step(); // step 0: the refresh, and JIT warm-up; not counted
+  // The sizes the rotations work in after that refresh (inputs 0 on the whole batch are deflated:
+  // ekfac's basis-rotation.ts), as "active a / aDim × active g / gDim" per layer.
+  const rotation = blocks
+    .map((b) => {
+      if (!(b instanceof KroneckerBlock)) return "—";
+      const s = b.rotationSizes()[0] as { a: number; g: number };
+      return `${s.a}/${b.dims.aDim}×${s.g}/${b.dims.gDim}`;
+    })
+    .join(", ");
   for (const p of PHASES) ms[p] = 0;
   totalMs = 0;
   optimizerMs = 0;
@@ -471,7 +483,7 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
   for (const p of PHASES) share[p] = row[p] / amortised;
   const ranked = [...PHASES].sort((p, q) => row[q] - row[p]);
   ctx.log(
-    `  ${c.name} ${label} profile (${steps} steps, amortised over T_kfe ${tkfe}): ${amortised.toFixed(1)} ms/step`,
+    `  ${c.name} ${label} profile (${steps} steps, amortised over T_kfe ${tkfe}): ${amortised.toFixed(1)} ms/step; rotation sizes ${rotation}`,
   );
   for (const p of PHASES)
     ctx.log(
@@ -487,6 +499,7 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
     steps,
     profile_ms: row,
     profile_share: share,
+    rotation_sizes: rotation,
     bottleneck: ranked[0],
     ok: Math.abs(sum - amortised) <= 1e-6 * amortised && PHASES.every((p) => Number.isFinite(row[p])),
     check: `${steps} steps; phases sum to the step; largest: ${ranked

@@ -225,6 +225,7 @@ describe("scaling variants and input types", () => {
       b.updateFactors(c.stats);
       b.updateBasis();
       b.updateScaling(c.stats);
+      expect(b.rotationSizes()).toEqual([{ a: 21 - zero.length, g: 6 }]);
       zero.forEach((j, col) => {
         for (let r = 0; r < 21; r++) expect(b.state.uA[r * 21 + col]).toBe(r === j ? 1 : 0);
         expect(b.state.lambdaA[col]).toBe(0);

@@ -82,7 +82,7 @@
  * are 0 on every row, dead units) get unit eigenvectors (internal/sym-eigen.ts, MATH.md §9), and every
  * product with a basis goes through basis-rotation.ts, so a and g above become the active sizes m_A,
  * m_G in each rotation (and in the eigendecompositions); e.g. the demo autoencoder's first layer
- * refreshed on one batch of 250 digits has m_A ≈ 556 of 785. The cost models of scaling.ts still count
+ * refreshed on the bench's first batch of 250 digits has m_A = 544 of 785. The cost models of scaling.ts still count
  * the full a and g (they choose between strategies whose rotations shrink alike, except the
  * step's own rotate-in, which deflation makes cheaper than they count). Workspaces are allocated at first use and grow to the largest batch;
  * after that, `updateFactors`, `updateScaling` and `precondition` allocate nothing.
@@ -420,6 +420,16 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   /** Whether `updateBasis` has succeeded at least once for every factor. */
   get basisReady(): boolean {
     return this.state.hasBasis === 1;
+  }
+
+  /**
+   * Per group, the sizes the rotations work in: aDim and gDim less the bases' unit columns (the
+   * coordinates whose factor row was exactly zero at the refresh; basis-rotation.ts). Before any
+   * refresh the bases are the identity, all units: 0 and 0. For reports and tests.
+   */
+  rotationSizes(): { a: number; g: number }[] {
+    this.float64Basis();
+    return this.rotA64.map((r, k) => ({ a: r.m, g: (this.rotG64[k] as BasisRotation<Float64Array>).m }));
   }
 
   /** Checks statistics against this layer (TypeError/RangeError), without touching any state. */
