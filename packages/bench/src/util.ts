@@ -77,7 +77,7 @@ export function timeInterleaved(fns: readonly (() => void)[], options: TimingOpt
   });
 }
 
-function median(values: readonly number[]): number {
+export function median(values: readonly number[]): number {
   const v = [...values].sort((a, b) => a - b);
   const mid = v.length >> 1;
   return v.length % 2 === 1 ? (v[mid] as number) : ((v[mid - 1] as number) + (v[mid] as number)) / 2;

@@ -15,37 +15,15 @@
  * Run: `npx -y pnpm@12.4.2 example packages/bench/src/examples/deflation.ts [--batch N] [--reps R]`
  * (default batch 250 for the autoencoder and 256 for the MLP, 15 reps).
  */
-import { deepAutoencoder, mlp, type Sequential } from "@ekfac-ts/nn";
-import { mnistPackageSplit, PIXELS } from "../data/mnist.ts";
+import { PIXELS } from "../data/mnist.ts";
 import { DEFAULTS } from "../demo/defaults.ts";
-import { makeTrainer, type OptimizerConfig, type Task } from "../demo/trainer.ts";
+import { makeTrainer, type OptimizerConfig } from "../demo/trainer.ts";
+import { median } from "../util.ts";
+import { intFlag, stepCases, stepData } from "./step-cases.ts";
 
-function flag(name: string): number | null {
-  const i = process.argv.indexOf(name);
-  if (i < 0) return null;
-  const v = Number(process.argv[i + 1]);
-  if (!(Number.isInteger(v) && v >= 1)) throw new RangeError(`deflation: ${name} needs a positive integer`);
-  return v;
-}
-
-const batch = flag("--batch");
-const reps = flag("--reps") ?? 15;
-const data = mnistPackageSplit(5, 8000);
-const cases: { name: string; build: () => Sequential; task: Task; batch: number }[] = [
-  {
-    name: "autoencoder",
-    build: () => deepAutoencoder({ sizes: DEFAULTS.sizes, activation: "sigmoid", seed: 5 }),
-    task: { kind: "autoencoder" },
-    batch: batch ?? 250,
-  },
-  {
-    name: "MLP 784-1000-500-10",
-    build: () => mlp([784, 1000, 500, 10], "relu", { seed: 5 }),
-    task: { kind: "classifier", classes: 10 },
-    batch: batch ?? 256,
-  },
-];
-const median = (xs: readonly number[]) => [...xs].sort((a, b) => a - b)[Math.floor(xs.length / 2)] as number;
+const reps = intFlag("deflation", "--reps") ?? 15;
+const data = stepData();
+const cases = stepCases(intFlag("deflation", "--batch"));
 
 for (const c of cases) {
   const x = data.train.images.slice(0, c.batch * PIXELS);

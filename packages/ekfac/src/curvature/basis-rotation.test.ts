@@ -61,20 +61,17 @@ describe("BasisRotation: products with a basis that has unit columns", () => {
         for (let i = 2; i < x.length; i++) x[i] = rng.normal();
         const tol = f32 ? 1e-5 : 1e-13;
         for (const transpose of [false, true]) {
-          // Right products: X is k × n at offset 2, out at offset 1 (the entry before is kept).
-          const want = make(k * n);
-          gemmStrided(false, transpose, k, n, n, 1, x, 2, n, u, 3, n, 0, want, 0, n);
-          const out = make(1 + k * n).fill(7);
-          rot.right(x, 2, k, out, 1, transpose);
-          expect(out[0]).toBe(7);
-          assertClose(out.subarray(1), want, { rtol: tol, atol: tol });
-          // Left products: X is n × k.
-          const wantL = make(n * k);
-          gemmStrided(transpose, false, n, k, n, 1, u, 3, n, x, 2, k, 0, wantL, 0, k);
-          const outL = make(1 + n * k).fill(7);
-          rot.left(x, 2, k, outL, 1, transpose);
-          expect(outL[0]).toBe(7);
-          assertClose(outL.subarray(1), wantL, { rtol: tol, atol: tol });
+          // X is k × n (right: X·op(U)) or n × k (left: op(U)·X) at offset 2; out at offset 1 (the entry
+          // before is kept), against the dense gemm.
+          for (const side of ["right", "left"] as const) {
+            const want = make(k * n);
+            if (side === "right") gemmStrided(false, transpose, k, n, n, 1, x, 2, n, u, 3, n, 0, want, 0, n);
+            else gemmStrided(transpose, false, n, k, n, 1, u, 3, n, x, 2, k, 0, want, 0, k);
+            const out = make(1 + k * n).fill(7);
+            rot[side](x, 2, k, out, 1, transpose);
+            expect(out[0]).toBe(7);
+            assertClose(out.subarray(1), want, { rtol: tol, atol: tol });
+          }
         }
       }),
       { numRuns: 200 },
