@@ -43,6 +43,7 @@ export {
   KroneckerBlock,
   type KroneckerBlockOptions,
   type KroneckerState,
+  type RotationSizes,
 } from "./curvature/kronecker-block.ts";
 export {
   type Contribution,

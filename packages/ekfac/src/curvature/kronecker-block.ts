@@ -158,6 +158,14 @@ export interface KroneckerBlockOptions {
   readonly gradientFromStatistics?: boolean;
 }
 
+/** The sizes one group's rotations work in (`KroneckerBlock.rotationSizes`). */
+export interface RotationSizes {
+  /** aDim less the unit columns of U_A (input coordinates deflated at the last refresh). */
+  readonly a: number;
+  /** gDim less the unit columns of U_G (output coordinates deflated at the last refresh). */
+  readonly g: number;
+}
+
 /** The plain-data state of a Kronecker block (see the header): arrays and integer counters. */
 export type KroneckerState = {
   /** Factors, groups × a² and groups × g², row-major. */
@@ -427,7 +435,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
    * coordinates whose factor row was exactly zero at the refresh; basis-rotation.ts). Before any
    * refresh the bases are the identity, all units: 0 and 0. For reports and tests.
    */
-  rotationSizes(): { a: number; g: number }[] {
+  rotationSizes(): RotationSizes[] {
     this.float64Basis();
     return this.rotA64.map((r, k) => ({ a: r.m, g: (this.rotG64[k] as BasisRotation<Float64Array>).m }));
   }
