@@ -222,6 +222,7 @@ describe("scaling variants and input types", () => {
     const grad = meanGradient(c.shape, c.stats);
     for (const precision of ["float64", "float32"] as const) {
       const b = new DenseEigenCorrected(c.shape, { factorDecay: 0, scalingDecay: 0, precision });
+      expect(b.rotationSizes()).toEqual([{ a: 0, g: 0 }]); // the identity basis: all unit columns
       b.updateFactors(c.stats);
       b.updateBasis();
       b.updateScaling(c.stats);

@@ -431,13 +431,19 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   }
 
   /**
-   * Per group, the sizes the rotations work in: aDim and gDim less the bases' unit columns (the
-   * coordinates whose factor row was exactly zero at the refresh; basis-rotation.ts). Before any
-   * refresh the bases are the identity, all units: 0 and 0. For reports and tests.
+   * Per group, the sizes the rotations work in: aDim and gDim less the unit columns of the bases the
+   * block's rotations use (float32 copies or float64; the coordinates whose factor row was exactly
+   * zero at the refresh; basis-rotation.ts). Before any refresh the bases are the identity, all
+   * units: 0 and 0. For reports and tests.
    */
   rotationSizes(): RotationSizes[] {
+    // The products of the block's own precision (float32's copies are what its rotations use).
+    if (this.precision === "float32") {
+      this.float32Basis();
+      return this.rotA32.map((r, k) => ({ a: r.m, g: this.rotation32(this.rotG32, k).m }));
+    }
     this.float64Basis();
-    return this.rotA64.map((r, k) => ({ a: r.m, g: (this.rotG64[k] as BasisRotation<Float64Array>).m }));
+    return this.rotA64.map((r, k) => ({ a: r.m, g: this.rotation64(this.rotG64, k).m }));
   }
 
   /** Checks statistics against this layer (TypeError/RangeError), without touching any state. */
