@@ -15,6 +15,7 @@
  * Run: `npx -y pnpm@12.4.2 example packages/bench/src/examples/deflation.ts [--batch N] [--reps R]`
  * (default batch 250 for the autoencoder and 256 for the MLP, 15 reps).
  */
+import { KroneckerBlock } from "@ekfac-ts/ekfac";
 import { PIXELS } from "../data/mnist.ts";
 import { DEFAULTS } from "../demo/defaults.ts";
 import { makeTrainer, type OptimizerConfig } from "../demo/trainer.ts";
@@ -75,16 +76,8 @@ for (const c of cases) {
   });
   const tkfe = ekfac.basisEvery ?? 100;
   const unit = median(runs[0]?.ms ?? []);
-  const first = runs[1]?.trainer.blocks[0] as { uA?: Float64Array; dims?: { aDim: number } } | undefined;
-  let units = 0;
-  if (first?.uA && first.dims) {
-    const a = first.dims.aDim;
-    for (let col = 0; col < a; col++) {
-      let nonzero = 0;
-      for (let row = 0; row < a; row++) if (first.uA[row * a + col] !== 0) nonzero++;
-      if (nonzero === 1) units++;
-    }
-  }
+  const first = runs[1]?.trainer.blocks[0];
+  const units = first instanceof KroneckerBlock ? first.dims.aDim - (first.rotationSizes()[0]?.a ?? 0) : 0;
   console.log(
     `${c.name}, batch ${c.batch}: ${untouched} of ${PIXELS} pixels are 0 in every digit of the batch (${neverTouched} in all ${data.train.count} training digits); the first layer's U_A has ${units} unit columns (deflated run); ${reps} steps each (medians, refresh / ${tkfe} added):`,
   );
