@@ -29,14 +29,16 @@
  * grow to the largest product and are reused: after warm-up the products allocate nothing.
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
+import { ensure, ensure32 } from "../internal/stats.ts";
 
 /** A new zeroed array of the same element type as `like`. */
 function alike<T extends FloatArray>(like: T, n: number): T {
   return (like instanceof Float32Array ? new Float32Array(n) : new Float64Array(n)) as T;
 }
 
+/** `ensure` / `ensure32` (internal/stats.ts) for a workspace of either element type. */
 function grow<T extends FloatArray>(buf: T, n: number): T {
-  return buf.length >= n ? buf : alike(buf, n);
+  return (buf instanceof Float32Array ? ensure32(buf, n) : ensure(buf as Float64Array, n)) as T;
 }
 
 function growInt(buf: Int32Array, n: number): Int32Array {

@@ -603,8 +603,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
           t,
           a,
           g,
-          this.rotA32[k] as BasisRotation<Float32Array>,
-          this.rotG32[k] as BasisRotation<Float32Array>,
+          this.rotation32(this.rotA32, k),
+          this.rotation32(this.rotG32, k),
           strategy,
           this.scalingWs32,
         );
@@ -620,8 +620,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
           t,
           a,
           g,
-          this.rotA64[k] as BasisRotation<Float64Array>,
-          this.rotG64[k] as BasisRotation<Float64Array>,
+          this.rotation64(this.rotA64, k),
+          this.rotation64(this.rotG64, k),
           strategy,
           this.scalingWs,
         );
