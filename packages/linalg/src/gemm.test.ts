@@ -42,7 +42,7 @@ import { gemmBlocked, gemmSmall, gemmWorkspace } from "./internal/gemm-kernel.ts
 import { buildGemmModule } from "./internal/wasm/codegen.ts";
 import { gemmWasm } from "./internal/wasm/driver.ts";
 import { Code, encodeModule, sleb, uleb, ValType } from "./internal/wasm/encoder.ts";
-import { wasmGemmStats } from "./internal/wasm/instance.ts";
+import { ensureBytes, kernels, memoryBlock, wasmGemmStats } from "./internal/wasm/instance.ts";
 import { setWasmDetectorForTesting, type WasmNamespace, wasmNamespace } from "./internal/wasm/runtime.ts";
 import { allocate, type DType, type FloatArray, fromArray, type Matrix, view, zeros } from "./matrix.ts";
 import { Rng } from "./random.ts";
@@ -514,6 +514,54 @@ describe.runIf(wasmSupported())("the wasm module and memory", () => {
     }
     expect(wasmGemmStats().grows).toBe(grows);
     expect(wasmGemmStats().bytes).toBe(bytes);
+  });
+
+  it("C moves in and out by native copies: whole-array β = 1 and contiguous C at an offset, padded widths, both types", () => {
+    // driver.ts's loadC/storeC fast paths (one `set` + row moves inside the memory) against the
+    // reference, with guard entries around C that must stay untouched; n = 13 and 785 pad C̃'s rows.
+    for (const dtype of ["float32", "float64"] as const) {
+      for (const [m, n, k] of [
+        [1, 13, 9],
+        [5, 8, 7],
+        [9, 13, 20],
+        [40, 785, 33],
+      ] as const) {
+        for (const beta of [0, 1, -0.5]) {
+          check(gemmWasm, { dtype, tA: false, tB: true, m, n, k, alpha: 0.75, beta, pad: 0, off: 0, seed: m + n });
+          check(gemmWasm, { dtype, tA: true, tB: false, m, n, k, alpha: 1, beta, pad: 0, off: 3, seed: k });
+        }
+        // C as its whole array (offset 0, no guard): the β = 1 load copies it in with one set.
+        const rng = new Rng(m * n);
+        const ctor = dtype === "float32" ? Float32Array : Float64Array;
+        const a = rng.fillUniform(new ctor(m * k), -1, 1);
+        const b = rng.fillUniform(new ctor(k * n), -1, 1);
+        const c = rng.fillUniform(new ctor(m * n), -1, 1);
+        const want = Float64Array.from(c);
+        for (let i = 0; i < m; i++)
+          for (let j = 0; j < n; j++)
+            for (let p = 0; p < k; p++)
+              want[i * n + j] = (want[i * n + j] as number) + (a[i * k + p] as number) * (b[p * n + j] as number);
+        gemmWasm(args(false, false, m, n, k, 1, a, 0, k, b, 0, n, 1, c, 0, n));
+        const tol = dtype === "float32" ? 1e-5 * k : 1e-13 * k;
+        for (let i = 0; i < m * n; i++)
+          expect(Math.abs((c[i] as number) - (want[i] as number))).toBeLessThanOrEqual(tol);
+      }
+    }
+  });
+
+  it("memoryBlock: one view per (start, length) while the memory stays, a fresh one after it grows", () => {
+    setBackend("wasm");
+    const c = new Float32Array(12 * 13);
+    gemmWasm(args(false, false, 12, 13, 4, 1, new Float32Array(48), 0, 4, new Float32Array(52), 0, 13, 0, c, 0, 13));
+    const v = memoryBlock(4, 16, 100);
+    expect(memoryBlock(4, 16, 100)).toBe(v);
+    expect(memoryBlock(4, 16, 99)).not.toBe(v);
+    expect(memoryBlock(8, 16, 100)).toBeInstanceOf(Float64Array);
+    const bytes = wasmGemmStats().bytes;
+    ensureBytes(kernels(), bytes + 65536);
+    const w = memoryBlock(4, 16, 100);
+    expect(w === v).toBe(false); // v's buffer is detached now (not printable)
+    expect(w.buffer.byteLength).toBeGreaterThan(bytes);
   });
 
   it("the kernel variant: 'auto' is FMA exactly where relaxed SIMD validates, the instance reports what ran", () => {

@@ -132,6 +132,38 @@ export function memoryView(size: 4 | 8): FloatArray {
   return size === 8 ? view64 : view32;
 }
 
+/** Distinct block lengths `memoryBlock` keeps views of before it starts over (bounds the cache). */
+const MAX_BLOCK_VIEWS = 256;
+let blockBuffer: unknown = null;
+let blockStart = -1;
+const blocks32 = new Map<number, Float32Array>();
+const blocks64 = new Map<number, Float64Array>();
+
+/**
+ * A view of elements [start, start + len) of the memory (elements of `size` bytes), for copying a
+ * whole block in or out with one native `set` (driver.ts, `loadC`/`storeC`). Views are cached per
+ * length while the buffer and `start` stay the same (gemm's C̃ always starts at the same offset), so
+ * a training loop, which repeats its shapes, creates none after its first step; at most
+ * MAX_BLOCK_VIEWS lengths are kept. Valid until the next `ensureBytes` that grows.
+ */
+export function memoryBlock(size: 4 | 8, start: number, len: number): FloatArray {
+  const view = memoryView(size);
+  if (blockBuffer !== view.buffer || blockStart !== start) {
+    blocks32.clear();
+    blocks64.clear();
+    blockBuffer = view.buffer;
+    blockStart = start;
+  }
+  const cache: Map<number, FloatArray> = size === 8 ? blocks64 : blocks32;
+  let block = cache.get(len);
+  if (block === undefined) {
+    if (cache.size >= MAX_BLOCK_VIEWS) cache.clear();
+    block = view.subarray(start, start + len);
+    cache.set(len, block);
+  }
+  return block;
+}
+
 /** Bytes held by the resident region: gemm's workspace starts there. */
 export function reservedBytes(): number {
   return reserved;
