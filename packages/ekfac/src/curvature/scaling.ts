@@ -207,7 +207,8 @@ export function scalingInto<T extends FloatArray>(
   if (uA !== null && uG !== null && strategy !== "rotate-gradients") {
     uA.right(a, aOff, r, ws, 0, false);
     uG.right(g, gOff, r, ws, r * aDim, false);
-    if (ws instanceof Float32Array) flushTiny32(ws, r * (aDim + gDim));
+    // Float32: entries below FLUSH32 stored as 0; gram with T = 1 does it in its one pass below.
+    if (ws instanceof Float32Array && !(strategy === "gram" && t === 1)) flushTiny32(ws, r * (aDim + gDim));
     at = ws;
     atBase = 0;
     gt = ws;
@@ -248,6 +249,15 @@ export function scalingInto<T extends FloatArray>(
   const pairs = (n * t * (t + 1)) / 2;
   const pgOff = r * (aDim + gDim);
   const paOff = pgOff + pairs * gDim;
+  if (t === 1) {
+    // One pair per example, weight 1: P_g = G̃∘G̃, P_a = Ã∘Ã, one pass over each (rotated rows, in the
+    // workspace, get their own flush here).
+    const rotated = at === ws;
+    squaresInto(gt, gtBase, ws, pgOff, n * gDim, tiny, rotated);
+    squaresInto(at, atBase, ws, paOff, n * aDim, tiny, rotated);
+    gemmStrided(true, false, gDim, aDim, n, 1 / n, ws, pgOff, gDim, ws, paOff, aDim, 0, out, outOff, aDim);
+    return out;
+  }
   let p = 0;
   for (let e = 0; e < n; e++) {
     for (let t1 = 0; t1 < t; t1++) {
@@ -273,4 +283,30 @@ export function scalingInto<T extends FloatArray>(
   }
   gemmStrided(true, false, gDim, aDim, pairs, 1 / n, ws, pgOff, gDim, ws, paOff, aDim, 0, out, outOff, aDim);
   return out;
+}
+
+/**
+ * out[outOff + i] = x[xOff + i]² for i < len, an entry of x or a square below `tiny` in magnitude
+ * stored as 0 (0 for none); with `flushX` such entries of x itself are set to 0 as well (the rotated
+ * rows, whose shared product G̃ᵀÃ reads them next; see `flushTiny32`).
+ */
+function squaresInto<T extends FloatArray>(
+  x: T,
+  xOff: number,
+  out: T,
+  outOff: number,
+  len: number,
+  tiny: number,
+  flushX: boolean,
+): void {
+  for (let i = 0; i < len; i++) {
+    const v = x[xOff + i] as number;
+    if (v < tiny && v > -tiny) {
+      if (flushX && v !== 0) x[xOff + i] = 0;
+      out[outOff + i] = 0;
+      continue;
+    }
+    const s = v * v;
+    out[outOff + i] = s < tiny ? 0 : s;
+  }
 }
