@@ -9,7 +9,7 @@ import {
   rotateIntoEigenbasis,
 } from "../../test/dense-reference.ts";
 import { fisherApproximationReport } from "../diagnostics.ts";
-import { flushTiny32, hasTiny32 } from "../internal/stats.ts";
+import { flushTiny32, hasTiny32, tinyNonzero } from "../internal/stats.ts";
 import { DiagonalFisher } from "./diagonal.ts";
 import { exactFisher, kroneckerDense, meanGradient, perExampleGradients } from "./exact-fisher.ts";
 import {
@@ -343,6 +343,24 @@ describe("float32 statistics with entries below 2⁻⁶³ (internal/stats.ts, FL
       expect(y[y.length - 1]).toBe(0);
       expect(hasTiny32(y, y.length)).toBe(false);
     }
+  });
+
+  it("tinyNonzero (the branch-free test behind every flush) is 1 exactly when 0 < |v| < τ, for any τ ≥ 0", () => {
+    const special = fc.constantFrom(0, -0, Number.NaN, Infinity, -Infinity, 2 ** -63, -(2 ** -63), 1e-45, -1e-39);
+    fc.assert(
+      fc.property(
+        fc.oneof(fc.double(), special),
+        fc.oneof(fc.constantFrom(0, 2 ** -63), fc.double({ min: 0, noNaN: true })),
+        (v, tau) => {
+          expect(tinyNonzero(v, tau)).toBe(Math.abs(v) > 0 && Math.abs(v) < tau ? 1 : 0);
+        },
+      ),
+      { numRuns: 500 },
+    );
+    // The flushes keep zeros of either sign as they are (only tiny nonzero entries change).
+    const z = new Float32Array([-0, 0, -(2 ** -70)]);
+    flushTiny32(z, 3);
+    expect(Object.is(z[0], -0) && Object.is(z[1], 0) && Object.is(z[2], 0)).toBe(true);
   });
 
   // The flushed copy exists for speed (the CPU's slow path for subnormal operands; measured in

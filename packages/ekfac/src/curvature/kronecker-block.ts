@@ -102,6 +102,7 @@ import {
   layerShape,
   readFlushed32,
   roundFlushed32,
+  tinyNonzero,
 } from "../internal/stats.ts";
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
 import { BasisRotation } from "./basis-rotation.ts";
@@ -949,7 +950,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       const off = k * ga;
       for (let i = 0; i < ga; i++) {
         const q = (r[rOff + i] as number) / ((st.S[off + i] as number) + damping);
-        out[i] = q < flush && q > -flush ? 0 : q;
+        out[i] = tinyNonzero(q, flush) ? 0 : q;
       }
       return;
     }
@@ -965,7 +966,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       const gi = (st.lambdaG[lg + i] as number) + cG;
       for (let j = 0; j < a; j++) {
         const q = (r[rOff + i * a + j] as number) / (gi * ((st.lambdaA[la + j] as number) + cA) + add);
-        out[i * a + j] = q < flush && q > -flush ? 0 : q;
+        out[i * a + j] = tinyNonzero(q, flush) ? 0 : q;
       }
     }
   }

@@ -21,7 +21,7 @@
  * `scalingRowsSize` (see `ScalingWorkspace`).
  */
 import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
-import { FLUSH32, flushTiny32 } from "../internal/stats.ts";
+import { FLUSH32, flushTiny32, tinyNonzero } from "../internal/stats.ts";
 import type { BasisRotation } from "./basis-rotation.ts";
 
 /** How S* is computed; every strategy gives the same S* (see the file header for the formulas and costs). */
@@ -268,14 +268,14 @@ export function scalingInto<T extends FloatArray>(
         const pg = pgOff + p * gDim;
         for (let i = 0; i < gDim; i++) {
           const v = w * (gt[g1 + i] as number) * (gt[g2 + i] as number);
-          ws[pg + i] = v < tiny && v > -tiny ? 0 : v;
+          ws[pg + i] = tinyNonzero(v, tiny) ? 0 : v;
         }
         const a1 = atBase + (e * t + t1) * aDim;
         const a2 = atBase + (e * t + t2) * aDim;
         const pa = paOff + p * aDim;
         for (let j = 0; j < aDim; j++) {
           const v = (at[a1 + j] as number) * (at[a2 + j] as number);
-          ws[pa + j] = v < tiny && v > -tiny ? 0 : v;
+          ws[pa + j] = tinyNonzero(v, tiny) ? 0 : v;
         }
         p++;
       }
@@ -301,12 +301,9 @@ function squaresInto<T extends FloatArray>(
 ): void {
   for (let i = 0; i < len; i++) {
     const v = x[xOff + i] as number;
-    if (v < tiny && v > -tiny) {
-      if (flushX && v !== 0) x[xOff + i] = 0;
-      out[outOff + i] = 0;
-      continue;
-    }
+    // A tiny v has a tiny square, so testing the square suffices for out; v itself only where asked.
+    if (flushX && tinyNonzero(v, tiny)) x[xOff + i] = 0;
     const s = v * v;
-    out[outOff + i] = s < tiny ? 0 : s;
+    out[outOff + i] = tinyNonzero(s, tiny) ? 0 : s;
   }
 }

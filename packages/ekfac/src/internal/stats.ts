@@ -137,20 +137,31 @@ export function concat64(list: readonly Float64Array[]): Float64Array {
  */
 export const FLUSH32 = 2 ** -63;
 
-/** dst[i] ← src[off + i] rounded to float32, 0 where |src[off + i]| < FLUSH32, for i < n (NaN is kept). */
+/**
+ * 1 when 0 < |v| < tiny, else 0 (also for NaN and for tiny = 0): the test every flush in the package
+ * makes, written without branches on purpose. The obvious `v < tiny && v > -tiny` branches on v's
+ * sign, which is random in gradient data, and ReLU zeros are scattered at random too; the mispredicted
+ * branches made the loops 5–8× slower (random-sign float32 with half its entries 0: flush 6.9 against
+ * 1.6 ns per element, the quotients of `divideInBasis` 12.6 against 2.2; in the EKFAC step of the
+ * 784-1000-500-10 MLP the flushes alone took 7.6 ms, 5.9 ns per element; Node 20, 2026-12-04). Here
+ * the only branch left to the caller is on the rare tiny entry.
+ */
+export function tinyNonzero(v: number, tiny: number): number {
+  const a = Math.abs(v);
+  return +(a < tiny) & +(a > 0);
+}
+
+/** dst[i] ← src[off + i] rounded to float32, 0 where 0 < |src[off + i]| < FLUSH32, for i < n (NaN is kept). */
 export function roundFlushed32(src: Float64Array, off: number, dst: Float32Array, n: number): void {
   for (let i = 0; i < n; i++) {
     const v = src[off + i] as number;
-    dst[i] = v < FLUSH32 && v > -FLUSH32 ? 0 : v;
+    dst[i] = tinyNonzero(v, FLUSH32) ? 0 : v;
   }
 }
 
 /** Whether x[0…n) holds an entry with 0 < |x[i]| < FLUSH32 (one that `flushTiny32` would change). */
 export function hasTiny32(x: Float32Array, n: number): boolean {
-  for (let i = 0; i < n; i++) {
-    const v = x[i] as number;
-    if (v < FLUSH32 && v > -FLUSH32 && v !== 0) return true;
-  }
+  for (let i = 0; i < n; i++) if (tinyNonzero(x[i] as number, FLUSH32)) return true;
   return false;
 }
 
@@ -167,10 +178,7 @@ export function readFlushed32(x: FloatArray, n: number, ws: Float32Array): Float
   return out;
 }
 
-/** x[i] ← 0 where |x[i]| < FLUSH32, for i < n (in place; NaN is kept). */
+/** x[i] ← 0 where 0 < |x[i]| < FLUSH32, for i < n (in place; NaN is kept). */
 export function flushTiny32(x: Float32Array, n: number): void {
-  for (let i = 0; i < n; i++) {
-    const v = x[i] as number;
-    if (v < FLUSH32 && v > -FLUSH32) x[i] = 0;
-  }
+  for (let i = 0; i < n; i++) if (tinyNonzero(x[i] as number, FLUSH32)) x[i] = 0;
 }
