@@ -549,6 +549,50 @@ describe.runIf(wasmSupported())("the wasm module and memory", () => {
     }
   });
 
+  it("operands packed in the memory (copied in whole) and from the caller's array (too large to copy, or another type) agree", () => {
+    // driver.ts copies an operand of C's type into the memory when it is at most 4× the span the
+    // product reads, and packs it there (packInMemory); a longer array, or one of the other type, is
+    // packed from where it is (gemm-pack.ts). Every transpose, R = 4 and 8 panels with partial ones,
+    // k not a multiple of 4: the same C from both routes, and the reference.
+    const rng = new Rng(17);
+    for (const [m, n, k] of [
+      [13, 21, 30],
+      [8, 16, 4],
+      [37, 9, 7],
+    ] as const) {
+      for (const [tA, tB] of TRANSPOSES) {
+        const [ra, ca] = tA ? [k, m] : [m, k];
+        const [rb, cb] = tB ? [n, k] : [k, n];
+        const a = rng.fillUniform(new Float32Array(ra * ca), -1, 1);
+        const b = rng.fillUniform(new Float32Array(rb * cb), -1, 1);
+        // The same values inside arrays 6× longer, at an offset: not copied, packed by the JS loops.
+        const aLong = new Float32Array(6 * a.length).fill(Number.NaN);
+        const bLong = new Float32Array(6 * b.length).fill(Number.NaN);
+        aLong.set(a, 5);
+        bLong.set(b, 3);
+        const inMemory = new Float32Array(m * n);
+        const fromArray = new Float32Array(m * n);
+        const mixed = new Float32Array(m * n);
+        gemmWasm(args(tA, tB, m, n, k, 1, a, 0, ca, b, 0, cb, 0, inMemory, 0, n));
+        gemmWasm(args(tA, tB, m, n, k, 1, aLong, 5, ca, bLong, 3, cb, 0, fromArray, 0, n));
+        gemmWasm(args(tA, tB, m, n, k, 1, Float64Array.from(a), 0, ca, b, 0, cb, 0, mixed, 0, n));
+        expect(fromArray).toEqual(inMemory);
+        expect(mixed).toEqual(inMemory);
+        for (let i = 0; i < m; i++) {
+          for (let j = 0; j < n; j++) {
+            let ref = 0;
+            for (let p = 0; p < k; p++) {
+              const x = (tA ? a[p * ca + i] : a[i * ca + p]) as number;
+              const y = (tB ? b[j * cb + p] : b[p * cb + j]) as number;
+              ref += x * y;
+            }
+            expect(Math.abs((inMemory[i * n + j] as number) - ref)).toBeLessThanOrEqual(1e-5 * k);
+          }
+        }
+      }
+    }
+  });
+
   it("memoryBlock: one view per (start, length) while the memory stays, a fresh one after it grows", () => {
     setBackend("wasm");
     const c = new Float32Array(12 * 13);

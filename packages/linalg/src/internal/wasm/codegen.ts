@@ -53,6 +53,10 @@ export function geometryOf(f64: boolean): Geometry {
 export const U = 1;
 
 export type Symv4Kernel = (row0: number, ld: number, u: number, p: number, r: number, out: number) => void;
+/** `packT16` / `packT32` (see `packTFunc`): byte addresses and strides. */
+export type PackTKernel = (src: number, ld: number, dst: number, kc: number, panels: number, step: number) => void;
+/** `pack4x16` / `pack4x32` (see `pack4Func`): byte addresses. */
+export type Pack4Kernel = (src: number, ld: number, dst: number, groups: number) => void;
 
 export type MacroKernel = (
   mPanels: number,
@@ -327,6 +331,112 @@ function dot2Func(): FuncDef {
 }
 
 /**
+ * Emits `packT16` / `packT32(src, ld, dst, kc, panels, step)`: for p < kc and q < panels, the `chunk`
+ * (16 or 32) bytes at src + p·ld + q·chunk go to dst + p·chunk + q·step (byte addresses; kc, panels
+ * ≥ 1). This is gemm-pack.ts's full panels of op(X) = Xᵀ — each R-wide piece of a row of X becomes
+ * one panel row — with chunk = R·(element size): float32 R = 4 (16 bytes) or 8, float64 R = 4 (32).
+ * A copy: one or two v128 loads and stores per piece, whatever the element type.
+ */
+function packTFunc(name: string, chunk: 16 | 32): FuncDef {
+  const [src, ld, dst, kc, panels, step] = [0, 1, 2, 3, 4, 5];
+  const L = new Locals(6);
+  const [s, d, q, p] = L.add(ValType.i32, 4);
+  const k = new Code();
+  k.get(kc).set(p);
+  k.loop(); // p
+  k.get(src).set(s).get(dst).set(d).get(panels).set(q);
+  k.loop(); // q
+  for (let h = 0; h < chunk; h += 16) {
+    k.get(d).get(s).v128Load(h).v128Store(h);
+  }
+  k.get(s).i32Const(chunk).i32Add().set(s);
+  k.get(d).get(step).i32Add().set(d);
+  k.get(q).i32Const(1).i32Sub().tee(q).brIf(0);
+  k.end();
+  k.get(src).get(ld).i32Add().set(src);
+  k.get(dst).i32Const(chunk).i32Add().set(dst);
+  k.get(p).i32Const(1).i32Sub().tee(p).brIf(0);
+  k.end();
+  const i32 = ValType.i32;
+  return funcDef(name, [i32, i32, i32, i32, i32, i32], L, k);
+}
+
+/** The 16 byte indices of an i8x16.shuffle that picks the four float32 lanes `f` (0–3 a, 4–7 b). */
+function f32Lanes(f: readonly [number, number, number, number]): number[] {
+  return f.flatMap((l) => [4 * l, 4 * l + 1, 4 * l + 2, 4 * l + 3]);
+}
+
+/**
+ * Emits `pack4x16` / `pack4x32(src, ld, dst, groups)`: four float32 rows of X (row r at src + r·ld)
+ * interleaved column by column, for the first 4·groups columns (groups ≥ 1): column p's four values
+ * (X[0, p], X[1, p], X[2, p], X[3, p]) go to dst + p·stride, stride 16 or 32 bytes. This is
+ * gemm-pack.ts's full panels of op(X) = X: an R = 4 panel (stride 16), or one half of an R = 8 panel
+ * (stride 32; the caller passes dst + 16 for rows 4–7). Four columns at a time: four v128 loads, a
+ * 4 × 4 transpose in eight shuffles, four v128 stores.
+ */
+function pack4Func(name: string, stride: 16 | 32): FuncDef {
+  const [src, ld, dst, groups] = [0, 1, 2, 3];
+  const L = new Locals(4);
+  const [r1, r2, r3, off, d, g] = L.add(ValType.i32, 6);
+  const v = L.add(ValType.v128, 4);
+  const t = L.add(ValType.v128, 4);
+  const k = new Code();
+  k.get(src).get(ld).i32Add().tee(r1).get(ld).i32Add().tee(r2).get(ld).i32Add().set(r3);
+  k.i32Const(0).set(off).get(dst).set(d).get(groups).set(g);
+  k.loop();
+  const rows = [src, r1, r2, r3];
+  for (let r = 0; r < 4; r++) {
+    k.get(rows[r] as number)
+      .get(off)
+      .i32Add()
+      .v128Load()
+      .set(v[r] as number);
+  }
+  // t0 = (v0[0], v1[0], v0[1], v1[1]), t1 = (v2[0], v3[0], v2[1], v3[1]), t2, t3 the same for lanes 2, 3;
+  // column j is then (t[0|2][2j' ..], t[1|3][2j' ..]).
+  const [v0, v1, v2, v3] = v as [number, number, number, number];
+  const [t0, t1, t2, t3] = t as [number, number, number, number];
+  k.get(v0)
+    .get(v1)
+    .i8x16Shuffle(f32Lanes([0, 4, 1, 5]))
+    .set(t0);
+  k.get(v2)
+    .get(v3)
+    .i8x16Shuffle(f32Lanes([0, 4, 1, 5]))
+    .set(t1);
+  k.get(v0)
+    .get(v1)
+    .i8x16Shuffle(f32Lanes([2, 6, 3, 7]))
+    .set(t2);
+  k.get(v2)
+    .get(v3)
+    .i8x16Shuffle(f32Lanes([2, 6, 3, 7]))
+    .set(t3);
+  const cols: [number, number, readonly [number, number, number, number]][] = [
+    [t0, t1, [0, 1, 4, 5]],
+    [t0, t1, [2, 3, 6, 7]],
+    [t2, t3, [0, 1, 4, 5]],
+    [t2, t3, [2, 3, 6, 7]],
+  ];
+  cols.forEach(([x, y, lanes], j) => {
+    k.get(d)
+      .get(x)
+      .get(y)
+      .i8x16Shuffle(f32Lanes(lanes))
+      .v128Store(j * stride);
+  });
+  k.get(off).i32Const(16).i32Add().set(off);
+  k.get(d)
+    .i32Const(4 * stride)
+    .i32Add()
+    .set(d);
+  k.get(g).i32Const(1).i32Sub().tee(g).brIf(0);
+  k.end();
+  const i32 = ValType.i32;
+  return funcDef(name, [i32, i32, i32, i32], L, k);
+}
+
+/**
  * The kernel module over one exported memory: `macro` (float32 gemm, f32x4), `macro64` (float64
  * gemm, f64x2), and for the float64 tridiagonalization's panels `symv4` (symmetric matrix-vector
  * inner loop), `axpy2` and `dot2` (its rank-2 corrections), all f64x2.
@@ -342,5 +452,9 @@ export function buildGemmModule(fma: boolean, sharedMaxPages = 0): Uint8Array {
     symv4Func(),
     axpy2Func(),
     dot2Func(),
+    packTFunc("packT16", 16),
+    packTFunc("packT32", 32),
+    pack4Func("pack4x16", 16),
+    pack4Func("pack4x32", 32),
   ]);
 }

@@ -1,23 +1,31 @@
 /**
  * The wasm gemm driver: C = α·op(A)·op(B) + β·C (a `GemmArgs`, see ../gemm-args.ts) with the blocked
- * loops and packing in JavaScript (packing shared with the JS kernel: ../gemm-pack.ts) and the
- * macro-kernel in WebAssembly (codegen.ts).
+ * loops in JavaScript, the packing by SIMD kernels in WebAssembly where the operand is in the wasm
+ * memory (else by the JS loops shared with the JS kernel, ../gemm-pack.ts), and the macro-kernel in
+ * WebAssembly (codegen.ts).
  *
  * Source: the GotoBLAS / BLIS layered algorithm (Goto & van de Geijn, "Anatomy of high-performance
  * matrix multiplication", ACM TOMS 34(3), 2008, §4 and Fig. 8; Van Zee & van de Geijn, "BLIS",
  * TOMS 41(3), 2015, Fig. 2):
  *
- *   for jc in steps of NC over n        B̃ = op(B)[pc:pc+kc, jc:jc+nc]  packed in NR-wide panels (JS)
- *     for pc in steps of KC over k      Ã = op(A)[ic:ic+mc, pc:pc+kc]  packed in MR-tall panels (JS)
+ *   for jc in steps of NC over n        B̃ = op(B)[pc:pc+kc, jc:jc+nc]  packed in NR-wide panels
+ *     for pc in steps of KC over k      Ã = op(A)[ic:ic+mc, pc:pc+kc]  packed in MR-tall panels
  *       for ic in steps of MC over m
  *         macro-kernel (WASM): for jr, ir: C̃[MR×NR tile] += α · Ã_panel · B̃_panel
  *
- * Memory (instance.ts): one WebAssembly.Memory, laid out per call as [resident region | C̃ | Ã | B̃].
- * JS typed arrays cannot be seen by WASM, so the operands are copied in: packing writes straight from
- * the caller's arrays into the wasm memory (pack = copy), and C goes in once (scaled by β) and out
- * once. A C inside the resident region (resident.ts) moves to and from C̃ by copyWithin (memmove).
- * The blocked loops (`gemmColumns`) also run on worker threads over a shared memory, each on a range
- * of C's columns (see threads.ts).
+ * Memory (instance.ts): one WebAssembly.Memory, laid out per call as
+ * [resident region | C̃ | Ã | B̃ | copy of A | copy of B]. JS typed arrays cannot be seen by WASM, so
+ * the operands are copied in: an operand of C's element type that is at most STAGE_SLACK times the
+ * span the product reads is copied in whole with one native `set` (≈ 0.2 ns per float32) and its
+ * panels are packed inside the memory by the module's kernels (`packInMemory`); otherwise packing
+ * writes straight from the caller's array into the memory (JS loops, 1–2 ns per element, and a
+ * conversion where the types differ). Measured in one process (Node 20, 2026-12-04, under load):
+ * 250 × 784 × 784 NN 1.10× faster, 256 × 544 × 544 NT 1.22×, 250 × 256 × 784 NT 1.25× (NT's
+ * 8-row B̃ panels had only the slow general JS loop), 1000 × 785 × 1000 NN 1.04×. C goes in once
+ * (scaled by β) and out once, by native copies where it is contiguous (`loadC`, `storeC`). A C inside
+ * the resident region (resident.ts) moves to and from C̃ by copyWithin (memmove). The blocked loops
+ * (`gemmColumns`) also run on worker threads over a shared memory, each on a range of C's columns
+ * (see threads.ts), which copies the operands in first and so packs in the memory too.
  *
  * Deviations from the JS kernel: float32 products accumulate in float32 (forward error ≤
  * γ_k·|α||A||B| + rounding of β·C, Higham, "Accuracy and Stability of Numerical Algorithms", §3.5)
@@ -27,15 +35,16 @@
  * ⌈n/NR⌉·NR columns and k to a multiple of U (zeros in Ã and B̃), so the kernel has no edge cases.
  * Blocks are balanced as in the JS kernel.
  *
- * Cost: 2mnk flops; copies mk·⌈n/NC⌉ + kn + 2mn elements. Memory: (⌈m/MR⌉MR·⌈n/NR⌉NR + MC·KC +
- * KC·NC) elements at most, grown on demand and reused (no allocation after warm-up at a given size).
+ * Cost: 2mnk flops; copies mk·⌈n/NC⌉ + kn + 2mn elements, plus the whole arrays of copied operands.
+ * Memory: (⌈m/MR⌉MR·⌈n/NR⌉NR + MC·KC + KC·NC) elements, plus the copied operands' lengths, at most,
+ * grown on demand and reused (no allocation after warm-up at a given size).
  */
 import type { FloatArray } from "../../matrix.ts";
-import type { GemmArgs } from "../gemm-args.ts";
+import { type GemmArgs, newGemmArgs } from "../gemm-args.ts";
 import { scaleC } from "../gemm-kernel.ts";
 import { packPanels } from "../gemm-pack.ts";
-import { type Geometry, geometryOf, type MacroKernel, U } from "./codegen.ts";
-import { countCall, ensureBytes, kernels, memoryBlock, memoryView, reservedBytes } from "./instance.ts";
+import { type Geometry, geometryOf, U } from "./codegen.ts";
+import { countCall, ensureBytes, type Instance, kernels, memoryBlock, memoryView, reservedBytes } from "./instance.ts";
 
 /** Splits `len` into ⌈len/max⌉ near-equal blocks, each rounded up to a multiple of `unit`. */
 function balanced(len: number, max: number, unit: number): number {
@@ -43,11 +52,24 @@ function balanced(len: number, max: number, unit: number): number {
 }
 
 /**
+ * Operands at most this many times the span a product reads are copied whole into the memory (one
+ * native `set`, ≈ 0.2 ns per float32) and packed there by the module's SIMD pack kernels; larger
+ * arrays are packed from where they are by the JS loops of gemm-pack.ts (≈ 1–2 ns per element).
+ */
+const STAGE_SLACK = 4;
+
+/** The product with its operands as the blocked loops read them (see `gemmWasm`); refilled per call. */
+const placed: GemmArgs = newGemmArgs();
+
+/**
  * C = α·op(A)·op(B) + β·C on the wasm kernel (see the file header): the float64 kernel when C is a
  * Float64Array, else the float32 one. A and B may be either type (packing converts to C's type).
+ * An operand of C's type is read in the memory: where it lives there already (a resident region) or,
+ * unless that would take more than STAGE_SLACK times the span the product reads, copied in whole
+ * first, so that its panels are packed by the module's kernels instead of JS loops.
  */
 export function gemmWasm(g: Readonly<GemmArgs>): void {
-  const { m, n, k, alpha, beta, c, offC, ldc } = g;
+  const { transA, transB, m, n, k, alpha, beta, a, offA, lda, b, offB, ldb, c, offC, ldc } = g;
   const inst = kernels();
   countCall();
   if (m === 0 || n === 0) return;
@@ -66,14 +88,46 @@ export function gemmWasm(g: Readonly<GemmArgs>): void {
   const cOff = reservedBytes() / size;
   const aOff = cOff + mp * ldw;
   const bOff = aOff + mStep * kPad;
-  ensureBytes(inst, (bOff + nStep * kPad) * size);
+  const lenA = stageLength(a, transA ? k : m, transA ? m : k, lda, size);
+  const lenB = stageLength(b, transB ? n : k, transB ? k : n, ldb, size);
+  const sA = bOff + nStep * kPad;
+  const sB = sA + lenA;
+  ensureBytes(inst, (sB + lenB) * size);
   const w = memoryView(size);
-  const macro = size === 8 ? inst.macro64 : inst.macro;
   // C in wasm memory already (a resident region): rows move by copyWithin (memmove, no allocation).
-  const cIn = c.buffer === w.buffer && c.BYTES_PER_ELEMENT === size ? c.byteOffset / size + offC : -1;
+  const cIn = inMemory(c, w) ? c.byteOffset / size + offC : -1;
+  const p = placed;
+  Object.assign(p, g);
+  if (lenA > 0) w.set(a, sA);
+  if (lenA > 0 || inMemory(a, w)) {
+    p.a = w;
+    p.offA = (lenA > 0 ? sA : a.byteOffset / size) + offA;
+  }
+  if (lenB > 0) w.set(b, sB);
+  if (lenB > 0 || inMemory(b, w)) {
+    p.b = w;
+    p.offB = (lenB > 0 ? sB : b.byteOffset / size) + offB;
+  }
   loadC(g, mp, w, cOff, ldw, cIn);
-  gemmColumns(geom, macro, g, 0, n, w, cOff, ldw, aOff, bOff);
+  gemmColumns(geom, inst, p, 0, n, w, cOff, ldw, aOff, bOff);
+  p.a = p.b = p.c = w; // drop the caller's arrays
   storeC(g, w, cOff, ldw, cIn);
+}
+
+/** Whether x is a view of the memory `w` with w's element type. */
+function inMemory(x: FloatArray, w: FloatArray): boolean {
+  return x.buffer === w.buffer && sameType(x, w);
+}
+
+/**
+ * Elements of x to copy into the memory before packing (all of it), or 0: x is not of the kernel's
+ * element type, is in the memory already, a resident region is held (the memory must not grow), or x
+ * is more than STAGE_SLACK times the span of the rows × cols operand the product reads.
+ */
+function stageLength(x: FloatArray, rows: number, cols: number, ld: number, size: 4 | 8): number {
+  if (x.BYTES_PER_ELEMENT !== size || reservedBytes() > 0 || x.buffer === memoryView(size).buffer) return 0;
+  const span = (rows - 1) * ld + cols;
+  return x.length <= STAGE_SLACK * span ? x.length : 0;
 }
 
 /**
@@ -147,13 +201,14 @@ function copy32(to: Float32Array, dst: number, from: Float32Array, src: number, 
 
 /**
  * The blocked loops over columns [j0, j1) of C̃ (at w[cOff], leading dimension ldw, padded as in
- * `gemmWasm`): B̃ packed at w[bOff], Ã at w[aOff], `macro` on each block. Reads op(A), op(B), m, k and
- * α from `g` (not C). Shared by `gemmWasm` and the threaded driver, whose threads each take a range of
- * NR-panels (j0 a multiple of NR).
+ * `gemmWasm`): B̃ packed at w[bOff], Ã at w[aOff], the macro-kernel of `geom`'s element type on each
+ * block. Reads op(A), op(B), m, k and α from `g` (not C); an operand that is `w` itself is packed by
+ * the module (`packInMemory`). Shared by `gemmWasm` and the threaded driver, whose threads each take
+ * a range of NR-panels (j0 a multiple of NR).
  */
 export function gemmColumns(
   geom: Geometry,
-  macro: MacroKernel,
+  inst: Instance,
   g: Readonly<GemmArgs>,
   j0: number,
   j1: number,
@@ -165,6 +220,7 @@ export function gemmColumns(
 ): void {
   const { transA, transB, m, k, alpha, a, offA, lda, b, offB, ldb } = g;
   const { MR: mr, NR: nr, size } = geom;
+  const macro = size === 8 ? inst.macro64 : inst.macro;
   const kStep = Math.ceil(k / Math.ceil(k / geom.KC));
   const mStep = balanced(m, geom.MC, mr);
   const nStep = balanced(j1 - j0, geom.NC, nr);
@@ -174,10 +230,13 @@ export function gemmColumns(
     for (let pc = 0; pc < k; pc += kStep) {
       const kc = Math.min(kStep, k - pc);
       const kcp = Math.ceil(kc / U) * U;
-      packPanels(nr, !transB, b, offB, ldb, jc, nc, pc, kc, kcp, w, bOff); // B̃ = panels of op(B)ᵀ
+      // B̃ = panels of op(B)ᵀ
+      if (b === w) packInMemory(inst, nr, !transB, offB, ldb, jc, nc, pc, kc, kcp, w, bOff);
+      else packPanels(nr, !transB, b, offB, ldb, jc, nc, pc, kc, kcp, w, bOff);
       for (let ic = 0; ic < m; ic += mStep) {
         const mc = Math.min(mStep, m - ic);
-        packPanels(mr, transA, a, offA, lda, ic, mc, pc, kc, kcp, w, aOff);
+        if (a === w) packInMemory(inst, mr, transA, offA, lda, ic, mc, pc, kc, kcp, w, aOff);
+        else packPanels(mr, transA, a, offA, lda, ic, mc, pc, kc, kcp, w, aOff);
         macro(
           Math.ceil(mc / mr),
           nPanels,
@@ -193,4 +252,54 @@ export function gemmColumns(
       }
     }
   }
+}
+
+/**
+ * `packPanels` (gemm-pack.ts: op(X)[i0:i0+rows, p0:p0+kc] in R-tall panels at w[base…]) for X in the
+ * memory at w[offX…]: the full panels by the module's kernels — op(X) = Xᵀ as R-value pieces of X's
+ * rows (`packT16`/`packT32`, any element type with R·size = 16 or 32 bytes), op(X) = X in float32 as
+ * four rows interleaved at a time (`pack4x16` for R = 4; `pack4x32` twice for R = 8), k's last kc mod 4
+ * columns of those in JS — and the rest (a last partial panel, float64 X, padding) by `packPanels`
+ * itself, reading the memory. Same layout and values as `packPanels`; the gemm tests run both.
+ */
+function packInMemory(
+  inst: Instance,
+  R: number,
+  trans: boolean,
+  offX: number,
+  ldx: number,
+  i0: number,
+  rows: number,
+  p0: number,
+  kc: number,
+  kcp: number,
+  w: FloatArray,
+  base: number,
+): void {
+  const size = w.BYTES_PER_ELEMENT;
+  const chunk = R * size;
+  let full = 0;
+  if (trans && (chunk === 16 || chunk === 32)) {
+    full = rows - (rows % R);
+    if (full > 0 && kc > 0) {
+      const pack = chunk === 16 ? inst.packT16 : inst.packT32;
+      pack((offX + p0 * ldx + i0) * size, ldx * size, base * size, kc, full / R, R * kcp * size);
+    }
+  } else if (!trans && size === 4 && (R === 4 || R === 8)) {
+    full = rows - (rows % R);
+    const groups = kc >> 2;
+    const pack = R === 4 ? inst.pack4x16 : inst.pack4x32;
+    for (let q = 0; q < full; q += R) {
+      const panel = base + q * kcp;
+      for (let h = 0; h < R; h += 4) {
+        const src = offX + (i0 + q + h) * ldx + p0;
+        if (groups > 0) pack(src * 4, ldx * 4, (panel + h) * 4, groups);
+        for (let p = 4 * groups; p < kc; p++) {
+          for (let r = 0; r < 4; r++) w[panel + p * R + h + r] = w[src + r * ldx + p] as number;
+        }
+      }
+    }
+  }
+  if (kcp > kc) for (let ir = 0; ir < full; ir += R) w.fill(0, base + ir * kcp + kc * R, base + (ir + R) * kcp);
+  packPanels(R, trans, w, offX, ldx, i0 + full, rows - full, p0, kc, kcp, w, base + full * kcp);
 }

@@ -169,6 +169,15 @@ export class Code {
   }
 
   // SIMD (§5.4.8, prefix 0xFD)
+  /** i8x16.shuffle: bytes of the two operands (0–15 the first, 16–31 the second) picked by `lanes`. */
+  i8x16Shuffle(lanes: readonly number[]): this {
+    if (lanes.length !== 16 || lanes.some((l) => !(Number.isInteger(l) && l >= 0 && l < 32))) {
+      throw new RangeError(`i8x16Shuffle: lanes must be 16 integers in [0, 32) (got ${String(lanes)})`);
+    }
+    this.simd(0x0d);
+    this.bytes.push(...lanes);
+    return this;
+  }
   f32x4Splat(): this {
     return this.simd(0x13);
   }

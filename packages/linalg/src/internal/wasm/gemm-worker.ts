@@ -77,7 +77,7 @@ function run(t: GemmTask): void {
   args.b = w;
   args.offB = t.sB;
   args.ldb = t.ldb;
-  gemmColumns(geometryOf(t.f64), t.f64 ? inst.macro64 : inst.macro, args, t.j0, t.j1, w, t.cOff, t.ldw, t.aOff, t.bOff);
+  gemmColumns(geometryOf(t.f64), inst, args, t.j0, t.j1, w, t.cOff, t.ldw, t.aOff, t.bOff);
 }
 
 scope.addEventListener("message", (event) => {

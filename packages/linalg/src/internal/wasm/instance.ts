@@ -16,7 +16,7 @@
  * (counted in `grows`), after which no allocation happens at that size.
  */
 import type { FloatArray } from "../../matrix.ts";
-import { buildGemmModule, type MacroKernel, type Symv4Kernel } from "./codegen.ts";
+import { buildGemmModule, type MacroKernel, type Pack4Kernel, type PackTKernel, type Symv4Kernel } from "./codegen.ts";
 import { relaxedSimdSupport, type WasmMemory, type WasmNamespace, wasmNamespace, wasmSupport } from "./runtime.ts";
 
 const PAGE = 65536;
@@ -28,6 +28,10 @@ export interface Instance {
   readonly symv4: Symv4Kernel;
   readonly axpy2: (dst: number, x: number, y: number, a: number, b: number, pairs: number) => void;
   readonly dot2: (x: number, y: number, u: number, pairs: number, out: number) => void;
+  readonly packT16: PackTKernel;
+  readonly packT32: PackTKernel;
+  readonly pack4x16: Pack4Kernel;
+  readonly pack4x32: Pack4Kernel;
   readonly fma: boolean;
   readonly moduleBytes: number;
 }
@@ -58,6 +62,10 @@ export function instantiateKernels(fma: boolean, shared: WasmMemory | null, maxP
     symv4: inst.exports.symv4 as Symv4Kernel,
     axpy2: inst.exports.axpy2 as (dst: number, x: number, y: number, a: number, b: number, pairs: number) => void,
     dot2: inst.exports.dot2 as (x: number, y: number, u: number, pairs: number, out: number) => void,
+    packT16: inst.exports.packT16 as PackTKernel,
+    packT32: inst.exports.packT32 as PackTKernel,
+    pack4x16: inst.exports.pack4x16 as Pack4Kernel,
+    pack4x32: inst.exports.pack4x32 as Pack4Kernel,
     fma,
     moduleBytes: bytes.length,
   };

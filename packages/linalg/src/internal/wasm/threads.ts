@@ -190,7 +190,6 @@ export function gemmThreaded(g: Readonly<GemmArgs>): boolean {
   const inst = kernels();
   ensureBytes(inst, (ws0 + T * perThread) * size);
   const w = memoryView(size);
-  const macro = f64 ? inst.macro64 : inst.macro;
   countCall();
 
   copyIn(a, offA, lda, rowsA, colsA, w, sA);
@@ -246,7 +245,7 @@ export function gemmThreaded(g: Readonly<GemmArgs>): boolean {
   copied.b = w;
   copied.offB = sB;
   copied.ldb = colsB;
-  gemmColumns(geom, macro, copied, mine0, mine1, w, cOff, ldw, ws0, ws0 + aBlock);
+  gemmColumns(geom, inst, copied, mine0, mine1, w, cOff, ldw, ws0, ws0 + aBlock);
   // Wait for the workers; a generous deadline (0.05 GFLOP/s) so that a dead worker cannot hang the caller.
   const deadline = Date.now() + 10000 + (2 * m * n * k) / 5e7;
   for (;;) {
