@@ -58,6 +58,9 @@ function balanced(len: number, max: number, unit: number): number {
  */
 const STAGE_SLACK = 4;
 
+/** The memory size up to which operands are copied in (beyond it they are packed from their arrays). */
+const STAGE_MAX_BYTES = 1 << 28;
+
 /** The product with its operands as the blocked loops read them (see `gemmWasm`); refilled per call. */
 const placed: GemmArgs = newGemmArgs();
 
@@ -88,9 +91,11 @@ export function gemmWasm(g: Readonly<GemmArgs>): void {
   const cOff = reservedBytes() / size;
   const aOff = cOff + mp * ldw;
   const bOff = aOff + mStep * kPad;
-  const lenA = stageLength(a, transA ? k : m, transA ? m : k, lda, size);
-  const lenB = stageLength(b, transB ? n : k, transB ? k : n, ldb, size);
+  let lenA = stageLength(a, transA ? k : m, transA ? m : k, lda, size);
+  let lenB = stageLength(b, transB ? n : k, transB ? k : n, ldb, size);
   const sA = bOff + nStep * kPad;
+  // Copies are an optimisation: never the reason for a memory past STAGE_MAX_BYTES (grow could fail).
+  if ((sA + lenA + lenB) * size > STAGE_MAX_BYTES) lenA = lenB = 0;
   const sB = sA + lenA;
   ensureBytes(inst, (sB + lenB) * size);
   const w = memoryView(size);
