@@ -241,6 +241,33 @@ describe("scaling variants and input types", () => {
     }
   });
 
+  it("S*'s strategy is chosen at the sizes the bases rotate in: a deflated U_A can make the rows the cheaper way", () => {
+    // Conv statistics, N = 8, T = 20, a = 27 (26 inputs + bias), g = 16: at full size rotating each
+    // example's gradient is cheaper than rotating the rows (scaling.test.ts pins the counts); with 17
+    // inputs exactly zero on every row U_A rotates in 10 dimensions and the rows win.
+    for (const zeros of [0, 17]) {
+      const c = randomCase(4, "conv2d", 16, 26, true, 8, 20);
+      const a = c.stats.a as Float64Array;
+      for (let r = 0; r < 8 * 20; r++) for (let j = 0; j < zeros; j++) a[r * 27 + j] = 0;
+      const b = new Conv2dEigenCorrected(c.shape, { factorDecay: 0, scalingDecay: 0 });
+      b.updateFactors(c.stats);
+      b.updateBasis();
+      expect(b.rotationSizes()).toEqual([{ a: 27 - zeros, g: 16 }]);
+      expect(b.strategyFor(8, 20)).toBe(zeros === 0 ? "rotate-gradients" : "rotate-rows");
+      // Either way S equals the other strategy's (the choice is only about cost).
+      b.updateScaling(c.stats);
+      const other = new Conv2dEigenCorrected(c.shape, {
+        factorDecay: 0,
+        scalingDecay: 0,
+        scalingStrategy: zeros === 0 ? "rotate-rows" : "rotate-gradients",
+      });
+      other.updateFactors(c.stats);
+      other.updateBasis();
+      other.updateScaling(c.stats);
+      assertClose(b.state.S, other.state.S, { rtol: 1e-10, atol: 1e-14 });
+    }
+  });
+
   it("bad shapes, statistics and damping throw TypeError/RangeError naming function, argument and values", () => {
     expect(() => new DenseKroneckerFactored({ outDim: 2, inDim: 0, hasBias: true })).toThrow(
       /DenseKroneckerFactored: shape.inDim must be a positive integer \(got 0\)/,

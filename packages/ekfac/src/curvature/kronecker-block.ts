@@ -228,6 +228,9 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   /** The block's data (see `KroneckerState`); `bindState` swaps in a restored record. */
   state: KroneckerState;
   private readonly forcedStrategy: ScalingStrategy | undefined;
+  /** The sizes the bases rotate in, as of the last `rotatedSizes()` (what the cost models count). */
+  private rotatedA = 0;
+  private rotatedG = 0;
   private readonly maxEigIterations: number | undefined;
   // Error-message prefixes, built once so that the per-step paths build no strings.
   private readonly fnFactors: string;
@@ -548,9 +551,44 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     return { succeeded, failed };
   }
 
-  /** The scaling strategy used for statistics with N examples and T positions. */
+  /**
+   * The scaling strategy used for statistics with N examples and T positions: the one with the fewest
+   * multiply-adds at the sizes the current bases rotate in (`rotatedSizes`).
+   */
   strategyFor(n: number, t: number): ScalingStrategy {
-    return this.forcedStrategy ?? chooseScalingStrategy(n, t, this.dims.aDim, this.dims.gDim, false);
+    this.rotatedSizes();
+    return (
+      this.forcedStrategy ??
+      chooseScalingStrategy(n, t, this.dims.aDim, this.dims.gDim, false, this.rotatedA, this.rotatedG)
+    );
+  }
+
+  /**
+   * Sets `rotatedA`, `rotatedG` to the largest sizes any group's bases rotate in (what the cost
+   * models count; `rotationSizes()` reports them per group), without allocating; the full sizes
+   * before the first basis (the placeholder identity would count as free).
+   */
+  private rotatedSizes(): void {
+    this.rotatedA = this.dims.aDim;
+    this.rotatedG = this.dims.gDim;
+    if (this.state.hasBasis !== 1) return;
+    let a = 0;
+    let g = 0;
+    if (this.precision === "float32") {
+      this.float32Basis();
+      for (let k = 0; k < this.dims.groups; k++) {
+        a = Math.max(a, this.rotation32(this.rotA32, k).m);
+        g = Math.max(g, this.rotation32(this.rotG32, k).m);
+      }
+    } else {
+      this.float64Basis();
+      for (let k = 0; k < this.dims.groups; k++) {
+        a = Math.max(a, this.rotation64(this.rotA64, k).m);
+        g = Math.max(g, this.rotation64(this.rotG64, k).m);
+      }
+    }
+    this.rotatedA = a;
+    this.rotatedG = g;
   }
 
   /**
@@ -571,7 +609,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const f32 = this.precision === "float32";
     const lossG = stats.lossG ?? null;
     const signals = this.gradientFromStatistics ? "statistics" : lossG !== null ? "loss" : "none";
-    const source = chooseRotatedGradientSource(strategy, n, t, a, g, signals);
+    const source = chooseRotatedGradientSource(strategy, n, t, a, g, signals, this.rotatedA, this.rotatedG);
     const share = source !== "rotate";
     this.probed = share && sharedRowsCheck(n * t, a, g) === "probes";
     if (this.probed) this.ensureProbe(rows);

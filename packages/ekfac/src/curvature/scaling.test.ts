@@ -130,6 +130,32 @@ describe("the S* cost model (multiply-adds of the file header)", () => {
     expect(chooseRotatedGradientSource("gram", 96, 1, 64, 64)).toBe("rotate");
   });
 
+  it("deflated bases: rotations cost the squares of the sizes they work in; the full sizes are the default", () => {
+    // N = 3, T = 2 (R = 6), a = 4, g = 5 rotating in a' = 3, g' = 2.
+    expect(scalingCost("gram", 3, 2, 4, 5, false, 3, 2)).toBe(6 * (9 + 4) + 9 * 20);
+    expect(scalingCost("rotate-rows", 3, 2, 4, 5, false, 3, 2)).toBe(6 * (9 + 4) + 6 * 20);
+    expect(scalingCost("rotate-gradients", 3, 2, 4, 5, false, 3, 2)).toBe(6 * 20 + 3 * (4 * 4 + 5 * 9));
+    expect(scalingCost("rotate-gradients", 3, 2, 4, 5, true, 3, 2)).toBe(6 * 20); // identity: no rotation at all
+    expect(rotatedGradientCost("rotate", 3, 2, 4, 5, 3, 2)).toBe(4 * 4 + 5 * 9);
+    expect(rotatedGradientCost("from-loss-rows", 3, 2, 4, 5, 3, 2)).toBe(6 * 4 + 2 * 6 * 20 + 20);
+    for (const s of STRATEGIES) {
+      for (const id of [true, false]) expect(scalingCost(s, 4, 3, 7, 5, id, 7, 5)).toBe(scalingCost(s, 4, 3, 7, 5, id));
+    }
+    // A flip: the demo autoencoder's first layer (N = 250, a = 785, g = 256, the loss's rows beside a
+    // sampled Fisher) takes S*'s rows at the full basis and at a' = 544 (the batch's 241 zero pixels),
+    // but rotates ∇ once a' ≤ 100: g·a'² no longer outweighs R·g² + R·g·a + the probed check.
+    expect(chooseRotatedGradientSource("gram", 250, 1, 785, 256, "loss")).toBe("from-loss-rows");
+    expect(chooseRotatedGradientSource("gram", 250, 1, 785, 256, "loss", 544, 256)).toBe("from-loss-rows");
+    expect(chooseRotatedGradientSource("gram", 250, 1, 785, 256, "loss", 100, 256)).toBe("rotate");
+    // …and S*'s strategy: T = 20 positions, a = 27, g = 16, N = 8 rotates the per-example gradients at
+    // the full sizes (rows 226 720 against 217 728 multiply-adds) but the rows once U_A rotates in
+    // a' = 10 (126 080 against 137 216): the rows' cost falls with a'², the gradients' only as g·a'².
+    expect(chooseScalingStrategy(8, 20, 27, 16, false)).toBe("rotate-gradients");
+    expect(scalingCost("rotate-rows", 8, 20, 27, 16, false, 10, 16)).toBe(126_080);
+    expect(scalingCost("rotate-gradients", 8, 20, 27, 16, false, 10, 16)).toBe(137_216);
+    expect(chooseScalingStrategy(8, 20, 27, 16, false, 10, 16)).toBe("rotate-rows");
+  });
+
   it("workspace rows: gram holds the rotated rows and the pair rows, rotate-rows the rotated rows, rotate-gradients none", () => {
     // R = 6, a + g = 9, pairs = 9.
     expect(scalingRowsSize("gram", 3, 2, 4, 5)).toBe(6 * 9 + 9 * 9);

@@ -14,7 +14,9 @@
  * - "rotate-rows": Ã, G̃ as above, then per example M_n = G̃_nᵀ Ã_n (a batched product over T), S* += M_n∘M_n.
  * - "rotate-gradients": per example ∇_n = g_nᵀ a_n, then M_n = U_Gᵀ ∇_n U_A, S* += M_n∘M_n.
  * Multiply-add counts (a = aDim, g = gDim, R = N·T rows; rotation terms vanish with an identity basis):
- *   gram R(a²+g²) + N·T(T+1)/2·g·a;  rotate-rows R(a²+g²) + R·g·a;  rotate-gradients R·g·a + N(g²a + ga²).
+ *   gram R(a²+g²) + N·T(T+1)/2·g·a;  rotate-rows R(a²+g²) + R·g·a;  rotate-gradients R·g·a + N(g²a + ga²),
+ * with the squares taken of the sizes the rotations work in when a basis has deflated coordinates
+ * (MATH.md §9: a' = a less U_A's unit columns, so R·a'² for the rows and g·a'² for a gradient).
  * `chooseScalingStrategy` picks the smallest; gram wins for T = 1, rotate-gradients for large T.
  *
  * Deviation: none in the estimator. Allocation: none; the caller passes workspaces sized by
@@ -29,7 +31,10 @@ export type ScalingStrategy = "gram" | "rotate-rows" | "rotate-gradients";
 
 /**
  * Multiply-adds of computing S* with `strategy` for N = `n` examples of `t` positions (rotations omitted when
- * `identityBasis`).
+ * `identityBasis`). `aRotated` and `gRotated` are the sizes the rotations work in (default aDim, gDim):
+ * a basis with unit columns (deflated coordinates, `KroneckerBlock.rotationSizes()`) rotates a row of
+ * length a in aRotated² multiply-adds (basis-rotation.ts); the copies of the unit coordinates are not
+ * counted.
  */
 export function scalingCost(
   strategy: ScalingStrategy,
@@ -38,31 +43,40 @@ export function scalingCost(
   aDim: number,
   gDim: number,
   identityBasis: boolean,
+  aRotated = aDim,
+  gRotated = gDim,
 ): number {
   const r = n * t;
-  const rotateRows = identityBasis ? 0 : r * (aDim * aDim + gDim * gDim);
+  const rotateRows = identityBasis ? 0 : r * (aRotated * aRotated + gRotated * gRotated);
   switch (strategy) {
     case "gram":
       return rotateRows + ((n * t * (t + 1)) / 2) * gDim * aDim;
     case "rotate-rows":
       return rotateRows + r * gDim * aDim;
     case "rotate-gradients":
-      return r * gDim * aDim + (identityBasis ? 0 : n * (gDim * gDim * aDim + gDim * aDim * aDim));
+      return r * gDim * aDim + (identityBasis ? 0 : n * rotationCost(aDim, gDim, aRotated, gRotated));
   }
 }
 
-/** The strategy with the fewest multiply-adds (`scalingCost`) for this batch and layer. */
+/** Multiply-adds of U_Gᵀ X U_A for a gDim × aDim matrix X with bases that rotate in gRotated and aRotated dimensions. */
+function rotationCost(aDim: number, gDim: number, aRotated: number, gRotated: number): number {
+  return gRotated * gRotated * aDim + gDim * aRotated * aRotated;
+}
+
+/** The strategy with the fewest multiply-adds (`scalingCost`, same arguments) for this batch and layer. */
 export function chooseScalingStrategy(
   n: number,
   t: number,
   aDim: number,
   gDim: number,
   identityBasis: boolean,
+  aRotated = aDim,
+  gRotated = gDim,
 ): ScalingStrategy {
   let best: ScalingStrategy = "gram";
-  let bestCost = scalingCost("gram", n, t, aDim, gDim, identityBasis);
+  let bestCost = scalingCost("gram", n, t, aDim, gDim, identityBasis, aRotated, gRotated);
   for (const s of ["rotate-rows", "rotate-gradients"] as const) {
-    const c = scalingCost(s, n, t, aDim, gDim, identityBasis);
+    const c = scalingCost(s, n, t, aDim, gDim, identityBasis, aRotated, gRotated);
     if (c < bestCost) {
       best = s;
       bestCost = c;
@@ -110,28 +124,32 @@ export function sharedRowsCheckCost(r: number, aDim: number, gDim: number): numb
     : r * gDim * aDim + gDim * aDim;
 }
 
+/** Multiply-adds of forming the rotated gradient from `source` (`scalingCost`'s arguments, rotated sizes included). */
 export function rotatedGradientCost(
   source: RotatedGradientSource,
   n: number,
   t: number,
   aDim: number,
   gDim: number,
+  aRotated = aDim,
+  gRotated = gDim,
 ): number {
   const r = n * t;
   switch (source) {
     case "rotate":
-      return gDim * aDim * (gDim + aDim);
+      return rotationCost(aDim, gDim, aRotated, gRotated);
     case "from-rows":
       return r * gDim * aDim + sharedRowsCheckCost(r, aDim, gDim);
     case "from-loss-rows":
-      return r * gDim * gDim + r * gDim * aDim + sharedRowsCheckCost(r, aDim, gDim);
+      return r * gRotated * gRotated + r * gDim * aDim + sharedRowsCheckCost(r, aDim, gDim);
   }
 }
 
 /**
  * The cheaper source for a layer, given S*'s strategy (rows are shared only where S* formed them) and
  * which rows of the loss's signals exist: "statistics" (the captured g are the loss's), "loss" (g_L
- * captured beside a sampled Fisher's g) or "none" (always "rotate").
+ * captured beside a sampled Fisher's g) or "none" (always "rotate"). `aRotated`, `gRotated` as in
+ * `scalingCost`.
  */
 export function chooseRotatedGradientSource(
   strategy: ScalingStrategy,
@@ -140,10 +158,13 @@ export function chooseRotatedGradientSource(
   aDim: number,
   gDim: number,
   signals: "statistics" | "loss" | "none" = "statistics",
+  aRotated = aDim,
+  gRotated = gDim,
 ): RotatedGradientSource {
   if (strategy === "rotate-gradients" || signals === "none") return "rotate";
   const shared = signals === "statistics" ? "from-rows" : "from-loss-rows";
-  return rotatedGradientCost(shared, n, t, aDim, gDim) < rotatedGradientCost("rotate", n, t, aDim, gDim)
+  return rotatedGradientCost(shared, n, t, aDim, gDim, aRotated, gRotated) <
+    rotatedGradientCost("rotate", n, t, aDim, gDim, aRotated, gRotated)
     ? shared
     : "rotate";
 }
