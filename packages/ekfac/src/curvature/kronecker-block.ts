@@ -82,9 +82,9 @@
  * are 0 on every row, dead units) get unit eigenvectors (internal/sym-eigen.ts, MATH.md §9), and every
  * product with a basis goes through basis-rotation.ts, so a and g above become the active sizes m_A,
  * m_G in each rotation (and in the eigendecompositions); e.g. the demo autoencoder's first layer
- * refreshed on the bench's first batch of 250 digits has m_A = 544 of 785. The cost models of scaling.ts still count
- * the full a and g (they choose between strategies whose rotations shrink alike, except the
- * step's own rotate-in, which deflation makes cheaper than they count). Workspaces are allocated at first use and grow to the largest batch;
+ * refreshed on the bench's first batch of 250 digits has m_A = 544 of 785. The cost models of
+ * scaling.ts count these sizes too (`strategyFor`, the rotated gradient's source: the largest m_A,
+ * m_G of the groups; the full sizes before the first basis). Workspaces are allocated at first use and grow to the largest batch;
  * after that, `updateFactors`, `updateScaling` and `precondition` allocate nothing.
  */
 import { type FloatArray, gemmStrided, Rng, syrkStrided } from "@ekfac-ts/linalg";
