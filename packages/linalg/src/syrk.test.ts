@@ -148,7 +148,29 @@ describe("syrk", () => {
     expect(() => syrkStrided(true, -1, 5, 1, x, 0, 3, 0, c, 0, 3)).toThrow(/syrkStrided: d must be a non-negative/);
     expect(() => syrkStrided(true, 3, 5, 1, x, 0, 3, 0, new Float64Array(9), 0, 3)).toThrow(TypeError);
     expect(() => syrkStrided(true, 3, 3, 1, c, 0, 3, 0, c, 0, 3)).toThrow(/syrkStrided: c must not share its buffer/);
+    expect(() => syrkStrided(true, 3, 5, 1, x, 0, 3, 0, c, 0, 3, 1 as unknown as boolean)).toThrow(
+      /^syrkStrided: mirror must be a boolean \(got 1\)$/,
+    );
     expect(Array.from(c)).toEqual(new Array(9).fill(7));
+  });
+
+  it("mirror: false writes the same lower triangle and diagonal, and leaves the upper one unmirrored", () => {
+    // d = 150 spans three block rows (NB = 64): their upper parts outside the diagonal blocks stay as
+    // they were (here 7), inside them the product wrote them.
+    const rng = new Rng(11);
+    const x = randomMatrix(rng, 40, 150, "float32", "uniform");
+    const full = new Float32Array(150 * 150).fill(7);
+    const lower = new Float32Array(150 * 150).fill(7);
+    syrkStrided(true, 150, 40, 0.5, x.data, 0, 150, 0, full, 0, 150);
+    syrkStrided(true, 150, 40, 0.5, x.data, 0, 150, 0, lower, 0, 150, false);
+    let untouched = 0;
+    for (let i = 0; i < 150; i++) {
+      for (let j = 0; j < 150; j++) {
+        if (j <= i) expect(lower[i * 150 + j]).toBe(full[i * 150 + j]);
+        else if (lower[i * 150 + j] === 7) untouched++;
+      }
+    }
+    expect(untouched).toBeGreaterThan(0); // the mirror did not run
   });
 
   it("allocates nothing after warm-up (shares the gemm packing buffers)", () => {

@@ -68,7 +68,9 @@ export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options:
  * {@link syrk} on raw strided buffers, like `gemmStrided`: C (d×d at `offC`, row stride `ldc`) =
  * α·XᵀX + β·C with X k×d (`trans`, the default of syrk) or α·X·Xᵀ + β·C with X d×k, X at `offX` with
  * row stride `ldx`. Validates without allocating (the entry point the curvature blocks call every
- * step); returns `c`.
+ * step); returns `c`. With `mirror` false the strictly upper triangle is left as the blocked product
+ * wrote it (partly computed, partly untouched): for a caller that reads only the lower triangle and
+ * would otherwise pay for the mirror twice (the Kronecker blocks fold it into a float64 average).
  */
 export function syrkStrided(
   trans: boolean,
@@ -82,6 +84,7 @@ export function syrkStrided(
   c: FloatArray,
   offC: number,
   ldc: number,
+  mirror = true,
 ): FloatArray {
   const fn = "syrkStrided";
   assertIndex(fn, "d", d);
@@ -90,6 +93,7 @@ export function syrkStrided(
   assertStridedOperand(fn, "c", "offC", c, offC, ldc, d, d);
   assertSameDtype(fn, "x", x, "c", c);
   assertAlphaBeta(fn, alpha, beta);
+  if (typeof mirror !== "boolean") throw new TypeError(`${fn}: mirror must be a boolean (got ${String(mirror)})`);
   if (sharesMemory(c, x)) {
     throw new RangeError(`${fn}: c must not share its buffer with x (the product would read overwritten values)`);
   }
@@ -102,7 +106,7 @@ export function syrkStrided(
     const cRow = offC + i0 * ldc;
     gemmUnchecked(trans, !trans, ib, n, k, alpha, x, xRow, ldx, x, offX, ldx, beta, c, cRow, ldc);
   }
-  mirrorLower(d, c, offC, ldc);
+  if (mirror) mirrorLower(d, c, offC, ldc);
   return c;
 }
 

@@ -168,6 +168,33 @@ describe("updateFactors: the moving average of A and G (KFC normalisation)", () 
     );
   });
 
+  it("float32 precision: the same average of the float32 batch products, exactly symmetric, on factors wider than a 32-tile", () => {
+    // a = 71 and g = 40 span several of foldSymmetric's 32 × 32 tiles (the folded lower triangle is
+    // written to both triangles); the reference folds the float64 products of the float32-rounded rows.
+    const shape = { outDim: 40, inDim: 70, hasBias: true };
+    const [c1, c2] = [randomCase(21, "dense", 40, 70, true, 9), randomCase(22, "dense", 40, 70, true, 9)];
+    const rho = 0.6;
+    const b = new DenseKroneckerFactored(shape, { factorDecay: rho, precision: "float32" });
+    const ref = new DenseKroneckerFactored(shape, { factorDecay: rho });
+    for (const c of [c1, c2]) {
+      const rounded = {
+        ...c.stats,
+        a: Float64Array.from(Float32Array.from(c.stats.a)),
+        g: Float64Array.from(Float32Array.from(c.stats.g)),
+      };
+      b.updateFactors(c.stats);
+      ref.updateFactors(rounded);
+    }
+    assertClose(b.A, ref.A, { rtol: 1e-5, atol: 1e-6 });
+    assertClose(b.G, ref.G, { rtol: 1e-5, atol: 1e-6 });
+    for (const [x, d] of [
+      [b.A, 71],
+      [b.G, 40],
+    ] as const) {
+      for (let i = 0; i < d; i++) for (let j = 0; j < i; j++) expect(x[j * d + i]).toBe(x[i * d + j]);
+    }
+  });
+
   it("per group k: A_k = (1/N) Σ_{n,t} ā ā^T and G_k = (1/(N·T)) Σ_{n,t} g g^T over that group's rows", () => {
     const [groups, n, t] = [2, 3, 2];
     const c = randomCase(14, "conv2d", 4, 2, true, n, t, groups);

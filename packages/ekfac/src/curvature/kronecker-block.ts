@@ -482,14 +482,11 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       this.factor32 = ensure32(this.factor32, Math.max(a * a, g * g));
       const f = this.factor32;
       for (let k = 0; k < groups; k++) {
-        syrkStrided(true, a, rows, 1 / n, aData, k * rows * a, a, 0, f, 0, a);
-        const offA = k * a * a;
-        for (let i = 0; i < a * a; i++)
-          st.A[offA + i] = rho * (st.A[offA + i] as number) + (1 - rho) * (f[i] as number);
-        syrkStrided(true, g, rows, 1 / (n * t), gData, k * rows * g, g, 0, f, 0, g);
-        const offG = k * g * g;
-        for (let i = 0; i < g * g; i++)
-          st.G[offG + i] = rho * (st.G[offG + i] as number) + (1 - rho) * (f[i] as number);
+        // syrk's lower triangle only: foldSymmetric reads it and writes both triangles of the average.
+        syrkStrided(true, a, rows, 1 / n, aData, k * rows * a, a, 0, f, 0, a, false);
+        foldSymmetric(st.A, k * a * a, f, a, rho);
+        syrkStrided(true, g, rows, 1 / (n * t), gData, k * rows * g, g, 0, f, 0, g, false);
+        foldSymmetric(st.G, k * g * g, f, g, rho);
       }
     } else {
       const [aData, gData] = this.float64Statistics(stats, rows);
@@ -1242,4 +1239,30 @@ function checkRowArray(fn: string, name: string, v: unknown, expected: number): 
     throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
   }
   if (v.length !== expected) throw new RangeError(`${fn}: ${name} must hold ${expected} values (got ${v.length})`);
+}
+
+/**
+ * X ← ρX + (1 − ρ)F for a symmetric d × d X at x[off…] from the lower triangle of F (f[0…d²), its
+ * upper triangle is not read): each lower entry is computed once and stored in both triangles, in
+ * 32 × 32 tiles so that the transposed stores stay in cache. The same numbers as folding F mirrored
+ * into every entry of a symmetric X, with half the reads and no separate mirror (the float32 factors'
+ * running average, `updateFactors`).
+ */
+function foldSymmetric(x: Float64Array, off: number, f: Float32Array, d: number, rho: number): void {
+  const B = 32;
+  const w = 1 - rho;
+  for (let i0 = 0; i0 < d; i0 += B) {
+    const i1 = Math.min(d, i0 + B);
+    for (let j0 = 0; j0 <= i0; j0 += B) {
+      const j1 = Math.min(d, j0 + B);
+      for (let i = i0; i < i1; i++) {
+        const row = off + i * d;
+        for (let j = j0; j < Math.min(j1, i + 1); j++) {
+          const v = rho * (x[row + j] as number) + w * (f[i * d + j] as number);
+          x[row + j] = v;
+          x[off + j * d + i] = v;
+        }
+      }
+    }
+  }
 }
