@@ -92,7 +92,8 @@ export function gemmWasm(g: Readonly<GemmArgs>): void {
   const aOff = cOff + mp * ldw;
   const bOff = aOff + mStep * kPad;
   let lenA = stageLength(a, transA ? k : m, transA ? m : k, lda, size);
-  let lenB = stageLength(b, transB ? n : k, transB ? k : n, ldb, size);
+  // B the same array as A (syrk's XᵀX, X·Xᵀ): one copy serves both.
+  let lenB = b === a ? 0 : stageLength(b, transB ? n : k, transB ? k : n, ldb, size);
   const sA = bOff + nStep * kPad;
   // Copies are an optimisation: never the reason for a memory past STAGE_MAX_BYTES (grow could fail).
   if ((sA + lenA + lenB) * size > STAGE_MAX_BYTES) lenA = lenB = 0;
@@ -109,7 +110,10 @@ export function gemmWasm(g: Readonly<GemmArgs>): void {
     p.offA = (lenA > 0 ? sA : a.byteOffset / size) + offA;
   }
   if (lenB > 0) w.set(b, sB);
-  if (lenB > 0 || inMemory(b, w)) {
+  if (b === a && lenA > 0) {
+    p.b = w;
+    p.offB = sA + offB;
+  } else if (lenB > 0 || inMemory(b, w)) {
     p.b = w;
     p.offB = (lenB > 0 ? sB : b.byteOffset / size) + offB;
   }
