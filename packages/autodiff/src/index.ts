@@ -58,6 +58,7 @@ export { type MatmulOptions, matmul } from "./ops/matmul.ts";
 export { logSoftmax, logsumexp, max, mean, min, softmax, sum } from "./ops/reduce.ts";
 export { concat, flatten, gather, permute, reshape, slice, transpose } from "./ops/shape.ts";
 export { clearPool, type PoolStats, poolStats, resetPoolStats } from "./pool.ts";
+export { sigmoidOf } from "./scalar.ts";
 export {
   type BackwardOptions,
   backward,

@@ -36,7 +36,7 @@
  * (curvature propagation: one uniform per output value, for its sign); a Fisher pass ≈ one backward
  * without weight products ("true", "curvature-prop"), K of them ("exact").
  */
-import { gather, logSoftmax, mul, softplus, square, sub, sum, type Tensor, wrap } from "@ekfac-ts/autodiff";
+import { gather, logSoftmax, mul, sigmoidOf, softplus, square, sub, sum, type Tensor, wrap } from "@ekfac-ts/autodiff";
 import { allocate, type FloatArray, type Rng } from "@ekfac-ts/linalg";
 import { type FisherHead, fisherPending, runFisherPasses } from "./internal/capture.ts";
 
@@ -103,11 +103,6 @@ export function mseLoss(output: Tensor, target: Tensor): Tensor {
   checkSame(fn, output, target);
   if (fisherPending()) runFisherPasses(fn, output, () => diagonalHead(output, gaussianDraw, identity, one));
   return mul(sum(square(sub(output, target))), 0.5 / n);
-}
-
-/** σ(s) without overflow for either sign. */
-function sigmoidOf(s: number): number {
-  return s >= 0 ? 1 / (1 + Math.exp(-s)) : Math.exp(s) / (1 + Math.exp(s));
 }
 
 let labelScratch = new Int32Array(0);
