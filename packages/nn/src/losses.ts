@@ -167,8 +167,7 @@ function diagonalHead(
       }
     },
     propagated(out, rng) {
-      for (let i = 0; i < out.length; i++)
-        out[i] = ((rng.uniform() < 0.5 ? -1 : 1) * Math.sqrt(variance(z[i] as number))) / n;
+      for (let i = 0; i < out.length; i++) out[i] = (randomSign(rng) * Math.sqrt(variance(z[i] as number))) / n;
     },
     exactColumn(out, k) {
       out.fill(0);
@@ -177,10 +176,19 @@ function diagonalHead(
   };
 }
 
+/**
+ * −1 or +1 with probability ½ each (one uniform: −1 when u < ½), computed as 1 − 2·[u < ½] rather
+ * than by a branch, which random draws would mispredict half the time (curvature propagation draws
+ * one per output).
+ */
+function randomSign(rng: Rng): number {
+  return 1 - 2 * +(rng.uniform() < 0.5);
+}
+
 /** y ~ Bernoulli(q), as `sampleBernoulliInto` draws it (one uniform, y = 1 when u < q). */
 const bernoulliDraw = (q: number, rng: Rng, i: number): number => {
   if (Number.isNaN(q)) throw new RangeError(`sigmoidCrossEntropy: logits[${i}] is NaN (no probability to sample from)`);
-  return rng.uniform() < q ? 1 : 0;
+  return +(rng.uniform() < q); // 0 or 1 without a branch: the draws are random by design
 };
 /** y = mean + ε, ε ~ N(0, 1), as `sampleGaussianInto` draws it. */
 const gaussianDraw = (m: number, rng: Rng): number => m + rng.normal();
@@ -251,7 +259,7 @@ export function propagateCategoricalInto<T extends FloatArray>(out: T, logits: T
     for (let j = 0; j < c; j++) total += Math.exp((z[i * c + j] as number) - m);
     let t = 0;
     for (let j = 0; j < c; j++) {
-      const w = (rng.uniform() < 0.5 ? -1 : 1) * Math.sqrt(Math.exp((z[i * c + j] as number) - m) / total);
+      const w = randomSign(rng) * Math.sqrt(Math.exp((z[i * c + j] as number) - m) / total);
       out[i * c + j] = -w;
       t += w;
     }
@@ -274,7 +282,7 @@ export function sampleBernoulliInto<T extends FloatArray>(out: T, logits: Tensor
   for (let i = 0; i < out.length; i++) {
     const s = z[i] as number;
     if (Number.isNaN(s)) throw new RangeError(`sampleBernoulliInto: logits[${i}] is NaN (no probability)`);
-    out[i] = rng.uniform() < sigmoidOf(s) ? 1 : 0;
+    out[i] = +(rng.uniform() < sigmoidOf(s));
   }
   return out;
 }
