@@ -18,7 +18,7 @@
 import { KroneckerBlock } from "@ekfac-ts/ekfac";
 import { PIXELS } from "../data/mnist.ts";
 import { DEFAULTS } from "../demo/defaults.ts";
-import { makeTrainer, type OptimizerConfig } from "../demo/trainer.ts";
+import { makeTrainer } from "../demo/trainer.ts";
 import { median } from "../util.ts";
 import { intFlag, stepCases, stepData } from "./step-cases.ts";
 
@@ -50,7 +50,7 @@ for (const c of cases) {
       if (inSet) xSet[r * PIXELS + j] = 1e-6;
     }
   }
-  const sgd: OptimizerConfig = { name: "sgd", learningRate: 0.01, momentum: 0.9 };
+  const sgd = DEFAULTS.optimizers.sgd;
   const { kfac, ekfac } = DEFAULTS.optimizers;
   const runs = [
     { label: "SGD + momentum", config: sgd, input: x },

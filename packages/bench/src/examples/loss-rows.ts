@@ -14,7 +14,7 @@
 import type { CurvatureLayer } from "@ekfac-ts/nn";
 import { PIXELS } from "../data/mnist.ts";
 import { DEFAULTS } from "../demo/defaults.ts";
-import { makeTrainer, type OptimizerConfig } from "../demo/trainer.ts";
+import { makeTrainer } from "../demo/trainer.ts";
 import { median } from "../util.ts";
 import { intFlag, stepCases, stepData } from "./step-cases.ts";
 
@@ -25,7 +25,7 @@ const cases = stepCases(intFlag("loss-rows", "--batch"));
 for (const c of cases) {
   const x = data.train.images.subarray(0, c.batch * PIXELS);
   const labels = data.train.labels.subarray(0, c.batch);
-  const sgd: OptimizerConfig = { name: "sgd", learningRate: 0.01, momentum: 0.9 };
+  const sgd = DEFAULTS.optimizers.sgd;
   const runs = [
     { label: "SGD + momentum", config: sgd, hide: false },
     { label: "EKFAC, lossG captured", config: DEFAULTS.optimizers.ekfac, hide: false },
