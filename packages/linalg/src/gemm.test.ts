@@ -28,7 +28,7 @@ import {
   wasmSupported,
 } from "./backend.ts";
 import { eigh } from "./eigh.ts";
-import { gemm, gemmStrided, matmul, matmulInto } from "./gemm.ts";
+import { gemm, gemmProfile, gemmStrided, matmul, matmulInto, profileGemm } from "./gemm.ts";
 import { randomSymmetric } from "./generators.ts";
 import type { GemmArgs, GemmKernel } from "./internal/gemm-args.ts";
 import {
@@ -882,5 +882,35 @@ describe("gemm (matrix API)", () => {
     expect(() => gemmStrided(false, false, 1, 1, 1, 1, f, 0, 1, f.slice(), 0, 1, 0, f, 0, 1)).toThrow(
       /gemmStrided: c must not share/,
     );
+  });
+});
+
+describe("the product profiler (profileGemm, gemmProfile)", () => {
+  afterEach(() => profileGemm(null));
+
+  it("counts every product with its m·n·k and the clock's time inside it; off counts nothing; a start resets", () => {
+    // A clock that advances 1.5 ms per read: each product reads it twice, so it adds exactly 1.5 ms.
+    let now = 0;
+    const clock = (): number => (now += 1.5);
+    const a = fromArray(2, 3, [1, 2, 3, 4, 5, 6], "float32"); // 2×3
+    const b = fromArray(3, 2, [1, 0, 0, 1, 1, 1], "float32"); // 3×2
+    matmul(a, b); // not profiled yet
+    expect(gemmProfile()).toEqual({ calls: 0, multiplyAdds: 0, ms: 0 });
+    profileGemm(clock);
+    const c = matmul(a, b); // 2·2·3
+    matmulInto(zeros(3, 3, "float32"), a, a, { transA: true }); // 3·3·2
+    const big = new Float64Array(40 * 50);
+    gemmStrided(false, true, 40, 40, 50, 1, big, 0, 50, big.slice(), 0, 50, 0, new Float64Array(1600), 0, 40); // wasm or JS
+    expect(Array.from(c.data)).toEqual([4, 5, 10, 11]); // profiling changes no result
+    expect(gemmProfile()).toEqual({ calls: 3, multiplyAdds: 12 + 18 + 40 * 40 * 50, ms: 4.5 });
+    profileGemm(null);
+    matmul(a, b);
+    expect(gemmProfile().calls).toBe(3); // stopped: totals kept, nothing added
+    profileGemm(clock);
+    expect(gemmProfile()).toEqual({ calls: 0, multiplyAdds: 0, ms: 0 });
+  });
+
+  it("a clock that is not a function is a TypeError naming profileGemm", () => {
+    expect(() => profileGemm(42 as unknown as () => number)).toThrow(/profileGemm: clock must be a function/);
   });
 });

@@ -17,7 +17,7 @@ import {
   shapeError,
   sharesMemory,
 } from "./internal/checks.ts";
-import { gemmUnchecked } from "./internal/gemm-dispatch.ts";
+import { gemmUnchecked, profiler } from "./internal/gemm-dispatch.ts";
 import { gemmWorkspace } from "./internal/gemm-kernel.ts";
 import { allocate, dtypeOf, type FloatArray, type Matrix, offsetOf, strideOf } from "./matrix.ts";
 
@@ -151,4 +151,47 @@ export interface GemmWorkspaceStats {
 export function gemmWorkspaceStats(): GemmWorkspaceStats {
   const w = gemmWorkspace();
   return { allocations: w.allocations, bytes: w.packA.byteLength + w.packB.byteLength };
+}
+
+/** Totals of the products run since {@link profileGemm} started profiling. */
+export interface GemmProfile {
+  /** Products (every gemm, gemmStrided, matmul, syrk block and eigh reduction counts once). */
+  readonly calls: number;
+  /** Their multiply-adds, Σ m·n·k (2 flops each). */
+  readonly multiplyAdds: number;
+  /** Milliseconds spent in them, as read on the profiler's clock. */
+  readonly ms: number;
+}
+
+/**
+ * Starts profiling every product with `clock` (milliseconds, e.g. `() => performance.now()`; the
+ * totals restart from zero), or stops it (`null`; the totals stay readable). For finding how much of a
+ * region's time is matrix products: read {@link gemmProfile} before and after it. The package reads no
+ * clock of its own (no ambient globals); while profiling each product costs two clock reads. Off by
+ * default, and then one comparison per product.
+ *
+ * @example
+ * ```ts
+ * profileGemm(() => performance.now());
+ * const before = gemmProfile();
+ * trainStep();
+ * const inGemm = gemmProfile().ms - before.ms;
+ * profileGemm(null);
+ * ```
+ */
+export function profileGemm(clock: (() => number) | null): void {
+  if (clock !== null && typeof clock !== "function") {
+    throw new TypeError(`profileGemm: clock must be a function returning milliseconds, or null (got ${typeof clock})`);
+  }
+  if (clock !== null) {
+    profiler.calls = 0;
+    profiler.multiplyAdds = 0;
+    profiler.ms = 0;
+  }
+  profiler.clock = clock;
+}
+
+/** The profiler's totals since it was last started (zeros if it never was); a new object per call. */
+export function gemmProfile(): GemmProfile {
+  return { calls: profiler.calls, multiplyAdds: profiler.multiplyAdds, ms: profiler.ms };
 }

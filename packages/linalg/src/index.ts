@@ -32,13 +32,16 @@ export * from "./blas.ts";
 export * from "./cholesky.ts";
 export * from "./eigh.ts";
 export {
+  type GemmProfile,
   type GemmWorkspaceStats,
   gemm,
+  gemmProfile,
   gemmStrided,
   gemmWorkspaceStats,
   type MatmulOptions,
   matmul,
   matmulInto,
+  profileGemm,
 } from "./gemm.ts";
 export * from "./generators.ts";
 export { kron, kronMatVec, kronMatVecInto } from "./kron.ts";

@@ -37,6 +37,9 @@ const MAX_C_BYTES = 1 << 28;
 
 const args: GemmArgs = newGemmArgs();
 
+/** Running totals of the product profiler (gemm.ts, `profileGemm`); `clock` null while it is off. */
+export const profiler = { clock: null as (() => number) | null, calls: 0, multiplyAdds: 0, ms: 0 };
+
 /** Which backend `gemmDispatch` sends a product to (for tests and diagnostics). */
 export type GemmRoute = "threads" | "wasm" | "gemv-row" | "gemv-column" | "small" | "blocked";
 
@@ -109,5 +112,14 @@ export const gemmUnchecked: GemmPositional<void> = function gemmUnchecked(
   g.c = c;
   g.offC = offC;
   g.ldc = ldc;
+  const clock = profiler.clock;
+  if (clock === null) {
+    gemmDispatch(g);
+    return;
+  }
+  const t0 = clock();
   gemmDispatch(g);
+  profiler.ms += clock() - t0;
+  profiler.calls++;
+  profiler.multiplyAdds += m * n * k;
 };
