@@ -29,7 +29,9 @@
  * eigendecompositions, S*, precondition (the four rotations and the division),
  * packing/checks/KL-clip, and the chain's momentum and learning rate — timers wrapped around this
  * instance's block methods and transform only; printed and written as `profile_ms`, `profile_share`
- * and `bottleneck` in the record, with `rotation_sizes`: per layer the active a/aDim × g/gDim the
+ * and `bottleneck` in the record. Each phase's time inside matrix products (linalg's `profileGemm`, a
+ * clock read around every product) is `profile_gemm_ms`, the rest of the phase is JavaScript around the
+ * kernels; `bottleneck_outside_gemm` names the phase with the most of that. With `rotation_sizes`: per layer the active a/aDim × g/gDim the
  * rotations work in after the first refresh (coordinates zero on the whole batch deflated; ekfac's
  * basis-rotation.ts). The suite steps on one fixed batch, so KFAC's averaged factors keep that batch's
  * zeros here, which training over many batches would not (packages/bench/README.md).
@@ -42,7 +44,7 @@ import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { type Tensor, wrap } from "@ekfac-ts/autodiff";
 import { KroneckerBlock, Optimizer } from "@ekfac-ts/ekfac";
-import { gemmStrided } from "@ekfac-ts/linalg";
+import { gemmProfile, gemmStrided, profileGemm } from "@ekfac-ts/linalg";
 import { deepAutoencoder, mlp, type Sequential, sigmoidCrossEntropy, softmaxCrossEntropy } from "@ekfac-ts/nn";
 import * as tf from "@tensorflow/tfjs-core";
 import "@tensorflow/tfjs-backend-cpu";
@@ -394,12 +396,17 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
   const { chain, blocks, curvature } = transformFor(model, config);
   if (curvature === null) throw new Error(`train: the ${label} profile needs a curvature transform`);
   const opt = new Optimizer(chain, model);
+  // Per phase: wall time (ms) and the part of it inside matrix products (gms, linalg's profileGemm).
   const ms = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<Phase, number>;
+  const gms = Object.fromEntries(PHASES.map((p) => [p, 0])) as Record<Phase, number>;
+  const gemmNow = (): number => gemmProfile().ms;
   const timed = <F extends (...args: never[]) => unknown>(f: F, phase: Phase): F =>
     ((...args: Parameters<F>) => {
+      const g0 = gemmNow();
       const t0 = performance.now();
       const r = f(...args);
       ms[phase] += performance.now() - t0;
+      gms[phase] += gemmNow() - g0;
       return r;
     }) as F;
   for (const b of blocks) {
@@ -410,35 +417,57 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
     b.precondition = timed(b.precondition.bind(b), "precondition (rotations + scale)");
   }
   let transformMs = 0;
+  let transformGemm = 0;
   const update = curvature.update.bind(curvature);
   curvature.update = (u, s, p) => {
+    const g0 = gemmNow();
     const t0 = performance.now();
     const r = update(u, s, p);
     transformMs += performance.now() - t0;
+    transformGemm += gemmNow() - g0;
     return r;
   };
   const input = wrap(x, [c.batch, PIXELS]);
   let totalMs = 0;
+  let totalGemm = 0;
   let optimizerMs = 0;
+  let optimizerGemm = 0;
   const step = (): void => {
+    const g0 = gemmNow();
     const t0 = performance.now();
     model.zeroGrad();
     const t1 = performance.now();
+    const g1 = gemmNow();
     const out = model.forward(input);
     const t2 = performance.now();
+    const g2 = gemmNow();
     const loss = sigmoidCrossEntropy(out, input);
     const t3 = performance.now();
+    const g3 = gemmNow();
     loss.backward();
     const t4 = performance.now();
+    const g4 = gemmNow();
     opt.step();
     const t5 = performance.now();
+    const g5 = gemmNow();
     ms.forward += t2 - t1;
     ms["loss + Fisher pass"] += t3 - t2;
     ms.backward += t4 - t3;
+    gms.forward += g2 - g1;
+    gms["loss + Fisher pass"] += g3 - g2;
+    gms.backward += g4 - g3;
     optimizerMs += t5 - t4;
+    optimizerGemm += g5 - g4;
     totalMs += t5 - t0;
+    totalGemm += g5 - g0;
   };
-  step(); // step 0: the refresh, and JIT warm-up; not counted
+  profileGemm(() => performance.now());
+  try {
+    step(); // step 0: the refresh, and JIT warm-up; not counted
+  } catch (e) {
+    profileGemm(null);
+    throw e;
+  }
   // The sizes the rotations work in after that refresh (inputs 0 on the whole batch are deflated:
   // ekfac's basis-rotation.ts), as "active a / aDim × active g / gDim" per layer.
   const rotation = blocks
@@ -448,46 +477,65 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
       return `${s.a}/${b.dims.aDim}×${s.g}/${b.dims.gDim}`;
     })
     .join(", ");
-  for (const p of PHASES) ms[p] = 0;
-  totalMs = 0;
-  optimizerMs = 0;
-  transformMs = 0;
-  const t = timeIt(step, { timeMs: ctx.timeMs, minRuns: ctx.smoke ? 2 : 3, maxRuns: 20, warmup: 0 });
+  for (const p of PHASES) ms[p] = gms[p] = 0;
+  totalMs = totalGemm = optimizerMs = optimizerGemm = transformMs = transformGemm = 0;
+  let t: ReturnType<typeof timeIt>;
+  try {
+    t = timeIt(step, { timeMs: ctx.timeMs, minRuns: ctx.smoke ? 2 : 3, maxRuns: 20, warmup: 0 });
+  } finally {
+    profileGemm(null);
+  }
+  profileGemm(() => performance.now()); // the refresh below, then off again
   const steps = t.runs;
   const row = Object.fromEntries(PHASES.map((p) => [p, ms[p] / steps])) as Record<Phase, number>;
+  const gemmRow = Object.fromEntries(PHASES.map((p) => [p, gms[p] / steps])) as Record<Phase, number>;
   const regular = totalMs / steps;
   const transformPerStep = transformMs / steps;
   const optimizerPerStep = optimizerMs / steps;
-  const inBlocks =
-    row["factors (amortised)"] +
-    row["eigendecomposition (amortised)"] +
-    row["S*"] +
-    row["precondition (rotations + scale)"];
+  const inBlocks = (r: Record<Phase, number>): number =>
+    r["factors (amortised)"] + r["eigendecomposition (amortised)"] + r["S*"] + r["precondition (rotations + scale)"];
+  const blocksMs = inBlocks(row);
+  const blocksGemm = inBlocks(gemmRow);
   // One refresh on the last step's statistics (what a k % T_kfe = 0 step adds), amortised.
-  ms["factors (amortised)"] = 0;
-  ms["eigendecomposition (amortised)"] = 0;
+  ms["factors (amortised)"] = gms["factors (amortised)"] = 0;
+  ms["eigendecomposition (amortised)"] = gms["eigendecomposition (amortised)"] = 0;
   const layers = model.curvatureLayers();
-  blocks.forEach((b, i) => {
-    const s = layers[i]?.statistics;
-    if (s) b.updateStatistics(s);
-  });
-  for (const b of blocks) b.refreshBasis();
+  try {
+    blocks.forEach((b, i) => {
+      const s = layers[i]?.statistics;
+      if (s) b.updateStatistics(s);
+    });
+    for (const b of blocks) b.refreshBasis();
+  } finally {
+    profileGemm(null);
+  }
   const refresh = (ms["factors (amortised)"] + ms["eigendecomposition (amortised)"]) / tkfe;
-  row["factors (amortised)"] += ms["factors (amortised)"] / tkfe;
-  row["eigendecomposition (amortised)"] += ms["eigendecomposition (amortised)"] / tkfe;
-  row["packing, checks, KL-clip"] = transformPerStep - inBlocks;
+  for (const p of ["factors (amortised)", "eigendecomposition (amortised)"] as const) {
+    row[p] += ms[p] / tkfe;
+    gemmRow[p] += gms[p] / tkfe;
+  }
+  row["packing, checks, KL-clip"] = transformPerStep - blocksMs;
+  gemmRow["packing, checks, KL-clip"] = transformGemm / steps - blocksGemm;
   row["momentum, learning rate, apply"] = optimizerPerStep - transformPerStep;
+  gemmRow["momentum, learning rate, apply"] = (optimizerGemm - transformGemm) / steps;
   row.other = regular - row.forward - row["loss + Fisher pass"] - row.backward - optimizerPerStep;
+  gemmRow.other =
+    totalGemm / steps - gemmRow.forward - gemmRow["loss + Fisher pass"] - gemmRow.backward - optimizerGemm / steps;
   const amortised = regular + refresh;
   const share: Record<string, number> = {};
   for (const p of PHASES) share[p] = row[p] / amortised;
+  const gemmTotal = PHASES.reduce((a, p) => a + gemmRow[p], 0);
   const ranked = [...PHASES].sort((p, q) => row[q] - row[p]);
+  const outside = [...PHASES].sort((p, q) => row[q] - gemmRow[q] - (row[p] - gemmRow[p]));
   ctx.log(
-    `  ${c.name} ${label} profile (${steps} steps, amortised over T_kfe ${tkfe}): ${amortised.toFixed(1)} ms/step; rotation sizes ${rotation}`,
+    `  ${c.name} ${label} profile (${steps} steps, amortised over T_kfe ${tkfe}): ${amortised.toFixed(1)} ms/step, ${gemmTotal.toFixed(1)} ms of it in gemm (${((100 * gemmTotal) / amortised).toFixed(0)} %); rotation sizes ${rotation}`,
+  );
+  ctx.log(
+    `    ${"phase".padEnd(36)} ${"time".padStart(8)}     ${"share".padStart(5)}    ${"in gemm".padStart(8)}     ${"outside".padStart(7)}`,
   );
   for (const p of PHASES)
     ctx.log(
-      `    ${p.padEnd(36)} ${row[p].toFixed(2).padStart(8)} ms  ${(100 * (share[p] as number)).toFixed(1).padStart(5)} %`,
+      `    ${p.padEnd(36)} ${row[p].toFixed(2).padStart(8)} ms  ${(100 * (share[p] as number)).toFixed(1).padStart(5)} %  ${gemmRow[p].toFixed(2).padStart(8)} ms  ${(row[p] - gemmRow[p]).toFixed(2).padStart(7)} ms`,
     );
   const sum = PHASES.reduce((a, p) => a + row[p], 0);
   return {
@@ -499,13 +547,21 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
     steps,
     profile_ms: row,
     profile_share: share,
+    profile_gemm_ms: gemmRow,
     rotation_sizes: rotation,
     bottleneck: ranked[0],
-    ok: Math.abs(sum - amortised) <= 1e-6 * amortised && PHASES.every((p) => Number.isFinite(row[p])),
-    check: `${steps} steps; phases sum to the step; largest: ${ranked
+    bottleneck_outside_gemm: outside[0],
+    ok:
+      Math.abs(sum - amortised) <= 1e-6 * amortised &&
+      PHASES.every(
+        (p) => Number.isFinite(row[p]) && gemmRow[p] >= -1e-6 * amortised && gemmRow[p] <= row[p] + 1e-6 * amortised,
+      ),
+    check: `${steps} steps; phases sum to the step, gemm inside each ≤ its time; gemm ${((100 * gemmTotal) / amortised).toFixed(0)} %; largest: ${ranked
       .slice(0, 3)
       .map((p) => `${p} ${(100 * (share[p] as number)).toFixed(0)} %`)
-      .join(", ")}`,
+      .join(
+        ", ",
+      )}; largest outside gemm: ${outside[0]} ${(row[outside[0] as Phase] - gemmRow[outside[0] as Phase]).toFixed(1)} ms`,
   };
 }
 
