@@ -15,7 +15,9 @@
  * The kernels only compute; the thresholds below are the whole policy. The caller validated every
  * index (gemm.ts is the public, checking layer; internal callers are trusted).
  * Cost: a few comparisons per call; no allocation (one module-level `GemmArgs` is refilled per call,
- * which is safe because no kernel calls back into the dispatch).
+ * which is safe because no kernel calls back into the dispatch). While the product profiler is on
+ * (gemm.ts, `profileGemm`), two reads of the caller's clock per call around the whole dispatch, so
+ * a product's time includes its copies, packing and, on threads, the wait for the workers.
  */
 import { type GemmArgs, type GemmPositional, newGemmArgs } from "./gemm-args.ts";
 import { gemmBlocked, gemmSmall } from "./gemm-kernel.ts";
