@@ -9,7 +9,7 @@ import {
   rotateIntoEigenbasis,
 } from "../../test/dense-reference.ts";
 import { fisherApproximationReport } from "../diagnostics.ts";
-import { flushTiny32, hasTiny32, tinyNonzero } from "../internal/stats.ts";
+import { allFinite, flushTiny32, hasTiny32, tinyNonzero } from "../internal/stats.ts";
 import { DiagonalFisher } from "./diagonal.ts";
 import { exactFisher, kroneckerDense, meanGradient, perExampleGradients } from "./exact-fisher.ts";
 import {
@@ -370,6 +370,31 @@ describe("float32 statistics with entries below 2⁻⁶³ (internal/stats.ts, FL
       expect(y[y.length - 1]).toBe(0);
       expect(hasTiny32(y, y.length)).toBe(false);
     }
+  });
+
+  it("allFinite (the transform's scan of every ā and g, by chunks) is false exactly when some entry is NaN or ±Inf", () => {
+    const bad = fc.constantFrom(Number.NaN, Infinity, -Infinity);
+    fc.assert(
+      fc.property(
+        fc.constantFrom(0, 1, 2, 4095, 4096, 4097, 8193),
+        fc.array(fc.tuple(fc.nat(), bad), { maxLength: 3 }),
+        fc.boolean(),
+        (n, spoil, f32) => {
+          const x = f32 ? new Float32Array(n) : new Float64Array(n);
+          for (let i = 0; i < n; i++) x[i] = Math.sin(i) * 1e30 * (i % 3); // large, finite, zeros
+          for (const [at, v] of spoil) if (n > 0) x[at % n] = v;
+          expect(allFinite(x)).toBe(Array.from(x).every(Number.isFinite));
+        },
+      ),
+      { numRuns: 300 },
+    );
+    // The chunks' edges and the odd last entry.
+    for (const at of [0, 4095, 4096, 8191, 8192]) {
+      const x = new Float32Array(8193);
+      x[at] = Number.NaN;
+      expect(allFinite(x)).toBe(false);
+    }
+    expect(allFinite([1, 2, Number.MAX_VALUE, -Number.MAX_VALUE])).toBe(true);
   });
 
   it("tinyNonzero (the branch-free test behind every flush) is 1 exactly when 0 < |v| < τ, for any τ ≥ 0", () => {
