@@ -52,6 +52,25 @@ describe("tape: accumulation and release", () => {
     expect(x.grad?.toArray()).toEqual([2, 4, 6, 0, 0, 0]);
   });
 
+  it("a typed-array seed (copied natively) gives the gradient an element-by-element copy gives, bit for bit", () => {
+    const values = [0.1, 1 / 3, -1e-40, 2 ** -150, 1.5 * 3.4e38, -0, Number.NaN, 7];
+    for (const dtype of ["float32", "float64"] as const) {
+      const run = (seed: ArrayLike<number>): number[] => {
+        const x = ad.tensor([1, 2, 3, 4, 5, 6, 7, 8], [8], { dtype, requiresGrad: true });
+        ad.mul(x, 1).backward(seed);
+        return Array.from(x.grad?.data ?? []);
+      };
+      const plain = run(values);
+      for (const typed of [Float64Array.from(values), Float32Array.from(values)]) {
+        const want = typed instanceof Float32Array ? run(Array.from(typed)) : plain;
+        const got = run(typed);
+        expect(got.every((v, i) => Object.is(v, want[i]))).toBe(true); // NaN and −0 included
+      }
+    }
+    const x = ad.tensor([1, 2], [2], { requiresGrad: true });
+    expect(() => ad.mul(x, 1).backward(new Float64Array(3))).toThrow(RangeError);
+  });
+
   it("backward on a tensor that requires no grad is a clear error", () => {
     const x = ad.tensor([1, 2], [2]);
     expect(() => ad.sum(x).backward()).toThrow(/does not require grad/);
