@@ -461,13 +461,16 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
     totalMs += t5 - t0;
     totalGemm += g5 - g0;
   };
-  profileGemm(() => performance.now());
-  try {
-    step(); // step 0: the refresh, and JIT warm-up; not counted
-  } catch (e) {
-    profileGemm(null);
-    throw e;
-  }
+  // Products are timed only inside these calls (profiling off again whatever they throw).
+  const profiled = <T>(f: () => T): T => {
+    profileGemm(() => performance.now());
+    try {
+      return f();
+    } finally {
+      profileGemm(null);
+    }
+  };
+  profiled(step); // step 0: the refresh, and JIT warm-up; not counted
   // The sizes the rotations work in after that refresh (inputs 0 on the whole batch are deflated:
   // ekfac's basis-rotation.ts), as "active a / aDim × active g / gDim" per layer.
   const rotation = blocks
@@ -479,13 +482,7 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
     .join(", ");
   for (const p of PHASES) ms[p] = gms[p] = 0;
   totalMs = totalGemm = optimizerMs = optimizerGemm = transformMs = transformGemm = 0;
-  let t: ReturnType<typeof timeIt>;
-  try {
-    t = timeIt(step, { timeMs: ctx.timeMs, minRuns: ctx.smoke ? 2 : 3, maxRuns: 20, warmup: 0 });
-  } finally {
-    profileGemm(null);
-  }
-  profileGemm(() => performance.now()); // the refresh below, then off again
+  const t = profiled(() => timeIt(step, { timeMs: ctx.timeMs, minRuns: ctx.smoke ? 2 : 3, maxRuns: 20, warmup: 0 }));
   const steps = t.runs;
   const row = Object.fromEntries(PHASES.map((p) => [p, ms[p] / steps])) as Record<Phase, number>;
   const gemmRow = Object.fromEntries(PHASES.map((p) => [p, gms[p] / steps])) as Record<Phase, number>;
@@ -500,15 +497,13 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
   ms["factors (amortised)"] = gms["factors (amortised)"] = 0;
   ms["eigendecomposition (amortised)"] = gms["eigendecomposition (amortised)"] = 0;
   const layers = model.curvatureLayers();
-  try {
+  profiled(() => {
     blocks.forEach((b, i) => {
       const s = layers[i]?.statistics;
       if (s) b.updateStatistics(s);
     });
     for (const b of blocks) b.refreshBasis();
-  } finally {
-    profileGemm(null);
-  }
+  });
   const refresh = (ms["factors (amortised)"] + ms["eigendecomposition (amortised)"]) / tkfe;
   for (const p of ["factors (amortised)", "eigendecomposition (amortised)"] as const) {
     row[p] += ms[p] / tkfe;
