@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { searchGrid, searchProfiles } from "./grid.ts";
+import { bracketFinalists, searchGrid, searchProfiles } from "./grid.ts";
 
 describe("searchGrid", () => {
   it("extends an axis whose best value is on its edge until the best is inside", () => {
@@ -122,5 +122,83 @@ describe("searchProfiles", () => {
     expect(r.edge).toEqual([]);
     expect(trained).not.toContain("0.01|0.1");
     expect(trained.length).toBe(8);
+  });
+});
+
+describe("bracketFinalists", () => {
+  type P = Record<"eps" | "eta" | "kl", number | null>;
+  const axes = [
+    { name: "eta" as const, factor: 3, along: ["eps", "kl"] as const },
+    { name: "eps" as const, factor: 10, along: ["kl"] as const },
+  ];
+  const bowl = (p: P) => Math.log((p.eta as number) / 0.1) ** 2 + Math.log10((p.eps as number) / 0.01) ** 2;
+  const grid = (f: (p: P) => number, kl: number | null = null) => {
+    const tried: { point: P; loss: number }[] = [];
+    for (const eps of [1e-3, 1e-2, 1e-1]) {
+      for (const eta of [0.03, 0.1, 0.3]) tried.push({ point: { eps, eta, kl }, loss: f({ eps, eta, kl }) });
+    }
+    return tried;
+  };
+  const bracketed = (tried: { point: P; loss: number }[], p: P) =>
+    axes.every((a) => {
+      const line = tried.filter((t) => a.along.every((k) => t.point[k] === p[k]));
+      const v = p[a.name] as number;
+      return line.some((t) => (t.point[a.name] as number) < v) && line.some((t) => (t.point[a.name] as number) > v);
+    });
+
+  it("evaluates beyond a finalist on an edge until every finalist is bracketed on every axis", () => {
+    // Best at the centre (interior); with 4 finalists the four next-best are edge midpoints.
+    const tried = grid(bowl);
+    const evaluated: P[] = [];
+    const added = bracketFinalists(tried, axes, 4, 100, (p) => {
+      evaluated.push(p);
+      return bowl(p);
+    });
+    expect(added).toBe(evaluated.length);
+    expect(added).toBeGreaterThan(0);
+    const finalists = [...tried].sort((x, y) => x.loss - y.loss).slice(0, 4);
+    for (const f of finalists) expect(bracketed(tried, f.point)).toBe(true);
+    // The new points lie one factor beyond the old edges: η ∈ {0.01, 0.9} or ε ∈ {1e-4, 1}.
+    for (const p of evaluated) {
+      const etaNew = p.eta === 0.01 || p.eta === 0.9;
+      const epsNew = p.eps === 1e-4 || p.eps === 1;
+      expect(etaNew || epsNew).toBe(true);
+    }
+  });
+
+  it("follows a finalist off the grid: a minimum beyond the edge is reached step by step", () => {
+    // The minimum at η = 0.03/27 lies three factors below the grid; the best point walks down to it.
+    const f = (p: P) => Math.log((p.eta as number) / (0.03 / 27)) ** 2 + Math.log10((p.eps as number) / 0.01) ** 2;
+    const tried = grid(f);
+    bracketFinalists(tried, axes, 1, 100, f);
+    const best = [...tried].sort((x, y) => x.loss - y.loss)[0] as { point: P; loss: number };
+    expect(best.point.eta).toBeCloseTo(0.03 / 27, 12);
+    expect(best.point.eps).toBe(0.01);
+    expect(bracketed(tried, best.point)).toBe(true);
+  });
+
+  it("leaves a search whose finalists are bracketed unchanged, and stops at maxNew", () => {
+    const inside = grid(bowl);
+    expect(bracketFinalists(inside, axes, 1, 100, bowl)).toBe(0);
+    expect(inside).toHaveLength(9);
+    const capped = grid(bowl);
+    expect(bracketFinalists(capped, axes, 9, 2, bowl)).toBe(2);
+    expect(capped).toHaveLength(11);
+  });
+
+  it("counts a diverged neighbour (+∞) as bracketing, and matches null coordinates only to null", () => {
+    // Everything above η = 0.3 diverges: the finalist at the upper edge is bracketed by a +∞ point.
+    const f = (p: P) => ((p.eta as number) > 0.31 ? Number.NaN : 0.3 - (p.eta as number));
+    const tried = grid(f, null);
+    // A κ = 1e-3 copy of the grid must not bracket the κ-off points.
+    for (const t of grid(f, null)) tried.push({ point: { ...t.point, kl: 1e-3 }, loss: t.loss + 10 });
+    bracketFinalists(tried, axes, 1, 100, f);
+    const above = tried.filter((t) => t.point.kl === null && t.point.eta === 0.9);
+    expect(above.length).toBeGreaterThan(0);
+    for (const t of above) expect(t.loss).toBe(Number.POSITIVE_INFINITY);
+    const best = [...tried].sort((x, y) => x.loss - y.loss)[0] as { point: P; loss: number };
+    expect(best.point.kl).toBeNull();
+    expect(best.point.eta).toBe(0.3);
+    expect(bracketed(tried, best.point)).toBe(true);
   });
 });

@@ -178,3 +178,68 @@ export function searchProfiles<O extends string, I extends string>(
   if (result.row.innerEdge) edge.push(inner.name);
   return { best: result.row.best, loss: result.row.loss, tried, edge };
 }
+
+/** An axis `bracketFinalists` brackets: its ×/÷ factor and the coordinates a neighbour must share. */
+export interface BracketAxis<K extends string> {
+  readonly name: K;
+  readonly factor: number;
+  /** The other coordinates that define the axis's line through a point (e.g. η's line: the same ε and κ). */
+  readonly along: readonly K[];
+}
+
+/**
+ * Makes every finalist of a search interior: while one of the `count` lowest finite losses in `tried`
+ * has, on some axis, no tried value below it (or none above it) among the points on its line through
+ * it (the points sharing its `along` coordinates), the point one factor beyond is evaluated (÷ or ×
+ * the axis's factor, on that line) and appended to `tried` (mutated), and the finalists are ranked
+ * again. Stops when every finalist is bracketed on every axis, or after `maxNew` evaluations. A
+ * neighbour that diverges (+∞) still brackets: the finalist is then the best on that side.
+ *
+ * Why: a search extends its axes around the seed-1 best only, but the baseline is chosen among the
+ * finalists on every seed (the `robust` suite's `chooseOnSeeds`), so the chosen setting could be one
+ * the search never looked beyond — six of them in packages/bench/README.md's robust tables before
+ * 2026-12-04. With this rule no finalist, hence no chosen setting, is on an edge unless `maxNew` ran
+ * out (the caller reports what is still on an edge). `null` coordinates (e.g. κ off) compare equal to
+ * each other. Returns the number of points evaluated.
+ */
+export function bracketFinalists<K extends string>(
+  tried: { point: Record<K, number | null>; loss: number }[],
+  axes: readonly BracketAxis<K>[],
+  count: number,
+  maxNew: number,
+  evalAt: (point: Record<K, number | null>) => number,
+): number {
+  const same = (x: number | null, y: number | null) =>
+    x === null || y === null ? x === y : gridValue(x) === gridValue(y);
+  const known = (p: Record<K, number | null>) =>
+    tried.some((t) => (Object.keys(p) as K[]).every((k) => same(t.point[k], p[k])));
+  let added = 0;
+  for (;;) {
+    const finalists = tried
+      .filter((t) => Number.isFinite(t.loss))
+      .sort((x, y) => x.loss - y.loss)
+      .slice(0, Math.max(0, count));
+    let extended = false;
+    for (const f of finalists) {
+      for (const axis of axes) {
+        const v = f.point[axis.name];
+        if (v === null) continue;
+        const line = tried.filter((t) => axis.along.every((k) => same(t.point[k], f.point[k])));
+        const values = line.map((t) => t.point[axis.name]).filter((x): x is number => x !== null);
+        const beyond: number[] = [];
+        if (!values.some((x) => gridValue(x) < gridValue(v))) beyond.push(gridValue(v / axis.factor));
+        if (!values.some((x) => gridValue(x) > gridValue(v))) beyond.push(gridValue(v * axis.factor));
+        for (const b of beyond) {
+          const p = { ...f.point, [axis.name]: b } as Record<K, number | null>;
+          if (known(p)) continue;
+          if (added >= maxNew) return added;
+          const raw = evalAt(p);
+          tried.push({ point: p, loss: Number.isFinite(raw) ? raw : Number.POSITIVE_INFINITY });
+          added++;
+          extended = true;
+        }
+      }
+    }
+    if (!extended) return added;
+  }
+}

@@ -22,9 +22,13 @@
  *      learning rate η by its own search (start {0.03, 0.1, 0.3}, a third of that without clipping;
  *      an edge best extended ×/÷ 3, at most 5 times), and ε (start {1e-3, 1e-2, 0.1}) extended ×/÷ 10
  *      while the best ε is on its edge (at most 5 times). The three points with the lowest seed-1
- *      losses (either clipping state) are run on seeds 1…S and the lowest mean is the baseline
- *      (`chooseOnSeeds`); an axis on which it is the smallest or largest value tried is reported;
- *   3. Adam: the same 1-D search over its learning rate (start {3e-4, 1e-3, 3e-3}) and finalists.
+ *      losses (either clipping state) are the finalists; while one of them has no tried neighbour on
+ *      one side of it — η with its ε and κ, ε with its κ — the point one factor beyond is trained on
+ *      seed 1 and the finalists are ranked again (grid.ts `bracketFinalists`, at most 10 points per
+ *      method). The finalists are run on seeds 1…S and the lowest mean is the baseline
+ *      (`chooseOnSeeds`); an axis on which it is still the smallest or largest value tried is reported;
+ *   3. Adam: the same 1-D search over its learning rate (start {3e-4, 1e-3, 3e-3}), finalists
+ *      bracketed the same way.
  * Reported per problem: mean ± std (sample, n − 1) over seeds of the final training loss (whole
  * training subset, eval mode), the gap of each default to the best fixed setting of the same method,
  * and the divergence count (runs whose minibatch loss after step 10 exceeds the initial one).
@@ -56,7 +60,7 @@ import { gatherBatch, head, type ImageSet, mnistPackageSplit, PIXELS } from "../
 import { sparseInit } from "../demo/experiment.ts";
 import { writeTextAtomic } from "../demo/report.ts";
 import { evaluate, makeTrainer, type OptimizerConfig, type Task } from "../demo/trainer.ts";
-import { gridValue, searchGrid, searchProfiles } from "../experiment/grid.ts";
+import { bracketFinalists, gridValue, searchGrid, searchProfiles } from "../experiment/grid.ts";
 import { meanStd } from "../experiment/stats.ts";
 import type { BenchRecord, Suite, SuiteContext } from "../harness.ts";
 import { linePlot } from "../plot/svg.ts";
@@ -142,7 +146,7 @@ const FULL: Budget = {
   dampings: [1e-3, 1e-2, 1e-1],
   learningRates: [0.03, 0.1, 0.3],
   adamRates: [3e-4, 1e-3, 3e-3],
-  // Enough that no chosen setting was left on an edge in the runs of packages/bench/README.md.
+  // Extensions per axis of the searches; bracketing the finalists may train 2× this many more points.
   extensions: 5,
   finalists: 3,
 };
@@ -419,6 +423,37 @@ function tune(
       );
       for (const t of search.tried) tried.push({ ...t.point, klClip, loss: t.loss });
     }
+    // Every finalist bracketed on η (its ε and κ fixed) and on ε (its κ fixed), so that the setting
+    // chosen on every seed is not one the searches never looked beyond (grid.ts, `bracketFinalists`).
+    const points = tried.map(({ loss, ...point }) => ({ point, loss }));
+    bracketFinalists(
+      points,
+      [
+        { name: "learningRate", factor: 3, along: ["damping", "klClip"] },
+        { name: "damping", factor: 10, along: ["klClip"] },
+      ],
+      budget.finalists,
+      2 * budget.extensions,
+      (p) => {
+        const config: OptimizerConfig = {
+          name: method,
+          damping: p.damping as number,
+          learningRate: p.learningRate as number,
+          klClip: p.klClip,
+        };
+        const r = train(problem, init, config, 1, data);
+        log(`${method} bracket ε ${p.damping} η ${p.learningRate} κ ${p.klClip ?? "off"}: ${r.finalLoss.toFixed(4)}`);
+        return gridLoss(r);
+      },
+    );
+    for (const t of points.slice(tried.length)) {
+      tried.push({
+        damping: t.point.damping as number,
+        learningRate: t.point.learningRate as number,
+        klClip: t.point.klClip,
+        loss: t.loss,
+      });
+    }
     const pick = chooseOnSeeds(
       tried,
       budget.finalists,
@@ -448,7 +483,19 @@ function tune(
     },
     known?.adam ?? [],
   );
-  const adamPoints = adamSearch.tried.map((t) => ({ learningRate: t.point.learningRate, loss: t.loss }));
+  const adamTried = adamSearch.tried.map((t) => ({ point: { learningRate: t.point.learningRate }, loss: t.loss }));
+  bracketFinalists(
+    adamTried,
+    [{ name: "learningRate", factor: 3, along: [] }],
+    budget.finalists,
+    2 * budget.extensions,
+    (p) => {
+      const r = train(problem, init, { name: "adam", learningRate: p.learningRate as number }, 1, data);
+      log(`adam bracket η ${p.learningRate}: ${r.finalLoss.toFixed(4)}`);
+      return gridLoss(r);
+    },
+  );
+  const adamPoints = adamTried.map((t) => ({ learningRate: t.point.learningRate as number, loss: t.loss }));
   const adamPick = chooseOnSeeds(
     adamPoints,
     budget.finalists,
@@ -460,7 +507,7 @@ function tune(
   const adam = {
     config: adamPick.config,
     runs: adamPick.runs,
-    grid: adamSearch.tried,
+    grid: adamTried,
     edge: extreme(adamPick.chosen.learningRate, rates) ? ["learningRate"] : [],
     finalists: adamPick.finalists,
   };
