@@ -150,7 +150,7 @@ describe("bracketFinalists", () => {
     // Best at the centre (interior); with 4 finalists the four next-best are edge midpoints.
     const tried = grid(bowl);
     const evaluated: P[] = [];
-    const added = bracketFinalists(tried, axes, 4, 100, (p) => {
+    const { added } = bracketFinalists(tried, axes, 4, 100, (p) => {
       evaluated.push(p);
       return bowl(p);
     });
@@ -179,11 +179,30 @@ describe("bracketFinalists", () => {
 
   it("leaves a search whose finalists are bracketed unchanged, and stops at maxNew", () => {
     const inside = grid(bowl);
-    expect(bracketFinalists(inside, axes, 1, 100, bowl)).toBe(0);
+    expect(bracketFinalists(inside, axes, 1, 100, bowl).added).toBe(0);
     expect(inside).toHaveLength(9);
     const capped = grid(bowl);
-    expect(bracketFinalists(capped, axes, 9, 2, bowl)).toBe(2);
+    expect(bracketFinalists(capped, axes, 9, 2, bowl).added).toBe(2);
     expect(capped).toHaveLength(11);
+  });
+
+  it("returns every point that was a finalist at some round, best first, even once pushed out", () => {
+    // 1-D, one finalist: 0.03 starts best (an edge), 0.01 beyond it is better still, 1/300 is worse.
+    const f = (p: P) => Math.abs(Math.log((p.eta as number) / 0.01));
+    const tried: { point: P; loss: number }[] = [0.03, 0.1, 0.3].map((eta) => ({
+      point: { eps: 0.01, eta, kl: null },
+      loss: f({ eps: 0.01, eta, kl: null }),
+    }));
+    const r = bracketFinalists(tried, [{ name: "eta", factor: 3, along: ["eps", "kl"] }], 1, 100, f);
+    expect(r.finalists.map((t) => t.point.eta)).toEqual([0.01, 0.03]);
+    expect(r.finalists.every((t) => tried.includes(t))).toBe(true);
+    // With no evaluation allowed the finalists are the first ranking's.
+    const fresh = tried.slice(0, 3);
+    expect(
+      bracketFinalists(fresh, [{ name: "eta", factor: 3, along: ["eps", "kl"] }], 2, 0, f).finalists.map(
+        (t) => t.point.eta,
+      ),
+    ).toEqual([0.03, 0.1]);
   });
 
   it("counts a diverged neighbour (+∞) as bracketing, and matches null coordinates only to null", () => {

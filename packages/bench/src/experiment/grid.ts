@@ -200,7 +200,14 @@ export interface BracketAxis<K extends string> {
  * the search never looked beyond — six of them in packages/bench/README.md's robust tables before
  * 2026-12-04. With this rule no finalist, hence no chosen setting, is on an edge unless `maxNew` ran
  * out (the caller reports what is still on an edge). `null` coordinates (e.g. κ off) compare equal to
- * each other. Returns the number of points evaluated.
+ * each other.
+ *
+ * Returns the number of points evaluated and `finalists`: every point that was among the `count` best
+ * at the start of a round, ordered by loss — the caller runs all of them on every seed. Keeping the
+ * first finalists matters: bracketing can add points that are better on the search's one seed only
+ * (on the robust suite's default-init CNN, a flat ridge of tiny dampings: seed-1 losses 1.13–1.18,
+ * five-seed means 1.51–1.62 ± 0.5), and without them the best five-seed setting (1.30 ± 0.08) had
+ * dropped out of the finalists.
  */
 export function bracketFinalists<K extends string>(
   tried: { point: Record<K, number | null>; loss: number }[],
@@ -208,17 +215,20 @@ export function bracketFinalists<K extends string>(
   count: number,
   maxNew: number,
   evalAt: (point: Record<K, number | null>) => number,
-): number {
+): { added: number; finalists: { point: Record<K, number | null>; loss: number }[] } {
   const same = (x: number | null, y: number | null) =>
     x === null || y === null ? x === y : gridValue(x) === gridValue(y);
   const known = (p: Record<K, number | null>) =>
     tried.some((t) => (Object.keys(p) as K[]).every((k) => same(t.point[k], p[k])));
   let added = 0;
+  const ever = new Set<{ point: Record<K, number | null>; loss: number }>();
+  const done = () => ({ added, finalists: [...ever].sort((x, y) => x.loss - y.loss) });
   for (;;) {
     const finalists = tried
       .filter((t) => Number.isFinite(t.loss))
       .sort((x, y) => x.loss - y.loss)
       .slice(0, Math.max(0, count));
+    for (const f of finalists) ever.add(f);
     let extended = false;
     for (const f of finalists) {
       for (const axis of axes) {
@@ -232,7 +242,7 @@ export function bracketFinalists<K extends string>(
         for (const b of beyond) {
           const p = { ...f.point, [axis.name]: b } as Record<K, number | null>;
           if (known(p)) continue;
-          if (added >= maxNew) return added;
+          if (added >= maxNew) return done();
           const raw = evalAt(p);
           tried.push({ point: p, loss: Number.isFinite(raw) ? raw : Number.POSITIVE_INFINITY });
           added++;
@@ -240,6 +250,6 @@ export function bracketFinalists<K extends string>(
         }
       }
     }
-    if (!extended) return added;
+    if (!extended) return done();
   }
 }

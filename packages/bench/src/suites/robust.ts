@@ -25,8 +25,9 @@
  *      losses (either clipping state) are the finalists; while one of them has no tried neighbour on
  *      one side of it — η with its ε and κ, ε with its κ — the point one factor beyond is trained on
  *      seed 1 and the finalists are ranked again (grid.ts `bracketFinalists`, at most 10 points per
- *      method). The finalists are run on seeds 1…S and the lowest mean is the baseline
- *      (`chooseOnSeeds`); an axis on which it is still the smallest or largest value tried is reported;
+ *      method). Every point that was a finalist in any round is run on seeds 1…S and the lowest mean
+ *      is the baseline (`chooseOnSeeds`); an axis on which it is still the smallest or largest value
+ *      tried is reported;
  *   3. Adam: the same 1-D search over its learning rate (start {3e-4, 1e-3, 3e-3}), finalists
  *      bracketed the same way.
  * Reported per problem: mean ± std (sample, n − 1) over seeds of the final training loss (whole
@@ -86,7 +87,10 @@ interface Budget {
   readonly adamRates: readonly number[];
   /** How many times an edge may be extended per axis. */
   readonly extensions: number;
-  /** How many of a search's best seed-1 points are run on every seed; the best mean is the baseline. */
+  /**
+   * How many of a search's best seed-1 points are finalists in each round of bracketing; every point
+   * that was one is run on every seed, and the best mean is the baseline.
+   */
   readonly finalists: number;
 }
 
@@ -348,36 +352,35 @@ function extreme(v: number, values: readonly number[]): boolean {
 }
 
 /**
- * The baseline among a search's points: the `count` lowest seed-1 losses (finite ones; at least the
- * best) are each run on every seed and the lowest mean wins. Choosing on seed 1 alone picked, on two
- * rows of packages/bench/README.md, a setting whose five-seed mean was worse than another search's;
- * choosing among finalists on the seeds the defaults are compared on favours the baseline, never the
- * defaults.
+ * The baseline among a search's finalists (`bracketFinalists`: every point that was among the lowest
+ * seed-1 losses while the search was bracketed; if none is finite, the best point): each is run on
+ * every seed and the lowest mean wins. Choosing on seed 1 alone picked, on two rows of
+ * packages/bench/README.md, a setting whose five-seed mean was worse than another search's; choosing
+ * among finalists on the seeds the defaults are compared on favours the baseline, never the defaults.
  */
 function chooseOnSeeds<T extends { loss: number }>(
   points: readonly T[],
-  count: number,
+  finalists: readonly T[],
   configOf: (t: T) => OptimizerConfig,
   runSeeds: (config: OptimizerConfig, name: string) => Run[],
   name: string,
 ): { chosen: T; config: OptimizerConfig; runs: Run[]; finalists: NonNullable<TunedSetting["finalists"]> } {
   const ranked = [...points].sort((a, b) => a.loss - b.loss);
-  const finite = ranked.filter((t) => Number.isFinite(t.loss));
-  const pool = (finite.length > 0 ? finite : ranked).slice(0, Math.max(1, count));
-  const finalists: NonNullable<TunedSetting["finalists"]> = [];
+  const pool = finalists.length > 0 ? [...finalists].sort((a, b) => a.loss - b.loss) : ranked.slice(0, 1);
+  const measured: NonNullable<TunedSetting["finalists"]> = [];
   let pick: { chosen: T; config: OptimizerConfig; runs: Run[]; mean: number } | null = null;
   for (const [i, t] of pool.entries()) {
     const config = configOf(t);
     const runs = runSeeds(config, pool.length > 1 ? `${name} (finalist ${i + 1})` : name);
     const { mean, std } = summary(runs);
-    finalists.push({ config, seed1: t.loss, mean, std });
+    measured.push({ config, seed1: t.loss, mean, std });
     // Ties keep the better seed-1 point; a non-finite mean never wins over a finite one.
     if (pick === null || mean < pick.mean || (!Number.isFinite(pick.mean) && Number.isFinite(mean))) {
       pick = { chosen: t, config, runs, mean };
     }
   }
   if (pick === null) throw new RangeError(`robust: ${name} has no grid point to choose from`);
-  return { chosen: pick.chosen, config: pick.config, runs: pick.runs, finalists };
+  return { chosen: pick.chosen, config: pick.config, runs: pick.runs, finalists: measured };
 }
 
 /**
@@ -425,8 +428,10 @@ function tune(
     }
     // Every finalist bracketed on η (its ε and κ fixed) and on ε (its κ fixed), so that the setting
     // chosen on every seed is not one the searches never looked beyond (grid.ts, `bracketFinalists`).
-    const points = tried.map(({ loss, ...point }) => ({ point, loss }));
-    bracketFinalists(
+    const points: { point: Record<"damping" | "learningRate" | "klClip", number | null>; loss: number }[] = tried.map(
+      ({ loss, ...point }) => ({ point, loss }),
+    );
+    const bracketed = bracketFinalists(
       points,
       [
         { name: "learningRate", factor: 3, along: ["damping", "klClip"] },
@@ -446,17 +451,18 @@ function tune(
         return gridLoss(r);
       },
     );
-    for (const t of points.slice(tried.length)) {
-      tried.push({
-        damping: t.point.damping as number,
-        learningRate: t.point.learningRate as number,
-        klClip: t.point.klClip,
-        loss: t.loss,
-      });
-    }
+    const entry = (t: (typeof points)[number]) => ({
+      damping: t.point.damping as number,
+      learningRate: t.point.learningRate as number,
+      klClip: t.point.klClip,
+      loss: t.loss,
+    });
+    for (const t of points.slice(tried.length)) tried.push(entry(t));
+    // The finalists as `tried` entries (points[i] and tried[i] are the same grid point).
+    const finalists = bracketed.finalists.map((f) => tried[points.indexOf(f)] as (typeof tried)[number]);
     const pick = chooseOnSeeds(
       tried,
-      budget.finalists,
+      finalists,
       (t) => ({ name: method, damping: t.damping, learningRate: t.learningRate, klClip: t.klClip }),
       runSeeds,
       `${method} tuned`,
@@ -483,8 +489,11 @@ function tune(
     },
     known?.adam ?? [],
   );
-  const adamTried = adamSearch.tried.map((t) => ({ point: { learningRate: t.point.learningRate }, loss: t.loss }));
-  bracketFinalists(
+  const adamTried: { point: Record<"learningRate", number | null>; loss: number }[] = adamSearch.tried.map((t) => ({
+    point: { learningRate: t.point.learningRate },
+    loss: t.loss,
+  }));
+  const adamBracketed = bracketFinalists(
     adamTried,
     [{ name: "learningRate", factor: 3, along: [] }],
     budget.finalists,
@@ -498,7 +507,7 @@ function tune(
   const adamPoints = adamTried.map((t) => ({ learningRate: t.point.learningRate as number, loss: t.loss }));
   const adamPick = chooseOnSeeds(
     adamPoints,
-    budget.finalists,
+    adamBracketed.finalists.map((f) => adamPoints[adamTried.indexOf(f)] as (typeof adamPoints)[number]),
     (t) => ({ name: "adam", learningRate: t.learningRate }),
     runSeeds,
     "adam tuned",
