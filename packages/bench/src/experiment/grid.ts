@@ -206,7 +206,7 @@ export interface BracketAxis<K extends string> {
  * at the start of a round, ordered by loss — the caller runs all of them on every seed. Keeping the
  * first finalists matters: bracketing can add points that are better on the search's one seed only
  * (on the robust suite's default-init CNN, a flat ridge of tiny dampings: seed-1 losses 1.13–1.18,
- * five-seed means 1.51–1.62 ± 0.5), and without them the best five-seed setting (1.30 ± 0.08) had
+ * five-seed means 1.42–1.62 ± 0.3–0.6), and without them the best five-seed setting (1.30 ± 0.08) had
  * dropped out of the finalists.
  */
 export function bracketFinalists<K extends string>(

@@ -400,6 +400,16 @@ function tune(
   known: KnownPoints | null,
 ): Tuned {
   const tuned: Record<string, TunedSetting> = {};
+  // One seed-1 run of a search ("grid") or of its bracketing ("bracket"), logged; its ranking loss.
+  const seedOne = (stage: "grid" | "bracket", config: OptimizerConfig): number => {
+    const r = train(problem, init, config, 1, data);
+    const at =
+      config.name === "adam"
+        ? `η ${config.learningRate}`
+        : `ε ${config.damping} η ${config.learningRate} κ ${config.klClip ?? "off"}`;
+    log(`${config.name} ${stage} ${at}: ${r.finalLoss.toFixed(4)}`);
+    return gridLoss(r);
+  };
   for (const method of ["kfac", "ekfac"] as const) {
     const readBack = known?.fixed[method] ?? [];
     const tried: { damping: number; learningRate: number; klClip: number | null; loss: number }[] = [];
@@ -414,12 +424,7 @@ function tune(
         { name: "damping", values: [...budget.dampings], factor: 10 },
         { name: "learningRate", values: rates, factor: 3 },
         budget.extensions,
-        (p) => {
-          const config: OptimizerConfig = { name: method, damping: p.damping, learningRate: p.learningRate, klClip };
-          const r = train(problem, init, config, 1, data);
-          log(`${method} grid ε ${p.damping} η ${p.learningRate} κ ${klClip ?? "off"}: ${r.finalLoss.toFixed(4)}`);
-          return gridLoss(r);
-        },
+        (p) => seedOne("grid", { name: method, damping: p.damping, learningRate: p.learningRate, klClip }),
         readBack
           .filter((t) => t.klClip === klClip)
           .map((t) => ({ point: { damping: t.damping, learningRate: t.learningRate }, loss: t.loss })),
@@ -439,25 +444,22 @@ function tune(
       ],
       budget.finalists,
       2 * budget.extensions,
-      (p) => {
-        const config: OptimizerConfig = {
+      (p) =>
+        seedOne("bracket", {
           name: method,
           damping: p.damping as number,
           learningRate: p.learningRate as number,
           klClip: p.klClip,
-        };
-        const r = train(problem, init, config, 1, data);
-        log(`${method} bracket ε ${p.damping} η ${p.learningRate} κ ${p.klClip ?? "off"}: ${r.finalLoss.toFixed(4)}`);
-        return gridLoss(r);
-      },
+        }),
     );
-    const entry = (t: (typeof points)[number]) => ({
-      damping: t.point.damping as number,
-      learningRate: t.point.learningRate as number,
-      klClip: t.point.klClip,
-      loss: t.loss,
-    });
-    for (const t of points.slice(tried.length)) tried.push(entry(t));
+    for (const { point, loss } of points.slice(tried.length)) {
+      tried.push({
+        damping: point.damping as number,
+        learningRate: point.learningRate as number,
+        klClip: point.klClip,
+        loss,
+      });
+    }
     // The finalists as `tried` entries (points[i] and tried[i] are the same grid point).
     const finalists = bracketed.finalists.map((f) => tried[points.indexOf(f)] as (typeof tried)[number]);
     const pick = chooseOnSeeds(
@@ -482,11 +484,7 @@ function tune(
     { learningRate: [...budget.adamRates] },
     { learningRate: 3 },
     budget.extensions,
-    (p) => {
-      const r = train(problem, init, { name: "adam", learningRate: p.learningRate }, 1, data);
-      log(`adam grid η ${p.learningRate}: ${r.finalLoss.toFixed(4)}`);
-      return gridLoss(r);
-    },
+    (p) => seedOne("grid", { name: "adam", learningRate: p.learningRate }),
     known?.adam ?? [],
   );
   const adamTried: { point: Record<"learningRate", number | null>; loss: number }[] = adamSearch.tried.map((t) => ({
@@ -498,11 +496,7 @@ function tune(
     [{ name: "learningRate", factor: 3, along: [] }],
     budget.finalists,
     2 * budget.extensions,
-    (p) => {
-      const r = train(problem, init, { name: "adam", learningRate: p.learningRate as number }, 1, data);
-      log(`adam bracket η ${p.learningRate}: ${r.finalLoss.toFixed(4)}`);
-      return gridLoss(r);
-    },
+    (p) => seedOne("bracket", { name: "adam", learningRate: p.learningRate as number }),
   );
   const adamPoints = adamTried.map((t) => ({ learningRate: t.point.learningRate as number, loss: t.loss }));
   const adamPick = chooseOnSeeds(
