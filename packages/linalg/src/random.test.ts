@@ -42,6 +42,32 @@ describe("Rng", () => {
     expect(first(42)).toEqual([2837322924, 544945897, 479756282, 3500138142]);
   });
 
+  it("fillUniform draws the stream of uniform() calls (float32 and float64, any lo/hi) and leaves the state where they would", () => {
+    fc.assert(
+      fc.property(
+        fc.integer(),
+        fc.integer({ min: 0, max: 300 }),
+        fc.double({ min: -10, max: 10, noNaN: true }),
+        fc.double({ min: 0, max: 10, noNaN: true }),
+        fc.boolean(),
+        (seed, n, lo, width, f32) => {
+          const bulk = new Rng(seed);
+          const calls = new Rng(seed);
+          bulk.uniform(); // start mid-stream
+          calls.uniform();
+          const out = f32 ? new Float32Array(n) : new Float64Array(n);
+          const want = f32 ? new Float32Array(n) : new Float64Array(n);
+          const hi = lo + width;
+          bulk.fillUniform(out, lo, hi);
+          for (let i = 0; i < n; i++) want[i] = lo + (hi - lo) * calls.uniform();
+          expect(Array.from(out)).toEqual(Array.from(want));
+          expect(bulk.state()).toEqual(calls.state());
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it("uniform() ∈ [0, 1) and fillUniform(lo, hi) ∈ [lo, hi), with mean (lo + hi)/2 within 5 standard errors", () => {
     const r = new Rng(7);
     const n = 20000;

@@ -5,7 +5,13 @@ import { Flatten, GlobalAvgPool2d, Sequential, Tanh } from "./layers/basic.ts";
 import { BatchNorm1d, BatchNorm2d } from "./layers/batchnorm.ts";
 import { Conv2d } from "./layers/conv.ts";
 import { Linear } from "./layers/linear.ts";
-import { mseLoss, sigmoidCrossEntropy, softmaxCrossEntropy, softmaxCrossEntropyOneHot } from "./losses.ts";
+import {
+  mseLoss,
+  sampleBernoulli,
+  sigmoidCrossEntropy,
+  softmaxCrossEntropy,
+  softmaxCrossEntropyOneHot,
+} from "./losses.ts";
 import { mlp } from "./models.ts";
 import type { CurvatureLayer, FisherMode, Module } from "./module.ts";
 
@@ -126,6 +132,8 @@ describe('"exact" Fisher: every layer\'s factors equal the dense expectation', (
     const s = model.forward(input([N, 3], 5));
     sigmoidCrossEntropy(s, input([N, D], 6)).backward();
     const g = (model.curvatureLayers()[1] as CurvatureLayer).statistics?.g as Float64Array;
+    // The pass draws its targets as sampleBernoulli does with the request's seed (one uniform each).
+    const drawn = sampleBernoulli(s, new Rng(9)).data;
     let ones = 0;
     let expected = 0;
     for (let i = 0; i < N * D; i++) {
@@ -134,6 +142,7 @@ describe('"exact" Fisher: every layer\'s factors equal the dense expectation', (
       // g = N · (q − y)/N: q (y = 0) or q − 1 (y = 1), to rounding.
       const y = Math.abs(gi - q) < 1e-12 ? 0 : Math.abs(gi - (q - 1)) < 1e-12 ? 1 : Number.NaN;
       expect(y).not.toBeNaN();
+      expect(y).toBe(drawn[i]);
       ones += y;
       expected += q;
     }
