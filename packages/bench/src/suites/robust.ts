@@ -20,7 +20,7 @@
  *      by the final training loss at the full budget (a run ending at or above its initial loss ranks
  *      as +∞): for KL-clipping κ = 1e-3 and for κ off, a profile search — for every damping ε the best
  *      learning rate η by its own search (start {0.03, 0.1, 0.3}, a third of that without clipping;
- *      an edge best extended ×/÷ 3, at most 5 times), and ε (start {1e-3, 1e-2, 0.1}) extended ×/÷ 10
+ *      an edge best extended ×/÷ 3, at most 5 times), and ε (start {1e-4 … 1}, five decades) extended ×/÷ 10
  *      while the best ε is on its edge (at most 5 times). The three points with the lowest seed-1
  *      losses (either clipping state) are the finalists; while one of them has no tried neighbour on
  *      one side of it — η with its ε and κ, ε with its κ — the point one factor beyond is trained on
@@ -44,8 +44,9 @@
  * for iterating on the adaptive defaults; the record names the file in `tuned_from`) and
  * ROBUST_DEFAULTS_WITH (a JSON object of options set on the "defaults" runs, e.g. '{"damping":0.01}' for
  * another initial λ, or a factor schedule; recorded in `defaults_with`) and ROBUST_GRID_FROM (an earlier run's robust.json:
- * its seed-1 grid points are read back as known, so searches with more extensions train only the
- * points they add; the searches and the seed runs of the chosen settings run again).
+ * its seed-1 grid and bracketing points are read back as known, so searches with more extensions or
+ * a wider start train only the points they add; the searches and the seed runs of the chosen settings
+ * run again).
  *
  * Held-out checks of a default chosen on seeds 1…S: ROBUST_SEEDS also takes a range "a-b" (seeds a…b),
  * and ROBUST_DEFAULTS_ONLY=1 trains only the default runs — no grid, no Adam (those were tuned on seed 1
@@ -325,10 +326,11 @@ interface KnownPoints {
 }
 
 /**
- * ROBUST_GRID_FROM=<robust.json of an earlier run>: its seed-1 grid points of `label`, handed to the
- * searches as known points, so a search with more extensions trains only the points it adds (training
- * is deterministic per seed: the same setting gives the same loss). Unlike ROBUST_TUNED_FROM the
- * searches and the chosen settings' seed runs are done again. Refuses a record of another shape.
+ * ROBUST_GRID_FROM=<robust.json of an earlier run>: its seed-1 grid points of `label` (bracketing
+ * points included), handed to the searches as known points and looked up before any seed-1 run, so a
+ * search with more extensions trains only the points it adds (training is deterministic per seed: the
+ * same setting gives the same loss). Unlike ROBUST_TUNED_FROM the searches and the chosen settings'
+ * seed runs are done again. Refuses a record of another shape.
  */
 function gridFrom(label: string, shape: string): KnownPoints | null {
   const r = earlierRecords("ROBUST_GRID_FROM", label, shape, null);
