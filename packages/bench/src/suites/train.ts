@@ -35,6 +35,12 @@
  * rotations work in after the first refresh (coordinates zero on the whole batch deflated; ekfac's
  * basis-rotation.ts). The suite steps on one fixed batch, so KFAC's averaged factors keep that batch's
  * zeros here, which training over many batches would not (packages/bench/README.md).
+ * The budget against issue 16's "≤ 3× SGD" (printed under each profile, `multiply_adds_per_step`,
+ * `gemm_gflops`, `products_vs_sgd_step`, `budget_left_ms`, `rest_ms`): the profiled step's products
+ * (count exact, time at the speed they ran, refresh amortised) against SGD's median step and SGD's own
+ * products (five more steps of the timed SGD trainer, profiled); what 3× SGD leaves for everything
+ * that is not a product, and what that takes in the uninstrumented step (its amortised median above
+ * minus the products), the part a faster kernel does not touch.
  *
  * Validation: every loss finite; ours and tfjs compute the same initial loss on the same weights
  * (relative difference ≤ 1e-4); for every optimizer the loss after a few steps on one fixed batch
@@ -311,6 +317,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
     );
     const sgd = timings[0] as InterleavedTiming;
     const sgdMs = sgd.medianMs;
+    const amortisedMs: Record<string, number> = {};
     runs.forEach(({ label, config, trainer, losses }, i) => {
       const t = timings[i] as InterleavedTiming;
       let refreshMs = 0;
@@ -323,6 +330,7 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
         refreshMs = performance.now() - t0;
       }
       const amortised = t.medianMs + refreshMs / Math.max(1, tkfe);
+      amortisedMs[label] = amortised;
       // Paired ratio of the regular steps, plus the refresh amortised against SGD's median.
       const vsSgd = t.medianRatioToFirst + refreshMs / Math.max(1, tkfe) / sgdMs;
       const finite = losses.every(Number.isFinite);
@@ -356,7 +364,23 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       ctx.log(`  ${c.name} tfjs-${backend}: ${r.ms.toFixed(1)} ms/step`);
     }
     if (c.name === "MLP") records.push(outsideGemm(c, x, labels, ctx));
-    else for (const name of ["kfac", "ekfac"] as const) records.push(profileCurvature(c, x, ctx, name));
+    else {
+      // SGD's products per step (the same trainer, a few more steps), for the profiles' budget.
+      const sgdRun = runs[0] as (typeof runs)[number];
+      const sgdSteps = 5;
+      profileGemm(() => performance.now());
+      try {
+        for (let k = 0; k < sgdSteps; k++) sgdRun.step();
+      } finally {
+        profileGemm(null);
+      }
+      const reference: StepReference = {
+        sgdMs,
+        sgdMultiplyAdds: gemmProfile().multiplyAdds / sgdSteps,
+        stepMs: { kfac: amortisedMs.KFAC as number, ekfac: amortisedMs.EKFAC as number },
+      };
+      for (const name of ["kfac", "ekfac"] as const) records.push(profileCurvature(c, x, ctx, name, reference));
+    }
   }
   return records;
 }
@@ -388,7 +412,23 @@ type Phase = (typeof PHASES)[number];
  * gradient from S*'s rows (kronecker-block.ts, "Shared rows"), that product and its check are timed in
  * "S*", and "precondition" holds the rotation out of the basis only (four products elsewhere).
  */
-function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: "kfac" | "ekfac"): BenchRecord {
+/** What the profiles' budget is measured against: the step records of the same run. */
+interface StepReference {
+  /** SGD's median step (ms). */
+  readonly sgdMs: number;
+  /** Multiply-adds of one SGD step (forward, backward; linalg's profileGemm). */
+  readonly sgdMultiplyAdds: number;
+  /** The uninstrumented amortised step of each curvature method (ms). */
+  readonly stepMs: Record<"kfac" | "ekfac", number>;
+}
+
+function profileCurvature(
+  c: NetCase,
+  x: Float32Array,
+  ctx: SuiteContext,
+  name: "kfac" | "ekfac",
+  reference: StepReference,
+): BenchRecord {
   const config = DEFAULTS.optimizers[name];
   const label = name.toUpperCase();
   const tkfe = config.basisEvery ?? 20;
@@ -484,6 +524,7 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
   totalMs = totalGemm = optimizerMs = optimizerGemm = transformMs = transformGemm = 0;
   const t = profiled(() => timeIt(step, { timeMs: ctx.timeMs, minRuns: ctx.smoke ? 2 : 3, maxRuns: 20, warmup: 0 }));
   const steps = t.runs;
+  const multiplyAdds = gemmProfile().multiplyAdds / steps;
   const row = Object.fromEntries(PHASES.map((p) => [p, ms[p] / steps])) as Record<Phase, number>;
   const gemmRow = Object.fromEntries(PHASES.map((p) => [p, gms[p] / steps])) as Record<Phase, number>;
   const regular = totalMs / steps;
@@ -532,6 +573,16 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
     ctx.log(
       `    ${p.padEnd(36)} ${row[p].toFixed(2).padStart(8)} ms  ${(100 * (share[p] as number)).toFixed(1).padStart(5)} %  ${gemmRow[p].toFixed(2).padStart(8)} ms  ${(row[p] - gemmRow[p]).toFixed(2).padStart(7)} ms`,
     );
+  // The budget (issue 16's ≤ 3× SGD): the step's products at the speed they ran here, against SGD's
+  // median step; what ≤ 3× leaves for everything else, and what everything else takes in the
+  // uninstrumented step (its amortised median from the step records minus these products).
+  const gflops = (2 * multiplyAdds) / (1e6 * (totalGemm / steps));
+  const productsVsSgd = gemmTotal / reference.sgdMs;
+  const budgetLeft = 3 * reference.sgdMs - gemmTotal;
+  const rest = reference.stepMs[name] - gemmTotal;
+  ctx.log(
+    `    products: ${(multiplyAdds / 1e6).toFixed(0)} M multiply-adds per regular step (SGD's: ${(reference.sgdMultiplyAdds / 1e6).toFixed(0)} M) at ${gflops.toFixed(1)} GFLOP/s; with the refresh amortised ${gemmTotal.toFixed(1)} ms = ${productsVsSgd.toFixed(2)}× SGD's step (${reference.sgdMs.toFixed(1)} ms); ≤ 3× leaves ${budgetLeft.toFixed(1)} ms for the rest, which takes ${rest.toFixed(1)} ms of the uninstrumented ${reference.stepMs[name].toFixed(1)} ms step`,
+  );
   const sum = PHASES.reduce((a, p) => a + row[p], 0);
   return {
     suite: SUITE,
@@ -544,6 +595,12 @@ function profileCurvature(c: NetCase, x: Float32Array, ctx: SuiteContext, name: 
     profile_share: share,
     profile_gemm_ms: gemmRow,
     rotation_sizes: rotation,
+    multiply_adds_per_step: multiplyAdds,
+    sgd_multiply_adds_per_step: reference.sgdMultiplyAdds,
+    gemm_gflops: gflops,
+    products_vs_sgd_step: productsVsSgd,
+    budget_left_ms: budgetLeft,
+    rest_ms: rest,
     bottleneck: ranked[0],
     bottleneck_outside_gemm: outside[0],
     ok:
