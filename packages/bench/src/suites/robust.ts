@@ -317,7 +317,7 @@ function earlierRecords(
   return { kfac: find("kfac"), ekfac: find("ekfac") };
 }
 
-/** Grid points of an earlier run, read back by ROBUST_GRID_FROM (the searches' `known`). */
+/** Grid points of an earlier run, read back by ROBUST_GRID_FROM (looked up by `tune`'s seed-1 helper). */
 interface KnownPoints {
   /** Per method: the points of both KL-clipping states (κ = 1e-3 and off), with their ε. */
   readonly fixed: Record<string, { damping: number; learningRate: number; klClip: number | null; loss: number }[]>;
@@ -327,9 +327,9 @@ interface KnownPoints {
 
 /**
  * ROBUST_GRID_FROM=<robust.json of an earlier run>: its seed-1 grid points of `label` (bracketing
- * points included), handed to the searches as known points and looked up before any seed-1 run, so a
- * search with more extensions trains only the points it adds (training is deterministic per seed: the
- * same setting gives the same loss). Unlike ROBUST_TUNED_FROM the searches and the chosen settings'
+ * points included), looked up before any seed-1 run of a search or its bracketing, so a search with
+ * more extensions trains only the points it adds (training is deterministic per seed: the same
+ * setting gives the same loss). Unlike ROBUST_TUNED_FROM the searches and the chosen settings'
  * seed runs are done again. Refuses a record of another shape.
  */
 function gridFrom(label: string, shape: string): KnownPoints | null {
@@ -405,8 +405,8 @@ function tune(
   known: KnownPoints | null,
 ): Tuned {
   const tuned: Record<string, TunedSetting> = {};
-  // Seed-1 losses of an earlier run (ROBUST_GRID_FROM), by method and setting: the searches get them as
-  // their known points, and a bracketing point found here is not trained again either.
+  // Seed-1 losses of an earlier run (ROBUST_GRID_FROM), by method and setting: any search or bracketing
+  // point found here is not trained again.
   const keyOf = (config: OptimizerConfig): string =>
     config.name === "adam"
       ? `adam|${gridValue(config.learningRate as number)}`
@@ -428,7 +428,6 @@ function tune(
     return gridLoss(r);
   };
   for (const method of ["kfac", "ekfac"] as const) {
-    const readBack = known?.fixed[method] ?? [];
     const tried: { damping: number; learningRate: number; klClip: number | null; loss: number }[] = [];
     // κ = 1e-3 (the library's KL-clipping) on the budget's η grid; κ off from a third of it (an unclipped
     // step wants a smaller rate). Smoke runs try the first state only.
@@ -442,9 +441,6 @@ function tune(
         { name: "learningRate", values: rates, factor: 3 },
         budget.extensions,
         (p) => seedOne("grid", { name: method, damping: p.damping, learningRate: p.learningRate, klClip }),
-        readBack
-          .filter((t) => t.klClip === klClip)
-          .map((t) => ({ point: { damping: t.damping, learningRate: t.learningRate }, loss: t.loss })),
       );
       for (const t of search.tried) tried.push({ ...t.point, klClip, loss: t.loss });
     }
@@ -497,12 +493,8 @@ function tune(
     ];
     tuned[method] = { config: pick.config, runs: pick.runs, grid: tried, edge, finalists: pick.finalists };
   }
-  const adamSearch = searchGrid(
-    { learningRate: [...budget.adamRates] },
-    { learningRate: 3 },
-    budget.extensions,
-    (p) => seedOne("grid", { name: "adam", learningRate: p.learningRate }),
-    known?.adam ?? [],
+  const adamSearch = searchGrid({ learningRate: [...budget.adamRates] }, { learningRate: 3 }, budget.extensions, (p) =>
+    seedOne("grid", { name: "adam", learningRate: p.learningRate }),
   );
   const adamTried: { point: Record<"learningRate", number | null>; loss: number }[] = adamSearch.tried.map((t) => ({
     point: { learningRate: t.point.learningRate },

@@ -368,12 +368,9 @@ async function run(ctx: SuiteContext): Promise<BenchRecord[]> {
       // SGD's products per step (the same trainer, a few more steps), for the profiles' budget.
       const sgdRun = runs[0] as (typeof runs)[number];
       const sgdSteps = 5;
-      profileGemm(() => performance.now());
-      try {
+      profiled(() => {
         for (let k = 0; k < sgdSteps; k++) sgdRun.step();
-      } finally {
-        profileGemm(null);
-      }
+      });
       const reference: StepReference = {
         sgdMs,
         sgdMultiplyAdds: gemmProfile().multiplyAdds / sgdSteps,
@@ -401,6 +398,26 @@ const PHASES = [
 ] as const;
 type Phase = (typeof PHASES)[number];
 
+/** f() with linalg's product profiler on (reset at the start; off again whatever f throws). */
+function profiled<T>(f: () => T): T {
+  profileGemm(() => performance.now());
+  try {
+    return f();
+  } finally {
+    profileGemm(null);
+  }
+}
+
+/** What the profiles' budget is measured against: the step records of the same run. */
+interface StepReference {
+  /** SGD's median step (ms). */
+  readonly sgdMs: number;
+  /** Multiply-adds of one SGD step (forward, backward; linalg's profileGemm). */
+  readonly sgdMultiplyAdds: number;
+  /** The uninstrumented amortised step of each curvature method (ms). */
+  readonly stepMs: Record<"kfac" | "ekfac", number>;
+}
+
 /**
  * Where one KFAC or EKFAC step of the demo autoencoder (DEFAULTS, true Fisher) spends its time.
  * Timers wrap this optimizer instance's block methods (updateStatistics = factors, refreshBasis =
@@ -412,16 +429,6 @@ type Phase = (typeof PHASES)[number];
  * gradient from S*'s rows (kronecker-block.ts, "Shared rows"), that product and its check are timed in
  * "S*", and "precondition" holds the rotation out of the basis only (four products elsewhere).
  */
-/** What the profiles' budget is measured against: the step records of the same run. */
-interface StepReference {
-  /** SGD's median step (ms). */
-  readonly sgdMs: number;
-  /** Multiply-adds of one SGD step (forward, backward; linalg's profileGemm). */
-  readonly sgdMultiplyAdds: number;
-  /** The uninstrumented amortised step of each curvature method (ms). */
-  readonly stepMs: Record<"kfac" | "ekfac", number>;
-}
-
 function profileCurvature(
   c: NetCase,
   x: Float32Array,
@@ -500,15 +507,6 @@ function profileCurvature(
     optimizerGemm += g5 - g4;
     totalMs += t5 - t0;
     totalGemm += g5 - g0;
-  };
-  // Products are timed only inside these calls (profiling off again whatever they throw).
-  const profiled = <T>(f: () => T): T => {
-    profileGemm(() => performance.now());
-    try {
-      return f();
-    } finally {
-      profileGemm(null);
-    }
   };
   profiled(step); // step 0: the refresh, and JIT warm-up; not counted
   // The sizes the rotations work in after that refresh (inputs 0 on the whole batch are deflated:
