@@ -65,3 +65,14 @@ export {
   tridiagonalize,
   tridiagonalQR,
 } from "./tridiagonal.ts";
+export {
+  allFinite,
+  decayInto,
+  flushTiny,
+  foldLowerSymmetric,
+  hasTiny,
+  quotientFlushedInto,
+  quotientOuterFlushedInto,
+  roundFlushedInto,
+  squaresFlushedInto,
+} from "./vector.ts";

@@ -394,7 +394,7 @@ describe("float32 statistics with entries below 2⁻⁶³ (internal/stats.ts, FL
       x[at] = Number.NaN;
       expect(allFinite(x)).toBe(false);
     }
-    expect(allFinite([1, 2, Number.MAX_VALUE, -Number.MAX_VALUE])).toBe(true);
+    expect(allFinite(Float64Array.of(1, 2, Number.MAX_VALUE, -Number.MAX_VALUE))).toBe(true);
   });
 
   it("tinyNonzero (the branch-free test behind every flush) is 1 exactly when 0 < |v| < τ, for any τ ≥ 0", () => {

@@ -87,7 +87,16 @@
  * m_G of the groups; the full sizes before the first basis). Workspaces are allocated at first use and grow to the largest batch;
  * after that, `updateFactors`, `updateScaling` and `precondition` allocate nothing.
  */
-import { type FloatArray, gemmStrided, Rng, syrkStrided } from "@ekfac-ts/linalg";
+import {
+  decayInto,
+  type FloatArray,
+  foldLowerSymmetric,
+  gemmStrided,
+  quotientFlushedInto,
+  quotientOuterFlushedInto,
+  Rng,
+  syrkStrided,
+} from "@ekfac-ts/linalg";
 import type { LayerBatch, LayerShape } from "../capture.ts";
 import { checkChoice, checkDecay, checkPositive } from "../internal/checks.ts";
 import {
@@ -102,7 +111,6 @@ import {
   layerShape,
   readFlushed32,
   roundFlushed32,
-  tinyNonzero,
 } from "../internal/stats.ts";
 import { symmetricEigenInto } from "../internal/sym-eigen.ts";
 import { BasisRotation } from "./basis-rotation.ts";
@@ -261,7 +269,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private wsA32: Float32Array = new Float32Array(0);
   private wsG32: Float32Array = new Float32Array(0);
   private sBatch32: Float32Array = new Float32Array(0);
-  private factor32: Float32Array = new Float32Array(0);
+  private factorA32: Float32Array = new Float32Array(0);
+  private factorG32: Float32Array = new Float32Array(0);
   // Shared rows: (1/N) G̃ᵀÃ and, per group, the check's (1/N) gᵀā ("exact") or (1/N) gᵀ(ā V)
   // ("probes"), valid for the next `precondition` only (with the loss's signals: G̃_L = g_L U_G of one
   // group in lossRows, g_L itself in lossG when copied). V: aDim × PROBES, fixed per block.
@@ -479,14 +488,17 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const rho = st.factorUpdates === 0 ? 0 : this.factorDecay;
     if (this.precision === "float32") {
       const [aData, gData] = this.float32Statistics(stats, rows);
-      this.factor32 = ensure32(this.factor32, Math.max(a * a, g * g));
-      const f = this.factor32;
+      // One workspace per factor, each exactly its size: foldLowerSymmetric's wasm path copies it whole.
+      this.factorA32 = ensure32(this.factorA32, a * a);
+      this.factorG32 = ensure32(this.factorG32, g * g);
+      const fa = this.factorA32;
+      const fg = this.factorG32;
       for (let k = 0; k < groups; k++) {
-        // syrk's lower triangle only: foldSymmetric reads it and writes both triangles of the average.
-        syrkStrided(true, a, rows, 1 / n, aData, k * rows * a, a, 0, f, 0, a, false);
-        foldSymmetric(st.A, k * a * a, f, a, rho);
-        syrkStrided(true, g, rows, 1 / (n * t), gData, k * rows * g, g, 0, f, 0, g, false);
-        foldSymmetric(st.G, k * g * g, f, g, rho);
+        // syrk's lower triangle only: foldLowerSymmetric reads it and writes both triangles of the average.
+        syrkStrided(true, a, rows, 1 / n, aData, k * rows * a, a, 0, fa, 0, a, false);
+        foldLowerSymmetric(st.A, k * a * a, fa, a, rho);
+        syrkStrided(true, g, rows, 1 / (n * t), gData, k * rows * g, g, 0, fg, 0, g, false);
+        foldLowerSymmetric(st.G, k * g * g, fg, g, rho);
       }
     } else {
       const [aData, gData] = this.float64Statistics(stats, rows);
@@ -662,8 +674,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
           this.scalingWs,
         );
       }
-      const off = k * ga;
-      for (let i = 0; i < ga; i++) st.S[off + i] = rho * (st.S[off + i] as number) + (1 - rho) * (sBatch[i] as number);
+      decayInto(st.S, k * ga, sBatch, 0, ga, rho);
       if (share) this.shareRows(aData, signalData, source === "from-loss-rows", rows, n, k);
     }
     this.sharedReady = share;
@@ -982,28 +993,16 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const st = this.state;
     const ga = g * a;
     if (this.approximation === "ekfac") {
-      const off = k * ga;
-      for (let i = 0; i < ga; i++) {
-        const q = (r[rOff + i] as number) / ((st.S[off + i] as number) + damping);
-        out[i] = tinyNonzero(q, flush) ? 0 : q;
-      }
+      quotientFlushedInto(r, rOff, st.S, k * ga, damping, out, 0, ga, flush);
       return;
     }
     const tikhonov = this.kfacDamping === "factored-tikhonov";
     const sqrtEps = Math.sqrt(damping);
-    const la = k * a;
-    const lg = k * g;
     const p = tikhonov ? this.pi(k) : 1;
     const cG = tikhonov ? sqrtEps / p : 0;
     const cA = tikhonov ? p * sqrtEps : 0;
     const add = tikhonov ? 0 : damping;
-    for (let i = 0; i < g; i++) {
-      const gi = (st.lambdaG[lg + i] as number) + cG;
-      for (let j = 0; j < a; j++) {
-        const q = (r[rOff + i * a + j] as number) / (gi * ((st.lambdaA[la + j] as number) + cA) + add);
-        out[i * a + j] = tinyNonzero(q, flush) ? 0 : q;
-      }
-    }
+    quotientOuterFlushedInto(r, rOff, st.lambdaG, k * g, st.lambdaA, k * a, out, 0, g, a, cG, cA, add, flush);
   }
 
   /**
@@ -1239,30 +1238,4 @@ function checkRowArray(fn: string, name: string, v: unknown, expected: number): 
     throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
   }
   if (v.length !== expected) throw new RangeError(`${fn}: ${name} must hold ${expected} values (got ${v.length})`);
-}
-
-/**
- * X ← ρX + (1 − ρ)F for a symmetric d × d X at x[off…] from the lower triangle of F (f[0…d²), its
- * upper triangle is not read): each lower entry is computed once and stored in both triangles, in
- * 32 × 32 tiles so that the transposed stores stay in cache. The same numbers as folding F mirrored
- * into every entry of a symmetric X, with half the reads and no separate mirror (the float32 factors'
- * running average, `updateFactors`).
- */
-function foldSymmetric(x: Float64Array, off: number, f: Float32Array, d: number, rho: number): void {
-  const B = 32;
-  const w = 1 - rho;
-  for (let i0 = 0; i0 < d; i0 += B) {
-    const i1 = Math.min(d, i0 + B);
-    for (let j0 = 0; j0 <= i0; j0 += B) {
-      const j1 = Math.min(d, j0 + B);
-      for (let i = i0; i < i1; i++) {
-        const row = off + i * d;
-        for (let j = j0; j < Math.min(j1, i + 1); j++) {
-          const v = rho * (x[row + j] as number) + w * (f[i * d + j] as number);
-          x[row + j] = v;
-          x[off + j * d + i] = v;
-        }
-      }
-    }
-  }
 }

@@ -22,7 +22,7 @@
  * Deviation: none in the estimator. Allocation: none; the caller passes workspaces sized by
  * `scalingRowsSize` (see `ScalingWorkspace`).
  */
-import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
+import { type FloatArray, gemmStrided, squaresFlushedInto } from "@ekfac-ts/linalg";
 import { FLUSH32, flushTiny32, tinyNonzero } from "../internal/stats.ts";
 import type { BasisRotation } from "./basis-rotation.ts";
 
@@ -271,11 +271,19 @@ export function scalingInto<T extends FloatArray>(
   const pgOff = r * (aDim + gDim);
   const paOff = pgOff + pairs * gDim;
   if (t === 1) {
-    // One pair per example, weight 1: P_g = G̃∘G̃, P_a = Ã∘Ã, one pass over each (rotated rows, in the
-    // workspace, get their own flush here).
-    const rotated = at === ws;
-    squaresInto(gt, gtBase, ws, pgOff, n * gDim, tiny, rotated);
-    squaresInto(at, atBase, ws, paOff, n * aDim, tiny, rotated);
+    // One pair per example, weight 1: P_a = Ã∘Ã and P_g = G̃∘G̃. Rotated rows (Ã then G̃ at the start of
+    // the workspace) are squared in one pass into the same order after them, P_a then P_g, and get
+    // their own flush there; the captured rows (identity basis) are read where they are.
+    if (at === ws) {
+      const len = n * (aDim + gDim);
+      squaresFlushedInto(ws, 0, ws, len, len, tiny, true);
+      const pa = len;
+      const pg = len + n * aDim;
+      gemmStrided(true, false, gDim, aDim, n, 1 / n, ws, pg, gDim, ws, pa, aDim, 0, out, outOff, aDim);
+      return out;
+    }
+    squaresFlushedInto(gt, gtBase, ws, pgOff, n * gDim, tiny, false);
+    squaresFlushedInto(at, atBase, ws, paOff, n * aDim, tiny, false);
     gemmStrided(true, false, gDim, aDim, n, 1 / n, ws, pgOff, gDim, ws, paOff, aDim, 0, out, outOff, aDim);
     return out;
   }
@@ -304,36 +312,4 @@ export function scalingInto<T extends FloatArray>(
   }
   gemmStrided(true, false, gDim, aDim, pairs, 1 / n, ws, pgOff, gDim, ws, paOff, aDim, 0, out, outOff, aDim);
   return out;
-}
-
-/**
- * out[outOff + i] = x[xOff + i]² for i < len, a square below `tiny` stored as 0 (0 for none; a tiny
- * entry has a tiny square); with `flushX` the entries 0 < |x| < tiny of x itself are set to ±0 as well
- * (the rotated rows, whose shared product G̃ᵀÃ reads them next; see `flushTiny32`). Branch-free
- * (multiplications by 0 or 1, see `tinyNonzero` for why): 2.5 against 4.0 ns per element with the
- * flush, 1.6 against 3.0 without, over float32 rows with 30 % zeros (Node 20, 2026-12-04).
- */
-function squaresInto<T extends FloatArray>(
-  x: T,
-  xOff: number,
-  out: T,
-  outOff: number,
-  len: number,
-  tiny: number,
-  flushX: boolean,
-): void {
-  if (flushX) {
-    for (let i = 0; i < len; i++) {
-      const v = x[xOff + i] as number;
-      const s = v * v;
-      x[xOff + i] = v * (1 - tinyNonzero(v, tiny));
-      out[outOff + i] = s * +(s >= tiny);
-    }
-    return;
-  }
-  for (let i = 0; i < len; i++) {
-    const v = x[xOff + i] as number;
-    const s = v * v;
-    out[outOff + i] = s * +(s >= tiny);
-  }
 }

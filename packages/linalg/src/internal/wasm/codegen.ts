@@ -27,7 +27,8 @@
  *
  * Cost: building the module is linear in its size, < 4 KB (so browsers compile it synchronously).
  */
-import { Code, encodeModule, type FuncDef, ValType } from "./encoder.ts";
+import { Code, encodeModule, type FuncDef, funcDef, Locals, ValType } from "./encoder.ts";
+import { vectorFuncs } from "./vector-codegen.ts";
 
 /** Register tile and cache blocks of one element type (see the file header for why these values). */
 export interface Geometry {
@@ -171,39 +172,6 @@ function macroFunc(name: string, fma: boolean, g: Geometry): FuncDef {
 
   const i32 = ValType.i32;
   return funcDef(name, [i32, i32, i32, i32, i32, i32, i32, f64 ? ValType.f64 : ValType.f32, i32, i32], L, k);
-}
-
-/** A function with no results and the locals `L` declared. */
-function funcDef(name: string, params: readonly ValType[], L: Locals, body: Code): FuncDef {
-  return { name, params, results: [], locals: L.types, body };
-}
-
-/** A fixed-length tuple of local indices (so destructuring needs no `as number`). */
-type Indices<N extends number, A extends number[] = []> = A["length"] extends N ? A : Indices<N, [...A, number]>;
-
-/**
- * The locals of a function being emitted, numbered after its parameters in the order they are
- * declared; `types` becomes the FuncDef's `locals`.
- */
-class Locals {
-  readonly types: ValType[] = [];
-  private readonly first: number;
-  constructor(params: number) {
-    this.first = params;
-  }
-  /** `count` (a literal) new locals of type `t`. */
-  add<N extends number>(t: ValType, count: N): Indices<N> {
-    return this.list(t, count) as Indices<N>;
-  }
-  /** `count` new locals of type `t`, as an array. */
-  list(t: ValType, count: number): number[] {
-    const out: number[] = [];
-    for (let i = 0; i < count; i++) {
-      out.push(this.first + this.types.length);
-      this.types.push(t);
-    }
-    return out;
-  }
 }
 
 /**
@@ -456,5 +424,6 @@ export function buildGemmModule(fma: boolean, sharedMaxPages = 0): Uint8Array {
     packTFunc("packT32", 32),
     pack4Func("pack4x16", 16),
     pack4Func("pack4x32", 32),
+    ...vectorFuncs(),
   ]);
 }

@@ -116,6 +116,22 @@ export class Code {
   f32Store(offset = 0): this {
     return this.memarg([0x38], 2, offset);
   }
+  f64Load(offset = 0): this {
+    return this.memarg([0x2b], 3, offset);
+  }
+  f64Store(offset = 0): this {
+    return this.memarg([0x39], 3, offset);
+  }
+  /** v128.load64_zero: 8 bytes into the low half, the high half zeroed. */
+  v128Load64Zero(offset = 0): this {
+    return this.memarg([0xfd, 0x5d], 3, offset);
+  }
+  /** v128.store64_lane 0: the low 8 bytes. */
+  v128Store64Low(offset = 0): this {
+    this.memarg([0xfd, 0x5b], 3, offset);
+    this.bytes.push(0);
+    return this;
+  }
   v128Load(offset = 0): this {
     return this.memarg([0xfd, 0x00], 4, offset);
   }
@@ -161,6 +177,21 @@ export class Code {
   i32Mul(): this {
     return this.op(0x6c);
   }
+  i32And(): this {
+    return this.op(0x71);
+  }
+  i32Or(): this {
+    return this.op(0x72);
+  }
+  i32Shl(): this {
+    return this.op(0x74);
+  }
+  i32ShrU(): this {
+    return this.op(0x76);
+  }
+  f64Add(): this {
+    return this.op(0xa0);
+  }
   f32Add(): this {
     return this.op(0x92);
   }
@@ -191,8 +222,62 @@ export class Code {
   f32x4RelaxedMadd(): this {
     return this.simd(0x105);
   }
+  f32x4Sub(): this {
+    return this.simd(0xe5);
+  }
+  f32x4Abs(): this {
+    return this.simd(0xe0);
+  }
+  f32x4Lt(): this {
+    return this.simd(0x43);
+  }
+  f32x4Gt(): this {
+    return this.simd(0x44);
+  }
+  f32x4Ge(): this {
+    return this.simd(0x46);
+  }
+  f32x4Ne(): this {
+    return this.simd(0x42);
+  }
+  /** f32x4.demote_f64x2_zero: two f64 lanes rounded to the low two f32 lanes, the high two 0. */
+  f32x4DemoteF64x2Zero(): this {
+    return this.simd(0x5e);
+  }
+  /** f64x2.promote_low_f32x4: the low two f32 lanes widened (exactly). */
+  f64x2PromoteLowF32x4(): this {
+    return this.simd(0x5f);
+  }
+  v128And(): this {
+    return this.simd(0x4e);
+  }
+  /** v128.andnot: a & ~b. */
+  v128AndNot(): this {
+    return this.simd(0x4f);
+  }
+  v128Or(): this {
+    return this.simd(0x50);
+  }
+  v128AnyTrue(): this {
+    return this.simd(0x53);
+  }
   f64x2Splat(): this {
     return this.simd(0x14);
+  }
+  f64x2Div(): this {
+    return this.simd(0xf3);
+  }
+  f64x2Abs(): this {
+    return this.simd(0xec);
+  }
+  f64x2Lt(): this {
+    return this.simd(0x49);
+  }
+  f64x2Gt(): this {
+    return this.simd(0x4a);
+  }
+  f64x2Ne(): this {
+    return this.simd(0x48);
   }
   f64x2Add(): this {
     return this.simd(0xf0);
@@ -216,6 +301,39 @@ export interface FuncDef {
   /** Extra locals beyond the parameters, in order. */
   readonly locals: readonly ValType[];
   readonly body: Code;
+}
+
+/** A function with no results and the locals `L` declared. */
+export function funcDef(name: string, params: readonly ValType[], L: Locals, body: Code): FuncDef {
+  return { name, params, results: [], locals: L.types, body };
+}
+
+/** A fixed-length tuple of local indices (so destructuring needs no `as number`). */
+type Indices<N extends number, A extends number[] = []> = A["length"] extends N ? A : Indices<N, [...A, number]>;
+
+/**
+ * The locals of a function being emitted, numbered after its parameters in the order they are
+ * declared; `types` becomes the FuncDef's `locals`.
+ */
+export class Locals {
+  readonly types: ValType[] = [];
+  private readonly first: number;
+  constructor(params: number) {
+    this.first = params;
+  }
+  /** `count` (a literal) new locals of type `t`. */
+  add<N extends number>(t: ValType, count: N): Indices<N> {
+    return this.list(t, count) as Indices<N>;
+  }
+  /** `count` new locals of type `t`, as an array. */
+  list(t: ValType, count: number): number[] {
+    const out: number[] = [];
+    for (let i = 0; i < count; i++) {
+      out.push(this.first + this.types.length);
+      this.types.push(t);
+    }
+    return out;
+  }
 }
 
 export interface MemoryDef {

@@ -18,6 +18,7 @@
 import type { FloatArray } from "../../matrix.ts";
 import { buildGemmModule, type MacroKernel, type Pack4Kernel, type PackTKernel, type Symv4Kernel } from "./codegen.ts";
 import { relaxedSimdSupport, type WasmMemory, type WasmNamespace, wasmNamespace, wasmSupport } from "./runtime.ts";
+import { type VectorKernels, vectorKernelsOf } from "./vector-codegen.ts";
 
 const PAGE = 65536;
 
@@ -32,6 +33,8 @@ export interface Instance {
   readonly packT32: PackTKernel;
   readonly pack4x16: Pack4Kernel;
   readonly pack4x32: Pack4Kernel;
+  /** The elementwise kernels of ../../vector.ts (vector-codegen.ts). */
+  readonly vec: VectorKernels;
   readonly fma: boolean;
   readonly moduleBytes: number;
 }
@@ -66,6 +69,7 @@ export function instantiateKernels(fma: boolean, shared: WasmMemory | null, maxP
     packT32: inst.exports.packT32 as PackTKernel,
     pack4x16: inst.exports.pack4x16 as Pack4Kernel,
     pack4x32: inst.exports.pack4x32 as Pack4Kernel,
+    vec: vectorKernelsOf(inst.exports),
     fma,
     moduleBytes: bytes.length,
   };

@@ -1,0 +1,303 @@
+/**
+ * Code generation for the elementwise kernels of ../../vector.ts: short SIMD loops over arrays copied
+ * into the kernels' memory (the module of codegen.ts), each the exact twin of a scalar JavaScript
+ * loop in vector.ts — same operations on the same lanes in the same order, IEEE-754 arithmetic with
+ * no fused multiply-add, so both paths give the same bits (NaN payloads aside).
+ *
+ * Source: the WebAssembly SIMD proposal's fixed-width operations (Core Specification 2.0, §4.4.3
+ * "Vector instructions": f32x4/f64x2 arithmetic, comparisons giving all-ones lanes, v128 bitwise
+ * operations, f32x4.demote_f64x2_zero and f64x2.promote_low_f32x4, which round and widen as the
+ * scalar conversions do).
+ *
+ * Conventions: addresses are byte offsets; counts are of v128 blocks (four float32 or two float64
+ * lanes) or of lane pairs where float32 and float64 arrays are read together. The caller pads: lanes
+ * past the end of the data are read and written (vector.ts reserves room for them and zeroes the
+ * tail of scanned inputs). "Tiny" means 0 < |x| < tiny; a comparison lane mask ANDed with the bits of
+ * 1.0 is the number 1 or 0, which is how the scalar loops' `+(cond)` is written here.
+ *
+ * Cost: one pass over the operands, 4 (float32) or 2 (float64) lanes per instruction.
+ */
+import { Code, type FuncDef, funcDef, Locals, ValType } from "./encoder.ts";
+
+const { i32, f32, f64, v128 } = ValType;
+
+/** Emits `while (count-- > 0) body()`, skipping the body when count is 0 (count an i32 local). */
+function countLoop(k: Code, count: number, body: () => void): void {
+  k.block();
+  k.get(count).i32Eqz().brIf(0);
+  k.loop();
+  body();
+  k.get(count).i32Const(1).i32Sub().tee(count).brIf(0);
+  k.end();
+  k.end();
+}
+
+/** Pushes the f32x4 lane mask of 0 < |v| < tiny (v, tiny and zero are v128 locals; tiny splatted). */
+function tinyMask32(k: Code, v: number, tiny: number, zero: number): void {
+  k.get(v).f32x4Abs().get(tiny).f32x4Lt();
+  k.get(v).f32x4Abs().get(zero).f32x4Gt();
+  k.v128And();
+}
+
+/** `tinyMask32` for f64x2 lanes. */
+function tinyMask64(k: Code, v: number, tiny: number, zero: number): void {
+  k.get(v).f64x2Abs().get(tiny).f64x2Lt();
+  k.get(v).f64x2Abs().get(zero).f64x2Gt();
+  k.v128And();
+}
+
+/** Advances the i32 local `p` by `bytes`. */
+function bump(k: Code, p: number, bytes: number): void {
+  k.get(p).i32Const(bytes).i32Add().set(p);
+}
+
+/**
+ * `scan32(x, blocks, tiny) → i32`: bit 0 set when some lane is NaN or ±∞ (v − v ≠ 0), bit 1 when some
+ * lane is tiny. Accumulates both masks over the whole array (no early exit: the loop is load-bound).
+ */
+function scan32(): FuncDef {
+  const [x, blocks, tiny] = [0, 1, 2];
+  const L = new Locals(3);
+  const [v, tv, zero, bad, small] = L.add(v128, 5);
+  const k = new Code();
+  k.get(tiny).f32x4Splat().set(tv);
+  k.f32Const(0).f32x4Splat().tee(zero).tee(bad).set(small);
+  countLoop(k, blocks, () => {
+    k.get(x).v128Load().set(v);
+    k.get(bad).get(v).get(v).f32x4Sub().get(zero).f32x4Ne().v128Or().set(bad);
+    k.get(small);
+    tinyMask32(k, v, tv, zero);
+    k.v128Or().set(small);
+    bump(k, x, 16);
+  });
+  k.get(bad).v128AnyTrue();
+  k.get(small).v128AnyTrue().i32Const(1).i32Shl().i32Or();
+  return { name: "scan32", params: [i32, i32, f32], results: [i32], locals: L.types, body: k };
+}
+
+/** `flush32(x, blocks, tiny)`: x ← +0 in the tiny lanes, in place (NaN kept). */
+function flush32(): FuncDef {
+  const [x, blocks, tiny] = [0, 1, 2];
+  const L = new Locals(3);
+  const [v, tv, zero] = L.add(v128, 3);
+  const k = new Code();
+  k.get(tiny).f32x4Splat().set(tv);
+  k.f32Const(0).f32x4Splat().set(zero);
+  countLoop(k, blocks, () => {
+    k.get(x).v128Load().set(v);
+    k.get(x).get(v);
+    tinyMask32(k, v, tv, zero);
+    k.v128AndNot().v128Store();
+    bump(k, x, 16);
+  });
+  return funcDef("flush32", [i32, i32, f32], L, k);
+}
+
+/**
+ * `squares32(x, out, blocks, tiny, flushX)`: out = s·[s ≥ tiny] with s = x² (so a NaN stays NaN, as
+ * in the scalar loop); with flushX ≠ 0 also x ← x·(1 − [tiny lane]) in place (±0, NaN kept).
+ */
+function squares32(): FuncDef {
+  const [x, out, blocks, tiny, flushX] = [0, 1, 2, 3, 4];
+  const L = new Locals(5);
+  const [v, s, tv, zero, one] = L.add(v128, 5);
+  const k = new Code();
+  k.get(tiny).f32x4Splat().set(tv);
+  k.f32Const(0).f32x4Splat().set(zero);
+  k.f32Const(1).f32x4Splat().set(one);
+  countLoop(k, blocks, () => {
+    k.get(x).v128Load().set(v);
+    k.get(v).get(v).f32x4Mul().set(s);
+    k.get(out).get(s);
+    k.get(s).get(tv).f32x4Ge().get(one).v128And();
+    k.f32x4Mul().v128Store();
+    k.get(flushX).if();
+    k.get(x).get(v).get(one);
+    tinyMask32(k, v, tv, zero);
+    k.get(one).v128And().f32x4Sub().f32x4Mul().v128Store();
+    k.end();
+    bump(k, x, 16);
+    bump(k, out, 16);
+  });
+  return funcDef("squares32", [i32, i32, i32, f32, i32], L, k);
+}
+
+/** `round64to32(src, dst, pairs, tiny)`: dst (float32) = src (float64) rounded, +0 in the tiny lanes. */
+function round64to32(): FuncDef {
+  const [src, dst, pairs, tiny] = [0, 1, 2, 3];
+  const L = new Locals(4);
+  const [v, tv, zero] = L.add(v128, 3);
+  const k = new Code();
+  k.get(tiny).f64x2Splat().set(tv);
+  k.f64Const(0).f64x2Splat().set(zero);
+  countLoop(k, pairs, () => {
+    k.get(src).v128Load().set(v);
+    k.get(dst).get(v);
+    tinyMask64(k, v, tv, zero);
+    k.v128AndNot().f32x4DemoteF64x2Zero().v128Store64Low();
+    bump(k, src, 16);
+    bump(k, dst, 8);
+  });
+  return funcDef("round64to32", [i32, i32, i32, f64], L, k);
+}
+
+/** `decay64of32(x, y, pairs, rho, w)`: x (float64) ← rho·x + w·y, y float32 widened (the scalar order). */
+function decay64of32(): FuncDef {
+  const [x, y, pairs, rho, w] = [0, 1, 2, 3, 4];
+  const L = new Locals(5);
+  const [rv, wv] = L.add(v128, 2);
+  const k = new Code();
+  k.get(rho).f64x2Splat().set(rv);
+  k.get(w).f64x2Splat().set(wv);
+  countLoop(k, pairs, () => {
+    k.get(x);
+    k.get(rv).get(x).v128Load().f64x2Mul();
+    k.get(wv).get(y).v128Load64Zero().f64x2PromoteLowF32x4().f64x2Mul();
+    k.f64x2Add().v128Store();
+    bump(k, x, 16);
+    bump(k, y, 8);
+  });
+  return funcDef("decay64of32", [i32, i32, i32, f64, f64], L, k);
+}
+
+/**
+ * `quotient32(r, s, out, pairs, damping, tiny)`: out (float32) = q rounded, +0 where q is tiny, with
+ * q = r / (s + damping) in float64 (r float32 widened, s float64).
+ */
+function quotient32(): FuncDef {
+  const [r, s, out, pairs, damping, tiny] = [0, 1, 2, 3, 4, 5];
+  const L = new Locals(6);
+  const [q, dv, tv, zero] = L.add(v128, 4);
+  const k = new Code();
+  k.get(damping).f64x2Splat().set(dv);
+  k.get(tiny).f64x2Splat().set(tv);
+  k.f64Const(0).f64x2Splat().set(zero);
+  countLoop(k, pairs, () => {
+    k.get(r).v128Load64Zero().f64x2PromoteLowF32x4();
+    k.get(s).v128Load().get(dv).f64x2Add();
+    k.f64x2Div().set(q);
+    k.get(out).get(q);
+    tinyMask64(k, q, tv, zero);
+    k.v128AndNot().f32x4DemoteF64x2Zero().v128Store64Low();
+    bump(k, r, 8);
+    bump(k, s, 16);
+    bump(k, out, 8);
+  });
+  return funcDef("quotient32", [i32, i32, i32, i32, f64, f64], L, k);
+}
+
+/**
+ * `quotientOuter32(r, lamG, lamA, out, rows, pairs, cG, cA, add, tiny)`: for each row i of a
+ * rows × cols float32 matrix (cols = 2·pairs or 2·pairs − 1; rows one after another, ascending, so a
+ * row's padding lane is overwritten by the next row), out[i, j] = q rounded (+0 where tiny) with
+ * q = r[i, j] / ((lamG[i] + cG)·(lamA[j] + cA) + add) in float64 (lamG, lamA float64).
+ * `rowBytes` is the byte length of a float32 row (4·cols).
+ */
+function quotientOuter32(): FuncDef {
+  const [r, lamG, lamA, out, rows, pairs, rowBytes, cG, cA, add, tiny] = [0, 1, 2, 3, 4, 5, 6, 7, 8, 9, 10];
+  const L = new Locals(11);
+  const [n, rp, op, ap] = L.add(i32, 4);
+  const [q, gv, cv, av, tv, zero] = L.add(v128, 6);
+  const k = new Code();
+  k.get(cA).f64x2Splat().set(cv);
+  k.get(add).f64x2Splat().set(av);
+  k.get(tiny).f64x2Splat().set(tv);
+  k.f64Const(0).f64x2Splat().set(zero);
+  countLoop(k, rows, () => {
+    k.get(lamG).f64Load().get(cG).f64Add().f64x2Splat().set(gv);
+    k.get(r).set(rp).get(out).set(op).get(lamA).set(ap).get(pairs).set(n);
+    countLoop(k, n, () => {
+      k.get(rp).v128Load64Zero().f64x2PromoteLowF32x4();
+      k.get(gv).get(ap).v128Load().get(cv).f64x2Add().f64x2Mul().get(av).f64x2Add();
+      k.f64x2Div().set(q);
+      k.get(op).get(q);
+      tinyMask64(k, q, tv, zero);
+      k.v128AndNot().f32x4DemoteF64x2Zero().v128Store64Low();
+      bump(k, rp, 8);
+      bump(k, op, 8);
+      bump(k, ap, 16);
+    });
+    k.get(r).get(rowBytes).i32Add().set(r);
+    k.get(out).get(rowBytes).i32Add().set(out);
+    bump(k, lamG, 8);
+  });
+  return funcDef("quotientOuter32", [i32, i32, i32, i32, i32, i32, i32, f64, f64, f64, f64], L, k);
+}
+
+/**
+ * `foldLower64(x, f, d, rho, w)`: the lower triangle with the diagonal of the d × d float64 matrix x
+ * (row-major) ← rho·x + w·f (f float32, same layout, read only there), row by row in lane pairs; a
+ * row's odd padding lane lands in the upper triangle (or, after the last row, in the caller's
+ * padding), which the caller overwrites by mirroring.
+ */
+function foldLower64(): FuncDef {
+  const [x, f, d, rho, w] = [0, 1, 2, 3, 4];
+  const L = new Locals(5);
+  const [i, n, xp, fp] = L.add(i32, 4);
+  const [rv, wv] = L.add(v128, 2);
+  const k = new Code();
+  k.get(rho).f64x2Splat().set(rv);
+  k.get(w).f64x2Splat().set(wv);
+  k.i32Const(0).set(i);
+  k.block();
+  k.get(d).i32Eqz().brIf(0);
+  k.loop();
+  // row i: (i + 2) >> 1 pairs cover columns 0..i
+  k.get(i).i32Const(2).i32Add().i32Const(1).i32ShrU().set(n);
+  k.get(x).get(i).get(d).i32Mul().i32Const(8).i32Mul().i32Add().set(xp);
+  k.get(f).get(i).get(d).i32Mul().i32Const(4).i32Mul().i32Add().set(fp);
+  countLoop(k, n, () => {
+    k.get(xp);
+    k.get(rv).get(xp).v128Load().f64x2Mul();
+    k.get(wv).get(fp).v128Load64Zero().f64x2PromoteLowF32x4().f64x2Mul();
+    k.f64x2Add().v128Store();
+    bump(k, xp, 16);
+    bump(k, fp, 8);
+  });
+  k.get(i).i32Const(1).i32Add().tee(i).get(d).i32LtU().brIf(0);
+  k.end();
+  k.end();
+  return funcDef("foldLower64", [i32, i32, i32, f64, f64], L, k);
+}
+
+/** The elementwise kernels, in the order instance.ts reads their exports. */
+export function vectorFuncs(): FuncDef[] {
+  return [
+    scan32(),
+    flush32(),
+    squares32(),
+    round64to32(),
+    decay64of32(),
+    quotient32(),
+    quotientOuter32(),
+    foldLower64(),
+  ];
+}
+
+export interface VectorKernels {
+  readonly scan32: (x: number, blocks: number, tiny: number) => number;
+  readonly flush32: (x: number, blocks: number, tiny: number) => void;
+  readonly squares32: (x: number, out: number, blocks: number, tiny: number, flushX: number) => void;
+  readonly round64to32: (src: number, dst: number, pairs: number, tiny: number) => void;
+  readonly decay64of32: (x: number, y: number, pairs: number, rho: number, w: number) => void;
+  readonly quotient32: (r: number, s: number, out: number, pairs: number, damping: number, tiny: number) => void;
+  readonly quotientOuter32: (
+    r: number,
+    lamG: number,
+    lamA: number,
+    out: number,
+    rows: number,
+    pairs: number,
+    rowBytes: number,
+    cG: number,
+    cA: number,
+    add: number,
+    tiny: number,
+  ) => void;
+  readonly foldLower64: (x: number, f: number, d: number, rho: number, w: number) => void;
+}
+
+/** The kernels' exports of an instance of the module (names as in `vectorFuncs`). */
+export function vectorKernelsOf(exports: Record<string, unknown>): VectorKernels {
+  return exports as unknown as VectorKernels;
+}

@@ -1,0 +1,292 @@
+/**
+ * The elementwise kernels of vector.ts: each against its definition entry by entry (a plain loop
+ * written from the doc comment, not the kernel's own), and the wasm SIMD path against the JS path bit
+ * for bit (NaN for NaN) on arrays seeded with the values that decide the branches — ±0, entries just
+ * below and at the flush threshold on both signs, NaN, ±∞ — at lengths around the SIMD widths and the
+ * dispatch threshold, with offsets.
+ */
+import fc from "fast-check";
+import { afterEach, describe, expect, it } from "vitest";
+import { getBackendSetting, setBackend, wasmSupported } from "./backend.ts";
+import type { FloatArray } from "./matrix.ts";
+import { Rng } from "./random.ts";
+import {
+  allFinite,
+  decayInto,
+  flushTiny,
+  foldLowerSymmetric,
+  hasTiny,
+  quotientFlushedInto,
+  quotientOuterFlushedInto,
+  roundFlushedInto,
+  squaresFlushedInto,
+  VECTOR_MIN_WASM,
+} from "./vector.ts";
+
+const TINY = 2 ** -63;
+const initial = getBackendSetting();
+afterEach(() => setBackend(initial));
+
+/** Random entries with the special values mixed in at rate `special` (none when 0). */
+function sample<T extends FloatArray>(make: (n: number) => T, n: number, seed: number, special = 0.2): T {
+  const rng = new Rng(seed);
+  const x = make(n);
+  const specials = [0, -0, TINY / 2, -TINY / 2, TINY, -TINY, 2 ** -149, Number.NaN, Infinity, -Infinity, 1e-30];
+  for (let i = 0; i < n; i++) {
+    x[i] =
+      rng.uniform() < special
+        ? (specials[Math.floor(rng.uniform() * specials.length)] as number)
+        : (rng.uniform() - 0.5) * 2 ** Math.floor(rng.uniform() * 40 - 20);
+  }
+  return x;
+}
+
+const f32 = (n: number) => new Float32Array(n);
+const f64 = (n: number) => new Float64Array(n);
+
+/** Same bits entry by entry, any NaN equal to any NaN (payloads are not specified). */
+function expectSameBits(a: FloatArray, b: FloatArray): void {
+  expect(a.length).toBe(b.length);
+  for (let i = 0; i < a.length; i++) {
+    const u = a[i] as number;
+    const v = b[i] as number;
+    if (!(Object.is(u, v) || (Number.isNaN(u) && Number.isNaN(v)))) {
+      expect.fail(`entry ${i}: ${u} against ${v}`);
+    }
+  }
+}
+
+/** Runs f on the js backend and (where supported) on wasm, returning both results. */
+function bothPaths<R>(f: () => R): R[] {
+  setBackend("js");
+  const out = [f()];
+  if (wasmSupported()) {
+    setBackend("wasm");
+    out.push(f());
+  }
+  setBackend(initial);
+  return out;
+}
+
+const lengths = fc.oneof(
+  fc.integer({ min: 0, max: 9 }),
+  fc.integer({ min: VECTOR_MIN_WASM - 3, max: VECTOR_MIN_WASM + 9 }),
+  fc.integer({ min: 1000, max: 1500 }),
+);
+const isTiny = (v: number): boolean => Math.abs(v) > 0 && Math.abs(v) < TINY;
+
+describe("vector kernels: definitions, and wasm = js bit for bit", () => {
+  it("allFinite and hasTiny are the definitions' answers", () => {
+    fc.assert(
+      fc.property(lengths, fc.nat(), fc.constantFrom(0, 0.002, 0.3), (n, seed, special) => {
+        const x = sample(f32, n, seed, special);
+        const finite = Array.from(x).every(Number.isFinite);
+        const tiny = Array.from(x).some(isTiny);
+        for (const r of bothPaths(() => [allFinite(x), hasTiny(x, n, TINY)])) expect(r).toEqual([finite, tiny]);
+        const y = Float64Array.from(x);
+        expect(allFinite(y)).toBe(finite);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("flushTiny zeroes exactly the tiny entries (+0), in the first n only", () => {
+    fc.assert(
+      fc.property(lengths, fc.nat(), (n, seed) => {
+        const x = sample(f32, n + 5, seed);
+        const want = Float32Array.from(x, (v, i) => (i < n && isTiny(v) ? 0 : v));
+        const got = bothPaths(() => {
+          const y = x.slice();
+          flushTiny(y, n, TINY);
+          return y;
+        });
+        for (const y of got) expectSameBits(y, want);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("roundFlushedInto rounds to float32 and zeroes what is tiny in float64", () => {
+    fc.assert(
+      fc.property(lengths, fc.nat(), fc.nat(3), fc.nat(3), (n, seed, so, dof) => {
+        const src = sample(f64, n + so + 1, seed);
+        const want = new Float32Array(n + dof).fill(7);
+        for (let i = 0; i < n; i++) {
+          const v = src[so + i] as number;
+          want[dof + i] = isTiny(v) ? 0 : Math.fround(v);
+        }
+        const got = bothPaths(() => {
+          const dst = new Float32Array(n + dof).fill(7);
+          roundFlushedInto(src, so, dst, dof, n, TINY);
+          return dst;
+        });
+        for (const d of got) expectSameBits(d, want);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("squaresFlushedInto: squares below tiny are 0, NaN stays; flushX zeroes x's tiny entries with their sign", () => {
+    fc.assert(
+      fc.property(lengths, fc.nat(), fc.boolean(), fc.nat(5), (n, seed, flushX, xo) => {
+        // x and out in one array (as the curvature blocks call it): x at xo, out after it.
+        const base = sample(f32, xo + 2 * n + 3, seed);
+        const want = base.slice();
+        const outOff = xo + n + 1;
+        for (let i = 0; i < n; i++) {
+          const v = base[xo + i] as number;
+          const s = Math.fround(v * v);
+          want[outOff + i] = Number.isNaN(s) ? s : s >= TINY ? s : 0;
+          if (flushX && isTiny(v)) want[xo + i] = v < 0 ? -0 : 0;
+        }
+        const got = bothPaths(() => {
+          const y = base.slice();
+          squaresFlushedInto(y, xo, y, outOff, n, TINY, flushX);
+          return y;
+        });
+        for (const y of got) expectSameBits(y, want);
+      }),
+      { numRuns: 60 },
+    );
+  });
+
+  it("decayInto is rho·x + (1 − rho)·y in float64 (float32 and float64 y)", () => {
+    fc.assert(
+      fc.property(lengths, fc.nat(), fc.constantFrom(0, 0.95, 0.5), fc.nat(3), (n, seed, rho, off) => {
+        const x0 = sample(f64, n + off, seed, 0.05);
+        for (const y of [sample(f32, n + off, seed + 1, 0.05), sample(f64, n + off, seed + 1, 0.05)]) {
+          const want = x0.slice();
+          for (let i = 0; i < n; i++)
+            want[off + i] = rho * (x0[off + i] as number) + (1 - rho) * (y[off + i] as number);
+          const got = bothPaths(() => {
+            const x = x0.slice();
+            decayInto(x, off, y, off, n, rho);
+            return x;
+          });
+          for (const x of got) expectSameBits(x, want);
+        }
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("quotientFlushedInto is r / (s + damping) rounded, tiny quotients +0, in place too", () => {
+    fc.assert(
+      fc.property(lengths, fc.nat(), fc.constantFrom(1e-3, 1, 0), (n, seed, damping) => {
+        const r = sample(f32, n, seed);
+        const s = sample(f64, n, seed + 1, 0.05).map(Math.abs);
+        const want = new Float32Array(n);
+        for (let i = 0; i < n; i++) {
+          const q = (r[i] as number) / ((s[i] as number) + damping);
+          want[i] = isTiny(q) ? 0 : q;
+        }
+        const got = bothPaths(() => {
+          const out = new Float32Array(n);
+          quotientFlushedInto(r, 0, s, 0, damping, out, 0, n, TINY);
+          const inPlace = r.slice();
+          quotientFlushedInto(inPlace, 0, s, 0, damping, inPlace, 0, n, TINY);
+          expectSameBits(inPlace, out);
+          return out;
+        });
+        for (const o of got) expectSameBits(o, want);
+      }),
+      { numRuns: 40 },
+    );
+  });
+
+  it("quotientOuterFlushedInto divides by (λ_G,i + c_G)(λ_A,j + c_A) + add, odd and even widths", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 1, max: 40 }),
+        fc.integer({ min: 1, max: 41 }),
+        fc.nat(),
+        fc.constantFrom([0.1, 0.2, 0], [0, 0, 1e-2]),
+        (rows, cols, seed, [cG, cA, add]) => {
+          const r = sample(f32, rows * cols + 8, seed);
+          const lamG = sample(f64, rows + 1, seed + 1, 0).map(Math.abs);
+          const lamA = sample(f64, cols + 2, seed + 2, 0).map(Math.abs);
+          const want = new Float32Array(rows * cols);
+          for (let i = 0; i < rows; i++)
+            for (let j = 0; j < cols; j++) {
+              const q =
+                (r[3 + i * cols + j] as number) /
+                (((lamG[1 + i] as number) + (cG as number)) * ((lamA[2 + j] as number) + (cA as number)) +
+                  (add as number));
+              want[i * cols + j] = isTiny(q) ? 0 : q;
+            }
+          const got = bothPaths(() => {
+            const out = new Float32Array(rows * cols);
+            quotientOuterFlushedInto(
+              r,
+              3,
+              lamG,
+              1,
+              lamA,
+              2,
+              out,
+              0,
+              rows,
+              cols,
+              cG as number,
+              cA as number,
+              add as number,
+              TINY,
+            );
+            return out;
+          });
+          for (const o of got) expectSameBits(o, want);
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
+  it("foldLowerSymmetric averages the lower triangle into both triangles", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 70 }),
+        fc.nat(),
+        fc.constantFrom(0, 0.95),
+        fc.nat(3),
+        (d, seed, rho, off) => {
+          const x0 = sample(f64, off + d * d, seed, 0);
+          const f = sample(f32, d * d, seed + 1, 0);
+          const want = x0.slice();
+          for (let i = 0; i < d; i++)
+            for (let j = 0; j <= i; j++) {
+              const v = rho * (x0[off + i * d + j] as number) + (1 - rho) * (f[i * d + j] as number);
+              want[off + i * d + j] = v;
+              want[off + j * d + i] = v;
+            }
+          const got = bothPaths(() => {
+            const x = x0.slice();
+            foldLowerSymmetric(x, off, f, d, rho);
+            return x;
+          });
+          for (const x of got) expectSameBits(x, want);
+        },
+      ),
+      { numRuns: 40 },
+    );
+  });
+
+  it("bad arguments are named", () => {
+    const x = new Float32Array(8);
+    expect(() => flushTiny([] as unknown as Float32Array, 0, TINY)).toThrow(
+      /flushTiny: x must be a Float32Array or Float64Array/,
+    );
+    expect(() => flushTiny(x, 9, TINY)).toThrow(/flushTiny: x has 8 entries, fewer than offset 0 \+ n 9/);
+    expect(() => roundFlushedInto(new Float64Array(4), 0, new Float64Array(4) as never, 0, 4, TINY)).toThrow(
+      /roundFlushedInto: dst must be a Float32Array/,
+    );
+    expect(() => squaresFlushedInto(x, 0, x, 2, 4, TINY, false)).toThrow(
+      /squaresFlushedInto: x \[0, 4\) and out \[2, 6\) overlap/,
+    );
+    expect(() => decayInto(new Float64Array(4), -1, x, 0, 2, 0.5)).toThrow(
+      /decayInto: x offset must be a non-negative integer/,
+    );
+    expect(() => foldLowerSymmetric(new Float64Array(4), 0, new Float32Array(3), 2, 0.5)).toThrow(
+      /foldLowerSymmetric: f has 3 entries/,
+    );
+  });
+});
