@@ -67,6 +67,7 @@ export {
 } from "./tridiagonal.ts";
 export {
   allFinite,
+  convertRowsInto,
   decayInto,
   flushTiny,
   foldLowerSymmetric,

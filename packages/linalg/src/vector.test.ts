@@ -12,6 +12,7 @@ import type { FloatArray } from "./matrix.ts";
 import { Rng } from "./random.ts";
 import {
   allFinite,
+  convertRowsInto,
   decayInto,
   flushTiny,
   foldLowerSymmetric,
@@ -270,6 +271,38 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
     );
   });
 
+  it("convertRowsInto copies scale·src row by row into dst's type, the gaps between rows untouched", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 30 }),
+        fc.oneof(fc.integer({ min: 0, max: 5 }), fc.integer({ min: 60, max: 90 })),
+        fc.nat(),
+        fc.nat(3),
+        fc.nat(2),
+        fc.constantFrom(1, -0.5, 3e-7),
+        fc.boolean(),
+        (rows, cols, seed, gapS, gapD, scale, widen) => {
+          const make: (n: number) => FloatArray = widen ? f32 : f64;
+          const into: (n: number) => FloatArray = widen ? f64 : f32;
+          const sStride = cols + gapS;
+          const dStride = cols + gapD;
+          const src = sample(make, 2 + rows * sStride, seed, 0.05);
+          const dst0 = sample(into, 1 + rows * dStride, seed + 1, 0);
+          const want = dst0.slice();
+          for (let r = 0; r < rows; r++)
+            for (let j = 0; j < cols; j++) want[1 + r * dStride + j] = scale * (src[2 + r * sStride + j] as number);
+          const got = bothPaths(() => {
+            const dst = dst0.slice();
+            convertRowsInto(src, 2, sStride, dst, 1, dStride, rows, cols, scale);
+            return dst;
+          });
+          for (const d of got) expectSameBits(d, want);
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
   it("bad arguments are named", () => {
     const x = new Float32Array(8);
     expect(() => flushTiny([] as unknown as Float32Array, 0, TINY)).toThrow(
@@ -284,6 +317,12 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
     );
     expect(() => decayInto(new Float64Array(4), -1, x, 0, 2, 0.5)).toThrow(
       /decayInto: x offset must be a non-negative integer/,
+    );
+    expect(() => convertRowsInto(x, 0, 2, new Float64Array(8), 0, 4, 2, 3)).toThrow(
+      /convertRowsInto: src stride 2 is less than cols 3/,
+    );
+    expect(() => convertRowsInto(x, 0, 4, new Float64Array(6), 0, 4, 2, 3)).toThrow(
+      /convertRowsInto: dst has 6 entries, fewer than the 2 × 3 block ending at 7/,
     );
     expect(() => foldLowerSymmetric(new Float64Array(4), 0, new Float32Array(3), 2, 0.5)).toThrow(
       /foldLowerSymmetric: f has 3 entries/,

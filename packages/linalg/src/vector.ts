@@ -447,3 +447,70 @@ function mirrorLower(x: Float64Array, off: number, d: number): void {
     }
   }
 }
+
+/** Checks a rows × cols block at off with leading dimension ld ≥ cols inside x. */
+function checkRows(fn: string, name: string, x: FloatArray, off: number, ld: number, rows: number, cols: number): void {
+  assertIndex(fn, `${name} offset`, off);
+  assertIndex(fn, `${name} stride`, ld);
+  if (rows > 0 && cols > 0) {
+    if (ld < cols) throw new RangeError(`${fn}: ${name} stride ${ld} is less than cols ${cols}`);
+    const end = off + (rows - 1) * ld + cols;
+    if (end > x.length) {
+      throw new RangeError(
+        `${fn}: ${name} has ${x.length} entries, fewer than the ${rows} × ${cols} block ending at ${end}`,
+      );
+    }
+  }
+}
+
+/**
+ * Copies a rows × cols block between arrays of either element type, scaled: dst[dstOff + r·dstStride
+ * + j] ← scale·src[srcOff + r·srcStride + j] (the product in float64, then stored in dst's type), the
+ * entries between rows untouched (LAPACK's slag2d/dlag2s with a scale). Float32 → float64 with scale 1
+ * and float64 → float32 go to the SIMD loops; float32 → float64 with scale 1 is exact.
+ */
+export function convertRowsInto(
+  src: FloatArray,
+  srcOff: number,
+  srcStride: number,
+  dst: FloatArray,
+  dstOff: number,
+  dstStride: number,
+  rows: number,
+  cols: number,
+  scale = 1,
+): void {
+  const fn = "convertRowsInto";
+  assertFloatArray(fn, "src", src);
+  assertFloatArray(fn, "dst", dst);
+  assertIndex(fn, "rows", rows);
+  assertIndex(fn, "cols", cols);
+  checkRows(fn, "src", src, srcOff, srcStride, rows, cols);
+  checkRows(fn, "dst", dst, dstOff, dstStride, rows, cols);
+  assertNumber(fn, "scale", scale);
+  if (src.buffer === dst.buffer) throw new RangeError(`${fn}: src and dst share memory`);
+  const n = rows * cols;
+  const widen = src instanceof Float32Array && dst instanceof Float64Array && scale === 1;
+  const narrow = src instanceof Float64Array && dst instanceof Float32Array;
+  if ((widen || narrow) && useWasm(n) && stageable(src, n) && stageable(dst, n)) {
+    const ss = src.BYTES_PER_ELEMENT;
+    const ds = dst.BYTES_PER_ELEMENT;
+    const [s, d] = layout([src.length * ss, dst.length * ds]) as [number, number];
+    put(src, s);
+    // dst goes in too: the entries between its rows must come back out as they were.
+    if (dstStride > cols && rows > 1) put(dst, d);
+    const a = s + srcOff * ss;
+    const b = d + dstOff * ds;
+    if (widen) kernels().vec.widenRows(a, b, rows, cols, srcStride * ss, dstStride * ds);
+    else kernels().vec.narrowRows(a, b, rows, cols, srcStride * ss, dstStride * ds, scale);
+    const span = (rows - 1) * dstStride + cols;
+    if (ds === 8) dst.set(block<Float64Array>(8, b, span), dstOff);
+    else dst.set(block<Float32Array>(4, b, span), dstOff);
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const s = srcOff + r * srcStride;
+    const d = dstOff + r * dstStride;
+    for (let j = 0; j < cols; j++) dst[d + j] = scale * (src[s + j] as number);
+  }
+}

@@ -88,6 +88,7 @@
  * after that, `updateFactors`, `updateScaling` and `precondition` allocate nothing.
  */
 import {
+  convertRowsInto,
   decayInto,
   type FloatArray,
   foldLowerSymmetric,
@@ -950,7 +951,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
         this.rotation32(this.rotG32, k).left(this.r2f, 0, a, this.r1f, 0, false);
         flushTiny32(this.r1f, ga);
         this.rotation32(this.rotA32, k).right(this.r1f, 0, g, x, 0, true);
-        for (let i = 0; i < ga; i++) out[off + i] = x[i] as number;
+        convertRowsInto(x, 0, ga, out, off, ga, 1, ga);
       } else {
         this.rotation64(this.rotG64, k).left(this.rot2, 0, a, this.rot1, 0, false);
         this.rotation64(this.rotA64, k).right(this.rot1, 0, g, out, off, true);

@@ -73,7 +73,7 @@
  * Cost per step: the blocks' (see kronecker-block.ts, scale-shift.ts) plus O(P) packing; after the first
  * step (warm-up) no typed array is allocated outside the eigendecompositions.
  */
-import type { FloatArray } from "@ekfac-ts/linalg";
+import { convertRowsInto, type FloatArray } from "@ekfac-ts/linalg";
 import type {
   CurvatureLayer,
   CurvatureModel,
@@ -614,20 +614,14 @@ export function curvature(
         ws.addLayer(shape, curvatureStatisticsOf(li) as LayerStatistics, dir, previous, grad);
       },
       pack(src) {
-        const w = src[wi] as FloatArray;
+        convertRowsInto(src[wi] as FloatArray, 0, inDim, grad, 0, aDim, outDim, inDim);
         const b = bi >= 0 ? (src[bi] as FloatArray) : null;
-        for (let r = 0; r < outDim; r++) {
-          for (let j = 0; j < inDim; j++) grad[r * aDim + j] = w[r * inDim + j] as number;
-          if (b !== null) grad[r * aDim + inDim] = b[r] as number;
-        }
+        if (b !== null) for (let r = 0; r < outDim; r++) grad[r * aDim + inDim] = b[r] as number;
       },
       unpack(dst, scale) {
-        const w = dst[wi] as FloatArray;
+        convertRowsInto(dir, 0, aDim, dst[wi] as FloatArray, 0, inDim, outDim, inDim, scale);
         const b = bi >= 0 ? (dst[bi] as FloatArray) : null;
-        for (let r = 0; r < outDim; r++) {
-          for (let j = 0; j < inDim; j++) w[r * inDim + j] = scale * (dir[r * aDim + j] as number);
-          if (b !== null) b[r] = scale * (dir[r * aDim + inDim] as number);
-        }
+        if (b !== null) for (let r = 0; r < outDim; r++) b[r] = scale * (dir[r * aDim + inDim] as number);
       },
     });
   });

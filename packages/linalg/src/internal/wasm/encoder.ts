@@ -192,6 +192,15 @@ export class Code {
   f64Add(): this {
     return this.op(0xa0);
   }
+  f64Mul(): this {
+    return this.op(0xa2);
+  }
+  f32DemoteF64(): this {
+    return this.op(0xb6);
+  }
+  f64PromoteF32(): this {
+    return this.op(0xbb);
+  }
   f32Add(): this {
     return this.op(0x92);
   }

@@ -260,7 +260,60 @@ function foldLower64(): FuncDef {
   return funcDef("foldLower64", [i32, i32, i32, f64, f64], L, k);
 }
 
-/** The elementwise kernels, in the order instance.ts reads their exports. */
+/**
+ * `widenRows(src, dst, rows, cols, srcStride, dstStride)`: row r's cols float32 at src + r·srcStride
+ * (bytes) widened to float64 at dst + r·dstStride, lane pairs then the odd last entry by itself (no
+ * write past a row: the gaps between rows are the caller's).
+ */
+function widenRows(): FuncDef {
+  const [src, dst, rows, cols, srcStride, dstStride] = [0, 1, 2, 3, 4, 5];
+  const L = new Locals(6);
+  const [n, sp, dp] = L.add(i32, 3);
+  const k = new Code();
+  countLoop(k, rows, () => {
+    k.get(src).set(sp).get(dst).set(dp).get(cols).i32Const(1).i32ShrU().set(n);
+    countLoop(k, n, () => {
+      k.get(dp).get(sp).v128Load64Zero().f64x2PromoteLowF32x4().v128Store();
+      bump(k, sp, 8);
+      bump(k, dp, 16);
+    });
+    k.get(cols).i32Const(1).i32And().if();
+    k.get(dp).get(sp).f32Load().f64PromoteF32().f64Store();
+    k.end();
+    k.get(src).get(srcStride).i32Add().set(src);
+    k.get(dst).get(dstStride).i32Add().set(dst);
+  });
+  return funcDef("widenRows", [i32, i32, i32, i32, i32, i32], L, k);
+}
+
+/**
+ * `narrowRows(src, dst, rows, cols, srcStride, dstStride, scale)`: dst (float32) = scale·src (float64)
+ * rounded, row by row as `widenRows`.
+ */
+function narrowRows(): FuncDef {
+  const [src, dst, rows, cols, srcStride, dstStride, scale] = [0, 1, 2, 3, 4, 5, 6];
+  const L = new Locals(7);
+  const [n, sp, dp] = L.add(i32, 3);
+  const [sv] = L.add(v128, 1);
+  const k = new Code();
+  k.get(scale).f64x2Splat().set(sv);
+  countLoop(k, rows, () => {
+    k.get(src).set(sp).get(dst).set(dp).get(cols).i32Const(1).i32ShrU().set(n);
+    countLoop(k, n, () => {
+      k.get(dp).get(sv).get(sp).v128Load().f64x2Mul().f32x4DemoteF64x2Zero().v128Store64Low();
+      bump(k, sp, 16);
+      bump(k, dp, 8);
+    });
+    k.get(cols).i32Const(1).i32And().if();
+    k.get(dp).get(scale).get(sp).f64Load().f64Mul().f32DemoteF64().f32Store();
+    k.end();
+    k.get(src).get(srcStride).i32Add().set(src);
+    k.get(dst).get(dstStride).i32Add().set(dst);
+  });
+  return funcDef("narrowRows", [i32, i32, i32, i32, i32, i32, f64], L, k);
+}
+
+/** The elementwise kernels (exported by name; instance.ts reads them from the exports). */
 export function vectorFuncs(): FuncDef[] {
   return [
     scan32(),
@@ -271,6 +324,8 @@ export function vectorFuncs(): FuncDef[] {
     quotient32(),
     quotientOuter32(),
     foldLower64(),
+    widenRows(),
+    narrowRows(),
   ];
 }
 
@@ -295,6 +350,23 @@ export interface VectorKernels {
     tiny: number,
   ) => void;
   readonly foldLower64: (x: number, f: number, d: number, rho: number, w: number) => void;
+  readonly widenRows: (
+    src: number,
+    dst: number,
+    rows: number,
+    cols: number,
+    srcStride: number,
+    dstStride: number,
+  ) => void;
+  readonly narrowRows: (
+    src: number,
+    dst: number,
+    rows: number,
+    cols: number,
+    srcStride: number,
+    dstStride: number,
+    scale: number,
+  ) => void;
 }
 
 /** The kernels' exports of an instance of the module (names as in `vectorFuncs`). */
