@@ -47,18 +47,26 @@ function stageable(x: FloatArray, span: number): boolean {
 }
 
 /**
- * Byte offsets of consecutive regions in the memory (after any resident region, each 16-byte aligned
- * with 16 bytes of room for the padding lanes), grown to fit. Returns the offset of each region.
+ * Lays out up to four consecutive regions of the given byte sizes in the memory (after any resident
+ * region, each 16-byte aligned with 16 bytes of room for the padding lanes), grows the memory to fit,
+ * and returns the byte offset of each in `offsets` (a module-level array: nothing is allocated per call).
  */
-const regions: number[] = [0, 0, 0, 0, 0];
-function layout(bytes: readonly number[]): number[] {
-  let at = Math.ceil(reservedBytes() / 16) * 16;
-  for (let i = 0; i < bytes.length; i++) {
-    regions[i] = at;
-    at += Math.ceil(((bytes[i] as number) + 16) / 16) * 16;
-  }
-  ensureBytes(kernels(), at);
-  return regions;
+const offsets: [number, number, number, number] = [0, 0, 0, 0];
+function layout(b0: number, b1 = -1, b2 = -1, b3 = -1): [number, number, number, number] {
+  let end = Math.ceil(reservedBytes() / 16) * 16;
+  end = place(0, b0, end);
+  end = place(1, b1, end);
+  end = place(2, b2, end);
+  end = place(3, b3, end);
+  ensureBytes(kernels(), end);
+  return offsets;
+}
+
+/** Region i of `bytes` (none when negative) at `end`; returns the end of the region with its room. */
+function place(i: number, bytes: number, end: number): number {
+  if (bytes < 0) return end;
+  offsets[i] = end;
+  return end + Math.ceil((bytes + 16) / 16) * 16;
 }
 
 let viewBuffer: unknown = null;
@@ -118,7 +126,7 @@ function tinyNonzero(v: number, tiny: number): number {
 
 /** scan32's result bits over x[0…n) (x float32, copied whole). */
 function scanWasm(x: Float32Array, n: number, tiny: number): number {
-  const [at] = layout([x.length * 4]) as [number];
+  const [at] = layout(x.length * 4);
   put(x, at);
   const blocks = Math.ceil(n / 4);
   memoryView(4).fill(0, at / 4 + n, at / 4 + blocks * 4);
@@ -171,7 +179,7 @@ export function flushTiny(x: FloatArray, n: number, tiny: number): void {
   checkRange(fn, "x", x, 0, n);
   assertNumber(fn, "tiny", tiny);
   if (x instanceof Float32Array && useWasm(n) && stageable(x, n)) {
-    const [at] = layout([x.length * 4]) as [number];
+    const [at] = layout(x.length * 4);
     put(x, at);
     kernels().vec.flush32(at, Math.ceil(n / 4), tiny);
     x.set(block<Float32Array>(4, at, n));
@@ -199,7 +207,7 @@ export function roundFlushedInto(
   checkRange(fn, "dst", dst, dstOff, n);
   assertNumber(fn, "tiny", tiny);
   if (useWasm(n) && stageable(src, n)) {
-    const [s, d] = layout([src.length * 8, n * 4]) as [number, number];
+    const [s, d] = layout(src.length * 8, n * 4);
     put(src, s);
     kernels().vec.round64to32(s + srcOff * 8, d, Math.ceil(n / 2), tiny);
     dst.set(block<Float32Array>(4, d, n), dstOff);
@@ -235,7 +243,7 @@ export function squaresFlushedInto(
     throw new RangeError(`${fn}: x [${xOff}, ${xOff + n}) and out [${outOff}, ${outOff + n}) overlap`);
   }
   if (x instanceof Float32Array && out instanceof Float32Array && useWasm(n) && stageable(x, n)) {
-    const [at, o] = layout([x.length * 4, n * 4]) as [number, number];
+    const [at, o] = layout(x.length * 4, n * 4);
     put(x, at);
     kernels().vec.squares32(at + xOff * 4, o, Math.ceil(n / 4), tiny, flushX ? 1 : 0);
     // x first: out may be x itself (other entries), whose copy in the memory is stale after this.
@@ -269,7 +277,7 @@ export function decayInto(x: Float64Array, xOff: number, y: FloatArray, yOff: nu
   assertNumber(fn, "rho", rho);
   const w = 1 - rho;
   if (y instanceof Float32Array && useWasm(n) && stageable(x, n) && stageable(y, n)) {
-    const [xs, ys] = layout([x.length * 8, y.length * 4]) as [number, number];
+    const [xs, ys] = layout(x.length * 8, y.length * 4);
     put(x, xs);
     put(y, ys);
     kernels().vec.decay64of32(xs + xOff * 8, ys + yOff * 4, Math.ceil(n / 2), rho, w);
@@ -305,7 +313,7 @@ export function quotientFlushedInto(
   assertNumber(fn, "damping", damping);
   assertNumber(fn, "tiny", tiny);
   if (r instanceof Float32Array && out instanceof Float32Array && useWasm(n) && stageable(r, n) && stageable(s, n)) {
-    const [rs, ss, os] = layout([r.length * 4, s.length * 8, n * 4]) as [number, number, number];
+    const [rs, ss, os] = layout(r.length * 4, s.length * 8, n * 4);
     put(r, rs);
     put(s, ss);
     kernels().vec.quotient32(rs + rOff * 4, ss + sOff * 8, os, Math.ceil(n / 2), damping, tiny);
@@ -367,8 +375,7 @@ export function quotientOuterFlushedInto(
     stageable(lamG, rows) &&
     stageable(lamA, cols)
   ) {
-    const sizes = [r.length * 4, lamG.length * 8, lamA.length * 8, n * 4];
-    const [rs, gs, as, os] = layout(sizes) as [number, number, number, number];
+    const [rs, gs, as, os] = layout(r.length * 4, lamG.length * 8, lamA.length * 8, n * 4);
     put(r, rs);
     put(lamG, gs);
     put(lamA, as);
@@ -417,7 +424,7 @@ export function foldLowerSymmetric(x: Float64Array, xOff: number, f: Float32Arra
   assertNumber(fn, "rho", rho);
   const w = 1 - rho;
   if (useWasm(d * d) && stageable(x, d * d) && stageable(f, d * d)) {
-    const [xs, fs] = layout([x.length * 8, f.length * 4]) as [number, number];
+    const [xs, fs] = layout(x.length * 8, f.length * 4);
     put(x, xs);
     put(f, fs);
     kernels().vec.foldLower64(xs + xOff * 8, fs, d, rho, w);
@@ -495,7 +502,7 @@ export function convertRowsInto(
   if ((widen || narrow) && useWasm(n) && stageable(src, n) && stageable(dst, n)) {
     const ss = src.BYTES_PER_ELEMENT;
     const ds = dst.BYTES_PER_ELEMENT;
-    const [s, d] = layout([src.length * ss, dst.length * ds]) as [number, number];
+    const [s, d] = layout(src.length * ss, dst.length * ds);
     put(src, s);
     // dst goes in too: the entries between its rows must come back out as they were.
     if (dstStride > cols && rows > 1) put(dst, d);

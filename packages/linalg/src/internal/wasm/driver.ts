@@ -92,8 +92,13 @@ export function gemmWasm(g: Readonly<GemmArgs>): void {
   const aOff = cOff + mp * ldw;
   const bOff = aOff + mStep * kPad;
   let lenA = stageLength(a, transA ? k : m, transA ? m : k, lda, size);
-  // B the same array as A (syrk's XᵀX, X·Xᵀ): one copy serves both.
-  let lenB = b === a ? 0 : stageLength(b, transB ? n : k, transB ? k : n, ldb, size);
+  let lenB = stageLength(b, transB ? n : k, transB ? k : n, ldb, size);
+  // B the same array as A (syrk's XᵀX, X·Xᵀ, or two blocks of one workspace): one copy serves both,
+  // made when either operand alone would be copied.
+  if (b === a) {
+    lenA = Math.max(lenA, lenB);
+    lenB = 0;
+  }
   const sA = bOff + nStep * kPad;
   // Copies are an optimisation: never the reason for a memory past STAGE_MAX_BYTES (grow could fail).
   if ((sA + lenA + lenB) * size > STAGE_MAX_BYTES) lenA = lenB = 0;
