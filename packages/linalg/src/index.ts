@@ -67,6 +67,7 @@ export {
 } from "./tridiagonal.ts";
 export {
   allFinite,
+  axpbyInto,
   convertRowsInto,
   decayInto,
   flushTiny,

@@ -12,6 +12,7 @@ import type { FloatArray } from "./matrix.ts";
 import { Rng } from "./random.ts";
 import {
   allFinite,
+  axpbyInto,
   convertRowsInto,
   decayInto,
   flushTiny,
@@ -303,6 +304,40 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
     );
   });
 
+  it("axpbyInto is a·y + b·x in float64 stored in y's type; copyBack sets x to the stored y", () => {
+    fc.assert(
+      fc.property(
+        lengths,
+        fc.nat(),
+        fc.constantFrom([0, 1], [0.9, 1], [0.9, 0.5]),
+        fc.boolean(),
+        fc.boolean(),
+        (n, seed, [a, b], copyBack, single) => {
+          const make: (n: number) => FloatArray = single ? f32 : f64;
+          const y0 = sample(make, n + 1, seed, 0.05);
+          const x0 = sample(make, n + 2, seed + 1, 0.05);
+          const wantY = y0.slice();
+          const wantX = x0.slice();
+          for (let i = 0; i < n; i++) {
+            wantY[1 + i] = (a as number) * (y0[1 + i] as number) + (b as number) * (x0[2 + i] as number);
+            if (copyBack) wantX[2 + i] = wantY[1 + i] as number;
+          }
+          const got = bothPaths(() => {
+            const y = y0.slice();
+            const x = x0.slice();
+            axpbyInto(y, 1, x, 2, n, a as number, b as number, copyBack);
+            return [y, x] as const;
+          });
+          for (const [y, x] of got) {
+            expectSameBits(y, wantY);
+            expectSameBits(x, wantX);
+          }
+        },
+      ),
+      { numRuns: 60 },
+    );
+  });
+
   it("bad arguments are named", () => {
     const x = new Float32Array(8);
     expect(() => flushTiny([] as unknown as Float32Array, 0, TINY)).toThrow(
@@ -324,6 +359,15 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
     expect(() => convertRowsInto(x, 0, 4, new Float64Array(6), 0, 4, 2, 3)).toThrow(
       /convertRowsInto: dst has 6 entries, fewer than the 2 × 3 block ending at 7/,
     );
+    const shared = new Float32Array(16);
+    expect(() => axpbyInto(shared.subarray(0, 8), 0, shared.subarray(4), 0, 5, 1, 1)).toThrow(
+      /axpbyInto: x and y overlap/,
+    );
+    const y = shared.subarray(0, 8);
+    const xs = shared.subarray(8);
+    xs.fill(2);
+    axpbyInto(y, 0, xs, 0, 8, 1, 0.5); // disjoint views of one buffer: allowed
+    expect(Array.from(y)).toEqual(new Array(8).fill(1));
     expect(() => foldLowerSymmetric(new Float64Array(4), 0, new Float32Array(3), 2, 0.5)).toThrow(
       /foldLowerSymmetric: f has 3 entries/,
     );

@@ -110,6 +110,14 @@ function checkRange(fn: string, name: string, x: FloatArray, off: number, n: num
   }
 }
 
+/** Whether x[xOff…xOff + xLen) and y[yOff…yOff + yLen) share bytes (views of one buffer). */
+function overlaps(x: FloatArray, xOff: number, xLen: number, y: FloatArray, yOff: number, yLen: number): boolean {
+  if (x.buffer !== y.buffer || xLen === 0 || yLen === 0) return false;
+  const x0 = x.byteOffset + xOff * x.BYTES_PER_ELEMENT;
+  const y0 = y.byteOffset + yOff * y.BYTES_PER_ELEMENT;
+  return x0 < y0 + yLen * y.BYTES_PER_ELEMENT && y0 < x0 + xLen * x.BYTES_PER_ELEMENT;
+}
+
 function assertFloat32(fn: string, name: string, x: unknown): asserts x is Float32Array {
   if (!(x instanceof Float32Array)) throw new TypeError(`${fn}: ${name} must be a Float32Array (got ${kindOf(x)})`);
 }
@@ -471,10 +479,10 @@ function checkRows(fn: string, name: string, x: FloatArray, off: number, ld: num
 }
 
 /**
- * Copies a rows × cols block between arrays of either element type, scaled: dst[dstOff + r·dstStride
- * + j] ← scale·src[srcOff + r·srcStride + j] (the product in float64, then stored in dst's type), the
- * entries between rows untouched (LAPACK's slag2d/dlag2s with a scale). Float32 → float64 with scale 1
- * and float64 → float32 go to the SIMD loops; float32 → float64 with scale 1 is exact.
+ * Copies a rows × cols block between arrays of either element type, scaled (LAPACK's slag2d/dlag2s
+ * with a scale): dst[dstOff + r·dstStride + j] ← scale·src[srcOff + r·srcStride + j], the product in
+ * float64 then stored in dst's type, the entries between rows untouched; src and dst must not
+ * overlap. Float32 → float64 with scale 1 (exact) and float64 → float32 go to the SIMD loops.
  */
 export function convertRowsInto(
   src: FloatArray,
@@ -495,11 +503,13 @@ export function convertRowsInto(
   checkRows(fn, "src", src, srcOff, srcStride, rows, cols);
   checkRows(fn, "dst", dst, dstOff, dstStride, rows, cols);
   assertNumber(fn, "scale", scale);
-  if (src.buffer === dst.buffer) throw new RangeError(`${fn}: src and dst share memory`);
+  const spanS = rows === 0 || cols === 0 ? 0 : (rows - 1) * srcStride + cols;
+  const spanD = rows === 0 || cols === 0 ? 0 : (rows - 1) * dstStride + cols;
+  if (overlaps(src, srcOff, spanS, dst, dstOff, spanD)) throw new RangeError(`${fn}: src and dst overlap`);
   const n = rows * cols;
   const widen = src instanceof Float32Array && dst instanceof Float64Array && scale === 1;
   const narrow = src instanceof Float64Array && dst instanceof Float32Array;
-  if ((widen || narrow) && useWasm(n) && stageable(src, n) && stageable(dst, n)) {
+  if ((widen || narrow) && src.buffer !== dst.buffer && useWasm(n) && stageable(src, n) && stageable(dst, n)) {
     const ss = src.BYTES_PER_ELEMENT;
     const ds = dst.BYTES_PER_ELEMENT;
     const [s, d] = layout(src.length * ss, dst.length * ds);
@@ -520,4 +530,47 @@ export function convertRowsInto(
     const d = dstOff + r * dstStride;
     for (let j = 0; j < cols; j++) dst[d + j] = scale * (src[s + j] as number);
   }
+}
+
+/**
+ * y[yOff + i] ← a·y[yOff + i] + b·x[xOff + i] for i < n, computed in float64 and stored in y's type
+ * (BLAS axpby); with `copyBack` also x[xOff + i] ← the stored y[yOff + i] (the heavy-ball momentum
+ * buffer and the update it becomes). x and y must not overlap.
+ */
+export function axpbyInto(
+  y: FloatArray,
+  yOff: number,
+  x: FloatArray,
+  xOff: number,
+  n: number,
+  a: number,
+  b: number,
+  copyBack = false,
+): void {
+  const fn = "axpbyInto";
+  assertFloatArray(fn, "y", y);
+  assertFloatArray(fn, "x", x);
+  checkRange(fn, "y", y, yOff, n);
+  checkRange(fn, "x", x, xOff, n);
+  assertNumber(fn, "a", a);
+  assertNumber(fn, "b", b);
+  if (overlaps(x, xOff, n, y, yOff, n)) throw new RangeError(`${fn}: x and y overlap`);
+  const wasm = y instanceof Float32Array && x instanceof Float32Array && x.buffer !== y.buffer;
+  if (wasm && useWasm(n) && stageable(y, n) && stageable(x, n)) {
+    const [ys, xs] = layout(y.length * 4, x.length * 4);
+    put(y, ys);
+    put(x, xs);
+    kernels().vec.axpby32(ys + yOff * 4, xs + xOff * 4, Math.ceil(n / 2), a, b, copyBack ? 1 : 0);
+    y.set(block<Float32Array>(4, ys + yOff * 4, n), yOff);
+    if (copyBack) x.set(block<Float32Array>(4, xs + xOff * 4, n), xOff);
+    return;
+  }
+  if (copyBack) {
+    for (let i = 0; i < n; i++) {
+      y[yOff + i] = a * (y[yOff + i] as number) + b * (x[xOff + i] as number);
+      x[xOff + i] = y[yOff + i] as number;
+    }
+    return;
+  }
+  for (let i = 0; i < n; i++) y[yOff + i] = a * (y[yOff + i] as number) + b * (x[xOff + i] as number);
 }

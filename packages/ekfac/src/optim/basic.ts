@@ -19,7 +19,7 @@
  *
  * Cost: one pass over the updates, O(n) flops; momentum keeps one buffer per parameter.
  */
-import type { FloatArray } from "@ekfac-ts/linalg";
+import { axpbyInto, type FloatArray } from "@ekfac-ts/linalg";
 import {
   checkDecay,
   checkFinite,
@@ -228,10 +228,8 @@ export function traceMomentum(options: MomentumOptions): GradientTransformation<
             u[i] = g + mu * (b[i] as number);
           }
         } else {
-          for (let i = 0; i < u.length; i++) {
-            b[i] = a * (b[i] as number) + c * (u[i] as number);
-            u[i] = b[i] as number;
-          }
+          // b ← a·b + c·u, then u ← b (linalg's axpby: a SIMD pass on the wasm backend, same bits).
+          axpbyInto(b, 0, u, 0, u.length, a, c, true);
         }
       }
       state.count += 1;

@@ -313,6 +313,31 @@ function narrowRows(): FuncDef {
   return funcDef("narrowRows", [i32, i32, i32, i32, i32, i32, f64], L, k);
 }
 
+/**
+ * `axpby32(y, x, pairs, a, b, copyBack)`: y (float32) ← a·y + b·x computed in float64 (x float32)
+ * and rounded, lane pairs; with copyBack ≠ 0 also x ← the stored y.
+ */
+function axpby32(): FuncDef {
+  const [y, x, pairs, a, b, copyBack] = [0, 1, 2, 3, 4, 5];
+  const L = new Locals(6);
+  const [av, bv, v] = L.add(v128, 3);
+  const k = new Code();
+  k.get(a).f64x2Splat().set(av);
+  k.get(b).f64x2Splat().set(bv);
+  countLoop(k, pairs, () => {
+    k.get(av).get(y).v128Load64Zero().f64x2PromoteLowF32x4().f64x2Mul();
+    k.get(bv).get(x).v128Load64Zero().f64x2PromoteLowF32x4().f64x2Mul();
+    k.f64x2Add().f32x4DemoteF64x2Zero().set(v);
+    k.get(y).get(v).v128Store64Low();
+    k.get(copyBack).if();
+    k.get(x).get(v).v128Store64Low();
+    k.end();
+    bump(k, y, 8);
+    bump(k, x, 8);
+  });
+  return funcDef("axpby32", [i32, i32, i32, f64, f64, i32], L, k);
+}
+
 /** The elementwise kernels (exported by name; instance.ts reads them from the exports). */
 export function vectorFuncs(): FuncDef[] {
   return [
@@ -326,6 +351,7 @@ export function vectorFuncs(): FuncDef[] {
     foldLower64(),
     widenRows(),
     narrowRows(),
+    axpby32(),
   ];
 }
 
@@ -350,6 +376,7 @@ export interface VectorKernels {
     tiny: number,
   ) => void;
   readonly foldLower64: (x: number, f: number, d: number, rho: number, w: number) => void;
+  readonly axpby32: (y: number, x: number, pairs: number, a: number, b: number, copyBack: number) => void;
   readonly widenRows: (
     src: number,
     dst: number,
