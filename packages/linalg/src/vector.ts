@@ -436,7 +436,7 @@ export function foldLowerSymmetric(x: Float64Array, xOff: number, f: Float32Arra
     put(x, xs);
     put(f, fs);
     kernels().vec.foldLower64(xs + xOff * 8, fs, d, rho, w);
-    mirrorLower(memoryView(8) as Float64Array, xs / 8 + xOff, d);
+    kernels().vec.mirror64(xs + xOff * 8, d, MIRROR_TILE);
     x.set(block<Float64Array>(8, xs + xOff * 8, d * d), xOff);
     return;
   }

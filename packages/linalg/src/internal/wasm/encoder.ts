@@ -168,6 +168,13 @@ export class Code {
   i32GeU(): this {
     return this.op(0x4f);
   }
+  i32LeU(): this {
+    return this.op(0x4d);
+  }
+  /** select: the first operand if the i32 on top is nonzero, else the second. */
+  select(): this {
+    return this.op(0x1b);
+  }
   i32Add(): this {
     return this.op(0x6a);
   }

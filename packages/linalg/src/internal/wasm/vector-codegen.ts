@@ -338,6 +338,69 @@ function axpby32(): FuncDef {
   return funcDef("axpby32", [i32, i32, i32, f64, f64, i32], L, k);
 }
 
+/** Pushes min(a, b) of two i32 locals (unsigned). */
+function minU(k: Code, a: number, b: number): void {
+  k.get(a).get(b).get(a).get(b).i32LtU().select();
+}
+
+/**
+ * `mirror64(x, d, tile)`: x[j, i] ← x[i, j] for j < i of the d × d float64 matrix at x (row-major),
+ * in tile × tile blocks (a block's column writes stay in cache): for each block row i0 and block
+ * column j0 ≤ i0, rows i of the block copy their columns j < min(j0 + tile, i).
+ */
+function mirror64(): FuncDef {
+  const [x, d, tile] = [0, 1, 2];
+  const L = new Locals(3);
+  const [i0, j0, i1, j1, i, j, end, src, dst, rowBytes] = L.add(i32, 10);
+  const k = new Code();
+  k.get(d).i32Const(8).i32Mul().set(rowBytes);
+  k.i32Const(0).set(i0);
+  k.block();
+  k.loop(); // block rows
+  k.get(i0).get(d).i32GeU().brIf(1);
+  k.get(i0).get(tile).i32Add().set(i1);
+  minU(k, i1, d);
+  k.set(i1);
+  k.i32Const(0).set(j0);
+  k.block();
+  k.loop(); // block columns j0 ≤ i0
+  k.get(j0).get(i0).i32LeU().i32Eqz().brIf(1);
+  k.get(j0).get(tile).i32Add().set(j1);
+  k.get(i0).set(i);
+  k.block();
+  k.loop(); // rows of the block
+  k.get(i).get(i1).i32GeU().brIf(1);
+  minU(k, j1, i);
+  k.set(end);
+  k.get(j0).set(j);
+  // src = x + (i·d + j)·8, dst = x + (j·d + i)·8
+  k.get(x).get(i).get(d).i32Mul().get(j).i32Add().i32Const(8).i32Mul().i32Add().set(src);
+  k.get(x).get(j).get(d).i32Mul().get(i).i32Add().i32Const(8).i32Mul().i32Add().set(dst);
+  k.block();
+  k.loop(); // columns
+  k.get(j).get(end).i32GeU().brIf(1);
+  k.get(dst).get(src).f64Load().f64Store();
+  bump(k, src, 8);
+  k.get(dst).get(rowBytes).i32Add().set(dst);
+  k.get(j).i32Const(1).i32Add().set(j);
+  k.br(0);
+  k.end();
+  k.end();
+  k.get(i).i32Const(1).i32Add().set(i);
+  k.br(0);
+  k.end();
+  k.end();
+  k.get(j0).get(tile).i32Add().set(j0);
+  k.br(0);
+  k.end();
+  k.end();
+  k.get(i0).get(tile).i32Add().set(i0);
+  k.br(0);
+  k.end();
+  k.end();
+  return funcDef("mirror64", [i32, i32, i32], L, k);
+}
+
 /** The elementwise kernels (exported by name; instance.ts reads them from the exports). */
 export function vectorFuncs(): FuncDef[] {
   return [
@@ -352,6 +415,7 @@ export function vectorFuncs(): FuncDef[] {
     widenRows(),
     narrowRows(),
     axpby32(),
+    mirror64(),
   ];
 }
 
@@ -376,6 +440,7 @@ export interface VectorKernels {
     tiny: number,
   ) => void;
   readonly foldLower64: (x: number, f: number, d: number, rho: number, w: number) => void;
+  readonly mirror64: (x: number, d: number, tile: number) => void;
   readonly axpby32: (y: number, x: number, pairs: number, a: number, b: number, copyBack: number) => void;
   readonly widenRows: (
     src: number,
