@@ -29,13 +29,22 @@ import {
   solveQuadraticStep,
 } from "@ekfac-ts/ekfac";
 import {
+  allFinite,
+  axpbyInto,
   cholesky,
+  convertRowsInto,
+  decayInto,
   eigh,
+  flushTiny,
   gemm,
+  hasTiny,
   kron,
   kronMatVec,
+  quotientFlushedInto,
+  roundFlushedInto,
   solveTriangular,
   spdSolve,
+  squaresFlushedInto,
   syrk,
   tridiagonalize,
   tridiagonalQR,
@@ -57,6 +66,15 @@ export interface Implementation {
     readonly spdSolve: typeof spdSolve;
     readonly kron: typeof kron;
     readonly kronMatVec: typeof kronMatVec;
+    readonly flushTiny: typeof flushTiny;
+    readonly squaresFlushedInto: typeof squaresFlushedInto;
+    readonly roundFlushedInto: typeof roundFlushedInto;
+    readonly quotientFlushedInto: typeof quotientFlushedInto;
+    readonly decayInto: typeof decayInto;
+    readonly axpbyInto: typeof axpbyInto;
+    readonly convertRowsInto: typeof convertRowsInto;
+    readonly hasTiny: typeof hasTiny;
+    readonly allFinite: typeof allFinite;
   };
   readonly autodiff: Autodiff;
   readonly nn: {
@@ -93,7 +111,27 @@ export interface Implementation {
 
 /** The real library. */
 export const defaultImplementation: Implementation = {
-  linalg: { gemm, syrk, eigh, tridiagonalize, tridiagonalQR, cholesky, solveTriangular, spdSolve, kron, kronMatVec },
+  linalg: {
+    gemm,
+    syrk,
+    eigh,
+    tridiagonalize,
+    tridiagonalQR,
+    cholesky,
+    solveTriangular,
+    spdSolve,
+    kron,
+    kronMatVec,
+    flushTiny,
+    squaresFlushedInto,
+    roundFlushedInto,
+    quotientFlushedInto,
+    decayInto,
+    axpbyInto,
+    convertRowsInto,
+    hasTiny,
+    allFinite,
+  },
   autodiff,
   nn: { Linear, Conv2d },
   ekfac: {

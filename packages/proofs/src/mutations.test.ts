@@ -18,7 +18,7 @@ import {
   scaleByLearningRate,
   sgd,
 } from "@ekfac-ts/ekfac";
-import { cholesky, eigh, gemm } from "@ekfac-ts/linalg";
+import { cholesky, eigh, flushTiny, gemm } from "@ekfac-ts/linalg";
 import { Linear } from "@ekfac-ts/nn";
 import { describe, expect, it } from "vitest";
 import { lawById } from "./catalogue.ts";
@@ -163,6 +163,12 @@ class ConvEkfacDoubleDamping extends Conv2dEigenCorrected {
 
 // ---- which law must catch which mutation -------------------------------------------------------------
 
+/** flushTiny that tests |x| ≤ τ instead of |x| < τ (zeroes entries equal to the threshold too). */
+const flushAtThreshold: typeof flushTiny = (x, n, tiny) => {
+  flushTiny(x, n, tiny);
+  for (let i = 0; i < n; i++) if (Math.abs(x[i] as number) === tiny) x[i] = 0;
+};
+
 interface Mutation {
   readonly name: string;
   readonly laws: readonly string[];
@@ -194,6 +200,11 @@ const mutations: readonly Mutation[] = [
     name: "eigh's eigenvalues-only route skips the unscaling",
     laws: ["linalg.eigh.values-only"],
     impl: withImplementation({ linalg: { eigh: eighValuesOnlyUnscaled } }),
+  },
+  {
+    name: "the flush also zeroes entries equal to the threshold",
+    laws: ["linalg.vector.definitions"],
+    impl: withImplementation({ linalg: { flushTiny: flushAtThreshold } }),
   },
   {
     name: "sub drops a broadcast operand from the graph",

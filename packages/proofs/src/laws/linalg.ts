@@ -4,7 +4,17 @@
  * Stability of Numerical Algorithms", 2nd ed.; GVL = Golub & Van Loan, "Matrix Computations", 4th ed.),
  * with ε the machine epsilon of the element type (2⁻⁵² for float64, 2⁻²³ for float32).
  */
-import { type DType, type EighAlgorithm, type EighResult, type Matrix, Rng } from "@ekfac-ts/linalg";
+import {
+  type DType,
+  type EighAlgorithm,
+  type EighResult,
+  type FloatArray,
+  getBackendSetting,
+  type Matrix,
+  Rng,
+  setBackend,
+  wasmSupported,
+} from "@ekfac-ts/linalg";
 import fc from "fast-check";
 import { gaussianMatrix, labelled, type SymmetricCase, seedArb, spdArb, symmetricArb } from "../arbitraries.ts";
 import type { Implementation } from "../impl.ts";
@@ -676,6 +686,129 @@ const kronLaw = defineLaw({
   },
 });
 
+const TINY = 2 ** -63;
+
+/** Entries with the values that decide the kernels' branches mixed in: ±0, ±tiny, a subnormal, NaN, ±∞. */
+const vectorArb = fc
+  .record({ n: fc.oneof(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 250, max: 600 })), seed: seedArb })
+  .map((c) => {
+    const rng = new Rng(c.seed);
+    const specials = [0, -0, TINY / 2, -TINY / 2, TINY, 2 ** -149, Number.NaN, Infinity, -Infinity];
+    const draw = (): number =>
+      rng.uniform() < 0.15
+        ? (specials[Math.floor(rng.uniform() * specials.length)] as number)
+        : (rng.uniform() - 0.5) * 2 ** Math.floor(rng.uniform() * 40 - 20);
+    const x = Float32Array.from({ length: c.n }, draw);
+    const y = Float32Array.from({ length: c.n }, draw);
+    const w = Float64Array.from({ length: c.n }, draw);
+    const s = Float64Array.from({ length: c.n }, () => Math.abs(draw()));
+    return labelled({ ...c, x, y, w, s }, JSON.stringify(c));
+  });
+
+/** Entries of a and b that differ in their bits (any NaN equals any NaN). */
+function bitMismatches(a: ArrayLike<number>, b: ArrayLike<number>): number {
+  let bad = a.length === b.length ? 0 : 1;
+  for (let i = 0; i < Math.min(a.length, b.length); i++) {
+    const u = a[i] as number;
+    const v = b[i] as number;
+    if (!(Object.is(u, v) || (Number.isNaN(u) && Number.isNaN(v)))) bad++;
+  }
+  return bad;
+}
+
+const isTiny = (v: number): boolean => Math.abs(v) > 0 && Math.abs(v) < TINY;
+
+const vectorLaw = defineLaw({
+  id: "linalg.vector.definitions",
+  title: "the elementwise vector kernels equal their definitions bit for bit, on the wasm and the JS path",
+  statement:
+    "for float32 x, y and float64 w, s: flushTiny zeroes exactly the entries 0 < |x| < τ; squaresFlushedInto writes x² (0 below τ, NaN kept) and flushes x keeping signs; roundFlushedInto is fround with the τ test in float64; quotientFlushedInto is fround(x/(s + d)) with tiny quotients 0; decayInto is ρw + (1 − ρ)x in float64; axpbyInto is fround(a·x + b·y) then y ← x; convertRowsInto is fround(c·w); hasTiny and allFinite answer as their definitions — with the backend set to wasm (where supported) and to js",
+  source:
+    "IEEE 754-2008 §5.4 (each operation correctly rounded, so a SIMD lane and a scalar operation on the same operands agree); WebAssembly core spec 2.0 §4.4.3 (f32x4/f64x2 lanes, demote/promote); packages/linalg/src/vector.ts",
+  generator:
+    "lengths 0–12 (below the wasm threshold) and 250–600 (across it, odd and even), entries (U − ½)·2^k for k ∈ [−20, 20) with ±0, ±τ/2, τ = 2⁻⁶³, the smallest subnormal, NaN and ±∞ mixed in at 15 %",
+  tolerance: "0 mismatching entries (bit equality, any NaN for any NaN)",
+  why: "Every kernel is one IEEE operation sequence per entry, written the same way in the SIMD loop and the JS loop (no fused multiply-add, float64 where the definition computes in float64), so there is no rounding to allow for.",
+  arbitrary: vectorArb,
+  measure(impl, c): Measurement {
+    const L = impl.linalg;
+    const { n, x, y, w, s } = c;
+    const backends: ("js" | "wasm")[] = wasmSupported() ? ["js", "wasm"] : ["js"];
+    const initial = getBackendSetting();
+    const parts: Measurement[] = [];
+    const check = (note: string, got: FloatArray | number[], want: FloatArray | number[]): void => {
+      parts.push({ error: bitMismatches(got, want), tolerance: 0, note });
+    };
+    try {
+      for (const backend of backends) {
+        setBackend(backend);
+        const flushed = x.slice();
+        L.flushTiny(flushed, n, TINY);
+        check(
+          `flushTiny (${backend})`,
+          flushed,
+          Float32Array.from(x, (v) => (isTiny(v) ? 0 : v)),
+        );
+        const rows = x.slice();
+        const sq = new Float32Array(n);
+        L.squaresFlushedInto(rows, 0, sq, 0, n, TINY, true);
+        check(
+          `squaresFlushedInto (${backend})`,
+          [...sq, ...rows],
+          [
+            ...Array.from(x, (v) => Math.fround(v * v)).map((q) => (q >= TINY || Number.isNaN(q) ? q : 0)),
+            ...Array.from(x, (v) => (isTiny(v) ? v * 0 : v)),
+          ],
+        );
+        const rounded = new Float32Array(n);
+        L.roundFlushedInto(w, 0, rounded, 0, n, TINY);
+        check(
+          `roundFlushedInto (${backend})`,
+          rounded,
+          Float32Array.from(w, (v) => (isTiny(v) ? 0 : v)),
+        );
+        const q = new Float32Array(n);
+        L.quotientFlushedInto(x, 0, s, 0, 1e-3, q, 0, n, TINY);
+        check(
+          `quotientFlushedInto (${backend})`,
+          q,
+          Float32Array.from(x, (v, i) => {
+            const r = v / ((s[i] as number) + 1e-3);
+            return isTiny(r) ? 0 : r;
+          }),
+        );
+        const avg = w.slice();
+        L.decayInto(avg, 0, x, 0, n, 0.95);
+        check(
+          `decayInto (${backend})`,
+          avg,
+          Float64Array.from(w, (v, i) => 0.95 * v + (1 - 0.95) * (x[i] as number)),
+        );
+        const ax = x.slice();
+        const ay = y.slice();
+        L.axpbyInto(ax, 0, ay, 0, n, 0.9, 1, true);
+        const want = Float32Array.from(x, (v, i) => 0.9 * v + (y[i] as number));
+        check(`axpbyInto (${backend})`, [...ax, ...ay], [...want, ...want]);
+        const narrowed = new Float32Array(n);
+        L.convertRowsInto(w, 0, n, narrowed, 0, n, n > 0 ? 1 : 0, n, -0.5);
+        check(
+          `convertRowsInto (${backend})`,
+          narrowed,
+          Float32Array.from(w, (v) => -0.5 * v),
+        );
+        check(
+          `hasTiny, allFinite (${backend})`,
+          [+L.hasTiny(x, n, TINY), +L.allFinite(x)],
+          [+Array.from(x).some(isTiny), +Array.from(x).every(Number.isFinite)],
+        );
+      }
+    } finally {
+      setBackend(initial);
+    }
+    return worstOf(...parts);
+  },
+});
+
 export const linalgLaws: readonly Law[] = [
   gemmNaive,
   gemmTranspose,
@@ -691,4 +824,5 @@ export const linalgLaws: readonly Law[] = [
   solveTriangularLaw,
   spdSolveLaw,
   kronLaw,
+  vectorLaw,
 ];
