@@ -72,9 +72,11 @@ export {
   decayInto,
   flushTiny,
   foldLowerSymmetric,
+  gatherColumnsInto,
   hasTiny,
   quotientFlushedInto,
   quotientOuterFlushedInto,
   roundFlushedInto,
+  scatterColumnsInto,
   squaresFlushedInto,
 } from "./vector.ts";

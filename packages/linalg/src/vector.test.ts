@@ -17,10 +17,12 @@ import {
   decayInto,
   flushTiny,
   foldLowerSymmetric,
+  gatherColumnsInto,
   hasTiny,
   quotientFlushedInto,
   quotientOuterFlushedInto,
   roundFlushedInto,
+  scatterColumnsInto,
   squaresFlushedInto,
   VECTOR_MIN_WASM,
 } from "./vector.ts";
@@ -338,6 +340,48 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
     );
   });
 
+  it("gatherColumnsInto and scatterColumnsInto place the chosen columns row by row, the rest untouched", () => {
+    fc.assert(
+      fc.property(
+        fc.integer({ min: 0, max: 20 }),
+        fc.integer({ min: 1, max: 90 }),
+        fc.nat(),
+        fc.boolean(),
+        fc.nat(3),
+        (rows, n, seed, single, pad) => {
+          const rng = new Rng(seed);
+          // a random subset of [0, n) in random order: the columns a deflated basis keeps
+          const all = Array.from({ length: n }, (_, i) => i).sort(() => rng.uniform() - 0.5);
+          const m = Math.floor(rng.uniform() * (n + 1));
+          const cols = Int32Array.from(all.slice(0, m));
+          const make: (k: number) => FloatArray = single ? f32 : f64;
+          const x = sample(make, 1 + rows * (n + pad), seed + 1, 0.1);
+          const out0 = sample(make, 2 + rows * (m + pad), seed + 2, 0);
+          const wantG = out0.slice();
+          for (let r = 0; r < rows; r++)
+            for (let j = 0; j < m; j++)
+              wantG[2 + r * (m + pad) + j] = x[1 + r * (n + pad) + (cols[j] as number)] as number;
+          const back0 = sample(make, rows * n, seed + 3, 0);
+          const wantS = back0.slice();
+          for (let r = 0; r < rows; r++)
+            for (let j = 0; j < m; j++) wantS[r * n + (cols[j] as number)] = wantG[2 + r * (m + pad) + j] as number;
+          const got = bothPaths(() => {
+            const out = out0.slice();
+            gatherColumnsInto(x, 1, n + pad, rows, cols, m, out, 2, m + pad);
+            const back = back0.slice();
+            scatterColumnsInto(out, 2, m + pad, rows, cols, m, back, 0, n);
+            return [out, back] as const;
+          });
+          for (const [g, b] of got) {
+            expectSameBits(g, wantG);
+            expectSameBits(b, wantS);
+          }
+        },
+      ),
+      { numRuns: 80 },
+    );
+  });
+
   it("bad arguments are named", () => {
     const x = new Float32Array(8);
     expect(() => flushTiny([] as unknown as Float32Array, 0, TINY)).toThrow(
@@ -368,6 +412,9 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
     xs.fill(2);
     axpbyInto(y, 0, xs, 0, 8, 1, 0.5); // disjoint views of one buffer: allowed
     expect(Array.from(y)).toEqual(new Array(8).fill(1));
+    expect(() => gatherColumnsInto(x, 0, 4, 2, Int32Array.of(0, 4), 2, new Float32Array(4), 0, 2)).toThrow(
+      /gatherColumnsInto: cols\[1\] = 4 is outside \[0, 4\)/,
+    );
     expect(() => foldLowerSymmetric(new Float64Array(4), 0, new Float32Array(3), 2, 0.5)).toThrow(
       /foldLowerSymmetric: f has 3 entries/,
     );

@@ -574,3 +574,118 @@ export function axpbyInto(
   }
   for (let i = 0; i < n; i++) y[yOff + i] = a * (y[yOff + i] as number) + b * (x[xOff + i] as number);
 }
+
+let intView: Int32Array = new Int32Array(0);
+
+/** The memory as int32 (rebuilt after a grow, like the float views). */
+function memoryInt32(): Int32Array {
+  const buffer = memoryView(4).buffer;
+  if (intView.buffer !== buffer) intView = new Int32Array(buffer);
+  return intView;
+}
+
+/** Checks the column indices (each in [0, ld)) and the row blocks of a gather or scatter. */
+function checkColumns(fn: string, cols: Int32Array, m: number, ld: number): void {
+  if (!(cols instanceof Int32Array)) throw new TypeError(`${fn}: cols must be an Int32Array (got ${kindOf(cols)})`);
+  assertIndex(fn, "m", m);
+  if (m > cols.length) throw new RangeError(`${fn}: m = ${m} exceeds cols.length = ${cols.length}`);
+  for (let j = 0; j < m; j++) {
+    const c = cols[j] as number;
+    if (c < 0 || c >= ld) throw new RangeError(`${fn}: cols[${j}] = ${c} is outside [0, ${ld})`);
+  }
+}
+
+/**
+ * Chosen columns of a row-major block, in the order of `cols`: out[outOff + r·ldo + j] ←
+ * x[xOff + r·ldx + cols[j]] for r < rows, j < m (each cols[j] in [0, ldx)). x and out must not overlap.
+ */
+export function gatherColumnsInto(
+  x: FloatArray,
+  xOff: number,
+  ldx: number,
+  rows: number,
+  cols: Int32Array,
+  m: number,
+  out: FloatArray,
+  outOff: number,
+  ldo: number,
+): void {
+  const fn = "gatherColumnsInto";
+  permuteColumns(fn, false, x, xOff, ldx, rows, cols, m, out, outOff, ldo);
+}
+
+/**
+ * The inverse placement: out[outOff + r·ldo + cols[j]] ← x[xOff + r·ldx + j] for r < rows, j < m
+ * (each cols[j] in [0, ldo); the other entries of out untouched; repeated indices: the last wins).
+ * x and out must not overlap.
+ */
+export function scatterColumnsInto(
+  x: FloatArray,
+  xOff: number,
+  ldx: number,
+  rows: number,
+  cols: Int32Array,
+  m: number,
+  out: FloatArray,
+  outOff: number,
+  ldo: number,
+): void {
+  const fn = "scatterColumnsInto";
+  permuteColumns(fn, true, x, xOff, ldx, rows, cols, m, out, outOff, ldo);
+}
+
+function permuteColumns(
+  fn: string,
+  scatter: boolean,
+  x: FloatArray,
+  xOff: number,
+  ldx: number,
+  rows: number,
+  cols: Int32Array,
+  m: number,
+  out: FloatArray,
+  outOff: number,
+  ldo: number,
+): void {
+  assertFloatArray(fn, "x", x);
+  assertFloatArray(fn, "out", out);
+  assertIndex(fn, "rows", rows);
+  checkColumns(fn, cols, m, scatter ? ldo : ldx);
+  const xCols = scatter ? m : ldx;
+  const oCols = scatter ? ldo : m;
+  checkRows(fn, "x", x, xOff, ldx, rows, Math.min(xCols, ldx));
+  checkRows(fn, "out", out, outOff, ldo, rows, Math.min(oCols, ldo));
+  if (!scatter && m > ldo) throw new RangeError(`${fn}: out stride ${ldo} is less than m ${m}`);
+  if (scatter && m > ldx) throw new RangeError(`${fn}: x stride ${ldx} is less than m ${m}`);
+  const spanX = rows === 0 ? 0 : (rows - 1) * ldx + xCols;
+  const spanO = rows === 0 ? 0 : (rows - 1) * ldo + oCols;
+  if (overlaps(x, xOff, spanX, out, outOff, spanO)) throw new RangeError(`${fn}: x and out overlap`);
+  const n = rows * m;
+  if (
+    x instanceof Float32Array &&
+    out instanceof Float32Array &&
+    x.buffer !== out.buffer &&
+    useWasm(n) &&
+    stageable(x, spanX) &&
+    stageable(out, spanO)
+  ) {
+    const [xs, is, os] = layout(x.length * 4, m * 4, out.length * 4);
+    put(x, xs);
+    // The indices by a loop (m ≤ a row's length): a subarray of a longer cols would be an allocation.
+    const iv = memoryInt32();
+    for (let j = 0, at = is / 4; j < m; j++) iv[at + j] = cols[j] as number;
+    // Entries of out the kernel does not write (a scatter's other columns, a gather's gaps between
+    // rows) must come back out as they were: out goes in too.
+    if (scatter || (ldo > m && rows > 1)) put(out, os);
+    const k = kernels().vec;
+    (scatter ? k.scatter32 : k.gather32)(xs + xOff * 4, ldx * 4, rows, is, m, os + outOff * 4, ldo * 4);
+    out.set(block<Float32Array>(4, os + outOff * 4, spanO), outOff);
+    return;
+  }
+  for (let r = 0; r < rows; r++) {
+    const xr = xOff + r * ldx;
+    const or = outOff + r * ldo;
+    if (scatter) for (let j = 0; j < m; j++) out[or + (cols[j] as number)] = x[xr + j] as number;
+    else for (let j = 0; j < m; j++) out[or + j] = x[xr + (cols[j] as number)] as number;
+  }
+}

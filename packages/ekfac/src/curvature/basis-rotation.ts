@@ -28,7 +28,7 @@
  * Cost: `reset` O(n²) reads (once per basis change) and an m² copy; products as above. Workspaces
  * grow to the largest product and are reused: after warm-up the products allocate nothing.
  */
-import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
+import { type FloatArray, gatherColumnsInto, gemmStrided, scatterColumnsInto } from "@ekfac-ts/linalg";
 import { ensure, ensure32 } from "../internal/stats.ts";
 
 /** A new zeroed array of the same element type as `like`. */
@@ -159,19 +159,14 @@ export class BasisRotation<T extends FloatArray> {
     const w1 = this.ws1;
     const w2 = this.ws2;
     if (m > 0) {
-      for (let r = 0; r < rows; r++) {
-        const xr = xOff + r * n;
-        const wr = r * m;
-        for (let j = 0; j < m; j++) w1[wr + j] = x[xr + (from[j] as number)] as number;
-      }
+      gatherColumnsInto(x, xOff, n, rows, from, m, w1, 0, m);
       gemmStrided(false, transpose, rows, m, m, 1, w1, 0, m, this.core, 0, m, 0, w2, 0, m);
+      scatterColumnsInto(w2, 0, m, rows, to, m, out, outOff, n);
     }
-    // Row by row (the output row stays in cache): the core block's columns, then the unit ones.
+    // The unit columns (row by row: the output row stays in cache).
     for (let r = 0; r < rows; r++) {
       const xr = xOff + r * n;
       const or = outOff + r * n;
-      const wr = r * m;
-      for (let j = 0; j < m; j++) out[or + (to[j] as number)] = w2[wr + j] as number;
       for (let u = 0; u < units; u++)
         out[or + (dst[u] as number)] = (scales[u] as number) * (x[xr + (src[u] as number)] as number);
     }

@@ -116,6 +116,9 @@ export class Code {
   f32Store(offset = 0): this {
     return this.memarg([0x38], 2, offset);
   }
+  i32Load(offset = 0): this {
+    return this.memarg([0x28], 2, offset);
+  }
   f64Load(offset = 0): this {
     return this.memarg([0x2b], 3, offset);
   }

@@ -338,6 +338,39 @@ function axpby32(): FuncDef {
   return funcDef("axpby32", [i32, i32, i32, f64, f64, i32], L, k);
 }
 
+/**
+ * `gather32(x, ldx, rows, idx, m, out, ldo)` (scatter = 0) or `scatter32` (scatter = 1): for each of
+ * rows rows, out[r·ldo + j] = x[r·ldx + idx[j]] (gather) or out[r·ldo + idx[j]] = x[r·ldx + j]
+ * (scatter), j < m; float32 entries, idx an i32 array, ldx and ldo in bytes. Scalar loads and stores.
+ */
+function gatherFunc(name: string, scatter: boolean): FuncDef {
+  const [x, ldx, rows, idx, m, out, ldo] = [0, 1, 2, 3, 4, 5, 6];
+  const L = new Locals(7);
+  const [n, ip, xp, op] = L.add(i32, 4);
+  const k = new Code();
+  countLoop(k, rows, () => {
+    k.get(idx).set(ip).get(x).set(xp).get(out).set(op).get(m).set(n);
+    countLoop(k, n, () => {
+      if (scatter) {
+        // out[idx[j]] = x[j]
+        k.get(out).get(ip).i32Load().i32Const(2).i32Shl().i32Add();
+        k.get(xp).f32Load().f32Store();
+        bump(k, xp, 4);
+      } else {
+        // out[j] = x[idx[j]]
+        k.get(op);
+        k.get(x).get(ip).i32Load().i32Const(2).i32Shl().i32Add().f32Load();
+        k.f32Store();
+        bump(k, op, 4);
+      }
+      bump(k, ip, 4);
+    });
+    k.get(x).get(ldx).i32Add().set(x);
+    k.get(out).get(ldo).i32Add().set(out);
+  });
+  return funcDef(name, [i32, i32, i32, i32, i32, i32, i32], L, k);
+}
+
 /** Pushes min(a, b) of two i32 locals (unsigned). */
 function minU(k: Code, a: number, b: number): void {
   k.get(a).get(b).get(a).get(b).i32LtU().select();
@@ -416,6 +449,8 @@ export function vectorFuncs(): FuncDef[] {
     narrowRows(),
     axpby32(),
     mirror64(),
+    gatherFunc("gather32", false),
+    gatherFunc("scatter32", true),
   ];
 }
 
@@ -440,6 +475,8 @@ export interface VectorKernels {
     tiny: number,
   ) => void;
   readonly foldLower64: (x: number, f: number, d: number, rho: number, w: number) => void;
+  readonly gather32: (x: number, ldx: number, rows: number, idx: number, m: number, out: number, ldo: number) => void;
+  readonly scatter32: (x: number, ldx: number, rows: number, idx: number, m: number, out: number, ldo: number) => void;
   readonly mirror64: (x: number, d: number, tile: number) => void;
   readonly axpby32: (y: number, x: number, pairs: number, a: number, b: number, copyBack: number) => void;
   readonly widenRows: (
