@@ -283,10 +283,10 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
         fc.nat(3),
         fc.nat(2),
         fc.constantFrom(1, -0.5, 3e-7),
-        fc.boolean(),
-        (rows, cols, seed, gapS, gapD, scale, widen) => {
-          const make: (n: number) => FloatArray = widen ? f32 : f64;
-          const into: (n: number) => FloatArray = widen ? f64 : f32;
+        fc.constantFrom("widen", "narrow", "single", "double"),
+        (rows, cols, seed, gapS, gapD, scale, kind) => {
+          const make: (n: number) => FloatArray = kind === "widen" || kind === "single" ? f32 : f64;
+          const into: (n: number) => FloatArray = kind === "narrow" || kind === "single" ? f32 : f64;
           const sStride = cols + gapS;
           const dStride = cols + gapD;
           const src = sample(make, 2 + rows * sStride, seed, 0.05);

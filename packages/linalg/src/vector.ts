@@ -482,7 +482,8 @@ function checkRows(fn: string, name: string, x: FloatArray, off: number, ld: num
  * Copies a rows × cols block between arrays of either element type, scaled (LAPACK's slag2d/dlag2s
  * with a scale): dst[dstOff + r·dstStride + j] ← scale·src[srcOff + r·srcStride + j], the product in
  * float64 then stored in dst's type, the entries between rows untouched; src and dst must not
- * overlap. Float32 → float64 with scale 1 (exact) and float64 → float32 go to the SIMD loops.
+ * overlap. Float32 → float64 with scale 1 (exact), float64 → float32 and float32 → float32 go to the
+ * SIMD loops.
  */
 export function convertRowsInto(
   src: FloatArray,
@@ -509,7 +510,9 @@ export function convertRowsInto(
   const n = rows * cols;
   const widen = src instanceof Float32Array && dst instanceof Float64Array && scale === 1;
   const narrow = src instanceof Float64Array && dst instanceof Float32Array;
-  if ((widen || narrow) && src.buffer !== dst.buffer && useWasm(n) && stageable(src, n) && stageable(dst, n)) {
+  const single = src instanceof Float32Array && dst instanceof Float32Array;
+  const simd = widen || narrow || single;
+  if (simd && src.buffer !== dst.buffer && useWasm(n) && stageable(src, n) && stageable(dst, n)) {
     const ss = src.BYTES_PER_ELEMENT;
     const ds = dst.BYTES_PER_ELEMENT;
     const [s, d] = layout(src.length * ss, dst.length * ds);
@@ -518,8 +521,10 @@ export function convertRowsInto(
     if (dstStride > cols && rows > 1) put(dst, d);
     const a = s + srcOff * ss;
     const b = d + dstOff * ds;
-    if (widen) kernels().vec.widenRows(a, b, rows, cols, srcStride * ss, dstStride * ds);
-    else kernels().vec.narrowRows(a, b, rows, cols, srcStride * ss, dstStride * ds, scale);
+    const k = kernels().vec;
+    if (widen) k.widenRows(a, b, rows, cols, srcStride * ss, dstStride * ds);
+    else if (narrow) k.narrowRows(a, b, rows, cols, srcStride * ss, dstStride * ds, scale);
+    else k.scaleRows32(a, b, rows, cols, srcStride * ss, dstStride * ds, scale);
     const span = (rows - 1) * dstStride + cols;
     if (ds === 8) dst.set(block<Float64Array>(8, b, span), dstOff);
     else dst.set(block<Float32Array>(4, b, span), dstOff);

@@ -8,7 +8,7 @@
  * `e = n·classes + cls` of `E = N·classes` rows (example-major, as the capture contract fixes).
  * Cost: O(N·C_out·T) writes, no allocation (the caller owns `out`).
  */
-import type { FloatArray } from "@ekfac-ts/linalg";
+import { convertRowsInto, type FloatArray } from "@ekfac-ts/linalg";
 
 /**
  * Reorders the output gradient `N × C_out × T` (NCHW) into `groups × (N·classes·T) × (C_out/G)` rows
@@ -29,8 +29,9 @@ export function gatherOutputGradInto(
   const rows = n * classes * T;
   if (T === 1 && groups === 1 && classes === 1) {
     // Dense: the layouts coincide (row e = example e), a scaled copy (≈ 2 % of the demo's EKFAC step
-    // went to the general loop's index arithmetic).
-    for (let i = 0, len = n * cOut; i < len; i++) out[i] = scale * (grad[i] as number);
+    // went to the general loop's index arithmetic; linalg's row copy is a SIMD pass on wasm).
+    const len = n * cOut;
+    convertRowsInto(grad, 0, len, out, 0, len, len > 0 ? 1 : 0, len, scale);
     return out;
   }
   for (let k = 0; k < groups; k++) {

@@ -12,7 +12,7 @@
  * Cost: 2·N·outDim·inDim flops forward; capture adds O(N·(inDim + outDim)) copies.
  */
 import { add, assertTensor, matmul, type Tensor } from "@ekfac-ts/autodiff";
-import { allocate } from "@ekfac-ts/linalg";
+import { allocate, convertRowsInto } from "@ekfac-ts/linalg";
 import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
 import { CaptureSite } from "../internal/capture.ts";
 import { emptyCaptureCheck, type LayerInit, rngOf, WeightLayer } from "../internal/layer.ts";
@@ -90,14 +90,9 @@ export class Linear extends WeightLayer {
     const din = this.inDim;
     const aDim = din + (this.hasBias ? 1 : 0);
     const a = this.site.inputs(n, 1, x.dtype);
-    const xd = x.data;
-    // Plain index loops, not subarray views: no per-row allocation in the training step.
-    for (let r = 0; r < n; r++) {
-      const src = r * din;
-      const dst = r * aDim;
-      for (let j = 0; j < din; j++) a[dst + j] = xd[src + j] as number;
-      if (this.hasBias) a[dst + din] = 1;
-    }
+    // The rows at stride aDim (linalg's row copy: SIMD on the wasm backend), then the bias column.
+    convertRowsInto(x.data, 0, din, a, 0, aDim, n, din);
+    if (this.hasBias) for (let r = 0; r < n; r++) a[r * aDim + din] = 1;
     this.site.attach(s);
   }
 }

@@ -314,6 +314,34 @@ function narrowRows(): FuncDef {
 }
 
 /**
+ * `scaleRows32(src, dst, rows, cols, srcStride, dstStride, scale)`: dst (float32) = scale·src (float32,
+ * the product in float64) rounded, row by row as `widenRows`.
+ */
+function scaleRows32(): FuncDef {
+  const [src, dst, rows, cols, srcStride, dstStride, scale] = [0, 1, 2, 3, 4, 5, 6];
+  const L = new Locals(7);
+  const [n, sp, dp] = L.add(i32, 3);
+  const [sv] = L.add(v128, 1);
+  const k = new Code();
+  k.get(scale).f64x2Splat().set(sv);
+  countLoop(k, rows, () => {
+    k.get(src).set(sp).get(dst).set(dp).get(cols).i32Const(1).i32ShrU().set(n);
+    countLoop(k, n, () => {
+      k.get(dp).get(sv).get(sp).v128Load64Zero().f64x2PromoteLowF32x4().f64x2Mul();
+      k.f32x4DemoteF64x2Zero().v128Store64Low();
+      bump(k, sp, 8);
+      bump(k, dp, 8);
+    });
+    k.get(cols).i32Const(1).i32And().if();
+    k.get(dp).get(scale).get(sp).f32Load().f64PromoteF32().f64Mul().f32DemoteF64().f32Store();
+    k.end();
+    k.get(src).get(srcStride).i32Add().set(src);
+    k.get(dst).get(dstStride).i32Add().set(dst);
+  });
+  return funcDef("scaleRows32", [i32, i32, i32, i32, i32, i32, f64], L, k);
+}
+
+/**
  * `axpby32(y, x, pairs, a, b, copyBack)`: y (float32) ← a·y + b·x computed in float64 (x float32)
  * and rounded, lane pairs; with copyBack ≠ 0 also x ← the stored y.
  */
@@ -447,6 +475,7 @@ export function vectorFuncs(): FuncDef[] {
     foldLower64(),
     widenRows(),
     narrowRows(),
+    scaleRows32(),
     axpby32(),
     mirror64(),
     gatherFunc("gather32", false),
@@ -486,6 +515,15 @@ export interface VectorKernels {
     cols: number,
     srcStride: number,
     dstStride: number,
+  ) => void;
+  readonly scaleRows32: (
+    src: number,
+    dst: number,
+    rows: number,
+    cols: number,
+    srcStride: number,
+    dstStride: number,
+    scale: number,
   ) => void;
   readonly narrowRows: (
     src: number,
