@@ -103,6 +103,33 @@ function put(x: FloatArray, at: number): void {
   memoryView(x.BYTES_PER_ELEMENT as 4 | 8).set(x, at / x.BYTES_PER_ELEMENT);
 }
 
+/** Views of caller arrays' ranges, made once per (array, offset, length) (see `putRange`). */
+const ranges = new WeakMap<FloatArray, Map<number, FloatArray>>();
+
+/**
+ * Copies x[off…off + len) into the memory at byte offset `at`: the whole array when the range is all
+ * of it, else through a view of the range kept for the next call with the same array and range (a
+ * training loop repeats them), so a steady loop allocates nothing.
+ */
+function putRange(x: FloatArray, off: number, len: number, at: number): void {
+  if (off === 0 && len === x.length) {
+    put(x, at);
+    return;
+  }
+  let byRange = ranges.get(x);
+  if (byRange === undefined) {
+    byRange = new Map();
+    ranges.set(x, byRange);
+  }
+  const key = off + len * 2 ** 31;
+  let v = byRange.get(key);
+  if (v === undefined) {
+    v = x.subarray(off, off + len);
+    if (byRange.size < 64) byRange.set(key, v);
+  }
+  memoryView(x.BYTES_PER_ELEMENT as 4 | 8).set(v, at / x.BYTES_PER_ELEMENT);
+}
+
 function checkRange(fn: string, name: string, x: FloatArray, off: number, n: number): void {
   assertIndex(fn, `${name} offset`, off);
   if (off + n > x.length) {
@@ -250,12 +277,12 @@ export function squaresFlushedInto(
   if (x === out && xOff < outOff + n && outOff < xOff + n) {
     throw new RangeError(`${fn}: x [${xOff}, ${xOff + n}) and out [${outOff}, ${outOff + n}) overlap`);
   }
-  if (x instanceof Float32Array && out instanceof Float32Array && useWasm(n) && stageable(x, n)) {
-    const [at, o] = layout(x.length * 4, n * 4);
-    put(x, at);
-    kernels().vec.squares32(at + xOff * 4, o, Math.ceil(n / 4), tiny, flushX ? 1 : 0);
-    // x first: out may be x itself (other entries), whose copy in the memory is stale after this.
-    if (flushX) x.set(block<Float32Array>(4, at + xOff * 4, n), xOff);
+  if (x instanceof Float32Array && out instanceof Float32Array && useWasm(n)) {
+    // Only the range read goes in (the rows of a workspace, not the whole workspace).
+    const [at, o] = layout(n * 4, n * 4);
+    putRange(x, xOff, n, at);
+    kernels().vec.squares32(at, o, Math.ceil(n / 4), tiny, flushX ? 1 : 0);
+    if (flushX) x.set(block<Float32Array>(4, at, n), xOff);
     out.set(block<Float32Array>(4, o, n), outOff);
     return;
   }
