@@ -25,6 +25,7 @@ import {
   scatterColumnsInto,
   squaresFlushedInto,
   VECTOR_MIN_WASM,
+  vectorViewsMade,
 } from "./vector.ts";
 
 const TINY = 2 ** -63;
@@ -381,6 +382,43 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
       { numRuns: 80 },
     );
   });
+
+  it.runIf(wasmSupported())(
+    "after one call per shape, the wasm path makes no more views (no allocation per step)",
+    () => {
+      setBackend("wasm");
+      const n = 3000;
+      const x = sample(f32, 2 * n, 1, 0.05);
+      const y = sample(f32, n, 2, 0.05);
+      const w = sample(f64, n, 3, 0.05);
+      const s = sample(f64, n, 4, 0).map(Math.abs);
+      const out32 = new Float32Array(2 * n);
+      const out64 = new Float64Array(n);
+      const cols = Int32Array.from({ length: 40 }, (_, j) => 2 * j);
+      const fold = new Float64Array(60 * 60);
+      const f = sample(f32, 60 * 60, 5, 0);
+      const round = (): void => {
+        allFinite(x);
+        hasTiny(x, n, TINY);
+        flushTiny(y, n, TINY);
+        squaresFlushedInto(x, n, out32, 0, n, TINY, true);
+        roundFlushedInto(w, 0, out32, 0, n, TINY);
+        decayInto(out64, 0, y, 0, n, 0.9);
+        quotientFlushedInto(y, 0, s, 0, 1e-3, out32, 0, n, TINY);
+        quotientOuterFlushedInto(y, 0, s, 0, s, 0, out32, 0, 30, 100, 0, 0, 1e-3, TINY);
+        convertRowsInto(y, 0, 100, out64, 0, 100, 30, 100);
+        convertRowsInto(w, 0, 100, out32, 0, 101, 29, 100, 0.5);
+        axpbyInto(out32, 0, y, 0, n, 0.9, 1, true);
+        gatherColumnsInto(x, 0, 80, 30, cols, 40, out32, 0, 40);
+        scatterColumnsInto(out32, 0, 40, 30, cols, 40, y, 0, 80);
+        foldLowerSymmetric(fold, 0, f, 60, 0.9);
+      };
+      round();
+      const made = vectorViewsMade();
+      for (let k = 0; k < 20; k++) round();
+      expect(vectorViewsMade()).toBe(made);
+    },
+  );
 
   it("bad arguments are named", () => {
     const x = new Float32Array(8);

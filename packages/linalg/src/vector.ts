@@ -69,6 +69,14 @@ function place(i: number, bytes: number, end: number): number {
   return end + Math.ceil((bytes + 16) / 16) * 16;
 }
 
+/** Typed-array views this module has made (of the memory and of callers' ranges), for the tests. */
+let viewsMade = 0;
+
+/** Internal, for tests: how many views the kernels have made so far (constant in a steady loop). */
+export function vectorViewsMade(): number {
+  return viewsMade;
+}
+
 let viewBuffer: unknown = null;
 const views32 = new Map<number, Map<number, Float32Array>>();
 const views64 = new Map<number, Map<number, Float64Array>>();
@@ -94,6 +102,7 @@ function block<T extends FloatArray>(size: 4 | 8, byteOff: number, len: number):
     v = w.subarray(byteOff / size, byteOff / size + len) as T;
     byLen.set(len, v);
     viewCount++;
+    viewsMade++;
   }
   return v;
 }
@@ -125,6 +134,7 @@ function putRange(x: FloatArray, off: number, len: number, at: number): void {
   let v = byRange.get(key);
   if (v === undefined) {
     v = x.subarray(off, off + len);
+    viewsMade++;
     if (byRange.size < 64) byRange.set(key, v);
   }
   memoryView(x.BYTES_PER_ELEMENT as 4 | 8).set(v, at / x.BYTES_PER_ELEMENT);
@@ -612,7 +622,10 @@ let intView: Int32Array = new Int32Array(0);
 /** The memory as int32 (rebuilt after a grow, like the float views). */
 function memoryInt32(): Int32Array {
   const buffer = memoryView(4).buffer;
-  if (intView.buffer !== buffer) intView = new Int32Array(buffer);
+  if (intView.buffer !== buffer) {
+    intView = new Int32Array(buffer);
+    viewsMade++;
+  }
   return intView;
 }
 
