@@ -44,6 +44,7 @@ import { gemmWasm } from "./internal/wasm/driver.ts";
 import { Code, encodeModule, sleb, uleb, ValType } from "./internal/wasm/encoder.ts";
 import { ensureBytes, kernels, memoryBlock, wasmGemmStats } from "./internal/wasm/instance.ts";
 import { setWasmDetectorForTesting, type WasmNamespace, wasmNamespace } from "./internal/wasm/runtime.ts";
+import { buildVectorModule } from "./internal/wasm/vector-codegen.ts";
 import { allocate, type DType, type FloatArray, fromArray, type Matrix, view, zeros } from "./matrix.ts";
 import { Rng } from "./random.ts";
 
@@ -487,11 +488,15 @@ describe.runIf(wasmSupported())("the wasm module and memory", () => {
     setBackend("auto");
   });
 
-  it("the run-time encoder's module passes WebAssembly.validate and stays under 4 KB (sync compile in browsers)", () => {
+  it("the run-time encoder's modules pass WebAssembly.validate and stay under 4 KB (sync compile in browsers)", () => {
     const bytes = buildGemmModule(false);
     expect(WA.validate(bytes)).toBe(true);
     expect(bytes.length).toBeLessThan(4096);
     expect(buildGemmModule(true).length).toBeLessThan(4096);
+    const vec = buildVectorModule();
+    expect(WA.validate(vec)).toBe(true);
+    expect(vec.length).toBeLessThan(4096);
+    expect(buildVectorModule(1024).length).toBeLessThan(4096);
   });
 
   it("the wasm memory grows once, then repeated and smaller products of either type allocate nothing", () => {

@@ -28,7 +28,6 @@
  * Cost: building the module is linear in its size, < 4 KB (so browsers compile it synchronously).
  */
 import { Code, encodeModule, type FuncDef, funcDef, Locals, ValType } from "./encoder.ts";
-import { vectorFuncs } from "./vector-codegen.ts";
 
 /** Register tile and cache blocks of one element type (see the file header for why these values). */
 export interface Geometry {
@@ -424,6 +423,5 @@ export function buildGemmModule(fma: boolean, sharedMaxPages = 0): Uint8Array {
     packTFunc("packT32", 32),
     pack4Func("pack4x16", 16),
     pack4Func("pack4x32", 32),
-    ...vectorFuncs(),
   ]);
 }

@@ -18,7 +18,7 @@
 import type { FloatArray } from "../../matrix.ts";
 import { buildGemmModule, type MacroKernel, type Pack4Kernel, type PackTKernel, type Symv4Kernel } from "./codegen.ts";
 import { relaxedSimdSupport, type WasmMemory, type WasmNamespace, wasmNamespace, wasmSupport } from "./runtime.ts";
-import { type VectorKernels, vectorKernelsOf } from "./vector-codegen.ts";
+import { buildVectorModule, type VectorKernels, vectorKernelsOf } from "./vector-codegen.ts";
 
 const PAGE = 65536;
 
@@ -58,8 +58,12 @@ export function instantiateKernels(fma: boolean, shared: WasmMemory | null, maxP
   const ns = wasmNamespace() as WasmNamespace;
   const bytes = buildGemmModule(fma, shared === null ? 0 : maxPages);
   const inst = new ns.Instance(new ns.Module(bytes), shared === null ? {} : { env: { memory: shared } });
+  const memory = shared ?? (inst.exports.memory as WasmMemory);
+  // The vector kernels: a second module over the same memory (see vector-codegen.ts).
+  const vecBytes = buildVectorModule(shared === null ? 0 : maxPages);
+  const vec = new ns.Instance(new ns.Module(vecBytes), { env: { memory } });
   return {
-    memory: shared ?? (inst.exports.memory as WasmMemory),
+    memory,
     macro: inst.exports.macro as MacroKernel,
     macro64: inst.exports.macro64 as MacroKernel,
     symv4: inst.exports.symv4 as Symv4Kernel,
@@ -69,9 +73,9 @@ export function instantiateKernels(fma: boolean, shared: WasmMemory | null, maxP
     packT32: inst.exports.packT32 as PackTKernel,
     pack4x16: inst.exports.pack4x16 as Pack4Kernel,
     pack4x32: inst.exports.pack4x32 as Pack4Kernel,
-    vec: vectorKernelsOf(inst.exports),
+    vec: vectorKernelsOf(vec.exports),
     fma,
-    moduleBytes: bytes.length,
+    moduleBytes: bytes.length + vecBytes.length,
   };
 }
 

@@ -17,7 +17,7 @@
  *
  * Cost: one pass over the operands, 4 (float32) or 2 (float64) lanes per instruction.
  */
-import { Code, type FuncDef, funcDef, Locals, ValType } from "./encoder.ts";
+import { Code, encodeModule, type FuncDef, funcDef, Locals, ValType } from "./encoder.ts";
 
 const { i32, f32, f64, v128 } = ValType;
 
@@ -462,8 +462,21 @@ function mirror64(): FuncDef {
   return funcDef("mirror64", [i32, i32, i32], L, k);
 }
 
+/**
+ * The elementwise kernels' module: its own (each module stays under the 4 KB that browsers compile
+ * synchronously), over the gemm module's memory, imported as env.memory — shared with `maxPages`
+ * when the kernels run on a shared memory (threads.ts), else any size.
+ */
+export function buildVectorModule(sharedMaxPages = 0): Uint8Array {
+  const memory =
+    sharedMaxPages > 0
+      ? { import: { module: "env", name: "memory" }, minPages: 1, maxPages: sharedMaxPages, shared: true }
+      : { import: { module: "env", name: "memory" }, minPages: 1 };
+  return encodeModule(memory, vectorFuncs());
+}
+
 /** The elementwise kernels (exported by name; instance.ts reads them from the exports). */
-export function vectorFuncs(): FuncDef[] {
+function vectorFuncs(): FuncDef[] {
   return [
     scan32(),
     flush32(),
