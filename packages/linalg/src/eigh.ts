@@ -323,7 +323,9 @@ function writeVectors(vecs: Matrix, ws: EighWorkspace, route: EighAlgorithm): vo
       for (let j = 0; j < n; j++) z[row + j] = y[row + (perm[j] as number)] as number;
     }
     applyQKernel(n, ws.w, ws.beta, z, n, n, ws.hh);
-    for (let i = 0; i < n * n; i++) vdata[voff + i] = z[i] as number;
+    // A native copy where the types and lengths allow (z holds exactly n² entries), else the loop.
+    if (vdata instanceof Float64Array && z.length === n * n) vdata.set(z, voff);
+    else for (let i = 0; i < n * n; i++) vdata[voff + i] = z[i] as number;
     return;
   }
   // Row perm[j] of Z is the eigenvector for values[j]; it becomes column j of the output.
