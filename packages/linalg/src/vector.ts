@@ -17,9 +17,10 @@
  * with both copies (0.26 for the loop alone); the scans and quotients alike.
  *
  * The copies in take the whole source array (one `set`, no view object), so the wasm path is taken
- * only where the array is at most STAGE_SLACK times the span the kernel reads; a larger array, an
- * element type the kernel does not take, or a held resident region (internal/wasm/resident.ts) runs
- * the JS loop. Results are copied out through views of the memory cached per (offset, length), so a
+ * only where the array is at most STAGE_SLACK times the span the kernel reads (squaresFlushedInto,
+ * which squares a few rows of a large workspace, copies just its range through a view kept per array
+ * and range); a larger array, an element type the kernel does not take, or a held resident region
+ * (internal/wasm/resident.ts) runs the JS loop. Results are copied out through views of the memory cached per (offset, length), so a
  * training loop allocates nothing after its first step.
  *
  * Validation: every function checks its arrays, counts and offsets (TypeError/RangeError naming the

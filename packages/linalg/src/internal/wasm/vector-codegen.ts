@@ -1,6 +1,7 @@
 /**
  * Code generation for the elementwise kernels of ../../vector.ts: short SIMD loops over arrays copied
- * into the kernels' memory (the module of codegen.ts), each the exact twin of a scalar JavaScript
+ * into the kernels' memory (a module of their own that imports the gemm module's memory, see
+ * `buildVectorModule`), each the exact twin of a scalar JavaScript
  * loop in vector.ts — same operations on the same lanes in the same order, IEEE-754 arithmetic with
  * no fused multiply-add, so both paths give the same bits (NaN payloads aside).
  *
