@@ -560,7 +560,7 @@ export function convertRowsInto(
     const a = s + srcOff * ss;
     const b = d + dstOff * ds;
     const k = kernels().vec;
-    if (widen) k.widenRows(a, b, rows, cols, srcStride * ss, dstStride * ds);
+    if (widen) k.widenRows(a, b, rows, cols, srcStride * ss, dstStride * ds, 1);
     else if (narrow) k.narrowRows(a, b, rows, cols, srcStride * ss, dstStride * ds, scale);
     else k.scaleRows32(a, b, rows, cols, srcStride * ss, dstStride * ds, scale);
     const span = (rows - 1) * dstStride + cols;

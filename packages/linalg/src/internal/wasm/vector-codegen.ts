@@ -261,85 +261,53 @@ function foldLower64(): FuncDef {
   return funcDef("foldLower64", [i32, i32, i32, f64, f64], L, k);
 }
 
-/**
- * `widenRows(src, dst, rows, cols, srcStride, dstStride)`: row r's cols float32 at src + r·srcStride
- * (bytes) widened to float64 at dst + r·dstStride, lane pairs then the odd last entry by itself (no
- * write past a row: the gaps between rows are the caller's).
- */
-function widenRows(): FuncDef {
-  const [src, dst, rows, cols, srcStride, dstStride] = [0, 1, 2, 3, 4, 5];
-  const L = new Locals(6);
-  const [n, sp, dp] = L.add(i32, 3);
-  const k = new Code();
-  countLoop(k, rows, () => {
-    k.get(src).set(sp).get(dst).set(dp).get(cols).i32Const(1).i32ShrU().set(n);
-    countLoop(k, n, () => {
-      k.get(dp).get(sp).v128Load64Zero().f64x2PromoteLowF32x4().v128Store();
-      bump(k, sp, 8);
-      bump(k, dp, 16);
-    });
-    k.get(cols).i32Const(1).i32And().if();
-    k.get(dp).get(sp).f32Load().f64PromoteF32().f64Store();
-    k.end();
-    k.get(src).get(srcStride).i32Add().set(src);
-    k.get(dst).get(dstStride).i32Add().set(dst);
-  });
-  return funcDef("widenRows", [i32, i32, i32, i32, i32, i32], L, k);
-}
+/** What `rowsFunc` emits: float32 → float64 (exact), float64 → float32, or float32 → float32, scaled. */
+type RowsKind = "widenRows" | "narrowRows" | "scaleRows32";
 
 /**
- * `narrowRows(src, dst, rows, cols, srcStride, dstStride, scale)`: dst (float32) = scale·src (float64)
- * rounded, row by row as `widenRows`.
+ * `widenRows` / `narrowRows` / `scaleRows32(src, dst, rows, cols, srcStride, dstStride, scale)`: row r's
+ * cols entries at src + r·srcStride (bytes) go to dst + r·dstStride as scale·src, the product in
+ * float64 and stored in dst's type (widenRows: float32 → float64, scale ignored, exact; narrowRows:
+ * float64 → float32; scaleRows32: float32 → float32). Lane pairs, then the odd last entry by itself:
+ * nothing is written past a row (the gaps between rows are the caller's).
  */
-function narrowRows(): FuncDef {
+function rowsFunc(kind: RowsKind): FuncDef {
   const [src, dst, rows, cols, srcStride, dstStride, scale] = [0, 1, 2, 3, 4, 5, 6];
   const L = new Locals(7);
   const [n, sp, dp] = L.add(i32, 3);
   const [sv] = L.add(v128, 1);
+  const srcBytes = kind === "narrowRows" ? 8 : 4;
+  const dstBytes = kind === "widenRows" ? 8 : 4;
   const k = new Code();
   k.get(scale).f64x2Splat().set(sv);
   countLoop(k, rows, () => {
     k.get(src).set(sp).get(dst).set(dp).get(cols).i32Const(1).i32ShrU().set(n);
     countLoop(k, n, () => {
-      k.get(dp).get(sv).get(sp).v128Load().f64x2Mul().f32x4DemoteF64x2Zero().v128Store64Low();
-      bump(k, sp, 16);
-      bump(k, dp, 8);
+      k.get(dp);
+      if (kind === "widenRows") k.get(sp).v128Load64Zero().f64x2PromoteLowF32x4().v128Store();
+      else {
+        k.get(sv).get(sp);
+        if (kind === "narrowRows") k.v128Load();
+        else k.v128Load64Zero().f64x2PromoteLowF32x4();
+        k.f64x2Mul().f32x4DemoteF64x2Zero().v128Store64Low();
+      }
+      bump(k, sp, 2 * srcBytes);
+      bump(k, dp, 2 * dstBytes);
     });
     k.get(cols).i32Const(1).i32And().if();
-    k.get(dp).get(scale).get(sp).f64Load().f64Mul().f32DemoteF64().f32Store();
+    k.get(dp);
+    if (kind === "widenRows") k.get(sp).f32Load().f64PromoteF32().f64Store();
+    else {
+      k.get(scale).get(sp);
+      if (kind === "narrowRows") k.f64Load();
+      else k.f32Load().f64PromoteF32();
+      k.f64Mul().f32DemoteF64().f32Store();
+    }
     k.end();
     k.get(src).get(srcStride).i32Add().set(src);
     k.get(dst).get(dstStride).i32Add().set(dst);
   });
-  return funcDef("narrowRows", [i32, i32, i32, i32, i32, i32, f64], L, k);
-}
-
-/**
- * `scaleRows32(src, dst, rows, cols, srcStride, dstStride, scale)`: dst (float32) = scale·src (float32,
- * the product in float64) rounded, row by row as `widenRows`.
- */
-function scaleRows32(): FuncDef {
-  const [src, dst, rows, cols, srcStride, dstStride, scale] = [0, 1, 2, 3, 4, 5, 6];
-  const L = new Locals(7);
-  const [n, sp, dp] = L.add(i32, 3);
-  const [sv] = L.add(v128, 1);
-  const k = new Code();
-  k.get(scale).f64x2Splat().set(sv);
-  countLoop(k, rows, () => {
-    k.get(src).set(sp).get(dst).set(dp).get(cols).i32Const(1).i32ShrU().set(n);
-    countLoop(k, n, () => {
-      k.get(dp).get(sv).get(sp).v128Load64Zero().f64x2PromoteLowF32x4().f64x2Mul();
-      k.f32x4DemoteF64x2Zero().v128Store64Low();
-      bump(k, sp, 8);
-      bump(k, dp, 8);
-    });
-    k.get(cols).i32Const(1).i32And().if();
-    k.get(dp).get(scale).get(sp).f32Load().f64PromoteF32().f64Mul().f32DemoteF64().f32Store();
-    k.end();
-    k.get(src).get(srcStride).i32Add().set(src);
-    k.get(dst).get(dstStride).i32Add().set(dst);
-  });
-  return funcDef("scaleRows32", [i32, i32, i32, i32, i32, i32, f64], L, k);
+  return funcDef(kind, [i32, i32, i32, i32, i32, i32, f64], L, k);
 }
 
 /**
@@ -487,15 +455,26 @@ function vectorFuncs(): FuncDef[] {
     quotient32(),
     quotientOuter32(),
     foldLower64(),
-    widenRows(),
-    narrowRows(),
-    scaleRows32(),
+    rowsFunc("widenRows"),
+    rowsFunc("narrowRows"),
+    rowsFunc("scaleRows32"),
     axpby32(),
     mirror64(),
     gatherFunc("gather32", false),
     gatherFunc("scatter32", true),
   ];
 }
+
+/** A `rowsFunc` kernel (byte addresses and strides). */
+type RowsKernel = (
+  src: number,
+  dst: number,
+  rows: number,
+  cols: number,
+  srcStride: number,
+  dstStride: number,
+  scale: number,
+) => void;
 
 export interface VectorKernels {
   readonly scan32: (x: number, blocks: number, tiny: number) => number;
@@ -522,32 +501,9 @@ export interface VectorKernels {
   readonly scatter32: (x: number, ldx: number, rows: number, idx: number, m: number, out: number, ldo: number) => void;
   readonly mirror64: (x: number, d: number, tile: number) => void;
   readonly axpby32: (y: number, x: number, pairs: number, a: number, b: number, copyBack: number) => void;
-  readonly widenRows: (
-    src: number,
-    dst: number,
-    rows: number,
-    cols: number,
-    srcStride: number,
-    dstStride: number,
-  ) => void;
-  readonly scaleRows32: (
-    src: number,
-    dst: number,
-    rows: number,
-    cols: number,
-    srcStride: number,
-    dstStride: number,
-    scale: number,
-  ) => void;
-  readonly narrowRows: (
-    src: number,
-    dst: number,
-    rows: number,
-    cols: number,
-    srcStride: number,
-    dstStride: number,
-    scale: number,
-  ) => void;
+  readonly widenRows: RowsKernel;
+  readonly scaleRows32: RowsKernel;
+  readonly narrowRows: RowsKernel;
 }
 
 /** The kernels' exports of an instance of the module (names as in `vectorFuncs`). */
