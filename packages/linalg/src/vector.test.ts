@@ -298,6 +298,14 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
           const got = bothPaths(() => {
             const dst = dst0.slice();
             convertRowsInto(src, 2, sStride, dst, 1, dStride, rows, cols, scale);
+            // keepGaps false: the rows' entries are the same; what is between them is unspecified.
+            const loose = dst0.slice();
+            convertRowsInto(src, 2, sStride, loose, 1, dStride, rows, cols, scale, false);
+            for (let r = 0; r < rows; r++)
+              for (let j = 0; j < cols; j++) {
+                const i = 1 + r * dStride + j;
+                expect(Object.is(loose[i], dst[i]) || (Number.isNaN(loose[i]) && Number.isNaN(dst[i]))).toBe(true);
+              }
             return dst;
           });
           for (const d of got) expectSameBits(d, want);
@@ -371,6 +379,14 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
             gatherColumnsInto(x, 1, n + pad, rows, cols, m, out, 2, m + pad);
             const back = back0.slice();
             scatterColumnsInto(out, 2, m + pad, rows, cols, m, back, 0, n);
+            // keepOthers false: the scattered entries are the same, the others unspecified.
+            const loose = back0.slice();
+            scatterColumnsInto(out, 2, m + pad, rows, cols, m, loose, 0, n, false);
+            for (let r = 0; r < rows; r++)
+              for (let j = 0; j < m; j++) {
+                const i = r * n + (cols[j] as number);
+                expect(Object.is(loose[i], back[i]) || (Number.isNaN(loose[i]) && Number.isNaN(back[i]))).toBe(true);
+              }
             return [out, back] as const;
           });
           for (const [g, b] of got) {

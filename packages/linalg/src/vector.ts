@@ -519,8 +519,9 @@ function checkRows(fn: string, name: string, x: FloatArray, off: number, ld: num
 /**
  * Copies a rows × cols block between arrays of either element type, scaled (LAPACK's slag2d/dlag2s
  * with a scale): dst[dstOff + r·dstStride + j] ← scale·src[srcOff + r·srcStride + j], the product in
- * float64 then stored in dst's type, the entries between rows untouched; src and dst must not
- * overlap. Float32 → float64 with scale 1 (exact), float64 → float32 and float32 → float32 go to the
+ * float64 then stored in dst's type, the entries between rows untouched (with `keepGaps` false their
+ * content afterwards is unspecified: for a caller that writes them next, which saves copying dst into
+ * the wasm memory); src and dst must not overlap. Float32 → float64 with scale 1 (exact), float64 → float32 and float32 → float32 go to the
  * SIMD loops.
  */
 export function convertRowsInto(
@@ -533,6 +534,7 @@ export function convertRowsInto(
   rows: number,
   cols: number,
   scale = 1,
+  keepGaps = true,
 ): void {
   const fn = "convertRowsInto";
   assertFloatArray(fn, "src", src);
@@ -555,8 +557,9 @@ export function convertRowsInto(
     const ds = dst.BYTES_PER_ELEMENT;
     const [s, d] = layout(src.length * ss, dst.length * ds);
     put(src, s);
-    // dst goes in too: the entries between its rows must come back out as they were.
-    if (dstStride > cols && rows > 1) put(dst, d);
+    // dst goes in too: the entries between its rows must come back out as they were (unless the
+    // caller writes them next and said so).
+    if (keepGaps && dstStride > cols && rows > 1) put(dst, d);
     const a = s + srcOff * ss;
     const b = d + dstOff * ds;
     const k = kernels().vec;
@@ -662,8 +665,9 @@ export function gatherColumnsInto(
 
 /**
  * The inverse placement: out[outOff + r·ldo + cols[j]] ← x[xOff + r·ldx + j] for r < rows, j < m
- * (each cols[j] in [0, ldo); the other entries of out untouched; repeated indices: the last wins).
- * x and out must not overlap.
+ * (each cols[j] in [0, ldo); the other entries of out untouched — with `keepOthers` false their
+ * content afterwards is unspecified, for a caller that writes them next; repeated indices: the last
+ * wins). x and out must not overlap.
  */
 export function scatterColumnsInto(
   x: FloatArray,
@@ -675,9 +679,10 @@ export function scatterColumnsInto(
   out: FloatArray,
   outOff: number,
   ldo: number,
+  keepOthers = true,
 ): void {
   const fn = "scatterColumnsInto";
-  permuteColumns(fn, true, x, xOff, ldx, rows, cols, m, out, outOff, ldo);
+  permuteColumns(fn, true, x, xOff, ldx, rows, cols, m, out, outOff, ldo, keepOthers);
 }
 
 function permuteColumns(
@@ -692,6 +697,7 @@ function permuteColumns(
   out: FloatArray,
   outOff: number,
   ldo: number,
+  keep = true,
 ): void {
   assertFloatArray(fn, "x", x);
   assertFloatArray(fn, "out", out);
@@ -721,8 +727,8 @@ function permuteColumns(
     const iv = memoryInt32();
     for (let j = 0, at = is / 4; j < m; j++) iv[at + j] = cols[j] as number;
     // Entries of out the kernel does not write (a scatter's other columns, a gather's gaps between
-    // rows) must come back out as they were: out goes in too.
-    if (scatter || (ldo > m && rows > 1)) put(out, os);
+    // rows) must come back out as they were: out goes in too, unless the caller writes them next.
+    if (keep && (scatter || (ldo > m && rows > 1))) put(out, os);
     const k = kernels().vec;
     (scatter ? k.scatter32 : k.gather32)(xs + xOff * 4, ldx * 4, rows, is, m, os + outOff * 4, ldo * 4);
     out.set(block<Float32Array>(4, os + outOff * 4, spanO), outOff);

@@ -161,7 +161,8 @@ export class BasisRotation<T extends FloatArray> {
     if (m > 0) {
       gatherColumnsInto(x, xOff, n, rows, from, m, w1, 0, m);
       gemmStrided(false, transpose, rows, m, m, 1, w1, 0, m, this.core, 0, m, 0, w2, 0, m);
-      scatterColumnsInto(w2, 0, m, rows, to, m, out, outOff, n);
+      // Every other column of out is a unit column, written below: no need to keep them.
+      scatterColumnsInto(w2, 0, m, rows, to, m, out, outOff, n, false);
     }
     // The unit columns (row by row: the output row stays in cache).
     for (let r = 0; r < rows; r++) {

@@ -614,8 +614,9 @@ export function curvature(
         ws.addLayer(shape, curvatureStatisticsOf(li) as LayerStatistics, dir, previous, grad);
       },
       pack(src) {
-        convertRowsInto(src[wi] as FloatArray, 0, inDim, grad, 0, aDim, outDim, inDim);
         const b = bi >= 0 ? (src[bi] as FloatArray) : null;
+        // With a bias its column is written next, so the copy need not keep it.
+        convertRowsInto(src[wi] as FloatArray, 0, inDim, grad, 0, aDim, outDim, inDim, 1, b === null);
         if (b !== null) for (let r = 0; r < outDim; r++) grad[r * aDim + inDim] = b[r] as number;
       },
       unpack(dst, scale) {

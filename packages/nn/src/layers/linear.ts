@@ -91,7 +91,7 @@ export class Linear extends WeightLayer {
     const aDim = din + (this.hasBias ? 1 : 0);
     const a = this.site.inputs(n, 1, x.dtype);
     // The rows at stride aDim (linalg's row copy: SIMD on the wasm backend), then the bias column.
-    convertRowsInto(x.data, 0, din, a, 0, aDim, n, din);
+    convertRowsInto(x.data, 0, din, a, 0, aDim, n, din, 1, !this.hasBias);
     if (this.hasBias) for (let r = 0; r < n; r++) a[r * aDim + din] = 1;
     this.site.attach(s);
   }
