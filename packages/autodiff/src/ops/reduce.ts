@@ -36,18 +36,27 @@ export function sum(x: Tensor, axes?: number | readonly number[], keepdims = fal
   const { kept, shape } = reducedShapes("sum", x, axes, keepdims);
   const y = allocLike(sizeOf(kept), x.data);
   const xd = x.data;
-  forEachReducedRun(x.shape, kept, (ox, oy, _o2, n, tx, ty) => {
-    if (ty === 0) {
-      let s = 0;
-      for (let i = 0; i < n; i++, ox += tx) s += xd[ox] as number;
-      y[oy] = (y[oy] as number) + s;
-    } else {
-      for (let i = 0; i < n; i++, ox += tx, oy += ty) y[oy] = (y[oy] as number) + (xd[ox] as number);
-    }
-  });
+  forEachReducedRun(x.shape, kept, (ox, oy, _o2, n, tx, ty) => sumRun(xd, y, ox, oy, n, tx, ty));
   const out = new Tensor(y, shape);
   record("sum", [x], out, { keptShape: kept });
   return out;
+}
+
+/**
+ * One run of `sum`: y[oy] += Σ x over the run (ty = 0, a reduced innermost axis) or y ← y + x
+ * elementwise. A module function rather than the loop inside the run callback: in processes where
+ * `sum` met both element types (a curvature optimizer's step), V8 stopped optimising that callback
+ * and its running sum was boxed per element — a sampled allocation profile showed ≈ 0.5–0.7 MB of
+ * numbers per KFAC/EKFAC step of the demo autoencoder in the loss's sum, none for SGD.
+ */
+function sumRun(xd: FloatArray, y: FloatArray, ox: number, oy: number, n: number, tx: number, ty: number): void {
+  if (ty === 0) {
+    let s = 0;
+    for (let i = 0; i < n; i++, ox += tx) s += xd[ox] as number;
+    y[oy] = (y[oy] as number) + s;
+  } else {
+    for (let i = 0; i < n; i++, ox += tx, oy += ty) y[oy] = (y[oy] as number) + (xd[ox] as number);
+  }
 }
 
 /** Mean over `axes` (composite: sum · 1/count). */

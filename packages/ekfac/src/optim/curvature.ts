@@ -404,6 +404,28 @@ const NOISE_DECAY = 0.9;
  */
 const NOISE_EXAMPLES = 128;
 
+/** Whether the last `directionDot` saw only finite d[i] (a module-level flag: no object per call). */
+let directionFinite = true;
+
+/**
+ * start + Σ d[i]·g[i] summed in index order; sets `directionFinite` to whether every d[i] was finite.
+ * A function of its own, not a loop inside the transform's update: V8 optimises a small hot function
+ * on its own, while the loop inside that long closure ran in less optimised code that boxed the
+ * running sum (a sampled allocation profile of the EKFAC step showed the update allocating ≈ 0.3 MB
+ * per step there).
+ */
+function directionDot(d: Float64Array, g: Float64Array, start: number): number {
+  let dot = start;
+  let finite = true;
+  for (let i = 0; i < d.length; i++) {
+    const x = d[i] as number;
+    if (x - x !== 0) finite = false;
+    dot += x * (g[i] as number);
+  }
+  directionFinite = finite;
+  return dot;
+}
+
 /** d ← αd + μp in place (p = null: αd), and p ← d: the step δ = αΔ + μδ₀ becomes the next δ₀. */
 function combineStep(d: FloatArray, p: Float64Array | null, alpha: number, mu: number): void {
   for (let i = 0; i < d.length; i++) {
@@ -1033,13 +1055,8 @@ export function curvature(
           slot.block.updateScalingFromGradient(slot.grad, (statisticsOf(slot.source) as LayerStatistics).batchSize);
         }
         slot.block.precondition(slot.grad, slot.dir, gammaNow);
-        const g = slot.grad;
-        const d = slot.dir;
-        for (let i = 0; i < d.length; i++) {
-          const x = d[i] as number;
-          if (x - x !== 0) finite = false;
-          dot += x * (g[i] as number);
-        }
+        dot = directionDot(slot.dir, slot.grad, dot);
+        if (!directionFinite) finite = false;
       }
       if (!finite) return refuse(updates, state, 2, k);
       for (let i = 0; i < parameters.length; i++) {
