@@ -221,9 +221,22 @@ function failed<T extends FloatArray>(values: T, vecs: Matrix<T> | null, iterati
  */
 function copyScaled(w: Float64Array, a: Matrix): number {
   const n = a.rows;
-  const ad = a.data;
-  const aoff = offsetOf(a);
-  const as = strideOf(a);
+  const scale = copyLowerMaxAbs(w, a.data, offsetOf(a), strideOf(a), n);
+  if (Number.isNaN(scale) || scale === Infinity) return Number.NaN;
+  if (scale === 0) return 1;
+  divideLower(w, n, scale);
+  return scale;
+}
+
+/*
+ * copyScaled's two passes are functions of their own: one function holding both loops was optimised
+ * mid-way through the first (on-stack replacement) with no type feedback yet for the second, and
+ * deoptimised there on every call — a refresh decomposes a dozen factors, so each paid it (seen with
+ * --trace-deopt in the EKFAC step).
+ */
+
+/** w's lower triangle ← a's (stride `as` from aoff); returns max |a_ij| over it, NaN if any entry is NaN. */
+function copyLowerMaxAbs(w: Float64Array, ad: FloatArray, aoff: number, as: number, n: number): number {
   let scale = 0;
   let finite = true;
   for (let i = 0; i < n; i++) {
@@ -237,14 +250,15 @@ function copyScaled(w: Float64Array, a: Matrix): number {
       else if (!(m <= scale)) finite = false; // NaN
     }
   }
-  if (!finite || scale === Infinity) return Number.NaN;
-  if (scale === 0) return 1;
-  // Divide (not multiply by 1/scale, which overflows for a subnormal scale).
+  return finite ? scale : Number.NaN;
+}
+
+/** w's lower triangle ÷ scale (divide, not multiply by 1/scale, which overflows for a subnormal scale). */
+function divideLower(w: Float64Array, n: number, scale: number): void {
   for (let i = 0; i < n; i++) {
     const dst = i * n;
     for (let j = 0; j <= i; j++) w[dst + j] = (w[dst + j] as number) / scale;
   }
-  return scale;
 }
 
 /**

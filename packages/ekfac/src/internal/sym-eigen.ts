@@ -22,7 +22,7 @@
  * Cost: O(m³) and it allocates (linalg's `eigh` returns fresh arrays); it is amortised over T_kfe
  * steps and is deliberately not part of the allocation-free per-step path.
  */
-import { eigh } from "@ekfac-ts/linalg";
+import { allFinite, eigh } from "@ekfac-ts/linalg";
 
 export interface SymEigenOptions {
   readonly maxIterations?: number;
@@ -43,28 +43,13 @@ export function symmetricEigenInto(
   options: SymEigenOptions = {},
 ): boolean {
   const sym = new Float64Array(n * n);
-  for (let i = 0; i < n; i++) {
-    for (let j = 0; j < n; j++) {
-      const v = 0.5 * ((x[off + i * n + j] as number) + (x[off + j * n + i] as number));
-      if (!Number.isFinite(v)) return false;
-      sym[i * n + j] = v;
-    }
-  }
+  if (!symmetrized(x, off, n, sym)) return false;
   // Deflation: the coordinates whose row (and so column) is exactly zero, and the others.
   const active: number[] = [];
   const zero: number[] = [];
-  for (let i = 0; i < n; i++) {
-    let nonzero = false;
-    for (let j = 0; j < n && !nonzero; j++) nonzero = sym[i * n + j] !== 0;
-    (nonzero ? active : zero).push(i);
-  }
+  for (let i = 0; i < n; i++) (zeroRow(sym, i, n) ? zero : active).push(i);
   const m = active.length;
-  let core = sym;
-  if (m < n) {
-    core = new Float64Array(m * m);
-    for (let i = 0; i < m; i++)
-      for (let j = 0; j < m; j++) core[i * m + j] = sym[(active[i] as number) * n + (active[j] as number)] as number;
-  }
+  const core = m < n ? activeBlock(sym, n, active) : sym;
   // (Also for m = 0, a 0 × 0 problem: argument errors of eigh propagate whatever the factor holds.)
   const result = eigh(
     { rows: m, cols: m, data: core },
@@ -76,9 +61,61 @@ export function symmetricEigenInto(
   if (result.status !== "success" || result.vectors === null) return false;
   const u = result.vectors.data;
   const lam = result.values;
-  for (let i = 0; i < m * m; i++) if (!Number.isFinite(u[i] as number)) return false;
-  for (let i = 0; i < m; i++) if (!Number.isFinite(lam[i] as number)) return false;
+  if (!allFinite(u) || !allFinite(lam)) return false;
   // The factors are Gram matrices (PSD): any negative eigenvalue is rounding, so clamp all of them to 0.
+  return writeBasis(u, lam, n, active, zero, outU, uOff, outLambda, lOff);
+}
+
+/*
+ * The passes of `symmetricEigenInto` are functions of their own: one function holding all its loops
+ * was optimised in the middle of the first (on-stack replacement) with no type feedback for the
+ * others and deoptimised on every call (seen with --trace-deopt in the EKFAC step; a refresh
+ * decomposes a dozen factors).
+ */
+
+/** sym ← (X + Xᵀ)/2 for X at x[off…] (n × n); false at the first non-finite entry. */
+function symmetrized(x: Float64Array, off: number, n: number, sym: Float64Array): boolean {
+  for (let i = 0; i < n; i++) {
+    for (let j = 0; j < n; j++) {
+      const v = 0.5 * ((x[off + i * n + j] as number) + (x[off + j * n + i] as number));
+      if (!Number.isFinite(v)) return false;
+      sym[i * n + j] = v;
+    }
+  }
+  return true;
+}
+
+/** Whether row i of the n × n sym is exactly zero. */
+function zeroRow(sym: Float64Array, i: number, n: number): boolean {
+  for (let j = 0; j < n; j++) if (sym[i * n + j] !== 0) return false;
+  return true;
+}
+
+/** The m × m block of sym on the `active` rows and columns (m = active.length). */
+function activeBlock(sym: Float64Array, n: number, active: readonly number[]): Float64Array {
+  const m = active.length;
+  const core = new Float64Array(m * m);
+  for (let i = 0; i < m; i++)
+    for (let j = 0; j < m; j++) core[i * m + j] = sym[(active[i] as number) * n + (active[j] as number)] as number;
+  return core;
+}
+
+/**
+ * Writes U (n × n) and λ from the active block's m × m eigenvectors u and eigenvalues lam (clamped to
+ * ≥ 0), with the zero coordinates' unit vectors first (see the header). Returns true.
+ */
+function writeBasis(
+  u: Float64Array,
+  lam: Float64Array,
+  n: number,
+  active: readonly number[],
+  zero: readonly number[],
+  outU: Float64Array,
+  uOff: number,
+  outLambda: Float64Array,
+  lOff: number,
+): boolean {
+  const m = active.length;
   if (m === n) {
     for (let i = 0; i < n * n; i++) outU[uOff + i] = u[i] as number;
     for (let i = 0; i < n; i++) outLambda[lOff + i] = Math.max(0, lam[i] as number);
