@@ -79,4 +79,5 @@ export {
   roundFlushedInto,
   scatterColumnsInto,
   squaresFlushedInto,
+  tinyNonzero,
 } from "./vector.ts";

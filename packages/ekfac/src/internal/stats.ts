@@ -2,7 +2,7 @@
  * Validation of layer shapes and captured statistics, and their conversion to float64 workspaces.
  * Shared by every curvature block; kernels downstream trust what leaves this file.
  */
-import { type FloatArray, flushTiny, hasTiny, allFinite as linalgAllFinite, roundFlushedInto } from "@ekfac-ts/linalg";
+import { type FloatArray, flushTiny, hasTiny, roundFlushedInto } from "@ekfac-ts/linalg";
 import type { LayerBatch, LayerShape } from "../capture.ts";
 import type { BlockDims } from "../curvature/block.ts";
 import { checkChoice } from "./checks.ts";
@@ -89,7 +89,7 @@ export function checkStatistics(fn: string, kind: "dense" | "conv2d", dims: Bloc
  * on the wasm backend). The transform scans every layer's ā and g with it each step, ≈ 0.8 M entries
  * on the demo autoencoder.
  */
-export const allFinite: (x: FloatArray) => boolean = linalgAllFinite;
+export { allFinite } from "@ekfac-ts/linalg";
 
 /** A float64 view of `x`: `x` itself when it already is float64, otherwise a copy into `ws`. */
 export function asFloat64(x: FloatArray, ws: Float64Array): Float64Array {
@@ -135,19 +135,8 @@ export function concat64(list: readonly Float64Array[]): Float64Array {
  */
 export const FLUSH32 = 2 ** -63;
 
-/**
- * 1 when 0 < |v| < tiny, else 0 (also for NaN and for tiny = 0): the test every flush in the package
- * makes, written without branches on purpose. The obvious `v < tiny && v > -tiny` branches on v's
- * sign, which is random in gradient data, and ReLU zeros are scattered at random too; the mispredicted
- * branches made the loops 5–8× slower (random-sign float32 with half its entries 0: flush 6.9 against
- * 1.6 ns per element, the quotients of `divideInBasis` 12.6 against 2.2; in the EKFAC step of the
- * 784-1000-500-10 MLP the flushes alone took 7.6 ms, 5.9 ns per element; Node 20, 2026-12-04). Here
- * the only branch left to the caller is on the rare tiny entry.
- */
-export function tinyNonzero(v: number, tiny: number): number {
-  const a = Math.abs(v);
-  return +(a < tiny) & +(a > 0);
-}
+/** The branch-free test behind every flush in the package: linalg's `tinyNonzero` (vector.ts). */
+export { tinyNonzero } from "@ekfac-ts/linalg";
 
 /** dst[i] ← src[off + i] rounded to float32, 0 where 0 < |src[off + i]| < FLUSH32, for i < n (NaN is kept). */
 export function roundFlushed32(src: Float64Array, off: number, dst: Float32Array, n: number): void {
