@@ -78,6 +78,7 @@ export {
   quotientOuterFlushedInto,
   roundFlushedInto,
   scatterColumnsInto,
+  sigmoidInto,
   squaresFlushedInto,
   tinyNonzero,
 } from "./vector.ts";

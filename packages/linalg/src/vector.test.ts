@@ -23,6 +23,7 @@ import {
   quotientOuterFlushedInto,
   roundFlushedInto,
   scatterColumnsInto,
+  sigmoidInto,
   squaresFlushedInto,
   VECTOR_MIN_WASM,
   vectorViewsMade,
@@ -436,6 +437,60 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
     },
   );
 
+  it("sigmoidInto: within 3 ulps of σ written with Math.exp, exact at the special values, wasm = js", () => {
+    /** One unit in the last place of |v| (v finite, nonzero). */
+    const ulp = (v: number): number => {
+      const b = new Float64Array([Math.abs(v)]);
+      const w = new BigInt64Array(b.buffer);
+      w[0] = (w[0] as bigint) + 1n;
+      return (b[0] as number) - Math.abs(v);
+    };
+    const reference = (v: number): number => {
+      const e = Math.exp(-Math.abs(v));
+      return v < 0 ? e / (1 + e) : 1 / (1 + e);
+    };
+    fc.assert(
+      fc.property(lengths, fc.nat(), fc.nat(3), fc.nat(3), fc.boolean(), (n, seed, xo, oo, single) => {
+        const rng = new Rng(seed);
+        const make = single ? f32 : f64;
+        const specials = [0, -0, Infinity, -Infinity, Number.NaN, 707.9, -707.9, 708, -708, 708.5, -708.5, 745, -800];
+        const x = make(xo + n);
+        for (let i = 0; i < x.length; i++) {
+          const u = rng.uniform();
+          x[i] =
+            u < 0.1 ? (specials[rng.int(specials.length)] as number) : (rng.uniform() - 0.5) * (u < 0.5 ? 12 : 1500);
+        }
+        const got = bothPaths(() => {
+          const out = new Float64Array(oo + n + 1).fill(7);
+          sigmoidInto(x, xo, out, oo, n);
+          return out;
+        });
+        for (const out of got) {
+          expect(out[oo + n]).toBe(7);
+          for (let i = 0; i < oo; i++) expect(out[i]).toBe(7);
+          for (let i = 0; i < n; i++) {
+            const v = x[xo + i] as number;
+            const s = out[oo + i] as number;
+            if (Number.isNaN(v)) expect(s).toBeNaN();
+            else if (v < -708)
+              expect(Object.is(s, 0)).toBe(true); // e^(−|v|) below −708 is +0
+            else if (v === 0) expect(s).toBe(0.5);
+            else {
+              const want = reference(v);
+              if (Math.abs(s - want) > 3 * ulp(want)) expect.fail(`σ(${v}) = ${s}, want ${want}`);
+            }
+          }
+        }
+        if (got.length === 2) expectSameBits(got[0] as Float64Array, got[1] as Float64Array);
+      }),
+      { numRuns: 60 },
+    );
+    const out = new Float64Array(5);
+    sigmoidInto(Float64Array.of(Infinity, -Infinity, 1000, -1e300, 36.7), 0, out, 0, 5);
+    expect(Array.from(out.subarray(0, 4))).toEqual([1, 0, 1, 0]);
+    expect(out[4]).toBeLessThan(1); // e^(−36.7) ≈ 1.1e-16 is still seen beside 1
+  });
+
   it("bad arguments are named", () => {
     const x = new Float32Array(8);
     expect(() => flushTiny([] as unknown as Float32Array, 0, TINY)).toThrow(
@@ -466,6 +521,12 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
     xs.fill(2);
     axpbyInto(y, 0, xs, 0, 8, 1, 0.5); // disjoint views of one buffer: allowed
     expect(Array.from(y)).toEqual(new Array(8).fill(1));
+    expect(() => sigmoidInto(x, 0, new Float32Array(8) as never, 0, 8)).toThrow(
+      /sigmoidInto: out must be a Float64Array \(got Float32Array\)/,
+    );
+    expect(() => sigmoidInto(x, 4, new Float64Array(8), 0, 5)).toThrow(
+      /sigmoidInto: x has 8 entries, fewer than offset 4 \+ n 5/,
+    );
     expect(() => gatherColumnsInto(x, 0, 4, 2, Int32Array.of(0, 4), 2, new Float32Array(4), 0, 2)).toThrow(
       /gatherColumnsInto: cols\[1\] = 4 is outside \[0, 4\)/,
     );

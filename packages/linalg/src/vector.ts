@@ -27,6 +27,7 @@
  * function and the argument) and nothing else; the thresholds and scalars are the caller's.
  */
 import { assertFloatArray, assertIndex, assertNumber, kindOf } from "./internal/checks.ts";
+import { logistic } from "./internal/exp.ts";
 import { ensureBytes, kernels, memoryView, reservedBytes } from "./internal/wasm/instance.ts";
 import { activeBackend } from "./internal/wasm/runtime.ts";
 import type { FloatArray } from "./matrix.ts";
@@ -628,6 +629,32 @@ export function axpbyInto(
     return;
   }
   for (let i = 0; i < n; i++) y[yOff + i] = a * (y[yOff + i] as number) + b * (x[xOff + i] as number);
+}
+
+/**
+ * out[outOff + i] ← σ(x[xOff + i]) = 1/(1 + e^(−x)) in float64, for i < n: the logistic function of
+ * internal/exp.ts (a fixed sequence of float64 operations — fdlibm's argument reduction and a Taylor
+ * polynomial — so every engine and both paths give the same bits; within a few ulps of the same formula
+ * with `Math.exp`, with σ(v) = +0 exactly for v < −708, σ(±0) = ½, σ(+∞) = 1, σ(−∞) = +0, σ(NaN) = NaN).
+ * x is float32 or float64; x and out must not overlap. Cost: one pass, ≈ 30 float64 operations per
+ * entry (the wasm loop two lanes at a time).
+ */
+export function sigmoidInto(x: FloatArray, xOff: number, out: Float64Array, outOff: number, n: number): void {
+  const fn = "sigmoidInto";
+  assertFloatArray(fn, "x", x);
+  assertFloat64(fn, "out", out);
+  checkRange(fn, "x", x, xOff, n);
+  checkRange(fn, "out", out, outOff, n);
+  if (overlaps(x, xOff, n, out, outOff, n)) throw new RangeError(`${fn}: x and out overlap`);
+  if (useWasm(n)) {
+    const size = x.BYTES_PER_ELEMENT as 4 | 8;
+    const [xs, os] = layout(n * size, n * 8);
+    putRange(x, xOff, n, xs);
+    kernels().vec.sigmoid64(xs, os, Math.ceil(n / 2), size === 4 ? 1 : 0);
+    out.set(block<Float64Array>(8, os, n), outOff);
+    return;
+  }
+  for (let i = 0; i < n; i++) out[outOff + i] = logistic(x[xOff + i] as number);
 }
 
 let intView: Int32Array = new Int32Array(0);

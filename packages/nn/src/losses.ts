@@ -36,8 +36,8 @@
  * (curvature propagation: one uniform per output value, for its sign); a Fisher pass ≈ one backward
  * without weight products ("true", "curvature-prop"), K of them ("exact").
  */
-import { gather, logSoftmax, mul, sigmoidOf, softplus, square, sub, sum, type Tensor, wrap } from "@ekfac-ts/autodiff";
-import { allocate, type FloatArray, type Rng } from "@ekfac-ts/linalg";
+import { gather, logSoftmax, mul, softplus, square, sub, sum, type Tensor, wrap } from "@ekfac-ts/autodiff";
+import { allFinite, allocate, type FloatArray, type Rng, sigmoidInto } from "@ekfac-ts/linalg";
 import { type FisherHead, fisherPending, runFisherPasses } from "./internal/capture.ts";
 
 function check2d(fn: string, name: string, t: Tensor): [number, number] {
@@ -90,8 +90,7 @@ export function sigmoidCrossEntropy(logits: Tensor, targets: Tensor): Tensor {
   const [n] = check2d(fn, "logits", logits);
   checkBatch(fn, n);
   checkSame(fn, logits, targets);
-  if (fisherPending())
-    runFisherPasses(fn, logits, () => diagonalHead(logits, bernoulliDraw, sigmoidOf, bernoulliVariance));
+  if (fisherPending()) runFisherPasses(fn, logits, () => bernoulliHead(logits));
   return mul(sum(sub(softplus(logits), mul(targets, logits))), 1 / n);
 }
 
@@ -101,7 +100,7 @@ export function mseLoss(output: Tensor, target: Tensor): Tensor {
   const [n] = check2d(fn, "output", output);
   checkBatch(fn, n);
   checkSame(fn, output, target);
-  if (fisherPending()) runFisherPasses(fn, output, () => diagonalHead(output, gaussianDraw, identity, one));
+  if (fisherPending()) runFisherPasses(fn, output, () => gaussianHead(output));
   return mul(sum(square(sub(output, target))), 0.5 / n);
 }
 
@@ -144,17 +143,44 @@ function categoricalHead(logits: Tensor): FisherHead {
 }
 
 /**
- * Outputs independent given s, with mean `mean(s_j)` and Fisher `variance(s_j)` per output (so
- * F_s = diag(variance) and ∂ℓ/∂s_j = mean(s_j) − y_j): Bernoulli (σ, σ(1 − σ)) and N(s, I) (s, 1).
- * A sampled target is drawn from the mean computed for the signal (`draw(mean, rng, i)`), so σ is
- * evaluated once per output: the same draws and values as `sampleBernoulliInto`/`sampleGaussianInto`.
+ * Π_j Bernoulli(σ(s_j)) (sigmoid CE): ∂ℓ/∂s_j = p_j − y_j and F_s = diag(p(1 − p)) with p = σ(s),
+ * computed once per loss call for every output by linalg's `sigmoidInto` (its logistic function, the
+ * same bits on every engine; autodiff's `sigmoidOf` with `Math.exp` agrees within a few ulps). The
+ * sampled targets use one uniform per output, drawn in bulk (`fillUniform`, the same stream as one
+ * `uniform()` per output) — the same draws and values as `sampleBernoulliInto`. A NaN logit is a
+ * RangeError naming it, raised before anything is drawn.
  */
-function diagonalHead(
-  prediction: Tensor,
-  draw: (mean: number, rng: Rng, i: number) => number,
-  mean: (s: number) => number,
-  variance: (s: number) => number,
-): FisherHead {
+function bernoulliHead(logits: Tensor): FisherHead {
+  const n = logits.shape[0] as number;
+  const d = logits.shape[1] as number;
+  const p = bernoulliProbabilities("sigmoidCrossEntropy", logits);
+  return {
+    exactClasses: d,
+    sampled(out, rng) {
+      const u = uniformsOf(out.length, rng);
+      for (let i = 0; i < out.length; i++) {
+        const q = p[i] as number;
+        out[i] = (q - +((u[i] as number) < q)) / n; // y = 1 when u < q, without a branch on random draws
+      }
+    },
+    propagated(out, rng) {
+      for (let i = 0; i < out.length; i++) {
+        const q = p[i] as number;
+        out[i] = (randomSign(rng) * Math.sqrt(q * (1 - q))) / n;
+      }
+    },
+    exactColumn(out, k) {
+      out.fill(0);
+      for (let i = 0; i < n; i++) {
+        const q = p[i * d + k] as number;
+        out[i * d + k] = Math.sqrt(d * (q * (1 - q))) / n;
+      }
+    },
+  };
+}
+
+/** N(s, I) (squared error): ∂ℓ/∂s_j = s_j − y_j, F_s = I; sampled targets y = s + ε, as `sampleGaussianInto` draws them. */
+function gaussianHead(prediction: Tensor): FisherHead {
   const n = prediction.shape[0] as number;
   const d = prediction.shape[1] as number;
   const z = prediction.data;
@@ -162,18 +188,45 @@ function diagonalHead(
     exactClasses: d,
     sampled(out, rng) {
       for (let i = 0; i < out.length; i++) {
-        const m = mean(z[i] as number);
-        out[i] = (m - draw(m, rng, i)) / n;
+        const m = z[i] as number;
+        out[i] = (m - (m + rng.normal())) / n;
       }
     },
     propagated(out, rng) {
-      for (let i = 0; i < out.length; i++) out[i] = (randomSign(rng) * Math.sqrt(variance(z[i] as number))) / n;
+      for (let i = 0; i < out.length; i++) out[i] = randomSign(rng) / n;
     },
     exactColumn(out, k) {
       out.fill(0);
-      for (let i = 0; i < n; i++) out[i * d + k] = Math.sqrt(d * variance(z[i * d + k] as number)) / n;
+      for (let i = 0; i < n; i++) out[i * d + k] = Math.sqrt(d) / n;
     },
   };
+}
+
+let sigmoidScratch = new Float64Array(0);
+let uniformScratch = new Float64Array(0);
+
+/**
+ * σ of every logit into a reused buffer (valid until the next call); a RangeError naming `fn` and the
+ * first NaN logit (σ is NaN exactly there) — nothing has been drawn yet.
+ */
+function bernoulliProbabilities(fn: string, logits: Tensor): Float64Array {
+  const size = logits.size;
+  if (sigmoidScratch.length < size) sigmoidScratch = new Float64Array(size);
+  sigmoidInto(logits.data, 0, sigmoidScratch, 0, size);
+  const p = sigmoidScratch;
+  if (!allFinite(size === p.length ? p : p.subarray(0, size))) {
+    for (let i = 0; i < size; i++) {
+      if (Number.isNaN(p[i] as number))
+        throw new RangeError(`${fn}: logits[${i}] is NaN (no probability to sample from)`);
+    }
+  }
+  return p;
+}
+
+/** `size` uniforms on [0, 1) from `rng` into a reused buffer (the stream of `size` `uniform()` calls). */
+function uniformsOf(size: number, rng: Rng): Float64Array {
+  if (uniformScratch.length !== size) uniformScratch = new Float64Array(size);
+  return rng.fillUniform(uniformScratch);
 }
 
 /**
@@ -184,20 +237,6 @@ function diagonalHead(
 function randomSign(rng: Rng): number {
   return 1 - 2 * +(rng.uniform() < 0.5);
 }
-
-/** y ~ Bernoulli(q), as `sampleBernoulliInto` draws it (one uniform, y = 1 when u < q). */
-const bernoulliDraw = (q: number, rng: Rng, i: number): number => {
-  if (Number.isNaN(q)) throw new RangeError(`sigmoidCrossEntropy: logits[${i}] is NaN (no probability to sample from)`);
-  return +(rng.uniform() < q); // 0 or 1 without a branch: the draws are random by design
-};
-/** y = mean + ε, ε ~ N(0, 1), as `sampleGaussianInto` draws it. */
-const gaussianDraw = (m: number, rng: Rng): number => m + rng.normal();
-const bernoulliVariance = (s: number): number => {
-  const q = sigmoidOf(s);
-  return q * (1 - q);
-};
-const identity = (s: number): number => s;
-const one = (): number => 1;
 
 /** The largest logit of row i of an N×C array; a RangeError naming `fn` when the row defines no distribution. */
 function rowMax(fn: string, z: FloatArray, i: number, c: number): number {
@@ -274,16 +313,17 @@ export function sampleCategorical(logits: Tensor, rng: Rng): Int32Array {
   return sampleCategoricalInto(new Int32Array(logits.shape[0] ?? 0), logits, rng);
 }
 
-/** Draws `out_nj ~ Bernoulli(σ(logits_nj))` as 0/1; returns out (same length as logits). */
+/**
+ * Draws `out_nj ~ Bernoulli(σ(logits_nj))` as 0/1 (one uniform per value, y = 1 when u < σ; σ by
+ * linalg's `sigmoidInto`); returns out (same length as logits). A NaN logit is a RangeError, raised
+ * before anything is drawn.
+ */
 export function sampleBernoulliInto<T extends FloatArray>(out: T, logits: Tensor, rng: Rng): T {
   if (out.length !== logits.size)
     throw new RangeError(`sampleBernoulliInto: out has length ${out.length}, expected ${logits.size}`);
-  const z = logits.data;
-  for (let i = 0; i < out.length; i++) {
-    const s = z[i] as number;
-    if (Number.isNaN(s)) throw new RangeError(`sampleBernoulliInto: logits[${i}] is NaN (no probability)`);
-    out[i] = +(rng.uniform() < sigmoidOf(s));
-  }
+  const p = bernoulliProbabilities("sampleBernoulliInto", logits);
+  const u = uniformsOf(out.length, rng);
+  for (let i = 0; i < out.length; i++) out[i] = +((u[i] as number) < (p[i] as number));
   return out;
 }
 

@@ -36,6 +36,7 @@ import {
   decayInto,
   eigh,
   flushTiny,
+  sigmoidInto,
   gemm,
   hasTiny,
   kron,
@@ -67,6 +68,7 @@ export interface Implementation {
     readonly kron: typeof kron;
     readonly kronMatVec: typeof kronMatVec;
     readonly flushTiny: typeof flushTiny;
+    readonly sigmoidInto: typeof sigmoidInto;
     readonly squaresFlushedInto: typeof squaresFlushedInto;
     readonly roundFlushedInto: typeof roundFlushedInto;
     readonly quotientFlushedInto: typeof quotientFlushedInto;
@@ -123,6 +125,7 @@ export const defaultImplementation: Implementation = {
     kron,
     kronMatVec,
     flushTiny,
+    sigmoidInto,
     squaresFlushedInto,
     roundFlushedInto,
     quotientFlushedInto,

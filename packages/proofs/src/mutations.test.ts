@@ -18,7 +18,7 @@ import {
   scaleByLearningRate,
   sgd,
 } from "@ekfac-ts/ekfac";
-import { cholesky, eigh, flushTiny, gemm } from "@ekfac-ts/linalg";
+import { cholesky, eigh, flushTiny, gemm, sigmoidInto } from "@ekfac-ts/linalg";
 import { Linear } from "@ekfac-ts/nn";
 import { describe, expect, it } from "vitest";
 import { lawById } from "./catalogue.ts";
@@ -163,6 +163,22 @@ class ConvEkfacDoubleDamping extends Conv2dEigenCorrected {
 
 // ---- which law must catch which mutation -------------------------------------------------------------
 
+/** sigmoidInto whose exponential's series stops at degree 11 (two terms short: up to ≈ 6e-15 relative near |r| = ln 2/2). */
+const sigmoidShortSeries: typeof sigmoidInto = (x, xOff, out, outOff, n) => {
+  sigmoidInto(x, xOff, out, outOff, n);
+  for (let i = 0; i < n; i++) {
+    const v = x[xOff + i] as number;
+    if (!(Math.abs(v) <= 708)) continue;
+    const k = Math.round(-Math.abs(v) / Math.LN2);
+    const r = -Math.abs(v) - k * Math.LN2;
+    let p = 0;
+    for (let j = 11, f = 39916800; j >= 0; f /= Math.max(j, 1), j--) p = p * r + 1 / f;
+    const e = p * 2 ** k;
+    const neg = +(v < 0);
+    out[outOff + i] = (e * neg + (1 - neg)) / (1 + e);
+  }
+};
+
 /** flushTiny that tests |x| ≤ τ instead of |x| < τ (zeroes entries equal to the threshold too). */
 const flushAtThreshold: typeof flushTiny = (x, n, tiny) => {
   flushTiny(x, n, tiny);
@@ -205,6 +221,11 @@ const mutations: readonly Mutation[] = [
     name: "the flush also zeroes entries equal to the threshold",
     laws: ["linalg.vector.definitions"],
     impl: withImplementation({ linalg: { flushTiny: flushAtThreshold } }),
+  },
+  {
+    name: "the logistic function's exponential series two terms short",
+    laws: ["linalg.vector.logistic"],
+    impl: withImplementation({ linalg: { sigmoidInto: sigmoidShortSeries } }),
   },
   {
     name: "sub drops a broadcast operand from the graph",

@@ -88,6 +88,9 @@ export class Code {
   if(): this {
     return this.op(0x04, 0x40);
   }
+  else(): this {
+    return this.op(0x05);
+  }
   end(): this {
     return this.op(0x0b);
   }
@@ -297,6 +300,16 @@ export class Code {
   }
   f64x2Ne(): this {
     return this.simd(0x48);
+  }
+  f64x2Ge(): this {
+    return this.simd(0x4c);
+  }
+  f64x2Max(): this {
+    return this.simd(0xf5);
+  }
+  /** i64x2.shl: each 64-bit lane shifted left by the i32 operand (mod 64). */
+  i64x2Shl(): this {
+    return this.simd(0xcb);
   }
   f64x2Add(): this {
     return this.simd(0xf0);

@@ -18,6 +18,7 @@
  *
  * Cost: one pass over the operands, 4 (float32) or 2 (float64) lanes per instruction.
  */
+import { EXP_LN2_HI, EXP_LN2_LO, EXP_LOG2E, EXP_LOWEST, EXP_MAGIC, EXP_TAYLOR } from "../exp.ts";
 import { Code, encodeModule, type FuncDef, funcDef, Locals, ValType } from "./encoder.ts";
 
 const { i32, f32, f64, v128 } = ValType;
@@ -432,6 +433,80 @@ function mirror64(): FuncDef {
 }
 
 /**
+ * `sigmoid64(x, out, pairs, f32in)`: out (float64) = σ(x) lane by lane, as internal/exp.ts's `logistic`
+ * computes it (x float32 widened when f32in ≠ 0, else float64). 2^k is built from the bits of
+ * k + 1023 + EXP_MAGIC (whose low bits are k + 1023) shifted into the exponent field.
+ */
+function sigmoid64(): FuncDef {
+  const [x, out, pairs, f32in] = [0, 1, 2, 3];
+  const L = new Locals(4);
+  const [v, a, c, kf, r, p, e, neg, r2, r4] = L.add(v128, 10);
+  const [zero, one, lowest, log2e, magic, bias, hi, lo] = L.add(v128, 8);
+  const coef = L.list(v128, 12); // 1/13! … 1/2!
+  const k = new Code();
+  const splat = (value: number, local: number): void => {
+    k.f64Const(value).f64x2Splat().set(local);
+  };
+  splat(0, zero);
+  splat(1, one);
+  splat(EXP_LOWEST, lowest);
+  splat(EXP_LOG2E, log2e);
+  splat(EXP_MAGIC, magic);
+  splat(EXP_MAGIC + 1023, bias);
+  splat(EXP_LN2_HI, hi);
+  splat(EXP_LN2_LO, lo);
+  for (let j = 0; j < 12; j++) splat(EXP_TAYLOR[j] as number, coef[j] as number);
+  const body = (): void => {
+    k.get(zero).get(v).f64x2Abs().f64x2Sub().set(a); // a = 0 − |v|
+    k.get(a).get(lowest).f64x2Max().set(c);
+    k.get(c).get(log2e).f64x2Mul().get(magic).f64x2Add().get(magic).f64x2Sub().set(kf);
+    k.get(c).get(kf).get(hi).f64x2Mul().f64x2Sub().get(kf).get(lo).f64x2Mul().f64x2Sub().set(r);
+    // As exp.ts: r⁴ … r¹³ by Estrin's scheme, then Horner's for the leading terms; coef[j] is 1/(13 − j)!.
+    const cf = (j: number): number => coef[13 - j] as number;
+    const pair = (lo: number, hi: number): void => {
+      k.get(cf(lo)).get(cf(hi)).get(r).f64x2Mul().f64x2Add();
+    };
+    k.get(r).get(r).f64x2Mul().set(r2);
+    k.get(r2).get(r2).f64x2Mul().set(r4);
+    pair(4, 5);
+    pair(6, 7);
+    k.get(r2).f64x2Mul().f64x2Add();
+    pair(8, 9);
+    pair(10, 11);
+    k.get(r2).f64x2Mul().f64x2Add();
+    k.get(r4).f64x2Mul().f64x2Add();
+    pair(12, 13);
+    k.get(r4).get(r4).f64x2Mul().f64x2Mul().f64x2Add();
+    k.get(r).f64x2Mul().get(cf(3)).f64x2Add();
+    k.get(r).f64x2Mul().get(cf(2)).f64x2Add();
+    k.get(r).f64x2Mul().get(one).f64x2Add();
+    k.get(r).f64x2Mul().get(one).f64x2Add().set(p);
+    // e = (p · 2^k) · [a ≥ −708]
+    k.get(p).get(kf).get(bias).f64x2Add().i32Const(52).i64x2Shl().f64x2Mul();
+    k.get(a).get(lowest).f64x2Ge().get(one).v128And().f64x2Mul().set(e);
+    k.get(v).get(zero).f64x2Lt().get(one).v128And().set(neg);
+    k.get(e).get(neg).f64x2Mul().get(one).get(neg).f64x2Sub().f64x2Add();
+    k.get(one).get(e).f64x2Add().f64x2Div().set(p);
+    k.get(out).get(p).v128Store();
+    bump(k, out, 16);
+  };
+  k.get(f32in).if();
+  countLoop(k, pairs, () => {
+    k.get(x).v128Load64Zero().f64x2PromoteLowF32x4().set(v);
+    body();
+    bump(k, x, 8);
+  });
+  k.else();
+  countLoop(k, pairs, () => {
+    k.get(x).v128Load().set(v);
+    body();
+    bump(k, x, 16);
+  });
+  k.end();
+  return funcDef("sigmoid64", [i32, i32, i32, i32], L, k);
+}
+
+/**
  * The elementwise kernels' module: its own (each module stays under the 4 KB that browsers compile
  * synchronously), over the gemm module's memory, imported as env.memory — shared with `maxPages`
  * when the kernels run on a shared memory (threads.ts), else any size.
@@ -462,6 +537,7 @@ function vectorFuncs(): FuncDef[] {
     mirror64(),
     gatherFunc("gather32", false),
     gatherFunc("scatter32", true),
+    sigmoid64(),
   ];
 }
 
@@ -501,6 +577,7 @@ export interface VectorKernels {
   readonly scatter32: (x: number, ldx: number, rows: number, idx: number, m: number, out: number, ldo: number) => void;
   readonly mirror64: (x: number, d: number, tile: number) => void;
   readonly axpby32: (y: number, x: number, pairs: number, a: number, b: number, copyBack: number) => void;
+  readonly sigmoid64: (x: number, out: number, pairs: number, f32in: number) => void;
   readonly widenRows: RowsKernel;
   readonly scaleRows32: RowsKernel;
   readonly narrowRows: RowsKernel;

@@ -1,0 +1,92 @@
+/**
+ * The exponential of a non-positive argument and the logistic function built on it, defined by a fixed
+ * sequence of IEEE-754 float64 operations so that the JavaScript loop (here) and the SIMD loop
+ * (wasm/vector-codegen.ts, `sigmoid64`) give the same bits on every engine. `Math.exp` is neither
+ * specified to the bit by ECMAScript (engines ship different libms) nor fast in V8 (a call into C++,
+ * ≈ 10 ns per value in Node 20, 2026-12-05); this is one formula, written out.
+ *
+ * Source: the argument reduction and constants of fdlibm's `e_exp.c` (Sun Microsystems, 1993; the
+ * basis of most libm `exp`s): x = k·ln 2 + r with k = round(x/ln 2), |r| ≤ ln 2 / 2, and
+ * r = (x − k·ln2_hi) − k·ln2_lo where ln2_hi has 32 significant bits, so k·ln2_hi is exact for the
+ * |k| ≤ 1021 used here. e^x = 2^k·e^r.
+ * Deviations from fdlibm:
+ * - e^r by its Taylor polynomial to degree 13 in Horner form instead of fdlibm's rational Remez form
+ *   (no division; the truncation error r¹⁴/14! ≤ 4.2e-18 is below half an ulp; rounding in Horner's
+ *   13 steps makes the result within a few ulps of e^x: vector.test.ts measures it against Math.exp);
+ * - k by the "magic number" rounding (x·log₂e + 1.5·2⁵²) − 1.5·2⁵², round half to even;
+ * - 2^k built exactly (a table here, the bits (k + 1023) << 52 in wasm);
+ * - the domain is x ≤ 0 (every caller computes e^(−|v|)); arguments below −708 (where e^x < 3.3e-308
+ *   would be subnormal) give +0 instead of a subnormal, an absolute difference below 3.3e-308.
+ * NaN gives NaN; −∞ gives +0.
+ *
+ * The logistic function σ(v) = 1/(1 + e^(−v)) is evaluated without overflow as autodiff's `sigmoidOf`
+ * writes it: with e = e^(−|v|), σ = (e·[v < 0] + (1 − [v < 0]))/(1 + e).
+ *
+ * Cost: 13 multiply-adds and a handful of other operations per value, no branch.
+ */
+
+/** 1.5·2⁵²: adding it rounds a float64 of magnitude < 2⁵¹ to an integer (ties to even). */
+export const EXP_MAGIC = 6755399441055744;
+/** log₂ e. */
+export const EXP_LOG2E = Math.LOG2E;
+/** ln 2's leading 32 bits (fdlibm's ln2HI, 0x3fe62e42fee00000). */
+export const EXP_LN2_HI = 0.6931471803691238;
+/** ln 2 − EXP_LN2_HI (fdlibm's ln2LO, 0x3dea39ef35793c76). */
+export const EXP_LN2_LO = 1.9082149292705877e-10;
+/** Below this argument the result is +0 (2^k stays normal above it: k ≥ −1021). */
+export const EXP_LOWEST = -708;
+/** Horner's coefficients 1/j! for j = 13 down to 0 (each 1 divided by an exactly representable j!). */
+export const EXP_TAYLOR: readonly number[] = (() => {
+  const c: number[] = [];
+  let f = 1;
+  for (let j = 0; j <= 13; j++) {
+    if (j > 0) f *= j;
+    c.push(1 / f);
+  }
+  return c.reverse();
+})();
+
+/** 2^(−j) for j = 0 … 1021, exact (repeated halving stays normal). */
+const POW2_NEG = (() => {
+  const t = new Float64Array(1022);
+  let v = 1;
+  for (let j = 0; j < t.length; j++, v /= 2) t[j] = v;
+  return t;
+})();
+
+const [c13, c12, c11, c10, c9, c8, c7, c6, c5, c4, c3, c2] = EXP_TAYLOR as [
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+  number,
+];
+
+/** e^x for x ≤ 0 (see the header: +0 below −708, NaN kept). The JS twin of the wasm loop. */
+export function expNonPositive(x: number): number {
+  const c = Math.max(x, EXP_LOWEST);
+  const k = c * EXP_LOG2E + EXP_MAGIC - EXP_MAGIC;
+  const r = c - k * EXP_LN2_HI - k * EXP_LN2_LO;
+  // Terms r⁴ … r¹³ by Estrin's scheme (a short dependency chain, which the SIMD loop's latency needs),
+  // the four leading ones by Horner's (they decide the rounding).
+  const r2 = r * r;
+  const r4 = r2 * r2;
+  const q = c4 + c5 * r + (c6 + c7 * r) * r2 + (c8 + c9 * r + (c10 + c11 * r) * r2) * r4 + (c12 + c13 * r) * (r4 * r4);
+  const p = (((q * r + c3) * r + c2) * r + 1) * r + 1;
+  // −k | 0 is 0 for a NaN k (the NaN is carried by p); +(x ≥ −708) zeroes the results below −708.
+  return p * (POW2_NEG[-k | 0] as number) * +(x >= EXP_LOWEST);
+}
+
+/** σ(v) = 1/(1 + e^(−v)) as the header writes it (the JS twin of the wasm loop). */
+export function logistic(v: number): number {
+  const e = expNonPositive(0 - Math.abs(v));
+  const negative = +(v < 0);
+  return (e * negative + (1 - negative)) / (1 + e);
+}
