@@ -408,22 +408,41 @@ const NOISE_EXAMPLES = 128;
 let directionFinite = true;
 
 /**
- * start + Σ d[i]·g[i] summed in index order; sets `directionFinite` to whether every d[i] was finite.
- * A function of its own, not a loop inside the transform's update: V8 optimises a small hot function
- * on its own, while the loop inside that long closure ran in less optimised code that boxed the
- * running sum (a sampled allocation profile of the EKFAC step showed the update allocating ≈ 0.3 MB
- * per step there).
+ * start + Σ d[i]·g[i], summed in four interleaved partial sums (entries i ≡ 0, 1, 2, 3 mod 4, the tail
+ * in the first; then (s₀ + s₁) + (s₂ + s₃)): four independent chains of additions instead of one,
+ * whose latency bound a single running sum (≈ 1 ms per step over the demo autoencoder's 475,000
+ * entries); the error bound is the same as the sequential sum's (Higham §4.2). Sets `directionFinite`
+ * to whether every d[i] was finite. A function of its own, not a loop inside the transform's update:
+ * V8 optimises a small hot function on its own, while the loop inside that long closure ran in less
+ * optimised code that boxed the running sum (a sampled allocation profile of the EKFAC step showed
+ * the update allocating ≈ 0.3 MB per step there).
  */
 function directionDot(d: Float64Array, g: Float64Array, start: number): number {
-  let dot = start;
-  let finite = true;
-  for (let i = 0; i < d.length; i++) {
-    const x = d[i] as number;
-    if (x - x !== 0) finite = false;
-    dot += x * (g[i] as number);
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let bad = 0; // Σ (x − x): 0 while every x is finite, NaN after a NaN or ±∞
+  const n = d.length;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const x0 = d[i] as number;
+    const x1 = d[i + 1] as number;
+    const x2 = d[i + 2] as number;
+    const x3 = d[i + 3] as number;
+    bad += x0 - x0 + (x1 - x1) + (x2 - x2) + (x3 - x3);
+    s0 += x0 * (g[i] as number);
+    s1 += x1 * (g[i + 1] as number);
+    s2 += x2 * (g[i + 2] as number);
+    s3 += x3 * (g[i + 3] as number);
   }
-  directionFinite = finite;
-  return dot;
+  for (; i < n; i++) {
+    const x = d[i] as number;
+    bad += x - x;
+    s0 += x * (g[i] as number);
+  }
+  directionFinite = bad === 0;
+  return start + (s0 + s1 + (s2 + s3));
 }
 
 /** d ← αd + μp in place (p = null: αd), and p ← d: the step δ = αΔ + μδ₀ becomes the next δ₀. */
