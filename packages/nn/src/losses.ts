@@ -211,10 +211,10 @@ let uniformScratch = new Float64Array(0);
  */
 function bernoulliProbabilities(fn: string, logits: Tensor): Float64Array {
   const size = logits.size;
-  if (sigmoidScratch.length < size) sigmoidScratch = new Float64Array(size);
+  if (sigmoidScratch.length !== size) sigmoidScratch = new Float64Array(size);
   sigmoidInto(logits.data, 0, sigmoidScratch, 0, size);
   const p = sigmoidScratch;
-  if (!allFinite(size === p.length ? p : p.subarray(0, size))) {
+  if (!allFinite(p)) {
     for (let i = 0; i < size; i++) {
       if (Number.isNaN(p[i] as number))
         throw new RangeError(`${fn}: logits[${i}] is NaN (no probability to sample from)`);
