@@ -554,11 +554,11 @@ describe.runIf(wasmSupported())("the wasm module and memory", () => {
     }
   });
 
-  it("operands packed in the memory (copied in whole) and from the caller's array (too large to copy, or another type) agree", () => {
-    // driver.ts copies an operand of C's type into the memory when it is at most 4× the span the
-    // product reads, and packs it there (packInMemory); a longer array, or one of the other type, is
+  it("operands copied in whole, copied by the span they read, and packed from the caller's array (another type) agree", () => {
+    // driver.ts copies an operand of C's type into the memory whole when it is at most 4× the span the
+    // product reads, else just that span, and packs it there (packInMemory); one of the other type is
     // packed from where it is (gemm-pack.ts). Every transpose, R = 4 and 8 panels with partial ones,
-    // k not a multiple of 4: the same C from both routes, and the reference.
+    // k not a multiple of 4: the same C from all three routes, and the reference.
     const rng = new Rng(17);
     for (const [m, n, k] of [
       [13, 21, 30],
@@ -570,7 +570,7 @@ describe.runIf(wasmSupported())("the wasm module and memory", () => {
         const [rb, cb] = tB ? [n, k] : [k, n];
         const a = rng.fillUniform(new Float32Array(ra * ca), -1, 1);
         const b = rng.fillUniform(new Float32Array(rb * cb), -1, 1);
-        // The same values inside arrays 6× longer, at an offset: not copied, packed by the JS loops.
+        // The same values inside arrays 6× longer (NaN around them), at an offset: only the span goes in.
         const aLong = new Float32Array(6 * a.length).fill(Number.NaN);
         const bLong = new Float32Array(6 * b.length).fill(Number.NaN);
         aLong.set(a, 5);

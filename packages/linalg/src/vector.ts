@@ -28,7 +28,14 @@
  */
 import { assertFloatArray, assertIndex, assertNumber, kindOf } from "./internal/checks.ts";
 import { logistic } from "./internal/exp.ts";
-import { ensureBytes, kernels, memoryView, reservedBytes } from "./internal/wasm/instance.ts";
+import {
+  ensureBytes,
+  kernels,
+  memoryView,
+  rangeView,
+  rangeViewsMade,
+  reservedBytes,
+} from "./internal/wasm/instance.ts";
 import { activeBackend } from "./internal/wasm/runtime.ts";
 import type { FloatArray } from "./matrix.ts";
 
@@ -76,7 +83,7 @@ let viewsMade = 0;
 
 /** Internal, for tests: how many views the kernels have made so far (constant in a steady loop). */
 export function vectorViewsMade(): number {
-  return viewsMade;
+  return viewsMade + rangeViewsMade();
 }
 
 let viewBuffer: unknown = null;
@@ -114,32 +121,14 @@ function put(x: FloatArray, at: number): void {
   memoryView(x.BYTES_PER_ELEMENT as 4 | 8).set(x, at / x.BYTES_PER_ELEMENT);
 }
 
-/** Views of caller arrays' ranges, made once per (array, offset, length) (see `putRange`). */
-const ranges = new WeakMap<FloatArray, Map<number, FloatArray>>();
-
 /**
  * Copies x[off…off + len) into the memory at byte offset `at`: the whole array when the range is all
- * of it, else through a view of the range kept for the next call with the same array and range (a
- * training loop repeats them), so a steady loop allocates nothing.
+ * of it, else through a view of the range kept for the next call with the same array and range
+ * (instance.ts, `rangeView`; a training loop repeats them), so a steady loop allocates nothing.
  */
 function putRange(x: FloatArray, off: number, len: number, at: number): void {
-  if (off === 0 && len === x.length) {
-    put(x, at);
-    return;
-  }
-  let byRange = ranges.get(x);
-  if (byRange === undefined) {
-    byRange = new Map();
-    ranges.set(x, byRange);
-  }
-  const key = off + len * 2 ** 31;
-  let v = byRange.get(key);
-  if (v === undefined) {
-    v = x.subarray(off, off + len);
-    viewsMade++;
-    if (byRange.size < 64) byRange.set(key, v);
-  }
-  memoryView(x.BYTES_PER_ELEMENT as 4 | 8).set(v, at / x.BYTES_PER_ELEMENT);
+  if (off === 0 && len === x.length) put(x, at);
+  else memoryView(x.BYTES_PER_ELEMENT as 4 | 8).set(rangeView(x, off, len), at / x.BYTES_PER_ELEMENT);
 }
 
 function checkRange(fn: string, name: string, x: FloatArray, off: number, n: number): void {

@@ -15,11 +15,12 @@
  *
  * Memory (instance.ts): one WebAssembly.Memory, laid out per call as
  * [resident region | C̃ | Ã | B̃ | copy of A | copy of B]. JS typed arrays cannot be seen by WASM, so
- * the operands are copied in: an operand of C's element type that is at most STAGE_SLACK times the
- * span the product reads is copied in whole with one native `set` (≈ 0.2 ns per float32) and its
- * panels are packed inside the memory by the module's kernels (`packInMemory`); otherwise packing
- * writes straight from the caller's array into the memory (JS loops, 1–2 ns per element, and a
- * conversion where the types differ). Measured in one process (Node 20, 2026-12-04, under load):
+ * the operands are copied in: the span an operand of C's element type reads is copied with one
+ * native `set` (≈ 0.2 ns per float32; the whole array when the span is all of it, else a cached view
+ * of the range) and its panels are packed inside the memory by the module's kernels
+ * (`packInMemory`); an operand of the other type is packed straight from the caller's array into the
+ * memory (JS loops, 1–2 ns per element, with the conversion). Packing in the memory against packing
+ * from the array, measured in one process (Node 20, 2026-12-04, under load):
  * 250 × 784 × 784 NN 1.10× faster, 256 × 544 × 544 NT 1.22×, 250 × 256 × 784 NT 1.25× (NT's
  * 8-row B̃ panels had only the slow general JS loop), 1000 × 785 × 1000 NN 1.04×. C goes in once
  * (scaled by β) and out once, by native copies where it is contiguous (`loadC`, `storeC`). A C inside
@@ -35,7 +36,7 @@
  * ⌈n/NR⌉·NR columns and k to a multiple of U (zeros in Ã and B̃), so the kernel has no edge cases.
  * Blocks are balanced as in the JS kernel.
  *
- * Cost: 2mnk flops; copies mk·⌈n/NC⌉ + kn + 2mn elements, plus the whole arrays of copied operands.
+ * Cost: 2mnk flops; copies mk·⌈n/NC⌉ + kn + 2mn elements, plus the copied operands (whole arrays or spans).
  * Memory: (⌈m/MR⌉MR·⌈n/NR⌉NR + MC·KC + KC·NC) elements, plus the copied operands' lengths, at most,
  * grown on demand and reused (no allocation after warm-up at a given size).
  */
@@ -44,7 +45,16 @@ import { type GemmArgs, newGemmArgs } from "../gemm-args.ts";
 import { scaleC } from "../gemm-kernel.ts";
 import { packPanels } from "../gemm-pack.ts";
 import { type Geometry, geometryOf, U } from "./codegen.ts";
-import { countCall, ensureBytes, type Instance, kernels, memoryBlock, memoryView, reservedBytes } from "./instance.ts";
+import {
+  countCall,
+  ensureBytes,
+  type Instance,
+  kernels,
+  memoryBlock,
+  memoryView,
+  rangeView,
+  reservedBytes,
+} from "./instance.ts";
 
 /** Splits `len` into ⌈len/max⌉ near-equal blocks, each rounded up to a multiple of `unit`. */
 function balanced(len: number, max: number, unit: number): number {
@@ -52,9 +62,9 @@ function balanced(len: number, max: number, unit: number): number {
 }
 
 /**
- * Operands at most this many times the span a product reads are copied whole into the memory (one
- * native `set`, ≈ 0.2 ns per float32) and packed there by the module's SIMD pack kernels; larger
- * arrays are packed from where they are by the JS loops of gemm-pack.ts (≈ 1–2 ns per element).
+ * An array that is both operands is copied whole into the memory (one native `set`, ≈ 0.2 ns per
+ * float32, serving both) when at most this many times the span the product reads; else each operand's
+ * span is copied (see `stageLength`).
  */
 const STAGE_SLACK = 4;
 
@@ -67,9 +77,9 @@ const placed: GemmArgs = newGemmArgs();
 /**
  * C = α·op(A)·op(B) + β·C on the wasm kernel (see the file header): the float64 kernel when C is a
  * Float64Array, else the float32 one. A and B may be either type (packing converts to C's type).
- * An operand of C's type is read in the memory: where it lives there already (a resident region) or,
- * unless that would take more than STAGE_SLACK times the span the product reads, copied in whole
- * first, so that its panels are packed by the module's kernels instead of JS loops.
+ * An operand of C's type is read in the memory: where it lives there already (a resident region) or
+ * copied in first (the span it reads; see `stageLength`), so that its panels are packed by the
+ * module's kernels instead of JS loops.
  */
 export function gemmWasm(g: Readonly<GemmArgs>): void {
   const { transA, transB, m, n, k, alpha, beta, a, offA, lda, b, offB, ldb, c, offC, ldc } = g;
@@ -91,11 +101,12 @@ export function gemmWasm(g: Readonly<GemmArgs>): void {
   const cOff = reservedBytes() / size;
   const aOff = cOff + mp * ldw;
   const bOff = aOff + mStep * kPad;
-  let lenA = stageLength(a, transA ? k : m, transA ? m : k, lda, size);
-  let lenB = stageLength(b, transB ? n : k, transB ? k : n, ldb, size);
-  // B the same array as A (syrk's XᵀX, X·Xᵀ, or two blocks of one workspace): one copy serves both,
-  // made when either operand alone would be copied.
-  if (b === a) {
+  const same = b === a;
+  let lenA = stageLength(a, offA, transA ? k : m, transA ? m : k, lda, size, same);
+  let lenB = stageLength(b, offB, transB ? n : k, transB ? k : n, ldb, size, same);
+  // B the same array as A (syrk's XᵀX, X·Xᵀ, or two blocks of one workspace): one copy of the whole
+  // array serves both, made when either operand alone would be copied.
+  if (same) {
     lenA = Math.max(lenA, lenB);
     lenB = 0;
   }
@@ -109,18 +120,21 @@ export function gemmWasm(g: Readonly<GemmArgs>): void {
   const cIn = inMemory(c, w) ? c.byteOffset / size + offC : -1;
   const p = placed;
   Object.assign(p, g);
-  if (lenA > 0) w.set(a, sA);
+  // A whole array goes in at sA (its offsets unchanged); a range [offA, offA + lenA) goes in at sA.
+  const wholeA = lenA === a.length;
+  const wholeB = lenB === b.length;
+  if (lenA > 0) w.set(wholeA ? a : rangeView(a, offA, lenA), sA);
   if (lenA > 0 || inMemory(a, w)) {
     p.a = w;
-    p.offA = (lenA > 0 ? sA : a.byteOffset / size) + offA;
+    p.offA = lenA > 0 ? sA + (wholeA ? offA : 0) : a.byteOffset / size + offA;
   }
-  if (lenB > 0) w.set(b, sB);
+  if (lenB > 0) w.set(wholeB ? b : rangeView(b, offB, lenB), sB);
   if (b === a && lenA > 0) {
     p.b = w;
     p.offB = sA + offB;
   } else if (lenB > 0 || inMemory(b, w)) {
     p.b = w;
-    p.offB = (lenB > 0 ? sB : b.byteOffset / size) + offB;
+    p.offB = lenB > 0 ? sB + (wholeB ? offB : 0) : b.byteOffset / size + offB;
   }
   loadC(g, mp, w, cOff, ldw, cIn);
   gemmColumns(geom, inst, p, 0, n, w, cOff, ldw, aOff, bOff);
@@ -134,14 +148,27 @@ function inMemory(x: FloatArray, w: FloatArray): boolean {
 }
 
 /**
- * Elements of x to copy into the memory before packing (all of it), or 0: x is not of the kernel's
- * element type, is in the memory already, a resident region is held (the memory must not grow), or x
- * is more than STAGE_SLACK times the span of the rows × cols operand the product reads.
+ * Elements of x to copy into the memory before packing, or 0 (x is not of the kernel's element type,
+ * is in the memory already, or a resident region is held): the span of the rows × cols operand the
+ * product reads from `off` — all of x when that is all of it (one `set`, no view), else the range
+ * through a view cached per range by `rangeView` (e.g. S*'s products read 250 × 257 rows of a
+ * 520,500-entry workspace: copying the whole of it, or packing it from the array by the JS loops, cost
+ * 0.5–1 ms per demo autoencoder step). `whole` (B the same array as A, read at two offsets): all of x
+ * when it is at most STAGE_SLACK times the span, one copy serving both operands.
  */
-function stageLength(x: FloatArray, rows: number, cols: number, ld: number, size: 4 | 8): number {
+function stageLength(
+  x: FloatArray,
+  off: number,
+  rows: number,
+  cols: number,
+  ld: number,
+  size: 4 | 8,
+  whole: boolean,
+): number {
   if (x.BYTES_PER_ELEMENT !== size || reservedBytes() > 0 || x.buffer === memoryView(size).buffer) return 0;
   const span = (rows - 1) * ld + cols;
-  return x.length <= STAGE_SLACK * span ? x.length : 0;
+  if (whole) return x.length <= STAGE_SLACK * span ? x.length : 0;
+  return off === 0 && span === x.length ? x.length : span;
 }
 
 /**

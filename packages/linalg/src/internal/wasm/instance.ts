@@ -180,6 +180,38 @@ export function memoryBlock(size: 4 | 8, start: number, len: number): FloatArray
   return block;
 }
 
+/** Views of callers' array ranges, made once per (array, offset, length) (see `rangeView`). */
+const ranges = new WeakMap<FloatArray, Map<number, FloatArray>>();
+/** Range views `rangeView` has made so far (constant in a steady loop; read by the tests). */
+let rangeViews = 0;
+
+/**
+ * x[off…off + len) as a view, for copying a range into the memory with one native `set` (the vector
+ * kernels' rows of a workspace, gemm's operand inside a larger array). Kept per array (weakly) and
+ * range, at most 64 ranges per array, so a training loop, which repeats them, makes none after its
+ * first step.
+ */
+export function rangeView(x: FloatArray, off: number, len: number): FloatArray {
+  let byRange = ranges.get(x);
+  if (byRange === undefined) {
+    byRange = new Map();
+    ranges.set(x, byRange);
+  }
+  const key = off + len * 2 ** 31;
+  let v = byRange.get(key);
+  if (v === undefined) {
+    v = x.subarray(off, off + len);
+    rangeViews++;
+    if (byRange.size < 64) byRange.set(key, v);
+  }
+  return v;
+}
+
+/** How many views `rangeView` has made (for tests: constant once a loop's ranges have been seen). */
+export function rangeViewsMade(): number {
+  return rangeViews;
+}
+
 /** Bytes held by the resident region: gemm's workspace starts there. */
 export function reservedBytes(): number {
   return reserved;
