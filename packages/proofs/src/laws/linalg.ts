@@ -839,7 +839,8 @@ const logisticLaw = defineLaw({
     "fdlibm e_exp.c (Sun, 1993): argument reduction x = k·ln 2 + r with ln 2 split in two; Taylor's series of e^r to degree 13 (truncation ≤ 4.2e-18 for |r| ≤ ln 2/2); MATH.md §12; packages/linalg/src/internal/exp.ts",
   generator:
     "lengths 0–12 and 250–600; entries (U − ½)·16 or (U − ½)·1500, with ±0, NaN, ±∞, ±707.9, ±708, −708.5, 745, −1e300 mixed in at 10 %",
-  tolerance: "3 ulps of the reference σ (the reduction and the polynomial are within 1 ulp of Math.exp, the quotient adds up to 2); 0 mismatching entries between the paths and at the special values",
+  tolerance:
+    "3 ulps of the reference σ (the reduction and the polynomial are within 1 ulp of Math.exp, the quotient adds up to 2); 0 mismatching entries between the paths and at the special values",
   why: "e^(−|v|) is computed to within 1 ulp (reduction exact in its first part, polynomial truncation below half an ulp, a dozen roundings damped by |r| < 0.35), then σ = num/(1 + e) rounds twice more; Math.exp is itself within 1 ulp in V8.",
   arbitrary: logisticArb,
   measure(impl, c): Measurement {
@@ -879,8 +880,16 @@ const logisticLaw = defineLaw({
       setBackend(initial);
     }
     if (outs.length === 4) {
-      parts.push({ error: bitMismatches(outs[0] as Float64Array, outs[2] as Float64Array), tolerance: 0, note: "wasm = js, float64 x" });
-      parts.push({ error: bitMismatches(outs[1] as Float64Array, outs[3] as Float64Array), tolerance: 0, note: "wasm = js, float32 x" });
+      parts.push({
+        error: bitMismatches(outs[0] as Float64Array, outs[2] as Float64Array),
+        tolerance: 0,
+        note: "wasm = js, float64 x",
+      });
+      parts.push({
+        error: bitMismatches(outs[1] as Float64Array, outs[3] as Float64Array),
+        tolerance: 0,
+        note: "wasm = js, float32 x",
+      });
     }
     return worstOf(...parts);
   },
