@@ -77,6 +77,7 @@ export {
   quotientFlushedInto,
   quotientOuterFlushedInto,
   roundFlushedInto,
+  scaleInto,
   scatterColumnsInto,
   sigmoidInto,
   squaresFlushedInto,

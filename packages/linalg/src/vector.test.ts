@@ -22,6 +22,7 @@ import {
   quotientFlushedInto,
   quotientOuterFlushedInto,
   roundFlushedInto,
+  scaleInto,
   scatterColumnsInto,
   sigmoidInto,
   squaresFlushedInto,
@@ -313,6 +314,31 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
         },
       ),
       { numRuns: 80 },
+    );
+  });
+
+  it("scaleInto is s·x in float64 stored in x's type, in place, the rest untouched", () => {
+    fc.assert(
+      fc.property(
+        lengths,
+        fc.nat(),
+        fc.constantFrom(-0.01, 0.5, -1, 3e-39),
+        fc.boolean(),
+        fc.nat(3),
+        (n, seed, sc, single, off) => {
+          const make: (n: number) => FloatArray = single ? f32 : f64;
+          const x0 = sample(make, off + n + 2, seed, 0.1);
+          const want = x0.slice();
+          for (let i = 0; i < n; i++) want[off + i] = sc * (x0[off + i] as number);
+          const got = bothPaths(() => {
+            const x = x0.slice();
+            scaleInto(x, off, n, sc);
+            return x;
+          });
+          for (const x of got) expectSameBits(x, want);
+        },
+      ),
+      { numRuns: 60 },
     );
   });
 

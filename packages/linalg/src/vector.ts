@@ -578,6 +578,26 @@ export function convertRowsInto(
 }
 
 /**
+ * x[xOff + i] ← s·x[xOff + i] for i < n, in place, computed in float64 and stored in x's type (BLAS
+ * scal): an optimizer's learning-rate or clipping scale over every parameter. The float32 SIMD loop
+ * is convertRowsInto's (one row, reading and writing the same place in the memory).
+ */
+export function scaleInto(x: FloatArray, xOff: number, n: number, s: number): void {
+  const fn = "scaleInto";
+  assertFloatArray(fn, "x", x);
+  checkRange(fn, "x", x, xOff, n);
+  assertNumber(fn, "s", s);
+  if (x instanceof Float32Array && useWasm(n)) {
+    const [at] = layout(n * 4);
+    putRange(x, xOff, n, at);
+    kernels().vec.scaleRows32(at, at, 1, n, n * 4, n * 4, s);
+    x.set(block<Float32Array>(4, at, n), xOff);
+    return;
+  }
+  for (let i = 0; i < n; i++) x[xOff + i] = s * (x[xOff + i] as number);
+}
+
+/**
  * y[yOff + i] ← a·y[yOff + i] + b·x[xOff + i] for i < n, computed in float64 and stored in y's type
  * (BLAS axpby); with `copyBack` also x[xOff + i] ← the stored y[yOff + i] (the heavy-ball momentum
  * buffer and the update it becomes). x and y must not overlap.

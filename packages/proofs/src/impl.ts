@@ -42,6 +42,7 @@ import {
   kronMatVec,
   quotientFlushedInto,
   roundFlushedInto,
+  scaleInto,
   sigmoidInto,
   solveTriangular,
   spdSolve,
@@ -68,6 +69,7 @@ export interface Implementation {
     readonly kron: typeof kron;
     readonly kronMatVec: typeof kronMatVec;
     readonly flushTiny: typeof flushTiny;
+    readonly scaleInto: typeof scaleInto;
     readonly sigmoidInto: typeof sigmoidInto;
     readonly squaresFlushedInto: typeof squaresFlushedInto;
     readonly roundFlushedInto: typeof roundFlushedInto;
@@ -125,6 +127,7 @@ export const defaultImplementation: Implementation = {
     kron,
     kronMatVec,
     flushTiny,
+    scaleInto,
     sigmoidInto,
     squaresFlushedInto,
     roundFlushedInto,

@@ -19,7 +19,7 @@
  *
  * Cost: one pass over the updates, O(n) flops; momentum keeps one buffer per parameter.
  */
-import { axpbyInto, type FloatArray } from "@ekfac-ts/linalg";
+import { axpbyInto, type FloatArray, scaleInto } from "@ekfac-ts/linalg";
 import {
   checkDecay,
   checkFinite,
@@ -45,11 +45,11 @@ export function stateless(name: string, update: (updates: Params) => void): Grad
   };
 }
 
-/** `u ← s·u` for every update array, in place. */
+/** `u ← s·u` for every update array, in place (linalg's `scaleInto`: SIMD for float32 on wasm, same bits). */
 export function scaleUpdates(updates: Params, s: number): void {
   for (let k = 0; k < updates.length; k++) {
     const u = updates[k] as FloatArray;
-    for (let i = 0; i < u.length; i++) u[i] = s * (u[i] as number);
+    scaleInto(u, 0, u.length, s);
   }
 }
 
@@ -102,11 +102,7 @@ export function scaleByLearningRate(
           );
         }
       }
-      const s = sign * lr;
-      for (let k = 0; k < updates.length; k++) {
-        const u = updates[k] as FloatArray;
-        for (let i = 0; i < u.length; i++) u[i] = s * (u[i] as number);
-      }
+      scaleUpdates(updates, sign * lr);
       state.count += 1;
     },
   };

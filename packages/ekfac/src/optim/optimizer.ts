@@ -36,7 +36,7 @@
  * and array finite, and the transform's own rules (integer counters ≥ 0, blocks of this model).
  * After warm-up a step allocates no typed array.
  */
-import type { FloatArray } from "@ekfac-ts/linalg";
+import { allFinite, type FloatArray } from "@ekfac-ts/linalg";
 import type { ParameterRef, ParameterSource } from "../capture.ts";
 import { checkParamList, checkSameShapes, zerosLike } from "./checks.ts";
 import { type SkipState, skipNonFinite } from "./skip-non-finite.ts";
@@ -210,17 +210,13 @@ export class Optimizer {
       };
     }
     for (let k = 0; k < this.updates.length; k++) {
-      const u = this.updates[k] as FloatArray;
-      for (let i = 0; i < u.length; i++) {
-        const x = u[i] as number;
-        if (x - x !== 0) {
-          this.skipped += 1;
-          return {
-            skipped: true,
-            reason: "non-finite update",
-            curvature: this.transform.report?.(this.rawState)?.curvature ?? null,
-          };
-        }
+      if (!allFinite(this.updates[k] as FloatArray)) {
+        this.skipped += 1;
+        return {
+          skipped: true,
+          reason: "non-finite update",
+          curvature: this.transform.report?.(this.rawState)?.curvature ?? null,
+        };
       }
     }
     // A measured step may be withdrawn (observeLoss): keep the parameters to put them back bit for bit.

@@ -37,7 +37,7 @@
  * Validation happens at the public boundary of each function (constructor arguments, and cheap
  * list/length checks in `update`); the per-element loops trust them.
  */
-import type { FloatArray } from "@ekfac-ts/linalg";
+import { axpbyInto, type FloatArray } from "@ekfac-ts/linalg";
 import { checkParamList, checkSameShapes } from "./checks.ts";
 
 /** A list of flat parameter (or gradient, or update) buffers. */
@@ -237,14 +237,18 @@ export function identity(): GradientTransformation<EmptyState> {
   };
 }
 
-/** `params[k][i] += updates[k][i]`, in place; returns `params`. */
+/**
+ * `params[k][i] += updates[k][i]`, in place; returns `params`. By linalg's `axpbyInto` (1·p + 1·u, the
+ * same sum; SIMD for float32 on wasm) unless an update shares memory with its parameter.
+ */
 export function applyUpdates(params: Params, updates: Params): Params {
   checkParamList("applyUpdates", "params", params);
   checkSameShapes("applyUpdates", "updates", updates, "params", params);
   for (let k = 0; k < params.length; k++) {
     const p = params[k] as FloatArray;
     const u = updates[k] as FloatArray;
-    for (let i = 0; i < p.length; i++) p[i] = (p[i] as number) + (u[i] as number);
+    if (p.buffer !== u.buffer) axpbyInto(p, 0, u, 0, p.length, 1, 1);
+    else for (let i = 0; i < p.length; i++) p[i] = (p[i] as number) + (u[i] as number);
   }
   return params;
 }

@@ -722,7 +722,7 @@ const vectorLaw = defineLaw({
   id: "linalg.vector.definitions",
   title: "the elementwise vector kernels equal their definitions bit for bit, on the wasm and the JS path",
   statement:
-    "for float32 x, y and float64 w, s: flushTiny zeroes exactly the entries 0 < |x| < τ; squaresFlushedInto writes x² (0 below τ, NaN kept) and flushes x keeping signs; roundFlushedInto is fround with the τ test in float64; quotientFlushedInto is fround(x/(s + d)) with tiny quotients 0; decayInto is ρw + (1 − ρ)x in float64; axpbyInto is fround(a·x + b·y) then y ← x; convertRowsInto is fround(c·w); hasTiny and allFinite answer as their definitions — with the backend set to wasm (where supported) and to js",
+    "for float32 x, y and float64 w, s: flushTiny zeroes exactly the entries 0 < |x| < τ; squaresFlushedInto writes x² (0 below τ, NaN kept) and flushes x keeping signs; roundFlushedInto is fround with the τ test in float64; quotientFlushedInto is fround(x/(s + d)) with tiny quotients 0; decayInto is ρw + (1 − ρ)x in float64; axpbyInto is fround(a·x + b·y) then y ← x; scaleInto is fround(s·x) in place; convertRowsInto is fround(c·w); hasTiny and allFinite answer as their definitions — with the backend set to wasm (where supported) and to js",
   source:
     "IEEE 754-2008 §5.4 (each operation correctly rounded, so a SIMD lane and a scalar operation on the same operands agree); WebAssembly core spec 2.0 §4.4.3 (f32x4/f64x2 lanes, demote/promote); packages/linalg/src/vector.ts",
   generator:
@@ -789,6 +789,13 @@ const vectorLaw = defineLaw({
         L.axpbyInto(ax, 0, ay, 0, n, 0.9, 1, true);
         const want = Float32Array.from(x, (v, i) => 0.9 * v + (y[i] as number));
         check(`axpbyInto (${backend})`, [...ax, ...ay], [...want, ...want]);
+        const scaled = x.slice();
+        L.scaleInto(scaled, 0, n, -0.01);
+        check(
+          `scaleInto (${backend})`,
+          scaled,
+          Float32Array.from(x, (v) => -0.01 * v),
+        );
         const narrowed = new Float32Array(n);
         L.convertRowsInto(w, 0, n, narrowed, 0, n, n > 0 ? 1 : 0, n, -0.5);
         check(
