@@ -74,6 +74,7 @@ export {
   foldLowerSymmetric,
   gatherColumnsInto,
   hasTiny,
+  logistic,
   quotientFlushedInto,
   quotientOuterFlushedInto,
   roundFlushedInto,

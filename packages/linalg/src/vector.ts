@@ -28,6 +28,9 @@
  */
 import { assertFloatArray, assertIndex, assertNumber, kindOf } from "./internal/checks.ts";
 import { logistic } from "./internal/exp.ts";
+
+export { logistic };
+
 import {
   ensureBytes,
   kernels,

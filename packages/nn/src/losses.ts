@@ -145,7 +145,7 @@ function categoricalHead(logits: Tensor): FisherHead {
 /**
  * Π_j Bernoulli(σ(s_j)) (sigmoid CE): ∂ℓ/∂s_j = p_j − y_j and F_s = diag(p(1 − p)) with p = σ(s),
  * computed once per loss call for every output by linalg's `sigmoidInto` (its logistic function, the
- * same bits on every engine; autodiff's `sigmoidOf` with `Math.exp` agrees within a few ulps). The
+ * same bits on every engine and as autodiff's `sigmoidOf`, which is that function). The
  * sampled targets use one uniform per output, drawn in bulk (`fillUniform`, the same stream as one
  * `uniform()` per output) — the same draws and values as `sampleBernoulliInto`. A NaN logit is a
  * RangeError naming it, raised before anything is drawn.

@@ -19,8 +19,8 @@
  *   would be subnormal) give +0 instead of a subnormal, an absolute difference below 3.3e-308.
  * NaN gives NaN; −∞ gives +0.
  *
- * The logistic function σ(v) = 1/(1 + e^(−v)) is evaluated without overflow as autodiff's `sigmoidOf`
- * writes it: with e = e^(−|v|), σ = (e·[v < 0] + (1 − [v < 0]))/(1 + e).
+ * The logistic function σ(v) = 1/(1 + e^(−v)) is evaluated without overflow (it is autodiff's
+ * `sigmoidOf`): with e = e^(−|v|), σ = (e·[v < 0] + (1 − [v < 0]))/(1 + e).
  *
  * Cost: 13 multiply-adds and a handful of other operations per value, no branch.
  */
