@@ -35,15 +35,15 @@ export const EXP_LN2_HI = 0.6931471803691238;
 export const EXP_LN2_LO = 1.9082149292705877e-10;
 /** Below this argument the result is +0 (2^k stays normal above it: k ≥ −1021). */
 export const EXP_LOWEST = -708;
-/** Horner's coefficients 1/j! for j = 13 down to 0 (each 1 divided by an exactly representable j!). */
-export const EXP_TAYLOR: readonly number[] = (() => {
-  const c: number[] = [];
+/** The series' coefficients 1/j! for j = 13 down to 0 (each 1 divided by an exactly representable j!). */
+export const EXP_TAYLOR: Float64Array = (() => {
+  const c = new Float64Array(14);
   let f = 1;
   for (let j = 0; j <= 13; j++) {
     if (j > 0) f *= j;
-    c.push(1 / f);
+    c[13 - j] = 1 / f;
   }
-  return c.reverse();
+  return c;
 })();
 
 /** 2^(−j) for j = 0 … 1021, exact (repeated halving stays normal). */
@@ -54,20 +54,8 @@ const POW2_NEG = (() => {
   return t;
 })();
 
-const [c13, c12, c11, c10, c9, c8, c7, c6, c5, c4, c3, c2] = EXP_TAYLOR as [
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-  number,
-];
+/** The coefficients as locals of the module (EXP_TAYLOR has 14 entries, so no default below applies). */
+const [c13 = 0, c12 = 0, c11 = 0, c10 = 0, c9 = 0, c8 = 0, c7 = 0, c6 = 0, c5 = 0, c4 = 0, c3 = 0, c2 = 0] = EXP_TAYLOR;
 
 /** e^x for x ≤ 0 (see the header: +0 below −708, NaN kept). The JS twin of the wasm loop. */
 export function expNonPositive(x: number): number {
