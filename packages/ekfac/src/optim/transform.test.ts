@@ -19,6 +19,23 @@ describe("chain and applyUpdates", () => {
     expect(Array.from(p[1] as Float64Array)).toEqual([5]);
   });
 
+  it("applyUpdates on float32 arrays of every length (SIMD path and JS tail) equals fround(θ + u); an update sharing the parameter's memory works too", () => {
+    for (const n of [1, 7, 255, 256, 1001]) {
+      const p = Float32Array.from({ length: n }, (_, i) => Math.sin(i) * 3);
+      const u = Float32Array.from({ length: n }, (_, i) => Math.cos(i) * 1e-3);
+      const want = Float32Array.from(p, (v, i) => v + (u[i] as number));
+      applyUpdates([p], [u]);
+      expect(Array.from(p)).toEqual(Array.from(want));
+    }
+    // θ and u in one buffer (as a flat parameter store would hold them): the JS loop, not the kernel.
+    const store = Float32Array.from({ length: 600 }, (_, i) => i);
+    const theta = store.subarray(0, 300);
+    const update = store.subarray(300);
+    applyUpdates([theta], [update]);
+    expect(theta[0]).toBe(300);
+    expect(theta[299]).toBe(299 + 599);
+  });
+
   it("chain runs left to right: clip(1) ∘ scale(10) ≠ scale(10) ∘ clip(1)", () => {
     const a = chain(scale(10), clipByValue(1));
     const b = chain(clipByValue(1), scale(10));
