@@ -159,6 +159,18 @@ describe('"exact" Fisher: every layer\'s factors equal the dense expectation', (
         input([2, D], 2),
       ),
     ).toThrow(/sigmoidCrossEntropy: logits\[\d\] is NaN/);
+    // Curvature propagation draws nothing from σ: a NaN logit reaches the statistics as NaN (the
+    // optimizer's scan refuses that step) instead of throwing from the loss.
+    model.setCapture(true, { fisher: "curvature-prop", seed: 9 });
+    const bad = model.forward(
+      wrap(
+        Float64Array.from({ length: 6 }, (_, i) => (i === 4 ? Number.NaN : 0.1 * i)),
+        [2, 3],
+      ),
+    );
+    expect(() => sigmoidCrossEntropy(bad, input([2, D], 2))).not.toThrow();
+    const gBad = (model.curvatureLayers()[1] as CurvatureLayer).statistics?.g as Float64Array;
+    expect(Array.from(gBad).some(Number.isNaN)).toBe(true);
   });
 
   it("conv layers get E = N·C rows with ā replicated per class (grouped, strided, positions T > 1)", () => {

@@ -148,15 +148,16 @@ function categoricalHead(logits: Tensor): FisherHead {
  * same bits on every engine and as autodiff's `sigmoidOf`, which is that function). The
  * sampled targets use one uniform per output, drawn in bulk (`fillUniform`, the same stream as one
  * `uniform()` per output) — the same draws and values as `sampleBernoulliInto`. A NaN logit is a
- * RangeError naming it, raised before anything is drawn.
+ * RangeError naming it when targets are to be sampled, raised before anything is drawn.
  */
 function bernoulliHead(logits: Tensor): FisherHead {
   const n = logits.shape[0] as number;
   const d = logits.shape[1] as number;
-  const p = bernoulliProbabilities("sigmoidCrossEntropy", logits);
+  const p = bernoulliProbabilities(logits);
   return {
     exactClasses: d,
     sampled(out, rng) {
+      refuseNaN("sigmoidCrossEntropy", p);
       const u = uniformsOf(out.length, rng);
       for (let i = 0; i < out.length; i++) {
         const q = p[i] as number;
@@ -205,22 +206,25 @@ function gaussianHead(prediction: Tensor): FisherHead {
 let sigmoidScratch = new Float64Array(0);
 let uniformScratch = new Float64Array(0);
 
-/**
- * σ of every logit into a reused buffer (valid until the next call); a RangeError naming `fn` and the
- * first NaN logit (σ is NaN exactly there) — nothing has been drawn yet.
- */
-function bernoulliProbabilities(fn: string, logits: Tensor): Float64Array {
+/** σ of every logit into a reused buffer (valid until the next call); NaN where a logit is NaN. */
+function bernoulliProbabilities(logits: Tensor): Float64Array {
   const size = logits.size;
   if (sigmoidScratch.length !== size) sigmoidScratch = new Float64Array(size);
   sigmoidInto(logits.data, 0, sigmoidScratch, 0, size);
-  const p = sigmoidScratch;
-  if (!allFinite(p)) {
-    for (let i = 0; i < size; i++) {
-      if (Number.isNaN(p[i] as number))
-        throw new RangeError(`${fn}: logits[${i}] is NaN (no probability to sample from)`);
-    }
+  return sigmoidScratch;
+}
+
+/**
+ * A RangeError naming `fn` and the first NaN logit when σ has a NaN (exactly where a logit is NaN):
+ * there is no probability to sample from. Called before anything is drawn. (Curvature propagation and
+ * the exact Fisher need no draw from p: a NaN there reaches the statistics, whose scan refuses the step.)
+ */
+function refuseNaN(fn: string, p: Float64Array): void {
+  if (allFinite(p)) return;
+  for (let i = 0; i < p.length; i++) {
+    if (Number.isNaN(p[i] as number))
+      throw new RangeError(`${fn}: logits[${i}] is NaN (no probability to sample from)`);
   }
-  return p;
 }
 
 /** `size` uniforms on [0, 1) from `rng` into a reused buffer (the stream of `size` `uniform()` calls). */
@@ -321,7 +325,8 @@ export function sampleCategorical(logits: Tensor, rng: Rng): Int32Array {
 export function sampleBernoulliInto<T extends FloatArray>(out: T, logits: Tensor, rng: Rng): T {
   if (out.length !== logits.size)
     throw new RangeError(`sampleBernoulliInto: out has length ${out.length}, expected ${logits.size}`);
-  const p = bernoulliProbabilities("sampleBernoulliInto", logits);
+  const p = bernoulliProbabilities(logits);
+  refuseNaN("sampleBernoulliInto", p);
   const u = uniformsOf(out.length, rng);
   for (let i = 0; i < out.length; i++) out[i] = +((u[i] as number) < (p[i] as number));
   return out;
