@@ -3,6 +3,7 @@
  * `Math.exp` (1/(1 + e^(−v)) for v ≥ 0, e^v/(1 + e^v) below), exact at the special values, never
  * overflowing.
  */
+import { ulp } from "@ekfac-ts/linalg";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { sigmoidOf } from "./scalar.ts";
@@ -11,14 +12,6 @@ function twoBranch(v: number): number {
   if (v >= 0) return 1 / (1 + Math.exp(-v));
   const e = Math.exp(v);
   return e / (1 + e);
-}
-
-/** One unit in the last place of |v| (v finite, nonzero). */
-function ulp(v: number): number {
-  const b = new Float64Array([Math.abs(v)]);
-  const w = new BigInt64Array(b.buffer);
-  w[0] = (w[0] as bigint) + 1n;
-  return (b[0] as number) - Math.abs(v);
 }
 
 describe("sigmoidOf", () => {

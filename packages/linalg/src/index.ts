@@ -57,6 +57,7 @@ export {
   closeness,
   defaultRtol,
   frobenius,
+  ulp,
 } from "./testing.ts";
 export {
   type Tridiagonalization,

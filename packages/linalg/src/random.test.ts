@@ -1,14 +1,7 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { detLog, Rng } from "./random.ts";
-
-/** Units in the last place of x (the gap to the next double away from zero). */
-function ulp(x: number): number {
-  const ax = Math.abs(x);
-  if (ax === 0) return 2 ** -1074;
-  const e = Math.floor(Math.log2(ax));
-  return 2 ** Math.max(e - 52, -1074) * (2 ** e > ax ? 0.5 : 1);
-}
+import { ulp } from "./testing.ts";
 
 describe("Rng", () => {
   it("the same seed gives the same stream; different seeds give different streams", () => {

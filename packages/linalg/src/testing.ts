@@ -134,6 +134,14 @@ export function assertClose(x: Closeable, y: Closeable, options: CloseOptions = 
   if (!r.ok) throw new Error(`${label} not close: ${r.message}`);
 }
 
+/** One unit in the last place of |x|: the gap from |x| to the next double away from zero (x finite). */
+export function ulp(x: number): number {
+  const b = new Float64Array([Math.abs(x)]);
+  const w = new BigInt64Array(b.buffer);
+  w[0] = (w[0] as bigint) + 1n;
+  return (b[0] as number) - Math.abs(x);
+}
+
 /** Frobenius norm of an array, with scaling against overflow for float64 extremes. */
 export function frobenius(x: ArrayLike<number> | FloatArray): number {
   let scale = 0;

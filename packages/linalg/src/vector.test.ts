@@ -10,6 +10,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { getBackendSetting, setBackend, wasmSupported } from "./backend.ts";
 import type { FloatArray } from "./matrix.ts";
 import { Rng } from "./random.ts";
+import { ulp } from "./testing.ts";
 import {
   allFinite,
   axpbyInto,
@@ -464,13 +465,6 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
   );
 
   it("sigmoidInto: within 3 ulps of σ written with Math.exp, exact at the special values, wasm = js", () => {
-    /** One unit in the last place of |v| (v finite, nonzero). */
-    const ulp = (v: number): number => {
-      const b = new Float64Array([Math.abs(v)]);
-      const w = new BigInt64Array(b.buffer);
-      w[0] = (w[0] as bigint) + 1n;
-      return (b[0] as number) - Math.abs(v);
-    };
     const reference = (v: number): number => {
       const e = Math.exp(-Math.abs(v));
       return v < 0 ? e / (1 + e) : 1 / (1 + e);

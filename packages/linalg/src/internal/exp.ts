@@ -58,7 +58,7 @@ const POW2_NEG = (() => {
 const [c13 = 0, c12 = 0, c11 = 0, c10 = 0, c9 = 0, c8 = 0, c7 = 0, c6 = 0, c5 = 0, c4 = 0, c3 = 0, c2 = 0] = EXP_TAYLOR;
 
 /** e^x for x ≤ 0 (see the header: +0 below −708, NaN kept). The JS twin of the wasm loop. */
-export function expNonPositive(x: number): number {
+function expNonPositive(x: number): number {
   const c = Math.max(x, EXP_LOWEST);
   const k = c * EXP_LOG2E + EXP_MAGIC - EXP_MAGIC;
   const r = c - k * EXP_LN2_HI - k * EXP_LN2_LO;
