@@ -44,6 +44,7 @@ export {
   profileGemm,
 } from "./gemm.ts";
 export * from "./generators.ts";
+export * from "./gram-eigh.ts";
 export { kron, kronMatVec, kronMatVecInto } from "./kron.ts";
 export * from "./matrix.ts";
 export { detLog, Rng, type RngState } from "./random.ts";

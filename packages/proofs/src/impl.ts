@@ -37,6 +37,7 @@ import {
   eigh,
   flushTiny,
   gemm,
+  gramEigh,
   hasTiny,
   kron,
   kronMatVec,
@@ -61,6 +62,7 @@ export interface Implementation {
     readonly gemm: typeof gemm;
     readonly syrk: typeof syrk;
     readonly eigh: typeof eigh;
+    readonly gramEigh: typeof gramEigh;
     readonly tridiagonalize: typeof tridiagonalize;
     readonly tridiagonalQR: typeof tridiagonalQR;
     readonly cholesky: typeof cholesky;
@@ -119,6 +121,7 @@ export const defaultImplementation: Implementation = {
     gemm,
     syrk,
     eigh,
+    gramEigh,
     tridiagonalize,
     tridiagonalQR,
     cholesky,

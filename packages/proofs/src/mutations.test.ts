@@ -18,7 +18,7 @@ import {
   scaleByLearningRate,
   sgd,
 } from "@ekfac-ts/ekfac";
-import { cholesky, eigh, flushTiny, gemm, sigmoidInto } from "@ekfac-ts/linalg";
+import { cholesky, eigh, flushTiny, gemm, gramEigh, sigmoidInto } from "@ekfac-ts/linalg";
 import { Linear } from "@ekfac-ts/nn";
 import { describe, expect, it } from "vitest";
 import { lawById } from "./catalogue.ts";
@@ -69,6 +69,20 @@ const eighComponentFlip: typeof eigh = (a, options) => {
   const r = eigh(a, options);
   const v = r.vectors;
   if (v !== null && v.rows >= 2) v.data[v.cols - 1] = -(v.data[v.cols - 1] as number);
+  return r;
+};
+
+/**
+ * gramEigh whose complement of X's row space is the first coordinate axes instead of the Householder
+ * Q's last columns (a completion that is neither orthogonal to the row space nor an eigenbasis).
+ */
+const gramEighAxesComplement: typeof gramEigh = (x, options) => {
+  const r = gramEigh(x, options);
+  const v = r.vectors;
+  const d = x.cols;
+  if (v !== null && x.rows < d) {
+    for (let c = 0; c < d - x.rows; c++) for (let i = 0; i < d; i++) v.data[i * d + c] = i === c ? 1 : 0;
+  }
   return r;
 };
 
@@ -231,6 +245,11 @@ const mutations: readonly Mutation[] = [
     name: "sub drops a broadcast operand from the graph",
     laws: ["autodiff.broadcast.gradient"],
     impl: withImplementation({ autodiff: { sub: subDropsBroadcastOperand } }),
+  },
+  {
+    name: "the Gram eigendecomposition's complement taken as coordinate axes",
+    laws: ["linalg.gram-eigh.decomposition"],
+    impl: withImplementation({ linalg: { gramEigh: gramEighAxesComplement } }),
   },
   {
     name: "Cholesky factor off by 1e-9 relative in one entry",

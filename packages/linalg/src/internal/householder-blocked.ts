@@ -369,23 +369,42 @@ function applyQBlocks(
     }
     // G = Uᵀ U (k × k, inner len) as a gemm: the Gram matrix of the reflectors (zeros past each support).
     gemmUnchecked(false, true, k, k, len, 1, scratch, utOff, len, scratch, utOff, len, 0, scratch, gOff, kb);
-    // T (k × k, upper): T[q][q] = β_q, T[0:q, q] = −β_q T[0:q, 0:q] G[0:q, q]  (O(k³), small).
-    for (let q = 0; q < k; q++) {
-      const bq = beta[b0 + q] as number;
-      for (let r = 0; r < q; r++) {
-        let s = 0;
-        for (let t = r; t < q; t++)
-          s += (scratch[tOff + r * kb + t] as number) * (scratch[gOff + t * kb + q] as number);
-        scratch[tOff + r * kb + q] = -bq * s;
-      }
-      scratch[tOff + q * kb + q] = bq;
-      for (let r = q + 1; r < k; r++) scratch[tOff + r * kb + q] = 0;
-    }
+    wyTriangle(k, beta, b0, scratch, gOff, scratch, tOff, kb);
     // X = Uᵀ V[0:len, :]   (k × cols)
     gemmUnchecked(false, false, k, cols, len, 1, scratch, utOff, len, v, 0, ldv, 0, scratch, xOff, cols);
     // Y = Tᵀ X (a gemm over the full k × k T, zeros below its diagonal: 2k²·cols flops, on the fast kernel).
     gemmUnchecked(true, false, k, cols, k, 1, scratch, tOff, kb, scratch, xOff, cols, 0, scratch, yOff, cols);
     // V[0:len, :] −= U X
     gemmUnchecked(true, false, len, cols, k, -1, scratch, utOff, len, scratch, yOff, cols, 1, v, 0, ldv);
+  }
+}
+
+/**
+ * The triangular factor of a compact-WY block (forward dlarft from the reflectors' Gram matrix):
+ * H_0 ⋯ H_{k−1} = I − U T Uᵀ with H_q = I − β_q u_q u_qᵀ and T upper triangular,
+ * T[q][q] = β_q, T[0:q, q] = −β_q T[0:q, 0:q] G[0:q, q], where G = UᵀU (k × k, at g[gOff…], leading
+ * dimension ld) holds the reflectors' inner products. Writes the full k × k T (zeros below the
+ * diagonal) at t[tOff…] with leading dimension ld; β_q = beta[b0 + q]. O(k³/6), JS loops (k ≤ a block,
+ * or a few hundred for a whole factorisation's Q).
+ */
+export function wyTriangle(
+  k: number,
+  beta: Float64Array,
+  b0: number,
+  g: Float64Array,
+  gOff: number,
+  t: Float64Array,
+  tOff: number,
+  ld: number,
+): void {
+  for (let q = 0; q < k; q++) {
+    const bq = beta[b0 + q] as number;
+    for (let r = 0; r < q; r++) {
+      let s = 0;
+      for (let c = r; c < q; c++) s += (t[tOff + r * ld + c] as number) * (g[gOff + c * ld + q] as number);
+      t[tOff + r * ld + q] = -bq * s;
+    }
+    t[tOff + q * ld + q] = bq;
+    for (let r = q + 1; r < k; r++) t[tOff + r * ld + q] = 0;
   }
 }

@@ -895,6 +895,91 @@ const logisticLaw = defineLaw({
   },
 });
 
+const gramCaseArb = fc
+  .record({
+    k: fc.integer({ min: 0, max: 10 }),
+    d: fc.integer({ min: 1, max: 12 }),
+    rank: fc.integer({ min: 0, max: 10 }),
+    scale: fc.constantFrom(1, 0.1, 1e-3, 1e3),
+    seed: seedArb,
+  })
+  .map((c) => {
+    // X = B·C with B k × r and C r × d: rank min(r, k, d), so rank-deficient rows and the k ≥ d route both occur.
+    const rng = new Rng(c.seed);
+    const r = Math.min(c.rank, c.k, c.d);
+    const b = gaussianMatrix(c.k, r, rng);
+    const cm = gaussianMatrix(r, c.d, rng);
+    const x = blank(c.k, c.d, "float64");
+    for (let i = 0; i < c.k; i++)
+      for (let j = 0; j < c.d; j++) {
+        let t = 0;
+        for (let p = 0; p < r; p++) t += at(b, i, p) * at(cm, p, j);
+        x.data[i * c.d + j] = t;
+      }
+    // The formed product s·XᵀX in float64, the reference.
+    const a = blank(c.d, c.d, "float64");
+    for (let i = 0; i < c.d; i++)
+      for (let j = 0; j < c.d; j++) {
+        let t = 0;
+        for (let p = 0; p < c.k; p++) t += at(x, p, i) * at(x, p, j);
+        a.data[i * c.d + j] = c.scale * t;
+      }
+    return labelled({ ...c, x, a }, JSON.stringify(c));
+  });
+
+const gramEighLaw = defineLaw({
+  id: "linalg.gram-eigh.decomposition",
+  title: "gramEigh(X, s) is an eigendecomposition of s·XᵀX",
+  statement:
+    "gramEigh(X, {scale: s}) = (Λ, U) with ‖s·XᵀX·U − U·Λ‖_F ≤ c·d·ε·‖s·XᵀX‖_F, ‖UᵀU − I‖_F ≤ c·d^{3/2}·ε, Λ ascending and within c·d·ε·‖s·XᵀX‖₂ of eigh(s·XᵀX)'s (clamped at 0), without forming s·XᵀX when X has fewer rows than columns",
+  source:
+    "Householder LQ of X (GVL Alg. 5.2.1 on Xᵀ; backward stable, Higham 2002 Thm. 19.4) and eigh of the k × k s·LᵀL (GVL §8.3.5); Weyl's inequality (GVL Thm. 8.1.5) for the spectrum",
+  generator:
+    "X = B·C, B k × r and C r × d Gaussian with k ∈ [0, 10], d ∈ [1, 12], r = min(rank, k, d), rank ∈ [0, 10] (rank-deficient rows, zero X, k < d by LQ and k ≥ d by the formed product), s ∈ {1, 0.1, 1e-3, 1e3}, float64",
+  tolerance:
+    "residual / ‖s·XᵀX‖_F ≤ 8·max(d, 4)·ε; ‖UᵀU − I‖_F ≤ 8·max(d, 4)^{3/2}·ε; max_i |λ̂ᵢ − max(λᵢ, 0)| / max|λ| ≤ 16·max(d, 4)·ε; ascending order exactly",
+  why: "The LQ route decomposes s·(X + ΔX)ᵀ(X + ΔX) with columnwise ‖Δxⱼ‖ ≤ γ̃·‖xⱼ‖, a perturbation of s·XᵀX of at most 2γ̃·trace(s·XᵀX) ≤ 2γ̃·√d·‖s·XᵀX‖_F; the inner eigh adds p(k)·ε·‖s·LᵀL‖; U is a product of Householder reflections and eigh's vectors, orthogonal to working precision. The eigh law's bounds (linalg.eigh.residual, .orthogonal, .spectrum) hold with room at these sizes; a route that lost the complement or mixed the row space would be off by O(‖A‖).",
+  arbitrary: gramCaseArb,
+  measure(impl, c): Measurement {
+    const r = impl.linalg.gramEigh(c.x, { scale: c.scale });
+    if (r.status !== "success" || r.vectors === null) return failed(r.status);
+    const d = c.d;
+    const u = r.vectors;
+    const norm = frob(c.a.data);
+    let res = 0;
+    let orth = 0;
+    for (let i = 0; i < d; i++)
+      for (let j = 0; j < d; j++) {
+        let au = 0;
+        let utu = 0;
+        for (let p = 0; p < d; p++) {
+          au += at(c.a, i, p) * at(u, p, j);
+          utu += at(u, p, i) * at(u, p, j);
+        }
+        res += (au - at(u, i, j) * (r.values[j] as number)) ** 2;
+        orth += (utu - (i === j ? 1 : 0)) ** 2;
+      }
+    const ref = impl.linalg.eigh(c.a, { vectors: false });
+    if (ref.status !== "success") return failed(ref.status);
+    let top = 0;
+    let spec = 0;
+    let disorder = 0;
+    for (let i = 0; i < d; i++) {
+      top = Math.max(top, Math.abs(ref.values[i] as number));
+      spec = Math.max(spec, Math.abs((r.values[i] as number) - Math.max(0, ref.values[i] as number)));
+      if (i > 0) disorder = Math.max(disorder, (r.values[i - 1] as number) - (r.values[i] as number));
+    }
+    const eps = 2 ** -52;
+    const m = Math.max(d, 4);
+    return worstOf(
+      { error: norm > 0 ? Math.sqrt(res) / norm : Math.sqrt(res), tolerance: 8 * m * eps, note: "residual" },
+      { error: Math.sqrt(orth), tolerance: 8 * m ** 1.5 * eps, note: "orthogonality" },
+      { error: top > 0 ? spec / top : spec, tolerance: 16 * m * eps, note: "spectrum of eigh(s·XᵀX)" },
+      { error: Number.isNaN(disorder) ? Number.NaN : disorder, tolerance: 0, note: "ascending order" },
+    );
+  },
+});
+
 export const linalgLaws: readonly Law[] = [
   gemmNaive,
   gemmTranspose,
@@ -904,6 +989,7 @@ export const linalgLaws: readonly Law[] = [
   eighSpectrum,
   eighValuesOnly,
   eighClosedForm,
+  gramEighLaw,
   tridiagonalizeLaw,
   tridiagonalQRLaw,
   choleskyLaw,
