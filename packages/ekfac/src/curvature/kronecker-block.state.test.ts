@@ -149,3 +149,48 @@ describe("what bindState and stateRestored invalidate", () => {
     });
   }
 });
+
+describe("the refresh's Gram route (kept rows) follows the factors", () => {
+  // a = 13 with 4 rows: A is exactly the batch's (1/N)·āᵀā when ρ = 0, and 2·4 ≤ 13 keeps the rows.
+  const wide = { outDim: 3, inDim: 12, hasBias: true };
+  const a = 13;
+  function residualA(b: DenseEigenCorrected): number {
+    let worst = 0;
+    for (let i = 0; i < a; i++)
+      for (let j = 0; j < a; j++) {
+        let s = 0;
+        for (let k = 0; k < a; k++)
+          s += (b.uA[i * a + k] as number) * (b.lambdaA[k] as number) * (b.uA[j * a + k] as number);
+        worst = Math.max(worst, Math.abs(s - (b.A[i * a + j] as number)));
+      }
+    return worst;
+  }
+
+  it("ρ = 0: the basis decomposes the batch factor, its complement with eigenvalue exactly 0", () => {
+    const c = randomCase(11, "dense", 3, 12, true, 4);
+    const b = new DenseEigenCorrected(wide, { factorDecay: 0 });
+    b.updateFactors(c.stats);
+    expect(b.updateBasis()).toEqual({ succeeded: 2, failed: 0 });
+    expect(residualA(b)).toBeLessThan(1e-13);
+    expect(Array.from(b.lambdaA).filter((v) => v === 0).length).toBeGreaterThanOrEqual(a - 4);
+  });
+
+  it("factors written by hand (stateRestored) or averaged over two batches are decomposed themselves, not the kept rows", () => {
+    const c = randomCase(12, "dense", 3, 12, true, 4);
+    const b = new DenseEigenCorrected(wide, { factorDecay: 0 });
+    b.updateFactors(c.stats);
+    // A by hand: diag(1 … 13), then the documented notice.
+    b.A.fill(0);
+    for (let i = 0; i < a; i++) b.A[i * a + i] = i + 1;
+    b.stateRestored();
+    b.updateBasis();
+    expect(residualA(b)).toBeLessThan(1e-13);
+    expect(Array.from(b.lambdaA)).toEqual(Array.from({ length: a }, (_, i) => i + 1));
+    // ρ = 0.5: the second update averages two batches, so the last batch's rows no longer describe A.
+    const avg = new DenseEigenCorrected(wide, { factorDecay: 0.5 });
+    avg.updateFactors(c.stats);
+    avg.updateFactors(randomCase(13, "dense", 3, 12, true, 4).stats);
+    avg.updateBasis();
+    expect(residualA(avg)).toBeLessThan(1e-13);
+  });
+});

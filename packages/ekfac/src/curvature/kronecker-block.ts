@@ -113,7 +113,7 @@ import {
   readFlushed32,
   roundFlushed32,
 } from "../internal/stats.ts";
-import { symmetricEigenInto } from "../internal/sym-eigen.ts";
+import { gramEigenInto, symmetricEigenInto } from "../internal/sym-eigen.ts";
 import { BasisRotation } from "./basis-rotation.ts";
 import { type BasisUpdate, type BlockDims, type CurvatureBlock, checkPlainState } from "./block.ts";
 import {
@@ -272,6 +272,17 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private sBatch32: Float32Array = new Float32Array(0);
   private factorA32: Float32Array = new Float32Array(0);
   private factorG32: Float32Array = new Float32Array(0);
+  /**
+   * The last factor update's rows (groups × rows × aDim, × gDim, float64) while A and G are exactly
+   * that batch's Gram matrices (the update had ρ = 0) and the rows are few enough for the Gram route
+   * of the refresh (internal/sym-eigen.ts, `gramEigenInto`); `gramRows` = 0 when they are not kept or
+   * no longer describe the factors.
+   */
+  private gramA: Float64Array = new Float64Array(0);
+  private gramG: Float64Array = new Float64Array(0);
+  private gramRows = 0;
+  private gramScaleA = 0;
+  private gramScaleG = 0;
   // Shared rows: (1/N) G̃ᵀÃ and, per group, the check's (1/N) gᵀā ("exact") or (1/N) gᵀ(ā V)
   // ("probes"), valid for the next `precondition` only (with the loss's signals: G̃_L = g_L U_G of one
   // group in lossRows, g_L itself in lossG when copied). V: aDim × PROBES, fixed per block.
@@ -381,6 +392,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.basis32Fresh = false;
     this.basis64Fresh = false;
     this.sharedReady = false;
+    this.gramRows = 0;
   }
 
   /**
@@ -392,6 +404,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.basis32Fresh = false;
     this.basis64Fresh = false;
     this.sharedReady = false;
+    this.gramRows = 0;
   }
 
   /** The input factor A (groups × a², row-major; the live state array). */
@@ -489,6 +502,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const rho = st.factorUpdates === 0 ? 0 : this.factorDecay;
     if (this.precision === "float32") {
       const [aData, gData] = this.float32Statistics(stats, rows);
+      this.keepGramRows(aData, gData, stats, rows, rho);
       // One workspace per factor, each exactly its size: foldLowerSymmetric's wasm path copies it whole.
       this.factorA32 = ensure32(this.factorA32, a * a);
       this.factorG32 = ensure32(this.factorG32, g * g);
@@ -503,12 +517,34 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       }
     } else {
       const [aData, gData] = this.float64Statistics(stats, rows);
+      this.keepGramRows(aData, gData, stats, rows, rho);
       for (let k = 0; k < groups; k++) {
         syrkStrided(true, a, rows, (1 - rho) / n, aData, k * rows * a, a, rho, st.A, k * a * a, a);
         syrkStrided(true, g, rows, (1 - rho) / (n * t), gData, k * rows * g, g, rho, st.G, k * g * g, g);
       }
     }
     st.factorUpdates++;
+  }
+
+  /**
+   * Keeps the statistics' rows for the refresh's Gram route when this update makes A and G exactly
+   * the batch's Gram matrices (ρ = 0) and the rows number at most half a factor's size (with more the
+   * route saves nothing: `gramEigenInto`); forgets them otherwise. The rows are the ones the factors'
+   * products read (float32: flushed, see `float32Statistics`), widened to float64.
+   */
+  private keepGramRows(aData: FloatArray, gData: FloatArray, stats: LayerBatch, rows: number, rho: number): void {
+    const { aDim: a, gDim: g, groups } = this.dims;
+    if (rho !== 0 || 2 * rows > Math.max(a, g)) {
+      this.gramRows = 0;
+      return;
+    }
+    this.gramA = ensure(this.gramA, groups * rows * a);
+    this.gramG = ensure(this.gramG, groups * rows * g);
+    convertRowsInto(aData, 0, a, this.gramA, 0, a, groups * rows, a);
+    convertRowsInto(gData, 0, g, this.gramG, 0, g, groups * rows, g);
+    this.gramRows = rows;
+    this.gramScaleA = 1 / stats.batchSize;
+    this.gramScaleG = 1 / (stats.batchSize * stats.positions);
   }
 
   private float64Statistics(stats: LayerBatch, rows: number): [Float64Array, Float64Array] {
@@ -538,13 +574,13 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     }
     const opts = this.maxEigIterations !== undefined ? { maxIterations: this.maxEigIterations } : {};
     for (let k = 0; k < groups; k++) {
-      if (!badA && symmetricEigenInto(st.A, k * a * a, a, st.uA, k * a * a, st.lambdaA, k * a, opts)) succeeded++;
+      if (!badA && this.factorEigenInto(st.A, this.gramA, k, a, this.gramScaleA, st.uA, st.lambdaA, opts)) succeeded++;
       else {
         failed++;
         if (st.hasBasis === 0)
           for (let i = 0; i < a; i++) st.lambdaA[k * a + i] = Math.max(0, st.A[k * a * a + i * a + i] as number);
       }
-      if (!badG && symmetricEigenInto(st.G, k * g * g, g, st.uG, k * g * g, st.lambdaG, k * g, opts)) succeeded++;
+      if (!badG && this.factorEigenInto(st.G, this.gramG, k, g, this.gramScaleG, st.uG, st.lambdaG, opts)) succeeded++;
       else {
         failed++;
         if (st.hasBasis === 0)
@@ -559,6 +595,28 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     st.basisFailures += failed;
     if (succeeded > 0) st.scalingUpdates = 0;
     return { succeeded, failed };
+  }
+
+  /**
+   * Group k's eigendecomposition of one factor (n × n at factor[k·n²…]) into u and λ: by the Gram
+   * route from the kept rows when they describe the factor and are few enough (`gramEigenInto`,
+   * MATH.md §9), else — or if that route fails — by `symmetricEigenInto` on the factor itself.
+   */
+  private factorEigenInto(
+    factor: Float64Array,
+    rowsData: Float64Array,
+    k: number,
+    n: number,
+    scale: number,
+    u: Float64Array,
+    lambda: Float64Array,
+    opts: { maxIterations?: number },
+  ): boolean {
+    const r = this.gramRows;
+    if (r > 0 && gramEigenInto(rowsData, k * r * n, r, n, scale, u, k * n * n, lambda, k * n, opts) === true) {
+      return true;
+    }
+    return symmetricEigenInto(factor, k * n * n, n, u, k * n * n, lambda, k * n, opts);
   }
 
   /**

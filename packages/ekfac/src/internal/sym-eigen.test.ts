@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { symmetricEigenInto } from "./sym-eigen.ts";
+import { gramEigenInto, symmetricEigenInto } from "./sym-eigen.ts";
 
 // U diag(λ) Uᵀ for an n×n row-major U (eigenvectors as columns).
 function reconstruct(u: Float64Array, uOff: number, lam: Float64Array, lOff: number, n: number): Float64Array {
@@ -181,5 +181,74 @@ describe("symmetricEigenInto", () => {
     expect(() => symmetricEigenInto(new Float64Array(9), 0, 3, u, 0, lam, 0, { maxIterations: -1 })).toThrow(
       /maxIterations/,
     );
+  });
+});
+
+describe("gramEigenInto: the factor s·XᵀX from its rows", () => {
+  /** r × n rows with the given columns exactly zero, the rest N(0, 1) (a seeded LCG-free pattern). */
+  function rows(r: number, n: number, zeroCols: readonly number[], seed: number): Float64Array {
+    const x = new Float64Array(r * n);
+    let s = seed;
+    for (let i = 0; i < r * n; i++) {
+      s = (s * 1103515245 + 12345) % 2 ** 31;
+      x[i] = s / 2 ** 30 - 1;
+    }
+    for (const j of zeroCols) for (let i = 0; i < r; i++) x[i * n + j] = 0;
+    return x;
+  }
+  function gram(x: Float64Array, r: number, n: number, s: number): Float64Array {
+    const a = new Float64Array(n * n);
+    for (let i = 0; i < n; i++)
+      for (let j = 0; j < n; j++) {
+        let t = 0;
+        for (let k = 0; k < r; k++) t += (x[k * n + i] as number) * (x[k * n + j] as number);
+        a[i * n + j] = s * t;
+      }
+    return a;
+  }
+
+  it("an exact eigendecomposition, zero columns deflated to unit vectors as symmetricEigenInto does", () => {
+    const r = 3;
+    const n = 11;
+    const zeroCols = [0, 4, 9];
+    const x = new Float64Array([5, 5, ...rows(r, n, zeroCols, 7)]); // offset 2
+    const a = gram(x.subarray(2), r, n, 1 / r);
+    const u = new Float64Array(n * n).fill(-7);
+    const lam = new Float64Array(n).fill(-7);
+    expect(gramEigenInto(x, 2, r, n, 1 / r, u, 0, lam, 0)).toBe(true);
+    expect(maxDiff(reconstruct(u, 0, lam, 0, n), a)).toBeLessThan(1e-14);
+    for (let p = 0; p < n; p++)
+      for (let q = 0; q < n; q++) {
+        let t = 0;
+        for (let k = 0; k < n; k++) t += (u[k * n + p] as number) * (u[k * n + q] as number);
+        expect(Math.abs(t - (p === q ? 1 : 0))).toBeLessThan(1e-14);
+      }
+    // The zero coordinates' unit vectors first, as symmetricEigenInto writes them (the rotations'
+    // deflation looks for exactly these columns).
+    const uRef = new Float64Array(n * n);
+    const lamRef = new Float64Array(n);
+    expect(symmetricEigenInto(a, 0, n, uRef, 0, lamRef, 0)).toBe(true);
+    for (let c = 0; c < zeroCols.length; c++)
+      for (let i = 0; i < n; i++) {
+        expect(u[i * n + c]).toBe(i === zeroCols[c] ? 1 : 0);
+        expect(uRef[i * n + c]).toBe(i === zeroCols[c] ? 1 : 0);
+      }
+    // The same spectrum; the 8 − 3 = 5 active directions outside the rows' span have exactly 0.
+    expect(maxDiff(lam, lamRef)).toBeLessThan(1e-14);
+    for (let c = 0; c < n - r; c++) expect(lam[c]).toBe(0);
+    expect(lam[n - r] as number).toBeGreaterThan(0);
+  });
+
+  it("returns null (not worth it) unless the active size is at least twice the rows, and false on NaN", () => {
+    const n = 8;
+    const u = new Float64Array(n * n).fill(-7);
+    const lam = new Float64Array(n).fill(-7);
+    expect(gramEigenInto(rows(5, n, [], 1), 0, 5, n, 1, u, 0, lam, 0)).toBe(null);
+    expect(gramEigenInto(rows(3, n, [1, 2, 3], 1), 0, 3, n, 1, u, 0, lam, 0)).toBe(null); // 5 active < 6
+    expect(u[0]).toBe(-7);
+    const bad = rows(3, n, [], 1);
+    bad[4] = Number.NaN;
+    expect(gramEigenInto(bad, 0, 3, n, 1, u, 0, lam, 0)).toBe(false);
+    expect(u.every((v) => v === -7) && lam.every((v) => v === -7)).toBe(true);
   });
 });

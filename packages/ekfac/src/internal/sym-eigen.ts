@@ -22,7 +22,7 @@
  * Cost: O(m³) and it allocates (linalg's `eigh` returns fresh arrays); it is amortised over T_kfe
  * steps and is deliberately not part of the allocation-free per-step path.
  */
-import { allFinite, eigh } from "@ekfac-ts/linalg";
+import { allFinite, eigh, gramEighInto } from "@ekfac-ts/linalg";
 
 export interface SymEigenOptions {
   readonly maxIterations?: number;
@@ -64,6 +64,51 @@ export function symmetricEigenInto(
   if (!allFinite(u) || !allFinite(lam)) return false;
   // The factors are Gram matrices (PSD): any negative eigenvalue is rounding, so clamp all of them to 0.
   return writeBasis(u, lam, n, active, zero, outU, uOff, outLambda, lOff);
+}
+
+/**
+ * The same decomposition for a factor that is exactly s·XᵀX of r rows X (r × n at `x[off…]`, row-major):
+ * the zero coordinates are X's zero columns (the factor's zero rows), and the m × m active block is
+ * decomposed from X's active columns by linalg's `gramEighInto` (Householder LQ of X, then the r × r
+ * eigenproblem of s·LᵀL, never forming the m × m product; MATH.md §9) when m ≥ 2r — below that it
+ * saves nothing, and the function returns null for the caller to use `symmetricEigenInto`. Returns
+ * true on success and false on a numerical failure (non-finite rows or output), leaving the outputs
+ * untouched. The basis differs from `symmetricEigenInto`'s only where that one is arbitrary: inside
+ * the zero eigenspace (its rank-deficient part is now an exact orthogonal complement, not rounding
+ * noise) and in the signs; the eigenvalues agree to rounding.
+ */
+export function gramEigenInto(
+  x: Float64Array,
+  off: number,
+  r: number,
+  n: number,
+  scale: number,
+  outU: Float64Array,
+  uOff: number,
+  outLambda: Float64Array,
+  lOff: number,
+  options: SymEigenOptions = {},
+): boolean | null {
+  const active: number[] = [];
+  const zero: number[] = [];
+  for (let j = 0; j < n; j++) (zeroColumn(x, off, r, n, j) ? zero : active).push(j);
+  const m = active.length;
+  if (m < 2 * r) return null;
+  const rows = new Float64Array(r * m);
+  for (let i = 0; i < r; i++)
+    for (let c = 0; c < m; c++) rows[i * m + c] = x[off + i * n + (active[c] as number)] as number;
+  const values = new Float64Array(m);
+  const vectors = { rows: m, cols: m, data: new Float64Array(m * m) };
+  const opts = options.maxIterations !== undefined ? { scale, maxIterations: options.maxIterations } : { scale };
+  const result = gramEighInto({ values, vectors }, { rows: r, cols: m, data: rows }, opts);
+  if (result.status !== "success" || !allFinite(vectors.data) || !allFinite(values)) return false;
+  return writeBasis(vectors.data, values, n, active, zero, outU, uOff, outLambda, lOff);
+}
+
+/** Whether column j of the r × n rows at x[off…] is exactly zero. */
+function zeroColumn(x: Float64Array, off: number, r: number, n: number, j: number): boolean {
+  for (let i = 0; i < r; i++) if (x[off + i * n + j] !== 0) return false;
+  return true;
 }
 
 /*
