@@ -220,15 +220,19 @@ export function hasTiny(x: FloatArray, n: number, tiny: number): boolean {
   return false;
 }
 
-/** x[i] ← +0 where 0 < |x[i]| < tiny, for i < n (in place; NaN kept). */
+/**
+ * x[i] ← +0 where 0 < |x[i]| < tiny, for i < n (in place; NaN kept). The SIMD path scans x first and
+ * copies it back only when it held a tiny entry.
+ */
 export function flushTiny(x: FloatArray, n: number, tiny: number): void {
   const fn = "flushTiny";
   assertFloatArray(fn, "x", x);
   checkRange(fn, "x", x, 0, n);
   assertNumber(fn, "tiny", tiny);
   if (x instanceof Float32Array && useWasm(n) && stageable(x, n)) {
-    const [at] = layout(x.length * 4);
-    put(x, at);
+    // Scanned first: tiny entries are rare, and without one nothing needs to come back out.
+    if ((scanWasm(x, n, tiny) & 2) === 0) return;
+    const at = offsets[0]; // where scanWasm put x
     kernels().vec.flush32(at, Math.ceil(n / 4), tiny);
     x.set(block<Float32Array>(4, at, n));
     return;
