@@ -16,6 +16,7 @@ const opt = new Optimizer(ekfac(model), model); // step size, momentum and dampi
 // or: new Optimizer(sgd(0.1, { momentum: 0.9 }), model)
 
 // This batch's loss at the current weights: the step control compares it before and after a step.
+// (With Dropout in the model, wrap the forward in nn's `model.replay(() => …)`: the same masks.)
 const lossNow = () => noGrad(() => softmaxCrossEntropy(model.forward(x), labels).item());
 
 for (let step = 0; step < 40; step++) {

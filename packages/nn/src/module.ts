@@ -198,6 +198,8 @@ export abstract class Module implements CurvatureModel {
   path = "";
   /** Train mode (dropout active, BatchNorm uses batch statistics) or eval mode. */
   training = true;
+  /** Inside {@link Module.replay}: layers repeat their last training-mode pass's random draws. */
+  protected replaying = false;
   /** Whether capture of ā and g is on (see `setCapture`). */
   protected capturing = false;
   /**
@@ -326,6 +328,33 @@ export abstract class Module implements CurvatureModel {
     this.training = on;
     for (const [, c] of this.children) c.train(on);
     return this;
+  }
+
+  /**
+   * Runs f with this subtree repeating its last training-mode pass's random draws: Dropout applies the
+   * mask of its last training-mode pass (drawn again from a snapshot of its generator taken before
+   * that pass; without one, from a copy of the generator), and its own stream does not advance. For
+   * the second forward pass of step control — the loss closure's "after" evaluation on the same
+   * minibatch, which must be the same random function of the parameters (kfac-jax re-evaluates with
+   * the same random key); with a fresh mask a step would be judged, and withdrawn, on noise. Nothing
+   * else changes: BatchNorm runs its training-mode pass as always, running statistics included (the
+   * measured choice, MATH.md §11). E.g.
+   * `opt.step((when) => when === "before" ? value : noGrad(() => model.replay(() => lossOf(model.forward(x)))))`.
+   * Returns f's result; nests, and restores the previous setting if f throws.
+   */
+  replay<T>(f: () => T): T {
+    const was = this.replaying;
+    this.setReplaying(true);
+    try {
+      return f();
+    } finally {
+      this.setReplaying(was);
+    }
+  }
+
+  private setReplaying(on: boolean): void {
+    this.replaying = on;
+    for (const [, c] of this.children) c.setReplaying(on);
   }
 
   /** Sets eval mode for the whole subtree (`train(false)`); returns this. */

@@ -2,7 +2,7 @@ import { noGrad, wrap } from "@ekfac-ts/autodiff";
 import { Rng } from "@ekfac-ts/linalg";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
-import { Sequential } from "./layers/basic.ts";
+import { Dropout, Sequential } from "./layers/basic.ts";
 import { BatchNorm1d } from "./layers/batchnorm.ts";
 import { Linear } from "./layers/linear.ts";
 import { softmaxCrossEntropy } from "./losses.ts";
@@ -122,7 +122,7 @@ describe("fit's loss closure", () => {
         seen.push(["before", (loss as (w: "before") => number)("before")]);
         expect(buffers()).toEqual(atStep); // "before" runs no pass
         seen.push(["after", (loss as (w: "after") => number)("after")]);
-        expect(buffers()).not.toEqual(atStep); // "after" is a training-mode forward pass
+        expect(buffers()).not.toEqual(atStep); // "after" is a training-mode forward pass (MATH.md §11)
       },
     };
     const history = fit(model, optimizer, data, {
@@ -135,6 +135,64 @@ describe("fit's loss closure", () => {
     // One batch, no update: "after" is the same loss by a second forward pass.
     expect(seen[0]?.[1]).toBe(history[0]?.loss);
     expect(seen[1]?.[1]).toBeCloseTo(seen[0]?.[1] as number, 12);
+  });
+});
+
+describe("Module.replay: a training-mode pass with the last one's random draws", () => {
+  it("Dropout reuses its last training-mode mask without advancing its generator; eval mode is unaffected", () => {
+    const x = wrap(new Float64Array(64).fill(1), [8, 8]);
+    const drop = new Dropout(0.5, 3);
+    const twin = new Dropout(0.5, 3);
+    const first = Array.from(drop.forward(x).data);
+    expect(Array.from(twin.forward(x).data)).toEqual(first);
+    const model = new Sequential(drop);
+    expect(model.replay(() => Array.from(model.forward(x).data))).toEqual(first);
+    expect(model.replay(() => Array.from(model.forward(x).data))).toEqual(first);
+    // The stream did not move: the next pass draws what the twin's next pass draws, a new mask.
+    const second = Array.from(drop.forward(x).data);
+    expect(second).toEqual(Array.from(twin.forward(x).data));
+    expect(second).not.toEqual(first);
+    // Before any training pass, replay draws from a copy of the generator: the next pass's mask.
+    const fresh = new Dropout(0.5, 9);
+    const ahead = new Dropout(0.5, 9);
+    expect(fresh.replay(() => Array.from(fresh.forward(x).data))).toEqual(Array.from(ahead.forward(x).data));
+    expect(Array.from(fresh.forward(x).data)).toEqual(Array.from(new Dropout(0.5, 9).forward(x).data));
+    model.eval();
+    expect(model.replay(() => Array.from(model.forward(x).data))).toEqual(Array.from(x.data));
+  });
+
+  it("nests, returns f's value and restores the setting when f throws; fit's 'after' pass replays the masks", () => {
+    const x = wrap(new Float64Array(64).fill(1), [8, 8]);
+    const drop = new Dropout(0.5, 4);
+    const model = new Sequential(drop);
+    const first = Array.from(model.forward(x).data);
+    expect(() =>
+      model.replay(() => {
+        throw new Error("boom");
+      }),
+    ).toThrow("boom");
+    expect(Array.from(model.forward(x).data)).not.toEqual(first); // not replaying any more
+    const last = model.replay(() => model.replay(() => Array.from(model.forward(x).data)));
+    expect(model.replay(() => 7)).toBe(7);
+    expect(Array.from(model.replay(() => model.forward(x).data))).toEqual(last);
+    // fit: with a Dropout model the "after" loss on one batch with no update equals "before" exactly.
+    const net = new Sequential(
+      new Linear(4, 6, { rng: 1, dtype: "float64" }),
+      new Dropout(0.5, 2),
+      new Linear(6, 3, { rng: 2, dtype: "float64" }),
+    );
+    const seen: number[] = [];
+    fit(
+      net,
+      {
+        step(loss?: (when?: "before" | "after") => number) {
+          seen.push((loss as (w: string) => number)("before"), (loss as (w: string) => number)("after"));
+        },
+      },
+      toy(16, 4),
+      { epochs: 1, batchSize: 16, inputShape: [4], loss: softmaxCrossEntropy, seed: 1 },
+    );
+    expect(seen[1]).toBe(seen[0]);
   });
 });
 

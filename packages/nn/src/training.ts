@@ -7,7 +7,8 @@
  * gradients itself — ekfac's `new Optimizer(ekfac(model), model)`, or a hand-written rule. `fit` hands
  * it a loss closure: the batch's loss at the current parameters, which optimizers with
  * Levenberg–Marquardt damping call before ("before": the training pass's own loss, no new pass) and
- * after a step (a forward pass under `noGrad` in the model's current mode); others ignore it (PyTorch's
+ * after a step (a forward pass under `noGrad` in the model's current mode, inside `model.replay`, so that
+ * Dropout applies this step's masks again); others ignore it (PyTorch's
  * `optimizer.step(closure)` convention). With BatchNorm in training mode that forward also moves the
  * running statistics, like any forward pass in training mode (as PyTorch's closures do; freezing them
  * was measured and made eval-mode losses worse — MATH.md §11). Capture
@@ -232,8 +233,12 @@ export function fit<Y extends RowArray>(
         noGrad(() => metrics.map((m) => m(out, batch.targets))),
       );
       // Before the update the parameters are those of this forward pass: its loss needs no second pass.
+      // After it, the same minibatch through the same function: `replay` draws this step's Dropout
+      // masks again (BatchNorm's running statistics move, as the header says).
       optimizer.step((when) =>
-        when === "before" ? loss : noGrad(() => options.loss(model.forward(input), batch.targets).item()),
+        when === "before"
+          ? loss
+          : noGrad(() => model.replay(() => options.loss(model.forward(input), batch.targets).item())),
       );
       step++;
       b++;

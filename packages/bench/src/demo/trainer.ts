@@ -202,11 +202,11 @@ export function makeTrainer(model: Sequential, task: Task, inputSize: number, co
       const loss = lossOf(model, task, x, n, inputSize, labels);
       loss.backward();
       // The same minibatch at the current parameters, asked for by the adaptive step control before and
-      // after the update; before it, the parameters are this forward pass's, whose loss is at hand.
+      // after the update; before it, the parameters are this forward pass's, whose loss is at hand. After
+      // it, `replay` draws this step's Dropout masks again (nn's Module.replay).
       const value = loss.data[0] as number;
-      const report = opt.step((when) =>
-        when === "before" ? value : noGrad(() => lossOf(model, task, x, n, inputSize, labels).data[0] as number),
-      );
+      const after = (): number => model.replay(() => lossOf(model, task, x, n, inputSize, labels).data[0] as number);
+      const report = opt.step((when) => (when === "before" ? value : noGrad(after)));
       lastCurvature = report.curvature;
       if (report.curvature?.basisRefreshed) basisRefreshes++;
       return value;

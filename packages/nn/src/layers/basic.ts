@@ -29,7 +29,7 @@ import {
   type Tensor,
   tanh,
 } from "@ekfac-ts/autodiff";
-import type { Rng } from "@ekfac-ts/linalg";
+import { Rng, type RngState } from "@ekfac-ts/linalg";
 import { type Pair, pair, rngOf } from "../internal/layer.ts";
 import { Module } from "../module.ts";
 
@@ -164,9 +164,12 @@ export class GlobalAvgPool2d extends Module {
 /**
  * Inverted dropout (Srivastava et al. 2014): in train mode zeroes each element with probability p and
  * scales the rest by 1/(1 − p), masks drawn from the layer's seeded generator; the identity in eval mode.
+ * Inside `Module.replay` it applies its last training-mode pass's mask again (see there).
  */
 export class Dropout extends Module {
   private readonly rng: Rng;
+  /** The generator's state before the last training-mode pass (what `replay` draws its mask from). */
+  private lastState: RngState | null = null;
   constructor(
     /** The probability of zeroing an element (default 0.5). */
     readonly p = 0.5,
@@ -177,6 +180,11 @@ export class Dropout extends Module {
     this.rng = rngOf(rng);
   }
   forward(x: Tensor): Tensor {
+    if (this.training && this.replaying) {
+      // The last pass's mask again, from a generator of its own: this layer's stream does not move.
+      return dropout(x, this.p, Rng.fromState(this.lastState ?? this.rng.state()), { training: true });
+    }
+    if (this.training) this.lastState = this.rng.state();
     return dropout(x, this.p, this.rng, { training: this.training });
   }
 }
