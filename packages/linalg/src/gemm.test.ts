@@ -34,8 +34,9 @@ import type { GemmArgs, GemmKernel } from "./internal/gemm-args.ts";
 import {
   type GemmRoute,
   gemmDispatch,
+  gemmLowerUnchecked,
   gemmRoute,
-  type gemmUnchecked,
+  gemmUnchecked,
   WASM_MIN_WORK,
 } from "./internal/gemm-dispatch.ts";
 import { gemmBlocked, gemmSmall, gemmWorkspace } from "./internal/gemm-kernel.ts";
@@ -55,7 +56,7 @@ const ETA: Record<DType, number> = { float32: 2 ** -140, float64: 2 ** -1000 };
 /** BLAS-style arguments (as `gemmUnchecked` takes them) as the kernels take them. */
 function args(...p: Parameters<typeof gemmUnchecked>): GemmArgs {
   const [transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc] = p;
-  return { transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc };
+  return { transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc, lower: false };
 }
 
 /** A stored rows×cols matrix at offset `off`, leading dimension cols + pad, padding = `fill`. */
@@ -321,6 +322,42 @@ for (const backend of BACKENDS) {
           ),
           { numRuns: 120 },
         );
+      });
+
+      it("lower (syrk's request): the lower triangle is the full product's bit for bit; above it, the product or β·C, and whole blocks skipped", () => {
+        for (const d of [37, 150, 300]) {
+          for (const [tA, tB] of TRANSPOSES) {
+            for (const beta of [0, 0.5]) {
+              const rng = new Rng(d * 7 + (tA ? 2 : 0) + (tB ? 1 : 0));
+              const a = allocate(d * 40, dtype);
+              const b = allocate(d * 40, dtype);
+              const c0 = allocate(d * d, dtype);
+              rng.fillUniform(a, -1, 1);
+              rng.fillUniform(b, -1, 1);
+              rng.fillUniform(c0, -1, 1);
+              const full = c0.slice();
+              const low = c0.slice();
+              const lda = tA ? d : 40;
+              const ldb = tB ? 40 : d;
+              gemmUnchecked(tA, tB, d, d, 40, 0.75, a, 0, lda, b, 0, ldb, beta, full, 0, d);
+              gemmLowerUnchecked(tA, tB, d, d, 40, 0.75, a, 0, lda, b, 0, ldb, beta, low, 0, d);
+              const round = dtype === "float32" ? Math.fround : (v: number) => v;
+              let skipped = 0;
+              for (let i = 0; i < d; i++) {
+                for (let j = 0; j < d; j++) {
+                  const v = low[i * d + j] as number;
+                  if (j <= i) expect(v).toBe(full[i * d + j]);
+                  else if (v !== full[i * d + j]) {
+                    expect(v).toBe(beta === 0 ? 0 : round(beta * (c0[i * d + j] as number))); // β = 0 writes +0
+                    skipped++;
+                  }
+                }
+              }
+              // The kernels with blocks skip some (threads too: each worker's columns); 37 is one block.
+              if (d >= 150 && backend.route !== "threads") expect(skipped).toBeGreaterThan(0);
+            }
+          }
+        }
       });
 
       it("C = α·op(A)·op(B) + β·C across the backend's block and tile edges", () => {

@@ -155,14 +155,14 @@ describe("syrk", () => {
   });
 
   it("mirror: false writes the same lower triangle and diagonal, and leaves the upper one unmirrored", () => {
-    // d = 150 spans three block rows (NB = 64): their upper parts outside the diagonal blocks stay as
-    // they were (here 7), inside them the product wrote them.
+    // d = 150 spans two row blocks of the kernels: above the diagonal the skipped blocks keep β·C
+    // (β = 1: 7), the rest the product wrote.
     const rng = new Rng(11);
     const x = randomMatrix(rng, 40, 150, "float32", "uniform");
     const full = new Float32Array(150 * 150).fill(7);
     const lower = new Float32Array(150 * 150).fill(7);
-    syrkStrided(true, 150, 40, 0.5, x.data, 0, 150, 0, full, 0, 150);
-    syrkStrided(true, 150, 40, 0.5, x.data, 0, 150, 0, lower, 0, 150, false);
+    syrkStrided(true, 150, 40, 0.5, x.data, 0, 150, 1, full, 0, 150);
+    syrkStrided(true, 150, 40, 0.5, x.data, 0, 150, 1, lower, 0, 150, false);
     let untouched = 0;
     for (let i = 0; i < 150; i++) {
       for (let j = 0; j < 150; j++) {

@@ -3,18 +3,22 @@
  * `trans: false`. X is N×d (rows are examples), C is d×d; with `trans: false` X is d×N.
  * This is the KFAC factor update `A = āᵀā / N` (Martens & Grosse 2015, §3): `syrk(1 / N, aBar, 0, A)`.
  *
- * Source: BLAS xSYRK (trans = 'T' is the default here, 'N' is `trans: false`), blocked as in
- * LAPACK-style level-3 codes: C is cut into NB-row block rows; block row I needs only columns
- * 0 … I·NB + NB − 1 (the lower triangle and its diagonal block), which one call of the packed gemm
- * kernel computes. The strictly upper triangle is then mirrored from the lower one, so the result is
- * exactly symmetric whatever rounding happened.
+ * Source: BLAS xSYRK (trans = 'T' is the default here, 'N' is `trans: false`) as BLIS computes it
+ * (Van Zee & van de Geijn, "BLIS", TOMS 41(3), 2015, §4: herk/syrk are gemm with the macro-kernel
+ * skipping the blocks above the diagonal): one product through the gemm dispatch that asks for the
+ * lower triangle only (`gemmLowerUnchecked`); the kernels skip the blocks and tiles wholly above the
+ * diagonal (the wasm driver runs its macro-kernel 32 rows at a time, each to its last row's column),
+ * so the packing of X is done once. The strictly upper triangle is then mirrored from the lower
+ * one, so the result is exactly symmetric whatever rounding happened.
  *
  * Deviations from BLAS: BLAS updates one triangle and leaves the other untouched; here the full C is
  * written (the upper triangle is a copy of the lower), because every consumer here wants a full
  * symmetric matrix. As in BLAS only the lower triangle of the old C is read when β ≠ 0: the upper
  * triangle of the input is ignored. β = 0 overwrites C (old NaN/Inf vanish).
  *
- * Cost: d·(d + NB)·k flops for k = N (≈ half of the 2·d²·k of gemm when d ≫ NB), plus the d²/2 copy.
+ * Cost: ≈ d·(d + 32)·k flops for k = N on the wasm kernel (half of gemm's 2·d²·k and a band), plus the
+ * d²/2 copy. Measured (Node 20, 2026-12-05, float32, X 250 × 785): 4.3 ms as 13 block-row products
+ * of 64 rows (each packing X again), ≈ 3.5 ms as one (see packages/bench/README.md).
  * No allocation (the gemm kernel's packing buffers are reused).
  */
 
@@ -27,7 +31,7 @@ import {
   shapeError,
   sharesMemory,
 } from "./internal/checks.ts";
-import { gemmUnchecked } from "./internal/gemm-dispatch.ts";
+import { gemmLowerUnchecked } from "./internal/gemm-dispatch.ts";
 import { type FloatArray, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
 
 /** Which Gram matrix {@link syrk} forms: of the columns (XᵀX, default) or of the rows (X·Xᵀ). */
@@ -38,9 +42,6 @@ export interface SyrkOptions {
    */
   readonly trans?: boolean;
 }
-
-/** Block-row height; a multiple of the micro-kernel's 8-row tile. */
-const NB = 64;
 
 /** C = α·XᵀX + β·C (or α·X·Xᵀ + β·C with `trans: false`), exactly symmetric; writes and returns `c`. */
 export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options: SyrkOptions = {}): Matrix {
@@ -68,9 +69,9 @@ export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options:
  * {@link syrk} on raw strided buffers, like `gemmStrided`: C (d×d at `offC`, row stride `ldc`) =
  * α·XᵀX + β·C with X k×d (`trans`, the default of syrk) or α·X·Xᵀ + β·C with X d×k, X at `offX` with
  * row stride `ldx`. Validates without allocating (the entry point the curvature blocks call every
- * step); returns `c`. With `mirror` false the strictly upper triangle is left as the blocked product
- * wrote it (partly computed, partly untouched): for a caller that reads only the lower triangle and
- * would otherwise pay for the mirror twice (the Kronecker blocks fold it into a float64 average).
+ * step); returns `c`. With `mirror` false the strictly upper triangle is unspecified (partly computed,
+ * partly β times its old value): for a caller that reads only the lower triangle and would otherwise
+ * pay for the mirror twice (the Kronecker blocks fold it into a float64 average).
  */
 export function syrkStrided(
   trans: boolean,
@@ -97,15 +98,8 @@ export function syrkStrided(
   if (sharesMemory(c, x)) {
     throw new RangeError(`${fn}: c must not share its buffer with x (the product would read overwritten values)`);
   }
-  for (let i0 = 0; i0 < d; i0 += NB) {
-    const ib = Math.min(NB, d - i0);
-    const n = i0 + ib;
-    // Block row i0 of C, columns 0 … n − 1: C[i0:i0+ib, 0:n] = α·op(X)[i0:i0+ib, :]·op(X)[0:n, :]ᵀ + β·C.
-    // op(X) row i0 is column i0 of X (trans) or row i0 of X: XᵀX is gemm(Xᵀ, X), X·Xᵀ is gemm(X, Xᵀ).
-    const xRow = offX + i0 * (trans ? 1 : ldx);
-    const cRow = offC + i0 * ldc;
-    gemmUnchecked(trans, !trans, ib, n, k, alpha, x, xRow, ldx, x, offX, ldx, beta, c, cRow, ldc);
-  }
+  // One product asking for the lower triangle only: XᵀX is gemm(Xᵀ, X), X·Xᵀ is gemm(X, Xᵀ).
+  gemmLowerUnchecked(trans, !trans, d, d, k, alpha, x, offX, ldx, x, offX, ldx, beta, c, offC, ldc);
   if (mirror) mirrorLower(d, c, offC, ldc);
   return c;
 }

@@ -28,6 +28,12 @@ export interface GemmArgs {
   c: FloatArray;
   offC: number;
   ldc: number;
+  /**
+   * Only C's lower triangle (j ≤ i) is wanted (syrk): a kernel may skip blocks and tiles that lie
+   * wholly above the diagonal, whose entries it then leaves at β·C. Kernels that ignore it compute
+   * them, which is as good. Set by `gemmLowerUnchecked`, false for every other call.
+   */
+  lower: boolean;
 }
 
 /**
@@ -67,5 +73,6 @@ export function newGemmArgs(): GemmArgs {
     c: EMPTY,
     offC: 0,
     ldc: 1,
+    lower: false,
   };
 }

@@ -19,6 +19,7 @@
  * (gemm.ts, `profileGemm`), two reads of the caller's clock per call around the whole dispatch, so
  * a product's time includes its copies, packing and, on threads, the wait for the workers.
  */
+import type { FloatArray } from "../matrix.ts";
 import { type GemmArgs, type GemmPositional, newGemmArgs } from "./gemm-args.ts";
 import { gemmBlocked, gemmSmall } from "./gemm-kernel.ts";
 import { gemvKernel } from "./gemv-kernel.ts";
@@ -97,6 +98,28 @@ export function gemmDispatch(g: Readonly<GemmArgs>): void {
 export const gemmUnchecked: GemmPositional<void> = function gemmUnchecked(
   transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc,
 ) {
+  run(false, transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);
+};
+
+/**
+ * `gemmUnchecked` for a caller that reads only C's lower triangle (m = n, syrk): the kernels may skip
+ * what lies wholly above the diagonal and leave it at β·C (GemmArgs `lower`).
+ */
+// biome-ignore format: the argument groups of GemmPositional
+export const gemmLowerUnchecked: GemmPositional<void> = function gemmLowerUnchecked(
+  transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc,
+) {
+  run(true, transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc);
+};
+
+// biome-ignore format: the argument groups of GemmPositional
+function run(
+  lower: boolean,
+  transA: boolean, transB: boolean, m: number, n: number, k: number, alpha: number,
+  a: FloatArray, offA: number, lda: number,
+  b: FloatArray, offB: number, ldb: number,
+  beta: number, c: FloatArray, offC: number, ldc: number,
+): void {
   const g = args;
   g.transA = transA;
   g.transB = transB;
@@ -114,6 +137,7 @@ export const gemmUnchecked: GemmPositional<void> = function gemmUnchecked(
   g.c = c;
   g.offC = offC;
   g.ldc = ldc;
+  g.lower = lower;
   const clock = profiler.clock;
   if (clock === null) {
     gemmDispatch(g);
@@ -123,5 +147,6 @@ export const gemmUnchecked: GemmPositional<void> = function gemmUnchecked(
   gemmDispatch(g);
   profiler.ms += clock() - t0;
   profiler.calls++;
-  profiler.multiplyAdds += m * n * k;
-};
+  // A lower-triangle product counts the triangle (with its diagonal) it asked for.
+  profiler.multiplyAdds += lower && m === n ? ((n * (n + 1)) / 2) * k : m * n * k;
+}

@@ -107,7 +107,7 @@ export function gemmSmall(g: Readonly<GemmArgs>): void {
 
 /** The packed, cache-blocked kernel (see the file header). */
 export function gemmBlocked(g: Readonly<GemmArgs>): void {
-  const { transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc } = g;
+  const { transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, beta, c, offC, ldc, lower } = g;
   scaleC(m, n, beta, c, offC, ldc);
   if (alpha === 0 || k === 0 || m === 0 || n === 0) return;
   // Balanced blocks: k = 784 runs as 2 × 392 rather than 384 + 384 + 16, whose thin last block would
@@ -124,11 +124,14 @@ export function gemmBlocked(g: Readonly<GemmArgs>): void {
       packPanels(NR, !transB, b, offB, ldb, jc, nc, pc, kc, kc, pb, 0); // B̃ = panels of op(B)ᵀ
       for (let ic = 0; ic < m; ic += mStep) {
         const mc = Math.min(mStep, m - ic);
+        // Lower triangle only: skip what lies wholly above the diagonal (blocks, then tiles).
+        if (lower && jc > ic + mc - 1) continue;
         packPanels(MR, transA, a, offA, lda, ic, mc, pc, kc, kc, pa, 0);
         for (let jr = 0; jr < nc; jr += NR) {
           const nr = Math.min(NR, nc - jr);
           const cj = offC + jc + jr;
           for (let ir = 0; ir < mc; ir += MR) {
+            if (lower && jc + jr > ic + ir + MR - 1) continue;
             microKernel(kc, pa, ir * kc, pb, jr * kc, c, cj + (ic + ir) * ldc, ldc, alpha, Math.min(MR, mc - ir), nr);
           }
         }

@@ -68,6 +68,13 @@ function balanced(len: number, max: number, unit: number): number {
  */
 const STAGE_SLACK = 4;
 
+/**
+ * Rows per macro-kernel call in a lower-triangle product (GemmArgs `lower`, syrk): each call runs up
+ * to its last row's column, so the work above the diagonal is at most a LOWER_ROWS-wide band. A
+ * multiple of both geometries' MR.
+ */
+const LOWER_ROWS = 32;
+
 /** The memory size up to which operands are copied in (beyond it they are packed from their arrays). */
 const STAGE_MAX_BYTES = 1 << 28;
 
@@ -259,7 +266,7 @@ export function gemmColumns(
   aOff: number,
   bOff: number,
 ): void {
-  const { transA, transB, m, k, alpha, a, offA, lda, b, offB, ldb } = g;
+  const { transA, transB, m, k, alpha, a, offA, lda, b, offB, ldb, lower } = g;
   const { MR: mr, NR: nr, size } = geom;
   const macro = size === 8 ? inst.macro64 : inst.macro;
   const kStep = Math.ceil(k / Math.ceil(k / geom.KC));
@@ -276,20 +283,29 @@ export function gemmColumns(
       else packPanels(nr, !transB, b, offB, ldb, jc, nc, pc, kc, kcp, w, bOff);
       for (let ic = 0; ic < m; ic += mStep) {
         const mc = Math.min(mStep, m - ic);
+        // Lower triangle only: a block whose rows all lie above this column block is skipped.
+        if (lower && jc > ic + mc - 1) continue;
         if (a === w) packInMemory(inst, mr, transA, offA, lda, ic, mc, pc, kc, kcp, w, aOff);
         else packPanels(mr, transA, a, offA, lda, ic, mc, pc, kc, kcp, w, aOff);
-        macro(
-          Math.ceil(mc / mr),
-          nPanels,
-          kcp / U,
-          aOff * size,
-          bOff * size,
-          (cOff + ic * ldw + jc) * size,
-          ldw * size,
-          alpha,
-          kcp * mr * size,
-          kcp * nr * size,
-        );
+        // The whole block at once, or (lower) LOWER_ROWS rows at a time, each up to its last row's column.
+        const step = lower ? LOWER_ROWS : mc;
+        for (let r0 = 0; r0 < mc; r0 += step) {
+          const rows = Math.min(step, mc - r0);
+          const panels = lower ? Math.min(nPanels, Math.ceil((ic + r0 + rows - jc) / nr)) : nPanels;
+          if (panels <= 0) continue;
+          macro(
+            Math.ceil(rows / mr),
+            panels,
+            kcp / U,
+            (aOff + r0 * kcp) * size,
+            bOff * size,
+            (cOff + (ic + r0) * ldw + jc) * size,
+            ldw * size,
+            alpha,
+            kcp * mr * size,
+            kcp * nr * size,
+          );
+        }
       }
     }
   }

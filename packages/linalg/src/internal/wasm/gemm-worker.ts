@@ -38,6 +38,8 @@ interface GemmTask {
   readonly cOff: number;
   readonly ldw: number;
   readonly aOff: number;
+  /** GemmArgs `lower`: skip what lies wholly above C's diagonal. */
+  readonly lower: boolean;
   readonly bOff: number;
 }
 
@@ -77,6 +79,7 @@ function run(t: GemmTask): void {
   args.b = w;
   args.offB = t.sB;
   args.ldb = t.ldb;
+  args.lower = t.lower;
   gemmColumns(geometryOf(t.f64), inst, args, t.j0, t.j1, w, t.cOff, t.ldw, t.aOff, t.bOff);
 }
 

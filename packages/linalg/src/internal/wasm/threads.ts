@@ -163,7 +163,7 @@ const copied: GemmArgs = newGemmArgs();
  * run. The caller (gemm-dispatch.ts) then runs it single-threaded.
  */
 export function gemmThreaded(g: Readonly<GemmArgs>): boolean {
-  const { transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, c } = g;
+  const { transA, transB, m, n, k, alpha, a, offA, lda, b, offB, ldb, c, lower } = g;
   const control = ctrl;
   const T = workers.length + 1;
   if (control === null || m * n * k < THREAD_MIN_WORK) return false;
@@ -230,6 +230,7 @@ export function gemmThreaded(g: Readonly<GemmArgs>): boolean {
         ldw,
         aOff,
         bOff: aOff + aBlock,
+        lower,
       });
     }
     p0 = p1;
@@ -245,6 +246,7 @@ export function gemmThreaded(g: Readonly<GemmArgs>): boolean {
   copied.b = w;
   copied.offB = sB;
   copied.ldb = colsB;
+  copied.lower = lower;
   gemmColumns(geom, inst, copied, mine0, mine1, w, cOff, ldw, ws0, ws0 + aBlock);
   // Wait for the workers; a generous deadline (0.05 GFLOP/s) so that a dead worker cannot hang the caller.
   const deadline = Date.now() + 10000 + (2 * m * n * k) / 5e7;
