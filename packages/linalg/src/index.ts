@@ -70,6 +70,7 @@ export {
 export {
   allFinite,
   axpbyInto,
+  bernoulliResidualInto,
   convertRowsInto,
   decayInto,
   flushTiny,

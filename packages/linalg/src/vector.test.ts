@@ -14,6 +14,7 @@ import { ulp } from "./testing.ts";
 import {
   allFinite,
   axpbyInto,
+  bernoulliResidualInto,
   convertRowsInto,
   decayInto,
   flushTiny,
@@ -509,6 +510,53 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
     sigmoidInto(Float64Array.of(Infinity, -Infinity, 1000, -1e300, 36.7), 0, out, 0, 5);
     expect(Array.from(out.subarray(0, 4))).toEqual([1, 0, 1, 0]);
     expect(out[4]).toBeLessThan(1); // e^(−36.7) ≈ 1.1e-16 is still seen beside 1
+  });
+
+  it("bernoulliResidualInto: (σ(x) − [u < σ(x)]) / d with σ as sigmoidInto, the NaN flag, wasm = js", () => {
+    fc.assert(
+      fc.property(
+        lengths,
+        fc.nat(),
+        fc.nat(3),
+        fc.nat(3),
+        fc.boolean(),
+        fc.boolean(),
+        (n, seed, xo, oo, single, nan) => {
+          const rng = new Rng(seed);
+          const x = (single ? f32 : f64)(xo + n);
+          for (let i = 0; i < x.length; i++) x[i] = (rng.uniform() - 0.5) * (rng.uniform() < 0.2 ? 2000 : 12);
+          if (nan && n > 0) x[xo + rng.int(n)] = Number.NaN;
+          const u = rng.fillUniform(new Float64Array(n));
+          const d = 1 + rng.int(300);
+          const p = new Float64Array(n);
+          sigmoidInto(x, xo, p, 0, n);
+          const flags: boolean[] = [];
+          const got = bothPaths(() => {
+            const out = new Float64Array(oo + n + 1).fill(7);
+            flags.push(bernoulliResidualInto(x, xo, u, out, oo, n, d));
+            return out;
+          });
+          const want = Array.from(p, (q, i) => (q - +((u[i] as number) < q)) / d);
+          for (const out of got) {
+            expect(out[oo + n]).toBe(7);
+            for (let i = 0; i < oo; i++) expect(out[i]).toBe(7);
+            expectSameBits(out.subarray(oo, oo + n), Float64Array.from(want));
+          }
+          for (const f of flags) expect(f).toBe(!(nan && n > 0));
+        },
+      ),
+      { numRuns: 60 },
+    );
+    expect(() =>
+      bernoulliResidualInto(new Float32Array(4), 0, new Float64Array(4), new Float64Array(4), 0, 4, 0),
+    ).toThrow(/bernoulliResidualInto: divisor must be a finite nonzero number \(got 0\)/);
+    const shared = new Float64Array(8);
+    expect(() => bernoulliResidualInto(new Float32Array(4), 0, shared.subarray(0, 4), shared, 2, 4, 1)).toThrow(
+      /bernoulliResidualInto: out overlaps x or u/,
+    );
+    expect(() =>
+      bernoulliResidualInto(new Float32Array(4), 0, new Float32Array(4) as never, new Float64Array(4), 0, 4, 1),
+    ).toThrow(/bernoulliResidualInto: u must be a Float64Array/);
   });
 
   it("bad arguments are named", () => {

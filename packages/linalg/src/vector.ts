@@ -666,11 +666,63 @@ export function sigmoidInto(x: FloatArray, xOff: number, out: Float64Array, outO
     const size = x.BYTES_PER_ELEMENT as 4 | 8;
     const [xs, os] = layout(n * size, n * 8);
     putRange(x, xOff, n, xs);
-    kernels().vec.sigmoid64(xs, os, Math.ceil(n / 2), size === 4 ? 1 : 0);
+    kernels().vec.sigmoid64(xs, os, Math.ceil(n / 2), size === 4 ? 1 : 0, 0, 1);
     out.set(block<Float64Array>(8, os, n), outOff);
     return;
   }
   for (let i = 0; i < n; i++) out[outOff + i] = logistic(x[xOff + i] as number);
+}
+
+/**
+ * out[outOff + i] ← (p − [u[i] < p]) / divisor with p = σ(x[xOff + i]) as `sigmoidInto` computes it, for
+ * i < n: the residual p − y of a target y ~ Bernoulli(p) drawn by comparing the uniform u[i] with p
+ * (y = 1 when u < p), divided in float64 — the sampled-target signal of a sigmoid output (nn's true
+ * Fisher), without p ever leaving the kernel. Returns false when some σ(x) was NaN (x NaN), whose
+ * output is then NaN; true otherwise. One SIMD pass on the wasm path (σ and the draw fused), the
+ * same bits in the JS loop.
+ */
+export function bernoulliResidualInto(
+  x: FloatArray,
+  xOff: number,
+  u: Float64Array,
+  out: Float64Array,
+  outOff: number,
+  n: number,
+  divisor: number,
+): boolean {
+  const fn = "bernoulliResidualInto";
+  assertFloatArray(fn, "x", x);
+  assertFloat64(fn, "u", u);
+  assertFloat64(fn, "out", out);
+  checkRange(fn, "x", x, xOff, n);
+  checkRange(fn, "u", u, 0, n);
+  checkRange(fn, "out", out, outOff, n);
+  assertNumber(fn, "divisor", divisor);
+  if (!(divisor !== 0 && Number.isFinite(divisor))) {
+    throw new RangeError(`${fn}: divisor must be a finite nonzero number (got ${divisor})`);
+  }
+  if (overlaps(x, xOff, n, out, outOff, n) || overlaps(u, 0, n, out, outOff, n)) {
+    throw new RangeError(`${fn}: out overlaps x or u`);
+  }
+  if (useWasm(n)) {
+    const size = x.BYTES_PER_ELEMENT as 4 | 8;
+    const [xs, us, os] = layout(n * size, n * 8, n * 8);
+    putRange(x, xOff, n, xs);
+    putRange(u, 0, n, us);
+    // An odd n leaves one padding lane: zeroed, so that stale memory cannot raise the NaN flag.
+    if (n & 1) memoryView(size).fill(0, xs / size + n, xs / size + n + 1);
+    const nan = kernels().vec.sigmoid64(xs, os, Math.ceil(n / 2), size === 4 ? 1 : 0, us, divisor);
+    out.set(block<Float64Array>(8, os, n), outOff);
+    return nan === 0;
+  }
+  let nan = 0;
+  for (let i = 0; i < n; i++) {
+    const p = logistic(x[xOff + i] as number);
+    const r = (p - +((u[i] as number) < p)) / divisor;
+    out[outOff + i] = r;
+    nan += +Number.isNaN(r); // a count, not a branch (as the SIMD loop's lane mask)
+  }
+  return nan === 0;
 }
 
 let intView: Int32Array = new Int32Array(0);

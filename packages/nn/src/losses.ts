@@ -37,7 +37,7 @@
  * without weight products ("true", "curvature-prop"), K of them ("exact").
  */
 import { gather, logSoftmax, mul, softplus, square, sub, sum, type Tensor, wrap } from "@ekfac-ts/autodiff";
-import { allFinite, allocate, type FloatArray, type Rng, sigmoidInto } from "@ekfac-ts/linalg";
+import { allFinite, allocate, bernoulliResidualInto, type FloatArray, type Rng, sigmoidInto } from "@ekfac-ts/linalg";
 import { type FisherHead, fisherPending, runFisherPasses } from "./internal/capture.ts";
 
 function check2d(fn: string, name: string, t: Tensor): [number, number] {
@@ -143,34 +143,40 @@ function categoricalHead(logits: Tensor): FisherHead {
 }
 
 /**
- * Π_j Bernoulli(σ(s_j)) (sigmoid CE): ∂ℓ/∂s_j = p_j − y_j and F_s = diag(p(1 − p)) with p = σ(s),
- * computed once per loss call for every output by linalg's `sigmoidInto` (its logistic function, the
- * same bits on every engine and as autodiff's `sigmoidOf`, which is that function). The
- * sampled targets use one uniform per output, drawn in bulk (`fillUniform`, the same stream as one
- * `uniform()` per output) — the same draws and values as `sampleBernoulliInto`. A NaN logit is a
- * RangeError naming it when targets are to be sampled, raised before anything is drawn.
+ * Π_j Bernoulli(σ(s_j)) (sigmoid CE): ∂ℓ/∂s_j = p_j − y_j and F_s = diag(p(1 − p)) with p = σ(s) by
+ * linalg's logistic function (the same bits on every engine and as autodiff's `sigmoidOf`, which is
+ * that function). The sampled targets use one uniform per output, drawn in bulk (`fillUniform`, the
+ * same stream as one `uniform()` per output) — the same draws and values as `sampleBernoulliInto` —
+ * and their signals (p − y)/N come from linalg's `bernoulliResidualInto`, σ and the draw in one pass;
+ * curvature propagation and the exact Fisher compute p once per loss call (`sigmoidInto`). A NaN
+ * logit is a RangeError naming it when targets are to be sampled, raised before the backward pass
+ * (the draws come from the pass's own generator, so nothing outside it has changed).
  */
 function bernoulliHead(logits: Tensor): FisherHead {
   const n = logits.shape[0] as number;
   const d = logits.shape[1] as number;
-  const p = bernoulliProbabilities(logits);
+  let p: Float64Array | null = null;
+  const probabilities = (): Float64Array => {
+    p ??= bernoulliProbabilities(logits);
+    return p;
+  };
   return {
     exactClasses: d,
     sampled(out, rng) {
-      refuseNaN("sigmoidCrossEntropy", p);
       const u = uniformsOf(out.length, rng);
-      for (let i = 0; i < out.length; i++) {
-        const q = p[i] as number;
-        out[i] = (q - +((u[i] as number) < q)) / n; // y = 1 when u < q, without a branch on random draws
+      if (!bernoulliResidualInto(logits.data, 0, u, out, 0, out.length, n)) {
+        refuseNaN("sigmoidCrossEntropy", logits.data);
       }
     },
     propagated(out, rng) {
+      const p = probabilities();
       for (let i = 0; i < out.length; i++) {
         const q = p[i] as number;
         out[i] = (randomSign(rng) * Math.sqrt(q * (1 - q))) / n;
       }
     },
     exactColumn(out, k) {
+      const p = probabilities();
       out.fill(0);
       for (let i = 0; i < n; i++) {
         const q = p[i * d + k] as number;
@@ -215,14 +221,14 @@ function bernoulliProbabilities(logits: Tensor): Float64Array {
 }
 
 /**
- * A RangeError naming `fn` and the first NaN logit when σ has a NaN (exactly where a logit is NaN):
- * there is no probability to sample from. Called before anything is drawn. (Curvature propagation and
- * the exact Fisher need no draw from p: a NaN there reaches the statistics, whose scan refuses the step.)
+ * A RangeError naming `fn` and the first NaN in `values` (the logits, or σ of them: NaN exactly where a
+ * logit is NaN): there is no probability to sample from. (Curvature propagation and the exact Fisher
+ * need no draw from p: a NaN there reaches the statistics, whose scan refuses the step.)
  */
-function refuseNaN(fn: string, p: Float64Array): void {
-  if (allFinite(p)) return;
-  for (let i = 0; i < p.length; i++) {
-    if (Number.isNaN(p[i] as number))
+function refuseNaN(fn: string, values: FloatArray): void {
+  if (allFinite(values)) return;
+  for (let i = 0; i < values.length; i++) {
+    if (Number.isNaN(values[i] as number))
       throw new RangeError(`${fn}: logits[${i}] is NaN (no probability to sample from)`);
   }
 }

@@ -31,6 +31,7 @@ import {
 import {
   allFinite,
   axpbyInto,
+  bernoulliResidualInto,
   cholesky,
   convertRowsInto,
   decayInto,
@@ -78,6 +79,7 @@ export interface Implementation {
     readonly quotientFlushedInto: typeof quotientFlushedInto;
     readonly decayInto: typeof decayInto;
     readonly axpbyInto: typeof axpbyInto;
+    readonly bernoulliResidualInto: typeof bernoulliResidualInto;
     readonly convertRowsInto: typeof convertRowsInto;
     readonly hasTiny: typeof hasTiny;
     readonly allFinite: typeof allFinite;
@@ -137,6 +139,7 @@ export const defaultImplementation: Implementation = {
     quotientFlushedInto,
     decayInto,
     axpbyInto,
+    bernoulliResidualInto,
     convertRowsInto,
     hasTiny,
     allFinite,

@@ -723,7 +723,7 @@ const vectorLaw = defineLaw({
   id: "linalg.vector.definitions",
   title: "the elementwise vector kernels equal their definitions bit for bit, on the wasm and the JS path",
   statement:
-    "for float32 x, y and float64 w, s: flushTiny zeroes exactly the entries 0 < |x| < τ; squaresFlushedInto writes x² (0 below τ, NaN kept) and flushes x keeping signs; roundFlushedInto is fround with the τ test in float64; quotientFlushedInto is fround(x/(s + d)) with tiny quotients 0; decayInto is ρw + (1 − ρ)x in float64; axpbyInto is fround(a·x + b·y) then y ← x; scaleInto is fround(s·x) in place; convertRowsInto is fround(c·w); hasTiny and allFinite answer as their definitions — with the backend set to wasm (where supported) and to js",
+    "for float32 x, y and float64 w, s: flushTiny zeroes exactly the entries 0 < |x| < τ; squaresFlushedInto writes x² (0 below τ, NaN kept) and flushes x keeping signs; roundFlushedInto is fround with the τ test in float64; quotientFlushedInto is fround(x/(s + d)) with tiny quotients 0; decayInto is ρw + (1 − ρ)x in float64; axpbyInto is fround(a·x + b·y) then y ← x; scaleInto is fround(s·x) in place; convertRowsInto is fround(c·w); bernoulliResidualInto is (σ(x) − [u < σ(x)])/d in float64 with σ as sigmoidInto computes it, false exactly when some x is NaN; hasTiny and allFinite answer as their definitions — with the backend set to wasm (where supported) and to js",
   source:
     "IEEE 754-2008 §5.4 (each operation correctly rounded, so a SIMD lane and a scalar operation on the same operands agree); WebAssembly core spec 2.0 §4.4.3 (f32x4/f64x2 lanes, demote/promote); packages/linalg/src/vector.ts",
   generator:
@@ -803,6 +803,16 @@ const vectorLaw = defineLaw({
           `convertRowsInto (${backend})`,
           narrowed,
           Float32Array.from(w, (v) => -0.5 * v),
+        );
+        const u = new Rng(n + 17).fillUniform(new Float64Array(n));
+        const p = new Float64Array(n);
+        L.sigmoidInto(x, 0, p, 0, n);
+        const residual = new Float64Array(n);
+        const numbers = L.bernoulliResidualInto(x, 0, u, residual, 0, n, 250);
+        check(
+          `bernoulliResidualInto (${backend})`,
+          [...residual, +numbers],
+          [...Array.from(p, (q, i) => (q - +((u[i] as number) < q)) / 250), +!Array.from(x).some(Number.isNaN)],
         );
         check(
           `hasTiny, allFinite (${backend})`,

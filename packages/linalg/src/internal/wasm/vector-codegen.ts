@@ -433,15 +433,18 @@ function mirror64(): FuncDef {
 }
 
 /**
- * `sigmoid64(x, out, pairs, f32in)`: out (float64) = σ(x) lane by lane, as internal/exp.ts's `logistic`
- * computes it (x float32 widened when f32in ≠ 0, else float64). 2^k is built from the bits of
+ * `sigmoid64(x, out, pairs, f32in, u, divisor) → i32`: out (float64) = σ(x) lane by lane, as
+ * internal/exp.ts's `logistic` computes it (x float32 widened when f32in ≠ 0, else float64); with a
+ * byte address u ≠ 0 of float64 uniforms, out = (σ(x) − [u < σ(x)]) / divisor instead (a sampled
+ * Bernoulli target's residual). Returns 1 when some output is NaN. 2^k is built from the bits of
  * k + 1023 + EXP_MAGIC (whose low bits are k + 1023) shifted into the exponent field.
  */
 function sigmoid64(): FuncDef {
-  const [x, out, pairs, f32in] = [0, 1, 2, 3];
-  const L = new Locals(4);
+  const [x, out, pairs, f32in, u, divisor] = [0, 1, 2, 3, 4, 5];
+  const L = new Locals(6);
   const [v, a, c, kf, r, p, e, neg, r2, r4] = L.add(v128, 10);
-  const [zero, one, lowest, log2e, magic, bias, hi, lo] = L.add(v128, 8);
+  const [zero, one, lowest, log2e, magic, bias, hi, lo, dv, nan] = L.add(v128, 10);
+  const [out0, pairs0] = L.add(i32, 2);
   const coef = L.list(v128, 12); // 1/13! … 1/2!
   const k = new Code();
   const splat = (value: number, local: number): void => {
@@ -456,6 +459,10 @@ function sigmoid64(): FuncDef {
   splat(EXP_LN2_HI, hi);
   splat(EXP_LN2_LO, lo);
   for (let j = 0; j < 12; j++) splat(EXP_TAYLOR[j] as number, coef[j] as number);
+  k.get(divisor).f64x2Splat().set(dv);
+  k.get(zero).set(nan);
+  k.get(out).set(out0);
+  k.get(pairs).set(pairs0);
   const body = (): void => {
     k.get(zero).get(v).f64x2Abs().f64x2Sub().set(a); // a = 0 − |v|
     k.get(a).get(lowest).f64x2Max().set(c);
@@ -503,7 +510,22 @@ function sigmoid64(): FuncDef {
     bump(k, x, 16);
   });
   k.end();
-  return funcDef("sigmoid64", [i32, i32, i32, i32], L, k);
+  // Sampling, a second pass over the outputs just written (in cache; the σ loop stays branch-free):
+  // out ← (p − [u < p]) / divisor, and the NaN flag.
+  k.get(u).if();
+  k.get(out0).set(out);
+  k.get(pairs0).set(pairs);
+  countLoop(k, pairs, () => {
+    k.get(out).v128Load().set(p);
+    k.get(p).get(u).v128Load().get(p).f64x2Lt().get(one).v128And().f64x2Sub().get(dv).f64x2Div().set(p);
+    k.get(nan).get(p).get(p).f64x2Ne().v128Or().set(nan);
+    k.get(out).get(p).v128Store();
+    bump(k, out, 16);
+    bump(k, u, 16);
+  });
+  k.end();
+  k.get(nan).v128AnyTrue();
+  return { ...funcDef("sigmoid64", [i32, i32, i32, i32, i32, f64], L, k), results: [i32] };
 }
 
 /**
@@ -577,7 +599,7 @@ export interface VectorKernels {
   readonly scatter32: (x: number, ldx: number, rows: number, idx: number, m: number, out: number, ldo: number) => void;
   readonly mirror64: (x: number, d: number, tile: number) => void;
   readonly axpby32: (y: number, x: number, pairs: number, a: number, b: number, copyBack: number) => void;
-  readonly sigmoid64: (x: number, out: number, pairs: number, f32in: number) => void;
+  readonly sigmoid64: (x: number, out: number, pairs: number, f32in: number, u: number, divisor: number) => number;
   readonly widenRows: RowsKernel;
   readonly scaleRows32: RowsKernel;
   readonly narrowRows: RowsKernel;
