@@ -39,7 +39,9 @@ export interface GramEighOptions {
 
 /** Where `gramEighInto` writes: `values` of length d and a dense d × d `vectors`, of one element type. */
 export interface GramEighOutput<T extends FloatArray = FloatArray> {
+  /** Receives the d eigenvalues of s·XᵀX, ascending (the complement's zeros first). */
   readonly values: T;
+  /** Receives the d × d eigenvectors as columns (dense, row-major), the same element type as `values`. */
   readonly vectors: Matrix<T>;
 }
 
