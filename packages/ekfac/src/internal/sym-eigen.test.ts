@@ -20,6 +20,16 @@ const maxDiff = (a: ArrayLike<number>, b: ArrayLike<number>) => {
   return m;
 };
 
+/** UᵀU = I within 1e-14 entrywise for the n×n row-major U at offset 0. */
+function expectOrthonormal(u: Float64Array, n: number): void {
+  for (let a = 0; a < n; a++)
+    for (let b = 0; b < n; b++) {
+      let s = 0;
+      for (let k = 0; k < n; k++) s += (u[k * n + a] as number) * (u[k * n + b] as number);
+      expect(Math.abs(s - (a === b ? 1 : 0))).toBeLessThan(1e-14);
+    }
+}
+
 // A PSD 3×3 factor with distinct eigenvalues and no zero off-diagonal.
 const X3 = [4, 1, 0.5, 1, 3, 0.25, 0.5, 0.25, 2];
 
@@ -159,12 +169,7 @@ describe("symmetricEigenInto", () => {
     expect([lam[0], lam[1]]).toEqual([0, 0]);
     for (let i = 1; i < n; i++) expect(lam[i] as number).toBeGreaterThanOrEqual(lam[i - 1] as number);
     expect(maxDiff(reconstruct(u, 0, lam, 0, n), x)).toBeLessThan(1e-13);
-    for (let a = 0; a < n; a++)
-      for (let b = 0; b < n; b++) {
-        let s = 0;
-        for (let k = 0; k < n; k++) s += (u[k * n + a] as number) * (u[k * n + b] as number);
-        expect(Math.abs(s - (a === b ? 1 : 0))).toBeLessThan(1e-14);
-      }
+    expectOrthonormal(u, n);
     // The nonzero eigenvalues are X3's.
     const u3 = new Float64Array(9);
     const lam3 = new Float64Array(3);
@@ -217,12 +222,7 @@ describe("gramEigenInto: the factor s·XᵀX from its rows", () => {
     const lam = new Float64Array(n).fill(-7);
     expect(gramEigenInto(x, 2, r, n, 1 / r, u, 0, lam, 0)).toBe(true);
     expect(maxDiff(reconstruct(u, 0, lam, 0, n), a)).toBeLessThan(1e-14);
-    for (let p = 0; p < n; p++)
-      for (let q = 0; q < n; q++) {
-        let t = 0;
-        for (let k = 0; k < n; k++) t += (u[k * n + p] as number) * (u[k * n + q] as number);
-        expect(Math.abs(t - (p === q ? 1 : 0))).toBeLessThan(1e-14);
-      }
+    expectOrthonormal(u, n);
     // The zero coordinates' unit vectors first, as symmetricEigenInto writes them (the rotations'
     // deflation looks for exactly these columns).
     const uRef = new Float64Array(n * n);
