@@ -535,7 +535,9 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   private keepGramRows(aData: FloatArray, gData: FloatArray, stats: LayerBatch, rows: number, rho: number): void {
     const { aDim: a, gDim: g, groups } = this.dims;
     if (rho !== 0 || 2 * rows > Math.max(a, g)) {
+      // Not kept: the buffers go too (KFAC's averaged factors keep no rows after their first update).
       this.gramRows = 0;
+      if (this.gramA.length > 0) this.gramA = this.gramG = new Float64Array(0);
       return;
     }
     this.gramA = ensure(this.gramA, groups * rows * a);
