@@ -41,7 +41,7 @@ describe("Rng", () => {
         fc.integer(),
         fc.integer({ min: 0, max: 300 }),
         fc.double({ min: -10, max: 10, noNaN: true }),
-        fc.double({ min: 0, max: 10, noNaN: true }),
+        fc.double({ min: 1e-3, max: 10, noNaN: true }),
         fc.boolean(),
         (seed, n, lo, width, f32) => {
           const bulk = new Rng(seed);
@@ -53,11 +53,47 @@ describe("Rng", () => {
           const hi = lo + width;
           bulk.fillUniform(out, lo, hi);
           for (let i = 0; i < n; i++) want[i] = lo + (hi - lo) * calls.uniform();
-          expect(Array.from(out)).toEqual(Array.from(want));
+          // The formula's value as stored, except where that fell outside [lo, hi) (then the nearest inside).
+          for (let i = 0; i < n; i++) {
+            const w = want[i] as number;
+            if (w >= lo && w < hi) expect(out[i]).toBe(w);
+            else expect((out[i] as number) >= lo && (out[i] as number) < hi).toBe(true);
+          }
           expect(bulk.state()).toEqual(calls.state());
         },
       ),
       { numRuns: 60 },
+    );
+  });
+
+  it("fillUniform keeps [lo, hi) as stored: a value rounded to hi or below lo becomes the nearest one inside", () => {
+    // Intervals one ulp wide: lo + (hi − lo)·u rounds to hi for about half the draws.
+    const f64 = new Rng(3).fillUniform(new Float64Array(2000), 1, 1 + 2 ** -52);
+    expect(f64.every((v) => v === 1)).toBe(true);
+    const f32 = new Rng(3).fillUniform(new Float32Array(2000), 1, 1 + 2 ** -23);
+    expect(f32.every((v) => v === 1)).toBe(true);
+    // 0.7 is not a float32 (fround(0.7) < 0.7): values rounding below lo become the next float32 up.
+    const low = new Rng(4).fillUniform(new Float32Array(2000), 0.7, 0.7 + 1e-6);
+    expect(low.every((v) => v >= 0.7 && v < 0.7 + 1e-6)).toBe(true);
+    expect(low.some((v) => v === Math.fround(0.70000005))).toBe(true);
+    // The stream is the same as without the correction: the state after equals that many uniform() calls.
+    const a = new Rng(9);
+    const b = new Rng(9);
+    a.fillUniform(new Float32Array(500), 1, 1 + 2 ** -23);
+    for (let i = 0; i < 500; i++) b.uniform();
+    expect(a.state()).toEqual(b.state());
+  });
+
+  it("fillUniform refuses an empty or non-finite interval, and one holding no value of out's type", () => {
+    const r = new Rng(1);
+    expect(() => r.fillUniform(new Float64Array(3), 1, 1)).toThrow(
+      /Rng\.fillUniform: lo and hi must be finite with lo < hi \(got 1, 1\)/,
+    );
+    expect(() => r.fillUniform(new Float64Array(3), 2, 1)).toThrow(/lo < hi/);
+    expect(() => r.fillUniform(new Float64Array(3), 0, Number.NaN)).toThrow(/got 0, NaN/);
+    expect(() => r.fillUniform(new Float64Array(3), 0, Infinity)).toThrow(/finite/);
+    expect(() => r.fillUniform(new Float32Array(3), 0.1, 0.1 + 1e-9)).toThrow(
+      /Rng\.fillUniform: no float32 value lies in \[0\.1, 0\.100000001\)/,
     );
   });
 
