@@ -255,7 +255,7 @@ const bitsView = new DataView(new ArrayBuffer(8));
  */
 function nextAfter(x: number, dir: 1 | -1, f32: boolean): number {
   if (x === 0) return dir * (f32 ? 2 ** -149 : Number.MIN_VALUE);
-  const step = (x > 0) === (dir > 0) ? 1 : -1; // away from zero when moving the way of x's sign
+  const step = x > 0 === dir > 0 ? 1 : -1; // away from zero when moving the way of x's sign
   if (f32) {
     bitsView.setFloat32(0, x);
     bitsView.setUint32(0, bitsView.getUint32(0) + step);
