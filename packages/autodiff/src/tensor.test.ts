@@ -34,6 +34,16 @@ describe("tensor creation", () => {
     expect(a.toArray()).toEqual(b.toArray());
     const u = ad.rand([100], new Rng(2), { lo: -1, hi: 1 });
     expect(u.toArray().every((v) => v >= -1 && v < 1)).toBe(true);
+    // [lo, hi) as stored in float32: a one-ulp interval holds lo only (half the draws round to hi).
+    expect(
+      ad
+        .rand([64], new Rng(3), { lo: 1, hi: 1 + 2 ** -23 })
+        .toArray()
+        .every((v) => v === 1),
+    ).toBe(true);
+    expect(() => ad.rand([2], new Rng(2), { lo: 1, hi: 0 })).toThrow(
+      "rand: options.lo and options.hi must be finite with lo ≤ hi (got 1, 0)",
+    );
     expect(ad.scalar(3, { requiresGrad: true }).requiresGrad).toBe(true);
     expect(ad.oneHot([2, 0], 3).toArray()).toEqual([0, 0, 1, 1, 0, 0]);
     expect(() => ad.oneHot([3], 3)).toThrow("oneHot: indices[0] = 3 is outside [0, 3)");

@@ -350,8 +350,15 @@ export function randn(shape: readonly number[], rng: Rng, options: NormalOptions
 
 /** Uniform samples on [lo, hi) from the seeded generator. */
 export function rand(shape: readonly number[], rng: Rng, options: UniformOptions = {}): Tensor {
+  const lo = options.lo ?? 0;
+  const hi = options.hi ?? 1;
+  if (!(typeof lo === "number" && typeof hi === "number" && Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) {
+    throw new RangeError(
+      `rand: options.lo and options.hi must be finite with lo ≤ hi (got ${String(lo)}, ${String(hi)})`,
+    );
+  }
   const t = zeros(shape, options);
-  rng.fillUniform(t.data, options.lo ?? 0, options.hi ?? 1);
+  rng.fillUniform(t.data, lo, hi);
   return t;
 }
 

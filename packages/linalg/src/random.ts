@@ -159,8 +159,9 @@ export class Rng {
    * stored as the largest value of out's type below `hi` (or the smallest at or above `lo`) instead;
    * every other entry is the formula's. Only where the ends can escape (the stored values of u = 0 and
    * u = 1 − 2⁻⁵³ bound all others, rounding being monotone) does a second pass look at the entries: a
-   * test per entry inside the generator's loop made float64 [0, 1) draws 2× slower. Throws a RangeError
-   * unless lo < hi are finite and out's type holds a value in [lo, hi).
+   * test per entry inside the generator's loop made float64 [0, 1) draws 2× slower. lo = hi fills with
+   * lo (as PyTorch's `uniform_(a, a)`; a zero-gain uniform initialisation). Throws a RangeError unless
+   * lo ≤ hi are finite and, for lo < hi, out's type holds a value in [lo, hi).
    */
   fillUniform<T extends Float32Array | Float64Array>(out: T, lo = 0, hi = 1): T {
     const f32 = out instanceof Float32Array;
@@ -199,7 +200,7 @@ export class Rng {
     // both are inside [lo, hi) (float64 on [0, 1), the sampled targets' case) no entry needs a look;
     // else one pass moves the escaped ones to the nearest value inside (the stream is unchanged).
     const round = f32 ? Math.fround : (v: number) => v;
-    if (!(round(lo + w * (1 - 2 ** -53)) < hi && round(lo) >= lo)) {
+    if (lo < hi && !(round(lo + w * (1 - 2 ** -53)) < hi && round(lo) >= lo)) {
       for (let i = 0; i < out.length; i++) {
         const v = out[i] as number;
         if (v >= hi) out[i] = high;
@@ -268,13 +269,14 @@ function nextAfter(x: number, dir: 1 | -1, f32: boolean): number {
 
 /**
  * [low, high]: the smallest value of the element type (float32 or float64) at or above lo and the largest
- * below hi, the values `fillUniform` stores for an entry that rounded out of [lo, hi). Validates lo < hi.
+ * below hi, the values `fillUniform` stores for an entry that rounded out of [lo, hi). Validates lo ≤ hi.
  */
 function uniformBounds(f32: boolean, lo: number, hi: number): [number, number] {
   const fn = "Rng.fillUniform";
-  if (!(typeof lo === "number" && typeof hi === "number" && Number.isFinite(lo) && Number.isFinite(hi) && lo < hi)) {
-    throw new RangeError(`${fn}: lo and hi must be finite with lo < hi (got ${String(lo)}, ${String(hi)})`);
+  if (!(typeof lo === "number" && typeof hi === "number" && Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) {
+    throw new RangeError(`${fn}: lo and hi must be finite with lo ≤ hi (got ${String(lo)}, ${String(hi)})`);
   }
+  if (lo === hi) return [lo, hi]; // every entry is lo + 0·u = lo: nothing to correct
   const round = f32 ? Math.fround : (v: number) => v;
   let low = round(lo);
   if (low < lo) low = nextAfter(low, 1, f32);

@@ -73,6 +73,19 @@ describe("initialiser distributions (40 000 draws; 5σ statistical tolerances)",
   it("out of the wrong length is a RangeError", () => {
     expect(() => glorotUniform(new Float32Array(5), [2, 3], new Rng(0))).toThrow(RangeError);
   });
+  it("a gain must be finite and ≥ 0 (0 gives zeros); an empty shape gives an empty array", () => {
+    for (const gain of [-1, Number.NaN, Infinity]) {
+      expect(() => glorotUniform(new Float32Array(6), [2, 3], new Rng(0), gain)).toThrow(
+        /glorotUniform: gain must be a finite number ≥ 0/,
+      );
+      expect(() => heUniform(new Float32Array(6), [2, 3], new Rng(0), { gain })).toThrow(
+        /heUniform: gain must be a finite number ≥ 0/,
+      );
+    }
+    expect(Array.from(glorotUniform(new Float32Array(6), [2, 3], new Rng(0), 0))).toEqual([0, 0, 0, 0, 0, 0]);
+    expect(heUniform(new Float32Array(0), [0, 0], new Rng(0)).length).toBe(0);
+    expect(glorotUniform(new Float32Array(0), [0, 0], new Rng(0)).length).toBe(0);
+  });
 });
 
 describe("the same seed gives bit-identical weights (pinned values for cross-runtime determinism)", () => {

@@ -56,10 +56,19 @@ function checkRng(fn: string, rng: Rng): void {
   if (!(rng instanceof Rng)) throw new TypeError(`${fn}: rng must be an Rng from @ekfac-ts/linalg`);
 }
 
+/** A gain scales a bound or a standard deviation: finite and ≥ 0 (0 gives zeros, as in PyTorch). */
+function checkGain(fn: string, gain: number): void {
+  if (typeof gain !== "number" || !Number.isFinite(gain) || gain < 0) {
+    throw new RangeError(`${fn}: gain must be a finite number ≥ 0 (got ${String(gain)})`);
+  }
+}
+
 /** Glorot/Xavier uniform: `U(−b, b)`, `b = gain·√(6/(fanIn+fanOut))`. */
 export function glorotUniform<T extends FloatArray>(out: T, shape: readonly number[], rng: Rng, gain = 1): T {
   const { fanIn, fanOut } = checkOut("glorotUniform", out, shape);
   checkRng("glorotUniform", rng);
+  checkGain("glorotUniform", gain);
+  if (out.length === 0) return out; // an empty shape: its fans may be 0, its bound ∞
   const b = gain * Math.sqrt(6 / (fanIn + fanOut));
   return rng.fillUniform(out, -b, b);
 }
@@ -68,6 +77,7 @@ export function glorotUniform<T extends FloatArray>(out: T, shape: readonly numb
 export function glorotNormal<T extends FloatArray>(out: T, shape: readonly number[], rng: Rng, gain = 1): T {
   const { fanIn, fanOut } = checkOut("glorotNormal", out, shape);
   checkRng("glorotNormal", rng);
+  checkGain("glorotNormal", gain);
   return rng.fillNormal(out, 0, gain * Math.sqrt(2 / (fanIn + fanOut)));
 }
 
@@ -82,7 +92,9 @@ export interface HeOptions {
 function heStd(fn: string, out: FloatArray, shape: readonly number[], options: HeOptions): number {
   const f = checkOut(fn, out, shape);
   const fan = (options.mode ?? "fanIn") === "fanIn" ? f.fanIn : f.fanOut;
-  return (options.gain ?? Math.SQRT2) / Math.sqrt(fan);
+  const gain = options.gain ?? Math.SQRT2;
+  checkGain(fn, gain);
+  return gain / Math.sqrt(fan);
 }
 
 /** He/Kaiming uniform: `U(−√3·σ, √3·σ)`, `σ = gain/√fan`. */
@@ -94,6 +106,7 @@ export function heUniform<T extends FloatArray>(
 ): T {
   const std = heStd("heUniform", out, shape, options);
   checkRng("heUniform", rng);
+  if (out.length === 0) return out; // an empty shape: its fan may be 0, its bound ∞
   const b = Math.sqrt(3) * std;
   return rng.fillUniform(out, -b, b);
 }
