@@ -78,6 +78,7 @@ export {
   gatherColumnsInto,
   hasTiny,
   logistic,
+  logistic32,
   quotientFlushedInto,
   quotientOuterFlushedInto,
   roundFlushedInto,

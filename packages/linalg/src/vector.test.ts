@@ -21,6 +21,7 @@ import {
   foldLowerSymmetric,
   gatherColumnsInto,
   hasTiny,
+  logistic32,
   quotientFlushedInto,
   quotientOuterFlushedInto,
   roundFlushedInto,
@@ -34,6 +35,12 @@ import {
 
 const TINY = 2 ** -63;
 const initial = getBackendSetting();
+
+/** The float32 spacing at |x|: 2^(e − 23) for 2^e ≤ |x| < 2^(e + 1), 2⁻¹⁴⁹ below the normal range. */
+function ulp32(x: number): number {
+  const a = Math.abs(x);
+  return a < 2 ** -126 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(a)) - 23);
+}
 afterEach(() => setBackend(initial));
 
 /** Random entries with the special values mixed in at rate `special` (none when 0). */
@@ -512,7 +519,29 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
     expect(out[4]).toBeLessThan(1); // e^(−36.7) ≈ 1.1e-16 is still seen beside 1
   });
 
-  it("bernoulliResidualInto: (σ(x) − [u < σ(x)]) / d with σ as sigmoidInto, the NaN flag, wasm = js", () => {
+  it("logistic32 is σ in float32 within 3 float32 ulps, exact at its special values", () => {
+    fc.assert(
+      fc.property(
+        fc.float({ noNaN: true, noDefaultInfinity: true }),
+        fc.double({ min: -100, max: 100, noNaN: true }),
+        (big, mid) => {
+          for (const v of [Math.fround(big), Math.fround(mid), Math.fround(mid / 10)]) {
+            const got = logistic32(v);
+            expect(got).toBe(Math.fround(got)); // a float32 value
+            const e = Math.exp(-Math.abs(v));
+            const want = v < 0 ? e / (1 + e) : 1 / (1 + e);
+            if (v < -87) expect(got).toBe(0);
+            else expect(Math.abs(got - want)).toBeLessThanOrEqual(3 * ulp32(want));
+          }
+        },
+      ),
+      { numRuns: 300 },
+    );
+    expect([0, -0, Infinity, -Infinity, 88, -88].map(logistic32)).toEqual([0.5, 0.5, 1, 0, 1, 0]);
+    expect(logistic32(Number.NaN)).toBeNaN();
+  });
+
+  it("bernoulliResidualInto: (σ(x) − [u < σ(x)]) / d with σ in x's precision, the NaN flag, wasm = js", () => {
     fc.assert(
       fc.property(
         lengths,
@@ -529,7 +558,9 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
           const u = rng.fillUniform(new Float64Array(n));
           const d = 1 + rng.int(300);
           const p = new Float64Array(n);
-          sigmoidInto(x, xo, p, 0, n);
+          // σ as sigmoidInto computes it for float64 x, in float32 arithmetic (logistic32) for float32 x.
+          if (single) for (let i = 0; i < n; i++) p[i] = logistic32(x[xo + i] as number);
+          else sigmoidInto(x, xo, p, 0, n);
           const flags: boolean[] = [];
           const got = bothPaths(() => {
             const out = new Float64Array(oo + n + 1).fill(7);

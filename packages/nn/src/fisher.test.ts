@@ -1,5 +1,5 @@
 import { mean, mul, noGrad, softmax, square, type Tensor, wrap } from "@ekfac-ts/autodiff";
-import { assertClose, type FloatArray, Rng } from "@ekfac-ts/linalg";
+import { assertClose, type FloatArray, logistic32, Rng } from "@ekfac-ts/linalg";
 import { describe, expect, it } from "vitest";
 import { Flatten, GlobalAvgPool2d, Sequential, Tanh } from "./layers/basic.ts";
 import { BatchNorm1d, BatchNorm2d } from "./layers/batchnorm.ts";
@@ -122,6 +122,23 @@ describe('"exact" Fisher: every layer\'s factors equal the dense expectation', (
     for (let j = 0; j < D; j++) eye[j * D + j] = 1;
     assertClose(factors(last).G, eye, { rtol: 1e-12, atol: 1e-15 }, "Gaussian G");
     expect(last.statistics?.batchSize).toBe(N * D);
+  });
+
+  it("a float32 model's sampled sigmoid targets: σ in float32 (logistic32), the draws of sampleBernoulli", () => {
+    const N = 300;
+    const D = 3;
+    const model = mlp([3, 4, D], "tanh", { seed: 4 });
+    model.setCapture(true, { fisher: "true", seed: 9 });
+    const s = model.forward(input([N, 3], 5, "float32"));
+    expect(s.data).toBeInstanceOf(Float32Array);
+    sigmoidCrossEntropy(s, input([N, D], 6, "float32")).backward();
+    const g = (model.curvatureLayers()[1] as CurvatureLayer).statistics?.g as FloatArray;
+    const drawn = sampleBernoulli(s, new Rng(9)).data;
+    for (let i = 0; i < N * D; i++) {
+      // g = N · (q − y)/N with q the float32 σ, to float32 rounding; y the draw sampleBernoulli makes.
+      const q = logistic32(s.data[i] as number);
+      expect(Math.abs((g[i] as number) - (q - (drawn[i] as number)))).toBeLessThan(1e-6);
+    }
   });
 
   it("sampled sigmoid targets: each output signal is σ(s) − y with y ∈ {0, 1}, y = 1 about σ(s) of the time; NaN logits refused", () => {

@@ -37,7 +37,15 @@
  * without weight products ("true", "curvature-prop"), K of them ("exact").
  */
 import { gather, logSoftmax, mul, softplus, square, sub, sum, type Tensor, wrap } from "@ekfac-ts/autodiff";
-import { allFinite, allocate, bernoulliResidualInto, type FloatArray, type Rng, sigmoidInto } from "@ekfac-ts/linalg";
+import {
+  allFinite,
+  allocate,
+  bernoulliResidualInto,
+  type FloatArray,
+  logistic32,
+  type Rng,
+  sigmoidInto,
+} from "@ekfac-ts/linalg";
 import { type FisherHead, fisherPending, runFisherPasses } from "./internal/capture.ts";
 
 function check2d(fn: string, name: string, t: Tensor): [number, number] {
@@ -147,7 +155,8 @@ function categoricalHead(logits: Tensor): FisherHead {
  * linalg's logistic function (the same bits on every engine and as autodiff's `sigmoidOf`, which is
  * that function). The sampled targets use one uniform per output, drawn in bulk (`fillUniform`, the
  * same stream as one `uniform()` per output) — the same draws and values as `sampleBernoulliInto` —
- * and their signals (p − y)/N come from linalg's `bernoulliResidualInto`, σ and the draw in one pass;
+ * and their signals (p − y)/N come from linalg's `bernoulliResidualInto`, σ and the draw in one pass,
+ * σ in the logits' precision (`logistic32` for a float32 model: its signal is float32 in the backward);
  * curvature propagation and the exact Fisher compute p once per loss call (`sigmoidInto`). A NaN
  * logit is a RangeError naming it when targets are to be sampled, raised before the backward pass
  * (the draws come from the pass's own generator, so nothing outside it has changed).
@@ -211,6 +220,13 @@ function gaussianHead(prediction: Tensor): FisherHead {
 
 let sigmoidScratch = new Float64Array(0);
 let uniformScratch = new Float64Array(0);
+
+/** `logistic32` of every float32 logit into the reused buffer of `bernoulliProbabilities`. */
+function probabilities32(z: Float32Array): Float64Array {
+  if (sigmoidScratch.length !== z.length) sigmoidScratch = new Float64Array(z.length);
+  for (let i = 0; i < z.length; i++) sigmoidScratch[i] = logistic32(z[i] as number);
+  return sigmoidScratch;
+}
 
 /** σ of every logit into a reused buffer (valid until the next call); NaN where a logit is NaN. */
 function bernoulliProbabilities(logits: Tensor): Float64Array {
@@ -324,14 +340,16 @@ export function sampleCategorical(logits: Tensor, rng: Rng): Int32Array {
 }
 
 /**
- * Draws `out_nj ~ Bernoulli(σ(logits_nj))` as 0/1 (one uniform per value, y = 1 when u < σ; σ by
- * linalg's `sigmoidInto`); returns out (same length as logits). A NaN logit is a RangeError, raised
- * before anything is drawn.
+ * Draws `out_nj ~ Bernoulli(σ(logits_nj))` as 0/1 (one uniform per value, y = 1 when u < σ; σ in the
+ * logits' precision: linalg's `sigmoidInto` for float64, `logistic32` for float32 — the draws of the
+ * true Fisher's sampled targets, `bernoulliResidualInto`); returns out (same length as logits). A NaN
+ * logit is a RangeError, raised before anything is drawn.
  */
 export function sampleBernoulliInto<T extends FloatArray>(out: T, logits: Tensor, rng: Rng): T {
   if (out.length !== logits.size)
     throw new RangeError(`sampleBernoulliInto: out has length ${out.length}, expected ${logits.size}`);
-  const p = bernoulliProbabilities(logits);
+  const z = logits.data;
+  const p = z instanceof Float32Array ? probabilities32(z) : bernoulliProbabilities(logits);
   refuseNaN("sampleBernoulliInto", p);
   const u = uniformsOf(out.length, rng);
   for (let i = 0; i < out.length; i++) out[i] = +((u[i] as number) < (p[i] as number));

@@ -42,6 +42,7 @@ import {
   hasTiny,
   kron,
   kronMatVec,
+  logistic32,
   quotientFlushedInto,
   roundFlushedInto,
   scaleInto,
@@ -74,6 +75,7 @@ export interface Implementation {
     readonly flushTiny: typeof flushTiny;
     readonly scaleInto: typeof scaleInto;
     readonly sigmoidInto: typeof sigmoidInto;
+    readonly logistic32: typeof logistic32;
     readonly squaresFlushedInto: typeof squaresFlushedInto;
     readonly roundFlushedInto: typeof roundFlushedInto;
     readonly quotientFlushedInto: typeof quotientFlushedInto;
@@ -134,6 +136,7 @@ export const defaultImplementation: Implementation = {
     flushTiny,
     scaleInto,
     sigmoidInto,
+    logistic32,
     squaresFlushedInto,
     roundFlushedInto,
     quotientFlushedInto,

@@ -18,7 +18,7 @@ import {
   scaleByLearningRate,
   sgd,
 } from "@ekfac-ts/ekfac";
-import { cholesky, eigh, flushTiny, gemm, gramEigh, sigmoidInto } from "@ekfac-ts/linalg";
+import { cholesky, eigh, flushTiny, gemm, gramEigh, logistic32, sigmoidInto } from "@ekfac-ts/linalg";
 import { Linear } from "@ekfac-ts/nn";
 import { describe, expect, it } from "vitest";
 import { lawById } from "./catalogue.ts";
@@ -193,6 +193,19 @@ const sigmoidShortSeries: typeof sigmoidInto = (x, xOff, out, outOff, n) => {
   }
 };
 
+/** logistic32 with its series to degree 4 instead of 7 (float32 arithmetic otherwise). */
+const logistic32ShortSeries: typeof logistic32 = (v) => {
+  const x = Math.fround(v);
+  if (!(Math.abs(x) <= 87)) return logistic32(x);
+  const k = Math.round(-Math.abs(x) / Math.LN2);
+  const r = Math.fround(-Math.abs(x) - k * Math.LN2);
+  let p = 0;
+  for (let j = 4, f = 24; j >= 0; f /= Math.max(j, 1), j--) p = Math.fround(Math.fround(p * r) + 1 / f);
+  const e = Math.fround(p * 2 ** k);
+  const neg = +(x < 0);
+  return Math.fround((e * neg + (1 - neg)) / (1 + e));
+};
+
 /** flushTiny that tests |x| ≤ τ instead of |x| < τ (zeroes entries equal to the threshold too). */
 const flushAtThreshold: typeof flushTiny = (x, n, tiny) => {
   flushTiny(x, n, tiny);
@@ -240,6 +253,11 @@ const mutations: readonly Mutation[] = [
     name: "the logistic function's exponential series two terms short",
     laws: ["linalg.vector.logistic"],
     impl: withImplementation({ linalg: { sigmoidInto: sigmoidShortSeries } }),
+  },
+  {
+    name: "the float32 logistic function's series three terms short",
+    laws: ["linalg.vector.logistic"],
+    impl: withImplementation({ linalg: { logistic32: logistic32ShortSeries } }),
   },
   {
     name: "sub drops a broadcast operand from the graph",

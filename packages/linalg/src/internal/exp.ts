@@ -78,3 +78,60 @@ export function logistic(v: number): number {
   const negative = +(v < 0);
   return (e * negative + (1 - negative)) / (1 + e);
 }
+
+// ── float32 ──────────────────────────────────────────────────────────────────────────────────────
+// The same reduction and form in float32 arithmetic, for a value whose consumer is float32 anyway:
+// the sampled Bernoulli targets' residual of a float32 model (vector.ts, `bernoulliResidualInto`,
+// and its SIMD twin `bernoulli32`, four lanes where the float64 loop has two). Constants from the
+// float32 exponential of Cephes (S. Moshier, `expf.c`): ln 2 split as C1 = 0.693359375 (9
+// significant bits, so k·C1 is exact for |k| ≤ 126) and C2 = ln 2 − C1; the magic number 1.5·2²³;
+// e^r by its Taylor polynomial to degree 7 in Horner form (truncation r⁸/8! ≤ 5.2e-9 for
+// |r| ≤ ln 2/2, below half a float32 ulp of e^r ≥ 0.7); arguments below −87 give +0 (2^k stays
+// normal, k ≥ −126). Every operation rounds to float32 (`Math.fround` here, f32x4 lanes there), so
+// both give the same bits; law `linalg.vector.logistic` bounds the result against σ.
+
+/** 1.5·2²³: adding it rounds a float32 of magnitude < 2²² to an integer (ties to even). */
+export const EXP32_MAGIC = 12582912;
+/** log₂ e rounded to float32. */
+export const EXP32_LOG2E = Math.fround(Math.LOG2E);
+/** Cephes' C1 = 355/512 (ln 2's leading 9 bits). */
+export const EXP32_LN2_HI = 0.693359375;
+/** ln 2 − C1 rounded to float32 (Cephes' C2 = −2.12194440e-4). */
+export const EXP32_LN2_LO = Math.fround(Math.LN2 - 0.693359375);
+/** Below this argument the float32 result is +0 (2^k stays normal: k ≥ −126). */
+export const EXP32_LOWEST = -87;
+/** 1/j! for j = 7 down to 2, rounded to float32 (the two leading coefficients are 1). */
+export const EXP32_TAYLOR: Float32Array = Float32Array.from([5040, 720, 120, 24, 6, 2], (f) => 1 / f);
+
+const f = Math.fround;
+const [d7 = 0, d6 = 0, d5 = 0, d4 = 0, d3 = 0, d2 = 0] = EXP32_TAYLOR;
+
+/** 2^(−j) for j = 0 … 126 (float32, exact). */
+const POW2F_NEG = (() => {
+  const t = new Float32Array(127);
+  for (let j = 0, v = 1; j < t.length; j++, v /= 2) t[j] = v;
+  return t;
+})();
+
+/**
+ * σ(v) in float32 arithmetic (v rounded to float32 first): the float32 twin of `logistic`, the JS
+ * loop beside the SIMD kernel `bernoulli32` (wasm/vector-codegen.ts), the same bits.
+ */
+export function logistic32(v: number): number {
+  const x = f(v);
+  const a = 0 - Math.abs(x);
+  const c = Math.max(a, EXP32_LOWEST);
+  const k = f(f(f(c * EXP32_LOG2E) + EXP32_MAGIC) - EXP32_MAGIC);
+  const r = f(f(c - f(k * EXP32_LN2_HI)) - f(k * EXP32_LN2_LO));
+  let p = f(f(d7 * r) + d6);
+  p = f(f(p * r) + d5);
+  p = f(f(p * r) + d4);
+  p = f(f(p * r) + d3);
+  p = f(f(p * r) + d2);
+  p = f(f(p * r) + 1);
+  p = f(f(p * r) + 1);
+  // −k | 0 is 0 for a NaN k (the NaN is carried by p); +(a ≥ −87) zeroes the results below −87.
+  const e = f(f(p * (POW2F_NEG[-k | 0] as number)) * +(a >= EXP32_LOWEST));
+  const negative = +(x < 0);
+  return f(f(f(e * negative) + (1 - negative)) / f(1 + e));
+}

@@ -723,7 +723,7 @@ const vectorLaw = defineLaw({
   id: "linalg.vector.definitions",
   title: "the elementwise vector kernels equal their definitions bit for bit, on the wasm and the JS path",
   statement:
-    "for float32 x, y and float64 w, s: flushTiny zeroes exactly the entries 0 < |x| < τ; squaresFlushedInto writes x² (0 below τ, NaN kept) and flushes x keeping signs; roundFlushedInto is fround with the τ test in float64; quotientFlushedInto is fround(x/(s + d)) with tiny quotients 0; decayInto is ρw + (1 − ρ)x in float64; axpbyInto is fround(a·x + b·y) then y ← x; scaleInto is fround(s·x) in place; convertRowsInto is fround(c·w); bernoulliResidualInto is (σ(x) − [u < σ(x)])/d in float64 with σ as sigmoidInto computes it, false exactly when some x is NaN; hasTiny and allFinite answer as their definitions — with the backend set to wasm (where supported) and to js",
+    "for float32 x, y and float64 w, s: flushTiny zeroes exactly the entries 0 < |x| < τ; squaresFlushedInto writes x² (0 below τ, NaN kept) and flushes x keeping signs; roundFlushedInto is fround with the τ test in float64; quotientFlushedInto is fround(x/(s + d)) with tiny quotients 0; decayInto is ρw + (1 − ρ)x in float64; axpbyInto is fround(a·x + b·y) then y ← x; scaleInto is fround(s·x) in place; convertRowsInto is fround(c·w); bernoulliResidualInto is (σ(x) − [u < σ(x)])/d in float64 with σ as logistic32 computes it (the float32 x here), false exactly when some x is NaN; hasTiny and allFinite answer as their definitions — with the backend set to wasm (where supported) and to js",
   source:
     "IEEE 754-2008 §5.4 (each operation correctly rounded, so a SIMD lane and a scalar operation on the same operands agree); WebAssembly core spec 2.0 §4.4.3 (f32x4/f64x2 lanes, demote/promote); packages/linalg/src/vector.ts",
   generator:
@@ -805,8 +805,7 @@ const vectorLaw = defineLaw({
           Float32Array.from(w, (v) => -0.5 * v),
         );
         const u = new Rng(n + 17).fillUniform(new Float64Array(n));
-        const p = new Float64Array(n);
-        L.sigmoidInto(x, 0, p, 0, n);
+        const p = Float64Array.from(x, (v) => L.logistic32(v));
         const residual = new Float64Array(n);
         const numbers = L.bernoulliResidualInto(x, 0, u, residual, 0, n, 250);
         check(
@@ -827,6 +826,12 @@ const vectorLaw = defineLaw({
   },
 });
 
+/** The float32 spacing at |x|: 2^(e − 23) for 2^e ≤ |x| < 2^(e + 1), 2⁻¹⁴⁹ below the normal range. */
+function ulp32(x: number): number {
+  const a = Math.abs(x);
+  return a < 2 ** -126 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(a)) - 23);
+}
+
 const logisticArb = fc
   .record({ n: fc.oneof(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 250, max: 600 })), seed: seedArb })
   .map((c) => {
@@ -842,16 +847,17 @@ const logisticArb = fc
 
 const logisticLaw = defineLaw({
   id: "linalg.vector.logistic",
-  title: "sigmoidInto is σ within 3 ulps, exact at its special values, the same bits on the wasm and the JS path",
+  title:
+    "sigmoidInto is σ within 3 ulps and logistic32 within 3 float32 ulps, exact at their special values, the same bits on the wasm and the JS path",
   statement:
-    "for float64 (and the same values rounded to float32) x: |sigmoidInto(x) − σ(x)| ≤ 3 ulp(σ(x)) with σ(v) = 1/(1 + e^(−v)) written with Math.exp (e/(1 + e), e = e^v, for v < 0); σ(±0) = ½, σ(+∞) = 1, σ(v) = +0 for v < −708 (−∞ included), σ(NaN) = NaN; the wasm and JS paths agree bit for bit",
+    "for float64 (and the same values rounded to float32) x: |sigmoidInto(x) − σ(x)| ≤ 3 ulp(σ(x)) with σ(v) = 1/(1 + e^(−v)) written with Math.exp (e/(1 + e), e = e^v, for v < 0); σ(±0) = ½, σ(+∞) = 1, σ(v) = +0 for v < −708 (−∞ included), σ(NaN) = NaN; the wasm and JS paths agree bit for bit. For the float32 values: logistic32(x) is a float32 within 3 float32 ulps of σ(x), +0 for x < −87, with the same special values",
   source:
-    "fdlibm e_exp.c (Sun, 1993): argument reduction x = k·ln 2 + r with ln 2 split in two; Taylor's series of e^r to degree 13 (truncation ≤ 4.2e-18 for |r| ≤ ln 2/2); MATH.md §12; packages/linalg/src/internal/exp.ts",
+    "fdlibm e_exp.c (Sun, 1993): argument reduction x = k·ln 2 + r with ln 2 split in two; Taylor's series of e^r to degree 13 (truncation ≤ 4.2e-18 for |r| ≤ ln 2/2); Cephes expf.c (Moshier) for the float32 twin: ln 2 = 0.693359375 + C2, degree 7 (truncation ≤ 5.2e-9); MATH.md §12; packages/linalg/src/internal/exp.ts",
   generator:
     "lengths 0–12 and 250–600; entries (U − ½)·16 or (U − ½)·1500, with ±0, NaN, ±∞, ±707.9, ±708, −708.5, 745, −1e300 mixed in at 10 %",
   tolerance:
-    "3 ulps of the reference σ (the reduction and the polynomial are within 1 ulp of Math.exp, the quotient adds up to 2); 0 mismatching entries between the paths and at the special values",
-  why: "e^(−|v|) is computed to within 1 ulp (reduction exact in its first part, polynomial truncation below half an ulp, a dozen roundings damped by |r| < 0.35), then σ = num/(1 + e) rounds twice more; Math.exp is itself within 1 ulp in V8.",
+    "3 ulps of the reference σ (the reduction and the polynomial are within 1 ulp of Math.exp, the quotient adds up to 2), float64 ulps for sigmoidInto and float32 ulps for logistic32; 0 mismatching entries between the paths and at the special values",
+  why: "e^(−|v|) is computed to within 1 ulp (reduction exact in its first part, polynomial truncation below half an ulp, a dozen roundings damped by |r| < 0.35), then σ = num/(1 + e) rounds twice more; Math.exp is itself within 1 ulp in V8. logistic32 is the same scheme with every operation rounded to float32 (measured ≤ 2.3 float32 ulps over 2·10⁶ values).",
   arbitrary: logisticArb,
   measure(impl, c): Measurement {
     const { n, x } = c;
@@ -889,6 +895,25 @@ const logisticLaw = defineLaw({
     } finally {
       setBackend(initial);
     }
+    // logistic32 on the float32 values (its SIMD twin's bits are the definitions law's, bernoulliResidualInto).
+    let worst32 = 0;
+    let special32 = 0;
+    for (let i = 0; i < n; i++) {
+      const v = Math.fround(x[i] as number);
+      const s = impl.linalg.logistic32(v);
+      if (Number.isNaN(v)) special32 += +!Number.isNaN(s);
+      else if (s !== Math.fround(s)) special32++;
+      else if (v < -87) special32 += +!Object.is(s, 0);
+      else if (v === 0) special32 += +(s !== 0.5);
+      else if (v === Infinity) special32 += +(s !== 1);
+      else {
+        const e = Math.exp(-Math.abs(v));
+        const want = v < 0 ? e / (1 + e) : 1 / (1 + e);
+        worst32 = Math.max(worst32, Math.abs(s - want) / ulp32(want));
+      }
+    }
+    parts.push({ error: worst32, tolerance: 3, note: "float32 ulps of logistic32 from σ" });
+    parts.push({ error: special32, tolerance: 0, note: "logistic32: special values, float32 results" });
     if (outs.length === 4) {
       parts.push({
         error: bitMismatches(outs[0] as Float64Array, outs[2] as Float64Array),

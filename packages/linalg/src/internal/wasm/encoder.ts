@@ -247,6 +247,17 @@ export class Code {
   f32x4Sub(): this {
     return this.simd(0xe5);
   }
+  f32x4Div(): this {
+    return this.simd(0xe7);
+  }
+  /** f32x4.max: lane-wise maximum, NaN if either lane is NaN. */
+  f32x4Max(): this {
+    return this.simd(0xe9);
+  }
+  /** i32x4.shl: each 32-bit lane shifted left by the i32 operand (mod 32). */
+  i32x4Shl(): this {
+    return this.simd(0xab);
+  }
   f32x4Abs(): this {
     return this.simd(0xe0);
   }

@@ -18,7 +18,20 @@
  *
  * Cost: one pass over the operands, 4 (float32) or 2 (float64) lanes per instruction.
  */
-import { EXP_LN2_HI, EXP_LN2_LO, EXP_LOG2E, EXP_LOWEST, EXP_MAGIC, EXP_TAYLOR } from "../exp.ts";
+import {
+  EXP_LN2_HI,
+  EXP_LN2_LO,
+  EXP_LOG2E,
+  EXP_LOWEST,
+  EXP_MAGIC,
+  EXP_TAYLOR,
+  EXP32_LN2_HI,
+  EXP32_LN2_LO,
+  EXP32_LOG2E,
+  EXP32_LOWEST,
+  EXP32_MAGIC,
+  EXP32_TAYLOR,
+} from "../exp.ts";
 import { Code, encodeModule, type FuncDef, funcDef, Locals, ValType } from "./encoder.ts";
 
 const { i32, f32, f64, v128 } = ValType;
@@ -529,6 +542,78 @@ function sigmoid64(): FuncDef {
 }
 
 /**
+ * `bernoulli32(x, out, quads, u, divisor) → i32`: out (float64) = (σ(x) − [u < σ(x)]) / divisor with σ
+ * in float32 arithmetic as internal/exp.ts's `logistic32` computes it, four lanes at a time (x float32,
+ * u float64, the residual in float64 on the widened σ, two lanes at a time); returns 1 when some output
+ * is NaN. 2^k is built from the bits of k + 127 + EXP32_MAGIC shifted into the exponent field.
+ */
+function bernoulli32(): FuncDef {
+  const [x, out, quads, u, divisor] = [0, 1, 2, 3, 4];
+  const L = new Locals(5);
+  const [v, a, c, kf, r, p, e, neg, s, lo, hi] = L.add(v128, 11);
+  const [zero, one, lowest, log2e, magic, bias, ln2hi, ln2lo, one64, dv, nan] = L.add(v128, 11);
+  const coef = L.list(v128, 6); // 1/7! … 1/2!
+  const k = new Code();
+  const splat = (value: number, local: number): void => {
+    k.f32Const(value).f32x4Splat().set(local);
+  };
+  splat(0, zero);
+  splat(1, one);
+  splat(EXP32_LOWEST, lowest);
+  splat(EXP32_LOG2E, log2e);
+  splat(EXP32_MAGIC, magic);
+  splat(EXP32_MAGIC + 127, bias);
+  splat(EXP32_LN2_HI, ln2hi);
+  splat(EXP32_LN2_LO, ln2lo);
+  for (let j = 0; j < 6; j++) splat(EXP32_TAYLOR[j] as number, coef[j] as number);
+  k.f64Const(1).f64x2Splat().set(one64);
+  k.get(divisor).f64x2Splat().set(dv);
+  k.get(zero).set(nan);
+  // The residual of one widened pair of σ, against the uniforms at u + offset, stored at out + offset.
+  const residual = (pair: number, offset: number): void => {
+    k.get(out).get(pair).get(u).v128Load(offset).get(pair).f64x2Lt().get(one64).v128And().f64x2Sub();
+    k.get(dv).f64x2Div().set(pair);
+    k.get(nan).get(pair).get(pair).f64x2Ne().v128Or().set(nan);
+    k.get(pair).v128Store(offset);
+  };
+  countLoop(k, quads, () => {
+    k.get(x).v128Load().set(v);
+    k.get(zero).get(v).f32x4Abs().f32x4Sub().set(a); // a = 0 − |v|
+    k.get(a).get(lowest).f32x4Max().set(c);
+    k.get(c).get(log2e).f32x4Mul().get(magic).f32x4Add().get(magic).f32x4Sub().set(kf);
+    k.get(c).get(kf).get(ln2hi).f32x4Mul().f32x4Sub().get(kf).get(ln2lo).f32x4Mul().f32x4Sub().set(r);
+    // Horner from 1/7!: p = ((((((c7·r + c6)·r + c5)·r + c4)·r + c3)·r + c2)·r + 1)·r + 1.
+    k.get(coef[0] as number)
+      .get(r)
+      .f32x4Mul()
+      .get(coef[1] as number)
+      .f32x4Add();
+    for (let j = 2; j < 6; j++)
+      k.get(r)
+        .f32x4Mul()
+        .get(coef[j] as number)
+        .f32x4Add();
+    k.get(r).f32x4Mul().get(one).f32x4Add();
+    k.get(r).f32x4Mul().get(one).f32x4Add().set(p);
+    // e = (p · 2^k) · [a ≥ −87]
+    k.get(p).get(kf).get(bias).f32x4Add().i32Const(23).i32x4Shl().f32x4Mul();
+    k.get(a).get(lowest).f32x4Ge().get(one).v128And().f32x4Mul().set(e);
+    k.get(v).get(zero).f32x4Lt().get(one).v128And().set(neg);
+    k.get(e).get(neg).f32x4Mul().get(one).get(neg).f32x4Sub().f32x4Add();
+    k.get(one).get(e).f32x4Add().f32x4Div().set(s);
+    k.get(s).f64x2PromoteLowF32x4().set(lo);
+    k.get(s).get(s).i8x16Shuffle([8, 9, 10, 11, 12, 13, 14, 15, 0, 1, 2, 3, 4, 5, 6, 7]).f64x2PromoteLowF32x4().set(hi);
+    residual(lo, 0);
+    residual(hi, 16);
+    bump(k, x, 16);
+    bump(k, u, 32);
+    bump(k, out, 32);
+  });
+  k.get(nan).v128AnyTrue();
+  return { ...funcDef("bernoulli32", [i32, i32, i32, i32, f64], L, k), results: [i32] };
+}
+
+/**
  * The elementwise kernels' module: its own (each module stays under the 4 KB that browsers compile
  * synchronously), over the gemm module's memory, imported as env.memory — shared with `maxPages`
  * when the kernels run on a shared memory (threads.ts), else any size.
@@ -560,6 +645,7 @@ function vectorFuncs(): FuncDef[] {
     gatherFunc("gather32", false),
     gatherFunc("scatter32", true),
     sigmoid64(),
+    bernoulli32(),
   ];
 }
 
@@ -600,6 +686,7 @@ export interface VectorKernels {
   readonly mirror64: (x: number, d: number, tile: number) => void;
   readonly axpby32: (y: number, x: number, pairs: number, a: number, b: number, copyBack: number) => void;
   readonly sigmoid64: (x: number, out: number, pairs: number, f32in: number, u: number, divisor: number) => number;
+  readonly bernoulli32: (x: number, out: number, quads: number, u: number, divisor: number) => number;
   readonly widenRows: RowsKernel;
   readonly scaleRows32: RowsKernel;
   readonly narrowRows: RowsKernel;
