@@ -832,6 +832,20 @@ function ulp32(x: number): number {
   return a < 2 ** -126 ? 2 ** -149 : 2 ** (Math.floor(Math.log2(a)) - 23);
 }
 
+/**
+ * How far s is from σ(v): −1 when v is a special value (NaN, below `cutoff`, ±0, +∞) and s is not its
+ * exact result, 0 when it is; otherwise |s − σ(v)| in units of `ulpOf(σ(v))`, σ written with Math.exp.
+ */
+function logisticMiss(v: number, s: number, cutoff: number, ulpOf: (x: number) => number): number {
+  if (Number.isNaN(v)) return Number.isNaN(s) ? 0 : -1;
+  if (v < cutoff) return Object.is(s, 0) ? 0 : -1;
+  if (v === 0) return s === 0.5 ? 0 : -1;
+  if (v === Infinity) return s === 1 ? 0 : -1;
+  const e = Math.exp(-Math.abs(v));
+  const want = v < 0 ? e / (1 + e) : 1 / (1 + e);
+  return Math.abs(s - want) / ulpOf(want);
+}
+
 const logisticArb = fc
   .record({ n: fc.oneof(fc.integer({ min: 0, max: 12 }), fc.integer({ min: 250, max: 600 })), seed: seedArb })
   .map((c) => {
@@ -875,17 +889,9 @@ const logisticLaw = defineLaw({
           let worst = 0;
           let special = 0;
           for (let i = 0; i < n; i++) {
-            const v = input[i] as number;
-            const s = out[i] as number;
-            if (Number.isNaN(v)) special += +!Number.isNaN(s);
-            else if (v < -708) special += +!Object.is(s, 0);
-            else if (v === 0) special += +(s !== 0.5);
-            else if (v === Infinity) special += +(s !== 1);
-            else {
-              const e = Math.exp(-Math.abs(v));
-              const want = v < 0 ? e / (1 + e) : 1 / (1 + e);
-              worst = Math.max(worst, Math.abs(s - want) / ulp(want));
-            }
+            const miss = logisticMiss(input[i] as number, out[i] as number, -708, ulp);
+            if (miss < 0) special++;
+            else worst = Math.max(worst, miss);
           }
           const kind = input instanceof Float32Array ? "float32" : "float64";
           parts.push({ error: worst, tolerance: 3, note: `ulps from σ, ${kind} x (${backend})` });
@@ -901,16 +907,9 @@ const logisticLaw = defineLaw({
     for (let i = 0; i < n; i++) {
       const v = Math.fround(x[i] as number);
       const s = impl.linalg.logistic32(v);
-      if (Number.isNaN(v)) special32 += +!Number.isNaN(s);
-      else if (s !== Math.fround(s)) special32++;
-      else if (v < -87) special32 += +!Object.is(s, 0);
-      else if (v === 0) special32 += +(s !== 0.5);
-      else if (v === Infinity) special32 += +(s !== 1);
-      else {
-        const e = Math.exp(-Math.abs(v));
-        const want = v < 0 ? e / (1 + e) : 1 / (1 + e);
-        worst32 = Math.max(worst32, Math.abs(s - want) / ulp32(want));
-      }
+      const miss = s === Math.fround(s) || Number.isNaN(s) ? logisticMiss(v, s, -87, ulp32) : -1;
+      if (miss < 0) special32++;
+      else worst32 = Math.max(worst32, miss);
     }
     parts.push({ error: worst32, tolerance: 3, note: "float32 ulps of logistic32 from σ" });
     parts.push({ error: special32, tolerance: 0, note: "logistic32: special values, float32 results" });
