@@ -165,7 +165,7 @@ export class Rng {
    */
   fillUniform<T extends Float32Array | Float64Array>(out: T, lo = 0, hi = 1): T {
     const f32 = out instanceof Float32Array;
-    const [low, high] = uniformBounds(f32, lo, hi);
+    uniformBounds(f32, lo, hi);
     const w = hi - lo;
     const s = this.s;
     let s0 = s[0] as number;
@@ -196,11 +196,11 @@ export class Rng {
     s[1] = s1;
     s[2] = s2;
     s[3] = s3;
-    // Rounding is monotone in u, so the stored values lie between those of u = 0 and u = 1 − 2⁻⁵³: when
-    // both are inside [lo, hi) (float64 on [0, 1), the sampled targets' case) no entry needs a look;
-    // else one pass moves the escaped ones to the nearest value inside (the stream is unchanged).
-    const round = f32 ? Math.fround : (v: number) => v;
-    if (lo < hi && !(round(lo + w * (1 - 2 ** -53)) < hi && round(lo) >= lo)) {
+    // One pass moves the escaped entries to the nearest value inside, where any can escape (the stream
+    // is unchanged; `uniformBounds` decides).
+    if (bounds[2] === 1) {
+      const low = bounds[0] as number;
+      const high = bounds[1] as number;
       for (let i = 0; i < out.length; i++) {
         const v = out[i] as number;
         if (v >= hi) out[i] = high;
@@ -267,23 +267,34 @@ function nextAfter(x: number, dir: 1 | -1, f32: boolean): number {
   return bitsView.getFloat64(0);
 }
 
+/** `uniformBounds`' answer: [low, high, 1 when an entry can escape [lo, hi) else 0] (no array per call). */
+const bounds = new Float64Array(3);
+
 /**
- * [low, high]: the smallest value of the element type (float32 or float64) at or above lo and the largest
- * below hi, the values `fillUniform` stores for an entry that rounded out of [lo, hi). Validates lo ≤ hi.
+ * Validates lo ≤ hi and writes into `bounds` the smallest value of the element type (float32 or float64)
+ * at or above lo and the largest below hi — what `fillUniform` stores for an entry that rounded out of
+ * [lo, hi) — and whether any entry can: rounding is monotone in u, so the stored values lie between those
+ * of u = 0 and u = 1 − 2⁻⁵³ (float64 on [0, 1), the sampled targets' case, cannot escape; lo = hi fills
+ * with lo and has nothing to correct).
  */
-function uniformBounds(f32: boolean, lo: number, hi: number): [number, number] {
+function uniformBounds(f32: boolean, lo: number, hi: number): void {
   const fn = "Rng.fillUniform";
   if (!(typeof lo === "number" && typeof hi === "number" && Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) {
     throw new RangeError(`${fn}: lo and hi must be finite with lo ≤ hi (got ${String(lo)}, ${String(hi)})`);
   }
-  if (lo === hi) return [lo, hi]; // every entry is lo + 0·u = lo: nothing to correct
-  const round = f32 ? Math.fround : (v: number) => v;
-  let low = round(lo);
+  let low = f32 ? Math.fround(lo) : lo;
+  let high = f32 ? Math.fround(hi) : hi;
+  if (lo === hi) {
+    bounds[2] = 0;
+    return;
+  }
+  const top = lo + (hi - lo) * (1 - 2 ** -53);
+  bounds[2] = +!((f32 ? Math.fround(top) : top) < hi && low >= lo);
   if (low < lo) low = nextAfter(low, 1, f32);
-  let high = round(hi);
   if (high >= hi) high = nextAfter(high, -1, f32);
   if (!(low <= high)) {
     throw new RangeError(`${fn}: no ${f32 ? "float32" : "float64"} value lies in [${lo}, ${hi})`);
   }
-  return [low, high];
+  bounds[0] = low;
+  bounds[1] = high;
 }
