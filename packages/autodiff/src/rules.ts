@@ -18,7 +18,7 @@ import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
 import { contiguousStrides, forEachReducedRun, forEachRun } from "./broadcast.ts";
 import { avgPoolKernel, type Conv2dGeometry, col2imKernel, patchesLength } from "./conv.ts";
 import { erfc } from "./erf.ts";
-import { slot } from "./internal/slot.ts";
+import { slot, wantsGrad } from "./internal/slot.ts";
 import { acquire, release } from "./pool.ts";
 import { GELU_C, SQRT_HALF, sigmoidOf } from "./scalar.ts";
 import type { Node, OpName } from "./tape.ts";
@@ -44,6 +44,8 @@ export interface MatmulAttrs {
   readonly m: number;
   readonly n: number;
   readonly k: number;
+  /** `MatmulOptions.gradB`: who forms B's gradient instead of the rule, or null. */
+  readonly gradB: ((cotangent: FloatArray) => void) | null;
 }
 
 export interface ReduceAttrs {
@@ -231,6 +233,11 @@ const table: { readonly [Op in OpName]: Rule<Op> } = {
     if (ga !== null) {
       if (!transA) gemmStrided(false, !transB, m, k, n, 1, g, 0, n, b.data, 0, ldb, 1, ga, 0, lda);
       else gemmStrided(transB, true, k, m, n, 1, b.data, 0, ldb, g, 0, n, 1, ga, 0, lda);
+    }
+    // B's product left to the caller (MatmulOptions.gradB; B a leaf), only where the rule would form it.
+    if (node.attrs.gradB !== null && wantsGrad(b)) {
+      node.attrs.gradB(g);
+      return;
     }
     const gb = slot(b);
     // B̄ += op(A)ᵀ·C̄, or for B stored transposed, B̄ += C̄ᵀ·op(A).

@@ -252,3 +252,85 @@ describe("tape: hooks-only backward ({ accumulate: false })", () => {
     expect(x.grad).toBeNull();
   });
 });
+
+describe("deferred gradients: Tensor.deferGrad and matmul's gradB", () => {
+  /** The reference: W̄ of y = Σ (x·Wᵀ)² + Σ W, formed by the rule. */
+  const setup = (seed: number) => {
+    const rng = rngOf(seed);
+    const x = normal(rng, [4, 3]);
+    const w = normal(rng, [2, 3], true);
+    return { x, w };
+  };
+  const loss = (x: ad.Tensor, w: ad.Tensor, gradB?: (c: Float64Array | Float32Array) => void) => {
+    const s = ad.matmul(x, w, gradB ? { transB: true, gradB } : { transB: true });
+    return ad.add(ad.sum(ad.square(s)), ad.sum(w));
+  };
+
+  it("gradB receives C̄ instead of the product; a deferred W̄ += C̄ᵀx completes the gradient on the first read", () => {
+    fc.assert(
+      fc.property(seedArb, (seed) => {
+        const { x, w } = setup(seed);
+        loss(x, w).backward();
+        const want = Array.from(w.grad?.data ?? []);
+        const d = setup(seed);
+        let calls = 0;
+        loss(d.x, d.w, (cot) => {
+          calls++;
+          const c = Float64Array.from(cot); // valid only during the call
+          d.w.deferGrad((into) => {
+            for (let o = 0; o < 2; o++)
+              for (let i = 0; i < 3; i++)
+                for (let n = 0; n < 4; n++)
+                  into[o * 3 + i] =
+                    (into[o * 3 + i] as number) + (c[n * 2 + o] as number) * (d.x.data[n * 3 + i] as number);
+          });
+        }).backward();
+        expect(calls).toBe(1);
+        // Only Σ W's ones so far: not the deferred part alone.
+        expect(d.w.gradDeferredOnly).toBe(false);
+        const got = Array.from(d.w.grad?.data ?? []);
+        for (let i = 0; i < got.length; i++) expect(got[i]).toBeCloseTo(want[i] as number, 12);
+        expect(d.w.gradDeferredOnly).toBe(false);
+      }),
+    );
+  });
+
+  it("gradDeferredOnly, zeroGrad and assignment: a pending contribution is the whole gradient until read, and discarded by both", () => {
+    const w = ad.tensor([1, 2, 3], [3], { dtype: "float64", requiresGrad: true });
+    const add1 = (into: Float64Array | Float32Array) => {
+      for (let i = 0; i < into.length; i++) into[i] = (into[i] as number) + 1;
+    };
+    expect(w.gradDeferredOnly).toBe(false);
+    w.deferGrad(add1);
+    expect(w.gradDeferredOnly).toBe(true);
+    expect(Array.from(w.grad?.data ?? [])).toEqual([1, 1, 1]);
+    expect(w.gradDeferredOnly).toBe(false);
+    w.zeroGrad();
+    w.deferGrad(add1);
+    expect(w.gradDeferredOnly).toBe(true); // a zero gradient holds nothing else
+    w.zeroGrad();
+    expect(w.gradDeferredOnly).toBe(false);
+    expect(Array.from(w.grad?.data ?? [])).toEqual([0, 0, 0]);
+    w.deferGrad(add1);
+    w.deferGrad(add1); // the first is formed before the second is kept
+    expect(Array.from(w.grad?.data ?? [])).toEqual([2, 2, 2]);
+    w.deferGrad(add1);
+    w.grad = null;
+    expect(w.grad).toBeNull();
+    expect(() => w.deferGrad(3 as unknown as () => void)).toThrow(TypeError);
+  });
+
+  it("a hooks-only backward never calls gradB; gradB on a computed b is refused", () => {
+    const { x, w } = setup(4);
+    let calls = 0;
+    const y = loss(x, w, () => calls++);
+    y.backward(undefined, { accumulate: false, retainGraph: true });
+    expect(calls).toBe(0);
+    y.backward();
+    expect(calls).toBe(1);
+    expect(() => ad.matmul(x, ad.mul(w, 2), { transB: true, gradB: () => {} })).toThrow(
+      /matmul: options.gradB needs b to be a leaf tensor \(b was computed by mul\)/,
+    );
+    expect(() => ad.matmul(x, w, { transB: true, gradB: 1 as unknown as () => void })).toThrow(TypeError);
+  });
+});

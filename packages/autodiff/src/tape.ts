@@ -330,9 +330,10 @@ registerBackward(backward);
 
 /** Adds `g` into `t.grad`, adopting the buffer the first time (then it never returns to the pool). */
 function keepGrad(t: Tensor, g: FloatArray): void {
-  const prev = t.grad;
+  // The accumulated value itself: a contribution deferred with `deferGrad` stays deferred.
+  const prev = t.gradValue;
   if (prev === null || prev.size !== t.size || prev.dtype !== t.dtype) {
-    t.grad = new Tensor(g, t.shape);
+    t.gradValue = new Tensor(g, t.shape);
     return;
   }
   const d = prev.data;

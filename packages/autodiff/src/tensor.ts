@@ -76,9 +76,21 @@ export class Tensor {
   requiresGrad: boolean;
   /**
    * The gradient from backward: accumulated across backward calls for leaves (call `zeroGrad`), and
-   * kept for intermediates only after `retainGrad()`.
+   * kept for intermediates only after `retainGrad()`. A contribution deferred with `deferGrad` is
+   * added to it on the first read; assigning it discards a deferred contribution.
    */
-  grad: Tensor | null = null;
+  get grad(): Tensor | null {
+    if (this.deferred !== null) this.formDeferred();
+    return this.gradValue;
+  }
+  set grad(g: Tensor | null) {
+    this.deferred = null;
+    this.gradValue = g;
+  }
+  /** @internal The gradient as accumulated so far, without a deferred contribution (the tape adds here). */
+  gradValue: Tensor | null = null;
+  /** The contribution `deferGrad` left to the first read of `grad`, or null. */
+  private deferred: ((into: FloatArray) => void) | null = null;
   /** @internal The node of the graph that produced this tensor; null for leaves. */
   node: Node | null = null;
   /** @internal The gradient being accumulated during a backward pass. */
@@ -182,9 +194,52 @@ export class Tensor {
     return t;
   }
 
-  /** Sets the gradient to zero, keeping its buffer (no allocation on the next backward). */
+  /**
+   * Sets the gradient to zero, keeping its buffer (no allocation on the next backward), and discards a
+   * deferred contribution.
+   */
   zeroGrad(): void {
-    this.grad?.data.fill(0);
+    this.deferred = null;
+    this.gradValue?.data.fill(0);
+  }
+
+  /**
+   * Leaves a contribution to this tensor's gradient for later: `add(into)` must ADD it into `into`
+   * (the gradient's buffer, this tensor's dtype and size) and is called on the first read of `grad`
+   * (or before the next `deferGrad`), after whatever backward accumulated meanwhile; `zeroGrad` or
+   * assigning `grad` discards it. For a producer that can form a product later, or never: nn's
+   * `Linear` leaves its weight gradient (1/N)·gᵀā here when a curvature optimizer forms the step from
+   * those rows itself (`gradDeferredOnly` tells it so), saving the backward's largest products.
+   */
+  deferGrad(add: (into: FloatArray) => void): void {
+    if (typeof add !== "function") throw new TypeError("Tensor.deferGrad: add must be a function (into) => void");
+    if (this.deferred !== null) this.formDeferred();
+    this.deferred = add;
+  }
+
+  /**
+   * True when a `deferGrad` contribution is pending and is the whole gradient: nothing else was
+   * accumulated since the last `zeroGrad` (no gradient yet, or one that is all zeros). Reads no
+   * deferred contribution. Cost: one pass over the gradient at most.
+   */
+  get gradDeferredOnly(): boolean {
+    if (this.deferred === null) return false;
+    const g = this.gradValue;
+    if (g === null) return true;
+    const d = g.data;
+    for (let i = 0; i < d.length; i++) if (d[i] !== 0) return false;
+    return true;
+  }
+
+  /** Adds the deferred contribution into the gradient (zeros first if there is none yet). */
+  private formDeferred(): void {
+    const add = this.deferred as (into: FloatArray) => void;
+    this.deferred = null;
+    let g = this.gradValue;
+    if (g === null || g.size !== this.size || g.dtype !== this.dtype) {
+      g = this.gradValue = new Tensor(allocate(this.size, this.dtype, "Tensor.grad"), this.shape);
+    }
+    add(g.data);
   }
 
   /** `Tensor([2,3], float32, requiresGrad)`: shape, type and tracking, not the values. */

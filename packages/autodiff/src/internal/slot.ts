@@ -15,13 +15,18 @@ export function setLeafSlots(on: boolean): boolean {
   return prev;
 }
 
+/** Whether a rule would give `t` a slot (`slot(t)` not null), without acquiring one. */
+export function wantsGrad(t: Tensor): boolean {
+  return t.requiresGrad && (leafSlots || t.node !== null);
+}
+
 /**
  * The buffer a rule accumulates `t`'s gradient into (zero-filled from the pool on first touch), or
  * null when `t` does not require a gradient (or is a leaf during a hooks-only backward). Fan-in
  * accumulates because every rule adds (`+=`).
  */
 export function slot(t: Tensor): FloatArray | null {
-  if (!t.requiresGrad || (!leafSlots && t.node === null)) return null;
+  if (!wantsGrad(t)) return null;
   if (t.gradBuffer === null) t.gradBuffer = acquireZeroed(t.size, t.dtype);
   return t.gradBuffer;
 }
