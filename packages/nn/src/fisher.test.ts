@@ -1,4 +1,4 @@
-import { mean, mul, noGrad, softmax, square, type Tensor, wrap } from "@ekfac-ts/autodiff";
+import { add, mean, mul, noGrad, softmax, square, sum, type Tensor, wrap } from "@ekfac-ts/autodiff";
 import { assertClose, type FloatArray, logistic32, Rng } from "@ekfac-ts/linalg";
 import { describe, expect, it } from "vitest";
 import { Flatten, GlobalAvgPool2d, Sequential, Tanh } from "./layers/basic.ts";
@@ -13,7 +13,7 @@ import {
   softmaxCrossEntropyOneHot,
 } from "./losses.ts";
 import { mlp } from "./models.ts";
-import type { CurvatureLayer, FisherMode, Module } from "./module.ts";
+import type { CurvatureLayer, FisherMode, Module, Parameter } from "./module.ts";
 
 const f64 = { dtype: "float64" as const };
 
@@ -573,5 +573,140 @@ describe("BatchNorm scale-and-shift capture", () => {
       ["0", "scale-shift", 3],
       ["3", "scale-shift", 3],
     ]);
+  });
+});
+
+describe("deferred weight gradients (CaptureRequest.deferWeightGradients)", () => {
+  const labels = [0, 1, 2, 0, 1];
+  const model = () => mlp([3, 4, 3], "tanh", { seed: 1, dtype: "float64" });
+  const names = (m: Module & { curvatureLayers(): readonly CurvatureLayer[] }) =>
+    new Set(m.curvatureLayers().map((l) => l.name));
+  /** autodiff's own gradients, capture off. */
+  const reference = (passes = 1, extra?: (m: Sequential) => Tensor) => {
+    const m = model();
+    for (let p = 0; p < passes; p++) {
+      let loss = softmaxCrossEntropy(m.forward(input([5, 3], 2 + p)), labels);
+      if (extra) loss = add(loss, extra(m));
+      loss.backward();
+    }
+    return m.parameters().map((p) => [...(p.grad ?? [])]);
+  };
+  const close = (got: number[][], want: number[][]) => {
+    expect(got.length).toBe(want.length);
+    for (let i = 0; i < got.length; i++) {
+      const g = got[i] as number[];
+      for (let j = 0; j < g.length; j++) expect(g[j]).toBeCloseTo(want[i]?.[j] as number, 13);
+    }
+  };
+
+  it("the backward leaves the weights' products pending (gradFromRows); reading forms (1/N) Σ r āᵀ = autodiff's ∇W, every mode with loss rows", () => {
+    const want = reference();
+    for (const fisher of ["empirical", "true", "curvature-prop"] as const) {
+      const m = model();
+      m.setCapture(true, { fisher, seed: 4, deferWeightGradients: names(m) });
+      softmaxCrossEntropy(m.forward(input([5, 3], 2)), labels).backward();
+      const layers = m.curvatureLayers();
+      for (const l of layers) expect(l.weight.gradFromRows).toBe(true);
+      for (const l of layers) expect(l.bias?.gradFromRows).toBe(false);
+      close(
+        m.parameters().map((p) => [...(p.grad ?? [])]),
+        want,
+      );
+      for (const l of layers) expect(l.weight.gradFromRows).toBe(false);
+    }
+  });
+
+  it("not in exact mode, nor for layers not named, nor with a hook on the weight", () => {
+    const want = reference();
+    const m = model();
+    m.setCapture(true, { fisher: "exact", seed: 4, deferWeightGradients: names(m) });
+    softmaxCrossEntropy(m.forward(input([5, 3], 2)), labels).backward();
+    for (const l of m.curvatureLayers()) expect(l.weight.gradFromRows).toBe(false);
+    close(
+      m.parameters().map((p) => [...(p.grad ?? [])]),
+      want,
+    );
+    const h = model();
+    const [first, second] = h.curvatureLayers() as [CurvatureLayer, CurvatureLayer];
+    const remove = (second.weight as Parameter).tensor.registerHook(() => {});
+    h.setCapture(true, { fisher: "true", seed: 4, deferWeightGradients: new Set([first.name, second.name]) });
+    softmaxCrossEntropy(h.forward(input([5, 3], 2)), labels).backward();
+    expect(first.weight.gradFromRows).toBe(true);
+    expect(second.weight.gradFromRows).toBe(false);
+    remove();
+    close(
+      h.parameters().map((p) => [...(p.grad ?? [])]),
+      want,
+    );
+  });
+
+  it("accumulates as autodiff does: a second backward without zeroGrad, a retained graph's second backward, another use of the weight", () => {
+    const m = model();
+    m.setCapture(true, { fisher: "true", seed: 4, deferWeightGradients: names(m) });
+    for (let p = 0; p < 2; p++) softmaxCrossEntropy(m.forward(input([5, 3], 2 + p)), labels).backward();
+    close(
+      m.parameters().map((p) => [...(p.grad ?? [])]),
+      reference(2),
+    );
+
+    const r = model();
+    r.setCapture(true, { fisher: "empirical", seed: 4, deferWeightGradients: names(r) });
+    const loss = softmaxCrossEntropy(r.forward(input([5, 3], 2)), labels);
+    loss.backward(undefined, { retainGraph: true });
+    loss.backward();
+    close(
+      r.parameters().map((p) => [...(p.grad ?? [])]),
+      reference().map((g) => g.map((v) => 2 * v)),
+    );
+
+    // A regulariser on the first weight: its gradient holds more than the rows, so gradFromRows is false.
+    const l2 = (s: Sequential) => sum(square(((s.curvatureLayers()[0] as CurvatureLayer).weight as Parameter).tensor));
+    const w = model();
+    w.setCapture(true, { fisher: "true", seed: 4, deferWeightGradients: names(w) });
+    add(softmaxCrossEntropy(w.forward(input([5, 3], 2)), labels), l2(w)).backward();
+    const [a, b] = w.curvatureLayers() as [CurvatureLayer, CurvatureLayer];
+    expect(a.weight.gradFromRows).toBe(false);
+    expect(b.weight.gradFromRows).toBe(true);
+    close(
+      w.parameters().map((p) => [...(p.grad ?? [])]),
+      reference(1, l2),
+    );
+  });
+
+  it("an older forward's backward forms its product from its own operands; zeroGrad discards a pending one", () => {
+    // Two forwards, one user loss over both (no Fisher pass claims them): the first forward's rows
+    // were overwritten by the second's, so its product is formed at once.
+    const m = model();
+    m.setCapture(true, { fisher: "empirical", seed: 4, deferWeightGradients: names(m) });
+    const y1 = m.forward(input([5, 3], 2));
+    const y2 = m.forward(input([5, 3], 3));
+    add(mean(square(y1)), mean(square(y2))).backward();
+    const ref = model();
+    add(mean(square(ref.forward(input([5, 3], 2)))), mean(square(ref.forward(input([5, 3], 3))))).backward();
+    close(
+      m.parameters().map((p) => [...(p.grad ?? [])]),
+      ref.parameters().map((p) => [...(p.grad ?? [])]),
+    );
+
+    const z = model();
+    z.setCapture(true, { fisher: "true", seed: 4, deferWeightGradients: names(z) });
+    softmaxCrossEntropy(z.forward(input([5, 3], 2)), labels).backward();
+    z.zeroGrad();
+    for (const l of z.curvatureLayers()) expect(l.weight.gradFromRows).toBe(false);
+    for (const p of z.parameters()) expect([...(p.grad ?? [])].every((v) => v === 0)).toBe(true);
+    // A capturing forward before the product was read forms it first (its ā is about to change).
+    softmaxCrossEntropy(z.forward(input([5, 3], 2)), labels).backward();
+    softmaxCrossEntropy(z.forward(input([5, 3], 3)), labels).backward();
+    close(
+      z.parameters().map((p) => [...(p.grad ?? [])]),
+      reference(2),
+    );
+  });
+
+  it("a setCapture request whose deferWeightGradients is not a Set is a TypeError", () => {
+    const m = model();
+    expect(() =>
+      m.setCapture(true, { fisher: "true", seed: 1, deferWeightGradients: ["0"] as unknown as Set<string> }),
+    ).toThrow(/setCapture: request.deferWeightGradients must be a Set of layer names or null/);
   });
 });

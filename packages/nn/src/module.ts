@@ -31,6 +31,12 @@ export interface CaptureRequest {
   readonly fisher: FisherMode;
   /** Seed of the target sampler of the next captured pass ("true"). */
   readonly seed: number;
+  /**
+   * Names of `Linear` layers that may leave their weight gradient deferred on these passes (ekfac
+   * `CaptureRequest.deferWeightGradients`): the backward skips the product (1/N)·gᵀā, the weight's
+   * `gradFromRows` says so, and reading its `grad` forms it. Not in "exact" mode. Default none.
+   */
+  readonly deferWeightGradients?: ReadonlySet<string> | null;
 }
 
 /** Per-layer statistics of the last captured pass (ekfac `LayerStatistics`). */
@@ -77,6 +83,8 @@ export interface ParameterRef {
   readonly value: FloatArray;
   /** The gradient of the last backward, or null before any. */
   readonly grad: FloatArray | null;
+  /** True while the gradient is deferred to its layer's captured rows (ekfac `ParameterRef.gradFromRows`). */
+  readonly gradFromRows?: boolean;
 }
 
 /** A layer whose curvature KFAC/EKFAC approximate (ekfac `CurvatureLayer`). */
@@ -144,7 +152,17 @@ function checkRequest(fn: string, request: unknown): CaptureRequest {
   if (typeof seed !== "number" || !Number.isSafeInteger(seed)) {
     throw new RangeError(`${fn}: request.seed must be a safe integer (got ${String(seed)})`);
   }
-  return Object.freeze({ fisher: fisher as FisherMode, seed });
+  const defer = (request as { deferWeightGradients?: unknown }).deferWeightGradients ?? null;
+  if (defer !== null && !(defer instanceof Set)) {
+    throw new TypeError(
+      `${fn}: request.deferWeightGradients must be a Set of layer names or null (got ${typeof defer})`,
+    );
+  }
+  return Object.freeze({
+    fisher: fisher as FisherMode,
+    seed,
+    deferWeightGradients: defer as ReadonlySet<string> | null,
+  });
 }
 
 function join(prefix: string, name: string): string {
@@ -170,9 +188,18 @@ export class Parameter implements ParameterRef {
   get value(): FloatArray {
     return this.tensor.data;
   }
-  /** The data of the tensor's gradient, or null before any backward. */
+  /** The data of the tensor's gradient, or null before any backward (forms a deferred one: `gradFromRows`). */
   get grad(): FloatArray | null {
     return this.tensor.grad?.data ?? null;
+  }
+  /**
+   * True while this weight's gradient is deferred to its layer's captured rows and is nothing else
+   * (ekfac `ParameterRef.gradFromRows`; nn's `Linear` on request, `CaptureRequest.deferWeightGradients`):
+   * `grad` would form (1/N)·r ᵀ ā over the weight's columns, r the statistics' `lossG` (or `g` when
+   * there is none). Reading it forms nothing.
+   */
+  get gradFromRows(): boolean {
+    return this.tensor.gradDeferredOnly;
   }
   /** The tensor's shape. */
   get shape(): readonly number[] {

@@ -80,6 +80,13 @@ export class CaptureSite<K extends string> {
   private passes = 0;
   private record: Live<K> | null = null;
   private live = false;
+  /**
+   * The rows the user's backward recorded for the current forward (g_L after a Fisher pass, the
+   * empirical g otherwise), or null: what a deferred weight gradient is formed from (nn's Linear).
+   */
+  userRows: FloatArray | null = null;
+  /** Called before the user's backward overwrites `userRows` (Linear forms a pending product from them first). */
+  beforeRows: (() => void) | null = null;
 
   constructor(
     private readonly key: K,
@@ -106,6 +113,7 @@ export class CaptureSite<K extends string> {
   attach(s: Tensor): void {
     const id = ++this.forwardId;
     this.state = IDLE;
+    this.userRows = null;
     this.output = s;
     leavePending(this);
     s.registerHook((grad) => {
@@ -117,6 +125,7 @@ export class CaptureSite<K extends string> {
   /** Turns capture off: statistics null, no pending pass, hooks of earlier forwards inert. */
   clear(): void {
     this.live = false;
+    this.userRows = null;
     this.output = null;
     this.forwardId++;
     leavePending(this);
@@ -129,9 +138,10 @@ export class CaptureSite<K extends string> {
       // record them: no scale-shift block reads a lossG, so BatchNorm skips the copy.
       const r = this.record;
       if (this.classes !== 1 || r === null || !this.live || this.key !== "a") return;
+      this.beforeRows?.();
       this.gLoss = ensure(this.gLoss, this.n * this.T * this.cOut, this.dtype);
       gatherOutputGradInto(this.gLoss, grad, this.n, this.cOut, this.T, this.groups, this.n);
-      r.lossG = this.gLoss;
+      r.lossG = this.userRows = this.gLoss;
       return;
     }
     if (this.state === FISHER) {
@@ -148,12 +158,15 @@ export class CaptureSite<K extends string> {
       );
       return;
     }
+    this.beforeRows?.();
     this.g = ensure(this.g, this.n * this.T * this.cOut, this.dtype);
     gatherOutputGradInto(this.g, grad, this.n, this.cOut, this.T, this.groups, this.n);
     this.publish(this.aBase as FloatArray, this.n, "empirical");
+    this.userRows = this.g;
   }
 
   beginFisher(classes: number): void {
+    this.userRows = null;
     this.g = ensure(this.g, this.n * classes * this.T * this.cOut, this.dtype);
     this.g.fill(0);
     this.classes = classes;
