@@ -42,6 +42,11 @@ export interface CaptureRequest {
   /** Seed of the producer's target sampler for the next captured pass (the optimizer passes a fresh
    *  seed every step, baseSeed + step, so runs are reproducible). */
   readonly seed: number;
+  /** Optional: names of dense layers whose weight gradient the producer may leave unformed on these
+   *  passes, because the optimizer forms the step from the captured rows (EKFAC's shared rows,
+   *  curvature/kronecker-block.ts): the weight's `ParameterRef.gradFromRows` then says so. A producer
+   *  may ignore it. Never sent in "exact" mode. */
+  readonly deferWeightGradients?: ReadonlySet<string> | null;
 }
 
 /** Per-layer statistics of the last forward/backward pass with capture on. */
@@ -82,6 +87,11 @@ export interface ParameterRef {
   readonly value: FloatArray;
   /** The gradient of the mean loss, same length as `value`, or null when none was computed. */
   readonly grad: FloatArray | null;
+  /** Optional, a dense layer's weight only: true while its gradient has not been formed and is exactly
+   *  (1/N) Σ_n r_n ā_nᵀ over the weight's columns, with r the layer's `statistics.lossG` (or `g` when
+   *  that is null) and ā its `statistics.a` — the producer's answer to `deferWeightGradients`. Reading
+   *  `grad` forms it (the product the optimizer skips when it rotates the gradient from those rows). */
+  readonly gradFromRows?: boolean;
 }
 
 /** Anything that lists its parameters (a model): what `new Optimizer(transform, source)` accepts. */

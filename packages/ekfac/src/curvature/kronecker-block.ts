@@ -75,6 +75,9 @@
  * `chooseRotatedGradientSource` "from-loss-rows", chosen where it has fewer multiply-adds: the demo
  * autoencoder's first layer and both wide layers of a 784-1000-500-10 MLP at batch 250/256, where
  * the EKFAC step is 1–4 % and 3–13 % faster; packages/bench/src/examples/loss-rows.ts measures it).
+ * A gradient the optimizer never formed (`ParameterRef.gradFromRows`, the producer's statement that it
+ * IS (1/N) rᵀā of these rows) goes through `preconditionFromRows`, which skips the check and returns
+ * ⟨Δ, ∇⟩ as ⟨R ⊘ (S + ε), R⟩ (optim/curvature.ts, "Gradients formed from the rows").
  *
  * Cost per step and group (a = aDim, g = gDim, R = N·T): factors ≈ R(a² + g²)/2 (two syrk: one
  * triangle each, mirrored); precondition 2ga(a + g) (four products to rotate in and out); S* see scaling.ts; eigendecompositions
@@ -1015,6 +1018,35 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
    * Pure: reads the state, writes only `out` (and workspaces).
    */
   precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {
+    return this.preconditionFrom(grad, out, damping, false);
+  }
+
+  /** Whether the next `precondition` can take the rotated gradient from S*'s rows (see the header). */
+  get sharedRowsReady(): boolean {
+    return this.sharedReady;
+  }
+
+  /**
+   * `precondition` for a gradient the optimizer did not form (`ParameterRef.gradFromRows`): exactly
+   * (1/N) rᵀā of the rows S* was just built from (`sharedRowsReady` must be true), so the rotated
+   * gradient is theirs, unchecked, and `grad` is not read. Also sets `rowsDot` = ⟨out, ∇⟩, computed
+   * in the basis as ⟨R ⊘ (S + ε), R⟩ with R = U_Gᵀ∇U_A (orthogonal U: ⟨U_G X U_Aᵀ, ∇⟩ = ⟨X, R⟩),
+   * which the optimizer's KL-clipping reads instead of a dot with ∇. Cost: precondition's, less the
+   * check; one more pass over g·a for the dot.
+   */
+  preconditionFromRows(out: Float64Array, damping: number): Float64Array {
+    if (!this.sharedReady) {
+      throw new Error(
+        `${this.fnPrecondition}: no shared rows to form the gradient from (S* was not re-estimated with them on this step)`,
+      );
+    }
+    return this.preconditionFrom(out, out, damping, true);
+  }
+
+  /** ⟨Δ, ∇⟩ of the last `preconditionFromRows` (NaN if any term was not finite). */
+  rowsDot = 0;
+
+  private preconditionFrom(grad: Float64Array, out: Float64Array, damping: number, fromRows: boolean): Float64Array {
     const fn = this.fnPrecondition;
     const { aDim: a, gDim: g, groups, size } = this.dims;
     if (grad.length !== size || out.length !== size) {
@@ -1027,10 +1059,11 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const f32 = this.precision === "float32";
     const shared = this.sharedReady;
     this.sharedReady = false;
+    let dot = 0;
     for (let k = 0; k < groups; k++) {
       const off = k * ga;
       // The rotated gradient: S*'s shared rows (read in place) or rotated here into the workspace.
-      const fromShared = shared && this.isStatisticsGradient(grad, off, k);
+      const fromShared = shared && (fromRows || this.isStatisticsGradient(grad, off, k));
       if (fromShared) this.sharedRotations++;
       const rotated = fromShared ? this.sharedRows() : this.rotateIn(grad, off, k);
       const rotatedOff = fromShared ? k * ga : 0;
@@ -1038,6 +1071,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       // stored flushed, as every operand the block forms — see "Precision").
       const divided = f32 ? this.r2f : this.rot2;
       this.divideInBasis(rotated, rotatedOff, divided, k, damping, f32 ? FLUSH32 : 0);
+      if (fromRows) dot += rowsDotOf(divided, rotated, rotatedOff, ga);
       if (f32) {
         // Out of the basis into x32 (grad_k's copy, no longer needed), then widened into out.
         const x = this.x32;
@@ -1050,6 +1084,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
         this.rotation64(this.rotA64, k).right(this.rot1, 0, g, out, off, true);
       }
     }
+    if (fromRows) this.rowsDot = dot;
     return out;
   }
 
@@ -1332,4 +1367,24 @@ function checkRowArray(fn: string, name: string, v: unknown, expected: number): 
     throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
   }
   if (v.length !== expected) throw new RangeError(`${fn}: ${name} must hold ${expected} values (got ${v.length})`);
+}
+
+/**
+ * Σ x[i]·r[rOff + i] over n entries, in four interleaved partial sums (as the optimizer's direction
+ * dot): ⟨X, R⟩ of `preconditionFromRows`.
+ */
+function rowsDotOf(x: FloatArray, r: FloatArray, rOff: number, n: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    s0 += (x[i] as number) * (r[rOff + i] as number);
+    s1 += (x[i + 1] as number) * (r[rOff + i + 1] as number);
+    s2 += (x[i + 2] as number) * (r[rOff + i + 2] as number);
+    s3 += (x[i + 3] as number) * (r[rOff + i + 3] as number);
+  }
+  for (; i < n; i++) s0 += (x[i] as number) * (r[rOff + i] as number);
+  return s0 + s1 + (s2 + s3);
 }

@@ -65,6 +65,20 @@
  *      one until one is kept.
  *   Statistics are captured on every step in this mode (the model needs this step's ā and g).
  *
+ * Gradients formed from the rows (EKFAC, fixed step control, "batch" S*, every example, a Fisher with
+ * per-example loss rows): on a step whose S* shares its rows (kronecker-block.ts, "Shared rows": the
+ * rotated gradient U_Gᵀ∇U_A = (1/N) G̃ᵀÃ, taken only after the rows were checked to reproduce ∇), the
+ * capture request of the next step names those dense layers in `deferWeightGradients`; a producer that
+ * honours it (nn's Linear) skips the weight's product (1/N)·rᵀā in its backward and marks the weight
+ * `gradFromRows`. `Optimizer.step` hands such weights over unread (`rowGradients`: zeros in `updates`,
+ * `taken` = 1), and this transform preconditions them from S*'s rows alone
+ * (`KroneckerBlock.preconditionFromRows`: no check, ∇ is their product by the producer's statement),
+ * with KL-clipping's Δᵀ∇ formed in the basis as ⟨R ⊘ (S + ε), R⟩; the rows' finiteness stands in for
+ * the gradient's. Where the rows are not usable on a step (no shared S* rows, "ra", the adaptive
+ * control, whose model reads ∇ᵀδ₀) the weight's `grad` is read, which forms the product then. Saves
+ * the backward's N·out·in multiply-adds per such layer and the rows check: on the demo autoencoder its
+ * two 784-wide layers, 100 M of 1,482 M per EKFAC step (packages/bench README, "Speed").
+ *
  * State (plain data, saved and restored by optim/state.ts): the counters, the last consumed pass per
  * statistics source, and every block's record keyed "name/kind" — so restoring a state of another
  * model, approximation or shape fails on the keys and lengths before anything is written. The options
@@ -373,6 +387,12 @@ interface Slot {
   check(fn: string, s: LayerStatistics | ScaleShiftStatistics): boolean;
   /** Adds the block's terms (direction `dir`, previous step, gradient `grad`) to the quadratic model. */
   model(ws: QuadraticModelWorkspace, previous: Float64Array | null): void;
+  /**
+   * Dense EKFAC layers: the weight's parameter index and layer name (for `deferWeightGradients`), and
+   * whether this step's gradient is taken from the captured rows (set by `pack`, see "Gradients
+   * formed from the rows" in the header); null for other slots.
+   */
+  readonly rows: { readonly weight: number; readonly layer: string; taken: boolean } | null;
 }
 
 const CONTROL: readonly StepControl[] = ["fixed", "burn-in", "joint", "alpha-only", "fallback"];
@@ -609,6 +629,13 @@ export function curvature(
   const prefix = new StatisticsPrefix(fraction, [...layers.map(layerShape), ...scaleShift.map(() => null)]);
   const slots: Slot[] = [];
   const plan: (ParameterPlan | null)[] = parameters.map(() => null);
+  // Gradients formed from the rows (header): the weights this transform can take, those the optimizer
+  // handed over as deferred on this step, and the layers asked to defer on the next pass. Whether this
+  // step may use them: S* shared its rows and nothing else reads ∇ (fixed step control, "batch" S*).
+  const rowAccepts = new Uint8Array(parameters.length);
+  const rowTaken = new Uint8Array(parameters.length);
+  const deferred = new Set<string>();
+  let rowsUsable = false;
   const precision = checkChoice(fn, "options.precision", options.precision, ["float32", "float64"], "float32");
   const blockOptions = {
     factorDecay,
@@ -640,24 +667,41 @@ export function curvature(
     const aDim = inDim + (bi >= 0 ? 1 : 0);
     const grad = new Float64Array(block.size);
     const dir = new Float64Array(block.size);
+    const rows =
+      block instanceof KroneckerBlock && layer.kind === "dense" && approximation === "ekfac"
+        ? { weight: wi, layer: layer.name, taken: false }
+        : null;
+    if (rows !== null) rowAccepts[wi] = 1;
     slots.push({
       key,
       block,
       grad,
       dir,
       source: li,
+      rows,
       check(cfn, s) {
         const b = s as LayerStatistics;
         block.checkStatistics(cfn, b);
-        return allFinite(b.a) && allFinite(b.g);
+        // A gradient taken from the rows is as finite as they are (the loss's own, lossG, or g).
+        const taken = rowTaken[wi] === 1 && b.lossG !== null && b.lossG !== undefined;
+        return allFinite(b.a) && allFinite(b.g) && (!taken || allFinite(b.lossG as FloatArray));
       },
       model(ws, previous) {
         ws.addLayer(shape, curvatureStatisticsOf(li) as LayerStatistics, dir, previous, grad);
       },
       pack(src) {
+        // A weight gradient handed over as deferred: taken from S*'s rows when they are ready and
+        // nothing else reads ∇; otherwise formed now (reading the ref forms the deferred product).
+        let w = src[wi] as FloatArray;
+        if (rows !== null) {
+          const handed = rowTaken[wi] === 1;
+          rows.taken = handed && rowsUsable && (block as KroneckerBlock).sharedRowsReady;
+          if (rows.taken) return;
+          if (handed) w = layer.weight.grad as FloatArray;
+        }
         const b = bi >= 0 ? (src[bi] as FloatArray) : null;
         // With a bias its column is written next, so the copy need not keep it.
-        convertRowsInto(src[wi] as FloatArray, 0, inDim, grad, 0, aDim, outDim, inDim, 1, b === null);
+        convertRowsInto(w, 0, inDim, grad, 0, aDim, outDim, inDim, 1, b === null);
         if (b !== null) for (let r = 0; r < outDim; r++) grad[r * aDim + inDim] = b[r] as number;
       },
       unpack(dst, scale) {
@@ -684,6 +728,7 @@ export function curvature(
       grad,
       dir,
       source: layers.length + si,
+      rows: null,
       check(cfn, s) {
         const b = s as ScaleShiftStatistics;
         block.checkStatistics(cfn, b);
@@ -735,6 +780,7 @@ export function curvature(
       grad,
       dir,
       source: -1,
+      rows: null,
       check: () => true,
       model(ws, previous) {
         ws.addParameter(dir, previous, grad);
@@ -785,8 +831,25 @@ export function curvature(
   const statisticsStep = (k: number): boolean =>
     approximation === "diagonal" ? k % scalingEvery === 0 : k % factorsEvery === 0;
   const fnStep = `${fn}.update`;
+  // Whether step k's S* shares its rows, so that the pass before it may defer the weights' products
+  // (header, "Gradients formed from the rows"): fixed step control, "batch" S* re-estimated on step k,
+  // every example in the statistics, a Fisher with per-example loss rows.
+  const defersOn = (k: number): boolean =>
+    isEkfac &&
+    !adaptive &&
+    scalingMode === "batch" &&
+    fraction === 1 &&
+    fisher !== "exact" &&
+    k >= burnIn &&
+    (k - burnIn) % scalingEvery === 0;
   const capture = (k: number): void => {
-    model.setCapture(needsStatistics(k), { fisher, seed: seed + k });
+    const wanted = needsStatistics(k);
+    model.setCapture(
+      wanted,
+      wanted && defersOn(k) && deferred.size > 0
+        ? { fisher, seed: seed + k, deferWeightGradients: deferred }
+        : { fisher, seed: seed + k },
+    );
   };
 
   const statisticsOf = (i: number): LayerStatistics | ScaleShiftStatistics => {
@@ -857,6 +920,7 @@ export function curvature(
       if (reject) c.hasPrevious = 0;
       return reject;
     },
+    rowGradients: { accepts: rowAccepts, taken: rowTaken },
     parameters,
     blocks: slots.map((s) => ({ key: s.key, block: s.block })),
     plan: plan.map((p, i) => p ?? { name: parameters[i]?.name ?? "", block: null, rule: "first-order (raw gradient)" }),
@@ -1062,9 +1126,11 @@ export function curvature(
         return advance(state, k);
       }
 
-      // 3. directions; "ra" first folds this gradient into S (N of this step's statistics).
+      // 3. directions; "ra" first folds this gradient into S (N of this step's statistics). A weight
+      // gradient taken from the rows is preconditioned from them, its dot with Δ formed in the basis.
       let dot = 0;
       let finite = true;
+      rowsUsable = !adaptive && !ra;
       for (const slot of slots) {
         slot.pack(updates);
         if (slot.source === -1 && statsStep && batchSize > 0) {
@@ -1073,9 +1139,21 @@ export function curvature(
         if (ra && slot.source >= 0 && slot.source < layers.length) {
           slot.block.updateScalingFromGradient(slot.grad, (statisticsOf(slot.source) as LayerStatistics).batchSize);
         }
-        slot.block.precondition(slot.grad, slot.dir, gammaNow);
-        dot = directionDot(slot.dir, slot.grad, dot);
-        if (!directionFinite) finite = false;
+        const rows = slot.rows;
+        if (rows?.taken === true) {
+          const block = slot.block as KroneckerBlock;
+          block.preconditionFromRows(slot.dir, gammaNow);
+          dot += block.rowsDot;
+          if (!allFinite(slot.dir)) finite = false;
+        } else {
+          const shared = rows !== null ? (slot.block as KroneckerBlock).sharedRotations : 0;
+          slot.block.precondition(slot.grad, slot.dir, gammaNow);
+          dot = directionDot(slot.dir, slot.grad, dot);
+          if (!directionFinite) finite = false;
+          // The rows reproduced ∇ on this step: the next pass may leave the product to them.
+          if (rows !== null && (slot.block as KroneckerBlock).sharedRotations === shared) deferred.delete(rows.layer);
+          else if (rows !== null) deferred.add(rows.layer);
+        }
       }
       if (!finite) return refuse(updates, state, 2, k);
       for (let i = 0; i < parameters.length; i++) {

@@ -47,6 +47,7 @@ import {
   type GradientTransformation,
   type LossClosure,
   type Params,
+  type RowGradients,
   type SkipReason,
   type StateValue,
 } from "./transform.ts";
@@ -127,6 +128,8 @@ export class Optimizer {
   /** The transform actually run (wrapped in `skipNonFinite` unless disabled). */
   readonly transform: GradientTransformation;
   private readonly refs: readonly ParameterRef[] | null;
+  /** The transform's `rowGradients` when it fits this parameter list, else null. */
+  private readonly rowGradients: RowGradients | null;
   private readonly updates: FloatArray[];
   private readonly rawState: StateValue;
   private applied = 0;
@@ -156,6 +159,14 @@ export class Optimizer {
     this.params = params.slice();
     this.updates = zerosLike(params);
     this.rawState = this.transform.init(this.params);
+    const rows = this.transform.rowGradients ?? null;
+    this.rowGradients =
+      rows !== null &&
+      this.refs !== null &&
+      rows.accepts.length === params.length &&
+      rows.taken.length === params.length
+        ? rows
+        : null;
   }
 
   /**
@@ -184,9 +195,20 @@ export class Optimizer {
           `${fn}: grads is required for an optimizer built from a parameter list (pass the gradients)`,
         );
       }
+      const rows = this.rowGradients;
       for (let k = 0; k < this.refs.length; k++) {
-        const g = (this.refs[k] as ParameterRef).grad;
+        const ref = this.refs[k] as ParameterRef;
         const u = this.updates[k] as FloatArray;
+        if (rows !== null) {
+          // A gradient the transform forms from the captured rows: zeros here, the ref left unread.
+          const take = rows.accepts[k] === 1 && ref.gradFromRows === true && ref.value.length === u.length;
+          rows.taken[k] = take ? 1 : 0;
+          if (take) {
+            u.fill(0);
+            continue;
+          }
+        }
+        const g = ref.grad;
         if (g === null) u.fill(0);
         else if (g.length !== u.length) {
           throw new RangeError(
@@ -196,6 +218,7 @@ export class Optimizer {
       }
     } else {
       checkSameShapes(fn, "grads", grads, "params", this.params);
+      this.rowGradients?.taken.fill(0);
       for (let k = 0; k < grads.length; k++) (this.updates[k] as FloatArray).set(grads[k] as FloatArray);
     }
     const before = measure ? lossValue(fn, loss as LossClosure, "before") : Number.NaN;

@@ -96,6 +96,8 @@ export function skipNonFinite<S extends StateValue>(
     observeLoss(state, before, after) {
       return inner.observeLoss?.(state.inner, before, after);
     },
+    // Taken gradients arrive as zeros, which pass the scan; the inner transform checks their rows.
+    ...(inner.rowGradients !== undefined ? { rowGradients: inner.rowGradients } : {}),
   };
 }
 

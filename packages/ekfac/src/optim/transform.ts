@@ -150,6 +150,24 @@ export interface GradientTransformation<S extends StateValue = StateValue> {
    * a stateful transform later in a chain is not rewound).
    */
   observeLoss?(state: S, before: number, after: number): boolean | undefined;
+  /**
+   * Optional, a transform that can form some gradients itself from a model's captured rows (EKFAC's
+   * curvature transform, at the head of its chain): see `RowGradients`.
+   */
+  readonly rowGradients?: RowGradients;
+}
+
+/**
+ * The hand-over of gradients a transform forms from captured rows (`ParameterRef.gradFromRows`).
+ * `accepts[k]` = 1 where the transform can take parameter k's gradient as deferred; before each
+ * `update`, `Optimizer.step` writes `taken[k]` = 1 where it did — the ref said `gradFromRows`, so it
+ * passed zeros in `updates[k]` instead of reading (and so forming) the gradient — and 0 elsewhere (all
+ * 0 when the caller passed the gradients). Only the first transform of a chain is asked: a transform
+ * before it would read zeros.
+ */
+export interface RowGradients {
+  readonly accepts: Uint8Array;
+  readonly taken: Uint8Array;
 }
 
 /** The state type of a transform. */
@@ -225,6 +243,9 @@ export function chain<const T extends readonly GradientTransformation[]>(
       }
       return reject;
     },
+    // The first transform sees the gradients as the optimizer hands them over; any later one sees
+    // what the transforms before it made of them.
+    ...(ts[0]?.rowGradients !== undefined ? { rowGradients: ts[0].rowGradients } : {}),
   };
 }
 
