@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { countTypedArrayConstructions } from "../../test/allocation-spy.ts";
 import { type DenseCase, denseSolve, randomCase } from "../../test/dense-reference.ts";
 import { concat64 } from "../internal/stats.ts";
-import { perExampleGradients } from "./exact-fisher.ts";
+import { meanGradient, perExampleGradients } from "./exact-fisher.ts";
 import {
   QuadraticModelWorkspace,
   type QuadraticTerms,
@@ -159,6 +159,41 @@ describe("quadratic model from captured statistics (Martens & Grosse 2015 §6.4,
     const a = { ...termsOf(f32) };
     const b = { ...termsOf(widened) };
     expect(a).toEqual(b);
+  });
+
+  it("addLayerFromRows: the linear terms from the loss rows r equal those of the gradient (1/N) Σ r āᵀ; the rest is addLayer's", () => {
+    for (const conv of [undefined, { t: 3, groups: 2 }]) {
+      const net = fixedNet(13, 5, conv);
+      const rng = new Rng(21);
+      const lossRows = net.layers.map((c) => rng.fillNormal(new Float64Array(c.stats.g.length)));
+      const grads = net.layers.map((c, l) => meanGradient(c.shape, { ...c.stats, g: lossRows[l] as Float64Array }));
+      const ws = new QuadraticModelWorkspace().begin(net.n);
+      net.layers.forEach((c, l) => {
+        // float32 rows too: they are widened, as the statistics are.
+        const r = l === 0 ? Float32Array.from(lossRows[l] as Float64Array) : (lossRows[l] as Float64Array);
+        if (l === 0) grads[0] = meanGradient(c.shape, { ...c.stats, g: Float64Array.from(r) });
+        ws.addLayerFromRows(c.shape, c.stats, r, net.dir[l] as Float64Array, net.prev[l] as Float64Array);
+      });
+      const got = { ...ws.terms() };
+      const exact = { ...termsOf({ ...net, grad: grads }) };
+      for (const key of Object.keys(exact) as (keyof QuadraticTerms)[]) {
+        const scale = Math.max(1, Math.abs(exact[key]));
+        expect(Math.abs(got[key] - exact[key])).toBeLessThan(1e-12 * scale);
+      }
+      expect(Math.abs(got.linear1)).toBeGreaterThan(0);
+      expect(Math.abs(got.linear2)).toBeGreaterThan(0);
+      expect(() =>
+        ws.addLayerFromRows(
+          net.layers[0]?.shape as DenseCase["shape"],
+          net.layers[0]?.stats as DenseCase["stats"],
+          new Float64Array(1),
+          net.dir[0] as Float64Array,
+          null,
+        ),
+      ).toThrow(
+        /QuadraticModelWorkspace.addLayerFromRows: lossRows must be a Float32Array or Float64Array laid out as statistics.g/,
+      );
+    }
   });
 
   it("addParameter adds linear and λ‖·‖² terms but no Fisher curvature", () => {

@@ -93,6 +93,7 @@ export class QuadraticModelWorkspace {
   private gWs: Float64Array = new Float64Array(0);
   private vWs: Float64Array = new Float64Array(0);
   private uWs: Float64Array = new Float64Array(0);
+  private rWs: Float64Array = new Float64Array(0);
   private readonly sums: Mutable<QuadraticTerms> = {
     batchSize: 0,
     curvature11: 0,
@@ -146,6 +147,51 @@ export class QuadraticModelWorkspace {
       throw new RangeError(`${fn}: statistics.batchSize = ${stats.batchSize}, expected ${this.n} (as passed to begin)`);
     }
     this.checkVectors(fn, dims.size, direction, previous, gradient);
+    this.layerDerivatives(dims, rows, stats, direction, previous, null);
+    this.addInner(direction, previous, gradient);
+    return this;
+  }
+
+  /**
+   * `addLayer` for a layer whose gradient is (1/N) Σ_rows r ā ᵀ (per group; `lossRows` r in the layout
+   * of `stats.g` over the N examples: the loss's own signals, ekfac's `ParameterRef.gradFromRows`):
+   * the linear terms ∇ᵀΔ and ∇ᵀδ₀ come from the products Ā Vᵀ the directional derivatives form anyway,
+   * (1/N) Σ_rows ⟨r, ā Vᵀ⟩, so ∇ itself is never needed. Cost over `addLayer`: N·T·gDim per direction.
+   */
+  addLayerFromRows(
+    shape: LayerShape,
+    stats: LayerBatch,
+    lossRows: FloatArray,
+    direction: FloatArray,
+    previous: FloatArray | null,
+  ): this {
+    const fn = "QuadraticModelWorkspace.addLayerFromRows";
+    this.checkStarted(fn);
+    const dims = checkShape(fn, shape);
+    const rows = checkStatistics(fn, shape.kind, dims, stats);
+    if (stats.batchSize !== this.n) {
+      throw new RangeError(`${fn}: statistics.batchSize = ${stats.batchSize}, expected ${this.n} (as passed to begin)`);
+    }
+    if (!(lossRows instanceof Float32Array || lossRows instanceof Float64Array) || lossRows.length !== stats.g.length) {
+      throw new RangeError(
+        `${fn}: lossRows must be a Float32Array or Float64Array laid out as statistics.g (${stats.g.length} entries)`,
+      );
+    }
+    this.checkVectors(fn, dims.size, direction, previous, null);
+    this.layerDerivatives(dims, rows, stats, direction, previous, lossRows);
+    this.addInner(direction, previous, null);
+    return this;
+  }
+
+  /** The layer's per-example directional derivatives; with `lossRows`, also its linear terms (see above). */
+  private layerDerivatives(
+    dims: BlockDims,
+    rows: number,
+    stats: LayerBatch,
+    direction: FloatArray,
+    previous: FloatArray | null,
+    lossRows: FloatArray | null,
+  ): void {
     const total = dims.groups * rows;
     this.aWs = ensure(this.aWs, total * dims.aDim);
     this.gWs = ensure(this.gWs, total * dims.gDim);
@@ -153,13 +199,20 @@ export class QuadraticModelWorkspace {
     this.uWs = ensure(this.uWs, rows * dims.gDim);
     const a = asFloat64(stats.a, this.aWs);
     const g = asFloat64(stats.g, this.gWs);
-    directionalDerivatives(this.dDir, dims, stats.positions, rows, a, g, asFloat64(direction, this.vWs), this.uWs);
+    let r: Float64Array | null = null;
+    if (lossRows !== null) {
+      this.rWs = ensure(this.rWs, total * dims.gDim);
+      r = asFloat64(lossRows, this.rWs);
+    }
+    const t = stats.positions;
+    const s = this.sums;
+    const l1 = directionalDerivatives(this.dDir, dims, t, rows, a, g, asFloat64(direction, this.vWs), this.uWs, r);
+    if (r !== null) s.linear1 += l1 / stats.batchSize;
     if (previous !== null) {
-      directionalDerivatives(this.dPrev, dims, stats.positions, rows, a, g, asFloat64(previous, this.vWs), this.uWs);
+      const l2 = directionalDerivatives(this.dPrev, dims, t, rows, a, g, asFloat64(previous, this.vWs), this.uWs, r);
+      if (r !== null) s.linear2 += l2 / stats.batchSize;
     }
     this.hasFisher = true;
-    this.addInner(direction, previous, gradient);
-    return this;
   }
 
   /**
@@ -253,12 +306,12 @@ export class QuadraticModelWorkspace {
     size: number,
     direction: FloatArray,
     previous: FloatArray | null,
-    gradient: FloatArray,
+    gradient: FloatArray | null,
   ): void {
     if (!(direction instanceof Float32Array || direction instanceof Float64Array)) {
       throw new TypeError(`${fn}: direction must be a Float32Array or Float64Array`);
     }
-    if (!(gradient instanceof Float32Array || gradient instanceof Float64Array)) {
+    if (gradient !== null && !(gradient instanceof Float32Array || gradient instanceof Float64Array)) {
       throw new TypeError(`${fn}: gradient must be a Float32Array or Float64Array`);
     }
     if (previous !== null && !(previous instanceof Float32Array || previous instanceof Float64Array)) {
@@ -270,19 +323,20 @@ export class QuadraticModelWorkspace {
     if (previous !== null && previous.length !== size) {
       throw new RangeError(`${fn}: previous has length ${previous.length}, expected ${size}`);
     }
-    if (gradient.length !== size) {
+    if (gradient !== null && gradient.length !== size) {
       throw new RangeError(`${fn}: gradient has length ${gradient.length}, expected ${size}`);
     }
   }
 
-  private addInner(direction: FloatArray, previous: FloatArray | null, gradient: FloatArray): void {
+  /** The inner products, and the linear terms unless `gradient` is null (then the caller adds them). */
+  private addInner(direction: FloatArray, previous: FloatArray | null, gradient: FloatArray | null): void {
     const s = this.sums;
     let i11 = 0;
     let l1 = 0;
     for (let i = 0; i < direction.length; i++) {
       const x = direction[i] as number;
       i11 += x * x;
-      l1 += (gradient[i] as number) * x;
+      if (gradient !== null) l1 += (gradient[i] as number) * x;
     }
     s.inner11 += i11;
     s.linear1 += l1;
@@ -295,7 +349,7 @@ export class QuadraticModelWorkspace {
       const y = previous[i] as number;
       i12 += x * y;
       i22 += y * y;
-      l2 += (gradient[i] as number) * y;
+      if (gradient !== null) l2 += (gradient[i] as number) * y;
     }
     s.inner12 += i12;
     s.inner22 += i22;
@@ -305,7 +359,8 @@ export class QuadraticModelWorkspace {
 
 /**
  * d[n] += Σ_groups Σ_t g_{n,t}ᵀ V_k ā_{n,t}: per group one product U = Ā_k V_kᵀ (rows × gDim), then a
- * row-wise dot with the g rows, summed over the T positions of each example. Trusts its caller.
+ * row-wise dot with the g rows, summed over the T positions of each example. Returns Σ_rows ⟨r, u⟩ over
+ * the `lossRows` r (0 without them). Trusts its caller.
  */
 function directionalDerivatives(
   d: Float64Array,
@@ -316,8 +371,10 @@ function directionalDerivatives(
   g: Float64Array,
   v: Float64Array,
   u: Float64Array,
-): void {
+  lossRows: Float64Array | null,
+): number {
   const { aDim, gDim, groups } = dims;
+  let linear = 0;
   for (let k = 0; k < groups; k++) {
     gemmStrided(false, true, rows, gDim, aDim, 1, a, k * rows * aDim, aDim, v, k * gDim * aDim, aDim, 0, u, 0, gDim);
     const gBase = k * rows * gDim;
@@ -328,8 +385,14 @@ function directionalDerivatives(
       for (let i = 0; i < gDim; i++) s += (g[gOff + i] as number) * (u[uOff + i] as number);
       const e = (r / positions) | 0;
       d[e] = (d[e] as number) + s;
+      if (lossRows !== null) {
+        let l = 0;
+        for (let i = 0; i < gDim; i++) l += (lossRows[gOff + i] as number) * (u[uOff + i] as number);
+        linear += l;
+      }
     }
   }
+  return linear;
 }
 
 /** d[n] += Σ_t Σ_c g_{n,t,c}(v[c]·x̂_{n,t,c} + v[C + c]) (the shift term only with a shift). Trusts its caller. */

@@ -65,17 +65,19 @@
  *      one until one is kept.
  *   Statistics are captured on every step in this mode (the model needs this step's ā and g).
  *
- * Gradients formed from the rows (EKFAC, fixed step control, "batch" S*, every example, a Fisher with
- * per-example loss rows): on a step whose S* shares its rows (kronecker-block.ts, "Shared rows": the
+ * Gradients formed from the rows (EKFAC, "batch" S*, every example, a Fisher with per-example loss
+ * rows): on a step whose S* shares its rows (kronecker-block.ts, "Shared rows": the
  * rotated gradient U_Gᵀ∇U_A = (1/N) G̃ᵀÃ, taken only after the rows were checked to reproduce ∇), the
  * capture request of the next step names those dense layers in `deferWeightGradients`; a producer that
  * honours it (nn's Linear) skips the weight's product (1/N)·rᵀā in its backward and marks the weight
  * `gradFromRows`. `Optimizer.step` hands such weights over unread (`rowGradients`: zeros in `updates`,
  * `taken` = 1), and this transform preconditions them from S*'s rows alone
  * (`KroneckerBlock.preconditionFromRows`: no check, ∇ is their product by the producer's statement),
- * with KL-clipping's Δᵀ∇ formed in the basis as ⟨R ⊘ (S + ε), R⟩; the rows' finiteness stands in for
- * the gradient's. Where the rows are not usable on a step (no shared S* rows, "ra", the adaptive
- * control, whose model reads ∇ᵀδ₀) the weight's `grad` is read, which forms the product then. Saves
+ * with Δᵀ∇ (KL-clipping's, the noise estimate's) formed in the basis as ⟨R ⊘ (S + ε), R⟩ and the
+ * quadratic model's linear terms from the rows (`addLayerFromRows`: ∇ᵀV = (1/N) Σ_n r_nᵀ V ā_n from the
+ * products Ā Vᵀ it forms anyway); the rows' finiteness stands in for the gradient's. Where the rows are
+ * not usable on a step (no shared S* rows, "ra") the weight's `grad` is read, which forms the product
+ * then. Saves
  * the backward's N·out·in multiply-adds per such layer and the rows check: on the demo autoencoder its
  * two 784-wide layers, 100 M of 1,482 M per EKFAC step (packages/bench README, "Speed").
  *
@@ -687,7 +689,10 @@ export function curvature(
         return allFinite(b.a) && allFinite(b.g) && (!taken || allFinite(b.lossG as FloatArray));
       },
       model(ws, previous) {
-        ws.addLayer(shape, curvatureStatisticsOf(li) as LayerStatistics, dir, previous, grad);
+        const stats = curvatureStatisticsOf(li) as LayerStatistics;
+        // A gradient taken from the rows: the model's linear terms from them too.
+        if (rows?.taken === true) ws.addLayerFromRows(shape, stats, stats.lossG ?? stats.g, dir, previous);
+        else ws.addLayer(shape, stats, dir, previous, grad);
       },
       pack(src) {
         // A weight gradient handed over as deferred: taken from S*'s rows when they are ready and
@@ -832,11 +837,10 @@ export function curvature(
     approximation === "diagonal" ? k % scalingEvery === 0 : k % factorsEvery === 0;
   const fnStep = `${fn}.update`;
   // Whether step k's S* shares its rows, so that the pass before it may defer the weights' products
-  // (header, "Gradients formed from the rows"): fixed step control, "batch" S* re-estimated on step k,
+  // (header, "Gradients formed from the rows"): "batch" S* re-estimated on step k (after the burn-in),
   // every example in the statistics, a Fisher with per-example loss rows.
   const defersOn = (k: number): boolean =>
     isEkfac &&
-    !adaptive &&
     scalingMode === "batch" &&
     fraction === 1 &&
     fisher !== "exact" &&
@@ -1130,7 +1134,7 @@ export function curvature(
       // gradient taken from the rows is preconditioned from them, its dot with Δ formed in the basis.
       let dot = 0;
       let finite = true;
-      rowsUsable = !adaptive && !ra;
+      rowsUsable = !ra;
       for (const slot of slots) {
         slot.pack(updates);
         if (slot.source === -1 && statsStep && batchSize > 0) {
@@ -1312,9 +1316,12 @@ export function curvature(
     for (let e = 0; e < m; e++) perExample += exampleNorms[e] as number;
     perExample *= n / m;
     let total = 0;
-    const g = slot.grad;
-    const d = slot.dir;
-    for (let i = 0; i < d.length; i++) total += (g[i] as number) * (d[i] as number);
+    if (slot.rows?.taken === true) total = (slot.block as KroneckerBlock).rowsDot;
+    else {
+      const g = slot.grad;
+      const d = slot.dir;
+      for (let i = 0; i < d.length; i++) total += (g[i] as number) * (d[i] as number);
+    }
     const noise = (perExample / n - total) / (n - 1);
     if (!Number.isFinite(noise) || !Number.isFinite(total)) return -1;
     c.noiseSignal = NOISE_DECAY * c.noiseSignal + (1 - NOISE_DECAY) * (total - noise);

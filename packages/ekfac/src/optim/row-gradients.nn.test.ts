@@ -7,7 +7,7 @@
  * both precisions; the products really stay unformed; a regularised weight is formed and used; a
  * non-finite batch is skipped; steps create no typed array.
  */
-import { add, square, sum, type Tensor, wrap } from "@ekfac-ts/autodiff";
+import { add, noGrad, square, sum, type Tensor, wrap } from "@ekfac-ts/autodiff";
 import { type FloatArray, Rng } from "@ekfac-ts/linalg";
 import { mlp, type Sequential, softmaxCrossEntropy } from "@ekfac-ts/nn";
 import { describe, expect, it } from "vitest";
@@ -34,10 +34,13 @@ function train(
   steps: number,
   regularise = false,
   basisEvery = 3,
+  adaptive = false,
 ): { model: Sequential; opt: Optimizer; curvature: ReturnType<typeof ekfac>["curvature"] } {
   const dtype = precision;
   const model = mlp(SIZES, "tanh", { seed: 3, dtype });
-  const curvature = ekfac(model, { learningRate: 0.05, klClip: 0.01, fisher, precision, basisEvery, seed: 2 });
+  const curvature = adaptive
+    ? ekfac(model, { fisher, precision, basisEvery, seed: 2 })
+    : ekfac(model, { learningRate: 0.05, klClip: 0.01, fisher, precision, basisEvery, seed: 2 });
   const opt = new Optimizer(headed ? chain(identity(), curvature) : curvature, model);
   const first = model.curvatureLayers()[0];
   for (let k = 0; k < steps; k++) {
@@ -48,8 +51,10 @@ function train(
       loss = add(loss, sum(square((first.weight as unknown as { tensor: Tensor }).tensor)));
     }
     loss.backward();
-    const report = opt.step();
-    expect(report.skipped).toBe(false);
+    const value = loss.data[0] as number;
+    const after = () => noGrad(() => softmaxCrossEntropy(model.forward(x), labels).data[0] as number);
+    const report = adaptive ? opt.step((when) => (when === "before" ? value : after())) : opt.step();
+    if (!adaptive) expect(report.skipped).toBe(false);
   }
   return { model, opt, curvature: curvature.curvature };
 }
@@ -85,6 +90,18 @@ describe("EKFAC forms the dense weights' gradients from the rows it shares", () 
         expect(maxRelativeDifference([w], [want])).toBeLessThan(precision === "float64" ? 1e-12 : 1e-5);
       });
     }
+  }
+
+  for (const fisher of ["true", "empirical"] as const) {
+    it(`adaptive step control (the default), ${fisher} Fisher: the model's linear terms from the rows give the same steps`, () => {
+      const rows = train(fisher, "float64", false, 12, false, 3, true);
+      const formed = train(fisher, "float64", true, 12, false, 3, true);
+      for (const l of rows.model.curvatureLayers()) expect(l.weight.gradFromRows).toBe(true);
+      // Steps 5–11 after the burn-in of 5, S* shared on each (the rows' steps from the second on).
+      for (const { block } of rows.curvature.blocks) expect((block as KroneckerBlock).sharedRotations).toBe(7);
+      expect(rows.opt.stepsWithdrawn).toBe(formed.opt.stepsWithdrawn);
+      expect(maxRelativeDifference(rows.opt.params, formed.opt.params)).toBeLessThan(1e-10);
+    });
   }
 
   it("a weight whose gradient holds more than the rows (a regulariser) is formed and used as given", () => {
