@@ -175,6 +175,24 @@ class ConvEkfacDoubleDamping extends Conv2dEigenCorrected {
   }
 }
 
+/** EKFAC whose rows-only preconditioner never updates its Δᵀ∇ (a stale `rowsDot`: the assignment forgotten). */
+class DenseEkfacStaleRowsDot extends DenseEigenCorrected {
+  override preconditionFromRows(out: Float64Array, damping: number): Float64Array {
+    const stale = this.rowsDot;
+    super.preconditionFromRows(out, damping);
+    this.rowsDot = stale;
+    return out;
+  }
+}
+class ConvEkfacStaleRowsDot extends Conv2dEigenCorrected {
+  override preconditionFromRows(out: Float64Array, damping: number): Float64Array {
+    const stale = this.rowsDot;
+    super.preconditionFromRows(out, damping);
+    this.rowsDot = stale;
+    return out;
+  }
+}
+
 // ---- which law must catch which mutation -------------------------------------------------------------
 
 /** sigmoidInto whose exponential's series stops at degree 11 (two terms short: up to ≈ 6e-15 relative near |r| = ln 2/2). */
@@ -314,6 +332,13 @@ const mutations: readonly Mutation[] = [
     laws: ["ekfac.trace", "ekfac.ekfac-le-kfac.dense", "ekfac.s-star"],
     impl: withImplementation({
       ekfac: { DenseEigenCorrected: DenseEkfacTimesN, Conv2dEigenCorrected: ConvEkfacTimesN },
+    }),
+  },
+  {
+    name: "EKFAC's rows-only direction keeps a stale Δᵀ∇",
+    laws: ["ekfac.precondition.shared-rows"],
+    impl: withImplementation({
+      ekfac: { DenseEigenCorrected: DenseEkfacStaleRowsDot, Conv2dEigenCorrected: ConvEkfacStaleRowsDot },
     }),
   },
   {
