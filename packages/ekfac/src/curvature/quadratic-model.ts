@@ -140,12 +140,7 @@ export class QuadraticModelWorkspace {
     gradient: FloatArray,
   ): this {
     const fn = "QuadraticModelWorkspace.addLayer";
-    this.checkStarted(fn);
-    const dims = checkShape(fn, shape);
-    const rows = checkStatistics(fn, shape.kind, dims, stats);
-    if (stats.batchSize !== this.n) {
-      throw new RangeError(`${fn}: statistics.batchSize = ${stats.batchSize}, expected ${this.n} (as passed to begin)`);
-    }
+    const { dims, rows } = this.checkLayer(fn, shape, stats);
     this.checkVectors(fn, dims.size, direction, previous, gradient);
     this.layerDerivatives(dims, rows, stats, direction, previous, null);
     this.addInner(direction, previous, gradient);
@@ -166,12 +161,7 @@ export class QuadraticModelWorkspace {
     previous: FloatArray | null,
   ): this {
     const fn = "QuadraticModelWorkspace.addLayerFromRows";
-    this.checkStarted(fn);
-    const dims = checkShape(fn, shape);
-    const rows = checkStatistics(fn, shape.kind, dims, stats);
-    if (stats.batchSize !== this.n) {
-      throw new RangeError(`${fn}: statistics.batchSize = ${stats.batchSize}, expected ${this.n} (as passed to begin)`);
-    }
+    const { dims, rows } = this.checkLayer(fn, shape, stats);
     if (!(lossRows instanceof Float32Array || lossRows instanceof Float64Array) || lossRows.length !== stats.g.length) {
       throw new RangeError(
         `${fn}: lossRows must be a Float32Array or Float64Array laid out as statistics.g (${stats.g.length} entries)`,
@@ -181,6 +171,17 @@ export class QuadraticModelWorkspace {
     this.layerDerivatives(dims, rows, stats, direction, previous, lossRows);
     this.addInner(direction, previous, null);
     return this;
+  }
+
+  /** A started evaluation, a valid layer shape and statistics of the `begin` batch size: the block's sizes. */
+  private checkLayer(fn: string, shape: LayerShape, stats: LayerBatch): { dims: BlockDims; rows: number } {
+    this.checkStarted(fn);
+    const dims = checkShape(fn, shape);
+    const rows = checkStatistics(fn, shape.kind, dims, stats);
+    if (stats.batchSize !== this.n) {
+      throw new RangeError(`${fn}: statistics.batchSize = ${stats.batchSize}, expected ${this.n} (as passed to begin)`);
+    }
+    return { dims, rows };
   }
 
   /** The layer's per-example directional derivatives; with `lossRows`, also its linear terms (see above). */
