@@ -633,7 +633,7 @@ export function curvature(
   const plan: (ParameterPlan | null)[] = parameters.map(() => null);
   // Gradients formed from the rows (header): the weights this transform can take, those the optimizer
   // handed over as deferred on this step, and the layers asked to defer on the next pass. Whether this
-  // step may use them: S* shared its rows and nothing else reads ∇ (fixed step control, "batch" S*).
+  // step may use them: S* shared its rows (checked per slot in `pack`) and no "ra" update reads ∇.
   const rowAccepts = new Uint8Array(parameters.length);
   const rowTaken = new Uint8Array(parameters.length);
   const deferred = new Set<string>();
