@@ -83,6 +83,7 @@ export class Tensor {
     if (this.deferred !== null) this.formDeferred();
     return this.gradValue;
   }
+  /** Assigns the gradient (null clears it), discarding a contribution deferred with `deferGrad`. */
   set grad(g: Tensor | null) {
     this.deferred = null;
     this.gradValue = g;

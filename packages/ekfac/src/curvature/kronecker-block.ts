@@ -76,8 +76,9 @@
  * autoencoder's first layer and both wide layers of a 784-1000-500-10 MLP at batch 250/256, where
  * the EKFAC step is 1–4 % and 3–13 % faster; packages/bench/src/examples/loss-rows.ts measures it).
  * A gradient the optimizer never formed (`ParameterRef.gradFromRows`, the producer's statement that it
- * IS (1/N) rᵀā of these rows) goes through `preconditionFromRows`, which skips the check and returns
- * ⟨Δ, ∇⟩ as ⟨R ⊘ (S + ε), R⟩ (optim/curvature.ts, "Gradients formed from the rows").
+ * IS (1/N) rᵀā of these rows) goes through `preconditionFromRows`, which skips the check; either way
+ * a direction from the rows reports ⟨Δ, ∇⟩ as ⟨R ⊘ (S + ε), R⟩ (`fromRows`, `rowsDot`; optim/
+ * curvature.ts, "Gradients formed from the rows").
  *
  * Cost per step and group (a = aDim, g = gDim, R = N·T): factors ≈ R(a² + g²)/2 (two syrk: one
  * triangle each, mirrored); precondition 2ga(a + g) (four products to rotate in and out); S* see scaling.ts; eigendecompositions
@@ -1015,7 +1016,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   /**
    * out = Q diag(vec S + ε)⁻¹ Qᵀ grad per group (see header for KFAC's two damping rules).
    * `grad` and `out` are groups × gDim × aDim row-major (W̄'s layout); they may be the same array.
-   * Pure: reads the state, writes only `out` (and workspaces).
+   * Pure: reads the state, writes only `out` (and workspaces; `fromRows` and `rowsDot` report how).
    */
   precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {
     return this.preconditionFrom(grad, out, damping, false);
@@ -1029,10 +1030,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   /**
    * `precondition` for a gradient the optimizer did not form (`ParameterRef.gradFromRows`): exactly
    * (1/N) rᵀā of the rows S* was just built from (`sharedRowsReady` must be true), so the rotated
-   * gradient is theirs, unchecked, and `grad` is not read. Also sets `rowsDot` = ⟨out, ∇⟩, computed
-   * in the basis as ⟨R ⊘ (S + ε), R⟩ with R = U_Gᵀ∇U_A (orthogonal U: ⟨U_G X U_Aᵀ, ∇⟩ = ⟨X, R⟩),
-   * which the optimizer's KL-clipping reads instead of a dot with ∇. Cost: precondition's, less the
-   * check; one more pass over g·a for the dot.
+   * gradient is theirs, unchecked, and `grad` is not read. Cost: precondition's, less the check.
    */
   preconditionFromRows(out: Float64Array, damping: number): Float64Array {
     if (!this.sharedReady) {
@@ -1043,7 +1041,15 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     return this.preconditionFrom(out, out, damping, true);
   }
 
-  /** ⟨Δ, ∇⟩ of the last `preconditionFromRows` (NaN if any term was not finite). */
+  /**
+   * Whether the last direction took every group's rotated gradient from S*'s rows — after the check
+   * (`precondition`) or as given (`preconditionFromRows`). Then `rowsDot` is its ⟨out, ∇⟩, formed in
+   * the basis as ⟨R ⊘ (S + ε), R⟩ with R = U_Gᵀ∇U_A (orthogonal U: ⟨U_G X U_Aᵀ, ∇⟩ = ⟨X, R⟩; NaN if a
+   * term was not finite), which the optimizer reads instead of a dot with ∇, so that its step is the
+   * same, bit for bit, whether or not ∇ was ever formed. One more pass over g·a.
+   */
+  fromRows = false;
+  /** ⟨out, ∇⟩ of the last direction when `fromRows` (else 0). */
   rowsDot = 0;
 
   private preconditionFrom(grad: Float64Array, out: Float64Array, damping: number, fromRows: boolean): Float64Array {
@@ -1060,18 +1066,20 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const shared = this.sharedReady;
     this.sharedReady = false;
     let dot = 0;
+    let allShared = true;
     for (let k = 0; k < groups; k++) {
       const off = k * ga;
       // The rotated gradient: S*'s shared rows (read in place) or rotated here into the workspace.
       const fromShared = shared && (fromRows || this.isStatisticsGradient(grad, off, k));
       if (fromShared) this.sharedRotations++;
+      else allShared = false;
       const rotated = fromShared ? this.sharedRows() : this.rotateIn(grad, off, k);
       const rotatedOff = fromShared ? k * ga : 0;
       // Divided by the damped scaling into the workspace the rotation out reads, in one pass (float32:
       // stored flushed, as every operand the block forms — see "Precision").
       const divided = f32 ? this.r2f : this.rot2;
       this.divideInBasis(rotated, rotatedOff, divided, k, damping, f32 ? FLUSH32 : 0);
-      if (fromRows) dot += rowsDotOf(divided, rotated, rotatedOff, ga);
+      if (fromShared) dot += rowsDotOf(divided, rotated, rotatedOff, ga);
       if (f32) {
         // Out of the basis into x32 (grad_k's copy, no longer needed), then widened into out.
         const x = this.x32;
@@ -1084,7 +1092,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
         this.rotation64(this.rotA64, k).right(this.rot1, 0, g, out, off, true);
       }
     }
-    if (fromRows) this.rowsDot = dot;
+    this.fromRows = allShared;
+    this.rowsDot = allShared ? dot : 0;
     return out;
   }
 

@@ -75,9 +75,11 @@
  * (`KroneckerBlock.preconditionFromRows`: no check, ∇ is their product by the producer's statement),
  * with Δᵀ∇ (KL-clipping's, the noise estimate's) formed in the basis as ⟨R ⊘ (S + ε), R⟩ and the
  * quadratic model's linear terms from the rows (`addLayerFromRows`: ∇ᵀV = (1/N) Σ_n r_nᵀ V ā_n from the
- * products Ā Vᵀ it forms anyway); the rows' finiteness stands in for the gradient's. Where the rows are
- * not usable on a step (no shared S* rows, "ra") the weight's `grad` is read, which forms the product
- * then. Saves
+ * products Ā Vᵀ it forms anyway); the rows' finiteness stands in for the gradient's. A direction
+ * taken from the rows after checking them against a formed ∇ reads the same quantities from the rows,
+ * so a step is the same, bit for bit, whether or not the product was left unformed (a run resumed from
+ * a checkpoint, whose first step forms it, continues bit-identically). Where the rows are not usable
+ * on a step (no shared S* rows, "ra") the weight's `grad` is read, which forms the product then. Saves
  * the backward's N·out·in multiply-adds per such layer and the rows check: on the demo autoencoder its
  * two 784-wide layers, 100 M of 1,482 M per EKFAC step (packages/bench README, "Speed").
  *
@@ -390,11 +392,13 @@ interface Slot {
   /** Adds the block's terms (direction `dir`, previous step, gradient `grad`) to the quadratic model. */
   model(ws: QuadraticModelWorkspace, previous: Float64Array | null): void;
   /**
-   * Dense EKFAC layers: the weight's parameter index and layer name (for `deferWeightGradients`), and
-   * whether this step's gradient is taken from the captured rows (set by `pack`, see "Gradients
-   * formed from the rows" in the header); null for other slots.
+   * Dense EKFAC layers: the weight's parameter index and layer name (for `deferWeightGradients`),
+   * whether this step's gradient is taken from the captured rows unformed (`taken`, set by `pack`) and
+   * whether the direction came from the rows at all (`fromRows`: taken, or checked against ∇; then
+   * everything the step reads of ∇ comes from them) — see "Gradients formed from the rows" in the
+   * header; null for other slots.
    */
-  readonly rows: { readonly weight: number; readonly layer: string; taken: boolean } | null;
+  readonly rows: { readonly weight: number; readonly layer: string; taken: boolean; fromRows: boolean } | null;
 }
 
 const CONTROL: readonly StepControl[] = ["fixed", "burn-in", "joint", "alpha-only", "fallback"];
@@ -671,7 +675,7 @@ export function curvature(
     const dir = new Float64Array(block.size);
     const rows =
       block instanceof KroneckerBlock && layer.kind === "dense" && approximation === "ekfac"
-        ? { weight: wi, layer: layer.name, taken: false }
+        ? { weight: wi, layer: layer.name, taken: false, fromRows: false }
         : null;
     if (rows !== null) rowAccepts[wi] = 1;
     slots.push({
@@ -690,8 +694,8 @@ export function curvature(
       },
       model(ws, previous) {
         const stats = curvatureStatisticsOf(li) as LayerStatistics;
-        // A gradient taken from the rows: the model's linear terms from them too.
-        if (rows?.taken === true) ws.addLayerFromRows(shape, stats, stats.lossG ?? stats.g, dir, previous);
+        // A direction from the rows: the model's linear terms from them too.
+        if (rows?.fromRows === true) ws.addLayerFromRows(shape, stats, stats.lossG ?? stats.g, dir, previous);
         else ws.addLayer(shape, stats, dir, previous, grad);
       },
       pack(src) {
@@ -1144,19 +1148,26 @@ export function curvature(
           slot.block.updateScalingFromGradient(slot.grad, (statisticsOf(slot.source) as LayerStatistics).batchSize);
         }
         const rows = slot.rows;
-        if (rows?.taken === true) {
-          const block = slot.block as KroneckerBlock;
-          block.preconditionFromRows(slot.dir, gammaNow);
-          dot += block.rowsDot;
-          if (!allFinite(slot.dir)) finite = false;
-        } else {
-          const shared = rows !== null ? (slot.block as KroneckerBlock).sharedRotations : 0;
+        if (rows === null) {
           slot.block.precondition(slot.grad, slot.dir, gammaNow);
           dot = directionDot(slot.dir, slot.grad, dot);
           if (!directionFinite) finite = false;
-          // The rows reproduced ∇ on this step: the next pass may leave the product to them.
-          if (rows !== null && (slot.block as KroneckerBlock).sharedRotations === shared) deferred.delete(rows.layer);
-          else if (rows !== null) deferred.add(rows.layer);
+          continue;
+        }
+        const block = slot.block as KroneckerBlock;
+        if (rows.taken) block.preconditionFromRows(slot.dir, gammaNow);
+        else block.precondition(slot.grad, slot.dir, gammaNow);
+        // From the rows (taken, or ∇ checked against them): Δᵀ∇ from them too, the same bits either way.
+        rows.fromRows = block.fromRows;
+        if (rows.fromRows) {
+          dot += block.rowsDot;
+          if (!allFinite(slot.dir)) finite = false;
+          // The next pass may leave the weight's product to them.
+          deferred.add(rows.layer);
+        } else {
+          dot = directionDot(slot.dir, slot.grad, dot);
+          if (!directionFinite) finite = false;
+          deferred.delete(rows.layer);
         }
       }
       if (!finite) return refuse(updates, state, 2, k);
@@ -1316,7 +1327,7 @@ export function curvature(
     for (let e = 0; e < m; e++) perExample += exampleNorms[e] as number;
     perExample *= n / m;
     let total = 0;
-    if (slot.rows?.taken === true) total = (slot.block as KroneckerBlock).rowsDot;
+    if (slot.rows?.fromRows === true) total = (slot.block as KroneckerBlock).rowsDot;
     else {
       const g = slot.grad;
       const d = slot.dir;
