@@ -107,6 +107,7 @@ import { checkChoice, checkDecay, checkPositive } from "../internal/checks.ts";
 import {
   allFinite,
   asFloat64,
+  checkedDot,
   checkShape,
   checkStatistics,
   ensure,
@@ -1079,7 +1080,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       // stored flushed, as every operand the block forms — see "Precision").
       const divided = f32 ? this.r2f : this.rot2;
       this.divideInBasis(rotated, rotatedOff, divided, k, damping, f32 ? FLUSH32 : 0);
-      if (fromShared) dot += rowsDotOf(divided, rotated, rotatedOff, ga);
+      if (fromShared) dot = checkedDot(divided, 0, rotated, rotatedOff, ga, dot);
       if (f32) {
         // Out of the basis into x32 (grad_k's copy, no longer needed), then widened into out.
         const x = this.x32;
@@ -1376,24 +1377,4 @@ function checkRowArray(fn: string, name: string, v: unknown, expected: number): 
     throw new TypeError(`${fn}: ${name} must be a Float32Array or Float64Array`);
   }
   if (v.length !== expected) throw new RangeError(`${fn}: ${name} must hold ${expected} values (got ${v.length})`);
-}
-
-/**
- * Σ x[i]·r[rOff + i] over n entries, in four interleaved partial sums (as the optimizer's direction
- * dot): ⟨X, R⟩ of `preconditionFromRows`.
- */
-function rowsDotOf(x: FloatArray, r: FloatArray, rOff: number, n: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let i = 0;
-  for (; i + 3 < n; i += 4) {
-    s0 += (x[i] as number) * (r[rOff + i] as number);
-    s1 += (x[i + 1] as number) * (r[rOff + i + 1] as number);
-    s2 += (x[i + 2] as number) * (r[rOff + i + 2] as number);
-    s3 += (x[i + 3] as number) * (r[rOff + i + 3] as number);
-  }
-  for (; i < n; i++) s0 += (x[i] as number) * (r[rOff + i] as number);
-  return s0 + s1 + (s2 + s3);
 }

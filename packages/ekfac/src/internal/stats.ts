@@ -165,3 +165,49 @@ export function readFlushed32(x: FloatArray, n: number, ws: Float32Array): Float
 export function flushTiny32(x: Float32Array, n: number): void {
   flushTiny(x, n, FLUSH32);
 }
+
+/** Whether the last `checkedDot` saw only finite x[i] (a module-level flag: no object per call). */
+let dotFinite = true;
+
+/** Whether every x[i] of the last `checkedDot` was finite. */
+export function checkedDotFinite(): boolean {
+  return dotFinite;
+}
+
+/**
+ * start + Σ x[xOff + i]·y[yOff + i] over n entries, summed in four interleaved partial sums (entries
+ * i ≡ 0, 1, 2, 3 mod 4, the tail in the first; then (s₀ + s₁) + (s₂ + s₃)): four independent chains of
+ * additions instead of one, whose latency bound a single running sum (≈ 1 ms per step over the demo
+ * autoencoder's 475,000 entries); the error bound is the same as the sequential sum's (Higham §4.2).
+ * Records whether every x[i] was finite (`checkedDotFinite`). The optimizer's direction dot Δᵀ∇ and a
+ * block's Δᵀ∇ in its basis (kronecker-block.ts `rowsDot`), one summation order for both. A function of
+ * its own, not a loop inside the transform's update: V8 optimises a small hot function on its own,
+ * while the loop inside that long closure ran in less optimised code that boxed the running sum (a
+ * sampled allocation profile of the EKFAC step showed the update allocating ≈ 0.3 MB per step there).
+ */
+export function checkedDot(x: FloatArray, xOff: number, y: FloatArray, yOff: number, n: number, start: number): number {
+  let s0 = 0;
+  let s1 = 0;
+  let s2 = 0;
+  let s3 = 0;
+  let bad = 0; // Σ (v − v): 0 while every v is finite, NaN after a NaN or ±∞
+  let i = 0;
+  for (; i + 3 < n; i += 4) {
+    const x0 = x[xOff + i] as number;
+    const x1 = x[xOff + i + 1] as number;
+    const x2 = x[xOff + i + 2] as number;
+    const x3 = x[xOff + i + 3] as number;
+    bad += x0 - x0 + (x1 - x1) + (x2 - x2) + (x3 - x3);
+    s0 += x0 * (y[yOff + i] as number);
+    s1 += x1 * (y[yOff + i + 1] as number);
+    s2 += x2 * (y[yOff + i + 2] as number);
+    s3 += x3 * (y[yOff + i + 3] as number);
+  }
+  for (; i < n; i++) {
+    const v = x[xOff + i] as number;
+    bad += v - v;
+    s0 += v * (y[yOff + i] as number);
+  }
+  dotFinite = bad === 0;
+  return start + (s0 + s1 + (s2 + s3));
+}

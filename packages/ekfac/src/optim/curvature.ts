@@ -122,7 +122,7 @@ import {
 } from "../curvature/quadratic-model.ts";
 import { ScaleShiftBlock } from "../curvature/scale-shift.ts";
 import { checkChoice, checkCount, checkDecay, checkFinite, checkPositive } from "../internal/checks.ts";
-import { allFinite, layerShape } from "../internal/stats.ts";
+import { allFinite, checkedDot, checkedDotFinite, layerShape } from "../internal/stats.ts";
 import { checkParamList } from "./checks.ts";
 import type { Schedule } from "./schedules.ts";
 import { prefixCount, StatisticsPrefix } from "./statistics-prefix.ts";
@@ -429,47 +429,6 @@ const NOISE_DECAY = 0.9;
  * batch 250; 64 made the 784-64-10 classifier's EKFAC worse (MATH.md §11).
  */
 const NOISE_EXAMPLES = 128;
-
-/** Whether the last `directionDot` saw only finite d[i] (a module-level flag: no object per call). */
-let directionFinite = true;
-
-/**
- * start + Σ d[i]·g[i], summed in four interleaved partial sums (entries i ≡ 0, 1, 2, 3 mod 4, the tail
- * in the first; then (s₀ + s₁) + (s₂ + s₃)): four independent chains of additions instead of one,
- * whose latency bound a single running sum (≈ 1 ms per step over the demo autoencoder's 475,000
- * entries); the error bound is the same as the sequential sum's (Higham §4.2). Sets `directionFinite`
- * to whether every d[i] was finite. A function of its own, not a loop inside the transform's update:
- * V8 optimises a small hot function on its own, while the loop inside that long closure ran in less
- * optimised code that boxed the running sum (a sampled allocation profile of the EKFAC step showed
- * the update allocating ≈ 0.3 MB per step there).
- */
-function directionDot(d: Float64Array, g: Float64Array, start: number): number {
-  let s0 = 0;
-  let s1 = 0;
-  let s2 = 0;
-  let s3 = 0;
-  let bad = 0; // Σ (x − x): 0 while every x is finite, NaN after a NaN or ±∞
-  const n = d.length;
-  let i = 0;
-  for (; i + 3 < n; i += 4) {
-    const x0 = d[i] as number;
-    const x1 = d[i + 1] as number;
-    const x2 = d[i + 2] as number;
-    const x3 = d[i + 3] as number;
-    bad += x0 - x0 + (x1 - x1) + (x2 - x2) + (x3 - x3);
-    s0 += x0 * (g[i] as number);
-    s1 += x1 * (g[i + 1] as number);
-    s2 += x2 * (g[i + 2] as number);
-    s3 += x3 * (g[i + 3] as number);
-  }
-  for (; i < n; i++) {
-    const x = d[i] as number;
-    bad += x - x;
-    s0 += x * (g[i] as number);
-  }
-  directionFinite = bad === 0;
-  return start + (s0 + s1 + (s2 + s3));
-}
 
 /** d ← αd + μp in place (p = null: αd), and p ← d: the step δ = αΔ + μδ₀ becomes the next δ₀. */
 function combineStep(d: FloatArray, p: Float64Array | null, alpha: number, mu: number): void {
@@ -1148,26 +1107,21 @@ export function curvature(
           slot.block.updateScalingFromGradient(slot.grad, (statisticsOf(slot.source) as LayerStatistics).batchSize);
         }
         const rows = slot.rows;
-        if (rows === null) {
-          slot.block.precondition(slot.grad, slot.dir, gammaNow);
-          dot = directionDot(slot.dir, slot.grad, dot);
-          if (!directionFinite) finite = false;
-          continue;
+        if (rows?.taken === true) (slot.block as KroneckerBlock).preconditionFromRows(slot.dir, gammaNow);
+        else slot.block.precondition(slot.grad, slot.dir, gammaNow);
+        if (rows !== null) {
+          // From the rows (taken, or ∇ checked against them): Δᵀ∇ from them too, the same bits either
+          // way, and the next pass may leave the weight's product to them.
+          rows.fromRows = (slot.block as KroneckerBlock).fromRows;
+          if (rows.fromRows) deferred.add(rows.layer);
+          else deferred.delete(rows.layer);
         }
-        const block = slot.block as KroneckerBlock;
-        if (rows.taken) block.preconditionFromRows(slot.dir, gammaNow);
-        else block.precondition(slot.grad, slot.dir, gammaNow);
-        // From the rows (taken, or ∇ checked against them): Δᵀ∇ from them too, the same bits either way.
-        rows.fromRows = block.fromRows;
-        if (rows.fromRows) {
-          dot += block.rowsDot;
+        if (rows?.fromRows === true) {
+          dot += (slot.block as KroneckerBlock).rowsDot;
           if (!allFinite(slot.dir)) finite = false;
-          // The next pass may leave the weight's product to them.
-          deferred.add(rows.layer);
         } else {
-          dot = directionDot(slot.dir, slot.grad, dot);
-          if (!directionFinite) finite = false;
-          deferred.delete(rows.layer);
+          dot = checkedDot(slot.dir, 0, slot.grad, 0, slot.dir.length, dot);
+          if (!checkedDotFinite()) finite = false;
         }
       }
       if (!finite) return refuse(updates, state, 2, k);

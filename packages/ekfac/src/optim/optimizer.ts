@@ -201,7 +201,7 @@ export class Optimizer {
         const u = this.updates[k] as FloatArray;
         if (rows !== null) {
           // A gradient the transform forms from the captured rows: zeros here, the ref left unread.
-          const take = rows.accepts[k] === 1 && ref.gradFromRows === true && ref.value.length === u.length;
+          const take = rows.accepts[k] === 1 && ref.gradFromRows === true;
           rows.taken[k] = take ? 1 : 0;
           if (take) {
             u.fill(0);

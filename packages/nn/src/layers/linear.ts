@@ -100,14 +100,13 @@ export class Linear extends WeightLayer {
     const capture = this.capturesThisPass;
     // ā is rewritten below: a product still deferred to it is formed first.
     if (capture) this.formDeferred();
-    let s: Tensor;
-    if (capture && this.defersWeightGradient(x)) {
-      const id = ++this.forwards;
-      s = matmul(x, this.weight.tensor, { transB: true, gradB: (cot) => this.weightGradient(id, x, cot) });
-    } else {
-      if (capture) this.forwards++;
-      s = matmul(x, this.weight.tensor, TRANS_B);
-    }
+    const id = capture ? ++this.forwards : 0;
+    const defer = capture && this.defersWeightGradient(x);
+    let s = matmul(
+      x,
+      this.weight.tensor,
+      defer ? { transB: true, gradB: (cot) => this.weightGradient(id, x, cot) } : TRANS_B,
+    );
     if (this.bias !== null) s = add(s, this.bias.tensor);
     if (capture) {
       emptyCaptureCheck(`Linear(${this.path || "root"})`, x);
