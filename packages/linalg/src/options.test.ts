@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { checkFlag, checkOptions } from "./options.ts";
+import { checkFlag, checkOptions, optionKeys } from "./options.ts";
 
 const KNOWN = ["learningRate", "momentum", "damping", "factorDecay"] as const;
 
@@ -51,5 +51,19 @@ describe("checkFlag", () => {
     );
     expect(() => checkFlag("f", "options.bias", 0)).toThrow(/must be true or false \(got 0\)/);
     expect(() => checkFlag("f", "options.bias", null)).toThrow(/must be true or false \(got null\)/);
+  });
+});
+
+describe("optionKeys", () => {
+  interface Two {
+    readonly a?: number;
+    readonly b?: boolean;
+  }
+  it("returns the list as given; a missing or an unknown name does not compile (tsc checks this file)", () => {
+    expect(optionKeys<Two>()(["a", "b"])).toEqual(["a", "b"]);
+    // @ts-expect-error: "b" is not listed
+    optionKeys<Two>()(["a"]);
+    // @ts-expect-error: "c" is not a key of Two
+    optionKeys<Two>()(["a", "b", "c"]);
   });
 });

@@ -37,6 +37,17 @@ export function checkOptions(fn: string, name: string, options: unknown, known: 
 }
 
 /**
+ * The option names of an options interface `T`, checked at compile time both ways: every listed name
+ * is a key of `T`, and every key of `T` is listed, so the list a function checks against cannot drift
+ * from the interface it documents. `const KEYS = optionKeys<SyrkOptions>()(["trans"]);`
+ */
+export function optionKeys<T>() {
+  return <const K extends readonly (keyof T & string)[]>(
+    keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, K[number]> }),
+  ): K => keys;
+}
+
+/**
  * Throws a TypeError unless `value` is `undefined` or a boolean: a flag given as `"false"` or `0` would
  * otherwise be read by truthiness (`"false"` is true).
  */
