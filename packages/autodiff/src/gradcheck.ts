@@ -13,7 +13,7 @@
  * deterministic: build any Rng it uses inside it from a fixed seed.
  * Cost: one forward+backward, plus 2·(number of input elements) forwards.
  */
-import { Rng } from "@ekfac-ts/linalg";
+import { checkOptions, optionKeys, Rng } from "@ekfac-ts/linalg";
 import { formatShape } from "./broadcast.ts";
 import { backward, enableGrad, noGrad } from "./tape.ts";
 import { Tensor } from "./tensor.ts";
@@ -29,6 +29,8 @@ export interface GradcheckOptions {
   /** Seed of the random projection r. Default 0. */
   readonly seed?: number;
 }
+
+const GRADCHECK_OPTIONS = optionKeys<GradcheckOptions>()(["h", "rtol", "atol", "seed"]);
 
 /** The comparison for one input of {@link gradcheck}. */
 export interface GradcheckInputReport {
@@ -73,6 +75,7 @@ export function gradcheck(
 ): GradcheckReport {
   const fn = "gradcheck";
   if (typeof f !== "function") throw new TypeError(`${fn}: f must be a function`);
+  checkOptions(fn, "options", options, GRADCHECK_OPTIONS);
   inputs.forEach((t, i) => {
     if (!(t instanceof Tensor)) throw new TypeError(`${fn}: inputs[${i}] must be a Tensor`);
     if (t.dtype !== "float64")

@@ -21,7 +21,7 @@
  *
  * Cost: one pass over the reachable nodes plus a sort of their ids (O(V log V)); the rules dominate.
  */
-import type { FloatArray } from "@ekfac-ts/linalg";
+import { checkFlag, checkOptions, type FloatArray, optionKeys } from "@ekfac-ts/linalg";
 import { formatShape, sameShape } from "./broadcast.ts";
 import { setLeafSlots, slot } from "./internal/slot.ts";
 import { acquire, type PoolArray, release } from "./pool.ts";
@@ -92,6 +92,8 @@ export interface BackwardOptions {
    */
   readonly accumulate?: boolean;
 }
+
+const BACKWARD_OPTIONS = optionKeys<BackwardOptions>()(["retainGraph", "accumulate"]);
 
 let gradEnabled = true;
 let nextId = 1;
@@ -259,6 +261,9 @@ export function backward(root: Tensor, seed?: Tensor | ArrayLike<number>, option
       `${fn}: the tensor does not require grad (no input that requires grad was used, or it was computed under noGrad)`,
     );
   }
+  checkOptions(fn, "options", options, BACKWARD_OPTIONS);
+  checkFlag(fn, "options.retainGraph", options.retainGraph);
+  checkFlag(fn, "options.accumulate", options.accumulate);
   const retain = options.retainGraph ?? false;
   const accumulate = options.accumulate ?? true;
 

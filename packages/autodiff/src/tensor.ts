@@ -21,7 +21,17 @@
  * Creation helpers copy their input (`tensor`, `fromMatrix`) except `wrap`, which adopts a buffer so a
  * model can keep its parameters in buffers it owns and hand them to an optimizer without copies.
  */
-import { allocate, type DType, dtypeOf, type FloatArray, type Matrix, type Rng } from "@ekfac-ts/linalg";
+import {
+  allocate,
+  checkFlag,
+  checkOptions,
+  type DType,
+  dtypeOf,
+  type FloatArray,
+  type Matrix,
+  optionKeys,
+  type Rng,
+} from "@ekfac-ts/linalg";
 import { formatShape, type Shape, sizeOf } from "./broadcast.ts";
 import type { BackwardOptions, Node, backward as tapeBackward } from "./tape.ts";
 
@@ -259,6 +269,15 @@ export function checkShape(fn: string, shape: unknown): readonly number[] {
   return shape as readonly number[];
 }
 
+const TENSOR_OPTIONS = optionKeys<TensorOptions>()(["dtype", "requiresGrad"]);
+
+/** Checks a creation function's `options` (its keys — `known`, TensorOptions' by default — and flags). */
+function checkTensorOptions(fn: string, options: TensorOptions, known: readonly string[] = TENSOR_OPTIONS): void {
+  checkOptions(fn, "options", options, known);
+  checkFlag(fn, "options.requiresGrad", options.requiresGrad);
+}
+
+/** `options.dtype` (float32 when absent), a TypeError naming `fn` for any other value. */
 function dtypeOption(fn: string, options: TensorOptions): DType {
   const dtype = options.dtype ?? "float32";
   if (dtype !== "float32" && dtype !== "float64") {
@@ -309,6 +328,7 @@ export function tensor(
   options: TensorOptions = {},
 ): Tensor {
   const fn = "tensor";
+  checkTensorOptions(fn, options);
   const isArrayLike =
     typeof values === "object" && values !== null && Number.isInteger((values as { length?: unknown }).length);
   if (typeof values !== "number" && !isArrayLike) {
@@ -358,6 +378,7 @@ export function wrap(
 
 /** A scalar (shape []) tensor. */
 export function scalar(value: number, options: TensorOptions = {}): Tensor {
+  checkTensorOptions("scalar", options);
   const data = allocate(1, dtypeOption("scalar", options));
   data[0] = value;
   return new Tensor(data, [], options.requiresGrad ?? false);
@@ -365,20 +386,32 @@ export function scalar(value: number, options: TensorOptions = {}): Tensor {
 
 /** A tensor of `shape` with every element equal to `value`. */
 export function full(shape: readonly number[], value: number, options: TensorOptions = {}): Tensor {
-  const s = checkShape("full", shape);
-  const data = allocate(sizeOf(s), dtypeOption("full", options), "full");
-  if (value !== 0) data.fill(value);
-  return new Tensor(data, s, options.requiresGrad ?? false);
+  return filled("full", shape, value, options);
 }
 
 /** A zero-filled tensor of `shape`. */
 export function zeros(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return full(shape, 0, options);
+  return filled("zeros", shape, 0, options);
 }
 
 /** A tensor of `shape` filled with ones. */
 export function ones(shape: readonly number[], options: TensorOptions = {}): Tensor {
-  return full(shape, 1, options);
+  return filled("ones", shape, 1, options);
+}
+
+/** `full` for the function `fn` (named in messages); `known`: the option names `fn` accepts. */
+function filled(
+  fn: string,
+  shape: readonly number[],
+  value: number,
+  options: TensorOptions,
+  known: readonly string[] = TENSOR_OPTIONS,
+): Tensor {
+  checkTensorOptions(fn, options, known);
+  const s = checkShape(fn, shape);
+  const data = allocate(sizeOf(s), dtypeOption(fn, options), fn);
+  if (value !== 0) data.fill(value);
+  return new Tensor(data, s, options.requiresGrad ?? false);
 }
 
 /** Options of {@link randn}: the normal distribution's mean (default 0) and standard deviation (default 1). */
@@ -397,15 +430,19 @@ export type UniformOptions = TensorOptions & {
   readonly hi?: number;
 };
 
+const NORMAL_OPTIONS = optionKeys<NormalOptions>()(["dtype", "requiresGrad", "mean", "std"]);
+const UNIFORM_OPTIONS = optionKeys<UniformOptions>()(["dtype", "requiresGrad", "lo", "hi"]);
+
 /** N(mean, std²) samples from the seeded generator. */
 export function randn(shape: readonly number[], rng: Rng, options: NormalOptions = {}): Tensor {
-  const t = zeros(shape, options);
+  const t = filled("randn", shape, 0, options, NORMAL_OPTIONS);
   rng.fillNormal(t.data, options.mean ?? 0, options.std ?? 1);
   return t;
 }
 
 /** Uniform samples on [lo, hi) from the seeded generator. */
 export function rand(shape: readonly number[], rng: Rng, options: UniformOptions = {}): Tensor {
+  checkTensorOptions("rand", options, UNIFORM_OPTIONS);
   const lo = options.lo ?? 0;
   const hi = options.hi ?? 1;
   if (!(typeof lo === "number" && typeof hi === "number" && Number.isFinite(lo) && Number.isFinite(hi) && lo <= hi)) {
@@ -413,15 +450,16 @@ export function rand(shape: readonly number[], rng: Rng, options: UniformOptions
       `rand: options.lo and options.hi must be finite with lo ≤ hi (got ${String(lo)}, ${String(hi)})`,
     );
   }
-  const t = zeros(shape, options);
+  const t = filled("rand", shape, 0, options, UNIFORM_OPTIONS);
   rng.fillUniform(t.data, lo, hi);
   return t;
 }
 
 /** A `rows × cols` tensor copied from a linalg Matrix (strided views are read correctly). */
 export function fromMatrix(m: Matrix, options: TensorOptions = {}): Tensor {
+  checkTensorOptions("fromMatrix", options);
   const view = m as Matrix & { offset?: number; stride?: number };
-  const dtype = options.dtype ?? dtypeOf(m.data);
+  const dtype = options.dtype === undefined ? dtypeOf(m.data) : dtypeOption("fromMatrix", options);
   const data = allocate(m.rows * m.cols, dtype);
   const off = view.offset ?? 0;
   const ld = view.stride ?? m.cols;
@@ -442,6 +480,7 @@ export function oneHot(indices: ArrayLike<number>, depth: number, options: Tenso
   if (!Number.isInteger(depth) || depth < 0)
     throw new RangeError(`oneHot: depth must be a non-negative integer (got ${depth})`);
   const n = indices.length;
+  checkTensorOptions("oneHot", options);
   const t = zeros([n, depth], { dtype: dtypeOption("oneHot", options) });
   for (let i = 0; i < n; i++) {
     const k = indices[i] as number;

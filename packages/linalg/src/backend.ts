@@ -41,6 +41,7 @@ import {
   type ThreadWorker,
   threadCount,
 } from "./internal/wasm/threads.ts";
+import { checkOptions, optionKeys } from "./options.ts";
 
 export type { BackendName, BackendSetting, WasmKernel, WasmKernelSetting };
 
@@ -133,6 +134,8 @@ export interface ThreadOptions {
   readonly spawn: SpawnWorker;
 }
 
+const THREAD_OPTIONS = optionKeys<ThreadOptions>()(["spawn"]);
+
 /**
  * Opt-in multi-threading of large wasm gemm products (≥ 128³ multiply-adds): `n` threads in all, the
  * calling thread and n − 1 workers made by `options.spawn`, sharing one WebAssembly memory; each takes
@@ -143,6 +146,7 @@ export interface ThreadOptions {
  */
 export async function setThreads(n: number, options?: ThreadOptions): Promise<void> {
   if (!Number.isInteger(n) || n < 1) throw new RangeError(`setThreads: n must be an integer ≥ 1 (got ${n})`);
+  checkOptions("setThreads", "options", options, THREAD_OPTIONS);
   if (n > 1 && typeof options?.spawn !== "function") {
     throw new TypeError("setThreads: options.spawn (a worker factory) is required for n > 1");
   }

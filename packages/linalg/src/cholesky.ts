@@ -24,6 +24,7 @@
  */
 import { assertDense, assertNoOverlap, assertSameDtype, assertSquare, shapeError } from "./internal/checks.ts";
 import { allocate, dtypeOf, type FloatArray, type Matrix, shapeOf } from "./matrix.ts";
+import { checkFlag, checkOptions, optionKeys } from "./options.ts";
 
 /** Outcome of {@link cholesky}: it reports a non-positive pivot instead of throwing. */
 export type CholeskyStatus = "success" | "not-positive-definite";
@@ -88,6 +89,8 @@ export interface TriangularOptions {
   readonly unitDiagonal?: boolean;
 }
 
+const TRIANGULAR_OPTIONS = optionKeys<TriangularOptions>()(["lower", "transpose", "unitDiagonal"]);
+
 /** A square dense `t` (named `tName` in messages) and a dense `b` with as many rows, of one dtype. */
 function checkSolveArgs(fn: string, t: Matrix, b: Matrix, tName = "t"): void {
   assertSquare(fn, tName, t, "dense");
@@ -127,6 +130,8 @@ export function solveTriangularInto<T extends FloatArray>(
   assertNoOverlap(fn, "out", out.data, "b", b.data, true);
   const n = t.rows;
   const m = b.cols;
+  checkOptions(fn, "options", options, TRIANGULAR_OPTIONS);
+  for (const key of TRIANGULAR_OPTIONS) checkFlag(fn, `options.${key}`, options[key]);
   const lower = options.lower ?? true;
   const trans = options.transpose ?? false;
   const unit = options.unitDiagonal ?? false;

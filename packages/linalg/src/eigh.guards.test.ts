@@ -53,24 +53,43 @@ describe("options", () => {
   const bad = (options: EighOptions) => () => eigh(a3(), options);
   it("maxIterations must be a non-negative integer (0 is allowed)", () => {
     expect(bad({ maxIterations: -1 })).toThrow(
-      new RangeError("eighInto: options.maxIterations must be a non-negative integer (got -1)"),
+      new RangeError("eigh: options.maxIterations must be a non-negative integer (got -1)"),
     );
     expect(bad({ maxIterations: 0 })).not.toThrow();
   });
 
   it("clampNegative must be a number ≥ 0 (0 is allowed, NaN is not)", () => {
     expect(bad({ clampNegative: -1e-12 })).toThrow(
-      new RangeError("eighInto: options.clampNegative must be a number ≥ 0 (got -1e-12)"),
+      new RangeError("eigh: options.clampNegative must be a number ≥ 0 (got -1e-12)"),
     );
     expect(bad({ clampNegative: Number.NaN })).toThrow(
-      new RangeError("eighInto: options.clampNegative must be a number ≥ 0 (got NaN)"),
+      new RangeError("eigh: options.clampNegative must be a number ≥ 0 (got NaN)"),
     );
     expect(eigh(a3(), { clampNegative: 0 }).status).toBe("success");
   });
 
   it("algorithm must be one of the two names, as a RangeError", () => {
     expect(bad({ algorithm: "jacobi" as EighAlgorithm })).toThrow(
-      new RangeError('eighInto: options.algorithm must be "qr" or "divide-and-conquer" (got "jacobi")'),
+      new RangeError('eigh: options.algorithm must be "qr" or "divide-and-conquer" (got "jacobi")'),
+    );
+  });
+});
+
+describe("options: keys and flags", () => {
+  it("an unknown key, a non-object or a non-boolean vectors is a TypeError naming the function", () => {
+    expect(() => eigh(a3(), { maxIteration: 5 } as EighOptions)).toThrow(
+      new TypeError(
+        "eigh: options.maxIteration is not an option (did you mean maxIterations?); known: vectors, maxIterations, clampNegative, algorithm",
+      ),
+    );
+    expect(() => eighInto(out64(3), a3(), { vector: false } as EighOptions)).toThrow(
+      /^eighInto: options\.vector is not an option \(did you mean vectors\?\)/,
+    );
+    expect(() => eigh(a3(), null as unknown as EighOptions)).toThrow(
+      new TypeError("eigh: options must be an object (got null)"),
+    );
+    expect(() => eigh(a3(), { vectors: "false" as unknown as boolean })).toThrow(
+      new TypeError('eigh: options.vectors must be true or false (got "false")'),
     );
   });
 });

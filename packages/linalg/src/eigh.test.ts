@@ -319,7 +319,7 @@ describe("eigh algorithms: divide and conquer and QR", () => {
 
   it("rejects an unknown algorithm naming the option", () => {
     expect(() => eigh(randomSymmetric(3, new Rng(0)), { algorithm: "jacobi" as EighAlgorithm })).toThrow(
-      /eighInto: options.algorithm must be "qr" or "divide-and-conquer" \(got "jacobi"\)/,
+      /eigh: options.algorithm must be "qr" or "divide-and-conquer" \(got "jacobi"\)/,
     );
   });
 });

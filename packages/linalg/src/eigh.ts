@@ -32,6 +32,7 @@ import { DivideConquerWorkspace, divideConquerKernel } from "./internal/divide-c
 import { applyQKernel, householderScratchSize, tridiagonalizeBlockedKernel } from "./internal/householder-blocked.ts";
 import { accumulateQtKernel, RotationLog, tridiagonalQRKernel } from "./internal/symmetric-eigen.ts";
 import { allocate, dtypeOf, type FloatArray, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
+import { checkFlag, checkOptions, optionKeys } from "./options.ts";
 
 /**
  * Outcome of {@link eigh}: "no-convergence" when the sweep cap was exceeded, a secular equation failed,
@@ -126,7 +127,11 @@ export class EighWorkspace {
   }
 }
 
-function checkOptions(fn: string, options: EighOptions): void {
+const EIGH_OPTIONS = optionKeys<EighOptions>()(["vectors", "maxIterations", "clampNegative", "algorithm"]);
+
+function checkEighOptions(fn: string, options: EighOptions): void {
+  checkOptions(fn, "options", options, EIGH_OPTIONS);
+  checkFlag(fn, "options.vectors", options.vectors);
   if (options.maxIterations !== undefined) assertIndex(fn, "options.maxIterations", options.maxIterations);
   if (options.clampNegative !== undefined && !(options.clampNegative >= 0)) {
     throw new RangeError(`${fn}: options.clampNegative must be a number ≥ 0 (got ${options.clampNegative})`);
@@ -139,6 +144,7 @@ function checkOptions(fn: string, options: EighOptions): void {
 /** Symmetric eigendecomposition of the lower triangle of `a` (see the file header). */
 export function eigh<T extends FloatArray>(a: Matrix<T>, options: EighOptions = {}): EighResult<T> {
   assertSquare("eigh", "a", a);
+  checkEighOptions("eigh", options);
   const n = a.rows;
   const dtype = dtypeOf(a.data);
   const wantVectors = options.vectors ?? true;
@@ -162,7 +168,7 @@ export function eighInto<T extends FloatArray>(
 ): EighResult<T> {
   const fn = "eighInto";
   assertSquare(fn, "a", a);
-  checkOptions(fn, options);
+  checkEighOptions(fn, options);
   const n = a.rows;
   const vecs = checkOutput(fn, out, a, options.vectors ?? true);
   const ws = workspace ?? new EighWorkspace(n);

@@ -20,6 +20,7 @@ import {
 import { gemmUnchecked, profiler } from "./internal/gemm-dispatch.ts";
 import { gemmWorkspace } from "./internal/gemm-kernel.ts";
 import { allocate, dtypeOf, type FloatArray, type Matrix, offsetOf, strideOf } from "./matrix.ts";
+import { checkFlag, checkOptions, optionKeys } from "./options.ts";
 
 /** Which operands {@link matmul}, {@link matmulInto} and {@link gemm} read transposed. */
 export interface MatmulOptions {
@@ -27,6 +28,15 @@ export interface MatmulOptions {
   readonly transA?: boolean;
   /** Use Bᵀ in place of B. */
   readonly transB?: boolean;
+}
+
+const MATMUL_OPTIONS = optionKeys<MatmulOptions>()(["transA", "transB"]);
+
+/** `options` of matmul / matmulInto: known keys, boolean flags. */
+function checkMatmulOptions(fn: string, options: MatmulOptions): void {
+  checkOptions(fn, "options", options, MATMUL_OPTIONS);
+  checkFlag(fn, "options.transA", options.transA);
+  checkFlag(fn, "options.transB", options.transB);
 }
 
 /**
@@ -123,6 +133,7 @@ export function gemmStrided(
 
 /** out = op(A)·op(B), overwriting `out` (β = 0). */
 export function matmulInto(out: Matrix, a: Matrix, b: Matrix, options: MatmulOptions = {}): Matrix {
+  checkMatmulOptions("matmulInto", options);
   return gemm(options.transA ?? false, options.transB ?? false, 1, a, b, 0, out);
 }
 
@@ -130,6 +141,7 @@ export function matmulInto(out: Matrix, a: Matrix, b: Matrix, options: MatmulOpt
 export function matmul(a: Matrix, b: Matrix, options: MatmulOptions = {}): Matrix {
   assertMatrix("matmul", "a", a);
   assertMatrix("matmul", "b", b);
+  checkMatmulOptions("matmul", options);
   const m = options.transA ? a.cols : a.rows;
   const n = options.transB ? b.rows : b.cols;
   const out = { rows: m, cols: n, data: allocate(m * n, dtypeOf(a.data)) };

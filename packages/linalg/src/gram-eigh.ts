@@ -27,6 +27,7 @@ import { assertIndex, assertMatrix, assertNumber, lengthError, shapeError } from
 import { gemmUnchecked } from "./internal/gemm-dispatch.ts";
 import { basisFromLQKernel, lqKernel, lqScratchSize } from "./internal/householder-lq.ts";
 import { type FloatArray, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
+import { checkOptions, optionKeys } from "./options.ts";
 import { syrkStrided } from "./syrk.ts";
 
 /** Options of {@link gramEigh} and {@link gramEighInto}. */
@@ -36,6 +37,8 @@ export interface GramEighOptions {
   /** Cap on implicit QR sweeps of the inner `eigh` (default 30·size, as `eigh`). */
   readonly maxIterations?: number;
 }
+
+const GRAM_EIGH_OPTIONS = optionKeys<GramEighOptions>()(["scale", "maxIterations"]);
 
 /** Where `gramEighInto` writes: `values` of length d and a dense d × d `vectors`, of one element type. */
 export interface GramEighOutput<T extends FloatArray = FloatArray> {
@@ -67,6 +70,7 @@ export function gramEighInto<T extends FloatArray>(
 ): EighResult<T> {
   const fn = "gramEighInto";
   assertMatrix(fn, "x", x);
+  checkOptions(fn, "options", options, GRAM_EIGH_OPTIONS);
   const scale = options.scale ?? 1;
   assertNumber(fn, "options.scale", scale);
   if (!(scale >= 0 && scale < Infinity)) {

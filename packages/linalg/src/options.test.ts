@@ -1,5 +1,14 @@
 import { describe, expect, it } from "vitest";
+import { setThreads } from "./backend.ts";
+import { solveTriangular } from "./cholesky.ts";
+import { eigh } from "./eigh.ts";
+import { matmul, matmulInto } from "./gemm.ts";
+import { gramEigh } from "./gram-eigh.ts";
+import type { Matrix } from "./matrix.ts";
 import { checkFlag, checkOptions, optionKeys } from "./options.ts";
+import { syrk } from "./syrk.ts";
+import { closeness } from "./testing.ts";
+import { tridiagonalQR } from "./tridiagonal.ts";
 
 const KNOWN = ["learningRate", "momentum", "damping", "factorDecay"] as const;
 
@@ -65,5 +74,43 @@ describe("optionKeys", () => {
     optionKeys<Two>()(["a"]);
     // @ts-expect-error: "c" is not a key of Two
     optionKeys<Two>()(["a", "b", "c"]);
+  });
+});
+
+describe("linalg's entry points check their options", () => {
+  const m = (rows: number, cols: number): Matrix<Float64Array> => ({ rows, cols, data: new Float64Array(rows * cols) });
+  const spd = (): Matrix<Float64Array> => ({ rows: 2, cols: 2, data: Float64Array.of(2, 0, 0, 2) });
+  const bad = { bogus: 1 } as object;
+  const cases: [string, () => unknown][] = [
+    ["syrk", () => syrk(1, m(3, 2), 0, m(2, 2), bad)],
+    ["gramEighInto", () => gramEigh(m(3, 2), bad)],
+    ["solveTriangularInto", () => solveTriangular(spd(), m(2, 1), bad)],
+    ["closeness", () => closeness(new Float64Array(1), new Float64Array(1), bad)],
+    ["tridiagonalQR", () => tridiagonalQR(new Float64Array(2), new Float64Array(1), null, bad)],
+    ["matmul", () => matmul(m(2, 2), m(2, 2), bad)],
+    ["matmulInto", () => matmulInto(m(2, 2), m(2, 2), m(2, 2), bad)],
+    ["eigh", () => eigh(spd(), bad)],
+  ];
+  it.each(cases)("%s: an unknown key is a TypeError naming the function", (fn, call) => {
+    expect(call).toThrow(TypeError);
+    expect(call).toThrow(new RegExp(`^${fn}: options\\.bogus is not an option`));
+  });
+
+  it("flags must be booleans: syrk's trans, the triangular solve's, matmul's", () => {
+    expect(() => syrk(1, m(3, 2), 0, m(2, 2), { trans: "false" as unknown as boolean })).toThrow(
+      new TypeError('syrk: options.trans must be true or false (got "false")'),
+    );
+    expect(() => solveTriangular(spd(), m(2, 1), { lower: 0 as unknown as boolean })).toThrow(
+      new TypeError("solveTriangularInto: options.lower must be true or false (got 0)"),
+    );
+    expect(() => matmul(m(2, 2), m(2, 2), { transB: 1 as unknown as boolean })).toThrow(
+      new TypeError("matmul: options.transB must be true or false (got 1)"),
+    );
+  });
+
+  it("setThreads: an unknown key is rejected before any thread starts", async () => {
+    await expect(setThreads(1, { spawn: () => null, workers: 2 } as never)).rejects.toThrow(
+      /^setThreads: options\.workers is not an option; known: spawn$/,
+    );
   });
 });

@@ -33,6 +33,7 @@ import {
 } from "./internal/checks.ts";
 import { gemmLowerUnchecked } from "./internal/gemm-dispatch.ts";
 import { type FloatArray, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
+import { checkFlag, checkOptions, optionKeys } from "./options.ts";
 
 /** Which Gram matrix {@link syrk} forms: of the columns (XᵀX, default) or of the rows (X·Xᵀ). */
 export interface SyrkOptions {
@@ -43,6 +44,8 @@ export interface SyrkOptions {
   readonly trans?: boolean;
 }
 
+const SYRK_OPTIONS = optionKeys<SyrkOptions>()(["trans"]);
+
 /** C = α·XᵀX + β·C (or α·X·Xᵀ + β·C with `trans: false`), exactly symmetric; writes and returns `c`. */
 export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options: SyrkOptions = {}): Matrix {
   const fn = "syrk";
@@ -50,6 +53,8 @@ export function syrk(alpha: number, x: Matrix, beta: number, c: Matrix, options:
   assertMatrix(fn, "c", c);
   assertSameDtype(fn, "x", x.data, "c", c.data);
   assertAlphaBeta(fn, alpha, beta);
+  checkOptions(fn, "options", options, SYRK_OPTIONS);
+  checkFlag(fn, "options.trans", options.trans);
   const trans = options.trans ?? true;
   const d = trans ? x.cols : x.rows;
   const k = trans ? x.rows : x.cols;

@@ -10,6 +10,7 @@
  * Matrix (undefined) would compare zero elements and report every pair close.
  */
 import { assertMatrix, type FloatArray, type Matrix, offsetOf, shapeOf, strideOf } from "./matrix.ts";
+import { checkOptions, optionKeys } from "./options.ts";
 
 /** What `closeness` compares: an array-like of numbers or a `Matrix` (dense or a strided view). */
 export type Closeable = ArrayLike<number> | Matrix;
@@ -47,6 +48,8 @@ export interface CloseOptions {
   readonly atol?: number;
 }
 
+const CLOSE_OPTIONS = optionKeys<CloseOptions>()(["rtol", "atol"]);
+
 /** The verdict of {@link closeness}, with the numbers behind it. */
 export interface CloseReport {
   /** Whether x and y agree within the tolerances and in their non-finite positions. */
@@ -67,6 +70,7 @@ export function defaultRtol(x: ArrayLike<number>, y: ArrayLike<number>): number 
 
 /** Compares two arrays as vectors: non-finite values must match in position and kind. */
 export function closeness(xIn: Closeable, yIn: Closeable, options: CloseOptions = {}): CloseReport {
+  checkOptions("closeness", "options", options, CLOSE_OPTIONS);
   if (isMatrix(xIn) !== isMatrix(yIn)) {
     throw new TypeError("closeness: x and y must both be matrices or both be arrays");
   }

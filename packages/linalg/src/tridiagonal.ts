@@ -27,6 +27,7 @@ import {
 import { applyQKernel, tridiagonalizeBlockedKernel } from "./internal/householder-blocked.ts";
 import { RotationLog, tridiagonalQRKernel } from "./internal/symmetric-eigen.ts";
 import { allocate, dtypeOf, type FloatArray, type Matrix, offsetOf, strideOf } from "./matrix.ts";
+import { checkOptions, optionKeys } from "./options.ts";
 
 /** A = Q·T·Qᵀ with T symmetric tridiagonal, from {@link tridiagonalize}. */
 export interface Tridiagonalization<T extends FloatArray = FloatArray> {
@@ -73,6 +74,8 @@ export interface TridiagonalQROptions {
   readonly maxIterations?: number;
 }
 
+const TRIDIAGONAL_QR_OPTIONS = optionKeys<TridiagonalQROptions>()(["maxIterations"]);
+
 /** Outcome of {@link tridiagonalQR}; the eigenvalues are written into its arguments. */
 export interface TridiagonalQRResult {
   /** "no-convergence" when the sweep cap was reached. */
@@ -92,6 +95,7 @@ export function tridiagonalQR(
   options: TridiagonalQROptions = {},
 ): TridiagonalQRResult {
   const fn = "tridiagonalQR";
+  checkOptions(fn, "options", options, TRIDIAGONAL_QR_OPTIONS);
   assertFloatArray(fn, "d", d);
   assertFloatArray(fn, "e", e);
   const n = d.length;

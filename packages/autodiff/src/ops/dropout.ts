@@ -6,7 +6,7 @@
  *
  * Cost: one uniform draw and one multiply per element.
  */
-import type { Rng } from "@ekfac-ts/linalg";
+import { checkFlag, checkOptions, optionKeys, type Rng } from "@ekfac-ts/linalg";
 import { allocLike, assertTensor } from "../internal/check.ts";
 import { acquire } from "../pool.ts";
 import { record } from "../tape.ts";
@@ -18,6 +18,8 @@ export interface DropoutOptions {
   readonly training?: boolean;
 }
 
+const DROPOUT_OPTIONS = optionKeys<DropoutOptions>()(["training"]);
+
 /** Zeroes each element with probability p and scales the rest by 1/(1 − p). */
 export function dropout(x: Tensor, p: number, rng: Rng, options: DropoutOptions = {}): Tensor {
   const fn = "dropout";
@@ -27,6 +29,8 @@ export function dropout(x: Tensor, p: number, rng: Rng, options: DropoutOptions 
   if (rng === null || typeof rng !== "object" || typeof (rng as Rng).uniform !== "function") {
     throw new TypeError(`${fn}: rng must be an Rng from @ekfac-ts/linalg`);
   }
+  checkOptions(fn, "options", options, DROPOUT_OPTIONS);
+  checkFlag(fn, "options.training", options.training);
   if (!(options.training ?? true) || p === 0) return x;
   const scale = p === 1 ? 0 : 1 / (1 - p);
   const mask = acquire(x.size, x.dtype);

@@ -15,7 +15,7 @@
  * Cost: O(size) per op; one call of the run kernel per contiguous run (broadcast.ts), no per-element
  * closures.
  */
-import type { FloatArray } from "@ekfac-ts/linalg";
+import { checkOptions, type FloatArray, optionKeys } from "@ekfac-ts/linalg";
 import { broadcastShapes, broadcastStrides, contiguousStrides, forEachRun, sizeOf } from "../broadcast.ts";
 import { erfc } from "../erf.ts";
 import { allocLike, assertTensor, operands } from "../internal/check.ts";
@@ -173,8 +173,11 @@ export interface GeluOptions {
   readonly approximate?: "none" | "tanh";
 }
 
+const GELU_OPTIONS = optionKeys<GeluOptions>()(["approximate"]);
+
 /** Gaussian error linear unit x·Φ(x) (erf form by default, or its tanh approximation). */
 export function gelu(x: Tensor, options: GeluOptions = {}): Tensor {
+  checkOptions("gelu", "options", options, GELU_OPTIONS);
   const approx = options.approximate ?? "none";
   if (approx !== "none" && approx !== "tanh") {
     throw new RangeError(`gelu: approximate must be "none" or "tanh" (got ${String(approx)})`);

@@ -7,7 +7,7 @@
  *
  * Cost: 2·m·n·k flops forward, twice that backward (when both operands need gradients).
  */
-import { type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
+import { checkFlag, checkOptions, type FloatArray, gemmStrided, optionKeys } from "@ekfac-ts/linalg";
 import { formatShape } from "../broadcast.ts";
 import { allocLike, assertSameType, assertTensor } from "../internal/check.ts";
 import { record } from "../tape.ts";
@@ -31,6 +31,8 @@ export interface MatmulOptions {
   readonly gradB?: (cotangent: FloatArray) => void;
 }
 
+const MATMUL_OPTIONS = optionKeys<MatmulOptions>()(["transA", "transB", "gradB"]);
+
 /** op(A)·op(B) for 2-D tensors; RangeError naming both shapes when the inner dimensions differ. */
 export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tensor {
   const fn = "matmul";
@@ -39,6 +41,9 @@ export function matmul(a: Tensor, b: Tensor, options: MatmulOptions = {}): Tenso
   assertSameType(fn, "a", a, "b", b);
   if (a.ndim !== 2) throw new RangeError(`${fn}: a must be 2-D (got shape ${formatShape(a.shape)})`);
   if (b.ndim !== 2) throw new RangeError(`${fn}: b must be 2-D (got shape ${formatShape(b.shape)})`);
+  checkOptions(fn, "options", options, MATMUL_OPTIONS);
+  checkFlag(fn, "options.transA", options.transA);
+  checkFlag(fn, "options.transB", options.transB);
   const transA = options.transA ?? false;
   const transB = options.transB ?? false;
   const gradB = options.gradB ?? null;
