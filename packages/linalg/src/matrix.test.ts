@@ -1,8 +1,10 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import {
+  allocate,
   assertMatrix,
   clone,
+  type DType,
   dtypeOf,
   epsilonOf,
   eye,
@@ -140,5 +142,14 @@ describe("get and sizes (issue 19)", () => {
   it("a huge size names the function and the size, not the engine's 'Invalid typed array length'", () => {
     expect(() => zeros(1e6, 1e6)).toThrow(/zeros: cannot allocate 1000000000000 float32 elements/);
     expect(() => eye(1e7, "float64")).toThrow(/eye: cannot allocate/);
+  });
+
+  it("an unknown dtype is a TypeError naming the caller, never a silent float32", () => {
+    expect(() => allocate(2, "float16" as DType)).toThrow(
+      new TypeError('allocate: dtype must be "float32" or "float64" (got float16)'),
+    );
+    expect(() => allocate(2, "Float64" as DType, "Linear")).toThrow(/^Linear: dtype must be/);
+    expect(allocate(2, "float64")).toBeInstanceOf(Float64Array);
+    expect(allocate(2)).toBeInstanceOf(Float32Array);
   });
 });

@@ -52,9 +52,13 @@ export function epsilonOf(data: FloatArray): number {
 /**
  * A zero-filled array of `length` elements. `fn` names the public function for the error when the
  * size is not a non-negative integer or the engine cannot allocate it (its own message, "Invalid typed
- * array length", names neither the function nor the size).
+ * array length", names neither the function nor the size), and for a `dtype` other than "float32" or
+ * "float64" (a TypeError: "float16" or a misspelling is never silently float32).
  */
 export function allocate(length: number, dtype: DType = "float32", fn = "allocate"): FloatArray {
+  if (dtype !== "float32" && dtype !== "float64") {
+    throw new TypeError(`${fn}: dtype must be "float32" or "float64" (got ${String(dtype)})`);
+  }
   if (!Number.isInteger(length) || length < 0) {
     throw new RangeError(`${fn}: cannot allocate ${length} elements (expected a non-negative integer size)`);
   }

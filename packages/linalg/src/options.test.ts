@@ -5,7 +5,7 @@ import { eigh } from "./eigh.ts";
 import { matmul, matmulInto } from "./gemm.ts";
 import { gramEigh } from "./gram-eigh.ts";
 import type { Matrix } from "./matrix.ts";
-import { checkFlag, checkOptions, optionKeys } from "./options.ts";
+import { checkFlag, checkOptions, checkRequiredOptions, optionKeys } from "./options.ts";
 import { syrk } from "./syrk.ts";
 import { closeness } from "./testing.ts";
 import { tridiagonalQR } from "./tridiagonal.ts";
@@ -47,6 +47,18 @@ describe("checkOptions", () => {
     expect(() => checkOptions("sgd", "options", [], KNOWN)).toThrow(/must be an object \(got Array\)/);
     expect(() => checkOptions("sgd", "options", 5, KNOWN)).toThrow(/must be an object \(got number\)/);
     expect(() => checkOptions("sgd", "options", "x", KNOWN)).toThrow(/must be an object \(got string\)/);
+  });
+});
+
+describe("checkRequiredOptions", () => {
+  it("refuses undefined too, listing the names; otherwise checks keys as checkOptions does", () => {
+    expect(() => checkRequiredOptions("stepDecay", "options", undefined, ["init", "gamma"])).toThrow(
+      new TypeError("stepDecay: options must be an object { init, gamma } (got undefined)"),
+    );
+    expect(() => checkRequiredOptions("f", "options", null, ["a"])).toThrow(/must be an object \{ a \} \(got null\)/);
+    expect(() => checkRequiredOptions("f", "options", [1], ["a"])).toThrow(/\(got Array\)/);
+    expect(() => checkRequiredOptions("f", "options", { b: 1 }, ["a"])).toThrow(/^f: options\.b is not an option/);
+    expect(() => checkRequiredOptions("f", "options", { a: 1 }, ["a"])).not.toThrow();
   });
 });
 

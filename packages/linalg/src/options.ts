@@ -37,6 +37,19 @@ export function checkOptions(fn: string, name: string, options: unknown, known: 
 }
 
 /**
+ * `checkOptions` for a function whose options object is required (it holds a required key, or the
+ * function has no sensible defaults): `undefined` is refused like `null`, and the message lists the
+ * names, `fn: name must be an object { a, b } (got undefined)`.
+ */
+export function checkRequiredOptions(fn: string, name: string, options: unknown, known: readonly string[]): void {
+  if (options === undefined || options === null || typeof options !== "object" || Array.isArray(options)) {
+    const got = options === null ? "null" : Array.isArray(options) ? "Array" : typeof options;
+    throw new TypeError(`${fn}: ${name} must be an object { ${known.join(", ")} } (got ${got})`);
+  }
+  checkOptions(fn, name, options, known);
+}
+
+/**
  * The option names of an options interface `T`, checked at compile time both ways: every listed name
  * is a key of `T`, and every key of `T` is listed, so the list a function checks against cannot drift
  * from the interface it documents. `const KEYS = optionKeys<SyrkOptions>()(["trans"]);`
