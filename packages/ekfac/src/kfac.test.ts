@@ -517,7 +517,9 @@ describe("eigendecomposition guards", () => {
     t.model.forwardBackward(b.x, b.y, b.n);
     const stats = t.model.curvatureLayers()[0]?.statistics;
     if (!stats) throw new Error("no statistics");
-    const block = new DenseEigenCorrected({ outDim: 12, inDim: 6, hasBias: true }, { maxEigIterations: -1 });
+    const block = new DenseEigenCorrected({ outDim: 12, inDim: 6, hasBias: true });
+    // The constructor refuses -1 itself: set behind its back, the eigensolver's own RangeError must surface.
+    (block as unknown as { maxEigIterations: number }).maxEigIterations = -1;
     block.updateFactors(stats);
     expect(() => block.updateBasis()).toThrow(RangeError);
   });

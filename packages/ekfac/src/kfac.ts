@@ -40,16 +40,18 @@
  * values Ba et al. 2017 §5 use with their KL-clipping), damping ε = 0.1 (absolute, added to F's
  * eigenvalues; its scale is stated at `CurvatureOptions.damping`), momentum 0.9, T_kfe = 20, T_s = 1, decays 0.95.
  */
+import { checkFlag, checkOptions, optionKeys } from "@ekfac-ts/linalg";
 import type { CurvatureModel } from "./capture.ts";
-import type { DampingAdaptationOptions } from "./curvature/adaptive-damping.ts";
+import { DAMPING_ADAPTATION_KEYS, type DampingAdaptationOptions } from "./curvature/adaptive-damping.ts";
 import type { LearningRate } from "./optim/aliases.ts";
 import { scaleByLearningRate, traceMomentum } from "./optim/basic.ts";
 import { checkDecay, checkPositive } from "./optim/checks.ts";
 import {
   type CurvatureApproximation,
+  type CurvatureNames,
   type CurvatureOptions,
   type CurvatureTransform,
-  curvature,
+  curvatureTransform,
 } from "./optim/curvature.ts";
 import { chain, type GradientTransformation, type StateValue } from "./optim/transform.ts";
 
@@ -79,7 +81,7 @@ export interface CurvatureOptimizerOptions extends Omit<CurvatureOptions, "klCli
   /** Adaptive only: adapt λ by the Levenberg–Marquardt rule (needs the loss closure). Default true. */
   readonly adaptiveDamping?: boolean;
   /** Adaptive only: the rule's options (default interval 5, decay 0.95, min 1e-6, max 1e6; see
-   *  curvature/adaptive-damping.ts). */
+   *  curvature/adaptive-damping.ts). `damping`, λ's starting value, must lie in [min, max]. */
   readonly dampingAdaptation?: Partial<DampingAdaptationOptions>;
   /** Adaptive only: steps that only absorb statistics before the first update (default 5). */
   readonly burnIn?: number;
@@ -176,11 +178,54 @@ export const ADAPTIVE_DEFAULTS = {
   } as const satisfies Record<CurvatureApproximation, number>,
 } as const;
 
+/** ε of fixed step control when `damping` is not given (`CurvatureOptions.damping`'s default). */
+const FIXED_DAMPING = 0.1;
+
 /** The chain the aliases build, with its curvature transform exposed (plan, blocks, approximation). */
 export type CurvatureChain = GradientTransformation<StateValue[]> & {
   /** The chain's first transform: blocks, plan and approximation. */
   readonly curvature: CurvatureTransform;
 };
+
+/**
+ * The names `kfac`, `ekfac` and `diagonalFisher` accept: every key of `CurvatureOptimizerOptions` (checked
+ * at compile time), the curvature transform's and the step control's together.
+ */
+const OPTIMIZER_KEYS = optionKeys<CurvatureOptimizerOptions>()([
+  "damping",
+  "fisher",
+  "seed",
+  "reuseStatistics",
+  "statisticsFraction",
+  "factorsEvery",
+  "basisEvery",
+  "scalingEvery",
+  "factorDecay",
+  "scalingDecay",
+  "scaling",
+  "kfacDamping",
+  "precision",
+  "otherParameters",
+  "learningRate",
+  "momentum",
+  "klClip",
+  "adaptiveDamping",
+  "dampingAdaptation",
+  "burnIn",
+  "preconditionerDamping",
+  "rateAveraging",
+  "overRelaxation",
+  "checkEveryStep",
+]);
+
+/**
+ * How the curvature transform's messages name the options these aliases map into it: the step control's
+ * fields are the aliases' own top-level options (`options.momentum`, not `options.stepControl.momentum`),
+ * its κ is `options.klClip`.
+ */
+function aliasNames(defaultDamping: number): CurvatureNames {
+  return { stepControl: (field) => (field === "kappa" ? "options.klClip" : `options.${field}`), defaultDamping };
+}
 
 const ADAPTIVE_ONLY = [
   "adaptiveDamping",
@@ -199,7 +244,7 @@ export function curvatureChain(
   approximation: CurvatureApproximation,
   options: CurvatureOptimizerOptions = {},
 ): CurvatureChain {
-  if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be an object`);
+  checkOptions(fn, "options", options, OPTIMIZER_KEYS);
   const {
     learningRate: lr,
     momentum,
@@ -221,25 +266,24 @@ export function curvatureChain(
       );
     }
     checkPositive(fn, "options.klClip", kappa);
+    checkFlag(fn, "options.adaptiveDamping", adaptiveDamping);
     const adapt = adaptiveDamping ?? true;
-    if (typeof adapt !== "boolean") throw new TypeError(`${fn}: options.adaptiveDamping must be a boolean`);
+    // Checked here, before the defaults are merged in: a non-object would spread to nothing.
+    checkOptions(fn, "options.dampingAdaptation", dampingAdaptation, DAMPING_ADAPTATION_KEYS);
     if (!adapt && dampingAdaptation !== undefined) {
       throw new RangeError(`${fn}: options.dampingAdaptation has no effect with adaptiveDamping: false; remove it`);
     }
-    if (checkEveryStep !== undefined && typeof checkEveryStep !== "boolean") {
-      throw new TypeError(`${fn}: options.checkEveryStep must be a boolean (got ${typeof checkEveryStep})`);
-    }
+    checkFlag(fn, "options.checkEveryStep", checkEveryStep);
     if (!adapt && checkEveryStep === true) {
       throw new RangeError(
         `${fn}: options.checkEveryStep needs the loss closure of adaptive damping; remove it or drop adaptiveDamping: false`,
       );
     }
-    const curv = curvature(
+    const curv = curvatureTransform(
       model,
       approximation,
       {
         ...rest,
-        damping: rest.damping ?? ADAPTIVE_DEFAULTS.damping[approximation],
         stepControl: {
           ...(momentum === undefined ? {} : { momentum }),
           dampingAdaptation: adapt
@@ -264,6 +308,7 @@ export function curvatureChain(
         },
       },
       fn,
+      aliasNames(ADAPTIVE_DEFAULTS.damping[approximation]),
     );
     const c = chain(curv) as GradientTransformation<StateValue[]>;
     return Object.assign(c, { curvature: curv });
@@ -280,11 +325,12 @@ export function curvatureChain(
   checkDecay(fn, "options.momentum", mu);
   const kappa = klClip === undefined ? 1e-3 : klClip;
   if (kappa !== null) checkPositive(fn, "options.klClip", kappa);
-  const curv = curvature(
+  const curv = curvatureTransform(
     model,
     approximation,
     { ...rest, klClip: kappa === null ? null : { kappa, learningRate: lr } },
     fn,
+    aliasNames(FIXED_DAMPING),
   );
   const c = (
     mu > 0

@@ -57,22 +57,34 @@ describe("Levenberg–Marquardt damping: the boundaries of the rule and of its o
     );
     expect(() => dampingAdaptation({ interval: 1, decay: -0.5 })).toThrow(/dampingAdaptation: options.decay/);
     expect(() => dampingAdaptation({ interval: 1, min: -1 })).toThrow(/dampingAdaptation: options.min/);
-    for (const max of [Number.NaN, "5" as unknown as number, 1.999]) {
+    for (const max of [Number.NaN, 1.999]) {
       expect(() => dampingAdaptation({ interval: 1, min: 2, max })).toThrow(
         new RangeError(`dampingAdaptation: options.max must be a number ≥ options.min = 2 (got ${max})`),
       );
     }
+    // A wrong kind is a TypeError, not a value out of range.
+    expect(() => dampingAdaptation({ interval: 1, min: 2, max: "5" as unknown as number })).toThrow(
+      new TypeError("dampingAdaptation: options.max must be a number (got string)"),
+    );
   });
 
   it("interval must be an integer ≥ 1; the thresholds finite with lower < upper", () => {
     expect(() => dampingAdaptation({ interval: 0 })).toThrow(/options.interval/);
     expect(dampingAdaptation({ interval: 1 }).interval).toBe(1);
     expect(() => dampingAdaptation(undefined as never)).toThrow(
-      new TypeError("dampingAdaptation: options must be an object"),
+      new TypeError(
+        "dampingAdaptation: options must be an object { interval, decay, min, max, lowerThreshold, upperThreshold } (got undefined)",
+      ),
     );
-    expect(() => dampingAdaptation(5 as never)).toThrow(new TypeError("dampingAdaptation: options must be an object"));
+    expect(() => dampingAdaptation(5 as never)).toThrow(
+      new TypeError(
+        "dampingAdaptation: options must be an object { interval, decay, min, max, lowerThreshold, upperThreshold } (got number)",
+      ),
+    );
     expect(() => dampingAdaptation(null as never)).toThrow(
-      new TypeError("dampingAdaptation: options must be an object"),
+      new TypeError(
+        "dampingAdaptation: options must be an object { interval, decay, min, max, lowerThreshold, upperThreshold } (got null)",
+      ),
     );
     const bad = [
       { lowerThreshold: 0.5, upperThreshold: 0.5 },

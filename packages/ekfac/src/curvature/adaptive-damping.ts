@@ -20,7 +20,8 @@
  *   example, 0.9 kfac-jax's library default).
  * Cost O(1); no allocation.
  */
-import { checkCount, checkNonNegative, checkPositive } from "../internal/checks.ts";
+import { checkRequiredOptions, optionKeys } from "@ekfac-ts/linalg";
+import { checkCount, checkNonNegative, checkNumber, checkPositive } from "../internal/checks.ts";
 
 /** Options of `dampingAdaptation`: the Levenberg–Marquardt rule for λ (Martens & Grosse 2015 §6.5). */
 export interface DampingAdaptationOptions {
@@ -56,27 +57,52 @@ export interface DampingAdaptation {
   readonly upperThreshold: number;
 }
 
+/** The names `dampingAdaptation` reads: every key of `DampingAdaptationOptions` (checked at compile time). */
+export const DAMPING_ADAPTATION_KEYS = optionKeys<DampingAdaptationOptions>()([
+  "interval",
+  "decay",
+  "min",
+  "max",
+  "lowerThreshold",
+  "upperThreshold",
+]);
+
 /** Validates the options once (at construction) and precomputes ω. */
 export function dampingAdaptation(options: DampingAdaptationOptions): DampingAdaptation {
-  const fn = "dampingAdaptation";
-  if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be an object`);
+  return checkedDampingAdaptation("dampingAdaptation", "options", options);
+}
+
+/**
+ * `dampingAdaptation` for a caller that receives the rule's options as one of its own (`ekfac`'s
+ * `options.dampingAdaptation`): messages name `fn` and the option as `name` (`name.decay`, …). Not exported
+ * from the package.
+ */
+export function checkedDampingAdaptation(
+  fn: string,
+  name: string,
+  options: DampingAdaptationOptions,
+): DampingAdaptation {
+  checkRequiredOptions(fn, name, options, DAMPING_ADAPTATION_KEYS);
   const { interval } = options;
-  checkCount(fn, "options.interval", interval);
-  if (interval < 1) throw new RangeError(`${fn}: options.interval must be ≥ 1 (got ${interval})`);
+  checkCount(fn, `${name}.interval`, interval);
+  if (interval < 1) throw new RangeError(`${fn}: ${name}.interval must be ≥ 1 (got ${interval})`);
   const decay = options.decay ?? 19 / 20;
-  checkPositive(fn, "options.decay", decay);
-  if (decay > 1) throw new RangeError(`${fn}: options.decay must be in (0, 1] (got ${decay})`);
+  checkPositive(fn, `${name}.decay`, decay);
+  if (decay > 1) throw new RangeError(`${fn}: ${name}.decay must be in (0, 1] (got ${decay})`);
   const min = options.min ?? 0;
-  checkNonNegative(fn, "options.min", min);
+  checkNonNegative(fn, `${name}.min`, min);
   const max = options.max ?? Infinity;
-  if (typeof max !== "number" || Number.isNaN(max) || max < min) {
-    throw new RangeError(`${fn}: options.max must be a number ≥ options.min = ${min} (got ${max})`);
+  checkNumber(fn, `${name}.max`, max);
+  if (Number.isNaN(max) || max < min) {
+    throw new RangeError(`${fn}: ${name}.max must be a number ≥ ${name}.min = ${min} (got ${max})`);
   }
   const lowerThreshold = options.lowerThreshold ?? 1 / 4;
   const upperThreshold = options.upperThreshold ?? 3 / 4;
+  checkNumber(fn, `${name}.lowerThreshold`, lowerThreshold);
+  checkNumber(fn, `${name}.upperThreshold`, upperThreshold);
   if (!(Number.isFinite(lowerThreshold) && Number.isFinite(upperThreshold) && lowerThreshold < upperThreshold)) {
     throw new RangeError(
-      `${fn}: options.lowerThreshold < options.upperThreshold must both be finite (got ${lowerThreshold}, ${upperThreshold})`,
+      `${fn}: ${name}.lowerThreshold < ${name}.upperThreshold must both be finite (got ${lowerThreshold}, ${upperThreshold})`,
     );
   }
   return { interval, decay, omega: decay ** interval, min, max, lowerThreshold, upperThreshold };

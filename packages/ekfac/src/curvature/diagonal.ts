@@ -8,6 +8,8 @@
  * after warm-up. A grouped conv keeps only its within-group diagonal (cross-group entries are not
  * parameters of the same block, but the diagonal of F is complete: a diagonal has no cross terms).
  */
+
+import { checkOptions, optionKeys } from "@ekfac-ts/linalg";
 import type { LayerBatch, LayerShape } from "../capture.ts";
 import { checkDecay } from "../internal/checks.ts";
 import { asFloat64, checkShape, checkStatistics, ensure, layerShape } from "../internal/stats.ts";
@@ -19,6 +21,9 @@ export interface DiagonalFisherOptions {
   /** Moving-average decay of D (0 = current minibatch only). Default 0.95. */
   readonly decay?: number;
 }
+
+/** The names `DiagonalFisher` reads: every key of `DiagonalFisherOptions` (checked at compile time). */
+const DIAGONAL_FISHER_KEYS = optionKeys<DiagonalFisherOptions>()(["decay"]);
 
 /** diag(F) in W̄'s row-major layout (groups × gDim × aDim), and the updates folded into it. */
 export type DiagonalState = {
@@ -50,6 +55,7 @@ export class DiagonalFisher extends BasisFreeBlock<DiagonalState, LayerBatch> {
     super();
     this.dims = checkShape("DiagonalFisher", shape);
     this.shape = layerShape(shape);
+    checkOptions("DiagonalFisher", "options", options, DIAGONAL_FISHER_KEYS);
     this.decay = options.decay ?? 0.95;
     checkDecay("DiagonalFisher", "options.decay", this.decay);
     this.size = this.dims.size;

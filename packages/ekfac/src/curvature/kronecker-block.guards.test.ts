@@ -105,7 +105,22 @@ describe("construction: names, defaults and option errors", () => {
       [
         { gradientFromStatistics: 1 as unknown as boolean },
         TypeError,
-        /^DenseEigenCorrected: options\.gradientFromStatistics must be a boolean$/,
+        /^DenseEigenCorrected: options\.gradientFromStatistics must be true or false \(got 1\)$/,
+      ],
+      [
+        { maxEigIterations: -1 },
+        RangeError,
+        /^DenseEigenCorrected: options\.maxEigIterations must be a non-negative integer \(got -1\)$/,
+      ],
+      [
+        { scalingStrategy: "fastest" as "gram" },
+        TypeError,
+        /^DenseEigenCorrected: options\.scalingStrategy must be "gram", "rotate-rows" or "rotate-gradients" \(got fastest\)$/,
+      ],
+      [
+        { factorDecy: 0.9 } as KroneckerBlockOptions,
+        TypeError,
+        /^DenseEigenCorrected: options\.factorDecy is not an option \(did you mean factorDecay\?\)/,
       ],
     ];
     for (const [opts, type, msg] of cases) {
@@ -401,7 +416,9 @@ describe("updateBasis: the guarded eigenbasis", () => {
   });
 
   it("an argument error of the eigensolver propagates", () => {
-    const b = new DenseEigenCorrected(dense, { maxEigIterations: -1 });
+    const b = new DenseEigenCorrected(dense);
+    // The constructor refuses -1 itself: set behind its back, the eigensolver's own RangeError must surface.
+    (b as unknown as { maxEigIterations: number }).maxEigIterations = -1;
     b.updateFactors(randomCase(1, "dense", 2, 3, true, 3).stats);
     expect(() => b.updateBasis()).toThrow(RangeError);
   });

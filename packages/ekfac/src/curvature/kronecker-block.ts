@@ -92,18 +92,21 @@
  * after that, `updateFactors`, `updateScaling` and `precondition` allocate nothing.
  */
 import {
+  checkFlag,
+  checkOptions,
   convertRowsInto,
   decayInto,
   type FloatArray,
   foldLowerSymmetric,
   gemmStrided,
+  optionKeys,
   quotientFlushedInto,
   quotientOuterFlushedInto,
   Rng,
   syrkStrided,
 } from "@ekfac-ts/linalg";
 import type { LayerBatch, LayerShape } from "../capture.ts";
-import { checkChoice, checkDecay, checkPositive } from "../internal/checks.ts";
+import { checkChoice, checkCount, checkDecay, checkPositive } from "../internal/checks.ts";
 import {
   allFinite,
   asFloat64,
@@ -172,6 +175,18 @@ export interface KroneckerBlockOptions {
    */
   readonly gradientFromStatistics?: boolean;
 }
+
+/** The names the Kronecker blocks read: every key of `KroneckerBlockOptions` (checked at compile time). */
+const KRONECKER_BLOCK_KEYS = optionKeys<KroneckerBlockOptions>()([
+  "factorDecay",
+  "scalingDecay",
+  "scaling",
+  "kfacDamping",
+  "scalingStrategy",
+  "maxEigIterations",
+  "precision",
+  "gradientFromStatistics",
+]);
 
 /** The sizes one group's rotations work in (`KroneckerBlock.rotationSizes`). */
 export interface RotationSizes {
@@ -333,6 +348,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     this.size = this.dims.size;
     this.shape = layerShape(shape);
     this.approximation = checkChoice(fn, "approximation", approximation, ["kfac", "ekfac"], approximation);
+    checkOptions(fn, "options", options, KRONECKER_BLOCK_KEYS);
     this.kind = `${shape.kind === "dense" ? "Dense" : "Conv2d"}${approximation === "kfac" ? "KroneckerFactored" : "EigenCorrected"}`;
     this.factorDecay = options.factorDecay ?? 0.95;
     this.scalingDecay = options.scalingDecay ?? 0.95;
@@ -347,15 +363,24 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       "eigenbasis",
     );
     this.precision = checkChoice(fn, "options.precision", options.precision, ["float32", "float64"], "float64");
+    checkFlag(fn, "options.gradientFromStatistics", options.gradientFromStatistics);
     this.gradientFromStatistics = options.gradientFromStatistics ?? false;
-    if (typeof this.gradientFromStatistics !== "boolean") {
-      throw new TypeError(`${fn}: options.gradientFromStatistics must be a boolean`);
-    }
-    this.forcedStrategy = options.scalingStrategy;
+    const forced = options.scalingStrategy;
+    this.forcedStrategy =
+      forced === undefined
+        ? undefined
+        : checkChoice<ScalingStrategy>(
+            fn,
+            "options.scalingStrategy",
+            forced,
+            ["gram", "rotate-rows", "rotate-gradients"],
+            forced,
+          );
     this.fnFactors = `${fn}.updateFactors`;
     this.fnScaling = `${fn}.updateScaling`;
     this.fnPrecondition = `${fn}.precondition`;
     this.fnNorms = `${fn}.examplePreconditionedNorms`;
+    if (options.maxEigIterations !== undefined) checkCount(fn, "options.maxEigIterations", options.maxEigIterations);
     this.maxEigIterations = options.maxEigIterations;
     this.state = this.initState();
   }

@@ -17,6 +17,7 @@
  * & Hennig, "Limitations of the empirical Fisher approximation", NeurIPS 2019. Same moving average as
  * the Kronecker factors. Cost O(P) per update and per precondition; no allocation.
  */
+import { checkOptions, optionKeys } from "@ekfac-ts/linalg";
 import { checkDecay } from "../internal/checks.ts";
 import { BasisFreeBlock } from "./block.ts";
 
@@ -36,6 +37,15 @@ export interface MeanGradientBatch {
   readonly batchSize: number;
 }
 
+/** Options of `ParameterDiagonalFisher`. */
+type ParameterDiagonalOptions = {
+  /** Moving-average decay ρ of D (0 = current gradient only). Default 0.95. */
+  readonly decay?: number;
+};
+
+/** The names `ParameterDiagonalFisher` reads (checked at compile time against its options' type). */
+const PARAMETER_DIAGONAL_KEYS = optionKeys<ParameterDiagonalOptions>()(["decay"]);
+
 /**
  * The diagonal fallback for a parameter no other block covers: D ← ρ D + (1 − ρ)·N·ḡ², Δ = ∇ ⊘ (D + ε). An
  * empirical-Fisher estimate biased upward away from stationary points (see the file header).
@@ -47,12 +57,13 @@ export class ParameterDiagonalFisher extends BasisFreeBlock<ParameterDiagonalSta
   readonly decay: number;
   state: ParameterDiagonalState;
 
-  constructor(size: number, options: { readonly decay?: number } = {}) {
+  constructor(size: number, options: ParameterDiagonalOptions = {}) {
     super();
     const fn = "ParameterDiagonalFisher";
     if (!(typeof size === "number" && Number.isInteger(size) && size >= 1))
       throw new RangeError(`${fn}: size must be a positive integer (got ${size})`);
     this.size = size;
+    checkOptions(fn, "options", options, PARAMETER_DIAGONAL_KEYS);
     this.decay = options.decay ?? 0.95;
     checkDecay(fn, "options.decay", this.decay);
     this.state = this.initState();

@@ -13,6 +13,8 @@
  * Deviation: none; the block is exact within the channel, cross-channel terms are dropped.
  * Cost per update O(E·T·C), per precondition O(C); no allocation after construction.
  */
+
+import { checkOptions, optionKeys } from "@ekfac-ts/linalg";
 import type { ScaleShiftBatch } from "../capture.ts";
 import { checkDecay } from "../internal/checks.ts";
 import { BasisFreeBlock } from "./block.ts";
@@ -30,6 +32,9 @@ export interface ScaleShiftOptions {
   /** Moving-average decay ρ of F (0 = current minibatch only). Default 0.95. */
   readonly decay?: number;
 }
+
+/** The names `ScaleShiftBlock` reads: every key of `ScaleShiftOptions` (checked at compile time). */
+const SCALE_SHIFT_KEYS = optionKeys<ScaleShiftOptions>()(["decay"]);
 
 function isPositiveInt(v: unknown): v is number {
   return typeof v === "number" && Number.isInteger(v) && v >= 1;
@@ -56,6 +61,7 @@ export class ScaleShiftBlock extends BasisFreeBlock<ScaleShiftState, ScaleShiftB
     const fn = "ScaleShiftBlock";
     if (!isPositiveInt(channels)) throw new RangeError(`${fn}: channels must be a positive integer (got ${channels})`);
     if (typeof hasShift !== "boolean") throw new TypeError(`${fn}: hasShift must be a boolean`);
+    checkOptions(fn, "options", options, SCALE_SHIFT_KEYS);
     this.decay = options.decay ?? 0.95;
     checkDecay(fn, "options.decay", this.decay);
     this.channels = channels;

@@ -26,6 +26,7 @@ import type {
   LayerBatch as LayerStatistics,
 } from "../capture.ts";
 import type { BlockDims } from "../curvature/block.ts";
+import { kind } from "../internal/checks.ts";
 import { allFinite, checkShape, checkStatistics, layerShape } from "../internal/stats.ts";
 
 /** Which targets a batch callback backpropagates: the dataset's labels or samples from the model. */
@@ -74,6 +75,13 @@ export interface Float64Statistics {
 export function describeShape(s: LayerShape): string {
   const groups = s.groups > 1 ? `, ${s.groups} groups` : "";
   return `${s.kind} ${s.outDim}×${s.inDim}${s.hasBias ? " + bias" : ""}${groups}`;
+}
+
+/** A callback option (`options.onProgress`, `options.onBatch`): undefined or a function. */
+export function checkCallback(fn: string, name: string, value: unknown): void {
+  if (value !== undefined && typeof value !== "function") {
+    throw new TypeError(`${fn}: ${name} must be a function (got ${kind(value)})`);
+  }
 }
 
 export function checkModel(fn: string, model: CurvatureModel): readonly CurvatureLayer[] {

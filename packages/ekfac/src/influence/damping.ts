@@ -11,6 +11,7 @@
  * A layer whose curvature is identically 0 (dead units) would get λ = 0; it gets `factor · 1e-12`
  * instead (its gradients are 0 too, so any λ > 0 gives the same scores).
  */
+import { checkOptions, optionKeys } from "@ekfac-ts/linalg";
 import { checkPositive } from "../internal/checks.ts";
 
 /**
@@ -25,6 +26,10 @@ export type InfluenceDamping =
       readonly factor: number;
     };
 
+type FactorDamping = Exclude<InfluenceDamping, number | readonly number[]>;
+/** The names of the `{ factor }` form (checked at compile time). */
+const FACTOR_KEYS = optionKeys<FactorDamping>()(["factor"]);
+
 /** kronfluence's default: 0.1 × the mean eigenvalue of each layer's block. */
 export const defaultInfluenceDamping: InfluenceDamping = { factor: 0.1 };
 
@@ -38,8 +43,10 @@ export function checkDampingOption(fn: string, damping: InfluenceDamping, layers
       );
     }
     for (let i = 0; i < damping.length; i++) checkPositive(fn, `options.damping[${i}]`, damping[i]);
-  } else if (damping !== null && typeof damping === "object" && "factor" in damping) {
-    checkPositive(fn, "options.damping.factor", damping.factor);
+  } else if (damping !== null && typeof damping === "object") {
+    // `{ factor }`: a misspelled key is an error, not a missing factor's TypeError later.
+    checkOptions(fn, "options.damping", damping, FACTOR_KEYS);
+    checkPositive(fn, "options.damping.factor", (damping as FactorDamping).factor);
   } else {
     throw new TypeError(
       `${fn}: options.damping must be a number, an array of numbers or { factor } (got ${String(damping)})`,

@@ -15,11 +15,12 @@
  * preconditioning C vectors C·P²; memory P². Refuses P > 4096 (RangeError).
  */
 
-import { gemmStrided, spdInverse } from "@ekfac-ts/linalg";
+import { checkOptions, gemmStrided, optionKeys, spdInverse } from "@ekfac-ts/linalg";
 import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import { perExampleGradientsInto } from "../curvature/exact-fisher.ts";
 import { checkChoice } from "../internal/checks.ts";
 import {
+  checkCallback,
   type Float64Statistics,
   forEachBatch,
   type InfluenceBatch,
@@ -38,6 +39,14 @@ export interface FitExactInfluenceOptions extends Pick<FitInfluenceOptions, "fis
   /** "full" (default) or "block-diagonal" (per layer, as KFAC/EKFAC assume). */
   readonly structure?: "full" | "block-diagonal";
 }
+
+/** The names `fitExactInfluence` reads: every key of `FitExactInfluenceOptions` (checked at compile time). */
+const FIT_EXACT_INFLUENCE_KEYS = optionKeys<FitExactInfluenceOptions>()([
+  "fisher",
+  "damping",
+  "onProgress",
+  "structure",
+]);
 
 /** The explicit (F + λ)⁻¹ of the curvature layers; an `InfluencePreconditioner` for score.ts. */
 export class ExactInfluence implements InfluencePreconditioner {
@@ -130,6 +139,8 @@ export function fitExactInfluence(
   options: FitExactInfluenceOptions = {},
 ): ExactInfluence {
   const fn = "fitExactInfluence";
+  checkOptions(fn, "options", options, FIT_EXACT_INFLUENCE_KEYS);
+  checkCallback(fn, "options.onProgress", options.onProgress);
   const structure = checkChoice(fn, "options.structure", options.structure, ["full", "block-diagonal"], "full");
   const fisherMode = checkChoice(fn, "options.fisher", options.fisher, ["true", "empirical"], "true");
   const damping = options.damping ?? defaultInfluenceDamping;

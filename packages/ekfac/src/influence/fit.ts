@@ -30,11 +30,13 @@
  * (+ N·T·g·a for conv). Memory O(a² + g² + g·a) per layer, independent of N.
  */
 
+import { checkOptions, optionKeys } from "@ekfac-ts/linalg";
 import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import { KroneckerBlock } from "../curvature/kronecker-block.ts";
 import { checkChoice } from "../internal/checks.ts";
 import { ensure } from "../internal/stats.ts";
 import {
+  checkCallback,
   type Float64Statistics,
   forEachBatch,
   type InfluenceBatch,
@@ -58,6 +60,15 @@ export interface FitInfluenceOptions {
   /** Called after each batch of each phase of the fit. */
   readonly onProgress?: (progress: InfluenceProgress) => void;
 }
+
+/** The names `fitInfluence` reads: every key of `FitInfluenceOptions` (checked at compile time). */
+const FIT_INFLUENCE_KEYS = optionKeys<FitInfluenceOptions>()([
+  "approximation",
+  "fisher",
+  "damping",
+  "maxEigIterations",
+  "onProgress",
+]);
 
 /** KFAC or EKFAC curvature fitted on a dataset; an `InfluencePreconditioner` for score.ts. */
 export class KroneckerInfluence implements InfluencePreconditioner {
@@ -128,6 +139,8 @@ export function fitInfluence(
   options: FitInfluenceOptions = {},
 ): KroneckerInfluence {
   const fn = "fitInfluence";
+  checkOptions(fn, "options", options, FIT_INFLUENCE_KEYS);
+  checkCallback(fn, "options.onProgress", options.onProgress);
   const approximation = checkChoice(fn, "options.approximation", options.approximation, ["ekfac", "kfac"], "ekfac");
   const fisher = checkChoice(fn, "options.fisher", options.fisher, ["true", "empirical"], "true");
   const targets = fisher === "true" ? "sampled" : "labels";

@@ -23,11 +23,12 @@
  * preconditioned queries; the query pass costs Q·T·P to form gradients plus Q preconditionings.
  */
 
-import { gemmStrided } from "@ekfac-ts/linalg";
+import { checkFlag, checkOptions, gemmStrided, optionKeys } from "@ekfac-ts/linalg";
 import type { BatchCaptureModel as CurvatureModel } from "../capture.ts";
 import { perExampleGradientsInto } from "../curvature/exact-fisher.ts";
 import { concat64 } from "../internal/stats.ts";
 import {
+  checkCallback,
   checkSameLayers,
   type Float64Statistics,
   forEachBatch,
@@ -72,6 +73,10 @@ export interface SelfInfluenceOptions {
   /** Called after each training batch. */
   readonly onProgress?: (progress: InfluenceProgress) => void;
 }
+
+/** The names `scoreInfluence` and `selfInfluence` read (checked at compile time against their interfaces). */
+const SCORE_INFLUENCE_KEYS = optionKeys<ScoreInfluenceOptions>()(["perLayer", "keepScores", "onBatch", "onProgress"]);
+const SELF_INFLUENCE_KEYS = optionKeys<SelfInfluenceOptions>()(["perLayer", "onProgress"]);
 
 /** The result of `selfInfluence`: every training example's influence on itself. */
 export interface SelfInfluenceScores {
@@ -135,6 +140,11 @@ export function scoreInfluence(
   options: ScoreInfluenceOptions = {},
 ): InfluenceScores {
   const fn = "scoreInfluence";
+  checkOptions(fn, "options", options, SCORE_INFLUENCE_KEYS);
+  checkFlag(fn, "options.perLayer", options.perLayer);
+  checkFlag(fn, "options.keepScores", options.keepScores);
+  checkCallback(fn, "options.onBatch", options.onBatch);
+  checkCallback(fn, "options.onProgress", options.onProgress);
   checkFit(fn, fit);
   checkSameLayers(fn, fit.layers, model);
   const keep = options.keepScores ?? true;
@@ -229,6 +239,9 @@ export function selfInfluence(
   options: SelfInfluenceOptions = {},
 ): SelfInfluenceScores {
   const fn = "selfInfluence";
+  checkOptions(fn, "options", options, SELF_INFLUENCE_KEYS);
+  checkFlag(fn, "options.perLayer", options.perLayer);
+  checkCallback(fn, "options.onProgress", options.onProgress);
   checkFit(fn, fit);
   checkSameLayers(fn, fit.layers, model);
   const wantLayers = options.perLayer ?? false;

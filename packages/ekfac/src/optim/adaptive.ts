@@ -27,11 +27,16 @@
  * Cost: one pass over the updates, O(n) flops with one `sqrt` (two for Adadelta) per entry; Adam,
  * centered RMSProp with momentum and Adadelta keep two or three buffers per parameter.
  *
+ * Checkpoints: each transform's `validateState` (what `Optimizer.load` asks before writing) requires
+ * the step count to be a non-negative integer, first moments and momentum buffers finite, and second
+ * moments and accumulators (v, s, Adadelta's v and w) finite and ≥ 0 — a negative one has no square root.
+ *
  * Symbols: g gradient, m/v first/second moments, s AdaGrad sum, ḡ mean gradient, b momentum buffer,
  * w Adadelta accumulated squared updates, t step (1-based), ε added for numerical safety.
  */
-import type { FloatArray } from "@ekfac-ts/linalg";
-import { checkDecay, checkNonNegative, checkParamList, checkSameShapes, zerosLike } from "./checks.ts";
+import { checkFlag, type FloatArray } from "@ekfac-ts/linalg";
+import { checkCount, checkDecay, checkNonNegative, checkParamList, checkSameShapes, zerosLike } from "./checks.ts";
+import { checkStateBuffers } from "./state.ts";
 import type { GradientTransformation } from "./transform.ts";
 
 /** Options of `scaleByAdam` (and of the `adam`/`adamw` aliases). */
@@ -63,6 +68,7 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<A
   checkDecay(fn, "beta1", beta1);
   checkDecay(fn, "beta2", beta2);
   checkNonNegative(fn, "eps", eps);
+  checkFlag(fn, "epsilonHat", epsilonHat);
   const c1 = 1 - beta1;
   const c2 = 1 - beta2;
   return {
@@ -100,6 +106,11 @@ export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<A
       }
       state.count = t;
     },
+    validateState(vfn, state) {
+      checkCount(vfn, `${fn} state.count`, state.count);
+      checkStateBuffers(vfn, `${fn} state.mu`, state.mu, false);
+      checkStateBuffers(vfn, `${fn} state.nu`, state.nu, true, state.mu);
+    },
   };
 }
 
@@ -125,6 +136,7 @@ export function scaleByAdaGrad(options: AdaGradOptions = {}): GradientTransforma
   const { initialAccumulator = 0, eps = 1e-10, epsilonInsideSqrt = false } = options;
   checkNonNegative(fn, "initialAccumulator", initialAccumulator);
   checkNonNegative(fn, "eps", eps);
+  checkFlag(fn, "epsilonInsideSqrt", epsilonInsideSqrt);
   return {
     name: fn,
     init(params) {
@@ -143,6 +155,9 @@ export function scaleByAdaGrad(options: AdaGradOptions = {}): GradientTransforma
           u[i] = epsilonInsideSqrt ? g / Math.sqrt(si + eps) : g / (Math.sqrt(si) + eps);
         }
       }
+    },
+    validateState(vfn, state) {
+      checkStateBuffers(vfn, `${fn} state.sum`, state.sum, true);
     },
   };
 }
@@ -188,6 +203,8 @@ export function scaleByRms(options: RmsOptions = {}): GradientTransformation<Rms
   checkNonNegative(fn, "eps", eps);
   checkDecay(fn, "momentum", momentum);
   checkNonNegative(fn, "initialScale", initialScale);
+  checkFlag(fn, "centered", centered);
+  checkFlag(fn, "epsilonInsideSqrt", epsilonInsideSqrt);
   const c = 1 - alpha;
   const useMomentum = momentum > 0;
   return {
@@ -227,6 +244,12 @@ export function scaleByRms(options: RmsOptions = {}): GradientTransformation<Rms
           }
         }
       }
+    },
+    validateState(vfn, state) {
+      checkStateBuffers(vfn, `${fn} state.nu`, state.nu, true);
+      // Centred: ḡ may have either sign (v − ḡ² ≥ 0 is not required: rounding can break it by a hair).
+      checkStateBuffers(vfn, `${fn} state.gradAvg`, state.gradAvg, false, centered ? state.nu : []);
+      checkStateBuffers(vfn, `${fn} state.momentum`, state.momentum, false, useMomentum ? state.nu : []);
     },
   };
 }
@@ -278,6 +301,10 @@ export function scaleByAdadelta(options: AdadeltaOptions = {}): GradientTransfor
           w[i] = rho * (w[i] as number) + c * d * d;
         }
       }
+    },
+    validateState(vfn, state) {
+      checkStateBuffers(vfn, `${fn} state.sqAvg`, state.sqAvg, true);
+      checkStateBuffers(vfn, `${fn} state.accDelta`, state.accDelta, true, state.sqAvg);
     },
   };
 }

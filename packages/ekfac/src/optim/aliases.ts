@@ -32,6 +32,8 @@
  *   the previous squared-gradient average instead of the updated one — not reproduced.
  * - Momentum (tfjs `MomentumOptimizer`): η inside the buffer; equal to PyTorch for a constant η.
  */
+import { checkFlag, checkOptions, optionKeys } from "@ekfac-ts/linalg";
+import { kind } from "../internal/checks.ts";
 import {
   type AdadeltaOptions,
   type AdaGradOptions,
@@ -67,10 +69,53 @@ function build(parts: readonly (GradientTransformation | null)[]): OptimizerTran
   return chain(...kept) as OptimizerTransform;
 }
 
+/** `options.weightDecayMask`: undefined or an array of booleans (a `"false"` would decay its array). */
+function checkMask(fn: string, mask: unknown): void {
+  if (mask === undefined) return;
+  if (!Array.isArray(mask)) {
+    throw new TypeError(`${fn}: options.weightDecayMask must be an array of booleans (got ${kind(mask)})`);
+  }
+  for (let k = 0; k < mask.length; k++) checkFlag(fn, `options.weightDecayMask[${k}]`, mask[k]);
+}
+
 function l2(fn: string, weightDecay: number, mask: readonly boolean[] | undefined) {
-  checkNonNegative(fn, "weightDecay", weightDecay);
+  checkNonNegative(fn, "options.weightDecay", weightDecay);
+  checkMask(fn, mask);
   if (weightDecay === 0) return null;
   return addL2(weightDecay, mask === undefined ? {} : { mask });
+}
+
+/*
+ * The aliases check their options themselves, under their own name ("adam: options.beta1 …"), before the
+ * transforms they chain see them; a transform called directly names itself ("scaleByAdam: beta1 …").
+ * Only given values are checked: the defaults are the transforms'.
+ */
+
+function checkAdam(fn: string, o: AdamOptions): void {
+  if (o.beta1 !== undefined) checkDecay(fn, "options.beta1", o.beta1);
+  if (o.beta2 !== undefined) checkDecay(fn, "options.beta2", o.beta2);
+  if (o.eps !== undefined) checkNonNegative(fn, "options.eps", o.eps);
+  checkFlag(fn, "options.epsilonHat", o.epsilonHat);
+}
+
+function checkAdaGrad(fn: string, o: AdaGradOptions): void {
+  if (o.initialAccumulator !== undefined) checkNonNegative(fn, "options.initialAccumulator", o.initialAccumulator);
+  if (o.eps !== undefined) checkNonNegative(fn, "options.eps", o.eps);
+  checkFlag(fn, "options.epsilonInsideSqrt", o.epsilonInsideSqrt);
+}
+
+function checkRms(fn: string, o: RmsOptions): void {
+  if (o.alpha !== undefined) checkDecay(fn, "options.alpha", o.alpha);
+  if (o.eps !== undefined) checkNonNegative(fn, "options.eps", o.eps);
+  checkFlag(fn, "options.centered", o.centered);
+  if (o.momentum !== undefined) checkDecay(fn, "options.momentum", o.momentum);
+  checkFlag(fn, "options.epsilonInsideSqrt", o.epsilonInsideSqrt);
+  if (o.initialScale !== undefined) checkNonNegative(fn, "options.initialScale", o.initialScale);
+}
+
+function checkAdadelta(fn: string, o: AdadeltaOptions): void {
+  if (o.rho !== undefined) checkDecay(fn, "options.rho", o.rho);
+  if (o.eps !== undefined) checkNonNegative(fn, "options.eps", o.eps);
 }
 
 /** Options of `sgd`. */
@@ -90,6 +135,45 @@ export interface SgdOptions {
 /** PyTorch's coupled `weight_decay` (the sgd options of that name), shared by the adaptive aliases. */
 type CoupledL2 = Pick<SgdOptions, "weightDecay" | "weightDecayMask">;
 
+/*
+ * The names each alias accepts: every key of its options interface, checked at compile time both ways
+ * (`optionKeys`), so a list cannot drift from the interface it documents.
+ */
+const SGD_KEYS = optionKeys<SgdOptions>()(["momentum", "dampening", "nesterov", "weightDecay", "weightDecayMask"]);
+const MOMENTUM_KEYS = optionKeys<Omit<SgdOptions, "momentum" | "nesterov">>()([
+  "dampening",
+  "weightDecay",
+  "weightDecayMask",
+]);
+const NESTEROV_KEYS = optionKeys<Omit<SgdOptions, "momentum" | "nesterov" | "dampening">>()([
+  "weightDecay",
+  "weightDecayMask",
+]);
+// The transforms' own options: what an alias hands its core transform (and nothing else).
+const ADAM_CORE = optionKeys<AdamOptions>()(["beta1", "beta2", "eps", "epsilonHat"]);
+const ADAGRAD_CORE = optionKeys<AdaGradOptions>()(["initialAccumulator", "eps", "epsilonInsideSqrt"]);
+const RMS_CORE = optionKeys<RmsOptions>()([
+  "alpha",
+  "eps",
+  "centered",
+  "momentum",
+  "epsilonInsideSqrt",
+  "initialScale",
+]);
+const ADADELTA_CORE = optionKeys<AdadeltaOptions>()(["rho", "eps"]);
+const ADAM_KEYS = optionKeys<AdamAliasOptions>()([...ADAM_CORE, "weightDecay", "weightDecayMask"]);
+const ADAMW_KEYS = optionKeys<AdamWOptions>()([...ADAM_CORE, "weightDecay", "weightDecayMask"]);
+const ADAGRAD_KEYS = optionKeys<AdaGradAliasOptions>()([...ADAGRAD_CORE, "lrDecay", "weightDecay", "weightDecayMask"]);
+const RMS_KEYS = optionKeys<RmsAliasOptions>()([...RMS_CORE, "weightDecay", "weightDecayMask"]);
+const ADADELTA_KEYS = optionKeys<AdadeltaAliasOptions>()([...ADADELTA_CORE, "weightDecay", "weightDecayMask"]);
+
+/** The entries of `options` named in `keys` (construction only): an alias's options less its own. */
+function pick<T extends object, K extends keyof T>(options: T, keys: readonly K[]): Pick<T, K> {
+  const out: Partial<Pick<T, K>> = {};
+  for (const k of keys) if (options[k] !== undefined) out[k] = options[k];
+  return out as Pick<T, K>;
+}
+
 /**
  * PyTorch's recipe for an adaptive optimizer: coupled L2 on the gradient, then the optimizer's own
  * transform (`core`, built after the learning rate is checked), then the learning rate.
@@ -104,15 +188,47 @@ function coupledL2(
   return build([l2(fn, options.weightDecay ?? 0, options.weightDecayMask), core(), scaleByLearningRate(learningRate)]);
 }
 
+/**
+ * `sgd`, `momentum` and `nesterov`: [addL2] → [traceMomentum] → scaleByLearningRate, every value checked
+ * under the alias's name (`muName`: how the alias's user gives μ).
+ */
+function heavyBall(
+  fn: string,
+  learningRate: LearningRate,
+  options: CoupledL2 & Pick<SgdOptions, "dampening">,
+  mu: number,
+  muName: string,
+  useNesterov: boolean,
+  nesterovName: string,
+): OptimizerTransform {
+  checkLearningRate(fn, learningRate);
+  checkDecay(fn, muName, mu);
+  const dampening = options.dampening ?? 0;
+  checkDecay(fn, "options.dampening", dampening);
+  if (useNesterov && (mu <= 0 || dampening !== 0)) {
+    throw new RangeError(
+      `${fn}: ${nesterovName} requires ${muName} > 0 and options.dampening = 0 (got ${muName} = ${mu}, options.dampening = ${dampening})`,
+    );
+  }
+  // As in torch.optim.SGD, dampening only acts through the momentum buffer: μ = 0 means no buffer.
+  const trace = mu === 0 ? null : traceMomentum({ momentum: mu, nesterov: useNesterov, dampening });
+  return build([l2(fn, options.weightDecay ?? 0, options.weightDecayMask), trace, scaleByLearningRate(learningRate)]);
+}
+
 /** torch.optim.SGD: `g ← g + λθ; b ← μb + (1−τ)g; θ ← θ − η·(b or g + μb)`. */
 export function sgd(learningRate: LearningRate, options: SgdOptions = {}): OptimizerTransform {
   const fn = "sgd";
-  checkLearningRate(fn, learningRate);
-  const { momentum: mu = 0, dampening = 0, nesterov: useNesterov = false, weightDecay = 0 } = options;
-  // As in torch.optim.SGD, dampening only acts through the momentum buffer: μ = 0 means no buffer.
-  checkDecay(fn, "dampening", dampening);
-  const trace = mu === 0 && !useNesterov ? null : traceMomentum({ momentum: mu, nesterov: useNesterov, dampening });
-  return build([l2(fn, weightDecay, options.weightDecayMask), trace, scaleByLearningRate(learningRate)]);
+  checkOptions(fn, "options", options, SGD_KEYS);
+  checkFlag(fn, "options.nesterov", options.nesterov);
+  return heavyBall(
+    fn,
+    learningRate,
+    options,
+    options.momentum ?? 0,
+    "options.momentum",
+    options.nesterov ?? false,
+    "options.nesterov",
+  );
 }
 
 /** Heavy-ball SGD, `SGD(lr, momentum=μ)`. */
@@ -121,7 +237,8 @@ export function momentum(
   mu = 0.9,
   options: Omit<SgdOptions, "momentum" | "nesterov"> = {},
 ): OptimizerTransform {
-  return sgd(learningRate, { ...options, momentum: mu });
+  checkOptions("momentum", "options", options, MOMENTUM_KEYS);
+  return heavyBall("momentum", learningRate, options, mu, "mu", false, "Nesterov momentum");
 }
 
 /** Nesterov SGD, `SGD(lr, momentum=μ, nesterov=True)`. */
@@ -130,7 +247,8 @@ export function nesterov(
   mu = 0.9,
   options: Omit<SgdOptions, "momentum" | "nesterov" | "dampening"> = {},
 ): OptimizerTransform {
-  return sgd(learningRate, { ...options, momentum: mu, nesterov: true });
+  checkOptions("nesterov", "options", options, NESTEROV_KEYS);
+  return heavyBall("nesterov", learningRate, options, mu, "mu", true, "Nesterov momentum");
 }
 
 /** Options of `adam`: Adam's options plus coupled L2. */
@@ -138,7 +256,10 @@ export interface AdamAliasOptions extends AdamOptions, Pick<SgdOptions, "weightD
 
 /** torch.optim.Adam (η = 1e-3, β = (0.9, 0.999), ε = 1e-8). */
 export function adam(learningRate: LearningRate = 1e-3, options: AdamAliasOptions = {}): OptimizerTransform {
-  return coupledL2("adam", learningRate, options, () => scaleByAdam(options));
+  const fn = "adam";
+  checkOptions(fn, "options", options, ADAM_KEYS);
+  checkAdam(fn, options);
+  return coupledL2(fn, learningRate, options, () => scaleByAdam(pick(options, ADAM_CORE)));
 }
 
 /** Options of `adamw`: Adam's options plus decoupled weight decay. */
@@ -155,12 +276,15 @@ export interface AdamWOptions extends AdamOptions {
  */
 export function adamw(learningRate: LearningRate = 1e-3, options: AdamWOptions = {}): OptimizerTransform {
   const fn = "adamw";
+  checkOptions(fn, "options", options, ADAMW_KEYS);
   checkLearningRate(fn, learningRate);
+  checkAdam(fn, options);
   const wd = options.weightDecay ?? 0.01;
-  checkNonNegative(fn, "weightDecay", wd);
+  checkNonNegative(fn, "options.weightDecay", wd);
+  checkMask(fn, options.weightDecayMask);
   const mask: WeightDecayOptions = options.weightDecayMask === undefined ? {} : { mask: options.weightDecayMask };
   return build([
-    scaleByAdam(options),
+    scaleByAdam(pick(options, ADAM_CORE)),
     wd === 0 ? null : addDecayedWeights(wd, mask),
     scaleByLearningRate(learningRate),
   ]);
@@ -175,15 +299,17 @@ export interface AdaGradAliasOptions extends AdaGradOptions, Pick<SgdOptions, "w
 /** torch.optim.Adagrad (η = 1e-2, s₀ = 0, ε = 1e-10). */
 export function adagrad(learningRate: LearningRate = 1e-2, options: AdaGradAliasOptions = {}): OptimizerTransform {
   const fn = "adagrad";
+  checkOptions(fn, "options", options, ADAGRAD_KEYS);
   checkLearningRate(fn, learningRate);
+  checkAdaGrad(fn, options);
   const lrDecay = options.lrDecay ?? 0;
-  checkNonNegative(fn, "lrDecay", lrDecay);
+  checkNonNegative(fn, "options.lrDecay", lrDecay);
   let lr: LearningRate = learningRate;
   if (lrDecay > 0) {
     const base = learningRate;
     lr = typeof base === "number" ? (c) => base / (1 + c * lrDecay) : (c) => base(c) / (1 + c * lrDecay);
   }
-  return coupledL2(fn, lr, options, () => scaleByAdaGrad(options));
+  return coupledL2(fn, lr, options, () => scaleByAdaGrad(pick(options, ADAGRAD_CORE)));
 }
 
 /** Options of `rmsprop`: RMSProp's options plus coupled L2. */
@@ -191,7 +317,10 @@ export interface RmsAliasOptions extends RmsOptions, Pick<SgdOptions, "weightDec
 
 /** torch.optim.RMSprop (η = 1e-2, α = 0.99, ε = 1e-8, μ = 0, not centered). */
 export function rmsprop(learningRate: LearningRate = 1e-2, options: RmsAliasOptions = {}): OptimizerTransform {
-  return coupledL2("rmsprop", learningRate, options, () => scaleByRms(options));
+  const fn = "rmsprop";
+  checkOptions(fn, "options", options, RMS_KEYS);
+  checkRms(fn, options);
+  return coupledL2(fn, learningRate, options, () => scaleByRms(pick(options, RMS_CORE)));
 }
 
 /** Options of `adadelta`: Adadelta's options plus coupled L2. */
@@ -199,5 +328,8 @@ export interface AdadeltaAliasOptions extends AdadeltaOptions, Pick<SgdOptions, 
 
 /** torch.optim.Adadelta (η = 1, ρ = 0.9, ε = 1e-6). */
 export function adadelta(learningRate: LearningRate = 1, options: AdadeltaAliasOptions = {}): OptimizerTransform {
-  return coupledL2("adadelta", learningRate, options, () => scaleByAdadelta(options));
+  const fn = "adadelta";
+  checkOptions(fn, "options", options, ADADELTA_KEYS);
+  checkAdadelta(fn, options);
+  return coupledL2(fn, learningRate, options, () => scaleByAdadelta(pick(options, ADADELTA_CORE)));
 }

@@ -19,8 +19,10 @@
  *
  * Cost: one pass over the updates, O(n) flops; momentum keeps one buffer per parameter.
  */
-import { axpbyInto, type FloatArray, scaleInto } from "@ekfac-ts/linalg";
+import { axpbyInto, checkFlag, checkOptions, type FloatArray, optionKeys, scaleInto } from "@ekfac-ts/linalg";
+import { kind } from "../internal/checks.ts";
 import {
+  checkCount,
   checkDecay,
   checkFinite,
   checkNonNegative,
@@ -31,6 +33,7 @@ import {
   zerosLike,
 } from "./checks.ts";
 import type { Schedule } from "./schedules.ts";
+import { checkStateBuffers } from "./state.ts";
 import type { EmptyState, GradientTransformation, Params } from "./transform.ts";
 
 /** A transform without state (`init` gives {}) whose `update` rewrites the updates in place. */
@@ -71,16 +74,21 @@ export interface LearningRateOptions {
   readonly flipSign?: boolean;
 }
 
+const LEARNING_RATE_OPTIONS = optionKeys<LearningRateOptions>()(["flipSign"]);
+
 /**
  * `u ← −η·u`, with η a constant > 0 or a schedule evaluated at the number of updates already applied.
  * A schedule may return 0 (warm-up from 0, decay to 0) but not a negative or non-finite value: that
- * throws a RangeError naming the step.
+ * throws a RangeError naming the step — from `prepare`, which `chain` runs before any transform of the
+ * chain writes its state, so the failed step changes nothing.
  */
 export function scaleByLearningRate(
   learningRate: number | Schedule,
   options: LearningRateOptions = {},
 ): GradientTransformation<CountState> {
   const fn = "scaleByLearningRate";
+  checkOptions(fn, "options", options, LEARNING_RATE_OPTIONS);
+  checkFlag(fn, "options.flipSign", options.flipSign);
   const sign = (options.flipSign ?? true) ? -1 : 1;
   let constant = Number.NaN;
   let schedule: Schedule | null = null;
@@ -89,21 +97,40 @@ export function scaleByLearningRate(
     checkPositive(fn, "learningRate", learningRate);
     constant = learningRate;
   }
+  /** η at `count`: the constant, or the schedule's value, checked. */
+  const rate = (count: number): number => {
+    if (schedule === null) return constant;
+    const lr: unknown = schedule(count);
+    if (typeof lr !== "number") {
+      throw new TypeError(`${fn}: the schedule returned a ${kind(lr)} at count ${count}, expected a number`);
+    }
+    if (!(Number.isFinite(lr) && lr >= 0)) {
+      throw new RangeError(`${fn}: the schedule returned ${lr} at count ${count}, expected a finite number ≥ 0`);
+    }
+    return lr;
+  };
+  // The value `prepare` checked, kept for the `update` that follows it (same state, same count), so that
+  // this transform still evaluates its schedule once per step. Numbers only: nothing is allocated.
+  let preparedFor: CountState | null = null;
+  let preparedCount = 0;
+  let preparedRate = 0;
   return {
     name: fn,
     init: () => ({ count: 0 }),
+    prepare(state) {
+      if (schedule === null || (preparedFor === state && preparedCount === state.count)) return;
+      preparedRate = rate(state.count);
+      preparedCount = state.count;
+      preparedFor = state;
+    },
     update(updates, state) {
-      let lr = constant;
-      if (schedule !== null) {
-        lr = schedule(state.count);
-        if (!(typeof lr === "number" && Number.isFinite(lr) && lr >= 0)) {
-          throw new RangeError(
-            `${fn}: the schedule returned ${lr} at count ${state.count}, expected a finite number ≥ 0`,
-          );
-        }
-      }
+      const lr = preparedFor === state && preparedCount === state.count ? preparedRate : rate(state.count);
+      preparedFor = null;
       scaleUpdates(updates, sign * lr);
       state.count += 1;
+    },
+    validateState(vfn, state) {
+      checkCount(vfn, `${fn} state.count`, state.count);
     },
   };
 }
@@ -114,8 +141,22 @@ export interface WeightDecayOptions {
   readonly mask?: readonly boolean[];
 }
 
+const WEIGHT_DECAY_OPTIONS = optionKeys<WeightDecayOptions>()(["mask"]);
+
 function weightDecay(fn: string, rate: number, options: WeightDecayOptions): GradientTransformation<EmptyState> {
   checkNonNegative(fn, "weightDecay", rate);
+  checkOptions(fn, "options", options, WEIGHT_DECAY_OPTIONS);
+  if (options.mask !== undefined && !Array.isArray(options.mask)) {
+    throw new TypeError(`${fn}: options.mask must be an array of booleans (got ${kind(options.mask)})`);
+  }
+  // A mask entry read by truthiness would turn 1 or "yes" into "not decayed": booleans only.
+  if (options.mask !== undefined) {
+    for (let k = 0; k < options.mask.length; k++) {
+      const m: unknown = options.mask[k];
+      if (typeof m !== "boolean")
+        throw new TypeError(`${fn}: options.mask[${k}] must be true or false (got ${kind(m)})`);
+    }
+  }
   const mask = options.mask === undefined ? null : Array.from(options.mask, (m) => m === true);
   const check = (params: Params): void => {
     if (mask !== null && mask.length !== params.length) {
@@ -176,6 +217,8 @@ export interface MomentumOptions {
   readonly dampening?: number;
 }
 
+const MOMENTUM_OPTIONS = optionKeys<MomentumOptions>()(["momentum", "nesterov", "dampening"]);
+
 /** The state of `traceMomentum`. */
 export type TraceState = {
   /** Updates seen (the first fills the buffer without dampening). */
@@ -191,9 +234,14 @@ export type TraceState = {
  */
 export function traceMomentum(options: MomentumOptions): GradientTransformation<TraceState> {
   const fn = "traceMomentum";
+  if (options === undefined) {
+    throw new TypeError(`${fn}: options must be an object { momentum, nesterov?, dampening? } (got undefined)`);
+  }
+  checkOptions(fn, "options", options, MOMENTUM_OPTIONS);
   const { momentum: mu, nesterov = false, dampening = 0 } = options;
   checkDecay(fn, "momentum", mu);
   checkDecay(fn, "dampening", dampening);
+  checkFlag(fn, "nesterov", nesterov);
   if (nesterov && (mu <= 0 || dampening !== 0)) {
     throw new RangeError(
       `${fn}: nesterov requires momentum > 0 and dampening = 0 (got momentum ${mu}, dampening ${dampening})`,
@@ -229,6 +277,10 @@ export function traceMomentum(options: MomentumOptions): GradientTransformation<
         }
       }
       state.count += 1;
+    },
+    validateState(vfn, state) {
+      checkCount(vfn, `${fn} state.count`, state.count);
+      checkStateBuffers(vfn, `${fn} state.trace`, state.trace, false);
     },
   };
 }

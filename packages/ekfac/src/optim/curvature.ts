@@ -12,10 +12,11 @@
  *     bias are stated there) or, with `otherParameters: "first-order"`, the raw gradient.
  *
  * One update at step k (k = steps this transform has completed; refused steps do not count):
- *   1. statistics steps (see `wantsStatistics`): read every layer's captured statistics; refuse with an
- *      Error when one is missing, was captured for another Fisher than `fisher`, or is the same pass as
- *      last time (stale, unless `reuseStatistics`); if any holds NaN/±Inf, REFUSE the step (return
- *      false: nothing absorbed, nothing after this transform runs, the parameters stay bit-unchanged);
+ *   1. statistics steps (see `wantsStatistics`): read every layer's captured statistics; refuse with a
+ *      RangeError saying what to do when one is missing, was captured for another Fisher than `fisher`,
+ *      or is the same pass as last time (stale, unless `reuseStatistics`); if any holds NaN/±Inf, REFUSE
+ *      the step (return false: nothing absorbed, nothing after this transform runs, the parameters stay
+ *      bit-unchanged);
  *   2. kfac/ekfac: every `factorsEvery` steps A, G ← moving averages; every `basisEvery` = T_kfe steps
  *      (counted globally from the first step, k % T_kfe = 0, so at k = 0 too) the eigenbases;
  *      ekfac "batch": S ← moving average of S* every `scalingEvery` = T_s steps (counted globally,
@@ -91,7 +92,7 @@
  * Cost per step: the blocks' (see kronecker-block.ts, scale-shift.ts) plus O(P) packing; after the first
  * step (warm-up) no typed array is allocated outside the eigendecompositions.
  */
-import { convertRowsInto, type FloatArray } from "@ekfac-ts/linalg";
+import { checkFlag, checkOptions, convertRowsInto, type FloatArray, optionKeys } from "@ekfac-ts/linalg";
 import type {
   CurvatureLayer,
   CurvatureModel,
@@ -103,9 +104,9 @@ import type {
 } from "../capture.ts";
 import {
   adaptDamping,
+  checkedDampingAdaptation,
   type DampingAdaptation,
   type DampingAdaptationOptions,
-  dampingAdaptation,
   reductionRatio,
 } from "../curvature/adaptive-damping.ts";
 import type { BlockState, CurvatureBlock } from "../curvature/block.ts";
@@ -161,7 +162,7 @@ export interface CurvatureOptions {
   readonly fisher?: FisherMode;
   /** Base seed of the model's target sampler: step k's pass uses seed + k. Integer ≥ 0, default 0. */
   readonly seed?: number;
-  /** Accept statistics of the same captured pass twice in a row (otherwise an Error). Default false. */
+  /** Accept statistics of the same captured pass twice in a row (otherwise a RangeError). Default false. */
   readonly reuseStatistics?: boolean;
   /**
    * f in (0, 1]: the curvature statistics (factors, S*, the BatchNorm blocks, the quadratic model's
@@ -224,7 +225,7 @@ export interface AdaptiveStepOptions {
   /** Fix μ ∈ [0, 1) instead of solving for it (0: α only, no previous step kept). Default: solved. */
   readonly momentum?: number;
   /** Levenberg–Marquardt adaptation of λ (curvature/adaptive-damping.ts), or null to keep λ fixed (no loss
-   *  closure needed then). */
+   *  closure needed then). The starting λ, `damping`, must lie in its [min, max] (a RangeError otherwise). */
   readonly dampingAdaptation: DampingAdaptationOptions | null;
   /** Steps that only absorb statistics before the first update (integer ≥ 0). */
   readonly burnIn: number;
@@ -265,6 +266,59 @@ export interface AdaptiveStepOptions {
    */
   readonly checkEveryStep?: boolean;
 }
+
+/** The names `curvature` reads from its options: every key of `CurvatureOptions` (checked at compile time). */
+const CURVATURE_OPTION_KEYS = optionKeys<CurvatureOptions>()([
+  "damping",
+  "fisher",
+  "seed",
+  "reuseStatistics",
+  "statisticsFraction",
+  "factorsEvery",
+  "basisEvery",
+  "scalingEvery",
+  "factorDecay",
+  "scalingDecay",
+  "scaling",
+  "kfacDamping",
+  "precision",
+  "otherParameters",
+  "klClip",
+  "stepControl",
+]);
+
+/** The names read from `options.stepControl`: every key of `AdaptiveStepOptions`. */
+const STEP_CONTROL_KEYS = optionKeys<AdaptiveStepOptions>()([
+  "momentum",
+  "dampingAdaptation",
+  "burnIn",
+  "kappa",
+  "preconditionerDamping",
+  "rateAveraging",
+  "overRelaxation",
+  "checkEveryStep",
+]);
+
+/** The names read from `options.klClip`. */
+const KL_CLIP_KEYS = optionKeys<NonNullable<CurvatureOptions["klClip"]>>()(["kappa", "learningRate"]);
+
+/**
+ * How `curvatureTransform`'s messages name what they check, for a caller that builds `CurvatureOptions`
+ * from options of its own (kfac.ts maps `momentum`, `burnIn`, … into `stepControl`): its user never wrote
+ * `options.stepControl.momentum`. Not exported from the package.
+ */
+export interface CurvatureNames {
+  /** The caller's name of `options.stepControl.<field>`. */
+  readonly stepControl: (field: keyof AdaptiveStepOptions) => string;
+  /** The ε (initial λ) used when `options.damping` is not given. */
+  readonly defaultDamping: number;
+}
+
+/** `curvature`'s own names. */
+const CURVATURE_NAMES: CurvatureNames = {
+  stepControl: (field) => `options.stepControl.${field}`,
+  defaultDamping: 0.1,
+};
 
 /** Adaptive step-control bookkeeping in the state (numbers only, so it checkpoints like the rest). */
 export type StepControlState = {
@@ -465,11 +519,25 @@ export function curvature(
   options: CurvatureOptions = {},
   fn = "curvature",
 ): CurvatureTransform {
+  checkOptions(fn, "options", options, CURVATURE_OPTION_KEYS);
+  return curvatureTransform(model, approximation, options, fn, CURVATURE_NAMES);
+}
+
+/**
+ * `curvature` for a caller that has checked the keys of its own options (kfac.ts) and names them its
+ * way (`names`). Not exported from the package.
+ */
+export function curvatureTransform(
+  model: CurvatureModel,
+  approximation: CurvatureApproximation,
+  options: CurvatureOptions,
+  fn: string,
+  names: CurvatureNames,
+): CurvatureTransform {
   if (!isModel(model)) {
     throw new TypeError(`${fn}: model must implement CurvatureModel (curvatureLayers, parameters, setCapture)`);
   }
   checkChoice(fn, "approximation", approximation, ["kfac", "ekfac", "diagonal"], approximation);
-  if (options === null || typeof options !== "object") throw new TypeError(`${fn}: options must be an object`);
   for (const key of IGNORED[approximation]) {
     if (options[key] !== undefined) {
       throw new RangeError(
@@ -477,8 +545,8 @@ export function curvature(
       );
     }
   }
-  const damping = options.damping ?? 0.1;
-  checkPositive(fn, "damping", damping);
+  const damping = options.damping ?? names.defaultDamping;
+  checkPositive(fn, "options.damping", damping);
   const fisher = checkChoice(
     fn,
     "options.fisher",
@@ -488,8 +556,8 @@ export function curvature(
   );
   const seed = options.seed ?? 0;
   checkCount(fn, "options.seed", seed);
+  checkFlag(fn, "options.reuseStatistics", options.reuseStatistics);
   const reuse = options.reuseStatistics ?? false;
-  if (typeof reuse !== "boolean") throw new TypeError(`${fn}: options.reuseStatistics must be a boolean`);
   const fraction = options.statisticsFraction ?? 1;
   if (typeof fraction !== "number" || !(fraction > 0 && fraction <= 1)) {
     throw new RangeError(`${fn}: options.statisticsFraction must be a number in (0, 1] (got ${String(fraction)})`);
@@ -517,6 +585,7 @@ export function curvature(
   const kl = options.klClip ?? null;
   if (kl !== null) {
     if (typeof kl !== "object") throw new TypeError(`${fn}: options.klClip must be { kappa, learningRate } or null`);
+    checkOptions(fn, "options.klClip", kl, KL_CLIP_KEYS);
     checkPositive(fn, "options.klClip.kappa", kl.kappa);
     if (typeof kl.learningRate !== "function") checkPositive(fn, "options.klClip.learningRate", kl.learningRate);
   }
@@ -532,36 +601,45 @@ export function curvature(
   let overRelaxation = 1;
   if (control !== null) {
     if (typeof control !== "object") throw new TypeError(`${fn}: options.stepControl must be an object or null`);
+    checkOptions(fn, "options.stepControl", control, STEP_CONTROL_KEYS);
     if (kl !== null) {
       throw new RangeError(
         `${fn}: options.klClip and options.stepControl exclude each other (the adaptive α replaces the clipped learning rate; κ of its fallback is stepControl.kappa)`,
       );
     }
-    adaptation = control.dampingAdaptation === null ? null : dampingAdaptation(control.dampingAdaptation);
+    const name = names.stepControl;
+    if (control.dampingAdaptation !== null) {
+      adaptation = checkedDampingAdaptation(fn, name("dampingAdaptation"), control.dampingAdaptation);
+      // λ starts at `damping` and the rule keeps it in [min, max]: a start outside would be clamped silently.
+      if (!(damping >= adaptation.min && damping <= adaptation.max)) {
+        const da = name("dampingAdaptation");
+        throw new RangeError(
+          `${fn}: options.damping = ${damping}${options.damping === undefined ? " (the default)" : ""} lies outside the bounds of λ, [${da}.min, ${da}.max] = [${adaptation.min}, ${adaptation.max}]; set a damping within them or widen them`,
+        );
+      }
+    }
     burnIn = control.burnIn;
-    checkCount(fn, "options.stepControl.burnIn", burnIn);
+    checkCount(fn, name("burnIn"), burnIn);
     kappa = control.kappa;
-    checkPositive(fn, "options.stepControl.kappa", kappa);
+    checkPositive(fn, name("kappa"), kappa);
     fixedMomentum = control.momentum;
-    if (fixedMomentum !== undefined) checkDecay(fn, "options.stepControl.momentum", fixedMomentum);
+    if (fixedMomentum !== undefined) checkDecay(fn, name("momentum"), fixedMomentum);
     rateAveraging = control.rateAveraging ?? 0;
-    checkDecay(fn, "options.stepControl.rateAveraging", rateAveraging);
+    checkDecay(fn, name("rateAveraging"), rateAveraging);
     overRelaxation = control.overRelaxation ?? 1;
-    checkFinite(fn, "options.stepControl.overRelaxation", overRelaxation);
+    checkFinite(fn, name("overRelaxation"), overRelaxation);
     if (!(overRelaxation > 0 && overRelaxation < 2)) {
       throw new RangeError(
-        `${fn}: options.stepControl.overRelaxation must be in (0, 2), where the model still predicts a decrease (got ${overRelaxation})`,
+        `${fn}: ${name("overRelaxation")} must be in (0, 2), where the model still predicts a decrease (got ${overRelaxation})`,
       );
     }
     gamma = control.preconditionerDamping ?? null;
-    if (gamma !== null) checkPositive(fn, "options.stepControl.preconditionerDamping", gamma);
+    if (gamma !== null) checkPositive(fn, name("preconditionerDamping"), gamma);
+    checkFlag(fn, name("checkEveryStep"), control.checkEveryStep);
     checkEveryStep = control.checkEveryStep ?? false;
-    if (typeof checkEveryStep !== "boolean") {
-      throw new TypeError(`${fn}: options.stepControl.checkEveryStep must be a boolean (got ${typeof checkEveryStep})`);
-    }
     if (checkEveryStep && adaptation === null) {
       throw new RangeError(
-        `${fn}: options.stepControl.checkEveryStep needs damping adaptation (the loss closure); set dampingAdaptation or drop checkEveryStep`,
+        `${fn}: ${name("checkEveryStep")} needs damping adaptation (the loss closure); set ${name("dampingAdaptation")} or drop ${name("checkEveryStep")}`,
       );
     }
   }
@@ -824,12 +902,12 @@ export function curvature(
     const s = src?.statistics ?? null;
     const name = src?.name ?? "";
     if (s === null) {
-      throw new Error(
-        `${fnStep}: layer ${name} has no captured statistics; the optimizer turned capture on for this step, so run the forward and backward pass between two steps (and do not turn capture off)`,
+      throw new RangeError(
+        `${fnStep}: layer ${name} has no captured statistics; the optimizer turned capture on for this step, so run a forward and backward pass before each step() (and do not turn capture off)`,
       );
     }
     if (s.fisher !== fisher) {
-      throw new Error(
+      throw new RangeError(
         `${fnStep}: layer ${name} captured statistics for the "${String(s.fisher)}" Fisher but this optimizer uses fisher: "${fisher}". ${fisher === "empirical" ? "" : "Sampling targets needs a loss that knows the model's predictive distribution (nn's softmaxCrossEntropy, sigmoidCrossEntropy, mseLoss); "}use such a loss or build the optimizer with fisher: "${String(s.fisher)}".`,
       );
     }
@@ -1055,7 +1133,7 @@ export function curvature(
           const s = statisticsOf(i);
           if (!reuse && s.pass === state.passes[i]) {
             const name = (i < layers.length ? layers[i]?.name : scaleShift[i - layers.length]?.name) ?? "";
-            throw new Error(
+            throw new RangeError(
               `${fnStep}: layer ${name}'s statistics are those of pass ${s.pass}, already used by the previous step (stale): run a new forward and backward pass before step(), or set reuseStatistics: true`,
             );
           }

@@ -7,6 +7,8 @@
  * - a model (anything with `parameters(): ParameterRef[]`): `new Optimizer(ekfac(model, o), model)`,
  *   then `step()` reads every parameter's gradient from its ref (a null gradient counts as zero);
  *   `step(grads)` still works.
+ * Each parameter must appear once: two that share memory (the same array twice, a layer reused in a
+ * model) are refused at construction, since every update would reach them twice.
  *
  * `step` copies the gradients into an internal buffer (the caller's arrays are never written), runs the
  * transform, checks the resulting update, and only then adds it to the parameters in place. It returns
@@ -30,13 +32,19 @@
  * returns true: the update raised that minibatch's loss), the parameters are put back bit for bit and
  * the step counts as skipped, reason "loss increased".
  *
+ * A step that throws before the update is added — a schedule's learning rate negative or not finite
+ * (checked by `chain`'s `prepare` before any transform writes), a gradient of the wrong shape, a
+ * `before` loss that is not a number — leaves the parameters and the transform's state as they were,
+ * so a retry does not count it twice.
+ *
  * `state()`/`load()` checkpoint through the one state format (state.ts). `load` validates EVERYTHING
  * before it writes anything: the structure (keys, list lengths, dtypes, array lengths — so a state of
  * another model, approximation or chain, e.g. with momentum into one without, is refused), every number
- * and array finite, and the transform's own rules (integer counters ≥ 0, blocks of this model).
+ * and array finite, and the transform's own rules (`validateState`: integer counters ≥ 0, second
+ * moments and accumulators ≥ 0, blocks of this model).
  * After warm-up a step allocates no typed array.
  */
-import { allFinite, type FloatArray } from "@ekfac-ts/linalg";
+import { allFinite, checkFlag, checkOptions, type FloatArray, optionKeys, overlapOf } from "@ekfac-ts/linalg";
 import type { ParameterRef, ParameterSource } from "../capture.ts";
 import { checkParamList, checkSameShapes, zerosLike } from "./checks.ts";
 import { type SkipState, skipNonFinite } from "./skip-non-finite.ts";
@@ -57,6 +65,8 @@ export interface OptimizerOptions {
   /** Wrap the transform in `skipNonFinite`. Default true. */
   readonly skipNonFinite?: boolean;
 }
+
+const OPTIMIZER_OPTIONS = optionKeys<OptimizerOptions>()(["skipNonFinite"]);
 
 /** What one `step` did, for every optimizer. */
 export interface StepReport {
@@ -79,6 +89,35 @@ function isSource(x: unknown): x is ParameterSource {
   return (
     x !== null && typeof x === "object" && !Array.isArray(x) && typeof (x as ParameterSource).parameters === "function"
   );
+}
+
+/**
+ * Throws a RangeError when two parameters share memory — the same array twice (`[a, a]`), a layer used
+ * twice in a model, or overlapping views of one buffer (linalg's `overlapOf`) — since `step` would then
+ * add each update to it twice. The curvature transform makes the same refusal for its model (the same
+ * buffer twice); the two checks could share one home. Arrays are grouped by buffer first, so a model
+ * whose parameters are disjoint views of one store costs one pass plus the pairs within that store.
+ */
+function checkDisjoint(fn: string, params: Params, refs: readonly ParameterRef[] | null): void {
+  const byBuffer = new Map<ArrayBufferLike, number[]>();
+  for (let k = 0; k < params.length; k++) {
+    const p = params[k] as FloatArray;
+    const same = byBuffer.get(p.buffer);
+    if (same === undefined) {
+      byBuffer.set(p.buffer, [k]);
+      continue;
+    }
+    for (const j of same) {
+      const overlap = overlapOf(params[j] as FloatArray, p);
+      if (overlap === "none") continue;
+      const name = (i: number) =>
+        refs === null ? `params[${i}]` : `parameter ${(refs[i] as ParameterRef).name} (position ${i})`;
+      throw new RangeError(
+        `${fn}: ${name(j)} and ${name(k)} ${overlap === "identical" ? "are the same array" : "overlap in memory"}: each step would add its update to the shared values twice (pass each parameter once; a model that reuses a layer must list its parameters once)`,
+      );
+    }
+    same.push(k);
+  }
 }
 
 function checkFiniteState(fn: string, value: unknown, path: string): void {
@@ -140,6 +179,8 @@ export class Optimizer {
 
   constructor(transform: GradientTransformation, source: Params | ParameterSource, options: OptimizerOptions = {}) {
     const fn = "Optimizer";
+    checkOptions(fn, "options", options, OPTIMIZER_OPTIONS);
+    checkFlag(fn, "options.skipNonFinite", options.skipNonFinite);
     if (transform === null || typeof transform !== "object" || typeof transform.update !== "function") {
       throw new TypeError(
         `${fn}: transform must be a GradientTransformation (got ${transform === null ? "null" : typeof transform})`,
@@ -154,6 +195,7 @@ export class Optimizer {
       params = source;
     }
     checkParamList(fn, "params", params);
+    checkDisjoint(fn, params, this.refs);
     const guarded = options.skipNonFinite ?? true;
     this.transform = guarded ? (skipNonFinite(transform) as GradientTransformation) : transform;
     this.params = params.slice();

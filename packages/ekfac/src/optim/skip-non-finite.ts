@@ -68,8 +68,10 @@ export function skipNonFinite<S extends StateValue>(
         state.lastSkipped = 1;
         return false;
       }
+      // Nothing is written before the inner update returns: if it throws, this state is unchanged too.
+      const refused = inner.update(updates, state.inner, params) === false;
       state.lastSkipped = 0;
-      if (inner.update(updates, state.inner, params) === false) {
+      if (refused) {
         // The inner transform refused the step (e.g. curvature with non-finite statistics): count it too.
         state.skipped += 1;
         state.consecutive += 1;
@@ -78,9 +80,20 @@ export function skipNonFinite<S extends StateValue>(
       state.consecutive = 0;
       return undefined;
     },
+    prepare(state) {
+      inner.prepare?.(state.inner);
+    },
     validateState(fn, state) {
       for (const key of ["skipped", "consecutive", "nonFinite", "lastSkipped"] as const) {
         checkCount(fn, `skipNonFinite state.${key}`, state[key]);
+      }
+      if (state.lastSkipped > 1) {
+        throw new RangeError(`${fn}: skipNonFinite state.lastSkipped must be 0 or 1 (got ${state.lastSkipped})`);
+      }
+      if (state.consecutive > state.skipped) {
+        throw new RangeError(
+          `${fn}: skipNonFinite state.consecutive (${state.consecutive}) cannot exceed state.skipped (${state.skipped})`,
+        );
       }
       inner.validateState?.(fn, state.inner);
     },

@@ -13,6 +13,9 @@
  * `saveState` copies the arrays (the snapshot does not change when training continues).
  * `loadState` builds a fresh state; `loadStateInto` writes into an existing one (same structure, same
  * dtypes and lengths) so that buffers keep their identity — what `Optimizer.load` uses.
+ *
+ * `checkStateBuffers` is the array rule of the transforms' `validateState` (what `Optimizer.load` asks
+ * before it writes): per-parameter buffers finite, and ≥ 0 for second moments and accumulators.
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
 import type { StateValue } from "./transform.ts";
@@ -215,4 +218,41 @@ export function loadStateInto<S extends StateValue>(target: S, saved: SavedState
     });
   }
   return target;
+}
+
+/**
+ * For a transform's `validateState` (not exported from the package): `list` — the state's buffers, one
+ * per parameter array, called `name` in messages (`scaleByAdam state.nu`) — must be Float32Array/
+ * Float64Array buffers, as many and as long as `like`'s when given, every entry finite, and ≥ 0 where
+ * `nonNegative` (second moments, accumulators: their square roots divide). Throws a TypeError/RangeError
+ * naming `fn`, the entry and its value; allocates nothing on the success path.
+ */
+export function checkStateBuffers(
+  fn: string,
+  name: string,
+  list: unknown,
+  nonNegative: boolean,
+  like?: readonly FloatArray[],
+): asserts list is readonly FloatArray[] {
+  if (!Array.isArray(list)) throw new TypeError(`${fn}: ${name} must be a list of Float32Array/Float64Array`);
+  if (like !== undefined && list.length !== like.length) {
+    throw new RangeError(`${fn}: ${name} holds ${list.length} arrays, expected ${like.length}`);
+  }
+  for (let k = 0; k < list.length; k++) {
+    const a = list[k];
+    if (!isFloatArray(a)) throw new TypeError(`${fn}: ${name}[${k}] must be a Float32Array or Float64Array`);
+    const expected = like?.[k]?.length;
+    if (expected !== undefined && a.length !== expected) {
+      throw new RangeError(`${fn}: ${name}[${k}] has length ${a.length}, expected ${expected}`);
+    }
+    for (let i = 0; i < a.length; i++) {
+      const x = a[i] as number;
+      // x − x is 0 exactly for finite x; NaN fails both tests.
+      if (x - x !== 0 || (nonNegative && !(x >= 0))) {
+        throw new RangeError(
+          `${fn}: ${name}[${k}][${i}] must be a finite number${nonNegative ? " ≥ 0" : ""} (got ${x})`,
+        );
+      }
+    }
+  }
 }

@@ -35,7 +35,9 @@
  *   schedules are evaluated at `count` (optax), so the first step uses `schedule(0)`.
  *
  * Validation happens at the public boundary of each function (constructor arguments, and cheap
- * list/length checks in `update`); the per-element loops trust them.
+ * list/length checks in `update`); the per-element loops trust them. A value that can only be checked
+ * at step time (a schedule's learning rate) is checked by the transform's `prepare`, which `chain` runs
+ * for every transform before the first `update`: a step that throws leaves the chain's state as it was.
  */
 import { axpbyInto, type FloatArray } from "@ekfac-ts/linalg";
 import { checkParamList, checkSameShapes } from "./checks.ts";
@@ -127,6 +129,15 @@ export interface GradientTransformation<S extends StateValue = StateValue> {
    */
   update(updates: Params, state: S, params?: Params): undefined | boolean;
   /**
+   * Optional: throws the TypeError/RangeError that `update` at `state` would throw for a value known
+   * before it runs (a learning-rate schedule's value at `state.count`), and nothing otherwise. Never
+   * writes `state` and allocates nothing (it may keep the checked value for the `update` that follows).
+   * `chain` runs every transform's `prepare` before the first `update`, so a step that fails this way
+   * leaves every state of the chain as it was (Adam's count and moments included) and a retry does not
+   * count it twice.
+   */
+  prepare?(state: S): void;
+  /**
    * Optional: throws a TypeError/RangeError naming `fn` unless `state` (a candidate for restore, same
    * structure as `init`'s) holds values this transform can continue from: integer counters ≥ 0,
    * finite arrays, blocks matching the model. Never writes.
@@ -206,10 +217,17 @@ export function chain<const T extends readonly GradientTransformation[]>(
           `${name}.update: state must be a list of ${ts.length} states, one per transform (got ${Array.isArray(state) ? `${state.length} entries` : describe(state)})`,
         );
       }
+      // Every value check first (a schedule's learning rate), so that a failing step writes no state.
+      for (let i = 0; i < ts.length; i++) (ts[i] as GradientTransformation).prepare?.(state[i] as StateValue);
       for (let i = 0; i < ts.length; i++) {
         if ((ts[i] as GradientTransformation).update(updates, state[i] as StateValue, params) === false) return false;
       }
       return undefined;
+    },
+    prepare(state) {
+      // A state that is not this chain's tuple: `update` reports it.
+      if (!Array.isArray(state) || state.length !== ts.length) return;
+      for (let i = 0; i < ts.length; i++) (ts[i] as GradientTransformation).prepare?.(state[i] as StateValue);
     },
     validateState(fn, state) {
       if (!Array.isArray(state) || state.length !== ts.length) {
