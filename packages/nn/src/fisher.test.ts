@@ -23,6 +23,13 @@ function input(shape: number[], seed: number, dtype: "float32" | "float64" = "fl
   return wrap(new Rng(seed).fillNormal(data), shape);
 }
 
+/** Uniform targets in [0, 1): what sigmoid and soft-target cross-entropies accept (negatives are refused). */
+function probabilities(shape: number[], seed: number, dtype: "float32" | "float64" = "float64"): Tensor {
+  const n = shape.reduce((a, b) => a * b, 1);
+  const data = dtype === "float64" ? new Float64Array(n) : new Float32Array(n);
+  return wrap(new Rng(seed).fillUniform(data), shape);
+}
+
 /** (1/rows) Σ_r x_r x_rᵀ of a `rows × d` block (one group). */
 function secondMoment(x: FloatArray, rows: number, d: number, offset = 0): Float64Array {
   const out = new Float64Array(d * d);
@@ -108,7 +115,7 @@ describe('"exact" Fisher: every layer\'s factors equal the dense expectation', (
     const model = mlp([3, 5, D], "tanh", { seed: 4, dtype: "float64" });
     model.setCapture(true, { fisher: "exact", seed: 0 });
     const s = model.forward(x);
-    sigmoidCrossEntropy(s, input([N, D], 6)).backward();
+    sigmoidCrossEntropy(s, probabilities([N, D], 6)).backward();
     const last = model.curvatureLayers()[1] as CurvatureLayer;
     const want = new Float64Array(D * D);
     for (let n = 0; n < N; n++)
@@ -131,7 +138,7 @@ describe('"exact" Fisher: every layer\'s factors equal the dense expectation', (
     model.setCapture(true, { fisher: "true", seed: 9 });
     const s = model.forward(input([N, 3], 5, "float32"));
     expect(s.data).toBeInstanceOf(Float32Array);
-    sigmoidCrossEntropy(s, input([N, D], 6, "float32")).backward();
+    sigmoidCrossEntropy(s, probabilities([N, D], 6, "float32")).backward();
     const g = (model.curvatureLayers()[1] as CurvatureLayer).statistics?.g as FloatArray;
     const drawn = sampleBernoulli(s, new Rng(9)).data;
     for (let i = 0; i < N * D; i++) {
@@ -147,7 +154,7 @@ describe('"exact" Fisher: every layer\'s factors equal the dense expectation', (
     const model = mlp([3, 4, D], "tanh", { seed: 4, dtype: "float64" });
     model.setCapture(true, { fisher: "true", seed: 9 });
     const s = model.forward(input([N, 3], 5));
-    sigmoidCrossEntropy(s, input([N, D], 6)).backward();
+    sigmoidCrossEntropy(s, probabilities([N, D], 6)).backward();
     const g = (model.curvatureLayers()[1] as CurvatureLayer).statistics?.g as Float64Array;
     // The pass draws its targets as sampleBernoulli does with the request's seed (one uniform each).
     const drawn = sampleBernoulli(s, new Rng(9)).data;
@@ -173,7 +180,7 @@ describe('"exact" Fisher: every layer\'s factors equal the dense expectation', (
             [2, 3],
           ),
         ),
-        input([2, D], 2),
+        probabilities([2, D], 2),
       ),
     ).toThrow(/sigmoidCrossEntropy: logits\[\d\] is NaN/);
     // Curvature propagation draws nothing from σ: a NaN logit reaches the statistics as NaN (the
@@ -185,7 +192,7 @@ describe('"exact" Fisher: every layer\'s factors equal the dense expectation', (
         [2, 3],
       ),
     );
-    expect(() => sigmoidCrossEntropy(bad, input([2, D], 2))).not.toThrow();
+    expect(() => sigmoidCrossEntropy(bad, probabilities([2, D], 2))).not.toThrow();
     const gBad = (model.curvatureLayers()[1] as CurvatureLayer).statistics?.g as Float64Array;
     expect(Array.from(gBad).some(Number.isNaN)).toBe(true);
   });
@@ -294,7 +301,7 @@ describe('"true" and "curvature-prop" Fisher: one stochastic pass in the loss', 
     const model = mlp([3, 5, D], "tanh", { seed: 4, dtype: "float64" });
     model.setCapture(true, { fisher: "curvature-prop", seed: 2 });
     const s = model.forward(x);
-    sigmoidCrossEntropy(s, input([N, D], 6)).backward();
+    sigmoidCrossEntropy(s, probabilities([N, D], 6)).backward();
     const last = model.curvatureLayers()[1] as CurvatureLayer;
     const g = last.statistics?.g as FloatArray;
     let positive = 0;
@@ -346,7 +353,7 @@ describe("the user's loop: forward → loss → backward", () => {
     const x = input([5, 3], 2);
     const y = model.forward(x);
     for (const l of model.curvatureLayers()) expect(l.statistics).toBeNull();
-    const loss = softmaxCrossEntropyOneHot(y, input([5, 2], 9));
+    const loss = softmaxCrossEntropyOneHot(y, probabilities([5, 2], 9));
     const before = model.curvatureLayers().map((l) => [...(l.statistics?.g ?? [])]);
     for (const l of model.curvatureLayers()) expect(l.statistics?.fisher).toBe("true");
     loss.backward();

@@ -28,12 +28,12 @@ describe("BatchNorm on an empty batch (issue 19: running statistics became NaN f
 
 describe("construction-time ranges (issue 19: accepted, then NaN or a late failure)", () => {
   it("BatchNorm eps ≤ 0 or NaN, momentum outside [0, 1] are RangeErrors", () => {
-    expect(() => new BatchNorm1d(2, { eps: -1e-5 })).toThrow(/BatchNorm: eps/);
+    expect(() => new BatchNorm1d(2, { eps: -1e-5 })).toThrow(/BatchNorm1d: options\.eps/);
     expect(() => new BatchNorm1d(2, { eps: Number.NaN })).toThrow(RangeError);
-    expect(() => new BatchNorm2d(2, { momentum: 1.5 })).toThrow(/BatchNorm: momentum must be in \[0, 1\]/);
+    expect(() => new BatchNorm2d(2, { momentum: 1.5 })).toThrow(/BatchNorm2d: options\.momentum must be in \[0, 1\]/);
     expect(() => new BatchNorm2d(2, { momentum: -0.1 })).toThrow(RangeError);
     // eps = 0 normalises a constant channel (a batch of one, say) to 0/0 = NaN: refused (fuzz finding).
-    expect(() => new BatchNorm1d(2, { eps: 0 })).toThrow(/BatchNorm: eps must be a finite number > 0/);
+    expect(() => new BatchNorm1d(2, { eps: 0 })).toThrow(/BatchNorm1d: options\.eps must be a finite number > 0/);
     expect(() => new BatchNorm1d(2, { momentum: 0, eps: 1e-12 })).not.toThrow();
     expect(() => new BatchNorm1d(2, { momentum: 1 })).not.toThrow();
   });

@@ -22,7 +22,8 @@
  * `truncatedNormal` explicitly when wanted (it redraws samples outside ±2 std, as TF/JAX do).
  * Cost: O(numel) draws. Every function writes into `out` and returns it.
  */
-import { type FloatArray, Rng } from "@ekfac-ts/linalg";
+import { checkOptions, type FloatArray, optionKeys, Rng } from "@ekfac-ts/linalg";
+import { assertFinite, kindOf } from "./internal/checks.ts";
 
 /** The fans of a weight tensor, as PyTorch computes them (see {@link fans}). */
 export interface Fans {
@@ -34,18 +35,30 @@ export interface Fans {
 
 /** PyTorch's fans of a weight of shape `[out, in, …kernel]` (at least 2 dimensions). */
 export function fans(shape: readonly number[]): Fans {
-  if (shape.length < 2) throw new RangeError(`fans: shape [${shape.join(", ")}] needs at least 2 dimensions`);
+  return fansOf("fans", shape);
+}
+
+function fansOf(fn: string, shape: readonly number[]): Fans {
+  if (!Array.isArray(shape)) throw new TypeError(`${fn}: shape must be an array of sizes (got ${kindOf(shape)})`);
+  if (shape.length < 2) throw new RangeError(`${fn}: shape [${shape.join(", ")}] needs at least 2 dimensions`);
   for (const d of shape) {
     if (!Number.isInteger(d) || d < 0)
-      throw new RangeError(`fans: shape [${shape.join(", ")}] has an invalid dimension ${d}`);
+      throw new RangeError(`${fn}: shape [${shape.join(", ")}] has an invalid dimension ${d}`);
   }
   let receptive = 1;
   for (let i = 2; i < shape.length; i++) receptive *= shape[i] as number;
   return { fanIn: (shape[1] as number) * receptive, fanOut: (shape[0] as number) * receptive };
 }
 
+/** `out` is a Float32Array or Float64Array (a plain array would be filled without a word, or crash). */
+function checkArray(fn: string, out: FloatArray): void {
+  if (!(out instanceof Float32Array || out instanceof Float64Array))
+    throw new TypeError(`${fn}: out must be a Float32Array or Float64Array (got ${kindOf(out)})`);
+}
+
 function checkOut(fn: string, out: FloatArray, shape: readonly number[]): Fans {
-  const f = fans(shape);
+  checkArray(fn, out);
+  const f = fansOf(fn, shape);
   const numel = shape.reduce((a, b) => a * b, 1);
   if (out.length !== numel)
     throw new RangeError(`${fn}: out has length ${out.length}, expected numel([${shape.join(", ")}]) = ${numel}`);
@@ -89,9 +102,17 @@ export interface HeOptions {
   readonly gain?: number;
 }
 
+/** The keys of {@link HeOptions} (checked against the interface both ways at compile time). */
+const HE_OPTIONS = optionKeys<HeOptions>()(["mode", "gain"]);
+
 function heStd(fn: string, out: FloatArray, shape: readonly number[], options: HeOptions): number {
   const f = checkOut(fn, out, shape);
-  const fan = (options.mode ?? "fanIn") === "fanIn" ? f.fanIn : f.fanOut;
+  checkOptions(fn, "options", options, HE_OPTIONS);
+  const mode = options.mode ?? "fanIn";
+  // Any other string would otherwise select fanOut silently.
+  if (mode !== "fanIn" && mode !== "fanOut")
+    throw new RangeError(`${fn}: options.mode must be "fanIn" or "fanOut" (got ${JSON.stringify(mode)})`);
+  const fan = mode === "fanIn" ? f.fanIn : f.fanOut;
   const gain = options.gain ?? Math.SQRT2;
   checkGain(fn, gain);
   return gain / Math.sqrt(fan);
@@ -128,6 +149,7 @@ export function pytorchDefaultWeight<T extends FloatArray>(out: T, shape: readon
 
 /** PyTorch's default bias init: `U(−1/√fanIn, 1/√fanIn)` with the fanIn of the layer's weight. */
 export function pytorchDefaultBias<T extends FloatArray>(out: T, fanIn: number, rng: Rng): T {
+  checkArray("pytorchDefaultBias", out);
   checkRng("pytorchDefaultBias", rng);
   const b = fanIn > 0 ? 1 / Math.sqrt(fanIn) : 0;
   return rng.fillUniform(out, -b, b);
@@ -135,6 +157,7 @@ export function pytorchDefaultBias<T extends FloatArray>(out: T, fanIn: number, 
 
 /** `N(mean, std²)` conditioned on `|x − mean| ≤ 2·std` (rejection: expected 1.05 draws per value). */
 export function truncatedNormal<T extends FloatArray>(out: T, rng: Rng, std = 1, mean = 0): T {
+  checkArray("truncatedNormal", out);
   checkRng("truncatedNormal", rng);
   // NaN would fill `out` with NaN weights; a negative std is no distribution.
   if (!Number.isFinite(std) || std < 0)
@@ -156,6 +179,9 @@ export interface SparseOptions {
   readonly scale?: number;
 }
 
+/** The keys of {@link SparseOptions} (checked against the interface both ways at compile time). */
+const SPARSE_OPTIONS = optionKeys<SparseOptions>()(["nonZeros", "scale"]);
+
 /** Martens' sparse initialisation: K = 15 (default) N(0, scale²) weights per unit, the rest zero. */
 export function sparseInit<T extends FloatArray>(
   out: T,
@@ -166,6 +192,7 @@ export function sparseInit<T extends FloatArray>(
   const fn = "sparseInit";
   const { fanIn } = checkOut(fn, out, shape);
   checkRng(fn, rng);
+  checkOptions(fn, "options", options, SPARSE_OPTIONS);
   const k = options.nonZeros ?? 15;
   const scale = options.scale ?? 1;
   if (!Number.isInteger(k) || k < 1) throw new RangeError(`${fn}: nonZeros must be a positive integer (got ${k})`);
@@ -190,14 +217,17 @@ export function sparseInit<T extends FloatArray>(
   return out;
 }
 
-/** Fills `out` with a constant; returns `out`. */
+/** Fills `out` with a constant (finite: a NaN or ∞ weight would reach every pass); returns `out`. */
 export function constant<T extends FloatArray>(out: T, value: number): T {
+  checkArray("constant", out);
+  assertFinite("constant", "value", value);
   out.fill(value);
   return out;
 }
 
 /** Fills `out` with zeros; returns `out`. */
 export function zerosInit<T extends FloatArray>(out: T): T {
+  checkArray("zerosInit", out);
   out.fill(0);
   return out;
 }

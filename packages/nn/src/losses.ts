@@ -36,7 +36,7 @@
  * (curvature propagation: one uniform per output value, for its sign); a Fisher pass ≈ one backward
  * without weight products ("true", "curvature-prop"), K of them ("exact").
  */
-import { gather, logSoftmax, mul, softplus, square, sub, sum, type Tensor, wrap } from "@ekfac-ts/autodiff";
+import { assertTensor, gather, logSoftmax, mul, softplus, square, sub, sum, Tensor, wrap } from "@ekfac-ts/autodiff";
 import {
   allFinite,
   allocate,
@@ -47,8 +47,10 @@ import {
   sigmoidInto,
 } from "@ekfac-ts/linalg";
 import { type FisherHead, fisherPending, runFisherPasses } from "./internal/capture.ts";
+import { isNumberArray, kindOf } from "./internal/checks.ts";
 
 function check2d(fn: string, name: string, t: Tensor): [number, number] {
+  assertTensor(fn, name, t);
   if (t.ndim !== 2) throw new RangeError(`${fn}: ${name} must be N × D (got [${t.shape.join(", ")}])`);
   return [t.shape[0] as number, t.shape[1] as number];
 }
@@ -61,16 +63,49 @@ function checkBatch(fn: string, n: number): void {
   if (n === 0) throw new RangeError(`${fn}: the batch is empty (a mean over 0 examples has no value)`);
 }
 
-function checkSame(fn: string, a: Tensor, b: Tensor): void {
+/** `b` (named `nameB`) is a tensor of `a`'s shape and element type. */
+function checkSame(fn: string, nameA: string, a: Tensor, nameB: string, b: Tensor): void {
+  assertTensor(fn, nameB, b);
   if (a.ndim !== b.ndim || a.shape.some((d, i) => d !== b.shape[i])) {
-    throw new RangeError(`${fn}: output [${a.shape.join(", ")}] and target [${b.shape.join(", ")}] shapes differ`);
+    throw new RangeError(`${fn}: ${nameA} [${a.shape.join(", ")}] and ${nameB} [${b.shape.join(", ")}] shapes differ`);
+  }
+  if (a.dtype !== b.dtype) {
+    throw new TypeError(`${fn}: ${nameA} is ${a.dtype} but ${nameB} is ${b.dtype}; they must share one element type`);
   }
 }
 
-/** `(1/N) Σ_n −log softmax(logits_n)[labels_n]`; labels are integers in [0, C). */
+/**
+ * Every value of `t` finite and in [lo, hi] (`hi` = ∞ for no upper bound; NaN fails every compare),
+ * else a RangeError naming the first one outside. Runs every step: one pass of three compares per
+ * value, nothing allocated (the loss itself makes several O(N·D) passes and allocates their results).
+ */
+function checkRange(fn: string, name: string, t: Tensor, lo: number, hi: number, why: string): void {
+  const x = t.data;
+  for (let i = 0; i < x.length; i++) {
+    const v = x[i] as number;
+    if (!(v >= lo && v <= hi && v !== Number.POSITIVE_INFINITY)) {
+      const range = hi === Number.POSITIVE_INFINITY ? `finite values ≥ ${lo}` : `values in [${lo}, ${hi}]`;
+      throw new RangeError(`${fn}: ${name}[${i}] is ${v}, expected ${range} (${why})`);
+    }
+  }
+}
+
+/**
+ * `(1/N) Σ_n −log softmax(logits_n)[labels_n]`; labels are integers in [0, C), in an array or a typed
+ * array (a Tensor of one-hot rows is a TypeError pointing to {@link softmaxCrossEntropyOneHot}).
+ */
 export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): Tensor {
   const fn = "softmaxCrossEntropy";
   const [n, c] = check2d(fn, "logits", logits);
+  if (!isNumberArray(labels)) {
+    const hint =
+      (labels as unknown) instanceof Tensor
+        ? "; for one-hot or soft targets in a Tensor use softmaxCrossEntropyOneHot"
+        : "";
+    throw new TypeError(
+      `${fn}: labels must be integer class labels in an array or a typed array (got ${kindOf(labels)}${hint})`,
+    );
+  }
   checkBatch(fn, n);
   if (labels.length !== n) throw new RangeError(`${fn}: ${labels.length} labels for ${n} rows of logits`);
   for (let i = 0; i < n; i++) {
@@ -82,22 +117,33 @@ export function softmaxCrossEntropy(logits: Tensor, labels: ArrayLike<number>): 
   return mul(sum(gather(logSoftmax(logits, 1), 1, labels)), -1 / n);
 }
 
-/** `(1/N) Σ_n −Σ_j targets_nj · log softmax(logits_n)_j` (one-hot or soft targets). */
+/**
+ * `(1/N) Σ_n −Σ_j targets_nj · log softmax(logits_n)_j` (one-hot or soft targets). A negative or
+ * non-finite target is a RangeError (the loss would be unbounded below); one pass over the targets.
+ */
 export function softmaxCrossEntropyOneHot(logits: Tensor, targets: Tensor): Tensor {
   const fn = "softmaxCrossEntropyOneHot";
   const [n] = check2d(fn, "logits", logits);
   checkBatch(fn, n);
-  checkSame(fn, logits, targets);
+  checkSame(fn, "logits", logits, "targets", targets);
+  // A negative target weights −log p up without bound below (the loss → −∞ as p → 0).
+  checkRange(fn, "targets", targets, 0, Number.POSITIVE_INFINITY, "class probabilities");
   if (fisherPending()) runFisherPasses(fn, logits, () => categoricalHead(logits));
   return mul(sum(mul(targets, logSoftmax(logits, 1))), -1 / n);
 }
 
-/** `(1/N) Σ_n Σ_j softplus(s_nj) − y_nj·s_nj` (Bernoulli NLL with logits; y in [0, 1]). */
+/**
+ * `(1/N) Σ_n Σ_j softplus(s_nj) − y_nj·s_nj` (Bernoulli NLL with logits; y in [0, 1]). A target outside
+ * [0, 1] (or NaN) is a RangeError: the loss would be unbounded below. Cost of that check: one pass of
+ * two compares per target, nothing allocated.
+ */
 export function sigmoidCrossEntropy(logits: Tensor, targets: Tensor): Tensor {
   const fn = "sigmoidCrossEntropy";
   const [n] = check2d(fn, "logits", logits);
   checkBatch(fn, n);
-  checkSame(fn, logits, targets);
+  checkSame(fn, "logits", logits, "targets", targets);
+  // Outside [0, 1], softplus(s) − y·s is unbounded below (y > 1: → −∞ as s → ∞): no likelihood.
+  checkRange(fn, "targets", targets, 0, 1, "Bernoulli probabilities");
   if (fisherPending()) runFisherPasses(fn, logits, () => bernoulliHead(logits));
   return mul(sum(sub(softplus(logits), mul(targets, logits))), 1 / n);
 }
@@ -107,7 +153,7 @@ export function mseLoss(output: Tensor, target: Tensor): Tensor {
   const fn = "mseLoss";
   const [n] = check2d(fn, "output", output);
   checkBatch(fn, n);
-  checkSame(fn, output, target);
+  checkSame(fn, "output", output, "target", target);
   if (fisherPending()) runFisherPasses(fn, output, () => gaussianHead(output));
   return mul(sum(square(sub(output, target))), 0.5 / n);
 }
@@ -336,6 +382,7 @@ export function propagateCategoricalInto<T extends FloatArray>(out: T, logits: T
 
 /** Draws one class label per row of the N×C `logits` from softmax(logits_n) (a fresh Int32Array of N labels). */
 export function sampleCategorical(logits: Tensor, rng: Rng): Int32Array {
+  assertTensor("sampleCategorical", "logits", logits);
   return sampleCategoricalInto(new Int32Array(logits.shape[0] ?? 0), logits, rng);
 }
 
@@ -346,6 +393,7 @@ export function sampleCategorical(logits: Tensor, rng: Rng): Int32Array {
  * logit is a RangeError, raised before anything is drawn.
  */
 export function sampleBernoulliInto<T extends FloatArray>(out: T, logits: Tensor, rng: Rng): T {
+  assertTensor("sampleBernoulliInto", "logits", logits);
   if (out.length !== logits.size)
     throw new RangeError(`sampleBernoulliInto: out has length ${out.length}, expected ${logits.size}`);
   const z = logits.data;
@@ -358,11 +406,13 @@ export function sampleBernoulliInto<T extends FloatArray>(out: T, logits: Tensor
 
 /** Draws 0/1 targets ~ Bernoulli(σ(logits)) elementwise, as a fresh tensor of the logits' shape. */
 export function sampleBernoulli(logits: Tensor, rng: Rng): Tensor {
+  assertTensor("sampleBernoulli", "logits", logits);
   return wrap(sampleBernoulliInto(allocate(logits.size, logits.dtype), logits, rng), logits.shape);
 }
 
 /** Draws `out = output + ε`, `ε ~ N(0, I)`; returns out. */
 export function sampleGaussianInto<T extends FloatArray>(out: T, output: Tensor, rng: Rng): T {
+  assertTensor("sampleGaussianInto", "output", output);
   if (out.length !== output.size)
     throw new RangeError(`sampleGaussianInto: out has length ${out.length}, expected ${output.size}`);
   const f = output.data;
@@ -372,6 +422,7 @@ export function sampleGaussianInto<T extends FloatArray>(out: T, output: Tensor,
 
 /** Draws output + ε, ε ~ N(0, I), as a fresh tensor of the output's shape. */
 export function sampleGaussian(output: Tensor, rng: Rng): Tensor {
+  assertTensor("sampleGaussian", "output", output);
   return wrap(sampleGaussianInto(allocate(output.size, output.dtype), output, rng), output.shape);
 }
 

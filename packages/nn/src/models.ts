@@ -17,7 +17,8 @@
  * Seeds: each layer gets its own generator derived from the model seed (`seed·1000 + index`), so
  * adding a layer at the end does not change the earlier layers' weights.
  */
-import type { DType } from "@ekfac-ts/linalg";
+import { checkOptions, type DType, optionKeys } from "@ekfac-ts/linalg";
+import { assertFinite, checkDtype, kindOf } from "./internal/checks.ts";
 import {
   GELU,
   GlobalAvgPool2d,
@@ -38,8 +39,19 @@ import type { Module } from "./module.ts";
 /** The hidden-layer nonlinearities the model builders accept. */
 export type Activation = "relu" | "tanh" | "sigmoid" | "softplus" | "gelu";
 
+const ACTIVATIONS: readonly Activation[] = ["relu", "tanh", "sigmoid", "softplus", "gelu"];
+
+/** Throws a TypeError naming `fn` and `name` unless `a` is an {@link Activation} name. */
+function checkActivation(fn: string, name: string, a: unknown): asserts a is Activation {
+  if (!ACTIVATIONS.includes(a as Activation)) {
+    const got = typeof a === "string" ? JSON.stringify(a) : kindOf(a);
+    throw new TypeError(`${fn}: ${name} must be "relu", "tanh", "sigmoid", "softplus" or "gelu" (got ${got})`);
+  }
+}
+
 /** The layer for an {@link Activation} name (`"relu"` → `new ReLU()`, …). */
 export function activationModule(a: Activation): Module {
+  checkActivation("activationModule", "a", a);
   switch (a) {
     case "relu":
       return new ReLU();
@@ -51,8 +63,6 @@ export function activationModule(a: Activation): Module {
       return new Softplus();
     case "gelu":
       return new GELU();
-    default:
-      throw new TypeError(`activation must be relu, tanh, sigmoid, softplus or gelu (got ${String(a)})`);
   }
 }
 
@@ -64,11 +74,35 @@ export interface ModelOptions {
   readonly dtype?: DType;
 }
 
+/** The keys of {@link ModelOptions} (checked against the interface both ways at compile time). */
+const MODEL_OPTIONS = optionKeys<ModelOptions>()(["seed", "dtype"]);
+
+/**
+ * The checks every builder makes of its options: known keys, a finite seed (default 0) and a dtype
+ * (default float32), named after the builder rather than the layer that would otherwise refuse them.
+ */
+function modelSetup(fn: string, options: ModelOptions, known: readonly string[]): { seed: number; dtype: DType } {
+  checkOptions(fn, "options", options, known);
+  const seed = options.seed ?? 0;
+  assertFinite(fn, "options.seed", seed);
+  return { seed, dtype: checkDtype(fn, "options.dtype", options.dtype) };
+}
+
+/** Layer sizes: an array of at least 2 positive integers. */
+function checkSizes(fn: string, name: string, sizes: unknown): asserts sizes is readonly number[] {
+  if (!Array.isArray(sizes))
+    throw new TypeError(`${fn}: ${name} must be an array of layer sizes (got ${kindOf(sizes)})`);
+  if (sizes.length < 2) throw new RangeError(`${fn}: ${name} needs at least 2 entries (got [${sizes.join(", ")}])`);
+  const bad = sizes.findIndex((d) => !(Number.isInteger(d) && d >= 1));
+  if (bad >= 0) throw new RangeError(`${fn}: ${name}[${bad}] must be a positive integer (got ${String(sizes[bad])})`);
+}
+
 /** A multilayer perceptron: Linear, activation, …, Linear (no activation on the output). */
 export function mlp(sizes: readonly number[], activation: Activation = "relu", options: ModelOptions = {}): Sequential {
-  if (sizes.length < 2) throw new RangeError(`mlp: sizes needs at least 2 entries (got [${sizes.join(", ")}])`);
-  const seed = options.seed ?? 0;
-  const dtype = options.dtype ?? "float32";
+  const fn = "mlp";
+  checkSizes(fn, "sizes", sizes);
+  checkActivation(fn, "activation", activation);
+  const { seed, dtype } = modelSetup(fn, options, MODEL_OPTIONS);
   const layers: Module[] = [];
   for (let i = 0; i + 1 < sizes.length; i++) {
     layers.push(new Linear(sizes[i] as number, sizes[i + 1] as number, { rng: seed * 1000 + i, dtype }));
@@ -85,14 +119,18 @@ export interface AutoencoderOptions extends ModelOptions {
   readonly activation?: Activation;
 }
 
+/** The keys of {@link AutoencoderOptions} (checked against the interface both ways at compile time). */
+const AUTOENCODER_OPTIONS = optionKeys<AutoencoderOptions>()(["seed", "dtype", "sizes", "activation"]);
+
 /** The deep autoencoder 784-1000-500-250-30-250-500-1000-784 (sizes configurable). */
 export function deepAutoencoder(options: AutoencoderOptions = {}): Sequential {
+  const fn = "deepAutoencoder";
+  const { seed, dtype } = modelSetup(fn, options, AUTOENCODER_OPTIONS);
   const enc = options.sizes ?? [784, 1000, 500, 250, 30];
-  if (enc.length < 2) throw new RangeError(`deepAutoencoder: sizes needs at least 2 entries`);
+  checkSizes(fn, "options.sizes", enc);
   const all = [...enc, ...enc.slice(0, -1).reverse()];
   const act = options.activation ?? "sigmoid";
-  const seed = options.seed ?? 0;
-  const dtype = options.dtype ?? "float32";
+  checkActivation(fn, "options.activation", act);
   const codeIndex = enc.length - 2; // the Linear producing the code
   const layers: Module[] = [];
   for (let i = 0; i + 1 < all.length; i++) {
@@ -113,16 +151,24 @@ export interface CnnOptions extends ModelOptions {
   readonly widths?: readonly number[];
 }
 
-/** The CNN builders' defaults, and the per-layer seeds `seed·1000 + k` (k counts the layers built). */
-function cnnSetup(options: CnnOptions): { dtype: DType; widths: readonly number[]; rng: () => number } {
-  const seed = options.seed ?? 0;
+/** The keys of {@link CnnOptions} (checked against the interface both ways at compile time). */
+const CNN_OPTIONS = optionKeys<CnnOptions>()(["seed", "dtype", "inChannels", "classes", "widths"]);
+
+/** The CNN builders' checks and defaults, and the per-layer seeds `seed·1000 + k` (k counts the layers built). */
+function cnnSetup(fn: string, options: CnnOptions): { dtype: DType; widths: readonly number[]; rng: () => number } {
+  const { seed, dtype } = modelSetup(fn, options, CNN_OPTIONS);
+  const widths = options.widths ?? [16, 32];
+  if (!Array.isArray(widths)) throw new TypeError(`${fn}: options.widths must be an array (got ${kindOf(widths)})`);
+  const bad = widths.findIndex((d) => !(Number.isInteger(d) && d >= 1));
+  if (bad >= 0)
+    throw new RangeError(`${fn}: options.widths[${bad}] must be a positive integer (got ${String(widths[bad])})`);
   let k = 0;
-  return { dtype: options.dtype ?? "float32", widths: options.widths ?? [16, 32], rng: () => seed * 1000 + k++ };
+  return { dtype, widths, rng: () => seed * 1000 + k++ };
 }
 
 /** VGG-style: per stage [conv3×3-BN-ReLU ×2, maxpool 2], then global average pool and Linear. */
 export function smallVgg(options: CnnOptions = {}): Sequential {
-  const { dtype, widths, rng } = cnnSetup(options);
+  const { dtype, widths, rng } = cnnSetup("smallVgg", options);
   const layers: Module[] = [];
   let c = options.inChannels ?? 1;
   for (const w of widths) {
@@ -138,7 +184,7 @@ export function smallVgg(options: CnnOptions = {}): Sequential {
 
 /** ResNet-style: 3×3 stem, one basic block per stage (stride 2 after the first), GAP, Linear. */
 export function smallResNet(options: CnnOptions = {}): Sequential {
-  const { dtype, widths, rng } = cnnSetup(options);
+  const { dtype, widths, rng } = cnnSetup("smallResNet", options);
   const first = widths[0] ?? 16;
   const layers: Module[] = [
     new Conv2d(options.inChannels ?? 1, first, 3, { padding: 1, bias: false, rng: rng(), dtype }),

@@ -13,8 +13,9 @@
  * at runtime; ekfac's integration tests check that these stay structurally compatible).
  */
 import { isGradEnabled, type Tensor, wrap } from "@ekfac-ts/autodiff";
-import type { FloatArray } from "@ekfac-ts/linalg";
+import { checkFlag, checkOptions, type FloatArray, optionKeys } from "@ekfac-ts/linalg";
 import { EMPIRICAL } from "./internal/capture.ts";
+import { isNumberArray, kindOf } from "./internal/checks.ts";
 
 /** Which Fisher the captured g realise (ekfac `FisherMode`). */
 export type FisherMode = "empirical" | "true" | "curvature-prop" | "exact";
@@ -139,10 +140,14 @@ export interface CurvatureModel {
 
 const FISHER_MODES: readonly FisherMode[] = ["empirical", "true", "curvature-prop", "exact"];
 
+/** The keys of {@link CaptureRequest} (checked against the interface both ways at compile time). */
+const CAPTURE_REQUEST_KEYS = optionKeys<CaptureRequest>()(["fisher", "seed", "deferWeightGradients"]);
+
 function checkRequest(fn: string, request: unknown): CaptureRequest {
   if (typeof request !== "object" || request === null) {
     throw new TypeError(`${fn}: request must be { fisher, seed } (got ${request === null ? "null" : typeof request})`);
   }
+  checkOptions(fn, "request", request, CAPTURE_REQUEST_KEYS);
   const { fisher, seed } = request as { fisher?: unknown; seed?: unknown };
   if (!FISHER_MODES.includes(fisher as FisherMode)) {
     throw new RangeError(
@@ -211,6 +216,99 @@ export class Parameter implements ParameterRef {
 export interface LoadOptions {
   /** Require every parameter and buffer to be present and no extra keys (default true). */
   readonly strict?: boolean;
+}
+
+/** The keys of {@link LoadOptions} (checked against the interface both ways at compile time). */
+const LOAD_OPTIONS = optionKeys<LoadOptions>()(["strict"]);
+
+/** One entry of a state dict, as {@link Module.loadStateDict} takes it. */
+type StateEntry = { readonly shape: readonly number[]; readonly data: ArrayLike<number> };
+
+/** Throws a TypeError naming `fn` and `name` unless `value` is a {@link Module} (nn's layers, models, containers). */
+export function assertModule(fn: string, name: string, value: unknown): asserts value is Module {
+  if (!(value instanceof Module)) throw new TypeError(`${fn}: ${name} must be a Module (got ${kindOf(value)})`);
+}
+
+/**
+ * The first value of `data` that cannot be stored in `dst` (a float32 or float64 array) as a finite
+ * number, as the message after the key (`[1] is Infinity, expected a finite number`,
+ * `[0] = 1e+300 overflows float32`), or null when every value can. One pass; nothing allocated unless
+ * a value is refused. A NaN or ±∞ in a parameter or a BatchNorm running statistic would reach every
+ * later forward pass (and, through the gradients, every parameter) without a word.
+ */
+function firstNonFinite(data: ArrayLike<number>, dst: FloatArray): string | null {
+  // A float32 destination rounds a finite float64 beyond ±3.4e38 to ±∞; float32 sources cannot overflow it.
+  const narrows = dst instanceof Float32Array && !(data instanceof Float32Array);
+  for (let i = 0; i < data.length; i++) {
+    const v = data[i] as unknown;
+    if (typeof v !== "number") return `[${i}] is ${v === null ? "null" : typeof v}, expected a finite number`;
+    if (!Number.isFinite(v)) return `[${i}] is ${v}, expected a finite number`;
+    if (narrows && !Number.isFinite(Math.fround(v))) return `[${i}] = ${v} overflows float32`;
+  }
+  return null;
+}
+
+/**
+ * {@link Module.loadStateDict} with `fn` naming the public function in errors (`loadCheckpoint` loads
+ * through it). Validates everything, then writes: a failed load changes nothing.
+ */
+export function loadState(fn: string, module: Module, state: unknown, options: unknown): void {
+  checkOptions(fn, "options", options, LOAD_OPTIONS);
+  const strictOption = (options as LoadOptions | undefined)?.strict;
+  checkFlag(fn, "options.strict", strictOption);
+  const strict = strictOption ?? true;
+  if (!(state instanceof Map)) {
+    throw new TypeError(
+      `${fn}: state must be a Map of name → { shape, data } (got ${kindOf(state)}; for a plain object pass new Map(Object.entries(state)))`,
+    );
+  }
+  const entries = state as ReadonlyMap<string, StateEntry>;
+  const own = module.stateDict();
+  if (strict) {
+    const missing = [...own.keys()].filter((k) => !entries.has(k));
+    const extra = [...entries.keys()].filter((k) => !own.has(k));
+    if (missing.length > 0 || extra.length > 0) {
+      throw new RangeError(`${fn}: keys differ (missing: [${missing.join(", ")}], unexpected: [${extra.join(", ")}])`);
+    }
+  }
+  // Validate everything before writing anything, so a failed load leaves the model unchanged.
+  let matched = 0;
+  for (const [k, src] of entries) {
+    const dst = own.get(k);
+    if (dst === undefined) continue;
+    matched++;
+    if (src === null || typeof src !== "object" || !Array.isArray(src.shape) || !isNumberArray(src.data)) {
+      const got =
+        src === null || typeof src !== "object"
+          ? kindOf(src)
+          : `{ shape: ${kindOf(src.shape)}, data: ${kindOf(src.data)} }`;
+      throw new TypeError(`${fn}: ${k} must be { shape: number[], data: an array or a typed array } (got ${got})`);
+    }
+    if (
+      src.shape.length !== dst.shape.length ||
+      src.shape.some((d, i) => d !== dst.shape[i]) ||
+      src.data.length !== dst.data.length
+    ) {
+      throw new RangeError(
+        `${fn}: ${k} has shape [${src.shape.join(", ")}] (${src.data.length} values), the model expects [${dst.shape.join(", ")}]`,
+      );
+    }
+    const bad = firstNonFinite(src.data, dst.data);
+    if (bad !== null) throw new RangeError(`${fn}: ${k}${bad}`);
+  }
+  // Not strict, yet nothing at all in common: keys from another model or another naming, never intended.
+  if (matched === 0 && (own.size > 0 || entries.size > 0)) {
+    throw new RangeError(
+      `${fn}: no key of state matches the model (state: [${[...entries.keys()].slice(0, 5).join(", ")}${entries.size > 5 ? ", …" : ""}], model: [${[...own.keys()].slice(0, 5).join(", ")}${own.size > 5 ? ", …" : ""}])`,
+    );
+  }
+  for (const [k, src] of entries) {
+    const dst = own.get(k);
+    if (dst === undefined) continue;
+    for (let i = 0; i < dst.data.length; i++) dst.data[i] = src.data[i] as number;
+  }
+  // An in-place change autodiff must see: a backward through a graph built before the load throws.
+  for (const p of module.parameters()) if (entries.has(p.name)) p.tensor.markModified();
 }
 
 /**
@@ -352,6 +450,7 @@ export abstract class Module implements CurvatureModel {
 
   /** Sets train (true) or eval (false) mode for the whole subtree; returns this. */
   train(on = true): this {
+    checkFlag("train", "on", on);
     this.training = on;
     for (const [, c] of this.children) c.train(on);
     return this;
@@ -412,44 +511,16 @@ export abstract class Module implements CurvatureModel {
 
   /**
    * Copies values into the parameters and buffers (their element types are kept: float64 values into
-   * a float32 model are rounded), bumping each loaded parameter tensor's version. RangeError on a missing or extra key (strict) or a shape mismatch.
+   * a float32 model are rounded), bumping each loaded parameter tensor's version. `state` is a Map
+   * (a plain object is a TypeError). RangeError on a missing or extra key (strict), on no matching key
+   * at all (not strict), on a shape mismatch, and on a value that is not finite or overflows the
+   * model's element type (a NaN or ∞ would reach every later pass). Everything is checked before
+   * anything is written: a failed load changes nothing. Cost: one pass over the values to check them.
    */
   loadStateDict(
     state: ReadonlyMap<string, { readonly shape: readonly number[]; readonly data: ArrayLike<number> }>,
     options: LoadOptions = {},
   ): void {
-    const fn = "loadStateDict";
-    const strict = options.strict ?? true;
-    const own = this.stateDict();
-    if (strict) {
-      const missing = [...own.keys()].filter((k) => !state.has(k));
-      const extra = [...state.keys()].filter((k) => !own.has(k));
-      if (missing.length > 0 || extra.length > 0) {
-        throw new RangeError(
-          `${fn}: keys differ (missing: [${missing.join(", ")}], unexpected: [${extra.join(", ")}])`,
-        );
-      }
-    }
-    // Validate everything before writing anything, so a failed load leaves the model unchanged.
-    for (const [k, src] of state) {
-      const dst = own.get(k);
-      if (dst === undefined) continue;
-      if (
-        src.shape.length !== dst.shape.length ||
-        src.shape.some((d, i) => d !== dst.shape[i]) ||
-        src.data.length !== dst.data.length
-      ) {
-        throw new RangeError(
-          `${fn}: ${k} has shape [${src.shape.join(", ")}] (${src.data.length} values), the model expects [${dst.shape.join(", ")}]`,
-        );
-      }
-    }
-    for (const [k, src] of state) {
-      const dst = own.get(k);
-      if (dst === undefined) continue;
-      for (let i = 0; i < dst.data.length; i++) dst.data[i] = src.data[i] as number;
-    }
-    // An in-place change autodiff must see: a backward through a graph built before the load throws.
-    for (const p of this.parameters()) if (state.has(p.name)) p.tensor.markModified();
+    loadState("loadStateDict", this, state, options);
   }
 }

@@ -19,10 +19,11 @@
  * examples for per-example means such as `accuracy` and nn's losses. Training metrics come from the
  * training batches' own outputs (as Keras reports them), so they lag the end-of-epoch parameters.
  */
-import { noGrad, type Tensor, wrap } from "@ekfac-ts/autodiff";
-import type { FloatArray } from "@ekfac-ts/linalg";
-import { BatchLoader, type Dataset, type RowArray } from "./data/batches.ts";
-import type { Module } from "./module.ts";
+import { assertTensor, noGrad, type Tensor, wrap } from "@ekfac-ts/autodiff";
+import { checkFlag, checkRequiredOptions, type FloatArray, optionKeys } from "@ekfac-ts/linalg";
+import { BatchLoader, checkBatchSize, checkDataset, type Dataset, type RowArray } from "./data/batches.ts";
+import { assertFinite, assertNumberArray, kindOf } from "./internal/checks.ts";
+import { assertModule, type Module } from "./module.ts";
 
 /** What `fit` needs from an optimizer: one step from the gradients the last backward left on the model. */
 export interface StepOptimizer {
@@ -32,6 +33,12 @@ export interface StepOptimizer {
    * it returns that pass's loss, otherwise it runs a forward pass under `noGrad` at the current parameters.
    */
   step(loss?: (when?: "before" | "after") => number): unknown;
+  /**
+   * The arrays the optimizer updates, when it exposes them (ekfac's `Optimizer.params`): `fit` then
+   * checks that each is the value array of one of the model's parameters, since an optimizer bound to
+   * another model would run every step and train nothing. A subset is fine (fine-tuning some layers).
+   */
+  readonly params?: readonly FloatArray[];
 }
 
 /** A batch's mean loss from the model's output and the batch's targets (e.g. `softmaxCrossEntropy`). */
@@ -51,6 +58,9 @@ export interface EvaluateOptions<Y extends RowArray = RowArray> {
   /** Metrics by name. */
   readonly metrics?: { readonly [name: string]: Metric<Y> };
 }
+
+/** The keys of {@link EvaluateOptions} (checked against the interface both ways at compile time). */
+const EVALUATE_OPTIONS = optionKeys<EvaluateOptions>()(["inputShape", "batchSize", "loss", "metrics"]);
 
 /** Mean loss and metrics over a dataset. */
 export interface Evaluation {
@@ -84,6 +94,20 @@ export interface FitOptions<Y extends RowArray = RowArray> {
   readonly onEpoch?: (result: EpochResult) => void;
 }
 
+/** The keys of {@link FitOptions} (checked against the interface both ways at compile time). */
+const FIT_OPTIONS = optionKeys<FitOptions>()([
+  "epochs",
+  "batchSize",
+  "inputShape",
+  "loss",
+  "seed",
+  "dropLast",
+  "metrics",
+  "validation",
+  "onBatch",
+  "onEpoch",
+]);
+
 /** One step of `fit`, as `onBatch` sees it. */
 export interface BatchProgress {
   /** The epoch, from 1. */
@@ -108,6 +132,45 @@ export interface EpochResult {
   readonly metrics: { readonly [name: string]: number };
   /** Loss and metrics on `validation` after the epoch, or null without one. */
   readonly validation: Evaluation | null;
+}
+
+/** Optional callbacks and the metrics record: functions where given (a TypeError naming them otherwise). */
+function checkFunctions(fn: string, given: object, names: readonly string[]): void {
+  const options = given as { readonly [key: string]: unknown };
+  for (const n of names) {
+    const f = options[n];
+    if (f !== undefined && typeof f !== "function")
+      throw new TypeError(`${fn}: options.${n} must be a function (got ${kindOf(f)})`);
+  }
+  const metrics = options.metrics;
+  if (metrics === undefined) return;
+  if (metrics === null || typeof metrics !== "object" || Array.isArray(metrics))
+    throw new TypeError(`${fn}: options.metrics must be an object of name → metric function (got ${kindOf(metrics)})`);
+  for (const [n, m] of Object.entries(metrics)) {
+    if (typeof m !== "function")
+      throw new TypeError(`${fn}: options.metrics.${n} must be a function (got ${kindOf(m)})`);
+  }
+}
+
+/**
+ * When the optimizer exposes the arrays it updates (`params`, as ekfac's `Optimizer` does), each must be
+ * the value array of one of the model's parameters: an optimizer built for another model (or a copy of
+ * this one) would step without error and never change this model. One pass over the parameters.
+ */
+function checkBound(fn: string, optimizer: StepOptimizer, model: Module): void {
+  const params = optimizer.params as unknown;
+  if (!Array.isArray(params)) return;
+  const own = new Set<unknown>(model.parameters().map((p) => p.value));
+  const stray = params.findIndex((p) => !own.has(p));
+  if (stray >= 0 || (params.length === 0 && own.size > 0)) {
+    const why =
+      stray >= 0
+        ? `optimizer.params[${stray}] (${kindOf(params[stray])} of ${(params[stray] as { length?: number })?.length} values) is not the value array of any of the model's ${own.size} parameters`
+        : "optimizer.params is empty";
+    throw new RangeError(
+      `${fn}: optimizer is not bound to model's parameters (${why}; build it from this model, e.g. new Optimizer(transform, model))`,
+    );
+  }
 }
 
 function checkShape(fn: string, inputShape: readonly number[], inputSize: number): void {
@@ -152,7 +215,13 @@ export function evaluate<Y extends RowArray>(
   options: EvaluateOptions<Y>,
 ): Evaluation {
   const fn = "evaluate";
-  const loader = new BatchLoader(data, { batchSize: options.batchSize ?? 256, shuffle: false });
+  assertModule(fn, "model", model);
+  checkRequiredOptions(fn, "options", options, EVALUATE_OPTIONS);
+  checkFunctions(fn, options, ["loss"]);
+  checkDataset(fn, "data", data);
+  const batchSize = options.batchSize ?? 256;
+  checkBatchSize(fn, "options.batchSize", batchSize);
+  const loader = new BatchLoader(data, { batchSize, shuffle: false });
   checkShape(fn, options.inputShape, loader.inputSize);
   if (data.count === 0) throw new RangeError(`${fn}: data must hold at least one example`);
   const names = Object.keys(options.metrics ?? {});
@@ -195,22 +264,43 @@ export function fit<Y extends RowArray>(
   options: FitOptions<Y>,
 ): EpochResult[] {
   const fn = "fit";
+  assertModule(fn, "model", model);
   if (optimizer === null || typeof optimizer !== "object" || typeof optimizer.step !== "function") {
     throw new TypeError(
       `${fn}: optimizer must have a step() method (got ${optimizer === null ? "null" : typeof optimizer})`,
     );
   }
+  checkRequiredOptions(fn, "options", options, FIT_OPTIONS);
   const { epochs } = options;
   if (!(Number.isInteger(epochs) && epochs >= 1)) {
     throw new RangeError(`${fn}: options.epochs must be an integer ≥ 1 (got ${String(epochs)})`);
   }
-  if (typeof options.loss !== "function") throw new TypeError(`${fn}: options.loss must be a function`);
+  if (typeof options.loss !== "function")
+    throw new TypeError(`${fn}: options.loss must be a function (got ${kindOf(options.loss)})`);
+  checkFunctions(fn, options, ["onBatch", "onEpoch"]);
+  checkFlag(fn, "options.dropLast", options.dropLast);
+  const seed = options.seed ?? 0;
+  assertFinite(fn, "options.seed", seed);
+  checkBound(fn, optimizer, model);
+  checkDataset(fn, "data", data);
+  checkBatchSize(fn, "options.batchSize", options.batchSize);
   const loader = new BatchLoader(data, {
     batchSize: options.batchSize,
-    rng: options.seed ?? 0,
+    rng: seed,
     dropLast: options.dropLast ?? false,
   });
   checkShape(fn, options.inputShape, loader.inputSize);
+  // The validation set is checked now, not by evaluate after a whole epoch of training.
+  const heldOut = options.validation;
+  if (heldOut !== undefined) {
+    checkDataset(fn, "options.validation", heldOut);
+    if (heldOut.count === 0) throw new RangeError(`${fn}: options.validation must hold at least one example`);
+    if (heldOut.inputs.length !== heldOut.count * loader.inputSize) {
+      throw new RangeError(
+        `${fn}: options.validation has ${heldOut.inputs.length / heldOut.count} values per input row, data has ${loader.inputSize}`,
+      );
+    }
+  }
   if (loader.batchesPerEpoch === 0) throw new RangeError(`${fn}: data has no full batch of ${options.batchSize} rows`);
   const names = Object.keys(options.metrics ?? {});
   const metrics = names.map((n) => (options.metrics as { [name: string]: Metric<Y> })[n] as Metric<Y>);
@@ -265,6 +355,8 @@ export function fit<Y extends RowArray>(
  */
 export function accuracy(logits: Tensor, labels: ArrayLike<number>): number {
   const fn = "accuracy";
+  assertTensor(fn, "logits", logits);
+  assertNumberArray(fn, "labels", labels);
   if (logits.shape.length !== 2) throw new RangeError(`${fn}: logits must be N × C (got [${logits.shape.join(", ")}])`);
   const [n, c] = logits.shape as [number, number];
   if (labels.length !== n)
@@ -272,6 +364,12 @@ export function accuracy(logits: Tensor, labels: ArrayLike<number>): number {
   if (n === 0) throw new RangeError(`${fn}: logits has no rows`);
   const x: FloatArray = logits.data;
   let correct = 0;
+  for (let i = 0; i < n; i++) {
+    // A label that is no class (2.5, −1, c) would only ever count as wrong: the accuracy of a mistake.
+    const y = labels[i] as number;
+    if (!(Number.isInteger(y) && y >= 0 && y < c))
+      throw new RangeError(`${fn}: labels[${i}] = ${y} is not a class, expected an integer in [0, ${c})`);
+  }
   for (let i = 0; i < n; i++) {
     let best = 0;
     for (let j = 1; j < c; j++) if ((x[i * c + j] as number) > (x[i * c + best] as number)) best = j;

@@ -6,11 +6,13 @@
  * silently), and nothing is written into the model unless every key checks out.
  * Cost: O(parameters) time; one copy of the weights for the file.
  */
-import type { Module } from "../module.ts";
+import { kindOf } from "../internal/checks.ts";
+import { assertModule, loadState, type Module } from "../module.ts";
 import { readSafetensors, type SafetensorsTensor, writeSafetensors } from "./safetensors.ts";
 
 /** Serializes the model's parameters and buffers to safetensors bytes. */
 export function saveCheckpoint(model: Module, metadata?: Readonly<Record<string, string>>): Uint8Array {
+  assertModule("saveCheckpoint", "model", model);
   const tensors = new Map<string, SafetensorsTensor>();
   for (const [name, { shape, data }] of model.stateDict()) {
     tensors.set(name, { dtype: data instanceof Float64Array ? "F64" : "F32", shape, data });
@@ -19,12 +21,15 @@ export function saveCheckpoint(model: Module, metadata?: Readonly<Record<string,
 }
 
 /**
- * Loads safetensors bytes into the model (in place). Throws a RangeError for missing/extra keys or a
- * shape mismatch, a TypeError for a dtype mismatch, and whatever `readSafetensors` throws for a
- * corrupt file. Returns the file's metadata (empty when it has none).
+ * Loads safetensors bytes into the model (in place). Throws a RangeError for missing/extra keys, a
+ * shape mismatch or a value that is not finite (NaN, ±∞: it would reach every later pass), a TypeError
+ * for a dtype mismatch or a `model` that is not a Module, and whatever `readSafetensors` throws for a
+ * corrupt file; a failed load changes nothing. Returns the file's metadata (empty when it has none).
  */
 export function loadCheckpoint(model: Module, bytes: Uint8Array): Map<string, string> {
   const fn = "loadCheckpoint";
+  assertModule(fn, "model", model);
+  if (!(bytes instanceof Uint8Array)) throw new TypeError(`${fn}: bytes must be a Uint8Array (got ${kindOf(bytes)})`);
   const file = readSafetensors(bytes);
   const own = model.stateDict();
   const missing = [...own.keys()].filter((k) => !file.tensors.has(k));
@@ -42,8 +47,12 @@ export function loadCheckpoint(model: Module, bytes: Uint8Array): Map<string, st
       );
     }
   }
-  model.loadStateDict(
+  // The values are checked there (finite), before anything is written.
+  loadState(
+    fn,
+    model,
     new Map([...file.tensors].map(([k, t]) => [k, { shape: t.shape, data: t.data as Float32Array | Float64Array }])),
+    undefined,
   );
   return file.metadata ?? new Map();
 }

@@ -9,7 +9,8 @@
  * exposes `size < batchSize` rows through views made once in the constructor.
  * Cost: O(batchSize · (inputSize + targetSize)) copies per batch, O(count) per epoch for the permutation.
  */
-import { Rng } from "@ekfac-ts/linalg";
+import { checkFlag, checkRequiredOptions, optionKeys, type Rng } from "@ekfac-ts/linalg";
+import { kindOf, rngOf } from "../internal/checks.ts";
 
 /** The typed arrays a {@link Dataset} may store its rows in. */
 export type RowArray = Float32Array | Float64Array | Int32Array | Uint8Array | Uint32Array;
@@ -48,6 +49,51 @@ export interface BatchOptions {
   readonly dropLast?: boolean;
 }
 
+/** The keys of {@link BatchOptions} (checked against the interface both ways at compile time). */
+const BATCH_OPTIONS = optionKeys<BatchOptions>()(["batchSize", "shuffle", "rng", "dropLast"]);
+
+/** Whether `x` holds rows a loader can gather: a typed array of numbers (the {@link RowArray} kinds and their kin). */
+function isRows(x: unknown): boolean {
+  return ArrayBuffer.isView(x) && !(x instanceof DataView || x instanceof BigInt64Array || x instanceof BigUint64Array);
+}
+
+/**
+ * Throws unless `data` is a {@link Dataset}: an object whose `inputs` and `targets` are typed arrays
+ * (the loader gathers rows into buffers of the same kind) and whose `count` is an integer ≥ 0 that
+ * divides both into whole rows. `fn` and `name` name the caller's argument. Not part of the public API.
+ */
+export function checkDataset(fn: string, name: string, data: unknown): asserts data is Dataset {
+  if (data === null || typeof data !== "object")
+    throw new TypeError(`${fn}: ${name} must be a dataset { inputs, targets, count } (got ${kindOf(data)})`);
+  const { inputs, targets, count } = data as { inputs?: unknown; targets?: unknown; count?: unknown };
+  for (const [k, v] of [
+    ["inputs", inputs],
+    ["targets", targets],
+  ] as const) {
+    if (!isRows(v)) {
+      throw new TypeError(
+        `${fn}: ${name}.${k} must be a typed array such as Float32Array, Float64Array, Int32Array or Uint8Array (got ${kindOf(v)})`,
+      );
+    }
+  }
+  if (typeof count !== "number" || !Number.isInteger(count) || count < 0)
+    throw new RangeError(`${fn}: ${name}.count must be a non-negative integer (got ${String(count)})`);
+  const xs = (inputs as RowArray).length;
+  const ys = (targets as RowArray).length;
+  const whole = count === 0 ? xs === 0 && ys === 0 : xs % count === 0 && ys % count === 0;
+  if (!whole) {
+    throw new RangeError(
+      `${fn}: ${name}.inputs (length ${xs}) and ${name}.targets (length ${ys}) must both hold count = ${count} rows`,
+    );
+  }
+}
+
+/** Throws a RangeError naming `fn` and `name` unless `batchSize` is a positive integer. Not public API. */
+export function checkBatchSize(fn: string, name: string, batchSize: unknown): asserts batchSize is number {
+  if (!(typeof batchSize === "number" && Number.isInteger(batchSize) && batchSize >= 1))
+    throw new RangeError(`${fn}: ${name} must be a positive integer (got ${String(batchSize)})`);
+}
+
 /**
  * Minibatch iteration over an in-memory {@link Dataset} with seeded shuffling: each epoch draws a
  * permutation (`Rng.permutation`, identical on every runtime) and gathers rows into buffers allocated
@@ -84,28 +130,19 @@ export class BatchLoader<X extends RowArray = RowArray, Y extends RowArray = Row
     options: BatchOptions,
   ) {
     const fn = "BatchLoader";
+    checkDataset(fn, "dataset", dataset);
+    checkRequiredOptions(fn, "options", options, BATCH_OPTIONS);
     const { count, inputs, targets } = dataset;
     const { batchSize } = options;
-    if (!Number.isInteger(count) || count < 0)
-      throw new RangeError(`${fn}: count must be a non-negative integer (got ${count})`);
-    if (!Number.isInteger(batchSize) || batchSize < 1)
-      throw new RangeError(`${fn}: batchSize must be a positive integer (got ${batchSize})`);
-    const whole =
-      count === 0
-        ? inputs.length === 0 && targets.length === 0
-        : inputs.length % count === 0 && targets.length % count === 0;
-    if (!whole) {
-      throw new RangeError(
-        `${fn}: inputs (length ${inputs.length}) and targets (length ${targets.length}) must both hold count = ${count} rows`,
-      );
-    }
+    checkBatchSize(fn, "options.batchSize", batchSize);
+    checkFlag(fn, "options.shuffle", options.shuffle);
+    checkFlag(fn, "options.dropLast", options.dropLast);
     this.inputSize = count === 0 ? 0 : inputs.length / count;
     this.targetSize = count === 0 ? 0 : targets.length / count;
     this.batchSize = batchSize;
     this.shuffle = options.shuffle ?? true;
     this.dropLast = options.dropLast ?? false;
-    const r = options.rng ?? 0;
-    this.rng = r instanceof Rng ? r : new Rng(r);
+    this.rng = rngOf(options.rng, fn, "options.rng");
     this.order = new Uint32Array(count);
     for (let i = 0; i < count; i++) this.order[i] = i;
     const make = <A extends RowArray>(like: A, n: number): A => new (like.constructor as new (n: number) => A)(n);

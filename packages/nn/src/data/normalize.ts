@@ -13,6 +13,7 @@
  * Cost: O(count · features). Each allocating helper delegates to its `…Into` variant.
  */
 import type { FloatArray } from "@ekfac-ts/linalg";
+import { assertNumberArray, isNumberArray, kindOf } from "../internal/checks.ts";
 
 /** Per-feature mean and standard deviation from {@link featureStatistics}, for {@link standardize}. */
 export interface FeatureStatistics {
@@ -36,6 +37,7 @@ export function scaleBytes(bytes: Uint8Array): Float32Array {
 }
 
 function rowsOf(fn: string, x: ArrayLike<number>, count: number): number {
+  assertNumberArray(fn, "x", x);
   if (!Number.isInteger(count) || count < 1 || x.length % count !== 0) {
     throw new RangeError(`${fn}: x (length ${x.length}) must hold count = ${count} ≥ 1 equal rows`);
   }
@@ -59,6 +61,28 @@ export function featureStatistics(x: ArrayLike<number>, count: number): FeatureS
   return { mean, std };
 }
 
+/**
+ * The checks of `standardize` and `standardizeInto` (`fn` names the one called): x an array, `stats`
+ * from `featureStatistics` (mean and std of one length), epsilon a finite number ≥ 0. Returns d.
+ */
+function checkStandardize(fn: string, x: unknown, stats: unknown, epsilon: unknown): number {
+  assertNumberArray(fn, "x", x);
+  const { mean, std } = (stats ?? {}) as { mean?: unknown; std?: unknown };
+  if (stats === null || typeof stats !== "object" || !isNumberArray(mean) || !isNumberArray(std)) {
+    throw new TypeError(
+      `${fn}: stats must be { mean, std } arrays, as featureStatistics returns them (got ${typeof stats === "object" && stats !== null ? `{ mean: ${kindOf(mean)}, std: ${kindOf(std)} }` : kindOf(stats)})`,
+    );
+  }
+  if (typeof epsilon !== "number") throw new TypeError(`${fn}: epsilon must be a number (got ${kindOf(epsilon)})`);
+  if (!(epsilon >= 0 && Number.isFinite(epsilon)))
+    throw new RangeError(`${fn}: epsilon must be a finite number ≥ 0 (got ${epsilon})`);
+  const d = mean.length;
+  if (std.length !== d) throw new RangeError(`${fn}: stats.mean has ${d} features, stats.std ${std.length}`);
+  if (d === 0 || x.length % d !== 0)
+    throw new RangeError(`${fn}: x (length ${x.length}) is not a whole number of rows of ${d} features`);
+  return d;
+}
+
 /** `out = (x − μ) / σ` row by row (σ ≤ epsilon → only centred); `out` may alias `x`. Returns `out`. */
 export function standardizeInto<T extends FloatArray>(
   out: T,
@@ -66,11 +90,21 @@ export function standardizeInto<T extends FloatArray>(
   stats: FeatureStatistics,
   epsilon = 1e-8,
 ): T {
-  const d = stats.mean.length;
-  if (stats.std.length !== d) throw new RangeError(`standardizeInto: mean has ${d} features, std ${stats.std.length}`);
-  if (out.length !== x.length) throw new RangeError(`standardizeInto: out has length ${out.length}, x ${x.length}`);
-  if (d === 0 || x.length % d !== 0)
-    throw new RangeError(`standardizeInto: x (length ${x.length}) is not a whole number of rows of ${d} features`);
+  const fn = "standardizeInto";
+  const d = checkStandardize(fn, x, stats, epsilon);
+  if (!(out instanceof Float32Array || out instanceof Float64Array))
+    throw new TypeError(`${fn}: out must be a Float32Array or Float64Array (got ${kindOf(out)})`);
+  if (out.length !== x.length) throw new RangeError(`${fn}: out has length ${out.length}, x ${x.length}`);
+  return standardizeRows(out, x, stats, epsilon, d);
+}
+
+function standardizeRows<T extends FloatArray>(
+  out: T,
+  x: ArrayLike<number>,
+  stats: FeatureStatistics,
+  epsilon: number,
+  d: number,
+): T {
   for (let i = 0; i < x.length; i++) {
     const j = i % d;
     const s = stats.std[j] as number;
@@ -81,11 +115,13 @@ export function standardizeInto<T extends FloatArray>(
 
 /** Standardised float32 copy of `x`. */
 export function standardize(x: ArrayLike<number>, stats: FeatureStatistics, epsilon = 1e-8): Float32Array {
-  return standardizeInto(new Float32Array(x.length), x, stats, epsilon);
+  const d = checkStandardize("standardize", x, stats, epsilon);
+  return standardizeRows(new Float32Array(x.length), x, stats, epsilon, d);
 }
 
 /** `out[n·classes + labels[n]] = 1`, zeros elsewhere; labels must be integers in [0, classes). */
 export function oneHotInto<T extends FloatArray>(out: T, labels: ArrayLike<number>, classes: number): T {
+  assertNumberArray("oneHotInto", "labels", labels);
   if (!Number.isInteger(classes) || classes < 1)
     throw new RangeError(`oneHotInto: classes must be a positive integer (got ${classes})`);
   if (out.length !== labels.length * classes) {

@@ -1,13 +1,13 @@
 /**
  * What the layers with parameters share (Linear, Conv2d, BatchNorm, pooling, Dropout): the options
- * `LayerInit`, the seed-or-generator rule, the size pairs of the spatial layers, the refusal to capture
+ * `LayerInit` (its seed-or-generator rule, `rngOf`, is in checks.ts), the size pairs of the spatial layers, the refusal to capture
  * an empty batch, and `WeightLayer`, the capture plumbing of a {@link CurvatureLayer} (statistics
  * from its `CaptureSite`, the request forwarded on every capture change, itself as its only curvature
  * layer). One home instead of layers importing each other's helpers. Capture itself: MATH.md §1, §6 and
  * internal/capture.ts.
  */
 import type { Tensor } from "@ekfac-ts/autodiff";
-import { type DType, Rng } from "@ekfac-ts/linalg";
+import type { DType, Rng } from "@ekfac-ts/linalg";
 import { type CurvatureLayer, type LayerStatistics, Module, type Parameter } from "../module.ts";
 import type { CaptureSite } from "./capture.ts";
 
@@ -17,11 +17,6 @@ export interface LayerInit {
   readonly dtype?: DType;
   /** Seed or generator for the initial weights (default seed 0). */
   readonly rng?: Rng | number;
-}
-
-/** A generator from a seed (default 0) or the generator itself. */
-export function rngOf(r: Rng | number | undefined): Rng {
-  return r instanceof Rng ? r : new Rng(r ?? 0);
 }
 
 /** One integer for both spatial axes, or a `[height, width]` pair. */

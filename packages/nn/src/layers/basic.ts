@@ -29,9 +29,10 @@ import {
   type Tensor,
   tanh,
 } from "@ekfac-ts/autodiff";
-import { Rng, type RngState } from "@ekfac-ts/linalg";
-import { type Pair, pair, rngOf } from "../internal/layer.ts";
-import { Module } from "../module.ts";
+import { checkFlag, checkOptions, optionKeys, Rng, type RngState } from "@ekfac-ts/linalg";
+import { rngOf } from "../internal/checks.ts";
+import { type Pair, pair } from "../internal/layer.ts";
+import { assertModule, Module } from "../module.ts";
 
 /** max(0, x) elementwise. */
 export class ReLU extends Module {
@@ -108,8 +109,19 @@ export interface PoolOptions {
   readonly padding?: Pair;
 }
 
+/** Options of {@link AvgPool2d}. */
+export interface AvgPoolOptions extends PoolOptions {
+  /** Divide by kh·kw even where the window overlaps padding (default true, as PyTorch). */
+  readonly countIncludePad?: boolean;
+}
+
+/** The keys of {@link PoolOptions} and {@link AvgPoolOptions} (checked against the interfaces both ways at compile time). */
+const POOL_OPTIONS = optionKeys<PoolOptions>()(["stride", "padding"]);
+const AVG_POOL_OPTIONS = optionKeys<AvgPoolOptions>()(["stride", "padding", "countIncludePad"]);
+
 /** Pool windows are checked when the layer is built, not at its first forward (kernel 0 has no window). */
-function checkPool(fn: string, kernelSize: Pair, options: PoolOptions): void {
+function checkPool(fn: string, kernelSize: Pair, options: PoolOptions, known: readonly string[]): void {
+  checkOptions(fn, "options", options, known);
   const [kh, kw] = pair("kernelSize", kernelSize, 1, 1, fn);
   pair("stride", options.stride, 1, 1, fn);
   const [ph, pw] = pair("padding", options.padding, 0, 0, fn);
@@ -126,7 +138,7 @@ export class MaxPool2d extends Module {
     readonly options: PoolOptions = {},
   ) {
     super();
-    checkPool("MaxPool2d", kernelSize, options);
+    checkPool("MaxPool2d", kernelSize, options, POOL_OPTIONS);
   }
   forward(x: Tensor): Tensor {
     return maxPool2d(x, { kernelSize: this.kernelSize, ...this.options });
@@ -139,13 +151,11 @@ export class AvgPool2d extends Module {
     /** The window: kh = kw, or `[kh, kw]`. */
     readonly kernelSize: Pair,
     /** Stride, padding, and whether padded positions count in the divisor (default true, as PyTorch). */
-    readonly options: PoolOptions & {
-      /** Divide by kh·kw even where the window overlaps padding (default true). */
-      readonly countIncludePad?: boolean;
-    } = {},
+    readonly options: AvgPoolOptions = {},
   ) {
     super();
-    checkPool("AvgPool2d", kernelSize, options);
+    checkPool("AvgPool2d", kernelSize, options, AVG_POOL_OPTIONS);
+    checkFlag("AvgPool2d", "options.countIncludePad", options.countIncludePad);
   }
   forward(x: Tensor): Tensor {
     return avgPool2d(x, { kernelSize: this.kernelSize, ...this.options });
@@ -177,7 +187,7 @@ export class Dropout extends Module {
   ) {
     super();
     if (typeof p !== "number" || !(p >= 0 && p <= 1)) throw new RangeError(`Dropout: p must be in [0, 1] (got ${p})`);
-    this.rng = rngOf(rng);
+    this.rng = rngOf(rng, "Dropout", "rng");
   }
   forward(x: Tensor): Tensor {
     if (this.training && this.replaying) {
@@ -196,6 +206,7 @@ export class Sequential extends Module {
   constructor(...layers: Module[]) {
     super();
     layers.forEach((l, i) => {
+      assertModule("Sequential", `layers[${i}]`, l);
       this.registerModule(String(i), l);
     });
     this.layers = layers;
@@ -217,6 +228,9 @@ export class Residual extends Module {
   readonly activation: Module;
   constructor(body: Module, shortcut: Module = new Identity(), activation: Module = new ReLU()) {
     super();
+    assertModule("Residual", "body", body);
+    assertModule("Residual", "shortcut", shortcut);
+    assertModule("Residual", "activation", activation);
     this.body = this.registerModule("body", body);
     this.shortcut = this.registerModule("shortcut", shortcut);
     this.activation = this.registerModule("activation", activation);

@@ -28,8 +28,9 @@
  * Cost: O(m·C) per pass, a handful of elementwise ops; capture adds O(m·C) copies.
  */
 import { add, assertTensor, div, mean, mul, reshape, sqrt, sub, type Tensor, wrap } from "@ekfac-ts/autodiff";
-import { allocate, type FloatArray } from "@ekfac-ts/linalg";
+import { allocate, checkFlag, checkOptions, type FloatArray, optionKeys } from "@ekfac-ts/linalg";
 import { CaptureSite } from "../internal/capture.ts";
+import { checkDtype } from "../internal/checks.ts";
 import type { LayerInit } from "../internal/layer.ts";
 import { gatherOutputGradInto } from "../internal/patches.ts";
 import {
@@ -49,6 +50,9 @@ export interface BatchNormOptions extends Pick<LayerInit, "dtype"> {
   /** Learnable γ, β (default true). */
   readonly affine?: boolean;
 }
+
+/** The keys of {@link BatchNormOptions} (checked against the interface both ways at compile time). */
+const BATCH_NORM_OPTIONS = optionKeys<BatchNormOptions>()(["dtype", "momentum", "eps", "affine"]);
 
 abstract class BatchNorm extends Module {
   /** Weight of the newest batch in the running statistics. */
@@ -76,19 +80,22 @@ abstract class BatchNorm extends Module {
     private readonly rank: 2 | 4,
   ) {
     super();
+    const fn = rank === 2 ? "BatchNorm1d" : "BatchNorm2d";
     if (!Number.isInteger(features) || features < 1)
-      throw new RangeError(`BatchNorm: features must be a positive integer (got ${features})`);
+      throw new RangeError(
+        `${fn}: ${rank === 2 ? "features" : "channels"} must be a positive integer (got ${features})`,
+      );
+    checkOptions(fn, "options", options, BATCH_NORM_OPTIONS);
+    checkFlag(fn, "options.affine", options.affine);
+    const dtype = checkDtype(fn, "options.dtype", options.dtype);
     this.momentum = options.momentum ?? 0.1;
     this.eps = options.eps ?? 1e-5;
     if (typeof this.momentum !== "number" || !(this.momentum >= 0 && this.momentum <= 1))
-      throw new RangeError(`BatchNorm: momentum must be in [0, 1] (got ${String(this.momentum)})`);
+      throw new RangeError(`${fn}: options.momentum must be in [0, 1] (got ${String(this.momentum)})`);
     if (typeof this.eps !== "number" || !(this.eps > 0 && Number.isFinite(this.eps)))
-      throw new RangeError(`BatchNorm: eps must be a finite number > 0 (got ${String(this.eps)})`);
-    const dtype = options.dtype ?? "float32";
+      throw new RangeError(`${fn}: options.eps must be a finite number > 0 (got ${String(this.eps)})`);
     const affine = options.affine ?? true;
-    this.weight = affine
-      ? this.registerParameter("weight", allocate(features, dtype, "BatchNorm").fill(1), [features])
-      : null;
+    this.weight = affine ? this.registerParameter("weight", allocate(features, dtype, fn).fill(1), [features]) : null;
     this.bias = affine ? this.registerParameter("bias", allocate(features, dtype), [features]) : null;
     this.runningMean = this.registerBuffer("running_mean", allocate(features, dtype));
     this.runningVar = this.registerBuffer("running_var", allocate(features, dtype).fill(1));

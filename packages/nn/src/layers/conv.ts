@@ -13,10 +13,11 @@
  * Cost: 2·N·T·C_out·(C_in/groups)·kh·kw flops forward; capture adds O(groups·N·T·(aDim + C_out/groups)).
  */
 import { assertTensor, conv2d, type Tensor } from "@ekfac-ts/autodiff";
-import { allocate } from "@ekfac-ts/linalg";
+import { allocate, checkFlag, checkOptions, optionKeys } from "@ekfac-ts/linalg";
 import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
 import { CaptureSite } from "../internal/capture.ts";
-import { emptyCaptureCheck, type LayerInit, type Pair, pair, rngOf, WeightLayer } from "../internal/layer.ts";
+import { checkDtype, rngOf } from "../internal/checks.ts";
+import { emptyCaptureCheck, type LayerInit, type Pair, pair, WeightLayer } from "../internal/layer.ts";
 import type { Parameter } from "../module.ts";
 
 /** Options of {@link Conv2d}, PyTorch's `Conv2d` conventions. */
@@ -32,6 +33,9 @@ export interface Conv2dOptions extends LayerInit {
   /** Default true. */
   readonly bias?: boolean;
 }
+
+/** The keys of {@link Conv2dOptions} (checked against the interface both ways at compile time). */
+const CONV2D_OPTIONS = optionKeys<Conv2dOptions>()(["dtype", "rng", "stride", "padding", "dilation", "groups", "bias"]);
 
 /**
  * 2-D convolution over N × C_in × H × W inputs (NCHW) with stride, zero padding, dilation and groups;
@@ -68,6 +72,10 @@ export class Conv2d extends WeightLayer {
     options: Conv2dOptions = {},
   ) {
     super();
+    const fn = "Conv2d";
+    checkOptions(fn, "options", options, CONV2D_OPTIONS);
+    checkFlag(fn, "options.bias", options.bias);
+    const dtype = checkDtype(fn, "options.dtype", options.dtype);
     const groups = options.groups ?? 1;
     if (!Number.isInteger(groups) || groups < 1)
       throw new RangeError(`Conv2d: groups must be a positive integer (got ${groups})`);
@@ -88,8 +96,7 @@ export class Conv2d extends WeightLayer {
     this.outDim = outChannels;
     const [kh, kw] = this.kernel;
     this.inDim = (inChannels / groups) * kh * kw;
-    const dtype = options.dtype ?? "float32";
-    const rng = rngOf(options.rng);
+    const rng = rngOf(options.rng, fn, "options.rng");
     const shape = [outChannels, inChannels / groups, kh, kw];
     this.weight = this.registerParameter(
       "weight",

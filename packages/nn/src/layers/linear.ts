@@ -22,10 +22,19 @@
  * Cost: 2·N·outDim·inDim flops forward; capture adds O(N·(inDim + outDim)) copies.
  */
 import { add, assertTensor, matmul, type Tensor } from "@ekfac-ts/autodiff";
-import { allocate, convertRowsInto, type FloatArray, gemmStrided } from "@ekfac-ts/linalg";
+import {
+  allocate,
+  checkFlag,
+  checkOptions,
+  convertRowsInto,
+  type FloatArray,
+  gemmStrided,
+  optionKeys,
+} from "@ekfac-ts/linalg";
 import { pytorchDefaultBias, pytorchDefaultWeight } from "../init.ts";
 import { CaptureSite } from "../internal/capture.ts";
-import { emptyCaptureCheck, type LayerInit, rngOf, WeightLayer } from "../internal/layer.ts";
+import { checkDtype, rngOf } from "../internal/checks.ts";
+import { emptyCaptureCheck, type LayerInit, WeightLayer } from "../internal/layer.ts";
 import type { Parameter } from "../module.ts";
 
 const TRANS_B = Object.freeze({ transB: true });
@@ -35,6 +44,9 @@ export interface LinearOptions extends LayerInit {
   /** Default true. */
   readonly bias?: boolean;
 }
+
+/** The keys of {@link LinearOptions} (checked against the interface both ways at compile time). */
+const LINEAR_OPTIONS = optionKeys<LinearOptions>()(["dtype", "rng", "bias"]);
 
 /**
  * Dense layer s = W·a + b (W is `outDim × inDim`, PyTorch's layout and default initialisation), one gemm
@@ -71,14 +83,17 @@ export class Linear extends WeightLayer {
     options: LinearOptions = {},
   ) {
     super();
+    const fn = "Linear";
     for (const [k, v] of [
       ["inDim", inDim],
       ["outDim", outDim],
     ] as const) {
-      if (!Number.isInteger(v) || v < 1) throw new RangeError(`Linear: ${k} must be a positive integer (got ${v})`);
+      if (!Number.isInteger(v) || v < 1) throw new RangeError(`${fn}: ${k} must be a positive integer (got ${v})`);
     }
-    const dtype = options.dtype ?? "float32";
-    const rng = rngOf(options.rng);
+    checkOptions(fn, "options", options, LINEAR_OPTIONS);
+    checkFlag(fn, "options.bias", options.bias);
+    const dtype = checkDtype(fn, "options.dtype", options.dtype);
+    const rng = rngOf(options.rng, fn, "options.rng");
     this.hasBias = options.bias ?? true;
     const w = pytorchDefaultWeight(allocate(outDim * inDim, dtype, "Linear"), [outDim, inDim], rng);
     this.weight = this.registerParameter("weight", w, [outDim, inDim]);
