@@ -264,6 +264,7 @@ export function loadState(fn: string, module: Module, state: unknown, options: u
   }
   const entries = state as ReadonlyMap<string, StateEntry>;
   const own = module.stateDict();
+  const minimums = module.bufferMinimums();
   if (strict) {
     const missing = [...own.keys()].filter((k) => !entries.has(k));
     const extra = [...entries.keys()].filter((k) => !own.has(k));
@@ -295,6 +296,13 @@ export function loadState(fn: string, module: Module, state: unknown, options: u
     }
     const bad = firstNonFinite(src.data, dst.data);
     if (bad !== null) throw new RangeError(`${fn}: ${k}${bad}`);
+    const minimum = minimums.get(k);
+    if (minimum !== undefined) {
+      for (let i = 0; i < src.data.length; i++) {
+        const v = src.data[i] as number;
+        if (v < minimum) throw new RangeError(`${fn}: ${k}[${i}] = ${v}, expected ≥ ${minimum}`);
+      }
+    }
   }
   // Not strict, yet nothing at all in common: keys from another model or another naming, never intended.
   if (matched === 0 && (own.size > 0 || entries.size > 0)) {
@@ -340,6 +348,7 @@ export abstract class Module implements CurvatureModel {
   private readonly ownParams: Parameter[] = [];
   private readonly ownBuffers = new Map<string, FloatArray>();
   private readonly ownBufferShapes = new Map<string, readonly number[]>();
+  private readonly ownBufferMinimums = new Map<string, number>();
   private readonly children: [string, Module][] = [];
   private readonly names = new Set<string>();
 
@@ -359,11 +368,21 @@ export abstract class Module implements CurvatureModel {
     return p;
   }
 
-  /** Registers a non-trainable state array (e.g. running statistics); saved in the state dict. */
-  protected registerBuffer(name: string, data: FloatArray, shape: readonly number[] = [data.length]): FloatArray {
+  /**
+   * Registers a non-trainable state array (e.g. running statistics); saved in the state dict. `minimum`:
+   * the smallest value a loaded state may hold (a running variance ≥ 0: below it the layer's eval-mode
+   * square root is NaN); `loadStateDict` refuses a value below it.
+   */
+  protected registerBuffer(
+    name: string,
+    data: FloatArray,
+    shape: readonly number[] = [data.length],
+    minimum = Number.NEGATIVE_INFINITY,
+  ): FloatArray {
     this.checkFreeName(name);
     this.ownBuffers.set(name, data);
     this.ownBufferShapes.set(name, shape.slice());
+    if (minimum > Number.NEGATIVE_INFINITY) this.ownBufferMinimums.set(name, minimum);
     return data;
   }
 
@@ -404,6 +423,14 @@ export abstract class Module implements CurvatureModel {
     const out: [string, FloatArray, readonly number[]][] = [];
     for (const [n, d] of this.ownBuffers) out.push([join(this.path, n), d, this.ownBufferShapes.get(n) ?? [d.length]]);
     for (const [, c] of this.children) out.push(...(c.buffers() as [string, FloatArray, readonly number[]][]));
+    return out;
+  }
+
+  /** The buffers of the subtree whose values have a lower bound (a running variance ≥ 0), by path. */
+  bufferMinimums(): ReadonlyMap<string, number> {
+    const out = new Map<string, number>();
+    for (const [n, m] of this.ownBufferMinimums) out.set(join(this.path, n), m);
+    for (const [, c] of this.children) for (const [n, m] of c.bufferMinimums()) out.set(n, m);
     return out;
   }
 

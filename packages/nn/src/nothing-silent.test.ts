@@ -12,7 +12,7 @@ import { readSafetensors, writeSafetensors } from "./checkpoint/safetensors.ts";
 import { BatchLoader } from "./data/batches.ts";
 import { featureStatistics, standardize } from "./data/normalize.ts";
 import { constant, heNormal, heUniform, sparseInit } from "./init.ts";
-import { AvgPool2d, Dropout, MaxPool2d, ReLU, Residual, Sequential } from "./layers/basic.ts";
+import { AvgPool2d, Dropout, GELU, MaxPool2d, ReLU, Residual, Sequential } from "./layers/basic.ts";
 import { BatchNorm1d, BatchNorm2d } from "./layers/batchnorm.ts";
 import { Conv2d } from "./layers/conv.ts";
 import { Linear } from "./layers/linear.ts";
@@ -44,6 +44,9 @@ describe("1. unknown option keys are TypeErrors naming the function, the key and
       /^BatchNorm1d: options\.momentun is not an option \(did you mean momentum\?\)/,
     );
     expect(() => new BatchNorm2d(4, as({ epsilon: 1e-3 }))).toThrow(/^BatchNorm2d: options\.epsilon is not an option/);
+    // A choice checked when the layer is built, not at its first forward pass under autodiff's name.
+    expect(() => new GELU(as("erf"))).toThrow(new RangeError('GELU: approximate must be "none" or "tanh" (got "erf")'));
+    expect(new GELU("tanh").approximate).toBe("tanh");
     expect(() => new MaxPool2d(2, as({ strides: 1 }))).toThrow(
       /^MaxPool2d: options\.strides is not an option \(did you mean stride\?\)/,
     );
@@ -209,6 +212,22 @@ describe("3. non-finite values never reach a parameter or a buffer through a loa
     (state.get("running_var")?.data as Float32Array)[0] = Number.NaN;
     expect(() => bn.loadStateDict(state)).toThrow(/^loadStateDict: running_var\[0\] is NaN/);
     expect(snapshot(bn)).toEqual(before);
+    // A negative running variance is finite, but eval mode's √(var + ε) is NaN below −ε.
+    (state.get("running_var")?.data as Float32Array)[0] = -0.5;
+    expect(() => bn.loadStateDict(state)).toThrow(new RangeError("loadStateDict: running_var[0] = -0.5, expected ≥ 0"));
+    (state.get("running_var")?.data as Float32Array)[0] = 0;
+    (state.get("num_batches_tracked")?.data as Float32Array)[0] = -1;
+    expect(() => bn.loadStateDict(state)).toThrow(/^loadStateDict: num_batches_tracked\[0\] = -1, expected ≥ 0$/);
+    expect(snapshot(bn)).toEqual(before);
+    (state.get("num_batches_tracked")?.data as Float32Array)[0] = 3;
+    bn.loadStateDict(state);
+    expect(bn.runningVar[0]).toBe(0);
+    expect(bn.bufferMinimums()).toEqual(
+      new Map([
+        ["running_var", 0],
+        ["num_batches_tracked", 0],
+      ]),
+    );
   });
   it("loadCheckpoint: NaN or ∞ in a tensor's bytes is a RangeError naming loadCheckpoint; the model is unchanged", () => {
     const model = new Sequential(new Linear(2, 2, { rng: 1 }), new BatchNorm1d(2));

@@ -4,7 +4,7 @@
  * Every check loops with indices and builds its message only when it throws, so calling them from
  * `update` costs O(number of arrays) and allocates nothing on the success path.
  */
-import type { FloatArray } from "@ekfac-ts/linalg";
+import { type FloatArray, overlapOf } from "@ekfac-ts/linalg";
 import { kind } from "../internal/checks.ts";
 
 // The scalar checks live in internal/checks.ts (one home for the package, shared with the curvature
@@ -71,4 +71,33 @@ export function zerosLike(params: readonly FloatArray[], fill = 0): FloatArray[]
     out.push(z);
   }
   return out;
+}
+
+/**
+ * Throws a RangeError when two parameters share memory — the same array twice (`[a, a]`), a layer used
+ * twice in a model, or overlapping views of one buffer (linalg's `overlapOf`) — since every update
+ * would reach the shared values twice (the Optimizer adds each update to them, a curvature transform
+ * would give them two blocks). `names[k]` names parameter k in the message (or `params[k]` when null).
+ * Arrays are grouped by buffer first, so parameters that are disjoint views of one store cost one pass
+ * plus the pairs within that store. At construction only: allocates its grouping map.
+ */
+export function checkDisjointParams(fn: string, params: readonly FloatArray[], names: readonly string[] | null): void {
+  const byBuffer = new Map<ArrayBufferLike, number[]>();
+  for (let k = 0; k < params.length; k++) {
+    const p = params[k] as FloatArray;
+    const same = byBuffer.get(p.buffer);
+    if (same === undefined) {
+      byBuffer.set(p.buffer, [k]);
+      continue;
+    }
+    for (const j of same) {
+      const overlap = overlapOf(params[j] as FloatArray, p);
+      if (overlap === "none") continue;
+      const name = (i: number) => (names === null ? `params[${i}]` : `parameter ${names[i]} (position ${i})`);
+      throw new RangeError(
+        `${fn}: ${name(j)} and ${name(k)} ${overlap === "identical" ? "are the same array" : "overlap in memory"}: each step would add its update to the shared values twice (pass each parameter once; a model that reuses a layer must list its parameters once)`,
+      );
+    }
+    same.push(k);
+  }
 }

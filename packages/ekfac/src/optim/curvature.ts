@@ -124,7 +124,7 @@ import {
 import { ScaleShiftBlock } from "../curvature/scale-shift.ts";
 import { checkChoice, checkCount, checkDecay, checkFinite, checkPositive } from "../internal/checks.ts";
 import { allFinite, checkedDot, checkedDotFinite, layerShape } from "../internal/stats.ts";
-import { checkParamList } from "./checks.ts";
+import { checkDisjointParams, checkParamList } from "./checks.ts";
 import type { Schedule } from "./schedules.ts";
 import { prefixCount, StatisticsPrefix } from "./statistics-prefix.ts";
 import type { GradientTransformation, Params, SkipReason, StepControl, TransformReport } from "./transform.ts";
@@ -647,12 +647,13 @@ export function curvatureTransform(
   const keepsPrevious = adaptive && fixedMomentum !== 0;
 
   const parameters = [...model.parameters()];
+  checkDisjointParams(
+    fn,
+    parameters.map((p) => p.value),
+    parameters.map((p) => p.name),
+  );
   const index = new Map<FloatArray, number>();
-  parameters.forEach((p, i) => {
-    if (index.has(p.value))
-      throw new RangeError(`${fn}: parameter ${p.name} shares its value buffer with another parameter`);
-    index.set(p.value, i);
-  });
+  parameters.forEach((p, i) => index.set(p.value, i));
   const covered = parameters.map(() => false);
   const claim = (owner: string, ref: ParameterRef, expected: number): number => {
     const i = index.get(ref.value);

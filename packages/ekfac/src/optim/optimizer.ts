@@ -35,7 +35,9 @@
  * A step that throws before the update is added — a schedule's learning rate negative or not finite
  * (checked by `chain`'s `prepare` before any transform writes), a gradient of the wrong shape, a
  * `before` loss that is not a number — leaves the parameters and the transform's state as they were,
- * so a retry does not count it twice.
+ * so a retry does not count it twice. A closure that throws (or returns a non-number) when asked for the
+ * loss "after" the update leaves the step applied: the parameters and the transform's state (its δ₀,
+ * counters) then agree, and only the measurement is missing.
  *
  * `state()`/`load()` checkpoint through the one state format (state.ts). `load` validates EVERYTHING
  * before it writes anything: the structure (keys, list lengths, dtypes, array lengths — so a state of
@@ -44,9 +46,9 @@
  * moments and accumulators ≥ 0, blocks of this model).
  * After warm-up a step allocates no typed array.
  */
-import { allFinite, checkFlag, checkOptions, type FloatArray, optionKeys, overlapOf } from "@ekfac-ts/linalg";
+import { allFinite, checkFlag, checkOptions, type FloatArray, optionKeys } from "@ekfac-ts/linalg";
 import type { ParameterRef, ParameterSource } from "../capture.ts";
-import { checkParamList, checkSameShapes, zerosLike } from "./checks.ts";
+import { checkDisjointParams, checkParamList, checkSameShapes, zerosLike } from "./checks.ts";
 import { type SkipState, skipNonFinite } from "./skip-non-finite.ts";
 import { loadState, loadStateInto, type SavedState, saveState } from "./state.ts";
 import {
@@ -89,35 +91,6 @@ function isSource(x: unknown): x is ParameterSource {
   return (
     x !== null && typeof x === "object" && !Array.isArray(x) && typeof (x as ParameterSource).parameters === "function"
   );
-}
-
-/**
- * Throws a RangeError when two parameters share memory — the same array twice (`[a, a]`), a layer used
- * twice in a model, or overlapping views of one buffer (linalg's `overlapOf`) — since `step` would then
- * add each update to it twice. The curvature transform makes the same refusal for its model (the same
- * buffer twice); the two checks could share one home. Arrays are grouped by buffer first, so a model
- * whose parameters are disjoint views of one store costs one pass plus the pairs within that store.
- */
-function checkDisjoint(fn: string, params: Params, refs: readonly ParameterRef[] | null): void {
-  const byBuffer = new Map<ArrayBufferLike, number[]>();
-  for (let k = 0; k < params.length; k++) {
-    const p = params[k] as FloatArray;
-    const same = byBuffer.get(p.buffer);
-    if (same === undefined) {
-      byBuffer.set(p.buffer, [k]);
-      continue;
-    }
-    for (const j of same) {
-      const overlap = overlapOf(params[j] as FloatArray, p);
-      if (overlap === "none") continue;
-      const name = (i: number) =>
-        refs === null ? `params[${i}]` : `parameter ${(refs[i] as ParameterRef).name} (position ${i})`;
-      throw new RangeError(
-        `${fn}: ${name(j)} and ${name(k)} ${overlap === "identical" ? "are the same array" : "overlap in memory"}: each step would add its update to the shared values twice (pass each parameter once; a model that reuses a layer must list its parameters once)`,
-      );
-    }
-    same.push(k);
-  }
 }
 
 function checkFiniteState(fn: string, value: unknown, path: string): void {
@@ -195,7 +168,7 @@ export class Optimizer {
       params = source;
     }
     checkParamList(fn, "params", params);
-    checkDisjoint(fn, params, this.refs);
+    checkDisjointParams(fn, params, this.refs === null ? null : this.refs.map((r) => r.name));
     const guarded = options.skipNonFinite ?? true;
     this.transform = guarded ? (skipNonFinite(transform) as GradientTransformation) : transform;
     this.params = params.slice();

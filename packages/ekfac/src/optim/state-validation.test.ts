@@ -16,6 +16,7 @@ import {
   chain,
   constantSchedule,
   cosineDecay,
+  ekfac,
   exponentialDecay,
   type GradientTransformation,
   linearSchedule,
@@ -228,6 +229,10 @@ describe("Optimizer refuses parameters that share memory", () => {
     const model = new Sequential(l, new ReLU(), l);
     expect(() => new Optimizer(sgd(1), model)).toThrow(RangeError);
     expect(() => new Optimizer(sgd(1), model)).toThrow(/Optimizer: parameter \S+weight \(position 0\) and parameter/);
+    // The curvature transform refuses it by the same check (one home: optim/checks.ts).
+    expect(() => ekfac(model)).toThrow(
+      /^ekfac: parameter \S+weight \(position 0\) and parameter \S+weight \(position 2\) are the same array/,
+    );
   });
 
   it("a hand-written source whose refs share a value buffer", () => {
@@ -336,6 +341,37 @@ describe("a step whose learning rate fails changes no state", () => {
       ),
     ).toThrow(RangeError);
     expect(JSON.stringify(ns, (_k, v) => (ArrayBuffer.isView(v) ? Array.from(v as FloatArray) : v))).toBe(snapshot);
+  });
+
+  it("a loss closure that fails on 'after' leaves the step applied: parameters and state agree", () => {
+    // A measured transform (sgd's update with a loss check, as adaptive step control has).
+    let observed = 0;
+    const measured: GradientTransformation<{ count: number }> = {
+      name: "measured",
+      init: () => ({ count: 0 }),
+      update(updates, state) {
+        for (const u of updates) for (let i = 0; i < u.length; i++) u[i] = -(u[i] as number);
+        state.count += 1;
+      },
+      wantsLoss: () => true,
+      observeLoss: () => {
+        observed += 1;
+        return false;
+      },
+    };
+    const p = params();
+    const opt = new Optimizer(measured, p);
+    const closure = (when: "before" | "after") => {
+      if (when === "after") throw new Error("closure failed");
+      return 1;
+    };
+    expect(() => opt.step(grads, closure)).toThrow("closure failed");
+    expect(p).toEqual([Float64Array.from([0.5, 2.5]), Float32Array.from([2])]);
+    expect(observed).toBe(0);
+    expect(() => opt.step(grads, ((when: "before" | "after") => (when === "after" ? "1" : 1)) as never)).toThrow(
+      /the loss closure must return a number \(got string\)/,
+    );
+    expect(p).toEqual([Float64Array.from([0, 3]), Float32Array.from([1])]);
   });
 
   it("a schedule returning a non-number is a TypeError", () => {

@@ -81,6 +81,9 @@ export class GELU extends Module {
   /** @param approximate "none" (default) for the erf form, "tanh" for the approximation. */
   constructor(readonly approximate: "none" | "tanh" = "none") {
     super();
+    if (approximate !== "none" && approximate !== "tanh") {
+      throw new RangeError(`GELU: approximate must be "none" or "tanh" (got ${JSON.stringify(approximate)})`);
+    }
   }
   forward(x: Tensor): Tensor {
     return gelu(x, { approximate: this.approximate });

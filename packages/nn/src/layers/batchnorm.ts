@@ -98,8 +98,8 @@ abstract class BatchNorm extends Module {
     this.weight = affine ? this.registerParameter("weight", allocate(features, dtype, fn).fill(1), [features]) : null;
     this.bias = affine ? this.registerParameter("bias", allocate(features, dtype), [features]) : null;
     this.runningMean = this.registerBuffer("running_mean", allocate(features, dtype));
-    this.runningVar = this.registerBuffer("running_var", allocate(features, dtype).fill(1));
-    this.batchesTracked = this.registerBuffer("num_batches_tracked", allocate(1, dtype), []);
+    this.runningVar = this.registerBuffer("running_var", allocate(features, dtype).fill(1), [features], 0);
+    this.batchesTracked = this.registerBuffer("num_batches_tracked", allocate(1, dtype), [], 0);
     this.site = new CaptureSite("xhat", 1, features, features);
   }
 
