@@ -47,6 +47,7 @@ import type { LearningRate } from "./optim/aliases.ts";
 import { scaleByLearningRate, traceMomentum } from "./optim/basic.ts";
 import { checkDecay, checkPositive } from "./optim/checks.ts";
 import {
+  CURVATURE_SHARED_KEYS,
   type CurvatureApproximation,
   type CurvatureNames,
   type CurvatureOptions,
@@ -192,20 +193,7 @@ export type CurvatureChain = GradientTransformation<StateValue[]> & {
  * at compile time), the curvature transform's and the step control's together.
  */
 const OPTIMIZER_KEYS = optionKeys<CurvatureOptimizerOptions>()([
-  "damping",
-  "fisher",
-  "seed",
-  "reuseStatistics",
-  "statisticsFraction",
-  "factorsEvery",
-  "basisEvery",
-  "scalingEvery",
-  "factorDecay",
-  "scalingDecay",
-  "scaling",
-  "kfacDamping",
-  "precision",
-  "otherParameters",
+  ...CURVATURE_SHARED_KEYS,
   "learningRate",
   "momentum",
   "klClip",

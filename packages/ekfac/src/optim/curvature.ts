@@ -267,8 +267,11 @@ export interface AdaptiveStepOptions {
   readonly checkEveryStep?: boolean;
 }
 
-/** The names `curvature` reads from its options: every key of `CurvatureOptions` (checked at compile time). */
-const CURVATURE_OPTION_KEYS = optionKeys<CurvatureOptions>()([
+/**
+ * The curvature options that `kfac`, `ekfac` and `diagonalFisher` pass through unchanged (kfac.ts lists
+ * them with its own from this list).
+ */
+export const CURVATURE_SHARED_KEYS = [
   "damping",
   "fisher",
   "seed",
@@ -283,9 +286,10 @@ const CURVATURE_OPTION_KEYS = optionKeys<CurvatureOptions>()([
   "kfacDamping",
   "precision",
   "otherParameters",
-  "klClip",
-  "stepControl",
-]);
+] as const;
+
+/** The names `curvature` reads from its options: every key of `CurvatureOptions` (checked at compile time). */
+const CURVATURE_OPTION_KEYS = optionKeys<CurvatureOptions>()([...CURVATURE_SHARED_KEYS, "klClip", "stepControl"]);
 
 /** The names read from `options.stepControl`: every key of `AdaptiveStepOptions`. */
 const STEP_CONTROL_KEYS = optionKeys<AdaptiveStepOptions>()([
@@ -653,7 +657,9 @@ export function curvatureTransform(
     parameters.map((p) => p.name),
   );
   const index = new Map<FloatArray, number>();
-  parameters.forEach((p, i) => index.set(p.value, i));
+  parameters.forEach((p, i) => {
+    index.set(p.value, i);
+  });
   const covered = parameters.map(() => false);
   const claim = (owner: string, ref: ParameterRef, expected: number): number => {
     const i = index.get(ref.value);
