@@ -47,7 +47,7 @@ export * from "./generators.ts";
 export * from "./gram-eigh.ts";
 export { kron, kronMatVec, kronMatVecInto } from "./kron.ts";
 export * from "./matrix.ts";
-export { checkFlag, checkOptions, checkRequiredOptions, optionKeys } from "./options.ts";
+export { checkFlag, checkOptions, checkRequiredOptions, type OptionKeyList, optionKeys } from "./options.ts";
 export { detLog, Rng, type RngState } from "./random.ts";
 export { type SyrkOptions, syrk, syrkStrided } from "./syrk.ts";
 export {

@@ -54,11 +54,17 @@ export function checkRequiredOptions(fn: string, name: string, options: unknown,
  * is a key of `T`, and every key of `T` is listed, so the list a function checks against cannot drift
  * from the interface it documents. `const KEYS = optionKeys<SyrkOptions>()(["trans"]);`
  */
-export function optionKeys<T>() {
-  return <const K extends readonly (keyof T & string)[]>(
-    keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, K[number]> }),
-  ): K => keys;
+export function optionKeys<T>(): OptionKeyList<T> {
+  return (keys) => keys;
 }
+
+/**
+ * What {@link optionKeys} returns: a function taking the names as a literal list and returning it; it
+ * does not compile when a name is not a key of `T` or a key of `T` is missing (`{ missing: … }`).
+ */
+export type OptionKeyList<T> = <const K extends readonly (keyof T & string)[]>(
+  keys: K & ([Exclude<keyof T, K[number]>] extends [never] ? unknown : { missing: Exclude<keyof T, K[number]> }),
+) => K;
 
 /**
  * Throws a TypeError unless `value` is `undefined` or a boolean: a flag given as `"false"` or `0` would
