@@ -172,8 +172,12 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
         const x0 = sample(f64, n + off, seed, 0.05);
         for (const y of [sample(f32, n + off, seed + 1, 0.05), sample(f64, n + off, seed + 1, 0.05)]) {
           const want = x0.slice();
+          // rho = 0 restarts: x's old values (here NaN and ±Inf among them) take no part.
           for (let i = 0; i < n; i++)
-            want[off + i] = rho * (x0[off + i] as number) + (1 - rho) * (y[off + i] as number);
+            want[off + i] =
+              rho === 0
+                ? 0 + (y[off + i] as number)
+                : rho * (x0[off + i] as number) + (1 - rho) * (y[off + i] as number);
           const got = bothPaths(() => {
             const x = x0.slice();
             decayInto(x, off, y, off, n, rho);
@@ -184,6 +188,32 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
       }),
       { numRuns: 40 },
     );
+  });
+
+  it("rho = 0 restarts a running average: decayInto and foldLowerSymmetric overwrite NaN and ±Inf", () => {
+    // 0·NaN is NaN: by the formula alone a poisoned average would stay NaN through every restart.
+    for (const n of [3, 300]) {
+      const y = sample(f32, n, 7, 0);
+      const got = bothPaths(() => {
+        const x = new Float64Array(n).fill(Number.NaN);
+        x[1] = Number.POSITIVE_INFINITY;
+        decayInto(x, 0, y, 0, n, 0);
+        return x;
+      });
+      for (const x of got) expectSameBits(x, Float64Array.from(y));
+    }
+    for (const d of [2, 20]) {
+      const f = sample(f32, d * d, 9, 0);
+      const want = new Float64Array(d * d);
+      for (let i = 0; i < d; i++)
+        for (let j = 0; j <= i; j++) want[i * d + j] = want[j * d + i] = f[i * d + j] as number;
+      const got = bothPaths(() => {
+        const x = new Float64Array(d * d).fill(Number.NaN);
+        foldLowerSymmetric(x, 0, f, d, 0);
+        return x;
+      });
+      for (const x of got) expectSameBits(x, want);
+    }
   });
 
   it("quotientFlushedInto is r / (s + damping) rounded, tiny quotients +0, in place too", () => {
@@ -266,17 +296,19 @@ describe("vector kernels: definitions, and wasm = js bit for bit", () => {
         fc.nat(3),
         (d, seed, rho, off) => {
           const x0 = sample(f64, off + d * d, seed, 0);
-          const f = sample(f32, d * d, seed + 1, 0);
+          // f's matrix starts at fOff (a group of a grouped layer's Gram matrices).
+          const fOff = 2 * off;
+          const f = sample(f32, fOff + d * d, seed + 1, 0);
           const want = x0.slice();
           for (let i = 0; i < d; i++)
             for (let j = 0; j <= i; j++) {
-              const v = rho * (x0[off + i * d + j] as number) + (1 - rho) * (f[i * d + j] as number);
+              const v = rho * (x0[off + i * d + j] as number) + (1 - rho) * (f[fOff + i * d + j] as number);
               want[off + i * d + j] = v;
               want[off + j * d + i] = v;
             }
           const got = bothPaths(() => {
             const x = x0.slice();
-            foldLowerSymmetric(x, off, f, d, rho);
+            foldLowerSymmetric(x, off, f, d, rho, fOff);
             return x;
           });
           for (const x of got) expectSameBits(x, want);

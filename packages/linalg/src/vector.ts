@@ -319,7 +319,11 @@ export function squaresFlushedInto(
   }
 }
 
-/** x[xOff + i] ← rho·x[xOff + i] + (1 − rho)·y[yOff + i] for i < n (float64 arithmetic, in that order). */
+/**
+ * x[xOff + i] ← rho·x[xOff + i] + (1 − rho)·y[yOff + i] for i < n (float64 arithmetic, in that order).
+ * rho = 0 overwrites x with y whatever x held: a running average restarted after its values went bad
+ * (0·NaN is NaN, so the formula alone would keep a NaN forever).
+ */
 export function decayInto(x: Float64Array, xOff: number, y: FloatArray, yOff: number, n: number, rho: number): void {
   const fn = "decayInto";
   assertFloat64(fn, "x", x);
@@ -327,6 +331,9 @@ export function decayInto(x: Float64Array, xOff: number, y: FloatArray, yOff: nu
   checkRange(fn, "x", x, xOff, n);
   checkRange(fn, "y", y, yOff, n);
   assertNumber(fn, "rho", rho);
+  // A restart: x's old values (NaN, ±Inf included) take no part; on finite x the formula's bits but for a
+  // zero's sign (0·x is −0 for x < 0).
+  if (rho === 0) x.fill(0, xOff, xOff + n);
   const w = 1 - rho;
   if (y instanceof Float32Array && useWasm(n) && stageable(x, n) && stageable(y, n)) {
     const [xs, ys] = layout(x.length * 8, y.length * 4);
@@ -464,29 +471,38 @@ const MIRROR_TILE = 32;
  * The running average of a symmetric matrix from a lower-triangular update: for the d × d float64
  * matrix x (row-major from xOff) and the float32 f (d × d from 0, only its lower triangle with the
  * diagonal read — what syrk writes), x[i, j] ← rho·x[i, j] + (1 − rho)·f[i, j] for j ≤ i, then
- * x[j, i] ← x[i, j] (both triangles hold the average).
+ * x[j, i] ← x[i, j] (both triangles hold the average). rho = 0 overwrites x with f's triangle whatever
+ * x held (NaN included), as `decayInto` does. `fOff`: where f's d × d starts (default 0).
  */
-export function foldLowerSymmetric(x: Float64Array, xOff: number, f: Float32Array, d: number, rho: number): void {
+export function foldLowerSymmetric(
+  x: Float64Array,
+  xOff: number,
+  f: Float32Array,
+  d: number,
+  rho: number,
+  fOff = 0,
+): void {
   const fn = "foldLowerSymmetric";
   assertFloat64(fn, "x", x);
   assertFloat32(fn, "f", f);
   assertIndex(fn, "d", d);
   checkRange(fn, "x", x, xOff, d * d);
-  checkRange(fn, "f", f, 0, d * d);
+  checkRange(fn, "f", f, fOff, d * d);
   assertNumber(fn, "rho", rho);
+  if (rho === 0) x.fill(0, xOff, xOff + d * d);
   const w = 1 - rho;
   if (useWasm(d * d) && stageable(x, d * d) && stageable(f, d * d)) {
     const [xs, fs] = layout(x.length * 8, f.length * 4);
     put(x, xs);
     put(f, fs);
-    kernels().vec.foldLower64(xs + xOff * 8, fs, d, rho, w);
+    kernels().vec.foldLower64(xs + xOff * 8, fs + fOff * 4, d, rho, w);
     kernels().vec.mirror64(xs + xOff * 8, d, MIRROR_TILE);
     x.set(block<Float64Array>(8, xs + xOff * 8, d * d), xOff);
     return;
   }
   for (let i = 0; i < d; i++) {
     const row = xOff + i * d;
-    for (let j = 0; j <= i; j++) x[row + j] = rho * (x[row + j] as number) + w * (f[i * d + j] as number);
+    for (let j = 0; j <= i; j++) x[row + j] = rho * (x[row + j] as number) + w * (f[fOff + i * d + j] as number);
   }
   mirrorLower(x, xOff, d);
 }

@@ -151,15 +151,17 @@ const sgdEma: typeof sgd = (lr, options = {}) =>
 
 /** EKFAC with S* missing its 1/N (scaled by N). */
 class DenseEkfacTimesN extends DenseEigenCorrected {
-  override updateScaling(stats: LayerBatch): void {
-    super.updateScaling(stats);
+  override updateScaling(stats: LayerBatch): boolean {
+    const ok = super.updateScaling(stats);
     for (let i = 0; i < this.S.length; i++) this.S[i] = (this.S[i] as number) * stats.batchSize;
+    return ok;
   }
 }
 class ConvEkfacTimesN extends Conv2dEigenCorrected {
-  override updateScaling(stats: LayerBatch): void {
-    super.updateScaling(stats);
+  override updateScaling(stats: LayerBatch): boolean {
+    const ok = super.updateScaling(stats);
     for (let i = 0; i < this.S.length; i++) this.S[i] = (this.S[i] as number) * stats.batchSize;
+    return ok;
   }
 }
 

@@ -18,9 +18,10 @@ class TinyBlock extends BasisFreeBlock<TinyState, Float64Array> {
   initState(): TinyState {
     return { D: new Float64Array(2), updates: 0 };
   }
-  updateStatistics(batch: Float64Array): void {
+  updateStatistics(batch: Float64Array): boolean {
     this.state.D.set(batch);
     this.state.updates++;
+    return true;
   }
   precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {
     this.checkPrecondition("TinyBlock.precondition", grad, out, damping, "n = ");

@@ -60,12 +60,20 @@ export interface CurvatureBlock<S extends BlockState = BlockState, B = unknown> 
   bindState(fn: string, state: S): void;
   /** The bound state's arrays were overwritten in place (a restore): drop anything derived from them. */
   stateRestored?(): void;
-  /** Folds one batch's statistics into the running estimate (factors, diagonal, 2×2 per channel). */
-  updateStatistics(batch: B): void;
+  /**
+   * Folds one batch's statistics into the running estimate (factors, diagonal, 2×2 per channel).
+   * Returns false, leaving the estimate as it was, when the batch's contribution is not finite although
+   * the statistics are (finite values whose products overflow: float32 Gram matrices of entries beyond
+   * ≈ 1e19); a caller refuses the step then, as for non-finite statistics.
+   */
+  updateStatistics(batch: B): boolean;
   /** Recomputes the basis (eigendecompositions); blocks without a basis return { 0, 0 }. */
   refreshBasis(): BasisUpdate;
-  /** Re-estimates the scaling in the current basis (EKFAC's S*); a no-op for the other blocks. */
-  updateScaling(batch: B): void;
+  /**
+   * Re-estimates the scaling in the current basis (EKFAC's S*; a no-op returning true for the other
+   * blocks). False, with the scaling left as it was, when the batch's S* is not finite.
+   */
+  updateScaling(batch: B): boolean;
   /** EKFAC "ra": the scaling from a minibatch gradient of `batchSize` examples; a no-op elsewhere. */
   updateScalingFromGradient(grad: Float64Array, batchSize: number): void;
   /** out = (F̂ + εI)⁻¹ grad. Pure: reads the state, writes only `out` (may alias `grad`). */
@@ -128,8 +136,11 @@ export abstract class BasisFreeBlock<S extends BlockState & { updates: number },
   abstract state: S;
   /** A fresh state for this block. */
   abstract initState(): S;
-  /** Folds one batch's statistics into the running estimate. */
-  abstract updateStatistics(batch: B): void;
+  /**
+   * Folds one batch's statistics into the running estimate. The basis-free blocks compute in float64
+   * and return true: their products overflow only for entries beyond ≈ 1e154, which is not guarded.
+   */
+  abstract updateStatistics(batch: B): boolean;
   /** out = (F̂ + εI)⁻¹ grad; pure (may alias `grad`). */
   abstract precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array;
   /** F̂ as a dense size × size matrix (diagnostics and tests; allocates). */
@@ -148,7 +159,9 @@ export abstract class BasisFreeBlock<S extends BlockState & { updates: number },
   refreshBasis(): BasisUpdate {
     return NO_BASIS;
   }
-  updateScaling(_batch: B): void {}
+  updateScaling(_batch: B): boolean {
+    return true;
+  }
   updateScalingFromGradient(_grad: Float64Array, _batchSize: number): void {}
 
   /** grad and out have `size` elements (`sizeName` says what size is) and the damping is finite > 0. */

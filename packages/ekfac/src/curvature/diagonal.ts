@@ -80,8 +80,9 @@ export class DiagonalFisher extends BasisFreeBlock<DiagonalState, LayerBatch> {
     checkStatistics(fn, this.shape.kind, this.dims, stats);
   }
 
-  updateStatistics(stats: LayerBatch): void {
+  updateStatistics(stats: LayerBatch): boolean {
     this.update(stats);
+    return true;
   }
   /** D ← ρ D + (1 − ρ) D_batch (the first update takes D_batch). */
   update(stats: LayerBatch): void {

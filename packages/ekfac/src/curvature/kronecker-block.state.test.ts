@@ -125,7 +125,9 @@ describe("what bindState and stateRestored invalidate", () => {
       const b = new DenseEigenCorrected(shape, opts);
       b.updateFactors(c.stats);
       b.updateBasis();
-      const prime = (): void => b.updateScaling(c.stats);
+      const prime = (): void => {
+        b.updateScaling(c.stats);
+      };
       // S* of c.stats, then `action`, then one step: how many steps so far were served the shared rows.
       const sharedAfter = (action: () => void): number => {
         prime();

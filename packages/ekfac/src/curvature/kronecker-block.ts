@@ -510,8 +510,8 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   }
 
   /** CurvatureBlock: the factors are this block's statistics. */
-  updateStatistics(stats: LayerBatch): void {
-    this.updateFactors(stats);
+  updateStatistics(stats: LayerBatch): boolean {
+    return this.updateFactors(stats);
   }
 
   /** CurvatureBlock: the eigenbasis. */
@@ -522,9 +522,13 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
   /**
    * A ← ρA + (1−ρ)A_batch, G ← ρG + (1−ρ)G_batch (KFC normalisation, see header), the batch Gram
    * matrices by syrk (one triangle, mirrored: exactly symmetric, half of gemm's work). With "float32"
-   * precision the batch products run in float32 and are folded into the float64 averages.
+   * precision the batch products run in float32 and are folded into the float64 averages — unless one
+   * of them is not finite (finite entries beyond ≈ 1e19 overflow float32): then nothing is folded and
+   * the result is false (a caller refuses the step). The float64 products fold straight into the
+   * averages; they overflow only for entries beyond ≈ 1e154, and a factor that does is reset by the
+   * next `updateBasis`.
    */
-  updateFactors(stats: LayerBatch): void {
+  updateFactors(stats: LayerBatch): boolean {
     const rows = checkStatistics(this.fnFactors, this.shape.kind, this.dims, stats);
     const { aDim: a, gDim: g, groups } = this.dims;
     const n = stats.batchSize;
@@ -533,18 +537,23 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
     const rho = st.factorUpdates === 0 ? 0 : this.factorDecay;
     if (this.precision === "float32") {
       const [aData, gData] = this.float32Statistics(stats, rows);
-      this.keepGramRows(aData, gData, stats, rows, rho);
-      // One workspace per factor, each exactly its size: foldLowerSymmetric's wasm path copies it whole.
-      this.factorA32 = ensure32(this.factorA32, a * a);
-      this.factorG32 = ensure32(this.factorG32, g * g);
+      // One workspace per factor, each exactly its groups' size: foldLowerSymmetric's wasm path copies
+      // it whole. Every group's batch Gram first, so that an overflow anywhere folds nothing.
+      this.factorA32 = ensure32(this.factorA32, groups * a * a);
+      this.factorG32 = ensure32(this.factorG32, groups * g * g);
       const fa = this.factorA32;
       const fg = this.factorG32;
       for (let k = 0; k < groups; k++) {
-        // syrk's lower triangle only: foldLowerSymmetric reads it and writes both triangles of the average.
-        syrkStrided(true, a, rows, 1 / n, aData, k * rows * a, a, 0, fa, 0, a, false);
-        foldLowerSymmetric(st.A, k * a * a, fa, a, rho);
-        syrkStrided(true, g, rows, 1 / (n * t), gData, k * rows * g, g, 0, fg, 0, g, false);
-        foldLowerSymmetric(st.G, k * g * g, fg, g, rho);
+        // syrk's lower triangle only (the upper one stays 0): foldLowerSymmetric reads it and writes
+        // both triangles of the average.
+        syrkStrided(true, a, rows, 1 / n, aData, k * rows * a, a, 0, fa, k * a * a, a, false);
+        syrkStrided(true, g, rows, 1 / (n * t), gData, k * rows * g, g, 0, fg, k * g * g, g, false);
+      }
+      if (!allFinite(fa) || !allFinite(fg)) return false;
+      this.keepGramRows(aData, gData, stats, rows, rho);
+      for (let k = 0; k < groups; k++) {
+        foldLowerSymmetric(st.A, k * a * a, fa, a, rho, k * a * a);
+        foldLowerSymmetric(st.G, k * g * g, fg, g, rho, k * g * g);
       }
     } else {
       const [aData, gData] = this.float64Statistics(stats, rows);
@@ -555,6 +564,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       }
     }
     st.factorUpdates++;
+    return true;
   }
 
   /**
@@ -694,11 +704,12 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
 
   /**
    * EKFAC: S ← ρ_S S + (1 − ρ_S) S* with S* from these statistics in the current basis; the first
-   * update after a basis change overwrites S. No-op for KFAC.
+   * update after a basis change overwrites S (whatever it held). False, with S as it was and no shared
+   * rows, when S* is not finite (finite statistics whose float32 squares overflow). No-op for KFAC.
    */
-  updateScaling(stats: LayerBatch): void {
+  updateScaling(stats: LayerBatch): boolean {
     const rows = checkStatistics(this.fnScaling, this.shape.kind, this.dims, stats);
-    if (this.approximation !== "ekfac") return;
+    if (this.approximation !== "ekfac") return true;
     const { aDim: a, gDim: g, groups } = this.dims;
     const n = stats.batchSize;
     const t = stats.positions;
@@ -734,7 +745,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       if (f32) {
         scalingInto(
           this.sBatch32,
-          0,
+          k * ga,
           aData as Float32Array,
           k * rows * a,
           gData as Float32Array,
@@ -751,7 +762,7 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       } else {
         scalingInto(
           this.sBatch,
-          0,
+          k * ga,
           aData as Float64Array,
           k * rows * a,
           gData as Float64Array,
@@ -766,11 +777,17 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
           this.scalingWs,
         );
       }
-      decayInto(st.S, k * ga, sBatch, 0, ga, rho);
       if (share) this.shareRows(aData, signalData, source === "from-loss-rows", rows, n, k);
     }
+    // Every group's S* first: an overflow anywhere folds nothing (and shares no rows).
+    if (!allFinite(sBatch)) {
+      this.sharedReady = false;
+      return false;
+    }
+    for (let k = 0; k < groups; k++) decayInto(st.S, k * ga, sBatch, k * ga, ga, rho);
     this.sharedReady = share;
     st.scalingUpdates++;
+    return true;
   }
 
   /**
@@ -1018,14 +1035,14 @@ export class KroneckerBlock implements CurvatureBlock<KroneckerState> {
       ws.rows = ensure32(ws.rows, rowsSize);
       ws.m1 = ensure32(ws.m1, g * a);
       ws.m2 = ensure32(ws.m2, g * a);
-      this.sBatch32 = ensure32(this.sBatch32, g * a);
+      this.sBatch32 = ensure32(this.sBatch32, this.dims.groups * g * a);
       return;
     }
     const ws = this.scalingWs;
     ws.rows = ensure(ws.rows, rowsSize);
     ws.m1 = ensure(ws.m1, g * a);
     ws.m2 = ensure(ws.m2, g * a);
-    this.sBatch = ensure(this.sBatch, g * a);
+    this.sBatch = ensure(this.sBatch, this.dims.groups * g * a);
   }
 
   /** π of factored Tikhonov damping for group k (Martens & Grosse §6.3), from the eigenvalues. */

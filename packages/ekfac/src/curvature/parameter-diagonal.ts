@@ -74,7 +74,7 @@ export class ParameterDiagonalFisher extends BasisFreeBlock<ParameterDiagonalSta
   }
 
   /** D ← ρ D + (1 − ρ)·N·ḡ² (the first update takes the batch). */
-  updateStatistics(b: MeanGradientBatch): void {
+  updateStatistics(b: MeanGradientBatch): boolean {
     const st = this.state;
     const rho = st.updates === 0 ? 0 : this.decay;
     const w = (1 - rho) * b.batchSize;
@@ -84,6 +84,7 @@ export class ParameterDiagonalFisher extends BasisFreeBlock<ParameterDiagonalSta
       st.D[i] = rho * (st.D[i] as number) + w * x * x;
     }
     st.updates++;
+    return true;
   }
 
   precondition(grad: Float64Array, out: Float64Array, damping: number): Float64Array {

@@ -97,7 +97,7 @@ export class ScaleShiftBlock extends BasisFreeBlock<ScaleShiftState, ScaleShiftB
   }
 
   /** F_c ← ρ F_c + (1 − ρ)(1/E) Σ_e v_{e,c} v_{e,c}ᵀ (see header). */
-  updateStatistics(b: ScaleShiftBatch): void {
+  updateStatistics(b: ScaleShiftBatch): boolean {
     this.checkStatistics("ScaleShiftBlock.updateStatistics", b);
     const { batchSize: e, positions: t, xhat, g } = b;
     const c = this.channels;
@@ -131,6 +131,7 @@ export class ScaleShiftBlock extends BasisFreeBlock<ScaleShiftState, ScaleShiftB
       }
     }
     st.updates++;
+    return true;
   }
 
   /** out_c = (F_c + εI)⁻¹ grad_c per channel; `out` may be `grad`. */

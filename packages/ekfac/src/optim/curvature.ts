@@ -1151,14 +1151,19 @@ export function curvatureTransform(
         if (!finite) return refuse(updates, state, 1, k);
       }
 
-      // 2. curvature statistics, bases, scalings.
+      // 2. curvature statistics, bases, scalings. Finite statistics whose float32 products overflow
+      // (entries beyond ≈ 1e19) are left out by the block that sees it, and the step is refused as
+      // for non-finite statistics: a factor or S never holds ±Inf or NaN.
+      let absorbed = true;
       if (needStats) {
         for (let i = 0; i < sources; i++) {
           const slot = slots[i] as Slot;
           const s = curvatureStatisticsOf(i);
-          if (statsStep) slot.block.updateStatistics(s);
+          if (statsStep && !slot.block.updateStatistics(s)) absorbed = false;
           if (refresh) last.failures += slot.block.refreshBasis().failed;
-          if (isEkfac && (refresh || (scalingStep && scalingMode === "batch"))) slot.block.updateScaling(s);
+          if (isEkfac && (refresh || (scalingStep && scalingMode === "batch")) && !slot.block.updateScaling(s)) {
+            absorbed = false;
+          }
         }
       }
       if (refresh) {
@@ -1166,6 +1171,7 @@ export function curvatureTransform(
         state.basisRefreshes++;
         state.basisFailures += last.failures;
       }
+      if (!absorbed) return refuse(updates, state, 1, k);
 
       // 0. burn-in: the fallback blocks absorb this gradient too; the update is zero.
       if (burning) {
