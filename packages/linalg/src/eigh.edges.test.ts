@@ -204,3 +204,19 @@ describe("eighInto: the workspace", () => {
     }
   });
 });
+
+describe("eigenvalues beyond the output type's range", () => {
+  it.each(["qr", "divide-and-conquer"] as const)(
+    "%s: ±Infinity after unscaling, status success (documented)",
+    (algorithm) => {
+      // [[c, c], [c, c]] has eigenvalues 0 and 2c: 2e308 overflows float64, 6e38 float32.
+      const r64 = eigh({ rows: 2, cols: 2, data: Float64Array.of(1e308, 1e308, 1e308, 1e308) }, { algorithm });
+      expect(r64.status).toBe("success");
+      expect(Array.from(r64.values)).toEqual([0, Number.POSITIVE_INFINITY]);
+      const r32 = eigh({ rows: 2, cols: 2, data: Float32Array.of(3e38, 3e38, 3e38, 3e38) }, { algorithm });
+      expect(r32.status).toBe("success");
+      expect(r32.values[1]).toBe(Number.POSITIVE_INFINITY);
+      expect(Math.abs(r32.values[0] as number)).toBeLessThan(1e32);
+    },
+  );
+});

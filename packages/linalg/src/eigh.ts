@@ -24,7 +24,10 @@
  *
  * Errors: TypeError for a non-matrix, RangeError for non-square input, mis-sized outputs or a bad
  * option. NaN or ±Inf anywhere in the lower triangle gives status "no-convergence" with NaN values
- * (and vectors) at once.
+ * (and vectors) at once. The decomposition runs on A scaled to unit max-norm, so finite input always
+ * converges; an eigenvalue whose magnitude exceeds the output type's range (a float64 A with entries
+ * near 1e308, a float32 output beyond 3.4e38) is ±Infinity after unscaling, as in LAPACK and NumPy,
+ * with status "success" — the status reports convergence; `allFinite(values)` tells an overflow.
  */
 
 import { assertIndex, assertMatrix, assertOneOf, assertSquare, lengthError, shapeError } from "./internal/checks.ts";
