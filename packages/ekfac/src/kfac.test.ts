@@ -71,6 +71,16 @@ function build(task: Task, alias: Alias, options: CurvatureOptimizerOptions): { 
   return { opt: new Optimizer(t, task.model), t };
 }
 
+/**
+ * Gives the task's model float64 parameter arrays (the hand-written model reads them as they are), so that a
+ * step read back from θ is not rounded to float32. Returns the task.
+ */
+function withFloat64Parameters(task: Task): Task {
+  for (const p of task.model.parameters())
+    (p as { value: Float32Array | Float64Array }).value = Float64Array.from(p.value);
+  return task;
+}
+
 function runSteps(task: Task, opt: Optimizer, from: number, to: number): void {
   for (let s = from; s < to; s++) {
     const b = task.batch(s);
@@ -221,19 +231,42 @@ describe("one optimizer: Optimizer.step for curvature chains", () => {
   });
 
   it("the report says when the basis was refreshed and how much KL-clipping scaled the step", () => {
-    const t = classifier();
-    const { opt } = build(t, kfac, { ...classifierOptions, basisEvery: 3 });
+    const t = withFloat64Parameters(classifier());
+    const eta = 0.1;
+    const mu = 0.9; // kfac's default momentum
+    const kappa = 1e-3; // kfac's default klClip
+    const { opt } = build(t, kfac, { ...classifierOptions, learningRate: eta, basisEvery: 3 });
     const reports = [];
+    let buffer: Float64Array[] | null = null;
     for (let s = 0; s < 4; s++) {
+      const before = t.model.parameters().map((p) => Float64Array.from(p.value));
       const b = t.batch(s);
       t.model.forwardBackward(b.x, b.y, b.n);
-      reports.push(opt.step());
+      const grads = t.model.parameters().map((p) => Float64Array.from(p.grad as Float32Array));
+      const r = opt.step();
+      reports.push(r);
+      const nu = r.curvature?.klScale as number;
+      expect(nu).toBeGreaterThan(0);
+      expect(nu).toBeLessThanOrEqual(1);
+      // Momentum buffer b = −(θ₁ − θ₀)/η = μ·b_prev + ν·Δ (b = ν·Δ on the first step): ν·Δ is recovered
+      // from the parameters, and x = Σ (νΔ)ᵀ∇ = ν·s. ν = min(1, √(κ/(η² s))) then says: ν = κ/(η² x) when
+      // ν < 1, and η² x ≤ κ when ν = 1.
+      const now = t.model
+        .parameters()
+        .map((p, k) => Float64Array.from(p.value, (v, i) => -(v - (before[k]?.[i] as number)) / eta));
+      let x = 0;
+      now.forEach((bk, k) => {
+        for (let i = 0; i < bk.length; i++) {
+          const scaled = (bk[i] as number) - (buffer === null ? 0 : mu * (buffer[k]?.[i] as number));
+          x += scaled * (grads[k]?.[i] as number);
+        }
+      });
+      buffer = now;
+      const sDot = x / nu;
+      const want = Math.min(1, Math.sqrt(kappa / (eta * eta * sDot)));
+      expect(Math.abs(nu - want)).toBeLessThanOrEqual(1e-6 * want);
     }
     expect(reports.map((r) => r.curvature?.basisRefreshed)).toEqual([true, false, false, true]);
-    for (const r of reports) {
-      expect(r.curvature?.klScale).toBeGreaterThan(0);
-      expect(r.curvature?.klScale).toBeLessThanOrEqual(1);
-    }
   });
 
   it("the optimizer asks the model for the wanted capture with a fresh seed every step", () => {
@@ -664,26 +697,43 @@ describe("every parameter is covered", () => {
 
 describe("KL-clipping and the schedule", () => {
   it("KL-clipping scales the step by ν = min(1, sqrt(κ / (η² Σ Δᵀ∇))), before momentum", () => {
-    const run = (klClip: number | null): { nu: number; delta: number } => {
-      const t = classifier();
-      const { opt } = build(t, kfac, { ...classifierOptions, momentum: 0, klClip });
-      const before = t.model.snapshot();
+    const eta = 0.1;
+    // One step from the same parameters and minibatch, momentum 0 and a fixed η: θ₁ − θ₀ = −η·ν·Δ.
+    const run = (klClip: number | null) => {
+      const t = withFloat64Parameters(classifier());
+      const { opt } = build(t, kfac, { ...classifierOptions, learningRate: eta, momentum: 0, klClip });
+      const before = t.model.parameters().map((p) => Float64Array.from(p.value));
       const b = t.batch(0);
       t.model.forwardBackward(b.x, b.y, b.n);
+      const grads = t.model.parameters().map((p) => Float64Array.from(p.grad as Float32Array));
       const r = opt.step();
-      let d2 = 0;
-      t.model.parameters().forEach((p, i) => {
-        for (let j = 0; j < p.value.length; j++)
-          d2 += ((p.value[j] as number) - ((before[i] as Float32Array)[j] as number)) ** 2;
-      });
-      return { nu: r.curvature?.klScale ?? Number.NaN, delta: Math.sqrt(d2) };
+      const step = t.model
+        .parameters()
+        .map((p, k) => Float64Array.from(p.value, (v, i) => v - (before[k]?.[i] as number)));
+      return { nu: r.curvature?.klScale ?? Number.NaN, step, grads };
     };
-    const free = run(null);
-    const clipped = run(1e-4);
+    const free = run(null); // klClip null: no clipping
     expect(free.nu).toBe(1);
-    expect(clipped.nu).toBeGreaterThan(0);
-    expect(clipped.nu).toBeLessThan(1);
-    expect(clipped.delta).toBeCloseTo(clipped.nu * free.delta, 5);
+    // The unclipped direction Δ = −(θ_free − θ₀)/η and s = Σ Δᵀ∇ over every parameter.
+    let s = 0;
+    free.step.forEach((d, k) => {
+      for (let i = 0; i < d.length; i++) s += (-(d[i] as number) / eta) * (free.grads[k]?.[i] as number);
+    });
+    expect(s).toBeGreaterThan(0);
+    const maxStep = Math.max(...free.step.map((d) => Math.max(...d.map(Math.abs))));
+    for (const kappa of [1e-4, 1e-5, 1e3]) {
+      const want = Math.min(1, Math.sqrt(kappa / (eta * eta * s)));
+      expect(want < 1, `κ = ${kappa} clips`).toBe(kappa < 1); // ν ≈ 0.038 and 0.012, then 1
+      const clipped = run(kappa);
+      expect(Math.abs(clipped.nu - want)).toBeLessThanOrEqual(1e-6 * want);
+      // The step actually taken is ν times the free one.
+      clipped.step.forEach((d, k) => {
+        for (let i = 0; i < d.length; i++)
+          expect(Math.abs((d[i] as number) - want * (free.step[k]?.[i] as number))).toBeLessThanOrEqual(
+            1e-6 * want * maxStep,
+          );
+      });
+    }
   });
 
   it("a learning-rate schedule reaches KL-clipping and the last transform at the same step", () => {

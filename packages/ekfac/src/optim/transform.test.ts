@@ -95,20 +95,72 @@ describe("weight decay", () => {
     expect(Array.from(u[1] as Float64Array)).toEqual([1]);
   });
 
-  it("addL2 is the same map as addDecayedWeights (their place in the chain differs)", () => {
-    fc.assert(
-      fc.property(
-        fc.float64Array({ minLength: 1, maxLength: 6, noDefaultInfinity: true, noNaN: true }),
-        fc.double({ min: 0, max: 10, noNaN: true }),
-        (p, wd) => {
-          const u1 = [Float64Array.from(p, (x) => x / 3)];
-          const u2 = [Float64Array.from(p, (x) => x / 3)];
-          addL2(wd).update(u1, {}, [p]);
-          addDecayedWeights(wd).update(u2, {}, [p]);
-          return u1[0]?.every((x, i) => Object.is(x, u2[0]?.[i]));
-        },
-      ),
-    );
+  for (const [name, make] of [
+    ["addL2", addL2],
+    ["addDecayedWeights", addDecayedWeights],
+  ] as const) {
+    it(`${name}: u ← u + λθ on the masked-in arrays, masked-out updates and all parameters untouched`, () => {
+      const arrays = fc.array(fc.float64Array({ minLength: 1, maxLength: 5, min: -1e3, max: 1e3, noNaN: true }), {
+        minLength: 1,
+        maxLength: 4,
+      });
+      fc.assert(
+        fc.property(
+          arrays,
+          fc.array(fc.boolean(), { minLength: 4, maxLength: 4 }),
+          fc.double({ min: 0, max: 10, noNaN: true }),
+          fc.integer({ min: 1, max: 1000 }),
+          (params, maskBits, wd, seed) => {
+            const mask = params.map((_, k) => maskBits[k] as boolean);
+            const u0 = params.map((p, k) => Float64Array.from(p, (x, i) => Math.sin(seed + 7 * k + i) * 10 - x / 3));
+            const p0 = params.map((p) => p.slice());
+            const u = u0.map((x) => x.slice());
+            const t = make(wd, { mask });
+            t.update(u, t.init(params), params);
+            return params.every((p, k) => {
+              const want = Float64Array.from(u0[k] as Float64Array, (x, i) =>
+                mask[k] ? x + wd * (p[i] as number) : x,
+              );
+              return (
+                (u[k] as Float64Array).every((x, i) => Object.is(x, want[i])) &&
+                p.every((x, i) => Object.is(x, p0[k]?.[i]))
+              );
+            });
+          },
+        ),
+      );
+    });
+  }
+
+  it("placement: chain(addL2(λ), scaleByAdam()) (coupled) ≠ chain(scaleByAdam(), addDecayedWeights(λ)) (decoupled), each its own first step", () => {
+    // Adam's first step (β₁ = 0.9, β₂ = 0.999, ε = 1e-8) on g: m = (1−β₁)g, v = (1−β₂)g², d = m̂/(√v̂ + ε) with
+    // m̂ = m/(1−β₁), v̂ = v/(1−β₂).
+    const adam1 = (g: number) => ((1 - 0.9) * g) / (1 - 0.9) / (Math.sqrt(((1 - 0.999) * g * g) / (1 - 0.999)) + 1e-8);
+    const lambda = 0.5;
+    const theta = [vec([2, -4, 0.5]), vec([3])];
+    const grad = [vec([0.1, 1, -0.3]), vec([-2])];
+    const mask = [true, false];
+    const coupled = chain(addL2(lambda, { mask }), scaleByAdam());
+    const decoupled = chain(scaleByAdam(), addDecayedWeights(lambda, { mask }));
+    const uc = grad.map((g) => g.slice());
+    const ud = grad.map((g) => g.slice());
+    coupled.update(uc, coupled.init(theta), theta);
+    decoupled.update(ud, decoupled.init(theta), theta);
+    for (let k = 0; k < theta.length; k++) {
+      for (let i = 0; i < (theta[k] as Float64Array).length; i++) {
+        const g = grad[k]?.[i] as number;
+        const th = mask[k] ? (theta[k]?.[i] as number) : 0;
+        // Coupled: the decay passes through Adam's normalisation, d = adam(g + λθ).
+        expect(uc[k]?.[i]).toBeCloseTo(adam1(g + lambda * th), 12);
+        // Decoupled: it is added after it, d = adam(g) + λθ.
+        expect(ud[k]?.[i]).toBeCloseTo(adam1(g) + lambda * th, 12);
+      }
+    }
+    // Where they part: θ = 2, g = 0.1 gives adam(1.1) ≈ 1 against adam(0.1) + 1 ≈ 2; θ = 0.5, g = −0.3 gives
+    // adam(−0.05) ≈ −1 against −1 + 0.25. The masked-out array gets plain Adam from both.
+    expect(Math.abs((uc[0]?.[0] as number) - (ud[0]?.[0] as number))).toBeGreaterThan(0.5);
+    expect(Math.abs((uc[0]?.[2] as number) - (ud[0]?.[2] as number))).toBeGreaterThan(0.1);
+    expect(uc[1]?.[0]).toBe(ud[1]?.[0]);
   });
 });
 
