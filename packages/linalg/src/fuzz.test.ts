@@ -116,26 +116,76 @@ describe("linalg fuzz", () => {
     );
   });
 
-  it("cholesky on symmetric input: success with L·Lᵀ = A and a finite factor, or the not-positive-definite status", () => {
+  it("cholesky on symmetric input (random, and SPD XᵀX + δI up to 12 × 12): success with L·Lᵀ = A and a lower-triangular finite factor with a positive diagonal, or the not-positive-definite status; SPD input always succeeds", () => {
+    /**
+     * SPD: A = XᵀX + δI (X m × n, δ ∈ [0.5, 2], so λ_min(A) ≥ δ, far above the rounding of A to
+     * float32), with special values (NaN, ±Inf, 1e300) injected into a minority, mirrored to keep A
+     * symmetric.
+     */
+    const spdArb = fc
+      .tuple(fc.integer({ min: 1, max: 12 }), fc.integer({ min: 1, max: 14 }), dtype)
+      .chain(([n, m, d]) =>
+        fc.record({
+          n: fc.constant(n),
+          d: fc.constant(d),
+          x: fc.array(fc.double({ min: -3, max: 3, noNaN: true }), { minLength: m * n, maxLength: m * n }),
+          delta: fc.double({ min: 0.5, max: 2, noNaN: true }),
+          specials: fc.oneof(
+            { weight: 5, arbitrary: fc.constant<[number, number, number][]>([]) },
+            { weight: 1, arbitrary: fc.array(fc.tuple(fc.nat(), fc.nat(), special), { minLength: 1, maxLength: 2 }) },
+          ),
+        }),
+      )
+      .map(({ n, d, x, delta, specials }) => {
+        const m = x.length / n;
+        const v = new Array<number>(n * n).fill(0);
+        for (let i = 0; i < n; i++)
+          for (let j = 0; j < n; j++) {
+            let s = i === j ? delta : 0;
+            for (let k = 0; k < m; k++) s += (x[k * n + i] as number) * (x[k * n + j] as number);
+            v[i * n + j] = s;
+          }
+        for (const [i, j, value] of specials) v[(i % n) * n + (j % n)] = v[(j % n) * n + (i % n)] = value;
+        return { a: fromArray(n, n, v, d), spd: specials.length === 0 };
+      });
+    const arb = fc.oneof(
+      { weight: 1, arbitrary: symmetricArb.map((a) => ({ a, spd: false })) },
+      { weight: 3, arbitrary: spdArb },
+    );
+    let runs = 0;
+    let checkedLarge = 0;
     fc.assert(
-      fc.property(symmetricArb, (a) => {
+      fc.property(arb, ({ a, spd }) => {
+        runs++;
         const n = a.rows;
         const r = cholesky(a);
+        if (spd) expect(r.status, `XᵀX + δI (${n} × ${n}) is positive definite`).toBe("success");
         if (r.status !== "success") {
           expect(r.status).toBe("not-positive-definite");
           expect(r.failedAt).toBeGreaterThanOrEqual(0);
+          expect(r.failedAt).toBeLessThan(n);
           return;
         }
         expect(allFinite(r.factor.data) || !allFinite(a.data)).toBe(true);
         if (!allFinite(a.data)) return;
         const l = r.factor;
+        for (let i = 0; i < n; i++) {
+          expect(l.data[i * n + i] as number).toBeGreaterThan(0);
+          for (let j = i + 1; j < n; j++) expect(l.data[i * n + j]).toBe(0);
+        }
         const llt = naiveProduct(l, la.transpose(l));
+        // Backward error of Cholesky: |L·Lᵀ − A| ≤ c·n·eps·|L|·|Lᵀ|, and (|L|·|Lᵀ|)_ij ≤ √(a_ii a_jj) ≤ max|a|;
+        // a float32 factor adds one rounding of each entry of L.
         const scale = Math.max(1, ...Array.from(a.data, Math.abs));
-        const tol = (a.data instanceof Float32Array ? 1e-3 : 1e-9) * scale * (n + 1);
+        const tol = (a.data instanceof Float32Array ? 2 ** -24 : 2 ** -53) * 16 * scale * (n + 1);
         for (let i = 0; i < n * n; i++)
           expect(Math.abs((llt[i] as number) - (a.data[i] as number))).toBeLessThanOrEqual(tol);
+        if (n >= 3) checkedLarge++;
       }),
+      { numRuns: Math.max(200, fc.readConfigureGlobal().numRuns ?? 100) },
     );
+    // L·Lᵀ = A must be checked on real (n ≥ 3) matrices in a substantial fraction of the runs.
+    expect(checkedLarge / runs).toBeGreaterThanOrEqual(0.3);
   });
 
   it("aliasing: choleskyInto / solveTriangularInto / kronMatVecInto with overlapping out, scratch or input: RangeError or the non-aliased result", () => {

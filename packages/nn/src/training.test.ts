@@ -2,6 +2,7 @@ import { noGrad, wrap } from "@ekfac-ts/autodiff";
 import { Rng } from "@ekfac-ts/linalg";
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { BatchLoader } from "./data/batches.ts";
 import { Dropout, Sequential } from "./layers/basic.ts";
 import { BatchNorm1d } from "./layers/batchnorm.ts";
 import { Linear } from "./layers/linear.ts";
@@ -61,7 +62,11 @@ describe("fit", () => {
         (64 * ((losses[0] as number) + (losses[1] as number) + (losses[2] as number)) + 8 * (losses[3] as number)) /
         200;
       expect(h.loss).toBeCloseTo(weighted, 12);
-      expect(h.metrics.accuracy).toBeGreaterThanOrEqual(0);
+      // Size-weighted batch accuracies are (Σ correct rows)/200: a multiple of 1/200 in [0, 1].
+      const correct = (h.metrics.accuracy as number) * 200;
+      expect(correct).toBeGreaterThanOrEqual(0);
+      expect(correct).toBeLessThanOrEqual(200);
+      expect(Math.abs(correct - Math.round(correct))).toBeLessThan(1e-9);
     }
     // Learning happened: the held-out loss fell and accuracy beats chance (1/3) clearly.
     const first = history[0]?.validation;
@@ -98,6 +103,67 @@ describe("fit", () => {
     );
     expect(() => fit(model, sgd(model, 1), data, { ...base, batchSize: 500, dropLast: true })).toThrow(/no full batch/);
     expect(model.parameters()[0]?.value).toEqual(before);
+  });
+});
+
+describe("fit's training metrics", () => {
+  it("are per-epoch means of the batch values weighted by batch size: a short last batch counts by its rows, a dropped one not at all", () => {
+    // Targets are row indices, so a metric sees which rows its batch holds; the loss maps them to toy's labels.
+    const base = toy(200, 1);
+    const rows = { inputs: base.inputs, targets: Int32Array.from({ length: 200 }, (_, i) => i), count: 200 };
+    const labelsOf = (r: ArrayLike<number>) => Array.from(r, (i) => base.targets[i] as number);
+    const model = model64();
+    // The optimizer leaves the parameters alone, so every row's output is known in advance.
+    const outputs = noGrad(() => Array.from(model.forward(wrap(base.inputs, [200, 4])).data));
+    const mean = (xs: number[]) => xs.reduce((p, q) => p + q, 0) / xs.length;
+    const seed = 7;
+    for (const dropLast of [false, true]) {
+      const history = fit(model, { step() {} }, rows, {
+        epochs: 3,
+        batchSize: 64, // 200 = 3·64 + 8
+        inputShape: [4],
+        seed,
+        dropLast,
+        loss: (out, r) => softmaxCrossEntropy(out, labelsOf(r)),
+        metrics: {
+          size: (_, r) => r.length,
+          first: (_, r) => r[0] as number,
+          meanRow: (_, r) => mean(Array.from(r)),
+          meanOutput: (out) => mean(Array.from(out.data).filter((_, k) => k % 3 === 0)),
+          accuracy: (out, r) => accuracy(out, labelsOf(r)),
+        },
+      });
+      expect(history).toHaveLength(3);
+      // The same epochs' batches, from a loader with fit's seed: fit shuffles with BatchLoader({ rng: seed }).
+      const loader = new BatchLoader(rows, { batchSize: 64, rng: seed, dropLast });
+      const total = dropLast ? 192 : 200;
+      const firsts: number[] = [];
+      for (const h of history) {
+        let first = 0;
+        let visited: number[] = [];
+        for (const b of loader.epoch()) {
+          first += b.size * (b.indices[0] as number);
+          visited = visited.concat(Array.from(b.indices));
+        }
+        expect(visited).toHaveLength(total);
+        firsts.push(first / total);
+        expect(h.metrics.first).toBeCloseTo(first / total, 10);
+        expect(h.metrics.meanRow).toBeCloseTo(mean(visited), 10);
+        expect(h.metrics.meanOutput).toBeCloseTo(mean(visited.map((i) => outputs[i * 3] as number)), 12);
+        let correct = 0;
+        for (const i of visited) {
+          const o = outputs.slice(i * 3, i * 3 + 3);
+          if (o.indexOf(Math.max(...o)) === base.targets[i]) correct++;
+        }
+        expect(h.metrics.accuracy).toBeCloseTo(correct / total, 12);
+      }
+      // Order-free values: Σ size² / Σ size (the unweighted mean of the sizes would be 50), and the mean
+      // row index over every row, 99.5, when none is dropped.
+      expect(history.map((h) => h.metrics.size)).toEqual(dropLast ? [64, 64, 64] : [61.76, 61.76, 61.76]);
+      if (!dropLast) for (const h of history) expect(h.metrics.meanRow).toBeCloseTo(99.5, 12);
+      // Each epoch is its own mean (a fresh shuffle), not a running mean over the epochs so far.
+      expect(new Set(firsts).size).toBeGreaterThan(1);
+    }
   });
 });
 
