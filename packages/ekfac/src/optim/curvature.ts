@@ -499,8 +499,12 @@ function combineStep(d: FloatArray, p: Float64Array | null, alpha: number, mu: n
 const SOLVED: Record<QuadraticStepStatus, number> = { joint: 2, "alpha-only": 3, fallback: 4 };
 
 function checkEvery(fn: string, name: string, v: unknown): number {
+  // A wrong kind is a TypeError, a wrong value a RangeError (internal/checks.ts's convention).
+  const ErrorType = typeof v === "number" ? RangeError : TypeError;
   if (typeof v !== "number" || !Number.isInteger(v) || v < 1) {
-    throw new RangeError(`${fn}: ${name} must be an integer ≥ 1 (got ${String(v)})`);
+    throw new ErrorType(
+      `${fn}: ${name} must be an integer ≥ 1 (got ${typeof v === "string" ? JSON.stringify(v) : String(v)})`,
+    );
   }
   return v;
 }
@@ -564,7 +568,8 @@ export function curvatureTransform(
   const reuse = options.reuseStatistics ?? false;
   const fraction = options.statisticsFraction ?? 1;
   if (typeof fraction !== "number" || !(fraction > 0 && fraction <= 1)) {
-    throw new RangeError(`${fn}: options.statisticsFraction must be a number in (0, 1] (got ${String(fraction)})`);
+    const ErrorType = typeof fraction === "number" ? RangeError : TypeError;
+    throw new ErrorType(`${fn}: options.statisticsFraction must be a number in (0, 1] (got ${String(fraction)})`);
   }
   if (fraction < 1 && fisher === "exact") {
     throw new RangeError(

@@ -144,13 +144,17 @@ describe("an optimizer with statisticsFraction f steps as one with f = 1 fed the
     });
   }
 
-  it("refusals: f outside (0, 1] or not a number is a RangeError naming the option; f < 1 with the exact Fisher too", () => {
+  it("refusals: f outside (0, 1] is a RangeError naming the option, not a number a TypeError; f < 1 with the exact Fisher too", () => {
     const model = new TinyMlp([4, 6, 3], 9, "softmax-ce");
     for (const bad of [0, -0.5, 1.5, Number.NaN, "0.5"]) {
-      expect(() => ekfac(model, { statisticsFraction: bad as number })).toThrow(
-        /options\.statisticsFraction must be a number in \(0, 1\]/,
-      );
+      const call = () => ekfac(model, { statisticsFraction: bad as number });
+      expect(call).toThrow(/options\.statisticsFraction must be a number in \(0, 1\]/);
+      expect(call).toThrow(typeof bad === "number" ? RangeError : TypeError);
     }
+    expect(() => ekfac(model, { basisEvery: "20" as unknown as number })).toThrow(
+      new TypeError('ekfac: options.basisEvery (T_kfe) must be an integer ≥ 1 (got "20")'),
+    );
+    expect(() => ekfac(model, { basisEvery: 2.5 })).toThrow(RangeError);
     expect(() => kfac(model, { statisticsFraction: 0.5, fisher: "exact", otherParameters: "first-order" })).toThrow(
       /statisticsFraction < 1 cannot be combined with fisher: "exact"/,
     );
