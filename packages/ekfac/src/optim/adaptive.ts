@@ -34,7 +34,7 @@
  * Symbols: g gradient, m/v first/second moments, s AdaGrad sum, ḡ mean gradient, b momentum buffer,
  * w Adadelta accumulated squared updates, t step (1-based), ε added for numerical safety.
  */
-import { checkFlag, type FloatArray } from "@ekfac-ts/linalg";
+import { checkFlag, checkOptions, type FloatArray, optionKeys } from "@ekfac-ts/linalg";
 import { checkCount, checkDecay, checkNonNegative, checkParamList, checkSameShapes, zerosLike } from "./checks.ts";
 import { checkStateBuffers } from "./state.ts";
 import type { GradientTransformation } from "./transform.ts";
@@ -62,8 +62,11 @@ export type AdamState = {
 };
 
 /** Adam's bias-corrected direction `m̂/(√v̂ + ε)`. */
+const ADAM_OPTIONS = optionKeys<AdamOptions>()(["beta1", "beta2", "eps", "epsilonHat"]);
+
 export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<AdamState> {
   const fn = "scaleByAdam";
+  checkOptions(fn, "options", options, ADAM_OPTIONS);
   const { beta1 = 0.9, beta2 = 0.999, eps = 1e-8, epsilonHat = false } = options;
   checkDecay(fn, "beta1", beta1);
   checkDecay(fn, "beta2", beta2);
@@ -131,8 +134,11 @@ export type AdaGradState = {
 };
 
 /** AdaGrad's `g/(√s + ε)` with `s` the running sum of squared gradients. */
+const ADAGRAD_OPTIONS = optionKeys<AdaGradOptions>()(["initialAccumulator", "eps", "epsilonInsideSqrt"]);
+
 export function scaleByAdaGrad(options: AdaGradOptions = {}): GradientTransformation<AdaGradState> {
   const fn = "scaleByAdaGrad";
+  checkOptions(fn, "options", options, ADAGRAD_OPTIONS);
   const { initialAccumulator = 0, eps = 1e-10, epsilonInsideSqrt = false } = options;
   checkNonNegative(fn, "initialAccumulator", initialAccumulator);
   checkNonNegative(fn, "eps", eps);
@@ -189,8 +195,18 @@ export type RmsState = {
 };
 
 /** RMSProp's `g/(√v + ε)` (optionally centered, optionally with momentum on the result). */
+const RMS_OPTIONS = optionKeys<RmsOptions>()([
+  "alpha",
+  "eps",
+  "centered",
+  "momentum",
+  "epsilonInsideSqrt",
+  "initialScale",
+]);
+
 export function scaleByRms(options: RmsOptions = {}): GradientTransformation<RmsState> {
   const fn = "scaleByRms";
+  checkOptions(fn, "options", options, RMS_OPTIONS);
   const {
     alpha = 0.99,
     eps = 1e-8,
@@ -274,8 +290,11 @@ export type AdadeltaState = {
  * Adadelta's `Δ = √(w + ε)/√(v + ε)·g`. Deviation of tfjs-core's AdadeltaOptimizer (source read, not
  * reproduced): it divides by the PREVIOUS v instead of the updated one.
  */
+const ADADELTA_OPTIONS = optionKeys<AdadeltaOptions>()(["rho", "eps"]);
+
 export function scaleByAdadelta(options: AdadeltaOptions = {}): GradientTransformation<AdadeltaState> {
   const fn = "scaleByAdadelta";
+  checkOptions(fn, "options", options, ADADELTA_OPTIONS);
   const { rho = 0.9, eps = 1e-6 } = options;
   checkDecay(fn, "rho", rho);
   checkNonNegative(fn, "eps", eps);

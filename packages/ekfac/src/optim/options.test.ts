@@ -30,7 +30,10 @@ import {
   ParameterDiagonalFisher,
   rmsprop,
   ScaleShiftBlock,
+  scaleByAdadelta,
+  scaleByAdaGrad,
   scaleByAdam,
+  scaleByRms,
   scoreInfluence,
   selfInfluence,
   sgd,
@@ -210,6 +213,35 @@ describe("an unknown option key is a TypeError naming the function called and th
       () => new ParameterDiagonalFisher(3, untyped({ factorDecay: 0.9 })),
       TypeError,
       /^ParameterDiagonalFisher: options\.factorDecay is not an option; known: decay$/,
+    ],
+  ]);
+});
+
+describe("the transforms the aliases build check their own options too (called directly)", () => {
+  run([
+    [
+      "scaleByAdam: beta_1",
+      () => scaleByAdam(untyped({ beta_1: 0.5 })),
+      TypeError,
+      /^scaleByAdam: options\.beta_1 is not an option \(did you mean beta1\?\)/,
+    ],
+    [
+      "scaleByAdaGrad: epsilon",
+      () => scaleByAdaGrad(untyped({ epsilon: 1 })),
+      TypeError,
+      /^scaleByAdaGrad: options\.epsilon is not an option/,
+    ],
+    [
+      "scaleByRms: centred",
+      () => scaleByRms(untyped({ centred: true })),
+      TypeError,
+      /^scaleByRms: options\.centred is not an option \(did you mean centered\?\)/,
+    ],
+    [
+      "scaleByAdadelta: decay",
+      () => scaleByAdadelta(untyped({ decay: 0.9 })),
+      TypeError,
+      /^scaleByAdadelta: options\.decay is not an option; known: rho, eps$/,
     ],
   ]);
 });

@@ -139,8 +139,11 @@ export interface GradientTransformation<S extends StateValue = StateValue> {
   prepare?(state: S): void;
   /**
    * Optional: throws a TypeError/RangeError naming `fn` unless `state` (a candidate for restore, same
-   * structure as `init`'s) holds values this transform can continue from: integer counters ≥ 0,
-   * finite arrays, blocks matching the model. Never writes.
+   * structure as `init`'s) holds values this transform can continue from. `Optimizer.load` has already
+   * checked what every state shares before calling it — the structure against this transform's own
+   * `init` (keys, list lengths, array lengths and element types) and that every number is finite — so
+   * what is left here is the transform's own invariants: integer counters ≥ 0, second moments ≥ 0,
+   * blocks matching the model. Never writes.
    */
   validateState?(fn: string, state: S): void;
   /** Optional: what the last `update` did (veto reason, curvature details). */
