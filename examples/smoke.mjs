@@ -10,7 +10,7 @@ import { fileURLToPath } from "node:url";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const tsx = join(here, "..", "node_modules", ".bin", "tsx");
-const examples = ["mnist-classifier", "autoencoder", "cnn", "influence", "eigh", "save-resume"];
+const examples = ["mnist-classifier", "autoencoder", "cnn", "influence", "eigh", "save-resume", "extend"];
 let failed = 0;
 for (const name of examples) {
   const started = performance.now();
