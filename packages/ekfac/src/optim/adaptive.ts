@@ -61,9 +61,10 @@ export type AdamState = {
   nu: FloatArray[];
 };
 
-/** Adam's bias-corrected direction `m̂/(√v̂ + ε)`. */
-const ADAM_OPTIONS = optionKeys<AdamOptions>()(["beta1", "beta2", "eps", "epsilonHat"]);
+/** The option names `scaleByAdam` reads, which its alias hands it (aliases.ts). */
+export const ADAM_OPTIONS = optionKeys<AdamOptions>()(["beta1", "beta2", "eps", "epsilonHat"]);
 
+/** Adam's bias-corrected direction `m̂/(√v̂ + ε)`. */
 export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<AdamState> {
   const fn = "scaleByAdam";
   checkOptions(fn, "options", options, ADAM_OPTIONS);
@@ -133,9 +134,10 @@ export type AdaGradState = {
   sum: FloatArray[];
 };
 
-/** AdaGrad's `g/(√s + ε)` with `s` the running sum of squared gradients. */
-const ADAGRAD_OPTIONS = optionKeys<AdaGradOptions>()(["initialAccumulator", "eps", "epsilonInsideSqrt"]);
+/** The option names `scaleByAdaGrad` reads, which its alias hands it (aliases.ts). */
+export const ADAGRAD_OPTIONS = optionKeys<AdaGradOptions>()(["initialAccumulator", "eps", "epsilonInsideSqrt"]);
 
+/** AdaGrad's `g/(√s + ε)` with `s` the running sum of squared gradients. */
 export function scaleByAdaGrad(options: AdaGradOptions = {}): GradientTransformation<AdaGradState> {
   const fn = "scaleByAdaGrad";
   checkOptions(fn, "options", options, ADAGRAD_OPTIONS);
@@ -194,8 +196,8 @@ export type RmsState = {
   momentum: FloatArray[];
 };
 
-/** RMSProp's `g/(√v + ε)` (optionally centered, optionally with momentum on the result). */
-const RMS_OPTIONS = optionKeys<RmsOptions>()([
+/** The option names `scaleByRms` reads, which its alias hands it (aliases.ts). */
+export const RMS_OPTIONS = optionKeys<RmsOptions>()([
   "alpha",
   "eps",
   "centered",
@@ -204,6 +206,7 @@ const RMS_OPTIONS = optionKeys<RmsOptions>()([
   "initialScale",
 ]);
 
+/** RMSProp's `g/(√v + ε)` (optionally centered, optionally with momentum on the result). */
 export function scaleByRms(options: RmsOptions = {}): GradientTransformation<RmsState> {
   const fn = "scaleByRms";
   checkOptions(fn, "options", options, RMS_OPTIONS);
@@ -286,12 +289,13 @@ export type AdadeltaState = {
   accDelta: FloatArray[];
 };
 
+/** The option names `scaleByAdadelta` reads, which its alias hands it (aliases.ts). */
+export const ADADELTA_OPTIONS = optionKeys<AdadeltaOptions>()(["rho", "eps"]);
+
 /**
  * Adadelta's `Δ = √(w + ε)/√(v + ε)·g`. Deviation of tfjs-core's AdadeltaOptimizer (source read, not
  * reproduced): it divides by the PREVIOUS v instead of the updated one.
  */
-const ADADELTA_OPTIONS = optionKeys<AdadeltaOptions>()(["rho", "eps"]);
-
 export function scaleByAdadelta(options: AdadeltaOptions = {}): GradientTransformation<AdadeltaState> {
   const fn = "scaleByAdadelta";
   checkOptions(fn, "options", options, ADADELTA_OPTIONS);

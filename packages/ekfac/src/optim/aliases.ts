@@ -35,9 +35,13 @@
 import { checkFlag, checkOptions, optionKeys } from "@ekfac-ts/linalg";
 import { kind } from "../internal/checks.ts";
 import {
+  ADADELTA_OPTIONS,
+  ADAGRAD_OPTIONS,
+  ADAM_OPTIONS,
   type AdadeltaOptions,
   type AdaGradOptions,
   type AdamOptions,
+  RMS_OPTIONS,
   type RmsOptions,
   scaleByAdadelta,
   scaleByAdaGrad,
@@ -149,23 +153,17 @@ const NESTEROV_KEYS = optionKeys<Omit<SgdOptions, "momentum" | "nesterov" | "dam
   "weightDecay",
   "weightDecayMask",
 ]);
-// The transforms' own options: what an alias hands its core transform (and nothing else).
-const ADAM_CORE = optionKeys<AdamOptions>()(["beta1", "beta2", "eps", "epsilonHat"]);
-const ADAGRAD_CORE = optionKeys<AdaGradOptions>()(["initialAccumulator", "eps", "epsilonInsideSqrt"]);
-const RMS_CORE = optionKeys<RmsOptions>()([
-  "alpha",
-  "eps",
-  "centered",
-  "momentum",
-  "epsilonInsideSqrt",
-  "initialScale",
+// The transforms' own option lists (adaptive.ts) are what an alias hands its core transform, nothing else.
+const ADAM_KEYS = optionKeys<AdamAliasOptions>()([...ADAM_OPTIONS, "weightDecay", "weightDecayMask"]);
+const ADAMW_KEYS = optionKeys<AdamWOptions>()([...ADAM_OPTIONS, "weightDecay", "weightDecayMask"]);
+const ADAGRAD_KEYS = optionKeys<AdaGradAliasOptions>()([
+  ...ADAGRAD_OPTIONS,
+  "lrDecay",
+  "weightDecay",
+  "weightDecayMask",
 ]);
-const ADADELTA_CORE = optionKeys<AdadeltaOptions>()(["rho", "eps"]);
-const ADAM_KEYS = optionKeys<AdamAliasOptions>()([...ADAM_CORE, "weightDecay", "weightDecayMask"]);
-const ADAMW_KEYS = optionKeys<AdamWOptions>()([...ADAM_CORE, "weightDecay", "weightDecayMask"]);
-const ADAGRAD_KEYS = optionKeys<AdaGradAliasOptions>()([...ADAGRAD_CORE, "lrDecay", "weightDecay", "weightDecayMask"]);
-const RMS_KEYS = optionKeys<RmsAliasOptions>()([...RMS_CORE, "weightDecay", "weightDecayMask"]);
-const ADADELTA_KEYS = optionKeys<AdadeltaAliasOptions>()([...ADADELTA_CORE, "weightDecay", "weightDecayMask"]);
+const RMS_KEYS = optionKeys<RmsAliasOptions>()([...RMS_OPTIONS, "weightDecay", "weightDecayMask"]);
+const ADADELTA_KEYS = optionKeys<AdadeltaAliasOptions>()([...ADADELTA_OPTIONS, "weightDecay", "weightDecayMask"]);
 
 /** The entries of `options` named in `keys` (construction only): an alias's options less its own. */
 function pick<T extends object, K extends keyof T>(options: T, keys: readonly K[]): Pick<T, K> {
@@ -259,7 +257,7 @@ export function adam(learningRate: LearningRate = 1e-3, options: AdamAliasOption
   const fn = "adam";
   checkOptions(fn, "options", options, ADAM_KEYS);
   checkAdam(fn, options);
-  return coupledL2(fn, learningRate, options, () => scaleByAdam(pick(options, ADAM_CORE)));
+  return coupledL2(fn, learningRate, options, () => scaleByAdam(pick(options, ADAM_OPTIONS)));
 }
 
 /** Options of `adamw`: Adam's options plus decoupled weight decay. */
@@ -284,7 +282,7 @@ export function adamw(learningRate: LearningRate = 1e-3, options: AdamWOptions =
   checkMask(fn, options.weightDecayMask);
   const mask: WeightDecayOptions = options.weightDecayMask === undefined ? {} : { mask: options.weightDecayMask };
   return build([
-    scaleByAdam(pick(options, ADAM_CORE)),
+    scaleByAdam(pick(options, ADAM_OPTIONS)),
     wd === 0 ? null : addDecayedWeights(wd, mask),
     scaleByLearningRate(learningRate),
   ]);
@@ -309,7 +307,7 @@ export function adagrad(learningRate: LearningRate = 1e-2, options: AdaGradAlias
     const base = learningRate;
     lr = typeof base === "number" ? (c) => base / (1 + c * lrDecay) : (c) => base(c) / (1 + c * lrDecay);
   }
-  return coupledL2(fn, lr, options, () => scaleByAdaGrad(pick(options, ADAGRAD_CORE)));
+  return coupledL2(fn, lr, options, () => scaleByAdaGrad(pick(options, ADAGRAD_OPTIONS)));
 }
 
 /** Options of `rmsprop`: RMSProp's options plus coupled L2. */
@@ -320,7 +318,7 @@ export function rmsprop(learningRate: LearningRate = 1e-2, options: RmsAliasOpti
   const fn = "rmsprop";
   checkOptions(fn, "options", options, RMS_KEYS);
   checkRms(fn, options);
-  return coupledL2(fn, learningRate, options, () => scaleByRms(pick(options, RMS_CORE)));
+  return coupledL2(fn, learningRate, options, () => scaleByRms(pick(options, RMS_OPTIONS)));
 }
 
 /** Options of `adadelta`: Adadelta's options plus coupled L2. */
@@ -331,5 +329,5 @@ export function adadelta(learningRate: LearningRate = 1, options: AdadeltaAliasO
   const fn = "adadelta";
   checkOptions(fn, "options", options, ADADELTA_KEYS);
   checkAdadelta(fn, options);
-  return coupledL2(fn, learningRate, options, () => scaleByAdadelta(pick(options, ADADELTA_CORE)));
+  return coupledL2(fn, learningRate, options, () => scaleByAdadelta(pick(options, ADADELTA_OPTIONS)));
 }
