@@ -75,7 +75,7 @@ function checkSame(fn: string, nameA: string, a: Tensor, nameB: string, b: Tenso
 }
 
 /**
- * Every value of `t` finite and in [lo, hi] (`hi` = ∞ for no upper bound; NaN fails every compare),
+ * Every value of `t` finite and in [lo, hi] (`lo` = −∞ / `hi` = ∞ for no bound; NaN fails every compare),
  * else a RangeError naming the first one outside. Runs every step: one pass of three compares per
  * value, nothing allocated (the loss itself makes several O(N·D) passes and allocates their results).
  */
@@ -83,8 +83,13 @@ function checkRange(fn: string, name: string, t: Tensor, lo: number, hi: number,
   const x = t.data;
   for (let i = 0; i < x.length; i++) {
     const v = x[i] as number;
-    if (!(v >= lo && v <= hi && v !== Number.POSITIVE_INFINITY)) {
-      const range = hi === Number.POSITIVE_INFINITY ? `finite values ≥ ${lo}` : `values in [${lo}, ${hi}]`;
+    if (!(v >= lo && v <= hi && v !== Number.POSITIVE_INFINITY && v !== Number.NEGATIVE_INFINITY)) {
+      const range =
+        hi !== Number.POSITIVE_INFINITY
+          ? `values in [${lo}, ${hi}]`
+          : lo === Number.NEGATIVE_INFINITY
+            ? "finite values"
+            : `finite values ≥ ${lo}`;
       throw new RangeError(`${fn}: ${name}[${i}] is ${v}, expected ${range} (${why})`);
     }
   }
@@ -148,12 +153,17 @@ export function sigmoidCrossEntropy(logits: Tensor, targets: Tensor): Tensor {
   return mul(sum(sub(softplus(logits), mul(targets, logits))), 1 / n);
 }
 
-/** `(1/N) Σ_n ½‖output_n − target_n‖²` (Gaussian NLL with unit variance; see the header on scaling). */
+/**
+ * `(1/N) Σ_n ½‖output_n − target_n‖²` (Gaussian NLL with unit variance; see the header on scaling). A
+ * target that is NaN or ±∞ is a RangeError naming it (the loss and every gradient would be NaN); cost:
+ * one pass over the targets, nothing allocated.
+ */
 export function mseLoss(output: Tensor, target: Tensor): Tensor {
   const fn = "mseLoss";
   const [n] = check2d(fn, "output", output);
   checkBatch(fn, n);
   checkSame(fn, "output", output, "target", target);
+  checkRange(fn, "target", target, Number.NEGATIVE_INFINITY, Number.POSITIVE_INFINITY, "a Gaussian mean");
   if (fisherPending()) runFisherPasses(fn, output, () => gaussianHead(output));
   return mul(sum(square(sub(output, target))), 0.5 / n);
 }

@@ -465,6 +465,14 @@ describe("7. value checks: labels, targets, a non-strict load that matches nothi
     );
     expect(accuracy(logits, [2, 1])).toBe(0.5);
   });
+  it("mseLoss: a NaN or infinite target is a RangeError naming it; any finite target is fine", () => {
+    const out = tensor([[0.5, -1]]);
+    expect(() => mseLoss(out, tensor([[Number.NaN, 0]]))).toThrow(
+      new RangeError("mseLoss: target[0] is NaN, expected finite values (a Gaussian mean)"),
+    );
+    expect(() => mseLoss(out, tensor([[0, Number.NEGATIVE_INFINITY]]))).toThrow(/^mseLoss: target\[1\] is -Infinity/);
+    expect(mseLoss(out, tensor([[-1e30, 3]])).item()).toBeGreaterThan(0);
+  });
   it("sigmoidCrossEntropy: targets outside [0, 1] (or NaN) are RangeErrors; 0, 1 and soft targets are fine", () => {
     const s = tensor([[0.5, -1]]);
     expect(() => sigmoidCrossEntropy(s, tensor([[1.5, 0]]))).toThrow(
