@@ -231,8 +231,11 @@ class ResidualMlpBlock extends Module {
   );
   // Checks: every Linear of the custom blocks got an EKFAC block, α was trained, the loss fell.
   const plan = transform.curvature.plan.filter((p) => p.name.includes(".fc"));
-  if (plan.length !== 8 || plan.some((p) => p.block === null || !p.block.endsWith("/DenseEigenCorrected"))) {
+  if (plan.length !== 8 || plan.some((p) => p.approximation !== "ekfac")) {
     throw new Error(`the blocks' Linear layers are not all EKFAC blocks:\n${describeCurvature(transform.curvature)}`);
+  }
+  if (transform.curvature.plan.some((p) => p.name.endsWith("alpha") && p.approximation !== "diagonal-fallback")) {
+    throw new Error("α should be preconditioned by the diagonal-Fisher fallback");
   }
   if (alphas.some((p) => p.value[0] === 0)) throw new Error("EKFAC: a block's α did not move from 0");
   if (!(final < 0.5 * initial)) throw new Error("EKFAC: the training loss did not fall below half its initial value");

@@ -620,6 +620,16 @@ describe("every parameter is covered", () => {
       "extra:ParameterDiagonal",
     ]);
     expect(describeCurvature(chainT.curvature)).toContain("extra: ParameterDiagonal (extra/ParameterDiagonal)");
+    // The same, for programs: what preconditions each parameter, in the options' words.
+    expect(chainT.curvature.plan.map((p) => p.approximation)).toEqual([
+      "ekfac",
+      "ekfac",
+      "ekfac",
+      "ekfac",
+      "diagonal-fallback",
+    ]);
+    expect(kfac(model, classifierOptions).curvature.plan[0]?.approximation).toBe("kfac");
+    expect(diagonalFisher(model, { learningRate: 0.1 }).curvature.plan[1]?.approximation).toBe("diagonal");
     // Δ = ∇ ⊘ (N·∇² + ε) on the first step (momentum 0, no clipping), then −η.
     const opt = new Optimizer(kfac(model, { learningRate: 0.1, momentum: 0, klClip: null, damping: 1e-3 }), model);
     const b = t.batch(0);
@@ -655,6 +665,7 @@ describe("every parameter is covered", () => {
     };
     const chainT = ekfac(model, { learningRate: 0.1, momentum: 0, klClip: null, damping: 0.01 });
     expect(chainT.curvature.plan.slice(4).map((p) => p.rule)).toEqual(["ScaleAndShift scale", "ScaleAndShift shift"]);
+    expect(chainT.curvature.plan.slice(4).map((p) => p.approximation)).toEqual(["scale-shift", "scale-shift"]);
     const opt = new Optimizer(chainT, model);
     const b = t.batch(0);
     t.model.forwardBackward(b.x, b.y, b.n);
@@ -685,7 +696,12 @@ describe("every parameter is covered", () => {
     const extra = { name: "extra", value: new Float32Array([1, 2]), grad: new Float32Array([0.5, -0.25]) };
     const model = withExtra(t, extra);
     const chainT = kfac(model, { learningRate: 0.1, momentum: 0, klClip: null, otherParameters: "first-order" });
-    expect(chainT.curvature.plan[4]).toEqual({ name: "extra", block: null, rule: "first-order (raw gradient)" });
+    expect(chainT.curvature.plan[4]).toEqual({
+      name: "extra",
+      block: null,
+      approximation: "first-order",
+      rule: "first-order (raw gradient)",
+    });
     const opt = new Optimizer(chainT, model);
     const b = t.batch(0);
     t.model.forwardBackward(b.x, b.y, b.n);

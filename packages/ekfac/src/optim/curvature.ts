@@ -350,6 +350,13 @@ export interface ParameterPlan {
   readonly name: string;
   /** The block's key ("layer/kind") or null for the first-order rule. */
   readonly block: string | null;
+  /**
+   * What preconditions the parameter, for programs: "kfac" or "ekfac" (a Kronecker block of its dense or
+   * conv layer), "diagonal" (the `diagonalFisher` approximation of its layer), "scale-shift" (a
+   * BatchNorm-style layer's 2×2 per-channel Fisher), "diagonal-fallback" (any other parameter's
+   * diagonal Fisher) or "first-order" (`otherParameters: "first-order"`: the raw gradient).
+   */
+  readonly approximation: "kfac" | "ekfac" | "diagonal" | "scale-shift" | "diagonal-fallback" | "first-order";
   /** The rule that produces the parameter's direction, in words (for logs). */
   readonly rule: string;
 }
@@ -716,8 +723,9 @@ export function curvatureTransform(
     const wi = claim(`layer ${layer.name}`, layer.weight, layer.outDim * layer.inDim);
     const bi = layer.bias === null ? -1 : claim(`layer ${layer.name}`, layer.bias, layer.outDim);
     const key = `${layer.name}/${block.kind}`;
-    plan[wi] = { name: parameters[wi]?.name ?? "", block: key, rule: `${block.kind} weight` };
-    if (bi >= 0) plan[bi] = { name: parameters[bi]?.name ?? "", block: key, rule: `${block.kind} bias` };
+    const kind = { block: key, approximation } as const;
+    plan[wi] = { name: parameters[wi]?.name ?? "", ...kind, rule: `${block.kind} weight` };
+    if (bi >= 0) plan[bi] = { name: parameters[bi]?.name ?? "", ...kind, rule: `${block.kind} bias` };
     const { outDim, inDim } = layer;
     const aDim = inDim + (bi >= 0 ? 1 : 0);
     const grad = new Float64Array(block.size);
@@ -776,8 +784,9 @@ export function curvatureTransform(
     const gi = claim(`scale-shift layer ${layer.name}`, layer.scale, c);
     const hi = layer.shift === null ? -1 : claim(`scale-shift layer ${layer.name}`, layer.shift, c);
     const key = `${layer.name}/${block.kind}`;
-    plan[gi] = { name: parameters[gi]?.name ?? "", block: key, rule: `${block.kind} scale` };
-    if (hi >= 0) plan[hi] = { name: parameters[hi]?.name ?? "", block: key, rule: `${block.kind} shift` };
+    const kind = { block: key, approximation: "scale-shift" } as const;
+    plan[gi] = { name: parameters[gi]?.name ?? "", ...kind, rule: `${block.kind} scale` };
+    if (hi >= 0) plan[hi] = { name: parameters[hi]?.name ?? "", ...kind, rule: `${block.kind} shift` };
     const grad = new Float64Array(block.size);
     const dir = new Float64Array(block.size);
     slots.push({
@@ -824,12 +833,12 @@ export function curvatureTransform(
   parameters.forEach((p, i) => {
     if (covered[i]) return;
     if (others === "first-order") {
-      plan[i] = { name: p.name, block: null, rule: "first-order (raw gradient)" };
+      plan[i] = { name: p.name, block: null, approximation: "first-order", rule: "first-order (raw gradient)" };
       return;
     }
     const block = new ParameterDiagonalFisher(p.value.length, { decay: otherDecay });
     const key = `${p.name}/${block.kind}`;
-    plan[i] = { name: p.name, block: key, rule: block.kind };
+    plan[i] = { name: p.name, block: key, approximation: "diagonal-fallback", rule: block.kind };
     const grad = new Float64Array(block.size);
     const dir = new Float64Array(block.size);
     const slot: Slot = {
@@ -980,7 +989,15 @@ export function curvatureTransform(
     rowGradients: { accepts: rowAccepts, taken: rowTaken },
     parameters,
     blocks: slots.map((s) => ({ key: s.key, block: s.block })),
-    plan: plan.map((p, i) => p ?? { name: parameters[i]?.name ?? "", block: null, rule: "first-order (raw gradient)" }),
+    plan: plan.map(
+      (p, i) =>
+        p ?? {
+          name: parameters[i]?.name ?? "",
+          block: null,
+          approximation: "first-order",
+          rule: "first-order (raw gradient)",
+        },
+    ),
     wantsStatistics: (state) => needsStatistics(state.step),
 
     init(params) {
