@@ -231,12 +231,13 @@ export function assertModule(fn: string, name: string, value: unknown): asserts 
 
 /**
  * The first value of `data` that cannot be stored in `dst` (a float32 or float64 array) as a finite
- * number, as the message after the key (`[1] is Infinity, expected a finite number`,
- * `[0] = 1e+300 overflows float32`), or null when every value can. One pass; nothing allocated unless
- * a value is refused. A NaN or ±∞ in a parameter or a BatchNorm running statistic would reach every
- * later forward pass (and, through the gradients, every parameter) without a word.
+ * number ≥ `minimum` (a buffer's bound, `registerBuffer`), as the message after the key (`[1] is
+ * Infinity, expected a finite number`, `[0] = 1e+300 overflows float32`, `[2] = -0.5, expected ≥ 0`),
+ * or null when every value can. One pass; nothing allocated unless a value is refused. A NaN or ±∞ in a
+ * parameter or a BatchNorm running statistic would reach every later forward pass (and, through the
+ * gradients, every parameter) without a word.
  */
-function firstNonFinite(data: ArrayLike<number>, dst: FloatArray): string | null {
+function firstUnstorable(data: ArrayLike<number>, dst: FloatArray, minimum: number): string | null {
   // A float32 destination rounds a finite float64 beyond ±3.4e38 to ±∞; float32 sources cannot overflow it.
   const narrows = dst instanceof Float32Array && !(data instanceof Float32Array);
   for (let i = 0; i < data.length; i++) {
@@ -244,6 +245,7 @@ function firstNonFinite(data: ArrayLike<number>, dst: FloatArray): string | null
     if (typeof v !== "number") return `[${i}] is ${v === null ? "null" : typeof v}, expected a finite number`;
     if (!Number.isFinite(v)) return `[${i}] is ${v}, expected a finite number`;
     if (narrows && !Number.isFinite(Math.fround(v))) return `[${i}] = ${v} overflows float32`;
+    if (v < minimum) return `[${i}] = ${v}, expected ≥ ${minimum}`;
   }
   return null;
 }
@@ -294,15 +296,8 @@ export function loadState(fn: string, module: Module, state: unknown, options: u
         `${fn}: ${k} has shape [${src.shape.join(", ")}] (${src.data.length} values), the model expects [${dst.shape.join(", ")}]`,
       );
     }
-    const bad = firstNonFinite(src.data, dst.data);
+    const bad = firstUnstorable(src.data, dst.data, minimums.get(k) ?? Number.NEGATIVE_INFINITY);
     if (bad !== null) throw new RangeError(`${fn}: ${k}${bad}`);
-    const minimum = minimums.get(k);
-    if (minimum !== undefined) {
-      for (let i = 0; i < src.data.length; i++) {
-        const v = src.data[i] as number;
-        if (v < minimum) throw new RangeError(`${fn}: ${k}[${i}] = ${v}, expected ≥ ${minimum}`);
-      }
-    }
   }
   // Not strict, yet nothing at all in common: keys from another model or another naming, never intended.
   if (matched === 0 && (own.size > 0 || entries.size > 0)) {
