@@ -66,13 +66,21 @@ export const ADAM_OPTIONS = optionKeys<AdamOptions>()(["beta1", "beta2", "eps", 
 
 /** Adam's bias-corrected direction `m̂/(√v̂ + ε)`. */
 export function scaleByAdam(options: AdamOptions = {}): GradientTransformation<AdamState> {
+  return adamTransform(options, "scaleByAdam", "");
+}
+
+/**
+ * `scaleByAdam` whose option checks name `caller` and the options' path `at` there (`adam: options.beta1 …`
+ * for an alias, which has already refused unknown keys); the transform keeps its own name.
+ */
+export function adamTransform(options: AdamOptions, caller: string, at: string): GradientTransformation<AdamState> {
   const fn = "scaleByAdam";
-  checkOptions(fn, "options", options, ADAM_OPTIONS);
+  checkOptions(caller, "options", options, ADAM_OPTIONS);
   const { beta1 = 0.9, beta2 = 0.999, eps = 1e-8, epsilonHat = false } = options;
-  checkDecay(fn, "beta1", beta1);
-  checkDecay(fn, "beta2", beta2);
-  checkNonNegative(fn, "eps", eps);
-  checkFlag(fn, "epsilonHat", epsilonHat);
+  checkDecay(caller, `${at}beta1`, beta1);
+  checkDecay(caller, `${at}beta2`, beta2);
+  checkNonNegative(caller, `${at}eps`, eps);
+  checkFlag(caller, `${at}epsilonHat`, epsilonHat);
   const c1 = 1 - beta1;
   const c2 = 1 - beta2;
   return {
@@ -139,12 +147,24 @@ export const ADAGRAD_OPTIONS = optionKeys<AdaGradOptions>()(["initialAccumulator
 
 /** AdaGrad's `g/(√s + ε)` with `s` the running sum of squared gradients. */
 export function scaleByAdaGrad(options: AdaGradOptions = {}): GradientTransformation<AdaGradState> {
+  return adaGradTransform(options, "scaleByAdaGrad", "");
+}
+
+/**
+ * `scaleByAdaGrad` whose option checks name `caller` and the options' path `at` there (`adam: options.beta1 …`
+ * for an alias, which has already refused unknown keys); the transform keeps its own name.
+ */
+export function adaGradTransform(
+  options: AdaGradOptions,
+  caller: string,
+  at: string,
+): GradientTransformation<AdaGradState> {
   const fn = "scaleByAdaGrad";
-  checkOptions(fn, "options", options, ADAGRAD_OPTIONS);
+  checkOptions(caller, "options", options, ADAGRAD_OPTIONS);
   const { initialAccumulator = 0, eps = 1e-10, epsilonInsideSqrt = false } = options;
-  checkNonNegative(fn, "initialAccumulator", initialAccumulator);
-  checkNonNegative(fn, "eps", eps);
-  checkFlag(fn, "epsilonInsideSqrt", epsilonInsideSqrt);
+  checkNonNegative(caller, `${at}initialAccumulator`, initialAccumulator);
+  checkNonNegative(caller, `${at}eps`, eps);
+  checkFlag(caller, `${at}epsilonInsideSqrt`, epsilonInsideSqrt);
   return {
     name: fn,
     init(params) {
@@ -208,8 +228,16 @@ export const RMS_OPTIONS = optionKeys<RmsOptions>()([
 
 /** RMSProp's `g/(√v + ε)` (optionally centered, optionally with momentum on the result). */
 export function scaleByRms(options: RmsOptions = {}): GradientTransformation<RmsState> {
+  return rmsTransform(options, "scaleByRms", "");
+}
+
+/**
+ * `scaleByRms` whose option checks name `caller` and the options' path `at` there (`adam: options.beta1 …`
+ * for an alias, which has already refused unknown keys); the transform keeps its own name.
+ */
+export function rmsTransform(options: RmsOptions, caller: string, at: string): GradientTransformation<RmsState> {
   const fn = "scaleByRms";
-  checkOptions(fn, "options", options, RMS_OPTIONS);
+  checkOptions(caller, "options", options, RMS_OPTIONS);
   const {
     alpha = 0.99,
     eps = 1e-8,
@@ -218,12 +246,12 @@ export function scaleByRms(options: RmsOptions = {}): GradientTransformation<Rms
     epsilonInsideSqrt = false,
     initialScale = 0,
   } = options;
-  checkDecay(fn, "alpha", alpha);
-  checkNonNegative(fn, "eps", eps);
-  checkDecay(fn, "momentum", momentum);
-  checkNonNegative(fn, "initialScale", initialScale);
-  checkFlag(fn, "centered", centered);
-  checkFlag(fn, "epsilonInsideSqrt", epsilonInsideSqrt);
+  checkDecay(caller, `${at}alpha`, alpha);
+  checkNonNegative(caller, `${at}eps`, eps);
+  checkDecay(caller, `${at}momentum`, momentum);
+  checkNonNegative(caller, `${at}initialScale`, initialScale);
+  checkFlag(caller, `${at}centered`, centered);
+  checkFlag(caller, `${at}epsilonInsideSqrt`, epsilonInsideSqrt);
   const c = 1 - alpha;
   const useMomentum = momentum > 0;
   return {
@@ -297,11 +325,23 @@ export const ADADELTA_OPTIONS = optionKeys<AdadeltaOptions>()(["rho", "eps"]);
  * reproduced): it divides by the PREVIOUS v instead of the updated one.
  */
 export function scaleByAdadelta(options: AdadeltaOptions = {}): GradientTransformation<AdadeltaState> {
+  return adadeltaTransform(options, "scaleByAdadelta", "");
+}
+
+/**
+ * `scaleByAdadelta` whose option checks name `caller` and the options' path `at` there (`adam: options.beta1 …`
+ * for an alias, which has already refused unknown keys); the transform keeps its own name.
+ */
+export function adadeltaTransform(
+  options: AdadeltaOptions,
+  caller: string,
+  at: string,
+): GradientTransformation<AdadeltaState> {
   const fn = "scaleByAdadelta";
-  checkOptions(fn, "options", options, ADADELTA_OPTIONS);
+  checkOptions(caller, "options", options, ADADELTA_OPTIONS);
   const { rho = 0.9, eps = 1e-6 } = options;
-  checkDecay(fn, "rho", rho);
-  checkNonNegative(fn, "eps", eps);
+  checkDecay(caller, `${at}rho`, rho);
+  checkNonNegative(caller, `${at}eps`, eps);
   const c = 1 - rho;
   return {
     name: fn,

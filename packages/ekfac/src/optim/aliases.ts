@@ -41,12 +41,12 @@ import {
   type AdadeltaOptions,
   type AdaGradOptions,
   type AdamOptions,
+  adadeltaTransform,
+  adaGradTransform,
+  adamTransform,
   RMS_OPTIONS,
   type RmsOptions,
-  scaleByAdadelta,
-  scaleByAdaGrad,
-  scaleByAdam,
-  scaleByRms,
+  rmsTransform,
 } from "./adaptive.ts";
 import { addDecayedWeights, addL2, scaleByLearningRate, traceMomentum, type WeightDecayOptions } from "./basic.ts";
 import { checkDecay, checkNonNegative, checkPositive } from "./checks.ts";
@@ -90,37 +90,10 @@ function l2(fn: string, weightDecay: number, mask: readonly boolean[] | undefine
 }
 
 /*
- * The aliases check their options themselves, under their own name ("adam: options.beta1 …"), before the
- * transforms they chain see them; a transform called directly names itself ("scaleByAdam: beta1 …").
- * Only given values are checked: the defaults are the transforms'.
+ * The aliases refuse unknown keys themselves; the transforms they chain check the values under the
+ * alias's name ("adam: options.beta1 …", adaptive.ts's `adamTransform` and siblings), and keep their
+ * own name when called directly ("scaleByAdam: beta1 …").
  */
-
-function checkAdam(fn: string, o: AdamOptions): void {
-  if (o.beta1 !== undefined) checkDecay(fn, "options.beta1", o.beta1);
-  if (o.beta2 !== undefined) checkDecay(fn, "options.beta2", o.beta2);
-  if (o.eps !== undefined) checkNonNegative(fn, "options.eps", o.eps);
-  checkFlag(fn, "options.epsilonHat", o.epsilonHat);
-}
-
-function checkAdaGrad(fn: string, o: AdaGradOptions): void {
-  if (o.initialAccumulator !== undefined) checkNonNegative(fn, "options.initialAccumulator", o.initialAccumulator);
-  if (o.eps !== undefined) checkNonNegative(fn, "options.eps", o.eps);
-  checkFlag(fn, "options.epsilonInsideSqrt", o.epsilonInsideSqrt);
-}
-
-function checkRms(fn: string, o: RmsOptions): void {
-  if (o.alpha !== undefined) checkDecay(fn, "options.alpha", o.alpha);
-  if (o.eps !== undefined) checkNonNegative(fn, "options.eps", o.eps);
-  checkFlag(fn, "options.centered", o.centered);
-  if (o.momentum !== undefined) checkDecay(fn, "options.momentum", o.momentum);
-  checkFlag(fn, "options.epsilonInsideSqrt", o.epsilonInsideSqrt);
-  if (o.initialScale !== undefined) checkNonNegative(fn, "options.initialScale", o.initialScale);
-}
-
-function checkAdadelta(fn: string, o: AdadeltaOptions): void {
-  if (o.rho !== undefined) checkDecay(fn, "options.rho", o.rho);
-  if (o.eps !== undefined) checkNonNegative(fn, "options.eps", o.eps);
-}
 
 /** Options of `sgd`. */
 export interface SgdOptions {
@@ -256,8 +229,7 @@ export interface AdamAliasOptions extends AdamOptions, Pick<SgdOptions, "weightD
 export function adam(learningRate: LearningRate = 1e-3, options: AdamAliasOptions = {}): OptimizerTransform {
   const fn = "adam";
   checkOptions(fn, "options", options, ADAM_KEYS);
-  checkAdam(fn, options);
-  return coupledL2(fn, learningRate, options, () => scaleByAdam(pick(options, ADAM_OPTIONS)));
+  return coupledL2(fn, learningRate, options, () => adamTransform(pick(options, ADAM_OPTIONS), fn, "options."));
 }
 
 /** Options of `adamw`: Adam's options plus decoupled weight decay. */
@@ -276,13 +248,12 @@ export function adamw(learningRate: LearningRate = 1e-3, options: AdamWOptions =
   const fn = "adamw";
   checkOptions(fn, "options", options, ADAMW_KEYS);
   checkLearningRate(fn, learningRate);
-  checkAdam(fn, options);
   const wd = options.weightDecay ?? 0.01;
   checkNonNegative(fn, "options.weightDecay", wd);
   checkMask(fn, options.weightDecayMask);
   const mask: WeightDecayOptions = options.weightDecayMask === undefined ? {} : { mask: options.weightDecayMask };
   return build([
-    scaleByAdam(pick(options, ADAM_OPTIONS)),
+    adamTransform(pick(options, ADAM_OPTIONS), fn, "options."),
     wd === 0 ? null : addDecayedWeights(wd, mask),
     scaleByLearningRate(learningRate),
   ]);
@@ -299,7 +270,6 @@ export function adagrad(learningRate: LearningRate = 1e-2, options: AdaGradAlias
   const fn = "adagrad";
   checkOptions(fn, "options", options, ADAGRAD_KEYS);
   checkLearningRate(fn, learningRate);
-  checkAdaGrad(fn, options);
   const lrDecay = options.lrDecay ?? 0;
   checkNonNegative(fn, "options.lrDecay", lrDecay);
   let lr: LearningRate = learningRate;
@@ -307,7 +277,7 @@ export function adagrad(learningRate: LearningRate = 1e-2, options: AdaGradAlias
     const base = learningRate;
     lr = typeof base === "number" ? (c) => base / (1 + c * lrDecay) : (c) => base(c) / (1 + c * lrDecay);
   }
-  return coupledL2(fn, lr, options, () => scaleByAdaGrad(pick(options, ADAGRAD_OPTIONS)));
+  return coupledL2(fn, lr, options, () => adaGradTransform(pick(options, ADAGRAD_OPTIONS), fn, "options."));
 }
 
 /** Options of `rmsprop`: RMSProp's options plus coupled L2. */
@@ -317,8 +287,7 @@ export interface RmsAliasOptions extends RmsOptions, Pick<SgdOptions, "weightDec
 export function rmsprop(learningRate: LearningRate = 1e-2, options: RmsAliasOptions = {}): OptimizerTransform {
   const fn = "rmsprop";
   checkOptions(fn, "options", options, RMS_KEYS);
-  checkRms(fn, options);
-  return coupledL2(fn, learningRate, options, () => scaleByRms(pick(options, RMS_OPTIONS)));
+  return coupledL2(fn, learningRate, options, () => rmsTransform(pick(options, RMS_OPTIONS), fn, "options."));
 }
 
 /** Options of `adadelta`: Adadelta's options plus coupled L2. */
@@ -328,6 +297,5 @@ export interface AdadeltaAliasOptions extends AdadeltaOptions, Pick<SgdOptions, 
 export function adadelta(learningRate: LearningRate = 1, options: AdadeltaAliasOptions = {}): OptimizerTransform {
   const fn = "adadelta";
   checkOptions(fn, "options", options, ADADELTA_KEYS);
-  checkAdadelta(fn, options);
-  return coupledL2(fn, learningRate, options, () => scaleByAdadelta(pick(options, ADADELTA_OPTIONS)));
+  return coupledL2(fn, learningRate, options, () => adadeltaTransform(pick(options, ADADELTA_OPTIONS), fn, "options."));
 }
